@@ -1,0 +1,145 @@
+/*
+ * actors/actor.h - behaviours, refs and the operations a handler can call.
+ *
+ * A behaviour is what an actor does: its state size, init/fini hooks and a
+ * table of handlers keyed by message type.  Handlers run to completion on
+ * the group's single thread and reach the runtime through act_ctx, which is
+ * valid only during the call that received it.
+ */
+#ifndef ACTORS_ACTOR_H
+#define ACTORS_ACTOR_H
+
+#include <actors/common.h>
+#include <actors/message.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct act_ctx act_ctx;
+
+/*
+ * A reference to an actor, passed by value.  Local refs name an actor of
+ * this node by its node-wide id; remote refs (issue: gateway) name an actor
+ * on another node.  The zero value is "nobody".
+ */
+typedef struct act_ref {
+	uint32_t id;    /* local: actor id + 1; 0 = nobody */
+	uint32_t peer;  /* 0 = local; otherwise a remote-peer slot + 1 */
+} act_ref;
+
+#define ACT_NOBODY ((act_ref){0, 0})
+
+static inline bool act_ref_is_nobody(act_ref r) { return r.id == 0 && r.peer == 0; }
+static inline bool act_ref_eq(act_ref a, act_ref b) { return a.id == b.id && a.peer == b.peer; }
+
+/* A handler: msg is the message's struct, valid until the handler returns. */
+typedef void (*act_handler_fn)(act_ctx *ctx, void *state, const void *msg);
+
+typedef struct act_handler {
+	act_type *type;
+	act_handler_fn fn;
+} act_handler;
+
+/*
+ * init runs in the worker before Start is delivered, with the actor's JSON
+ * arguments (NULL if none) and zeroed state; a non-zero return is a
+ * permanent error: the worker exits with ACT_EXIT_PERMANENT.  fini runs
+ * when the actor stops (Shutdown, act_stop_self); it may not send.
+ */
+typedef struct act_behaviour {
+	const char *name;
+	size_t state_size;
+	int (*init)(act_ctx *ctx, void *state, const char *args_json);
+	void (*fini)(act_ctx *ctx, void *state);
+	const act_handler *handlers;
+	size_t n_handlers;
+	/* Optional: called for a message type with no handler (else: dead letter). */
+	act_handler_fn on_unhandled;
+} act_behaviour;
+
+/* ---- names ---------------------------------------------------------------- */
+
+/* Resolves an actor name of this node.  -ENOENT if there is none. */
+ACT_API int act_lookup(act_ctx *ctx, const char *name, act_ref *out);
+/* This actor's ref, and its name. */
+ACT_API act_ref act_self(const act_ctx *ctx);
+ACT_API const char *act_self_name(const act_ctx *ctx);
+/* Name of any local actor, or NULL. */
+ACT_API const char *act_ref_name(const act_ctx *ctx, act_ref ref);
+
+/* ---- the envelope being handled ------------------------------------------- */
+
+/* Sender of the current message (ACT_NOBODY for timers, Start, clients). */
+ACT_API act_ref act_sender(const act_ctx *ctx);
+/* The current message's type. */
+ACT_API const act_type *act_msg_type(const act_ctx *ctx);
+/*
+ * 0 on first delivery; otherwise how many times this envelope was delivered
+ * before and never finished (its handler's worker died).
+ */
+ACT_API uint32_t act_redelivered(const act_ctx *ctx);
+
+/* ---- operations ----------------------------------------------------------- */
+
+/*
+ * Sends msg (of type t) to `to`, fire-and-forget.  Returns 0 once the
+ * envelope is in the receiver's ring; ACT_EFULL if the ring is full (nothing
+ * was sent, the refusal is counted); -EMSGSIZE if it exceeds the ring's
+ * record limit; -ENOENT for an unknown ref; -EINVAL if t is unregistered.
+ * Never blocks.  From handlers, init and Start only.
+ */
+ACT_API int act_send(act_ctx *ctx, act_ref to, const act_type *t, const void *msg);
+
+/* Sends to the sender of the current message (local or remote). */
+ACT_API int act_reply(act_ctx *ctx, const act_type *t, const void *msg);
+
+/* Forwards the current message unchanged to `to`, keeping its sender. */
+ACT_API int act_forward(act_ctx *ctx, act_ref to);
+
+/*
+ * The completion of an ask: status is 0 with the reply's type and message,
+ * or ACT_ETIMEDOUT (type and reply NULL).  Runs on the asking actor's
+ * thread, like a handler, with the asking actor's state.
+ */
+typedef void (*act_ask_fn)(act_ctx *ctx, void *state, int status,
+                           const act_type *reply_type, const void *reply,
+                           uint64_t cookie);
+
+/*
+ * Sends msg as a request.  The first act_reply() to it comes back to cb
+ * (not to the handler table) with `cookie`; if none comes within
+ * timeout_ms, cb runs with ACT_ETIMEDOUT, and a late reply is counted as a
+ * dead letter.  Never blocks.  Same errors as act_send, plus -ENOSPC if the
+ * actor has too many asks outstanding.
+ */
+ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg,
+                    uint32_t timeout_ms, act_ask_fn cb, uint64_t cookie);
+
+/* ---- timers: deliver Timeout{id} to this actor ---------------------------- */
+
+/* One Timeout{id} after delay_ms.  Setting an id that is pending replaces it. */
+ACT_API int act_timer_once(act_ctx *ctx, uint64_t delay_ms, int64_t id);
+/* Timeout{id} every period_ms (> 0) until cancelled. */
+ACT_API int act_timer_periodic(act_ctx *ctx, uint64_t period_ms, int64_t id);
+/* Cancels timer id of this actor: 0, or -ENOENT if it was not pending. */
+ACT_API int act_timer_cancel(act_ctx *ctx, int64_t id);
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+/*
+ * Stops this actor after the current handler: its fini runs, its timers are
+ * cancelled, and later messages to it are dead letters.
+ */
+ACT_API void act_stop_self(act_ctx *ctx);
+
+/* Asks the node to shut down cleanly (Shutdown to every actor, then exit 0). */
+ACT_API int act_shutdown(act_ctx *ctx);
+
+/* Monotonic time in nanoseconds, as the runtime's timers see it. */
+ACT_API uint64_t act_now_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ACTORS_ACTOR_H */

@@ -1,0 +1,87 @@
+/*
+ * actors/node.h - declaring and running a node from your own main().
+ *
+ *     act_node_t *node = act_node_new("demo");
+ *     act_node_add_group(node, "pingers");
+ *     act_node_add_actor(node, "pingers", "ping", &ping_behaviour, NULL);
+ *     act_node_add_group(node, "pongers");
+ *     act_node_add_actor(node, "pongers", "pong", &pong_behaviour, NULL);
+ *     int rc = act_node_run(node);   // supervises until shutdown
+ *     act_node_free(node);
+ *
+ * act_node_run() turns the calling process into the supervisor: it creates
+ * the shared-memory region, forks one worker process per group, restarts
+ * them by policy and returns when the node stops.  User code (init,
+ * handlers) runs only in the workers.
+ */
+#ifndef ACTORS_NODE_H
+#define ACTORS_NODE_H
+
+#include <actors/common.h>
+#include <actors/message.h>
+#include <actors/actor.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct act_node act_node_t;
+
+/* Returns a new, empty node named `name`, or NULL (out of memory, bad name). */
+ACT_API act_node_t *act_node_new(const char *name);
+/* Frees a node that is not running.  NULL-safe. */
+ACT_API void act_node_free(act_node_t *node);
+
+/*
+ * Registers a message type.  Types that appear in a behaviour's handler
+ * table are registered by act_node_add_actor(); register the others (types
+ * that are only sent) here.  Idempotent.  -EEXIST if another type has the
+ * same wire name; -EINVAL for a bad descriptor.
+ */
+ACT_API int act_node_add_type(act_node_t *node, act_type *type);
+
+/* Adds a group (a worker process).  Groups start in the order added. */
+ACT_API int act_node_add_group(act_node_t *node, const char *group);
+
+/*
+ * Adds an actor named `name` with behaviour b to group.  args_json (may be
+ * NULL) is copied and given to b->init.  -EEXIST on a duplicate name,
+ * -ENOENT for an unknown group.
+ */
+ACT_API int act_node_add_actor(act_node_t *node, const char *group, const char *name,
+                               const act_behaviour *b, const char *args_json);
+
+/*
+ * Group settings; each returns -ENOENT for an unknown group and -EINVAL for
+ * a value out of range.
+ *   ring_bytes     capacity of each ring into the group (power of two,
+ *                  4 KiB .. 1 GiB; default 256 KiB)
+ *   max_msg_bytes  largest envelope accepted (default 64 KiB, at most a
+ *                  quarter of ring_bytes)
+ *   spin_us        how long an idle worker polls before it sleeps (default 50)
+ *   max_redeliveries  crashes on one envelope before it is dead-lettered (3)
+ */
+ACT_API int act_node_set_ring_bytes(act_node_t *node, const char *group, uint32_t bytes);
+ACT_API int act_node_set_max_msg_bytes(act_node_t *node, const char *group, uint32_t bytes);
+ACT_API int act_node_set_spin_us(act_node_t *node, const char *group, uint32_t us);
+ACT_API int act_node_set_max_redeliveries(act_node_t *node, const char *group, uint32_t n);
+
+/*
+ * Restart intensity: more than max_restarts restarts within period_ms make
+ * the node stop every group and return ACT_EXIT_INTENSITY (OTP defaults:
+ * 1 in 5000 ms).
+ */
+ACT_API int act_node_set_intensity(act_node_t *node, uint32_t max_restarts, uint32_t period_ms);
+
+/*
+ * Runs the node: returns when it stopped, with ACT_EXIT_OK after a clean
+ * shutdown (SIGINT, SIGTERM, act_shutdown()) or another ACT_EXIT_ code.
+ * A negative code means it could not start (see act_strerror).
+ * Call once, from a single-threaded process.  Blocks.
+ */
+ACT_API int act_node_run(act_node_t *node);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ACTORS_NODE_H */

@@ -1,0 +1,22 @@
+/*
+ * clock.c - time sources.  Timers and timeouts use CLOCK_MONOTONIC (see
+ * clock.h); records meant for people (crash records, dead letters) carry
+ * wall-clock time.
+ */
+#include "config.h"
+
+#include <actors.h>
+
+#include "clock.h"
+
+uint64_t act__wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+ACT_API uint64_t act_now_ns(void)
+{
+	return act__now_ns();
+}

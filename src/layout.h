@@ -1,0 +1,192 @@
+/*
+ * layout.h - private: the frozen shared-memory format (layout version 1).
+ *
+ * The region is one memfd created by the supervisor before any worker
+ * starts.  It holds, in order: the region header, one control block per
+ * participant (participant 0 is the supervisor, 1..n the groups), the ring
+ * table, and the rings themselves, one single-producer ring per
+ * (sender participant -> receiver participant) pair.  Everything a worker
+ * reads from here is validated before it is followed.  Changing anything in
+ * this file means bumping ACT__LAYOUT_VERSION.
+ */
+#ifndef ACT_LAYOUT_H
+#define ACT_LAYOUT_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define ACT__CACHELINE 64
+
+#define ACT__REGION_MAGIC   0x4d48535352544341ull /* "ACTRSSHM" little-endian */
+#define ACT__RING_MAGIC     0x474e495252544341ull /* "ACTRRING" */
+#define ACT__POISON_MAGIC   0xdeaddeaddeaddeadull /* written at teardown */
+#define ACT__LAYOUT_VERSION 1u
+
+#define ACT__MAX_PARTS   256u  /* supervisor + up to 255 groups */
+#define ACT__READY_WORDS (ACT__MAX_PARTS / 64u)
+#define ACT__SUPERVISOR  0u    /* participant index of the supervisor */
+
+/* Record kinds (act__rec.kind). */
+enum {
+	ACT__REC_PAD  = 1, /* filler up to the end of the ring; skip */
+	ACT__REC_MSG  = 2, /* an envelope for an actor */
+	ACT__REC_CTRL = 3, /* runtime control between worker and supervisor */
+};
+
+/*
+ * Every ring record starts with this 8-byte header; records are padded to
+ * a multiple of 8 bytes and never wrap around the end of the ring (a PAD
+ * record fills the tail instead).
+ */
+struct act__rec {
+	uint32_t len;   /* bytes, header included, before rounding up to 8 */
+	uint16_t kind;  /* ACT__REC_* */
+	uint16_t flags; /* kind-specific */
+};
+
+/* Envelope flags (act__env.rec.flags for ACT__REC_MSG). */
+enum {
+	ACT__ENV_ASK    = 1u << 0, /* corr identifies a request awaiting a reply */
+	ACT__ENV_REPLY  = 1u << 1, /* corr identifies the request this answers */
+	ACT__ENV_REMOTE = 1u << 2, /* sender is remote: name/endpoint trailer (gateway) */
+	ACT__ENV_JSON   = 1u << 3, /* payload is JSON text, decoded by the receiver */
+};
+
+/* Control codes (act__env.type for ACT__REC_CTRL). */
+enum {
+	ACT__CTRL_STOP = 1,       /* supervisor -> worker: stop cleanly */
+	ACT__CTRL_READY,          /* worker -> supervisor: Start delivered, serving */
+	ACT__CTRL_SHUTDOWN_NODE,  /* worker -> supervisor: act_shutdown() */
+	ACT__CTRL_DEAD_LETTER,    /* worker -> supervisor: payload = the dead envelope */
+};
+
+/*
+ * An envelope: the ring record header followed by routing fields, then the
+ * payload (a packed message, see message.h) at offset sizeof(act__env).
+ */
+struct act__env {
+	struct act__rec rec;
+	uint32_t type;      /* message type id, or control code */
+	uint32_t to;        /* receiver actor id */
+	uint32_t from;      /* sender actor id + 1; 0 = nobody */
+	uint32_t from_peer; /* 0 = local sender */
+	uint64_t corr;      /* ask correlation id (ASK/REPLY) */
+};
+
+/*
+ * Participant states as published in act__part.state, written by the
+ * supervisor (and by the worker for READY/DRAINING).
+ */
+enum act__part_state {
+	ACT__PS_DOWN = 0,
+	ACT__PS_STARTING,
+	ACT__PS_READY,
+	ACT__PS_DRAINING,
+	ACT__PS_STOPPING,
+	ACT__PS_DEAD,
+	ACT__PS_BACKOFF,
+};
+
+/*
+ * Per-participant control block.  The first line is constant after
+ * creation; the wake line is written by every producer and the consumer;
+ * the liveness and counter lines are written by the owning worker and read
+ * by the supervisor.
+ */
+struct act__part {
+	/* constant */
+	char name[64];
+	uint32_t index;
+	uint32_t ring_bytes;        /* capacity of each ring into this participant */
+	uint32_t max_msg;           /* largest record accepted into those rings */
+	uint32_t spin_us;
+	uint32_t max_redeliveries;
+	uint32_t n_actors;
+	uint32_t reserved0[2];
+
+	/* wake line: the consumer's sleep flag and the producers' ready bitmap */
+	alignas(ACT__CACHELINE) _Atomic uint32_t sleeping;
+	_Atomic uint64_t ready[ACT__READY_WORDS];
+	_Atomic uint64_t n_wakeups;         /* eventfd writes by producers */
+
+	/* liveness, written by the worker */
+	alignas(ACT__CACHELINE) _Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC */
+	_Atomic int32_t pid;
+	_Atomic uint32_t state;             /* enum act__part_state */
+	_Atomic uint64_t generation;        /* bumped on every (re)start */
+	_Atomic uint32_t handling_type;     /* type id being handled, 0 = idle */
+	_Atomic uint32_t handling_from;     /* sender actor id + 1, 0 = none */
+
+	/* counters, written by the consumer (this participant) */
+	alignas(ACT__CACHELINE) _Atomic uint64_t n_handled;
+	_Atomic uint64_t n_redelivered;
+	_Atomic uint64_t n_dead_letters;
+	_Atomic uint64_t n_unknown_type;
+	_Atomic uint64_t n_corrupt;
+	_Atomic uint64_t n_sleeps;
+};
+
+/*
+ * One ring.  Positions are monotonically increasing byte counts; the byte
+ * offset of a position is pos & (cap - 1).  head <= tail <= head + cap.
+ */
+struct act__ring {
+	/* constant */
+	uint64_t magic;
+	uint32_t version;
+	uint32_t cap;      /* data bytes, a power of two */
+	uint32_t max_rec;  /* largest record, header included */
+	uint16_t from;     /* producer participant */
+	uint16_t to;       /* consumer participant */
+	uint64_t generation;
+
+	/* producer line */
+	alignas(ACT__CACHELINE) _Atomic uint64_t tail; /* published write position */
+	_Atomic uint64_t n_sent;
+	_Atomic uint64_t n_refused_full;
+	_Atomic uint64_t n_refused_size;
+	_Atomic uint64_t depth_hwm;        /* high-water mark of tail - head */
+
+	/* consumer line */
+	alignas(ACT__CACHELINE) _Atomic uint64_t head; /* committed read position */
+	/*
+	 * Crash bookkeeping: the position of the record whose handler is
+	 * running (or last ran) and how many times it was started.  If a
+	 * consumer finds inflight_pos == head at start, the previous consumer
+	 * died while handling that record.
+	 */
+	_Atomic uint64_t inflight_pos;
+	_Atomic uint32_t inflight_count;
+	uint32_t reserved1;
+	_Atomic uint64_t n_delivered;
+
+	alignas(ACT__CACHELINE) unsigned char data[];
+};
+
+/* One entry of the ring table: where the ring of (from -> to) lives. */
+struct act__ring_ent {
+	uint64_t offset; /* from the start of the region */
+	uint64_t bytes;  /* header + data */
+};
+
+/* The region header, at offset 0. */
+struct act__region {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t hdr_bytes;        /* sizeof(struct act__region) */
+	uint64_t size;             /* total bytes of the region */
+	uint64_t generation;       /* random per creation */
+	uint32_t n_parts;          /* supervisor + groups */
+	uint32_t n_actors;
+	uint32_t n_types;
+	uint32_t part_bytes;       /* sizeof(struct act__part) */
+	uint64_t parts_off;
+	uint64_t rings_off;        /* the ring table: n_parts * n_parts entries */
+	uint64_t directory_hash;   /* hash of all group, actor and type names */
+	uint64_t checksum;         /* of everything above, see act__region_checksum */
+	_Atomic uint32_t stopping; /* set by the supervisor when the node stops */
+	int32_t supervisor_pid;
+};
+
+#endif

@@ -1,0 +1,219 @@
+/*
+ * registry.c - the node's directory of message types, groups and actors.
+ *
+ * Lookups by name are linear: they happen while the node is declared and
+ * when an actor resolves a name (usually once, in its Start handler); the
+ * hot paths use the dense ids.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "message.h"
+#include "registry.h"
+#include "shm.h"
+
+bool act__name_ok(const char *name)
+{
+	size_t n;
+	if (!name)
+		return false;
+	n = strlen(name);
+	if (n == 0 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return false;
+	return true;
+}
+
+void act__reg_init(struct act__registry *r)
+{
+	memset(r, 0, sizeof *r);
+}
+
+void act__reg_fini(struct act__registry *r)
+{
+	for (uint32_t i = 0; i < r->n_actors; i++) {
+		free(r->actors[i].name);
+		free(r->actors[i].args);
+	}
+	for (uint32_t i = 0; i < r->n_groups; i++) {
+		free(r->groups[i].name);
+		free(r->groups[i].actors);
+	}
+	free(r->actors);
+	free(r->groups);
+	free(r->types);
+	free(r->type_has_var);
+	memset(r, 0, sizeof *r);
+}
+
+static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
+{
+	void *p;
+	uint32_t ncap;
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 8;
+	while (ncap < need)
+		ncap *= 2;
+	p = realloc(*arr, (size_t)ncap * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+act_type *act__reg_type_by_name(const struct act__registry *r, const char *name)
+{
+	for (uint32_t i = 1; i <= r->n_types; i++)
+		if (!strcmp(r->types[i]->name, name))
+			return r->types[i];
+	return NULL;
+}
+
+int act__reg_add_type(struct act__registry *r, act_type *t)
+{
+	act_type *same;
+	int err;
+
+	if (!t || act__type_validate(t))
+		return -EINVAL;
+	if (t->id && t->id <= r->n_types && r->types[t->id] == t)
+		return 0;
+	same = act__reg_type_by_name(r, t->name);
+	if (same)
+		return same == t ? 0 : -EEXIST;
+	if (r->frozen)
+		return -EBUSY;
+	/* Slot 0 is unused so that id 0 means "unregistered". */
+	uint32_t cap = r->cap_types;
+	if ((err = grow((void **)&r->types, &cap, r->n_types + 2, sizeof *r->types)))
+		return err;
+	cap = r->cap_types;
+	if ((err = grow((void **)&r->type_has_var, &cap, r->n_types + 2, sizeof *r->type_has_var)))
+		return err;
+	r->cap_types = cap;
+	r->n_types++;
+	r->types[r->n_types] = t;
+	r->type_has_var[r->n_types] = false;
+	for (uint32_t i = 0; i < t->n_fields; i++) {
+		act_field_kind k = t->fields[i].kind;
+		if (k == ACT_VSTR || k == ACT_BYTES || k == ACT_JSON)
+			r->type_has_var[r->n_types] = true;
+	}
+	t->id = r->n_types;
+	return 0;
+}
+
+struct act__group_def *act__reg_group(const struct act__registry *r, const char *name)
+{
+	for (uint32_t i = 0; i < r->n_groups; i++)
+		if (!strcmp(r->groups[i].name, name))
+			return &r->groups[i];
+	return NULL;
+}
+
+int act__reg_add_group(struct act__registry *r, const char *name)
+{
+	struct act__group_def *g;
+	int err;
+
+	if (!act__name_ok(name))
+		return -EINVAL;
+	if (r->frozen)
+		return -EBUSY;
+	if (act__reg_group(r, name))
+		return -EEXIST;
+	if (r->n_groups + 1 >= ACT__MAX_PARTS)
+		return -ENOSPC;
+	if ((err = grow((void **)&r->groups, &r->cap_groups, r->n_groups + 1, sizeof *r->groups)))
+		return err;
+	g = &r->groups[r->n_groups];
+	memset(g, 0, sizeof *g);
+	g->name = strdup(name);
+	if (!g->name)
+		return -ENOMEM;
+	g->index = r->n_groups + 1;
+	g->ring_bytes = 256u * 1024u;
+	g->max_msg = 64u * 1024u;
+	g->spin_us = 50;
+	g->max_redeliveries = 3;
+	g->restart = ACT__PERMANENT;
+	g->shutdown_ms = 5000;
+	g->heartbeat_ms = 100;
+	g->heartbeat_timeout_ms = 1000;
+	r->n_groups++;
+	return 0;
+}
+
+int act__reg_find_actor(const struct act__registry *r, const char *name)
+{
+	if (!name)
+		return -ENOENT;
+	for (uint32_t i = 0; i < r->n_actors; i++)
+		if (!strcmp(r->actors[i].name, name))
+			return (int)i;
+	return -ENOENT;
+}
+
+int act__reg_add_actor(struct act__registry *r, const char *group, const char *name,
+                       const act_behaviour *b, const char *args)
+{
+	struct act__group_def *g;
+	struct act__actor_def *a;
+	uint32_t *ids;
+	int err;
+
+	if (!act__name_ok(name) || !b || !group)
+		return -EINVAL;
+	if (r->frozen)
+		return -EBUSY;
+	if (!(g = act__reg_group(r, group)))
+		return -ENOENT;
+	if (act__reg_find_actor(r, name) >= 0)
+		return -EEXIST;
+	for (size_t i = 0; i < b->n_handlers; i++)
+		if ((err = act__reg_add_type(r, b->handlers[i].type)))
+			return err;
+	if ((err = grow((void **)&r->actors, &r->cap_actors, r->n_actors + 1, sizeof *r->actors)))
+		return err;
+	ids = realloc(g->actors, (g->n_actors + 1) * sizeof *ids);
+	if (!ids)
+		return -ENOMEM;
+	g->actors = ids;
+	a = &r->actors[r->n_actors];
+	memset(a, 0, sizeof *a);
+	a->name = strdup(name);
+	a->args = args ? strdup(args) : NULL;
+	if (!a->name || (args && !a->args)) {
+		free(a->name);
+		free(a->args);
+		return -ENOMEM;
+	}
+	a->id = r->n_actors;
+	a->group = g->index;
+	a->b = b;
+	g->actors[g->n_actors++] = a->id;
+	r->n_actors++;
+	return 0;
+}
+
+uint64_t act__reg_freeze(struct act__registry *r)
+{
+	uint64_t h = ACT__FNV_SEED;
+	r->frozen = true;
+	for (uint32_t i = 1; i <= r->n_types; i++)
+		h = act__fnv1a(h, r->types[i]->name, strlen(r->types[i]->name) + 1);
+	for (uint32_t i = 0; i < r->n_groups; i++)
+		h = act__fnv1a(h, r->groups[i].name, strlen(r->groups[i].name) + 1);
+	for (uint32_t i = 0; i < r->n_actors; i++) {
+		h = act__fnv1a(h, r->actors[i].name, strlen(r->actors[i].name) + 1);
+		h = act__fnv1a(h, &r->actors[i].group, sizeof r->actors[i].group);
+	}
+	return h ? h : 1;
+}

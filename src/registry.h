@@ -1,0 +1,77 @@
+/*
+ * registry.h - private: the node's directory of types, groups and actors.
+ *
+ * Built by the supervisor before any worker exists and inherited by every
+ * worker (they are forked from it), so ids agree in every process without
+ * any lookup at run time.  A hash of all names is stored in the region so a
+ * worker built from different declarations is refused.
+ */
+#ifndef ACT_REGISTRY_H
+#define ACT_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <actors.h>
+
+enum act__restart_type { ACT__PERMANENT = 0, ACT__TRANSIENT, ACT__TEMPORARY };
+
+struct act__actor_def {
+	char *name;
+	uint32_t id;        /* dense, 0-based */
+	uint32_t group;     /* participant index of its group (1-based) */
+	const act_behaviour *b;
+	char *args;         /* JSON text or NULL */
+	bool remote;        /* reachable from the network */
+};
+
+struct act__group_def {
+	char *name;
+	uint32_t index;     /* participant index, 1..n_groups */
+	uint32_t ring_bytes;
+	uint32_t max_msg;
+	uint32_t spin_us;
+	uint32_t max_redeliveries;
+	uint32_t *actors;   /* actor ids, in declaration order */
+	uint32_t n_actors;
+	/* supervision */
+	enum act__restart_type restart;
+	uint32_t shutdown_ms;   /* 0 = brutal_kill */
+	uint32_t heartbeat_ms;
+	uint32_t heartbeat_timeout_ms;
+};
+
+struct act__registry {
+	act_type **types;      /* types[id], id 1..n_types; [0] unused */
+	bool *type_has_var;    /* same index: has VSTR/BYTES/JSON fields */
+	uint32_t n_types, cap_types;
+	struct act__actor_def *actors;
+	uint32_t n_actors, cap_actors;
+	struct act__group_def *groups; /* groups[0] is the first group (index 1) */
+	uint32_t n_groups, cap_groups;
+	bool frozen;
+};
+
+void act__reg_init(struct act__registry *r);
+void act__reg_fini(struct act__registry *r);
+
+/* Registers t (validated), assigning t->id.  Idempotent for the same t;
+ * -EEXIST for another type with the same name; -EINVAL; -ENOMEM; -EBUSY if frozen. */
+int act__reg_add_type(struct act__registry *r, act_type *t);
+/* Type by wire name or NULL. */
+act_type *act__reg_type_by_name(const struct act__registry *r, const char *name);
+
+int act__reg_add_group(struct act__registry *r, const char *name);
+struct act__group_def *act__reg_group(const struct act__registry *r, const char *name);
+int act__reg_add_actor(struct act__registry *r, const char *group, const char *name,
+                       const act_behaviour *b, const char *args);
+/* Actor id by name, or -ENOENT. */
+int act__reg_find_actor(const struct act__registry *r, const char *name);
+
+/* Freezes the registry (no more additions) and returns the hash of all names. */
+uint64_t act__reg_freeze(struct act__registry *r);
+
+/* Checks that a name is usable: 1..63 bytes, no control characters. */
+bool act__name_ok(const char *name);
+
+#endif

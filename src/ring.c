@@ -1,0 +1,253 @@
+/*
+ * ring.c - the single-producer single-consumer record ring.
+ *
+ * Records are variable length and 8-byte aligned, laid out contiguously; a
+ * record that does not fit before the end of the data area is preceded by a
+ * PAD record that fills the rest, so that every record is one contiguous
+ * span and handlers can read messages in place.  Positions (head, tail) are
+ * 64-bit byte counters that never wrap in practice (2^64 bytes).
+ *
+ * Memory ordering, in one place:
+ *  - producer: writes the record, then store-release of tail   (R1)
+ *  - consumer: load-acquire of tail (pairs with R1), reads the record,
+ *              handles it, then store-release of head          (R2)
+ *  - producer: load-acquire of head (pairs with R2) before it overwrites
+ *              space the consumer has released.
+ * The wake-up protocol (who sleeps, who rings the doorbell) is layered on
+ * top in doorbell.c; this file never blocks.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <actors.h>
+
+#include "ring.h"
+
+size_t act__ring_bytes(uint32_t cap)
+{
+	return sizeof(struct act__ring) + (size_t)cap;
+}
+
+static int is_pow2(uint32_t v) { return v && !(v & (v - 1)); }
+
+int act__ring_format(void *mem, uint32_t cap, uint32_t max_rec,
+                     uint16_t from, uint16_t to, uint64_t generation)
+{
+	struct act__ring *r = mem;
+
+	if (!is_pow2(cap) || cap < ACT__RING_MIN_CAP || cap > ACT__RING_MAX_CAP)
+		return -EINVAL;
+	if (max_rec < 64 || max_rec > cap / 4)
+		return -EINVAL;
+	memset(r, 0, sizeof *r);
+	r->version = ACT__LAYOUT_VERSION;
+	r->cap = cap;
+	r->max_rec = max_rec & ~7u;
+	r->from = from;
+	r->to = to;
+	r->generation = generation;
+	atomic_store_explicit(&r->inflight_pos, UINT64_MAX, memory_order_relaxed);
+	/* Magic last: a half-formatted ring never validates. */
+	atomic_thread_fence(memory_order_release);
+	r->magic = ACT__RING_MAGIC;
+	return 0;
+}
+
+int act__ring_attach(act__ring_h *h, void *mem, size_t bytes,
+                     uint16_t from, uint16_t to, uint64_t generation)
+{
+	struct act__ring *r = mem;
+	uint64_t head, tail;
+
+	memset(h, 0, sizeof *h);
+	if (bytes < sizeof *r || r->magic != ACT__RING_MAGIC ||
+	    r->version != ACT__LAYOUT_VERSION || !is_pow2(r->cap) ||
+	    r->cap < ACT__RING_MIN_CAP || act__ring_bytes(r->cap) > bytes ||
+	    r->max_rec < 64 || r->max_rec > r->cap / 4 ||
+	    r->from != from || r->to != to || r->generation != generation)
+		return -EPROTO;
+	head = atomic_load_explicit(&r->head, memory_order_acquire);
+	tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	if (tail < head || tail - head > r->cap || (head & 7) || (tail & 7))
+		return -EPROTO;
+	h->r = r;
+	h->data = r->data;
+	h->mask = r->cap - 1;
+	h->max_rec = r->max_rec;
+	h->cached_head = head;
+	h->cached_tail = tail;
+	/* A producer resumes at the published tail (anything it had reserved
+	 * but not committed before dying is simply overwritten); a consumer
+	 * resumes at the committed head. */
+	h->pos = 0;
+	return 0;
+}
+
+/* ---- producer ------------------------------------------------------------- */
+
+void *act__ring_reserve(act__ring_h *h, uint32_t len, int *err)
+{
+	struct act__ring *r = h->r;
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint32_t need = act__rec_round(len);
+	uint32_t off = (uint32_t)tail & h->mask;
+	uint32_t to_end = h->mask + 1 - off;
+	uint64_t total = need;
+
+	if (len < sizeof(struct act__rec) || need > h->max_rec) {
+		atomic_fetch_add_explicit(&r->n_refused_size, 1, memory_order_relaxed);
+		*err = -EMSGSIZE;
+		return NULL;
+	}
+	if (need > to_end)
+		total += to_end; /* a PAD record fills the rest first */
+	if (tail + total - h->cached_head > (uint64_t)h->mask + 1) {
+		/* Pairs with the consumer's release of head (R2): once we see
+		 * the new head, the consumer is done reading that space. */
+		h->cached_head = atomic_load_explicit(&r->head, memory_order_acquire);
+		if (tail + total - h->cached_head > (uint64_t)h->mask + 1) {
+			atomic_fetch_add_explicit(&r->n_refused_full, 1, memory_order_relaxed);
+			*err = ACT_EFULL;
+			return NULL;
+		}
+	}
+	if (need > to_end) {
+		struct act__rec *pad = (struct act__rec *)(h->data + off);
+		pad->len = to_end;
+		pad->kind = ACT__REC_PAD;
+		pad->flags = 0;
+		tail += to_end;
+		off = 0;
+	}
+	h->pos = tail + need;
+	*err = 0;
+	return h->data + off;
+}
+
+void act__ring_commit(act__ring_h *h, void *rec)
+{
+	struct act__ring *r = h->r;
+	uint64_t depth;
+
+	(void)rec;
+	/* R1: everything written into the record (and any PAD before it)
+	 * becomes visible no later than the new tail; pairs with the
+	 * consumer's acquire load of tail in act__ring_peek(). */
+	atomic_store_explicit(&r->tail, h->pos, memory_order_release);
+	/* Counters are statistics: relaxed, and written only by us. */
+	atomic_store_explicit(&r->n_sent,
+	    atomic_load_explicit(&r->n_sent, memory_order_relaxed) + 1,
+	    memory_order_relaxed);
+	depth = h->pos - h->cached_head;
+	if (depth > atomic_load_explicit(&r->depth_hwm, memory_order_relaxed))
+		atomic_store_explicit(&r->depth_hwm, depth, memory_order_relaxed);
+}
+
+/* ---- consumer ------------------------------------------------------------- */
+
+const struct act__rec *act__ring_peek(act__ring_h *h, int *err)
+{
+	struct act__ring *r = h->r;
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+
+	*err = 0;
+	for (;;) {
+		if (head == h->cached_tail) {
+			/* Pairs with R1: the records up to tail are fully written. */
+			h->cached_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+			if (head == h->cached_tail)
+				return NULL;
+		}
+		if (h->cached_tail - head > (uint64_t)h->mask + 1 || (h->cached_tail & 7)) {
+			*err = -EPROTO;
+			return NULL;
+		}
+		uint32_t off = (uint32_t)head & h->mask;
+		uint32_t to_end = h->mask + 1 - off;
+		const struct act__rec *rec = (const struct act__rec *)(h->data + off);
+		uint32_t len = rec->len;
+		uint32_t need = act__rec_round(len);
+
+		if (len < sizeof *rec || need > to_end || need > h->cached_tail - head) {
+			*err = -EPROTO;
+			return NULL;
+		}
+		if (rec->kind == ACT__REC_PAD) {
+			/* Padding carries nothing: release it at once so that the
+			 * crash bookkeeping always points at a real record.  This
+			 * release pairs with the producer's acquire of head. */
+			head += need;
+			atomic_store_explicit(&r->head, head, memory_order_release);
+			continue;
+		}
+		if (need > h->max_rec) {
+			*err = -EPROTO;
+			return NULL;
+		}
+		h->pos = head + need;
+		return rec;
+	}
+}
+
+uint32_t act__ring_begin(act__ring_h *h)
+{
+	struct act__ring *r = h->r;
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint32_t count;
+
+	/* These stores only need to survive our own death, which they do
+	 * (the memory is shared); nobody reads them concurrently for
+	 * correctness, so relaxed suffices.  Count before position: dying in
+	 * between leaves a position that does not match, i.e. "new record". */
+	if (atomic_load_explicit(&r->inflight_pos, memory_order_relaxed) == head) {
+		count = atomic_load_explicit(&r->inflight_count, memory_order_relaxed);
+		atomic_store_explicit(&r->inflight_count, count + 1, memory_order_relaxed);
+		return count;
+	}
+	atomic_store_explicit(&r->inflight_count, 1, memory_order_relaxed);
+	atomic_store_explicit(&r->inflight_pos, head, memory_order_relaxed);
+	return 0;
+}
+
+void act__ring_release(act__ring_h *h)
+{
+	struct act__ring *r = h->r;
+
+	atomic_store_explicit(&r->n_delivered,
+	    atomic_load_explicit(&r->n_delivered, memory_order_relaxed) + 1,
+	    memory_order_relaxed);
+	/* R2: we are done with the record's bytes; pairs with the producer's
+	 * acquire load of head in act__ring_reserve(). */
+	atomic_store_explicit(&r->head, h->pos, memory_order_release);
+}
+
+uint64_t act__ring_skip_corrupt(act__ring_h *h)
+{
+	struct act__ring *r = h->r;
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+
+	if (tail < head || tail - head > (uint64_t)h->mask + 1 || (tail & 7))
+		return 0; /* tail itself is garbage: nothing sane to skip to */
+	h->cached_tail = tail;
+	atomic_store_explicit(&r->head, tail, memory_order_release);
+	return tail - head;
+}
+
+uint64_t act__ring_depth(const struct act__ring *r)
+{
+	uint64_t head = atomic_load_explicit(&((struct act__ring *)r)->head, memory_order_relaxed);
+	uint64_t tail = atomic_load_explicit(&((struct act__ring *)r)->tail, memory_order_relaxed);
+	return tail >= head ? tail - head : 0;
+}
+
+int act__ring_nonempty(act__ring_h *h)
+{
+	uint64_t head = atomic_load_explicit(&h->r->head, memory_order_relaxed);
+	if (head != h->cached_tail)
+		return 1;
+	h->cached_tail = atomic_load_explicit(&h->r->tail, memory_order_acquire);
+	return head != h->cached_tail;
+}

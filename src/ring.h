@@ -1,0 +1,100 @@
+/*
+ * ring.h - private: single-producer single-consumer ring of variable-length
+ * records in shared memory.
+ *
+ * One process produces, one consumes; either may die at any point.  The
+ * producer publishes a record by advancing tail only after writing all of
+ * it, so a producer that dies mid-write leaves nothing half-visible.  The
+ * consumer advances head only after the record was handled, so a consumer
+ * that dies mid-handler finds the same record again (and the inflight
+ * bookkeeping says it is a redelivery).
+ */
+#ifndef ACT_RING_H
+#define ACT_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout.h"
+
+/* Smallest and largest ring capacities, in bytes. */
+#define ACT__RING_MIN_CAP (4u * 1024u)
+#define ACT__RING_MAX_CAP (1u << 30)
+
+static inline uint32_t act__rec_round(uint32_t len) { return (len + 7u) & ~7u; }
+
+/* Bytes a ring of capacity cap needs in the region (header + data). */
+size_t act__ring_bytes(uint32_t cap);
+
+/*
+ * Formats a ring at mem (act__ring_bytes(cap) bytes, zeroed or not).
+ * cap must be a power of two in [MIN_CAP, MAX_CAP]; max_rec at most cap/4
+ * and at least 64.  Returns 0 or -EINVAL.  Supervisor only, before anyone
+ * attaches.
+ */
+int act__ring_format(void *mem, uint32_t cap, uint32_t max_rec,
+                     uint16_t from, uint16_t to, uint64_t generation);
+
+/* A process's handle on one ring: cached positions live here, not in shm. */
+typedef struct act__ring_h {
+	struct act__ring *r;
+	unsigned char *data;
+	uint32_t mask;
+	uint32_t max_rec;
+	uint64_t cached_head;  /* producer: last head seen */
+	uint64_t pos;          /* producer: next write position (unpublished);
+	                          consumer: next read position (uncommitted) */
+	uint64_t cached_tail;  /* consumer: last tail seen */
+} act__ring_h;
+
+/*
+ * Validates the ring header at mem (bytes long) against the expected
+ * producer/consumer/generation and attaches h.  Returns 0 or -EPROTO
+ * (bad magic, version, capacity, positions).  Either side, any process.
+ */
+int act__ring_attach(act__ring_h *h, void *mem, size_t bytes,
+                     uint16_t from, uint16_t to, uint64_t generation);
+
+/* ---- producer side ------------------------------------------------------- */
+
+/*
+ * Reserves room for a record of len bytes (header included) and returns a
+ * pointer to it, or NULL with *err = ACT_EFULL (no room now) or -EMSGSIZE
+ * (len > max_rec).  The caller fills the record (header included) and calls
+ * act__ring_commit(); at most one reservation may be open at a time.
+ * Refusals are counted in the ring.  Never blocks.
+ */
+void *act__ring_reserve(act__ring_h *h, uint32_t len, int *err);
+
+/* Makes the reserved record visible to the consumer (a release store). */
+void act__ring_commit(act__ring_h *h, void *rec);
+
+/* ---- consumer side -------------------------------------------------------- */
+
+/*
+ * Returns the next unread record, skipping padding, or NULL when the ring
+ * is empty.  *err is set to -EPROTO (and NULL returned) if the record header
+ * is corrupt; the ring cannot be read further until act__ring_skip_corrupt().
+ * The record stays valid until act__ring_release().
+ */
+const struct act__rec *act__ring_peek(act__ring_h *h, int *err);
+
+/*
+ * Marks the peeked record as being handled and returns how many times it
+ * was started before without finishing (0 on first delivery).
+ */
+uint32_t act__ring_begin(act__ring_h *h);
+
+/* Commits the peeked record as handled: the producer may reuse its space. */
+void act__ring_release(act__ring_h *h);
+
+/* Drops everything currently in the ring (after corruption).  Returns bytes dropped. */
+uint64_t act__ring_skip_corrupt(act__ring_h *h);
+
+/* Bytes published and not yet released (racy snapshot; for status/tests). */
+uint64_t act__ring_depth(const struct act__ring *r);
+
+/* True if the consumer would find a record (acquire load of tail). */
+int act__ring_nonempty(act__ring_h *h);
+
+#endif

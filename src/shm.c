@@ -1,0 +1,235 @@
+/*
+ * shm.c - creating, sealing, mapping and validating the region.
+ *
+ * The supervisor creates the region before any worker exists; workers
+ * inherit the fd and validate every header before they follow an offset
+ * found in it, because a buggy worker could have scribbled on shared
+ * memory and a newer or older build could have laid it out differently.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <actors.h>
+
+#include "shm.h"
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#define MFD_ALLOW_SEALING 0x0002U
+#endif
+
+uint64_t act__fnv1a(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static uint64_t header_checksum(const struct act__region *r)
+{
+	/* Everything between the magic (written last) and the checksum. */
+	const unsigned char *p = (const unsigned char *)r;
+	size_t from = offsetof(struct act__region, version);
+	return act__fnv1a(ACT__FNV_SEED, p + from, offsetof(struct act__region, checksum) - from);
+}
+
+static size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
+
+int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t n_parts,
+                    uint32_t n_actors, uint32_t n_types, uint64_t directory_hash)
+{
+	size_t parts_off, rings_off, off, size;
+	uint64_t gen = 0;
+	int err;
+
+	memset(shm, 0, sizeof *shm);
+	shm->fd = -1;
+	if (n_parts < 1 || n_parts > ACT__MAX_PARTS)
+		return -EINVAL;
+
+	parts_off = align_up(sizeof(struct act__region), 4096);
+	rings_off = align_up(parts_off + (size_t)n_parts * sizeof(struct act__part), 64);
+	off = align_up(rings_off + (size_t)n_parts * n_parts * sizeof(struct act__ring_ent), 4096);
+	size = off;
+	for (uint32_t from = 0; from < n_parts; from++)
+		for (uint32_t to = 0; to < n_parts; to++)
+			size = align_up(size + act__ring_bytes(parts[to].ring_bytes), 4096);
+
+	if (getrandom(&gen, sizeof gen, GRND_NONBLOCK) != (ssize_t)sizeof gen)
+		gen = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
+	gen |= 1; /* never 0 */
+
+	shm->fd = memfd_create("actors-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (shm->fd < 0)
+		return -errno;
+	if (ftruncate(shm->fd, (off_t)size) < 0) {
+		err = -errno;
+		goto fail_fd;
+	}
+	/* The size is final: nobody (not even a buggy worker) can shrink the
+	 * file under another process's mapping and turn reads into SIGBUS. */
+	if (fcntl(shm->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		err = -errno;
+		goto fail_fd;
+	}
+	shm->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, shm->fd, 0);
+	if (shm->base == MAP_FAILED) {
+		shm->base = NULL;
+		err = -errno;
+		goto fail_fd;
+	}
+	shm->size = size;
+	shm->hdr = (struct act__region *)shm->base;
+
+	struct act__region *h = shm->hdr;
+	h->version = ACT__LAYOUT_VERSION;
+	h->hdr_bytes = sizeof *h;
+	h->size = size;
+	h->generation = gen;
+	h->n_parts = n_parts;
+	h->n_actors = n_actors;
+	h->n_types = n_types;
+	h->part_bytes = sizeof(struct act__part);
+	h->parts_off = parts_off;
+	h->rings_off = rings_off;
+	h->directory_hash = directory_hash;
+	h->supervisor_pid = getpid();
+
+	for (uint32_t i = 0; i < n_parts; i++) {
+		struct act__part *p = act__shm_part(shm, i);
+		snprintf(p->name, sizeof p->name, "%s", parts[i].name);
+		p->index = i;
+		p->ring_bytes = parts[i].ring_bytes;
+		p->max_msg = parts[i].max_msg;
+		p->spin_us = parts[i].spin_us;
+		p->max_redeliveries = parts[i].max_redeliveries;
+		p->n_actors = parts[i].n_actors;
+	}
+	struct act__ring_ent *tab = (struct act__ring_ent *)(shm->base + rings_off);
+	for (uint32_t from = 0; from < n_parts; from++) {
+		for (uint32_t to = 0; to < n_parts; to++) {
+			struct act__ring_ent *e = &tab[from * n_parts + to];
+			e->offset = off;
+			e->bytes = act__ring_bytes(parts[to].ring_bytes);
+			err = act__ring_format(shm->base + off, parts[to].ring_bytes,
+			                       parts[to].max_msg, (uint16_t)from, (uint16_t)to, gen);
+			if (err)
+				goto fail_map;
+			off = align_up(off + e->bytes, 4096);
+		}
+	}
+	h->checksum = header_checksum(h);
+	/* Magic last: a region is valid only once fully written. */
+	atomic_thread_fence(memory_order_release);
+	h->magic = ACT__REGION_MAGIC;
+	return 0;
+
+fail_map:
+	munmap(shm->base, size);
+	shm->base = NULL;
+	shm->hdr = NULL;
+fail_fd:
+	close(shm->fd);
+	shm->fd = -1;
+	return err;
+}
+
+int act__shm_attach(act__shm *shm, int fd, uint64_t directory_hash, char *err, size_t err_cap)
+{
+	struct stat st;
+	struct act__region *h;
+	const char *why = NULL;
+
+	memset(shm, 0, sizeof *shm);
+	shm->fd = fd;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((size_t)st.st_size < sizeof(struct act__region)) {
+		why = "region smaller than its header";
+		goto bad;
+	}
+	shm->base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (shm->base == MAP_FAILED) {
+		shm->base = NULL;
+		return -errno;
+	}
+	shm->size = (size_t)st.st_size;
+	h = shm->hdr = (struct act__region *)shm->base;
+
+	if (h->magic == ACT__POISON_MAGIC)
+		why = "region was torn down";
+	else if (h->magic != ACT__REGION_MAGIC)
+		why = "bad magic";
+	else if (h->version != ACT__LAYOUT_VERSION)
+		why = "unsupported layout version";
+	else if (h->hdr_bytes != sizeof *h || h->part_bytes != sizeof(struct act__part))
+		why = "header sizes differ from this build";
+	else if (h->size != shm->size)
+		why = "size in header does not match the region";
+	else if (h->checksum != header_checksum(h))
+		why = "header checksum mismatch";
+	else if (h->n_parts < 1 || h->n_parts > ACT__MAX_PARTS)
+		why = "participant count out of range";
+	else if (h->parts_off + (uint64_t)h->n_parts * sizeof(struct act__part) > h->size ||
+	         h->rings_off + (uint64_t)h->n_parts * h->n_parts * sizeof(struct act__ring_ent) > h->size)
+		why = "tables out of bounds";
+	else if (directory_hash && h->directory_hash != directory_hash)
+		why = "actor directory differs from this process's registry";
+	if (why)
+		goto bad;
+	return 0;
+bad:
+	if (err && err_cap)
+		snprintf(err, err_cap, "shared memory: %s", why);
+	act__shm_detach(shm, 0);
+	shm->fd = fd;
+	return -EPROTO;
+}
+
+int act__shm_ring(const act__shm *shm, uint32_t from, uint32_t to, act__ring_h *h)
+{
+	const struct act__region *r = shm->hdr;
+	const struct act__ring_ent *tab;
+	const struct act__ring_ent *e;
+
+	if (from >= r->n_parts || to >= r->n_parts)
+		return -EINVAL;
+	tab = (const struct act__ring_ent *)(shm->base + r->rings_off);
+	e = &tab[from * r->n_parts + to];
+	if (e->offset > shm->size || e->bytes > shm->size - e->offset || (e->offset & 63))
+		return -EPROTO;
+	return act__ring_attach(h, shm->base + e->offset, e->bytes, (uint16_t)from,
+	                        (uint16_t)to, r->generation);
+}
+
+void act__shm_detach(act__shm *shm, int close_fd)
+{
+	if (shm->base)
+		munmap(shm->base, shm->size);
+	if (close_fd && shm->fd >= 0)
+		close(shm->fd);
+	shm->base = NULL;
+	shm->hdr = NULL;
+	shm->size = 0;
+	if (close_fd)
+		shm->fd = -1;
+}
+
+void act__shm_destroy(act__shm *shm)
+{
+	if (shm->hdr)
+		shm->hdr->magic = ACT__POISON_MAGIC;
+	act__shm_detach(shm, 1);
+}

@@ -1,0 +1,211 @@
+/*
+ * spawn.c - the zygote process and the worker's first steps.
+ *
+ * Request: { self, start } over a SOCK_SEQPACKET socketpair; reply:
+ * { err, pid }.  The zygote is single-threaded and never runs user code;
+ * workers run it only after they detached from the zygote.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "spawn.h"
+
+struct req {
+	uint32_t self;
+	act_start start;
+};
+
+struct rep {
+	int32_t err;
+	int32_t pid;
+};
+
+static int pidfd_open_(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* Runs in the worker: detach, wait to be adopted, then become the group. */
+static void worker_child(const struct act__worker_args *tmpl, const struct req *rq,
+                         pid_t supervisor, int sock)
+{
+	struct act__worker_args a = *tmpl;
+	sigset_t none;
+	uint64_t deadline = act__now_ns() + 2000000000ull;
+
+	close(sock);
+	setpgid(0, 0); /* own process group: the supervisor signals it as a unit */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* The intermediate parent exits right after forking us; once it is
+	 * gone we belong to the supervisor (a subreaper).  Only then can a
+	 * parent-death signal refer to the supervisor. */
+	while (getppid() != supervisor) {
+		if (act__now_ns() > deadline)
+			_exit(ACT_EXIT_TEMPORARY);
+		sched_yield();
+	}
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		_exit(ACT_EXIT_TEMPORARY);
+	/* The supervisor may have died between the check and the prctl. */
+	if (getppid() != supervisor)
+		_exit(ACT_EXIT_TEMPORARY);
+
+	a.self = rq->self;
+	a.start = rq->start;
+	_exit(act__worker_main(&a));
+}
+
+static void zygote_main(const struct act__worker_args *tmpl, int sock, pid_t supervisor)
+{
+	struct req rq;
+	act__log_set_ident("zygote");
+	signal(SIGINT, SIG_IGN);   /* the supervisor decides how to stop */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != supervisor)
+		_exit(ACT_EXIT_TEMPORARY);
+
+	for (;;) {
+		ssize_t n = recv(sock, &rq, sizeof rq, 0);
+		struct rep rp = { 0, 0 };
+		int pfd[2];
+		pid_t mid;
+
+		if (n == 0 || (n < 0 && errno != EINTR))
+			_exit(0); /* supervisor closed its end */
+		if (n != (ssize_t)sizeof rq)
+			continue;
+		if (pipe2(pfd, O_CLOEXEC) < 0) {
+			rp.err = -errno;
+			goto reply;
+		}
+		mid = fork();
+		if (mid < 0) {
+			rp.err = -errno;
+			close(pfd[0]);
+			close(pfd[1]);
+			goto reply;
+		}
+		if (mid == 0) {
+			close(pfd[0]);
+			pid_t w = fork();
+			if (w == 0) {
+				close(pfd[1]);
+				worker_child(tmpl, &rq, supervisor, sock);
+			}
+			int32_t v = w < 0 ? -errno : (int32_t)w;
+			ssize_t wr = write(pfd[1], &v, sizeof v);
+			_exit(wr == (ssize_t)sizeof v ? 0 : 1);
+		}
+		close(pfd[1]);
+		int32_t v = -EIO;
+		ssize_t rd;
+		do {
+			rd = read(pfd[0], &v, sizeof v);
+		} while (rd < 0 && errno == EINTR);
+		close(pfd[0]);
+		/* Reaping the intermediate is what re-parents the worker: after
+		 * this returns, the worker is the supervisor's child. */
+		while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
+			;
+		if (rd != (ssize_t)sizeof v)
+			v = -EIO;
+		if (v < 0)
+			rp.err = v;
+		else
+			rp.pid = v;
+reply:
+		if (send(sock, &rp, sizeof rp, MSG_NOSIGNAL) < 0)
+			_exit(0);
+	}
+}
+
+int act__spawner_start(act__spawner *sp, const struct act__worker_args *tmpl)
+{
+	int sv[2];
+	pid_t me = getpid();
+
+	sp->zygote = -1;
+	sp->sock = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid_t z = fork();
+	if (z < 0) {
+		int err = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return err;
+	}
+	if (z == 0) {
+		close(sv[0]);
+		zygote_main(tmpl, sv[1], me);
+		_exit(0);
+	}
+	close(sv[1]);
+	sp->zygote = z;
+	sp->sock = sv[0];
+	return 0;
+}
+
+int act__spawner_spawn(act__spawner *sp, uint32_t self, const act_start *start,
+                       pid_t *pid, int *pidfd)
+{
+	struct req rq;
+	struct rep rp;
+	ssize_t n;
+
+	if (sp->sock < 0)
+		return -EPIPE;
+	memset(&rq, 0, sizeof rq);
+	rq.self = self;
+	rq.start = *start;
+	if (send(sp->sock, &rq, sizeof rq, MSG_NOSIGNAL) != (ssize_t)sizeof rq)
+		return -EPIPE;
+	do {
+		n = recv(sp->sock, &rp, sizeof rp, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof rp)
+		return -EPIPE;
+	if (rp.err)
+		return rp.err;
+	*pid = rp.pid;
+	*pidfd = pidfd_open_(rp.pid);
+	if (*pidfd < 0) {
+		int err = -errno;
+		kill(rp.pid, SIGKILL);
+		return err;
+	}
+	fcntl(*pidfd, F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
+void act__spawner_stop(act__spawner *sp)
+{
+	if (sp->sock >= 0) {
+		close(sp->sock);
+		sp->sock = -1;
+	}
+	if (sp->zygote > 0) {
+		while (waitpid(sp->zygote, NULL, 0) < 0 && errno == EINTR)
+			;
+		sp->zygote = -1;
+	}
+}

@@ -1,0 +1,35 @@
+/*
+ * worker.h - private: the worker process's event loop.
+ *
+ * A worker runs one group: all its actors on one thread, handlers to
+ * completion, fed by the rings into the group and woken through its
+ * doorbell eventfd; timers and the doorbell are waited on with io_uring.
+ */
+#ifndef ACT_WORKER_H
+#define ACT_WORKER_H
+
+#include <stdint.h>
+
+#include <actors.h>
+
+#include "registry.h"
+
+struct act__worker_args {
+	const struct act__registry *reg;
+	int shm_fd;
+	uint64_t directory_hash;
+	uint32_t self;           /* participant index of the group (>= 1) */
+	const int *efd;          /* doorbells of all participants */
+	act_start start;         /* what Start tells the actors */
+};
+
+/*
+ * Attaches to the region, runs the group until it is told to stop (or
+ * fails), and returns the process exit code: ACT_EXIT_OK after a clean
+ * stop, ACT_EXIT_PERMANENT if the region or an actor's init is bad.
+ * Called in the freshly forked worker process; never returns early on
+ * a handler's bad behaviour (a crashing handler kills the process).
+ */
+int act__worker_main(const struct act__worker_args *a);
+
+#endif
