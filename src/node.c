@@ -35,6 +35,8 @@
 
 enum { EV_SIGNAL = 1, EV_DOORBELL, EV_PIDFD };
 
+void (*act__node_inspect_hook)(struct act_node *n);
+
 /* ---- declaration API -------------------------------------------------------- */
 
 ACT_API act_node_t *act_node_new(const char *name)
@@ -643,6 +645,8 @@ ACT_API int act_node_run(act_node_t *n)
 	for (uint32_t i = n->reg.n_groups; i-- > 0;)
 		stop_group(n, i);
 	act__info("node '%s' stopped (exit %d)", n->name, n->exit_code);
+	if (act__node_inspect_hook)
+		act__node_inspect_hook(n);
 	teardown(n, &oldmask);
 	n->running = false;
 	return n->exit_code;

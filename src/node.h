@@ -51,4 +51,11 @@ struct act_node {
 	int exit_code;
 };
 
+/*
+ * Test hook: if set, act_node_run() calls it after every group stopped and
+ * before the region is destroyed, so a test can read the final counters
+ * (act__shm_part(&n->shm, i)).  Never set in production code.
+ */
+extern void (*act__node_inspect_hook)(struct act_node *n);
+
 #endif

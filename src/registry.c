@@ -48,6 +48,7 @@ void act__reg_fini(struct act__registry *r)
 	free(r->groups);
 	free(r->types);
 	free(r->type_has_var);
+	free(r->type_check);
 	memset(r, 0, sizeof *r);
 }
 
@@ -97,14 +98,20 @@ int act__reg_add_type(struct act__registry *r, act_type *t)
 	cap = r->cap_types;
 	if ((err = grow((void **)&r->type_has_var, &cap, r->n_types + 2, sizeof *r->type_has_var)))
 		return err;
+	cap = r->cap_types;
+	if ((err = grow((void **)&r->type_check, &cap, r->n_types + 2, sizeof *r->type_check)))
+		return err;
 	r->cap_types = cap;
 	r->n_types++;
+	r->type_check[r->n_types] = false;
 	r->types[r->n_types] = t;
 	r->type_has_var[r->n_types] = false;
 	for (uint32_t i = 0; i < t->n_fields; i++) {
 		act_field_kind k = t->fields[i].kind;
 		if (k == ACT_VSTR || k == ACT_BYTES || k == ACT_JSON)
 			r->type_has_var[r->n_types] = true;
+		if (act__kind_is_var(k) || k == ACT_STR || k == ACT_BOOL)
+			r->type_check[r->n_types] = true;
 	}
 	t->id = r->n_types;
 	return 0;

@@ -44,6 +44,8 @@ struct act__group_def {
 struct act__registry {
 	act_type **types;      /* types[id], id 1..n_types; [0] unused */
 	bool *type_has_var;    /* same index: has VSTR/BYTES/JSON fields */
+	bool *type_check;      /* same index: received bytes need act__msg_fixup()
+	                          (variable-length, ACT_STR or ACT_BOOL fields) */
 	uint32_t n_types, cap_types;
 	struct act__actor_def *actors;
 	uint32_t n_actors, cap_actors;

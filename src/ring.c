@@ -91,16 +91,19 @@ void *act__ring_reserve(act__ring_h *h, uint32_t len, int *err)
 {
 	struct act__ring *r = h->r;
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	uint32_t need = act__rec_round(len);
 	uint32_t off = (uint32_t)tail & h->mask;
 	uint32_t to_end = h->mask + 1 - off;
-	uint64_t total = need;
+	uint32_t need;
+	uint64_t total;
 
-	if (len < sizeof(struct act__rec) || need > h->max_rec) {
+	/* Check before rounding: rounding a length near UINT32_MAX wraps. */
+	if (len < sizeof(struct act__rec) || len > h->max_rec) {
 		atomic_fetch_add_explicit(&r->n_refused_size, 1, memory_order_relaxed);
 		*err = -EMSGSIZE;
 		return NULL;
 	}
+	need = act__rec_round(len); /* max_rec is a multiple of 8: need <= max_rec */
+	total = need;
 	if (need > to_end)
 		total += to_end; /* a PAD record fills the rest first */
 	if (tail + total - h->cached_head > (uint64_t)h->mask + 1) {
@@ -140,9 +143,15 @@ void act__ring_commit(act__ring_h *h, void *rec)
 	atomic_store_explicit(&r->n_sent,
 	    atomic_load_explicit(&r->n_sent, memory_order_relaxed) + 1,
 	    memory_order_relaxed);
+	/* The cached head may be stale (it overestimates the depth); only
+	 * when the estimate beats the mark do we pay for a fresh look. */
 	depth = h->pos - h->cached_head;
-	if (depth > atomic_load_explicit(&r->depth_hwm, memory_order_relaxed))
-		atomic_store_explicit(&r->depth_hwm, depth, memory_order_relaxed);
+	if (depth > atomic_load_explicit(&r->depth_hwm, memory_order_relaxed)) {
+		h->cached_head = atomic_load_explicit(&r->head, memory_order_acquire);
+		depth = h->pos - h->cached_head;
+		if (depth > atomic_load_explicit(&r->depth_hwm, memory_order_relaxed))
+			atomic_store_explicit(&r->depth_hwm, depth, memory_order_relaxed);
+	}
 }
 
 /* ---- consumer ------------------------------------------------------------- */
@@ -168,9 +177,16 @@ const struct act__rec *act__ring_peek(act__ring_h *h, int *err)
 		uint32_t to_end = h->mask + 1 - off;
 		const struct act__rec *rec = (const struct act__rec *)(h->data + off);
 		uint32_t len = rec->len;
-		uint32_t need = act__rec_round(len);
+		uint32_t need;
 
-		if (len < sizeof *rec || need > to_end || need > h->cached_tail - head) {
+		/* Bound len before rounding it (rounding near UINT32_MAX wraps);
+		 * to_end is a multiple of 8, so len <= to_end keeps need <= to_end. */
+		if (len < sizeof *rec || len > to_end) {
+			*err = -EPROTO;
+			return NULL;
+		}
+		need = act__rec_round(len);
+		if (need > h->cached_tail - head) {
 			*err = -EPROTO;
 			return NULL;
 		}

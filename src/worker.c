@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <liburing.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -514,7 +515,7 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 	void *msg = e + 1;
 	size_t plen = rec->len - sizeof *e;
 
-	if (plen < t->size || (reg->type_has_var[t->id] && act__msg_fixup(t, msg, plen))) {
+	if (plen < t->size || (reg->type_check[t->id] && act__msg_fixup(t, msg, plen))) {
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
 		dead_letter(w, "payload does not match its type", e->type, e->to);
 		act__ring_release(h);
@@ -700,7 +701,14 @@ static int run(struct worker *w)
 		if (!idle_since)
 			idle_since = now;
 		if (now - idle_since < spin_ns) {
-			cpu_relax();
+			/* Pure spinning for a few microseconds, then spinning with
+			 * sched_yield(): if the producer we wait for shares our CPU,
+			 * a pure spin would burn our whole slice before it could
+			 * run (seen as ~1 ms round trips on a busy 2-CPU machine). */
+			if (now - idle_since < 5000)
+				cpu_relax();
+			else
+				sched_yield();
 			continue;
 		}
 		if (!act__doorbell_prepare_sleep(w->part))

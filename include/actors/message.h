@@ -27,8 +27,8 @@ extern "C" {
 
 typedef enum act_field_kind {
 	ACT_I32 = 1, /* int32_t, JSON integer */
-	ACT_I64,     /* int64_t, JSON integer (exact up to 2^53 on input) */
-	ACT_U64,     /* uint64_t, JSON non-negative integer (exact up to 2^53 on input) */
+	ACT_I64,     /* int64_t, JSON integer; input must satisfy abs(v) < 2^53 */
+	ACT_U64,     /* uint64_t, JSON integer, 0 <= v < 2^53 on input */
 	ACT_DOUBLE,  /* double, JSON number */
 	ACT_BOOL,    /* bool, JSON true/false */
 	ACT_STR,     /* char[N], NUL-terminated, JSON string of at most N-1 bytes */
@@ -134,6 +134,8 @@ ACT_API int act_json_encode(const act_type *t, const void *msg,
  *              has the wrong JSON type (or bad base64)
  *   -ERANGE    an integer does not fit its field, or is not exact
  *   -EMSGSIZE  a string is longer than its ACT_STR field, or out is too small
+ *   -EINVAL    bad descriptor or arguments;  -ENOMEM
+ * out must be aligned for the struct (8 bytes always suffices).
  * err (may be NULL) receives a one-line reason naming the field.
  */
 ACT_API int act_json_decode(const act_type *t, const char *json, size_t len,

@@ -1,0 +1,897 @@
+/*
+ * t/ring.c - the single-producer single-consumer ring, in one process.
+ *
+ * Producer and consumer handles share one ring in ordinary memory, sized
+ * exactly act__ring_bytes(cap) so that AddressSanitizer catches any read
+ * past the data area.  Covers header validation on format and attach, exact
+ * FIFO order and content of variable-size records across thousands of
+ * wrap-arounds (checking every PAD record the producer writes), full-ring
+ * and oversize refusals and their counters, the redelivery count of
+ * act__ring_begin() across simulated consumer crashes, corrupt record
+ * headers and positions, and a producer that dies between reserve and
+ * commit.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <actors.h>
+
+#include "layout.h"
+#include "ring.h"
+
+#include "tap.h"
+
+#define FROM 3
+#define TO   7
+#define GEN  0x5eed0123456789abull
+#define CAP  4096u
+#define MAXR 1024u
+
+/* Our test records: the ring header, then the sequence number, then bytes
+ * derived from the sequence number, so that any mix-up shows. */
+struct trec {
+	struct act__rec h;
+	uint64_t seq;
+	unsigned char payload[];
+};
+
+#define TREC_MIN ((uint32_t)sizeof(struct trec))
+
+static uint64_t mix(uint64_t seq, uint32_t word)
+{
+	uint64_t x = (seq + 1) * 0x9e3779b97f4a7c15ull + word * 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 31;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 29);
+}
+
+static void fill_pat(unsigned char *p, uint64_t seq, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i += 8) {
+		uint64_t v = mix(seq, i / 8);
+		memcpy(p + i, &v, n - i < 8 ? n - i : 8);
+	}
+}
+
+/* Returns the index of the first byte that differs, or -1. */
+static long check_pat(const unsigned char *p, uint64_t seq, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i += 8) {
+		uint64_t v = mix(seq, i / 8);
+		uint32_t k = n - i < 8 ? n - i : 8;
+		if (memcmp(p + i, &v, k) != 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+static uint64_t rng_state = 0x243f6a8885a308d3ull;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state % n);
+}
+
+/* A ring in exactly act__ring_bytes(cap) bytes of non-zero garbage: format
+ * must not rely on zeroed memory. */
+static struct act__ring *ring_new(uint32_t cap, uint32_t max_rec, size_t *bytes)
+{
+	size_t n = act__ring_bytes(cap);
+	void *mem = aligned_alloc(ACT__CACHELINE, n);
+
+	if (!mem)
+		bail("out of memory");
+	memset(mem, 0xa5, n);
+	if (act__ring_format(mem, cap, max_rec, FROM, TO, GEN) != 0)
+		bail("act__ring_format(%u, %u) failed", cap, max_rec);
+	if (bytes)
+		*bytes = n;
+	return mem;
+}
+
+static void attach(act__ring_h *h, struct act__ring *r)
+{
+	int rc = act__ring_attach(h, r, act__ring_bytes(r->cap), FROM, TO, GEN);
+	if (rc != 0)
+		bail("act__ring_attach: %s", act_strerror(rc));
+}
+
+static uint64_t tail_of(struct act__ring *r)
+{
+	return atomic_load(&r->tail);
+}
+
+static uint64_t head_of(struct act__ring *r)
+{
+	return atomic_load(&r->head);
+}
+
+/* Sends record seq of len bytes (len >= TREC_MIN); returns 0 or the error. */
+static int put(act__ring_h *p, uint64_t seq, uint32_t len)
+{
+	int err;
+	struct trec *t = act__ring_reserve(p, len, &err);
+
+	if (!t)
+		return err;
+	if (err != 0)
+		bail("reserve returned a record and error %d", err);
+	t->h.len = len;
+	t->h.kind = ACT__REC_MSG;
+	t->h.flags = (uint16_t)seq;
+	t->seq = seq;
+	fill_pat(t->payload, seq, len - TREC_MIN);
+	act__ring_commit(p, t);
+	return 0;
+}
+
+/* Checks that rec is record seq of len bytes; describes the first
+ * difference in why[]. */
+static int rec_is(const struct act__rec *rec, uint64_t seq, uint32_t len,
+                  char *why, size_t why_len)
+{
+	const struct trec *t = (const struct trec *)rec;
+
+	if (!rec) {
+		snprintf(why, why_len, "no record (expected seq %llu)", (unsigned long long)seq);
+		return 0;
+	}
+	if (rec->len != len || rec->kind != ACT__REC_MSG || rec->flags != (uint16_t)seq ||
+	    t->seq != seq) {
+		snprintf(why, why_len, "got len %u kind %u flags %u seq %llu, "
+		         "expected len %u kind %u seq %llu", rec->len, rec->kind,
+		         rec->flags, (unsigned long long)t->seq, len, ACT__REC_MSG,
+		         (unsigned long long)seq);
+		return 0;
+	}
+	long bad = check_pat(t->payload, seq, len - TREC_MIN);
+	if (bad >= 0) {
+		snprintf(why, why_len, "seq %llu: payload differs near byte %ld",
+		         (unsigned long long)seq, bad);
+		return 0;
+	}
+	return 1;
+}
+
+/* Peeks, checks, begins and releases one record. */
+static int take_one(act__ring_h *c, uint64_t seq, uint32_t len, char *why, size_t why_len)
+{
+	int err;
+	const struct act__rec *rec = act__ring_peek(c, &err);
+
+	if (err != 0) {
+		snprintf(why, why_len, "peek: %s (expected seq %llu)", act_strerror(err),
+		         (unsigned long long)seq);
+		return 0;
+	}
+	if (!rec_is(rec, seq, len, why, why_len))
+		return 0;
+	if (act__ring_begin(c) != 0) {
+		snprintf(why, why_len, "seq %llu: begin says redelivery", (unsigned long long)seq);
+		return 0;
+	}
+	act__ring_release(c);
+	return 1;
+}
+
+/* ---- format and attach validation ---------------------------------------- */
+
+static void test_format(void)
+{
+	size_t n = act__ring_bytes(CAP);
+	void *mem = aligned_alloc(ACT__CACHELINE, n);
+	struct act__ring *r = mem;
+
+	if (!mem)
+		bail("out of memory");
+	ok(n == sizeof(struct act__ring) + CAP && sizeof(struct act__ring) % ACT__CACHELINE == 0,
+	   "act__ring_bytes is header + data, header a whole number of cache lines");
+	ok(act__ring_format(mem, 5000, 1024, FROM, TO, GEN) == -EINVAL,
+	   "format: capacity not a power of two -> -EINVAL");
+	ok(act__ring_format(mem, 0, 64, FROM, TO, GEN) == -EINVAL,
+	   "format: capacity 0 -> -EINVAL");
+	ok(act__ring_format(mem, ACT__RING_MIN_CAP / 2, 64, FROM, TO, GEN) == -EINVAL,
+	   "format: capacity below minimum -> -EINVAL");
+	ok(act__ring_format(mem, ACT__RING_MAX_CAP * 2u, 1024, FROM, TO, GEN) == -EINVAL,
+	   "format: capacity above maximum -> -EINVAL");
+	ok(act__ring_format(mem, CAP, 63, FROM, TO, GEN) == -EINVAL,
+	   "format: max_rec below 64 -> -EINVAL");
+	ok(act__ring_format(mem, CAP, CAP / 4 + 8, FROM, TO, GEN) == -EINVAL,
+	   "format: max_rec above cap/4 -> -EINVAL");
+
+	memset(mem, 0xa5, n);
+	int rc = act__ring_format(mem, CAP, 1001, FROM, TO, GEN);
+	ok(rc == 0 && r->max_rec == 1000,
+	   "format: max_rec rounded down to a multiple of 8 (1001 -> %u)", r->max_rec);
+	ok(r->magic == ACT__RING_MAGIC && r->version == ACT__LAYOUT_VERSION &&
+	   r->cap == CAP && r->from == FROM && r->to == TO && r->generation == GEN &&
+	   head_of(r) == 0 && tail_of(r) == 0 && r->n_sent == 0 && r->n_delivered == 0 &&
+	   r->n_refused_full == 0 && r->n_refused_size == 0 && r->depth_hwm == 0 &&
+	   r->inflight_count == 0 && r->inflight_pos == UINT64_MAX,
+	   "format over garbage: header fields set, positions and counters zero");
+	free(mem);
+}
+
+/* One attach with one header field changed; restores the header after. */
+#define BAD_ATTACH(r, field, value, what)                                       \
+	do {                                                                   \
+		act__ring_h h_;                                                \
+		__typeof__((r)->field) saved_ = (r)->field;                    \
+		(r)->field = (value);                                          \
+		ok(act__ring_attach(&h_, (r), act__ring_bytes(CAP), FROM, TO, GEN) \
+		   == -EPROTO, "attach: %s -> -EPROTO", what);                  \
+		(r)->field = saved_;                                           \
+	} while (0)
+
+static void test_attach(void)
+{
+	size_t bytes;
+	struct act__ring *r = ring_new(CAP, MAXR, &bytes);
+	act__ring_h h;
+
+	ok(act__ring_attach(&h, r, bytes, FROM, TO, GEN) == 0 && h.r == r &&
+	   h.mask == CAP - 1 && h.max_rec == MAXR,
+	   "attach: a freshly formatted ring validates");
+	ok(act__ring_attach(&h, r, bytes, FROM + 1, TO, GEN) == -EPROTO,
+	   "attach: wrong producer -> -EPROTO");
+	ok(act__ring_attach(&h, r, bytes, FROM, TO + 1, GEN) == -EPROTO,
+	   "attach: wrong consumer -> -EPROTO");
+	ok(act__ring_attach(&h, r, bytes, FROM, TO, GEN + 1) == -EPROTO,
+	   "attach: wrong generation -> -EPROTO");
+	ok(act__ring_attach(&h, r, bytes - 8, FROM, TO, GEN) == -EPROTO,
+	   "attach: region shorter than header + capacity -> -EPROTO");
+	ok(act__ring_attach(&h, r, sizeof(struct act__ring) - 1, FROM, TO, GEN) == -EPROTO,
+	   "attach: region shorter than the header -> -EPROTO");
+
+	BAD_ATTACH(r, magic, ACT__POISON_MAGIC, "poisoned magic");
+	BAD_ATTACH(r, magic, 0, "zero magic");
+	BAD_ATTACH(r, version, ACT__LAYOUT_VERSION + 1, "future layout version");
+	BAD_ATTACH(r, version, 0, "layout version 0");
+	BAD_ATTACH(r, cap, CAP - 8, "capacity not a power of two");
+	BAD_ATTACH(r, cap, CAP * 2, "capacity larger than the region");
+	BAD_ATTACH(r, cap, ACT__RING_MIN_CAP / 2, "capacity below minimum");
+	BAD_ATTACH(r, cap, 0, "capacity 0");
+	BAD_ATTACH(r, max_rec, 0, "max_rec 0");
+	BAD_ATTACH(r, max_rec, CAP / 4 + 8, "max_rec above cap/4");
+	BAD_ATTACH(r, from, FROM + 1, "header names another producer");
+	BAD_ATTACH(r, to, TO + 1, "header names another consumer");
+	BAD_ATTACH(r, generation, GEN ^ 1, "header of another generation");
+
+	/* Positions.  head/tail are atomics; __typeof__ of an _Atomic member
+	 * keeps the qualifier, so set them by hand. */
+	struct { uint64_t head, tail; const char *what; } pos[] = {
+		{ 64, 0, "head > tail" },
+		{ 0, CAP + 8, "tail - head > capacity" },
+		{ 8, 8 + CAP + 8, "tail - head > capacity (nonzero head)" },
+		{ 4, 64, "unaligned head" },
+		{ 0, 61, "unaligned tail" },
+		{ 3, 3, "unaligned head == tail" },
+	};
+	for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++) {
+		atomic_store(&r->head, pos[i].head);
+		atomic_store(&r->tail, pos[i].tail);
+		ok(act__ring_attach(&h, r, bytes, FROM, TO, GEN) == -EPROTO,
+		   "attach: %s (head %llu tail %llu) -> -EPROTO", pos[i].what,
+		   (unsigned long long)pos[i].head, (unsigned long long)pos[i].tail);
+	}
+	atomic_store(&r->head, (uint64_t)5 * CAP);
+	atomic_store(&r->tail, (uint64_t)6 * CAP);
+	ok(act__ring_attach(&h, r, bytes, FROM, TO, GEN) == 0,
+	   "attach: full ring far into its life (tail - head == capacity) validates");
+	atomic_store(&r->head, 0);
+	atomic_store(&r->tail, 0);
+	ok(act__ring_attach(&h, r, bytes, FROM, TO, GEN) == 0,
+	   "attach: validates again once the header is restored");
+	free(r);
+}
+
+/* ---- FIFO, wrap-around and PAD ---------------------------------------------- */
+
+static void test_fifo_wrap(void)
+{
+	struct act__ring *r = ring_new(CAP, MAXR, NULL);
+	act__ring_h p, c;
+	uint32_t lens[1024]; /* by seq % 1024; at most CAP / 16 records in flight */
+	uint64_t sent = 0, recvd = 0, pads = 0, pad_bad = 0, misplaced = 0, fulls = 0;
+	uint64_t depth_bad = 0, at_max = 0;
+	int fifo_ok = 1;
+	char why[256] = "";
+
+	attach(&p, r);
+	attach(&c, r);
+	while (sent < 100000 && fifo_ok) {
+		uint32_t burst = 1 + rnd(12);
+
+		for (uint32_t b = 0; b < burst; b++) {
+			/* Sizes 16..MAXR, none dividing the capacity in general;
+			 * one record in 64 is exactly max_rec. */
+			uint32_t len = rnd(64) == 0 ? MAXR : TREC_MIN + rnd(MAXR - TREC_MIN + 1);
+			uint64_t tail = tail_of(r);
+			uint32_t off = (uint32_t)tail & (CAP - 1);
+			uint32_t to_end = CAP - off;
+			int want_pad = act__rec_round(len) > to_end;
+			int err = put(&p, sent, len);
+
+			if (err == ACT_EFULL) {
+				fulls++;
+				if (tail_of(r) != tail)
+					misplaced++;
+				break;
+			}
+			if (err != 0) {
+				snprintf(why, sizeof why, "put(%u): %s", len, act_strerror(err));
+				fifo_ok = 0;
+				break;
+			}
+			if (want_pad) {
+				const struct act__rec *pad = (const struct act__rec *)(r->data + off);
+				pads++;
+				if (pad->kind != ACT__REC_PAD || pad->len != to_end)
+					pad_bad++;
+				if (((struct trec *)r->data)->seq != sent ||
+				    tail_of(r) != tail + to_end + act__rec_round(len))
+					misplaced++;
+			} else if (((struct trec *)(r->data + off))->seq != sent ||
+			           tail_of(r) != tail + act__rec_round(len)) {
+				misplaced++;
+			}
+			if (len == MAXR)
+				at_max++;
+			lens[sent % 1024] = len;
+			sent++;
+		}
+		if (act__ring_depth(r) != tail_of(r) - head_of(r) ||
+		    act__ring_nonempty(&c) != (recvd != sent))
+			depth_bad++;
+
+		uint32_t drain = rnd(4) == 0 ? UINT32_MAX : 1 + rnd(12);
+		for (uint32_t d = 0; d < drain && recvd < sent && fifo_ok; d++) {
+			if (!take_one(&c, recvd, lens[recvd % 1024], why, sizeof why))
+				fifo_ok = 0;
+			else
+				recvd++;
+		}
+	}
+	while (recvd < sent && fifo_ok) {
+		if (!take_one(&c, recvd, lens[recvd % 1024], why, sizeof why))
+			fifo_ok = 0;
+		else
+			recvd++;
+	}
+	int err;
+	const struct act__rec *extra = act__ring_peek(&c, &err);
+
+	ok(fifo_ok && recvd == 100000 && !extra && err == 0,
+	   "FIFO: %llu varied-size records came out once each, in order, intact%s%s",
+	   (unsigned long long)recvd, fifo_ok ? "" : ": ", why);
+	ok(misplaced == 0, "FIFO: each record sits right after the previous one "
+	   "(or at offset 0 after a PAD); %llu misplaced", (unsigned long long)misplaced);
+	ok(pads > 5000 && pad_bad == 0,
+	   "wrap-around: %llu PAD records written, each filling exactly to the end "
+	   "of the data area (%llu bad)", (unsigned long long)pads, (unsigned long long)pad_bad);
+	ok(tail_of(r) / CAP > 5000, "wrap-around: the ring went round %llu times",
+	   (unsigned long long)(tail_of(r) / CAP));
+	ok(fulls > 1000, "the ring was found full %llu times on the way, with nothing "
+	   "published by a refused reserve", (unsigned long long)fulls);
+	ok(at_max > 1000, "%llu records of exactly max_rec bytes went through",
+	   (unsigned long long)at_max);
+	ok(depth_bad == 0, "act__ring_depth and act__ring_nonempty agree with head and tail");
+	ok(r->n_sent == sent && r->n_delivered == recvd && r->n_refused_full == fulls &&
+	   r->n_refused_size == 0 && head_of(r) == tail_of(r),
+	   "counters: n_sent %llu, n_delivered %llu, n_refused_full %llu; ring drained",
+	   (unsigned long long)r->n_sent, (unsigned long long)r->n_delivered,
+	   (unsigned long long)r->n_refused_full);
+	ok(r->depth_hwm <= CAP && r->depth_hwm >= CAP - MAXR - 8,
+	   "depth_hwm %llu is within [cap - max_rec - 8, cap]",
+	   (unsigned long long)r->depth_hwm);
+
+	/* Smallest records (header only) interleaved with 28-byte ones: the
+	 * 40-byte pairs do not divide the capacity, so laps end in PADs of
+	 * varying size, down to the smallest (8 bytes). */
+	uint64_t laps0 = tail_of(r) / CAP, n = 0;
+	int small_ok = 1;
+	for (int i = 0; i < 20000 && small_ok; i++) {
+		int e;
+		struct act__rec *h = act__ring_reserve(&p, 8, &e);
+		if (!h) {
+			small_ok = 0;
+			break;
+		}
+		h->len = 8;
+		h->kind = ACT__REC_MSG;
+		h->flags = (uint16_t)i;
+		act__ring_commit(&p, h);
+		if (put(&p, (uint64_t)i, 28) != 0) {
+			small_ok = 0;
+			break;
+		}
+		const struct act__rec *got = act__ring_peek(&c, &e);
+		small_ok = got && e == 0 && got->len == 8 && got->flags == (uint16_t)i;
+		if (small_ok) {
+			act__ring_release(&c);
+			small_ok = take_one(&c, (uint64_t)i, 28, why, sizeof why);
+		}
+		n++;
+	}
+	ok(small_ok && n == 20000 && tail_of(r) / CAP - laps0 > 100 && head_of(r) == tail_of(r),
+	   "header-only and 28-byte records interleaved over %llu laps",
+	   (unsigned long long)(tail_of(r) / CAP - laps0));
+	free(r);
+}
+
+/* ---- full ring ---------------------------------------------------------------- */
+
+static void test_full(void)
+{
+	struct act__ring *r = ring_new(CAP, MAXR, NULL);
+	act__ring_h p, c;
+	uint64_t n = 0;
+	int err;
+	char why[256] = "";
+
+	attach(&p, r);
+	attach(&c, r);
+	while (n < 1000 && put(&p, n, 64) == 0)
+		n++;
+	ok(n == CAP / 64, "%llu records of 64 bytes fill a %u-byte ring exactly",
+	   (unsigned long long)n, CAP);
+	ok(act__ring_depth(r) == CAP && r->n_refused_full == 1,
+	   "full: depth == capacity, n_refused_full == 1");
+	uint64_t tail = tail_of(r);
+	ok(act__ring_reserve(&p, 64, &err) == NULL && err == ACT_EFULL &&
+	   act__ring_reserve(&p, TREC_MIN, &err) == NULL && err == ACT_EFULL,
+	   "full: reserve of any size returns NULL with ACT_EFULL");
+	ok(r->n_refused_full == 3 && tail_of(r) == tail && r->n_sent == n,
+	   "full: each refusal counted (%llu), nothing published",
+	   (unsigned long long)r->n_refused_full);
+	ok(take_one(&c, 0, 64, why, sizeof why) && put(&p, n, 64) == 0,
+	   "full: after one release there is room for one record again");
+	ok(put(&p, n + 1, 64) == ACT_EFULL && r->n_refused_full == 4,
+	   "full: and only one");
+	n++;
+	for (uint64_t s = 1; s < n; s++)
+		if (!take_one(&c, s, 64, why, sizeof why))
+			break;
+	ok(act__ring_depth(r) == 0 && head_of(r) == tail_of(r), "full: drained after refusals: %s",
+	   why[0] ? why : "every record intact");
+
+	/* The PAD counts against free space.  4 x 1000 bytes leave the tail 96
+	 * bytes before the end; after one release 1096 bytes are free, enough
+	 * for a 1000-byte record after its 96-byte PAD but not for 1008. */
+	struct act__ring *r2 = ring_new(CAP, MAXR, NULL);
+	attach(&p, r2);
+	attach(&c, r2);
+	for (uint64_t s = 0; s < 4; s++)
+		put(&p, s, 1000);
+	take_one(&c, 0, 1000, why, sizeof why);
+	tail = tail_of(r2);
+	ok(put(&p, 4, 1008) == ACT_EFULL && tail_of(r2) == tail && r2->n_refused_full == 1,
+	   "full: 1008 bytes refused when 1096 are free but 96 of them must be PAD");
+	ok(put(&p, 4, 1000) == 0 && tail_of(r2) == tail + 96 + 1000 && act__ring_depth(r2) == CAP,
+	   "full: 1000 bytes + 96-byte PAD fill the ring exactly");
+	int all = 1;
+	for (uint64_t s = 1; s <= 4; s++)
+		all &= take_one(&c, s, 1000, why, sizeof why);
+	ok(all && act__ring_depth(r2) == 0, "full: records around the PAD read back intact");
+	free(r2);
+	free(r);
+}
+
+/* ---- record size limits ------------------------------------------------------------ */
+
+static void test_sizes(void)
+{
+	struct act__ring *r = ring_new(CAP, MAXR, NULL);
+	act__ring_h p, c;
+	int err;
+	char why[256] = "";
+
+	attach(&p, r);
+	attach(&c, r);
+	ok(put(&p, 0, MAXR) == 0 && take_one(&c, 0, MAXR, why, sizeof why),
+	   "max_rec (%u) bytes accepted and read back intact", MAXR);
+	uint64_t tail = tail_of(r);
+	ok(act__ring_reserve(&p, MAXR + 1, &err) == NULL && err == -EMSGSIZE &&
+	   r->n_refused_size == 1, "max_rec + 1 refused with -EMSGSIZE and counted");
+	ok(act__ring_reserve(&p, 7, &err) == NULL && err == -EMSGSIZE &&
+	   act__ring_reserve(&p, 0, &err) == NULL && err == -EMSGSIZE &&
+	   r->n_refused_size == 3, "a record shorter than its header refused with -EMSGSIZE");
+	ok(act__ring_reserve(&p, 2 * CAP, &err) == NULL && err == -EMSGSIZE &&
+	   r->n_refused_size == 4, "a record larger than the ring refused with -EMSGSIZE");
+
+	/* len near UINT32_MAX must not wrap around to a small rounded size. */
+	void *huge = act__ring_reserve(&p, UINT32_MAX, &err);
+	ok(huge == NULL && err == -EMSGSIZE,
+	   "reserve(UINT32_MAX) refused with -EMSGSIZE (got %p, %d)", huge, err);
+	huge = act__ring_reserve(&p, UINT32_MAX - 6, &err);
+	ok(huge == NULL && err == -EMSGSIZE,
+	   "reserve(UINT32_MAX - 6) refused with -EMSGSIZE (got %p, %d)", huge, err);
+	/* (Never committed: a returned pointer would be a bug, not a record.) */
+	ok(tail_of(r) == tail && r->n_sent == 1 && r->n_refused_full == 0,
+	   "refusals published nothing and were not counted as full");
+	ok(put(&p, 1, MAXR) == 0 && take_one(&c, 1, MAXR, why, sizeof why),
+	   "ring still works after refusals");
+	free(r);
+
+	r = ring_new(CAP, 1001, NULL);
+	attach(&p, r);
+	attach(&c, r);
+	ok(put(&p, 0, 1000) == 0 && put(&p, 1, 1001) == -EMSGSIZE,
+	   "max_rec 1001 is really 1000: 1000 accepted, 1001 refused");
+	ok(take_one(&c, 0, 1000, why, sizeof why), "and the 1000-byte record reads back");
+	free(r);
+}
+
+/* ---- redelivery bookkeeping -------------------------------------------------------- */
+
+static void test_begin(void)
+{
+	struct act__ring *r = ring_new(CAP, MAXR, NULL);
+	act__ring_h p, c, c2, c3;
+	const struct act__rec *rec;
+	int err;
+	char why[256] = "";
+
+	attach(&p, r);
+	for (uint64_t s = 0; s < 3; s++)
+		put(&p, s, 100);
+	attach(&c, r);
+	rec = act__ring_peek(&c, &err);
+	ok(rec_is(rec, 0, 100, why, sizeof why) && act__ring_begin(&c) == 0,
+	   "begin: 0 on first delivery");
+
+	/* The consumer "dies" in the handler: a new one attaches. */
+	attach(&c2, r);
+	rec = act__ring_peek(&c2, &err);
+	ok(rec_is(rec, 0, 100, why, sizeof why), "crash: new consumer sees the same record");
+	ok(act__ring_begin(&c2) == 1, "crash: begin says it was started once before");
+	attach(&c3, r);
+	rec = act__ring_peek(&c3, &err);
+	ok(rec_is(rec, 0, 100, why, sizeof why) && act__ring_begin(&c3) == 2,
+	   "crash again: begin returns 2");
+	ok(act__ring_begin(&c3) == 3, "begin again without release returns 3");
+	act__ring_release(&c3);
+	rec = act__ring_peek(&c3, &err);
+	ok(rec_is(rec, 1, 100, why, sizeof why) && act__ring_begin(&c3) == 0,
+	   "after release the next record starts at 0");
+	act__ring_release(&c3);
+
+	/* Dying after peek but before begin: the record was never started. */
+	attach(&c, r);
+	rec = act__ring_peek(&c, &err);
+	attach(&c2, r);
+	rec = act__ring_peek(&c2, &err);
+	ok(rec_is(rec, 2, 100, why, sizeof why) && act__ring_begin(&c2) == 0,
+	   "a record peeked but never begun counts as a first delivery");
+	act__ring_release(&c2);
+	ok(r->n_delivered == 3 && act__ring_depth(r) == 0, "three records delivered once each");
+
+	/* A record right after a PAD: the PAD is released by peek, so the
+	 * crash bookkeeping points at the record itself. */
+	uint64_t s = 3;
+	while ((tail_of(r) & (CAP - 1)) + 1000 <= CAP) {
+		put(&p, s, 1000);
+		take_one(&c2, s, 1000, why, sizeof why);
+		s++;
+	}
+	put(&p, s, 1000); /* needs a PAD first */
+	attach(&c, r);
+	rec = act__ring_peek(&c, &err);
+	ok(rec_is(rec, s, 1000, why, sizeof why) && (const unsigned char *)rec == r->data &&
+	   act__ring_begin(&c) == 0, "record after a PAD: begin 0");
+	attach(&c2, r);
+	rec = act__ring_peek(&c2, &err);
+	ok(rec_is(rec, s, 1000, why, sizeof why) && act__ring_begin(&c2) == 1,
+	   "record after a PAD, after a crash: begin 1");
+	act__ring_release(&c2);
+	put(&p, s + 1, 64);
+	attach(&c, r);
+	rec = act__ring_peek(&c, &err);
+	ok(rec_is(rec, s + 1, 64, why, sizeof why) && act__ring_begin(&c) == 0,
+	   "a new consumer handle on a healthy ring: begin 0");
+	act__ring_release(&c);
+	free(r);
+}
+
+/* ---- corruption -------------------------------------------------------------------- */
+
+/*
+ * A ring holding `count` records of `len` bytes whose first unread record
+ * starts at data offset `at` (a multiple of 8), seq numbers from 100.
+ */
+static struct act__ring *ring_at(uint32_t at, int count, uint32_t len)
+{
+	struct act__ring *r = ring_new(CAP, MAXR, NULL);
+	act__ring_h p;
+
+	/* Both positions start at `at`, as if the ring had been used. */
+	atomic_store(&r->head, at);
+	atomic_store(&r->tail, at);
+	attach(&p, r);
+	for (int i = 0; i < count; i++)
+		if (put(&p, 100 + (uint64_t)i, len) != 0)
+			bail("ring_at: put failed");
+	return r;
+}
+
+/* peek on the corrupt ring gives -EPROTO (twice: it stays stuck), then
+ * skip_corrupt drops everything and the ring flows again. */
+static void expect_corrupt(struct act__ring *r, const char *what)
+{
+	act__ring_h c, p;
+	int err = 0, err2 = 0;
+	const struct act__rec *rec, *rec2;
+	char why[256] = "";
+
+	attach(&c, r);
+	uint64_t depth = act__ring_depth(r);
+	rec = act__ring_peek(&c, &err);
+	rec2 = act__ring_peek(&c, &err2);
+	ok(!rec && err == -EPROTO && !rec2 && err2 == -EPROTO,
+	   "corrupt %s: peek -> -EPROTO and stays stuck (got %d, %d)", what, err, err2);
+	uint64_t dropped = act__ring_skip_corrupt(&c);
+	rec = act__ring_peek(&c, &err);
+	ok(dropped == depth && !rec && err == 0 && act__ring_depth(r) == 0,
+	   "corrupt %s: skip_corrupt dropped %llu of %llu bytes, ring empty", what,
+	   (unsigned long long)dropped, (unsigned long long)depth);
+	attach(&p, r);
+	ok(put(&p, 7, 300) == 0 && put(&p, 8, 40) == 0 &&
+	   take_one(&c, 7, 300, why, sizeof why) && take_one(&c, 8, 40, why, sizeof why),
+	   "corrupt %s: records flow again after skip_corrupt", what);
+}
+
+/* Runs peek in a child with a deadline: a peek that never returns fails
+ * the test instead of hanging it. */
+static void expect_corrupt_bounded(struct act__ring *r, const char *what)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		bail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		act__ring_h c;
+		int err = 0;
+		signal(SIGALRM, SIG_DFL); /* tap's handler would kill the parent too */
+		alarm(3);
+		if (act__ring_attach(&c, r, act__ring_bytes(CAP), FROM, TO, GEN) != 0)
+			_exit(3);
+		const struct act__rec *rec = act__ring_peek(&c, &err);
+		_exit(!rec && err == -EPROTO ? 0 : 1);
+	}
+	if (waitpid(pid, &st, 0) != pid)
+		bail("waitpid: %s", strerror(errno));
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	   "corrupt %s: peek -> -EPROTO (child %s %d)", what,
+	   WIFSIGNALED(st) ? "killed by signal" : "exited with",
+	   WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+}
+
+static struct act__rec *first(struct act__ring *r)
+{
+	return (struct act__rec *)(r->data + (head_of(r) & (CAP - 1)));
+}
+
+static void test_corrupt(void)
+{
+	struct act__ring *r;
+
+	r = ring_at(0, 3, 64);
+	first(r)->len = 0;
+	expect_corrupt(r, "len 0");
+	free(r);
+
+	r = ring_at(0, 3, 64);
+	first(r)->len = 7;
+	expect_corrupt(r, "len shorter than the header");
+	free(r);
+
+	r = ring_at(0, 3, 64); /* 192 bytes published */
+	first(r)->len = 200;
+	expect_corrupt(r, "len beyond the published tail");
+	free(r);
+
+	r = ring_at(0, 8, 200); /* 1600 bytes published, max_rec 1024 */
+	first(r)->len = MAXR + 8;
+	expect_corrupt(r, "len > max_rec (within the published bytes)");
+	free(r);
+
+	/* A 64-byte record 96 bytes before the end, then more after the wrap;
+	 * claiming 200 bytes would run off the end of the data area. */
+	r = ring_at(CAP - 96, 6, 64);
+	first(r)->len = 200;
+	expect_corrupt(r, "len past the end of the data area");
+	free(r);
+
+	r = ring_at(CAP - 96, 6, 64);
+	first(r)->kind = ACT__REC_PAD;
+	first(r)->len = 200;
+	expect_corrupt(r, "PAD past the end of the data area");
+	free(r);
+
+	r = ring_at(0, 3, 64);
+	first(r)->kind = ACT__REC_PAD;
+	first(r)->len = 0;
+	expect_corrupt(r, "PAD of len 0");
+	free(r);
+
+	/* len close to UINT32_MAX rounds up to 0 in 32 bits. */
+	r = ring_at(0, 3, 64);
+	first(r)->len = UINT32_MAX;
+	expect_corrupt_bounded(r, "len UINT32_MAX");
+	free(r);
+
+	r = ring_at(0, 3, 64);
+	first(r)->len = UINT32_MAX - 3;
+	first(r)->kind = ACT__REC_PAD;
+	expect_corrupt_bounded(r, "PAD of len UINT32_MAX - 3");
+	free(r);
+
+	/* The ring does not interpret kinds other than PAD: a record with an
+	 * unknown kind is handed to the consumer, whose envelope decoder
+	 * rejects it. */
+	{
+		act__ring_h c;
+		const struct act__rec *rec;
+		int err;
+
+		r = ring_at(0, 2, 64);
+		first(r)->kind = 0x7777;
+		attach(&c, r);
+		rec = act__ring_peek(&c, &err);
+		ok(rec && err == 0 && rec->kind == 0x7777 && rec->len == 64,
+		   "unknown kind: handed to the consumer unchanged");
+		act__ring_release(&c);
+		rec = act__ring_peek(&c, &err);
+		ok(rec && ((const struct trec *)rec)->seq == 101, "and the next record follows");
+		free(r);
+	}
+
+	/* Positions corrupted after attach: a tail that runs more than a
+	 * capacity ahead, an unaligned tail, a tail behind head. */
+	struct { uint64_t tail; const char *what; } bad[] = {
+		{ 64 + CAP + 8, "tail more than capacity ahead of head" },
+		{ 64 + 12, "unaligned tail" },
+		{ 8, "tail behind head" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		act__ring_h c;
+		int err = 0;
+		const struct act__rec *rec;
+		char why[256] = "";
+
+		r = ring_at(0, 1, 64);
+		attach(&c, r);
+		ok(take_one(&c, 100, 64, why, sizeof why), "ring with one record read: %s",
+		   why[0] ? why : "ok");
+		atomic_store(&r->tail, bad[i].tail);
+		rec = act__ring_peek(&c, &err);
+		ok(!rec && err == -EPROTO, "corrupt %s: peek -> -EPROTO", bad[i].what);
+		ok(act__ring_skip_corrupt(&c) == 0 && head_of(r) == 64,
+		   "corrupt %s: skip_corrupt refuses to follow it", bad[i].what);
+		free(r);
+	}
+}
+
+/* ---- producer death -------------------------------------------------------------------- */
+
+static void test_producer_death(void)
+{
+	struct act__ring *r = ring_new(CAP, MAXR, NULL);
+	act__ring_h p, c;
+	const struct act__rec *rec;
+	int err;
+	char why[256] = "";
+	uint64_t s = 0;
+
+	attach(&p, r);
+	attach(&c, r);
+	put(&p, s, 64);
+	ok(take_one(&c, s, 64, why, sizeof why), "producer: one record through");
+	s++;
+
+	/* Reserve, write half a record, die. */
+	struct trec *t = act__ring_reserve(&p, 300, &err);
+	t->h.len = 300;
+	t->h.kind = ACT__REC_MSG;
+	t->seq = 999;
+	memset(&p, 0xee, sizeof p);
+	rec = act__ring_peek(&c, &err);
+	ok(!rec && err == 0 && !act__ring_nonempty(&c) && act__ring_depth(r) == 0,
+	   "producer died after reserve: nothing visible");
+
+	attach(&p, r);
+	ok(put(&p, s, 100) == 0 && take_one(&c, s, 100, why, sizeof why),
+	   "new producer handle: its record arrives, not the dead one's: %s",
+	   why[0] ? why : "ok");
+	s++;
+
+	/* Again, where the reservation wrote a PAD: move the tail to 96
+	 * bytes before the end, reserve 200 (PAD + record at 0), die. */
+	while ((tail_of(r) & (CAP - 1)) != CAP - 96) {
+		uint32_t off = (uint32_t)tail_of(r) & (CAP - 1);
+		uint32_t len = CAP - 96 - off > MAXR ? MAXR : CAP - 96 - off;
+		put(&p, s, len);
+		take_one(&c, s, len, why, sizeof why);
+		s++;
+	}
+	uint64_t tail = tail_of(r);
+	t = act__ring_reserve(&p, 200, &err);
+	ok(t && (unsigned char *)t == r->data &&
+	   ((struct act__rec *)(r->data + CAP - 96))->kind == ACT__REC_PAD,
+	   "reservation across the end wrote a PAD and returned offset 0");
+	t->h.len = 200;
+	t->h.kind = ACT__REC_MSG;
+	memset(&p, 0xee, sizeof p);
+	rec = act__ring_peek(&c, &err);
+	ok(!rec && err == 0 && tail_of(r) == tail, "producer died there: nothing visible");
+	attach(&p, r);
+	ok(put(&p, s, 64) == 0 && take_one(&c, s, 64, why, sizeof why) && head_of(r) == tail + 64,
+	   "new producer overwrites the stale PAD with a record that fits before the end");
+	s++;
+
+	int flow = 1;
+	uint64_t base = s;
+	for (int i = 0; i < 5000 && flow; i++) {
+		uint32_t len = TREC_MIN + rnd(MAXR - TREC_MIN + 1);
+		flow = put(&p, s, len) == 0 && take_one(&c, s, len, why, sizeof why);
+		s++;
+	}
+	ok(flow && r->n_sent == s && r->n_delivered == s,
+	   "ring keeps flowing: %llu more records, n_sent == n_delivered == %llu%s%s",
+	   (unsigned long long)(s - base), (unsigned long long)s, flow ? "" : ": ", why);
+	free(r);
+}
+
+/* ---- observability ------------------------------------------------------------------ */
+
+/*
+ * depth_hwm is "the high-water mark of tail - head".  A consumer that keeps
+ * up (never more than one 64-byte record queued) must not show a deep ring.
+ */
+static void test_hwm(void)
+{
+	struct act__ring *r = ring_new(CAP, MAXR, NULL);
+	act__ring_h p, c;
+	char why[256] = "";
+	uint64_t max_depth = 0;
+	int flow = 1;
+
+	attach(&p, r);
+	attach(&c, r);
+	for (uint64_t s = 0; s < 1000 && flow; s++) {
+		flow = put(&p, s, 64) == 0;
+		if (act__ring_depth(r) > max_depth)
+			max_depth = act__ring_depth(r);
+		flow = flow && take_one(&c, s, 64, why, sizeof why);
+	}
+	ok(flow && max_depth == 64, "trickle: real depth never exceeded %llu bytes",
+	   (unsigned long long)max_depth);
+	ok(r->depth_hwm == max_depth, "trickle: depth_hwm %llu == real high-water mark %llu",
+	   (unsigned long long)r->depth_hwm, (unsigned long long)max_depth);
+	free(r);
+}
+
+int main(void)
+{
+	tap_timeout(60);
+	test_format();
+	test_attach();
+	test_fifo_wrap();
+	test_full();
+	test_sizes();
+	test_begin();
+	test_corrupt();
+	test_producer_death();
+	test_hwm();
+	return done_testing();
+}
