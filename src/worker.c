@@ -27,7 +27,11 @@
 #include <actors.h>
 
 #include "clock.h"
+#include <cjson/cJSON.h>
+
+#include "base64.h"
 #include "doorbell.h"
+#include "envelope.h"
 #include "log.h"
 #include "message.h"
 #include "ring.h"
@@ -48,6 +52,12 @@
 #define ASK_SLOTS 4096u          /* power of two */
 #define ASK_MAX (ASK_SLOTS * 3u / 4u)
 #define ASK_OWNER_BIT 0x80000000u
+#define MAX_REMOTES 1024u
+
+struct remote {
+	char name[ACT__NAME_MAX + 1];
+	char endpoint[ACT__ENDPOINT_MAX + 1];
+};
 
 struct actor {
 	uint32_t id;
@@ -70,7 +80,9 @@ struct act_ctx {
 	struct actor *actor;
 	const struct act__env *env;  /* NULL outside ring delivery */
 	const act_type *type;
+	const void *msg;
 	uint32_t redelivered;
+	const struct act__jview *jv; /* sender outside the node (JSON envelope) */
 };
 
 struct worker {
@@ -97,6 +109,12 @@ struct worker {
 	int exit_code;
 	struct act_ctx ctx;
 	uint64_t last_beat_ns;
+	struct remote *remotes;
+	uint32_t n_remotes;
+	unsigned char *scratch;      /* decoded JSON payloads */
+	size_t scratch_cap;
+	char *jbuf;                  /* encoded JSON payloads */
+	size_t jbuf_cap;
 };
 
 /* ---- small helpers --------------------------------------------------------- */
@@ -221,12 +239,80 @@ static int send_ctrl(struct worker *w, uint32_t code, const void *payload, uint3
 	return 0;
 }
 
+/*
+ * Sends JSON text to a party outside the node (remote actor or client)
+ * through the supervisor's ring.
+ */
+static int send_outside_json(struct worker *w, const char *peer, const char *endpoint,
+                             const char *type, const char *json, size_t json_len,
+                             uint32_t from, uint16_t flags, uint64_t corr)
+{
+	size_t len = act__jenv_size(strlen(peer), strlen(endpoint), strlen(type), json_len);
+	int err;
+
+	if (len > UINT32_MAX)
+		return -EMSGSIZE;
+	struct act__env *e = act__ring_reserve(&w->out[ACT__SUPERVISOR], (uint32_t)len, &err);
+	if (!e)
+		return err;
+	e->rec.kind = ACT__REC_MSG;
+	e->rec.flags = flags | ACT__ENV_JSON;
+	e->type = 0;
+	e->to = ACT__TO_OUTSIDE;
+	e->from = from;
+	e->from_peer = 0;
+	e->corr = corr;
+	act__jenv_fill(e, peer, endpoint, type, json, json_len);
+	act__ring_commit(&w->out[ACT__SUPERVISOR], e);
+	notify(w, ACT__SUPERVISOR);
+	return 0;
+}
+
+static int send_outside(struct worker *w, const char *peer, const char *endpoint,
+                        const act_type *t, const void *msg, uint32_t from, uint16_t flags,
+                        uint64_t corr)
+{
+	size_t jl;
+	int err = act_json_encode(t, msg, w->jbuf, w->jbuf_cap, &jl);
+	if (err)
+		return err;
+	return send_outside_json(w, peer, endpoint, t->name, w->jbuf, jl, from, flags, corr);
+}
+
+/* Answers an undeliverable envelope from outside with a Reject (PROTOCOL.md). */
+static void send_reject(struct worker *w, const struct act__env *e, const struct act__jview *jv,
+                        const char *reason)
+{
+	cJSON *o;
+	char *text;
+
+	/* Never answer a Reject with a Reject, and only addressable senders. */
+	if (!strcmp(jv->type, "Reject") || (!jv->peer_len && e->from_peer != ACT__PEER_CLIENT))
+		return;
+	o = cJSON_CreateObject();
+	if (!o)
+		return;
+	cJSON_AddStringToObject(o, "message_type", jv->type);
+	cJSON_AddStringToObject(o, "reason", reason);
+	cJSON_AddStringToObject(o, "rejected_by", e->to < w->reg->n_actors ?
+	                        w->reg->actors[e->to].name : "?");
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!text)
+		return;
+	send_outside_json(w, jv->peer, jv->endpoint, "Reject", text, strlen(text),
+	                  e->to + 1, (e->rec.flags & ACT__ENV_ASK) ? ACT__ENV_REPLY : 0, e->corr);
+	free(text);
+}
+
 static int check_target(const struct worker *w, act_ref to, const act_type *t)
 {
-	if (to.peer)
-		return -EOPNOTSUPP; /* remote refs arrive with the gateway */
-	if (to.id == 0 || to.id > w->reg->n_actors)
+	if (to.peer) {
+		if (to.peer > w->n_remotes)
+			return -ENOENT;
+	} else if (to.id == 0 || to.id > w->reg->n_actors) {
 		return -ENOENT;
+	}
 	if (!t || t->id == 0 || t->id > w->reg->n_types || w->reg->types[t->id] != t)
 		return -EINVAL;
 	return 0;
@@ -239,6 +325,10 @@ ACT_API int act_send(act_ctx *ctx, act_ref to, const act_type *t, const void *ms
 		return err;
 	if (ctx->w->in_fini)
 		return ACT_ESTOPPED;
+	if (to.peer) {
+		const struct remote *r = &ctx->w->remotes[to.peer - 1];
+		return send_outside(ctx->w, r->name, r->endpoint, t, msg, ctx->actor->id + 1, 0, 0);
+	}
 	return send_env(ctx->w, to.id - 1, t, msg, ctx->actor->id + 1, 0, 0);
 }
 
@@ -248,6 +338,18 @@ ACT_API int act_reply(act_ctx *ctx, const act_type *t, const void *msg)
 	act_ref to;
 	int err;
 
+	if (e && ctx->jv) {
+		/* The sender is outside the node: answer through the supervisor. */
+		if (!t || t->id == 0 || t->id > ctx->w->reg->n_types || ctx->w->reg->types[t->id] != t)
+			return -EINVAL;
+		if (ctx->w->in_fini)
+			return ACT_ESTOPPED;
+		if (!ctx->jv->peer_len && e->from_peer != ACT__PEER_CLIENT)
+			return -ENOENT; /* anonymous remote sender: cannot be answered */
+		return send_outside(ctx->w, ctx->jv->peer, ctx->jv->endpoint, t, msg,
+		                    ctx->actor->id + 1,
+		                    (e->rec.flags & ACT__ENV_ASK) ? ACT__ENV_REPLY : 0, e->corr);
+	}
 	if (!e || !e->from)
 		return -ENOENT;
 	to.id = e->from;
@@ -270,10 +372,18 @@ ACT_API int act_forward(act_ctx *ctx, act_ref to)
 
 	if (!src)
 		return -EINVAL;
-	if (to.peer)
-		return -EOPNOTSUPP;
+	if (to.peer) {
+		if (to.peer > w->n_remotes)
+			return -ENOENT;
+		const struct remote *r = &w->remotes[to.peer - 1];
+		return send_outside(w, r->name, r->endpoint, ctx->type, ctx->msg, src->from, 0, 0);
+	}
 	if (to.id == 0 || to.id > w->reg->n_actors)
 		return -ENOENT;
+	if (ctx->jv) {
+		/* Came from outside as JSON: re-send the decoded message. */
+		return send_env(w, to.id - 1, ctx->type, ctx->msg, 0, 0, 0);
+	}
 	uint32_t g = w->reg->actors[to.id - 1].group;
 	struct act__env *e = act__ring_reserve(&w->out[g], src->rec.len, &err);
 	if (!e)
@@ -300,6 +410,8 @@ ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg
 		return -EINVAL;
 	if ((err = check_target(w, to, t)))
 		return err;
+	if (to.peer)
+		return -EOPNOTSUPP; /* the family's protocol has no correlation ids */
 	if (w->n_asks >= ASK_MAX)
 		return -ENOSPC;
 	corr = ((uint64_t)w->self << 48) | (++w->next_corr & 0xffffffffffffull);
@@ -370,14 +482,53 @@ ACT_API const char *act_self_name(const act_ctx *ctx) { return ctx->actor->def->
 
 ACT_API const char *act_ref_name(const act_ctx *ctx, act_ref ref)
 {
-	if (ref.peer || ref.id == 0 || ref.id > ctx->w->reg->n_actors)
+	if (ref.peer)
+		return ref.peer <= ctx->w->n_remotes ? ctx->w->remotes[ref.peer - 1].name : NULL;
+	if (ref.id == 0 || ref.id > ctx->w->reg->n_actors)
 		return NULL;
 	return ctx->w->reg->actors[ref.id - 1].name;
+}
+
+static act_ref intern_remote(struct worker *w, const char *name, const char *endpoint)
+{
+	act_ref r = { 0, 0 };
+	char ep[ACT__ENDPOINT_MAX + 1];
+
+	if (!act__name_ok(name) || !endpoint || !*endpoint || strlen(endpoint) > ACT__ENDPOINT_MAX)
+		return r;
+	/* Peers connect to a bind address's host part as localhost (PROTOCOL.md). */
+	if (!strncmp(endpoint, "tcp://*:", 8))
+		snprintf(ep, sizeof ep, "tcp://localhost:%s", endpoint + 8);
+	else if (!strncmp(endpoint, "tcp://0.0.0.0:", 14))
+		snprintf(ep, sizeof ep, "tcp://localhost:%s", endpoint + 14);
+	else
+		snprintf(ep, sizeof ep, "%s", endpoint);
+	for (uint32_t i = 0; i < w->n_remotes; i++)
+		if (!strcmp(w->remotes[i].name, name) && !strcmp(w->remotes[i].endpoint, ep)) {
+			r.peer = i + 1;
+			return r;
+		}
+	if (w->n_remotes >= MAX_REMOTES)
+		return r;
+	snprintf(w->remotes[w->n_remotes].name, sizeof w->remotes[0].name, "%s", name);
+	snprintf(w->remotes[w->n_remotes].endpoint, sizeof w->remotes[0].endpoint, "%s", ep);
+	r.peer = ++w->n_remotes;
+	return r;
+}
+
+ACT_API act_ref act_ref_remote(act_ctx *ctx, const char *name, const char *endpoint)
+{
+	return intern_remote(ctx->w, name, endpoint);
 }
 
 ACT_API act_ref act_sender(const act_ctx *ctx)
 {
 	act_ref r = { 0, 0 };
+	if (ctx->jv) {
+		if (ctx->jv->endpoint_len)
+			return intern_remote(ctx->w, ctx->jv->peer, ctx->jv->endpoint);
+		return r; /* a local client: act_reply() still reaches it */
+	}
 	if (ctx->env) {
 		r.id = ctx->env->from;
 		r.peer = ctx->env->from_peer;
@@ -397,6 +548,19 @@ ACT_API int act_shutdown(act_ctx *ctx)
 
 /* ---- dispatch -------------------------------------------------------------- */
 
+/* Points the context at actor a and the message being delivered. */
+static void set_ctx(struct worker *w, struct actor *a, const act_type *t, const void *msg,
+                    const struct act__env *env, uint32_t redelivered,
+                    const struct act__jview *jv)
+{
+	w->ctx.actor = a;
+	w->ctx.env = env;
+	w->ctx.type = t;
+	w->ctx.msg = msg;
+	w->ctx.redelivered = redelivered;
+	w->ctx.jv = jv;
+}
+
 static void stop_actor(struct worker *w, struct actor *a)
 {
 	uint32_t slot = (uint32_t)(a - w->actors);
@@ -411,8 +575,7 @@ static void stop_actor(struct worker *w, struct actor *a)
 			i--; /* backward shift may have moved another entry here */
 		}
 	if (a->def->b->fini) {
-		w->ctx.actor = a;
-		w->ctx.env = NULL;
+		set_ctx(w, a, NULL, NULL, NULL, 0, NULL);
 		w->in_fini = true;
 		a->def->b->fini(&w->ctx, a->state);
 		w->in_fini = false;
@@ -422,7 +585,8 @@ static void stop_actor(struct worker *w, struct actor *a)
 
 /* Calls actor a's handler for (t, msg); env may be NULL (local events). */
 static void invoke(struct worker *w, struct actor *a, const act_type *t, const void *msg,
-                   const struct act__env *env, uint32_t redelivered)
+                   const struct act__env *env, uint32_t redelivered,
+                   const struct act__jview *jv)
 {
 	act_handler_fn fn = a->by_type[t->id];
 
@@ -432,13 +596,16 @@ static void invoke(struct worker *w, struct actor *a, const act_type *t, const v
 		if (t != &act_start_type && t != &act_shutdown_type) {
 			atomic_fetch_add_explicit(&w->part->n_unknown_type, 1, memory_order_relaxed);
 			dead_letter(w, "no handler for this type", t->id, a->id);
+			if (jv && env) {
+				char why[160];
+				snprintf(why, sizeof why, "Actor '%s' has no handler for '%s'",
+				         a->def->name, t->name);
+				send_reject(w, env, jv, why);
+			}
 		}
 		return;
 	}
-	w->ctx.actor = a;
-	w->ctx.env = env;
-	w->ctx.type = t;
-	w->ctx.redelivered = redelivered;
+	set_ctx(w, a, t, msg, env, redelivered, jv);
 	fn(&w->ctx, a->state, msg);
 	if (a->stopping)
 		stop_actor(w, a);
@@ -452,10 +619,7 @@ static void deliver_reply(struct worker *w, struct actor *a, struct ask *k, cons
 
 	act__timers_cancel(&w->timers, k->slot | ASK_OWNER_BIT, (int64_t)k->corr);
 	ask_remove(w, k);
-	w->ctx.actor = a;
-	w->ctx.env = env;
-	w->ctx.type = t;
-	w->ctx.redelivered = 0;
+	set_ctx(w, a, t, msg, env, 0, NULL);
 	cb(&w->ctx, a->state, 0, t, msg, cookie);
 	if (a->stopping)
 		stop_actor(w, a);
@@ -473,20 +637,129 @@ static void handle_ctrl(struct worker *w, const struct act__env *e)
 	}
 }
 
-/* Handles one record of ring h (from participant s).  Always releases it. */
+/*
+ * Builds the dead-letter line for a poison envelope and hands it to the
+ * supervisor, which appends it to the dead-letter store.  Best effort: the
+ * counter is bumped either way.
+ */
+static void poison(struct worker *w, const struct act__env *e, uint32_t len, uint32_t times)
+{
+	const struct act__registry *reg = w->reg;
+	const char *tname = "?", *sender = "";
+	struct act__jview jv;
+	cJSON *o = cJSON_CreateObject(), *payload = NULL;
+	char reason[128], *text;
+
+	if (!o)
+		goto count;
+	if (e->rec.flags & ACT__ENV_JSON) {
+		if (act__jenv_parse(e, len, &jv) == 0) {
+			tname = jv.type;
+			sender = jv.peer;
+			payload = cJSON_ParseWithLength(jv.json, jv.json_len);
+		}
+	} else if (e->type && e->type <= reg->n_types) {
+		const act_type *t = reg->types[e->type];
+		void *msg = (void *)(e + 1);
+		int err = 0;
+		tname = t->name;
+		if (e->from && e->from <= reg->n_actors)
+			sender = reg->actors[e->from - 1].name;
+		if (!reg->type_check[t->id] || act__msg_fixup(t, msg, len - sizeof *e) == 0)
+			payload = act__json_encode_obj(t, msg, &err);
+	}
+	cJSON_AddNumberToObject(o, "time_ms", (double)act__wall_ms());
+	cJSON_AddStringToObject(o, "group", reg->groups[w->self - 1].name);
+	cJSON_AddStringToObject(o, "receiver", reg->actors[e->to].name);
+	cJSON_AddStringToObject(o, "sender", sender);
+	cJSON_AddStringToObject(o, "type", tname);
+	if (payload) {
+		cJSON_AddItemToObject(o, "payload", payload);
+	} else if (len - sizeof *e <= 64u * 1024u) {
+		size_t n = len - sizeof *e;
+		char *b = malloc(act__b64_encoded_len(n) + 1);
+		if (b) {
+			act__b64_encode(e + 1, n, b);
+			cJSON_AddStringToObject(o, "payload_b64", b);
+			free(b);
+		}
+	}
+	snprintf(reason, sizeof reason, "killed its group %u times (max_redeliveries %u)",
+	         times, w->part->max_redeliveries);
+	cJSON_AddStringToObject(o, "reason", reason);
+	cJSON_AddNumberToObject(o, "redeliveries", times);
+	/* Envelope identity for replay: JSON envelopes keep their origin. */
+	cJSON_AddBoolToObject(o, "from_outside", (e->rec.flags & ACT__ENV_JSON) != 0);
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (text) {
+		if (send_ctrl(w, ACT__CTRL_DEAD_LETTER, text, (uint32_t)strlen(text)))
+			act__err("dead letter could not reach the supervisor (ring full or too large)");
+		free(text);
+	}
+count:
+	dead_letter(w, "poison message", e->type, e->to);
+}
+
+/* Decodes and delivers an envelope that came from outside as JSON. */
+static void handle_json(struct worker *w, struct actor *a, const struct act__env *e,
+                        uint32_t len, uint32_t redelivered)
+{
+	struct act__jview jv;
+	const act_type *t;
+	cJSON *obj;
+	size_t used;
+	char why[256], err[160];
+	int rc;
+
+	if (act__jenv_parse(e, len, &jv)) {
+		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
+		dead_letter(w, "malformed JSON envelope", 0, e->to);
+		return;
+	}
+	t = act__reg_type_by_name(w->reg, jv.type);
+	if (!t) {
+		atomic_fetch_add_explicit(&w->part->n_unknown_type, 1, memory_order_relaxed);
+		snprintf(why, sizeof why, "Unknown message type '%s'", jv.type);
+		send_reject(w, e, &jv, why);
+		dead_letter(w, "unknown message type", 0, e->to);
+		return;
+	}
+	obj = cJSON_ParseWithLength(jv.json, jv.json_len);
+	rc = act__json_decode_obj(t, obj, w->scratch, w->scratch_cap, &used, err, sizeof err);
+	cJSON_Delete(obj);
+	if (rc) {
+		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
+		snprintf(why, sizeof why, "Cannot decode '%s': %s", jv.type, err);
+		send_reject(w, e, &jv, why);
+		dead_letter(w, "undecodable payload", t->id, e->to);
+		return;
+	}
+	if (a->stopped) {
+		snprintf(why, sizeof why, "Actor '%s' stopped", a->def->name);
+		send_reject(w, e, &jv, why);
+		dead_letter(w, "receiver stopped", t->id, e->to);
+		return;
+	}
+	invoke(w, a, t, w->scratch, e, redelivered, &jv);
+}
+
+/* Handles one record of ring h.  Always releases it. */
 static void handle_record(struct worker *w, act__ring_h *h, const struct act__rec *rec)
 {
 	const struct act__registry *reg = w->reg;
 	struct act__env *e = (struct act__env *)rec;
 	uint32_t redelivered;
+	bool json;
 
 	if (rec->kind == ACT__REC_CTRL && rec->len >= sizeof *e) {
 		handle_ctrl(w, e);
 		act__ring_release(h);
 		return;
 	}
+	json = rec->kind == ACT__REC_MSG && rec->len >= sizeof *e && (rec->flags & ACT__ENV_JSON);
 	if (rec->kind != ACT__REC_MSG || rec->len < sizeof *e || e->to >= reg->n_actors ||
-	    w->slot_of[e->to] < 0 || e->type == 0 || e->type > reg->n_types) {
+	    w->slot_of[e->to] < 0 || (!json && (e->type == 0 || e->type > reg->n_types))) {
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
 		act__warn("malformed envelope in ring %u->%u skipped (kind %u, len %u)",
 		          h->r->from, h->r->to, rec->kind, rec->len);
@@ -499,18 +772,23 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 		atomic_fetch_add_explicit(&w->part->n_redelivered, 1, memory_order_relaxed);
 		if (redelivered >= w->part->max_redeliveries) {
 			/* This envelope was being handled each time the group died:
-			 * a poison message.  Hand it to the supervisor's dead-letter
-			 * store (best effort; counted either way) and move on. */
-			act__err("envelope of type %s to '%s' killed the group %u times: dead-lettered",
-			         reg->types[e->type]->name, reg->actors[e->to].name, redelivered);
-			send_ctrl(w, ACT__CTRL_DEAD_LETTER, e, rec->len);
-			dead_letter(w, "poison message", e->type, e->to);
+			 * a poison message.  Park it and move on. */
+			act__err("envelope to '%s' killed the group %u times: moved to dead letters",
+			         reg->actors[e->to].name, redelivered);
+			poison(w, e, rec->len, redelivered);
 			act__ring_release(h);
 			return;
 		}
 	}
 
 	struct actor *a = &w->actors[w->slot_of[e->to]];
+	atomic_store_explicit(&w->part->handling_type, json ? 0 : e->type, memory_order_relaxed);
+	atomic_store_explicit(&w->part->handling_from, e->from, memory_order_relaxed);
+	if (json) {
+		handle_json(w, a, e, rec->len, redelivered);
+		goto done;
+	}
+
 	const act_type *t = reg->types[e->type];
 	void *msg = e + 1;
 	size_t plen = rec->len - sizeof *e;
@@ -518,17 +796,12 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 	if (plen < t->size || (reg->type_check[t->id] && act__msg_fixup(t, msg, plen))) {
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
 		dead_letter(w, "payload does not match its type", e->type, e->to);
-		act__ring_release(h);
-		return;
+		goto done;
 	}
 	if (a->stopped) {
 		dead_letter(w, "receiver stopped", e->type, e->to);
-		act__ring_release(h);
-		return;
+		goto done;
 	}
-
-	atomic_store_explicit(&w->part->handling_type, e->type, memory_order_relaxed);
-	atomic_store_explicit(&w->part->handling_from, e->from, memory_order_relaxed);
 	if (rec->flags & ACT__ENV_REPLY) {
 		struct ask *k = ask_find(w, e->corr);
 		if (k && k->slot == (uint32_t)(a - w->actors))
@@ -536,8 +809,9 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 		else
 			dead_letter(w, "reply after its ask timed out", e->type, e->to);
 	} else {
-		invoke(w, a, t, msg, e, redelivered);
+		invoke(w, a, t, msg, e, redelivered, NULL);
 	}
+done:
 	atomic_store_explicit(&w->part->handling_type, 0, memory_order_relaxed);
 	atomic_fetch_add_explicit(&w->part->n_handled, 1, memory_order_relaxed);
 	act__ring_release(h);
@@ -606,10 +880,7 @@ static unsigned run_timers(struct worker *w, uint64_t now)
 			act_ask_fn cb = k->cb;
 			uint64_t cookie = k->cookie;
 			ask_remove(w, k);
-			w->ctx.actor = a;
-			w->ctx.env = NULL;
-			w->ctx.type = NULL;
-			w->ctx.redelivered = 0;
+			set_ctx(w, a, NULL, NULL, NULL, 0, NULL);
 			cb(&w->ctx, a->state, ACT_ETIMEDOUT, NULL, NULL, cookie);
 			if (a->stopping)
 				stop_actor(w, a);
@@ -618,7 +889,7 @@ static unsigned run_timers(struct worker *w, uint64_t now)
 		if (owner >= w->n_local || w->actors[owner].stopped)
 			continue;
 		act_timeout tm = { id };
-		invoke(w, &w->actors[owner], &act_timeout_type, &tm, NULL, 0);
+		invoke(w, &w->actors[owner], &act_timeout_type, &tm, NULL, 0, NULL);
 	}
 	return n;
 }
@@ -751,7 +1022,15 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 	w->slot_of = malloc(reg->n_actors * sizeof *w->slot_of + 1);
 	w->actors = calloc(g->n_actors ? g->n_actors : 1, sizeof *w->actors);
 	w->asks = calloc(ASK_SLOTS, sizeof *w->asks);
-	if (!w->parts || !w->in || !w->out || !w->slot_of || !w->actors || !w->asks)
+	w->remotes = calloc(MAX_REMOTES, sizeof *w->remotes);
+	/* A decoded JSON message is at most its struct plus its strings: the
+	 * group's record limit twice over is plenty. */
+	w->scratch_cap = 2u * g->max_msg + 4096u;
+	w->scratch = aligned_alloc(8, (w->scratch_cap + 7) & ~(size_t)7);
+	w->jbuf_cap = act__shm_part(&w->shm, ACT__SUPERVISOR)->max_msg;
+	w->jbuf = malloc(w->jbuf_cap);
+	if (!w->parts || !w->in || !w->out || !w->slot_of || !w->actors || !w->asks ||
+	    !w->remotes || !w->scratch || !w->jbuf)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < w->n_parts; i++) {
 		w->parts[i] = act__shm_part(&w->shm, i);
@@ -802,6 +1081,9 @@ static void teardown(struct worker *w)
 	act__timers_fini(&w->timers);
 	free(w->actors);
 	free(w->asks);
+	free(w->remotes);
+	free(w->scratch);
+	free(w->jbuf);
 	free(w->slot_of);
 	free(w->in);
 	free(w->out);
@@ -834,9 +1116,7 @@ int act__worker_main(const struct act__worker_args *a)
 		if (!ac->def->b->init)
 			continue;
 		w->ctx.w = w;
-		w->ctx.actor = ac;
-		w->ctx.env = NULL;
-		w->ctx.type = NULL;
+		set_ctx(w, ac, NULL, NULL, NULL, 0, NULL);
 		int r = ac->def->b->init(&w->ctx, ac->state, ac->def->args);
 		if (r) {
 			act__err("actor '%s' (%s) failed to initialise: %s", ac->def->name,
@@ -847,7 +1127,7 @@ int act__worker_main(const struct act__worker_args *a)
 	}
 	w->ctx.w = w;
 	for (uint32_t i = 0; i < w->n_local; i++)
-		invoke(w, &w->actors[i], &act_start_type, &a->start, NULL, 0);
+		invoke(w, &w->actors[i], &act_start_type, &a->start, NULL, 0, NULL);
 	atomic_store_explicit(&w->part->state, ACT__PS_READY, memory_order_relaxed);
 	send_ctrl(w, ACT__CTRL_READY, NULL, 0);
 
@@ -858,7 +1138,7 @@ int act__worker_main(const struct act__worker_args *a)
 	act_shutdown_msg sm = { 0 };
 	for (uint32_t i = w->n_local; i-- > 0;)
 		if (!w->actors[i].stopped)
-			invoke(w, &w->actors[i], &act_shutdown_type, &sm, NULL, 0);
+			invoke(w, &w->actors[i], &act_shutdown_type, &sm, NULL, 0, NULL);
 	for (uint32_t i = w->n_local; i-- > 0;)
 		stop_actor(w, &w->actors[i]);
 out:

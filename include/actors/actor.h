@@ -65,8 +65,18 @@ ACT_API int act_lookup(act_ctx *ctx, const char *name, act_ref *out);
 /* This actor's ref, and its name. */
 ACT_API act_ref act_self(const act_ctx *ctx);
 ACT_API const char *act_self_name(const act_ctx *ctx);
-/* Name of any local actor, or NULL. */
+/* Name of any local or remote actor ref, or NULL. */
 ACT_API const char *act_ref_name(const act_ctx *ctx, act_ref ref);
+
+/*
+ * A ref to actor `name` on another node whose PULL socket is at endpoint
+ * (e.g. "tcp://host:5002"; a bind address such as tcp:// + "*:5002" is
+ * normalised to localhost).  Sending to it goes through the supervisor's
+ * gateway as JSON (the message type's descriptor is the codec).  Returns
+ * ACT_NOBODY if the name or endpoint is unusable or the table is full
+ * (1024 remote refs per group).
+ */
+ACT_API act_ref act_ref_remote(act_ctx *ctx, const char *name, const char *endpoint);
 
 /* ---- the envelope being handled ------------------------------------------- */
 
