@@ -17,5 +17,6 @@
 #include <actors/message.h>
 #include <actors/actor.h>
 #include <actors/node.h>
+#include <actors/module.h>
 
 #endif /* ACTORS_H */

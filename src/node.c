@@ -1,13 +1,16 @@
 /*
- * node.c - the embedded node: declare groups and actors, then
- * act_node_run() becomes the supervisor.
+ * node.c - the supervisor: declare groups and actors, then act_node_run()
+ * (or actorsd) supervises them.
  *
  * The supervisor owns the region, the doorbells and the zygote; it starts
  * groups in declared order (each must report READY before the next one
- * starts), restarts a group whose worker died (its rings, and every
- * envelope in them, survive), and on SIGINT/SIGTERM or act_shutdown()
- * stops the groups in reverse order: a STOP record, then SIGTERM, then
- * SIGKILL.  It never runs user code.
+ * starts), learns of deaths through pidfds and of hangs through heartbeats
+ * in shared memory, and asks the restart engine (supervisor/restart.c)
+ * what to do.  A dead group's rings, and every envelope in them, survive
+ * for its next instance.  Stopping a group is asynchronous: a STOP record,
+ * then SIGTERM, then SIGKILL at deadlines checked by the loop.  On
+ * SIGINT/SIGTERM, act_shutdown() or `actorsctl stop` the groups stop in
+ * reverse start order.  The supervisor never runs user code.
  */
 #include "config.h"
 
@@ -19,13 +22,18 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <actors.h>
 
 #include "clock.h"
+#include "control.h"
+#include "deadletter.h"
 #include "doorbell.h"
+#include "envelope.h"
 #include "log.h"
 #include "node.h"
 
@@ -33,7 +41,9 @@
 #define P_PIDFD 3
 #endif
 
-enum { EV_SIGNAL = 1, EV_DOORBELL, EV_PIDFD };
+#define TICK_NS (50u * 1000000u)
+
+enum { EV_SIGNAL = 1, EV_DOORBELL, EV_PIDFD, EV_CTL };
 
 void (*act__node_inspect_hook)(struct act_node *n);
 
@@ -54,8 +64,7 @@ ACT_API act_node_t *act_node_new(const char *name)
 		return NULL;
 	}
 	act__reg_init(&n->reg);
-	n->max_restarts = 1;
-	n->period_ms = 5000;
+	act__policy_default(&n->pol);
 	n->sigfd = -1;
 	/* Built-in types first, so that they have the same ids everywhere. */
 	if (act__reg_add_type(&n->reg, &act_start_type) ||
@@ -73,6 +82,8 @@ ACT_API void act_node_free(act_node_t *n)
 	if (!n)
 		return;
 	act__reg_fini(&n->reg);
+	free(n->state_dir);
+	free(n->control_path);
 	free(n->name);
 	free(n);
 }
@@ -148,12 +159,127 @@ ACT_API int act_node_set_intensity(act_node_t *n, uint32_t max_restarts, uint32_
 {
 	if (period_ms == 0)
 		return -EINVAL;
-	n->max_restarts = max_restarts;
-	n->period_ms = period_ms;
+	n->pol.max_restarts = max_restarts;
+	n->pol.period_ms = period_ms;
 	return 0;
 }
 
-/* ---- supervisor: plumbing ----------------------------------------------------- */
+ACT_API int act_node_set_strategy(act_node_t *n, act_strategy s)
+{
+	if ((unsigned)s > ACT_REST_FOR_ONE)
+		return -EINVAL;
+	n->pol.strategy = (enum act__strategy)s;
+	return 0;
+}
+
+ACT_API int act_node_set_backoff(act_node_t *n, uint32_t initial_ms, double factor,
+                                 uint32_t max_ms, uint32_t reset_ms)
+{
+	if (!(factor >= 1.0) || max_ms < initial_ms)
+		return -EINVAL;
+	n->pol.backoff_initial_ms = initial_ms;
+	n->pol.backoff_factor = factor;
+	n->pol.backoff_max_ms = max_ms;
+	n->pol.backoff_reset_ms = reset_ms;
+	return 0;
+}
+
+ACT_API int act_node_set_restart(act_node_t *n, const char *group, act_restart_type t)
+{
+	struct act__group_def *g = group_or_null(n, group);
+	if (!g)
+		return -ENOENT;
+	if ((unsigned)t > ACT_TEMPORARY)
+		return -EINVAL;
+	g->restart = (enum act__restart_type)t;
+	return 0;
+}
+
+ACT_API int act_node_set_shutdown_ms(act_node_t *n, const char *group, uint32_t ms)
+{
+	struct act__group_def *g = group_or_null(n, group);
+	if (!g)
+		return -ENOENT;
+	g->shutdown_ms = ms;
+	return 0;
+}
+
+ACT_API int act_node_set_heartbeat(act_node_t *n, const char *group, uint32_t period_ms,
+                                   uint32_t timeout_ms)
+{
+	struct act__group_def *g = group_or_null(n, group);
+	if (!g)
+		return -ENOENT;
+	if (period_ms < 1 || timeout_ms <= period_ms)
+		return -EINVAL;
+	g->heartbeat_ms = period_ms;
+	g->heartbeat_timeout_ms = timeout_ms;
+	return 0;
+}
+
+static int set_string(char **dst, const char *v)
+{
+	char *c = v ? strdup(v) : NULL;
+	if (v && !c)
+		return -ENOMEM;
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+ACT_API int act_node_set_state_dir(act_node_t *n, const char *dir)
+{
+	return set_string(&n->state_dir, dir);
+}
+
+ACT_API int act_node_set_control_socket(act_node_t *n, const char *path)
+{
+	if (path && strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return -ENAMETOOLONG;
+	return set_string(&n->control_path, path);
+}
+
+/* ---- state machine ---------------------------------------------------------- */
+
+static const char *state_name(enum act__part_state s)
+{
+	static const char *names[] = { "down", "starting", "ready", "draining",
+	                               "stopping", "dead", "backoff" };
+	return (unsigned)s < sizeof names / sizeof *names ? names[s] : "?";
+}
+
+const char *act__node_group_state(const struct act_node *n, uint32_t gi)
+{
+	const struct act__gstate *g = &n->gs[gi];
+	if (g->failed)
+		return "failed";
+	if (g->done)
+		return "done";
+	if (g->queued && g->state != ACT__PS_STARTING)
+		return g->not_before_ns > act__now_ns() ? "backoff" : "starting";
+	return state_name(g->state);
+}
+
+static void set_state(act_node_t *n, uint32_t gi, enum act__part_state s)
+{
+	struct act__gstate *g = &n->gs[gi];
+	act__debug("group '%s': %s -> %s", n->reg.groups[gi].name, state_name(g->state),
+	           state_name(s));
+	g->state = s;
+	atomic_store_explicit(&act__shm_part(&n->shm, gi + 1)->state, s, memory_order_relaxed);
+}
+
+int act__node_group_index(const struct act_node *n, const char *name)
+{
+	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+		if (!strcmp(n->reg.groups[i].name, name))
+			return (int)i;
+	return -ENOENT;
+}
+
+static bool alive(const struct act__gstate *g) { return g->pidfd >= 0; }
+
+/* ---- plumbing ------------------------------------------------------------------ */
 
 static void arm_poll(act_node_t *n, int fd, uint32_t ev, uint32_t idx)
 {
@@ -168,46 +294,12 @@ static void arm_poll(act_node_t *n, int fd, uint32_t ev, uint32_t idx)
 	io_uring_sqe_set_data64(sqe, ((uint64_t)ev << 32) | idx);
 }
 
-static const char *state_name(enum act__part_state s)
+void act__node_arm_fd(struct act_node *n, int fd, uint32_t idx)
 {
-	static const char *names[] = { "down", "starting", "ready", "draining",
-	                               "stopping", "dead", "backoff" };
-	return (unsigned)s < sizeof names / sizeof *names ? names[s] : "?";
+	arm_poll(n, fd, EV_CTL, idx);
 }
 
-static void set_state(act_node_t *n, uint32_t gi, enum act__part_state s)
-{
-	struct act__gstate *g = &n->gs[gi];
-	act__debug("group '%s': %s -> %s", n->reg.groups[gi].name, state_name(g->state),
-	           state_name(s));
-	g->state = s;
-	atomic_store_explicit(&act__shm_part(&n->shm, gi + 1)->state, s, memory_order_relaxed);
-}
-
-static int spawn_group(act_node_t *n, uint32_t gi)
-{
-	struct act__gstate *g = &n->gs[gi];
-	struct act__part *p = act__shm_part(&n->shm, gi + 1);
-	act_start st = { g->n_restarts > 0, (int32_t)g->n_restarts, g->last_signal, g->last_exit };
-	int err;
-
-	atomic_store_explicit(&p->sleeping, 0, memory_order_relaxed);
-	atomic_fetch_add_explicit(&p->generation, 1, memory_order_relaxed);
-	err = act__spawner_spawn(&n->sp, gi + 1, &st, &g->pid, &g->pidfd);
-	if (err) {
-		act__err("group '%s': cannot start a worker: %s", n->reg.groups[gi].name,
-		         act_strerror(err));
-		return err;
-	}
-	g->started_ns = act__now_ns();
-	g->pidfd_armed = false;
-	set_state(n, gi, ACT__PS_STARTING);
-	act__info("group '%s' started (pid %d%s)", n->reg.groups[gi].name, (int)g->pid,
-	          g->n_restarts ? ", restart" : "");
-	return 0;
-}
-
-/* Sends a control record to group participant `to`.  0 or ACT_EFULL. */
+/* Sends a control record to participant `to`.  0 or ACT_EFULL. */
 static int send_ctrl(act_node_t *n, uint32_t to, uint32_t code)
 {
 	int err;
@@ -223,39 +315,263 @@ static int send_ctrl(act_node_t *n, uint32_t to, uint32_t code)
 	return 0;
 }
 
-/* Describes how a worker died, e.g. "killed by signal 9 (Killed)". */
-static void death_text(const struct act__gstate *g, char *buf, size_t cap)
+int act__node_inject(struct act_node *n, const char *actor, const char *type,
+                     const char *json, size_t json_len, const char *sender,
+                     const char *endpoint, uint32_t from_peer, uint16_t flags, uint64_t corr)
 {
-	if (g->last_signal)
-		snprintf(buf, cap, "killed by signal %d (%s)%s", g->last_signal,
-		         strsignal(g->last_signal), g->last_core ? ", core dumped" : "");
-	else
-		snprintf(buf, cap, "exited with code %d", g->last_exit);
+	int id = act__reg_find_actor(&n->reg, actor);
+	size_t len;
+	int err;
+
+	if (id < 0)
+		return -ENOENT;
+	if (!act__name_ok(type) || strlen(type) > ACT__NAME_MAX ||
+	    (sender && strlen(sender) > ACT__NAME_MAX) ||
+	    (endpoint && strlen(endpoint) > ACT__ENDPOINT_MAX))
+		return -EINVAL;
+	uint32_t g = n->reg.actors[id].group;
+	len = act__jenv_size(sender ? strlen(sender) : 0, endpoint ? strlen(endpoint) : 0,
+	                     strlen(type), json_len);
+	if (len > UINT32_MAX)
+		return -EMSGSIZE;
+	struct act__env *e = act__ring_reserve(&n->out[g], (uint32_t)len, &err);
+	if (!e)
+		return err;
+	e->rec.kind = ACT__REC_MSG;
+	e->rec.flags = flags | ACT__ENV_JSON;
+	e->type = 0;
+	e->to = (uint32_t)id;
+	e->from = 0;
+	e->from_peer = from_peer;
+	e->corr = corr;
+	act__jenv_fill(e, sender, endpoint, type, json, json_len);
+	act__ring_commit(&n->out[g], e);
+	act__doorbell_notify(act__shm_part(&n->shm, g), ACT__SUPERVISOR, n->efd[g]);
+	return 0;
 }
 
-static void begin_stop(act_node_t *n, int code, const char *why)
+/* ---- starting and stopping groups ------------------------------------------------ */
+
+static int spawn_group(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
+	act_start st = { g->n_restarts > 0, (int32_t)g->n_restarts, g->last_signal, g->last_exit };
+	int err;
+
+	atomic_store_explicit(&p->sleeping, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->heartbeat_ns, act__now_ns(), memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->generation, 1, memory_order_relaxed);
+	err = act__spawner_spawn(&n->sp, gi + 1, &st, &g->pid, &g->pidfd);
+	if (err) {
+		act__err("group '%s': cannot start a worker: %s", n->reg.groups[gi].name,
+		         act_strerror(err));
+		return err;
+	}
+	g->started_ns = act__now_ns();
+	g->pidfd_armed = false;
+	g->stop_requested = false;
+	g->hung = false;
+	g->failed = g->done = false;
+	act__sup_started(&n->sup, gi, g->started_ns);
+	set_state(n, gi, ACT__PS_STARTING);
+	act__info("group '%s' started (pid %d%s)", n->reg.groups[gi].name, (int)g->pid,
+	          g->n_restarts ? ", restart" : "");
+	return 0;
+}
+
+static void enqueue_start(act_node_t *n, uint32_t gi, uint64_t not_before_ns)
+{
+	struct act__gstate *g = &n->gs[gi];
+	if (g->queued) {
+		if (not_before_ns > g->not_before_ns)
+			g->not_before_ns = not_before_ns;
+		return;
+	}
+	g->queued = true;
+	g->not_before_ns = not_before_ns;
+	/* Keep the queue in start (declaration) order. */
+	uint32_t i = n->n_startq;
+	while (i > 0 && n->startq[i - 1] > gi) {
+		n->startq[i] = n->startq[i - 1];
+		i--;
+	}
+	n->startq[i] = gi;
+	n->n_startq++;
+}
+
+/* Asks group gi to stop: STOP record now, signals at later deadlines. */
+static void request_stop(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	const struct act__group_def *gd = &n->reg.groups[gi];
+
+	if (!alive(g) || g->stop_requested)
+		return;
+	g->stop_requested = true;
+	set_state(n, gi, ACT__PS_STOPPING);
+	if (gd->shutdown_ms == 0) {
+		/* brutal_kill */
+		kill(-g->pid, SIGKILL);
+		kill(g->pid, SIGKILL);
+		g->stop_phase = 2;
+		g->stop_deadline_ns = act__now_ns() + 5000000000ull;
+		return;
+	}
+	g->stop_phase = 0;
+	g->stop_deadline_ns = act__now_ns() + (uint64_t)gd->shutdown_ms * 1000000u;
+	if (send_ctrl(n, gi + 1, ACT__CTRL_STOP)) {
+		/* Its ring is full: go straight to SIGTERM. */
+		g->stop_deadline_ns = act__now_ns();
+	}
+}
+
+/* Escalates stops whose deadline passed: STOP -> SIGTERM -> SIGKILL. */
+static void check_stops(act_node_t *n, uint64_t now)
+{
+	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
+		struct act__gstate *g = &n->gs[gi];
+		if (!alive(g) || !g->stop_requested || now < g->stop_deadline_ns || g->stop_phase >= 2)
+			continue;
+		int sig = g->stop_phase == 0 ? SIGTERM : SIGKILL;
+		act__warn("group '%s' did not stop in time: sending %s", n->reg.groups[gi].name,
+		          sig == SIGTERM ? "SIGTERM" : "SIGKILL");
+		kill(-g->pid, sig); /* its whole process group */
+		kill(g->pid, sig);
+		g->stop_phase++;
+		g->stop_deadline_ns = now + 1000000000ull;
+	}
+}
+
+/* Kills workers whose heartbeat is stale: a hang is handled as a crash. */
+static void check_heartbeats(act_node_t *n, uint64_t now)
+{
+	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
+		struct act__gstate *g = &n->gs[gi];
+		const struct act__group_def *gd = &n->reg.groups[gi];
+		if (!alive(g) || g->stop_requested || g->hung ||
+		    (g->state != ACT__PS_READY && g->state != ACT__PS_STARTING))
+			continue;
+		uint64_t hb = atomic_load_explicit(&act__shm_part(&n->shm, gi + 1)->heartbeat_ns,
+		                                   memory_order_relaxed);
+		if (hb < now && now - hb > (uint64_t)gd->heartbeat_timeout_ms * 1000000u) {
+			act__err("group '%s' (pid %d) is hung: no heartbeat for %llu ms; killing it",
+			         gd->name, (int)g->pid, (unsigned long long)((now - hb) / 1000000u));
+			g->hung = true;
+			kill(-g->pid, SIGKILL);
+			kill(g->pid, SIGKILL);
+		}
+	}
+}
+
+/* Starts the next queued group when nothing is starting or stopping. */
+static void run_start_queue(act_node_t *n, uint64_t now)
+{
+	if (n->stopping || !n->n_startq)
+		return;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+		const struct act__gstate *g = &n->gs[i];
+		if (g->state == ACT__PS_STARTING || (alive(g) && g->stop_requested))
+			return; /* one transition at a time, in order */
+	}
+	uint32_t gi = n->startq[0];
+	if (now < n->gs[gi].not_before_ns)
+		return;
+	memmove(n->startq, n->startq + 1, (n->n_startq - 1) * sizeof *n->startq);
+	n->n_startq--;
+	n->gs[gi].queued = false;
+	if (alive(&n->gs[gi]))
+		return; /* already running (e.g. a manual restart raced) */
+	if (spawn_group(n, gi))
+		act__node_stop(n, ACT_EXIT_TEMPORARY, "a group could not be started");
+}
+
+static void apply_plan(act_node_t *n, const struct act__sup_plan *plan, uint64_t now)
+{
+	for (uint32_t k = 0; k < plan->n_stop; k++)
+		request_stop(n, plan->stop[k]);
+	for (uint32_t k = 0; k < plan->n_start; k++) {
+		n->gs[plan->start[k]].n_restarts++;
+		enqueue_start(n, plan->start[k], now + plan->delay_ms * 1000000u);
+	}
+	if (plan->n_start)
+		n->n_restarts_total++;
+}
+
+int act__node_restart_group(struct act_node *n, uint32_t gi, struct act__ctl_conn *waiter)
+{
+	struct act__sup_plan plan;
+
+	if (gi >= n->reg.n_groups)
+		return -ENOENT;
+	if (n->stopping)
+		return ACT_ESTOPPED;
+	if (n->gs[gi].waiter)
+		return -EBUSY;
+	act__sup_manual_restart(&n->sup, gi, &plan);
+	if (plan.action != ACT__SUP_RESTART)
+		return -EINVAL;
+	act__info("group '%s': restart requested by the operator", n->reg.groups[gi].name);
+	request_stop(n, gi);
+	n->gs[gi].n_restarts++;
+	n->gs[gi].failed = n->gs[gi].done = false;
+	enqueue_start(n, gi, 0);
+	n->gs[gi].waiter = waiter;
+	return 0;
+}
+
+void act__node_stop(struct act_node *n, int code, const char *why)
 {
 	if (n->stopping)
 		return;
 	act__info("node '%s' stopping: %s", n->name, why);
 	n->stopping = true;
 	n->exit_code = code;
+	n->n_startq = 0;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+		n->gs[i].queued = false;
 }
 
-/* A restart is allowed unless it is the (max_restarts+1)th within period. */
-static bool intensity_ok(act_node_t *n)
+/* While stopping: stop groups one at a time, in reverse start order. */
+static void run_stop_sequence(act_node_t *n)
 {
-	uint64_t now = act__now_ns(), horizon = (uint64_t)n->period_ms * 1000000u;
-	uint32_t k = 0;
+	for (uint32_t i = n->reg.n_groups; i-- > 0;) {
+		struct act__gstate *g = &n->gs[i];
+		if (!alive(g))
+			continue;
+		if (!g->stop_requested)
+			request_stop(n, i);
+		return; /* wait for this one before the next */
+	}
+	n->stop_done = true;
+}
 
-	for (uint32_t i = 0; i < n->n_restarts_ns; i++)
-		if (now - n->restarts_ns[i] <= horizon)
-			n->restarts_ns[k++] = n->restarts_ns[i];
-	n->n_restarts_ns = k;
-	if (k >= n->max_restarts)
-		return false;
-	n->restarts_ns[n->n_restarts_ns++] = now;
-	return true;
+/* ---- deaths ------------------------------------------------------------------------ */
+
+static void record_crash(act_node_t *n, uint32_t gi, pid_t pid, uint32_t htype, uint32_t hfrom)
+{
+	struct act__crash *c = &n->crashes[n->n_crashes++ % ACT__CRASH_HISTORY];
+	const struct act__gstate *g = &n->gs[gi];
+
+	memset(c, 0, sizeof *c);
+	c->time_ms = act__wall_ms();
+	c->group = gi;
+	c->pid = pid;
+	c->signal = g->last_signal;
+	c->exit_code = g->last_exit;
+	c->core = g->last_core;
+	c->hung = g->hung;
+	if (htype && htype <= n->reg.n_types)
+		snprintf(c->handling_type, sizeof c->handling_type, "%s", n->reg.types[htype]->name);
+	else if (htype == 0 && hfrom)
+		snprintf(c->handling_type, sizeof c->handling_type, "(JSON)");
+	if (hfrom && hfrom <= n->reg.n_actors)
+		snprintf(c->handling_from, sizeof c->handling_from, "%s", n->reg.actors[hfrom - 1].name);
+	for (uint32_t s = 0; s < n->shm.hdr->n_parts; s++) {
+		act__ring_h h;
+		if (act__shm_ring(&n->shm, s, gi + 1, &h) == 0)
+			c->ring_depth += act__ring_depth(h.r);
+	}
 }
 
 static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
@@ -265,7 +581,11 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	struct act__part *p = act__shm_part(&n->shm, gi + 1);
 	uint32_t htype = atomic_load_explicit(&p->handling_type, memory_order_relaxed);
 	uint32_t hfrom = atomic_load_explicit(&p->handling_from, memory_order_relaxed);
-	char why[128], doing[160] = "";
+	bool was_handling = htype != 0 || hfrom != 0;
+	pid_t pid = g->pid;
+	char doing[160] = "";
+	struct act__sup_plan plan;
+	uint64_t now = act__now_ns();
 
 	g->last_signal = si->si_code == CLD_EXITED ? 0 : si->si_status;
 	g->last_exit = si->si_code == CLD_EXITED ? si->si_status : -1;
@@ -273,33 +593,71 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	close(g->pidfd);
 	g->pidfd = -1;
 	g->pid = 0;
-	death_text(g, why, sizeof why);
-	if (htype && htype <= n->reg.n_types)
-		snprintf(doing, sizeof doing, " while handling %s from %s",
-		         n->reg.types[htype]->name,
-		         hfrom && hfrom <= n->reg.n_actors ? n->reg.actors[hfrom - 1].name : "nobody");
+	atomic_store_explicit(&p->pid, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->handling_type, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->handling_from, 0, memory_order_relaxed);
+	bool was_starting = g->state == ACT__PS_STARTING;
 	set_state(n, gi, ACT__PS_DEAD);
 
-	if (n->stopping) {
-		act__info("group '%s' %s", gd->name, why);
+	if (g->last_signal)
+		snprintf(g->last_death, sizeof g->last_death, "%s%s %d (%s)%s",
+		         g->hung ? "hung, " : "", "killed by signal", g->last_signal,
+		         strsignal(g->last_signal), g->last_core ? ", core dumped" : "");
+	else
+		snprintf(g->last_death, sizeof g->last_death, "exited with code %d", g->last_exit);
+	if (was_handling && htype && htype <= n->reg.n_types)
+		snprintf(doing, sizeof doing, " while handling %s from %s", n->reg.types[htype]->name,
+		         hfrom && hfrom <= n->reg.n_actors ? n->reg.actors[hfrom - 1].name : "outside");
+	else if (was_handling)
+		snprintf(doing, sizeof doing, " while handling a message from %s",
+		         hfrom && hfrom <= n->reg.n_actors ? n->reg.actors[hfrom - 1].name : "outside");
+	size_t dl = strlen(g->last_death);
+	snprintf(g->last_death + dl, sizeof g->last_death - dl, "%s", doing);
+
+	if (g->stop_requested || n->stopping) {
+		act__info("group '%s' (pid %d) stopped: %s", gd->name, (int)pid, g->last_death);
+		g->stop_requested = false;
+		if (g->waiter && !g->queued) {
+			act__ctl_group_ready(n->ctl, g->waiter, false, "the group stopped");
+			g->waiter = NULL;
+		}
 		return;
 	}
-	act__warn("group '%s' (worker) %s%s", gd->name, why, doing);
-	if (g->last_exit == ACT_EXIT_PERMANENT) {
-		act__err("group '%s' reported a permanent error: not restarted", gd->name);
-		begin_stop(n, ACT_EXIT_PERMANENT, "a group failed permanently");
-		return;
+	record_crash(n, gi, pid, htype, hfrom);
+	act__warn("group '%s' (pid %d) %s", gd->name, (int)pid, g->last_death);
+	if (was_starting)
+		act__warn("group '%s' died before it was ready", gd->name);
+
+	act__sup_exited(&n->sup, gi, g->last_signal ? -1 : g->last_exit, g->last_signal, now, &plan);
+	if (plan.permanent_failure) {
+		g->failed = true;
+		act__err("group '%s' exited with %d (permanent error): not restarted", gd->name,
+		         ACT_EXIT_PERMANENT);
 	}
-	if (!intensity_ok(n)) {
-		act__err("restart intensity exceeded (more than %u restarts in %u ms)",
-		         n->max_restarts, n->period_ms);
-		begin_stop(n, ACT_EXIT_INTENSITY, "restart intensity exceeded");
-		return;
+	switch (plan.action) {
+	case ACT__SUP_NONE:
+		if (!g->failed) {
+			g->done = true;
+			act__info("group '%s' will not be restarted (%s)", gd->name,
+			          plan.why ? plan.why : "restart type");
+		}
+		break;
+	case ACT__SUP_RESTART:
+		if (plan.delay_ms)
+			act__info("%s; next start of '%s' in %llu ms", plan.why ? plan.why : "restarting",
+			          gd->name, (unsigned long long)plan.delay_ms);
+		apply_plan(n, &plan, now);
+		break;
+	case ACT__SUP_GIVE_UP:
+		act__err("restart intensity exceeded (more than %u restarts in %u ms): giving up",
+		         n->pol.max_restarts, n->pol.period_ms);
+		act__node_stop(n, ACT_EXIT_INTENSITY, "restart intensity exceeded");
+		break;
 	}
-	g->n_restarts++;
-	if (spawn_group(n, gi))
-		begin_stop(n, ACT_EXIT_TEMPORARY, "cannot restart a group");
+	if (g->waiter && !g->queued) {
+		act__ctl_group_ready(n->ctl, g->waiter, false, g->last_death);
+		g->waiter = NULL;
+	}
 }
 
 static void reap_pidfd(act_node_t *n, uint32_t gi)
@@ -312,7 +670,7 @@ static void reap_pidfd(act_node_t *n, uint32_t gi)
 		return;
 	memset(&si, 0, sizeof si);
 	if (waitid((idtype_t)P_PIDFD, (id_t)g->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
-		return; /* spurious; re-armed by the loop */
+		return; /* not dead yet; re-armed by the loop */
 	on_death(n, gi, &si);
 }
 
@@ -335,35 +693,81 @@ static void reap_strays(act_node_t *n)
 		waitpid(si.si_pid, NULL, WNOHANG);
 		if (si.si_pid == n->sp.zygote) {
 			n->sp.zygote = -1;
-			act__err("the zygote died; no worker can be started any more");
-			begin_stop(n, ACT_EXIT_TEMPORARY, "zygote died");
+			if (!n->stopping) {
+				act__err("the zygote died; no worker can be started any more");
+				act__node_stop(n, ACT_EXIT_TEMPORARY, "zygote died");
+			}
 		}
 	}
+}
+
+/* ---- records for the supervisor --------------------------------------------------- */
+
+static void handle_outbound(act_node_t *n, uint32_t from, const struct act__env *e)
+{
+	struct act__jview jv;
+
+	if (act__jenv_parse(e, e->rec.len, &jv)) {
+		act__warn("malformed outbound envelope from group %u dropped", from);
+		n->n_dead_letters++;
+		return;
+	}
+	if (jv.endpoint_len == 0) {
+		/* A reply (or Reject) for an actorsctl client. */
+		if (!act__ctl_reply(n->ctl, e->corr, jv.type, jv.json, jv.json_len)) {
+			act__debug("reply of type %s for a client that is gone", jv.type);
+			n->n_dead_letters++;
+		}
+		return;
+	}
+	/* Remote peers: the gateway takes these. */
+	act__warn("envelope of type %s for %s at %s dropped: this node has no gateway", jv.type,
+	          jv.peer, jv.endpoint);
+	n->n_dead_letters++;
 }
 
 static void handle_sup_record(act_node_t *n, uint32_t from, const struct act__rec *rec)
 {
 	const struct act__env *e = (const struct act__env *)rec;
 
-	if (rec->kind != ACT__REC_CTRL || rec->len < sizeof *e) {
-		/* Envelopes for remote actors land here once the gateway exists. */
-		act__warn("envelope from group %u for the supervisor dropped (no gateway)", from);
-		atomic_fetch_add_explicit(&act__shm_part(&n->shm, 0)->n_dead_letters, 1,
-		                          memory_order_relaxed);
+	if (rec->len < sizeof *e) {
+		act__warn("short record from group %u dropped", from);
+		return;
+	}
+	if (rec->kind == ACT__REC_MSG && (rec->flags & ACT__ENV_JSON) && e->to == ACT__TO_OUTSIDE) {
+		handle_outbound(n, from, e);
+		return;
+	}
+	if (rec->kind != ACT__REC_CTRL) {
+		act__warn("unexpected envelope from group %u for the supervisor dropped", from);
+		n->n_dead_letters++;
 		return;
 	}
 	switch (e->type) {
 	case ACT__CTRL_READY:
-		if (from >= 1 && from <= n->reg.n_groups && n->gs[from - 1].state == ACT__PS_STARTING)
+		if (from >= 1 && from <= n->reg.n_groups && n->gs[from - 1].state == ACT__PS_STARTING) {
+			struct act__gstate *g = &n->gs[from - 1];
 			set_state(n, from - 1, ACT__PS_READY);
+			if (g->waiter) {
+				act__ctl_group_ready(n->ctl, g->waiter, true, NULL);
+				g->waiter = NULL;
+			}
+		}
 		break;
 	case ACT__CTRL_SHUTDOWN_NODE:
-		begin_stop(n, ACT_EXIT_OK, "act_shutdown() called");
+		act__node_stop(n, ACT_EXIT_OK, "act_shutdown() called");
 		break;
-	case ACT__CTRL_DEAD_LETTER:
-		atomic_fetch_add_explicit(&act__shm_part(&n->shm, 0)->n_dead_letters, 1,
-		                          memory_order_relaxed);
+	case ACT__CTRL_DEAD_LETTER: {
+		int64_t id = -1;
+		n->n_dead_letters++;
+		if (n->dl)
+			id = act__dl_append(n->dl, (const char *)(e + 1), rec->len - sizeof *e);
+		act__warn("dead letter #%lld from group '%s' stored%s%s", (long long)id,
+		          from >= 1 && from <= n->reg.n_groups ? n->reg.groups[from - 1].name : "?",
+		          n->dl && act__dl_path(n->dl) ? " in " : " in memory",
+		          n->dl && act__dl_path(n->dl) ? act__dl_path(n->dl) : "");
 		break;
+	}
 	default:
 		act__warn("unknown control record %u from group %u", e->type, from);
 	}
@@ -379,7 +783,8 @@ static void drain_inbound(act_node_t *n)
 	 * and robust against a dead producer's stale ready bit. */
 	for (uint32_t s = 1; s < n->shm.hdr->n_parts; s++) {
 		const struct act__rec *rec;
-		while ((rec = act__ring_peek(&n->in[s], &err))) {
+		unsigned k = 0;
+		while (k++ < 1024 && (rec = act__ring_peek(&n->in[s], &err))) {
 			act__ring_begin(&n->in[s]);
 			handle_sup_record(n, s, rec);
 			act__ring_release(&n->in[s]);
@@ -391,13 +796,28 @@ static void drain_inbound(act_node_t *n)
 	}
 }
 
-/* One round of the event loop; waits at most timeout_ns. */
-static void loop_once(act_node_t *n, uint64_t timeout_ns)
+/* ---- the loop ---------------------------------------------------------------------- */
+
+static uint64_t next_deadline(act_node_t *n, uint64_t now)
+{
+	uint64_t d = now + TICK_NS;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+		const struct act__gstate *g = &n->gs[i];
+		if (g->queued && g->not_before_ns > now && g->not_before_ns < d)
+			d = g->not_before_ns;
+		if (alive(g) && g->stop_requested && g->stop_deadline_ns < d)
+			d = g->stop_deadline_ns > now ? g->stop_deadline_ns : now;
+	}
+	return d;
+}
+
+static void loop_once(act_node_t *n)
 {
 	struct io_uring_cqe *cqe;
 	struct __kernel_timespec ts;
 	unsigned head, count = 0;
 	struct act__part *p0 = act__shm_part(&n->shm, 0);
+	uint64_t now = act__now_ns(), timeout_ns = next_deadline(n, now) - now;
 
 	if (!n->sigfd_armed) {
 		arm_poll(n, n->sigfd, EV_SIGNAL, 0);
@@ -412,6 +832,8 @@ static void loop_once(act_node_t *n, uint64_t timeout_ns)
 			arm_poll(n, n->gs[i].pidfd, EV_PIDFD, i);
 			n->gs[i].pidfd_armed = true;
 		}
+	if (n->ctl)
+		act__ctl_arm(n->ctl);
 
 	if (!act__doorbell_prepare_sleep(p0))
 		timeout_ns = 0;
@@ -432,8 +854,8 @@ static void loop_once(act_node_t *n, uint64_t timeout_ns)
 				if (si.ssi_signo == SIGCHLD)
 					reap_strays(n);
 				else
-					begin_stop(n, ACT_EXIT_OK, si.ssi_signo == SIGINT ?
-					           "SIGINT received" : "SIGTERM received");
+					act__node_stop(n, ACT_EXIT_OK, si.ssi_signo == SIGINT ?
+					               "SIGINT received" : "SIGTERM received");
 			}
 			break;
 		}
@@ -447,50 +869,31 @@ static void loop_once(act_node_t *n, uint64_t timeout_ns)
 				reap_pidfd(n, idx);
 			}
 			break;
+		case EV_CTL:
+			if (n->ctl)
+				act__ctl_event(n->ctl, idx);
+			break;
 		default:
 			break;
 		}
 	}
 	io_uring_cq_advance(&n->uring, count);
 	drain_inbound(n);
+	now = act__now_ns();
+	check_heartbeats(n, now);
+	check_stops(n, now);
+	if (n->ctl)
+		act__ctl_tick(n->ctl, now);
+	if (n->stopping)
+		run_stop_sequence(n);
+	else
+		run_start_queue(n, now);
 }
 
-/* Stops group gi: STOP record, then SIGTERM, then SIGKILL.  Blocks. */
-static void stop_group(act_node_t *n, uint32_t gi)
+static int zygote_init_trampoline(void *arg)
 {
-	struct act__gstate *g = &n->gs[gi];
-	const struct act__group_def *gd = &n->reg.groups[gi];
-	uint32_t waits[2] = { gd->shutdown_ms, 1000 };
-	int sigs[2] = { SIGTERM, SIGKILL };
-
-	if (g->pidfd < 0)
-		return;
-	set_state(n, gi, ACT__PS_STOPPING);
-	if (gd->shutdown_ms == 0 || send_ctrl(n, gi + 1, ACT__CTRL_STOP))
-		waits[0] = 0; /* brutal_kill, or a full ring: go straight to signals */
-	for (int phase = 0; phase <= 2 && g->pidfd >= 0; phase++) {
-		uint32_t wait_ms = phase < 2 ? waits[phase] : 5000;
-		uint64_t deadline = act__now_ns() + (uint64_t)wait_ms * 1000000u;
-		for (;;) {
-			struct pollfd pfd = { g->pidfd, POLLIN, 0 };
-			uint64_t now = act__now_ns();
-			int ms = now >= deadline ? 0 : (int)((deadline - now) / 1000000u) + 1;
-			if (poll(&pfd, 1, ms) > 0) {
-				reap_pidfd(n, gi);
-				break;
-			}
-			if (act__now_ns() >= deadline)
-				break;
-		}
-		if (g->pidfd >= 0 && phase < 2) {
-			act__warn("group '%s' did not stop in %u ms: sending %s", gd->name, wait_ms,
-			          sigs[phase] == SIGTERM ? "SIGTERM" : "SIGKILL");
-			kill(-g->pid, sigs[phase]); /* its whole process group */
-			kill(g->pid, sigs[phase]);
-		}
-	}
-	/* Keep consuming control records so the last READY/DEAD_LETTERs are seen. */
-	drain_inbound(n);
+	act_node_t *n = arg;
+	return n->zygote_init ? n->zygote_init(n, n->zygote_arg) : 0;
 }
 
 static int setup(act_node_t *n, sigset_t *oldmask)
@@ -498,6 +901,7 @@ static int setup(act_node_t *n, sigset_t *oldmask)
 	struct act__part_spec *spec;
 	uint32_t np = n->reg.n_groups + 1;
 	struct act__worker_args tmpl;
+	enum act__sup_restart types[ACT__SUP_MAX_GROUPS];
 	sigset_t mask;
 	int err;
 
@@ -511,14 +915,15 @@ static int setup(act_node_t *n, sigset_t *oldmask)
 	n->gs = calloc(n->reg.n_groups, sizeof *n->gs);
 	n->in = calloc(np, sizeof *n->in);
 	n->out = calloc(np, sizeof *n->out);
-	n->restarts_ns = calloc(n->max_restarts + 1, sizeof *n->restarts_ns);
-	if (!spec || !n->efd || !n->gs || !n->in || !n->out || !n->restarts_ns) {
+	if (!spec || !n->efd || !n->gs || !n->in || !n->out) {
 		free(spec);
 		return -ENOMEM;
 	}
+	/* The supervisor's own rings carry control records, dead letters and
+	 * JSON envelopes for the outside. */
 	spec[0].name = "supervisor";
-	spec[0].ring_bytes = 64u * 1024u;
-	spec[0].max_msg = 16u * 1024u;
+	spec[0].ring_bytes = 1024u * 1024u;
+	spec[0].max_msg = 256u * 1024u;
 	spec[0].max_redeliveries = 1;
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		const struct act__group_def *g = &n->reg.groups[i];
@@ -530,7 +935,9 @@ static int setup(act_node_t *n, sigset_t *oldmask)
 		spec[i + 1].n_actors = g->n_actors;
 		n->gs[i].pidfd = -1;
 		n->gs[i].last_exit = -1;
+		types[i] = (enum act__sup_restart)g->restart;
 	}
+	act__sup_init(&n->sup, &n->pol, n->reg.n_groups, types);
 	for (uint32_t i = 0; i < np; i++)
 		n->efd[i] = -1;
 	err = act__shm_create(&n->shm, spec, np, n->reg.n_actors, n->reg.n_types, n->dir_hash);
@@ -562,19 +969,29 @@ static int setup(act_node_t *n, sigset_t *oldmask)
 	tmpl.shm_fd = n->shm.fd;
 	tmpl.directory_hash = n->dir_hash;
 	tmpl.efd = n->efd;
+	tmpl.zygote_init = zygote_init_trampoline;
+	tmpl.zygote_arg = n;
 	if ((err = act__spawner_start(&n->sp, &tmpl)))
 		return err;
 
-	/* From here on nothing may be inherited by workers (they come from
-	 * the zygote), so this is where sockets and contexts may appear. */
+	/* From here on nothing is inherited by workers (they come from the
+	 * zygote): this is where sockets, threads and contexts may appear. */
 	n->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (n->sigfd < 0)
 		return -errno;
-	if ((err = io_uring_queue_init(64, &n->uring, 0)) < 0) {
+	if ((err = io_uring_queue_init(256, &n->uring, 0)) < 0) {
 		act__err("io_uring unavailable: %s", act_strerror(err));
 		return err;
 	}
 	n->uring_ok = true;
+	n->dl = act__dl_open(n->state_dir, &err);
+	if (!n->dl)
+		return err;
+	if (n->control_path) {
+		n->ctl = act__ctl_new(n, n->control_path, &err);
+		if (!n->ctl)
+			return err;
+	}
 	return 0;
 }
 
@@ -582,6 +999,10 @@ static void teardown(act_node_t *n, const sigset_t *oldmask)
 {
 	uint32_t np = n->reg.n_groups + 1;
 
+	act__ctl_free(n->ctl);
+	n->ctl = NULL;
+	act__dl_close(n->dl);
+	n->dl = NULL;
 	act__spawner_stop(&n->sp);
 	for (uint32_t i = 0; i < n->reg.n_groups && n->gs; i++)
 		if (n->gs[i].pidfd >= 0)
@@ -601,25 +1022,53 @@ static void teardown(act_node_t *n, const sigset_t *oldmask)
 	free(n->gs);
 	free(n->in);
 	free(n->out);
-	free(n->restarts_ns);
 	n->efd = NULL;
 	n->gs = NULL;
 	n->in = n->out = NULL;
-	n->restarts_ns = NULL;
 	sigprocmask(SIG_SETMASK, oldmask, NULL);
+}
+
+/* Sends sd_notify-style state to $NOTIFY_SOCKET if systemd asked for it. */
+static void sd_notify_(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	size_t len;
+	int fd;
+
+	if (!path || !*path || (path[0] != '/' && path[0] != '@'))
+		return;
+	len = strlen(path);
+	if (len >= sizeof sa.sun_path)
+		return;
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, len);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0'; /* abstract namespace */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		act__debug("sd_notify failed: %s", strerror(errno));
+	close(fd);
 }
 
 ACT_API int act_node_run(act_node_t *n)
 {
 	sigset_t oldmask;
+	bool announced = false;
 	int err;
 
 	if (!n || n->running)
 		return -EINVAL;
 	n->running = true;
+	n->stopping = n->stop_done = false;
 	n->sp.zygote = -1;
 	n->sp.sock = -1;
 	n->exit_code = ACT_EXIT_OK;
+	n->started_ns = act__now_ns();
 	sigprocmask(SIG_SETMASK, NULL, &oldmask);
 	act__log_set_ident(n->name);
 	if ((err = setup(n, &oldmask))) {
@@ -628,22 +1077,38 @@ ACT_API int act_node_run(act_node_t *n)
 		return err;
 	}
 
-	/* Start in declared order; each group must be READY before the next. */
-	for (uint32_t i = 0; i < n->reg.n_groups && !n->stopping; i++) {
-		if (spawn_group(n, i)) {
-			begin_stop(n, ACT_EXIT_TEMPORARY, "a group could not be started");
-			break;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+		enqueue_start(n, i, 0);
+	while (!n->stop_done) {
+		loop_once(n);
+		if (!announced && !n->stopping && n->n_startq == 0) {
+			bool all_ready = true;
+			for (uint32_t i = 0; i < n->reg.n_groups; i++)
+				if (n->gs[i].state == ACT__PS_STARTING)
+					all_ready = false;
+			if (all_ready) {
+				announced = true;
+				act__info("node '%s' running with %u groups", n->name, n->reg.n_groups);
+				sd_notify_("READY=1");
+			}
 		}
-		while (!n->stopping && n->gs[i].state == ACT__PS_STARTING)
-			loop_once(n, 100000000u);
+		if (!n->stopping) {
+			/* Nothing left to supervise: every group is done or failed. */
+			bool any = n->n_startq > 0;
+			bool failed = false;
+			for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+				any |= alive(&n->gs[i]);
+				failed |= n->gs[i].failed;
+			}
+			if (!any)
+				act__node_stop(n, failed ? ACT_EXIT_PERMANENT : ACT_EXIT_OK,
+				               "no group left to run");
+		}
+		if (n->stopping && announced == true) {
+			sd_notify_("STOPPING=1");
+			announced = 2; /* once */
+		}
 	}
-	if (!n->stopping)
-		act__info("node '%s' running with %u groups", n->name, n->reg.n_groups);
-	while (!n->stopping)
-		loop_once(n, 100000000u);
-
-	for (uint32_t i = n->reg.n_groups; i-- > 0;)
-		stop_group(n, i);
 	act__info("node '%s' stopped (exit %d)", n->name, n->exit_code);
 	if (act__node_inspect_hook)
 		act__node_inspect_hook(n);

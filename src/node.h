@@ -1,5 +1,6 @@
 /*
- * node.h - private: the node object shared by the embedded API and actorsd.
+ * node.h - private: the node object shared by the embedded API, actorsd
+ * and the control server.
  */
 #ifndef ACT_NODE_H
 #define ACT_NODE_H
@@ -10,10 +11,18 @@
 #include <actors.h>
 
 #include "registry.h"
+#include "restart.h"
 #include "shm.h"
 #include "spawn.h"
 
-/* Supervisor-side view of one group's worker (the explicit state machine). */
+struct act__ctl;
+struct act__ctl_conn;
+struct act__dlstore;
+struct act__gateway;
+
+/* Supervisor-side view of one group's worker (the explicit state machine:
+ * DOWN -> STARTING -> READY -> STOPPING -> DEAD, with BACKOFF between a
+ * death and a delayed restart; transitions only through set_state()). */
 struct act__gstate {
 	enum act__part_state state;
 	pid_t pid;
@@ -24,16 +33,46 @@ struct act__gstate {
 	int last_signal;       /* of the last death, 0 if none */
 	int last_exit;         /* -1 if none or killed by a signal */
 	bool last_core;
+	bool hung;             /* killed by us for a stale heartbeat */
+	char last_death[192];  /* one line, for status */
+	/* stopping */
+	bool stop_requested;   /* a death now is not a crash */
+	int stop_phase;        /* 0 STOP sent, 1 SIGTERM sent, 2 SIGKILL sent */
+	uint64_t stop_deadline_ns;
+	/* starting */
+	bool queued;           /* waiting in the start queue */
+	uint64_t not_before_ns;/* backoff: do not start before */
+	bool failed;           /* exited 100, not restarted */
+	bool done;             /* will not run again (temporary / transient) */
+	struct act__ctl_conn *waiter; /* actorsctl restart waiting for READY */
+};
+
+#define ACT__CRASH_HISTORY 32u
+
+struct act__crash {
+	uint64_t time_ms;
+	uint32_t group;
+	pid_t pid;
+	int signal, exit_code;
+	bool core, hung;
+	char handling_type[64];
+	char handling_from[64];
+	uint64_t ring_depth;
 };
 
 struct act_node {
 	char *name;
 	struct act__registry reg;
-	uint32_t max_restarts;
-	uint32_t period_ms;
+	struct act__policy pol;
+	char *state_dir;
+	char *control_path;
+	/* actorsd: runs in the zygote before any worker is forked */
+	int (*zygote_init)(struct act_node *n, void *arg);
+	void *zygote_arg;
 
 	/* runtime, valid while act_node_run() runs */
 	uint64_t dir_hash;
+	uint64_t started_ns;
 	act__shm shm;
 	int *efd;                 /* doorbells, one per participant */
 	act__spawner sp;
@@ -41,15 +80,47 @@ struct act_node {
 	bool uring_ok;
 	int sigfd;
 	bool sigfd_armed, efd_armed;
-	uint64_t efd_buf;
 	act__ring_h *in;          /* rings into the supervisor */
 	act__ring_h *out;         /* rings from the supervisor */
 	struct act__gstate *gs;   /* [n_groups], gs[i] is participant i + 1 */
-	uint64_t *restarts_ns;    /* recent restart times, for intensity */
-	uint32_t n_restarts_ns;
-	bool running, stopping;
+	struct act__sup sup;
+	uint32_t startq[ACT__SUP_MAX_GROUPS];
+	uint32_t n_startq;
+	struct act__crash crashes[ACT__CRASH_HISTORY];
+	uint32_t n_crashes;       /* total; the last ACT__CRASH_HISTORY are kept */
+	uint32_t n_restarts_total;
+	struct act__ctl *ctl;
+	struct act__dlstore *dl;
+	uint64_t n_dead_letters;
+	uint64_t next_corr;
+	struct act__gateway *gw;
+	bool running, stopping, stop_done;
 	int exit_code;
 };
+
+/* ---- for the control server and actorsd ----------------------------------- */
+
+/* Index of group `name`, or -ENOENT. */
+int act__node_group_index(const struct act_node *n, const char *name);
+
+/*
+ * Queues a JSON message for actor `actor` from a client (actorsctl) or the
+ * gateway.  sender/endpoint name the party outside (NULL/"" for a client);
+ * flags may include ACT__ENV_ASK with corr.  0, -ENOENT (unknown actor),
+ * ACT_EFULL, -EMSGSIZE.
+ */
+int act__node_inject(struct act_node *n, const char *actor, const char *type,
+                     const char *json, size_t json_len, const char *sender,
+                     const char *endpoint, uint32_t from_peer, uint16_t flags, uint64_t corr);
+
+/* Starts a manual restart of group gi; waiter (may be NULL) is answered on READY. */
+int act__node_restart_group(struct act_node *n, uint32_t gi, struct act__ctl_conn *waiter);
+
+/* Begins a graceful stop of the whole node. */
+void act__node_stop(struct act_node *n, int exit_code, const char *why);
+
+/* Text name of a group state, as status shows it. */
+const char *act__node_group_state(const struct act_node *n, uint32_t gi);
 
 /*
  * Test hook: if set, act_node_run() calls it after every group stopped and

@@ -83,6 +83,14 @@ static void zygote_main(const struct act__worker_args *tmpl, int sock, pid_t sup
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != supervisor)
 		_exit(ACT_EXIT_TEMPORARY);
 
+	/* Readiness handshake: one reply before the first request says
+	 * whether the zygote could prepare (e.g. load every module). */
+	struct rep hello = { 0, 0 };
+	if (tmpl->zygote_init)
+		hello.err = tmpl->zygote_init(tmpl->zygote_arg);
+	if (send(sock, &hello, sizeof hello, MSG_NOSIGNAL) < 0 || hello.err)
+		_exit(hello.err ? ACT_EXIT_PERMANENT : 0);
+
 	for (;;) {
 		ssize_t n = recv(sock, &rq, sizeof rq, 0);
 		struct rep rp = { 0, 0 };
@@ -162,6 +170,17 @@ int act__spawner_start(act__spawner *sp, const struct act__worker_args *tmpl)
 	close(sv[1]);
 	sp->zygote = z;
 	sp->sock = sv[0];
+
+	struct rep hello;
+	ssize_t n;
+	do {
+		n = recv(sp->sock, &hello, sizeof hello, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof hello || hello.err) {
+		int err = n != (ssize_t)sizeof hello ? -EPIPE : hello.err;
+		act__spawner_stop(sp);
+		return err;
+	}
 	return 0;
 }
 

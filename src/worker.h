@@ -21,6 +21,10 @@ struct act__worker_args {
 	uint32_t self;           /* participant index of the group (>= 1) */
 	const int *efd;          /* doorbells of all participants */
 	act_start start;         /* what Start tells the actors */
+	/* Runs once in the zygote before it serves requests (actorsd loads
+	 * modules here); non-zero makes the zygote fail with that code. */
+	int (*zygote_init)(void *arg);
+	void *zygote_arg;
 };
 
 /*

@@ -73,6 +73,39 @@ ACT_API int act_node_set_max_redeliveries(act_node_t *node, const char *group, u
  */
 ACT_API int act_node_set_intensity(act_node_t *node, uint32_t max_restarts, uint32_t period_ms);
 
+/* Supervision strategies and restart types (see actorsd(8)). */
+typedef enum act_strategy {
+	ACT_ONE_FOR_ONE = 0, /* restart only the group that died */
+	ACT_ONE_FOR_ALL,     /* stop all other groups, restart all */
+	ACT_REST_FOR_ONE,    /* restart the dead group and those started after it */
+} act_strategy;
+
+typedef enum act_restart_type {
+	ACT_PERMANENT = 0,   /* always restarted */
+	ACT_TRANSIENT,       /* restarted only after an abnormal exit */
+	ACT_TEMPORARY,       /* never restarted */
+} act_restart_type;
+
+ACT_API int act_node_set_strategy(act_node_t *node, act_strategy s);
+/* Exponential backoff between restarts of one group: the first restart
+ * after a healthy run (>= reset_ms) is immediate, then initial_ms, times
+ * factor each time, at most max_ms.  Defaults 10 ms, 2.0, 10 s, 10 s. */
+ACT_API int act_node_set_backoff(act_node_t *node, uint32_t initial_ms, double factor,
+                                 uint32_t max_ms, uint32_t reset_ms);
+ACT_API int act_node_set_restart(act_node_t *node, const char *group, act_restart_type t);
+/* Graceful stop budget: Shutdown/STOP, then SIGTERM, then SIGKILL after
+ * shutdown_ms (default 5000); 0 means brutal_kill (SIGKILL at once). */
+ACT_API int act_node_set_shutdown_ms(act_node_t *node, const char *group, uint32_t ms);
+/* Hang detection: a worker whose heartbeat is older than timeout_ms is
+ * killed and restarted (defaults 100 ms period, 1000 ms timeout). */
+ACT_API int act_node_set_heartbeat(act_node_t *node, const char *group,
+                                   uint32_t period_ms, uint32_t timeout_ms);
+/* Directory for the dead-letter store (dead-letters.jsonl).  Default:
+ * none (dead letters are logged and counted only). */
+ACT_API int act_node_set_state_dir(act_node_t *node, const char *dir);
+/* Serve the actorsctl control protocol on this unix socket path. */
+ACT_API int act_node_set_control_socket(act_node_t *node, const char *path);
+
 /*
  * Runs the node: returns when it stopped, with ACT_EXIT_OK after a clean
  * shutdown (SIGINT, SIGTERM, act_shutdown()) or another ACT_EXIT_ code.

@@ -1,0 +1,184 @@
+/*
+ * appfile.h - private: the application file of actorsd (JSON), parsed and
+ * validated into plain structs.
+ *
+ * The daemon form of a node is described by one JSON file naming the node,
+ * its endpoints, the supervision policy and the groups with their modules
+ * and actors.  This module turns that file into a struct act__app, or into
+ * exactly one error message that names the file, the place (line:column for
+ * JSON syntax, a JSON path such as $.groups[1].actors[0].name otherwise),
+ * what is wrong and what was expected.  Nothing here loads modules, binds
+ * sockets or touches the state directory: the result is pure data.
+ *
+ * Schema (any other key is an error; defaults in brackets):
+ *   node            required; 1..63 of [A-Za-z0-9_.-], not "." or ".."
+ *   state_dir       ["."] relative to the app file's directory
+ *   endpoint        ZMQ bind endpoint, tcp://HOST:PORT or ipc://PATH
+ *   advertise       endpoint other nodes reply to [endpoint, with a
+ *                   wildcard host * / 0.0.0.0 / [::] replaced by localhost]
+ *   control_socket  [STATE_DIR/actorsd.sock] relative to the app file's
+ *                   directory; at most 107 bytes once resolved
+ *   strategy        one_for_one | one_for_all | rest_for_one [one_for_one]
+ *   max_restarts    0..4294967295 [1];   period_ms  1..4294967295 [5000]
+ *   backoff         { initial_ms 0..3600000 [10], factor 1.0..1000.0 [2.0],
+ *                     max_ms initial_ms..3600000 [10000],
+ *                     reset_after_ms 0..86400000 [10000] }
+ *   peers           { NAME: connectable endpoint, ... }  (NAME as node)
+ *   limits          { max_frame_bytes 256..2^30 [1048576],
+ *                     max_depth 1..1000 [32],
+ *                     max_string_bytes 1..max_frame_bytes [65536],
+ *                     max_fields 1..65535 [256] }
+ *   curve           { secret_key_file, public_key_file (both required,
+ *                     relative to the app file's directory),
+ *                     allow: non-empty array of 40-char Z85 keys (optional:
+ *                     without it any client knowing the server key is
+ *                     accepted) }; needs endpoint
+ *   groups          required, 1..255 of {
+ *       name        required, unique, as node
+ *       module      required path of the .so, relative to the app file's dir
+ *       restart     permanent | transient | temporary [permanent]
+ *       ring_bytes  power of two 4096..1073741824 [262144]
+ *       max_msg_bytes 64..ring_bytes/4 [65536]
+ *       spin_us     0..1000000 [50];   max_redeliveries 1..1000 [3]
+ *       heartbeat_ms 1..60000 [100]
+ *       heartbeat_timeout_ms heartbeat_ms+1..600000 [1000]
+ *       shutdown_ms 0..3600000 or "brutal_kill" [5000]
+ *       hot_standby bool [false]
+ *       actors      required, >= 1 of { name (required, unique in the whole
+ *                   node, 1..63 bytes, no control characters), behaviour
+ *                   (required, 1..255 bytes, no control characters), args
+ *                   (any JSON), remote (bool [false]; needs endpoint) } }
+ *
+ * The JSON itself must be strict RFC 8259 JSON in UTF-8: no comments, no
+ * trailing commas, no NUL bytes (raw or \u0000), no unpaired surrogates, no
+ * duplicate keys in any object (args included), nesting at most 512 deep,
+ * numbers finite.  An integer field rejects numbers written with a fraction
+ * or an exponent ("1.0", "1e3").  Files larger than 16 MiB are refused.
+ */
+#ifndef ACT_APPFILE_H
+#define ACT_APPFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "registry.h" /* enum act__restart_type */
+
+#define ACT__APP_MAX_FILE_BYTES (16u * 1024u * 1024u)
+#define ACT__APP_MAX_GROUPS     255u
+#define ACT__APP_NAME_MAX       63u   /* node, group, peer and actor names */
+#define ACT__APP_Z85_KEY_LEN    40u   /* a CURVE public key in Z85 */
+
+enum act__strategy { ACT__ONE_FOR_ONE = 0, ACT__ONE_FOR_ALL, ACT__REST_FOR_ONE };
+
+struct act__app_actor {
+	char *name;
+	char *behaviour;     /* the behaviour name the group's module registers */
+	char *args_json;     /* compact JSON text; NULL if absent or null */
+	bool remote;         /* reachable from the network */
+	uint32_t group;      /* index into app->groups */
+};
+
+struct act__app_group {
+	char *name;
+	char *module;        /* path of the .so, resolved against base_dir */
+	enum act__restart_type restart;
+	uint32_t ring_bytes;
+	uint32_t max_msg_bytes;
+	uint32_t spin_us;
+	uint32_t max_redeliveries;
+	uint32_t heartbeat_ms;
+	uint32_t heartbeat_timeout_ms;
+	uint32_t shutdown_ms;   /* 0 when brutal_kill (as in act__group_def) */
+	bool brutal_kill;
+	bool hot_standby;
+	struct act__app_actor *actors;  /* in declaration order */
+	uint32_t n_actors;
+};
+
+struct act__app_peer {
+	char *name;
+	char *endpoint;
+};
+
+struct act__app_backoff {
+	uint32_t initial_ms;
+	double factor;
+	uint32_t max_ms;
+	uint32_t reset_after_ms;
+};
+
+struct act__app_limits {
+	uint32_t max_frame_bytes;
+	uint32_t max_depth;
+	uint32_t max_string_bytes;
+	uint32_t max_fields;
+};
+
+struct act__app_curve {
+	bool enabled;                 /* the "curve" object was given */
+	char *secret_key_file;        /* resolved against base_dir */
+	char *public_key_file;
+	char (*allow)[ACT__APP_Z85_KEY_LEN + 1]; /* NUL-terminated keys */
+	uint32_t n_allow;             /* 0: any client */
+};
+
+struct act__app {
+	char *path;            /* the file's name as used in messages */
+	char *base_dir;        /* what relative paths were resolved against, or NULL */
+	char *node;
+	char *state_dir;       /* resolved */
+	char *control_socket;  /* resolved */
+	char *endpoint;        /* NULL: no network endpoint */
+	/* NULL when there is no endpoint, or when its port (or ipc path) is the
+	 * wildcard "*": the daemon must then advertise what it actually bound
+	 * (ZMQ_LAST_ENDPOINT, wildcard host replaced by localhost). */
+	char *advertise;
+	enum act__strategy strategy;
+	uint32_t max_restarts;
+	uint32_t period_ms;
+	bool has_backoff;      /* "backoff" was given; values are filled either way */
+	struct act__app_backoff backoff;
+	struct act__app_limits limits;
+	struct act__app_curve curve;
+	struct act__app_peer *peers;   /* in file order */
+	uint32_t n_peers;
+	struct act__app_group *groups; /* in declaration (start) order */
+	uint32_t n_groups;
+	uint32_t n_actors;     /* over all groups */
+};
+
+/*
+ * Reads, parses and validates the app file at path into *app.  Relative
+ * paths in the file are resolved against the file's directory, made
+ * absolute with the current directory.  Returns 0 (free *app with
+ * act__app_free), or a negative code with *app zeroed and one message,
+ * NUL-terminated and truncated to err_cap, in err (may be NULL):
+ *   -EINVAL  bad content ("FILE:LINE:COL: syntax error: ..." or
+ *            "FILE: $.json.path: ...")
+ *   -EFBIG   larger than ACT__APP_MAX_FILE_BYTES
+ *   -ENOMEM  out of memory
+ *   other    the file could not be opened or read (-ENOENT, -EACCES,
+ *            -EISDIR...), "FILE: cannot open: ..."
+ * Blocks on file I/O only.  Not thread-safe with other cJSON parses in the
+ * same process (cJSON keeps a global error pointer); the result is.
+ */
+int act__app_load(const char *path, struct act__app *app, char *err, size_t err_cap);
+
+/*
+ * As act__app_load for the len bytes at text (need not be NUL-terminated).
+ * path_for_messages names the input in messages (NULL: "<input>");
+ * base_dir is what relative paths are resolved against (NULL: they are kept
+ * relative).  Never reads or writes files.
+ */
+int act__app_parse(const char *text, size_t len, const char *path_for_messages,
+                   const char *base_dir, struct act__app *app, char *err, size_t err_cap);
+
+/* Frees everything app owns and zeroes it.  NULL-safe, idempotent. */
+void act__app_free(struct act__app *app);
+
+/* "one_for_one"... and "permanent"...; "?" for values out of range. */
+const char *act__strategy_name(enum act__strategy s);
+const char *act__restart_name(enum act__restart_type r);
+
+#endif

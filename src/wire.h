@@ -1,0 +1,133 @@
+/*
+ * wire.h - private: the remote wire protocol (shared/PROTOCOL.md), one JSON
+ * object per ZeroMQ frame.
+ *
+ * This module turns an untrusted frame into a checked envelope and back.
+ * It enforces the gateway's hard limits (frame size, UTF-8, nesting depth,
+ * string length, member count) before or while the text is parsed, so that
+ * no peer can make the supervisor crash, recurse deeply or accept text the
+ * peers in other languages would not.  It knows nothing of sockets, actors
+ * or message types: the gateway decides what to deliver and what to reject,
+ * and the user codecs decode `message` in the worker.  Pure functions, no
+ * global state of its own; any thread (cJSON's parser keeps an error
+ * position in a global, which we never read).
+ */
+#ifndef ACT_WIRE_H
+#define ACT_WIRE_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+/* cJSON refuses to nest deeper than this, so no limit may exceed it. */
+#define ACT__WIRE_DEPTH_CAP 1000u
+
+/* cJSON 1.7.15 cannot parse a number token longer than this. */
+#define ACT__WIRE_NUMBER_CAP 63u
+
+struct act__wire_limits {
+	size_t max_frame;       /* bytes in one frame */
+	unsigned max_depth;     /* nesting of objects and arrays; the envelope itself is 1 */
+	size_t max_string;      /* bytes of any decoded string or key, anywhere */
+	unsigned max_fields;    /* members of any one object, anywhere (arrays are bounded by max_frame only) */
+};
+
+/* Fills l with the defaults: 1 MiB, 32, 65536, 256. */
+void act__wire_limits_default(struct act__wire_limits *l);
+
+/* Why a frame was refused.  Stable: the names below are counter names. */
+enum act__wire_err {
+	ACT__WIRE_OK = 0,
+	ACT__WIRE_TOO_BIG,          /* frame larger than max_frame */
+	ACT__WIRE_NOT_UTF8,         /* not strict UTF-8 */
+	ACT__WIRE_BAD_JSON,         /* not one strict JSON value (BOM and trailing data included) */
+	ACT__WIRE_TOO_DEEP,         /* nesting beyond max_depth */
+	ACT__WIRE_NOT_OBJECT,       /* valid JSON, but not an object */
+	ACT__WIRE_MISSING_FIELD,    /* receiver, message_type or message absent */
+	ACT__WIRE_BAD_FIELD,        /* wrong type, empty name, duplicate key, \u0000 */
+	ACT__WIRE_TOO_LONG,         /* a string, key or number token beyond its limit */
+	ACT__WIRE_TOO_MANY_FIELDS,  /* an object with more than max_fields members */
+	ACT__WIRE_N_ERRS
+};
+
+/* Returns a short static lower_case name ("bad_json"...), never NULL. */
+const char *act__wire_err_name(enum act__wire_err e);
+
+/* A parsed envelope.  The strings and `message` point into `root`. */
+struct act__wire_env {
+	const char *receiver, *message_type;
+	const char *sender_actor, *sender_endpoint; /* NULL if absent, null or "" */
+	const cJSON *message;   /* the "message" object */
+	cJSON *root;            /* owned; free with act__wire_env_free */
+};
+
+/*
+ * Parses and checks one frame of len bytes (not NUL-terminated; never read
+ * past len).  lim may be NULL for the defaults; max_depth is capped at
+ * ACT__WIRE_DEPTH_CAP.  env is always initialised, and the caller must call
+ * act__wire_env_free(env) whatever the result.
+ *
+ * Returns ACT__WIRE_OK with every env field set (senders may be NULL), or
+ * the class of the first problem found, with a one-line reason in err
+ * (err_cap bytes, always NUL-terminated when err_cap > 0; err may be NULL).
+ * The reason names fields and byte offsets but never echoes peer data, so
+ * it is safe to log and to send back in a Reject.
+ *
+ * On error, when the frame was a JSON object, env->sender_actor,
+ * sender_endpoint, receiver and message_type are still set if each could be
+ * read (present once, a non-empty string within max_string), so that the
+ * caller can answer with a Reject when both sender fields are set.  The
+ * caller must not answer a frame whose message_type is "Reject".
+ */
+enum act__wire_err act__wire_parse(const void *frame, size_t len,
+                                   const struct act__wire_limits *lim,
+                                   struct act__wire_env *env,
+                                   char *err, size_t err_cap);
+
+/* Frees env->root and clears env.  NULL-safe; idempotent. */
+void act__wire_env_free(struct act__wire_env *env);
+
+/*
+ * Builds the text of an envelope: {"sender_actor", "sender_endpoint",
+ * "receiver", "message_type", "message"} in that order, no spaces.
+ * receiver and message_type must be non-empty UTF-8; sender_* may be NULL
+ * (written as JSON null); message_json must be the text of one JSON object
+ * (it is checked, not re-encoded; surrounding whitespace is dropped).
+ * Returns malloc'd NUL-terminated text, its length in *out_len (out_len may
+ * be NULL), or NULL on bad arguments or OOM.
+ */
+char *act__wire_encode(const char *receiver, const char *message_type,
+                       const char *message_json, const char *sender_actor,
+                       const char *sender_endpoint, size_t *out_len);
+
+/*
+ * Builds a Reject for a refused envelope, addressed to its sender:
+ * receiver = to_actor, message_type "Reject", message {"message_type":
+ * rejected_type, "reason": reason, "rejected_by": rejected_by}, sender_actor
+ * = rejected_by (the name the peer addressed), sender_endpoint =
+ * our_endpoint (already normalised, as advertised).  to_actor must be
+ * non-empty UTF-8; rejected_type and rejected_by may be NULL (written as "",
+ * and sender_actor null); reason may be NULL ("") and is made valid UTF-8
+ * (bad bytes become U+FFFD) since it is often a truncated formatted string.
+ * Returns malloc'd text as act__wire_encode() does, or NULL.
+ */
+char *act__wire_reject(const char *to_actor, const char *rejected_type,
+                       const char *reason, const char *rejected_by,
+                       const char *our_endpoint, size_t *out_len);
+
+/*
+ * Rewrites a bind address into one a peer can connect to:
+ * "tcp://\*:PORT" and "tcp://0.0.0.0:PORT" become "tcp://localhost:PORT";
+ * any other endpoint is copied unchanged.  out (cap bytes) may be ep
+ * itself.  Returns 0, -EINVAL for NULL arguments, or -EMSGSIZE if the
+ * result does not fit (out is then "" if cap > 0).
+ */
+int act__wire_normalize_endpoint(const char *ep, char *out, size_t cap);
+
+/*
+ * Returns 1 if s[0..len) is strict UTF-8 (shortest form, no surrogates,
+ * nothing above U+10FFFF), else 0.  NUL bytes are valid UTF-8.
+ */
+int act__wire_utf8_valid(const void *s, size_t len);
+
+#endif
