@@ -114,7 +114,7 @@ static const char *q(char buf[QBUF], const char *s)
 			buf[o++] = '\\';
 			buf[o++] = (char)*p++;
 		} else {
-			size_t n = utf8_len(p, strlen((const char *)p));
+			size_t n = utf8_len(p, strnlen((const char *)p, 4));
 			if (n == 0 || o + n >= QBUF - 8) {
 				o += (size_t)snprintf(buf + o, QBUF - o, "\\x%02x", *p);
 				p++;
@@ -151,14 +151,14 @@ static void line_col(const unsigned char *s, size_t len, size_t off,
 	*col = c;
 }
 
-/* base + "/" + rel, or a copy of rel if it is absolute or base is NULL.
+/* base + "/" + rel, or a copy of rel if it is absolute or base is NULL or "".
  * Leading "./" components of rel are dropped.  NULL on OOM. */
 static char *path_join(const char *base, const char *rel)
 {
 	size_t bl, rl;
 	char *out;
 
-	if (!base || rel[0] == '/')
+	if (!base || !base[0] || rel[0] == '/')
 		return strdup(rel);
 	while (rel[0] == '.' && rel[1] == '/') {
 		rel += 2;
@@ -1914,7 +1914,8 @@ int act__app_load(const char *path, struct act__app *app, char *err, size_t err_
 		goto fail_read;
 	}
 	/* Read to the end, even if the size changed or is unknown (a pipe),
-	 * but never more than one byte past the limit. */
+	 * but never more than one byte past the limit: a buffer full at
+	 * LIMIT + 1 bytes is refused before the next read. */
 	for (;;) {
 		ssize_t n;
 		if (len == cap) {
@@ -1950,12 +1951,6 @@ int act__app_load(const char *path, struct act__app *app, char *err, size_t err_
 	}
 	close(fd);
 	fd = -1;
-	if (len > ACT__APP_MAX_FILE_BYTES) {
-		rc = -EFBIG;
-		put_err(err, err_cap, "%s: file too large (more than %u bytes)", path,
-		        ACT__APP_MAX_FILE_BYTES);
-		goto fail_read;
-	}
 	if (!(base = app_dir(path))) {
 		rc = -ENOMEM;
 		put_err(err, err_cap, "%s: out of memory", path);

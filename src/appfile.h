@@ -6,8 +6,9 @@
  * its endpoints, the supervision policy and the groups with their modules
  * and actors.  This module turns that file into a struct act__app, or into
  * exactly one error message that names the file, the place (line:column for
- * JSON syntax, a JSON path such as $.groups[1].actors[0].name otherwise),
- * what is wrong and what was expected.  Nothing here loads modules, binds
+ * JSON syntax, a JSON path such as $.groups[1].actors[0].name otherwise,
+ * what is wrong and what was expected; columns count characters, a tab as
+ * one).  Nothing here loads modules, binds
  * sockets or touches the state directory: the result is pure data.
  *
  * Schema (any other key is an error; defaults in brackets):
@@ -160,8 +161,9 @@ struct act__app {
  *   -ENOMEM  out of memory
  *   other    the file could not be opened or read (-ENOENT, -EACCES,
  *            -EISDIR...), "FILE: cannot open: ..."
- * Blocks on file I/O only.  Not thread-safe with other cJSON parses in the
- * same process (cJSON keeps a global error pointer); the result is.
+ * Blocks on file I/O only.  Any thread: nothing global is written (cJSON
+ * sets its global error pointer only when a parse fails, and text reaches
+ * cJSON only after our own checker accepted it).
  */
 int act__app_load(const char *path, struct act__app *app, char *err, size_t err_cap);
 

@@ -117,6 +117,8 @@ struct act__part {
 	_Atomic uint64_t generation;        /* bumped on every (re)start */
 	_Atomic uint32_t handling_type;     /* type id being handled, 0 = idle */
 	_Atomic uint32_t handling_from;     /* sender actor id + 1, 0 = none */
+	_Atomic uint32_t handling_json;     /* 1: a JSON envelope from outside */
+	char handling_name[64];             /* its type name (JSON envelopes only) */
 
 	/* counters, written by the consumer (this participant) */
 	alignas(ACT__CACHELINE) _Atomic uint64_t n_handled;

@@ -548,7 +548,8 @@ static void run_stop_sequence(act_node_t *n)
 
 /* ---- deaths ------------------------------------------------------------------------ */
 
-static void record_crash(act_node_t *n, uint32_t gi, pid_t pid, uint32_t htype, uint32_t hfrom)
+static void record_crash(act_node_t *n, uint32_t gi, pid_t pid, uint32_t htype, uint32_t hfrom,
+                         const char *jname)
 {
 	struct act__crash *c = &n->crashes[n->n_crashes++ % ACT__CRASH_HISTORY];
 	const struct act__gstate *g = &n->gs[gi];
@@ -563,8 +564,8 @@ static void record_crash(act_node_t *n, uint32_t gi, pid_t pid, uint32_t htype, 
 	c->hung = g->hung;
 	if (htype && htype <= n->reg.n_types)
 		snprintf(c->handling_type, sizeof c->handling_type, "%s", n->reg.types[htype]->name);
-	else if (htype == 0 && hfrom)
-		snprintf(c->handling_type, sizeof c->handling_type, "(JSON)");
+	else if (jname[0])
+		snprintf(c->handling_type, sizeof c->handling_type, "%s", jname);
 	if (hfrom && hfrom <= n->reg.n_actors)
 		snprintf(c->handling_from, sizeof c->handling_from, "%s", n->reg.actors[hfrom - 1].name);
 	for (uint32_t s = 0; s < n->shm.hdr->n_parts; s++) {
@@ -581,7 +582,13 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	struct act__part *p = act__shm_part(&n->shm, gi + 1);
 	uint32_t htype = atomic_load_explicit(&p->handling_type, memory_order_relaxed);
 	uint32_t hfrom = atomic_load_explicit(&p->handling_from, memory_order_relaxed);
-	bool was_handling = htype != 0 || hfrom != 0;
+	bool hjson = atomic_load_explicit(&p->handling_json, memory_order_relaxed) != 0;
+	bool was_handling = htype != 0 || hjson;
+	char jname[64] = "";
+	if (hjson) {
+		memcpy(jname, p->handling_name, sizeof jname);
+		jname[sizeof jname - 1] = '\0';
+	}
 	pid_t pid = g->pid;
 	char doing[160] = "";
 	struct act__sup_plan plan;
@@ -596,6 +603,7 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	atomic_store_explicit(&p->pid, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->handling_type, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->handling_from, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->handling_json, 0, memory_order_relaxed);
 	bool was_starting = g->state == ACT__PS_STARTING;
 	set_state(n, gi, ACT__PS_DEAD);
 
@@ -609,8 +617,8 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 		snprintf(doing, sizeof doing, " while handling %s from %s", n->reg.types[htype]->name,
 		         hfrom && hfrom <= n->reg.n_actors ? n->reg.actors[hfrom - 1].name : "outside");
 	else if (was_handling)
-		snprintf(doing, sizeof doing, " while handling a message from %s",
-		         hfrom && hfrom <= n->reg.n_actors ? n->reg.actors[hfrom - 1].name : "outside");
+		snprintf(doing, sizeof doing, " while handling %s from outside the node",
+		         jname[0] ? jname : "a JSON message");
 	size_t dl = strlen(g->last_death);
 	snprintf(g->last_death + dl, sizeof g->last_death - dl, "%s", doing);
 
@@ -623,7 +631,7 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 		}
 		return;
 	}
-	record_crash(n, gi, pid, htype, hfrom);
+	record_crash(n, gi, pid, htype, hfrom, jname);
 	act__warn("group '%s' (pid %d) %s", gd->name, (int)pid, g->last_death);
 	if (was_starting)
 		act__warn("group '%s' died before it was ready", gd->name);
@@ -674,22 +682,25 @@ static void reap_pidfd(act_node_t *n, uint32_t gi)
 	on_death(n, gi, &si);
 }
 
-/* Reaps children that are not workers (orphans re-parented to us). */
-static void reap_strays(act_node_t *n)
+/*
+ * Reaps children that are not workers (orphans re-parented to us, the
+ * zygote).  A dead worker is only marked in reap_mask: its pidfd path
+ * reaps it after the rings were drained.  Since waitid() shows one zombie
+ * at a time, this stops at the first worker and is called again after the
+ * workers were reaped.
+ */
+static void reap_strays(act_node_t *n, uint64_t *reap_mask)
 {
 	for (;;) {
 		siginfo_t si;
 		memset(&si, 0, sizeof si);
 		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
 			return;
-		bool ours = false;
 		for (uint32_t i = 0; i < n->reg.n_groups; i++)
 			if (n->gs[i].pid == si.si_pid) {
-				reap_pidfd(n, i);
-				ours = true;
+				reap_mask[i / 64] |= 1ull << (i % 64);
+				return;
 			}
-		if (ours)
-			continue;
 		waitpid(si.si_pid, NULL, WNOHANG);
 		if (si.si_pid == n->sp.zygote) {
 			n->sp.zygote = -1;
@@ -818,6 +829,7 @@ static void loop_once(act_node_t *n)
 	unsigned head, count = 0;
 	struct act__part *p0 = act__shm_part(&n->shm, 0);
 	uint64_t now = act__now_ns(), timeout_ns = next_deadline(n, now) - now;
+	uint64_t reap_mask[ACT__READY_WORDS] = { 0 };
 
 	if (!n->sigfd_armed) {
 		arm_poll(n, n->sigfd, EV_SIGNAL, 0);
@@ -852,7 +864,7 @@ static void loop_once(act_node_t *n)
 			n->sigfd_armed = false;
 			while (read(n->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
 				if (si.ssi_signo == SIGCHLD)
-					reap_strays(n);
+					reap_strays(n, reap_mask);
 				else
 					act__node_stop(n, ACT_EXIT_OK, si.ssi_signo == SIGINT ?
 					               "SIGINT received" : "SIGTERM received");
@@ -864,9 +876,11 @@ static void loop_once(act_node_t *n)
 			act__doorbell_drain(n->efd[0]);
 			break;
 		case EV_PIDFD:
+			/* Reaped after the rings are drained, so that a READY or a
+			 * dead letter sent just before the death is seen first. */
 			if (idx < n->reg.n_groups) {
 				n->gs[idx].pidfd_armed = false;
-				reap_pidfd(n, idx);
+				reap_mask[idx / 64] |= 1ull << (idx % 64);
 			}
 			break;
 		case EV_CTL:
@@ -879,6 +893,14 @@ static void loop_once(act_node_t *n)
 	}
 	io_uring_cq_advance(&n->uring, count);
 	drain_inbound(n);
+	bool reaped = false;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+		if (reap_mask[i / 64] & (1ull << (i % 64))) {
+			reap_pidfd(n, i);
+			reaped = true;
+		}
+	if (reaped)
+		reap_strays(n, reap_mask);
 	now = act__now_ns();
 	check_heartbeats(n, now);
 	check_stops(n, now);

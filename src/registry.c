@@ -38,6 +38,7 @@ void act__reg_fini(struct act__registry *r)
 {
 	for (uint32_t i = 0; i < r->n_actors; i++) {
 		free(r->actors[i].name);
+		free(r->actors[i].behaviour);
 		free(r->actors[i].args);
 	}
 	for (uint32_t i = 0; i < r->n_groups; i++) {
@@ -89,8 +90,6 @@ int act__reg_add_type(struct act__registry *r, act_type *t)
 	same = act__reg_type_by_name(r, t->name);
 	if (same)
 		return same == t ? 0 : -EEXIST;
-	if (r->frozen)
-		return -EBUSY;
 	/* Slot 0 is unused so that id 0 means "unregistered". */
 	uint32_t cap = r->cap_types;
 	if ((err = grow((void **)&r->types, &cap, r->n_types + 2, sizeof *r->types)))
@@ -168,15 +167,15 @@ int act__reg_find_actor(const struct act__registry *r, const char *name)
 	return -ENOENT;
 }
 
-int act__reg_add_actor(struct act__registry *r, const char *group, const char *name,
-                       const act_behaviour *b, const char *args)
+static int add_actor(struct act__registry *r, const char *group, const char *name,
+                     const act_behaviour *b, const char *bname, const char *args)
 {
 	struct act__group_def *g;
 	struct act__actor_def *a;
 	uint32_t *ids;
 	int err;
 
-	if (!act__name_ok(name) || !b || !group)
+	if (!act__name_ok(name) || (!b && !bname) || !group)
 		return -EINVAL;
 	if (r->frozen)
 		return -EBUSY;
@@ -184,7 +183,7 @@ int act__reg_add_actor(struct act__registry *r, const char *group, const char *n
 		return -ENOENT;
 	if (act__reg_find_actor(r, name) >= 0)
 		return -EEXIST;
-	for (size_t i = 0; i < b->n_handlers; i++)
+	for (size_t i = 0; b && i < b->n_handlers; i++)
 		if ((err = act__reg_add_type(r, b->handlers[i].type)))
 			return err;
 	if ((err = grow((void **)&r->actors, &r->cap_actors, r->n_actors + 1, sizeof *r->actors)))
@@ -197,9 +196,11 @@ int act__reg_add_actor(struct act__registry *r, const char *group, const char *n
 	memset(a, 0, sizeof *a);
 	a->name = strdup(name);
 	a->args = args ? strdup(args) : NULL;
-	if (!a->name || (args && !a->args)) {
+	a->behaviour = bname ? strdup(bname) : NULL;
+	if (!a->name || (args && !a->args) || (bname && !a->behaviour)) {
 		free(a->name);
 		free(a->args);
+		free(a->behaviour);
 		return -ENOMEM;
 	}
 	a->id = r->n_actors;
@@ -210,12 +211,22 @@ int act__reg_add_actor(struct act__registry *r, const char *group, const char *n
 	return 0;
 }
 
+int act__reg_add_actor(struct act__registry *r, const char *group, const char *name,
+                       const act_behaviour *b, const char *args)
+{
+	return b ? add_actor(r, group, name, b, b->name, args) : -EINVAL;
+}
+
+int act__reg_add_actor_named(struct act__registry *r, const char *group, const char *name,
+                             const char *behaviour, const char *args)
+{
+	return behaviour ? add_actor(r, group, name, NULL, behaviour, args) : -EINVAL;
+}
+
 uint64_t act__reg_freeze(struct act__registry *r)
 {
 	uint64_t h = ACT__FNV_SEED;
 	r->frozen = true;
-	for (uint32_t i = 1; i <= r->n_types; i++)
-		h = act__fnv1a(h, r->types[i]->name, strlen(r->types[i]->name) + 1);
 	for (uint32_t i = 0; i < r->n_groups; i++)
 		h = act__fnv1a(h, r->groups[i].name, strlen(r->groups[i].name) + 1);
 	for (uint32_t i = 0; i < r->n_actors; i++) {

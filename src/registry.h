@@ -20,7 +20,8 @@ struct act__actor_def {
 	char *name;
 	uint32_t id;        /* dense, 0-based */
 	uint32_t group;     /* participant index of its group (1-based) */
-	const act_behaviour *b;
+	const act_behaviour *b;  /* NULL until bound (actorsd binds it in the zygote) */
+	char *behaviour;         /* behaviour name, for late binding; may be NULL */
 	char *args;         /* JSON text or NULL */
 	bool remote;        /* reachable from the network */
 };
@@ -67,10 +68,18 @@ int act__reg_add_group(struct act__registry *r, const char *name);
 struct act__group_def *act__reg_group(const struct act__registry *r, const char *name);
 int act__reg_add_actor(struct act__registry *r, const char *group, const char *name,
                        const act_behaviour *b, const char *args);
+/* Adds an actor whose behaviour is bound later, by name (actorsd). */
+int act__reg_add_actor_named(struct act__registry *r, const char *group, const char *name,
+                             const char *behaviour, const char *args);
 /* Actor id by name, or -ENOENT. */
 int act__reg_find_actor(const struct act__registry *r, const char *name);
 
-/* Freezes the registry (no more additions) and returns the hash of all names. */
+/*
+ * Freezes the registry (no more groups or actors) and returns the hash of
+ * group and actor names.  Types may still be added afterwards by the
+ * zygote (modules), which is why they are not part of the hash: every
+ * worker is forked from that one zygote and sees the same types.
+ */
 uint64_t act__reg_freeze(struct act__registry *r);
 
 /* Checks that a name is usable: 1..63 bytes, no control characters. */

@@ -785,7 +785,13 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 	atomic_store_explicit(&w->part->handling_type, json ? 0 : e->type, memory_order_relaxed);
 	atomic_store_explicit(&w->part->handling_from, e->from, memory_order_relaxed);
 	if (json) {
+		/* For the crash record: the supervisor cannot map a name to an id. */
+		struct act__jview jv;
+		if (act__jenv_parse(e, rec->len, &jv) == 0)
+			snprintf(w->part->handling_name, sizeof w->part->handling_name, "%s", jv.type);
+		atomic_store_explicit(&w->part->handling_json, 1, memory_order_relaxed);
 		handle_json(w, a, e, rec->len, redelivered);
+		atomic_store_explicit(&w->part->handling_json, 0, memory_order_relaxed);
 		goto done;
 	}
 
@@ -1056,6 +1062,11 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 		ac->id = g->actors[i];
 		ac->def = &reg->actors[ac->id];
 		w->slot_of[ac->id] = (int32_t)i;
+		if (!ac->def->b) {
+			act__err("actor '%s': behaviour '%s' was never bound", ac->def->name,
+			         ac->def->behaviour ? ac->def->behaviour : "?");
+			return -EINVAL;
+		}
 		ac->state = calloc(1, ac->def->b->state_size ? ac->def->b->state_size : 1);
 		ac->by_type = calloc(reg->n_types + 1, sizeof *ac->by_type);
 		if (!ac->state || !ac->by_type)

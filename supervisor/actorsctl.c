@@ -537,10 +537,8 @@ static int connect_node(const char *path, long long timeout_ms, int *fdp)
 		say_err("setsockopt: %s", strerror(errno));
 		goto fail;
 	}
-	while (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		e = errno;
-		if (e == EINTR)
-			continue;
 		if (e == ENOENT)
 			say_err("cannot reach the node: no socket at %s (is actorsd running? "
 			        "use -s or ACTORS_SOCKET)", path);
@@ -599,16 +597,16 @@ static int exchange(int fd, const char *req, long long deadline, long long timeo
 		off += (size_t)w;
 	}
 	for (;;) {
-		if (cap - n < 4096) {
+		if (n == MAX_ANSWER_BYTES) {
+			say_err("malformed answer from the node: more than %u bytes without "
+			        "a line end", MAX_ANSWER_BYTES);
+			goto out;
+		}
+		if (cap - n < 4096 + 1 && cap < MAX_ANSWER_BYTES + 1) {
 			size_t ncap = cap ? cap * 2 : 8192;
 			char *nb;
 			if (ncap > MAX_ANSWER_BYTES + 1)
-				ncap = MAX_ANSWER_BYTES + 1;
-			if (ncap <= n) {
-				say_err("malformed answer from the node: more than %u bytes",
-				        MAX_ANSWER_BYTES);
-				goto out;
-			}
+				ncap = MAX_ANSWER_BYTES + 1;  /* room for the NUL */
 			if (!(nb = realloc(buf, ncap))) {
 				say_err("out of memory");
 				rc = CTL_PROBLEM;
@@ -715,6 +713,13 @@ static const char *clean(char *dst, size_t cap, const char *s)
 	}
 	dst[i] = '\0';
 	return dst;
+}
+
+/* Writes s to stdout with control characters replaced, whatever its length. */
+static void put_clean(const char *s)
+{
+	for (; *s; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
 }
 
 /* A count in at most width characters: exact, or scaled (12.3M). */
@@ -1024,11 +1029,12 @@ static bool dead_letters_valid(const cJSON *a)
 	return true;
 }
 
-/* One line per entry: id, time, type, route, group, redeliveries, reason, payload. */
+/* One line per entry: id, time, type, route, group, redeliveries, reason,
+ * payload (JSON, or base64 when the node could not decode it). */
 static int print_dead_letters(const cJSON *a)
 {
 	const cJSON *e, *list = get(a, "dead_letters");
-	char t[64], b1[300], b2[128], b3[128], b4[128], why[512], nb[32];
+	char t[64], ty[300], from[128], to[128], grp[128], why[512], id[32], nr[32];
 	double d;
 
 	if (cJSON_GetArraySize(list) == 0 && isatty(STDOUT_FILENO))
@@ -1042,20 +1048,23 @@ static int print_dead_letters(const cJSON *a)
 			say_err("out of memory");
 			return CTL_PROBLEM;
 		}
-		printf("#%s %s %s %s -> %s [group %s, %s redeliveries]: %s; ",
-		       get_num(e, "id", &d) ? fmt_count(nb, sizeof nb, e, "id", 20) : "?",
+		printf("#%s %s %s %s -> %s [group %s, %s redeliver%s]: %s; ",
+		       fmt_count(id, sizeof id, e, "id", 20),
 		       fmt_time(t, sizeof t, e, "time_ms"),
-		       clean(b1, sizeof b1, get_str(e, "type") ? get_str(e, "type") : "?"),
-		       clean(b2, sizeof b2, get_str(e, "sender") ? get_str(e, "sender") : "?"),
-		       clean(b3, sizeof b3, get_str(e, "receiver") ? get_str(e, "receiver") : "?"),
-		       clean(b4, sizeof b4, get_str(e, "group") ? get_str(e, "group") : "?"),
-		       get_num(e, "redeliveries", &d) ? fmt_count(nb, sizeof nb, e, "redeliveries", 20)
-		                                      : "?",
+		       clean(ty, sizeof ty, get_str(e, "type") ? get_str(e, "type") : "?"),
+		       clean(from, sizeof from, get_str(e, "sender") ? get_str(e, "sender") : "?"),
+		       clean(to, sizeof to, get_str(e, "receiver") ? get_str(e, "receiver") : "?"),
+		       clean(grp, sizeof grp, get_str(e, "group") ? get_str(e, "group") : "?"),
+		       fmt_count(nr, sizeof nr, e, "redeliveries", 20),
+		       get_num(e, "redeliveries", &d) && d == 1 ? "y" : "ies",
 		       clean(why, sizeof why, get_str(e, "reason") ? get_str(e, "reason") : "?"));
 		if (pj)
 			printf("payload %s\n", pj);
-		else if (b64)
-			printf("payload_b64 %s\n", b64);
+		else if (b64) {
+			printf("payload_b64 ");
+			put_clean(b64);
+			putchar('\n');
+		}
 		else
 			printf("no payload\n");
 		free(pj);

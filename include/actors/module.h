@@ -5,7 +5,7 @@
  * zygote, never in the supervisor process) and calls the one function it
  * must export:
  *
- *     int actors_module_init(act_module *m)
+ *     ACT_MODULE_INIT(m)
  *     {
  *         act_module_add_behaviour(m, &account_behaviour);
  *         act_module_add_type(m, &deposit_type);   // types it only sends
@@ -31,6 +31,12 @@ typedef struct act_module act_module;
 
 #define ACT_MODULE_INIT_SYMBOL "actors_module_init"
 typedef int (*act_module_init_fn)(act_module *m);
+
+/* The one function a module exports (default visibility even when the
+ * module is built with -fvisibility=hidden). */
+__attribute__((visibility("default"))) int actors_module_init(act_module *m);
+/* Defines it: ACT_MODULE_INIT(m) { ...register...; return 0; } */
+#define ACT_MODULE_INIT(m) int actors_module_init(act_module *m)
 
 /* Registers behaviour b under b->name.  -EEXIST for a duplicate name. */
 ACT_API int act_module_add_behaviour(act_module *m, const act_behaviour *b);

@@ -1,0 +1,109 @@
+/*
+ * module.c - group modules: shared objects that register behaviours and
+ * message types through act_module_add_*() from their actors_module_init().
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "message.h"
+#include "module.h"
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : 8;
+	void *p = realloc(*arr, ncap * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+ACT_API int act_module_add_behaviour(act_module *m, const act_behaviour *b)
+{
+	if (!m || !b || !b->name || !*b->name || (b->n_handlers && !b->handlers))
+		return -EINVAL;
+	if (act__module_behaviour(m, b->name))
+		return -EEXIST;
+	for (size_t i = 0; i < b->n_handlers; i++)
+		if (!b->handlers[i].type || !b->handlers[i].fn ||
+		    act__type_validate(b->handlers[i].type))
+			return -EINVAL;
+	if (grow((void **)&m->b, &m->cap_b, m->n_b + 1, sizeof *m->b))
+		return -ENOMEM;
+	m->b[m->n_b++] = b;
+	return 0;
+}
+
+ACT_API int act_module_add_type(act_module *m, act_type *t)
+{
+	if (!m || !t || act__type_validate(t))
+		return -EINVAL;
+	if (grow((void **)&m->types, &m->cap_types, m->n_types + 1, sizeof *m->types))
+		return -ENOMEM;
+	m->types[m->n_types++] = t;
+	return 0;
+}
+
+const act_behaviour *act__module_behaviour(const struct act_module *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_b; i++)
+		if (!strcmp(m->b[i]->name, name))
+			return m->b[i];
+	return NULL;
+}
+
+void act__module_list(const struct act_module *m, char *buf, size_t cap)
+{
+	size_t off = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < m->n_b && off + 1 < cap; i++)
+		off += (size_t)snprintf(buf + off, cap - off, "%s%s", i ? ", " : "", m->b[i]->name);
+	if (!m->n_b)
+		snprintf(buf, cap, "none");
+}
+
+struct act_module *act__module_load(const char *path, char *err, size_t err_cap)
+{
+	struct act_module *m = calloc(1, sizeof *m);
+	act_module_init_fn init;
+	int rc;
+
+	if (!m) {
+		snprintf(err, err_cap, "out of memory");
+		return NULL;
+	}
+	m->path = strdup(path);
+	m->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!m->handle) {
+		snprintf(err, err_cap, "cannot load module %s: %s", path, dlerror());
+		goto fail;
+	}
+	*(void **)&init = dlsym(m->handle, ACT_MODULE_INIT_SYMBOL);
+	if (!init) {
+		snprintf(err, err_cap, "module %s does not export %s()", path, ACT_MODULE_INIT_SYMBOL);
+		goto fail;
+	}
+	rc = init(m);
+	if (rc) {
+		snprintf(err, err_cap, "module %s: %s() failed: %s", path, ACT_MODULE_INIT_SYMBOL,
+		         act_strerror(rc));
+		goto fail;
+	}
+	return m;
+fail:
+	/* The handle stays open on purpose: code from it may still be
+	 * referenced, and the process is about to exit anyway. */
+	free(m->b);
+	free(m->types);
+	free(m->path);
+	free(m);
+	return NULL;
+}
