@@ -19,7 +19,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
+#include <math.h>   /* isfinite, a macro: no libm needed */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -788,7 +788,7 @@ static const char *describe(const struct pctx *c, const cJSON *it, char buf[QBUF
 		double d = it->valuedouble;
 		if ((ni = nonint_find(c, it)))
 			snprintf(buf, QBUF, "%.*s", (int)ni->len, c->text + ni->off);
-		else if (d == floor(d) && fabs(d) < 1e17)
+		else if (d > -1e17 && d < 1e17 && d == (double)(long long)d)
 			snprintf(buf, QBUF, "%.0f", d);
 		else
 			snprintf(buf, QBUF, "%.17g", d);
@@ -810,18 +810,21 @@ static const char *describe(const struct pctx *c, const cJSON *it, char buf[QBUF
 static int get_u32(struct pctx *c, const cJSON *it, uint32_t lo, uint32_t hi, uint32_t *out)
 {
 	char g[QBUF];
+	bool written_frac, in_range;
 	double d;
 
 	if (!cJSON_IsNumber(it))
 		return fail(c, "expected an integer in %u..%u, got %s", lo, hi, describe(c, it, g));
 	d = it->valuedouble;
-	if (nonint_find(c, it) || d != floor(d))
-		return fail(c, "expected an integer in %u..%u, got %s (write it without "
-		            "a fraction or exponent)", lo, hi, describe(c, it, g));
-	if (!(d >= (double)lo && d <= (double)hi))
-		return fail(c, "expected an integer in %u..%u, got %s", lo, hi, describe(c, it, g));
-	*out = (uint32_t)d;
-	return 0;
+	written_frac = nonint_find(c, it) != NULL;
+	in_range = d >= (double)lo && d <= (double)hi;
+	/* The range test comes first: it makes the conversion defined. */
+	if (!written_frac && in_range && d == (double)(uint32_t)d) {
+		*out = (uint32_t)d;
+		return 0;
+	}
+	return fail(c, "expected an integer in %u..%u, got %s%s", lo, hi, describe(c, it, g),
+	            written_frac || in_range ? " (write it without a fraction or exponent)" : "");
 }
 
 static int get_double(struct pctx *c, const cJSON *it, double lo, double hi, double *out)

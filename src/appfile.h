@@ -5,11 +5,11 @@
  * The daemon form of a node is described by one JSON file naming the node,
  * its endpoints, the supervision policy and the groups with their modules
  * and actors.  This module turns that file into a struct act__app, or into
- * exactly one error message that names the file, the place (line:column for
- * JSON syntax, a JSON path such as $.groups[1].actors[0].name otherwise,
- * what is wrong and what was expected; columns count characters, a tab as
- * one).  Nothing here loads modules, binds
- * sockets or touches the state directory: the result is pure data.
+ * exactly one error message that names the file, the place (line:column
+ * for JSON syntax, columns counting characters; a JSON path such as
+ * $.groups[1].actors[0].name otherwise), what is wrong and what was
+ * expected.  Nothing here loads modules, binds sockets or touches the state
+ * directory: the result is pure data.
  *
  * Schema (any other key is an error; defaults in brackets):
  *   node            required; 1..63 of [A-Za-z0-9_.-], not "." or ".."
@@ -70,7 +70,12 @@
 #define ACT__APP_NAME_MAX       63u   /* node, group, peer and actor names */
 #define ACT__APP_Z85_KEY_LEN    40u   /* a CURVE public key in Z85 */
 
+/* supervisor/restart.h declares the same enum (same values); the guard lets
+ * the two headers be included in either order. */
+#ifndef ACT__STRATEGY_DEFINED
+#define ACT__STRATEGY_DEFINED 1
 enum act__strategy { ACT__ONE_FOR_ONE = 0, ACT__ONE_FOR_ALL, ACT__REST_FOR_ONE };
+#endif
 
 struct act__app_actor {
 	char *name;

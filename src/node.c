@@ -34,6 +34,7 @@
 #include "deadletter.h"
 #include "doorbell.h"
 #include "envelope.h"
+#include "gateway.h"
 #include "log.h"
 #include "node.h"
 
@@ -43,7 +44,9 @@
 
 #define TICK_NS (50u * 1000000u)
 
-enum { EV_SIGNAL = 1, EV_DOORBELL, EV_PIDFD, EV_CTL };
+enum { EV_SIGNAL = 1, EV_DOORBELL, EV_PIDFD, EV_CTL, EV_GW };
+
+void act__gw_event(struct act__gateway *gw, uint32_t idx);
 
 void (*act__node_inspect_hook)(struct act_node *n);
 
@@ -65,6 +68,7 @@ ACT_API act_node_t *act_node_new(const char *name)
 	}
 	act__reg_init(&n->reg);
 	act__policy_default(&n->pol);
+	act__wire_limits_default(&n->limits);
 	n->sigfd = -1;
 	/* Built-in types first, so that they have the same ids everywhere. */
 	if (act__reg_add_type(&n->reg, &act_start_type) ||
@@ -82,6 +86,11 @@ ACT_API void act_node_free(act_node_t *n)
 	if (!n)
 		return;
 	act__reg_fini(&n->reg);
+	free(n->endpoint);
+	free(n->advertise);
+	free(n->curve_secret);
+	free(n->curve_public);
+	free(n->curve_allow);
 	free(n->state_dir);
 	free(n->control_path);
 	free(n->name);
@@ -232,6 +241,24 @@ ACT_API int act_node_set_state_dir(act_node_t *n, const char *dir)
 	return set_string(&n->state_dir, dir);
 }
 
+ACT_API int act_node_set_endpoint(act_node_t *n, const char *endpoint, const char *advertise)
+{
+	if (endpoint && (strlen(endpoint) > ACT__ENDPOINT_MAX ||
+	                 (advertise && strlen(advertise) > ACT__ENDPOINT_MAX)))
+		return -EINVAL;
+	int err = set_string(&n->endpoint, endpoint);
+	return err ? err : set_string(&n->advertise, advertise);
+}
+
+ACT_API int act_node_set_remote(act_node_t *n, const char *actor, bool remote)
+{
+	int id = act__reg_find_actor(&n->reg, actor);
+	if (id < 0)
+		return id;
+	n->reg.actors[id].remote = remote;
+	return 0;
+}
+
 ACT_API int act_node_set_control_socket(act_node_t *n, const char *path)
 {
 	if (path && strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
@@ -297,6 +324,12 @@ static void arm_poll(act_node_t *n, int fd, uint32_t ev, uint32_t idx)
 void act__node_arm_fd(struct act_node *n, int fd, uint32_t idx)
 {
 	arm_poll(n, fd, EV_CTL, idx);
+}
+
+void act__node_arm_gw(struct act_node *n, int fd, uint32_t idx);
+void act__node_arm_gw(struct act_node *n, int fd, uint32_t idx)
+{
+	arm_poll(n, fd, EV_GW, idx);
 }
 
 /* Sends a control record to participant `to`.  0 or ACT_EFULL. */
@@ -714,14 +747,15 @@ static void reap_strays(act_node_t *n, uint64_t *reap_mask)
 
 /* ---- records for the supervisor --------------------------------------------------- */
 
-static void handle_outbound(act_node_t *n, uint32_t from, const struct act__env *e)
+/* An envelope for outside the node.  False: keep it, retry later (full peer). */
+static bool handle_outbound(act_node_t *n, uint32_t from, const struct act__env *e)
 {
 	struct act__jview jv;
 
 	if (act__jenv_parse(e, e->rec.len, &jv)) {
 		act__warn("malformed outbound envelope from group %u dropped", from);
 		n->n_dead_letters++;
-		return;
+		return true;
 	}
 	if (jv.endpoint_len == 0) {
 		/* A reply (or Reject) for an actorsctl client. */
@@ -729,30 +763,39 @@ static void handle_outbound(act_node_t *n, uint32_t from, const struct act__env 
 			act__debug("reply of type %s for a client that is gone", jv.type);
 			n->n_dead_letters++;
 		}
-		return;
+		return true;
 	}
-	/* Remote peers: the gateway takes these. */
-	act__warn("envelope of type %s for %s at %s dropped: this node has no gateway", jv.type,
-	          jv.peer, jv.endpoint);
-	n->n_dead_letters++;
+	if (!n->gw) {
+		act__warn("envelope of type %s for %s at %s dropped: this node has no endpoint",
+		          jv.type, jv.peer, jv.endpoint);
+		n->n_dead_letters++;
+		return true;
+	}
+	const char *from_name = e->from && e->from <= n->reg.n_actors ?
+	                        n->reg.actors[e->from - 1].name : NULL;
+	int rc = act__gw_send(n->gw, jv.peer, jv.endpoint, jv.type, jv.json, jv.json_len, from_name);
+	if (rc == ACT_EFULL)
+		return false;
+	if (rc)
+		n->n_dead_letters++;
+	return true;
 }
 
-static void handle_sup_record(act_node_t *n, uint32_t from, const struct act__rec *rec)
+/* Handles one record from group `from`.  False: leave it in the ring. */
+static bool handle_sup_record(act_node_t *n, uint32_t from, const struct act__rec *rec)
 {
 	const struct act__env *e = (const struct act__env *)rec;
 
 	if (rec->len < sizeof *e) {
 		act__warn("short record from group %u dropped", from);
-		return;
+		return true;
 	}
-	if (rec->kind == ACT__REC_MSG && (rec->flags & ACT__ENV_JSON) && e->to == ACT__TO_OUTSIDE) {
-		handle_outbound(n, from, e);
-		return;
-	}
+	if (rec->kind == ACT__REC_MSG && (rec->flags & ACT__ENV_JSON) && e->to == ACT__TO_OUTSIDE)
+		return handle_outbound(n, from, e);
 	if (rec->kind != ACT__REC_CTRL) {
 		act__warn("unexpected envelope from group %u for the supervisor dropped", from);
 		n->n_dead_letters++;
-		return;
+		return true;
 	}
 	switch (e->type) {
 	case ACT__CTRL_READY:
@@ -782,6 +825,7 @@ static void handle_sup_record(act_node_t *n, uint32_t from, const struct act__re
 	default:
 		act__warn("unknown control record %u from group %u", e->type, from);
 	}
+	return true;
 }
 
 static void drain_inbound(act_node_t *n)
@@ -790,14 +834,19 @@ static void drain_inbound(act_node_t *n)
 	int err;
 
 	act__doorbell_take(act__shm_part(&n->shm, 0), bits);
+	n->out_blocked = false;
 	/* The supervisor handles few records: scanning every ring is cheap
 	 * and robust against a dead producer's stale ready bit. */
 	for (uint32_t s = 1; s < n->shm.hdr->n_parts; s++) {
 		const struct act__rec *rec;
 		unsigned k = 0;
 		while (k++ < 1024 && (rec = act__ring_peek(&n->in[s], &err))) {
-			act__ring_begin(&n->in[s]);
-			handle_sup_record(n, s, rec);
+			if (!handle_sup_record(n, s, rec)) {
+				/* A full peer: the envelope stays, and so does everything
+				 * behind it in this ring; retried on the next turn. */
+				n->out_blocked = true;
+				break;
+			}
 			act__ring_release(&n->in[s]);
 		}
 		if (err) {
@@ -846,6 +895,12 @@ static void loop_once(act_node_t *n)
 		}
 	if (n->ctl)
 		act__ctl_arm(n->ctl);
+	if (n->gw) {
+		act__gw_arm(n->gw);
+		/* Work held back by backpressure is retried soon, not at the tick. */
+		if ((act__gw_busy(n->gw) || n->out_blocked) && timeout_ns > 1000000u)
+			timeout_ns = 1000000u;
+	}
 
 	if (!act__doorbell_prepare_sleep(p0))
 		timeout_ns = 0;
@@ -887,12 +942,18 @@ static void loop_once(act_node_t *n)
 			if (n->ctl)
 				act__ctl_event(n->ctl, idx);
 			break;
+		case EV_GW:
+			if (n->gw)
+				act__gw_event(n->gw, idx);
+			break;
 		default:
 			break;
 		}
 	}
 	io_uring_cq_advance(&n->uring, count);
 	drain_inbound(n);
+	if (n->gw)
+		act__gw_pump(n->gw); /* ZMQ_FD is edge-triggered: always look */
 	bool reaped = false;
 	for (uint32_t i = 0; i < n->reg.n_groups; i++)
 		if (reap_mask[i / 64] & (1ull << (i % 64))) {
@@ -1014,6 +1075,17 @@ static int setup(act_node_t *n, sigset_t *oldmask)
 		if (!n->ctl)
 			return err;
 	}
+	if (n->endpoint) {
+		struct act__gw_config cfg = {
+			.endpoint = n->endpoint, .advertise = n->advertise, .limits = n->limits,
+			.curve_secret = n->curve_secret, .curve_public = n->curve_public,
+			.curve_allow = (const char (*)[41])n->curve_allow,
+			.n_curve_allow = n->n_curve_allow, .all_remote = n->all_remote,
+		};
+		n->gw = act__gw_new(n, &cfg, &err);
+		if (!n->gw)
+			return err ? err : -EINVAL;
+	}
 	return 0;
 }
 
@@ -1023,6 +1095,8 @@ static void teardown(act_node_t *n, const sigset_t *oldmask)
 
 	act__ctl_free(n->ctl);
 	n->ctl = NULL;
+	act__gw_free(n->gw);
+	n->gw = NULL;
 	act__dl_close(n->dl);
 	n->dl = NULL;
 	act__spawner_stop(&n->sp);

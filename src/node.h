@@ -14,6 +14,7 @@
 #include "restart.h"
 #include "shm.h"
 #include "spawn.h"
+#include "wire.h"
 
 struct act__ctl;
 struct act__ctl_conn;
@@ -94,6 +95,14 @@ struct act_node {
 	uint64_t n_dead_letters;
 	uint64_t next_corr;
 	struct act__gateway *gw;
+	/* gateway configuration (no endpoint: no gateway) */
+	char *endpoint, *advertise;
+	struct act__wire_limits limits;
+	char *curve_secret, *curve_public;
+	char (*curve_allow)[41];
+	uint32_t n_curve_allow;
+	bool all_remote;
+	bool out_blocked;         /* an outbound envelope waits for a full peer */
 	bool running, stopping, stop_done;
 	int exit_code;
 };

@@ -45,6 +45,11 @@ void act__reg_fini(struct act__registry *r)
 		free(r->groups[i].name);
 		free(r->groups[i].actors);
 	}
+	for (uint32_t i = 0; i < r->n_peers; i++) {
+		free(r->peers[i].name);
+		free(r->peers[i].endpoint);
+	}
+	free(r->peers);
 	free(r->actors);
 	free(r->groups);
 	free(r->types);
@@ -234,4 +239,21 @@ uint64_t act__reg_freeze(struct act__registry *r)
 		h = act__fnv1a(h, &r->actors[i].group, sizeof r->actors[i].group);
 	}
 	return h ? h : 1;
+}
+
+int act__reg_add_peer(struct act__registry *r, const char *name, const char *endpoint)
+{
+	struct act__peer_def *p = realloc(r->peers, (r->n_peers + 1) * sizeof *p);
+	if (!p)
+		return -ENOMEM;
+	r->peers = p;
+	p[r->n_peers].name = strdup(name);
+	p[r->n_peers].endpoint = strdup(endpoint);
+	if (!p[r->n_peers].name || !p[r->n_peers].endpoint) {
+		free(p[r->n_peers].name);
+		free(p[r->n_peers].endpoint);
+		return -ENOMEM;
+	}
+	r->n_peers++;
+	return 0;
 }

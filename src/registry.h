@@ -52,8 +52,13 @@ struct act__registry {
 	uint32_t n_actors, cap_actors;
 	struct act__group_def *groups; /* groups[0] is the first group (index 1) */
 	uint32_t n_groups, cap_groups;
+	struct act__peer_def { char *name, *endpoint; } *peers; /* named remote nodes */
+	uint32_t n_peers;
 	bool frozen;
 };
+
+/* Adds a named peer node (app file "peers"): act_lookup("actor@name"). */
+int act__reg_add_peer(struct act__registry *r, const char *name, const char *endpoint);
 
 void act__reg_init(struct act__registry *r);
 void act__reg_fini(struct act__registry *r);

@@ -459,8 +459,29 @@ ACT_API int act_timer_cancel(act_ctx *ctx, int64_t id)
 
 /* ---- names and context accessors ------------------------------------------ */
 
+static act_ref intern_remote(struct worker *w, const char *name, const char *endpoint);
+
 ACT_API int act_lookup(act_ctx *ctx, const char *name, act_ref *out)
 {
+	const char *at = name ? strchr(name, '@') : NULL;
+	if (at) {
+		/* "actor@peer": an actor on a named peer node (app file "peers"). */
+		char actor[ACT__NAME_MAX + 1];
+		size_t al = (size_t)(at - name);
+		const struct act__registry *reg = ctx->w->reg;
+		if (al == 0 || al > ACT__NAME_MAX)
+			return -EINVAL;
+		memcpy(actor, name, al);
+		actor[al] = '\0';
+		for (uint32_t i = 0; i < reg->n_peers; i++)
+			if (!strcmp(reg->peers[i].name, at + 1)) {
+				*out = intern_remote(ctx->w, actor, reg->peers[i].endpoint);
+				return act_ref_is_nobody(*out) ? -ENOSPC : 0;
+			}
+		act__warn("actor '%s' looked up '%s': no peer named '%s'", ctx->actor->def->name,
+		          name, at + 1);
+		return -ENOENT;
+	}
 	int id = act__reg_find_actor(ctx->w->reg, name);
 	if (id < 0) {
 		act__warn("actor '%s' looked up an unknown actor '%s'",

@@ -46,7 +46,8 @@ enum {
 #define DEFAULT_IO_TIMEOUT_MS 10000
 #define DEFAULT_ASK_MS        5000
 #define ASK_GRACE_MS          2000            /* I/O timeout of ask beyond its own */
-#define MAX_TIMEOUT_S         86400.0
+#define MAX_TIMEOUT_S         86400.0         /* -t */
+#define MAX_ASK_TIMEOUT_S     3600.0          /* the node's limit for timeout_ms */
 #define MAX_REQUEST_BYTES     (1024 * 1024)   /* the node refuses anything larger */
 #define MAX_ANSWER_BYTES      (64u * 1024 * 1024)
 #define MAX_NAME_BYTES        255
@@ -92,6 +93,27 @@ static int usage_error(const char *fmt, ...)
 	return CTL_USAGE;
 }
 
+/* Copies s into dst (cap bytes), replacing control characters so that text
+ * from the node cannot drive the terminal. */
+static const char *clean(char *dst, size_t cap, const char *s)
+{
+	size_t i = 0;
+
+	for (; s && *s && i + 1 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		dst[i++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	dst[i] = '\0';
+	return dst;
+}
+
+/* Writes s to stdout with control characters replaced, whatever its length. */
+static void put_clean(const char *s)
+{
+	for (; *s; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
 static void print_help(void)
 {
 	fputs(
@@ -105,7 +127,7 @@ static void print_help(void)
 "  send ACTOR TYPE JSON      put a TYPE message in ACTOR's ring\n"
 "  ask ACTOR TYPE JSON [--timeout SECONDS]\n"
 "                            send a request and print the reply's type and\n"
-"                            message (the node waits 5 s unless told otherwise)\n"
+"                            message (the node waits 5 s, at most 3600)\n"
 "  dead-letters              list the dead-letter store, one line per entry\n"
 "  dead-letters replay ID    send dead letter ID to its receiver again\n"
 "\n"
@@ -254,16 +276,16 @@ fail:
 	return NULL;
 }
 
-/* Parses a positive number of seconds (fractions allowed) into whole
- * milliseconds, rounded up.  false if s is not such a number. */
-static bool parse_seconds(const char *s, long long *ms)
+/* Parses a positive number of seconds up to max (fractions allowed) into
+ * whole milliseconds, rounded up.  false if s is not such a number. */
+static bool parse_seconds(const char *s, double max, long long *ms)
 {
 	char *end;
 	double v;
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || *end || errno || !(v > 0 && v <= MAX_TIMEOUT_S))  /* NaN too */
+	if (end == s || *end || errno || !(v > 0 && v <= max))  /* NaN too */
 		return false;
 	*ms = (long long)(v * 1000.0);
 	if ((double)*ms < v * 1000.0)
@@ -357,15 +379,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		} else if ((r = opt_value(argv, argc, &i, "--io-timeout", 't', &val))) {
 			if (r < 0)
 				return usage_error("option '%s' needs a number of SECONDS", a);
-			if (!parse_seconds(val, &o->io_timeout_ms))
+			if (!parse_seconds(val, MAX_TIMEOUT_S, &o->io_timeout_ms))
 				return usage_error("bad I/O timeout '%s': expected seconds, "
 				                   "more than 0 and at most %.0f", val, MAX_TIMEOUT_S);
 		} else if ((r = opt_value(argv, argc, &i, "--timeout", 0, &val))) {
 			if (r < 0)
 				return usage_error("option '%s' needs a number of SECONDS", a);
-			if (!parse_seconds(val, &o->ask_timeout_ms))
+			if (!parse_seconds(val, MAX_ASK_TIMEOUT_S, &o->ask_timeout_ms))
 				return usage_error("bad ask timeout '%s': expected seconds, "
-				                   "more than 0 and at most %.0f", val, MAX_TIMEOUT_S);
+				                   "more than 0 and at most %.0f", val, MAX_ASK_TIMEOUT_S);
 		} else {
 			return usage_error("unknown option '%s'", a);
 		}
@@ -387,9 +409,12 @@ static int need_args(const struct opts *o, int n, const char *synopsis)
 
 static int check_name(const char *what, const char *s)
 {
+	char b[300];
+
 	if (!name_ok(s))
 		return usage_error("bad %s '%s': expected 1..%d bytes of UTF-8 without "
-		                   "control characters", what, s, MAX_NAME_BYTES);
+		                   "control characters", what, clean(b, sizeof b, s),
+		                   MAX_NAME_BYTES);
 	return -1;
 }
 
@@ -701,27 +726,6 @@ static bool get_num(const cJSON *o, const char *key, double *d)
 	return true;
 }
 
-/* Copies s into dst (cap bytes), replacing control characters so that text
- * from the node cannot drive the terminal. */
-static const char *clean(char *dst, size_t cap, const char *s)
-{
-	size_t i = 0;
-
-	for (; s && *s && i + 1 < cap; s++) {
-		unsigned char c = (unsigned char)*s;
-		dst[i++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-	}
-	dst[i] = '\0';
-	return dst;
-}
-
-/* Writes s to stdout with control characters replaced, whatever its length. */
-static void put_clean(const char *s)
-{
-	for (; *s; s++)
-		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
-}
-
 /* A count in at most width characters: exact, or scaled (12.3M). */
 static const char *fmt_count(char *b, size_t cap, const cJSON *o, const char *key, int width)
 {
@@ -811,16 +815,18 @@ static const char *fmt_time(char *b, size_t cap, const cJSON *o, const char *key
 	return b;
 }
 
-/* "killed by signal 9 (Killed), core dumped" or "exited with code 111
- * (temporary failure)" for a crash record. */
+/* "killed by signal 9 (Killed), core dumped", "hung, killed by signal 9
+ * (Killed)" or "exited with code 111 (temporary failure)" for a crash
+ * record. */
 static const char *fmt_death(char *b, size_t cap, const cJSON *c)
 {
+	const char *hung = cJSON_IsTrue(get(c, "hung")) ? "hung, " : "";
 	double sig, code;
 	size_t n = 0;
 
 	if (get_num(c, "signal", &sig) && sig > 0) {
 		const char *name = sig < 1000 ? strsignal((int)sig) : NULL;
-		n = (size_t)snprintf(b, cap, "killed by signal %.0f%s%s%s", sig,
+		n = (size_t)snprintf(b, cap, "%skilled by signal %.0f%s%s%s", hung, sig,
 		                     name ? " (" : "", name ? name : "", name ? ")" : "");
 	} else if (get_num(c, "exit_code", &code)) {
 		int e = (int)code;
@@ -992,7 +998,8 @@ static void print_status(const cJSON *a)
 		print_crash(g);
 }
 
-/* Reports groups that are failed, dead or backing off; true if any. */
+/* Reports groups that are failed, dead or backing off; true if any, or if
+ * the node says "problem" itself. */
 static bool report_problems(const cJSON *a)
 {
 	char msg[900], name[80], state[32];
@@ -1011,10 +1018,12 @@ static bool report_problems(const cJSON *a)
 			                      clean(state, sizeof state, s ? s : "failed"));
 		any = true;
 	}
-	if (any)
-		say_err("node %s reports a problem: %s",
-		        clean(name, sizeof name, get_str(a, "node") ? get_str(a, "node") : "?"), msg);
-	return any;
+	if (!any && !cJSON_IsTrue(get(a, "problem")))
+		return false;
+	say_err("node %s reports a problem%s%s",
+	        clean(name, sizeof name, get_str(a, "node") ? get_str(a, "node") : "?"),
+	        any ? ": " : "", msg);
+	return true;
 }
 
 static bool dead_letters_valid(const cJSON *a)

@@ -160,6 +160,15 @@ static act_node_t *node_from_app(const struct act__app *app, int *err)
 			n->reg.actors[n->reg.n_actors - 1].remote = a->remote;
 		}
 	}
+	for (uint32_t i = 0; i < app->n_peers; i++)
+		if ((*err = act__reg_add_peer(&n->reg, app->peers[i].name, app->peers[i].endpoint)))
+			goto fail;
+	if (app->endpoint && (*err = act_node_set_endpoint(n, app->endpoint, app->advertise)))
+		goto fail;
+	n->limits.max_frame = app->limits.max_frame_bytes;
+	n->limits.max_depth = app->limits.max_depth;
+	n->limits.max_string = app->limits.max_string_bytes;
+	n->limits.max_fields = app->limits.max_fields;
 	if ((*err = act_node_set_state_dir(n, app->state_dir)) ||
 	    (*err = act_node_set_control_socket(n, app->control_socket)))
 		goto fail;
@@ -168,6 +177,56 @@ static act_node_t *node_from_app(const struct act__app *app, int *err)
 fail:
 	act_node_free(n);
 	return NULL;
+}
+
+/* Reads a Z85 key (40 characters, surrounding whitespace ignored) from path. */
+static int read_key(const char *path, char **out)
+{
+	char buf[128];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *s = buf;
+	while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
+		s++;
+	size_t len = strcspn(s, " \t\r\n");
+	if (len != 40)
+		return -EINVAL;
+	s[40] = '\0';
+	*out = strdup(s);
+	return *out ? 0 : -ENOMEM;
+}
+
+static int load_curve(act_node_t *n, const struct act__app *app)
+{
+	int err;
+	if (!app->curve.enabled)
+		return 0;
+	if ((err = read_key(app->curve.secret_key_file, &n->curve_secret))) {
+		fprintf(stderr, "actorsd: %s: $.curve.secret_key_file: cannot read a 40-character Z85 "
+		        "key from %s: %s\n", app->path, app->curve.secret_key_file,
+		        err == -EINVAL ? "not a Z85 key" : strerror(-err));
+		return ACT_EXIT_PERMANENT;
+	}
+	if ((err = read_key(app->curve.public_key_file, &n->curve_public))) {
+		fprintf(stderr, "actorsd: %s: $.curve.public_key_file: cannot read a 40-character Z85 "
+		        "key from %s: %s\n", app->path, app->curve.public_key_file,
+		        err == -EINVAL ? "not a Z85 key" : strerror(-err));
+		return ACT_EXIT_PERMANENT;
+	}
+	if (app->curve.n_allow) {
+		n->curve_allow = calloc(app->curve.n_allow, sizeof *n->curve_allow);
+		if (!n->curve_allow)
+			return ACT_EXIT_TEMPORARY;
+		memcpy(n->curve_allow, app->curve.allow, app->curve.n_allow * sizeof *n->curve_allow);
+		n->n_curve_allow = app->curve.n_allow;
+	}
+	return 0;
 }
 
 /* --check: bind the modules in a child, so no user code runs here either. */
@@ -229,6 +288,11 @@ int main(int argc, char **argv)
 		return ACT_EXIT_PERMANENT;
 	}
 	binder.app = &app;
+	if ((rc = load_curve(n, &app))) {
+		act_node_free(n);
+		act__app_free(&app);
+		return rc;
+	}
 	if (check) {
 		rc = check_modules(n, &binder);
 		if (rc == 0)

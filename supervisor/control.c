@@ -20,6 +20,7 @@
 #include "control.h"
 #include "deadletter.h"
 #include "envelope.h"
+#include "gateway.h"
 #include "log.h"
 #include "node.h"
 
@@ -210,6 +211,8 @@ static cJSON *status_json(struct act_node *n)
 	}
 	cJSON_AddNumberToObject(a, "dead_letters", (double)n->n_dead_letters);
 	cJSON_AddBoolToObject(a, "problem", problem);
+	if (n->gw)
+		act__gw_status(n->gw, a);
 	return a;
 }
 

@@ -107,6 +107,17 @@ ACT_API int act_node_set_state_dir(act_node_t *node, const char *dir);
 ACT_API int act_node_set_control_socket(act_node_t *node, const char *path);
 
 /*
+ * Gives the node a network endpoint: a ZeroMQ PULL socket bound there
+ * speaking the actors family's JSON protocol (e.g. "tcp://127.0.0.1:5001";
+ * nothing is bound by default).  advertise (may be NULL: derived from the
+ * bound address) is the sender_endpoint peers reply to.
+ */
+ACT_API int act_node_set_endpoint(act_node_t *node, const char *endpoint, const char *advertise);
+/* Makes actor `name` reachable from the network (default: not reachable;
+ * envelopes for it are rejected as if it did not exist). */
+ACT_API int act_node_set_remote(act_node_t *node, const char *actor, bool remote);
+
+/*
  * Runs the node: returns when it stopped, with ACT_EXIT_OK after a clean
  * shutdown (SIGINT, SIGTERM, act_shutdown()) or another ACT_EXIT_ code.
  * A negative code means it could not start (see act_strerror).

@@ -1,0 +1,554 @@
+/*
+ * gateway.c - JSON envelopes between ZeroMQ peers and the node's rings.
+ *
+ * ZMQ_FD is edge-triggered: after every wakeup, and on every turn of the
+ * supervisor's loop (sends on other sockets may have consumed the edge),
+ * the PULL socket is drained while ZMQ_EVENTS says POLLIN.  Every send uses
+ * ZMQ_DONTWAIT; a peer whose queue is full (SNDHWM) makes act__gw_send()
+ * return ACT_EFULL and the caller keeps the envelope in its ring, so the
+ * workers that send to that peer eventually see ACT_EFULL themselves.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "clock.h"
+#include "envelope.h"
+#include "gateway.h"
+#include "log.h"
+#include "node.h"
+
+#define MAX_PEERS 1024u
+#define PUMP_BATCH 512u
+#define SNDHWM 10000
+#define RCVHWM 10000
+#define LINGER_MS 1000
+#define LOG_BURST 10u          /* log lines per second before we summarise */
+
+struct peer {
+	char endpoint[ACT__ENDPOINT_MAX + 1];
+	void *sock;
+	uint64_t sent, refused;
+};
+
+struct pending {           /* an inbound envelope waiting for ring space */
+	bool set;
+	char *receiver, *type, *json, *sender, *endpoint;
+	size_t json_len;
+};
+
+struct act__gateway {
+	struct act_node *n;
+	void *ctx, *pull, *zap;
+	int pull_fd, zap_fd;
+	bool pull_armed, zap_armed;
+	char advertise[ACT__ENDPOINT_MAX + 1];
+	struct act__wire_limits lim;
+	bool all_remote;
+	char (*allow)[41];
+	uint32_t n_allow;
+	struct peer *peers;
+	uint32_t n_peers;
+	struct pending pend;
+	/* counters */
+	uint64_t frames_in, frames_out, rejects_sent, rejects_received;
+	uint64_t malformed[ACT__WIRE_N_ERRS];
+	uint64_t unknown_receiver, undeliverable, send_errors, backpressure;
+	uint64_t auth_denied, auth_allowed;
+	/* rate-limited logging */
+	uint64_t log_window_ns;
+	unsigned log_count, log_suppressed;
+};
+
+void act__node_arm_gw(struct act_node *n, int fd, uint32_t idx);
+
+__attribute__((format(printf, 2, 3)))
+static void log_rl(struct act__gateway *gw, const char *fmt, ...)
+{
+	uint64_t now = act__now_ns();
+	char line[512];
+	va_list ap;
+
+	if (now - gw->log_window_ns > 1000000000ull) {
+		if (gw->log_suppressed)
+			act__warn("gateway: %u similar messages suppressed", gw->log_suppressed);
+		gw->log_window_ns = now;
+		gw->log_count = 0;
+		gw->log_suppressed = 0;
+	}
+	if (gw->log_count++ >= LOG_BURST) {
+		gw->log_suppressed++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	act__warn("gateway: %s", line);
+}
+
+/* ---- peers (outbound) ------------------------------------------------------------ */
+
+static bool endpoint_ok(const char *ep)
+{
+	size_t n = strlen(ep);
+	return n > 6 && n <= ACT__ENDPOINT_MAX &&
+	       (!strncmp(ep, "tcp://", 6) || !strncmp(ep, "ipc://", 6));
+}
+
+static struct peer *get_peer(struct act__gateway *gw, const char *endpoint, int *err)
+{
+	char ep[ACT__ENDPOINT_MAX + 1];
+	int v;
+
+	if (!endpoint_ok(endpoint) || act__wire_normalize_endpoint(endpoint, ep, sizeof ep)) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	for (uint32_t i = 0; i < gw->n_peers; i++)
+		if (!strcmp(gw->peers[i].endpoint, ep))
+			return &gw->peers[i];
+	if (gw->n_peers >= MAX_PEERS) {
+		*err = -ENOSPC;
+		return NULL;
+	}
+	struct peer *p = &gw->peers[gw->n_peers];
+	memset(p, 0, sizeof *p);
+	snprintf(p->endpoint, sizeof p->endpoint, "%s", ep);
+	p->sock = zmq_socket(gw->ctx, ZMQ_PUSH);
+	if (!p->sock) {
+		*err = -errno;
+		return NULL;
+	}
+	v = LINGER_MS;
+	zmq_setsockopt(p->sock, ZMQ_LINGER, &v, sizeof v);
+	v = SNDHWM;
+	zmq_setsockopt(p->sock, ZMQ_SNDHWM, &v, sizeof v);
+	if (zmq_connect(p->sock, ep) < 0) {
+		*err = -errno;
+		zmq_close(p->sock);
+		return NULL;
+	}
+	gw->n_peers++;
+	return p;
+}
+
+static int push(struct act__gateway *gw, const char *endpoint, const char *text, size_t len)
+{
+	int err = 0;
+	struct peer *p = get_peer(gw, endpoint, &err);
+
+	if (!p)
+		return err;
+	if (zmq_send(p->sock, text, len, ZMQ_DONTWAIT) < 0) {
+		err = errno == EAGAIN ? ACT_EFULL : -errno;
+		p->refused++;
+		return err;
+	}
+	p->sent++;
+	gw->frames_out++;
+	return 0;
+}
+
+int act__gw_send(struct act__gateway *gw, const char *peer, const char *endpoint,
+                 const char *type, const char *json, size_t json_len, const char *from)
+{
+	size_t len;
+	char *text;
+	int err;
+
+	(void)json_len; /* json is NUL-terminated (envelope trailer) */
+	text = act__wire_encode(peer, type, json, from, gw->advertise, &len);
+	if (!text) {
+		gw->send_errors++;
+		log_rl(gw, "cannot encode an envelope of type %s for %s", type, peer);
+		return -EINVAL;
+	}
+	err = push(gw, endpoint, text, len);
+	free(text);
+	if (!err && !strcmp(type, "Reject"))
+		gw->rejects_sent++;
+	if (err == ACT_EFULL)
+		gw->backpressure++;
+	else if (err) {
+		gw->send_errors++;
+		log_rl(gw, "cannot send to %s at %s: %s", peer, endpoint, act_strerror(err));
+	}
+	return err;
+}
+
+static void reject(struct act__gateway *gw, const struct act__wire_env *env, const char *reason)
+{
+	char *text;
+	size_t len;
+
+	if (!env->sender_actor || !env->sender_endpoint)
+		return; /* not addressable */
+	if (env->message_type && !strcmp(env->message_type, "Reject"))
+		return; /* never answer a Reject with a Reject */
+	text = act__wire_reject(env->sender_actor, env->message_type ? env->message_type : "",
+	                        reason, env->receiver ? env->receiver : "", gw->advertise, &len);
+	if (!text)
+		return;
+	if (push(gw, env->sender_endpoint, text, len) == 0)
+		gw->rejects_sent++;
+	free(text);
+}
+
+/* ---- inbound ---------------------------------------------------------------------- */
+
+static void pend_free(struct pending *p)
+{
+	free(p->receiver);
+	free(p->type);
+	free(p->json);
+	free(p->sender);
+	free(p->endpoint);
+	memset(p, 0, sizeof *p);
+}
+
+/* Tries to hand the pending envelope to its ring.  True when done with it. */
+static bool pend_retry(struct act__gateway *gw)
+{
+	struct pending *p = &gw->pend;
+	int rc = act__node_inject(gw->n, p->receiver, p->type, p->json, p->json_len, p->sender,
+	                          p->endpoint, ACT__PEER_REMOTE, 0, 0);
+	if (rc == ACT_EFULL)
+		return false;
+	if (rc) {
+		gw->undeliverable++;
+		log_rl(gw, "envelope for '%s' undeliverable: %s", p->receiver, act_strerror(rc));
+	}
+	pend_free(p);
+	return true;
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
+{
+	struct act__wire_env env;
+	char err[256], why[320];
+	enum act__wire_err e;
+
+	gw->frames_in++;
+	e = act__wire_parse(data, len, &gw->lim, &env, err, sizeof err);
+	if (e != ACT__WIRE_OK) {
+		gw->malformed[e]++;
+		log_rl(gw, "malformed frame (%s, %zu bytes): %s", act__wire_err_name(e), len, err);
+		snprintf(why, sizeof why, "Malformed envelope: %s", err);
+		reject(gw, &env, why);
+		act__wire_env_free(&env);
+		return;
+	}
+	if (!strcmp(env.message_type, "Reject"))
+		gw->rejects_received++;
+	int id = act__reg_find_actor(&gw->n->reg, env.receiver);
+	if (id < 0 || !(gw->all_remote || gw->n->reg.actors[id].remote)) {
+		/* An actor that is not reachable from the network looks exactly
+		 * like one that does not exist. */
+		gw->unknown_receiver++;
+		log_rl(gw, "envelope for unknown actor '%.64s' rejected", env.receiver);
+		snprintf(why, sizeof why, "Actor '%.200s' not found", env.receiver);
+		reject(gw, &env, why);
+		act__wire_env_free(&env);
+		return;
+	}
+	char *json = cJSON_PrintUnformatted(env.message);
+	if (!json) {
+		gw->undeliverable++;
+		act__wire_env_free(&env);
+		return;
+	}
+	int rc = act__node_inject(gw->n, env.receiver, env.message_type, json, strlen(json),
+	                          env.sender_actor, env.sender_endpoint, ACT__PEER_REMOTE, 0, 0);
+	if (rc == ACT_EFULL) {
+		/* Backpressure: hold this one and stop reading until it fits;
+		 * ZeroMQ then queues up to RCVHWM and stalls the senders. */
+		struct pending *p = &gw->pend;
+		p->set = true;
+		p->receiver = strdup(env.receiver);
+		p->type = strdup(env.message_type);
+		p->json = json;
+		p->json_len = strlen(json);
+		p->sender = dup_or_null(env.sender_actor);
+		p->endpoint = dup_or_null(env.sender_endpoint);
+		gw->backpressure++;
+		json = NULL;
+	} else if (rc) {
+		gw->undeliverable++;
+		snprintf(why, sizeof why, "Cannot deliver to '%.64s': %s", env.receiver,
+		         act_strerror(rc));
+		log_rl(gw, "%s", why);
+		reject(gw, &env, why);
+	}
+	free(json);
+	act__wire_env_free(&env);
+}
+
+/* Answers ZAP requests: CURVE clients on the allow-list (or any, if none). */
+static void pump_zap(struct act__gateway *gw)
+{
+	for (;;) {
+		zmq_msg_t f[7];
+		int nf = 0, more = 1;
+		uint32_t ev = 0;
+		size_t sz = sizeof ev;
+
+		if (zmq_getsockopt(gw->zap, ZMQ_EVENTS, &ev, &sz) < 0 || !(ev & ZMQ_POLLIN))
+			return;
+		while (more && nf < 7) {
+			zmq_msg_init(&f[nf]);
+			if (zmq_msg_recv(&f[nf], gw->zap, ZMQ_DONTWAIT) < 0) {
+				zmq_msg_close(&f[nf]);
+				break;
+			}
+			more = zmq_msg_more(&f[nf]);
+			nf++;
+		}
+		/* Drain an oversized request's remaining frames. */
+		while (more) {
+			zmq_msg_t x;
+			zmq_msg_init(&x);
+			if (zmq_msg_recv(&x, gw->zap, ZMQ_DONTWAIT) < 0) {
+				zmq_msg_close(&x);
+				break;
+			}
+			more = zmq_msg_more(&x);
+			zmq_msg_close(&x);
+		}
+		bool ok = false;
+		if (nf >= 7 && zmq_msg_size(&f[5]) == 5 && !memcmp(zmq_msg_data(&f[5]), "CURVE", 5) &&
+		    zmq_msg_size(&f[6]) == 32) {
+			char z85[41];
+			zmq_z85_encode(z85, zmq_msg_data(&f[6]), 32);
+			ok = gw->n_allow == 0;
+			for (uint32_t i = 0; i < gw->n_allow && !ok; i++)
+				ok = !strcmp(gw->allow[i], z85);
+			if (!ok)
+				log_rl(gw, "CURVE client %s refused (not on the allow-list)", z85);
+		}
+		if (ok)
+			gw->auth_allowed++;
+		else
+			gw->auth_denied++;
+		/* Reply: version, request id, status code, text, user id, metadata. */
+		if (nf >= 2) {
+			const char *code = ok ? "200" : "400";
+			zmq_send(gw->zap, "1.0", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+			zmq_send(gw->zap, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]),
+			         ZMQ_SNDMORE | ZMQ_DONTWAIT);
+			zmq_send(gw->zap, code, 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+			zmq_send(gw->zap, ok ? "OK" : "denied", ok ? 2 : 6, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+			zmq_send(gw->zap, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+			zmq_send(gw->zap, "", 0, ZMQ_DONTWAIT);
+		}
+		for (int i = 0; i < nf; i++)
+			zmq_msg_close(&f[i]);
+	}
+}
+
+void act__gw_pump(struct act__gateway *gw)
+{
+	if (gw->zap)
+		pump_zap(gw);
+	for (unsigned k = 0; k < PUMP_BATCH; k++) {
+		uint32_t ev = 0;
+		size_t sz = sizeof ev;
+		zmq_msg_t m;
+
+		if (gw->pend.set && !pend_retry(gw))
+			return; /* still full: leave the rest queued in ZeroMQ */
+		if (zmq_getsockopt(gw->pull, ZMQ_EVENTS, &ev, &sz) < 0 || !(ev & ZMQ_POLLIN))
+			return;
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, gw->pull, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			return;
+		}
+		handle_frame(gw, zmq_msg_data(&m), zmq_msg_size(&m));
+		zmq_msg_close(&m);
+	}
+}
+
+bool act__gw_busy(const struct act__gateway *gw)
+{
+	return gw->pend.set;
+}
+
+void act__gw_arm(struct act__gateway *gw)
+{
+	if (!gw->pull_armed) {
+		act__node_arm_gw(gw->n, gw->pull_fd, 0);
+		gw->pull_armed = true;
+	}
+	if (gw->zap && !gw->zap_armed) {
+		act__node_arm_gw(gw->n, gw->zap_fd, 1);
+		gw->zap_armed = true;
+	}
+}
+
+void act__gw_event(struct act__gateway *gw, uint32_t idx);
+void act__gw_event(struct act__gateway *gw, uint32_t idx)
+{
+	if (idx == 0)
+		gw->pull_armed = false;
+	else
+		gw->zap_armed = false;
+	act__gw_pump(gw);
+}
+
+const char *act__gw_advertise(const struct act__gateway *gw) { return gw->advertise; }
+
+void act__gw_status(const struct act__gateway *gw, cJSON *out)
+{
+	cJSON *g = cJSON_AddObjectToObject(out, "gateway"), *m, *peers;
+
+	cJSON_AddStringToObject(g, "advertise", gw->advertise);
+	cJSON_AddNumberToObject(g, "frames_in", (double)gw->frames_in);
+	cJSON_AddNumberToObject(g, "frames_out", (double)gw->frames_out);
+	cJSON_AddNumberToObject(g, "rejects_sent", (double)gw->rejects_sent);
+	cJSON_AddNumberToObject(g, "rejects_received", (double)gw->rejects_received);
+	cJSON_AddNumberToObject(g, "unknown_receiver", (double)gw->unknown_receiver);
+	cJSON_AddNumberToObject(g, "undeliverable", (double)gw->undeliverable);
+	cJSON_AddNumberToObject(g, "send_errors", (double)gw->send_errors);
+	cJSON_AddNumberToObject(g, "backpressure", (double)gw->backpressure);
+	cJSON_AddNumberToObject(g, "auth_allowed", (double)gw->auth_allowed);
+	cJSON_AddNumberToObject(g, "auth_denied", (double)gw->auth_denied);
+	uint64_t total = 0;
+	m = cJSON_AddObjectToObject(g, "malformed");
+	for (int e = 1; e < ACT__WIRE_N_ERRS; e++) {
+		cJSON_AddNumberToObject(m, act__wire_err_name((enum act__wire_err)e),
+		                        (double)gw->malformed[e]);
+		total += gw->malformed[e];
+	}
+	cJSON_AddNumberToObject(g, "malformed_total", (double)total);
+	peers = cJSON_AddArrayToObject(g, "peers");
+	for (uint32_t i = 0; i < gw->n_peers; i++) {
+		const struct peer *p = &gw->peers[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "endpoint", p->endpoint);
+		cJSON_AddNumberToObject(o, "sent", (double)p->sent);
+		cJSON_AddNumberToObject(o, "refused", (double)p->refused);
+		cJSON_AddItemToArray(peers, o);
+	}
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------- */
+
+static int setup_curve(struct act__gateway *gw, const struct act__gw_config *cfg)
+{
+	int one = 1;
+	size_t fdl = sizeof gw->zap_fd;
+
+	gw->zap = zmq_socket(gw->ctx, ZMQ_REP);
+	if (!gw->zap || zmq_bind(gw->zap, "inproc://zeromq.zap.01") < 0 ||
+	    zmq_getsockopt(gw->zap, ZMQ_FD, &gw->zap_fd, &fdl) < 0)
+		return -errno;
+	if (cfg->n_curve_allow) {
+		gw->allow = calloc(cfg->n_curve_allow, sizeof *gw->allow);
+		if (!gw->allow)
+			return -ENOMEM;
+		memcpy(gw->allow, cfg->curve_allow, cfg->n_curve_allow * sizeof *gw->allow);
+		gw->n_allow = cfg->n_curve_allow;
+	}
+	if (zmq_setsockopt(gw->pull, ZMQ_CURVE_SERVER, &one, sizeof one) < 0 ||
+	    zmq_setsockopt(gw->pull, ZMQ_CURVE_SECRETKEY, cfg->curve_secret, 41) < 0 ||
+	    zmq_setsockopt(gw->pull, ZMQ_ZAP_DOMAIN, "actors", 6) < 0)
+		return -errno;
+	return 0;
+}
+
+struct act__gateway *act__gw_new(struct act_node *n, const struct act__gw_config *cfg, int *err)
+{
+	struct act__gateway *gw = calloc(1, sizeof *gw);
+	size_t fdl;
+	int v;
+	int64_t maxmsg;
+
+	*err = 0;
+	if (!gw) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	gw->n = n;
+	gw->lim = cfg->limits;
+	gw->all_remote = cfg->all_remote;
+	gw->pull_fd = gw->zap_fd = -1;
+	gw->peers = calloc(MAX_PEERS, sizeof *gw->peers);
+	gw->ctx = zmq_ctx_new();
+	if (!gw->peers || !gw->ctx) {
+		*err = -ENOMEM;
+		goto fail;
+	}
+	/* One I/O thread is plenty; the context's threads exist only in the
+	 * supervisor, created after the zygote forked (no worker inherits). */
+	zmq_ctx_set(gw->ctx, ZMQ_IO_THREADS, 1);
+	gw->pull = zmq_socket(gw->ctx, ZMQ_PULL);
+	if (!gw->pull) {
+		*err = -errno;
+		goto fail;
+	}
+	v = LINGER_MS;
+	zmq_setsockopt(gw->pull, ZMQ_LINGER, &v, sizeof v);
+	v = RCVHWM;
+	zmq_setsockopt(gw->pull, ZMQ_RCVHWM, &v, sizeof v);
+	/* Frames up to twice the limit reach the parser (and are counted as
+	 * too_big); anything larger makes ZeroMQ drop the connection. */
+	maxmsg = (int64_t)gw->lim.max_frame * 2;
+	zmq_setsockopt(gw->pull, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+	if (cfg->curve_secret && (*err = setup_curve(gw, cfg))) {
+		act__err("gateway: CURVE setup failed: %s", act_strerror(*err));
+		goto fail;
+	}
+	if (zmq_bind(gw->pull, cfg->endpoint) < 0) {
+		*err = -errno;
+		act__err("gateway: cannot bind %s: %s", cfg->endpoint, zmq_strerror(errno));
+		goto fail;
+	}
+	fdl = sizeof gw->pull_fd;
+	if (zmq_getsockopt(gw->pull, ZMQ_FD, &gw->pull_fd, &fdl) < 0) {
+		*err = -errno;
+		goto fail;
+	}
+	if (cfg->advertise) {
+		snprintf(gw->advertise, sizeof gw->advertise, "%s", cfg->advertise);
+	} else {
+		char last[ACT__ENDPOINT_MAX + 1];
+		size_t ll = sizeof last;
+		if (zmq_getsockopt(gw->pull, ZMQ_LAST_ENDPOINT, last, &ll) < 0)
+			snprintf(last, sizeof last, "%s", cfg->endpoint);
+		if (act__wire_normalize_endpoint(last, gw->advertise, sizeof gw->advertise))
+			snprintf(gw->advertise, sizeof gw->advertise, "%s", last);
+	}
+	act__info("gateway listening on %s (advertised as %s)%s", cfg->endpoint, gw->advertise,
+	          cfg->curve_secret ? ", CURVE" : "");
+	return gw;
+fail:
+	act__gw_free(gw);
+	return NULL;
+}
+
+void act__gw_free(struct act__gateway *gw)
+{
+	if (!gw)
+		return;
+	pend_free(&gw->pend);
+	for (uint32_t i = 0; gw->peers && i < gw->n_peers; i++)
+		zmq_close(gw->peers[i].sock);
+	if (gw->pull)
+		zmq_close(gw->pull);
+	if (gw->zap)
+		zmq_close(gw->zap);
+	if (gw->ctx)
+		zmq_ctx_term(gw->ctx);
+	free(gw->peers);
+	free(gw->allow);
+	free(gw);
+}

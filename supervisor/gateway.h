@@ -1,0 +1,65 @@
+/*
+ * gateway.h - private: the ZeroMQ gateway of a node (DESIGN §7,
+ * shared/PROTOCOL.md).
+ *
+ * One PULL socket bound at the node's endpoint, one cached PUSH socket per
+ * remote endpoint, all owned by the supervisor's single thread and waited
+ * on through their ZMQ_FDs in the node's io_uring loop.  Inbound frames are
+ * checked (src/wire.c) and handed, still JSON, to the receiver's group ring;
+ * the worker decodes them with the type's codec.  Nothing here blocks: a
+ * full peer or a full ring turns into backpressure.
+ */
+#ifndef ACT_GATEWAY_H
+#define ACT_GATEWAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "wire.h"
+
+struct act_node;
+struct act__gateway;
+
+#define ACT__PEER_REMOTE 1u   /* act__env.from_peer of an envelope from the network */
+
+struct act__gw_config {
+	const char *endpoint;     /* bind, e.g. tcp://127.0.0.1:5001 */
+	const char *advertise;    /* sender_endpoint we put in envelopes; NULL: derived */
+	struct act__wire_limits limits;
+	/* CURVE (optional): Z85 keys, 40 chars each */
+	const char *curve_secret;
+	const char *curve_public;
+	const char (*curve_allow)[41];
+	uint32_t n_curve_allow;   /* 0: any client that knows our public key */
+	bool all_remote;          /* every actor reachable (embedded default) */
+};
+
+/* Creates the context and binds the PULL socket.  NULL + *err on failure. */
+struct act__gateway *act__gw_new(struct act_node *n, const struct act__gw_config *cfg, int *err);
+void act__gw_free(struct act__gateway *gw);
+
+/* The endpoint peers should reply to (what we advertise). */
+const char *act__gw_advertise(const struct act__gateway *gw);
+
+/* Arms polls on the sockets' ZMQ_FDs (tag slots via act__node_arm_gw). */
+void act__gw_arm(struct act__gateway *gw);
+/* A ZMQ_FD became readable (or the loop turned): drain inbound frames. */
+void act__gw_pump(struct act__gateway *gw);
+/* True if the gateway holds work it must retry soon (full ring / peer). */
+bool act__gw_busy(const struct act__gateway *gw);
+
+/*
+ * Sends an envelope to `peer` at endpoint (sender_actor = from).  0,
+ * ACT_EFULL when the peer's queue is full (keep the record, retry later),
+ * or another negative code (the envelope is dropped and counted).
+ */
+int act__gw_send(struct act__gateway *gw, const char *peer, const char *endpoint,
+                 const char *type, const char *json, size_t json_len, const char *from);
+
+/* Adds the gateway's counters to a status object. */
+void act__gw_status(const struct act__gateway *gw, cJSON *out);
+
+#endif
