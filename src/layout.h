@@ -119,6 +119,9 @@ struct act__part {
 	_Atomic uint32_t handling_from;     /* sender actor id + 1, 0 = none */
 	_Atomic uint32_t handling_json;     /* 1: a JSON envelope from outside */
 	char handling_name[64];             /* its type name (JSON envelopes only) */
+	/* Written by the supervisor before it wakes a hot standby: what the
+	 * standby's Start message says. */
+	int32_t standby_n_restarts, standby_last_signal, standby_last_exit;
 
 	/* counters, written by the consumer (this participant) */
 	alignas(ACT__CACHELINE) _Atomic uint64_t n_handled;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -43,6 +44,7 @@
 #endif
 
 #define TICK_NS (50u * 1000000u)
+#define SPARE_BIT 0x10000u   /* EV_PIDFD index of a group's hot standby */
 
 enum { EV_SIGNAL = 1, EV_DOORBELL, EV_PIDFD, EV_CTL, EV_GW };
 
@@ -210,6 +212,15 @@ ACT_API int act_node_set_shutdown_ms(act_node_t *n, const char *group, uint32_t 
 	if (!g)
 		return -ENOENT;
 	g->shutdown_ms = ms;
+	return 0;
+}
+
+ACT_API int act_node_set_hot_standby(act_node_t *n, const char *group, bool on)
+{
+	struct act__group_def *g = group_or_null(n, group);
+	if (!g)
+		return -ENOENT;
+	g->hot_standby = on;
 	return 0;
 }
 
@@ -519,13 +530,113 @@ static void run_start_queue(act_node_t *n, uint64_t now)
 		act__node_stop(n, ACT_EXIT_TEMPORARY, "a group could not be started");
 }
 
+/* ---- hot standby ------------------------------------------------------------------ */
+
+static void kill_spare(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	if (g->spare_pidfd < 0)
+		return;
+	kill(g->spare_pid, SIGKILL);
+	/* Reap now: a standby holds no state worth a graceful stop. */
+	siginfo_t si;
+	waitid((idtype_t)P_PIDFD, (id_t)g->spare_pidfd, &si, WEXITED);
+	close(g->spare_pidfd);
+	g->spare_pidfd = -1;
+	g->spare_pid = 0;
+}
+
+static void reap_spare(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	siginfo_t si;
+
+	g->spare_armed = false;
+	if (g->spare_pidfd < 0)
+		return;
+	memset(&si, 0, sizeof si);
+	if (waitid((idtype_t)P_PIDFD, (id_t)g->spare_pidfd, &si, WEXITED | WNOHANG) < 0 ||
+	    si.si_pid == 0)
+		return;
+	act__warn("group '%s': hot standby (pid %d) died (%s %d); a new one will be made",
+	          n->reg.groups[gi].name, (int)g->spare_pid,
+	          si.si_code == CLD_EXITED ? "exit" : "signal", si.si_status);
+	close(g->spare_pidfd);
+	g->spare_pidfd = -1;
+	g->spare_pid = 0;
+}
+
+/* Forks at most one missing standby per turn of the loop. */
+static void maintain_spares(act_node_t *n)
+{
+	if (n->stopping)
+		return;
+	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
+		struct act__gstate *g = &n->gs[gi];
+		if (!n->reg.groups[gi].hot_standby || g->spare_pidfd >= 0 || !alive(g) ||
+		    g->state != ACT__PS_READY || g->stop_requested)
+			continue;
+		act_start st = { true, 0, 0, -1 };
+		if (act__spawner_spawn2(&n->sp, gi + 1, &st, true, &g->spare_pid, &g->spare_pidfd)) {
+			g->spare_pidfd = -1;
+			g->spare_pid = 0;
+		} else {
+			g->spare_armed = false;
+			act__debug("group '%s': hot standby ready (pid %d)", n->reg.groups[gi].name,
+			           (int)g->spare_pid);
+		}
+		return;
+	}
+}
+
+/* Wakes group gi's standby in place of its dead worker.  False if none. */
+static bool promote_spare(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
+	uint64_t one = 1;
+
+	if (g->spare_pidfd < 0 || alive(g))
+		return false;
+	p->standby_n_restarts = (int32_t)g->n_restarts;
+	p->standby_last_signal = g->last_signal;
+	p->standby_last_exit = g->last_exit;
+	atomic_store_explicit(&p->sleeping, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->heartbeat_ns, act__now_ns(), memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->generation, 1, memory_order_relaxed);
+	/* The write orders the stores above before the standby's read of them
+	 * (a system call is a full barrier for both processes). */
+	if (write(n->standby_efd[gi], &one, sizeof one) != (ssize_t)sizeof one) {
+		kill_spare(n, gi);
+		return false;
+	}
+	g->pid = g->spare_pid;
+	g->pidfd = g->spare_pidfd;
+	g->pidfd_armed = g->spare_armed;
+	g->spare_pid = 0;
+	g->spare_pidfd = -1;
+	g->spare_armed = false;
+	g->started_ns = act__now_ns();
+	g->stop_requested = false;
+	g->hung = false;
+	g->failed = g->done = false;
+	g->n_takeovers++;
+	act__sup_started(&n->sup, gi, g->started_ns);
+	set_state(n, gi, ACT__PS_STARTING);
+	act__info("group '%s': hot standby (pid %d) took over", n->reg.groups[gi].name, (int)g->pid);
+	return true;
+}
+
 static void apply_plan(act_node_t *n, const struct act__sup_plan *plan, uint64_t now)
 {
 	for (uint32_t k = 0; k < plan->n_stop; k++)
 		request_stop(n, plan->stop[k]);
 	for (uint32_t k = 0; k < plan->n_start; k++) {
-		n->gs[plan->start[k]].n_restarts++;
-		enqueue_start(n, plan->start[k], now + plan->delay_ms * 1000000u);
+		uint32_t gi = plan->start[k];
+		n->gs[gi].n_restarts++;
+		if (plan->delay_ms == 0 && promote_spare(n, gi))
+			continue;
+		enqueue_start(n, gi, now + plan->delay_ms * 1000000u);
 	}
 	if (plan->n_start)
 		n->n_restarts_total++;
@@ -561,8 +672,10 @@ void act__node_stop(struct act_node *n, int code, const char *why)
 	n->stopping = true;
 	n->exit_code = code;
 	n->n_startq = 0;
-	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		n->gs[i].queued = false;
+		kill_spare(n, i);
+	}
 }
 
 /* While stopping: stop groups one at a time, in reverse start order. */
@@ -658,6 +771,10 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	if (g->stop_requested || n->stopping) {
 		act__info("group '%s' (pid %d) stopped: %s", gd->name, (int)pid, g->last_death);
 		g->stop_requested = false;
+		/* A temporary sibling that a restart plan took down will not run
+		 * again: the engine marked it done, and so does status. */
+		if (!n->stopping && !g->queued && n->sup.g[gi].done)
+			g->done = true;
 		if (g->waiter && !g->queued) {
 			act__ctl_group_ready(n->ctl, g->waiter, false, "the group stopped");
 			g->waiter = NULL;
@@ -729,11 +846,19 @@ static void reap_strays(act_node_t *n, uint64_t *reap_mask)
 		memset(&si, 0, sizeof si);
 		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
 			return;
-		for (uint32_t i = 0; i < n->reg.n_groups; i++)
+		for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 			if (n->gs[i].pid == si.si_pid) {
 				reap_mask[i / 64] |= 1ull << (i % 64);
 				return;
 			}
+			if (n->gs[i].spare_pid == si.si_pid) {
+				reap_spare(n, i);
+				si.si_pid = -1;
+				break;
+			}
+		}
+		if (si.si_pid == -1)
+			continue;
 		waitpid(si.si_pid, NULL, WNOHANG);
 		if (si.si_pid == n->sp.zygote) {
 			n->sp.zygote = -1;
@@ -888,11 +1013,16 @@ static void loop_once(act_node_t *n)
 		arm_poll(n, n->efd[0], EV_DOORBELL, 0);
 		n->efd_armed = true;
 	}
-	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		if (n->gs[i].pidfd >= 0 && !n->gs[i].pidfd_armed) {
 			arm_poll(n, n->gs[i].pidfd, EV_PIDFD, i);
 			n->gs[i].pidfd_armed = true;
 		}
+		if (n->gs[i].spare_pidfd >= 0 && !n->gs[i].spare_armed) {
+			arm_poll(n, n->gs[i].spare_pidfd, EV_PIDFD, i | SPARE_BIT);
+			n->gs[i].spare_armed = true;
+		}
+	}
 	if (n->ctl)
 		act__ctl_arm(n->ctl);
 	if (n->gw) {
@@ -933,7 +1063,17 @@ static void loop_once(act_node_t *n)
 		case EV_PIDFD:
 			/* Reaped after the rings are drained, so that a READY or a
 			 * dead letter sent just before the death is seen first. */
-			if (idx < n->reg.n_groups) {
+			if (idx & SPARE_BIT) {
+				/* A standby's poll may fire after it was promoted: then
+				 * its pidfd is the group's and the group path handles it. */
+				idx &= ~SPARE_BIT;
+				if (idx < n->reg.n_groups && n->gs[idx].spare_pidfd >= 0)
+					reap_spare(n, idx);
+				else if (idx < n->reg.n_groups && n->gs[idx].pidfd >= 0) {
+					n->gs[idx].pidfd_armed = false;
+					reap_mask[idx / 64] |= 1ull << (idx % 64);
+				}
+			} else if (idx < n->reg.n_groups) {
 				n->gs[idx].pidfd_armed = false;
 				reap_mask[idx / 64] |= 1ull << (idx % 64);
 			}
@@ -969,8 +1109,10 @@ static void loop_once(act_node_t *n)
 		act__ctl_tick(n->ctl, now);
 	if (n->stopping)
 		run_stop_sequence(n);
-	else
+	else {
 		run_start_queue(n, now);
+		maintain_spares(n);
+	}
 }
 
 static int zygote_init_trampoline(void *arg)
@@ -1017,12 +1159,22 @@ static int setup(act_node_t *n, sigset_t *oldmask)
 		spec[i + 1].max_redeliveries = g->max_redeliveries;
 		spec[i + 1].n_actors = g->n_actors;
 		n->gs[i].pidfd = -1;
+		n->gs[i].spare_pidfd = -1;
 		n->gs[i].last_exit = -1;
 		types[i] = (enum act__sup_restart)g->restart;
 	}
 	act__sup_init(&n->sup, &n->pol, n->reg.n_groups, types);
 	for (uint32_t i = 0; i < np; i++)
 		n->efd[i] = -1;
+	n->standby_efd = malloc(n->reg.n_groups * sizeof *n->standby_efd);
+	if (!n->standby_efd)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+		n->standby_efd[i] = -1;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+		/* Blocking on purpose: a standby sleeps in read() until woken. */
+		if ((n->standby_efd[i] = eventfd(0, EFD_CLOEXEC)) < 0)
+			return -errno;
 	err = act__shm_create(&n->shm, spec, np, n->reg.n_actors, n->reg.n_types, n->dir_hash);
 	free(spec);
 	if (err) {
@@ -1052,6 +1204,7 @@ static int setup(act_node_t *n, sigset_t *oldmask)
 	tmpl.shm_fd = n->shm.fd;
 	tmpl.directory_hash = n->dir_hash;
 	tmpl.efd = n->efd;
+	tmpl.standby_efd = n->standby_efd;
 	tmpl.zygote_init = zygote_init_trampoline;
 	tmpl.zygote_arg = n;
 	if ((err = act__spawner_start(&n->sp, &tmpl)))
@@ -1099,10 +1252,17 @@ static void teardown(act_node_t *n, const sigset_t *oldmask)
 	n->gw = NULL;
 	act__dl_close(n->dl);
 	n->dl = NULL;
+	for (uint32_t i = 0; i < n->reg.n_groups && n->gs; i++)
+		kill_spare(n, i);
 	act__spawner_stop(&n->sp);
 	for (uint32_t i = 0; i < n->reg.n_groups && n->gs; i++)
 		if (n->gs[i].pidfd >= 0)
 			close(n->gs[i].pidfd);
+	for (uint32_t i = 0; n->standby_efd && i < n->reg.n_groups; i++)
+		if (n->standby_efd[i] >= 0)
+			close(n->standby_efd[i]);
+	free(n->standby_efd);
+	n->standby_efd = NULL;
 	if (n->uring_ok)
 		io_uring_queue_exit(&n->uring);
 	n->uring_ok = false;

@@ -46,6 +46,11 @@ struct act__gstate {
 	bool failed;           /* exited 100, not restarted */
 	bool done;             /* will not run again (temporary / transient) */
 	struct act__ctl_conn *waiter; /* actorsctl restart waiting for READY */
+	/* hot standby */
+	pid_t spare_pid;
+	int spare_pidfd;
+	bool spare_armed;
+	uint64_t n_takeovers;
 };
 
 #define ACT__CRASH_HISTORY 32u
@@ -76,6 +81,7 @@ struct act_node {
 	uint64_t started_ns;
 	act__shm shm;
 	int *efd;                 /* doorbells, one per participant */
+	int *standby_efd;         /* per group: wakes its hot standby */
 	act__spawner sp;
 	struct io_uring uring;
 	bool uring_ok;

@@ -40,6 +40,7 @@ struct act__group_def {
 	uint32_t shutdown_ms;   /* 0 = brutal_kill */
 	uint32_t heartbeat_ms;
 	uint32_t heartbeat_timeout_ms;
+	bool hot_standby;       /* keep a spare worker attached, ready to take over */
 };
 
 struct act__registry {

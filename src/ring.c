@@ -65,7 +65,7 @@ int act__ring_attach(act__ring_h *h, void *mem, size_t bytes,
 	if (bytes < sizeof *r || r->magic != ACT__RING_MAGIC ||
 	    r->version != ACT__LAYOUT_VERSION || !is_pow2(r->cap) ||
 	    r->cap < ACT__RING_MIN_CAP || act__ring_bytes(r->cap) > bytes ||
-	    r->max_rec < 64 || r->max_rec > r->cap / 4 ||
+	    r->max_rec < 64 || r->max_rec > r->cap / 4 || (r->max_rec & 7) ||
 	    r->from != from || r->to != to || r->generation != generation)
 		return -EPROTO;
 	head = atomic_load_explicit(&r->head, memory_order_acquire);
@@ -169,7 +169,7 @@ const struct act__rec *act__ring_peek(act__ring_h *h, int *err)
 			if (head == h->cached_tail)
 				return NULL;
 		}
-		if (h->cached_tail - head > (uint64_t)h->mask + 1 || (h->cached_tail & 7)) {
+		if (h->cached_tail - head > (uint64_t)h->mask + 1 || ((h->cached_tail | head) & 7)) {
 			*err = -EPROTO;
 			return NULL;
 		}

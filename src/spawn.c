@@ -25,6 +25,7 @@
 
 struct req {
 	uint32_t self;
+	uint32_t standby;
 	act_start start;
 };
 
@@ -70,6 +71,7 @@ static void worker_child(const struct act__worker_args *tmpl, const struct req *
 
 	a.self = rq->self;
 	a.start = rq->start;
+	a.standby = rq->standby != 0;
 	_exit(act__worker_main(&a));
 }
 
@@ -187,6 +189,12 @@ int act__spawner_start(act__spawner *sp, const struct act__worker_args *tmpl)
 int act__spawner_spawn(act__spawner *sp, uint32_t self, const act_start *start,
                        pid_t *pid, int *pidfd)
 {
+	return act__spawner_spawn2(sp, self, start, false, pid, pidfd);
+}
+
+int act__spawner_spawn2(act__spawner *sp, uint32_t self, const act_start *start, bool standby,
+                        pid_t *pid, int *pidfd)
+{
 	struct req rq;
 	struct rep rp;
 	ssize_t n;
@@ -195,6 +203,7 @@ int act__spawner_spawn(act__spawner *sp, uint32_t self, const act_start *start,
 		return -EPIPE;
 	memset(&rq, 0, sizeof rq);
 	rq.self = self;
+	rq.standby = standby;
 	rq.start = *start;
 	if (send(sp->sock, &rq, sizeof rq, MSG_NOSIGNAL) != (ssize_t)sizeof rq)
 		return -EPIPE;

@@ -11,6 +11,7 @@
 #ifndef ACT_SPAWN_H
 #define ACT_SPAWN_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "worker.h"
@@ -34,6 +35,10 @@ int act__spawner_start(act__spawner *sp, const struct act__worker_args *tmpl);
  */
 int act__spawner_spawn(act__spawner *sp, uint32_t self, const act_start *start,
                        pid_t *pid, int *pidfd);
+
+/* Same, as a hot standby (waits on its standby eventfd before running). */
+int act__spawner_spawn2(act__spawner *sp, uint32_t self, const act_start *start, bool standby,
+                        pid_t *pid, int *pidfd);
 
 /* Tells the zygote to exit and reaps it.  NULL-safe / idempotent. */
 void act__spawner_stop(act__spawner *sp);

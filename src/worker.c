@@ -1129,6 +1129,7 @@ int act__worker_main(const struct act__worker_args *a)
 	const struct act__group_def *g = &a->reg->groups[a->self - 1];
 	char ident[80];
 	int rc = ACT_EXIT_OK;
+	act_start start = a->start;
 
 	snprintf(ident, sizeof ident, "worker %s", g->name);
 	act__log_set_ident(ident);
@@ -1138,6 +1139,22 @@ int act__worker_main(const struct act__worker_args *a)
 	if (err) {
 		rc = err == -ENOMEM ? ACT_EXIT_TEMPORARY : ACT_EXIT_PERMANENT;
 		goto out;
+	}
+	if (a->standby) {
+		/* A hot standby: attached and allocated, it waits here until the
+		 * supervisor saw the group's worker die and wakes us.  Nothing
+		 * about the group is touched before that. */
+		uint64_t v;
+		ssize_t r;
+		do {
+			r = read(a->standby_efd[a->self - 1], &v, sizeof v);
+		} while (r < 0 && errno == EINTR);
+		if (r != (ssize_t)sizeof v) {
+			rc = ACT_EXIT_TEMPORARY;
+			goto out;
+		}
+		start = (act_start){ true, w->part->standby_n_restarts,
+		                     w->part->standby_last_signal, w->part->standby_last_exit };
 	}
 	atomic_store_explicit(&w->part->pid, getpid(), memory_order_relaxed);
 	beat(w, act__now_ns());
@@ -1159,7 +1176,7 @@ int act__worker_main(const struct act__worker_args *a)
 	}
 	w->ctx.w = w;
 	for (uint32_t i = 0; i < w->n_local; i++)
-		invoke(w, &w->actors[i], &act_start_type, &a->start, NULL, 0, NULL);
+		invoke(w, &w->actors[i], &act_start_type, &start, NULL, 0, NULL);
 	atomic_store_explicit(&w->part->state, ACT__PS_READY, memory_order_relaxed);
 	send_ctrl(w, ACT__CTRL_READY, NULL, 0);
 

@@ -20,6 +20,8 @@ struct act__worker_args {
 	uint64_t directory_hash;
 	uint32_t self;           /* participant index of the group (>= 1) */
 	const int *efd;          /* doorbells of all participants */
+	const int *standby_efd;  /* per group (index self - 1): wakes a hot standby */
+	bool standby;            /* start as a hot standby: attach, then wait */
 	act_start start;         /* what Start tells the actors */
 	/* Runs once in the zygote before it serves requests (actorsd loads
 	 * modules here); non-zero makes the zygote fail with that code. */

@@ -924,7 +924,7 @@ static void print_group(const cJSON *g, int wg)
 	printf(" %*s %-*s %*s %*s %*s %-*s %*s %*s %*s %*s\n",
 	       W_PID, fmt_count(pid, sizeof pid, g, "pid", W_PID),
 	       W_STATE, s ? clean(state, sizeof state, s) : "-",
-	       W_UPTIME, fmt_dur(up, sizeof up, g, "uptime_ms"),
+	       W_UPTIME, cJSON_IsNumber(get(g, "pid")) ? fmt_dur(up, sizeof up, g, "uptime_ms") : "-",
 	       W_RESTARTS, fmt_count(rst, sizeof rst, g, "restarts", W_RESTARTS),
 	       W_RETRY, fmt_dur(retry, sizeof retry, g, "next_retry_ms"),
 	       W_RING, ring,
@@ -1038,6 +1038,16 @@ static bool dead_letters_valid(const cJSON *a)
 	return true;
 }
 
+/* The sender of a dead letter; a client of the node has no name. */
+static const char *sender(char *b, size_t cap, const cJSON *e)
+{
+	const char *s = get_str(e, "sender");
+
+	if (s && *s)
+		return clean(b, cap, s);
+	return cJSON_IsTrue(get(e, "from_outside")) || s ? "(outside)" : "?";
+}
+
 /* One line per entry: id, time, type, route, group, redeliveries, reason,
  * payload (JSON, or base64 when the node could not decode it). */
 static int print_dead_letters(const cJSON *a)
@@ -1061,7 +1071,7 @@ static int print_dead_letters(const cJSON *a)
 		       fmt_count(id, sizeof id, e, "id", 20),
 		       fmt_time(t, sizeof t, e, "time_ms"),
 		       clean(ty, sizeof ty, get_str(e, "type") ? get_str(e, "type") : "?"),
-		       clean(from, sizeof from, get_str(e, "sender") ? get_str(e, "sender") : "?"),
+		       sender(from, sizeof from, e),
 		       clean(to, sizeof to, get_str(e, "receiver") ? get_str(e, "receiver") : "?"),
 		       clean(grp, sizeof grp, get_str(e, "group") ? get_str(e, "group") : "?"),
 		       fmt_count(nr, sizeof nr, e, "redeliveries", 20),

@@ -178,6 +178,11 @@ static cJSON *status_json(struct act_node *n)
 		cJSON_AddNumberToObject(o, "redelivered", (double)atomic_load(&p->n_redelivered));
 		cJSON_AddNumberToObject(o, "dead_letters", (double)atomic_load(&p->n_dead_letters));
 		cJSON_AddBoolToObject(o, "failed", g->failed);
+		if (g->spare_pid > 0)
+			cJSON_AddNumberToObject(o, "standby_pid", g->spare_pid);
+		else
+			cJSON_AddNullToObject(o, "standby_pid");
+		cJSON_AddNumberToObject(o, "takeovers", (double)g->n_takeovers);
 		cJSON_AddItemToArray(groups, o);
 	}
 	crashes = cJSON_AddArrayToObject(a, "crashes");

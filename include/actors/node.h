@@ -100,6 +100,12 @@ ACT_API int act_node_set_shutdown_ms(act_node_t *node, const char *group, uint32
  * killed and restarted (defaults 100 ms period, 1000 ms timeout). */
 ACT_API int act_node_set_heartbeat(act_node_t *node, const char *group,
                                    uint32_t period_ms, uint32_t timeout_ms);
+/*
+ * Hot standby: keep a spare worker for the group forked and attached to the
+ * region ahead of time; when the group's worker dies the spare takes over
+ * its rings at once and a new spare is forked in the background.
+ */
+ACT_API int act_node_set_hot_standby(act_node_t *node, const char *group, bool on);
 /* Directory for the dead-letter store (dead-letters.jsonl).  Default:
  * none (dead letters are logged and counted only). */
 ACT_API int act_node_set_state_dir(act_node_t *node, const char *dir);
