@@ -7,7 +7,7 @@
  * failure yields exactly one message naming the input and a zeroed app.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -DACT_BUILDING_LIBRARY \
- *       -I. -Iinclude -Isrc fuzz/appfile-fuzz.c src/appfile.c -lcjson -lm \
+ *       -I. -Iinclude -Isrc fuzz/appfile-fuzz.c src/appfile.c -lcjson \
  *       -o appfile-fuzz
  *   ./appfile-fuzz -max_total_time=60 corpus/ t/appfile/
  *

@@ -30,7 +30,9 @@ void act__doorbell_notify(struct act__part *p, uint32_t from, int efd)
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!(atomic_load_explicit(w, memory_order_relaxed) & bit))
 		atomic_fetch_or_explicit(w, bit, memory_order_seq_cst);
-	if (atomic_load_explicit(&p->sleeping, memory_order_relaxed)) {
+	/* seq_cst: on machines where fetch_or is not a full barrier (arm64
+	 * without LSE), this keeps the bit store ordered before this load. */
+	if (atomic_load_explicit(&p->sleeping, memory_order_seq_cst)) {
 		uint64_t one = 1;
 		ssize_t r = write(efd, &one, sizeof one);
 		(void)r; /* EAGAIN: counter saturated, the consumer is waking anyway */

@@ -730,8 +730,10 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	uint32_t hfrom = atomic_load_explicit(&p->handling_from, memory_order_relaxed);
 	bool hjson = atomic_load_explicit(&p->handling_json, memory_order_relaxed) != 0;
 	bool was_handling = htype != 0 || hjson;
+	/* The worker names the type it handles (the supervisor may not know
+	 * module types); copy it out of shared memory, bounded. */
 	char jname[64] = "";
-	if (hjson) {
+	if (was_handling) {
 		memcpy(jname, p->handling_name, sizeof jname);
 		jname[sizeof jname - 1] = '\0';
 	}
@@ -759,9 +761,11 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 		         strsignal(g->last_signal), g->last_core ? ", core dumped" : "");
 	else
 		snprintf(g->last_death, sizeof g->last_death, "exited with code %d", g->last_exit);
-	if (was_handling && htype && htype <= n->reg.n_types)
-		snprintf(doing, sizeof doing, " while handling %s from %s", n->reg.types[htype]->name,
-		         hfrom && hfrom <= n->reg.n_actors ? n->reg.actors[hfrom - 1].name : "outside");
+	if (was_handling && htype)
+		snprintf(doing, sizeof doing, " while handling %s from %s",
+		         htype <= n->reg.n_types ? n->reg.types[htype]->name :
+		         jname[0] ? jname : "a message",
+		         hfrom && hfrom <= n->reg.n_actors ? n->reg.actors[hfrom - 1].name : "nobody");
 	else if (was_handling)
 		snprintf(doing, sizeof doing, " while handling %s from outside the node",
 		         jname[0] ? jname : "a JSON message");
@@ -1314,7 +1318,7 @@ static void sd_notify_(const char *state)
 ACT_API int act_node_run(act_node_t *n)
 {
 	sigset_t oldmask;
-	bool announced = false;
+	int announced = 0; /* 1 once READY=1 was sent, 2 once STOPPING=1 was */
 	int err;
 
 	if (!n || n->running)
@@ -1337,13 +1341,13 @@ ACT_API int act_node_run(act_node_t *n)
 		enqueue_start(n, i, 0);
 	while (!n->stop_done) {
 		loop_once(n);
-		if (!announced && !n->stopping && n->n_startq == 0) {
+		if (announced == 0 && !n->stopping && n->n_startq == 0) {
 			bool all_ready = true;
 			for (uint32_t i = 0; i < n->reg.n_groups; i++)
 				if (n->gs[i].state == ACT__PS_STARTING)
 					all_ready = false;
 			if (all_ready) {
-				announced = true;
+				announced = 1;
 				act__info("node '%s' running with %u groups", n->name, n->reg.n_groups);
 				sd_notify_("READY=1");
 			}
@@ -1360,7 +1364,7 @@ ACT_API int act_node_run(act_node_t *n)
 				act__node_stop(n, failed ? ACT_EXIT_PERMANENT : ACT_EXIT_OK,
 				               "no group left to run");
 		}
-		if (n->stopping && announced == true) {
+		if (n->stopping && announced == 1) {
 			sd_notify_("STOPPING=1");
 			announced = 2; /* once */
 		}

@@ -223,7 +223,9 @@ uint32_t act__ring_begin(act__ring_h *h)
 		return count;
 	}
 	atomic_store_explicit(&r->inflight_count, 1, memory_order_relaxed);
-	atomic_store_explicit(&r->inflight_pos, head, memory_order_relaxed);
+	/* Release keeps the compiler from moving the count store after this
+	 * one (the order is what makes a death in between harmless). */
+	atomic_store_explicit(&r->inflight_pos, head, memory_order_release);
 	return 0;
 }
 

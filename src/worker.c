@@ -109,6 +109,7 @@ struct worker {
 	int exit_code;
 	struct act_ctx ctx;
 	uint64_t last_beat_ns;
+	uint32_t named_type;         /* type id whose name is in part->handling_name */
 	struct remote *remotes;
 	uint32_t n_remotes;
 	unsigned char *scratch;      /* decoded JSON payloads */
@@ -392,9 +393,31 @@ ACT_API int act_forward(act_ctx *ctx, act_ref to)
 	 * process; the receiver recomputes them from the offsets. */
 	memcpy(e, src, src->rec.len);
 	e->to = to.id - 1;
+	if (e->rec.flags & ACT__ENV_REPLY) {
+		/* A forwarded reply is a plain message to its new receiver, who
+		 * has no ask waiting for it.  (A forwarded ask stays an ask.) */
+		e->rec.flags &= (uint16_t)~ACT__ENV_REPLY;
+		e->corr = 0;
+	}
 	act__ring_commit(&w->out[g], e);
 	notify(w, g);
 	return 0;
+}
+
+/* now + ms, saturating: a delay too large to represent means "never". */
+static uint64_t deadline_after_ms(uint64_t ms)
+{
+	uint64_t ns, d;
+	if (__builtin_mul_overflow(ms, 1000000u, &ns) ||
+	    __builtin_add_overflow(act__now_ns(), ns, &d))
+		return UINT64_MAX;
+	return d;
+}
+
+static uint64_t ms_to_ns_sat(uint64_t ms)
+{
+	uint64_t ns;
+	return __builtin_mul_overflow(ms, 1000000u, &ns) ? UINT64_MAX : ns;
 }
 
 ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg,
@@ -408,6 +431,8 @@ ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg
 
 	if (!cb)
 		return -EINVAL;
+	if (w->in_fini)
+		return ACT_ESTOPPED;
 	if ((err = check_target(w, to, t)))
 		return err;
 	if (to.peer)
@@ -418,7 +443,7 @@ ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg
 	if (!corr)
 		corr = 1;
 	err = act__timers_set(&w->timers, slot | ASK_OWNER_BIT, (int64_t)corr,
-	                      act__now_ns() + (uint64_t)timeout_ms * 1000000u, 0);
+	                      deadline_after_ms(timeout_ms), 0);
 	if (err)
 		return err;
 	err = send_env(w, to.id - 1, t, msg, ctx->actor->id + 1, ACT__ENV_ASK, corr);
@@ -435,11 +460,13 @@ ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg
 
 /* ---- timers ---------------------------------------------------------------- */
 
+
 ACT_API int act_timer_once(act_ctx *ctx, uint64_t delay_ms, int64_t id)
 {
 	uint32_t slot = (uint32_t)(ctx->actor - ctx->w->actors);
-	return act__timers_set(&ctx->w->timers, slot, id,
-	                       act__now_ns() + delay_ms * 1000000u, 0);
+	if (ctx->w->in_fini)
+		return ACT_ESTOPPED;
+	return act__timers_set(&ctx->w->timers, slot, id, deadline_after_ms(delay_ms), 0);
 }
 
 ACT_API int act_timer_periodic(act_ctx *ctx, uint64_t period_ms, int64_t id)
@@ -447,8 +474,10 @@ ACT_API int act_timer_periodic(act_ctx *ctx, uint64_t period_ms, int64_t id)
 	uint32_t slot = (uint32_t)(ctx->actor - ctx->w->actors);
 	if (period_ms == 0)
 		return -EINVAL;
-	return act__timers_set(&ctx->w->timers, slot, id,
-	                       act__now_ns() + period_ms * 1000000u, period_ms * 1000000u);
+	if (ctx->w->in_fini)
+		return ACT_ESTOPPED;
+	return act__timers_set(&ctx->w->timers, slot, id, deadline_after_ms(period_ms),
+	                       ms_to_ns_sat(period_ms));
 }
 
 ACT_API int act_timer_cancel(act_ctx *ctx, int64_t id)
@@ -611,6 +640,10 @@ static void invoke(struct worker *w, struct actor *a, const act_type *t, const v
 {
 	act_handler_fn fn = a->by_type[t->id];
 
+	/* Start and Shutdown without a handler are simply not needed; they
+	 * never reach on_unhandled or the dead letters. */
+	if (!fn && (t == &act_start_type || t == &act_shutdown_type))
+		return;
 	if (!fn)
 		fn = a->def->b->on_unhandled;
 	if (!fn) {
@@ -803,6 +836,14 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 	}
 
 	struct actor *a = &w->actors[w->slot_of[e->to]];
+	if (!json && e->type != w->named_type) {
+		/* The supervisor may not know module types by id (actorsd binds
+		 * them in the zygote): name the type for crash records, once
+		 * per change of type. */
+		snprintf(w->part->handling_name, sizeof w->part->handling_name, "%s",
+		         reg->types[e->type]->name);
+		w->named_type = e->type;
+	}
 	atomic_store_explicit(&w->part->handling_type, json ? 0 : e->type, memory_order_relaxed);
 	atomic_store_explicit(&w->part->handling_from, e->from, memory_order_relaxed);
 	if (json) {
@@ -811,6 +852,7 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 		if (act__jenv_parse(e, rec->len, &jv) == 0)
 			snprintf(w->part->handling_name, sizeof w->part->handling_name, "%s", jv.type);
 		atomic_store_explicit(&w->part->handling_json, 1, memory_order_relaxed);
+		w->named_type = 0;
 		handle_json(w, a, e, rec->len, redelivered);
 		atomic_store_explicit(&w->part->handling_json, 0, memory_order_relaxed);
 		goto done;

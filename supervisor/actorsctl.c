@@ -1151,7 +1151,7 @@ int main(int argc, char **argv)
 	enum cmd cmd = CMD_STATUS;
 	char *req = NULL, *ans = NULL;
 	size_t ans_len = 0;
-	long long timeout_ms;
+	long long timeout_ms, deadline;
 	cJSON *a = NULL;
 	int fd = -1, rc;
 
@@ -1176,7 +1176,7 @@ int main(int argc, char **argv)
 	else
 		timeout_ms = DEFAULT_IO_TIMEOUT_MS;
 
-	long long deadline = now_ms() + timeout_ms;
+	deadline = now_ms() + timeout_ms;
 	if ((rc = connect_node(o.socket, timeout_ms, &fd)) >= 0)
 		goto out;
 	if ((rc = exchange(fd, req, deadline, timeout_ms, &ans, &ans_len)) >= 0)

@@ -364,7 +364,8 @@ static void accept_all(struct act__ctl *ctl)
 {
 	for (;;) {
 		int fd = accept4(ctl->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		struct ucred cred;
+		/* uid -1 in the log if SO_PEERCRED itself fails */
+		struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 		socklen_t cl = sizeof cred;
 		uint32_t i;
 

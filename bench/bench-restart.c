@@ -1,0 +1,259 @@
+/*
+ * bench-restart - how fast a crashed group is serving again, and whether
+ * crashes disturb the healthy groups.
+ *
+ *   restart_p50/p99            SIGKILL of a worker -> its replacement has
+ *                              handled a message (fork from the zygote)
+ *   restart_standby_p50/p99    the same with a hot standby taking over
+ *   isolation_rate             msgs/s between two healthy groups while a
+ *                              third crashes 10 times a second, beside the
+ *                              rate without crashes measured in the same run
+ * Baselines, measured in the same run: a bare fork readiness round trip and
+ * a bare fork+exec readiness round trip (bench/baseline.c).
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <actors.h>
+
+#include "baseline.h"
+#include "bench-util.h"
+#include "clock.h"
+#include "log.h"
+#include "../t/harness.h"
+
+#define MAX_ROUNDS 4096
+
+typedef struct { int64_t v; } num_t;
+ACT_MESSAGE_TYPE(ping_type, num_t, "Ping", ACT_FIELD(num_t, v, ACT_I64));
+ACT_MESSAGE_TYPE(pong_type, num_t, "Pong", ACT_FIELD(num_t, v, ACT_I64));
+
+struct area {
+	_Atomic int rounds;
+	_Atomic int done;
+	double us[MAX_ROUNDS];
+	/* isolation */
+	_Atomic uint64_t received;
+	_Atomic int crashes;
+};
+static struct area *A;
+static int n_rounds = 300;
+
+/* ---- restart latency ----------------------------------------------------------- */
+
+static void victim_ping(act_ctx *ctx, void *st, const void *m)
+{
+	num_t r = { getpid() };
+	act_reply(ctx, &pong_type, &r);
+}
+
+struct driver { act_ref victim; pid_t killed; uint64_t t0; int round; };
+
+static void driver_start(act_ctx *ctx, void *st, const void *m)
+{
+	struct driver *d = st;
+	num_t p = { 0 };
+	act_lookup(ctx, "victim", &d->victim);
+	act_send(ctx, d->victim, &ping_type, &p);
+}
+
+static void driver_pong(act_ctx *ctx, void *st, const void *m)
+{
+	struct driver *d = st;
+	pid_t pid = (pid_t)((const num_t *)m)->v;
+	num_t p = { 0 };
+
+	if (d->killed) {
+		if (pid == d->killed) {
+			/* The dying worker answered before SIGKILL landed: ask again. */
+			act_send(ctx, d->victim, &ping_type, &p);
+			return;
+		}
+		A->us[d->round++] = (double)(act__now_ns() - d->t0) / 1e3;
+	}
+	if (d->round >= n_rounds) {
+		A->rounds = d->round;
+		act_shutdown(ctx);
+		return;
+	}
+	d->killed = pid;
+	d->t0 = act__now_ns();
+	kill(pid, SIGKILL);
+	act_send(ctx, d->victim, &ping_type, &p);
+}
+
+static const act_handler victim_h[] = { { &ping_type, victim_ping } };
+static const act_behaviour victim_b = { .name = "victim", .handlers = victim_h, .n_handlers = 1 };
+static const act_handler driver_h[] = { { &act_start_type, driver_start }, { &pong_type, driver_pong } };
+static const act_behaviour driver_b = {
+	.name = "driver", .state_size = sizeof(struct driver), .handlers = driver_h, .n_handlers = 2,
+};
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int restart_run(bool standby, double *p50, double *p99)
+{
+	memset(A, 0, sizeof *A);
+	act_node_t *n = act_node_new("restart");
+	act_node_add_group(n, "drivers");
+	act_node_add_group(n, "victims");
+	act_node_add_actor(n, "drivers", "driver", &driver_b, NULL);
+	act_node_add_actor(n, "victims", "victim", &victim_b, NULL);
+	act_node_add_type(n, &pong_type);
+	/* Crashes on purpose, back to back: no intensity limit, no backoff. */
+	act_node_set_intensity(n, 50, 10);
+	act_node_set_backoff(n, 0, 1.0, 0, 0);
+	act_node_set_hot_standby(n, "victims", standby);
+	int rc = act_node_run(n);
+	act_node_free(n);
+	if (rc || A->rounds < 10)
+		return -1;
+	qsort(A->us, (size_t)A->rounds, sizeof A->us[0], cmp_d);
+	*p50 = A->us[A->rounds / 2];
+	*p99 = A->us[(A->rounds * 99) / 100];
+	return 0;
+}
+
+/* ---- isolation ------------------------------------------------------------------ */
+
+static volatile int window_ms = 1500;
+
+struct prod { act_ref to; };
+
+static void prod_pump(act_ctx *ctx, struct prod *p)
+{
+	num_t m = { 1 };
+	for (int i = 0; i < 20000; i++)
+		if (act_send(ctx, p->to, &ping_type, &m))
+			break;
+	act_timer_once(ctx, 0, 1);
+}
+
+static void prod_start(act_ctx *ctx, void *st, const void *m)
+{
+	struct prod *p = st;
+	act_lookup(ctx, "sink", &p->to);
+	prod_pump(ctx, p);
+	act_timer_once(ctx, (uint64_t)window_ms + 200, 2);
+}
+
+static void prod_timeout(act_ctx *ctx, void *st, const void *m)
+{
+	if (((const act_timeout *)m)->id == 2) {
+		act_shutdown(ctx);
+		return;
+	}
+	prod_pump(ctx, st);
+}
+
+struct sink { uint64_t first_ns, n; bool reported; };
+
+static void sink_ping(act_ctx *ctx, void *st, const void *m)
+{
+	struct sink *s = st;
+	uint64_t now;
+	if (s->reported)
+		return;
+	if (!s->first_ns) {
+		s->first_ns = act__now_ns();
+		return;
+	}
+	s->n++;
+	if ((s->n & 1023) == 0) {
+		now = act__now_ns();
+		if (now - s->first_ns >= (uint64_t)window_ms * 1000000u) {
+			A->received = (uint64_t)((double)s->n * 1e9 / (double)(now - s->first_ns));
+			s->reported = true;
+		}
+	}
+}
+
+static void crasher_start(act_ctx *ctx, void *st, const void *m)
+{
+	act_timer_once(ctx, 100, 1);
+}
+
+static void crasher_timeout(act_ctx *ctx, void *st, const void *m)
+{
+	A->crashes++;
+	raise(SIGKILL);
+}
+
+static const act_handler prod_h[] = { { &act_start_type, prod_start }, { &act_timeout_type, prod_timeout } };
+static const act_behaviour prod_b = {
+	.name = "prod", .state_size = sizeof(struct prod), .handlers = prod_h, .n_handlers = 2,
+};
+static const act_handler sink_h[] = { { &ping_type, sink_ping } };
+static const act_behaviour sink_b = {
+	.name = "sink", .state_size = sizeof(struct sink), .handlers = sink_h, .n_handlers = 1,
+};
+static const act_handler crasher_h[] = { { &act_start_type, crasher_start },
+                                         { &act_timeout_type, crasher_timeout } };
+static const act_behaviour crasher_b = { .name = "crasher", .handlers = crasher_h, .n_handlers = 2 };
+
+static double isolation_run(bool crash)
+{
+	memset(A, 0, sizeof *A);
+	act_node_t *n = act_node_new("isolation");
+	act_node_add_group(n, "producers");
+	act_node_add_group(n, "sinks");
+	act_node_add_actor(n, "producers", "prod", &prod_b, NULL);
+	act_node_add_actor(n, "sinks", "sink", &sink_b, NULL);
+	if (crash) {
+		act_node_add_group(n, "crashers");
+		act_node_add_actor(n, "crashers", "crasher", &crasher_b, NULL);
+	}
+	act_node_set_intensity(n, 50, 10);
+	act_node_set_backoff(n, 0, 1.0, 0, 0);
+	int rc = act_node_run(n);
+	act_node_free(n);
+	return rc ? -1 : (double)A->received;
+}
+
+int main(int argc, char **argv)
+{
+	double fork50, fork99, exec50, exec99, p50, p99, s50, s99;
+
+	bench_handle_ready_child(argc, argv);
+	if (argc > 1)
+		n_rounds = atoi(argv[1]) > 0 && atoi(argv[1]) <= MAX_ROUNDS ? atoi(argv[1]) : n_rounds;
+	act__log_level = ACT_LOG_ERR; /* a restart logs lines; keep the output readable */
+	A = shared_area(sizeof *A);
+
+	fork50 = bare_fork_ready_us(300, &fork99);
+	exec50 = bare_forkexec_ready_us(200, &exec99);
+	printf("# %d crashes per run; baselines: fork ready p50 %.1f us p99 %.1f us, "
+	       "fork+exec ready p50 %.1f us p99 %.1f us\n", n_rounds, fork50, fork99, exec50, exec99);
+
+	if (restart_run(false, &p50, &p99) == 0) {
+		bench_line("restart_p50", p50, "us", exec50);
+		bench_line("restart_p99", p99, "us", exec99);
+		printf("# restart_p50 vs bare fork round: ratio %.2f\n", p50 / fork50);
+	} else {
+		printf("# restart run failed\n");
+	}
+	if (restart_run(true, &s50, &s99) == 0) {
+		bench_line("restart_standby_p50", s50, "us", fork50);
+		bench_line("restart_standby_p99", s99, "us", fork99);
+	} else {
+		printf("# standby restart run failed\n");
+	}
+	double calm = isolation_run(false), stormy = isolation_run(true);
+	if (calm > 0 && stormy > 0) {
+		printf("# isolation: %d crashes of a third group during the stormy window\n", A->crashes);
+		bench_line("isolation_rate", stormy, "msgs/s", calm);
+	} else {
+		printf("# isolation run failed\n");
+	}
+	return 0;
+}
