@@ -1,5 +1,5 @@
 /*
- * t/appfile.c - the app-file parser: every field and default of the good
+ * t/appfile-parser.c - the app-file parser: every field and default of the good
  * files, one precise message for each kind of bad file, edge cases of the
  * JSON checker, and a randomized mutation run that must never crash (build
  * it with -fsanitize=address,undefined to make "never crash" mean something).
