@@ -31,6 +31,7 @@
 #include <cjson/cJSON.h>
 
 #include "appfile.h"
+#include "restart.h"
 #include "ring.h"   /* ACT__RING_MIN_CAP, ACT__RING_MAX_CAP */
 
 #define JC_MAX_DEPTH 512          /* well under cJSON's own nesting limit */
@@ -1719,7 +1720,7 @@ static int parse_top(struct pctx *c, const cJSON *root)
 				app->strategy = (enum act__strategy)v;
 			break;
 		case T_MAX_RESTARTS:
-			rc = get_u32(c, it, 0, UINT32_MAX, &app->max_restarts);
+			rc = get_u32(c, it, 0, ACT__SUP_RESTART_WINDOW, &app->max_restarts);
 			break;
 		case T_PERIOD:
 			rc = get_u32(c, it, 1, UINT32_MAX, &app->period_ms);

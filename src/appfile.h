@@ -20,7 +20,7 @@
  *   control_socket  [STATE_DIR/actorsd.sock] relative to the app file's
  *                   directory; at most 107 bytes once resolved
  *   strategy        one_for_one | one_for_all | rest_for_one [one_for_one]
- *   max_restarts    0..4294967295 [1];   period_ms  1..4294967295 [5000]
+ *   max_restarts    0..1024 [1];   period_ms  1..4294967295 [5000]
  *   backoff         { initial_ms 0..3600000 [10], factor 1.0..1000.0 [2.0],
  *                     max_ms initial_ms..3600000 [10000],
  *                     reset_after_ms 0..86400000 [10000] }

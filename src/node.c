@@ -168,7 +168,7 @@ ACT_API int act_node_set_max_redeliveries(act_node_t *n, const char *group, uint
 
 ACT_API int act_node_set_intensity(act_node_t *n, uint32_t max_restarts, uint32_t period_ms)
 {
-	if (period_ms == 0)
+	if (period_ms == 0 || max_restarts > ACT__SUP_RESTART_WINDOW)
 		return -EINVAL;
 	n->pol.max_restarts = max_restarts;
 	n->pol.period_ms = period_ms;

@@ -39,7 +39,8 @@
  * period_ms (an event exactly period_ms old still counts, as in OTP), the
  * plan is ACT__SUP_GIVE_UP instead.  max_restarts 0 gives up on the first
  * restart.  Only the ACT__SUP_RESTART_WINDOW most recent events are kept,
- * so a max_restarts above that behaves as ACT__SUP_RESTART_WINDOW.
+ * so max_restarts may be at most that (the API and the app file refuse
+ * more; the engine would treat more as ACT__SUP_RESTART_WINDOW).
  *
  * Backoff, per group: the first restart after a healthy run (or the first
  * ever) is immediate; each further restart of that group without a
@@ -57,7 +58,7 @@
 #include <stdint.h>
 
 #define ACT__SUP_MAX_GROUPS 255u
-#define ACT__SUP_RESTART_WINDOW 64u  /* restart times kept for intensity */
+#define ACT__SUP_RESTART_WINDOW 1024u  /* restart times kept; the most max_restarts can be */
 
 /* src/appfile.h declares the same enum (same values); whichever header
  * comes first defines it.  appfile.h should guard its copy with

@@ -369,11 +369,11 @@ static void test_intensity_zero(void)
 	ok(pl.action == ACT__SUP_GIVE_UP, "max_restarts 0: transient exit 111 gives up");
 }
 
-/* Only 64 restart times are kept: up to 64 the limit is exact, above it
- * behaves as 64. */
+/* Only ACT__SUP_RESTART_WINDOW restart times are kept: up to that the
+ * limit is exact, above it behaves as the window. */
 static void test_intensity_cap(void)
 {
-	static const uint32_t limits[] = { 63, 64, 65, 1000, UINT32_MAX };
+	static const uint32_t limits[] = { 63, 64, 65, 1000, 1024, 1025, UINT32_MAX };
 
 	for (size_t k = 0; k < sizeof limits / sizeof limits[0]; k++) {
 		uint32_t eff = limits[k] < ACT__SUP_RESTART_WINDOW ? limits[k] : ACT__SUP_RESTART_WINDOW;
@@ -383,7 +383,7 @@ static void test_intensity_cap(void)
 		uint32_t n_ok = 0;
 
 		setup(&s, &p, 1, all_perm, T0);
-		for (uint32_t e = 1; e <= 200; e++) {
+		for (uint32_t e = 1; e <= 2000; e++) {
 			uint64_t now = T0 + MS(e);
 			crash(&s, 0, now, &pl);
 			if (pl.action != ACT__SUP_RESTART)
@@ -391,7 +391,8 @@ static void test_intensity_cap(void)
 			n_ok++;
 			carry_out(&s, &pl, now);
 		}
-		ok(n_ok == eff && pl.action == ACT__SUP_GIVE_UP && s.n_restart_times <= 64,
+		ok(n_ok == eff && pl.action == ACT__SUP_GIVE_UP &&
+		   s.n_restart_times <= ACT__SUP_RESTART_WINDOW,
 		   "max_restarts %u: %u restarts, then give up (got %u)", limits[k], eff, n_ok);
 	}
 

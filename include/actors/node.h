@@ -69,7 +69,7 @@ ACT_API int act_node_set_max_redeliveries(act_node_t *node, const char *group, u
 /*
  * Restart intensity: more than max_restarts restarts within period_ms make
  * the node stop every group and return ACT_EXIT_INTENSITY (OTP defaults:
- * 1 in 5000 ms).
+ * 1 in 5000 ms).  max_restarts is at most 1024 (-EINVAL beyond).
  */
 ACT_API int act_node_set_intensity(act_node_t *node, uint32_t max_restarts, uint32_t period_ms);
 
