@@ -149,6 +149,11 @@ static int exact_numbers(cJSON *j)
 	return 0;
 }
 
+int act__json_exact_numbers(cJSON *obj)
+{
+	return obj && obj->child ? exact_numbers(obj->child) : 0;
+}
+
 /* Encodes the field f of the message at msg into *out. */
 static int encode_field(const act_field *f, const char *msg, cJSON **out)
 {

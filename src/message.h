@@ -69,6 +69,14 @@ int act__msg_fixup(const act_type *t, void *packed, size_t len);
  * buffer with ptr NULL but len > 0, ACT_JSON text that is not one JSON
  * value) or -ENOMEM.  Any process; never blocks.
  */
+/*
+ * Rewrites every number below obj as raw text printing exactly the double
+ * cJSON parsed (cJSON's own printing keeps only 15 digits), so that JSON
+ * forwarded as text keeps its numbers.  0, -ERANGE (a number beyond a
+ * double, like 1e999) or -ENOMEM.
+ */
+int act__json_exact_numbers(cJSON *obj);
+
 cJSON *act__json_encode_obj(const act_type *t, const void *msg, int *err);
 
 /*

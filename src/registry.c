@@ -83,6 +83,20 @@ act_type *act__reg_type_by_name(const struct act__registry *r, const char *name)
 	return NULL;
 }
 
+bool act__type_same_shape(const act_type *a, const act_type *b)
+{
+	if (a->size != b->size || a->align != b->align || a->n_fields != b->n_fields ||
+	    strcmp(a->name, b->name))
+		return false;
+	for (uint32_t i = 0; i < a->n_fields; i++) {
+		const act_field *x = &a->fields[i], *y = &b->fields[i];
+		if (x->kind != y->kind || x->offset != y->offset || x->size != y->size ||
+		    strcmp(x->name, y->name))
+			return false;
+	}
+	return true;
+}
+
 int act__reg_add_type(struct act__registry *r, act_type *t)
 {
 	act_type *same;
@@ -93,8 +107,16 @@ int act__reg_add_type(struct act__registry *r, act_type *t)
 	if (t->id && t->id <= r->n_types && r->types[t->id] == t)
 		return 0;
 	same = act__reg_type_by_name(r, t->name);
-	if (same)
-		return same == t ? 0 : -EEXIST;
+	if (same) {
+		if (same == t)
+			return 0;
+		/* Two modules may each declare the same message (say, Ping):
+		 * the same layout field for field is the same type. */
+		if (!act__type_same_shape(same, t))
+			return -EEXIST;
+		t->id = same->id;
+		return 0;
+	}
 	/* Slot 0 is unused so that id 0 means "unregistered". */
 	uint32_t cap = r->cap_types;
 	if ((err = grow((void **)&r->types, &cap, r->n_types + 2, sizeof *r->types)))

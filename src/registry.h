@@ -67,6 +67,8 @@ void act__reg_fini(struct act__registry *r);
 /* Registers t (validated), assigning t->id.  Idempotent for the same t;
  * -EEXIST for another type with the same name; -EINVAL; -ENOMEM; -EBUSY if frozen. */
 int act__reg_add_type(struct act__registry *r, act_type *t);
+/* True if a and b have the same wire name, size and fields (one type). */
+bool act__type_same_shape(const act_type *a, const act_type *b);
 /* Type by wire name or NULL. */
 act_type *act__reg_type_by_name(const struct act__registry *r, const char *name);
 

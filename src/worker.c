@@ -314,7 +314,8 @@ static int check_target(const struct worker *w, act_ref to, const act_type *t)
 	} else if (to.id == 0 || to.id > w->reg->n_actors) {
 		return -ENOENT;
 	}
-	if (!t || t->id == 0 || t->id > w->reg->n_types || w->reg->types[t->id] != t)
+	if (!t || t->id == 0 || t->id > w->reg->n_types ||
+	    (w->reg->types[t->id] != t && !act__type_same_shape(w->reg->types[t->id], t)))
 		return -EINVAL;
 	return 0;
 }
@@ -341,7 +342,9 @@ ACT_API int act_reply(act_ctx *ctx, const act_type *t, const void *msg)
 
 	if (e && ctx->jv) {
 		/* The sender is outside the node: answer through the supervisor. */
-		if (!t || t->id == 0 || t->id > ctx->w->reg->n_types || ctx->w->reg->types[t->id] != t)
+		if (!t || t->id == 0 || t->id > ctx->w->reg->n_types ||
+		    (ctx->w->reg->types[t->id] != t &&
+		     !act__type_same_shape(ctx->w->reg->types[t->id], t)))
 			return -EINVAL;
 		if (ctx->w->in_fini)
 			return ACT_ESTOPPED;
@@ -772,6 +775,16 @@ static void handle_json(struct worker *w, struct actor *a, const struct act__env
 		return;
 	}
 	t = act__reg_type_by_name(w->reg, jv.type);
+	if (t == &act_start_type || t == &act_timeout_type || t == &act_shutdown_type) {
+		/* Lifecycle messages come from the runtime only: a peer must not
+		 * be able to fire an actor's timers or restart its run. */
+		atomic_fetch_add_explicit(&w->part->n_unknown_type, 1, memory_order_relaxed);
+		snprintf(why, sizeof why, "Message type '%s' cannot be sent from outside the node",
+		         jv.type);
+		send_reject(w, e, &jv, why);
+		dead_letter(w, "built-in type from outside", t->id, e->to);
+		return;
+	}
 	if (!t) {
 		atomic_fetch_add_explicit(&w->part->n_unknown_type, 1, memory_order_relaxed);
 		snprintf(why, sizeof why, "Unknown message type '%s'", jv.type);

@@ -22,6 +22,7 @@
 #include "envelope.h"
 #include "gateway.h"
 #include "log.h"
+#include "message.h"
 #include "node.h"
 
 #define MAX_CONNS 64u
@@ -241,6 +242,10 @@ static void do_inject(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON
 	if (!actor || !type || !cJSON_IsObject(msg)) {
 		answer_error(c, "usage", "%s needs \"actor\", \"type\" and an object \"message\"",
 		             ask ? "ask" : "send");
+		return;
+	}
+	if (act__json_exact_numbers((cJSON *)msg)) {
+		answer_error(c, "usage", "a number in \"message\" is out of range");
 		return;
 	}
 	json = cJSON_PrintUnformatted(msg);

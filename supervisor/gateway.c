@@ -23,9 +23,10 @@
 #include "envelope.h"
 #include "gateway.h"
 #include "log.h"
+#include "message.h"
 #include "node.h"
 
-#define MAX_PEERS 1024u
+#define MAX_PEERS 256u     /* cached PUSH sockets; the least recently used is evicted */
 #define PUMP_BATCH 512u
 #define SNDHWM 10000
 #define RCVHWM 10000
@@ -36,6 +37,7 @@ struct peer {
 	char endpoint[ACT__ENDPOINT_MAX + 1];
 	void *sock;
 	uint64_t sent, refused;
+	uint64_t last_used_ns;
 };
 
 struct pending {           /* an inbound envelope waiting for ring space */
@@ -62,6 +64,7 @@ struct act__gateway {
 	uint64_t malformed[ACT__WIRE_N_ERRS];
 	uint64_t unknown_receiver, undeliverable, send_errors, backpressure;
 	uint64_t auth_denied, auth_allowed;
+	uint64_t peers_evicted, reject_send_failed;
 	/* rate-limited logging */
 	uint64_t log_window_ns;
 	unsigned log_count, log_suppressed;
@@ -112,11 +115,21 @@ static struct peer *get_peer(struct act__gateway *gw, const char *endpoint, int 
 		return NULL;
 	}
 	for (uint32_t i = 0; i < gw->n_peers; i++)
-		if (!strcmp(gw->peers[i].endpoint, ep))
+		if (!strcmp(gw->peers[i].endpoint, ep)) {
+			gw->peers[i].last_used_ns = act__now_ns();
 			return &gw->peers[i];
+		}
 	if (gw->n_peers >= MAX_PEERS) {
-		*err = -ENOSPC;
-		return NULL;
+		/* Every sender_endpoint a peer names costs a socket: keep a bounded
+		 * cache so that a flood of bogus endpoints cannot exhaust them.
+		 * The evicted socket's queued frames get LINGER_MS to go out. */
+		uint32_t lru = 0;
+		for (uint32_t i = 1; i < gw->n_peers; i++)
+			if (gw->peers[i].last_used_ns < gw->peers[lru].last_used_ns)
+				lru = i;
+		zmq_close(gw->peers[lru].sock);
+		gw->peers[lru] = gw->peers[--gw->n_peers];
+		gw->peers_evicted++;
 	}
 	struct peer *p = &gw->peers[gw->n_peers];
 	memset(p, 0, sizeof *p);
@@ -135,6 +148,7 @@ static struct peer *get_peer(struct act__gateway *gw, const char *endpoint, int 
 		zmq_close(p->sock);
 		return NULL;
 	}
+	p->last_used_ns = act__now_ns();
 	gw->n_peers++;
 	return p;
 }
@@ -198,6 +212,8 @@ static void reject(struct act__gateway *gw, const struct act__wire_env *env, con
 		return;
 	if (push(gw, env->sender_endpoint, text, len) == 0)
 		gw->rejects_sent++;
+	else
+		gw->reject_send_failed++;
 	free(text);
 }
 
@@ -256,6 +272,15 @@ static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 		gw->unknown_receiver++;
 		log_rl(gw, "envelope for unknown actor '%.64s' rejected", env.receiver);
 		snprintf(why, sizeof why, "Actor '%.200s' not found", env.receiver);
+		reject(gw, &env, why);
+		act__wire_env_free(&env);
+		return;
+	}
+	int xr = act__json_exact_numbers((cJSON *)env.message);
+	if (xr) {
+		gw->undeliverable++;
+		snprintf(why, sizeof why, "Cannot deliver to '%.64s': %s", env.receiver,
+		         xr == -ERANGE ? "a number is out of range" : act_strerror(xr));
 		reject(gw, &env, why);
 		act__wire_env_free(&env);
 		return;
@@ -421,6 +446,8 @@ void act__gw_status(const struct act__gateway *gw, cJSON *out)
 	cJSON_AddNumberToObject(g, "backpressure", (double)gw->backpressure);
 	cJSON_AddNumberToObject(g, "auth_allowed", (double)gw->auth_allowed);
 	cJSON_AddNumberToObject(g, "auth_denied", (double)gw->auth_denied);
+	cJSON_AddNumberToObject(g, "peers_evicted", (double)gw->peers_evicted);
+	cJSON_AddNumberToObject(g, "reject_send_failed", (double)gw->reject_send_failed);
 	uint64_t total = 0;
 	m = cJSON_AddObjectToObject(g, "malformed");
 	for (int e = 1; e < ACT__WIRE_N_ERRS; e++) {
@@ -490,6 +517,7 @@ struct act__gateway *act__gw_new(struct act_node *n, const struct act__gw_config
 	/* One I/O thread is plenty; the context's threads exist only in the
 	 * supervisor, created after the zygote forked (no worker inherits). */
 	zmq_ctx_set(gw->ctx, ZMQ_IO_THREADS, 1);
+	zmq_ctx_set(gw->ctx, ZMQ_MAX_SOCKETS, (int)MAX_PEERS + 16);
 	gw->pull = zmq_socket(gw->ctx, ZMQ_PULL);
 	if (!gw->pull) {
 		*err = -errno;
