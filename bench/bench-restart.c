@@ -82,17 +82,29 @@ static void driver_pong(act_ctx *ctx, void *st, const void *m)
 		act_shutdown(ctx);
 		return;
 	}
+	/* Kill a moment later: the victim replied from inside its handler and
+	 * releases the Ping only when the handler returns; killing it before
+	 * that would (rightly) redeliver the Ping to the next instance. */
 	d->killed = pid;
+	act_timer_once(ctx, 1, 1);
+}
+
+static void driver_timeout(act_ctx *ctx, void *st, const void *m)
+{
+	struct driver *d = st;
+	num_t p = { 0 };
 	d->t0 = act__now_ns();
-	kill(pid, SIGKILL);
+	kill(d->killed, SIGKILL);
 	act_send(ctx, d->victim, &ping_type, &p);
 }
 
 static const act_handler victim_h[] = { { &ping_type, victim_ping } };
 static const act_behaviour victim_b = { .name = "victim", .handlers = victim_h, .n_handlers = 1 };
-static const act_handler driver_h[] = { { &act_start_type, driver_start }, { &pong_type, driver_pong } };
+static const act_handler driver_h[] = { { &act_start_type, driver_start },
+                                        { &pong_type, driver_pong },
+                                        { &act_timeout_type, driver_timeout } };
 static const act_behaviour driver_b = {
-	.name = "driver", .state_size = sizeof(struct driver), .handlers = driver_h, .n_handlers = 2,
+	.name = "driver", .state_size = sizeof(struct driver), .handlers = driver_h, .n_handlers = 3,
 };
 
 static int cmp_d(const void *a, const void *b)
