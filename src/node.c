@@ -1034,6 +1034,8 @@ static void loop_once(act_node_t *n)
 		/* Work held back by backpressure is retried soon, not at the tick. */
 		if ((act__gw_busy(n->gw) || n->out_blocked) && timeout_ns > 1000000u)
 			timeout_ns = 1000000u;
+		if (act__gw_more(n->gw))
+			timeout_ns = 0;
 	}
 
 	if (!act__doorbell_prepare_sleep(p0))

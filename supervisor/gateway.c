@@ -59,6 +59,7 @@ struct act__gateway {
 	struct peer *peers;
 	uint32_t n_peers;
 	struct pending pend;
+	bool more;              /* the last pump stopped at its batch limit */
 	/* counters */
 	uint64_t frames_in, frames_out, rejects_sent, rejects_received;
 	uint64_t malformed[ACT__WIRE_N_ERRS];
@@ -383,6 +384,7 @@ void act__gw_pump(struct act__gateway *gw)
 {
 	if (gw->zap)
 		pump_zap(gw);
+	gw->more = false;
 	for (unsigned k = 0; k < PUMP_BATCH; k++) {
 		uint32_t ev = 0;
 		size_t sz = sizeof ev;
@@ -400,11 +402,18 @@ void act__gw_pump(struct act__gateway *gw)
 		handle_frame(gw, zmq_msg_data(&m), zmq_msg_size(&m));
 		zmq_msg_close(&m);
 	}
+	/* Frames may be left: the edge-triggered fd will not say so again. */
+	gw->more = true;
 }
 
 bool act__gw_busy(const struct act__gateway *gw)
 {
 	return gw->pend.set;
+}
+
+bool act__gw_more(const struct act__gateway *gw)
+{
+	return gw->more;
 }
 
 void act__gw_arm(struct act__gateway *gw)

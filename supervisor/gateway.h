@@ -50,6 +50,8 @@ void act__gw_arm(struct act__gateway *gw);
 void act__gw_pump(struct act__gateway *gw);
 /* True if the gateway holds work it must retry soon (full ring / peer). */
 bool act__gw_busy(const struct act__gateway *gw);
+/* True if the last pump stopped at its batch limit: more frames wait now. */
+bool act__gw_more(const struct act__gateway *gw);
 
 /*
  * Sends an envelope to `peer` at endpoint (sender_actor = from).  0,
