@@ -36,6 +36,7 @@ ACT_MESSAGE_TYPE(pong_type, num_t, "Pong", ACT_FIELD(num_t, v, ACT_I64));
 
 struct area {
 	_Atomic int rounds;
+	_Atomic uint64_t handled_ns;  /* when the victim handled its last Ping */
 	_Atomic int done;
 	double us[MAX_ROUNDS];
 	/* isolation */
@@ -49,6 +50,9 @@ static int n_rounds = 300;
 
 static void victim_ping(act_ctx *ctx, void *st, const void *m)
 {
+	/* The figure ends here: the replacement has the message in hand.
+	 * (The driver's own wake-up to read the answer is not restart time.) */
+	A->handled_ns = act__now_ns();
 	num_t r = { getpid() };
 	act_reply(ctx, &pong_type, &r);
 }
@@ -75,7 +79,7 @@ static void driver_pong(act_ctx *ctx, void *st, const void *m)
 			act_send(ctx, d->victim, &ping_type, &p);
 			return;
 		}
-		A->us[d->round++] = (double)(act__now_ns() - d->t0) / 1e3;
+		A->us[d->round++] = (double)(A->handled_ns - d->t0) / 1e3;
 	}
 	if (d->round >= n_rounds) {
 		A->rounds = d->round;
