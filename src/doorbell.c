@@ -10,9 +10,9 @@
 
 #include "doorbell.h"
 
-int act__doorbell_new(void)
+int act__doorbell_new(bool nonblocking)
 {
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int fd = eventfd(0, EFD_CLOEXEC | (nonblocking ? EFD_NONBLOCK : 0));
 	return fd < 0 ? -errno : fd;
 }
 

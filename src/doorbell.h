@@ -18,12 +18,18 @@
 #ifndef ACT_DOORBELL_H
 #define ACT_DOORBELL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "layout.h"
 
-/* Creates an eventfd suitable as a doorbell (EFD_CLOEXEC|EFD_NONBLOCK). */
-int act__doorbell_new(void);
+/*
+ * Creates an eventfd suitable as a doorbell (EFD_CLOEXEC).  A worker's
+ * doorbell is blocking, so that an idle worker sleeps in one read(2); the
+ * supervisor's is nonblocking (it is drained from its event loop).
+ * Producers' writes never block either way (the counter cannot fill).
+ */
+int act__doorbell_new(bool nonblocking);
 
 /*
  * Producer side, after act__ring_commit() of a record from participant

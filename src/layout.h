@@ -146,27 +146,32 @@ struct act__ring {
 	uint16_t to;       /* consumer participant */
 	uint64_t generation;
 
-	/* producer line */
-	alignas(ACT__CACHELINE) _Atomic uint64_t tail; /* published write position */
-	_Atomic uint64_t n_sent;
+	/*
+	 * The positions each sit alone on a 128-byte block (the adjacent-line
+	 * prefetcher pulls lines in pairs): the other side reads them on every
+	 * hop, and any counter sharing their line would bounce with them.
+	 */
+	/* producer-written */
+	alignas(128) _Atomic uint64_t tail; /* published write position */
+	alignas(128) _Atomic uint64_t n_sent;
 	_Atomic uint64_t n_refused_full;
 	_Atomic uint64_t n_refused_size;
 	_Atomic uint64_t depth_hwm;        /* high-water mark of tail - head */
 
-	/* consumer line */
-	alignas(ACT__CACHELINE) _Atomic uint64_t head; /* committed read position */
+	/* consumer-written */
+	alignas(128) _Atomic uint64_t head; /* committed read position */
 	/*
 	 * Crash bookkeeping: the position of the record whose handler is
 	 * running (or last ran) and how many times it was started.  If a
 	 * consumer finds inflight_pos == head at start, the previous consumer
 	 * died while handling that record.
 	 */
-	_Atomic uint64_t inflight_pos;
+	alignas(128) _Atomic uint64_t inflight_pos;
 	_Atomic uint32_t inflight_count;
 	uint32_t reserved1;
 	_Atomic uint64_t n_delivered;
 
-	alignas(ACT__CACHELINE) unsigned char data[];
+	alignas(128) unsigned char data[];
 };
 
 /* One entry of the ring table: where the ring of (from -> to) lives. */

@@ -496,8 +496,12 @@ static void check_heartbeats(act_node_t *n, uint64_t now)
 		if (!alive(g) || g->stop_requested || g->hung ||
 		    (g->state != ACT__PS_READY && g->state != ACT__PS_STARTING))
 			continue;
-		uint64_t hb = atomic_load_explicit(&act__shm_part(&n->shm, gi + 1)->heartbeat_ns,
-		                                   memory_order_relaxed);
+		struct act__part *p = act__shm_part(&n->shm, gi + 1);
+		/* A worker that advertised sleep is blocked in the kernel waiting
+		 * for its doorbell, not stuck in user code: no heartbeat needed. */
+		if (atomic_load_explicit(&p->sleeping, memory_order_relaxed))
+			continue;
+		uint64_t hb = atomic_load_explicit(&p->heartbeat_ns, memory_order_relaxed);
 		if (hb < now && now - hb > (uint64_t)gd->heartbeat_timeout_ms * 1000000u) {
 			act__err("group '%s' (pid %d) is hung: no heartbeat for %llu ms; killing it",
 			         gd->name, (int)g->pid, (unsigned long long)((now - hb) / 1000000u));
@@ -1188,7 +1192,7 @@ static int setup(act_node_t *n, sigset_t *oldmask)
 		return err;
 	}
 	for (uint32_t i = 0; i < np; i++) {
-		if ((n->efd[i] = act__doorbell_new()) < 0)
+		if ((n->efd[i] = act__doorbell_new(i == ACT__SUPERVISOR)) < 0)
 			return n->efd[i];
 		if ((err = act__shm_ring(&n->shm, i, 0, &n->in[i])) ||
 		    (err = act__shm_ring(&n->shm, 0, i, &n->out[i])))

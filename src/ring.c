@@ -78,6 +78,7 @@ int act__ring_attach(act__ring_h *h, void *mem, size_t bytes,
 	h->max_rec = r->max_rec;
 	h->cached_head = head;
 	h->cached_tail = tail;
+	h->tail = tail;
 	/* A producer resumes at the published tail (anything it had reserved
 	 * but not committed before dying is simply overwritten); a consumer
 	 * resumes at the committed head. */
@@ -90,7 +91,9 @@ int act__ring_attach(act__ring_h *h, void *mem, size_t bytes,
 void *act__ring_reserve(act__ring_h *h, uint32_t len, int *err)
 {
 	struct act__ring *r = h->r;
-	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	/* Our own published tail, kept in the handle: reading it back from
+	 * shared memory would pull the line the consumer polls. */
+	uint64_t tail = h->tail;
 	uint32_t off = (uint32_t)tail & h->mask;
 	uint32_t to_end = h->mask + 1 - off;
 	uint32_t need;
@@ -111,7 +114,10 @@ void *act__ring_reserve(act__ring_h *h, uint32_t len, int *err)
 		 * the new head, the consumer is done reading that space. */
 		h->cached_head = atomic_load_explicit(&r->head, memory_order_acquire);
 		if (tail + total - h->cached_head > (uint64_t)h->mask + 1) {
-			atomic_fetch_add_explicit(&r->n_refused_full, 1, memory_order_relaxed);
+			/* Single writer: a plain increment, no locked instruction. */
+			atomic_store_explicit(&r->n_refused_full,
+			    atomic_load_explicit(&r->n_refused_full, memory_order_relaxed) + 1,
+			    memory_order_relaxed);
 			*err = ACT_EFULL;
 			return NULL;
 		}
@@ -139,14 +145,19 @@ void act__ring_commit(act__ring_h *h, void *rec)
 	 * becomes visible no later than the new tail; pairs with the
 	 * consumer's acquire load of tail in act__ring_peek(). */
 	atomic_store_explicit(&r->tail, h->pos, memory_order_release);
+	h->tail = h->pos;
 	/* Counters are statistics: relaxed, and written only by us. */
 	atomic_store_explicit(&r->n_sent,
 	    atomic_load_explicit(&r->n_sent, memory_order_relaxed) + 1,
 	    memory_order_relaxed);
 	/* The cached head may be stale (it overestimates the depth); only
-	 * when the estimate beats the mark do we pay for a fresh look. */
+	 * when the estimate beats the mark do we pay for a fresh look at the
+	 * consumer's head, and then at most once every 32 commits, so the
+	 * mark is exact but lags a little. */
 	depth = h->pos - h->cached_head;
-	if (depth > atomic_load_explicit(&r->depth_hwm, memory_order_relaxed)) {
+	if (depth > atomic_load_explicit(&r->depth_hwm, memory_order_relaxed) &&
+	    (h->hwm_skip ? (h->hwm_skip--, 0) : 1)) {
+		h->hwm_skip = 31;
 		h->cached_head = atomic_load_explicit(&r->head, memory_order_acquire);
 		depth = h->pos - h->cached_head;
 		if (depth > atomic_load_explicit(&r->depth_hwm, memory_order_relaxed))

@@ -45,6 +45,8 @@ typedef struct act__ring_h {
 	uint64_t pos;          /* producer: next write position (unpublished);
 	                          consumer: next read position (uncommitted) */
 	uint64_t cached_tail;  /* consumer: last tail seen */
+	uint64_t tail;         /* producer: the tail it last published (no shm read) */
+	uint32_t hwm_skip;     /* producer: commits until the next exact hwm check */
 } act__ring_h;
 
 /*

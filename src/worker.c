@@ -101,6 +101,8 @@ struct worker {
 	uint32_t n_local;
 	int32_t *slot_of;            /* actor id -> local slot, -1 elsewhere */
 	uint64_t pending[ACT__READY_WORDS];
+	uint64_t dirty[ACT__READY_WORDS];  /* other participants we sent to, not yet notified */
+	uint32_t n_dirty_sends;             /* envelopes sent since the last flush */
 	struct ask *asks;
 	uint32_t n_asks;
 	uint64_t next_corr;
@@ -181,12 +183,37 @@ static void dead_letter(struct worker *w, const char *why, uint32_t type, uint32
 
 /* ---- sending --------------------------------------------------------------- */
 
+/*
+ * Records that participant g has new work from us.  The doorbell itself
+ * (a full fence, maybe an eventfd write) is rung once per receiver by
+ * flush_notify() when the handler returns (or after every 64 envelopes
+ * of a long burst), not once per envelope: a handler that sends a burst
+ * pays for one fence per receiver.  The price: a receiver may see a
+ * handler's envelopes only when that handler returns.
+ */
+static void flush_notify(struct worker *w);
+
 static inline void notify(struct worker *w, uint32_t g)
 {
-	if (g == w->self)
+	if (g == w->self) {
 		w->pending[g / 64u] |= 1ull << (g % 64u);
-	else
-		act__doorbell_notify(w->parts[g], w->self, w->efd[g]);
+		return;
+	}
+	w->dirty[g / 64u] |= 1ull << (g % 64u);
+	if (++w->n_dirty_sends >= 64)
+		flush_notify(w);
+}
+
+static void flush_notify(struct worker *w)
+{
+	w->n_dirty_sends = 0;
+	for (unsigned i = 0; i < ACT__READY_WORDS; i++) {
+		while (w->dirty[i]) {
+			uint32_t g = i * 64u + (uint32_t)__builtin_ctzll(w->dirty[i]);
+			w->dirty[i] &= w->dirty[i] - 1;
+			act__doorbell_notify(w->parts[g], w->self, w->efd[g]);
+		}
+	}
 }
 
 static int send_env(struct worker *w, uint32_t to, const act_type *t, const void *msg,
@@ -895,7 +922,10 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 	}
 done:
 	atomic_store_explicit(&w->part->handling_type, 0, memory_order_relaxed);
-	atomic_fetch_add_explicit(&w->part->n_handled, 1, memory_order_relaxed);
+	/* Single writer: a plain increment, no locked instruction. */
+	atomic_store_explicit(&w->part->n_handled,
+	    atomic_load_explicit(&w->part->n_handled, memory_order_relaxed) + 1,
+	    memory_order_relaxed);
 	act__ring_release(h);
 }
 
@@ -918,6 +948,7 @@ static unsigned drain(struct worker *w, uint32_t s)
 			return n;
 		}
 		handle_record(w, h, rec);
+		flush_notify(w);
 		n++;
 	}
 	/* Cut off by the batch (or a stop): look again next round. */
@@ -1013,6 +1044,16 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 
 	if (deadline_ns <= now)
 		return;
+	if (deadline_ns == UINT64_MAX && !w->read_armed) {
+		/* No timer to wake for: block in a plain read(2) on the doorbell
+		 * (a blocking eventfd), the cheapest sleep there is.  The
+		 * supervisor does not expect heartbeats from a worker that
+		 * advertised sleep (see check_heartbeats()). */
+		uint64_t v;
+		ssize_t r = read(w->efd[w->self], &v, sizeof v);
+		(void)r;
+		return;
+	}
 	if (!w->uring_ok) {
 		/* Fallback without io_uring: a plain blocking poll. */
 		struct timespec t = act__ns_to_ts(deadline_ns - now);
@@ -1020,8 +1061,11 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 		FD_ZERO(&set);
 		FD_SET(w->efd[w->self], &set);
 		struct timeval tv = { t.tv_sec, t.tv_nsec / 1000 };
-		select(w->efd[w->self] + 1, &set, NULL, NULL, &tv);
-		act__doorbell_drain(w->efd[w->self]);
+		if (select(w->efd[w->self] + 1, &set, NULL, NULL, &tv) > 0) {
+			uint64_t v; /* readable: this read does not block */
+			ssize_t r = read(w->efd[w->self], &v, sizeof v);
+			(void)r;
+		}
 		return;
 	}
 	arm_read(w);
@@ -1045,6 +1089,7 @@ static int run(struct worker *w)
 
 		if (act__timers_next(&w->timers) <= now)
 			did += run_timers(w, now);
+		flush_notify(w);
 		if (now - w->last_beat_ns > HEARTBEAT_NS / 4)
 			beat(w, now);
 		if (did) {
@@ -1066,10 +1111,13 @@ static int run(struct worker *w)
 		}
 		if (!act__doorbell_prepare_sleep(w->part))
 			continue;
+		/* With timers pending, wake at the next one (or for a heartbeat);
+		 * without, sleep until the doorbell rings. */
 		uint64_t deadline = act__timers_next(&w->timers);
-		if (deadline > now + HEARTBEAT_NS)
+		if (deadline != UINT64_MAX && deadline > now + HEARTBEAT_NS)
 			deadline = now + HEARTBEAT_NS;
 		sleep_until(w, deadline);
+		beat(w, act__now_ns());
 		act__doorbell_awake(w->part);
 		idle_since = 0;
 	}
@@ -1234,6 +1282,7 @@ int act__worker_main(const struct act__worker_args *a)
 		invoke(w, &w->actors[i], &act_start_type, &start, NULL, 0, NULL);
 	atomic_store_explicit(&w->part->state, ACT__PS_READY, memory_order_relaxed);
 	send_ctrl(w, ACT__CTRL_READY, NULL, 0);
+	flush_notify(w);
 
 	rc = run(w);
 
@@ -1245,6 +1294,7 @@ int act__worker_main(const struct act__worker_args *a)
 			invoke(w, &w->actors[i], &act_shutdown_type, &sm, NULL, 0, NULL);
 	for (uint32_t i = w->n_local; i-- > 0;)
 		stop_actor(w, &w->actors[i]);
+	flush_notify(w); /* what the Shutdown handlers sent */
 out:
 	teardown(w);
 	free(w);

@@ -891,8 +891,6 @@ static void inspect_rings(struct act_node *n)
 static void tx_start(act_ctx *ctx, void *st, const void *m)
 {
 	act_ref rx = lookup(ctx, "rx");
-	int n_ok = 0, n_full = 0;
-	int64_t i;
 
 	/* Larger than max_msg (a quarter of the 4 KiB ring) even when empty. */
 	blob_msg b = { { big_data, 2000, 0 } };
@@ -900,10 +898,21 @@ static void tx_start(act_ctx *ctx, void *st, const void *m)
 
 	seq_msg q = { 0, 0, 0 };
 	A->rc_first = act_send(ctx, rx, &seq_type, &q);
-	if (A->rc_first == 0) {
+	if (A->rc_first == 0)
 		A->sent_ok[0] = 1;
-		n_ok++;
-	}
+	/* Envelopes a handler sends are signalled to their receiver when the
+	 * handler returns: fill the ring from the next message. */
+	ping_msg k = { 0 };
+	act_send(ctx, act_self(ctx), &note_type, &k);
+}
+
+static void tx_fill(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref rx = lookup(ctx, "rx");
+	int n_ok = A->rc_first == 0, n_full = 0;
+	int64_t i;
+	seq_msg q = { 0, 0, 0 };
+
 	/* Wait until rx holds seq 0 in its handler: from now on it releases
 	 * nothing, so the ring must fill. */
 	uint64_t deadline = act_now_ns() + SPIN_LIMIT_NS;
@@ -960,9 +969,9 @@ static void rx_blob(act_ctx *ctx, void *st, const void *m)
 	atomic_fetch_add(&A->received, 1000000);
 }
 
-static const act_handler tx_h[] = { { &act_start_type, tx_start } };
+static const act_handler tx_h[] = { { &act_start_type, tx_start }, { &note_type, tx_fill } };
 static const act_handler rx_h[] = { { &seq_type, rx_seq }, { &blob_type, rx_blob } };
-static const act_behaviour tx_b = { .name = "tx", .handlers = tx_h, .n_handlers = 1 };
+static const act_behaviour tx_b = { .name = "tx", .handlers = tx_h, .n_handlers = 2 };
 static const act_behaviour rx_b = { .name = "rx", .handlers = rx_h, .n_handlers = 2 };
 
 static void test_full_ring(void)

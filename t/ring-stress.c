@@ -289,7 +289,7 @@ int main(void)
 	for (unsigned i = 0; i < N_PROD; i++)
 		if (act__ring_format(ring_of(sh, i), CAP, MAXR, from_of(i), CONSUMER, GEN) != 0)
 			bail("act__ring_format failed");
-	efd = act__doorbell_new();
+	efd = act__doorbell_new(true);
 	if (efd < 0)
 		bail("act__doorbell_new: %s", act_strerror(efd));
 

@@ -409,7 +409,7 @@ int main(void)
 		if (act__ring_format(ring_of(sh, i), CAP, MAXR, i ? ID_B : ID_A,
 		                     i ? ID_A : ID_B, GEN) != 0)
 			bail("act__ring_format failed");
-		efd[i] = act__doorbell_new();
+		efd[i] = act__doorbell_new(true);
 		if (efd[i] < 0)
 			bail("act__doorbell_new: %s", act_strerror(efd[i]));
 	}
