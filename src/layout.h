@@ -170,6 +170,14 @@ struct act__ring {
 	_Atomic uint32_t inflight_count;
 	uint32_t reserved1;
 	_Atomic uint64_t n_delivered;
+	/*
+	 * The consumer's real progress: everything before done_pos was handled.
+	 * It is written after every handler, on this consumer-only line; head
+	 * (which the producer polls) is published from it in steps of at most
+	 * cap/8 bytes and whenever the consumer runs out of records.  A
+	 * restarted consumer resumes at done_pos, not at head.
+	 */
+	_Atomic uint64_t done_pos;
 
 	alignas(128) unsigned char data[];
 };

@@ -982,6 +982,7 @@ static void drain_inbound(act_node_t *n)
 			}
 			act__ring_release(&n->in[s]);
 		}
+		act__ring_publish(&n->in[s]);
 		if (err) {
 			act__err("corrupt record from group %u: ring skipped", s);
 			act__ring_skip_corrupt(&n->in[s]);

@@ -49,6 +49,7 @@ int act__ring_format(void *mem, uint32_t cap, uint32_t max_rec,
 	r->to = to;
 	r->generation = generation;
 	atomic_store_explicit(&r->inflight_pos, UINT64_MAX, memory_order_relaxed);
+	atomic_store_explicit(&r->done_pos, 0, memory_order_relaxed);
 	/* Magic last: a half-formatted ring never validates. */
 	atomic_thread_fence(memory_order_release);
 	r->magic = ACT__RING_MAGIC;
@@ -79,6 +80,11 @@ int act__ring_attach(act__ring_h *h, void *mem, size_t bytes,
 	h->cached_head = head;
 	h->cached_tail = tail;
 	h->tail = tail;
+	/* The consumer's progress may be ahead of the published head if the
+	 * last consumer died between a handler and a publish. */
+	uint64_t done = atomic_load_explicit(&r->done_pos, memory_order_relaxed);
+	h->done = (done >= head && done <= tail && !(done & 7)) ? done : head;
+	h->published = head;
 	/* A producer resumes at the published tail (anything it had reserved
 	 * but not committed before dying is simply overwritten); a consumer
 	 * resumes at the committed head. */
@@ -170,15 +176,19 @@ void act__ring_commit(act__ring_h *h, void *rec)
 const struct act__rec *act__ring_peek(act__ring_h *h, int *err)
 {
 	struct act__ring *r = h->r;
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t head = h->done;
 
 	*err = 0;
 	for (;;) {
 		if (head == h->cached_tail) {
 			/* Pairs with R1: the records up to tail are fully written. */
 			h->cached_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-			if (head == h->cached_tail)
+			if (head == h->cached_tail) {
+				/* Caught up: let the producer see all the room now. */
+				if (h->published != h->done)
+					act__ring_publish(h);
 				return NULL;
+			}
 		}
 		if (h->cached_tail - head > (uint64_t)h->mask + 1 || ((h->cached_tail | head) & 7)) {
 			*err = -EPROTO;
@@ -202,11 +212,11 @@ const struct act__rec *act__ring_peek(act__ring_h *h, int *err)
 			return NULL;
 		}
 		if (rec->kind == ACT__REC_PAD) {
-			/* Padding carries nothing: release it at once so that the
-			 * crash bookkeeping always points at a real record.  This
-			 * release pairs with the producer's acquire of head. */
+			/* Padding carries nothing: pass it at once so that the
+			 * crash bookkeeping always points at a real record. */
 			head += need;
-			atomic_store_explicit(&r->head, head, memory_order_release);
+			h->done = head;
+			atomic_store_explicit(&r->done_pos, head, memory_order_relaxed);
 			continue;
 		}
 		if (need > h->max_rec) {
@@ -221,7 +231,7 @@ const struct act__rec *act__ring_peek(act__ring_h *h, int *err)
 uint32_t act__ring_begin(act__ring_h *h)
 {
 	struct act__ring *r = h->r;
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t head = h->done;
 	uint32_t count;
 
 	/* These stores only need to survive our own death, which they do
@@ -247,34 +257,52 @@ void act__ring_release(act__ring_h *h)
 	atomic_store_explicit(&r->n_delivered,
 	    atomic_load_explicit(&r->n_delivered, memory_order_relaxed) + 1,
 	    memory_order_relaxed);
-	/* R2: we are done with the record's bytes; pairs with the producer's
-	 * acquire load of head in act__ring_reserve(). */
-	atomic_store_explicit(&r->head, h->pos, memory_order_release);
+	/* The record is handled: that is what done_pos says, on our own line
+	 * (a crash from here on does not redeliver it). */
+	h->done = h->pos;
+	atomic_store_explicit(&r->done_pos, h->done, memory_order_relaxed);
+	/* Publishing head costs the producer a cache miss: do it in steps. */
+	if (h->done - h->published >= ((uint64_t)h->mask + 1) / 8)
+		act__ring_publish(h);
+}
+
+void act__ring_publish(act__ring_h *h)
+{
+	/* R2: we are done with the bytes before done; pairs with the
+	 * producer's acquire load of head in act__ring_reserve(). */
+	atomic_store_explicit(&h->r->head, h->done, memory_order_release);
+	h->published = h->done;
 }
 
 uint64_t act__ring_skip_corrupt(act__ring_h *h)
 {
 	struct act__ring *r = h->r;
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t head = h->done;
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 
 	if (tail < head || tail - head > (uint64_t)h->mask + 1 || (tail & 7))
 		return 0; /* tail itself is garbage: nothing sane to skip to */
 	h->cached_tail = tail;
-	atomic_store_explicit(&r->head, tail, memory_order_release);
+	h->done = tail;
+	atomic_store_explicit(&r->done_pos, tail, memory_order_relaxed);
+	act__ring_publish(h);
 	return tail - head;
 }
 
 uint64_t act__ring_depth(const struct act__ring *r)
 {
-	uint64_t head = atomic_load_explicit(&((struct act__ring *)r)->head, memory_order_relaxed);
-	uint64_t tail = atomic_load_explicit(&((struct act__ring *)r)->tail, memory_order_relaxed);
+	struct act__ring *w = (struct act__ring *)r;
+	uint64_t head = atomic_load_explicit(&w->head, memory_order_relaxed);
+	uint64_t done = atomic_load_explicit(&w->done_pos, memory_order_relaxed);
+	uint64_t tail = atomic_load_explicit(&w->tail, memory_order_relaxed);
+	if (done > head && done <= tail)
+		head = done; /* handled but not yet published */
 	return tail >= head ? tail - head : 0;
 }
 
 int act__ring_nonempty(act__ring_h *h)
 {
-	uint64_t head = atomic_load_explicit(&h->r->head, memory_order_relaxed);
+	uint64_t head = h->done;
 	if (head != h->cached_tail)
 		return 1;
 	h->cached_tail = atomic_load_explicit(&h->r->tail, memory_order_acquire);

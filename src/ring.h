@@ -45,6 +45,8 @@ typedef struct act__ring_h {
 	uint64_t pos;          /* producer: next write position (unpublished);
 	                          consumer: next read position (uncommitted) */
 	uint64_t cached_tail;  /* consumer: last tail seen */
+	uint64_t done;         /* consumer: handled up to here (mirrors done_pos) */
+	uint64_t published;    /* consumer: head last published */
 	uint64_t tail;         /* producer: the tail it last published (no shm read) */
 	uint32_t hwm_skip;     /* producer: commits until the next exact hwm check */
 } act__ring_h;
@@ -89,6 +91,13 @@ uint32_t act__ring_begin(act__ring_h *h);
 
 /* Commits the peeked record as handled: the producer may reuse its space. */
 void act__ring_release(act__ring_h *h);
+
+/*
+ * Publishes the consumer's progress to the producer now (head = done).
+ * Consumers call it when they stop draining a ring for a while; peek does
+ * it by itself when the ring is empty.
+ */
+void act__ring_publish(act__ring_h *h);
 
 /* Drops everything currently in the ring (after corruption).  Returns bytes dropped. */
 uint64_t act__ring_skip_corrupt(act__ring_h *h);

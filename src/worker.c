@@ -951,7 +951,9 @@ static unsigned drain(struct worker *w, uint32_t s)
 		flush_notify(w);
 		n++;
 	}
-	/* Cut off by the batch (or a stop): look again next round. */
+	/* Cut off by the batch (or a stop): look again next round, and let
+	 * the producer see the room we made meanwhile. */
+	act__ring_publish(h);
 	w->pending[s / 64u] |= 1ull << (s % 64u);
 	return n;
 }
