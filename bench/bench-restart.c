@@ -87,10 +87,11 @@ static void driver_pong(act_ctx *ctx, void *st, const void *m)
 		return;
 	}
 	/* Kill a moment later: the victim replied from inside its handler and
-	 * releases the Ping only when the handler returns; killing it before
-	 * that would (rightly) redeliver the Ping to the next instance. */
+	 * releases the Ping only when the handler returns (killing it before
+	 * that would, rightly, redeliver the Ping), and a hot standby is
+	 * forked only once its group has settled (5 ms). */
 	d->killed = pid;
-	act_timer_once(ctx, 1, 1);
+	act_timer_once(ctx, 10, 1);
 }
 
 static void driver_timeout(act_ctx *ctx, void *st, const void *m)
@@ -243,7 +244,8 @@ int main(int argc, char **argv)
 	bench_handle_ready_child(argc, argv);
 	if (argc > 1)
 		n_rounds = atoi(argv[1]) > 0 && atoi(argv[1]) <= MAX_ROUNDS ? atoi(argv[1]) : n_rounds;
-	act__log_level = ACT_LOG_ERR; /* a restart logs lines; keep the output readable */
+	/* A restart logs lines: keep the output readable (BENCH_LOG=1 shows them). */
+	act__log_level = getenv("BENCH_LOG") ? ACT_LOG_DEBUG : ACT_LOG_ERR;
 	A = shared_area(sizeof *A);
 
 	fork50 = bare_fork_ready_us(300, &fork99);
