@@ -48,7 +48,6 @@
 #endif
 
 #define BATCH 64u
-#define HEARTBEAT_NS (100u * 1000000u)
 #define ASK_SLOTS 4096u          /* power of two */
 #define ASK_MAX (ASK_SLOTS * 3u / 4u)
 #define ASK_OWNER_BIT 0x80000000u
@@ -107,6 +106,8 @@ struct worker {
 	uint32_t n_asks;
 	uint64_t next_corr;
 	bool stopping;
+	bool draining;               /* STOP received: empty the rings, then stop */
+	uint64_t heartbeat_ns;       /* the group's heartbeat period */
 	bool in_fini;
 	int exit_code;
 	struct act_ctx ctx;
@@ -713,7 +714,10 @@ static void handle_ctrl(struct worker *w, const struct act__env *e)
 {
 	switch (e->type) {
 	case ACT__CTRL_STOP:
-		w->stopping = true;
+		/* Stop cleanly: first handle what is already in our rings (the
+		 * supervisor's SIGTERM after shutdown_ms bounds this), then run
+		 * the Shutdown handlers.  Timers no longer fire. */
+		w->draining = true;
 		break;
 	default:
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
@@ -1089,10 +1093,20 @@ static int run(struct worker *w)
 		unsigned did = poll_rings(w);
 		uint64_t now = act__now_ns();
 
+		if (w->draining) {
+			flush_notify(w);
+			beat(w, now);
+			bool pending = false;
+			for (unsigned i = 0; i < ACT__READY_WORDS; i++)
+				pending |= w->pending[i] != 0;
+			if (!did && !pending)
+				w->stopping = true; /* every ring is empty */
+			continue;
+		}
 		if (act__timers_next(&w->timers) <= now)
 			did += run_timers(w, now);
 		flush_notify(w);
-		if (now - w->last_beat_ns > HEARTBEAT_NS / 4)
+		if (now - w->last_beat_ns > w->heartbeat_ns / 4)
 			beat(w, now);
 		if (did) {
 			idle_since = 0;
@@ -1116,8 +1130,8 @@ static int run(struct worker *w)
 		/* With timers pending, wake at the next one (or for a heartbeat);
 		 * without, sleep until the doorbell rings. */
 		uint64_t deadline = act__timers_next(&w->timers);
-		if (deadline != UINT64_MAX && deadline > now + HEARTBEAT_NS)
-			deadline = now + HEARTBEAT_NS;
+		if (deadline != UINT64_MAX && deadline > now + w->heartbeat_ns)
+			deadline = now + w->heartbeat_ns;
 		sleep_until(w, deadline);
 		beat(w, act__now_ns());
 		act__doorbell_awake(w->part);
@@ -1143,6 +1157,7 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 		return err;
 	}
 	w->n_parts = w->shm.hdr->n_parts;
+	w->heartbeat_ns = (uint64_t)(g->heartbeat_ms ? g->heartbeat_ms : 100) * 1000000u;
 	if (w->self >= w->n_parts || w->n_parts != reg->n_groups + 1) {
 		act__err("shared memory does not match this node's groups");
 		return -EPROTO;
