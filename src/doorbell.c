@@ -28,6 +28,18 @@ void act__doorbell_notify(struct act__part *p, uint32_t from, int efd)
 	 * loads could be satisfied before the tail is visible, and a consumer
 	 * checking concurrently could miss the record and sleep on it. */
 	atomic_thread_fence(memory_order_seq_cst);
+	if (p->scan_all) {
+		/* The consumer scans every ring while awake, and again after
+		 * advertising sleep (behind its own fence): only a sleeper
+		 * needs us, and it needs no bit. */
+		if (atomic_load_explicit(&p->sleeping, memory_order_seq_cst)) {
+			uint64_t one = 1;
+			ssize_t r = write(efd, &one, sizeof one);
+			(void)r;
+			atomic_fetch_add_explicit(&p->n_wakeups, 1, memory_order_relaxed);
+		}
+		return;
+	}
 	if (!(atomic_load_explicit(w, memory_order_relaxed) & bit))
 		atomic_fetch_or_explicit(w, bit, memory_order_seq_cst);
 	/* seq_cst: on machines where fetch_or is not a full barrier (arm64

@@ -46,7 +46,9 @@ int act__doorbell_take(struct act__part *p, uint64_t *bits);
 /*
  * Consumer side, before blocking: advertises sleep and re-checks the ready
  * bitmap.  Returns 1 if the consumer may block on its eventfd now, 0 if
- * work arrived (sleeping was withdrawn; take the bits and go on).
+ * work arrived (sleeping was withdrawn; take the bits and go on).  A
+ * scan_all consumer must, after a 1, look at every ring itself before
+ * it blocks (and withdraw with act__doorbell_awake() if one has work).
  */
 int act__doorbell_prepare_sleep(struct act__part *p);
 

@@ -26,6 +26,7 @@
 #define ACT__MAX_PARTS   256u  /* supervisor + up to 255 groups */
 #define ACT__READY_WORDS (ACT__MAX_PARTS / 64u)
 #define ACT__SUPERVISOR  0u    /* participant index of the supervisor */
+#define ACT__SCAN_ALL_MAX 16u  /* up to this many participants, consumers scan */
 
 /* Record kinds (act__rec.kind). */
 enum {
@@ -103,7 +104,15 @@ struct act__part {
 	uint32_t spin_us;
 	uint32_t max_redeliveries;
 	uint32_t n_actors;
-	uint32_t reserved0[2];
+	/*
+	 * 1: this consumer, while awake, looks at every ring into it (few
+	 * participants make that cheap), so producers ring it only when it
+	 * sleeps and never touch the ready bitmap: no cache line is shared
+	 * between producer and consumer but the rings' own.  0: producers
+	 * mark the ready bitmap and the consumer reads only marked rings.
+	 */
+	uint32_t scan_all;
+	uint32_t reserved0;
 
 	/* wake line: the consumer's sleep flag and the producers' ready bitmap */
 	alignas(ACT__CACHELINE) _Atomic uint32_t sleeping;

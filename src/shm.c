@@ -116,6 +116,9 @@ int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t 
 		p->spin_us = parts[i].spin_us;
 		p->max_redeliveries = parts[i].max_redeliveries;
 		p->n_actors = parts[i].n_actors;
+		/* Scanning every inbound ring is cheap with few participants; the
+		 * supervisor (0) always uses the bitmap (its sleep check reads it). */
+		p->scan_all = i != ACT__SUPERVISOR && n_parts <= ACT__SCAN_ALL_MAX;
 	}
 	struct act__ring_ent *tab = (struct act__ring_ent *)(shm->base + rings_off);
 	for (uint32_t from = 0; from < n_parts; from++) {

@@ -962,10 +962,31 @@ static unsigned drain(struct worker *w, uint32_t s)
 	return n;
 }
 
+static bool any_ring_nonempty(struct worker *w)
+{
+	for (uint32_t s = 0; s < w->n_parts; s++)
+		if (act__ring_nonempty(&w->in[s]))
+			return true;
+	return false;
+}
+
 static unsigned poll_rings(struct worker *w)
 {
 	uint64_t bits[ACT__READY_WORDS];
 	unsigned n = 0;
+
+	if (w->part->scan_all) {
+		/* Few inbound rings: look at each tail (a cache hit unless its
+		 * producer wrote) instead of sharing a bitmap line with them. */
+		for (uint32_t s = 0; s < w->n_parts; s++) {
+			uint64_t bit = 1ull << (s % 64u);
+			if ((w->pending[s / 64u] & bit) || act__ring_nonempty(&w->in[s])) {
+				w->pending[s / 64u] &= ~bit;
+				n += drain(w, s);
+			}
+		}
+		return n;
+	}
 
 	act__doorbell_take(w->part, bits);
 	for (unsigned i = 0; i < ACT__READY_WORDS; i++) {
@@ -1127,6 +1148,12 @@ static int run(struct worker *w)
 		}
 		if (!act__doorbell_prepare_sleep(w->part))
 			continue;
+		if (w->part->scan_all && any_ring_nonempty(w)) {
+			/* Behind prepare_sleep's fence: a producer that missed our
+			 * sleeping flag published before this look. */
+			act__doorbell_awake(w->part);
+			continue;
+		}
 		/* With timers pending, wake at the next one (or for a heartbeat);
 		 * without, sleep until the doorbell rings. */
 		uint64_t deadline = act__timers_next(&w->timers);
