@@ -87,7 +87,7 @@ static void do_crash(act_ctx *ctx, void *st, const void *m)
 	else if (!strcmp(how, "exit0"))
 		_exit(0);
 	else if (!strcmp(how, "hang"))
-		for (volatile int x = 0;; x++)
+		for (volatile unsigned x = 0;; x++)
 			;
 }
 
