@@ -87,6 +87,49 @@ enum act__wire_err act__wire_parse(const void *frame, size_t len,
 /* Frees env->root and clears env.  NULL-safe; idempotent. */
 void act__wire_env_free(struct act__wire_env *env);
 
+/* The longest name a view holds (the node's names and endpoints stop there too). */
+#define ACT__WIRE_NAME_MAX 255u
+
+/*
+ * A checked envelope without a tree: the names decoded into the view's own
+ * buffers, the message left as the peer's text inside the frame (so its
+ * numbers go on exactly as written).  The name pointers point into
+ * name_buf: use the view where it was filled, do not copy it by value.
+ */
+struct act__wire_view {
+	const char *receiver, *message_type;        /* NUL-terminated, escapes decoded */
+	const char *sender_actor, *sender_endpoint; /* NULL if absent, null or "" */
+	const char *message_text;   /* into the frame: '{' to its '}', not NUL-terminated */
+	size_t message_len;
+	int number_overflow;        /* a number in message is beyond a double (1e999) */
+	char name_buf[4][ACT__WIRE_NAME_MAX + 1]; /* private */
+};
+
+/*
+ * Checks one frame as act__wire_parse() does, in one pass over the text and
+ * without allocating (except for an envelope with more than 16 unknown
+ * keys), and fills v instead of a tree.  Every frame gets the class and the
+ * reason act__wire_parse() gives it, and the same sender, receiver and
+ * message_type on error, with one exception: a name field (receiver,
+ * message_type, sender_actor, sender_endpoint) that is a string of more than
+ * ACT__WIRE_NAME_MAX decoded bytes is never handed out, and a frame that is
+ * valid but for such a name is ACT__WIRE_TOO_LONG ("field \"receiver\"
+ * longer than 255 bytes"); act__wire_parse() accepts it, and the node would
+ * refuse to deliver it.  lim and err are as for act__wire_parse(); v need
+ * not be initialised and is always set.
+ *
+ * On ACT__WIRE_OK, receiver and message_type are set, message_text and
+ * message_len hold the "message" object's text (inner whitespace kept),
+ * which cJSON parses to the tree act__wire_parse() would have given, and
+ * number_overflow says whether one of its numbers would parse as infinite
+ * (act__json_exact_numbers() refuses those with -ERANGE).  On error,
+ * message_text is NULL and number_overflow 0.  Any thread; never blocks.
+ */
+enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
+                                        const struct act__wire_limits *lim,
+                                        struct act__wire_view *v,
+                                        char *err, size_t err_cap);
+
 /*
  * Builds the text of an envelope: {"sender_actor", "sender_endpoint",
  * "receiver", "message_type", "message"} in that order, no spaces.

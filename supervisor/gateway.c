@@ -26,6 +26,9 @@
 #include "message.h"
 #include "node.h"
 
+_Static_assert(ACT__WIRE_NAME_MAX <= ACT__NAME_MAX && ACT__WIRE_NAME_MAX <= ACT__ENDPOINT_MAX,
+               "names the wire view hands out must fit the node's limits");
+
 #define MAX_PEERS 256u     /* cached PUSH sockets; the least recently used is evicted */
 #define PUMP_BATCH 512u
 #define SNDHWM 10000
@@ -198,7 +201,7 @@ int act__gw_send(struct act__gateway *gw, const char *peer, const char *endpoint
 	return err;
 }
 
-static void reject(struct act__gateway *gw, const struct act__wire_env *env, const char *reason)
+static void reject(struct act__gateway *gw, const struct act__wire_view *env, const char *reason)
 {
 	char *text;
 	size_t len;
@@ -248,20 +251,25 @@ static bool pend_retry(struct act__gateway *gw)
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+/*
+ * One inbound frame.  The frame is checked in a single pass without
+ * building a tree (act__wire_parse_view): the names are decoded, and the
+ * message object goes to the worker as the peer's own text, numbers and
+ * all, where the type's codec decodes it.
+ */
 static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 {
-	struct act__wire_env env;
+	struct act__wire_view env;
 	char err[256], why[320];
 	enum act__wire_err e;
 
 	gw->frames_in++;
-	e = act__wire_parse(data, len, &gw->lim, &env, err, sizeof err);
+	e = act__wire_parse_view(data, len, &gw->lim, &env, err, sizeof err);
 	if (e != ACT__WIRE_OK) {
 		gw->malformed[e]++;
 		log_rl(gw, "malformed frame (%s, %zu bytes): %s", act__wire_err_name(e), len, err);
 		snprintf(why, sizeof why, "Malformed envelope: %s", err);
 		reject(gw, &env, why);
-		act__wire_env_free(&env);
 		return;
 	}
 	if (!strcmp(env.message_type, "Reject"))
@@ -274,26 +282,18 @@ static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 		log_rl(gw, "envelope for unknown actor '%.64s' rejected", env.receiver);
 		snprintf(why, sizeof why, "Actor '%.200s' not found", env.receiver);
 		reject(gw, &env, why);
-		act__wire_env_free(&env);
 		return;
 	}
-	int xr = act__json_exact_numbers((cJSON *)env.message);
-	if (xr) {
+	if (env.number_overflow) {
 		gw->undeliverable++;
-		snprintf(why, sizeof why, "Cannot deliver to '%.64s': %s", env.receiver,
-		         xr == -ERANGE ? "a number is out of range" : act_strerror(xr));
+		snprintf(why, sizeof why, "Cannot deliver to '%.64s': a number is out of range",
+		         env.receiver);
 		reject(gw, &env, why);
-		act__wire_env_free(&env);
 		return;
 	}
-	char *json = cJSON_PrintUnformatted(env.message);
-	if (!json) {
-		gw->undeliverable++;
-		act__wire_env_free(&env);
-		return;
-	}
-	int rc = act__node_inject(gw->n, env.receiver, env.message_type, json, strlen(json),
-	                          env.sender_actor, env.sender_endpoint, ACT__PEER_REMOTE, 0, 0);
+	int rc = act__node_inject(gw->n, env.receiver, env.message_type, env.message_text,
+	                          env.message_len, env.sender_actor, env.sender_endpoint,
+	                          ACT__PEER_REMOTE, 0, 0);
 	if (rc == ACT_EFULL) {
 		/* Backpressure: hold this one and stop reading until it fits;
 		 * ZeroMQ then queues up to RCVHWM and stalls the senders. */
@@ -301,12 +301,16 @@ static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 		p->set = true;
 		p->receiver = strdup(env.receiver);
 		p->type = strdup(env.message_type);
-		p->json = json;
-		p->json_len = strlen(json);
+		p->json = strndup(env.message_text, env.message_len);
+		p->json_len = env.message_len;
 		p->sender = dup_or_null(env.sender_actor);
 		p->endpoint = dup_or_null(env.sender_endpoint);
 		gw->backpressure++;
-		json = NULL;
+		if (!p->receiver || !p->type || !p->json || (env.sender_actor && !p->sender) ||
+		    (env.sender_endpoint && !p->endpoint)) {
+			gw->undeliverable++;
+			pend_free(p);
+		}
 	} else if (rc) {
 		gw->undeliverable++;
 		snprintf(why, sizeof why, "Cannot deliver to '%.64s': %s", env.receiver,
@@ -314,8 +318,6 @@ static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 		log_rl(gw, "%s", why);
 		reject(gw, &env, why);
 	}
-	free(json);
-	act__wire_env_free(&env);
 }
 
 /* Answers ZAP requests: CURVE clients on the allow-list (or any, if none). */

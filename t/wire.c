@@ -7,15 +7,23 @@
  *
  * Each frame is copied into a heap block of exactly its length, so that a
  * read past the end (frames are not NUL-terminated) is an ASan error.
+ *
+ * Every frame parsed that way also goes through act__wire_parse_view(),
+ * which must agree with act__wire_parse(): the same class and reason, the
+ * same names (but those beyond ACT__WIRE_NAME_MAX), and a message text that
+ * cJSON parses to the tree's message.  A diag compares their speed.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "message.h"
 #include "wire.h"
 #include "tap.h"
 
@@ -54,7 +62,111 @@ static void sb_rep(struct sb *b, const char *s, size_t times)
 		sb_puts(b, s);
 }
 
-/* Parses a copy of data[0..len) that ends exactly at the end of its block. */
+static int same(const char *got, const char *want)
+{
+	if (!want)
+		return got == NULL;
+	return got && !strcmp(got, want);
+}
+
+/* ---- parse against parse_view --------------------------------------------------- */
+
+static int view_ok;             /* the last parse_exact(): the view agreed */
+static int n_view, n_view_bad;  /* frames compared, disagreements */
+
+static int has_inf(const cJSON *j)
+{
+	for (; j; j = j->next)
+		if ((cJSON_IsNumber(j) && !isfinite(j->valuedouble)) || (j->child && has_inf(j->child)))
+			return 1;
+	return 0;
+}
+
+/* What the view must show of a name the tree path read. */
+static const char *fits(const char *name)
+{
+	return name && strlen(name) <= ACT__WIRE_NAME_MAX ? name : NULL;
+}
+
+static const char *nul_or(const char *s) { return s ? s : "NULL"; }
+
+/*
+ * Runs act__wire_parse_view() on frame[0..len) (the exact copy the tree
+ * path had) and says whether it agrees with the tree path's e, env and err
+ * (cap bytes, at most 256).
+ */
+static int view_agrees(const void *frame, size_t len, const struct act__wire_limits *lim,
+                       enum act__wire_err e, const struct act__wire_env *env,
+                       const char *err, size_t cap)
+{
+	static const char *const names[4] = {
+		"receiver", "message_type", "sender_actor", "sender_endpoint",
+	};
+	const char *want_name[4] = {
+		env->receiver, env->message_type, env->sender_actor, env->sender_endpoint,
+	};
+	struct act__wire_view v;
+	char verr[256], want_err[256];
+	enum act__wire_err ve, want = e;
+	cJSON *m = NULL;
+	int fine;
+
+	if (cap > sizeof verr)
+		bail("view_agrees: err buffer too large");
+	if (cap)
+		snprintf(want_err, cap, "%s", err);
+	if (e == ACT__WIRE_OK) {
+		for (int k = 0; k < 4 && want == ACT__WIRE_OK; k++) {
+			if (want_name[k] && strlen(want_name[k]) > ACT__WIRE_NAME_MAX) {
+				want = ACT__WIRE_TOO_LONG;
+				if (cap)
+					snprintf(want_err, cap, "field \"%s\" longer than %u bytes",
+					         names[k], ACT__WIRE_NAME_MAX);
+			}
+		}
+	}
+	memset(&v, 0x5A, sizeof v); /* the view must set every field */
+	ve = act__wire_parse_view(frame, len, lim, &v, cap ? verr : NULL, cap);
+	fine = ve == want && (!cap || !strcmp(verr, want_err)) &&
+	       same(v.receiver, fits(env->receiver)) &&
+	       same(v.message_type, fits(env->message_type)) &&
+	       same(v.sender_actor, fits(env->sender_actor)) &&
+	       same(v.sender_endpoint, fits(env->sender_endpoint));
+	if (fine && ve == ACT__WIRE_OK) {
+		m = cJSON_ParseWithLength(v.message_text, v.message_len);
+		fine = m && v.message_len >= 2 && v.message_text[0] == '{' &&
+		       v.message_text[v.message_len - 1] == '}' &&
+		       v.number_overflow == has_inf(m);
+		if (fine && !cJSON_Compare(m, env->message, 1)) {
+			/* cJSON_Compare() finds inf unequal to inf, and an object
+			 * with a duplicate key unequal to itself: compare the prints. */
+			char *a = cJSON_PrintUnformatted(m), *b = cJSON_PrintUnformatted(env->message);
+			fine = a && b && !strcmp(a, b);
+			free(a);
+			free(b);
+		}
+	} else if (fine) {
+		fine = !v.message_text && !v.number_overflow;
+	}
+	n_view++;
+	if (!fine) {
+		n_view_bad++;
+		diag("parse_view: got %s \"%s\", want %s \"%s\"; sender %s @ %s, receiver %s, type %s;"
+		     " message %.*s",
+		     act__wire_err_name(ve), cap ? verr : "", act__wire_err_name(want),
+		     cap ? want_err : "", nul_or(v.sender_actor), nul_or(v.sender_endpoint),
+		     nul_or(v.receiver), nul_or(v.message_type),
+		     ve == ACT__WIRE_OK ? (int)(v.message_len > 200 ? 200 : v.message_len) : 4,
+		     ve == ACT__WIRE_OK ? v.message_text : "none");
+	}
+	cJSON_Delete(m);
+	return fine;
+}
+
+/*
+ * Parses a copy of data[0..len) that ends exactly at the end of its block,
+ * and has the view parse the same copy (view_ok says whether it agreed).
+ */
 static enum act__wire_err parse_exact(const void *data, size_t len,
                                       const struct act__wire_limits *lim,
                                       struct act__wire_env *env, char *err, size_t cap)
@@ -66,15 +178,9 @@ static enum act__wire_err parse_exact(const void *data, size_t len,
 		bail("out of memory");
 	memcpy(copy, data, len);
 	e = act__wire_parse(copy, len, lim, env, err, cap);
+	view_ok = view_agrees(copy, len, lim, e, env, err, cap);
 	free(copy);
 	return e;
-}
-
-static int same(const char *got, const char *want)
-{
-	if (!want)
-		return got == NULL;
-	return got && !strcmp(got, want);
 }
 
 /*
@@ -90,7 +196,7 @@ static void bad(const char *name, const void *data, size_t len,
 	int good;
 
 	e = parse_exact(data, len, lim, &env, err, sizeof err);
-	good = e == want && err[0] && !strstr(err, "pong") &&
+	good = e == want && err[0] && !strstr(err, "pong") && view_ok &&
 	       same(env.sender_actor, fill & S_A ? "ping" : NULL) &&
 	       same(env.sender_endpoint, fill & S_E ? "tcp://localhost:5002" : NULL) &&
 	       same(env.receiver, fill & RCV ? "pong" : NULL) &&
@@ -249,6 +355,17 @@ static const struct bad_frame corpus[] = {
 	B("\\u0000 in receiver", "{" SND "\"receiver\":\"pong\\u0000x\"," TYPE MSG "}", BAD_FIELD, 0),
 	B("\\u0000 in a top-level key", "{" SND REC TYPE MSG ",\"a\\u0000\":1}", BAD_FIELD, 0),
 	B("\\u0000 inside message", "{" SND REC TYPE "\"message\":{\"s\":\"a\\u0000b\"}}", BAD_FIELD, ALL),
+	B("duplicate unknown key spelled with an escape", "{\"x\":1," SND REC TYPE MSG ",\"\\u0078\":2}", BAD_FIELD, ALL),
+	B("receiver again, spelled with an escape", "{" SND REC TYPE MSG ",\"\\u0072eceiver\":\"x\"}", BAD_FIELD, S_A | S_E | TYP),
+	B("keys equal up to a \\u0000", "{" SND REC TYPE MSG ",\"a\\u0000b\":1,\"a\\u0000c\":2}", BAD_FIELD, 0),
+	B("a key reading as receiver up to a \\u0000", "{" SND REC TYPE MSG ",\"receiver\\u0000x\":1}", BAD_FIELD, 0),
+	B("\\u0000 in a key inside message", "{" SND REC TYPE "\"message\":{\"a\\u0000\":1}}", BAD_FIELD, ALL),
+	B("\\u0000 in message_type", "{" SND REC "\"message_type\":\"\\u0000\"," MSG "}", BAD_FIELD, 0),
+	B("error after invalid UTF-8 in a later string", "{" SND REC "x\"message_type\":\"\xFF\"}", NOT_UTF8, 0),
+	B("a bad number before invalid UTF-8", "{\"a\":01,\"b\":\"\xC3\"}", NOT_UTF8, 0),
+	B("truncated after a number", "{" SND REC TYPE "\"message\":{\"n\":1e5", BAD_JSON, 0),
+	B("truncated after a huge number", "{" SND REC TYPE "\"message\":{\"n\":1e999", BAD_JSON, 0),
+	B("message closed as an array", "{" SND REC TYPE "\"message\":{\"n\":1]}", BAD_JSON, 0),
 };
 
 /* ---- generated bad frames: sizes and limits ---------------------------------- */
@@ -388,7 +505,7 @@ static void good(const char *name, const void *data, size_t len,
 	if (!want)
 		bail("bad expected message in test %s", name);
 	e = parse_exact(data, len, lim, &env, err, sizeof err);
-	fine = e == ACT__WIRE_OK && same(env.receiver, rcv) && same(env.message_type, type) &&
+	fine = e == ACT__WIRE_OK && view_ok && same(env.receiver, rcv) && same(env.message_type, type) &&
 	       same(env.sender_actor, sa) && same(env.sender_endpoint, se) &&
 	       env.message && cJSON_Compare(env.message, want, 1) && env.root;
 	ok(fine, "good frame: %s", name);
@@ -558,6 +675,240 @@ static void valid_frames(void)
 		free(b.p);
 		memset(&b, 0, sizeof b);
 	}
+}
+
+/* ---- the view's own behaviour ------------------------------------------------- */
+
+/* An envelope whose names are the given letter repeated n times (0: absent). */
+static void named(struct sb *b, size_t n_rcv, size_t n_type, size_t n_sa, size_t n_se)
+{
+	const size_t n[4] = { n_rcv, n_type, n_sa, n_se };
+	static const char *const key[4] = {
+		"receiver", "message_type", "sender_actor", "sender_endpoint",
+	};
+
+	sb_puts(b, "{");
+	for (int k = 0; k < 4; k++) {
+		if (!n[k])
+			continue;
+		sb_puts(b, "\"");
+		sb_puts(b, key[k]);
+		sb_puts(b, "\":\"");
+		for (size_t i = 0; i < n[k]; i++)
+			sb_put(b, "rtae" + k, 1);
+		sb_puts(b, "\",");
+	}
+	sb_puts(b, MSG "}");
+}
+
+static int all_of(const char *s, char c, size_t n)
+{
+	if (!s || strlen(s) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != c)
+			return 0;
+	return 1;
+}
+
+static void views(void)
+{
+	static const char *const names[4] = {
+		"receiver", "message_type", "sender_actor", "sender_endpoint",
+	};
+	struct act__wire_view v;
+	struct act__wire_env env;
+	struct sb b = { 0 };
+	char err[200], want[64];
+	enum act__wire_err e;
+	const char *msg;
+	int fine;
+
+	e = act__wire_parse_view(protocol_example, sizeof protocol_example - 1, NULL, &v,
+	                         err, sizeof err);
+	msg = strstr(protocol_example, "{\"count\"");
+	ok(e == ACT__WIRE_OK && !err[0] && same(v.receiver, "pong") && same(v.message_type, "Ping") &&
+	   same(v.sender_actor, "ping") && same(v.sender_endpoint, "tcp://localhost:5002") &&
+	   v.message_text == msg && v.message_len == strlen("{\"count\": 1}") && !v.number_overflow,
+	   "view of the PROTOCOL.md example: names, and the message as the peer wrote it, in the frame");
+
+	/* Names: ACT__WIRE_NAME_MAX bytes fit, one more is too long (the tree path takes it). */
+	for (int k = 0; k < 4; k++) {
+		size_t n[4] = { 4, 4, 4, 4 };
+		const char *got[4];
+
+		n[k] = ACT__WIRE_NAME_MAX;
+		named(&b, n[0], n[1], n[2], n[3]);
+		e = act__wire_parse_view(b.p, b.n, NULL, &v, err, sizeof err);
+		got[0] = v.receiver, got[1] = v.message_type;
+		got[2] = v.sender_actor, got[3] = v.sender_endpoint;
+		ok(e == ACT__WIRE_OK && all_of(got[k], "rtae"[k], ACT__WIRE_NAME_MAX),
+		   "view: %s of %u bytes fits", names[k], ACT__WIRE_NAME_MAX);
+		free(b.p);
+		memset(&b, 0, sizeof b);
+
+		n[k] = ACT__WIRE_NAME_MAX + 1;
+		named(&b, n[0], n[1], n[2], n[3]);
+		e = act__wire_parse_view(b.p, b.n, NULL, &v, err, sizeof err);
+		got[0] = v.receiver, got[1] = v.message_type;
+		got[2] = v.sender_actor, got[3] = v.sender_endpoint;
+		snprintf(want, sizeof want, "field \"%s\" longer than %u bytes", names[k],
+		         ACT__WIRE_NAME_MAX);
+		fine = e == ACT__WIRE_TOO_LONG && !strcmp(err, want) && !got[k] && !v.message_text;
+		for (int j = 0; j < 4; j++)
+			if (j != k)
+				fine = fine && all_of(got[j], "rtae"[j], 4);
+		ok(fine && parse_exact(b.p, b.n, NULL, &env, NULL, 0) == ACT__WIRE_OK && view_ok,
+		   "view: %s of %u bytes is too_long (\"%s\"), the other names are still read; "
+		   "the tree path accepts it", names[k], ACT__WIRE_NAME_MAX + 1, err);
+		act__wire_env_free(&env);
+		free(b.p);
+		memset(&b, 0, sizeof b);
+	}
+	{
+		/* A name over a small max_string is too_long in both, in the tree's words. */
+		struct act__wire_limits l;
+		act__wire_limits_default(&l);
+		l.max_string = 3;
+		e = act__wire_parse_view(GOOD, sizeof GOOD - 1, &l, &v, err, sizeof err);
+		ok(e == ACT__WIRE_TOO_LONG && !strcmp(err, "key longer than 3 bytes") &&
+		   !v.sender_actor && !v.receiver,
+		   "view: max_string 3 refuses keys and names (and does not hand them out)");
+		ok(parse_exact(GOOD, sizeof GOOD - 1, &l, &env, err, sizeof err) == ACT__WIRE_TOO_LONG &&
+		   view_ok, "view: ... as the tree path does");
+		act__wire_env_free(&env);
+	}
+
+	/* Numbers that cJSON would make infinite. */
+	{
+		static const struct { const char *tok; int inf; } nums[] = {
+			{ "1e999", 1 }, { "-1e999", 1 }, { "1E+309", 1 }, { "1e308", 0 },
+			{ "1.7976931348623157e308", 0 }, { "1.7976931348623158e308", 0 },
+			{ "1.7976931348623159e308", 1 }, { "-1.7976931348623159e308", 1 },
+			{ "0.0001e312", 0 }, { "0.001e312", 1 }, { "0.00000e99999", 0 },
+			{ "0e999", 0 }, { "1e-999", 0 }, { "123456789012345678901234567890e280", 1 },
+			{ "123456789012345678901234567890e278", 0 }, { "17976931348623157e292", 0 },
+			{ "17976931348623159e292", 1 }, { "1e99999999999999999999999999", 1 },
+			{ "1e-99999999999999999999999999", 0 }, { "179769313486231570000", 0 },
+		};
+		int all = 1;
+
+		for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+			sb_puts(&b, "{" REC TYPE "\"message\":{\"a\":[1,{\"n\":");
+			sb_puts(&b, nums[i].tok);
+			sb_puts(&b, "}]}}");
+			e = parse_exact(b.p, b.n, NULL, &env, NULL, 0);
+			act__wire_env_free(&env);
+			if (e != ACT__WIRE_OK || !view_ok ||
+			    act__wire_parse_view(b.p, b.n, NULL, &v, NULL, 0) != ACT__WIRE_OK ||
+			    v.number_overflow != nums[i].inf) {
+				diag("number %s: overflow %d, want %d", nums[i].tok, v.number_overflow,
+				     nums[i].inf);
+				all = 0;
+			}
+			free(b.p);
+			memset(&b, 0, sizeof b);
+		}
+		ok(all, "view: number_overflow exactly for the %zu numbers beyond a double",
+		   sizeof nums / sizeof nums[0]);
+		e = act__wire_parse_view("{" REC TYPE "\"x\":1e999," MSG "}",
+		                         sizeof("{" REC TYPE "\"x\":1e999," MSG "}") - 1, NULL, &v, NULL, 0);
+		ok(e == ACT__WIRE_OK && !v.number_overflow,
+		   "view: a huge number outside message does not count");
+	}
+
+	/* Many unknown envelope keys (the view keeps them beyond its own 16). */
+	sb_puts(&b, "{" SND REC TYPE MSG);
+	for (unsigned i = 0; i < 100; i++) {
+		char f[32];
+		snprintf(f, sizeof f, ",\"k%u\":%u", i, i);
+		sb_puts(&b, f);
+	}
+	sb_puts(&b, "}");
+	good_sb("100 unknown envelope keys", &b, "{\"count\":1}");
+	sb_puts(&b, "{" SND REC TYPE MSG);
+	for (unsigned i = 0; i < 100; i++) {
+		char f[32];
+		snprintf(f, sizeof f, ",\"k%u\":%u", i, i);
+		sb_puts(&b, f);
+	}
+	sb_puts(&b, ",\"k\\u0037\\u0037\":0}");
+	bad_sb("100 unknown envelope keys, the 78th twice", &b, ACT__WIRE_BAD_FIELD, ALL);
+
+	GOOD_LIT("field keys spelled with escapes",
+	         "{\"\\u0072eceiver\":\"pong\",\"message\\u005ftype\":\"Ping\",\"\\u006dessage\":{}}",
+	         "pong", "Ping", NULL, NULL, "{}");
+	GOOD_LIT("escapes decoded in every name",
+	         "{\"receiver\":\"a\\\"b\\\\c\\/d\\n\\t\\u00e9\\ud83d\\ude00\",\"message_type\":\"T\\u0001\","
+	         "\"sender_actor\":\"\\b\\f\\r\",\"sender_endpoint\":\"tcp://\\u006cocalhost:1\",\"message\":{}}",
+	         "a\"b\\c/d\n\t\xC3\xA9\xF0\x9F\x98\x80", "T\x01", "\b\f\r", "tcp://localhost:1", "{}");
+
+	ok(act__wire_parse_view(NULL, 0, NULL, &v, NULL, 0) == ACT__WIRE_BAD_JSON && !v.receiver &&
+	   !v.message_text, "view: NULL, 0 is an empty frame; err may be NULL");
+	{
+		static const char buf[] = GOOD "garbage after the frame";
+		e = act__wire_parse_view(buf, sizeof GOOD - 1, NULL, &v, NULL, 0);
+		ok(e == ACT__WIRE_OK && same(v.receiver, "pong") &&
+		   v.message_text + v.message_len == buf + sizeof GOOD - 2,
+		   "view: only len bytes are read (a prefix of a longer buffer parses)");
+	}
+}
+
+/* ---- how fast ---------------------------------------------------------------- */
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/*
+ * ns per frame of the gateway's old path (parse, exact numbers, print the
+ * message), of parse and print alone, and of the view.  Each runs for
+ * 0.2 s whatever the machine (or valgrind) makes of it.
+ */
+static void speed(const char *what, const char *frame, size_t len)
+{
+	static const char *const mode[3] = {
+		"parse+print", "parse+exact_numbers+print", "parse_view",
+	};
+	double ns[3];
+	size_t sink = 0;
+
+	for (int m = 0; m < 3; m++) {
+		double t0 = now_s(), dt;
+		long n = 0;
+
+		do {
+			for (int k = 0; k < 256; k++) {
+				struct act__wire_env env;
+				struct act__wire_view v;
+				char *j;
+
+				if (m == 2) {
+					if (act__wire_parse_view(frame, len, NULL, &v, NULL, 0) == ACT__WIRE_OK)
+						sink += v.message_len;
+					continue;
+				}
+				if (act__wire_parse(frame, len, NULL, &env, NULL, 0) == ACT__WIRE_OK) {
+					if (m == 1)
+						act__json_exact_numbers((cJSON *)env.message);
+					j = cJSON_PrintUnformatted(env.message);
+					sink += j ? strlen(j) : 0;
+					free(j);
+				}
+				act__wire_env_free(&env);
+			}
+			n += 256;
+		} while ((dt = now_s() - t0) < 0.2);
+		ns[m] = dt * 1e9 / (double)n;
+	}
+	diag("%s (%zu bytes): %s %.0f ns, %s %.0f ns, %s %.0f ns per frame (%.1fx faster)",
+	     what, len, mode[0], ns[0], mode[1], ns[1], mode[2], ns[2], ns[1] / ns[2]);
+	if (!sink)
+		diag("nothing parsed?");
 }
 
 /* ---- API details ----------------------------------------------------------- */
@@ -833,10 +1184,16 @@ int main(void)
 	ok(n_bad >= 60, "the malformed corpus has %d frames", n_bad);
 
 	valid_frames();
+	views();
+	ok(n_view_bad == 0 && n_view >= 150,
+	   "act__wire_parse_view agrees with act__wire_parse on all %d frames (%d differ)",
+	   n_view, n_view_bad);
 	api_details();
 	utf8();
 	encoding();
 	rejects();
 	endpoints();
+	speed("the PROTOCOL.md example", protocol_example, sizeof protocol_example - 1);
+	speed("bench-gateway's Ping", GOOD, sizeof GOOD - 1);
 	return done_testing();
 }
