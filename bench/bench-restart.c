@@ -89,9 +89,9 @@ static void driver_pong(act_ctx *ctx, void *st, const void *m)
 	/* Kill a moment later: the victim replied from inside its handler and
 	 * releases the Ping only when the handler returns (killing it before
 	 * that would, rightly, redeliver the Ping), and a hot standby is
-	 * forked only once its group has settled (5 ms). */
+	 * forked only once its group has settled (1 ms). */
 	d->killed = pid;
-	act_timer_once(ctx, 10, 1);
+	act_timer_once(ctx, 3, 1);
 }
 
 static void driver_timeout(act_ctx *ctx, void *st, const void *m)

@@ -576,7 +576,7 @@ static void reap_spare(act_node_t *n, uint32_t gi)
  * would compete for the CPUs with the worker that just took over (seen as
  * +350 us on its first message on a 2-CPU machine).
  */
-#define SPARE_DELAY_NS (5u * 1000000u)
+#define SPARE_DELAY_NS (1u * 1000000u)
 static void maintain_spares(act_node_t *n, uint64_t now)
 {
 	if (n->stopping)
