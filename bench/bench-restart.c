@@ -18,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <actors.h>
@@ -116,6 +119,41 @@ static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
+}
+
+/*
+ * The floor under any restart: from kill() of an idle process to a third,
+ * sleeping process being woken by its pidfd, with idle_ms of idleness
+ * before (as in the restart runs).  Returns the p50 in microseconds.
+ */
+static double bare_death_notice_us(int idle_ms, int rounds)
+{
+	double v[64];
+	if (rounds > 64)
+		rounds = 64;
+	for (int i = 0; i < rounds; i++) {
+		pid_t b = fork();
+		if (b == 0)
+			for (;;)
+				pause();
+		int pfd = (int)syscall(SYS_pidfd_open, b, 0);
+		pid_t c = fork();
+		if (c == 0) {
+			struct pollfd p = { pfd, POLLIN, 0 };
+			poll(&p, 1, 5000);
+			A->handled_ns = act__now_ns();
+			_exit(0);
+		}
+		usleep((useconds_t)idle_ms * 1000u);
+		uint64_t t0 = act__now_ns();
+		kill(b, SIGKILL);
+		waitpid(c, NULL, 0);
+		waitpid(b, NULL, 0);
+		close(pfd);
+		v[i] = (double)(A->handled_ns - t0) / 1e3;
+	}
+	qsort(v, (size_t)rounds, sizeof v[0], cmp_d);
+	return v[rounds / 2];
 }
 
 static int restart_run(bool standby, double *p50, double *p99)
@@ -265,6 +303,8 @@ int main(int argc, char **argv)
 	printf("# %d crashes per run; baselines: fork ready p50 %.1f us p99 %.1f us, "
 	       "fork+exec ready of %s p50 %.1f us p99 %.1f us\n", n_rounds, fork50, fork99,
 	       small, exec50, exec99);
+	printf("# floor: kill() -> a sleeping watcher woken by the pidfd, p50 %.1f us "
+	       "(after 3 ms idle, as between our crashes)\n", bare_death_notice_us(3, 40));
 
 	if (restart_run(false, &p50, &p99) == 0) {
 		bench_line("restart_p50", p50, "us", exec50);
