@@ -725,10 +725,10 @@ static void record_crash(act_node_t *n, uint32_t gi, pid_t pid, uint32_t htype, 
 		snprintf(c->handling_type, sizeof c->handling_type, "%s", jname);
 	if (hfrom && hfrom <= n->reg.n_actors)
 		snprintf(c->handling_from, sizeof c->handling_from, "%s", n->reg.actors[hfrom - 1].name);
-	for (uint32_t s = 0; s < n->shm.hdr->n_parts; s++) {
-		act__ring_h h;
-		if (act__shm_ring(&n->shm, s, gi + 1, &h) == 0)
-			c->ring_depth += act__ring_depth(h.r);
+	for (uint32_t s = 0; s < n->reg.n_groups + 1; s++) {
+		struct act__ring *r = act__node_ring(n, s, gi + 1);
+		if (r)
+			c->ring_depth += act__ring_depth(r);
 	}
 }
 
@@ -968,6 +968,11 @@ static bool handle_sup_record(act_node_t *n, uint32_t from, const struct act__re
 	return true;
 }
 
+/*
+ * The supervisor never takes sizes or counts from the region once it is
+ * running (a worker could have scribbled on it): it uses its own registry,
+ * and every ring it reads was validated when it attached.
+ */
 static void drain_inbound(act_node_t *n)
 {
 	uint64_t bits[ACT__READY_WORDS];
@@ -977,7 +982,7 @@ static void drain_inbound(act_node_t *n)
 	n->out_blocked = false;
 	/* The supervisor handles few records: scanning every ring is cheap
 	 * and robust against a dead producer's stale ready bit. */
-	for (uint32_t s = 1; s < n->shm.hdr->n_parts; s++) {
+	for (uint32_t s = 1; s < n->reg.n_groups + 1; s++) {
 		const struct act__rec *rec;
 		unsigned k = 0;
 		while (k++ < 1024 && (rec = act__ring_peek(&n->in[s], &err))) {
@@ -1203,6 +1208,18 @@ static int setup(act_node_t *n, sigset_t *oldmask)
 		act__err("cannot create the shared-memory region: %s", act_strerror(err));
 		return err;
 	}
+	/* Resolve every ring once, validated, while the region is known good:
+	 * status and crash records must not follow the region's tables later. */
+	n->rings = calloc((size_t)np * np, sizeof *n->rings);
+	if (!n->rings)
+		return -ENOMEM;
+	for (uint32_t f = 0; f < np; f++)
+		for (uint32_t t = 0; t < np; t++) {
+			act__ring_h h;
+			if ((err = act__shm_ring(&n->shm, f, t, &h)))
+				return err;
+			n->rings[f * np + t] = h.r;
+		}
 	for (uint32_t i = 0; i < np; i++) {
 		if ((n->efd[i] = act__doorbell_new(i == ACT__SUPERVISOR)) < 0)
 			return n->efd[i];
@@ -1300,6 +1317,8 @@ static void teardown(act_node_t *n, const sigset_t *oldmask)
 	free(n->gs);
 	free(n->in);
 	free(n->out);
+	free(n->rings);
+	n->rings = NULL;
 	n->efd = NULL;
 	n->gs = NULL;
 	n->in = n->out = NULL;
@@ -1360,10 +1379,13 @@ ACT_API int act_node_run(act_node_t *n)
 	while (!n->stop_done) {
 		loop_once(n);
 		if (announced == 0 && !n->stopping && n->n_startq == 0) {
-			bool all_ready = true;
-			for (uint32_t i = 0; i < n->reg.n_groups; i++)
+			bool all_ready = true, any_alive = false;
+			for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 				if (n->gs[i].state == ACT__PS_STARTING)
 					all_ready = false;
+				any_alive |= alive(&n->gs[i]);
+			}
+			all_ready = all_ready && any_alive;
 			if (all_ready) {
 				announced = 1;
 				act__info("node '%s' running with %u groups", n->name, n->reg.n_groups);

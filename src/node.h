@@ -87,6 +87,7 @@ struct act_node {
 	bool uring_ok;
 	int sigfd;
 	bool sigfd_armed, efd_armed;
+	struct act__ring **rings; /* [from * n_parts + to], resolved once at start */
 	act__ring_h *in;          /* rings into the supervisor */
 	act__ring_h *out;         /* rings from the supervisor */
 	struct act__gstate *gs;   /* [n_groups], gs[i] is participant i + 1 */
@@ -133,6 +134,14 @@ int act__node_restart_group(struct act_node *n, uint32_t gi, struct act__ctl_con
 
 /* Begins a graceful stop of the whole node. */
 void act__node_stop(struct act_node *n, int exit_code, const char *why);
+
+/* The ring from -> to, as resolved when the node started (NULL if invalid). */
+static inline struct act__ring *act__node_ring(const struct act_node *n, uint32_t from,
+                                               uint32_t to)
+{
+	uint32_t np = n->reg.n_groups + 1;
+	return from < np && to < np ? n->rings[from * np + to] : NULL;
+}
 
 /* Text name of a group state, as status shows it. */
 const char *act__node_group_state(const struct act_node *n, uint32_t gi);

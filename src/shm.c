@@ -104,6 +104,8 @@ int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t 
 	h->part_bytes = sizeof(struct act__part);
 	h->parts_off = parts_off;
 	h->rings_off = rings_off;
+	shm->parts_off = parts_off;
+	shm->n_parts = n_parts;
 	h->directory_hash = directory_hash;
 	h->supervisor_pid = getpid();
 
@@ -192,6 +194,8 @@ int act__shm_attach(act__shm *shm, int fd, uint64_t directory_hash, char *err, s
 		why = "actor directory differs from this process's registry";
 	if (why)
 		goto bad;
+	shm->parts_off = h->parts_off;
+	shm->n_parts = h->n_parts;
 	return 0;
 bad:
 	if (err && err_cap)

@@ -25,6 +25,10 @@ typedef struct act__shm {
 	unsigned char *base;
 	size_t size;
 	struct act__region *hdr;
+	/* Copies taken when the region was created or validated: never read
+	 * back from the header, which a buggy process could overwrite. */
+	uint64_t parts_off;
+	uint32_t n_parts;
 } act__shm;
 
 /*
@@ -51,7 +55,7 @@ void act__shm_destroy(act__shm *shm);
 
 static inline struct act__part *act__shm_part(const act__shm *shm, uint32_t i)
 {
-	return (struct act__part *)(shm->base + shm->hdr->parts_off +
+	return (struct act__part *)(shm->base + shm->parts_off +
 	                            (size_t)i * sizeof(struct act__part));
 }
 

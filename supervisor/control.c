@@ -139,16 +139,16 @@ static cJSON *status_json(struct act_node *n)
 		uint64_t depth = 0, hwm = 0, refused = 0;
 		const char *st = act__node_group_state(n, gi);
 
-		for (uint32_t s = 0; s < n->shm.hdr->n_parts; s++) {
-			act__ring_h h;
-			if (act__shm_ring(&n->shm, s, gi + 1, &h))
+		for (uint32_t s = 0; s < n->reg.n_groups + 1; s++) {
+			struct act__ring *r = act__node_ring(n, s, gi + 1);
+			if (!r)
 				continue;
-			depth += act__ring_depth(h.r);
-			uint64_t m = atomic_load_explicit(&h.r->depth_hwm, memory_order_relaxed);
+			depth += act__ring_depth(r);
+			uint64_t m = atomic_load_explicit(&r->depth_hwm, memory_order_relaxed);
 			if (m > hwm)
 				hwm = m;
-			refused += atomic_load_explicit(&h.r->n_refused_full, memory_order_relaxed) +
-			           atomic_load_explicit(&h.r->n_refused_size, memory_order_relaxed);
+			refused += atomic_load_explicit(&r->n_refused_full, memory_order_relaxed) +
+			           atomic_load_explicit(&r->n_refused_size, memory_order_relaxed);
 		}
 		if (!strcmp(st, "failed") || !strcmp(st, "dead") || !strcmp(st, "backoff"))
 			problem = true;

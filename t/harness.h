@@ -34,7 +34,7 @@ static uint32_t n_counted;
 
 static inline void harness_inspect(struct act_node *n)
 {
-	n_counted = n->shm.hdr->n_parts < 16 ? n->shm.hdr->n_parts : 16;
+	n_counted = n->reg.n_groups + 1 < 16 ? n->reg.n_groups + 1 : 16;
 	for (uint32_t i = 0; i < n_counted; i++) {
 		struct act__part *p = act__shm_part(&n->shm, i);
 		counters[i].handled = atomic_load(&p->n_handled);
