@@ -36,12 +36,27 @@ _Static_assert(ACT__WIRE_NAME_MAX <= ACT__NAME_MAX && ACT__WIRE_NAME_MAX <= ACT_
 #define LINGER_MS 1000
 #define LOG_BURST 10u          /* log lines per second before we summarise */
 
+/* A frame waiting for a peer whose ZeroMQ queue (SNDHWM) is full. */
+struct qframe {
+	struct qframe *next;
+	size_t len;
+	char text[];
+};
+
 struct peer {
 	char endpoint[ACT__ENDPOINT_MAX + 1];
 	void *sock;
 	uint64_t sent, refused;
 	uint64_t last_used_ns;
+	/* Our own bounded queue behind ZeroMQ's: a slow peer does not block
+	 * the sending group's ring (and what follows in it) until this fills. */
+	struct qframe *q_head, *q_tail;
+	uint32_t q_len;
+	size_t q_bytes;
 };
+
+#define PEER_QUEUE_MAX 4096u             /* frames per peer */
+#define PEER_QUEUE_BYTES (16u << 20)     /* bytes per peer */
 
 struct pending {           /* an inbound envelope waiting for ring space */
 	bool set;
@@ -68,7 +83,8 @@ struct act__gateway {
 	uint64_t malformed[ACT__WIRE_N_ERRS];
 	uint64_t unknown_receiver, undeliverable, send_errors, backpressure;
 	uint64_t auth_denied, auth_allowed;
-	uint64_t peers_evicted, reject_send_failed;
+	uint64_t peers_evicted, reject_send_failed, queued_total, dropped_evicted;
+	bool queues_left;          /* some peer has frames waiting in our queue */
 	/* rate-limited logging */
 	uint64_t log_window_ns;
 	unsigned log_count, log_suppressed;
@@ -102,6 +118,19 @@ static void log_rl(struct act__gateway *gw, const char *fmt, ...)
 
 /* ---- peers (outbound) ------------------------------------------------------------ */
 
+static void peer_close(struct peer *p)
+{
+	while (p->q_head) {
+		struct qframe *f = p->q_head;
+		p->q_head = f->next;
+		free(f);
+	}
+	p->q_tail = NULL;
+	p->q_len = 0;
+	p->q_bytes = 0;
+	zmq_close(p->sock);
+}
+
 static bool endpoint_ok(const char *ep)
 {
 	size_t n = strlen(ep);
@@ -131,7 +160,17 @@ static struct peer *get_peer(struct act__gateway *gw, const char *endpoint, int 
 		for (uint32_t i = 1; i < gw->n_peers; i++)
 			if (gw->peers[i].last_used_ns < gw->peers[lru].last_used_ns)
 				lru = i;
-		zmq_close(gw->peers[lru].sock);
+		/* Prefer a peer with nothing queued: its frames would be lost. */
+		for (uint32_t i = 0; i < gw->n_peers; i++)
+			if (!gw->peers[i].q_len &&
+			    (gw->peers[lru].q_len || gw->peers[i].last_used_ns < gw->peers[lru].last_used_ns))
+				lru = i;
+		if (gw->peers[lru].q_len) {
+			gw->dropped_evicted += gw->peers[lru].q_len;
+			log_rl(gw, "%u frames queued for %s dropped: every peer slot is busy",
+			       gw->peers[lru].q_len, gw->peers[lru].endpoint);
+		}
+		peer_close(&gw->peers[lru]);
 		gw->peers[lru] = gw->peers[--gw->n_peers];
 		gw->peers_evicted++;
 	}
@@ -164,14 +203,62 @@ static int push(struct act__gateway *gw, const char *endpoint, const char *text,
 
 	if (!p)
 		return err;
-	if (zmq_send(p->sock, text, len, ZMQ_DONTWAIT) < 0) {
-		err = errno == EAGAIN ? ACT_EFULL : -errno;
-		p->refused++;
-		return err;
+	/* Behind queued frames, or refused by ZeroMQ: queue it ourselves
+	 * (order per peer is kept), or push back when that queue is full. */
+	if (p->q_len || zmq_send(p->sock, text, len, ZMQ_DONTWAIT) < 0) {
+		if (!p->q_len && errno != EAGAIN) {
+			p->refused++;
+			return -errno;
+		}
+		if (p->q_len >= PEER_QUEUE_MAX || p->q_bytes + len > PEER_QUEUE_BYTES) {
+			p->refused++;
+			return ACT_EFULL;
+		}
+		struct qframe *f = malloc(sizeof *f + len);
+		if (!f) {
+			p->refused++;
+			return ACT_EFULL;
+		}
+		f->next = NULL;
+		f->len = len;
+		memcpy(f->text, text, len);
+		if (p->q_tail)
+			p->q_tail->next = f;
+		else
+			p->q_head = f;
+		p->q_tail = f;
+		p->q_len++;
+		p->q_bytes += len;
+		gw->queued_total++;
+		return 0;
 	}
 	p->sent++;
 	gw->frames_out++;
 	return 0;
+}
+
+/* Moves queued frames into ZeroMQ while it takes them.  True if any remain. */
+static bool flush_queues(struct act__gateway *gw)
+{
+	bool left = false;
+	for (uint32_t i = 0; i < gw->n_peers; i++) {
+		struct peer *p = &gw->peers[i];
+		while (p->q_head) {
+			struct qframe *f = p->q_head;
+			if (zmq_send(p->sock, f->text, f->len, ZMQ_DONTWAIT) < 0)
+				break;
+			p->q_head = f->next;
+			if (!p->q_head)
+				p->q_tail = NULL;
+			p->q_len--;
+			p->q_bytes -= f->len;
+			p->sent++;
+			gw->frames_out++;
+			free(f);
+		}
+		left |= p->q_len != 0;
+	}
+	return left;
 }
 
 int act__gw_send(struct act__gateway *gw, const char *peer, const char *endpoint,
@@ -384,6 +471,7 @@ static void pump_zap(struct act__gateway *gw)
 
 void act__gw_pump(struct act__gateway *gw)
 {
+	gw->queues_left = flush_queues(gw);
 	if (gw->zap)
 		pump_zap(gw);
 	gw->more = false;
@@ -410,7 +498,7 @@ void act__gw_pump(struct act__gateway *gw)
 
 bool act__gw_busy(const struct act__gateway *gw)
 {
-	return gw->pend.set;
+	return gw->pend.set || gw->queues_left;
 }
 
 bool act__gw_more(const struct act__gateway *gw)
@@ -458,6 +546,8 @@ void act__gw_status(const struct act__gateway *gw, cJSON *out)
 	cJSON_AddNumberToObject(g, "auth_allowed", (double)gw->auth_allowed);
 	cJSON_AddNumberToObject(g, "auth_denied", (double)gw->auth_denied);
 	cJSON_AddNumberToObject(g, "peers_evicted", (double)gw->peers_evicted);
+	cJSON_AddNumberToObject(g, "queued_total", (double)gw->queued_total);
+	cJSON_AddNumberToObject(g, "dropped_evicted", (double)gw->dropped_evicted);
 	cJSON_AddNumberToObject(g, "reject_send_failed", (double)gw->reject_send_failed);
 	uint64_t total = 0;
 	m = cJSON_AddObjectToObject(g, "malformed");
@@ -474,6 +564,7 @@ void act__gw_status(const struct act__gateway *gw, cJSON *out)
 		cJSON_AddStringToObject(o, "endpoint", p->endpoint);
 		cJSON_AddNumberToObject(o, "sent", (double)p->sent);
 		cJSON_AddNumberToObject(o, "refused", (double)p->refused);
+		cJSON_AddNumberToObject(o, "queued", p->q_len);
 		cJSON_AddItemToArray(peers, o);
 	}
 }
@@ -580,7 +671,7 @@ void act__gw_free(struct act__gateway *gw)
 		return;
 	pend_free(&gw->pend);
 	for (uint32_t i = 0; gw->peers && i < gw->n_peers; i++)
-		zmq_close(gw->peers[i].sock);
+		peer_close(&gw->peers[i]);
 	if (gw->pull)
 		zmq_close(gw->pull);
 	if (gw->zap)
