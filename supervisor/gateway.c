@@ -56,10 +56,15 @@ struct peer {
 };
 
 #define PEER_QUEUE_MAX 4096u             /* frames per peer */
+/* How long an inbound envelope may wait for room in its receiver's ring
+ * (holding the whole PULL socket meanwhile) before it is rejected. */
+#define PENDING_MAX_NS (200u * 1000000u)
 #define PEER_QUEUE_BYTES (16u << 20)     /* bytes per peer */
 
 struct pending {           /* an inbound envelope waiting for ring space */
 	bool set;
+	uint64_t since_ns;
+	uint32_t group;            /* participant index of the receiver's group */
 	char *receiver, *type, *json, *sender, *endpoint;
 	size_t json_len;
 };
@@ -84,6 +89,10 @@ struct act__gateway {
 	uint64_t unknown_receiver, undeliverable, send_errors, backpressure;
 	uint64_t auth_denied, auth_allowed;
 	uint64_t peers_evicted, reject_send_failed, queued_total, dropped_evicted;
+	uint64_t rejected_full;   /* inbound envelopes refused: receiver not keeping up */
+	/* Per participant: its ring stayed full for PENDING_MAX_NS; envelopes
+	 * for it are refused at once until one goes in again. */
+	bool stalled[ACT__MAX_PARTS];
 	bool queues_left;          /* some peer has frames waiting in our queue */
 	/* rate-limited logging */
 	uint64_t log_window_ns;
@@ -288,24 +297,31 @@ int act__gw_send(struct act__gateway *gw, const char *peer, const char *endpoint
 	return err;
 }
 
-static void reject(struct act__gateway *gw, const struct act__wire_view *env, const char *reason)
+static void reject_to(struct act__gateway *gw, const char *sender, const char *endpoint,
+                      const char *type, const char *receiver, const char *reason)
 {
 	char *text;
 	size_t len;
 
-	if (!env->sender_actor || !env->sender_endpoint)
+	if (!sender || !endpoint)
 		return; /* not addressable */
-	if (env->message_type && !strcmp(env->message_type, "Reject"))
+	if (type && !strcmp(type, "Reject"))
 		return; /* never answer a Reject with a Reject */
-	text = act__wire_reject(env->sender_actor, env->message_type ? env->message_type : "",
-	                        reason, env->receiver ? env->receiver : "", gw->advertise, &len);
+	text = act__wire_reject(sender, type ? type : "", reason, receiver ? receiver : "",
+	                        gw->advertise, &len);
 	if (!text)
 		return;
-	if (push(gw, env->sender_endpoint, text, len) == 0)
+	if (push(gw, endpoint, text, len) == 0)
 		gw->rejects_sent++;
 	else
 		gw->reject_send_failed++;
 	free(text);
+}
+
+static void reject(struct act__gateway *gw, const struct act__wire_view *env, const char *reason)
+{
+	reject_to(gw, env->sender_actor, env->sender_endpoint, env->message_type, env->receiver,
+	          reason);
 }
 
 /* ---- inbound ---------------------------------------------------------------------- */
@@ -326,11 +342,27 @@ static bool pend_retry(struct act__gateway *gw)
 	struct pending *p = &gw->pend;
 	int rc = act__node_inject(gw->n, p->receiver, p->type, p->json, p->json_len, p->sender,
 	                          p->endpoint, ACT__PEER_REMOTE, 0, 0);
-	if (rc == ACT_EFULL)
+	if (rc == ACT_EFULL && act__now_ns() - p->since_ns < PENDING_MAX_NS)
 		return false;
-	if (rc) {
+	if (rc == ACT_EFULL) {
+		/* The receiver's group is not draining its ring (stuck, failed,
+		 * or just overwhelmed): holding on would stall every other
+		 * actor's inbound traffic behind it.  Refuse it, loudly, and the
+		 * next ones for that group at once until its ring takes one. */
+		char why[320];
+		gw->rejected_full++;
+		if (p->group < ACT__MAX_PARTS)
+			gw->stalled[p->group] = true;
+		snprintf(why, sizeof why, "Actor '%.64s' is not keeping up (its queue is full)",
+		         p->receiver);
+		log_rl(gw, "%s: envelope rejected after %u ms", why,
+		       (unsigned)(PENDING_MAX_NS / 1000000u));
+		reject_to(gw, p->sender, p->endpoint, p->type, p->receiver, why);
+	} else if (rc) {
 		gw->undeliverable++;
 		log_rl(gw, "envelope for '%s' undeliverable: %s", p->receiver, act_strerror(rc));
+	} else if (p->group < ACT__MAX_PARTS) {
+		gw->stalled[p->group] = false;
 	}
 	pend_free(p);
 	return true;
@@ -378,14 +410,25 @@ static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 		reject(gw, &env, why);
 		return;
 	}
+	uint32_t group = gw->n->reg.actors[id].group;
 	int rc = act__node_inject(gw->n, env.receiver, env.message_type, env.message_text,
 	                          env.message_len, env.sender_actor, env.sender_endpoint,
 	                          ACT__PEER_REMOTE, 0, 0);
-	if (rc == ACT_EFULL) {
+	if (rc == 0)
+		gw->stalled[group] = false;
+	if (rc == ACT_EFULL && gw->stalled[group]) {
+		gw->rejected_full++;
+		snprintf(why, sizeof why, "Actor '%.64s' is not keeping up (its queue is full)",
+		         env.receiver);
+		log_rl(gw, "%s: envelope rejected", why);
+		reject(gw, &env, why);
+	} else if (rc == ACT_EFULL) {
 		/* Backpressure: hold this one and stop reading until it fits;
 		 * ZeroMQ then queues up to RCVHWM and stalls the senders. */
 		struct pending *p = &gw->pend;
 		p->set = true;
+		p->since_ns = act__now_ns();
+		p->group = group;
 		p->receiver = strdup(env.receiver);
 		p->type = strdup(env.message_type);
 		p->json = strndup(env.message_text, env.message_len);
@@ -547,6 +590,7 @@ void act__gw_status(const struct act__gateway *gw, cJSON *out)
 	cJSON_AddNumberToObject(g, "auth_denied", (double)gw->auth_denied);
 	cJSON_AddNumberToObject(g, "peers_evicted", (double)gw->peers_evicted);
 	cJSON_AddNumberToObject(g, "queued_total", (double)gw->queued_total);
+	cJSON_AddNumberToObject(g, "rejected_full", (double)gw->rejected_full);
 	cJSON_AddNumberToObject(g, "dropped_evicted", (double)gw->dropped_evicted);
 	cJSON_AddNumberToObject(g, "reject_send_failed", (double)gw->reject_send_failed);
 	uint64_t total = 0;

@@ -9,6 +9,11 @@ own bounded queue, which status shows per peer.  Meanwhile a live peer
 still gets its Pong at once (no head-of-line blocking of the group's
 outbound ring), and when the missing peer finally binds its endpoint every
 queued reply reaches it, in order, none lost or duplicated.
+
+Inbound: an actor whose worker is stuck stops draining its (small) ring;
+envelopes for it beyond the ring are held briefly and then rejected ("not
+keeping up"), so that another group's actor keeps getting its traffic
+through the same gateway.
 """
 import json
 import os
@@ -17,7 +22,7 @@ import sys
 
 sys.dont_write_bytecode = True   # never write into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from actorsd_harness import Tap, Node, actor, wait_for  # noqa: E402
+from actorsd_harness import Tap, Node, actor, wait_for, TESTMOD  # noqa: E402
 from zmq_peer import Peer, REMOTE_SO, need_zmq  # noqa: E402
 
 zmq = need_zmq(REMOTE_SO)
@@ -32,7 +37,7 @@ def free_port():
     return port
 
 
-tap = Tap(timeout=60)
+tap = Tap(timeout=100)
 with tap:
     node = Node(tap, {
         "endpoint": "tcp://127.0.0.1:*",
@@ -83,3 +88,43 @@ with tap:
     tap.ok(got == list(range(1, N + 1)), "in order, none lost or duplicated")
     tap.ok(wait_for(lambda: queued() == 0, 10, "the queue to empty"),
            "its queue in status drained to 0")
+
+    # ---- inbound: a stuck receiver does not stall the gateway ----------------------
+    node2 = Node(tap, {
+        "endpoint": "tcp://127.0.0.1:*",
+        "groups": [
+            {"name": "stuck", "module": TESTMOD, "ring_bytes": 4096, "max_msg_bytes": 1024,
+             "heartbeat_ms": 100, "heartbeat_timeout_ms": 60000,
+             "actors": [actor("slow", "echo", remote=True)]},
+            {"name": "fine", "module": TESTMOD,
+             "actors": [actor("quick", "echo", remote=True)]},
+        ],
+    }, name="inbound")
+    st2 = node2.start()
+    ep2 = st2["gateway"]["advertise"]
+    p2 = Peer("tester2")
+    tap.cleanups.append(p2.close)
+    p2.send(ep2, "slow", "Crash", {"how": "hang"})     # its worker now spins forever
+    for i in range(200):
+        p2.send(ep2, "slow", "Ping", {"count": i})
+    p2.send(ep2, "quick", "Ping", {"count": 4242})
+    answers = []
+    deadline = 20
+    while True:
+        e = p2.recv(deadline)
+        if e is None:
+            break
+        answers.append(e)
+        if e.get("message_type") == "Pong" and e["message"].get("count") == 4242:
+            break
+        deadline = 20
+    tap.ok(any(e.get("message_type") == "Pong" and e["message"].get("count") == 4242
+               for e in answers),
+           "an actor in another group still got its Ping through the gateway")
+    rej = [e for e in answers if e.get("message_type") == "Reject"
+           and "not keeping up" in e["message"].get("reason", "")]
+    tap.ok(len(rej) > 0, "envelopes for the stuck actor beyond its ring were rejected "
+           "('not keeping up'): %d" % len(rej))
+    g2 = node2.status()["gateway"]
+    tap.ok(g2["rejected_full"] == len(rej) or g2["rejected_full"] >= len(rej),
+           "counted: rejected_full %d" % g2["rejected_full"])
