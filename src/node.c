@@ -1078,8 +1078,9 @@ static void loop_once(act_node_t *n)
 				if (si.ssi_signo == SIGCHLD)
 					reap_strays(n, reap_mask);
 				else
-					act__node_stop(n, ACT_EXIT_OK, si.ssi_signo == SIGINT ?
-					               "SIGINT received" : "SIGTERM received");
+					act__node_stop(n, ACT_EXIT_OK, si.ssi_signo == SIGINT ? "SIGINT received" :
+					               si.ssi_signo == SIGHUP ? "SIGHUP received" :
+					               "SIGTERM received");
 			}
 			break;
 		}
@@ -1235,6 +1236,7 @@ static int setup(act_node_t *n, sigset_t *oldmask)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);  /* a closed terminal: stop cleanly, not abruptly */
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, oldmask);
 

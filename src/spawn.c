@@ -53,6 +53,7 @@ static void worker_child(const struct act__worker_args *tmpl, const struct req *
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 
 	/* The intermediate parent exits right after forking us; once it is
@@ -80,6 +81,7 @@ static void zygote_main(const struct act__worker_args *tmpl, int sock, pid_t sup
 	struct req rq;
 	act__log_set_ident("zygote");
 	signal(SIGINT, SIG_IGN);   /* the supervisor decides how to stop */
+	signal(SIGHUP, SIG_IGN);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != supervisor)
