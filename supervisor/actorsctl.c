@@ -58,6 +58,7 @@ enum cmd { CMD_STATUS, CMD_RESTART, CMD_STOP, CMD_SEND, CMD_ASK, CMD_DEAD_LETTER
 
 struct opts {
 	const char *socket;
+	const char *app;           /* -a: find the socket from this app file */
 	bool json;
 	long long io_timeout_ms;   /* -1: not given */
 	long long ask_timeout_ms;  /* -1: not given */
@@ -134,6 +135,9 @@ static void print_help(void)
 "Options:\n"
 "  -s, --socket PATH         control socket (default: $ACTORS_SOCKET, else\n"
 "                            ./actorsd.sock)\n"
+"  -a, --app APP.json        use the control socket of the node run from this\n"
+"                            app file (its control_socket, else\n"
+"                            STATE_DIR/actorsd.sock)\n"
 "      --json                print the node's JSON answer as is\n"
 "  -t, --io-timeout SECONDS  give up on the node after SECONDS (default 10;\n"
 "                            for ask: its timeout + 2)\n"
@@ -376,6 +380,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (!*val)
 				return usage_error("empty socket path");
 			o->socket = val;
+		} else if ((r = opt_value(argv, argc, &i, "--app", 'a', &val))) {
+			if (r < 0)
+				return usage_error("option '%s' needs an app file", a);
+			o->app = val;
 		} else if ((r = opt_value(argv, argc, &i, "--io-timeout", 't', &val))) {
 			if (r < 0)
 				return usage_error("option '%s' needs a number of SECONDS", a);
@@ -1145,9 +1153,61 @@ static int present(const struct opts *o, enum cmd cmd, const cJSON *a, const cha
 
 /* ---- main ---------------------------------------------------------------- */
 
+/*
+ * The control socket of the node an app file describes: its
+ * "control_socket", else STATE_DIR/actorsd.sock, both relative to the app
+ * file's directory (as actorsd resolves them).  Returns -1 on success, or
+ * an exit code after printing why.
+ */
+static int socket_from_app(const char *app, char *out, size_t cap)
+{
+	FILE *f = fopen(app, "r");
+	char *text = NULL, dir[4096];
+	size_t len = 0;
+	cJSON *o = NULL;
+	int rc = -1;
+
+	if (!f) {
+		say_err("cannot read %s: %s", app, strerror(errno));
+		return CTL_USAGE;
+	}
+	text = malloc(16u << 20);
+	if (text)
+		len = fread(text, 1, (16u << 20) - 1, f);
+	fclose(f);
+	if (!text || !(o = cJSON_ParseWithLength(text, len)) || !cJSON_IsObject(o)) {
+		say_err("%s: not a JSON object (check it with actorsd --check)", app);
+		rc = CTL_USAGE;
+		goto out;
+	}
+	const char *slash = strrchr(app, '/');
+	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - app) : 1, slash ? app : ".");
+	if (slash == app)
+		snprintf(dir, sizeof dir, "/");
+	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(o, "control_socket");
+	const cJSON *sd = cJSON_GetObjectItemCaseSensitive(o, "state_dir");
+	const char *rel = cJSON_IsString(cs) ? cs->valuestring : NULL;
+	char buf[4096];
+	if (!rel) {
+		snprintf(buf, sizeof buf, "%s/actorsd.sock", cJSON_IsString(sd) ? sd->valuestring : ".");
+		rel = buf;
+	}
+	int n = rel[0] == '/' ? snprintf(out, cap, "%s", rel) :
+	                        snprintf(out, cap, "%.2047s/%.2047s", dir, rel);
+	if (n < 0 || (size_t)n >= cap) {
+		say_err("%s: the control socket path is too long", app);
+		rc = CTL_USAGE;
+	}
+out:
+	cJSON_Delete(o);
+	free(text);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
+	char app_sock[4096];
 	enum cmd cmd = CMD_STATUS;
 	char *req = NULL, *ans = NULL;
 	size_t ans_len = 0;
@@ -1159,6 +1219,10 @@ int main(int argc, char **argv)
 		goto out;
 	if ((rc = build_request(&o, &cmd, &req)) >= 0)
 		goto out;
+	if (!o.socket && o.app && (rc = socket_from_app(o.app, app_sock, sizeof app_sock)) >= 0)
+		goto out;
+	if (!o.socket && o.app)
+		o.socket = app_sock;
 	if (!o.socket)
 		o.socket = getenv("ACTORS_SOCKET") && *getenv("ACTORS_SOCKET") ?
 		           getenv("ACTORS_SOCKET") : DEFAULT_SOCKET;

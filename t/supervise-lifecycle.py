@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 
-from actorsd_harness import Tap, Node, group, actor, wait_gone, children
+from actorsd_harness import ACTORSCTL, Tap, Node, group, actor, wait_gone, children
 
 NOBODY = 65534
 tap = Tap(timeout=60)
@@ -89,6 +89,13 @@ with tap:
                     st["dead_letters"] >= 1, 10, "beta restarted once")
     rc, a, err = node.ctl_json("status")
     tap.is_(rc, 0, "actorsctl --json status: exit 0")
+    # The same node found through its app file instead of its socket path.
+    r = subprocess.run([ACTORSCTL, "--json", "-a", node.app_path, "status"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
+                       cwd="/", env=node.env)
+    tap.ok(r.returncode == 0 and json.loads(r.stdout or "{}").get("node") == "status",
+           "actorsctl -a APP.json finds the node's socket from its app file (exit %d)"
+           % r.returncode)
     tap.ok(a is not None and a.get("ok") is True, "status --json parses, ok true")
     a = a or {"groups": []}
     tap.is_((a.get("node"), a.get("pid"), a.get("state"), a.get("strategy"), a.get("restarts")),
