@@ -81,22 +81,8 @@ static act_ref lookup(act_ctx *ctx, const char *name)
  */
 #define WATCHDOG_MS 15000
 
-static void watchdog_start(act_ctx *ctx, void *st, const void *m)
-{
-	if (act_timer_once(ctx, WATCHDOG_MS, 1))
-		act_shutdown(ctx);
-}
-
-static void watchdog_timeout(act_ctx *ctx, void *st, const void *m)
-{
-	A->watchdog = 1;
-	act_shutdown(ctx);
-}
-
-static const act_handler watchdog_h[] = {
-	{ &act_start_type, watchdog_start }, { &act_timeout_type, watchdog_timeout },
-};
-static const act_behaviour watchdog_b = { .name = "watchdog", .handlers = watchdog_h, .n_handlers = 2 };
+/* The shared watchdog of t/harness.h. */
+#define watchdog_b harness_watchdog_b
 
 /* ==== repliers ================================================================ */
 
@@ -539,6 +525,8 @@ int main(void)
 	tap_timeout(120);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	A = shared_area(sizeof *A);
+	harness_watchdog_fired = &A->watchdog;
+	harness_watchdog_ms = WATCHDOG_MS;
 	test_ask();
 	test_limit();
 	return done_testing();

@@ -205,22 +205,8 @@ static act_ref lookup(act_ctx *ctx, const char *name)
  * got stuck, so that its assertions fail instead of the whole test timing
  * out.
  */
-static void watchdog_start(act_ctx *ctx, void *st, const void *m)
-{
-	if (act_timer_once(ctx, WATCHDOG_MS, 1))
-		act_shutdown(ctx);
-}
-
-static void watchdog_timeout(act_ctx *ctx, void *st, const void *m)
-{
-	A->watchdog = 1;
-	act_shutdown(ctx);
-}
-
-static const act_handler watchdog_h[] = {
-	{ &act_start_type, watchdog_start }, { &act_timeout_type, watchdog_timeout },
-};
-static const act_behaviour watchdog_b = { .name = "watchdog", .handlers = watchdog_h, .n_handlers = 2 };
+/* The shared watchdog of t/harness.h. */
+#define watchdog_b harness_watchdog_b
 
 /* Adds the watchdog to group, runs node n to completion with counters collected, frees it. */
 static int run_node(act_node_t *n, int decl_err, const char *what, const char *group)
@@ -1042,6 +1028,8 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	make_payloads();
 	A = shared_area(sizeof *A);
+	harness_watchdog_fired = &A->watchdog;
+	harness_watchdog_ms = WATCHDOG_MS;
 	test_start();
 	test_types();
 	test_dead_letters();

@@ -51,4 +51,34 @@ static inline void harness_collect_counters(void)
 	act__node_inspect_hook = harness_inspect;
 }
 
+/*
+ * A watchdog actor for test nodes: it stops the node after
+ * harness_watchdog_ms and sets *harness_watchdog_fired (which must live in
+ * a shared area), so that a stuck scenario fails its own assertions instead
+ * of the whole test timing out.  Set both before act_node_run().
+ */
+static _Atomic int *harness_watchdog_fired;
+static uint64_t harness_watchdog_ms = 15000;
+
+static void harness_watchdog_start(act_ctx *ctx, void *st, const void *m)
+{
+	if (act_timer_once(ctx, harness_watchdog_ms, 1))
+		act_shutdown(ctx);
+}
+
+static void harness_watchdog_timeout(act_ctx *ctx, void *st, const void *m)
+{
+	if (harness_watchdog_fired)
+		atomic_store(harness_watchdog_fired, 1);
+	act_shutdown(ctx);
+}
+
+static const act_handler harness_watchdog_h[] = {
+	{ &act_start_type, harness_watchdog_start }, { &act_timeout_type, harness_watchdog_timeout },
+};
+__attribute__((unused))
+static const act_behaviour harness_watchdog_b = {
+	.name = "watchdog", .handlers = harness_watchdog_h, .n_handlers = 2,
+};
+
 #endif

@@ -87,22 +87,8 @@ static void check_ctx(act_ctx *ctx)
  */
 #define WATCHDOG_MS 20000
 
-static void watchdog_start(act_ctx *ctx, void *st, const void *m)
-{
-	if (act_timer_once(ctx, WATCHDOG_MS, 1))
-		act_shutdown(ctx);
-}
-
-static void watchdog_timeout(act_ctx *ctx, void *st, const void *m)
-{
-	A->watchdog = 1;
-	act_shutdown(ctx);
-}
-
-static const act_handler watchdog_h[] = {
-	{ &act_start_type, watchdog_start }, { &act_timeout_type, watchdog_timeout },
-};
-static const act_behaviour watchdog_b = { .name = "watchdog", .handlers = watchdog_h, .n_handlers = 2 };
+/* The shared watchdog of t/harness.h. */
+#define watchdog_b harness_watchdog_b
 
 /* ==== actor t: one actor, many timers ======================================= */
 
@@ -281,6 +267,8 @@ int main(void)
 	tap_timeout(60);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	A = shared_area(sizeof *A);
+	harness_watchdog_fired = &A->watchdog;
+	harness_watchdog_ms = WATCHDOG_MS;
 
 	act_node_t *n = act_node_new("timers");
 	if (!n)
