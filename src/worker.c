@@ -789,57 +789,52 @@ count:
 	dead_letter(w, "poison message", e->type, e->to);
 }
 
-/* Decodes and delivers an envelope that came from outside as JSON. */
+/* Decodes and delivers an envelope that came from outside as JSON (its
+ * trailer already parsed into jv). */
 static void handle_json(struct worker *w, struct actor *a, const struct act__env *e,
-                        uint32_t len, uint32_t redelivered)
+                        const struct act__jview *jv, uint32_t redelivered)
 {
-	struct act__jview jv;
 	const act_type *t;
 	cJSON *obj;
 	size_t used;
 	char why[256], err[160];
 	int rc;
 
-	if (act__jenv_parse(e, len, &jv)) {
-		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
-		dead_letter(w, "malformed JSON envelope", 0, e->to);
-		return;
-	}
-	t = act__reg_type_by_name(w->reg, jv.type);
+	t = act__reg_type_by_name(w->reg, jv->type);
 	if (t == &act_start_type || t == &act_timeout_type || t == &act_shutdown_type) {
 		/* Lifecycle messages come from the runtime only: a peer must not
 		 * be able to fire an actor's timers or restart its run. */
 		atomic_fetch_add_explicit(&w->part->n_unknown_type, 1, memory_order_relaxed);
 		snprintf(why, sizeof why, "Message type '%s' cannot be sent from outside the node",
-		         jv.type);
-		send_reject(w, e, &jv, why);
+		         jv->type);
+		send_reject(w, e, jv, why);
 		dead_letter(w, "built-in type from outside", t->id, e->to);
 		return;
 	}
 	if (!t) {
 		atomic_fetch_add_explicit(&w->part->n_unknown_type, 1, memory_order_relaxed);
-		snprintf(why, sizeof why, "Unknown message type '%s'", jv.type);
-		send_reject(w, e, &jv, why);
+		snprintf(why, sizeof why, "Unknown message type '%s'", jv->type);
+		send_reject(w, e, jv, why);
 		dead_letter(w, "unknown message type", 0, e->to);
 		return;
 	}
-	obj = cJSON_ParseWithLength(jv.json, jv.json_len);
+	obj = cJSON_ParseWithLength(jv->json, jv->json_len);
 	rc = act__json_decode_obj(t, obj, w->scratch, w->scratch_cap, &used, err, sizeof err);
 	cJSON_Delete(obj);
 	if (rc) {
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
-		snprintf(why, sizeof why, "Cannot decode '%s': %s", jv.type, err);
-		send_reject(w, e, &jv, why);
+		snprintf(why, sizeof why, "Cannot decode '%s': %s", jv->type, err);
+		send_reject(w, e, jv, why);
 		dead_letter(w, "undecodable payload", t->id, e->to);
 		return;
 	}
 	if (a->stopped) {
 		snprintf(why, sizeof why, "Actor '%s' stopped", a->def->name);
-		send_reject(w, e, &jv, why);
+		send_reject(w, e, jv, why);
 		dead_letter(w, "receiver stopped", t->id, e->to);
 		return;
 	}
-	invoke(w, a, t, w->scratch, e, redelivered, &jv);
+	invoke(w, a, t, w->scratch, e, redelivered, jv);
 }
 
 /* Handles one record of ring h.  Always releases it. */
@@ -891,13 +886,17 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 	atomic_store_explicit(&w->part->handling_type, json ? 0 : e->type, memory_order_relaxed);
 	atomic_store_explicit(&w->part->handling_from, e->from, memory_order_relaxed);
 	if (json) {
-		/* For the crash record: the supervisor cannot map a name to an id. */
 		struct act__jview jv;
-		if (act__jenv_parse(e, rec->len, &jv) == 0)
-			snprintf(w->part->handling_name, sizeof w->part->handling_name, "%s", jv.type);
+		if (act__jenv_parse(e, rec->len, &jv)) {
+			atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
+			dead_letter(w, "malformed JSON envelope", 0, e->to);
+			goto done;
+		}
+		/* For the crash record: the supervisor cannot map a name to an id. */
+		snprintf(w->part->handling_name, sizeof w->part->handling_name, "%s", jv.type);
 		atomic_store_explicit(&w->part->handling_json, 1, memory_order_relaxed);
 		w->named_type = 0;
-		handle_json(w, a, e, rec->len, redelivered);
+		handle_json(w, a, e, &jv, redelivered);
 		atomic_store_explicit(&w->part->handling_json, 0, memory_order_relaxed);
 		goto done;
 	}

@@ -388,6 +388,47 @@ static void __attribute__((noreturn)) run_b(struct shared *sh, int efd[2], uint6
 	_exit(0);
 }
 
+/*
+ * Runs one race phase from a quiet state: B in a child, A here.  scan
+ * selects A's scan_all mode.  Returns 1 if A saw every record in time;
+ * *st is B's wait status, *dt the phase's duration.
+ */
+static int run_race(struct shared *sh, int efd[2], uint64_t n_race, int scan,
+                    uint64_t *n_block, double *dt, int *st)
+{
+	uint64_t bits[ACT__READY_WORDS];
+	double t0;
+	pid_t pid;
+	int race_ok;
+
+	sh->st[0].why[0] = sh->st[1].why[0] = 0;
+	for (unsigned i = 0; i < 2; i++) {
+		act__doorbell_awake(&sh->part[i]);
+		act__doorbell_take(&sh->part[i], bits);
+		act__doorbell_drain(efd[i]);
+	}
+	atomic_store(&sh->race.go, 0);
+	atomic_store(&sh->race.done, 0);
+	sh->part[0].scan_all = (uint32_t)scan;
+	race_scan = scan;
+	fflush(stdout);
+	t0 = now_s();
+	pid = fork();
+	if (pid < 0)
+		bail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		race_b(sh, efd, n_race);
+	}
+	race_ok = race_a(sh, efd, n_race, n_block) == 0;
+	*dt = now_s() - t0;
+	if (!race_ok)
+		kill(pid, SIGKILL);
+	if (waitpid(pid, st, 0) != pid)
+		bail("waitpid: %s", strerror(errno));
+	return race_ok;
+}
+
 int main(void)
 {
 	uint64_t n = 1000000, trips = 0;
@@ -477,33 +518,13 @@ int main(void)
 	/* Half as many rounds as round trips: a missing fence shows within
 	 * about 10^5 rounds on x86, and each round spins both CPUs. */
 	uint64_t n_race = n / 2 ? n / 2 : 1;
-	uint64_t bits[ACT__READY_WORDS], n_block = 0, prev_done = sh->st[0].done;
+	uint64_t n_block = 0, prev_done = sh->st[0].done;
 	int race_ok = 0, ran = a_ok && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	if (!ran) {
 		strcpy(sh->st[0].why, "skipped, ping-pong failed");
 		sh->st[1].why[0] = 0;
 	} else {
-		sh->st[0].why[0] = sh->st[1].why[0] = 0;
-		for (unsigned i = 0; i < 2; i++) {
-			act__doorbell_awake(&sh->part[i]);
-			act__doorbell_take(&sh->part[i], bits);
-			act__doorbell_drain(efd[i]);
-		}
-		fflush(stdout);
-		t0 = now_s();
-		pid = fork();
-		if (pid < 0)
-			bail("fork: %s", strerror(errno));
-		if (pid == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			race_b(sh, efd, n_race);
-		}
-		race_ok = race_a(sh, efd, n_race, &n_block) == 0;
-		dt = now_s() - t0;
-		if (!race_ok)
-			kill(pid, SIGKILL);
-		if (waitpid(pid, &st, 0) != pid)
-			bail("waitpid: %s", strerror(errno));
+		race_ok = run_race(sh, efd, n_race, 0, &n_block, &dt, &st);
 	}
 	ok(race_ok, "race: no lost wakeup in %" PRIu64 " rounds of notify against "
 	   "prepare_sleep%s%s", sh->st[0].done - prev_done, race_ok ? "" : ": ", sh->st[0].why);
@@ -520,33 +541,8 @@ int main(void)
 	/* Phase 3: the same race in scan_all mode. */
 	uint64_t prev3 = sh->st[0].done, n_block3 = 0;
 	int race3_ok = 0;
-	if (race_ok) {
-		sh->st[0].why[0] = sh->st[1].why[0] = 0;
-		for (unsigned i = 0; i < 2; i++) {
-			act__doorbell_awake(&sh->part[i]);
-			act__doorbell_take(&sh->part[i], bits);
-			act__doorbell_drain(efd[i]);
-		}
-		atomic_store(&sh->race.go, 0);
-		atomic_store(&sh->race.done, 0);
-		sh->part[0].scan_all = 1;
-		race_scan = 1;
-		fflush(stdout);
-		t0 = now_s();
-		pid = fork();
-		if (pid < 0)
-			bail("fork: %s", strerror(errno));
-		if (pid == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			race_b(sh, efd, n_race);
-		}
-		race3_ok = race_a(sh, efd, n_race, &n_block3) == 0;
-		dt = now_s() - t0;
-		if (!race3_ok)
-			kill(pid, SIGKILL);
-		if (waitpid(pid, &st, 0) != pid)
-			bail("waitpid: %s", strerror(errno));
-	}
+	if (race_ok)
+		race3_ok = run_race(sh, efd, n_race, 1, &n_block3, &dt, &st);
 	ok(race3_ok, "scan_all race: no lost wakeup in %" PRIu64 " rounds%s%s",
 	   sh->st[0].done - prev3, race3_ok ? "" : ": ", sh->st[0].why);
 	ok(race3_ok && WIFEXITED(st) && WEXITSTATUS(st) == 0,
