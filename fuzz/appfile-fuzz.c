@@ -60,7 +60,7 @@ static void check_app(const struct act__app *app)
 	CHECK(!app->advertise || app->endpoint);
 	CHECK(!app->curve.enabled || (app->endpoint && app->curve.secret_key_file &&
 	                              app->curve.public_key_file));
-	CHECK((unsigned)app->strategy <= ACT__REST_FOR_ONE);
+	CHECK((unsigned)app->strategy <= ACT_REST_FOR_ONE);
 	CHECK(app->period_ms >= 1);
 	CHECK(app->backoff.factor >= 1.0 && app->backoff.max_ms >= app->backoff.initial_ms);
 	CHECK(app->limits.max_string_bytes <= app->limits.max_frame_bytes);

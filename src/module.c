@@ -1,10 +1,10 @@
 /*
- * module.c - group modules: shared objects that register behaviours and
- * message types through act_module_add_*() from their actors_module_init().
+ * module.c - the module object: what a group module (a shared object)
+ * registers through act_module_add_*() from its actors_module_init().
+ * Loading the shared object is actorsd's job (supervisor/modload.c).
  */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,42 +68,4 @@ void act__module_list(const struct act_module *m, char *buf, size_t cap)
 		off += (size_t)snprintf(buf + off, cap - off, "%s%s", i ? ", " : "", m->b[i]->name);
 	if (!m->n_b)
 		snprintf(buf, cap, "none");
-}
-
-struct act_module *act__module_load(const char *path, char *err, size_t err_cap)
-{
-	struct act_module *m = calloc(1, sizeof *m);
-	act_module_init_fn init;
-	int rc;
-
-	if (!m) {
-		snprintf(err, err_cap, "out of memory");
-		return NULL;
-	}
-	m->path = strdup(path);
-	m->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!m->handle) {
-		snprintf(err, err_cap, "cannot load module %s: %s", path, dlerror());
-		goto fail;
-	}
-	*(void **)&init = dlsym(m->handle, ACT_MODULE_INIT_SYMBOL);
-	if (!init) {
-		snprintf(err, err_cap, "module %s does not export %s()", path, ACT_MODULE_INIT_SYMBOL);
-		goto fail;
-	}
-	rc = init(m);
-	if (rc) {
-		snprintf(err, err_cap, "module %s: %s() failed: %s", path, ACT_MODULE_INIT_SYMBOL,
-		         act_strerror(rc));
-		goto fail;
-	}
-	return m;
-fail:
-	/* The handle stays open on purpose: code from it may still be
-	 * referenced, and the process is about to exit anyway. */
-	free(m->b);
-	free(m->types);
-	free(m->path);
-	free(m);
-	return NULL;
 }

@@ -1,8 +1,10 @@
 /*
- * module.h - private: loading group modules (shared objects) for actorsd.
+ * module.h - private: the module object that a group module fills.
  */
 #ifndef ACT_MODULE_PRIV_H
 #define ACT_MODULE_PRIV_H
+
+#include "export.h"
 
 #include <stddef.h>
 
@@ -17,15 +19,9 @@ struct act_module {
 	size_t n_types, cap_types;
 };
 
-/*
- * dlopen()s path and runs its actors_module_init().  Returns the module,
- * or NULL with a one-line reason in err.  Runs user code: call it only in
- * the zygote or in a child made for checking, never in the supervisor.
- */
-struct act_module *act__module_load(const char *path, char *err, size_t err_cap);
 /* Behaviour `name` of module m, or NULL. */
-const act_behaviour *act__module_behaviour(const struct act_module *m, const char *name);
+ACT__SHARED const act_behaviour *act__module_behaviour(const struct act_module *m, const char *name);
 /* Writes the module's behaviour names, comma-separated, into buf. */
-void act__module_list(const struct act_module *m, char *buf, size_t cap);
+ACT__SHARED void act__module_list(const struct act_module *m, char *buf, size_t cap);
 
 #endif

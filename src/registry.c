@@ -176,7 +176,7 @@ int act__reg_add_group(struct act__registry *r, const char *name)
 	g->max_msg = 64u * 1024u;
 	g->spin_us = 50;
 	g->max_redeliveries = 3;
-	g->restart = ACT__PERMANENT;
+	g->restart = ACT_PERMANENT;
 	g->shutdown_ms = 5000;
 	g->heartbeat_ms = 100;
 	g->heartbeat_timeout_ms = 1000;

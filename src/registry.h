@@ -9,12 +9,13 @@
 #ifndef ACT_REGISTRY_H
 #define ACT_REGISTRY_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <actors.h>
 
-enum act__restart_type { ACT__PERMANENT = 0, ACT__TRANSIENT, ACT__TEMPORARY };
 
 struct act__actor_def {
 	char *name;
@@ -36,7 +37,7 @@ struct act__group_def {
 	uint32_t *actors;   /* actor ids, in declaration order */
 	uint32_t n_actors;
 	/* supervision */
-	enum act__restart_type restart;
+	act_restart_type restart;
 	uint32_t shutdown_ms;   /* 0 = brutal_kill */
 	uint32_t heartbeat_ms;
 	uint32_t heartbeat_timeout_ms;
@@ -59,28 +60,28 @@ struct act__registry {
 };
 
 /* Adds a named peer node (app file "peers"): act_lookup("actor@name"). */
-int act__reg_add_peer(struct act__registry *r, const char *name, const char *endpoint);
+ACT__SHARED int act__reg_add_peer(struct act__registry *r, const char *name, const char *endpoint);
 
 void act__reg_init(struct act__registry *r);
 void act__reg_fini(struct act__registry *r);
 
 /* Registers t (validated), assigning t->id.  Idempotent for the same t;
  * -EEXIST for another type with the same name; -EINVAL; -ENOMEM; -EBUSY if frozen. */
-int act__reg_add_type(struct act__registry *r, act_type *t);
+ACT__SHARED int act__reg_add_type(struct act__registry *r, act_type *t);
 /* True if a and b have the same wire name, size and fields (one type). */
 bool act__type_same_shape(const act_type *a, const act_type *b);
 /* Type by wire name or NULL. */
 act_type *act__reg_type_by_name(const struct act__registry *r, const char *name);
 
-int act__reg_add_group(struct act__registry *r, const char *name);
-struct act__group_def *act__reg_group(const struct act__registry *r, const char *name);
+ACT__SHARED int act__reg_add_group(struct act__registry *r, const char *name);
+ACT__SHARED struct act__group_def *act__reg_group(const struct act__registry *r, const char *name);
 int act__reg_add_actor(struct act__registry *r, const char *group, const char *name,
                        const act_behaviour *b, const char *args);
 /* Adds an actor whose behaviour is bound later, by name (actorsd). */
-int act__reg_add_actor_named(struct act__registry *r, const char *group, const char *name,
+ACT__SHARED int act__reg_add_actor_named(struct act__registry *r, const char *group, const char *name,
                              const char *behaviour, const char *args);
 /* Actor id by name, or -ENOENT. */
-int act__reg_find_actor(const struct act__registry *r, const char *name);
+ACT__SHARED int act__reg_find_actor(const struct act__registry *r, const char *name);
 
 /*
  * Freezes the registry (no more groups or actors) and returns the hash of

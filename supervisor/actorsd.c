@@ -24,7 +24,7 @@
 
 #include "appfile.h"
 #include "log.h"
-#include "module.h"
+#include "modload.h"
 #include "node.h"
 
 static void usage(FILE *f)
@@ -132,7 +132,7 @@ static act_node_t *node_from_app(const struct act__app *app, int *err)
 	*err = -ENOMEM;
 	if (!n)
 		return NULL;
-	n->pol.strategy = (enum act__strategy)app->strategy;
+	n->pol.strategy = (act_strategy)app->strategy;
 	n->pol.max_restarts = app->max_restarts;
 	n->pol.period_ms = app->period_ms;
 	n->pol.backoff_initial_ms = app->backoff.initial_ms;

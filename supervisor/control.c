@@ -118,8 +118,6 @@ static cJSON *status_json(struct act_node *n)
 {
 	cJSON *a = cJSON_CreateObject(), *groups, *crashes;
 	uint64_t now = act__now_ns();
-	static const char *strat[] = { "one_for_one", "one_for_all", "rest_for_one" };
-	static const char *rtype[] = { "permanent", "transient", "temporary" };
 	bool problem = false;
 
 	cJSON_AddTrueToObject(a, "ok");
@@ -128,7 +126,7 @@ static cJSON *status_json(struct act_node *n)
 	cJSON_AddStringToObject(a, "version", PACKAGE_VERSION);
 	cJSON_AddNumberToObject(a, "uptime_ms", (double)((now - n->started_ns) / 1000000u));
 	cJSON_AddStringToObject(a, "state", n->stopping ? "stopping" : "running");
-	cJSON_AddStringToObject(a, "strategy", strat[n->pol.strategy % 3]);
+	cJSON_AddStringToObject(a, "strategy", act__strategy_name(n->pol.strategy));
 	cJSON_AddNumberToObject(a, "restarts", n->n_restarts_total);
 	groups = cJSON_AddArrayToObject(a, "groups");
 	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
@@ -161,7 +159,7 @@ static cJSON *status_json(struct act_node *n)
 		cJSON_AddNumberToObject(o, "uptime_ms", g->pid > 0 ?
 		                        (double)((now - g->started_ns) / 1000000u) : 0);
 		cJSON_AddNumberToObject(o, "restarts", g->n_restarts);
-		cJSON_AddStringToObject(o, "restart_type", rtype[gd->restart % 3]);
+		cJSON_AddStringToObject(o, "restart_type", act__restart_name(gd->restart));
 		if (g->queued && g->not_before_ns > now)
 			cJSON_AddNumberToObject(o, "next_retry_ms",
 			                        (double)((g->not_before_ns - now) / 1000000u));

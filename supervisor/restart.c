@@ -18,13 +18,26 @@
 
 #include "restart.h"
 
+const char *const act__strategy_names[3] = { "one_for_one", "one_for_all", "rest_for_one" };
+const char *const act__restart_names[3] = { "permanent", "transient", "temporary" };
+
+const char *act__strategy_name(act_strategy s)
+{
+	return (unsigned)s < 3 ? act__strategy_names[s] : "?";
+}
+
+const char *act__restart_name(act_restart_type r)
+{
+	return (unsigned)r < 3 ? act__restart_names[r] : "?";
+}
+
 #define NS_PER_MS 1000000u
 
 void act__policy_default(struct act__policy *p)
 {
 	if (!p)
 		return;
-	p->strategy = ACT__ONE_FOR_ONE;
+	p->strategy = ACT_ONE_FOR_ONE;
 	p->max_restarts = 1;
 	p->period_ms = 5000;
 	p->backoff_initial_ms = 10;
@@ -34,7 +47,7 @@ void act__policy_default(struct act__policy *p)
 }
 
 void act__sup_init(struct act__sup *s, const struct act__policy *p, uint32_t n,
-                   const enum act__sup_restart *types)
+                   const act_restart_type *types)
 {
 	if (!s)
 		return;
@@ -43,14 +56,14 @@ void act__sup_init(struct act__sup *s, const struct act__policy *p, uint32_t n,
 		s->pol = *p;
 	else
 		act__policy_default(&s->pol);
-	if ((unsigned)s->pol.strategy > ACT__REST_FOR_ONE)
-		s->pol.strategy = ACT__ONE_FOR_ONE;
+	if ((unsigned)s->pol.strategy > ACT_REST_FOR_ONE)
+		s->pol.strategy = ACT_ONE_FOR_ONE;
 	if (!(s->pol.backoff_factor >= 1.0)) /* also catches NaN */
 		s->pol.backoff_factor = 1.0;
 	s->n_groups = n < ACT__SUP_MAX_GROUPS ? n : ACT__SUP_MAX_GROUPS;
 	for (uint32_t i = 0; i < s->n_groups; i++) {
-		enum act__sup_restart t = types ? types[i] : ACT__SUP_PERMANENT;
-		s->g[i].restart = (unsigned)t > ACT__SUP_TEMPORARY ? ACT__SUP_PERMANENT : t;
+		act_restart_type t = types ? types[i] : ACT_PERMANENT;
+		s->g[i].restart = (unsigned)t > ACT_TEMPORARY ? ACT_PERMANENT : t;
 	}
 }
 
@@ -145,7 +158,7 @@ static bool charge_restart(struct act__sup *s, uint64_t now_ns)
 /* Whether a strategy restart may start group j again. */
 static bool restartable(const struct act__sup_group *g)
 {
-	return g->restart != ACT__SUP_TEMPORARY && !g->failed && !g->done;
+	return g->restart != ACT_TEMPORARY && !g->failed && !g->done;
 }
 
 /*
@@ -161,7 +174,7 @@ static void stop_from(struct act__sup *s, uint32_t from, uint32_t skip, uint64_t
 		if (j == skip || !g->running)
 			continue;
 		end_run(&s->pol, g, now_ns);
-		if (mark_temporary_done && g->restart == ACT__SUP_TEMPORARY)
+		if (mark_temporary_done && g->restart == ACT_TEMPORARY)
 			g->done = true;
 		plan->stop[plan->n_stop++] = j;
 	}
@@ -209,20 +222,20 @@ void act__sup_exited(struct act__sup *s, uint32_t i, int exit_code, int signal,
 	}
 	clean = signal <= 0 && exit_code == ACT_EXIT_OK;
 	switch (g->restart) {
-	case ACT__SUP_TRANSIENT:
+	case ACT_TRANSIENT:
 		restart = !clean;
 		break;
-	case ACT__SUP_TEMPORARY:
+	case ACT_TEMPORARY:
 		restart = false;
 		break;
-	case ACT__SUP_PERMANENT:
+	case ACT_PERMANENT:
 	default:
 		restart = true;
 		break;
 	}
 	if (!restart) {
 		g->done = true;
-		plan->why = g->restart == ACT__SUP_TEMPORARY ?
+		plan->why = g->restart == ACT_TEMPORARY ?
 		            "temporary group: not restarted" :
 		            "transient group exited cleanly: not restarted";
 		return;
@@ -240,17 +253,17 @@ void act__sup_exited(struct act__sup *s, uint32_t i, int exit_code, int signal,
 	 * taken down with it start again without a delay of their own. */
 	plan->delay_ms = take_backoff(&s->pol, g);
 	switch (s->pol.strategy) {
-	case ACT__ONE_FOR_ALL:
+	case ACT_ONE_FOR_ALL:
 		stop_from(s, 0, i, now_ns, true, plan);
 		start_from(s, 0, i, plan);
 		plan->why = "one_for_all: restarting all groups";
 		break;
-	case ACT__REST_FOR_ONE:
+	case ACT_REST_FOR_ONE:
 		stop_from(s, i + 1, i, now_ns, true, plan);
 		start_from(s, i, i, plan);
 		plan->why = "rest_for_one: restarting the group and those after it";
 		break;
-	case ACT__ONE_FOR_ONE:
+	case ACT_ONE_FOR_ONE:
 	default:
 		g->n_restarts++;
 		plan->start[plan->n_start++] = i;

@@ -54,24 +54,27 @@
 #ifndef ACT_RESTART_H
 #define ACT_RESTART_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stdint.h>
+
+#include <actors.h>
 
 #define ACT__SUP_MAX_GROUPS 255u
 #define ACT__SUP_RESTART_WINDOW 1024u  /* restart times kept; the most max_restarts can be */
 
-/* src/appfile.h declares the same enum (same values); whichever header
- * comes first defines it.  appfile.h should guard its copy with
- * ACT__STRATEGY_DEFINED too, so the two can be included in either order. */
-#if !defined(ACT__STRATEGY_DEFINED) && !defined(ACT_APPFILE_H)
-#define ACT__STRATEGY_DEFINED 1
-enum act__strategy { ACT__ONE_FOR_ONE = 0, ACT__ONE_FOR_ALL, ACT__REST_FOR_ONE };
-#endif
-/* Restart types: same values as enum act__restart_type in src/registry.h. */
-enum act__sup_restart { ACT__SUP_PERMANENT = 0, ACT__SUP_TRANSIENT, ACT__SUP_TEMPORARY };
+/* Strategies and restart types are the public act_strategy and
+ * act_restart_type (include/actors/node.h); these are their one name
+ * table, as the app file spells them. */
+ACT__SHARED extern const char *const act__strategy_names[3];   /* "one_for_one", ... */
+ACT__SHARED extern const char *const act__restart_names[3];    /* "permanent", ... */
+/* The name of s or r; "?" for values out of range. */
+ACT__SHARED const char *act__strategy_name(act_strategy s);
+ACT__SHARED const char *act__restart_name(act_restart_type r);
 
 struct act__policy {
-	enum act__strategy strategy;
+	act_strategy strategy;
 	uint32_t max_restarts;      /* OTP intensity, default 1 */
 	uint32_t period_ms;         /* OTP period, default 5000 */
 	uint32_t backoff_initial_ms;/* default 10 */
@@ -99,7 +102,7 @@ struct act__sup_plan {
 };
 
 struct act__sup_group {
-	enum act__sup_restart restart;
+	act_restart_type restart;
 	bool running;           /* the engine's view: started and not yet exited */
 	bool failed;            /* exited with ACT_EXIT_PERMANENT */
 	bool done;              /* temporary/transient group that will not run again */
@@ -130,7 +133,7 @@ void act__policy_default(struct act__policy *p);
  * is 1.0.
  */
 void act__sup_init(struct act__sup *s, const struct act__policy *p, uint32_t n,
-                   const enum act__sup_restart *types);
+                   const act_restart_type *types);
 
 /* The supervisor started group i at now_ns (initial start or restart):
  * it is running again, and no longer failed or done.  Ignores a bad i. */

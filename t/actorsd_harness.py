@@ -38,8 +38,27 @@ import traceback
 
 TOP_BUILDDIR = os.path.abspath(os.environ.get("top_builddir") or ".")
 TOP_SRCDIR = os.path.abspath(os.environ.get("top_srcdir") or ".")
-ACTORSD = os.path.join(TOP_BUILDDIR, "actorsd")
-ACTORSCTL = os.path.join(TOP_BUILDDIR, "actorsctl")
+
+
+def _program(name):
+    """
+    The real binary of an in-tree program.  actorsd and actorsctl link the
+    uninstalled libactors.so, so $top_builddir/NAME is a libtool wrapper
+    script (a shell start for every call); run .libs/NAME with the library
+    on LD_LIBRARY_PATH instead, as the wrapper would.
+    """
+    real = os.path.join(TOP_BUILDDIR, ".libs", name)
+    if os.path.exists(real):
+        libs = os.path.join(TOP_BUILDDIR, ".libs")
+        old = os.environ.get("LD_LIBRARY_PATH")
+        if libs not in (old or "").split(":"):
+            os.environ["LD_LIBRARY_PATH"] = libs + (":" + old if old else "")
+        return real
+    return os.path.join(TOP_BUILDDIR, name)
+
+
+ACTORSD = _program("actorsd")
+ACTORSCTL = _program("actorsctl")
 TESTMOD = os.path.join(TOP_BUILDDIR, "t", "mod", ".libs", "testmod.so")
 
 EXIT_OK = 0
@@ -177,11 +196,11 @@ def gone(pid):
     return False
 
 
-def wait_for(pred, timeout, what, interval=0.005):
+def wait_for(pred, timeout, what, interval=0.005, max_interval=0.05):
     """
     Polls pred() until it returns a true value (which is returned) or the
     deadline passes (raises Timeout naming `what`).  The interval grows up
-    to 50 ms so a long wait does not busy-loop.
+    to max_interval (50 ms) so a long wait does not busy-loop.
     """
     deadline = time.monotonic() + timeout
     last = None
@@ -196,7 +215,7 @@ def wait_for(pred, timeout, what, interval=0.005):
             raise Timeout("timed out after %.1f s waiting for %s%s" %
                           (timeout, what, " (last error: %r)" % (last,) if last else ""))
         time.sleep(interval)
-        interval = min(interval * 1.5, 0.05)
+        interval = min(interval * 1.5, max_interval)
 
 
 def wait_gone(pids, timeout, what="processes to be gone"):

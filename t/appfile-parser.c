@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "appfile.h"
+#include "restart.h"
 #include "tap.h"
 
 static const char *srcdir;
@@ -103,7 +104,7 @@ static void test_good_full(void)
 	ok(streq(app.endpoint, "tcp://*:5001"), "endpoint");
 	ok(streq(app.advertise, "tcp://localhost:5001"), "advertise derived: * -> localhost");
 	ok(streq(app.control_socket, "/run/actors/bank.sock"), "absolute control_socket kept");
-	ok(app.strategy == ACT__REST_FOR_ONE, "strategy rest_for_one");
+	ok(app.strategy == ACT_REST_FOR_ONE, "strategy rest_for_one");
 	ok(!strcmp(act__strategy_name(app.strategy), "rest_for_one"), "strategy name");
 	ok(app.max_restarts == 3 && app.period_ms == 10000, "max_restarts, period_ms");
 	ok(app.has_backoff && app.backoff.initial_ms == 20 && app.backoff.factor == 1.5 &&
@@ -124,7 +125,7 @@ static void test_good_full(void)
 		const struct act__app_group *g = &app.groups[0], *h = &app.groups[1];
 		ok(streq(g->name, "ledger") && streq(g->module, cat(base, "/libbank.so")),
 		   "group 0 name, module resolved (./ dropped): %s", g->module);
-		ok(g->restart == ACT__TRANSIENT && !strcmp(act__restart_name(g->restart), "transient"),
+		ok(g->restart == ACT_TRANSIENT && !strcmp(act__restart_name(g->restart), "transient"),
 		   "group 0 restart transient");
 		ok(g->ring_bytes == 1048576 && g->max_msg_bytes == 131072 && g->spin_us == 0 &&
 		   g->max_redeliveries == 5, "group 0 ring, max_msg, spin, redeliveries");
@@ -144,7 +145,7 @@ static void test_good_full(void)
 		}
 		ok(streq(h->name, "web") && streq(h->module, "/usr/lib/actors/libweb.so"),
 		   "group 1 absolute module kept");
-		ok(h->restart == ACT__TEMPORARY && h->ring_bytes == 4096 && h->max_msg_bytes == 1024 &&
+		ok(h->restart == ACT_TEMPORARY && h->ring_bytes == 4096 && h->max_msg_bytes == 1024 &&
 		   h->spin_us == 1000000 && h->max_redeliveries == 1000 && h->heartbeat_ms == 60000 &&
 		   h->heartbeat_timeout_ms == 600000, "group 1 limits at the edges of their ranges");
 		ok(!h->brutal_kill && h->shutdown_ms == 0 && !h->hot_standby, "group 1 shutdown_ms 0");
@@ -177,7 +178,7 @@ static void test_good_minimal(void)
 	ok(streq(app.state_dir, "/srv/app"), "state_dir defaults to the file's directory");
 	ok(streq(app.control_socket, "/srv/app/actorsd.sock"), "control_socket defaults to STATE_DIR/actorsd.sock");
 	ok(!app.endpoint && !app.advertise, "no endpoint, no advertise");
-	ok(app.strategy == ACT__ONE_FOR_ONE && app.max_restarts == 1 && app.period_ms == 5000,
+	ok(app.strategy == ACT_ONE_FOR_ONE && app.max_restarts == 1 && app.period_ms == 5000,
 	   "supervision defaults one_for_one, 1 in 5000 ms");
 	ok(!app.has_backoff && app.backoff.initial_ms == 10 && app.backoff.factor == 2.0 &&
 	   app.backoff.max_ms == 10000 && app.backoff.reset_after_ms == 10000, "backoff defaults");
@@ -189,7 +190,7 @@ static void test_good_minimal(void)
 	ok(app.n_groups == 1 && app.n_actors == 1, "one group, one actor");
 	g = &app.groups[0];
 	ok(streq(g->name, "g") && streq(g->module, "/srv/app/libg.so"), "module resolved: %s", g->module);
-	ok(g->restart == ACT__PERMANENT && g->ring_bytes == 262144 && g->max_msg_bytes == 65536 &&
+	ok(g->restart == ACT_PERMANENT && g->ring_bytes == 262144 && g->max_msg_bytes == 65536 &&
 	   g->spin_us == 50 && g->max_redeliveries == 3 && g->heartbeat_ms == 100 &&
 	   g->heartbeat_timeout_ms == 1000 && g->shutdown_ms == 5000 && !g->brutal_kill &&
 	   !g->hot_standby, "group defaults");
@@ -216,7 +217,7 @@ static void test_good_ipv6(void)
 	ok(rc == 0, "good-ipv6.json parses%s%s", rc ? ": " : "", rc ? err : "");
 	if (rc == 0) {
 		ok(streq(app.advertise, "tcp://localhost:7000"), "advertise derived from [::]");
-		ok(app.strategy == ACT__ONE_FOR_ALL, "one_for_all");
+		ok(app.strategy == ACT_ONE_FOR_ALL, "one_for_all");
 		ok(app.groups[0].shutdown_ms == 3600000 && app.groups[0].actors[0].remote,
 		   "shutdown_ms at its maximum, remote actor");
 	}

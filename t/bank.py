@@ -200,7 +200,7 @@ with tap:
     bank = Bank(tap, "bank-kill", 0, TRANSFERS_KILL)
     want_kill = expected_balances(bank.params)
     bank.start()
-    points = sorted(random.randint(bank.total_transfers // 20, bank.total_transfers * 8 // 10)
+    points = sorted(random.randint(bank.total_transfers // 20, bank.total_transfers * 4 // 10)
                     for _ in range(KILLS))
     kills = 0
     deadline = time.monotonic() + 30
@@ -222,9 +222,12 @@ with tap:
             break
         os.kill(victim, signal.SIGKILL)
         kills += 1
-        # The next kill waits for the next instance.
+        # The next kill waits for the next instance, polled at the same
+        # steady 1 ms: with wait_for's growing interval a fast ledger can
+        # finish the run before the last kills.
         wait_for(lambda: bank.node.group("ledger")["pid"] not in (None, victim), 20,
-                 "the ledger to be restarted after kill %d" % kills)
+                 "the ledger to be restarted after kill %d" % kills, interval=0.001,
+                 max_interval=0.001)
     tap.is_(kills, KILLS, "run 2: SIGKILLed the ledger %d times from outside" % KILLS)
     bank.wait_complete()
     st, a = check_books(tap, bank, want_kill, "run 2")

@@ -35,10 +35,10 @@ static const char *const type_name[] = { "permanent", "transient", "temporary" }
 enum exit_kind { EK_SIGNAL, EK_EXIT0, EK_EXIT100, EK_EXIT111, EK_N };
 static const char *const exit_name[] = { "SIGSEGV", "exit 0", "exit 100", "exit 111" };
 
-static const enum act__sup_restart all_perm[ACT__SUP_MAX_GROUPS]; /* zero = permanent */
+static const act_restart_type all_perm[ACT__SUP_MAX_GROUPS]; /* zero = permanent */
 
 /* A policy with no backoff surprises unless a test asks: generous intensity. */
-static struct act__policy policy(enum act__strategy st, uint32_t max_restarts, uint32_t period_ms)
+static struct act__policy policy(act_strategy st, uint32_t max_restarts, uint32_t period_ms)
 {
 	struct act__policy p;
 
@@ -51,7 +51,7 @@ static struct act__policy policy(enum act__strategy st, uint32_t max_restarts, u
 
 /* Initialises s and starts every group at now. */
 static void setup(struct act__sup *s, const struct act__policy *p, uint32_t n,
-                  const enum act__sup_restart *types, uint64_t now)
+                  const act_restart_type *types, uint64_t now)
 {
 	act__sup_init(s, p, n, types);
 	for (uint32_t i = 0; i < n; i++)
@@ -113,17 +113,17 @@ static void expect_list(const char *what, const uint32_t *got, uint32_t n_got,
  * the transient group 3 (running, not done) must come back with its
  * siblings.
  */
-static void matrix_case(enum act__strategy st, enum act__sup_restart t, enum exit_kind ek)
+static void matrix_case(act_strategy st, act_restart_type t, enum exit_kind ek)
 {
-	const enum act__sup_restart types[5] = {
-		ACT__SUP_PERMANENT, t, ACT__SUP_TEMPORARY, ACT__SUP_TRANSIENT, ACT__SUP_PERMANENT
+	const act_restart_type types[5] = {
+		ACT_PERMANENT, t, ACT_TEMPORARY, ACT_TRANSIENT, ACT_PERMANENT
 	};
 	struct act__policy p = policy(st, 10, 5000);
 	struct act__sup s;
 	struct act__sup_plan pl;
 	bool abnormal = ek == EK_SIGNAL || ek == EK_EXIT111;
 	bool restarts = ek != EK_EXIT100 &&
-	                (t == ACT__SUP_PERMANENT || (t == ACT__SUP_TRANSIENT && abnormal));
+	                (t == ACT_PERMANENT || (t == ACT_TRANSIENT && abnormal));
 
 	errs = 0;
 	setup(&s, &p, 5, types, T0);
@@ -157,18 +157,18 @@ static void matrix_case(enum act__strategy st, enum act__sup_restart t, enum exi
 		EXPECT(s.n_restart_times == 1);
 		EXPECT(pl.why && strstr(pl.why, strat_name[st]));
 		switch (st) {
-		case ACT__ONE_FOR_ONE:
+		case ACT_ONE_FOR_ONE:
 			EXPECT_STOP(&pl, NOLIST);
 			EXPECT_START(&pl, L(1));
 			EXPECT(s.g[0].running && s.g[2].running && s.g[3].running && s.g[4].running);
 			break;
-		case ACT__ONE_FOR_ALL:
+		case ACT_ONE_FOR_ALL:
 			EXPECT_STOP(&pl, L(4, 3, 2, 0));
 			EXPECT_START(&pl, L(0, 1, 3, 4));
 			EXPECT(!s.g[0].running && !s.g[3].running && !s.g[4].running);
 			EXPECT(!s.g[2].running && s.g[2].done);
 			break;
-		case ACT__REST_FOR_ONE:
+		case ACT_REST_FOR_ONE:
 			EXPECT_STOP(&pl, L(4, 3, 2));
 			EXPECT_START(&pl, L(1, 3, 4));
 			EXPECT(s.g[0].running);
@@ -178,7 +178,7 @@ static void matrix_case(enum act__strategy st, enum act__sup_restart t, enum exi
 		/* Once carried out, everything but the temporary group runs. */
 		carry_out(&s, &pl, T0 + MS(20001));
 		for (uint32_t j = 0; j < 5; j++)
-			EXPECT(s.g[j].running == (j != 2 || st == ACT__ONE_FOR_ONE));
+			EXPECT(s.g[j].running == (j != 2 || st == ACT_ONE_FOR_ONE));
 	}
 	ok(errs == 0, "%s, %s group, %s: %s", strat_name[st], type_name[t], exit_name[ek],
 	   ek == EK_EXIT100 ? "failed, nothing else touched" :
@@ -187,18 +187,18 @@ static void matrix_case(enum act__strategy st, enum act__sup_restart t, enum exi
 
 static void test_matrix(void)
 {
-	for (int st = ACT__ONE_FOR_ONE; st <= ACT__REST_FOR_ONE; st++)
-		for (int t = ACT__SUP_PERMANENT; t <= ACT__SUP_TEMPORARY; t++)
+	for (int st = ACT_ONE_FOR_ONE; st <= ACT_REST_FOR_ONE; st++)
+		for (int t = ACT_PERMANENT; t <= ACT_TEMPORARY; t++)
 			for (int ek = 0; ek < EK_N; ek++)
-				matrix_case((enum act__strategy)st, (enum act__sup_restart)t,
+				matrix_case((act_strategy)st, (act_restart_type)t,
 				            (enum exit_kind)ek);
 }
 
 /* Other exits: any non-zero code is abnormal; a signal wins over the code. */
 static void test_exit_kinds(void)
 {
-	const enum act__sup_restart tr[1] = { ACT__SUP_TRANSIENT };
-	struct act__policy p = policy(ACT__ONE_FOR_ONE, 100, 5000);
+	const act_restart_type tr[1] = { ACT_TRANSIENT };
+	struct act__policy p = policy(ACT_ONE_FOR_ONE, 100, 5000);
 	struct act__sup s;
 	struct act__sup_plan pl;
 
@@ -221,10 +221,10 @@ static void test_exit_kinds(void)
  * sibling deaths; only the operator brings it back. */
 static void test_temporary_sibling(void)
 {
-	const enum act__sup_restart types[3] = {
-		ACT__SUP_PERMANENT, ACT__SUP_TEMPORARY, ACT__SUP_PERMANENT
+	const act_restart_type types[3] = {
+		ACT_PERMANENT, ACT_TEMPORARY, ACT_PERMANENT
 	};
-	struct act__policy p = policy(ACT__ONE_FOR_ALL, 100, 5000);
+	struct act__policy p = policy(ACT_ONE_FOR_ALL, 100, 5000);
 	struct act__sup s;
 	struct act__sup_plan pl;
 
@@ -244,7 +244,7 @@ static void test_temporary_sibling(void)
 	ok(pl.action == ACT__SUP_NONE, "a report of the stopped temporary group dying is ignored");
 
 	/* rest_for_one: the temporary group before the dead one keeps running. */
-	p = policy(ACT__REST_FOR_ONE, 100, 5000);
+	p = policy(ACT_REST_FOR_ONE, 100, 5000);
 	errs = 0;
 	setup(&s, &p, 3, types, T0);
 	crash(&s, 2, T0 + MS(1), &pl);
@@ -258,7 +258,7 @@ static void test_temporary_sibling(void)
 	ok(errs == 0, "rest_for_one: only the temporary group after the dead one is taken down");
 
 	/* A temporary group's own crash stops nobody, even under one_for_all. */
-	p = policy(ACT__ONE_FOR_ALL, 0, 5000);
+	p = policy(ACT_ONE_FOR_ALL, 0, 5000);
 	errs = 0;
 	setup(&s, &p, 3, types, T0);
 	crash(&s, 1, T0 + MS(1), &pl);
@@ -268,7 +268,7 @@ static void test_temporary_sibling(void)
 
 	/* A temporary group not started yet is not the engine's to start:
 	 * a sibling's restart neither starts it nor marks it done. */
-	p = policy(ACT__ONE_FOR_ALL, 100, 5000);
+	p = policy(ACT_ONE_FOR_ALL, 100, 5000);
 	errs = 0;
 	act__sup_init(&s, &p, 3, types);
 	act__sup_started(&s, 0, T0);
@@ -283,7 +283,7 @@ static void test_temporary_sibling(void)
 /* max_restarts = 1 in 5000 ms, at and around the boundary. */
 static void test_intensity_boundary(void)
 {
-	struct act__policy p = policy(ACT__ONE_FOR_ONE, 1, 5000);
+	struct act__policy p = policy(ACT_ONE_FOR_ONE, 1, 5000);
 	struct act__sup s;
 	struct act__sup_plan pl;
 	uint64_t t1 = T0 + MS(100);
@@ -317,7 +317,7 @@ static void test_intensity_boundary(void)
 	ok(pl.action == ACT__SUP_GIVE_UP, "intensity is per supervisor: another group's crash counts");
 
 	/* A sliding window: events age out one by one. */
-	p = policy(ACT__ONE_FOR_ONE, 2, 1000);
+	p = policy(ACT_ONE_FOR_ONE, 2, 1000);
 	setup(&s, &p, 1, all_perm, 0);
 	errs = 0;
 	crash(&s, 0, MS(0) + 1, &pl);    EXPECT(pl.action == ACT__SUP_RESTART); carry_out(&s, &pl, MS(0) + 1);
@@ -327,7 +327,7 @@ static void test_intensity_boundary(void)
 	ok(errs == 0, "intensity 2/1s, crashes at 0, 600, 1200 ms restart; at 1500 ms gives up");
 
 	/* One event however many groups it restarts. */
-	p = policy(ACT__ONE_FOR_ALL, 2, 5000);
+	p = policy(ACT_ONE_FOR_ALL, 2, 5000);
 	setup(&s, &p, 3, all_perm, T0);
 	errs = 0;
 	crash(&s, 0, T0 + MS(1), &pl);
@@ -343,10 +343,10 @@ static void test_intensity_boundary(void)
 
 static void test_intensity_zero(void)
 {
-	const enum act__sup_restart types[3] = {
-		ACT__SUP_PERMANENT, ACT__SUP_TRANSIENT, ACT__SUP_TEMPORARY
+	const act_restart_type types[3] = {
+		ACT_PERMANENT, ACT_TRANSIENT, ACT_TEMPORARY
 	};
-	struct act__policy p = policy(ACT__ONE_FOR_ONE, 0, 5000);
+	struct act__policy p = policy(ACT_ONE_FOR_ONE, 0, 5000);
 	struct act__sup s;
 	struct act__sup_plan pl;
 
@@ -377,7 +377,7 @@ static void test_intensity_cap(void)
 
 	for (size_t k = 0; k < sizeof limits / sizeof limits[0]; k++) {
 		uint32_t eff = limits[k] < ACT__SUP_RESTART_WINDOW ? limits[k] : ACT__SUP_RESTART_WINDOW;
-		struct act__policy p = policy(ACT__ONE_FOR_ONE, limits[k], 60000);
+		struct act__policy p = policy(ACT_ONE_FOR_ONE, limits[k], 60000);
 		struct act__sup s;
 		struct act__sup_plan pl;
 		uint32_t n_ok = 0;
@@ -397,7 +397,7 @@ static void test_intensity_cap(void)
 	}
 
 	/* With the 64 kept times all old, the window empties again. */
-	struct act__policy p = policy(ACT__ONE_FOR_ONE, 1000, 1000);
+	struct act__policy p = policy(ACT_ONE_FOR_ONE, 1000, 1000);
 	struct act__sup s;
 	struct act__sup_plan pl;
 	bool all = true;
@@ -416,7 +416,7 @@ static void test_intensity_cap(void)
 static void test_backoff(void)
 {
 	static const uint64_t want[] = { 0, 10, 20, 40, 80, 100, 100, 100 };
-	struct act__policy p = policy(ACT__ONE_FOR_ONE, 1000, 1);
+	struct act__policy p = policy(ACT_ONE_FOR_ONE, 1000, 1);
 	struct act__sup s;
 	struct act__sup_plan pl;
 	uint64_t now = T0;
@@ -494,7 +494,7 @@ static void test_backoff(void)
 	ok(errs == 0, "initial 0: never a delay");
 
 	/* factor 1.5 grows, never passes the cap; a NaN factor is made 1.0. */
-	p = policy(ACT__ONE_FOR_ONE, 1000, 1);
+	p = policy(ACT_ONE_FOR_ONE, 1000, 1);
 	p.backoff_initial_ms = 10;
 	p.backoff_factor = 1.5;
 	p.backoff_max_ms = 1000;
@@ -520,7 +520,7 @@ static void test_backoff(void)
 	ok(errs == 0 && s.pol.backoff_factor == 1.0, "NaN factor: treated as 1.0 (0 10 10 10)");
 
 	/* Exit 111 and a permanent group's exit 0 back off like a crash. */
-	p = policy(ACT__ONE_FOR_ONE, 1000, 1);
+	p = policy(ACT_ONE_FOR_ONE, 1000, 1);
 	setup(&s, &p, 1, all_perm, T0);
 	errs = 0;
 	act__sup_exited(&s, 0, ACT_EXIT_TEMPORARY, 0, T0 + MS(1), &pl);
@@ -535,7 +535,7 @@ static void test_backoff(void)
 
 	/* Groups taken down by a sibling add no delay of their own and keep
 	 * their backoff; a healthy run of a stopped sibling resets its. */
-	p = policy(ACT__ONE_FOR_ALL, 1000, 1);
+	p = policy(ACT_ONE_FOR_ALL, 1000, 1);
 	setup(&s, &p, 3, all_perm, T0);
 	errs = 0;
 	now = T0;
@@ -566,11 +566,11 @@ static void test_backoff(void)
 
 static void test_order(void)
 {
-	const enum act__sup_restart types[8] = {
-		ACT__SUP_PERMANENT, ACT__SUP_TRANSIENT, ACT__SUP_PERMANENT, ACT__SUP_PERMANENT,
-		ACT__SUP_TRANSIENT, ACT__SUP_PERMANENT, ACT__SUP_PERMANENT, ACT__SUP_TRANSIENT,
+	const act_restart_type types[8] = {
+		ACT_PERMANENT, ACT_TRANSIENT, ACT_PERMANENT, ACT_PERMANENT,
+		ACT_TRANSIENT, ACT_PERMANENT, ACT_PERMANENT, ACT_TRANSIENT,
 	};
-	struct act__policy p = policy(ACT__ONE_FOR_ALL, 100, 5000);
+	struct act__policy p = policy(ACT_ONE_FOR_ALL, 100, 5000);
 	struct act__sup s;
 	struct act__sup_plan pl;
 
@@ -592,7 +592,7 @@ static void test_order(void)
 	EXPECT_START(&pl, L(0, 1, 2, 3, 6, 7));
 	ok(errs == 0, "one_for_all: failed and done groups left out of stop and start");
 
-	p = policy(ACT__REST_FOR_ONE, 100, 5000);
+	p = policy(ACT_REST_FOR_ONE, 100, 5000);
 	errs = 0;
 	setup(&s, &p, 8, types, T0);
 	crash(&s, 2, T0 + MS(1), &pl);
@@ -612,7 +612,7 @@ static void test_order(void)
 	ok(errs == 0, "rest_for_one: last group alone; first group all, pending ones included");
 
 	/* The largest node: 255 groups. */
-	p = policy(ACT__ONE_FOR_ALL, 100, 5000);
+	p = policy(ACT_ONE_FOR_ALL, 100, 5000);
 	setup(&s, &p, ACT__SUP_MAX_GROUPS, all_perm, T0);
 	crash(&s, 100, T0 + MS(1), &pl);
 	bool good = pl.n_stop == ACT__SUP_MAX_GROUPS - 1 && pl.n_start == ACT__SUP_MAX_GROUPS;
@@ -625,10 +625,10 @@ static void test_order(void)
 
 static void test_manual(void)
 {
-	const enum act__sup_restart types[3] = {
-		ACT__SUP_PERMANENT, ACT__SUP_TEMPORARY, ACT__SUP_PERMANENT
+	const act_restart_type types[3] = {
+		ACT_PERMANENT, ACT_TEMPORARY, ACT_PERMANENT
 	};
-	struct act__policy p = policy(ACT__ONE_FOR_ALL, 1, 5000);
+	struct act__policy p = policy(ACT_ONE_FOR_ALL, 1, 5000);
 	struct act__sup s;
 	struct act__sup_plan pl;
 
@@ -667,7 +667,7 @@ static void test_manual(void)
 	ok(errs == 0, "manual restart of a done temporary group: it runs, then ends again");
 
 	/* A failed group too. */
-	p = policy(ACT__ONE_FOR_ONE, 100, 5000);
+	p = policy(ACT_ONE_FOR_ONE, 100, 5000);
 	errs = 0;
 	setup(&s, &p, 3, types, T0);
 	act__sup_exited(&s, 0, ACT_EXIT_PERMANENT, 0, T0 + MS(1), &pl);
@@ -698,7 +698,7 @@ static void test_manual(void)
 
 static void test_bad_input(void)
 {
-	struct act__policy p = policy(ACT__ONE_FOR_ONE, 100, 5000);
+	struct act__policy p = policy(ACT_ONE_FOR_ONE, 100, 5000);
 	struct act__sup s;
 	struct act__sup_plan pl;
 	static const uint32_t bad[] = { 3, 254, 255, 256, UINT32_MAX };
@@ -734,13 +734,13 @@ static void test_bad_input(void)
 	act__sup_init(&s, NULL, 1000, NULL);
 	EXPECT(s.n_groups == ACT__SUP_MAX_GROUPS);
 	EXPECT(s.pol.max_restarts == 1 && s.pol.period_ms == 5000);
-	EXPECT(s.g[0].restart == ACT__SUP_PERMANENT);
-	p.strategy = (enum act__strategy)42;
+	EXPECT(s.g[0].restart == ACT_PERMANENT);
+	p.strategy = (act_strategy)42;
 	p.backoff_factor = 0.5;
-	enum act__sup_restart weird[2] = { (enum act__sup_restart)7, ACT__SUP_TEMPORARY };
+	act_restart_type weird[2] = { (act_restart_type)7, ACT_TEMPORARY };
 	act__sup_init(&s, &p, 2, weird);
-	EXPECT(s.pol.strategy == ACT__ONE_FOR_ONE && s.pol.backoff_factor == 1.0);
-	EXPECT(s.g[0].restart == ACT__SUP_PERMANENT && s.g[1].restart == ACT__SUP_TEMPORARY);
+	EXPECT(s.pol.strategy == ACT_ONE_FOR_ONE && s.pol.backoff_factor == 1.0);
+	EXPECT(s.g[0].restart == ACT_PERMANENT && s.g[1].restart == ACT_TEMPORARY);
 	act__sup_exited(&s, 0, 0, 0, T0, NULL);
 	act__sup_exited(NULL, 0, 0, 0, T0, &pl);
 	EXPECT(pl.action == ACT__SUP_NONE);
@@ -752,7 +752,7 @@ static void test_bad_input(void)
 	ok(errs == 0, "init clamps n and sanitises policy and types; NULLs are harmless");
 
 	/* A clock going backwards neither crashes nor frees the window. */
-	p = policy(ACT__ONE_FOR_ONE, 1, 5000);
+	p = policy(ACT_ONE_FOR_ONE, 1, 5000);
 	setup(&s, &p, 1, all_perm, T0 + MS(10000));
 	crash(&s, 0, T0 + MS(10000), &pl);
 	carry_out(&s, &pl, T0 + MS(10000));
@@ -766,7 +766,7 @@ static void test_defaults(void)
 
 	memset(&p, 0xff, sizeof p);
 	act__policy_default(&p);
-	ok(p.strategy == ACT__ONE_FOR_ONE && p.max_restarts == 1 && p.period_ms == 5000 &&
+	ok(p.strategy == ACT_ONE_FOR_ONE && p.max_restarts == 1 && p.period_ms == 5000 &&
 	   p.backoff_initial_ms == 10 && p.backoff_factor == 2.0 && p.backoff_max_ms == 10000 &&
 	   p.backoff_reset_ms == 10000, "act__policy_default: one_for_one, 1/5s, 10ms x2 cap 10s, reset 10s");
 }

@@ -179,7 +179,7 @@ ACT_API int act_node_set_strategy(act_node_t *n, act_strategy s)
 {
 	if ((unsigned)s > ACT_REST_FOR_ONE)
 		return -EINVAL;
-	n->pol.strategy = (enum act__strategy)s;
+	n->pol.strategy = (act_strategy)s;
 	return 0;
 }
 
@@ -202,7 +202,7 @@ ACT_API int act_node_set_restart(act_node_t *n, const char *group, act_restart_t
 		return -ENOENT;
 	if ((unsigned)t > ACT_TEMPORARY)
 		return -EINVAL;
-	g->restart = (enum act__restart_type)t;
+	g->restart = (act_restart_type)t;
 	return 0;
 }
 
@@ -1154,7 +1154,7 @@ static int setup(act_node_t *n, sigset_t *oldmask)
 	struct act__part_spec *spec;
 	uint32_t np = n->reg.n_groups + 1;
 	struct act__worker_args tmpl;
-	enum act__sup_restart types[ACT__SUP_MAX_GROUPS];
+	act_restart_type types[ACT__SUP_MAX_GROUPS];
 	sigset_t mask;
 	int err;
 
@@ -1189,7 +1189,7 @@ static int setup(act_node_t *n, sigset_t *oldmask)
 		n->gs[i].pidfd = -1;
 		n->gs[i].spare_pidfd = -1;
 		n->gs[i].last_exit = -1;
-		types[i] = (enum act__sup_restart)g->restart;
+		types[i] = (act_restart_type)g->restart;
 	}
 	act__sup_init(&n->sup, &n->pol, n->reg.n_groups, types);
 	for (uint32_t i = 0; i < np; i++)

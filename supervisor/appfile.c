@@ -1245,8 +1245,8 @@ static const char *const group_keys[] = {
 enum { G_NAME, G_MODULE, G_RESTART, G_RING, G_MAXMSG, G_SPIN, G_REDELIV,
        G_HB, G_HBTO, G_SHUTDOWN, G_STANDBY, G_ACTORS };
 
-static const char *const restart_names[] = { "permanent", "transient", "temporary" };
-static const char *const strategy_names[] = { "one_for_one", "one_for_all", "rest_for_one" };
+#define restart_names act__restart_names
+#define strategy_names act__strategy_names
 
 static int parse_actors(struct pctx *c, const cJSON *arr, uint32_t gi)
 {
@@ -1285,7 +1285,7 @@ static int parse_group(struct pctx *c, const cJSON *obj, uint32_t gi, struct str
 	size_t mark;
 	int k, v, rc = 0;
 
-	g->restart = ACT__PERMANENT;
+	g->restart = ACT_PERMANENT;
 	g->ring_bytes = 256u * 1024u;
 	g->max_msg_bytes = 64u * 1024u;
 	g->spin_us = 50;
@@ -1318,7 +1318,7 @@ static int parse_group(struct pctx *c, const cJSON *obj, uint32_t gi, struct str
 			break;
 		case G_RESTART:
 			if (!(rc = get_enum(c, it, restart_names, 3, &v)))
-				g->restart = (enum act__restart_type)v;
+				g->restart = (act_restart_type)v;
 			break;
 		case G_RING:
 			if ((rc = get_u32(c, it, ACT__RING_MIN_CAP, ACT__RING_MAX_CAP, &g->ring_bytes)))
@@ -1717,7 +1717,7 @@ static int parse_top(struct pctx *c, const cJSON *root)
 			break;
 		case T_STRATEGY:
 			if (!(rc = get_enum(c, it, strategy_names, 3, &v)))
-				app->strategy = (enum act__strategy)v;
+				app->strategy = (act_strategy)v;
 			break;
 		case T_MAX_RESTARTS:
 			rc = get_u32(c, it, 0, ACT__SUP_RESTART_WINDOW, &app->max_restarts);
@@ -1778,7 +1778,7 @@ static void map_nonint(const cJSON *it, struct nonint *ni, size_t n_ni,
 
 static void app_defaults(struct act__app *app)
 {
-	app->strategy = ACT__ONE_FOR_ONE;
+	app->strategy = ACT_ONE_FOR_ONE;
 	app->max_restarts = 1;
 	app->period_ms = 5000;
 	app->backoff = (struct act__app_backoff){ 10, 2.0, 10000, 10000 };
@@ -2007,12 +2007,3 @@ void act__app_free(struct act__app *app)
 	memset(app, 0, sizeof *app);
 }
 
-const char *act__strategy_name(enum act__strategy s)
-{
-	return (unsigned)s < 3 ? strategy_names[s] : "?";
-}
-
-const char *act__restart_name(enum act__restart_type r)
-{
-	return (unsigned)r < 3 ? restart_names[r] : "?";
-}

@@ -63,19 +63,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "registry.h" /* enum act__restart_type */
+#include <actors.h>
 
 #define ACT__APP_MAX_FILE_BYTES (16u * 1024u * 1024u)
 #define ACT__APP_MAX_GROUPS     255u
 #define ACT__APP_NAME_MAX       63u   /* node, group, peer and actor names */
 #define ACT__APP_Z85_KEY_LEN    40u   /* a CURVE public key in Z85 */
 
-/* supervisor/restart.h declares the same enum (same values); the guard lets
- * the two headers be included in either order. */
-#ifndef ACT__STRATEGY_DEFINED
-#define ACT__STRATEGY_DEFINED 1
-enum act__strategy { ACT__ONE_FOR_ONE = 0, ACT__ONE_FOR_ALL, ACT__REST_FOR_ONE };
-#endif
 
 struct act__app_actor {
 	char *name;
@@ -88,7 +82,7 @@ struct act__app_actor {
 struct act__app_group {
 	char *name;
 	char *module;        /* path of the .so, resolved against base_dir */
-	enum act__restart_type restart;
+	act_restart_type restart;
 	uint32_t ring_bytes;
 	uint32_t max_msg_bytes;
 	uint32_t spin_us;
@@ -140,7 +134,7 @@ struct act__app {
 	 * wildcard "*": the daemon must then advertise what it actually bound
 	 * (ZMQ_LAST_ENDPOINT, wildcard host replaced by localhost). */
 	char *advertise;
-	enum act__strategy strategy;
+	act_strategy strategy;
 	uint32_t max_restarts;
 	uint32_t period_ms;
 	bool has_backoff;      /* "backoff" was given; values are filled either way */
@@ -184,8 +178,5 @@ int act__app_parse(const char *text, size_t len, const char *path_for_messages,
 /* Frees everything app owns and zeroes it.  NULL-safe, idempotent. */
 void act__app_free(struct act__app *app);
 
-/* "one_for_one"... and "permanent"...; "?" for values out of range. */
-const char *act__strategy_name(enum act__strategy s);
-const char *act__restart_name(enum act__restart_type r);
 
 #endif
