@@ -22,9 +22,10 @@ build_target() {
 	# shellcheck disable=SC2086
 	$cc $flags -o "$out/$name" "$src/fuzz/$name.c" "$@" -lcjson
 }
-build_target wire-fuzz "$src/src/wire.c"
+build_target wire-fuzz "$src/src/wire.c" "$src/src/utf8.c"
 build_target codec-fuzz "$src/src/codec.c" "$src/src/message.c" "$src/src/base64.c"
-build_target appfile-fuzz "$src/supervisor/appfile.c" "$src/supervisor/restart.c"
+build_target appfile-fuzz "$src/supervisor/appfile.c" "$src/supervisor/restart.c" \
+	"$src/src/utf8.c"
 for t in wire codec appfile; do
 	corpus=$out/corpus-$t
 	mkdir -p "$corpus"

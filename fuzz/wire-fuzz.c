@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
 #include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -202,7 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(act__wire_err_name(e) != NULL);
 	if (e == ACT__WIRE_OK) {
 		CHECK(!err[0]);
-		CHECK(act__wire_utf8_valid(data, size));
+		CHECK(act__utf8_valid(data, size));
 		CHECK(env.receiver && env.receiver[0] && env.message_type && env.message_type[0]);
 		CHECK(cJSON_IsObject(env.message));
 		check_round_trip(&env);

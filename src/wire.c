@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
 #include "wire.h"
 
 void act__wire_limits_default(struct act__wire_limits *l)
@@ -68,74 +69,6 @@ static enum act__wire_err fail(char *err, size_t cap, enum act__wire_err e,
 		va_end(ap);
 	}
 	return e;
-}
-
-/* ---- UTF-8 -------------------------------------------------------------- */
-
-/*
- * Length of the strict UTF-8 sequence at p (p < end), or 0 if the bytes
- * there are not one: a stray continuation byte, C0/C1 or F5..FF, a
- * truncated sequence, an overlong form, a surrogate or a code point above
- * U+10FFFF.
- */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0];
-	size_t n;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF) {
-		n = 2;
-		cp = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		cp = c & 0x0F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if ((size_t)(end - p) < n)
-		return 0;
-	for (size_t k = 1; k < n; k++) {
-		if ((p[k] & 0xC0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[k] & 0x3F);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-		return 0;
-	return n;
-}
-
-/* Offset of the first byte that is not strict UTF-8, or len. */
-static size_t utf8_check(const unsigned char *s, size_t len)
-{
-	const unsigned char *p = s, *end = s + len;
-
-	while (p < end) {
-		size_t n;
-
-		if (*p < 0x80) {
-			p++;
-			continue;
-		}
-		n = utf8_seq(p, end);
-		if (!n)
-			break;
-		p += n;
-	}
-	return (size_t)(p - s);
-}
-
-int act__wire_utf8_valid(const void *s, size_t len)
-{
-	if (!s)
-		return len == 0;
-	return utf8_check(s, len) == len;
 }
 
 /* ---- strict JSON scan ----------------------------------------------------- */
@@ -260,7 +193,7 @@ static enum act__wire_err scan_string(const unsigned char *s, size_t len,
 		if (c == '"')
 			break;
 		if (c >= 0x80) {
-			size_t n = utf8_seq(s + p, s + len);
+			size_t n = act__utf8_seq(s + p, len - p);
 
 			if (!n)
 				return fail(err, cap, ACT__WIRE_NOT_UTF8,
@@ -665,7 +598,7 @@ enum act__wire_err act__wire_parse(const void *frame, size_t len,
 		            "frame of %zu bytes exceeds the limit of %zu", len, lim->max_frame);
 	if (!s && len)
 		return fail(err, err_cap, ACT__WIRE_BAD_JSON, "no frame");
-	bad = len ? utf8_check(s, len) : 0;
+	bad = len ? act__utf8_check(s, len) : 0;
 	if (bad != len)
 		return fail(err, err_cap, ACT__WIRE_NOT_UTF8, "invalid UTF-8 at byte %zu", bad);
 	e = scan_json(s, len, lim->max_depth, &sc, NULL, err, err_cap);
@@ -1056,7 +989,7 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 	e = scan_json(s, len, lim->max_depth, &sc, &vx, err, err_cap);
 	if (e) {
 		/* Invalid UTF-8 anywhere is reported first, as act__wire_parse() does. */
-		bad = len ? utf8_check(s, len) : 0;
+		bad = len ? act__utf8_check(s, len) : 0;
 		if (bad != len)
 			e = fail(err, err_cap, ACT__WIRE_NOT_UTF8, "invalid UTF-8 at byte %zu", bad);
 		goto out;
@@ -1229,7 +1162,7 @@ static void put_str(struct out *o, const char *s)
 			p++;
 			continue;
 		}
-		n = utf8_seq(p, end);
+		n = act__utf8_seq(p, (size_t)(end - p));
 		if (!n) {
 			puts_(o, "\xEF\xBF\xBD");
 			p++;
@@ -1244,12 +1177,12 @@ static void put_str(struct out *o, const char *s)
 /* A name that can go on the wire: non-empty, strict UTF-8. */
 static int good_name(const char *s)
 {
-	return s && s[0] && act__wire_utf8_valid(s, strlen(s));
+	return s && s[0] && act__utf8_valid(s, strlen(s));
 }
 
 static int good_opt(const char *s)
 {
-	return !s || act__wire_utf8_valid(s, strlen(s));
+	return !s || act__utf8_valid(s, strlen(s));
 }
 
 /* Runs the writer twice; the message text goes in verbatim. */
@@ -1297,7 +1230,7 @@ char *act__wire_encode(const char *receiver, const char *message_type,
 	    !good_opt(sender_actor) || !good_opt(sender_endpoint) || !m)
 		return NULL;
 	len = strlen(message_json);
-	if (!act__wire_utf8_valid(m, len) ||
+	if (!act__utf8_valid(m, len) ||
 	    scan_json(m, len, ACT__WIRE_DEPTH_CAP, &sc, NULL, NULL, 0) || sc.first != '{')
 		return NULL;
 	while (is_ws(m[start]))

@@ -167,10 +167,5 @@ char *act__wire_reject(const char *to_actor, const char *rejected_type,
  */
 int act__wire_normalize_endpoint(const char *ep, char *out, size_t cap);
 
-/*
- * Returns 1 if s[0..len) is strict UTF-8 (shortest form, no surrogates,
- * nothing above U+10FFFF), else 0.  NUL bytes are valid UTF-8.
- */
-int act__wire_utf8_valid(const void *s, size_t len);
 
 #endif

@@ -32,7 +32,9 @@
 
 #include <cjson/cJSON.h>
 
-#include <actors/common.h>  /* ACT_EXIT_* (constants only; nothing is linked) */
+#include <actors/common.h>  /* ACT_EXIT_* */
+
+#include "utf8.h"
 
 /* Exit codes of actorsctl itself (see actorsctl(1)). */
 enum {
@@ -154,49 +156,9 @@ static void print_help(void)
 
 /* ---- argument checks ---------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	cp = p[0] & (0x7fu >> len);
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 static bool utf8_valid(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
-
-	while (n) {
-		size_t k = utf8_seq(p, n);
-		if (!k)
-			return false;
-		p += k;
-		n -= k;
-	}
-	return true;
+	return act__utf8_valid(s, strlen(s));
 }
 
 /* An actor, type or group name as the node knows them: 1..255 bytes of

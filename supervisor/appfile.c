@@ -33,6 +33,7 @@
 #include "appfile.h"
 #include "restart.h"
 #include "ring.h"   /* ACT__RING_MIN_CAP, ACT__RING_MAX_CAP */
+#include "utf8.h"
 
 #define JC_MAX_DEPTH 512          /* well under cJSON's own nesting limit */
 #define JC_MAX_NUMBER_LEN 63      /* cJSON reads at most 63 number characters */
@@ -53,43 +54,6 @@ static void put_err(char *err, size_t err_cap, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, err_cap, fmt, ap);
 	va_end(ap);
-}
-
-/*
- * Returns the length of the well-formed UTF-8 sequence at p (n bytes
- * available), or 0 if it is malformed (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF).
- */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned c = p[0];
-	unsigned lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (n < len || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return len;
 }
 
 /*
@@ -115,7 +79,7 @@ static const char *q(char buf[QBUF], const char *s)
 			buf[o++] = '\\';
 			buf[o++] = (char)*p++;
 		} else {
-			size_t n = utf8_len(p, strnlen((const char *)p, 4));
+			size_t n = act__utf8_seq(p, strnlen((const char *)p, 4));
 			if (n == 0 || o + n >= QBUF - 8) {
 				o += (size_t)snprintf(buf + o, QBUF - o, "\\x%02x", *p);
 				p++;
@@ -335,7 +299,7 @@ static const char *jc_what(const struct jcheck *j, size_t off, char buf[QBUF])
 		return buf;
 	}
 	if (c >= 0x80) {
-		size_t n = utf8_len(j->s + off, j->len - off);
+		size_t n = act__utf8_seq(j->s + off, j->len - off);
 		if (!n)
 			snprintf(buf, QBUF, "invalid UTF-8 (byte 0x%02x)", c);
 		else
@@ -437,7 +401,7 @@ static int jc_string(struct jcheck *j)
 			return jc_fail(j, j->pos, "control character 0x%02x in string "
 			               "(write it as \\u%04x)", c, c);
 		if (c >= 0x80) {
-			size_t n = utf8_len(j->s + j->pos, j->len - j->pos);
+			size_t n = act__utf8_seq(j->s + j->pos, j->len - j->pos);
 			if (!n)
 				return jc_fail(j, j->pos, "invalid UTF-8 in string (byte 0x%02x)", c);
 			j->pos += n;

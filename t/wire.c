@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "message.h"
+#include "utf8.h"
 #include "wire.h"
 #include "tap.h"
 
@@ -1006,14 +1007,14 @@ static void utf8(void)
 	int all = 1;
 
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-		if (act__wire_utf8_valid(v[i].s, v[i].n) != v[i].valid) {
+		if (act__utf8_valid(v[i].s, v[i].n) != v[i].valid) {
 			diag("utf8 case %zu: expected %d", i, v[i].valid);
 			all = 0;
 		}
 	}
-	ok(all, "act__wire_utf8_valid: %zu boundary cases", sizeof v / sizeof v[0]);
-	ok(act__wire_utf8_valid("\xE2\x82\xAC", 2) == 0 && act__wire_utf8_valid("\xE2\x82\xAC", 3),
-	   "act__wire_utf8_valid reads exactly len bytes");
+	ok(all, "act__utf8_valid: %zu boundary cases", sizeof v / sizeof v[0]);
+	ok(act__utf8_valid("\xE2\x82\xAC", 2) == 0 && act__utf8_valid("\xE2\x82\xAC", 3),
+	   "act__utf8_valid reads exactly len bytes");
 }
 
 /* ---- encode, reject, normalise --------------------------------------------- */
