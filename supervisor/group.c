@@ -1,0 +1,577 @@
+/*
+ * group.c - the life of each group's worker as the supervisor sees it.
+ *
+ * Groups start in declared order from a start queue (each must report
+ * READY before the next one starts); a stop is asynchronous (a STOP
+ * record, then SIGTERM, then SIGKILL at deadlines the loop checks); a
+ * death, learnt through the worker's pidfd, is handed to the restart
+ * engine (restart.c) whose plan is applied here, through a hot standby
+ * when the group has one.  Hangs are found through heartbeats in shared
+ * memory and handled as crashes.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <actors.h>
+
+#include "clock.h"
+#include "control.h"
+#include "group.h"
+#include "log.h"
+#include "node.h"
+#include "route.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+#define TICK_NS (50u * 1000000u)
+
+/* ---- state machine ---------------------------------------------------------- */
+
+static const char *state_name(enum act__part_state s)
+{
+	static const char *names[] = { "down", "starting", "ready", "draining",
+	                               "stopping", "dead", "backoff" };
+	return (unsigned)s < sizeof names / sizeof *names ? names[s] : "?";
+}
+
+const char *act__node_group_state(const struct act_node *n, uint32_t gi)
+{
+	const struct act__gstate *g = &n->gs[gi];
+	if (g->failed)
+		return "failed";
+	if (g->done)
+		return "done";
+	if (g->queued && g->state != ACT__PS_STARTING)
+		return g->not_before_ns > act__now_ns() ? "backoff" : "starting";
+	return state_name(g->state);
+}
+
+void act__group_set_state(act_node_t *n, uint32_t gi, enum act__part_state s)
+{
+	struct act__gstate *g = &n->gs[gi];
+	act__debug("group '%s': %s -> %s", n->reg.groups[gi].name, state_name(g->state),
+	           state_name(s));
+	g->state = s;
+	atomic_store_explicit(&act__shm_part(&n->shm, gi + 1)->state, s, memory_order_relaxed);
+}
+
+
+/* ---- starting and stopping groups ------------------------------------------------ */
+
+static int spawn_group(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
+	act_start st = { g->n_restarts > 0, (int32_t)g->n_restarts, g->last_signal, g->last_exit };
+	int err;
+
+	atomic_store_explicit(&p->sleeping, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->heartbeat_ns, act__now_ns(), memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->generation, 1, memory_order_relaxed);
+	err = act__spawner_spawn(&n->sp, gi + 1, &st, &g->pid, &g->pidfd);
+	if (err) {
+		act__err("group '%s': cannot start a worker: %s", n->reg.groups[gi].name,
+		         act_strerror(err));
+		return err;
+	}
+	g->started_ns = act__now_ns();
+	g->pidfd_armed = false;
+	g->stop_requested = false;
+	g->hung = false;
+	g->failed = g->done = false;
+	act__sup_started(&n->sup, gi, g->started_ns);
+	act__group_set_state(n, gi, ACT__PS_STARTING);
+	act__info("group '%s' started (pid %d%s)", n->reg.groups[gi].name, (int)g->pid,
+	          g->n_restarts ? ", restart" : "");
+	return 0;
+}
+
+void act__group_enqueue(act_node_t *n, uint32_t gi, uint64_t not_before_ns)
+{
+	struct act__gstate *g = &n->gs[gi];
+	if (g->queued) {
+		if (not_before_ns > g->not_before_ns)
+			g->not_before_ns = not_before_ns;
+		return;
+	}
+	g->queued = true;
+	g->not_before_ns = not_before_ns;
+	/* Keep the queue in start (declaration) order. */
+	uint32_t i = n->n_startq;
+	while (i > 0 && n->startq[i - 1] > gi) {
+		n->startq[i] = n->startq[i - 1];
+		i--;
+	}
+	n->startq[i] = gi;
+	n->n_startq++;
+}
+
+/* Asks group gi to stop: STOP record now, signals at later deadlines. */
+static void request_stop(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	const struct act__group_def *gd = &n->reg.groups[gi];
+
+	if (!act__group_alive(g) || g->stop_requested)
+		return;
+	g->stop_requested = true;
+	act__group_set_state(n, gi, ACT__PS_STOPPING);
+	if (gd->shutdown_ms == 0) {
+		/* brutal_kill */
+		kill(-g->pid, SIGKILL);
+		kill(g->pid, SIGKILL);
+		g->stop_phase = 2;
+		g->stop_deadline_ns = act__now_ns() + 5000000000ull;
+		return;
+	}
+	g->stop_phase = 0;
+	g->stop_deadline_ns = act__now_ns() + (uint64_t)gd->shutdown_ms * 1000000u;
+	if (act__route_ctrl(n, gi + 1, ACT__CTRL_STOP)) {
+		/* Its ring is full: go straight to SIGTERM. */
+		g->stop_deadline_ns = act__now_ns();
+	}
+}
+
+/* Escalates stops whose deadline passed: STOP -> SIGTERM -> SIGKILL. */
+void act__group_check_stops(act_node_t *n, uint64_t now)
+{
+	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
+		struct act__gstate *g = &n->gs[gi];
+		if (!act__group_alive(g) || !g->stop_requested || now < g->stop_deadline_ns || g->stop_phase >= 2)
+			continue;
+		int sig = g->stop_phase == 0 ? SIGTERM : SIGKILL;
+		act__warn("group '%s' did not stop in time: sending %s", n->reg.groups[gi].name,
+		          sig == SIGTERM ? "SIGTERM" : "SIGKILL");
+		kill(-g->pid, sig); /* its whole process group */
+		kill(g->pid, sig);
+		g->stop_phase++;
+		g->stop_deadline_ns = now + 1000000000ull;
+	}
+}
+
+/* Kills workers whose heartbeat is stale: a hang is handled as a crash. */
+void act__group_check_heartbeats(act_node_t *n, uint64_t now)
+{
+	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
+		struct act__gstate *g = &n->gs[gi];
+		const struct act__group_def *gd = &n->reg.groups[gi];
+		if (!act__group_alive(g) || g->stop_requested || g->hung ||
+		    (g->state != ACT__PS_READY && g->state != ACT__PS_STARTING))
+			continue;
+		struct act__part *p = act__shm_part(&n->shm, gi + 1);
+		/* A worker that advertised sleep is blocked in the kernel waiting
+		 * for its doorbell, not stuck in user code: no heartbeat needed. */
+		if (atomic_load_explicit(&p->sleeping, memory_order_relaxed))
+			continue;
+		uint64_t hb = atomic_load_explicit(&p->heartbeat_ns, memory_order_relaxed);
+		if (hb < now && now - hb > (uint64_t)gd->heartbeat_timeout_ms * 1000000u) {
+			act__err("group '%s' (pid %d) is hung: no heartbeat for %llu ms; killing it",
+			         gd->name, (int)g->pid, (unsigned long long)((now - hb) / 1000000u));
+			g->hung = true;
+			kill(-g->pid, SIGKILL);
+			kill(g->pid, SIGKILL);
+		}
+	}
+}
+
+/* Starts the next queued group when nothing is starting or stopping. */
+void act__group_run_start_queue(act_node_t *n, uint64_t now)
+{
+	if (n->stopping || !n->n_startq)
+		return;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+		const struct act__gstate *g = &n->gs[i];
+		if (g->state == ACT__PS_STARTING || (act__group_alive(g) && g->stop_requested))
+			return; /* one transition at a time, in order */
+	}
+	uint32_t gi = n->startq[0];
+	if (now < n->gs[gi].not_before_ns)
+		return;
+	memmove(n->startq, n->startq + 1, (n->n_startq - 1) * sizeof *n->startq);
+	n->n_startq--;
+	n->gs[gi].queued = false;
+	if (act__group_alive(&n->gs[gi]))
+		return; /* already running (e.g. a manual restart raced) */
+	if (spawn_group(n, gi))
+		act__node_stop(n, ACT_EXIT_TEMPORARY, "a group could not be started");
+}
+
+/* ---- hot standby ------------------------------------------------------------------ */
+
+void act__group_kill_spare(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	if (g->spare_pidfd < 0)
+		return;
+	kill(g->spare_pid, SIGKILL);
+	/* Reap now: a standby holds no state worth a graceful stop. */
+	siginfo_t si;
+	waitid((idtype_t)P_PIDFD, (id_t)g->spare_pidfd, &si, WEXITED);
+	close(g->spare_pidfd);
+	g->spare_pidfd = -1;
+	g->spare_pid = 0;
+}
+
+void act__group_reap_spare(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	siginfo_t si;
+
+	g->spare_armed = false;
+	if (g->spare_pidfd < 0)
+		return;
+	memset(&si, 0, sizeof si);
+	if (waitid((idtype_t)P_PIDFD, (id_t)g->spare_pidfd, &si, WEXITED | WNOHANG) < 0 ||
+	    si.si_pid == 0)
+		return;
+	act__warn("group '%s': hot standby (pid %d) died (%s %d); a new one will be made",
+	          n->reg.groups[gi].name, (int)g->spare_pid,
+	          si.si_code == CLD_EXITED ? "exit" : "signal", si.si_status);
+	close(g->spare_pidfd);
+	g->spare_pidfd = -1;
+	g->spare_pid = 0;
+}
+
+/*
+ * Forks at most one missing standby per turn of the loop, and only once the
+ * group has been ready for SPARE_DELAY_NS: forking right after a takeover
+ * would compete for the CPUs with the worker that just took over (seen as
+ * +350 us on its first message on a 2-CPU machine).
+ */
+#define SPARE_DELAY_NS (1u * 1000000u)
+void act__group_maintain_spares(act_node_t *n, uint64_t now)
+{
+	if (n->stopping)
+		return;
+	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
+		struct act__gstate *g = &n->gs[gi];
+		if (!n->reg.groups[gi].hot_standby || g->spare_pidfd >= 0 || !act__group_alive(g) ||
+		    g->state != ACT__PS_READY || g->stop_requested ||
+		    now - g->started_ns < SPARE_DELAY_NS)
+			continue;
+		act_start st = { true, 0, 0, -1 };
+		if (act__spawner_spawn2(&n->sp, gi + 1, &st, true, &g->spare_pid, &g->spare_pidfd)) {
+			g->spare_pidfd = -1;
+			g->spare_pid = 0;
+		} else {
+			g->spare_armed = false;
+			act__debug("group '%s': hot standby ready (pid %d)", n->reg.groups[gi].name,
+			           (int)g->spare_pid);
+		}
+		return;
+	}
+}
+
+/* Wakes group gi's standby in place of its dead worker.  False if none. */
+static bool promote_spare(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
+	uint64_t one = 1;
+
+	if (g->spare_pidfd < 0 || act__group_alive(g))
+		return false;
+	p->standby_n_restarts = (int32_t)g->n_restarts;
+	p->standby_last_signal = g->last_signal;
+	p->standby_last_exit = g->last_exit;
+	atomic_store_explicit(&p->sleeping, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->heartbeat_ns, act__now_ns(), memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->generation, 1, memory_order_relaxed);
+	/* The write orders the stores above before the standby's read of them
+	 * (a system call is a full barrier for both processes). */
+	if (write(n->standby_efd[gi], &one, sizeof one) != (ssize_t)sizeof one) {
+		act__group_kill_spare(n, gi);
+		return false;
+	}
+	g->pid = g->spare_pid;
+	g->pidfd = g->spare_pidfd;
+	g->pidfd_armed = g->spare_armed;
+	g->spare_pid = 0;
+	g->spare_pidfd = -1;
+	g->spare_armed = false;
+	g->started_ns = act__now_ns();
+	g->stop_requested = false;
+	g->hung = false;
+	g->failed = g->done = false;
+	g->n_takeovers++;
+	act__sup_started(&n->sup, gi, g->started_ns);
+	act__group_set_state(n, gi, ACT__PS_STARTING);
+	act__info("group '%s': hot standby (pid %d) took over", n->reg.groups[gi].name, (int)g->pid);
+	return true;
+}
+
+static void apply_plan(act_node_t *n, const struct act__sup_plan *plan, uint64_t now)
+{
+	for (uint32_t k = 0; k < plan->n_stop; k++)
+		request_stop(n, plan->stop[k]);
+	for (uint32_t k = 0; k < plan->n_start; k++) {
+		uint32_t gi = plan->start[k];
+		n->gs[gi].n_restarts++;
+		if (plan->delay_ms == 0 && promote_spare(n, gi))
+			continue;
+		act__group_enqueue(n, gi, now + plan->delay_ms * 1000000u);
+	}
+	if (plan->n_start)
+		n->n_restarts_total++;
+}
+
+int act__node_restart_group(struct act_node *n, uint32_t gi, struct act__ctl_conn *waiter)
+{
+	struct act__sup_plan plan;
+
+	if (gi >= n->reg.n_groups)
+		return -ENOENT;
+	if (n->stopping)
+		return ACT_ESTOPPED;
+	if (n->gs[gi].waiter)
+		return -EBUSY;
+	act__sup_manual_restart(&n->sup, gi, &plan);
+	if (plan.action != ACT__SUP_RESTART)
+		return -EINVAL;
+	act__info("group '%s': restart requested by the operator", n->reg.groups[gi].name);
+	request_stop(n, gi);
+	n->gs[gi].n_restarts++;
+	n->gs[gi].failed = n->gs[gi].done = false;
+	act__group_enqueue(n, gi, 0);
+	n->gs[gi].waiter = waiter;
+	return 0;
+}
+
+void act__node_stop(struct act_node *n, int code, const char *why)
+{
+	if (n->stopping)
+		return;
+	act__info("node '%s' stopping: %s", n->name, why);
+	n->stopping = true;
+	n->exit_code = code;
+	n->n_startq = 0;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+		n->gs[i].queued = false;
+		act__group_kill_spare(n, i);
+	}
+}
+
+/* While stopping: stop groups one at a time, in reverse start order. */
+void act__group_run_stop_sequence(act_node_t *n)
+{
+	for (uint32_t i = n->reg.n_groups; i-- > 0;) {
+		struct act__gstate *g = &n->gs[i];
+		if (!act__group_alive(g))
+			continue;
+		if (!g->stop_requested)
+			request_stop(n, i);
+		return; /* wait for this one before the next */
+	}
+	n->stop_done = true;
+}
+
+/* ---- deaths ------------------------------------------------------------------------ */
+
+static void record_crash(act_node_t *n, uint32_t gi, pid_t pid, uint32_t htype, uint32_t hfrom,
+                         const char *jname)
+{
+	struct act__crash *c = &n->crashes[n->n_crashes++ % ACT__CRASH_HISTORY];
+	const struct act__gstate *g = &n->gs[gi];
+
+	memset(c, 0, sizeof *c);
+	c->time_ms = act__wall_ms();
+	c->group = gi;
+	c->pid = pid;
+	c->signal = g->last_signal;
+	c->exit_code = g->last_exit;
+	c->core = g->last_core;
+	c->hung = g->hung;
+	if (htype && htype <= n->reg.n_types)
+		snprintf(c->handling_type, sizeof c->handling_type, "%s", n->reg.types[htype]->name);
+	else if (jname[0])
+		snprintf(c->handling_type, sizeof c->handling_type, "%s", jname);
+	if (hfrom && hfrom <= n->reg.n_actors)
+		snprintf(c->handling_from, sizeof c->handling_from, "%s", n->reg.actors[hfrom - 1].name);
+	for (uint32_t s = 0; s < n->reg.n_groups + 1; s++) {
+		struct act__ring *r = act__node_ring(n, s, gi + 1);
+		if (r)
+			c->ring_depth += act__ring_depth(r);
+	}
+}
+
+static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
+{
+	struct act__gstate *g = &n->gs[gi];
+	const struct act__group_def *gd = &n->reg.groups[gi];
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
+	uint32_t htype = atomic_load_explicit(&p->handling_type, memory_order_relaxed);
+	uint32_t hfrom = atomic_load_explicit(&p->handling_from, memory_order_relaxed);
+	bool hjson = atomic_load_explicit(&p->handling_json, memory_order_relaxed) != 0;
+	bool was_handling = htype != 0 || hjson;
+	/* The worker names the type it handles (the supervisor may not know
+	 * module types); copy it out of shared memory, bounded. */
+	char jname[64] = "";
+	if (was_handling) {
+		memcpy(jname, p->handling_name, sizeof jname);
+		jname[sizeof jname - 1] = '\0';
+	}
+	pid_t pid = g->pid;
+	char doing[160] = "";
+	struct act__sup_plan plan;
+	uint64_t now = act__now_ns();
+
+	g->last_signal = si->si_code == CLD_EXITED ? 0 : si->si_status;
+	g->last_exit = si->si_code == CLD_EXITED ? si->si_status : -1;
+	g->last_core = si->si_code == CLD_DUMPED;
+	close(g->pidfd);
+	g->pidfd = -1;
+	g->pid = 0;
+	atomic_store_explicit(&p->pid, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->handling_type, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->handling_from, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->handling_json, 0, memory_order_relaxed);
+	bool was_starting = g->state == ACT__PS_STARTING;
+	act__group_set_state(n, gi, ACT__PS_DEAD);
+
+	if (g->last_signal)
+		snprintf(g->last_death, sizeof g->last_death, "%s%s %d (%s)%s",
+		         g->hung ? "hung, " : "", "killed by signal", g->last_signal,
+		         strsignal(g->last_signal), g->last_core ? ", core dumped" : "");
+	else
+		snprintf(g->last_death, sizeof g->last_death, "exited with code %d", g->last_exit);
+	if (was_handling && htype)
+		snprintf(doing, sizeof doing, " while handling %s from %s",
+		         htype <= n->reg.n_types ? n->reg.types[htype]->name :
+		         jname[0] ? jname : "a message",
+		         hfrom && hfrom <= n->reg.n_actors ? n->reg.actors[hfrom - 1].name : "nobody");
+	else if (was_handling)
+		snprintf(doing, sizeof doing, " while handling %s from outside the node",
+		         jname[0] ? jname : "a JSON message");
+	size_t dl = strlen(g->last_death);
+	snprintf(g->last_death + dl, sizeof g->last_death - dl, "%s", doing);
+
+	if (g->stop_requested || n->stopping) {
+		act__info("group '%s' (pid %d) stopped: %s", gd->name, (int)pid, g->last_death);
+		g->stop_requested = false;
+		/* A temporary sibling that a restart plan took down will not run
+		 * again: the engine marked it done, and so does status. */
+		if (!n->stopping && !g->queued && n->sup.g[gi].done)
+			g->done = true;
+		if (g->waiter && !g->queued) {
+			act__ctl_group_ready(n->ctl, g->waiter, false, "the group stopped");
+			g->waiter = NULL;
+		}
+		return;
+	}
+	record_crash(n, gi, pid, htype, hfrom, jname);
+	act__warn("group '%s' (pid %d) %s", gd->name, (int)pid, g->last_death);
+	if (was_starting)
+		act__warn("group '%s' died before it was ready", gd->name);
+
+	act__sup_exited(&n->sup, gi, g->last_signal ? -1 : g->last_exit, g->last_signal, now, &plan);
+	if (plan.permanent_failure) {
+		g->failed = true;
+		act__err("group '%s' exited with %d (permanent error): not restarted", gd->name,
+		         ACT_EXIT_PERMANENT);
+	}
+	switch (plan.action) {
+	case ACT__SUP_NONE:
+		if (!g->failed) {
+			g->done = true;
+			act__info("group '%s' will not be restarted (%s)", gd->name,
+			          plan.why ? plan.why : "restart type");
+		}
+		break;
+	case ACT__SUP_RESTART:
+		if (plan.delay_ms)
+			act__info("%s; next start of '%s' in %llu ms", plan.why ? plan.why : "restarting",
+			          gd->name, (unsigned long long)plan.delay_ms);
+		apply_plan(n, &plan, now);
+		break;
+	case ACT__SUP_GIVE_UP:
+		act__err("restart intensity exceeded (more than %u restarts in %u ms): giving up",
+		         n->pol.max_restarts, n->pol.period_ms);
+		act__node_stop(n, ACT_EXIT_INTENSITY, "restart intensity exceeded");
+		break;
+	}
+	if (g->waiter && !g->queued) {
+		act__ctl_group_ready(n->ctl, g->waiter, false, g->last_death);
+		g->waiter = NULL;
+	}
+}
+
+void act__group_reap(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	siginfo_t si;
+
+	g->pidfd_armed = false;
+	if (g->pidfd < 0)
+		return;
+	memset(&si, 0, sizeof si);
+	if (waitid((idtype_t)P_PIDFD, (id_t)g->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		return; /* not dead yet; re-armed by the loop */
+	on_death(n, gi, &si);
+}
+
+/*
+ * Reaps children that are not workers (orphans re-parented to us, the
+ * zygote).  A dead worker is only marked in reap_mask: its pidfd path
+ * reaps it after the rings were drained.  Since waitid() shows one zombie
+ * at a time, this stops at the first worker and is called again after the
+ * workers were reaped.
+ */
+void act__group_reap_strays(act_node_t *n, uint64_t *reap_mask)
+{
+	for (;;) {
+		siginfo_t si;
+		memset(&si, 0, sizeof si);
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+			return;
+		for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+			if (n->gs[i].pid == si.si_pid) {
+				reap_mask[i / 64] |= 1ull << (i % 64);
+				return;
+			}
+			if (n->gs[i].spare_pid == si.si_pid) {
+				act__group_reap_spare(n, i);
+				si.si_pid = -1;
+				break;
+			}
+		}
+		if (si.si_pid == -1)
+			continue;
+		waitpid(si.si_pid, NULL, WNOHANG);
+		if (si.si_pid == n->sp.zygote) {
+			n->sp.zygote = -1;
+			if (!n->stopping) {
+				act__err("the zygote died; no worker can be started any more");
+				act__node_stop(n, ACT_EXIT_TEMPORARY, "zygote died");
+			}
+		}
+	}
+}
+
+
+/* ---- the loop ---------------------------------------------------------------------- */
+
+uint64_t act__group_next_deadline(act_node_t *n, uint64_t now)
+{
+	uint64_t d = now + TICK_NS;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+		const struct act__gstate *g = &n->gs[i];
+		if (g->queued && g->not_before_ns > now && g->not_before_ns < d)
+			d = g->not_before_ns;
+		/* A standby to fork once the group settled (maintain_spares). */
+		if (n->reg.groups[i].hot_standby && act__group_alive(g) && g->spare_pidfd < 0 &&
+		    g->started_ns + SPARE_DELAY_NS > now && g->started_ns + SPARE_DELAY_NS < d)
+			d = g->started_ns + SPARE_DELAY_NS;
+		if (act__group_alive(g) && g->stop_requested && g->stop_deadline_ns < d)
+			d = g->stop_deadline_ns > now ? g->stop_deadline_ns : now;
+	}
+	return d;
+}
