@@ -148,7 +148,7 @@ static cJSON *status_json(struct act_node *n)
 			refused += atomic_load_explicit(&r->n_refused_full, memory_order_relaxed) +
 			           atomic_load_explicit(&r->n_refused_size, memory_order_relaxed);
 		}
-		if (!strcmp(st, "failed") || !strcmp(st, "dead") || !strcmp(st, "backoff"))
+		if (act__node_group_problem(n, gi))
 			problem = true;
 		cJSON_AddStringToObject(o, "name", gd->name);
 		if (g->pid > 0)
@@ -160,7 +160,7 @@ static cJSON *status_json(struct act_node *n)
 		                        (double)((now - g->started_ns) / 1000000u) : 0);
 		cJSON_AddNumberToObject(o, "restarts", g->n_restarts);
 		cJSON_AddStringToObject(o, "restart_type", act__restart_name(gd->restart));
-		if (g->queued && g->not_before_ns > now)
+		if (act__node_group_pending(n, gi) && g->not_before_ns > now)
 			cJSON_AddNumberToObject(o, "next_retry_ms",
 			                        (double)((g->not_before_ns - now) / 1000000u));
 		else
@@ -176,7 +176,7 @@ static cJSON *status_json(struct act_node *n)
 		cJSON_AddNumberToObject(o, "refused", (double)refused);
 		cJSON_AddNumberToObject(o, "redelivered", (double)atomic_load(&p->n_redelivered));
 		cJSON_AddNumberToObject(o, "dead_letters", (double)atomic_load(&p->n_dead_letters));
-		cJSON_AddBoolToObject(o, "failed", g->failed);
+		cJSON_AddBoolToObject(o, "failed", g->state == ACT__G_FAILED);
 		if (g->spare_pid > 0)
 			cJSON_AddNumberToObject(o, "standby_pid", g->spare_pid);
 		else

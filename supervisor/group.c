@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,32 +37,81 @@
 
 /* ---- state machine ---------------------------------------------------------- */
 
-static const char *state_name(enum act__part_state s)
+#define B(x) (1u << ACT__G_##x)
+#define STOP_STATES (B(STOPPING) | B(TERMINATING) | B(KILLING))
+
+/*
+ * One row per state: its name in status, the state mirrored in the group's
+ * shared part header, whether status flags it, and the states it may move
+ * to.  Every change of state goes through act__group_set_state(), which
+ * checks it against this table.
+ */
+static const struct {
+	const char *name;
+	enum act__part_state part;
+	bool problem;
+	uint32_t to;
+} states[ACT__G_N_STATES] = {
+	[ACT__G_DOWN]        = { "down", ACT__PS_DOWN, false, B(QUEUED) | B(BACKOFF) },
+	[ACT__G_QUEUED]      = { "starting", ACT__PS_DOWN, false,
+	                         B(STARTING) | B(BACKOFF) | B(DOWN) | B(DEAD) },
+	[ACT__G_BACKOFF]     = { "backoff", ACT__PS_BACKOFF, true,
+	                         B(QUEUED) | B(STARTING) | B(DOWN) | B(DEAD) },
+	[ACT__G_STARTING]    = { "starting", ACT__PS_STARTING, false,
+	                         B(READY) | STOP_STATES | B(HUNG) | B(DEAD) },
+	[ACT__G_READY]       = { "ready", ACT__PS_READY, false, STOP_STATES | B(HUNG) | B(DEAD) },
+	[ACT__G_STOPPING]    = { "stopping", ACT__PS_STOPPING, false,
+	                         B(TERMINATING) | B(DEAD) | B(DONE) | B(QUEUED) | B(BACKOFF) },
+	[ACT__G_TERMINATING] = { "stopping", ACT__PS_STOPPING, false,
+	                         B(KILLING) | B(DEAD) | B(DONE) | B(QUEUED) | B(BACKOFF) },
+	[ACT__G_KILLING]     = { "stopping", ACT__PS_STOPPING, false,
+	                         B(DEAD) | B(DONE) | B(QUEUED) | B(BACKOFF) },
+	[ACT__G_HUNG]        = { "hung", ACT__PS_READY,  false, STOP_STATES | B(DEAD) },
+	[ACT__G_DEAD]        = { "dead", ACT__PS_DEAD, true,
+	                         B(QUEUED) | B(BACKOFF) | B(STARTING) | B(DONE) | B(FAILED) },
+	[ACT__G_DONE]        = { "done", ACT__PS_DEAD, false, B(QUEUED) | B(BACKOFF) },
+	[ACT__G_FAILED]      = { "failed", ACT__PS_DEAD, true, B(QUEUED) | B(BACKOFF) },
+};
+
+static bool stopping_state(enum act__gphase s) { return ((1u << s) & STOP_STATES) != 0; }
+
+/* The state a pending start shows: a group still stopping shows the start
+ * that follows, as the start queue sees it. */
+static enum act__gphase shown(const struct act__gstate *g)
 {
-	static const char *names[] = { "down", "starting", "ready", "draining",
-	                               "stopping", "dead", "backoff" };
-	return (unsigned)s < sizeof names / sizeof *names ? names[s] : "?";
+	if (stopping_state(g->state) && (g->next == ACT__G_QUEUED || g->next == ACT__G_BACKOFF))
+		return g->next;
+	return g->state;
 }
 
 const char *act__node_group_state(const struct act_node *n, uint32_t gi)
 {
-	const struct act__gstate *g = &n->gs[gi];
-	if (g->failed)
-		return "failed";
-	if (g->done)
-		return "done";
-	if (g->queued && g->state != ACT__PS_STARTING)
-		return g->not_before_ns > act__now_ns() ? "backoff" : "starting";
-	return state_name(g->state);
+	return states[shown(&n->gs[gi])].name;
 }
 
-void act__group_set_state(act_node_t *n, uint32_t gi, enum act__part_state s)
+bool act__node_group_problem(const struct act_node *n, uint32_t gi)
+{
+	return states[shown(&n->gs[gi])].problem;
+}
+
+bool act__node_group_pending(const struct act_node *n, uint32_t gi)
+{
+	enum act__gphase s = shown(&n->gs[gi]);
+	return s == ACT__G_QUEUED || s == ACT__G_BACKOFF;
+}
+
+void act__group_set_state(act_node_t *n, uint32_t gi, enum act__gphase s)
 {
 	struct act__gstate *g = &n->gs[gi];
-	act__debug("group '%s': %s -> %s", n->reg.groups[gi].name, state_name(g->state),
-	           state_name(s));
+	if (g->state == s)
+		return;
+	/* Only a bug in this file can ask for a move the table does not have. */
+	assert(states[g->state].to & (1u << s));
+	act__debug("group '%s': %s -> %s", n->reg.groups[gi].name, states[g->state].name,
+	           states[s].name);
 	g->state = s;
-	atomic_store_explicit(&act__shm_part(&n->shm, gi + 1)->state, s, memory_order_relaxed);
+	atomic_store_explicit(&act__shm_part(&n->shm, gi + 1)->state, states[s].part,
+	                      memory_order_relaxed);
 }
 
 
@@ -85,25 +135,41 @@ static int spawn_group(act_node_t *n, uint32_t gi)
 	}
 	g->started_ns = act__now_ns();
 	g->pidfd_armed = false;
-	g->stop_requested = false;
-	g->hung = false;
-	g->failed = g->done = false;
+	g->hang_kill = false;
 	act__sup_started(&n->sup, gi, g->started_ns);
-	act__group_set_state(n, gi, ACT__PS_STARTING);
+	act__group_set_state(n, gi, ACT__G_STARTING);
 	act__info("group '%s' started (pid %d%s)", n->reg.groups[gi].name, (int)g->pid,
 	          g->n_restarts ? ", restart" : "");
 	return 0;
 }
 
+/* The state of a start pending until not_before_ns, seen at now. */
+static enum act__gphase pending_state(uint64_t not_before_ns, uint64_t now)
+{
+	return not_before_ns > now ? ACT__G_BACKOFF : ACT__G_QUEUED;
+}
+
 void act__group_enqueue(act_node_t *n, uint32_t gi, uint64_t not_before_ns)
 {
 	struct act__gstate *g = &n->gs[gi];
-	if (g->queued) {
+	uint64_t now = act__now_ns();
+
+	if (act__node_group_pending(n, gi)) {
 		if (not_before_ns > g->not_before_ns)
 			g->not_before_ns = not_before_ns;
+		if (stopping_state(g->state))
+			g->next = pending_state(g->not_before_ns, now);
+		else
+			act__group_set_state(n, gi, pending_state(g->not_before_ns, now));
 		return;
 	}
-	g->queued = true;
+	if (stopping_state(g->state)) {
+		g->next = pending_state(not_before_ns, now); /* starts once it exited */
+	} else if (act__group_alive(g)) {
+		return; /* running and not stopping: nothing to start */
+	} else {
+		act__group_set_state(n, gi, pending_state(not_before_ns, now));
+	}
 	g->not_before_ns = not_before_ns;
 	/* Keep the queue in start (declaration) order. */
 	uint32_t i = n->n_startq;
@@ -115,25 +181,42 @@ void act__group_enqueue(act_node_t *n, uint32_t gi, uint64_t not_before_ns)
 	n->n_startq++;
 }
 
-/* Asks group gi to stop: STOP record now, signals at later deadlines. */
+/* Takes group gi out of the start queue, if it is there. */
+static void dequeue(act_node_t *n, uint32_t gi)
+{
+	for (uint32_t i = 0; i < n->n_startq; i++)
+		if (n->startq[i] == gi) {
+			memmove(n->startq + i, n->startq + i + 1, (n->n_startq - i - 1) * sizeof *n->startq);
+			n->n_startq--;
+			return;
+		}
+}
+
+/* Sends group gi's worker sig, to its whole process group too. */
+static void signal_worker(const struct act__gstate *g, int sig)
+{
+	kill(-g->pid, sig);
+	kill(g->pid, sig);
+}
+
+/* Asks group gi to stop: STOP record now, signals at later deadlines.  What
+ * follows its exit is DEAD unless a start is queued behind it. */
 static void request_stop(act_node_t *n, uint32_t gi)
 {
 	struct act__gstate *g = &n->gs[gi];
 	const struct act__group_def *gd = &n->reg.groups[gi];
 
-	if (!act__group_alive(g) || g->stop_requested)
+	if (!act__group_alive(g) || stopping_state(g->state))
 		return;
-	g->stop_requested = true;
-	act__group_set_state(n, gi, ACT__PS_STOPPING);
+	g->next = ACT__G_DEAD;
 	if (gd->shutdown_ms == 0) {
 		/* brutal_kill */
-		kill(-g->pid, SIGKILL);
-		kill(g->pid, SIGKILL);
-		g->stop_phase = 2;
+		act__group_set_state(n, gi, ACT__G_KILLING);
+		signal_worker(g, SIGKILL);
 		g->stop_deadline_ns = act__now_ns() + 5000000000ull;
 		return;
 	}
-	g->stop_phase = 0;
+	act__group_set_state(n, gi, ACT__G_STOPPING);
 	g->stop_deadline_ns = act__now_ns() + (uint64_t)gd->shutdown_ms * 1000000u;
 	if (act__route_ctrl(n, gi + 1, ACT__CTRL_STOP)) {
 		/* Its ring is full: go straight to SIGTERM. */
@@ -146,14 +229,14 @@ void act__group_check_stops(act_node_t *n, uint64_t now)
 {
 	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
 		struct act__gstate *g = &n->gs[gi];
-		if (!act__group_alive(g) || !g->stop_requested || now < g->stop_deadline_ns || g->stop_phase >= 2)
+		if (now < g->stop_deadline_ns ||
+		    (g->state != ACT__G_STOPPING && g->state != ACT__G_TERMINATING))
 			continue;
-		int sig = g->stop_phase == 0 ? SIGTERM : SIGKILL;
+		int sig = g->state == ACT__G_STOPPING ? SIGTERM : SIGKILL;
 		act__warn("group '%s' did not stop in time: sending %s", n->reg.groups[gi].name,
 		          sig == SIGTERM ? "SIGTERM" : "SIGKILL");
-		kill(-g->pid, sig); /* its whole process group */
-		kill(g->pid, sig);
-		g->stop_phase++;
+		act__group_set_state(n, gi, sig == SIGTERM ? ACT__G_TERMINATING : ACT__G_KILLING);
+		signal_worker(g, sig);
 		g->stop_deadline_ns = now + 1000000000ull;
 	}
 }
@@ -164,8 +247,7 @@ void act__group_check_heartbeats(act_node_t *n, uint64_t now)
 	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
 		struct act__gstate *g = &n->gs[gi];
 		const struct act__group_def *gd = &n->reg.groups[gi];
-		if (!act__group_alive(g) || g->stop_requested || g->hung ||
-		    (g->state != ACT__PS_READY && g->state != ACT__PS_STARTING))
+		if (g->state != ACT__G_READY && g->state != ACT__G_STARTING)
 			continue;
 		struct act__part *p = act__shm_part(&n->shm, gi + 1);
 		/* A worker that advertised sleep is blocked in the kernel waiting
@@ -176,10 +258,24 @@ void act__group_check_heartbeats(act_node_t *n, uint64_t now)
 		if (hb < now && now - hb > (uint64_t)gd->heartbeat_timeout_ms * 1000000u) {
 			act__err("group '%s' (pid %d) is hung: no heartbeat for %llu ms; killing it",
 			         gd->name, (int)g->pid, (unsigned long long)((now - hb) / 1000000u));
-			g->hung = true;
-			kill(-g->pid, SIGKILL);
-			kill(g->pid, SIGKILL);
+			g->hang_kill = true;
+			act__group_set_state(n, gi, ACT__G_HUNG);
+			signal_worker(g, SIGKILL);
 		}
+	}
+}
+
+/* Pending starts whose backoff elapsed may start now. */
+static void settle_backoffs(act_node_t *n, uint64_t now)
+{
+	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
+		struct act__gstate *g = &n->gs[gi];
+		if (g->not_before_ns > now)
+			continue;
+		if (g->state == ACT__G_BACKOFF)
+			act__group_set_state(n, gi, ACT__G_QUEUED);
+		else if (stopping_state(g->state) && g->next == ACT__G_BACKOFF)
+			g->next = ACT__G_QUEUED;
 	}
 }
 
@@ -188,21 +284,20 @@ void act__group_run_start_queue(act_node_t *n, uint64_t now)
 {
 	if (n->stopping || !n->n_startq)
 		return;
+	settle_backoffs(n, now);
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		const struct act__gstate *g = &n->gs[i];
-		if (g->state == ACT__PS_STARTING || (act__group_alive(g) && g->stop_requested))
+		if (g->state == ACT__G_STARTING || stopping_state(g->state))
 			return; /* one transition at a time, in order */
 	}
 	uint32_t gi = n->startq[0];
-	if (now < n->gs[gi].not_before_ns)
-		return;
-	memmove(n->startq, n->startq + 1, (n->n_startq - 1) * sizeof *n->startq);
-	n->n_startq--;
-	n->gs[gi].queued = false;
-	if (act__group_alive(&n->gs[gi]))
-		return; /* already running (e.g. a manual restart raced) */
-	if (spawn_group(n, gi))
+	if (n->gs[gi].state != ACT__G_QUEUED)
+		return; /* its backoff has not elapsed */
+	dequeue(n, gi);
+	if (spawn_group(n, gi)) {
+		act__group_set_state(n, gi, ACT__G_DEAD);
 		act__node_stop(n, ACT_EXIT_TEMPORARY, "a group could not be started");
+	}
 }
 
 /* ---- hot standby ------------------------------------------------------------------ */
@@ -255,7 +350,7 @@ void act__group_maintain_spares(act_node_t *n, uint64_t now)
 	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
 		struct act__gstate *g = &n->gs[gi];
 		if (!n->reg.groups[gi].hot_standby || g->spare_pidfd >= 0 || !act__group_alive(g) ||
-		    g->state != ACT__PS_READY || g->stop_requested ||
+		    g->state != ACT__G_READY ||
 		    now - g->started_ns < SPARE_DELAY_NS)
 			continue;
 		act_start st = { true, 0, 0, -1 };
@@ -299,12 +394,12 @@ static bool promote_spare(act_node_t *n, uint32_t gi)
 	g->spare_pidfd = -1;
 	g->spare_armed = false;
 	g->started_ns = act__now_ns();
-	g->stop_requested = false;
-	g->hung = false;
-	g->failed = g->done = false;
+	g->hang_kill = false;
 	g->n_takeovers++;
+	/* A start queued earlier (behind a backoff) is this takeover now. */
+	dequeue(n, gi);
 	act__sup_started(&n->sup, gi, g->started_ns);
-	act__group_set_state(n, gi, ACT__PS_STARTING);
+	act__group_set_state(n, gi, ACT__G_STARTING);
 	act__info("group '%s': hot standby (pid %d) took over", n->reg.groups[gi].name, (int)g->pid);
 	return true;
 }
@@ -340,7 +435,6 @@ int act__node_restart_group(struct act_node *n, uint32_t gi, struct act__ctl_con
 	act__info("group '%s': restart requested by the operator", n->reg.groups[gi].name);
 	request_stop(n, gi);
 	n->gs[gi].n_restarts++;
-	n->gs[gi].failed = n->gs[gi].done = false;
 	act__group_enqueue(n, gi, 0);
 	n->gs[gi].waiter = waiter;
 	return 0;
@@ -355,7 +449,12 @@ void act__node_stop(struct act_node *n, int code, const char *why)
 	n->exit_code = code;
 	n->n_startq = 0;
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
-		n->gs[i].queued = false;
+		struct act__gstate *g = &n->gs[i];
+		/* The queue is gone: nothing starts again. */
+		if (stopping_state(g->state))
+			g->next = ACT__G_DEAD;
+		else if (g->state == ACT__G_QUEUED || g->state == ACT__G_BACKOFF)
+			act__group_set_state(n, i, g->last_death[0] ? ACT__G_DEAD : ACT__G_DOWN);
 		act__group_kill_spare(n, i);
 	}
 }
@@ -367,7 +466,7 @@ void act__group_run_stop_sequence(act_node_t *n)
 		struct act__gstate *g = &n->gs[i];
 		if (!act__group_alive(g))
 			continue;
-		if (!g->stop_requested)
+		if (!stopping_state(g->state))
 			request_stop(n, i);
 		return; /* wait for this one before the next */
 	}
@@ -389,7 +488,7 @@ static void record_crash(act_node_t *n, uint32_t gi, pid_t pid, uint32_t htype, 
 	c->signal = g->last_signal;
 	c->exit_code = g->last_exit;
 	c->core = g->last_core;
-	c->hung = g->hung;
+	c->hung = g->hang_kill;
 	if (htype && htype <= n->reg.n_types)
 		snprintf(c->handling_type, sizeof c->handling_type, "%s", n->reg.types[htype]->name);
 	else if (jname[0])
@@ -434,12 +533,20 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	atomic_store_explicit(&p->handling_type, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->handling_from, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->handling_json, 0, memory_order_relaxed);
-	bool was_starting = g->state == ACT__PS_STARTING;
-	act__group_set_state(n, gi, ACT__PS_DEAD);
+	bool was_starting = g->state == ACT__G_STARTING;
+	bool was_stopped = stopping_state(g->state) || n->stopping;
+	/* A stop leads where request_stop() or a queued start said; anything
+	 * else is a crash, first DEAD, then what the restart plan says. */
+	enum act__gphase after = stopping_state(g->state) ? g->next : ACT__G_DEAD;
+	/* A temporary sibling that a restart plan took down will not run
+	 * again: the engine marked it done, and so does status. */
+	if (after == ACT__G_DEAD && stopping_state(g->state) && !n->stopping && n->sup.g[gi].done)
+		after = ACT__G_DONE;
+	act__group_set_state(n, gi, was_stopped ? after : ACT__G_DEAD);
 
 	if (g->last_signal)
 		snprintf(g->last_death, sizeof g->last_death, "%s%s %d (%s)%s",
-		         g->hung ? "hung, " : "", "killed by signal", g->last_signal,
+		         g->hang_kill ? "hung, " : "", "killed by signal", g->last_signal,
 		         strsignal(g->last_signal), g->last_core ? ", core dumped" : "");
 	else
 		snprintf(g->last_death, sizeof g->last_death, "exited with code %d", g->last_exit);
@@ -454,14 +561,9 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	size_t dl = strlen(g->last_death);
 	snprintf(g->last_death + dl, sizeof g->last_death - dl, "%s", doing);
 
-	if (g->stop_requested || n->stopping) {
+	if (was_stopped) {
 		act__info("group '%s' (pid %d) stopped: %s", gd->name, (int)pid, g->last_death);
-		g->stop_requested = false;
-		/* A temporary sibling that a restart plan took down will not run
-		 * again: the engine marked it done, and so does status. */
-		if (!n->stopping && !g->queued && n->sup.g[gi].done)
-			g->done = true;
-		if (g->waiter && !g->queued) {
+		if (g->waiter && !act__node_group_pending(n, gi)) {
 			act__ctl_group_ready(n->ctl, g->waiter, false, "the group stopped");
 			g->waiter = NULL;
 		}
@@ -474,14 +576,14 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 
 	act__sup_exited(&n->sup, gi, g->last_signal ? -1 : g->last_exit, g->last_signal, now, &plan);
 	if (plan.permanent_failure) {
-		g->failed = true;
+		act__group_set_state(n, gi, ACT__G_FAILED);
 		act__err("group '%s' exited with %d (permanent error): not restarted", gd->name,
 		         ACT_EXIT_PERMANENT);
 	}
 	switch (plan.action) {
 	case ACT__SUP_NONE:
-		if (!g->failed) {
-			g->done = true;
+		if (g->state != ACT__G_FAILED) {
+			act__group_set_state(n, gi, ACT__G_DONE);
 			act__info("group '%s' will not be restarted (%s)", gd->name,
 			          plan.why ? plan.why : "restart type");
 		}
@@ -498,7 +600,7 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 		act__node_stop(n, ACT_EXIT_INTENSITY, "restart intensity exceeded");
 		break;
 	}
-	if (g->waiter && !g->queued) {
+	if (g->waiter && !act__node_group_pending(n, gi)) {
 		act__ctl_group_ready(n->ctl, g->waiter, false, g->last_death);
 		g->waiter = NULL;
 	}
@@ -564,13 +666,13 @@ uint64_t act__group_next_deadline(act_node_t *n, uint64_t now)
 	uint64_t d = now + TICK_NS;
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		const struct act__gstate *g = &n->gs[i];
-		if (g->queued && g->not_before_ns > now && g->not_before_ns < d)
+		if (act__node_group_pending(n, i) && g->not_before_ns > now && g->not_before_ns < d)
 			d = g->not_before_ns;
 		/* A standby to fork once the group settled (maintain_spares). */
 		if (n->reg.groups[i].hot_standby && act__group_alive(g) && g->spare_pidfd < 0 &&
 		    g->started_ns + SPARE_DELAY_NS > now && g->started_ns + SPARE_DELAY_NS < d)
 			d = g->started_ns + SPARE_DELAY_NS;
-		if (act__group_alive(g) && g->stop_requested && g->stop_deadline_ns < d)
+		if (stopping_state(g->state) && g->stop_deadline_ns < d)
 			d = g->stop_deadline_ns > now ? g->stop_deadline_ns : now;
 	}
 	return d;

@@ -14,7 +14,7 @@
 static inline bool act__group_alive(const struct act__gstate *g) { return g->pidfd >= 0; }
 
 /* Moves group gi to state s and mirrors it in its shared part header. */
-void act__group_set_state(struct act_node *n, uint32_t gi, enum act__part_state s);
+void act__group_set_state(struct act_node *n, uint32_t gi, enum act__gphase s);
 /* Queues group gi for a start no earlier than not_before_ns. */
 void act__group_enqueue(struct act_node *n, uint32_t gi, uint64_t not_before_ns);
 /* Escalates stops whose deadline passed: STOP -> SIGTERM -> SIGKILL. */

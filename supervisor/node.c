@@ -322,7 +322,7 @@ ACT_API int act_node_run(act_node_t *n)
 		if (announced == 0 && !n->stopping && n->n_startq == 0) {
 			bool all_ready = true, any_alive = false;
 			for (uint32_t i = 0; i < n->reg.n_groups; i++) {
-				if (n->gs[i].state == ACT__PS_STARTING)
+				if (n->gs[i].state == ACT__G_STARTING)
 					all_ready = false;
 				any_alive |= act__group_alive(&n->gs[i]);
 			}
@@ -339,7 +339,7 @@ ACT_API int act_node_run(act_node_t *n)
 			bool failed = false;
 			for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 				any |= act__group_alive(&n->gs[i]);
-				failed |= n->gs[i].failed;
+				failed |= n->gs[i].state == ACT__G_FAILED;
 			}
 			if (!any)
 				act__node_stop(n, failed ? ACT_EXIT_PERMANENT : ACT_EXIT_OK,

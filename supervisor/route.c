@@ -129,9 +129,9 @@ static bool handle_sup_record(act_node_t *n, uint32_t from, const struct act__re
 	}
 	switch (e->type) {
 	case ACT__CTRL_READY:
-		if (from >= 1 && from <= n->reg.n_groups && n->gs[from - 1].state == ACT__PS_STARTING) {
+		if (from >= 1 && from <= n->reg.n_groups && n->gs[from - 1].state == ACT__G_STARTING) {
 			struct act__gstate *g = &n->gs[from - 1];
-			act__group_set_state(n, from - 1, ACT__PS_READY);
+			act__group_set_state(n, from - 1, ACT__G_READY);
 			if (g->waiter) {
 				act__ctl_group_ready(n->ctl, g->waiter, true, NULL);
 				g->waiter = NULL;
