@@ -22,6 +22,7 @@
 #include "envelope.h"
 #include "gateway.h"
 #include "log.h"
+#include "loop.h"
 #include "message.h"
 #include "node.h"
 
@@ -44,8 +45,16 @@ struct act__ctl_conn {
 	uint32_t timeout_ms;
 };
 
+/* The event handle of the listener or of one connection slot. */
+struct slot_evh {
+	struct act__evh evh;
+	struct act__ctl *ctl;
+	uint32_t idx;             /* LISTENER or a slot of conns[] */
+};
+
 struct act__ctl {
 	struct act_node *n;
+	struct slot_evh l_evh, c_evh[MAX_CONNS];
 	int lfd;
 	bool l_armed;
 	char *path;
@@ -426,7 +435,8 @@ static void read_conn(struct act__ctl *ctl, struct act__ctl_conn *c)
 	}
 }
 
-void act__ctl_event(struct act__ctl *ctl, uint32_t idx)
+/* A poll armed by act__ctl_arm() completed for slot idx. */
+static void ctl_event(struct act__ctl *ctl, uint32_t idx)
 {
 	if (idx == LISTENER) {
 		ctl->l_armed = false;
@@ -441,16 +451,23 @@ void act__ctl_event(struct act__ctl *ctl, uint32_t idx)
 		read_conn(ctl, c);
 }
 
+static void on_slot(struct act__evh *h, int res)
+{
+	struct slot_evh *s = act__container_of(h, struct slot_evh, evh);
+	(void)res;
+	ctl_event(s->ctl, s->idx);
+}
+
 void act__ctl_arm(struct act__ctl *ctl)
 {
 	if (!ctl->l_armed) {
-		act__node_arm_fd(ctl->n, ctl->lfd, LISTENER);
+		act__loop_poll(&ctl->n->loop, &ctl->l_evh.evh, ctl->lfd);
 		ctl->l_armed = true;
 	}
 	for (uint32_t i = 0; i < MAX_CONNS; i++) {
 		struct act__ctl_conn *c = &ctl->conns[i];
 		if (c->state == C_READING && !c->armed) {
-			act__node_arm_fd(ctl->n, c->fd, i);
+			act__loop_poll(&ctl->n->loop, &ctl->c_evh[i].evh, c->fd);
 			c->armed = true;
 		}
 	}
@@ -534,6 +551,9 @@ struct act__ctl *act__ctl_new(struct act_node *n, const char *path, int *err)
 	for (uint32_t i = 0; i < MAX_CONNS; i++)
 		ctl->conns[i].fd = -1;
 	ctl->n = n;
+	ctl->l_evh = (struct slot_evh){ { on_slot }, ctl, LISTENER };
+	for (uint32_t i = 0; i < MAX_CONNS; i++)
+		ctl->c_evh[i] = (struct slot_evh){ { on_slot }, ctl, i };
 	ctl->lfd = -1;
 	if (strlen(path) >= sizeof sa.sun_path) {
 		*err = -ENAMETOOLONG;

@@ -622,12 +622,12 @@ void act__group_reap(act_node_t *n, uint32_t gi)
 
 /*
  * Reaps children that are not workers (orphans re-parented to us, the
- * zygote).  A dead worker is only marked in reap_mask: its pidfd path
+ * zygote).  A dead worker is only marked reap_pending: its pidfd path
  * reaps it after the rings were drained.  Since waitid() shows one zombie
  * at a time, this stops at the first worker and is called again after the
  * workers were reaped.
  */
-void act__group_reap_strays(act_node_t *n, uint64_t *reap_mask)
+void act__group_reap_strays(act_node_t *n)
 {
 	for (;;) {
 		siginfo_t si;
@@ -636,7 +636,7 @@ void act__group_reap_strays(act_node_t *n, uint64_t *reap_mask)
 			return;
 		for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 			if (n->gs[i].pid == si.si_pid) {
-				reap_mask[i / 64] |= 1ull << (i % 64);
+				n->gs[i].reap_pending = true;
 				return;
 			}
 			if (n->gs[i].spare_pid == si.si_pid) {

@@ -33,8 +33,8 @@ void act__group_reap_spare(struct act_node *n, uint32_t gi);
 void act__group_run_stop_sequence(struct act_node *n);
 /* Reaps group gi's worker if it died, and applies the restart policy. */
 void act__group_reap(struct act_node *n, uint32_t gi);
-/* Reaps children that are not workers; marks dead workers in reap_mask. */
-void act__group_reap_strays(struct act_node *n, uint64_t *reap_mask);
+/* Reaps children that are not workers; marks dead workers reap_pending. */
+void act__group_reap_strays(struct act_node *n);
 /* The earliest deadline of any group (start, standby, stop), at most a tick. */
 uint64_t act__group_next_deadline(struct act_node *n, uint64_t now);
 

@@ -30,40 +30,76 @@
 #include "node.h"
 #include "route.h"
 
-#define SPARE_BIT 0x10000u   /* EV_PIDFD index of a group's hot standby */
-
-enum { EV_SIGNAL = 1, EV_DOORBELL, EV_PIDFD, EV_CTL, EV_GW };
-
-void act__gw_event(struct act__gateway *gw, uint32_t idx);
-
 /* ---- plumbing ------------------------------------------------------------------ */
 
-static void arm_poll(act_node_t *n, int fd, uint32_t ev, uint32_t idx)
+void act__loop_poll(struct act__loop *l, struct act__evh *h, int fd)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&n->uring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->uring);
 	if (!sqe) {
-		io_uring_submit(&n->uring);
-		sqe = io_uring_get_sqe(&n->uring);
+		io_uring_submit(&l->uring);
+		sqe = io_uring_get_sqe(&l->uring);
 		if (!sqe)
 			return;
 	}
 	io_uring_prep_poll_add(sqe, fd, POLLIN);
-	io_uring_sqe_set_data64(sqe, ((uint64_t)ev << 32) | idx);
+	io_uring_sqe_set_data(sqe, h);
 }
 
-void act__node_arm_fd(struct act_node *n, int fd, uint32_t idx)
+/* ---- the loop's own handles -------------------------------------------------------- */
+
+static void on_signal(struct act__evh *h, int res)
 {
-	arm_poll(n, fd, EV_CTL, idx);
+	act_node_t *n = act__container_of(h, act_node_t, sig_h);
+	struct signalfd_siginfo si;
+
+	(void)res;
+	n->sigfd_armed = false;
+	while (read(n->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGCHLD)
+			act__group_reap_strays(n);
+		else
+			act__node_stop(n, ACT_EXIT_OK, si.ssi_signo == SIGINT ? "SIGINT received" :
+			               si.ssi_signo == SIGHUP ? "SIGHUP received" :
+			               "SIGTERM received");
+	}
 }
 
-void act__node_arm_gw(struct act_node *n, int fd, uint32_t idx);
-void act__node_arm_gw(struct act_node *n, int fd, uint32_t idx)
+static void on_doorbell(struct act__evh *h, int res)
 {
-	arm_poll(n, fd, EV_GW, idx);
+	act_node_t *n = act__container_of(h, act_node_t, bell_h);
+
+	(void)res;
+	n->efd_armed = false;
+	act__doorbell_drain(n->efd[0]);
+}
+
+/* A worker's pidfd fired.  It is reaped after the rings are drained, so
+ * that a READY or a dead letter sent just before the death is seen first. */
+static void on_pidfd(struct act__evh *h, int res)
+{
+	struct act__gstate *g = act__container_of(h, struct act__gstate, pid_h);
+
+	(void)res;
+	g->pidfd_armed = false;
+	g->reap_pending = true;
+}
+
+/* A standby's pidfd fired.  Its poll may fire after it was promoted: then
+ * its pidfd is the group's and the group path handles it. */
+static void on_spare_pidfd(struct act__evh *h, int res)
+{
+	struct act__gstate *g = act__container_of(h, struct act__gstate, spare_h);
+
+	(void)res;
+	if (g->spare_pidfd >= 0) {
+		act__group_reap_spare(g->node, g->index);
+	} else if (g->pidfd >= 0) {
+		g->pidfd_armed = false;
+		g->reap_pending = true;
+	}
 }
 
 /* ---- the loop ---------------------------------------------------------------------- */
-
 
 void act__loop_once(act_node_t *n)
 {
@@ -72,24 +108,24 @@ void act__loop_once(act_node_t *n)
 	unsigned head, count = 0;
 	struct act__part *p0 = act__shm_part(&n->shm, 0);
 	uint64_t now = act__now_ns(), timeout_ns = act__group_next_deadline(n, now) - now;
-	uint64_t reap_mask[ACT__READY_WORDS] = { 0 };
 
 	if (!n->sigfd_armed) {
-		arm_poll(n, n->sigfd, EV_SIGNAL, 0);
+		act__loop_poll(&n->loop, &n->sig_h, n->sigfd);
 		n->sigfd_armed = true;
 	}
 	if (!n->efd_armed) {
-		arm_poll(n, n->efd[0], EV_DOORBELL, 0);
+		act__loop_poll(&n->loop, &n->bell_h, n->efd[0]);
 		n->efd_armed = true;
 	}
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
-		if (n->gs[i].pidfd >= 0 && !n->gs[i].pidfd_armed) {
-			arm_poll(n, n->gs[i].pidfd, EV_PIDFD, i);
-			n->gs[i].pidfd_armed = true;
+		struct act__gstate *g = &n->gs[i];
+		if (g->pidfd >= 0 && !g->pidfd_armed) {
+			act__loop_poll(&n->loop, &g->pid_h, g->pidfd);
+			g->pidfd_armed = true;
 		}
-		if (n->gs[i].spare_pidfd >= 0 && !n->gs[i].spare_armed) {
-			arm_poll(n, n->gs[i].spare_pidfd, EV_PIDFD, i | SPARE_BIT);
-			n->gs[i].spare_armed = true;
+		if (g->spare_pidfd >= 0 && !g->spare_armed) {
+			act__loop_poll(&n->loop, &g->spare_h, g->spare_pidfd);
+			g->spare_armed = true;
 		}
 	}
 	if (n->ctl)
@@ -107,73 +143,28 @@ void act__loop_once(act_node_t *n)
 		timeout_ns = 0;
 	ts.tv_sec = (long long)(timeout_ns / 1000000000u);
 	ts.tv_nsec = (long long)(timeout_ns % 1000000000u);
-	io_uring_submit_and_wait_timeout(&n->uring, &cqe, 1, &ts, NULL);
+	io_uring_submit_and_wait_timeout(&n->loop.uring, &cqe, 1, &ts, NULL);
 	act__doorbell_awake(p0);
 
-	io_uring_for_each_cqe(&n->uring, head, cqe) {
-		uint64_t d = io_uring_cqe_get_data64(cqe);
-		uint32_t ev = (uint32_t)(d >> 32), idx = (uint32_t)d;
+	io_uring_for_each_cqe(&n->loop.uring, head, cqe) {
+		struct act__evh *h = io_uring_cqe_get_data(cqe);
 		count++;
-		switch (ev) {
-		case EV_SIGNAL: {
-			struct signalfd_siginfo si;
-			n->sigfd_armed = false;
-			while (read(n->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-				if (si.ssi_signo == SIGCHLD)
-					act__group_reap_strays(n, reap_mask);
-				else
-					act__node_stop(n, ACT_EXIT_OK, si.ssi_signo == SIGINT ? "SIGINT received" :
-					               si.ssi_signo == SIGHUP ? "SIGHUP received" :
-					               "SIGTERM received");
-			}
-			break;
-		}
-		case EV_DOORBELL:
-			n->efd_armed = false;
-			act__doorbell_drain(n->efd[0]);
-			break;
-		case EV_PIDFD:
-			/* Reaped after the rings are drained, so that a READY or a
-			 * dead letter sent just before the death is seen first. */
-			if (idx & SPARE_BIT) {
-				/* A standby's poll may fire after it was promoted: then
-				 * its pidfd is the group's and the group path handles it. */
-				idx &= ~SPARE_BIT;
-				if (idx < n->reg.n_groups && n->gs[idx].spare_pidfd >= 0)
-					act__group_reap_spare(n, idx);
-				else if (idx < n->reg.n_groups && n->gs[idx].pidfd >= 0) {
-					n->gs[idx].pidfd_armed = false;
-					reap_mask[idx / 64] |= 1ull << (idx % 64);
-				}
-			} else if (idx < n->reg.n_groups) {
-				n->gs[idx].pidfd_armed = false;
-				reap_mask[idx / 64] |= 1ull << (idx % 64);
-			}
-			break;
-		case EV_CTL:
-			if (n->ctl)
-				act__ctl_event(n->ctl, idx);
-			break;
-		case EV_GW:
-			if (n->gw)
-				act__gw_event(n->gw, idx);
-			break;
-		default:
-			break;
-		}
+		if (h)
+			h->fn(h, cqe->res);
 	}
-	io_uring_cq_advance(&n->uring, count);
+	io_uring_cq_advance(&n->loop.uring, count);
 	act__route_drain(n);
 	if (n->gw)
 		act__gw_pump(n->gw); /* ZMQ_FD is edge-triggered: always look */
 	bool reaped = false;
 	for (uint32_t i = 0; i < n->reg.n_groups; i++)
-		if (reap_mask[i / 64] & (1ull << (i % 64))) {
+		if (n->gs[i].reap_pending) {
+			n->gs[i].reap_pending = false;
 			act__group_reap(n, i);
 			reaped = true;
 		}
 	if (reaped)
-		act__group_reap_strays(n, reap_mask);
+		act__group_reap_strays(n);
 	now = act__now_ns();
 	act__group_check_heartbeats(n, now);
 	act__group_check_stops(n, now);
@@ -230,6 +221,10 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 		spec[i + 1].spin_us = g->spin_us;
 		spec[i + 1].max_redeliveries = g->max_redeliveries;
 		spec[i + 1].n_actors = g->n_actors;
+		n->gs[i].node = n;
+		n->gs[i].index = i;
+		n->gs[i].pid_h.fn = on_pidfd;
+		n->gs[i].spare_h.fn = on_spare_pidfd;
 		n->gs[i].pidfd = -1;
 		n->gs[i].spare_pidfd = -1;
 		n->gs[i].last_exit = -1;
@@ -297,14 +292,16 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 
 	/* From here on nothing is inherited by workers (they come from the
 	 * zygote): this is where sockets, threads and contexts may appear. */
+	n->sig_h.fn = on_signal;
+	n->bell_h.fn = on_doorbell;
 	n->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (n->sigfd < 0)
 		return -errno;
-	if ((err = io_uring_queue_init(256, &n->uring, 0)) < 0) {
+	if ((err = io_uring_queue_init(256, &n->loop.uring, 0)) < 0) {
 		act__err("io_uring unavailable: %s", act_strerror(err));
 		return err;
 	}
-	n->uring_ok = true;
+	n->loop.ok = true;
 	n->dl = act__dl_open(n->state_dir, &err);
 	if (!n->dl)
 		return err;
@@ -348,9 +345,9 @@ void act__loop_teardown(act_node_t *n, const sigset_t *oldmask)
 			close(n->standby_efd[i]);
 	free(n->standby_efd);
 	n->standby_efd = NULL;
-	if (n->uring_ok)
-		io_uring_queue_exit(&n->uring);
-	n->uring_ok = false;
+	if (n->loop.ok)
+		io_uring_queue_exit(&n->loop.uring);
+	n->loop.ok = false;
 	if (n->sigfd >= 0)
 		close(n->sigfd);
 	n->sigfd = -1;

@@ -5,11 +5,11 @@
 #ifndef ACT_NODE_H
 #define ACT_NODE_H
 
-#include <liburing.h>
 #include <sys/types.h>
 
 #include <actors.h>
 
+#include "loop.h"
 #include "registry.h"
 #include "restart.h"
 #include "shm.h"
@@ -48,9 +48,13 @@ enum act__gphase {
 struct act__gstate {
 	enum act__gphase state;
 	enum act__gphase next; /* in a stop state: the state its exit leads to */
+	struct act_node *node;  /* back pointers for the event handles */
+	uint32_t index;
 	pid_t pid;
 	int pidfd;
 	bool pidfd_armed;
+	struct act__evh pid_h;
+	bool reap_pending;     /* its pidfd fired: reap after the rings are drained */
 	uint64_t started_ns;
 	uint32_t n_restarts;
 	/* the last death (or, with hang_kill, the one under way) */
@@ -66,6 +70,7 @@ struct act__gstate {
 	pid_t spare_pid;
 	int spare_pidfd;
 	bool spare_armed;
+	struct act__evh spare_h;
 	uint64_t n_takeovers;
 };
 
@@ -99,10 +104,10 @@ struct act_node {
 	int *efd;                 /* doorbells, one per participant */
 	int *standby_efd;         /* per group: wakes its hot standby */
 	act__spawner sp;
-	struct io_uring uring;
-	bool uring_ok;
+	struct act__loop loop;
 	int sigfd;
 	bool sigfd_armed, efd_armed;
+	struct act__evh sig_h, bell_h;
 	struct act__ring **rings; /* [from * n_parts + to], resolved once at start */
 	act__ring_h *in;          /* rings into the supervisor */
 	act__ring_h *out;         /* rings from the supervisor */
