@@ -136,6 +136,7 @@ static int spawn_group(act_node_t *n, uint32_t gi)
 	g->started_ns = act__now_ns();
 	g->pidfd_armed = false;
 	g->hang_kill = false;
+	g->asleep_work_since_ns = 0;
 	act__sup_started(&n->sup, gi, g->started_ns);
 	act__group_set_state(n, gi, ACT__G_STARTING);
 	act__info("group '%s' started (pid %d%s)", n->reg.groups[gi].name, (int)g->pid,
@@ -241,27 +242,80 @@ void act__group_check_stops(act_node_t *n, uint64_t now)
 	}
 }
 
-/* Kills workers whose heartbeat is stale: a hang is handled as a crash. */
+/* Bytes waiting in the rings into group gi (records not yet handled). */
+static uint64_t work_waiting(const act_node_t *n, uint32_t gi)
+{
+	uint64_t depth = 0;
+	for (uint32_t s = 0; s < n->reg.n_groups + 1; s++) {
+		struct act__ring *r = act__node_ring(n, s, gi + 1);
+		if (r)
+			depth += act__ring_depth(r);
+	}
+	return depth;
+}
+
+/*
+ * Whether group gi's worker, asleep on its doorbell, fails to wake for work
+ * that waits for it.  A sleeping worker sends no heartbeats, so silence alone
+ * proves nothing; but one that sleeps while envelopes wait in its rings, and
+ * has not beaten since we first saw them wait, did not answer its doorbell:
+ * after timeout_ns of that it is as hung as one that stopped beating (a
+ * SIGSTOPped worker, for one).  A worker that woke in between beat on waking
+ * (worker.c beats after every sleep), which restarts the clock.
+ */
+static bool asleep_on_work(act_node_t *n, uint32_t gi, uint64_t hb, uint64_t now,
+                           uint64_t timeout_ns, uint64_t *waited_ns)
+{
+	struct act__gstate *g = &n->gs[gi];
+	if (work_waiting(n, gi) == 0) {
+		g->asleep_work_since_ns = 0;
+		return false;
+	}
+	if (!g->asleep_work_since_ns || hb != g->asleep_work_hb_ns) {
+		g->asleep_work_since_ns = now;
+		g->asleep_work_hb_ns = hb;
+		return false;
+	}
+	*waited_ns = now - g->asleep_work_since_ns;
+	return *waited_ns > timeout_ns;
+}
+
+/* Kills workers whose heartbeat is stale, or that sleep through work that
+ * waits for them: a hang is handled as a crash. */
 void act__group_check_heartbeats(act_node_t *n, uint64_t now)
 {
 	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
 		struct act__gstate *g = &n->gs[gi];
 		const struct act__group_def *gd = &n->reg.groups[gi];
+		uint64_t timeout_ns = (uint64_t)gd->heartbeat_timeout_ms * 1000000u, waited_ns = 0;
 		if (g->state != ACT__G_READY && g->state != ACT__G_STARTING)
 			continue;
 		struct act__part *p = act__shm_part(&n->shm, gi + 1);
-		/* A worker that advertised sleep is blocked in the kernel waiting
-		 * for its doorbell, not stuck in user code: no heartbeat needed. */
-		if (atomic_load_explicit(&p->sleeping, memory_order_relaxed))
-			continue;
+		/* Relaxed loads pair with the worker's relaxed stores of both
+		 * (beat() and act__doorbell_prepare_sleep/awake): no ordering is
+		 * needed, as a stale value only moves the verdict by a tick and
+		 * the verdict needs timeout_ns of consistent samples. */
 		uint64_t hb = atomic_load_explicit(&p->heartbeat_ns, memory_order_relaxed);
-		if (hb < now && now - hb > (uint64_t)gd->heartbeat_timeout_ms * 1000000u) {
+		if (atomic_load_explicit(&p->sleeping, memory_order_relaxed)) {
+			/* Blocked in the kernel on its doorbell, not stuck in user
+			 * code: no heartbeat needed, unless work waits for it. */
+			if (!asleep_on_work(n, gi, hb, now, timeout_ns, &waited_ns))
+				continue;
+			act__err("group '%s' (pid %d) is hung: asleep for %llu ms with %llu bytes "
+			         "waiting for it; killing it", gd->name, (int)g->pid,
+			         (unsigned long long)(waited_ns / 1000000u),
+			         (unsigned long long)work_waiting(n, gi));
+		} else {
+			g->asleep_work_since_ns = 0;
+			if (hb >= now || now - hb <= timeout_ns)
+				continue;
 			act__err("group '%s' (pid %d) is hung: no heartbeat for %llu ms; killing it",
 			         gd->name, (int)g->pid, (unsigned long long)((now - hb) / 1000000u));
-			g->hang_kill = true;
-			act__group_set_state(n, gi, ACT__G_HUNG);
-			signal_worker(g, SIGKILL);
 		}
+		g->asleep_work_since_ns = 0;
+		g->hang_kill = true;
+		act__group_set_state(n, gi, ACT__G_HUNG);
+		signal_worker(g, SIGKILL);
 	}
 }
 
@@ -395,6 +449,7 @@ static bool promote_spare(act_node_t *n, uint32_t gi)
 	g->spare_armed = false;
 	g->started_ns = act__now_ns();
 	g->hang_kill = false;
+	g->asleep_work_since_ns = 0;
 	g->n_takeovers++;
 	/* A start queued earlier (behind a backoff) is this takeover now. */
 	dequeue(n, gi);

@@ -62,6 +62,9 @@ struct act__gstate {
 	int last_exit;         /* -1 if none or killed by a signal */
 	bool last_core;
 	bool hang_kill;        /* the supervisor killed it for a stale heartbeat */
+	/* hang detection of a sleeping worker: when we first saw it asleep
+	 * with work waiting (0: not seen), and its heartbeat then */
+	uint64_t asleep_work_since_ns, asleep_work_hb_ns;
 	char last_death[192];  /* one line, for status */
 	uint64_t stop_deadline_ns; /* in a stop state: when to escalate */
 	uint64_t not_before_ns;/* with a start pending: do not start before */
