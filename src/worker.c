@@ -863,12 +863,14 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 	redelivered = act__ring_begin(h);
 	if (redelivered) {
 		atomic_fetch_add_explicit(&w->part->n_redelivered, 1, memory_order_relaxed);
-		if (redelivered >= w->part->max_redeliveries) {
+		/* Deaths the supervisor forgave (killed from outside) do not count. */
+		uint32_t counted = redelivered - act__ring_forgiven(h);
+		if (counted >= w->part->max_redeliveries) {
 			/* This envelope was being handled each time the group died:
 			 * a poison message.  Park it and move on. */
 			act__err("envelope to '%s' killed the group %u times: moved to dead letters",
-			         reg->actors[e->to].name, redelivered);
-			poison(w, e, rec->len, redelivered);
+			         reg->actors[e->to].name, counted);
+			poison(w, e, rec->len, counted);
 			act__ring_release(h);
 			return;
 		}

@@ -117,6 +117,41 @@ void act__group_set_state(act_node_t *n, uint32_t gi, enum act__gphase s)
 
 /* ---- starting and stopping groups ------------------------------------------------ */
 
+/* Notes where the rings into group gi stand before a new worker starts. */
+static void mark_inflight(act_node_t *n, uint32_t gi)
+{
+	uint32_t np = n->reg.n_groups + 1;
+	for (uint32_t s = 0; s < np; s++) {
+		struct act__inflight_mark *m = &n->marks[gi * np + s];
+		struct act__ring *r = act__node_ring(n, s, gi + 1);
+		m->set = r && act__ring_inflight(r, &m->pos, &m->count);
+	}
+}
+
+/*
+ * Group gi's worker died in a way its envelope cannot have caused
+ * (act__death_counts()): the record it had started and not finished, if
+ * any, does not count that start toward max_redeliveries.  Only a record
+ * this worker started is forgiven, not one an earlier worker left.
+ */
+static void forgive_inflight(act_node_t *n, uint32_t gi, int sig)
+{
+	uint32_t np = n->reg.n_groups + 1;
+	for (uint32_t s = 0; s < np; s++) {
+		const struct act__inflight_mark *m = &n->marks[gi * np + s];
+		struct act__ring *r = act__node_ring(n, s, gi + 1);
+		uint64_t pos;
+		uint32_t count;
+		if (!r || !act__ring_inflight(r, &pos, &count) ||
+		    (m->set && m->pos == pos && m->count == count))
+			continue;
+		act__ring_forgive(r);
+		act__info("group '%s': killed by signal %d while handling an envelope it cannot "
+		          "have caused to die: redelivered without counting toward "
+		          "max_redeliveries", n->reg.groups[gi].name, sig);
+	}
+}
+
 static int spawn_group(act_node_t *n, uint32_t gi)
 {
 	struct act__gstate *g = &n->gs[gi];
@@ -127,6 +162,7 @@ static int spawn_group(act_node_t *n, uint32_t gi)
 	atomic_store_explicit(&p->sleeping, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->heartbeat_ns, act__now_ns(), memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->generation, 1, memory_order_relaxed);
+	mark_inflight(n, gi);
 	err = act__spawner_spawn(&n->sp, gi + 1, &st, &g->pid, &g->pidfd);
 	if (err) {
 		act__err("group '%s': cannot start a worker: %s", n->reg.groups[gi].name,
@@ -435,6 +471,7 @@ static bool promote_spare(act_node_t *n, uint32_t gi)
 	atomic_store_explicit(&p->sleeping, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->heartbeat_ns, act__now_ns(), memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->generation, 1, memory_order_relaxed);
+	mark_inflight(n, gi);
 	/* The write orders the stores above before the standby's read of them
 	 * (a system call is a full barrier for both processes). */
 	if (write(n->standby_efd[gi], &one, sizeof one) != (ssize_t)sizeof one) {
@@ -588,6 +625,8 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	atomic_store_explicit(&p->handling_type, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->handling_from, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->handling_json, 0, memory_order_relaxed);
+	if (!act__death_counts(g->last_signal, g->last_exit, g->hang_kill))
+		forgive_inflight(n, gi, g->last_signal);
 	bool was_starting = g->state == ACT__G_STARTING;
 	bool was_stopped = stopping_state(g->state) || n->stopping;
 	/* A stop leads where request_stop() or a queued start said; anything

@@ -201,9 +201,10 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 	spec = calloc(np, sizeof *spec);
 	n->efd = malloc(np * sizeof *n->efd);
 	n->gs = calloc(n->reg.n_groups, sizeof *n->gs);
+	n->marks = calloc((size_t)n->reg.n_groups * np, sizeof *n->marks);
 	n->in = calloc(np, sizeof *n->in);
 	n->out = calloc(np, sizeof *n->out);
-	if (!spec || !n->efd || !n->gs || !n->in || !n->out) {
+	if (!spec || !n->efd || !n->gs || !n->marks || !n->in || !n->out) {
 		free(spec);
 		return -ENOMEM;
 	}
@@ -358,6 +359,8 @@ void act__loop_teardown(act_node_t *n, const sigset_t *oldmask)
 		act__shm_destroy(&n->shm);
 	free(n->efd);
 	free(n->gs);
+	free(n->marks);
+	n->marks = NULL;
 	free(n->in);
 	free(n->out);
 	free(n->rings);

@@ -77,6 +77,14 @@ struct act__gstate {
 	uint64_t n_takeovers;
 };
 
+/* A ring's in-flight bookkeeping when a group's worker started, to tell a
+ * record this worker started from one an earlier worker left unfinished. */
+struct act__inflight_mark {
+	bool set;
+	uint64_t pos;
+	uint32_t count;
+};
+
 #define ACT__CRASH_HISTORY 32u
 
 struct act__crash {
@@ -115,6 +123,7 @@ struct act_node {
 	act__ring_h *in;          /* rings into the supervisor */
 	act__ring_h *out;         /* rings from the supervisor */
 	struct act__gstate *gs;   /* [n_groups], gs[i] is participant i + 1 */
+	struct act__inflight_mark *marks; /* [gi * (n_groups + 1) + from] */
 	struct act__sup sup;
 	uint32_t startq[ACT__SUP_MAX_GROUPS];
 	uint32_t n_startq;

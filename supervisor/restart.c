@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
 
 #include <actors.h>
@@ -294,4 +295,20 @@ void act__sup_manual_restart(struct act__sup *s, uint32_t i, struct act__sup_pla
 	plan->start[plan->n_start++] = i;
 	plan->action = ACT__SUP_RESTART;
 	plan->why = "manual restart";
+}
+
+bool act__death_counts(int signal, int exit_code, bool hang_kill)
+{
+	(void)exit_code;
+	if (hang_kill)
+		return true;
+	if (signal <= 0)
+		return true; /* an exit: the process ended itself */
+	switch (signal) {
+	case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGABRT:
+	case SIGSYS: case SIGTRAP: case SIGXCPU: case SIGXFSZ: case SIGPIPE:
+		return true;
+	default:
+		return false;
+	}
 }
