@@ -1076,7 +1076,8 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 		/* No timer to wake for: block in a plain read(2) on the doorbell
 		 * (a blocking eventfd), the cheapest sleep there is.  The
 		 * supervisor does not expect heartbeats from a worker that
-		 * advertised sleep (see check_heartbeats()). */
+		 * advertised sleep, only that it wakes (and beats) when work
+		 * waits for it (see act__group_check_heartbeats()). */
 		uint64_t v;
 		ssize_t r = read(w->efd[w->self], &v, sizeof v);
 		(void)r;

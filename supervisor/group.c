@@ -110,10 +110,11 @@ void act__group_set_state(act_node_t *n, uint32_t gi, enum act__gphase s)
 	act__debug("group '%s': %s -> %s", n->reg.groups[gi].name, states[g->state].name,
 	           states[s].name);
 	g->state = s;
+	/* Relaxed: the part header's state is a mirror for inspection that no
+	 * process synchronises on (it pairs with no barrier). */
 	atomic_store_explicit(&act__shm_part(&n->shm, gi + 1)->state, states[s].part,
 	                      memory_order_relaxed);
 }
-
 
 /* ---- starting and stopping groups ------------------------------------------------ */
 

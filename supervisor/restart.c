@@ -6,7 +6,7 @@
  * passes in: classify the exit (clean, permanent error, crash), decide
  * from the restart type whether the group comes back, charge the restart
  * against the intensity window, pick the siblings the strategy takes down
- * with it, and compute the group's backoff.  The caller (src/node.c)
+ * with it, and compute the group's backoff.  The caller (supervisor/group.c)
  * carries the plan out and reports each start back, so the engine's view
  * of which groups run always follows what actually happened.
  */

@@ -1,8 +1,8 @@
 /*
  * restart.h - private: the restart policy engine (OTP-style supervision).
  *
- * Pure decision logic, no I/O: the supervisor loop (src/node.c) tells it
- * that a group's worker exited and gets back a plan: which other groups
+ * Pure decision logic, no I/O: the group lifecycle (supervisor/group.c)
+ * tells it that a group's worker exited and gets back a plan: which other groups
  * to stop, which groups to start again (in start order) and after what
  * backoff, or to give up (restart intensity exceeded).  Used by both the
  * embedded act_node_run() and actorsd.  Time is passed in by the caller
