@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -461,13 +462,13 @@ static void on_slot(struct act__evh *h, int res)
 void act__ctl_arm(struct act__ctl *ctl)
 {
 	if (!ctl->l_armed) {
-		act__loop_poll(&ctl->n->loop, &ctl->l_evh.evh, ctl->lfd);
+		act__loop_poll(&ctl->n->loop, &ctl->l_evh.evh, ctl->lfd, POLLIN);
 		ctl->l_armed = true;
 	}
 	for (uint32_t i = 0; i < MAX_CONNS; i++) {
 		struct act__ctl_conn *c = &ctl->conns[i];
 		if (c->state == C_READING && !c->armed) {
-			act__loop_poll(&ctl->n->loop, &ctl->c_evh[i].evh, c->fd);
+			act__loop_poll(&ctl->n->loop, &ctl->c_evh[i].evh, c->fd, POLLIN);
 			c->armed = true;
 		}
 	}

@@ -568,11 +568,11 @@ static void on_zap(struct act__evh *h, int res)
 void act__gw_arm(struct act__gateway *gw)
 {
 	if (!gw->pull_armed) {
-		act__loop_poll(&gw->n->loop, &gw->pull_evh, gw->pull_fd);
+		act__loop_poll(&gw->n->loop, &gw->pull_evh, gw->pull_fd, POLLIN);
 		gw->pull_armed = true;
 	}
 	if (gw->zap && !gw->zap_armed) {
-		act__loop_poll(&gw->n->loop, &gw->zap_evh, gw->zap_fd);
+		act__loop_poll(&gw->n->loop, &gw->zap_evh, gw->zap_fd, POLLIN);
 		gw->zap_armed = true;
 	}
 }

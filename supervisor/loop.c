@@ -32,7 +32,7 @@
 
 /* ---- plumbing ------------------------------------------------------------------ */
 
-void act__loop_poll(struct act__loop *l, struct act__evh *h, int fd)
+void act__loop_poll(struct act__loop *l, struct act__evh *h, int fd, unsigned events)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->uring);
 	if (!sqe) {
@@ -41,7 +41,7 @@ void act__loop_poll(struct act__loop *l, struct act__evh *h, int fd)
 		if (!sqe)
 			return;
 	}
-	io_uring_prep_poll_add(sqe, fd, POLLIN);
+	io_uring_prep_poll_add(sqe, fd, events);
 	io_uring_sqe_set_data(sqe, h);
 }
 
@@ -110,21 +110,21 @@ void act__loop_once(act_node_t *n)
 	uint64_t now = act__now_ns(), timeout_ns = act__group_next_deadline(n, now) - now;
 
 	if (!n->sigfd_armed) {
-		act__loop_poll(&n->loop, &n->sig_h, n->sigfd);
+		act__loop_poll(&n->loop, &n->sig_h, n->sigfd, POLLIN);
 		n->sigfd_armed = true;
 	}
 	if (!n->efd_armed) {
-		act__loop_poll(&n->loop, &n->bell_h, n->efd[0]);
+		act__loop_poll(&n->loop, &n->bell_h, n->efd[0], POLLIN);
 		n->efd_armed = true;
 	}
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		struct act__gstate *g = &n->gs[i];
 		if (g->pidfd >= 0 && !g->pidfd_armed) {
-			act__loop_poll(&n->loop, &g->pid_h, g->pidfd);
+			act__loop_poll(&n->loop, &g->pid_h, g->pidfd, POLLIN);
 			g->pidfd_armed = true;
 		}
 		if (g->spare_pidfd >= 0 && !g->spare_armed) {
-			act__loop_poll(&n->loop, &g->spare_h, g->spare_pidfd);
+			act__loop_poll(&n->loop, &g->spare_h, g->spare_pidfd, POLLIN);
 			g->spare_armed = true;
 		}
 	}

@@ -39,11 +39,12 @@ struct act__loop {
 };
 
 /*
- * Arms a one-shot poll for input on fd; h->fn runs once when it fires.  The
- * caller keeps its own "armed" mark and does not arm a handle twice.  Never
- * blocks (submits early only when the submission queue is full).
+ * Arms a one-shot poll for events (POLLIN, POLLOUT, ...) on fd; h->fn runs
+ * once when it fires.  The caller keeps its own "armed" mark and does not
+ * arm a handle twice.  Never blocks (submits early only when the submission
+ * queue is full).
  */
-void act__loop_poll(struct act__loop *l, struct act__evh *h, int fd);
+void act__loop_poll(struct act__loop *l, struct act__evh *h, int fd, unsigned events);
 
 /* Creates everything act_node_run() needs.  0 or a negative code; call
  * act__loop_teardown() in either case. */
