@@ -1,5 +1,5 @@
 /*
- * layout.h - private: the frozen shared-memory format (layout version 1).
+ * layout.h - private: the frozen shared-memory format (layout version 2).
  *
  * The region is one memfd created by the supervisor before any worker
  * starts.  It holds, in order: the region header, one control block per
@@ -21,7 +21,7 @@
 #define ACT__REGION_MAGIC   0x4d48535352544341ull /* "ACTRSSHM" little-endian */
 #define ACT__RING_MAGIC     0x474e495252544341ull /* "ACTRRING" */
 #define ACT__POISON_MAGIC   0xdeaddeaddeaddeadull /* written at teardown */
-#define ACT__LAYOUT_VERSION 1u
+#define ACT__LAYOUT_VERSION 2u  /* 2: act__ring.inflight_forgiven (after done_pos) */
 
 #define ACT__MAX_PARTS   256u  /* supervisor + up to 255 groups */
 #define ACT__READY_WORDS (ACT__MAX_PARTS / 64u)
@@ -187,6 +187,14 @@ struct act__ring {
 	 * restarted consumer resumes at done_pos, not at head.
 	 */
 	_Atomic uint64_t done_pos;
+	/*
+	 * How many of the starts in inflight_count ended in a death that does
+	 * not count toward max_redeliveries (a SIGKILL or SIGTERM from outside:
+	 * the envelope cannot have caused it).  Zeroed by the consumer with each
+	 * new inflight_pos; raised only by the supervisor, while no consumer of
+	 * this ring is alive (between a death and the next start).
+	 */
+	_Atomic uint32_t inflight_forgiven;
 
 	alignas(128) unsigned char data[];
 };

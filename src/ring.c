@@ -244,10 +244,42 @@ uint32_t act__ring_begin(act__ring_h *h)
 		return count;
 	}
 	atomic_store_explicit(&r->inflight_count, 1, memory_order_relaxed);
+	atomic_store_explicit(&r->inflight_forgiven, 0, memory_order_relaxed);
 	/* Release keeps the compiler from moving the count store after this
 	 * one (the order is what makes a death in between harmless). */
 	atomic_store_explicit(&r->inflight_pos, head, memory_order_release);
 	return 0;
+}
+
+uint32_t act__ring_forgiven(const act__ring_h *h)
+{
+	/* Written by the supervisor before this consumer was started (a fork,
+	 * or the eventfd write that wakes a standby: both full barriers). */
+	return atomic_load_explicit(&h->r->inflight_forgiven, memory_order_relaxed);
+}
+
+bool act__ring_inflight(const struct act__ring *r, uint64_t *pos, uint32_t *count)
+{
+	struct act__ring *w = (struct act__ring *)r;
+	/* The consumer is dead: its last stores are visible to us since we
+	 * reaped it (waitid() is a full barrier); relaxed loads suffice. */
+	uint64_t p = atomic_load_explicit(&w->inflight_pos, memory_order_relaxed);
+	uint64_t done = atomic_load_explicit(&w->done_pos, memory_order_relaxed);
+	if (p == UINT64_MAX || p != done)
+		return false; /* nothing started, or the last start finished */
+	*pos = p;
+	*count = atomic_load_explicit(&w->inflight_count, memory_order_relaxed);
+	return true;
+}
+
+void act__ring_forgive(struct act__ring *r)
+{
+	uint32_t f = atomic_load_explicit(&r->inflight_forgiven, memory_order_relaxed);
+	uint32_t c = atomic_load_explicit(&r->inflight_count, memory_order_relaxed);
+	/* No consumer runs: the next one reads this after its fork or wake
+	 * (a full barrier), see act__ring_forgiven(). */
+	if (f < c)
+		atomic_store_explicit(&r->inflight_forgiven, f + 1, memory_order_relaxed);
 }
 
 void act__ring_release(act__ring_h *h)

@@ -12,6 +12,7 @@
 #ifndef ACT_RING_H
 #define ACT_RING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,6 +89,24 @@ const struct act__rec *act__ring_peek(act__ring_h *h, int *err);
  * was started before without finishing (0 on first delivery).
  */
 uint32_t act__ring_begin(act__ring_h *h);
+
+/*
+ * How many of the earlier starts of the record being handled (as counted by
+ * act__ring_begin()) ended in a death the supervisor forgave: starts that
+ * do not count toward max_redeliveries.  Consumer side, after begin.
+ */
+uint32_t act__ring_forgiven(const act__ring_h *h);
+
+/*
+ * Supervisor side, while the ring's consumer is dead: the record the dead
+ * consumer had started and not finished.  True, with its inflight position
+ * and start count, if there is one.
+ */
+bool act__ring_inflight(const struct act__ring *r, uint64_t *pos, uint32_t *count);
+
+/* Supervisor side, while the ring's consumer is dead: the last start of the
+ * unfinished record does not count toward max_redeliveries. */
+void act__ring_forgive(struct act__ring *r);
 
 /* Commits the peeked record as handled: the producer may reuse its space. */
 void act__ring_release(act__ring_h *h);

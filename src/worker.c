@@ -863,12 +863,14 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 	redelivered = act__ring_begin(h);
 	if (redelivered) {
 		atomic_fetch_add_explicit(&w->part->n_redelivered, 1, memory_order_relaxed);
-		if (redelivered >= w->part->max_redeliveries) {
+		/* Deaths the supervisor forgave (killed from outside) do not count. */
+		uint32_t counted = redelivered - act__ring_forgiven(h);
+		if (counted >= w->part->max_redeliveries) {
 			/* This envelope was being handled each time the group died:
 			 * a poison message.  Park it and move on. */
 			act__err("envelope to '%s' killed the group %u times: moved to dead letters",
-			         reg->actors[e->to].name, redelivered);
-			poison(w, e, rec->len, redelivered);
+			         reg->actors[e->to].name, counted);
+			poison(w, e, rec->len, counted);
 			act__ring_release(h);
 			return;
 		}
@@ -1074,7 +1076,8 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 		/* No timer to wake for: block in a plain read(2) on the doorbell
 		 * (a blocking eventfd), the cheapest sleep there is.  The
 		 * supervisor does not expect heartbeats from a worker that
-		 * advertised sleep (see check_heartbeats()). */
+		 * advertised sleep, only that it wakes (and beats) when work
+		 * waits for it (see act__group_check_heartbeats()). */
 		uint64_t v;
 		ssize_t r = read(w->efd[w->self], &v, sizeof v);
 		(void)r;

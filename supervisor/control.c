@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "envelope.h"
 #include "gateway.h"
 #include "log.h"
+#include "loop.h"
 #include "message.h"
 #include "node.h"
 
@@ -44,8 +46,16 @@ struct act__ctl_conn {
 	uint32_t timeout_ms;
 };
 
+/* The event handle of the listener or of one connection slot. */
+struct slot_evh {
+	struct act__evh evh;
+	struct act__ctl *ctl;
+	uint32_t idx;             /* LISTENER or a slot of conns[] */
+};
+
 struct act__ctl {
 	struct act_node *n;
+	struct slot_evh l_evh, c_evh[MAX_CONNS];
 	int lfd;
 	bool l_armed;
 	char *path;
@@ -148,7 +158,7 @@ static cJSON *status_json(struct act_node *n)
 			refused += atomic_load_explicit(&r->n_refused_full, memory_order_relaxed) +
 			           atomic_load_explicit(&r->n_refused_size, memory_order_relaxed);
 		}
-		if (!strcmp(st, "failed") || !strcmp(st, "dead") || !strcmp(st, "backoff"))
+		if (act__node_group_problem(n, gi))
 			problem = true;
 		cJSON_AddStringToObject(o, "name", gd->name);
 		if (g->pid > 0)
@@ -160,7 +170,7 @@ static cJSON *status_json(struct act_node *n)
 		                        (double)((now - g->started_ns) / 1000000u) : 0);
 		cJSON_AddNumberToObject(o, "restarts", g->n_restarts);
 		cJSON_AddStringToObject(o, "restart_type", act__restart_name(gd->restart));
-		if (g->queued && g->not_before_ns > now)
+		if (act__node_group_pending(n, gi) && g->not_before_ns > now)
 			cJSON_AddNumberToObject(o, "next_retry_ms",
 			                        (double)((g->not_before_ns - now) / 1000000u));
 		else
@@ -176,7 +186,7 @@ static cJSON *status_json(struct act_node *n)
 		cJSON_AddNumberToObject(o, "refused", (double)refused);
 		cJSON_AddNumberToObject(o, "redelivered", (double)atomic_load(&p->n_redelivered));
 		cJSON_AddNumberToObject(o, "dead_letters", (double)atomic_load(&p->n_dead_letters));
-		cJSON_AddBoolToObject(o, "failed", g->failed);
+		cJSON_AddBoolToObject(o, "failed", g->state == ACT__G_FAILED);
 		if (g->spare_pid > 0)
 			cJSON_AddNumberToObject(o, "standby_pid", g->spare_pid);
 		else
@@ -426,7 +436,8 @@ static void read_conn(struct act__ctl *ctl, struct act__ctl_conn *c)
 	}
 }
 
-void act__ctl_event(struct act__ctl *ctl, uint32_t idx)
+/* A poll armed by act__ctl_arm() completed for slot idx. */
+static void ctl_event(struct act__ctl *ctl, uint32_t idx)
 {
 	if (idx == LISTENER) {
 		ctl->l_armed = false;
@@ -441,16 +452,23 @@ void act__ctl_event(struct act__ctl *ctl, uint32_t idx)
 		read_conn(ctl, c);
 }
 
+static void on_slot(struct act__evh *h, int res)
+{
+	struct slot_evh *s = act__container_of(h, struct slot_evh, evh);
+	(void)res;
+	ctl_event(s->ctl, s->idx);
+}
+
 void act__ctl_arm(struct act__ctl *ctl)
 {
 	if (!ctl->l_armed) {
-		act__node_arm_fd(ctl->n, ctl->lfd, LISTENER);
+		act__loop_poll(&ctl->n->loop, &ctl->l_evh.evh, ctl->lfd, POLLIN);
 		ctl->l_armed = true;
 	}
 	for (uint32_t i = 0; i < MAX_CONNS; i++) {
 		struct act__ctl_conn *c = &ctl->conns[i];
 		if (c->state == C_READING && !c->armed) {
-			act__node_arm_fd(ctl->n, c->fd, i);
+			act__loop_poll(&ctl->n->loop, &ctl->c_evh[i].evh, c->fd, POLLIN);
 			c->armed = true;
 		}
 	}
@@ -534,6 +552,9 @@ struct act__ctl *act__ctl_new(struct act_node *n, const char *path, int *err)
 	for (uint32_t i = 0; i < MAX_CONNS; i++)
 		ctl->conns[i].fd = -1;
 	ctl->n = n;
+	ctl->l_evh = (struct slot_evh){ { on_slot }, ctl, LISTENER };
+	for (uint32_t i = 0; i < MAX_CONNS; i++)
+		ctl->c_evh[i] = (struct slot_evh){ { on_slot }, ctl, i };
 	ctl->lfd = -1;
 	if (strlen(path) >= sizeof sa.sun_path) {
 		*err = -ENAMETOOLONG;

@@ -23,10 +23,9 @@ struct act__ctl *act__ctl_new(struct act_node *n, const char *path, int *err);
 /* Closes every connection and removes the socket file.  NULL-safe. */
 void act__ctl_free(struct act__ctl *c);
 
-/* Arms polls for the listener and connections that wait for input. */
+/* Arms polls (through the node's loop) for the listener and the
+ * connections that wait for input; their events come back to this file. */
 void act__ctl_arm(struct act__ctl *c);
-/* A poll armed by act__ctl_arm() completed for slot idx. */
-void act__ctl_event(struct act__ctl *c, uint32_t idx);
 /* Expires requests whose deadline passed. */
 void act__ctl_tick(struct act__ctl *c, uint64_t now_ns);
 
@@ -37,8 +36,5 @@ bool act__ctl_reply(struct act__ctl *c, uint64_t corr, const char *type,
 /* A restart the client waits for finished (ok) or failed (why). */
 void act__ctl_group_ready(struct act__ctl *c, struct act__ctl_conn *conn, bool ok,
                           const char *why);
-
-/* Arms a poll on fd for the control server's slot idx (node.c). */
-void act__node_arm_fd(struct act_node *n, int fd, uint32_t idx);
 
 #endif

@@ -23,6 +23,7 @@
 #include "envelope.h"
 #include "gateway.h"
 #include "log.h"
+#include "loop.h"
 #include "message.h"
 #include "node.h"
 
@@ -74,6 +75,7 @@ struct act__gateway {
 	void *ctx, *pull, *zap;
 	int pull_fd, zap_fd;
 	bool pull_armed, zap_armed;
+	struct act__evh pull_evh, zap_evh;
 	char advertise[ACT__ENDPOINT_MAX + 1];
 	struct act__wire_limits lim;
 	bool all_remote;
@@ -98,8 +100,6 @@ struct act__gateway {
 	uint64_t log_window_ns;
 	unsigned log_count, log_suppressed;
 };
-
-void act__node_arm_gw(struct act_node *n, int fd, uint32_t idx);
 
 __attribute__((format(printf, 2, 3)))
 static void log_rl(struct act__gateway *gw, const char *fmt, ...)
@@ -549,26 +549,32 @@ bool act__gw_more(const struct act__gateway *gw)
 	return gw->more;
 }
 
+static void on_pull(struct act__evh *h, int res)
+{
+	struct act__gateway *gw = act__container_of(h, struct act__gateway, pull_evh);
+	(void)res;
+	gw->pull_armed = false;
+	act__gw_pump(gw);
+}
+
+static void on_zap(struct act__evh *h, int res)
+{
+	struct act__gateway *gw = act__container_of(h, struct act__gateway, zap_evh);
+	(void)res;
+	gw->zap_armed = false;
+	act__gw_pump(gw);
+}
+
 void act__gw_arm(struct act__gateway *gw)
 {
 	if (!gw->pull_armed) {
-		act__node_arm_gw(gw->n, gw->pull_fd, 0);
+		act__loop_poll(&gw->n->loop, &gw->pull_evh, gw->pull_fd, POLLIN);
 		gw->pull_armed = true;
 	}
 	if (gw->zap && !gw->zap_armed) {
-		act__node_arm_gw(gw->n, gw->zap_fd, 1);
+		act__loop_poll(&gw->n->loop, &gw->zap_evh, gw->zap_fd, POLLIN);
 		gw->zap_armed = true;
 	}
-}
-
-void act__gw_event(struct act__gateway *gw, uint32_t idx);
-void act__gw_event(struct act__gateway *gw, uint32_t idx)
-{
-	if (idx == 0)
-		gw->pull_armed = false;
-	else
-		gw->zap_armed = false;
-	act__gw_pump(gw);
 }
 
 const char *act__gw_advertise(const struct act__gateway *gw) { return gw->advertise; }
@@ -651,6 +657,8 @@ struct act__gateway *act__gw_new(struct act_node *n, const struct act__gw_config
 		return NULL;
 	}
 	gw->n = n;
+	gw->pull_evh.fn = on_pull;
+	gw->zap_evh.fn = on_zap;
 	gw->lim = cfg->limits;
 	gw->all_remote = cfg->all_remote;
 	gw->pull_fd = gw->zap_fd = -1;

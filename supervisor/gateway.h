@@ -44,7 +44,8 @@ void act__gw_free(struct act__gateway *gw);
 /* The endpoint peers should reply to (what we advertise). */
 const char *act__gw_advertise(const struct act__gateway *gw);
 
-/* Arms polls on the sockets' ZMQ_FDs (tag slots via act__node_arm_gw). */
+/* Arms polls on the sockets' ZMQ_FDs through the node's loop; their
+ * events come back to this file and pump the sockets. */
 void act__gw_arm(struct act__gateway *gw);
 /* A ZMQ_FD became readable (or the loop turned): drain inbound frames. */
 void act__gw_pump(struct act__gateway *gw);

@@ -5,11 +5,11 @@
 #ifndef ACT_NODE_H
 #define ACT_NODE_H
 
-#include <liburing.h>
 #include <sys/types.h>
 
 #include <actors.h>
 
+#include "loop.h"
 #include "registry.h"
 #include "restart.h"
 #include "shm.h"
@@ -21,36 +21,68 @@ struct act__ctl_conn;
 struct act__dlstore;
 struct act__gateway;
 
-/* Supervisor-side view of one group's worker (the explicit state machine:
- * DOWN -> STARTING -> READY -> STOPPING -> DEAD, with BACKOFF between a
- * death and a delayed restart; transitions only through set_state()). */
+/*
+ * The supervisor's view of one group: one state, changed only through
+ * act__group_set_state() against the transition table in group.c.  A
+ * stopping worker's escalation is its state (STOPPING -> TERMINATING ->
+ * KILLING); what follows the stop (stay down, or start again) is `next`.
+ * Being in the start queue is QUEUED or BACKOFF, or a stop state whose
+ * `next` is one of them.
+ */
+enum act__gphase {
+	ACT__G_DOWN = 0,     /* never started, not queued */
+	ACT__G_QUEUED,       /* in the start queue, may start now */
+	ACT__G_BACKOFF,      /* in the start queue, not before not_before_ns */
+	ACT__G_STARTING,     /* worker forked, its READY not seen yet */
+	ACT__G_READY,        /* worker said READY */
+	ACT__G_STOPPING,     /* STOP record sent, waiting for the exit */
+	ACT__G_TERMINATING,  /* SIGTERM sent, waiting for the exit */
+	ACT__G_KILLING,      /* SIGKILL sent, waiting for the exit */
+	ACT__G_HUNG,         /* killed for a stale heartbeat, waiting for the exit */
+	ACT__G_DEAD,         /* died or stopped; only an operator starts it again */
+	ACT__G_DONE,         /* will not run again (temporary / transient) */
+	ACT__G_FAILED,       /* exited 100 (permanent error): not restarted */
+	ACT__G_N_STATES
+};
+
 struct act__gstate {
-	enum act__part_state state;
+	enum act__gphase state;
+	enum act__gphase next; /* in a stop state: the state its exit leads to */
+	struct act_node *node;  /* back pointers for the event handles */
+	uint32_t index;
 	pid_t pid;
 	int pidfd;
 	bool pidfd_armed;
+	struct act__evh pid_h;
+	bool reap_pending;     /* its pidfd fired: reap after the rings are drained */
 	uint64_t started_ns;
 	uint32_t n_restarts;
+	/* the last death (or, with hang_kill, the one under way) */
 	int last_signal;       /* of the last death, 0 if none */
 	int last_exit;         /* -1 if none or killed by a signal */
 	bool last_core;
-	bool hung;             /* killed by us for a stale heartbeat */
+	bool hang_kill;        /* the supervisor killed it for a stale heartbeat */
+	/* hang detection of a sleeping worker: when we first saw it asleep
+	 * with work waiting (0: not seen), and its heartbeat then */
+	uint64_t asleep_work_since_ns, asleep_work_hb_ns;
 	char last_death[192];  /* one line, for status */
-	/* stopping */
-	bool stop_requested;   /* a death now is not a crash */
-	int stop_phase;        /* 0 STOP sent, 1 SIGTERM sent, 2 SIGKILL sent */
-	uint64_t stop_deadline_ns;
-	/* starting */
-	bool queued;           /* waiting in the start queue */
-	uint64_t not_before_ns;/* backoff: do not start before */
-	bool failed;           /* exited 100, not restarted */
-	bool done;             /* will not run again (temporary / transient) */
+	uint64_t stop_deadline_ns; /* in a stop state: when to escalate */
+	uint64_t not_before_ns;/* with a start pending: do not start before */
 	struct act__ctl_conn *waiter; /* actorsctl restart waiting for READY */
 	/* hot standby */
 	pid_t spare_pid;
 	int spare_pidfd;
 	bool spare_armed;
+	struct act__evh spare_h;
 	uint64_t n_takeovers;
+};
+
+/* A ring's in-flight bookkeeping when a group's worker started, to tell a
+ * record this worker started from one an earlier worker left unfinished. */
+struct act__inflight_mark {
+	bool set;
+	uint64_t pos;
+	uint32_t count;
 };
 
 #define ACT__CRASH_HISTORY 32u
@@ -83,14 +115,15 @@ struct act_node {
 	int *efd;                 /* doorbells, one per participant */
 	int *standby_efd;         /* per group: wakes its hot standby */
 	act__spawner sp;
-	struct io_uring uring;
-	bool uring_ok;
+	struct act__loop loop;
 	int sigfd;
 	bool sigfd_armed, efd_armed;
+	struct act__evh sig_h, bell_h;
 	struct act__ring **rings; /* [from * n_parts + to], resolved once at start */
 	act__ring_h *in;          /* rings into the supervisor */
 	act__ring_h *out;         /* rings from the supervisor */
 	struct act__gstate *gs;   /* [n_groups], gs[i] is participant i + 1 */
+	struct act__inflight_mark *marks; /* [gi * (n_groups + 1) + from] */
 	struct act__sup sup;
 	uint32_t startq[ACT__SUP_MAX_GROUPS];
 	uint32_t n_startq;
@@ -143,8 +176,12 @@ static inline struct act__ring *act__node_ring(const struct act_node *n, uint32_
 	return from < np && to < np ? n->rings[from * np + to] : NULL;
 }
 
-/* Text name of a group state, as status shows it. */
+/* Text name of group gi's state, as status shows it (group.c's table). */
 const char *act__node_group_state(const struct act_node *n, uint32_t gi);
+/* True if status should flag group gi's state as a problem (failed, dead, backoff). */
+bool act__node_group_problem(const struct act_node *n, uint32_t gi);
+/* True if group gi waits in the start queue (possibly behind its own stop). */
+bool act__node_group_pending(const struct act_node *n, uint32_t gi);
 
 /*
  * Test hook: if set, act_node_run() calls it after every group stopped and

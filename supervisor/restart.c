@@ -6,12 +6,13 @@
  * passes in: classify the exit (clean, permanent error, crash), decide
  * from the restart type whether the group comes back, charge the restart
  * against the intensity window, pick the siblings the strategy takes down
- * with it, and compute the group's backoff.  The caller (src/node.c)
+ * with it, and compute the group's backoff.  The caller (supervisor/group.c)
  * carries the plan out and reports each start back, so the engine's view
  * of which groups run always follows what actually happened.
  */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
 
 #include <actors.h>
@@ -294,4 +295,20 @@ void act__sup_manual_restart(struct act__sup *s, uint32_t i, struct act__sup_pla
 	plan->start[plan->n_start++] = i;
 	plan->action = ACT__SUP_RESTART;
 	plan->why = "manual restart";
+}
+
+bool act__death_counts(int signal, int exit_code, bool hang_kill)
+{
+	(void)exit_code;
+	if (hang_kill)
+		return true;
+	if (signal <= 0)
+		return true; /* an exit: the process ended itself */
+	switch (signal) {
+	case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGABRT:
+	case SIGSYS: case SIGTRAP: case SIGXCPU: case SIGXFSZ: case SIGPIPE:
+		return true;
+	default:
+		return false;
+	}
 }

@@ -1,8 +1,8 @@
 /*
  * restart.h - private: the restart policy engine (OTP-style supervision).
  *
- * Pure decision logic, no I/O: the supervisor loop (src/node.c) tells it
- * that a group's worker exited and gets back a plan: which other groups
+ * Pure decision logic, no I/O: the group lifecycle (supervisor/group.c)
+ * tells it that a group's worker exited and gets back a plan: which other groups
  * to stop, which groups to start again (in start order) and after what
  * backoff, or to give up (restart intensity exceeded).  Used by both the
  * embedded act_node_run() and actorsd.  Time is passed in by the caller
@@ -159,5 +159,21 @@ void act__sup_exited(struct act__sup *s, uint32_t i, int exit_code, int signal,
  * group too.  Fills plan: ACT__SUP_RESTART, or ACT__SUP_NONE for a bad i.
  */
 void act__sup_manual_restart(struct act__sup *s, uint32_t i, struct act__sup_plan *plan);
+
+/*
+ * Whether a worker's death counts toward max_redeliveries of the envelope
+ * it had started and not finished, i.e. whether that envelope can have
+ * caused it.  It counts if the worker
+ *   - was killed by a signal a process raises on itself by a fault or by
+ *     abort()/assert(): SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS,
+ *     SIGTRAP (and SIGXCPU, SIGXFSZ, SIGPIPE, which its own code provokes);
+ *   - exited (exit()/_exit(), any code: the process ended itself);
+ *   - was killed by the supervisor for a hang (hang_kill).
+ * It does not count if the worker was killed by SIGKILL or SIGTERM (or
+ * SIGINT, SIGHUP, SIGQUIT, SIGUSR1/2, SIGALRM, ...) that the supervisor did
+ * not send for a hang: an operator's kill, the OOM killer, a stop.  signal
+ * > 0 if killed, else exit_code.
+ */
+bool act__death_counts(int signal, int exit_code, bool hang_kill);
 
 #endif

@@ -771,6 +771,25 @@ static void test_defaults(void)
 	   p.backoff_reset_ms == 10000, "act__policy_default: one_for_one, 1/5s, 10ms x2 cap 10s, reset 10s");
 }
 
+/* Which deaths count toward an envelope's max_redeliveries (issue 11.8). */
+static void test_death_counts(void)
+{
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP };
+	static const int outside[] = { SIGKILL, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 };
+	bool all = true;
+
+	for (size_t i = 0; i < sizeof faults / sizeof *faults; i++)
+		all &= act__death_counts(faults[i], -1, false);
+	ok(all, "death counts: every fault signal counts");
+	all = true;
+	for (size_t i = 0; i < sizeof outside / sizeof *outside; i++)
+		all &= !act__death_counts(outside[i], -1, false);
+	ok(all, "death counts: SIGKILL, SIGTERM and other signals from outside do not");
+	ok(act__death_counts(SIGKILL, -1, true), "death counts: a hang kill by the supervisor counts");
+	ok(act__death_counts(0, 1, false) && act__death_counts(0, 111, false) &&
+	   act__death_counts(0, 0, false), "death counts: any exit counts");
+}
+
 int main(void)
 {
 	tap_timeout(30);
@@ -785,5 +804,6 @@ int main(void)
 	test_order();
 	test_manual();
 	test_bad_input();
+	test_death_counts();
 	return done_testing();
 }

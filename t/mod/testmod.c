@@ -10,7 +10,11 @@
  *             file, args.state) and backs off on a full ring.
  *   consumer  records every Seq it handles into a log file (args.log): one
  *             line "sender seq redelivered" per completed handler; a Seq
- *             whose seq equals args.poison crashes the group (SIGSEGV).
+ *             whose seq equals args.poison crashes the group (SIGSEGV);
+ *             Crash{"stallN"} appends "stall R" (R = act_redelivered) to
+ *             the log and blocks in pause() while R < N, then replies
+ *             Pong{count = R} (to kill a worker while it handles one
+ *             envelope, again and again).
  *   pid       replies to Ping with Pong{count = getpid()} (so a test can see
  *             which worker answered).
  * All arguments are JSON objects given in the app file.
@@ -187,8 +191,30 @@ static void consumer_seq(act_ctx *ctx, void *st, const void *m)
 	}
 }
 
+static void consumer_crash(act_ctx *ctx, void *st, const void *m)
+{
+	struct consumer *c = st;
+	const char *how = ((const crash_t *)m)->how;
+	char line[64];
+
+	if (strncmp(how, "stall", 5)) {
+		do_crash(ctx, st, m);
+		return;
+	}
+	uint32_t r = act_redelivered(ctx);
+	if (c->log_fd >= 0) {
+		int n = snprintf(line, sizeof line, "stall %u\n", r);
+		(void)!write(c->log_fd, line, (size_t)n);
+	}
+	if (r < (uint32_t)atoi(how + 5))
+		for (;;)
+			pause();
+	pong_t p = { r };
+	act_reply(ctx, &pong_type, &p);
+}
+
 static const act_handler consumer_h[] = { { &seq_type, consumer_seq }, { &ping_type, echo_ping },
-                                          { &crash_type, do_crash } };
+                                          { &crash_type, consumer_crash } };
 static const act_behaviour consumer_b = {
 	.name = "consumer", .state_size = sizeof(struct consumer), .init = consumer_init,
 	.handlers = consumer_h, .n_handlers = 3,

@@ -1,0 +1,774 @@
+/*
+ * group.c - the life of each group's worker as the supervisor sees it.
+ *
+ * Groups start in declared order from a start queue (each must report
+ * READY before the next one starts); a stop is asynchronous (a STOP
+ * record, then SIGTERM, then SIGKILL at deadlines the loop checks); a
+ * death, learnt through the worker's pidfd, is handed to the restart
+ * engine (restart.c) whose plan is applied here, through a hot standby
+ * when the group has one.  Hangs are found through heartbeats in shared
+ * memory and handled as crashes.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <actors.h>
+
+#include "clock.h"
+#include "control.h"
+#include "group.h"
+#include "log.h"
+#include "node.h"
+#include "route.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+#define TICK_NS (50u * 1000000u)
+
+/* ---- state machine ---------------------------------------------------------- */
+
+#define B(x) (1u << ACT__G_##x)
+#define STOP_STATES (B(STOPPING) | B(TERMINATING) | B(KILLING))
+
+/*
+ * One row per state: its name in status, the state mirrored in the group's
+ * shared part header, whether status flags it, and the states it may move
+ * to.  Every change of state goes through act__group_set_state(), which
+ * checks it against this table.
+ */
+static const struct {
+	const char *name;
+	enum act__part_state part;
+	bool problem;
+	uint32_t to;
+} states[ACT__G_N_STATES] = {
+	[ACT__G_DOWN]        = { "down", ACT__PS_DOWN, false, B(QUEUED) | B(BACKOFF) },
+	[ACT__G_QUEUED]      = { "starting", ACT__PS_DOWN, false,
+	                         B(STARTING) | B(BACKOFF) | B(DOWN) | B(DEAD) },
+	[ACT__G_BACKOFF]     = { "backoff", ACT__PS_BACKOFF, true,
+	                         B(QUEUED) | B(STARTING) | B(DOWN) | B(DEAD) },
+	[ACT__G_STARTING]    = { "starting", ACT__PS_STARTING, false,
+	                         B(READY) | STOP_STATES | B(HUNG) | B(DEAD) },
+	[ACT__G_READY]       = { "ready", ACT__PS_READY, false, STOP_STATES | B(HUNG) | B(DEAD) },
+	[ACT__G_STOPPING]    = { "stopping", ACT__PS_STOPPING, false,
+	                         B(TERMINATING) | B(DEAD) | B(DONE) | B(QUEUED) | B(BACKOFF) },
+	[ACT__G_TERMINATING] = { "stopping", ACT__PS_STOPPING, false,
+	                         B(KILLING) | B(DEAD) | B(DONE) | B(QUEUED) | B(BACKOFF) },
+	[ACT__G_KILLING]     = { "stopping", ACT__PS_STOPPING, false,
+	                         B(DEAD) | B(DONE) | B(QUEUED) | B(BACKOFF) },
+	[ACT__G_HUNG]        = { "hung", ACT__PS_READY,  false, STOP_STATES | B(DEAD) },
+	[ACT__G_DEAD]        = { "dead", ACT__PS_DEAD, true,
+	                         B(QUEUED) | B(BACKOFF) | B(STARTING) | B(DONE) | B(FAILED) },
+	[ACT__G_DONE]        = { "done", ACT__PS_DEAD, false, B(QUEUED) | B(BACKOFF) },
+	[ACT__G_FAILED]      = { "failed", ACT__PS_DEAD, true, B(QUEUED) | B(BACKOFF) },
+};
+
+static bool stopping_state(enum act__gphase s) { return ((1u << s) & STOP_STATES) != 0; }
+
+/* The state a pending start shows: a group still stopping shows the start
+ * that follows, as the start queue sees it. */
+static enum act__gphase shown(const struct act__gstate *g)
+{
+	if (stopping_state(g->state) && (g->next == ACT__G_QUEUED || g->next == ACT__G_BACKOFF))
+		return g->next;
+	return g->state;
+}
+
+const char *act__node_group_state(const struct act_node *n, uint32_t gi)
+{
+	return states[shown(&n->gs[gi])].name;
+}
+
+bool act__node_group_problem(const struct act_node *n, uint32_t gi)
+{
+	return states[shown(&n->gs[gi])].problem;
+}
+
+bool act__node_group_pending(const struct act_node *n, uint32_t gi)
+{
+	enum act__gphase s = shown(&n->gs[gi]);
+	return s == ACT__G_QUEUED || s == ACT__G_BACKOFF;
+}
+
+void act__group_set_state(act_node_t *n, uint32_t gi, enum act__gphase s)
+{
+	struct act__gstate *g = &n->gs[gi];
+	if (g->state == s)
+		return;
+	/* Only a bug in this file can ask for a move the table does not have. */
+	assert(states[g->state].to & (1u << s));
+	act__debug("group '%s': %s -> %s", n->reg.groups[gi].name, states[g->state].name,
+	           states[s].name);
+	g->state = s;
+	/* Relaxed: the part header's state is a mirror for inspection that no
+	 * process synchronises on (it pairs with no barrier). */
+	atomic_store_explicit(&act__shm_part(&n->shm, gi + 1)->state, states[s].part,
+	                      memory_order_relaxed);
+}
+
+/* ---- starting and stopping groups ------------------------------------------------ */
+
+/* Notes where the rings into group gi stand before a new worker starts. */
+static void mark_inflight(act_node_t *n, uint32_t gi)
+{
+	uint32_t np = n->reg.n_groups + 1;
+	for (uint32_t s = 0; s < np; s++) {
+		struct act__inflight_mark *m = &n->marks[gi * np + s];
+		struct act__ring *r = act__node_ring(n, s, gi + 1);
+		m->set = r && act__ring_inflight(r, &m->pos, &m->count);
+	}
+}
+
+/*
+ * Group gi's worker died in a way its envelope cannot have caused
+ * (act__death_counts()): the record it had started and not finished, if
+ * any, does not count that start toward max_redeliveries.  Only a record
+ * this worker started is forgiven, not one an earlier worker left.
+ */
+static void forgive_inflight(act_node_t *n, uint32_t gi, int sig)
+{
+	uint32_t np = n->reg.n_groups + 1;
+	for (uint32_t s = 0; s < np; s++) {
+		const struct act__inflight_mark *m = &n->marks[gi * np + s];
+		struct act__ring *r = act__node_ring(n, s, gi + 1);
+		uint64_t pos;
+		uint32_t count;
+		if (!r || !act__ring_inflight(r, &pos, &count) ||
+		    (m->set && m->pos == pos && m->count == count))
+			continue;
+		act__ring_forgive(r);
+		act__info("group '%s': killed by signal %d while handling an envelope it cannot "
+		          "have caused to die: redelivered without counting toward "
+		          "max_redeliveries", n->reg.groups[gi].name, sig);
+	}
+}
+
+static int spawn_group(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
+	act_start st = { g->n_restarts > 0, (int32_t)g->n_restarts, g->last_signal, g->last_exit };
+	int err;
+
+	atomic_store_explicit(&p->sleeping, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->heartbeat_ns, act__now_ns(), memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->generation, 1, memory_order_relaxed);
+	mark_inflight(n, gi);
+	err = act__spawner_spawn(&n->sp, gi + 1, &st, &g->pid, &g->pidfd);
+	if (err) {
+		act__err("group '%s': cannot start a worker: %s", n->reg.groups[gi].name,
+		         act_strerror(err));
+		return err;
+	}
+	g->started_ns = act__now_ns();
+	g->pidfd_armed = false;
+	g->hang_kill = false;
+	g->asleep_work_since_ns = 0;
+	act__sup_started(&n->sup, gi, g->started_ns);
+	act__group_set_state(n, gi, ACT__G_STARTING);
+	act__info("group '%s' started (pid %d%s)", n->reg.groups[gi].name, (int)g->pid,
+	          g->n_restarts ? ", restart" : "");
+	return 0;
+}
+
+/* The state of a start pending until not_before_ns, seen at now. */
+static enum act__gphase pending_state(uint64_t not_before_ns, uint64_t now)
+{
+	return not_before_ns > now ? ACT__G_BACKOFF : ACT__G_QUEUED;
+}
+
+void act__group_enqueue(act_node_t *n, uint32_t gi, uint64_t not_before_ns)
+{
+	struct act__gstate *g = &n->gs[gi];
+	uint64_t now = act__now_ns();
+
+	if (act__node_group_pending(n, gi)) {
+		if (not_before_ns > g->not_before_ns)
+			g->not_before_ns = not_before_ns;
+		if (stopping_state(g->state))
+			g->next = pending_state(g->not_before_ns, now);
+		else
+			act__group_set_state(n, gi, pending_state(g->not_before_ns, now));
+		return;
+	}
+	if (stopping_state(g->state)) {
+		g->next = pending_state(not_before_ns, now); /* starts once it exited */
+	} else if (act__group_alive(g)) {
+		return; /* running and not stopping: nothing to start */
+	} else {
+		act__group_set_state(n, gi, pending_state(not_before_ns, now));
+	}
+	g->not_before_ns = not_before_ns;
+	/* Keep the queue in start (declaration) order. */
+	uint32_t i = n->n_startq;
+	while (i > 0 && n->startq[i - 1] > gi) {
+		n->startq[i] = n->startq[i - 1];
+		i--;
+	}
+	n->startq[i] = gi;
+	n->n_startq++;
+}
+
+/* Takes group gi out of the start queue, if it is there. */
+static void dequeue(act_node_t *n, uint32_t gi)
+{
+	for (uint32_t i = 0; i < n->n_startq; i++)
+		if (n->startq[i] == gi) {
+			memmove(n->startq + i, n->startq + i + 1, (n->n_startq - i - 1) * sizeof *n->startq);
+			n->n_startq--;
+			return;
+		}
+}
+
+/* Sends group gi's worker sig, to its whole process group too. */
+static void signal_worker(const struct act__gstate *g, int sig)
+{
+	kill(-g->pid, sig);
+	kill(g->pid, sig);
+}
+
+/* Asks group gi to stop: STOP record now, signals at later deadlines.  What
+ * follows its exit is DEAD unless a start is queued behind it. */
+static void request_stop(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	const struct act__group_def *gd = &n->reg.groups[gi];
+
+	if (!act__group_alive(g) || stopping_state(g->state))
+		return;
+	g->next = ACT__G_DEAD;
+	if (gd->shutdown_ms == 0) {
+		/* brutal_kill */
+		act__group_set_state(n, gi, ACT__G_KILLING);
+		signal_worker(g, SIGKILL);
+		g->stop_deadline_ns = act__now_ns() + 5000000000ull;
+		return;
+	}
+	act__group_set_state(n, gi, ACT__G_STOPPING);
+	g->stop_deadline_ns = act__now_ns() + (uint64_t)gd->shutdown_ms * 1000000u;
+	if (act__route_ctrl(n, gi + 1, ACT__CTRL_STOP)) {
+		/* Its ring is full: go straight to SIGTERM. */
+		g->stop_deadline_ns = act__now_ns();
+	}
+}
+
+/* Escalates stops whose deadline passed: STOP -> SIGTERM -> SIGKILL. */
+void act__group_check_stops(act_node_t *n, uint64_t now)
+{
+	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
+		struct act__gstate *g = &n->gs[gi];
+		if (now < g->stop_deadline_ns ||
+		    (g->state != ACT__G_STOPPING && g->state != ACT__G_TERMINATING))
+			continue;
+		int sig = g->state == ACT__G_STOPPING ? SIGTERM : SIGKILL;
+		act__warn("group '%s' did not stop in time: sending %s", n->reg.groups[gi].name,
+		          sig == SIGTERM ? "SIGTERM" : "SIGKILL");
+		act__group_set_state(n, gi, sig == SIGTERM ? ACT__G_TERMINATING : ACT__G_KILLING);
+		signal_worker(g, sig);
+		g->stop_deadline_ns = now + 1000000000ull;
+	}
+}
+
+/* Bytes waiting in the rings into group gi (records not yet handled). */
+static uint64_t work_waiting(const act_node_t *n, uint32_t gi)
+{
+	uint64_t depth = 0;
+	for (uint32_t s = 0; s < n->reg.n_groups + 1; s++) {
+		struct act__ring *r = act__node_ring(n, s, gi + 1);
+		if (r)
+			depth += act__ring_depth(r);
+	}
+	return depth;
+}
+
+/*
+ * Whether group gi's worker, asleep on its doorbell, fails to wake for work
+ * that waits for it.  A sleeping worker sends no heartbeats, so silence alone
+ * proves nothing; but one that sleeps while envelopes wait in its rings, and
+ * has not beaten since we first saw them wait, did not answer its doorbell:
+ * after timeout_ns of that it is as hung as one that stopped beating (a
+ * SIGSTOPped worker, for one).  A worker that woke in between beat on waking
+ * (worker.c beats after every sleep), which restarts the clock.
+ */
+static bool asleep_on_work(act_node_t *n, uint32_t gi, uint64_t hb, uint64_t now,
+                           uint64_t timeout_ns, uint64_t *waited_ns)
+{
+	struct act__gstate *g = &n->gs[gi];
+	if (work_waiting(n, gi) == 0) {
+		g->asleep_work_since_ns = 0;
+		return false;
+	}
+	if (!g->asleep_work_since_ns || hb != g->asleep_work_hb_ns) {
+		g->asleep_work_since_ns = now;
+		g->asleep_work_hb_ns = hb;
+		return false;
+	}
+	*waited_ns = now - g->asleep_work_since_ns;
+	return *waited_ns > timeout_ns;
+}
+
+/* Kills workers whose heartbeat is stale, or that sleep through work that
+ * waits for them: a hang is handled as a crash. */
+void act__group_check_heartbeats(act_node_t *n, uint64_t now)
+{
+	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
+		struct act__gstate *g = &n->gs[gi];
+		const struct act__group_def *gd = &n->reg.groups[gi];
+		uint64_t timeout_ns = (uint64_t)gd->heartbeat_timeout_ms * 1000000u, waited_ns = 0;
+		if (g->state != ACT__G_READY && g->state != ACT__G_STARTING)
+			continue;
+		struct act__part *p = act__shm_part(&n->shm, gi + 1);
+		/* Relaxed loads pair with the worker's relaxed stores of both
+		 * (beat() and act__doorbell_prepare_sleep/awake): no ordering is
+		 * needed, as a stale value only moves the verdict by a tick and
+		 * the verdict needs timeout_ns of consistent samples. */
+		uint64_t hb = atomic_load_explicit(&p->heartbeat_ns, memory_order_relaxed);
+		if (atomic_load_explicit(&p->sleeping, memory_order_relaxed)) {
+			/* Blocked in the kernel on its doorbell, not stuck in user
+			 * code: no heartbeat needed, unless work waits for it. */
+			if (!asleep_on_work(n, gi, hb, now, timeout_ns, &waited_ns))
+				continue;
+			act__err("group '%s' (pid %d) is hung: asleep for %llu ms with %llu bytes "
+			         "waiting for it; killing it", gd->name, (int)g->pid,
+			         (unsigned long long)(waited_ns / 1000000u),
+			         (unsigned long long)work_waiting(n, gi));
+		} else {
+			g->asleep_work_since_ns = 0;
+			if (hb >= now || now - hb <= timeout_ns)
+				continue;
+			act__err("group '%s' (pid %d) is hung: no heartbeat for %llu ms; killing it",
+			         gd->name, (int)g->pid, (unsigned long long)((now - hb) / 1000000u));
+		}
+		g->asleep_work_since_ns = 0;
+		g->hang_kill = true;
+		act__group_set_state(n, gi, ACT__G_HUNG);
+		signal_worker(g, SIGKILL);
+	}
+}
+
+/* Pending starts whose backoff elapsed may start now. */
+static void settle_backoffs(act_node_t *n, uint64_t now)
+{
+	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
+		struct act__gstate *g = &n->gs[gi];
+		if (g->not_before_ns > now)
+			continue;
+		if (g->state == ACT__G_BACKOFF)
+			act__group_set_state(n, gi, ACT__G_QUEUED);
+		else if (stopping_state(g->state) && g->next == ACT__G_BACKOFF)
+			g->next = ACT__G_QUEUED;
+	}
+}
+
+/* Starts the next queued group when nothing is starting or stopping. */
+void act__group_run_start_queue(act_node_t *n, uint64_t now)
+{
+	if (n->stopping || !n->n_startq)
+		return;
+	settle_backoffs(n, now);
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+		const struct act__gstate *g = &n->gs[i];
+		if (g->state == ACT__G_STARTING || stopping_state(g->state))
+			return; /* one transition at a time, in order */
+	}
+	uint32_t gi = n->startq[0];
+	if (n->gs[gi].state != ACT__G_QUEUED)
+		return; /* its backoff has not elapsed */
+	dequeue(n, gi);
+	if (spawn_group(n, gi)) {
+		act__group_set_state(n, gi, ACT__G_DEAD);
+		act__node_stop(n, ACT_EXIT_TEMPORARY, "a group could not be started");
+	}
+}
+
+/* ---- hot standby ------------------------------------------------------------------ */
+
+void act__group_kill_spare(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	if (g->spare_pidfd < 0)
+		return;
+	kill(g->spare_pid, SIGKILL);
+	/* Reap now: a standby holds no state worth a graceful stop. */
+	siginfo_t si;
+	waitid((idtype_t)P_PIDFD, (id_t)g->spare_pidfd, &si, WEXITED);
+	close(g->spare_pidfd);
+	g->spare_pidfd = -1;
+	g->spare_pid = 0;
+}
+
+void act__group_reap_spare(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	siginfo_t si;
+
+	g->spare_armed = false;
+	if (g->spare_pidfd < 0)
+		return;
+	memset(&si, 0, sizeof si);
+	if (waitid((idtype_t)P_PIDFD, (id_t)g->spare_pidfd, &si, WEXITED | WNOHANG) < 0 ||
+	    si.si_pid == 0)
+		return;
+	act__warn("group '%s': hot standby (pid %d) died (%s %d); a new one will be made",
+	          n->reg.groups[gi].name, (int)g->spare_pid,
+	          si.si_code == CLD_EXITED ? "exit" : "signal", si.si_status);
+	close(g->spare_pidfd);
+	g->spare_pidfd = -1;
+	g->spare_pid = 0;
+}
+
+/*
+ * Forks at most one missing standby per turn of the loop, and only once the
+ * group has been ready for SPARE_DELAY_NS: forking right after a takeover
+ * would compete for the CPUs with the worker that just took over (seen as
+ * +350 us on its first message on a 2-CPU machine).
+ */
+#define SPARE_DELAY_NS (1u * 1000000u)
+void act__group_maintain_spares(act_node_t *n, uint64_t now)
+{
+	if (n->stopping)
+		return;
+	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
+		struct act__gstate *g = &n->gs[gi];
+		if (!n->reg.groups[gi].hot_standby || g->spare_pidfd >= 0 || !act__group_alive(g) ||
+		    g->state != ACT__G_READY ||
+		    now - g->started_ns < SPARE_DELAY_NS)
+			continue;
+		act_start st = { true, 0, 0, -1 };
+		if (act__spawner_spawn2(&n->sp, gi + 1, &st, true, &g->spare_pid, &g->spare_pidfd)) {
+			g->spare_pidfd = -1;
+			g->spare_pid = 0;
+		} else {
+			g->spare_armed = false;
+			act__debug("group '%s': hot standby ready (pid %d)", n->reg.groups[gi].name,
+			           (int)g->spare_pid);
+		}
+		return;
+	}
+}
+
+/* Wakes group gi's standby in place of its dead worker.  False if none. */
+static bool promote_spare(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
+	uint64_t one = 1;
+
+	if (g->spare_pidfd < 0 || act__group_alive(g))
+		return false;
+	p->standby_n_restarts = (int32_t)g->n_restarts;
+	p->standby_last_signal = g->last_signal;
+	p->standby_last_exit = g->last_exit;
+	atomic_store_explicit(&p->sleeping, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->heartbeat_ns, act__now_ns(), memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->generation, 1, memory_order_relaxed);
+	mark_inflight(n, gi);
+	/* The write orders the stores above before the standby's read of them
+	 * (a system call is a full barrier for both processes). */
+	if (write(n->standby_efd[gi], &one, sizeof one) != (ssize_t)sizeof one) {
+		act__group_kill_spare(n, gi);
+		return false;
+	}
+	g->pid = g->spare_pid;
+	g->pidfd = g->spare_pidfd;
+	g->pidfd_armed = g->spare_armed;
+	g->spare_pid = 0;
+	g->spare_pidfd = -1;
+	g->spare_armed = false;
+	g->started_ns = act__now_ns();
+	g->hang_kill = false;
+	g->asleep_work_since_ns = 0;
+	g->n_takeovers++;
+	/* A start queued earlier (behind a backoff) is this takeover now. */
+	dequeue(n, gi);
+	act__sup_started(&n->sup, gi, g->started_ns);
+	act__group_set_state(n, gi, ACT__G_STARTING);
+	act__info("group '%s': hot standby (pid %d) took over", n->reg.groups[gi].name, (int)g->pid);
+	return true;
+}
+
+static void apply_plan(act_node_t *n, const struct act__sup_plan *plan, uint64_t now)
+{
+	for (uint32_t k = 0; k < plan->n_stop; k++)
+		request_stop(n, plan->stop[k]);
+	for (uint32_t k = 0; k < plan->n_start; k++) {
+		uint32_t gi = plan->start[k];
+		n->gs[gi].n_restarts++;
+		if (plan->delay_ms == 0 && promote_spare(n, gi))
+			continue;
+		act__group_enqueue(n, gi, now + plan->delay_ms * 1000000u);
+	}
+	if (plan->n_start)
+		n->n_restarts_total++;
+}
+
+int act__node_restart_group(struct act_node *n, uint32_t gi, struct act__ctl_conn *waiter)
+{
+	struct act__sup_plan plan;
+
+	if (gi >= n->reg.n_groups)
+		return -ENOENT;
+	if (n->stopping)
+		return ACT_ESTOPPED;
+	if (n->gs[gi].waiter)
+		return -EBUSY;
+	act__sup_manual_restart(&n->sup, gi, &plan);
+	if (plan.action != ACT__SUP_RESTART)
+		return -EINVAL;
+	act__info("group '%s': restart requested by the operator", n->reg.groups[gi].name);
+	request_stop(n, gi);
+	n->gs[gi].n_restarts++;
+	act__group_enqueue(n, gi, 0);
+	n->gs[gi].waiter = waiter;
+	return 0;
+}
+
+void act__node_stop(struct act_node *n, int code, const char *why)
+{
+	if (n->stopping)
+		return;
+	act__info("node '%s' stopping: %s", n->name, why);
+	n->stopping = true;
+	n->exit_code = code;
+	n->n_startq = 0;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+		struct act__gstate *g = &n->gs[i];
+		/* The queue is gone: nothing starts again. */
+		if (stopping_state(g->state))
+			g->next = ACT__G_DEAD;
+		else if (g->state == ACT__G_QUEUED || g->state == ACT__G_BACKOFF)
+			act__group_set_state(n, i, g->last_death[0] ? ACT__G_DEAD : ACT__G_DOWN);
+		act__group_kill_spare(n, i);
+	}
+}
+
+/* While stopping: stop groups one at a time, in reverse start order. */
+void act__group_run_stop_sequence(act_node_t *n)
+{
+	for (uint32_t i = n->reg.n_groups; i-- > 0;) {
+		struct act__gstate *g = &n->gs[i];
+		if (!act__group_alive(g))
+			continue;
+		if (!stopping_state(g->state))
+			request_stop(n, i);
+		return; /* wait for this one before the next */
+	}
+	n->stop_done = true;
+}
+
+/* ---- deaths ------------------------------------------------------------------------ */
+
+static void record_crash(act_node_t *n, uint32_t gi, pid_t pid, uint32_t htype, uint32_t hfrom,
+                         const char *jname)
+{
+	struct act__crash *c = &n->crashes[n->n_crashes++ % ACT__CRASH_HISTORY];
+	const struct act__gstate *g = &n->gs[gi];
+
+	memset(c, 0, sizeof *c);
+	c->time_ms = act__wall_ms();
+	c->group = gi;
+	c->pid = pid;
+	c->signal = g->last_signal;
+	c->exit_code = g->last_exit;
+	c->core = g->last_core;
+	c->hung = g->hang_kill;
+	if (htype && htype <= n->reg.n_types)
+		snprintf(c->handling_type, sizeof c->handling_type, "%s", n->reg.types[htype]->name);
+	else if (jname[0])
+		snprintf(c->handling_type, sizeof c->handling_type, "%s", jname);
+	if (hfrom && hfrom <= n->reg.n_actors)
+		snprintf(c->handling_from, sizeof c->handling_from, "%s", n->reg.actors[hfrom - 1].name);
+	for (uint32_t s = 0; s < n->reg.n_groups + 1; s++) {
+		struct act__ring *r = act__node_ring(n, s, gi + 1);
+		if (r)
+			c->ring_depth += act__ring_depth(r);
+	}
+}
+
+static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
+{
+	struct act__gstate *g = &n->gs[gi];
+	const struct act__group_def *gd = &n->reg.groups[gi];
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
+	uint32_t htype = atomic_load_explicit(&p->handling_type, memory_order_relaxed);
+	uint32_t hfrom = atomic_load_explicit(&p->handling_from, memory_order_relaxed);
+	bool hjson = atomic_load_explicit(&p->handling_json, memory_order_relaxed) != 0;
+	bool was_handling = htype != 0 || hjson;
+	/* The worker names the type it handles (the supervisor may not know
+	 * module types); copy it out of shared memory, bounded. */
+	char jname[64] = "";
+	if (was_handling) {
+		memcpy(jname, p->handling_name, sizeof jname);
+		jname[sizeof jname - 1] = '\0';
+	}
+	pid_t pid = g->pid;
+	char doing[160] = "";
+	struct act__sup_plan plan;
+	uint64_t now = act__now_ns();
+
+	g->last_signal = si->si_code == CLD_EXITED ? 0 : si->si_status;
+	g->last_exit = si->si_code == CLD_EXITED ? si->si_status : -1;
+	g->last_core = si->si_code == CLD_DUMPED;
+	close(g->pidfd);
+	g->pidfd = -1;
+	g->pid = 0;
+	atomic_store_explicit(&p->pid, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->handling_type, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->handling_from, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->handling_json, 0, memory_order_relaxed);
+	if (!act__death_counts(g->last_signal, g->last_exit, g->hang_kill))
+		forgive_inflight(n, gi, g->last_signal);
+	bool was_starting = g->state == ACT__G_STARTING;
+	bool was_stopped = stopping_state(g->state) || n->stopping;
+	/* A stop leads where request_stop() or a queued start said; anything
+	 * else is a crash, first DEAD, then what the restart plan says. */
+	enum act__gphase after = stopping_state(g->state) ? g->next : ACT__G_DEAD;
+	/* A temporary sibling that a restart plan took down will not run
+	 * again: the engine marked it done, and so does status. */
+	if (after == ACT__G_DEAD && stopping_state(g->state) && !n->stopping && n->sup.g[gi].done)
+		after = ACT__G_DONE;
+	act__group_set_state(n, gi, was_stopped ? after : ACT__G_DEAD);
+
+	if (g->last_signal)
+		snprintf(g->last_death, sizeof g->last_death, "%s%s %d (%s)%s",
+		         g->hang_kill ? "hung, " : "", "killed by signal", g->last_signal,
+		         strsignal(g->last_signal), g->last_core ? ", core dumped" : "");
+	else
+		snprintf(g->last_death, sizeof g->last_death, "exited with code %d", g->last_exit);
+	if (was_handling && htype)
+		snprintf(doing, sizeof doing, " while handling %s from %s",
+		         htype <= n->reg.n_types ? n->reg.types[htype]->name :
+		         jname[0] ? jname : "a message",
+		         hfrom && hfrom <= n->reg.n_actors ? n->reg.actors[hfrom - 1].name : "nobody");
+	else if (was_handling)
+		snprintf(doing, sizeof doing, " while handling %s from outside the node",
+		         jname[0] ? jname : "a JSON message");
+	size_t dl = strlen(g->last_death);
+	snprintf(g->last_death + dl, sizeof g->last_death - dl, "%s", doing);
+
+	if (was_stopped) {
+		act__info("group '%s' (pid %d) stopped: %s", gd->name, (int)pid, g->last_death);
+		if (g->waiter && !act__node_group_pending(n, gi)) {
+			act__ctl_group_ready(n->ctl, g->waiter, false, "the group stopped");
+			g->waiter = NULL;
+		}
+		return;
+	}
+	record_crash(n, gi, pid, htype, hfrom, jname);
+	act__warn("group '%s' (pid %d) %s", gd->name, (int)pid, g->last_death);
+	if (was_starting)
+		act__warn("group '%s' died before it was ready", gd->name);
+
+	act__sup_exited(&n->sup, gi, g->last_signal ? -1 : g->last_exit, g->last_signal, now, &plan);
+	if (plan.permanent_failure) {
+		act__group_set_state(n, gi, ACT__G_FAILED);
+		act__err("group '%s' exited with %d (permanent error): not restarted", gd->name,
+		         ACT_EXIT_PERMANENT);
+	}
+	switch (plan.action) {
+	case ACT__SUP_NONE:
+		if (g->state != ACT__G_FAILED) {
+			act__group_set_state(n, gi, ACT__G_DONE);
+			act__info("group '%s' will not be restarted (%s)", gd->name,
+			          plan.why ? plan.why : "restart type");
+		}
+		break;
+	case ACT__SUP_RESTART:
+		if (plan.delay_ms)
+			act__info("%s; next start of '%s' in %llu ms", plan.why ? plan.why : "restarting",
+			          gd->name, (unsigned long long)plan.delay_ms);
+		apply_plan(n, &plan, now);
+		break;
+	case ACT__SUP_GIVE_UP:
+		act__err("restart intensity exceeded (more than %u restarts in %u ms): giving up",
+		         n->pol.max_restarts, n->pol.period_ms);
+		act__node_stop(n, ACT_EXIT_INTENSITY, "restart intensity exceeded");
+		break;
+	}
+	if (g->waiter && !act__node_group_pending(n, gi)) {
+		act__ctl_group_ready(n->ctl, g->waiter, false, g->last_death);
+		g->waiter = NULL;
+	}
+}
+
+void act__group_reap(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	siginfo_t si;
+
+	g->pidfd_armed = false;
+	if (g->pidfd < 0)
+		return;
+	memset(&si, 0, sizeof si);
+	if (waitid((idtype_t)P_PIDFD, (id_t)g->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		return; /* not dead yet; re-armed by the loop */
+	on_death(n, gi, &si);
+}
+
+/*
+ * Reaps children that are not workers (orphans re-parented to us, the
+ * zygote).  A dead worker is only marked reap_pending: its pidfd path
+ * reaps it after the rings were drained.  Since waitid() shows one zombie
+ * at a time, this stops at the first worker and is called again after the
+ * workers were reaped.
+ */
+void act__group_reap_strays(act_node_t *n)
+{
+	for (;;) {
+		siginfo_t si;
+		memset(&si, 0, sizeof si);
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+			return;
+		for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+			if (n->gs[i].pid == si.si_pid) {
+				n->gs[i].reap_pending = true;
+				return;
+			}
+			if (n->gs[i].spare_pid == si.si_pid) {
+				act__group_reap_spare(n, i);
+				si.si_pid = -1;
+				break;
+			}
+		}
+		if (si.si_pid == -1)
+			continue;
+		waitpid(si.si_pid, NULL, WNOHANG);
+		if (si.si_pid == n->sp.zygote) {
+			n->sp.zygote = -1;
+			if (!n->stopping) {
+				act__err("the zygote died; no worker can be started any more");
+				act__node_stop(n, ACT_EXIT_TEMPORARY, "zygote died");
+			}
+		}
+	}
+}
+
+
+/* ---- the loop ---------------------------------------------------------------------- */
+
+uint64_t act__group_next_deadline(act_node_t *n, uint64_t now)
+{
+	uint64_t d = now + TICK_NS;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+		const struct act__gstate *g = &n->gs[i];
+		if (act__node_group_pending(n, i) && g->not_before_ns > now && g->not_before_ns < d)
+			d = g->not_before_ns;
+		/* A standby to fork once the group settled (maintain_spares). */
+		if (n->reg.groups[i].hot_standby && act__group_alive(g) && g->spare_pidfd < 0 &&
+		    g->started_ns + SPARE_DELAY_NS > now && g->started_ns + SPARE_DELAY_NS < d)
+			d = g->started_ns + SPARE_DELAY_NS;
+		if (stopping_state(g->state) && g->stop_deadline_ns < d)
+			d = g->stop_deadline_ns > now ? g->stop_deadline_ns : now;
+	}
+	return d;
+}

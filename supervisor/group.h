@@ -1,0 +1,41 @@
+/*
+ * group.h - private: the life of each group's worker as the supervisor
+ * sees it (starting, stopping, hot standby, deaths), driven by the loop.
+ */
+#ifndef ACT_GROUP_H
+#define ACT_GROUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "node.h"
+
+/* True while group g has a worker process (its pidfd is open). */
+static inline bool act__group_alive(const struct act__gstate *g) { return g->pidfd >= 0; }
+
+/* Moves group gi to state s and mirrors it in its shared part header. */
+void act__group_set_state(struct act_node *n, uint32_t gi, enum act__gphase s);
+/* Queues group gi for a start no earlier than not_before_ns. */
+void act__group_enqueue(struct act_node *n, uint32_t gi, uint64_t not_before_ns);
+/* Escalates stops whose deadline passed: STOP -> SIGTERM -> SIGKILL. */
+void act__group_check_stops(struct act_node *n, uint64_t now);
+/* Kills workers whose heartbeat is stale. */
+void act__group_check_heartbeats(struct act_node *n, uint64_t now);
+/* Starts the next queued group when nothing is starting or stopping. */
+void act__group_run_start_queue(struct act_node *n, uint64_t now);
+/* Forks a missing hot standby (at most one per call). */
+void act__group_maintain_spares(struct act_node *n, uint64_t now);
+/* Kills and reaps group gi's hot standby, if any. */
+void act__group_kill_spare(struct act_node *n, uint32_t gi);
+/* Reaps group gi's hot standby if it died. */
+void act__group_reap_spare(struct act_node *n, uint32_t gi);
+/* While the node stops: stops groups one at a time, in reverse order. */
+void act__group_run_stop_sequence(struct act_node *n);
+/* Reaps group gi's worker if it died, and applies the restart policy. */
+void act__group_reap(struct act_node *n, uint32_t gi);
+/* Reaps children that are not workers; marks dead workers reap_pending. */
+void act__group_reap_strays(struct act_node *n);
+/* The earliest deadline of any group (start, standby, stop), at most a tick. */
+uint64_t act__group_next_deadline(struct act_node *n, uint64_t now);
+
+#endif

@@ -1,0 +1,372 @@
+/*
+ * loop.c - the supervisor's loop: one io_uring waits for signals, the
+ * supervisor's doorbell, worker pidfds, the control socket and the
+ * gateway; each turn drains the groups' records, reaps the dead and runs
+ * the groups' deadlines.  Setup and teardown of what the loop runs on
+ * (region, doorbells, zygote, sockets) live here too.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <actors.h>
+
+#include "clock.h"
+#include "control.h"
+#include "deadletter.h"
+#include "doorbell.h"
+#include "gateway.h"
+#include "group.h"
+#include "log.h"
+#include "loop.h"
+#include "node.h"
+#include "route.h"
+
+/* ---- plumbing ------------------------------------------------------------------ */
+
+void act__loop_poll(struct act__loop *l, struct act__evh *h, int fd, unsigned events)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->uring);
+	if (!sqe) {
+		io_uring_submit(&l->uring);
+		sqe = io_uring_get_sqe(&l->uring);
+		if (!sqe)
+			return;
+	}
+	io_uring_prep_poll_add(sqe, fd, events);
+	io_uring_sqe_set_data(sqe, h);
+}
+
+/* ---- the loop's own handles -------------------------------------------------------- */
+
+static void on_signal(struct act__evh *h, int res)
+{
+	act_node_t *n = act__container_of(h, act_node_t, sig_h);
+	struct signalfd_siginfo si;
+
+	(void)res;
+	n->sigfd_armed = false;
+	while (read(n->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGCHLD)
+			act__group_reap_strays(n);
+		else
+			act__node_stop(n, ACT_EXIT_OK, si.ssi_signo == SIGINT ? "SIGINT received" :
+			               si.ssi_signo == SIGHUP ? "SIGHUP received" :
+			               "SIGTERM received");
+	}
+}
+
+static void on_doorbell(struct act__evh *h, int res)
+{
+	act_node_t *n = act__container_of(h, act_node_t, bell_h);
+
+	(void)res;
+	n->efd_armed = false;
+	act__doorbell_drain(n->efd[0]);
+}
+
+/* A worker's pidfd fired.  It is reaped after the rings are drained, so
+ * that a READY or a dead letter sent just before the death is seen first. */
+static void on_pidfd(struct act__evh *h, int res)
+{
+	struct act__gstate *g = act__container_of(h, struct act__gstate, pid_h);
+
+	(void)res;
+	g->pidfd_armed = false;
+	g->reap_pending = true;
+}
+
+/* A standby's pidfd fired.  Its poll may fire after it was promoted: then
+ * its pidfd is the group's and the group path handles it. */
+static void on_spare_pidfd(struct act__evh *h, int res)
+{
+	struct act__gstate *g = act__container_of(h, struct act__gstate, spare_h);
+
+	(void)res;
+	if (g->spare_pidfd >= 0) {
+		act__group_reap_spare(g->node, g->index);
+	} else if (g->pidfd >= 0) {
+		g->pidfd_armed = false;
+		g->reap_pending = true;
+	}
+}
+
+/* ---- the loop ---------------------------------------------------------------------- */
+
+void act__loop_once(act_node_t *n)
+{
+	struct io_uring_cqe *cqe;
+	struct __kernel_timespec ts;
+	unsigned head, count = 0;
+	struct act__part *p0 = act__shm_part(&n->shm, 0);
+	uint64_t now = act__now_ns(), timeout_ns = act__group_next_deadline(n, now) - now;
+
+	if (!n->sigfd_armed) {
+		act__loop_poll(&n->loop, &n->sig_h, n->sigfd, POLLIN);
+		n->sigfd_armed = true;
+	}
+	if (!n->efd_armed) {
+		act__loop_poll(&n->loop, &n->bell_h, n->efd[0], POLLIN);
+		n->efd_armed = true;
+	}
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+		struct act__gstate *g = &n->gs[i];
+		if (g->pidfd >= 0 && !g->pidfd_armed) {
+			act__loop_poll(&n->loop, &g->pid_h, g->pidfd, POLLIN);
+			g->pidfd_armed = true;
+		}
+		if (g->spare_pidfd >= 0 && !g->spare_armed) {
+			act__loop_poll(&n->loop, &g->spare_h, g->spare_pidfd, POLLIN);
+			g->spare_armed = true;
+		}
+	}
+	if (n->ctl)
+		act__ctl_arm(n->ctl);
+	if (n->gw) {
+		act__gw_arm(n->gw);
+		/* Work held back by backpressure is retried soon, not at the tick. */
+		if ((act__gw_busy(n->gw) || n->out_blocked) && timeout_ns > 1000000u)
+			timeout_ns = 1000000u;
+		if (act__gw_more(n->gw))
+			timeout_ns = 0;
+	}
+
+	if (!act__doorbell_prepare_sleep(p0))
+		timeout_ns = 0;
+	ts.tv_sec = (long long)(timeout_ns / 1000000000u);
+	ts.tv_nsec = (long long)(timeout_ns % 1000000000u);
+	io_uring_submit_and_wait_timeout(&n->loop.uring, &cqe, 1, &ts, NULL);
+	act__doorbell_awake(p0);
+
+	io_uring_for_each_cqe(&n->loop.uring, head, cqe) {
+		struct act__evh *h = io_uring_cqe_get_data(cqe);
+		count++;
+		if (h)
+			h->fn(h, cqe->res);
+	}
+	io_uring_cq_advance(&n->loop.uring, count);
+	act__route_drain(n);
+	if (n->gw)
+		act__gw_pump(n->gw); /* ZMQ_FD is edge-triggered: always look */
+	bool reaped = false;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+		if (n->gs[i].reap_pending) {
+			n->gs[i].reap_pending = false;
+			act__group_reap(n, i);
+			reaped = true;
+		}
+	if (reaped)
+		act__group_reap_strays(n);
+	now = act__now_ns();
+	act__group_check_heartbeats(n, now);
+	act__group_check_stops(n, now);
+	if (n->ctl)
+		act__ctl_tick(n->ctl, now);
+	if (n->stopping)
+		act__group_run_stop_sequence(n);
+	else {
+		act__group_run_start_queue(n, now);
+		act__group_maintain_spares(n, now);
+	}
+}
+
+static int zygote_init_trampoline(void *arg)
+{
+	act_node_t *n = arg;
+	return n->zygote_init ? n->zygote_init(n, n->zygote_arg) : 0;
+}
+
+int act__loop_setup(act_node_t *n, sigset_t *oldmask)
+{
+	struct act__part_spec *spec;
+	uint32_t np = n->reg.n_groups + 1;
+	struct act__worker_args tmpl;
+	act_restart_type types[ACT__SUP_MAX_GROUPS];
+	sigset_t mask;
+	int err;
+
+	if (n->reg.n_groups == 0) {
+		act__err("node '%s' has no groups", n->name);
+		return -EINVAL;
+	}
+	n->dir_hash = act__reg_freeze(&n->reg);
+	spec = calloc(np, sizeof *spec);
+	n->efd = malloc(np * sizeof *n->efd);
+	n->gs = calloc(n->reg.n_groups, sizeof *n->gs);
+	n->marks = calloc((size_t)n->reg.n_groups * np, sizeof *n->marks);
+	n->in = calloc(np, sizeof *n->in);
+	n->out = calloc(np, sizeof *n->out);
+	if (!spec || !n->efd || !n->gs || !n->marks || !n->in || !n->out) {
+		free(spec);
+		return -ENOMEM;
+	}
+	/* The supervisor's own rings carry control records, dead letters and
+	 * JSON envelopes for the outside. */
+	spec[0].name = "supervisor";
+	spec[0].ring_bytes = 1024u * 1024u;
+	spec[0].max_msg = 256u * 1024u;
+	spec[0].max_redeliveries = 1;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+		const struct act__group_def *g = &n->reg.groups[i];
+		spec[i + 1].name = g->name;
+		spec[i + 1].ring_bytes = g->ring_bytes;
+		spec[i + 1].max_msg = g->max_msg;
+		spec[i + 1].spin_us = g->spin_us;
+		spec[i + 1].max_redeliveries = g->max_redeliveries;
+		spec[i + 1].n_actors = g->n_actors;
+		n->gs[i].node = n;
+		n->gs[i].index = i;
+		n->gs[i].pid_h.fn = on_pidfd;
+		n->gs[i].spare_h.fn = on_spare_pidfd;
+		n->gs[i].pidfd = -1;
+		n->gs[i].spare_pidfd = -1;
+		n->gs[i].last_exit = -1;
+		types[i] = (act_restart_type)g->restart;
+	}
+	act__sup_init(&n->sup, &n->pol, n->reg.n_groups, types);
+	for (uint32_t i = 0; i < np; i++)
+		n->efd[i] = -1;
+	n->standby_efd = malloc(n->reg.n_groups * sizeof *n->standby_efd);
+	if (!n->standby_efd)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+		n->standby_efd[i] = -1;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+		/* Blocking on purpose: a standby sleeps in read() until woken. */
+		if ((n->standby_efd[i] = eventfd(0, EFD_CLOEXEC)) < 0)
+			return -errno;
+	err = act__shm_create(&n->shm, spec, np, n->reg.n_actors, n->reg.n_types, n->dir_hash);
+	free(spec);
+	if (err) {
+		act__err("cannot create the shared-memory region: %s", act_strerror(err));
+		return err;
+	}
+	/* Resolve every ring once, validated, while the region is known good:
+	 * status and crash records must not follow the region's tables later. */
+	n->rings = calloc((size_t)np * np, sizeof *n->rings);
+	if (!n->rings)
+		return -ENOMEM;
+	for (uint32_t f = 0; f < np; f++)
+		for (uint32_t t = 0; t < np; t++) {
+			act__ring_h h;
+			if ((err = act__shm_ring(&n->shm, f, t, &h)))
+				return err;
+			n->rings[f * np + t] = h.r;
+		}
+	for (uint32_t i = 0; i < np; i++) {
+		if ((n->efd[i] = act__doorbell_new(i == ACT__SUPERVISOR)) < 0)
+			return n->efd[i];
+		if ((err = act__shm_ring(&n->shm, i, 0, &n->in[i])) ||
+		    (err = act__shm_ring(&n->shm, 0, i, &n->out[i])))
+			return err;
+	}
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		return -errno;
+
+	/* Block the signals we take through signalfd before forking the
+	 * zygote; it and the workers reset their masks. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);  /* a closed terminal: stop cleanly, not abruptly */
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, oldmask);
+
+	memset(&tmpl, 0, sizeof tmpl);
+	tmpl.reg = &n->reg;
+	tmpl.shm_fd = n->shm.fd;
+	tmpl.directory_hash = n->dir_hash;
+	tmpl.efd = n->efd;
+	tmpl.standby_efd = n->standby_efd;
+	tmpl.zygote_init = zygote_init_trampoline;
+	tmpl.zygote_arg = n;
+	if ((err = act__spawner_start(&n->sp, &tmpl)))
+		return err;
+
+	/* From here on nothing is inherited by workers (they come from the
+	 * zygote): this is where sockets, threads and contexts may appear. */
+	n->sig_h.fn = on_signal;
+	n->bell_h.fn = on_doorbell;
+	n->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (n->sigfd < 0)
+		return -errno;
+	if ((err = io_uring_queue_init(256, &n->loop.uring, 0)) < 0) {
+		act__err("io_uring unavailable: %s", act_strerror(err));
+		return err;
+	}
+	n->loop.ok = true;
+	n->dl = act__dl_open(n->state_dir, &err);
+	if (!n->dl)
+		return err;
+	if (n->control_path) {
+		n->ctl = act__ctl_new(n, n->control_path, &err);
+		if (!n->ctl)
+			return err;
+	}
+	if (n->endpoint) {
+		struct act__gw_config cfg = {
+			.endpoint = n->endpoint, .advertise = n->advertise, .limits = n->limits,
+			.curve_secret = n->curve_secret, .curve_public = n->curve_public,
+			.curve_allow = (const char (*)[41])n->curve_allow,
+			.n_curve_allow = n->n_curve_allow, .all_remote = n->all_remote,
+		};
+		n->gw = act__gw_new(n, &cfg, &err);
+		if (!n->gw)
+			return err ? err : -EINVAL;
+	}
+	return 0;
+}
+
+void act__loop_teardown(act_node_t *n, const sigset_t *oldmask)
+{
+	uint32_t np = n->reg.n_groups + 1;
+
+	act__ctl_free(n->ctl);
+	n->ctl = NULL;
+	act__gw_free(n->gw);
+	n->gw = NULL;
+	act__dl_close(n->dl);
+	n->dl = NULL;
+	for (uint32_t i = 0; i < n->reg.n_groups && n->gs; i++)
+		act__group_kill_spare(n, i);
+	act__spawner_stop(&n->sp);
+	for (uint32_t i = 0; i < n->reg.n_groups && n->gs; i++)
+		if (n->gs[i].pidfd >= 0)
+			close(n->gs[i].pidfd);
+	for (uint32_t i = 0; n->standby_efd && i < n->reg.n_groups; i++)
+		if (n->standby_efd[i] >= 0)
+			close(n->standby_efd[i]);
+	free(n->standby_efd);
+	n->standby_efd = NULL;
+	if (n->loop.ok)
+		io_uring_queue_exit(&n->loop.uring);
+	n->loop.ok = false;
+	if (n->sigfd >= 0)
+		close(n->sigfd);
+	n->sigfd = -1;
+	for (uint32_t i = 0; n->efd && i < np; i++)
+		if (n->efd[i] >= 0)
+			close(n->efd[i]);
+	if (n->shm.base)
+		act__shm_destroy(&n->shm);
+	free(n->efd);
+	free(n->gs);
+	free(n->marks);
+	n->marks = NULL;
+	free(n->in);
+	free(n->out);
+	free(n->rings);
+	n->rings = NULL;
+	n->efd = NULL;
+	n->gs = NULL;
+	n->in = n->out = NULL;
+	sigprocmask(SIG_SETMASK, oldmask, NULL);
+}

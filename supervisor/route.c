@@ -1,0 +1,193 @@
+/*
+ * route.c - the records between the supervisor and its groups: control
+ * records it sends (STOP), envelopes it injects for clients and the
+ * gateway, and what the groups send it (READY, dead letters, envelopes
+ * for outside the node).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <actors.h>
+
+#include "control.h"
+#include "deadletter.h"
+#include "doorbell.h"
+#include "envelope.h"
+#include "gateway.h"
+#include "group.h"
+#include "log.h"
+#include "node.h"
+#include "route.h"
+
+/* ---- records to the groups ---------------------------------------------------- */
+
+/* Sends a control record to participant `to`.  0 or ACT_EFULL. */
+int act__route_ctrl(act_node_t *n, uint32_t to, uint32_t code)
+{
+	int err;
+	struct act__env *e = act__ring_reserve(&n->out[to], sizeof *e, &err);
+	if (!e)
+		return err;
+	memset(e, 0, sizeof *e);
+	e->rec.len = sizeof *e;
+	e->rec.kind = ACT__REC_CTRL;
+	e->type = code;
+	act__ring_commit(&n->out[to], e);
+	act__doorbell_notify(act__shm_part(&n->shm, to), ACT__SUPERVISOR, n->efd[to]);
+	return 0;
+}
+
+int act__node_inject(struct act_node *n, const char *actor, const char *type,
+                     const char *json, size_t json_len, const char *sender,
+                     const char *endpoint, uint32_t from_peer, uint16_t flags, uint64_t corr)
+{
+	int id = act__reg_find_actor(&n->reg, actor);
+	size_t len;
+	int err;
+
+	if (id < 0)
+		return -ENOENT;
+	if (!act__name_ok(type) || strlen(type) > ACT__NAME_MAX ||
+	    (sender && strlen(sender) > ACT__NAME_MAX) ||
+	    (endpoint && strlen(endpoint) > ACT__ENDPOINT_MAX))
+		return -EINVAL;
+	uint32_t g = n->reg.actors[id].group;
+	len = act__jenv_size(sender ? strlen(sender) : 0, endpoint ? strlen(endpoint) : 0,
+	                     strlen(type), json_len);
+	if (len > UINT32_MAX)
+		return -EMSGSIZE;
+	struct act__env *e = act__ring_reserve(&n->out[g], (uint32_t)len, &err);
+	if (!e)
+		return err;
+	e->rec.kind = ACT__REC_MSG;
+	e->rec.flags = flags | ACT__ENV_JSON;
+	e->type = 0;
+	e->to = (uint32_t)id;
+	e->from = 0;
+	e->from_peer = from_peer;
+	e->corr = corr;
+	act__jenv_fill(e, sender, endpoint, type, json, json_len);
+	act__ring_commit(&n->out[g], e);
+	act__doorbell_notify(act__shm_part(&n->shm, g), ACT__SUPERVISOR, n->efd[g]);
+	return 0;
+}
+
+/* ---- records for the supervisor --------------------------------------------------- */
+
+/* An envelope for outside the node.  False: keep it, retry later (full peer). */
+static bool handle_outbound(act_node_t *n, uint32_t from, const struct act__env *e)
+{
+	struct act__jview jv;
+
+	if (act__jenv_parse(e, e->rec.len, &jv)) {
+		act__warn("malformed outbound envelope from group %u dropped", from);
+		n->n_dead_letters++;
+		return true;
+	}
+	if (jv.endpoint_len == 0) {
+		/* A reply (or Reject) for an actorsctl client. */
+		if (!act__ctl_reply(n->ctl, e->corr, jv.type, jv.json, jv.json_len)) {
+			act__debug("reply of type %s for a client that is gone", jv.type);
+			n->n_dead_letters++;
+		}
+		return true;
+	}
+	if (!n->gw) {
+		act__warn("envelope of type %s for %s at %s dropped: this node has no endpoint",
+		          jv.type, jv.peer, jv.endpoint);
+		n->n_dead_letters++;
+		return true;
+	}
+	const char *from_name = e->from && e->from <= n->reg.n_actors ?
+	                        n->reg.actors[e->from - 1].name : NULL;
+	int rc = act__gw_send(n->gw, jv.peer, jv.endpoint, jv.type, jv.json, jv.json_len, from_name);
+	if (rc == ACT_EFULL)
+		return false;
+	if (rc)
+		n->n_dead_letters++;
+	return true;
+}
+
+/* Handles one record from group `from`.  False: leave it in the ring. */
+static bool handle_sup_record(act_node_t *n, uint32_t from, const struct act__rec *rec)
+{
+	const struct act__env *e = (const struct act__env *)rec;
+
+	if (rec->len < sizeof *e) {
+		act__warn("short record from group %u dropped", from);
+		return true;
+	}
+	if (rec->kind == ACT__REC_MSG && (rec->flags & ACT__ENV_JSON) && e->to == ACT__TO_OUTSIDE)
+		return handle_outbound(n, from, e);
+	if (rec->kind != ACT__REC_CTRL) {
+		act__warn("unexpected envelope from group %u for the supervisor dropped", from);
+		n->n_dead_letters++;
+		return true;
+	}
+	switch (e->type) {
+	case ACT__CTRL_READY:
+		if (from >= 1 && from <= n->reg.n_groups && n->gs[from - 1].state == ACT__G_STARTING) {
+			struct act__gstate *g = &n->gs[from - 1];
+			act__group_set_state(n, from - 1, ACT__G_READY);
+			if (g->waiter) {
+				act__ctl_group_ready(n->ctl, g->waiter, true, NULL);
+				g->waiter = NULL;
+			}
+		}
+		break;
+	case ACT__CTRL_SHUTDOWN_NODE:
+		act__node_stop(n, ACT_EXIT_OK, "act_shutdown() called");
+		break;
+	case ACT__CTRL_DEAD_LETTER: {
+		int64_t id = -1;
+		n->n_dead_letters++;
+		if (n->dl)
+			id = act__dl_append(n->dl, (const char *)(e + 1), rec->len - sizeof *e);
+		act__warn("dead letter #%lld from group '%s' stored%s%s", (long long)id,
+		          from >= 1 && from <= n->reg.n_groups ? n->reg.groups[from - 1].name : "?",
+		          n->dl && act__dl_path(n->dl) ? " in " : " in memory",
+		          n->dl && act__dl_path(n->dl) ? act__dl_path(n->dl) : "");
+		break;
+	}
+	default:
+		act__warn("unknown control record %u from group %u", e->type, from);
+	}
+	return true;
+}
+
+/*
+ * The supervisor never takes sizes or counts from the region once it is
+ * running (a worker could have scribbled on it): it uses its own registry,
+ * and every ring it reads was validated when it attached.
+ */
+void act__route_drain(act_node_t *n)
+{
+	uint64_t bits[ACT__READY_WORDS];
+	int err;
+
+	act__doorbell_take(act__shm_part(&n->shm, 0), bits);
+	n->out_blocked = false;
+	/* The supervisor handles few records: scanning every ring is cheap
+	 * and robust against a dead producer's stale ready bit. */
+	for (uint32_t s = 1; s < n->reg.n_groups + 1; s++) {
+		const struct act__rec *rec;
+		unsigned k = 0;
+		while (k++ < 1024 && (rec = act__ring_peek(&n->in[s], &err))) {
+			if (!handle_sup_record(n, s, rec)) {
+				/* A full peer: the envelope stays, and so does everything
+				 * behind it in this ring; retried on the next turn. */
+				n->out_blocked = true;
+				break;
+			}
+			act__ring_release(&n->in[s]);
+		}
+		act__ring_publish(&n->in[s]);
+		if (err) {
+			act__err("corrupt record from group %u: ring skipped", s);
+			act__ring_skip_corrupt(&n->in[s]);
+		}
+	}
+}
