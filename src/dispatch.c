@@ -102,7 +102,7 @@ static void handle_ctrl(struct worker *w, const struct act__env *e)
 		break;
 	default:
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
-		act__warn("unknown control record %u ignored", e->type);
+		act__warn_every("unknown control record %u ignored", e->type);
 	}
 }
 
@@ -163,7 +163,7 @@ static void poison(struct worker *w, const struct act__env *e, uint32_t len, uin
 	cJSON_Delete(o);
 	if (text) {
 		if (act__w_send_ctrl(w, ACT__CTRL_DEAD_LETTER, text, (uint32_t)strlen(text)))
-			act__err("dead letter could not reach the supervisor (ring full or too large)");
+			act__err_every("dead letter could not reach the supervisor (ring full or too large)");
 		free(text);
 	}
 count:
@@ -235,7 +235,7 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 	if (rec->kind != ACT__REC_MSG || rec->len < sizeof *e || e->to >= reg->n_actors ||
 	    w->slot_of[e->to] < 0 || (!json && (e->type == 0 || e->type > reg->n_types))) {
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
-		act__warn("malformed envelope in ring %u->%u skipped (kind %u, len %u)",
+		act__warn_every("malformed envelope in ring %u->%u skipped (kind %u, len %u)",
 		          h->r->from, h->r->to, rec->kind, rec->len);
 		act__ring_release(h);
 		return;
@@ -247,7 +247,7 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 		if (redelivered >= w->part->max_redeliveries) {
 			/* This envelope was being handled each time the group died:
 			 * a poison message.  Park it and move on. */
-			act__err("envelope to '%s' killed the group %u times: moved to dead letters",
+			act__err_every("envelope to '%s' killed the group %u times: moved to dead letters",
 			         reg->actors[e->to].name, redelivered);
 			poison(w, e, rec->len, redelivered);
 			act__ring_release(h);
@@ -313,6 +313,26 @@ done:
 	act__ring_release(h);
 }
 
+void act__w_quarantine(struct worker *w, uint32_t s, struct act__ring *r, const char *why)
+{
+	uint64_t bit = 1ull << (s % 64u);
+
+	if (w->quarantined[s / 64u] & bit)
+		return;
+	w->quarantined[s / 64u] |= bit;
+	w->pending[s / 64u] &= ~bit;
+	atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
+	if (r)
+		act__ring_quarantine(r);
+	act__err("ring %u->%u quarantined: %s; its envelopes are no longer read, the other "
+	         "rings are served", s, w->self, why);
+}
+
+static inline bool is_quarantined(const struct worker *w, uint32_t s)
+{
+	return (w->quarantined[s / 64u] >> (s % 64u)) & 1u;
+}
+
 /* Drains up to BATCH records from ring s.  Returns how many were handled. */
 static unsigned drain(struct worker *w, uint32_t s)
 {
@@ -323,12 +343,11 @@ static unsigned drain(struct worker *w, uint32_t s)
 	while (n < BATCH && !w->stopping) {
 		const struct act__rec *rec = act__ring_peek(h, &err);
 		if (!rec) {
-			if (err) {
-				uint64_t lost = act__ring_skip_corrupt(h);
-				atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
-				act__err("corrupt record header in ring %u->%u: skipped %llu bytes",
-				         s, w->self, (unsigned long long)lost);
-			}
+			/* A bad record header or position cannot be resynchronised
+			 * (records carry no sync marks), and a producer that wrote
+			 * one may write more: read this ring no further. */
+			if (err)
+				act__w_quarantine(w, s, h->r, "corrupt record header or position");
 			return n;
 		}
 		handle_record(w, h, rec);
@@ -345,7 +364,7 @@ static unsigned drain(struct worker *w, uint32_t s)
 bool act__w_any_ring_nonempty(struct worker *w)
 {
 	for (uint32_t s = 0; s < w->n_parts; s++)
-		if (act__ring_nonempty(&w->in[s]))
+		if (!is_quarantined(w, s) && act__ring_nonempty(&w->in[s]))
 			return true;
 	return false;
 }
@@ -360,6 +379,8 @@ unsigned act__w_poll_rings(struct worker *w)
 		 * producer wrote) instead of sharing a bitmap line with them. */
 		for (uint32_t s = 0; s < w->n_parts; s++) {
 			uint64_t bit = 1ull << (s % 64u);
+			if (w->quarantined[s / 64u] & bit)
+				continue;
 			if ((w->pending[s / 64u] & bit) || act__ring_nonempty(&w->in[s])) {
 				w->pending[s / 64u] &= ~bit;
 				n += drain(w, s);
@@ -370,7 +391,7 @@ unsigned act__w_poll_rings(struct worker *w)
 
 	act__doorbell_take(w->part, bits);
 	for (unsigned i = 0; i < ACT__READY_WORDS; i++) {
-		bits[i] |= w->pending[i];
+		bits[i] = (bits[i] | w->pending[i]) & ~w->quarantined[i];
 		w->pending[i] = 0;
 	}
 	for (unsigned i = 0; i < ACT__READY_WORDS; i++) {

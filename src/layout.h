@@ -1,5 +1,5 @@
 /*
- * layout.h - private: the frozen shared-memory format (layout version 1).
+ * layout.h - private: the frozen shared-memory format (layout version 2).
  *
  * The region is one memfd created by the supervisor before any worker
  * starts.  It holds, in order: the region header, one control block per
@@ -21,7 +21,7 @@
 #define ACT__REGION_MAGIC   0x4d48535352544341ull /* "ACTRSSHM" little-endian */
 #define ACT__RING_MAGIC     0x474e495252544341ull /* "ACTRRING" */
 #define ACT__POISON_MAGIC   0xdeaddeaddeaddeadull /* written at teardown */
-#define ACT__LAYOUT_VERSION 1u
+#define ACT__LAYOUT_VERSION 2u
 
 #define ACT__MAX_PARTS   256u  /* supervisor + up to 255 groups */
 #define ACT__READY_WORDS (ACT__MAX_PARTS / 64u)
@@ -177,7 +177,13 @@ struct act__ring {
 	 */
 	alignas(128) _Atomic uint64_t inflight_pos;
 	_Atomic uint32_t inflight_count;
-	uint32_t reserved1;
+	/*
+	 * 1 once the consumer found this ring corrupt: it no longer reads it
+	 * (nor does any later instance of it), and producers that find the
+	 * ring full are told ACT_ESTOPPED instead of ACT_EFULL.  Never reset
+	 * while the region lives.
+	 */
+	_Atomic uint32_t quarantined;
 	_Atomic uint64_t n_delivered;
 	/*
 	 * The consumer's real progress: everything before done_pos was handled.

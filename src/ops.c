@@ -343,13 +343,13 @@ ACT_API int act_lookup(act_ctx *ctx, const char *name, act_ref *out)
 				*out = intern_remote(ctx->w, actor, reg->peers[i].endpoint);
 				return act_ref_is_nobody(*out) ? -ENOSPC : 0;
 			}
-		act__warn("actor '%s' looked up '%s': no peer named '%s'", ctx->actor->def->name,
+		act__warn_every("actor '%s' looked up '%s': no peer named '%s'", ctx->actor->def->name,
 		          name, at + 1);
 		return -ENOENT;
 	}
 	int id = act__reg_find_actor(ctx->w->reg, name);
 	if (id < 0) {
-		act__warn("actor '%s' looked up an unknown actor '%s'",
+		act__warn_every("actor '%s' looked up an unknown actor '%s'",
 		          ctx->actor->def->name, name ? name : "(null)");
 		return id;
 	}

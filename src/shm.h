@@ -59,7 +59,8 @@ static inline struct act__part *act__shm_part(const act__shm *shm, uint32_t i)
 	                            (size_t)i * sizeof(struct act__part));
 }
 
-/* Attaches h to the ring from -> to (validating it). 0 or -EPROTO. */
+/* Attaches h to the ring from -> to (validating it).  0, -EPROTO or
+ * -EBADMSG (see act__ring_attach()). */
 int act__shm_ring(const act__shm *shm, uint32_t from, uint32_t to, act__ring_h *h);
 
 /* FNV-1a over a byte string, chained: used for the checksum and directory hash. */

@@ -73,6 +73,7 @@ struct worker {
 	uint32_t n_local;
 	int32_t *slot_of;            /* actor id -> local slot, -1 elsewhere */
 	uint64_t pending[ACT__READY_WORDS];
+	uint64_t quarantined[ACT__READY_WORDS]; /* inbound rings found corrupt: never read */
 	uint64_t dirty[ACT__READY_WORDS];  /* other participants we sent to, not yet notified */
 	uint32_t n_dirty_sends;             /* envelopes sent since the last flush */
 	struct ask *asks;
@@ -166,6 +167,12 @@ void act__w_stop_actor(struct worker *w, struct actor *a);
 void act__w_invoke(struct worker *w, struct actor *a, const act_type *t, const void *msg,
                    const struct act__env *env, uint32_t redelivered,
                    const struct act__jview *jv);
+/*
+ * Stops reading inbound ring s for good: counts the corruption once, logs
+ * one line, and flags the ring in shared memory so that later instances
+ * and its producer know.  r may be NULL when the ring never validated.
+ */
+void act__w_quarantine(struct worker *w, uint32_t s, struct act__ring *r, const char *why);
 /* Drains the rings that have work, BATCH records each.  Returns records handled. */
 unsigned act__w_poll_rings(struct worker *w);
 /* True if any inbound ring holds a record. */

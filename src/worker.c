@@ -218,10 +218,23 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < w->n_parts; i++) {
 		w->parts[i] = act__shm_part(&w->shm, i);
-		if ((err = act__shm_ring(&w->shm, i, w->self, &w->in[i])) ||
-		    (err = act__shm_ring(&w->shm, w->self, i, &w->out[i]))) {
-			act__err("ring %u<->%u failed validation", i, w->self);
+		if ((err = act__shm_ring(&w->shm, w->self, i, &w->out[i]))) {
+			act__err("ring %u->%u failed validation", w->self, i);
 			return err;
+		}
+		/* An inbound ring that is corrupt (now, or when an earlier
+		 * instance of this group quarantined it) is not read; the group
+		 * serves its other rings. */
+		if ((err = act__shm_ring(&w->shm, i, w->self, &w->in[i]))) {
+			act__w_quarantine(w, i, err == -EBADMSG ? w->in[i].r : NULL,
+			                  err == -EBADMSG ? "head or tail out of range"
+			                                  : "ring header failed validation");
+			continue;
+		}
+		if (act__ring_is_quarantined(w->in[i].r)) {
+			w->quarantined[i / 64u] |= 1ull << (i % 64u);
+			act__warn("ring %u->%u stays quarantined (found corrupt earlier)", i, w->self);
+			continue;
 		}
 		/* Anything already waiting (e.g. for a restarted worker) counts
 		 * as pending work. */

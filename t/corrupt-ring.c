@@ -1,0 +1,212 @@
+/*
+ * t/corrupt-ring.c - an inbound ring whose producer scribbled over it must
+ * be detected once, counted once and quarantined: its consumer stops
+ * reading it, logs one line for it, and keeps serving its other rings
+ * without spinning on the bad one.
+ *
+ * Group "vandals" writes a garbage tail into its ring to "victims" (the
+ * case that made a worker spin and log up to a million lines); group
+ * "smudgers" writes a garbage record header under a sane tail.  Group
+ * "goods" then sends N_GOOD messages to the victim, which must get all of
+ * them in order.  Everything the workers write on stderr goes to a file
+ * that is counted here.
+ */
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "harness.h"
+
+#define N_GOOD 2000
+#define IDLE_MS 300 /* the victim idles this long with the bad rings in place */
+
+enum { G_VANDALS = 1, G_SMUDGERS, G_GOODS, G_VICTIMS };
+
+typedef struct { int64_t seq; } seq_msg;
+ACT_MESSAGE_TYPE(seq_type, seq_msg, "Seq", ACT_FIELD(seq_msg, seq, ACT_I64));
+
+struct area {
+	_Atomic int corrupted;    /* rings scribbled on (2 when both are) */
+	_Atomic int64_t received, out_of_order;
+	_Atomic int64_t sent;
+	_Atomic int send_errors;
+	_Atomic int quarantined[5];
+	_Atomic int watchdog;
+};
+static struct area *A;
+
+/* The region is the memfd mapping named "actors-region" in /proc/self/maps. */
+static unsigned char *find_region(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned long lo = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (strstr(line, "actors-region") && sscanf(line, "%lx-", &lo) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (unsigned char *)lo;
+}
+
+static struct act__ring *ring_of(uint32_t from, uint32_t to)
+{
+	unsigned char *base = find_region();
+	if (!base)
+		return NULL;
+	struct act__region *h = (struct act__region *)base;
+	struct act__ring_ent *tab = (struct act__ring_ent *)(base + h->rings_off);
+	return (struct act__ring *)(base + tab[from * h->n_parts + to].offset);
+}
+
+static void vandal_start(act_ctx *ctx, void *st, const void *m)
+{
+	struct act__ring *r = ring_of(G_VANDALS, G_VICTIMS);
+	if (!r)
+		return;
+	/* Neither a multiple of 8 nor within a capacity of head. */
+	atomic_store_explicit(&r->tail, 0xabababababababadull, memory_order_release);
+	A->corrupted++;
+}
+
+static void smudger_start(act_ctx *ctx, void *st, const void *m)
+{
+	struct act__ring *r = ring_of(G_SMUDGERS, G_VICTIMS);
+	if (!r)
+		return;
+	uint64_t tail = atomic_load(&r->tail);
+	struct act__rec *rec = (struct act__rec *)(r->data + (tail & (r->cap - 1)));
+	rec->len = 5; /* shorter than a record header */
+	rec->kind = 0x7777;
+	atomic_store_explicit(&r->tail, tail + 64, memory_order_release);
+	A->corrupted++;
+}
+
+static void good_start(act_ctx *ctx, void *st, const void *m)
+{
+	act_timer_periodic(ctx, 2, 1);
+}
+
+/* Waits for both rings to be bad, then sends in chunks, backing off on a full ring. */
+static void good_tick(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref v;
+	if (A->corrupted < 2 || act_lookup(ctx, "victim", &v))
+		return;
+	while (A->sent < N_GOOD) {
+		seq_msg s = { A->sent };
+		int rc = act_send(ctx, v, &seq_type, &s);
+		if (rc == ACT_EFULL)
+			return;
+		if (rc) {
+			A->send_errors++;
+			return;
+		}
+		A->sent++;
+	}
+	act_timer_cancel(ctx, 1);
+}
+
+static void victim_seq(act_ctx *ctx, void *st, const void *m)
+{
+	const seq_msg *s = m;
+	if (s->seq != A->received)
+		A->out_of_order++;
+	if (++A->received == N_GOOD)
+		act_timer_once(ctx, IDLE_MS, 7);
+}
+
+static void victim_timeout(act_ctx *ctx, void *st, const void *m)
+{
+	act_shutdown(ctx);
+}
+
+static const act_handler vandal_h[] = { { &act_start_type, vandal_start } };
+static const act_behaviour vandal_b = { .name = "vandal", .handlers = vandal_h, .n_handlers = 1 };
+static const act_handler smudger_h[] = { { &act_start_type, smudger_start } };
+static const act_behaviour smudger_b = { .name = "smudger", .handlers = smudger_h, .n_handlers = 1 };
+static const act_handler good_h[] = {
+	{ &act_start_type, good_start }, { &act_timeout_type, good_tick },
+};
+static const act_behaviour good_b = { .name = "good", .handlers = good_h, .n_handlers = 2 };
+static const act_handler victim_h[] = {
+	{ &seq_type, victim_seq }, { &act_timeout_type, victim_timeout },
+};
+static const act_behaviour victim_b = { .name = "victim", .handlers = victim_h, .n_handlers = 2 };
+
+static void inspect(struct act_node *n)
+{
+	harness_inspect(n);
+	for (uint32_t f = 1; f <= 3; f++) {
+		struct act__ring *r = act__node_ring(n, f, G_VICTIMS);
+		A->quarantined[f] = r ? (int)atomic_load(&r->quarantined) : -1;
+	}
+}
+
+int main(void)
+{
+	tap_timeout(60);
+	A = shared_area(sizeof *A);
+
+	/* Everybody's stderr (the workers inherit it) goes to a file. */
+	FILE *log = tmpfile();
+	int saved = dup(2);
+	if (!log || saved < 0 || dup2(fileno(log), 2) < 0)
+		bail("cannot redirect stderr");
+
+	act_node_t *n = act_node_new("corrupt-ring");
+	act_node_add_group(n, "vandals");
+	act_node_add_group(n, "smudgers");
+	act_node_add_group(n, "goods");
+	act_node_add_group(n, "victims");
+	act_node_add_actor(n, "vandals", "vandal", &vandal_b, NULL);
+	act_node_add_actor(n, "smudgers", "smudger", &smudger_b, NULL);
+	act_node_add_actor(n, "goods", "good", &good_b, NULL);
+	act_node_add_actor(n, "victims", "victim", &victim_b, NULL);
+	act_node_add_actor(n, "goods", "watchdog", &harness_watchdog_b, NULL);
+	harness_watchdog_fired = &A->watchdog;
+	act__node_inspect_hook = inspect;
+	int rc = act_node_run(n);
+	act_node_free(n);
+
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+
+	/* Count the lines about the two bad rings, and all lines. */
+	char line[1200];
+	int total = 0, about[5] = { 0 };
+	rewind(log);
+	while (fgets(line, sizeof line, log)) {
+		if (total < 20)
+			diag("log: %.200s", line);
+		total++;
+		for (int f = 1; f <= 3; f++) {
+			char key[16];
+			snprintf(key, sizeof key, "ring %d->%d", f, G_VICTIMS);
+			if (strstr(line, key))
+				about[f]++;
+		}
+	}
+	fclose(log);
+
+	ok(rc == 0, "node ran and stopped cleanly (rc %d)", rc);
+	ok(A->corrupted == 2, "both rings into the victim were scribbled on");
+	ok(!A->watchdog, "the victim stopped the node itself (no watchdog)");
+	ok(A->sent == N_GOOD && A->send_errors == 0, "the good sender sent %d messages (%lld, %d errors)",
+	   N_GOOD, (long long)A->sent, A->send_errors);
+	ok(A->received == N_GOOD && A->out_of_order == 0,
+	   "the victim kept serving its good ring: %lld of %d, %lld out of order",
+	   (long long)A->received, N_GOOD, (long long)A->out_of_order);
+	ok(counters[G_VICTIMS].corrupt == 2,
+	   "each corruption was counted once (n_corrupt %llu, want 2)",
+	   (unsigned long long)counters[G_VICTIMS].corrupt);
+	ok(about[1] == 1 && about[2] == 1, "one log line per bad ring (%d and %d lines)", about[1],
+	   about[2]);
+	ok(about[3] == 0, "nothing logged about the good ring (%d)", about[3]);
+	ok(total <= 20, "the whole run logged %d lines (at most 20)", total);
+	ok(A->quarantined[1] == 1 && A->quarantined[2] == 1 && A->quarantined[3] == 0,
+	   "the bad rings are flagged quarantined in the region, the good one is not (%d %d %d)",
+	   A->quarantined[1], A->quarantined[2], A->quarantined[3]);
+	return done_testing();
+}
