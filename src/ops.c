@@ -139,7 +139,70 @@ void act__w_send_reject(struct worker *w, const struct act__env *e, const struct
 	free(text);
 }
 
-static int check_target(const struct worker *w, act_ref to, const act_type *t)
+/* Logs a failed use of type t by actor a, the first time for this pair. */
+static void warn_type(struct worker *w, const struct actor *a, const act_type *t,
+                      const char *why)
+{
+	const char *name = t && t->name ? t->name : "(null)";
+
+	for (uint32_t i = 0; i < w->n_warned; i++)
+		if (w->warned[i].actor == a->id && w->warned[i].type == t)
+			return;
+	if (w->n_warned < sizeof w->warned / sizeof w->warned[0]) {
+		w->warned[w->n_warned].actor = a->id;
+		w->warned[w->n_warned].type = t;
+		w->n_warned++;
+		act__err("actor '%s' used message type '%s', %s: the send failed with -EINVAL "
+		         "(logged once per actor and type)", a->def->name, name, why);
+	} else {
+		act__err_every("actor '%s' used message type '%s', %s: the send failed with -EINVAL",
+		               a->def->name, name, why);
+	}
+}
+
+/*
+ * The slow path of known_type(): t is not (this process's copy of) a
+ * registered descriptor.  A descriptor with the layout of a registered
+ * type of the same name is that type (say, a copy a module made); anything
+ * else cannot be sent, since the receiver could not tell what it is.
+ */
+__attribute__((noinline))
+static const act_type *resolve_type(struct worker *w, const struct actor *a, const act_type *t)
+{
+	const struct act__registry *reg = w->reg;
+	const act_type *same;
+
+	if (!t || !t->name) {
+		warn_type(w, a, t, "which is not a message type");
+		return NULL;
+	}
+	if (t->id && t->id <= reg->n_types && act__type_same_shape(reg->types[t->id], t))
+		return reg->types[t->id];
+	same = act__reg_type_by_name(reg, t->name);
+	if (same && act__type_same_shape(same, t))
+		return same;
+	warn_type(w, a, t, same ? "whose layout differs from the registered type of that name"
+	                        : "which this node does not know (declare it with "
+	                          "ACT_MESSAGE_TYPE or act_type_declare() before the node starts)");
+	return NULL;
+}
+
+/* The registered descriptor for t, or NULL (logged).  Inline: on every send. */
+static inline const act_type *known_type(struct worker *w, const struct actor *a,
+                                         const act_type *t)
+{
+	if (t && t->id && t->id <= w->reg->n_types && w->reg->types[t->id] == t)
+		return t;
+	return resolve_type(w, a, t);
+}
+
+/*
+ * Checks a send of *t from actor a to `to`: 0, -ENOENT (unknown ref) or
+ * -EINVAL (unknown type, logged once).  On success *t is the registered
+ * descriptor, which is what the envelope is built from.
+ */
+static int check_target(struct worker *w, const struct actor *a, act_ref to,
+                        const act_type **t)
 {
 	if (to.peer) {
 		if (to.peer > w->n_remotes)
@@ -147,15 +210,14 @@ static int check_target(const struct worker *w, act_ref to, const act_type *t)
 	} else if (to.id == 0 || to.id > w->reg->n_actors) {
 		return -ENOENT;
 	}
-	if (!t || t->id == 0 || t->id > w->reg->n_types ||
-	    (w->reg->types[t->id] != t && !act__type_same_shape(w->reg->types[t->id], t)))
+	if (!(*t = known_type(w, a, *t)))
 		return -EINVAL;
 	return 0;
 }
 
 ACT_API int act_send(act_ctx *ctx, act_ref to, const act_type *t, const void *msg)
 {
-	int err = check_target(ctx->w, to, t);
+	int err = check_target(ctx->w, ctx->actor, to, &t);
 	if (err)
 		return err;
 	if (ctx->w->in_fini)
@@ -175,9 +237,7 @@ ACT_API int act_reply(act_ctx *ctx, const act_type *t, const void *msg)
 
 	if (e && ctx->jv) {
 		/* The sender is outside the node: answer through the supervisor. */
-		if (!t || t->id == 0 || t->id > ctx->w->reg->n_types ||
-		    (ctx->w->reg->types[t->id] != t &&
-		     !act__type_same_shape(ctx->w->reg->types[t->id], t)))
+		if (!(t = known_type(ctx->w, ctx->actor, t)))
 			return -EINVAL;
 		if (ctx->w->in_fini)
 			return ACT_ESTOPPED;
@@ -191,7 +251,7 @@ ACT_API int act_reply(act_ctx *ctx, const act_type *t, const void *msg)
 		return -ENOENT;
 	to.id = e->from;
 	to.peer = e->from_peer;
-	if ((err = check_target(ctx->w, to, t)))
+	if ((err = check_target(ctx->w, ctx->actor, to, &t)))
 		return err;
 	if (ctx->w->in_fini)
 		return ACT_ESTOPPED;
@@ -269,7 +329,7 @@ ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg
 		return -EINVAL;
 	if (w->in_fini)
 		return ACT_ESTOPPED;
-	if ((err = check_target(w, to, t)))
+	if ((err = check_target(w, ctx->actor, to, &t)))
 		return err;
 	if (to.peer)
 		return -EOPNOTSUPP; /* the family's protocol has no correlation ids */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "message.h"
 #include "registry.h"
 #include "shm.h"
@@ -143,6 +144,32 @@ int act__reg_add_type(struct act__registry *r, act_type *t)
 	return 0;
 }
 
+/* Types declared at load time, in declaration order (process-local). */
+static act_type **declared;
+static uint32_t n_declared, cap_declared;
+
+ACT_API void act_type_declare(act_type *t)
+{
+	if (!t)
+		return;
+	for (uint32_t i = 0; i < n_declared; i++)
+		if (declared[i] == t)
+			return;
+	if (grow((void **)&declared, &cap_declared, n_declared + 1, sizeof *declared))
+		return; /* stays undeclared: a use of it is logged */
+	declared[n_declared++] = t;
+}
+
+void act__reg_add_declared(struct act__registry *r)
+{
+	for (uint32_t i = 0; i < n_declared; i++) {
+		int err = act__reg_add_type(r, declared[i]);
+		if (err)
+			act__debug("declared type '%s' not registered: %s",
+			           declared[i]->name ? declared[i]->name : "?", act_strerror(err));
+	}
+}
+
 struct act__group_def *act__reg_group(const struct act__registry *r, const char *name)
 {
 	for (uint32_t i = 0; i < r->n_groups; i++)
@@ -254,6 +281,7 @@ uint64_t act__reg_freeze(struct act__registry *r)
 {
 	uint64_t h = ACT__FNV_SEED;
 	r->frozen = true;
+	act__reg_add_declared(r);
 	for (uint32_t i = 0; i < r->n_groups; i++)
 		h = act__fnv1a(h, r->groups[i].name, strlen(r->groups[i].name) + 1);
 	for (uint32_t i = 0; i < r->n_actors; i++) {

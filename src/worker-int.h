@@ -93,6 +93,9 @@ struct worker {
 	size_t scratch_cap;
 	char *jbuf;                  /* encoded JSON payloads */
 	size_t jbuf_cap;
+	/* (actor, type) pairs whose failed use was logged: once each */
+	struct { uint32_t actor; const act_type *type; } warned[32];
+	uint32_t n_warned;
 };
 
 /* ---- notifying receivers (inline: on every send) ------------------------- */
