@@ -16,6 +16,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include <actors/common.h>
+
 #define ACT__CACHELINE 64
 
 #define ACT__REGION_MAGIC   0x4d48535352544341ull /* "ACTRSSHM" little-endian */
@@ -65,14 +67,46 @@ enum {
 /*
  * An envelope: the ring record header followed by routing fields, then the
  * payload (a packed message, see message.h) at offset sizeof(act__env).
+ * Written only by act__env_write() / act__jenv_write() (envelope.h).
  */
 struct act__env {
 	struct act__rec rec;
 	uint32_t type;      /* message type id, or control code */
-	uint32_t to;        /* receiver actor id */
+	uint32_t to;        /* receiver actor id, or ACT__TO_OUTSIDE */
 	uint32_t from;      /* sender actor id + 1; 0 = nobody */
-	uint32_t from_peer; /* 0 = local sender */
+	uint32_t from_peer; /* 0 = local sender, else ACT__PEER_* */
 	uint64_t corr;      /* ask correlation id (ASK/REPLY) */
+};
+
+/* Special values of the routing fields. */
+#define ACT__TO_OUTSIDE  0xffffffffu /* act__env.to: outbound, for the supervisor's gateway */
+#define ACT__PEER_REMOTE 1u          /* act__env.from_peer: from the network (gateway) */
+#define ACT__PEER_CLIENT 0xfffffffeu /* act__env.from_peer: from a control-socket client */
+
+/*
+ * Envelopes with ACT__ENV_JSON carry, after struct act__env and in place
+ * of a packed payload, a trailer naming the party outside the node, the
+ * type by name, and the message as JSON text:
+ *
+ *   struct act__jt | peer name \0 | endpoint \0 | type name \0 | json \0
+ *
+ * Inbound (supervisor -> worker) `peer` is the sender; outbound (worker ->
+ * supervisor, act__env.to == ACT__TO_OUTSIDE) it is the receiver.  An
+ * empty endpoint means "a local client" (actorsctl), matched by corr.
+ * Names of parties outside the node are not this node's names: a peer of
+ * the family may use up to ACT__REMOTE_NAME_MAX bytes (the wire limit),
+ * while everything this node names itself is at most ACT_NAME_MAX.
+ */
+#define ACT__REMOTE_NAME_MAX 255u /* peer and type names in a trailer */
+#define ACT__ENDPOINT_MAX    255u /* endpoint in a trailer */
+
+struct act__jt {
+	uint16_t peer_len;      /* bytes, without the NUL; <= ACT__REMOTE_NAME_MAX */
+	uint16_t endpoint_len;  /* <= ACT__ENDPOINT_MAX */
+	uint16_t type_len;      /* 1..ACT__REMOTE_NAME_MAX */
+	uint16_t reserved;
+	uint32_t json_len;
+	uint32_t reserved2;
 };
 
 /*

@@ -38,14 +38,9 @@ static int send_env(struct worker *w, uint32_t to, const act_type *t, const void
 	                                       (uint32_t)(sizeof *e + psize), &err);
 	if (!e)
 		return err;
-	e->rec.len = (uint32_t)(sizeof *e + psize);
-	e->rec.kind = ACT__REC_MSG;
-	e->rec.flags = flags;
-	e->type = t->id;
-	e->to = to;
-	e->from = from;
-	e->from_peer = 0;
-	e->corr = corr;
+	act__env_write(e, ACT__REC_MSG, (uint32_t)(sizeof *e + psize),
+	               &(struct act__route){ .type = t->id, .to = to, .from = from,
+	                                     .flags = flags, .corr = corr });
 	if (var)
 		act__msg_pack(t, msg, e + 1);
 	else
@@ -62,11 +57,8 @@ int act__w_send_ctrl(struct worker *w, uint32_t code, const void *payload, uint3
 	                                       (uint32_t)sizeof *e + len, &err);
 	if (!e)
 		return err;
-	memset(e, 0, sizeof *e);
-	e->rec.len = (uint32_t)sizeof *e + len;
-	e->rec.kind = ACT__REC_CTRL;
-	e->type = code;
-	e->from = w->self;
+	act__env_write(e, ACT__REC_CTRL, (uint32_t)sizeof *e + len,
+	               &(struct act__route){ .type = code, .from = w->self });
 	if (len)
 		memcpy(e + 1, payload, len);
 	act__ring_commit(&w->out[ACT__SUPERVISOR], e);
@@ -90,14 +82,9 @@ static int send_outside_json(struct worker *w, const char *peer, const char *end
 	struct act__env *e = act__ring_reserve(&w->out[ACT__SUPERVISOR], (uint32_t)len, &err);
 	if (!e)
 		return err;
-	e->rec.kind = ACT__REC_MSG;
-	e->rec.flags = flags | ACT__ENV_JSON;
-	e->type = 0;
-	e->to = ACT__TO_OUTSIDE;
-	e->from = from;
-	e->from_peer = 0;
-	e->corr = corr;
-	act__jenv_fill(e, peer, endpoint, type, json, json_len);
+	act__jenv_write(e, &(struct act__route){ .to = ACT__TO_OUTSIDE, .from = from,
+	                                         .flags = flags, .corr = corr },
+	                peer, endpoint, type, json, json_len);
 	act__ring_commit(&w->out[ACT__SUPERVISOR], e);
 	act__w_notify(w, ACT__SUPERVISOR);
 	return 0;
@@ -285,16 +272,17 @@ ACT_API int act_forward(act_ctx *ctx, act_ref to)
 	struct act__env *e = act__ring_reserve(&w->out[g], src->rec.len, &err);
 	if (!e)
 		return err;
+	/* A forwarded reply is a plain message to its new receiver, who has
+	 * no ask waiting for it.  (A forwarded ask stays an ask.) */
+	bool reply = src->rec.flags & ACT__ENV_REPLY;
+	act__env_write(e, src->rec.kind, src->rec.len,
+	               &(struct act__route){
+	                   .type = src->type, .to = to.id - 1, .from = src->from,
+	                   .from_peer = src->from_peer, .corr = reply ? 0 : src->corr,
+	                   .flags = (uint16_t)(src->rec.flags & ~ACT__ENV_REPLY) });
 	/* The payload's act_buf pointers were fixed up in place for this
 	 * process; the receiver recomputes them from the offsets. */
-	memcpy(e, src, src->rec.len);
-	e->to = to.id - 1;
-	if (e->rec.flags & ACT__ENV_REPLY) {
-		/* A forwarded reply is a plain message to its new receiver, who
-		 * has no ask waiting for it.  (A forwarded ask stays an ask.) */
-		e->rec.flags &= (uint16_t)~ACT__ENV_REPLY;
-		e->corr = 0;
-	}
+	memcpy(e + 1, src + 1, src->rec.len - sizeof *e);
 	act__ring_commit(&w->out[g], e);
 	act__w_notify(w, g);
 	return 0;
@@ -391,10 +379,10 @@ ACT_API int act_lookup(act_ctx *ctx, const char *name, act_ref *out)
 	const char *at = name ? strchr(name, '@') : NULL;
 	if (at) {
 		/* "actor@peer": an actor on a named peer node (app file "peers"). */
-		char actor[ACT__NAME_MAX + 1];
+		char actor[ACT__REMOTE_NAME_MAX + 1];
 		size_t al = (size_t)(at - name);
 		const struct act__registry *reg = ctx->w->reg;
-		if (al == 0 || al > ACT__NAME_MAX)
+		if (al == 0 || al > ACT__REMOTE_NAME_MAX)
 			return -EINVAL;
 		memcpy(actor, name, al);
 		actor[al] = '\0';

@@ -27,7 +27,7 @@
 #define MAX_REMOTES 1024u
 
 struct remote {
-	char name[ACT__NAME_MAX + 1];
+	char name[ACT__REMOTE_NAME_MAX + 1];
 	char endpoint[ACT__ENDPOINT_MAX + 1];
 };
 

@@ -350,10 +350,7 @@ static int send_ctrl(act_node_t *n, uint32_t to, uint32_t code)
 	struct act__env *e = act__ring_reserve(&n->out[to], sizeof *e, &err);
 	if (!e)
 		return err;
-	memset(e, 0, sizeof *e);
-	e->rec.len = sizeof *e;
-	e->rec.kind = ACT__REC_CTRL;
-	e->type = code;
+	act__env_write(e, ACT__REC_CTRL, sizeof *e, &(struct act__route){ .type = code });
 	act__ring_commit(&n->out[to], e);
 	act__doorbell_notify(act__shm_part(&n->shm, to), ACT__SUPERVISOR, n->efd[to]);
 	return 0;
@@ -369,8 +366,8 @@ int act__node_inject(struct act_node *n, const char *actor, const char *type,
 
 	if (id < 0)
 		return -ENOENT;
-	if (!act__name_ok(type) || strlen(type) > ACT__NAME_MAX ||
-	    (sender && strlen(sender) > ACT__NAME_MAX) ||
+	if (!act__name_ok(type) || strlen(type) > ACT__REMOTE_NAME_MAX ||
+	    (sender && strlen(sender) > ACT__REMOTE_NAME_MAX) ||
 	    (endpoint && strlen(endpoint) > ACT__ENDPOINT_MAX))
 		return -EINVAL;
 	uint32_t g = n->reg.actors[id].group;
@@ -381,14 +378,9 @@ int act__node_inject(struct act_node *n, const char *actor, const char *type,
 	struct act__env *e = act__ring_reserve(&n->out[g], (uint32_t)len, &err);
 	if (!e)
 		return err;
-	e->rec.kind = ACT__REC_MSG;
-	e->rec.flags = flags | ACT__ENV_JSON;
-	e->type = 0;
-	e->to = (uint32_t)id;
-	e->from = 0;
-	e->from_peer = from_peer;
-	e->corr = corr;
-	act__jenv_fill(e, sender, endpoint, type, json, json_len);
+	act__jenv_write(e, &(struct act__route){ .to = (uint32_t)id, .from_peer = from_peer,
+	                                         .flags = flags, .corr = corr },
+	                sender, endpoint, type, json, json_len);
 	act__ring_commit(&n->out[g], e);
 	act__doorbell_notify(act__shm_part(&n->shm, g), ACT__SUPERVISOR, n->efd[g]);
 	return 0;
