@@ -28,6 +28,8 @@ typedef struct act__shm {
 	/* Copies taken when the region was created or validated: never read
 	 * back from the header, which a buggy process could overwrite. */
 	uint64_t parts_off;
+	uint64_t rings_off;
+	uint64_t generation;
 	uint32_t n_parts;
 } act__shm;
 

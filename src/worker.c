@@ -193,7 +193,7 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 		act__err("cannot attach shared memory: %s", why[0] ? why : act_strerror(err));
 		return err;
 	}
-	w->n_parts = w->shm.hdr->n_parts;
+	w->n_parts = w->shm.n_parts;
 	w->heartbeat_ns = (uint64_t)(g->heartbeat_ms ? g->heartbeat_ms : 100) * 1000000u;
 	if (w->self >= w->n_parts || w->n_parts != reg->n_groups + 1) {
 		act__err("shared memory does not match this node's groups");
