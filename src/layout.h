@@ -131,7 +131,7 @@ enum act__part_state {
  */
 struct act__part {
 	/* constant */
-	char name[64];
+	char name[ACT_NAME_MAX + 1];
 	uint32_t index;
 	uint32_t ring_bytes;        /* capacity of each ring into this participant */
 	uint32_t max_msg;           /* largest record accepted into those rings */
@@ -161,7 +161,8 @@ struct act__part {
 	_Atomic uint32_t handling_type;     /* type id being handled, 0 = idle */
 	_Atomic uint32_t handling_from;     /* sender actor id + 1, 0 = none */
 	_Atomic uint32_t handling_json;     /* 1: a JSON envelope from outside */
-	char handling_name[64];             /* its type name (JSON envelopes only) */
+	char handling_name[ACT_NAME_MAX + 1]; /* its type name (cut to fit: a remote
+	                                       * type name may be longer) */
 	/* Written by the supervisor before it wakes a hot standby: what the
 	 * standby's Start message says. */
 	int32_t standby_n_restarts, standby_last_signal, standby_last_exit;
@@ -255,5 +256,8 @@ struct act__region {
 	_Atomic uint32_t stopping; /* set by the supervisor when the node stops */
 	int32_t supervisor_pid;
 };
+
+/* The format is frozen in bytes, not in names: the limits above must not move it. */
+_Static_assert(ACT_NAME_MAX + 1 == 64, "act__part name fields are 64 bytes in layout 2");
 
 #endif

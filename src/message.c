@@ -48,8 +48,8 @@ int act__type_validate(const act_type *t)
 
 	if (!t || !t->name)
 		return -EINVAL;
-	name_len = strnlen(t->name, 64);
-	if (name_len == 0 || name_len > 63)
+	name_len = strnlen(t->name, ACT_NAME_MAX + 1);
+	if (name_len == 0 || name_len > ACT_NAME_MAX)
 		return -EINVAL;
 	if (!t->align || (t->align & (t->align - 1)) || t->align > 8)
 		return -EINVAL;

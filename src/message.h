@@ -28,7 +28,7 @@ static inline int act__kind_is_var(act_field_kind k)
 }
 
 /*
- * Checks a descriptor: name of 1..63 bytes; align a power of two <= 8;
+ * Checks a descriptor: name of 1..ACT_NAME_MAX bytes; align a power of two <= 8;
  * size 0 only without fields; every field named (no duplicates), of a
  * known kind, with the size of its kind (ACT_STR: at least 1), aligned for
  * its kind and inside the struct.  Returns 0 or -EINVAL.  Everything below

@@ -22,7 +22,7 @@ bool act__name_ok(const char *name)
 	if (!name)
 		return false;
 	n = strlen(name);
-	if (n == 0 || n > 63)
+	if (n == 0 || n > ACT_NAME_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)

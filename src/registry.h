@@ -101,7 +101,7 @@ ACT__SHARED int act__reg_find_actor(const struct act__registry *r, const char *n
  */
 uint64_t act__reg_freeze(struct act__registry *r);
 
-/* Checks that a name is usable: 1..63 bytes, no control characters. */
+/* Checks that a name is usable: 1..ACT_NAME_MAX bytes, no control characters. */
 bool act__name_ok(const char *name);
 
 #endif
