@@ -977,6 +977,8 @@ static void drain_inbound(act_node_t *n)
 	for (uint32_t s = 1; s < n->reg.n_groups + 1; s++) {
 		const struct act__rec *rec;
 		unsigned k = 0;
+		if (act__ring_is_quarantined(n->in[s].r))
+			continue;
 		while (k++ < 1024 && (rec = act__ring_peek(&n->in[s], &err))) {
 			if (!handle_sup_record(n, s, rec)) {
 				/* A full peer: the envelope stays, and so does everything
@@ -988,8 +990,13 @@ static void drain_inbound(act_node_t *n)
 		}
 		act__ring_publish(&n->in[s]);
 		if (err) {
-			act__err("corrupt record from group %u: ring skipped", s);
-			act__ring_skip_corrupt(&n->in[s]);
+			/* Once, not on every turn: the ring is read no further. */
+			act__ring_quarantine(n->in[s].r);
+			atomic_fetch_add_explicit(&act__shm_part(&n->shm, 0)->n_corrupt, 1,
+			                          memory_order_relaxed);
+			act__err("ring %u->0 quarantined: corrupt record header or position; "
+			         "records from group '%s' to the supervisor are no longer read",
+			         s, n->reg.groups[s - 1].name);
 		}
 	}
 }

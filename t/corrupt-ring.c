@@ -8,8 +8,10 @@
  * case that made a worker spin and log up to a million lines); group
  * "smudgers" writes a garbage record header under a sane tail.  Group
  * "goods" then sends N_GOOD messages to the victim, which must get all of
- * them in order.  Everything the workers write on stderr goes to a file
- * that is counted here.
+ * them in order.  Group "traitors" garbles the tail of its own ring to
+ * the supervisor once the node runs: the supervisor must quarantine that
+ * ring once too, and keep running.  Everything written on stderr goes to
+ * a file that is counted here.
  */
 #include <stdatomic.h>
 #include <unistd.h>
@@ -20,7 +22,7 @@
 #define N_GOOD 2000
 #define IDLE_MS 300 /* the victim idles this long with the bad rings in place */
 
-enum { G_VANDALS = 1, G_SMUDGERS, G_GOODS, G_VICTIMS };
+enum { G_VANDALS = 1, G_SMUDGERS, G_GOODS, G_VICTIMS, G_TRAITORS };
 
 typedef struct { int64_t seq; } seq_msg;
 ACT_MESSAGE_TYPE(seq_type, seq_msg, "Seq", ACT_FIELD(seq_msg, seq, ACT_I64));
@@ -31,6 +33,7 @@ struct area {
 	_Atomic int64_t sent;
 	_Atomic int send_errors;
 	_Atomic int quarantined[5];
+	_Atomic int traitor_done, sup_quarantined;
 	_Atomic int watchdog;
 };
 static struct area *A;
@@ -121,6 +124,22 @@ static void victim_timeout(act_ctx *ctx, void *st, const void *m)
 	act_shutdown(ctx);
 }
 
+static void traitor_start(act_ctx *ctx, void *st, const void *m)
+{
+	act_timer_periodic(ctx, 5, 1);
+}
+
+/* Once the node runs (the victim got traffic), garble our ring to the supervisor. */
+static void traitor_tick(act_ctx *ctx, void *st, const void *m)
+{
+	struct act__ring *r;
+	if (A->traitor_done || A->received == 0 || !(r = ring_of(G_TRAITORS, 0)))
+		return;
+	atomic_store_explicit(&r->tail, atomic_load(&r->tail) + 0x10003, memory_order_release);
+	A->traitor_done = 1;
+	act_timer_cancel(ctx, 1);
+}
+
 static const act_handler vandal_h[] = { { &act_start_type, vandal_start } };
 static const act_behaviour vandal_b = { .name = "vandal", .handlers = vandal_h, .n_handlers = 1 };
 static const act_handler smudger_h[] = { { &act_start_type, smudger_start } };
@@ -129,6 +148,10 @@ static const act_handler good_h[] = {
 	{ &act_start_type, good_start }, { &act_timeout_type, good_tick },
 };
 static const act_behaviour good_b = { .name = "good", .handlers = good_h, .n_handlers = 2 };
+static const act_handler traitor_h[] = {
+	{ &act_start_type, traitor_start }, { &act_timeout_type, traitor_tick },
+};
+static const act_behaviour traitor_b = { .name = "traitor", .handlers = traitor_h, .n_handlers = 2 };
 static const act_handler victim_h[] = {
 	{ &seq_type, victim_seq }, { &act_timeout_type, victim_timeout },
 };
@@ -141,6 +164,8 @@ static void inspect(struct act_node *n)
 		struct act__ring *r = act__node_ring(n, f, G_VICTIMS);
 		A->quarantined[f] = r ? (int)atomic_load(&r->quarantined) : -1;
 	}
+	struct act__ring *r = act__node_ring(n, G_TRAITORS, 0);
+	A->sup_quarantined = r ? (int)atomic_load(&r->quarantined) : -1;
 }
 
 int main(void)
@@ -159,10 +184,12 @@ int main(void)
 	act_node_add_group(n, "smudgers");
 	act_node_add_group(n, "goods");
 	act_node_add_group(n, "victims");
+	act_node_add_group(n, "traitors");
 	act_node_add_actor(n, "vandals", "vandal", &vandal_b, NULL);
 	act_node_add_actor(n, "smudgers", "smudger", &smudger_b, NULL);
 	act_node_add_actor(n, "goods", "good", &good_b, NULL);
 	act_node_add_actor(n, "victims", "victim", &victim_b, NULL);
+	act_node_add_actor(n, "traitors", "traitor", &traitor_b, NULL);
 	act_node_add_actor(n, "goods", "watchdog", &harness_watchdog_b, NULL);
 	harness_watchdog_fired = &A->watchdog;
 	act__node_inspect_hook = inspect;
@@ -175,12 +202,15 @@ int main(void)
 
 	/* Count the lines about the two bad rings, and all lines. */
 	char line[1200];
-	int total = 0, about[5] = { 0 };
+	int total = 0, about[5] = { 0 }, about_sup = 0;
 	rewind(log);
 	while (fgets(line, sizeof line, log)) {
 		if (total < 20)
 			diag("log: %.200s", line);
 		total++;
+		/* (the old wording was "corrupt record from group 5") */
+		about_sup += strstr(line, "corrupt") &&
+		             (strstr(line, "ring 5->0") || strstr(line, "from group 5"));
 		for (int f = 1; f <= 3; f++) {
 			char key[16];
 			snprintf(key, sizeof key, "ring %d->%d", f, G_VICTIMS);
@@ -208,5 +238,10 @@ int main(void)
 	ok(A->quarantined[1] == 1 && A->quarantined[2] == 1 && A->quarantined[3] == 0,
 	   "the bad rings are flagged quarantined in the region, the good one is not (%d %d %d)",
 	   A->quarantined[1], A->quarantined[2], A->quarantined[3]);
+	ok(A->traitor_done, "the traitor garbled its ring to the supervisor");
+	ok(about_sup == 1, "the supervisor logged that ring once (%d lines)", about_sup);
+	ok(counters[0].corrupt == 1 && A->sup_quarantined == 1,
+	   "the supervisor counted it once and quarantined it (n_corrupt %llu, flag %d)",
+	   (unsigned long long)counters[0].corrupt, A->sup_quarantined);
 	return done_testing();
 }
