@@ -7,7 +7,10 @@
  * table, and the rings themselves, one single-producer ring per
  * (sender participant -> receiver participant) pair.  Everything a worker
  * reads from here is validated before it is followed.  Changing anything in
- * this file means bumping ACT__LAYOUT_VERSION.
+ * this file (or the packed message form of message.h) means bumping
+ * ACT__LAYOUT_VERSION.
+ *
+ * Version 2: act__ring.quarantined (was reserved1).
  */
 #ifndef ACT_LAYOUT_H
 #define ACT_LAYOUT_H
@@ -38,9 +41,18 @@ enum {
 };
 
 /*
+ * Rings: capacities (act__ring.cap) are powers of two in [MIN_CAP,
+ * MAX_CAP]; a ring's largest record (max_rec) is a multiple of 8 in
+ * [64, cap / 4].
+ */
+#define ACT__RING_MIN_CAP (4u * 1024u)
+#define ACT__RING_MAX_CAP (1u << 30)
+#define ACT__REC_ALIGN    8u
+
+/*
  * Every ring record starts with this 8-byte header; records are padded to
- * a multiple of 8 bytes and never wrap around the end of the ring (a PAD
- * record fills the tail instead).
+ * a multiple of ACT__REC_ALIGN bytes and never wrap around the end of the
+ * ring (a PAD record fills the tail instead).
  */
 struct act__rec {
 	uint32_t len;   /* bytes, header included, before rounding up to 8 */
@@ -66,7 +78,11 @@ enum {
 
 /*
  * An envelope: the ring record header followed by routing fields, then the
- * payload (a packed message, see message.h) at offset sizeof(act__env).
+ * payload at offset sizeof(act__env).  The payload is part of this format
+ * too: for ACT__REC_MSG without ACT__ENV_JSON it is the packed message
+ * described in message.h (the struct, then variable-length data at
+ * 8-byte offsets, act_buf.off naming them); with ACT__ENV_JSON it is the
+ * trailer below; for ACT__CTRL_DEAD_LETTER it is JSON text.
  * Written only by act__env_write() / act__jenv_write() (envelope.h).
  */
 struct act__env {

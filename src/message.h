@@ -9,7 +9,9 @@
  * of the message.  VSTR data and JSON text are followed by a NUL that len
  * does not count.  In the packed copy each act_buf has ptr = NULL and off =
  * the offset of its data; the receiver turns off back into ptr with
- * act__msg_fixup() after checking it.
+ * act__msg_fixup() after checking it.  The packed form travels in the
+ * rings, so it is part of the frozen shared-memory format (layout.h):
+ * changing it bumps ACT__LAYOUT_VERSION.
  */
 #ifndef ACT_MESSAGE_H
 #define ACT_MESSAGE_H

@@ -18,11 +18,11 @@
 
 #include "layout.h"
 
-/* Smallest and largest ring capacities, in bytes. */
-#define ACT__RING_MIN_CAP (4u * 1024u)
-#define ACT__RING_MAX_CAP (1u << 30)
-
-static inline uint32_t act__rec_round(uint32_t len) { return (len + 7u) & ~7u; }
+/* A record's length rounded up to ACT__REC_ALIGN (layout.h). */
+static inline uint32_t act__rec_round(uint32_t len)
+{
+	return (len + ACT__REC_ALIGN - 1u) & ~(ACT__REC_ALIGN - 1u);
+}
 
 /* Bytes a ring of capacity cap needs in the region (header + data). */
 size_t act__ring_bytes(uint32_t cap);
