@@ -30,6 +30,13 @@ static inline int act__kind_is_var(act_field_kind k)
 }
 
 /*
+ * The types declared so far with act_type_declare() (ACT_MESSAGE_TYPE runs
+ * it at load time), in declaration order; *n receives their number.  The
+ * array belongs to this module and may move on the next declaration.
+ */
+act_type *const *act__declared_types(uint32_t *n);
+
+/*
  * Checks a descriptor: name of 1..ACT_NAME_MAX bytes; align a power of two <= 8;
  * size 0 only without fields; every field named (no duplicates), of a
  * known kind, with the size of its kind (ACT_STR: at least 1), aligned for

@@ -144,24 +144,11 @@ int act__reg_add_type(struct act__registry *r, act_type *t)
 	return 0;
 }
 
-/* Types declared at load time, in declaration order (process-local). */
-static act_type **declared;
-static uint32_t n_declared, cap_declared;
-
-ACT_API void act_type_declare(act_type *t)
-{
-	if (!t)
-		return;
-	for (uint32_t i = 0; i < n_declared; i++)
-		if (declared[i] == t)
-			return;
-	if (grow((void **)&declared, &cap_declared, n_declared + 1, sizeof *declared))
-		return; /* stays undeclared: a use of it is logged */
-	declared[n_declared++] = t;
-}
-
 void act__reg_add_declared(struct act__registry *r)
 {
+	uint32_t n_declared;
+	act_type *const *declared = act__declared_types(&n_declared);
+
 	for (uint32_t i = 0; i < n_declared; i++) {
 		int err = act__reg_add_type(r, declared[i]);
 		if (err)
