@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,21 +78,15 @@ void act__log(int level, const char *fmt, ...)
 
 uint64_t act__log_n_suppressed;
 
-void act__log_limited(struct act__log_limit *l, int level, const char *fmt, ...)
+bool act__log_limit_take(struct act__log_limit *l, uint64_t now_ns)
 {
-	uint64_t now = act__now_ns();
 	const uint64_t refill_ns = (uint64_t)ACT__LOG_REFILL_MS * 1000000u;
-	va_list ap;
 
-	if (act__log_level < 0)
-		init_level();
-	if (level > act__log_level)
-		return;
 	if (!l->last_ns) {
 		l->tokens = ACT__LOG_BURST;
-		l->last_ns = now;
-	} else if (now - l->last_ns >= refill_ns) {
-		uint64_t add = (now - l->last_ns) / refill_ns;
+		l->last_ns = now_ns ? now_ns : 1;
+	} else if (now_ns > l->last_ns && now_ns - l->last_ns >= refill_ns) {
+		uint64_t add = (now_ns - l->last_ns) / refill_ns;
 		l->tokens = add >= ACT__LOG_BURST - l->tokens ? ACT__LOG_BURST
 		                                              : l->tokens + (uint32_t)add;
 		l->last_ns += add * refill_ns;
@@ -99,9 +94,20 @@ void act__log_limited(struct act__log_limit *l, int level, const char *fmt, ...)
 	if (!l->tokens) {
 		l->suppressed++;
 		act__log_n_suppressed++;
-		return;
+		return false;
 	}
 	l->tokens--;
+	return true;
+}
+
+void act__log_limited(struct act__log_limit *l, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (act__log_level < 0)
+		init_level();
+	if (level > act__log_level || !act__log_limit_take(l, act__now_ns()))
+		return;
 	va_start(ap, fmt);
 	vlog(level, l->suppressed, fmt, ap);
 	va_end(ap);

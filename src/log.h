@@ -2,6 +2,7 @@
 #ifndef ACT_LOG_H
 #define ACT_LOG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "export.h"
@@ -37,6 +38,13 @@ struct act__log_limit {
 /* Writes the line if l's budget allows (adding the suppressed count), else counts it. */
 __attribute__((format(printf, 3, 4)))
 ACT__SHARED void act__log_limited(struct act__log_limit *l, int level, const char *fmt, ...);
+
+/*
+ * The bucket itself: true if a line may be written at now_ns (taking a
+ * token), false if it is suppressed (counted in l->suppressed).  The
+ * caller resets l->suppressed after writing the count.
+ */
+bool act__log_limit_take(struct act__log_limit *l, uint64_t now_ns);
 
 /* Total lines suppressed by every limiter of this process (for tests). */
 extern uint64_t act__log_n_suppressed;
