@@ -885,7 +885,7 @@ static bool handle_outbound(act_node_t *n, uint32_t from, const struct act__env 
 	struct act__jview jv;
 
 	if (act__jenv_parse(e, e->rec.len, &jv)) {
-		act__warn("malformed outbound envelope from group %u dropped", from);
+		act__warn_every("malformed outbound envelope from group %u dropped", from);
 		n->n_dead_letters++;
 		return true;
 	}
@@ -898,8 +898,8 @@ static bool handle_outbound(act_node_t *n, uint32_t from, const struct act__env 
 		return true;
 	}
 	if (!n->gw) {
-		act__warn("envelope of type %s for %s at %s dropped: this node has no endpoint",
-		          jv.type, jv.peer, jv.endpoint);
+		act__warn_every("envelope of type %s for %s at %s dropped: this node has no endpoint",
+		                jv.type, jv.peer, jv.endpoint);
 		n->n_dead_letters++;
 		return true;
 	}
@@ -919,13 +919,13 @@ static bool handle_sup_record(act_node_t *n, uint32_t from, const struct act__re
 	const struct act__env *e = (const struct act__env *)rec;
 
 	if (rec->len < sizeof *e) {
-		act__warn("short record from group %u dropped", from);
+		act__warn_every("short record from group %u dropped", from);
 		return true;
 	}
 	if (rec->kind == ACT__REC_MSG && (rec->flags & ACT__ENV_JSON) && e->to == ACT__TO_OUTSIDE)
 		return handle_outbound(n, from, e);
 	if (rec->kind != ACT__REC_CTRL) {
-		act__warn("unexpected envelope from group %u for the supervisor dropped", from);
+		act__warn_every("unexpected envelope from group %u for the supervisor dropped", from);
 		n->n_dead_letters++;
 		return true;
 	}
@@ -948,14 +948,14 @@ static bool handle_sup_record(act_node_t *n, uint32_t from, const struct act__re
 		n->n_dead_letters++;
 		if (n->dl)
 			id = act__dl_append(n->dl, (const char *)(e + 1), rec->len - sizeof *e);
-		act__warn("dead letter #%lld from group '%s' stored%s%s", (long long)id,
-		          from >= 1 && from <= n->reg.n_groups ? n->reg.groups[from - 1].name : "?",
-		          n->dl && act__dl_path(n->dl) ? " in " : " in memory",
-		          n->dl && act__dl_path(n->dl) ? act__dl_path(n->dl) : "");
+		act__warn_every("dead letter #%lld from group '%s' stored%s%s", (long long)id,
+		                from >= 1 && from <= n->reg.n_groups ? n->reg.groups[from - 1].name : "?",
+		                n->dl && act__dl_path(n->dl) ? " in " : " in memory",
+		                n->dl && act__dl_path(n->dl) ? act__dl_path(n->dl) : "");
 		break;
 	}
 	default:
-		act__warn("unknown control record %u from group %u", e->type, from);
+		act__warn_every("unknown control record %u from group %u", e->type, from);
 	}
 	return true;
 }
