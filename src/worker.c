@@ -225,13 +225,16 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 		/* An inbound ring that is corrupt (now, or when an earlier
 		 * instance of this group quarantined it) is not read; the group
 		 * serves its other rings. */
-		if ((err = act__shm_ring(&w->shm, i, w->self, &w->in[i]))) {
-			act__w_quarantine(w, i, err == -EBADMSG ? w->in[i].r : NULL,
-			                  err == -EBADMSG ? "head or tail out of range"
-			                                  : "ring header failed validation");
+		err = act__shm_ring(&w->shm, i, w->self, &w->in[i]);
+		if (err && err != -EBADMSG) {
+			act__w_quarantine(w, i, NULL, "ring header failed validation");
 			continue;
 		}
-		if (act__ring_is_quarantined(w->in[i].r)) {
+		if (err && !act__ring_is_quarantined(w->in[i].r)) {
+			act__w_quarantine(w, i, w->in[i].r, "head or tail out of range");
+			continue;
+		}
+		if (err || act__ring_is_quarantined(w->in[i].r)) {
 			w->quarantined[i / 64u] |= 1ull << (i % 64u);
 			act__warn("ring %u->%u stays quarantined (found corrupt earlier)", i, w->self);
 			continue;

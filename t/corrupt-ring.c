@@ -11,8 +11,11 @@
  * them in order.  Group "traitors" garbles the tail of its own ring to
  * the supervisor once the node runs: the supervisor must quarantine that
  * ring once too, and keep running.  Everything written on stderr goes to
- * a file that is counted here.
+ * a file that is counted here.  The victim then dies once (SIGKILL): its
+ * next instance must start although two of its rings are corrupt, keep
+ * them quarantined without counting them again, and serve the rest.
  */
+#include <signal.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -34,6 +37,7 @@ struct area {
 	_Atomic int send_errors;
 	_Atomic int quarantined[5];
 	_Atomic int traitor_done, sup_quarantined;
+	_Atomic int victim_starts, victim_restart_seen;
 	_Atomic int watchdog;
 };
 static struct area *A;
@@ -119,8 +123,20 @@ static void victim_seq(act_ctx *ctx, void *st, const void *m)
 		act_timer_once(ctx, IDLE_MS, 7);
 }
 
+static void victim_start(act_ctx *ctx, void *st, const void *m)
+{
+	const act_start *s = m;
+	if (++A->victim_starts > 1) {
+		A->victim_restart_seen = s->restart;
+		act_timer_once(ctx, IDLE_MS, 8);
+	}
+}
+
+/* First instance: idle with the bad rings in place, then die.  Second: stop. */
 static void victim_timeout(act_ctx *ctx, void *st, const void *m)
 {
+	if (A->victim_starts == 1)
+		raise(SIGKILL);
 	act_shutdown(ctx);
 }
 
@@ -154,8 +170,9 @@ static const act_handler traitor_h[] = {
 static const act_behaviour traitor_b = { .name = "traitor", .handlers = traitor_h, .n_handlers = 2 };
 static const act_handler victim_h[] = {
 	{ &seq_type, victim_seq }, { &act_timeout_type, victim_timeout },
+	{ &act_start_type, victim_start },
 };
-static const act_behaviour victim_b = { .name = "victim", .handlers = victim_h, .n_handlers = 2 };
+static const act_behaviour victim_b = { .name = "victim", .handlers = victim_h, .n_handlers = 3 };
 
 static void inspect(struct act_node *n)
 {
@@ -205,7 +222,7 @@ int main(void)
 	int total = 0, about[5] = { 0 }, about_sup = 0;
 	rewind(log);
 	while (fgets(line, sizeof line, log)) {
-		if (total < 20)
+		if (total < 30)
 			diag("log: %.200s", line);
 		total++;
 		/* (the old wording was "corrupt record from group 5") */
@@ -229,12 +246,16 @@ int main(void)
 	   "the victim kept serving its good ring: %lld of %d, %lld out of order",
 	   (long long)A->received, N_GOOD, (long long)A->out_of_order);
 	ok(counters[G_VICTIMS].corrupt == 2,
-	   "each corruption was counted once (n_corrupt %llu, want 2)",
+	   "each corruption was counted once, not again by the restarted worker (n_corrupt %llu, want 2)",
 	   (unsigned long long)counters[G_VICTIMS].corrupt);
-	ok(about[1] == 1 && about[2] == 1, "one log line per bad ring (%d and %d lines)", about[1],
+	ok(A->victim_starts == 2 && A->victim_restart_seen,
+	   "the victim's worker was restarted once and its Start said so (%d starts)",
+	   A->victim_starts);
+	ok(about[1] == 2 && about[2] == 2,
+	   "one log line per bad ring per worker instance (%d and %d lines, want 2)", about[1],
 	   about[2]);
 	ok(about[3] == 0, "nothing logged about the good ring (%d)", about[3]);
-	ok(total <= 20, "the whole run logged %d lines (at most 20)", total);
+	ok(total <= 30, "the whole run logged %d lines (at most 30)", total);
 	ok(A->quarantined[1] == 1 && A->quarantined[2] == 1 && A->quarantined[3] == 0,
 	   "the bad rings are flagged quarantined in the region, the good one is not (%d %d %d)",
 	   A->quarantined[1], A->quarantined[2], A->quarantined[3]);
