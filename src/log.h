@@ -52,8 +52,7 @@ extern uint64_t act__log_n_suppressed;
 /* act__log, rate-limited per call site: for any path that can run per message. */
 #define act__log_every(level, ...) do { \
 	static struct act__log_limit act__lim_; \
-	if ((level) <= act__log_level || act__log_level < 0) \
-		act__log_limited(&act__lim_, (level), __VA_ARGS__); \
+	act__log_limited(&act__lim_, (level), __VA_ARGS__); \
 } while (0)
 #define act__err_every(...)  act__log_every(ACT_LOG_ERR, __VA_ARGS__)
 #define act__warn_every(...) act__log_every(ACT_LOG_WARN, __VA_ARGS__)

@@ -76,7 +76,7 @@ ACT__SHARED int act__reg_add_type(struct act__registry *r, act_type *t);
  * act__reg_freeze() in the supervisor, and in the zygote after modules
  * were loaded, so that every worker inherits the same ids.
  */
-ACT__SHARED void act__reg_add_declared(struct act__registry *r);
+void act__reg_add_declared(struct act__registry *r);
 /* True if a and b have the same wire name, size and fields (one type). */
 bool act__type_same_shape(const act_type *a, const act_type *b);
 /* Type by wire name or NULL. */
