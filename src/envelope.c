@@ -1,5 +1,5 @@
 /*
- * envelope.c - building and checking JSON-carrying envelopes (envelope.h).
+ * envelope.c - writing and checking JSON-carrying envelopes (envelope.h).
  *
  * Records come from shared memory that another process writes, so parsing
  * trusts no length: every string must lie inside the record and end with
@@ -18,14 +18,18 @@ size_t act__jenv_size(size_t peer_len, size_t ep_len, size_t type_len, size_t js
 	       type_len + 1 + json_len + 1;
 }
 
-void act__jenv_fill(struct act__env *e, const char *peer, const char *endpoint,
-                    const char *type, const char *json, size_t json_len)
+void act__jenv_write(struct act__env *e, const struct act__route *r, const char *peer,
+                     const char *endpoint, const char *type, const char *json, size_t json_len)
 {
 	struct act__jt *jt = (struct act__jt *)(e + 1);
 	char *p = (char *)(jt + 1);
 	size_t pl = peer ? strlen(peer) : 0, el = endpoint ? strlen(endpoint) : 0;
 	size_t tl = strlen(type);
+	struct act__route jr = *r;
 
+	jr.type = 0; /* the type travels by name */
+	jr.flags |= ACT__ENV_JSON;
+	act__env_write(e, ACT__REC_MSG, (uint32_t)act__jenv_size(pl, el, tl, json_len), &jr);
 	jt->peer_len = (uint16_t)pl;
 	jt->endpoint_len = (uint16_t)el;
 	jt->type_len = (uint16_t)tl;
@@ -40,7 +44,6 @@ void act__jenv_fill(struct act__env *e, const char *peer, const char *endpoint,
 	p += tl + 1;
 	memcpy(p, json, json_len);
 	p[json_len] = '\0';
-	e->rec.len = (uint32_t)act__jenv_size(pl, el, tl, json_len);
 }
 
 int act__jenv_parse(const struct act__env *e, uint32_t len, struct act__jview *v)
@@ -56,8 +59,8 @@ int act__jenv_parse(const struct act__env *e, uint32_t len, struct act__jview *v
 	uint32_t pl = jt->peer_len, el = jt->endpoint_len, tl = jt->type_len;
 	uint32_t jl = jt->json_len;
 	need = (uint64_t)sizeof *e + sizeof *jt + pl + el + tl + jl + 4;
-	if (need > len || pl > ACT__NAME_MAX || el > ACT__ENDPOINT_MAX || tl > ACT__NAME_MAX ||
-	    tl == 0)
+	if (need > len || pl > ACT__REMOTE_NAME_MAX || el > ACT__ENDPOINT_MAX ||
+	    tl > ACT__REMOTE_NAME_MAX || tl == 0)
 		return -EPROTO;
 	p = (const char *)(jt + 1);
 	end = (const char *)e + len;

@@ -1,17 +1,9 @@
 /*
- * envelope.h - private: envelopes that carry JSON instead of a packed
- * struct, for senders and receivers outside this node's workers (remote
- * peers through the gateway, actorsctl clients through the control socket).
- *
- * Such an envelope (ACT__REC_MSG with ACT__ENV_JSON) carries after the
- * act__env header a trailer naming the party outside the node, the type by
- * name, and the message as JSON text:
- *
- *   struct act__jt | peer name \0 | endpoint \0 | type name \0 | json \0
- *
- * Inbound (supervisor -> worker) `peer` is the sender; outbound (worker ->
- * supervisor, act__env.to == ACT__TO_OUTSIDE) it is the receiver.  An empty
- * endpoint means "a local client" (actorsctl), matched by act__env.corr.
+ * envelope.h - private: the one writer of envelope headers, and the JSON
+ * trailer of envelopes for parties outside the node's workers (remote
+ * peers through the gateway, actorsctl clients through the control
+ * socket).  The format itself (struct act__env, struct act__jt, the
+ * special routing values) is in layout.h.
  */
 #ifndef ACT_ENVELOPE_H
 #define ACT_ENVELOPE_H
@@ -21,35 +13,50 @@
 
 #include "layout.h"
 
-#define ACT__TO_OUTSIDE 0xffffffffu  /* act__env.to of an outbound envelope */
-#define ACT__PEER_CLIENT 0xfffffffeu /* act__env.from_peer of a client's envelope */
-#define ACT__NAME_MAX 255u           /* longest actor / type name on the wire */
-#define ACT__ENDPOINT_MAX 255u
-
-struct act__jt {
-	uint16_t peer_len;
-	uint16_t endpoint_len;
-	uint16_t type_len;
-	uint16_t reserved;
-	uint32_t json_len;
-	uint32_t reserved2;
+/* The routing fields of an envelope; fields left out of an initialiser are 0. */
+struct act__route {
+	uint32_t type;      /* message type id, or control code */
+	uint32_t to;
+	uint32_t from;      /* sender actor id + 1, or participant for control */
+	uint32_t from_peer;
+	uint64_t corr;
+	uint16_t flags;     /* ACT__ENV_* */
 };
+
+/*
+ * Writes the header of a record of kind (ACT__REC_MSG or ACT__REC_CTRL)
+ * and len bytes in all, reserved in a ring, from r.  Every envelope header
+ * in the node is written here.  Inline: it is on every send.
+ */
+static inline void act__env_write(struct act__env *e, uint16_t kind, uint32_t len,
+                                  const struct act__route *r)
+{
+	e->rec.len = len;
+	e->rec.kind = kind;
+	e->rec.flags = r->flags;
+	e->type = r->type;
+	e->to = r->to;
+	e->from = r->from;
+	e->from_peer = r->from_peer;
+	e->corr = r->corr;
+}
+
+/* Bytes of the whole record (header + trailer) for these strings. */
+size_t act__jenv_size(size_t peer_len, size_t ep_len, size_t type_len, size_t json_len);
+
+/*
+ * Writes a whole JSON envelope at e (which has room for act__jenv_size()
+ * bytes): the header from r, with ACT__ENV_JSON added and type 0, then the
+ * trailer.  peer and endpoint may be NULL (empty).
+ */
+void act__jenv_write(struct act__env *e, const struct act__route *r, const char *peer,
+                     const char *endpoint, const char *type, const char *json, size_t json_len);
 
 /* A parsed trailer: pointers into the record, each NUL-terminated. */
 struct act__jview {
 	const char *peer, *endpoint, *type, *json;
 	uint32_t peer_len, endpoint_len, type_len, json_len;
 };
-
-/* Bytes of the whole record (header + trailer) for these strings. */
-size_t act__jenv_size(size_t peer_len, size_t ep_len, size_t type_len, size_t json_len);
-
-/*
- * Fills the trailer after e (which has room for act__jenv_size bytes) and
- * sets e->rec.len.  The caller sets the other header fields.
- */
-void act__jenv_fill(struct act__env *e, const char *peer, const char *endpoint,
-                    const char *type, const char *json, size_t json_len);
 
 /*
  * Parses and bounds-checks the trailer of record e (len bytes in all).

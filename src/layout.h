@@ -1,5 +1,5 @@
 /*
- * layout.h - private: the frozen shared-memory format (layout version 2).
+ * layout.h - private: the frozen shared-memory format (layout version 3).
  *
  * The region is one memfd created by the supervisor before any worker
  * starts.  It holds, in order: the region header, one control block per
@@ -7,7 +7,11 @@
  * table, and the rings themselves, one single-producer ring per
  * (sender participant -> receiver participant) pair.  Everything a worker
  * reads from here is validated before it is followed.  Changing anything in
- * this file means bumping ACT__LAYOUT_VERSION.
+ * this file (or the packed message form of message.h) means bumping
+ * ACT__LAYOUT_VERSION.
+ *
+ * Version 2: act__ring.quarantined (was reserved1).
+ * Version 3: act__ring.inflight_forgiven (after done_pos).
  */
 #ifndef ACT_LAYOUT_H
 #define ACT_LAYOUT_H
@@ -16,12 +20,14 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include <actors/common.h>
+
 #define ACT__CACHELINE 64
 
 #define ACT__REGION_MAGIC   0x4d48535352544341ull /* "ACTRSSHM" little-endian */
 #define ACT__RING_MAGIC     0x474e495252544341ull /* "ACTRRING" */
 #define ACT__POISON_MAGIC   0xdeaddeaddeaddeadull /* written at teardown */
-#define ACT__LAYOUT_VERSION 2u  /* 2: act__ring.inflight_forgiven (after done_pos) */
+#define ACT__LAYOUT_VERSION 3u
 
 #define ACT__MAX_PARTS   256u  /* supervisor + up to 255 groups */
 #define ACT__READY_WORDS (ACT__MAX_PARTS / 64u)
@@ -36,9 +42,18 @@ enum {
 };
 
 /*
+ * Rings: capacities (act__ring.cap) are powers of two in [MIN_CAP,
+ * MAX_CAP]; a ring's largest record (max_rec) is a multiple of 8 in
+ * [64, cap / 4].
+ */
+#define ACT__RING_MIN_CAP (4u * 1024u)
+#define ACT__RING_MAX_CAP (1u << 30)
+#define ACT__REC_ALIGN    8u
+
+/*
  * Every ring record starts with this 8-byte header; records are padded to
- * a multiple of 8 bytes and never wrap around the end of the ring (a PAD
- * record fills the tail instead).
+ * a multiple of ACT__REC_ALIGN bytes and never wrap around the end of the
+ * ring (a PAD record fills the tail instead).
  */
 struct act__rec {
 	uint32_t len;   /* bytes, header included, before rounding up to 8 */
@@ -64,15 +79,51 @@ enum {
 
 /*
  * An envelope: the ring record header followed by routing fields, then the
- * payload (a packed message, see message.h) at offset sizeof(act__env).
+ * payload at offset sizeof(act__env).  The payload is part of this format
+ * too: for ACT__REC_MSG without ACT__ENV_JSON it is the packed message
+ * described in message.h (the struct, then variable-length data at
+ * 8-byte offsets, act_buf.off naming them); with ACT__ENV_JSON it is the
+ * trailer below; for ACT__CTRL_DEAD_LETTER it is JSON text.
+ * Written only by act__env_write() / act__jenv_write() (envelope.h).
  */
 struct act__env {
 	struct act__rec rec;
 	uint32_t type;      /* message type id, or control code */
-	uint32_t to;        /* receiver actor id */
+	uint32_t to;        /* receiver actor id, or ACT__TO_OUTSIDE */
 	uint32_t from;      /* sender actor id + 1; 0 = nobody */
-	uint32_t from_peer; /* 0 = local sender */
+	uint32_t from_peer; /* 0 = local sender, else ACT__PEER_* */
 	uint64_t corr;      /* ask correlation id (ASK/REPLY) */
+};
+
+/* Special values of the routing fields. */
+#define ACT__TO_OUTSIDE  0xffffffffu /* act__env.to: outbound, for the supervisor's gateway */
+#define ACT__PEER_REMOTE 1u          /* act__env.from_peer: from the network (gateway) */
+#define ACT__PEER_CLIENT 0xfffffffeu /* act__env.from_peer: from a control-socket client */
+
+/*
+ * Envelopes with ACT__ENV_JSON carry, after struct act__env and in place
+ * of a packed payload, a trailer naming the party outside the node, the
+ * type by name, and the message as JSON text:
+ *
+ *   struct act__jt | peer name \0 | endpoint \0 | type name \0 | json \0
+ *
+ * Inbound (supervisor -> worker) `peer` is the sender; outbound (worker ->
+ * supervisor, act__env.to == ACT__TO_OUTSIDE) it is the receiver.  An
+ * empty endpoint means "a local client" (actorsctl), matched by corr.
+ * Names of parties outside the node are not this node's names: a peer of
+ * the family may use up to ACT__REMOTE_NAME_MAX bytes (the wire limit),
+ * while everything this node names itself is at most ACT_NAME_MAX.
+ */
+#define ACT__REMOTE_NAME_MAX 255u /* peer and type names in a trailer */
+#define ACT__ENDPOINT_MAX    255u /* endpoint in a trailer */
+
+struct act__jt {
+	uint16_t peer_len;      /* bytes, without the NUL; <= ACT__REMOTE_NAME_MAX */
+	uint16_t endpoint_len;  /* <= ACT__ENDPOINT_MAX */
+	uint16_t type_len;      /* 1..ACT__REMOTE_NAME_MAX */
+	uint16_t reserved;
+	uint32_t json_len;
+	uint32_t reserved2;
 };
 
 /*
@@ -97,7 +148,7 @@ enum act__part_state {
  */
 struct act__part {
 	/* constant */
-	char name[64];
+	char name[ACT_NAME_MAX + 1];
 	uint32_t index;
 	uint32_t ring_bytes;        /* capacity of each ring into this participant */
 	uint32_t max_msg;           /* largest record accepted into those rings */
@@ -127,7 +178,8 @@ struct act__part {
 	_Atomic uint32_t handling_type;     /* type id being handled, 0 = idle */
 	_Atomic uint32_t handling_from;     /* sender actor id + 1, 0 = none */
 	_Atomic uint32_t handling_json;     /* 1: a JSON envelope from outside */
-	char handling_name[64];             /* its type name (JSON envelopes only) */
+	char handling_name[ACT_NAME_MAX + 1]; /* its type name (cut to fit: a remote
+	                                       * type name may be longer) */
 	/* Written by the supervisor before it wakes a hot standby: what the
 	 * standby's Start message says. */
 	int32_t standby_n_restarts, standby_last_signal, standby_last_exit;
@@ -177,7 +229,13 @@ struct act__ring {
 	 */
 	alignas(128) _Atomic uint64_t inflight_pos;
 	_Atomic uint32_t inflight_count;
-	uint32_t reserved1;
+	/*
+	 * 1 once the consumer found this ring corrupt: it no longer reads it
+	 * (nor does any later instance of it), and producers that find the
+	 * ring full are told ACT_ESTOPPED instead of ACT_EFULL.  Never reset
+	 * while the region lives.
+	 */
+	_Atomic uint32_t quarantined;
 	_Atomic uint64_t n_delivered;
 	/*
 	 * The consumer's real progress: everything before done_pos was handled.
@@ -223,5 +281,8 @@ struct act__region {
 	_Atomic uint32_t stopping; /* set by the supervisor when the node stops */
 	int32_t supervisor_pid;
 };
+
+/* The format is frozen in bytes, not in names: the limits above must not move it. */
+_Static_assert(ACT_NAME_MAX + 1 == 64, "act__part name fields are 64 bytes in layout 2");
 
 #endif

@@ -2,6 +2,9 @@
 #ifndef ACT_LOG_H
 #define ACT_LOG_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "export.h"
 
 enum act__log_level { ACT_LOG_ERR = 3, ACT_LOG_WARN = 4, ACT_LOG_INFO = 6, ACT_LOG_DEBUG = 7 };
@@ -15,6 +18,44 @@ ACT__SHARED void act__log_set_ident(const char *ident);
 
 __attribute__((format(printf, 2, 3)))
 ACT__SHARED void act__log(int level, const char *fmt, ...);
+
+/*
+ * A per-call-site token bucket for log lines that can repeat once per
+ * message (bad envelopes, failed sends, unknown names): a burst of
+ * ACT__LOG_BURST lines, then one more per ACT__LOG_REFILL_MS.  Lines over
+ * the budget are counted, not written; the next line written from that
+ * site says how many were suppressed.  Process-local, single-threaded
+ * (each process has its own copy, which is what we want after fork).
+ */
+#define ACT__LOG_BURST 10u
+#define ACT__LOG_REFILL_MS 1000u
+struct act__log_limit {
+	uint64_t last_ns;    /* when tokens were last refilled; 0 = never used */
+	uint32_t tokens;
+	uint32_t suppressed; /* lines dropped since the last one written */
+};
+
+/* Writes the line if l's budget allows (adding the suppressed count), else counts it. */
+__attribute__((format(printf, 3, 4)))
+ACT__SHARED void act__log_limited(struct act__log_limit *l, int level, const char *fmt, ...);
+
+/*
+ * The bucket itself: true if a line may be written at now_ns (taking a
+ * token), false if it is suppressed (counted in l->suppressed).  The
+ * caller resets l->suppressed after writing the count.
+ */
+bool act__log_limit_take(struct act__log_limit *l, uint64_t now_ns);
+
+/* Total lines suppressed by every limiter of this process (for tests). */
+extern uint64_t act__log_n_suppressed;
+
+/* act__log, rate-limited per call site: for any path that can run per message. */
+#define act__log_every(level, ...) do { \
+	static struct act__log_limit act__lim_; \
+	act__log_limited(&act__lim_, (level), __VA_ARGS__); \
+} while (0)
+#define act__err_every(...)  act__log_every(ACT_LOG_ERR, __VA_ARGS__)
+#define act__warn_every(...) act__log_every(ACT_LOG_WARN, __VA_ARGS__)
 
 #define act__err(...)   act__log(ACT_LOG_ERR, __VA_ARGS__)
 #define act__warn(...)  act__log(ACT_LOG_WARN, __VA_ARGS__)

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <actors.h>
@@ -42,14 +43,42 @@ static int field_shape_ok(const act_field *f)
 	return f->size == size && f->offset % align == 0;
 }
 
+/* Types declared at load time, in declaration order (process-local). */
+static act_type **declared;
+static uint32_t n_declared, cap_declared;
+
+ACT_API void act_type_declare(act_type *t)
+{
+	if (!t)
+		return;
+	for (uint32_t i = 0; i < n_declared; i++)
+		if (declared[i] == t)
+			return;
+	if (n_declared == cap_declared) {
+		uint32_t cap = cap_declared ? cap_declared * 2 : 32;
+		act_type **p = realloc(declared, cap * sizeof *p);
+		if (!p)
+			return; /* stays undeclared: a use of it is logged */
+		declared = p;
+		cap_declared = cap;
+	}
+	declared[n_declared++] = t;
+}
+
+act_type *const *act__declared_types(uint32_t *n)
+{
+	*n = n_declared;
+	return declared;
+}
+
 int act__type_validate(const act_type *t)
 {
 	size_t name_len;
 
 	if (!t || !t->name)
 		return -EINVAL;
-	name_len = strnlen(t->name, 64);
-	if (name_len == 0 || name_len > 63)
+	name_len = strnlen(t->name, ACT_NAME_MAX + 1);
+	if (name_len == 0 || name_len > ACT_NAME_MAX)
 		return -EINVAL;
 	if (!t->align || (t->align & (t->align - 1)) || t->align > 8)
 		return -EINVAL;

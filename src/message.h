@@ -9,7 +9,9 @@
  * of the message.  VSTR data and JSON text are followed by a NUL that len
  * does not count.  In the packed copy each act_buf has ptr = NULL and off =
  * the offset of its data; the receiver turns off back into ptr with
- * act__msg_fixup() after checking it.
+ * act__msg_fixup() after checking it.  The packed form travels in the
+ * rings, so it is part of the frozen shared-memory format (layout.h):
+ * changing it bumps ACT__LAYOUT_VERSION.
  */
 #ifndef ACT_MESSAGE_H
 #define ACT_MESSAGE_H
@@ -28,7 +30,14 @@ static inline int act__kind_is_var(act_field_kind k)
 }
 
 /*
- * Checks a descriptor: name of 1..63 bytes; align a power of two <= 8;
+ * The types declared so far with act_type_declare() (ACT_MESSAGE_TYPE runs
+ * it at load time), in declaration order; *n receives their number.  The
+ * array belongs to this module and may move on the next declaration.
+ */
+act_type *const *act__declared_types(uint32_t *n);
+
+/*
+ * Checks a descriptor: name of 1..ACT_NAME_MAX bytes; align a power of two <= 8;
  * size 0 only without fields; every field named (no duplicates), of a
  * known kind, with the size of its kind (ACT_STR: at least 1), aligned for
  * its kind and inside the struct.  Returns 0 or -EINVAL.  Everything below

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "message.h"
 #include "registry.h"
 #include "shm.h"
@@ -21,7 +22,7 @@ bool act__name_ok(const char *name)
 	if (!name)
 		return false;
 	n = strlen(name);
-	if (n == 0 || n > 63)
+	if (n == 0 || n > ACT_NAME_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
@@ -143,6 +144,19 @@ int act__reg_add_type(struct act__registry *r, act_type *t)
 	return 0;
 }
 
+void act__reg_add_declared(struct act__registry *r)
+{
+	uint32_t n_declared;
+	act_type *const *declared = act__declared_types(&n_declared);
+
+	for (uint32_t i = 0; i < n_declared; i++) {
+		int err = act__reg_add_type(r, declared[i]);
+		if (err)
+			act__debug("declared type '%s' not registered: %s",
+			           declared[i]->name ? declared[i]->name : "?", act_strerror(err));
+	}
+}
+
 struct act__group_def *act__reg_group(const struct act__registry *r, const char *name)
 {
 	for (uint32_t i = 0; i < r->n_groups; i++)
@@ -254,6 +268,7 @@ uint64_t act__reg_freeze(struct act__registry *r)
 {
 	uint64_t h = ACT__FNV_SEED;
 	r->frozen = true;
+	act__reg_add_declared(r);
 	for (uint32_t i = 0; i < r->n_groups; i++)
 		h = act__fnv1a(h, r->groups[i].name, strlen(r->groups[i].name) + 1);
 	for (uint32_t i = 0; i < r->n_actors; i++) {

@@ -68,6 +68,15 @@ void act__reg_fini(struct act__registry *r);
 /* Registers t (validated), assigning t->id.  Idempotent for the same t;
  * -EEXIST for another type with the same name; -EINVAL; -ENOMEM; -EBUSY if frozen. */
 ACT__SHARED int act__reg_add_type(struct act__registry *r, act_type *t);
+/*
+ * Registers every type declared with act_type_declare() (ACT_MESSAGE_TYPE)
+ * so far that r does not know yet.  A declared type whose name r already
+ * holds with another layout is skipped (explicit registrations win; using
+ * it later fails with a logged -EINVAL).  Called before any fork: by
+ * act__reg_freeze() in the supervisor, and in the zygote after modules
+ * were loaded, so that every worker inherits the same ids.
+ */
+void act__reg_add_declared(struct act__registry *r);
 /* True if a and b have the same wire name, size and fields (one type). */
 bool act__type_same_shape(const act_type *a, const act_type *b);
 /* Type by wire name or NULL. */
@@ -84,14 +93,15 @@ ACT__SHARED int act__reg_add_actor_named(struct act__registry *r, const char *gr
 ACT__SHARED int act__reg_find_actor(const struct act__registry *r, const char *name);
 
 /*
- * Freezes the registry (no more groups or actors) and returns the hash of
- * group and actor names.  Types may still be added afterwards by the
+ * Freezes the registry (no more groups or actors), registers the declared
+ * types (act__reg_add_declared()) and returns the hash of group and actor
+ * names.  Types may still be added afterwards by the
  * zygote (modules), which is why they are not part of the hash: every
  * worker is forked from that one zygote and sees the same types.
  */
 uint64_t act__reg_freeze(struct act__registry *r);
 
-/* Checks that a name is usable: 1..63 bytes, no control characters. */
+/* Checks that a name is usable: 1..ACT_NAME_MAX bytes, no control characters. */
 bool act__name_ok(const char *name);
 
 #endif

@@ -71,8 +71,12 @@ int act__ring_attach(act__ring_h *h, void *mem, size_t bytes,
 		return -EPROTO;
 	head = atomic_load_explicit(&r->head, memory_order_acquire);
 	tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-	if (tail < head || tail - head > r->cap || (head & 7) || (tail & 7))
-		return -EPROTO;
+	if (tail < head || tail - head > r->cap || (head & 7) || (tail & 7)) {
+		/* The header is ours but a position is garbage: the caller may
+		 * still flag the ring (act__ring_quarantine(h->r)). */
+		h->r = r;
+		return -EBADMSG;
+	}
 	h->r = r;
 	h->data = r->data;
 	h->mask = r->cap - 1;
@@ -124,7 +128,10 @@ void *act__ring_reserve(act__ring_h *h, uint32_t len, int *err)
 			atomic_store_explicit(&r->n_refused_full,
 			    atomic_load_explicit(&r->n_refused_full, memory_order_relaxed) + 1,
 			    memory_order_relaxed);
-			*err = ACT_EFULL;
+			/* Only on this slow path do we look at the consumer's
+			 * quarantine flag: a ring nobody reads will never drain,
+			 * and the sender should know that rather than retry. */
+			*err = act__ring_is_quarantined(r) ? ACT_ESTOPPED : ACT_EFULL;
 			return NULL;
 		}
 	}
@@ -319,6 +326,12 @@ uint64_t act__ring_skip_corrupt(act__ring_h *h)
 	atomic_store_explicit(&r->done_pos, tail, memory_order_relaxed);
 	act__ring_publish(h);
 	return tail - head;
+}
+
+void act__ring_quarantine(struct act__ring *r)
+{
+	/* Relaxed: see act__ring_is_quarantined(); the flag publishes no data. */
+	atomic_store_explicit(&r->quarantined, 1, memory_order_relaxed);
 }
 
 uint64_t act__ring_depth(const struct act__ring *r)

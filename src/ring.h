@@ -12,17 +12,18 @@
 #ifndef ACT_RING_H
 #define ACT_RING_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "layout.h"
 
-/* Smallest and largest ring capacities, in bytes. */
-#define ACT__RING_MIN_CAP (4u * 1024u)
-#define ACT__RING_MAX_CAP (1u << 30)
-
-static inline uint32_t act__rec_round(uint32_t len) { return (len + 7u) & ~7u; }
+/* A record's length rounded up to ACT__REC_ALIGN (layout.h). */
+static inline uint32_t act__rec_round(uint32_t len)
+{
+	return (len + ACT__REC_ALIGN - 1u) & ~(ACT__REC_ALIGN - 1u);
+}
 
 /* Bytes a ring of capacity cap needs in the region (header + data). */
 size_t act__ring_bytes(uint32_t cap);
@@ -54,8 +55,10 @@ typedef struct act__ring_h {
 
 /*
  * Validates the ring header at mem (bytes long) against the expected
- * producer/consumer/generation and attaches h.  Returns 0 or -EPROTO
- * (bad magic, version, capacity, positions).  Either side, any process.
+ * producer/consumer/generation and attaches h.  Returns 0, -EPROTO (bad
+ * magic, version, capacity, ends) or -EBADMSG (a sound header whose head
+ * or tail is garbage: h->r is then set, for act__ring_quarantine() only).
+ * Either side, any process.
  */
 int act__ring_attach(act__ring_h *h, void *mem, size_t bytes,
                      uint16_t from, uint16_t to, uint64_t generation);
@@ -64,7 +67,8 @@ int act__ring_attach(act__ring_h *h, void *mem, size_t bytes,
 
 /*
  * Reserves room for a record of len bytes (header included) and returns a
- * pointer to it, or NULL with *err = ACT_EFULL (no room now) or -EMSGSIZE
+ * pointer to it, or NULL with *err = ACT_EFULL (no room now), ACT_ESTOPPED
+ * (no room, and the consumer quarantined the ring) or -EMSGSIZE
  * (len > max_rec).  The caller fills the record (header included) and calls
  * act__ring_commit(); at most one reservation may be open at a time.
  * Refusals are counted in the ring.  Never blocks.
@@ -120,6 +124,21 @@ void act__ring_publish(act__ring_h *h);
 
 /* Drops everything currently in the ring (after corruption).  Returns bytes dropped. */
 uint64_t act__ring_skip_corrupt(act__ring_h *h);
+
+/*
+ * Marks the ring corrupt for good (act__ring.quarantined): its consumer
+ * stops reading it, and a producer that finds it full gets ACT_ESTOPPED.
+ * Consumer side only; r must have passed act__ring_attach().
+ */
+void act__ring_quarantine(struct act__ring *r);
+
+/* True if the ring was quarantined (by this or an earlier consumer). */
+static inline int act__ring_is_quarantined(struct act__ring *r)
+{
+	/* Relaxed: the flag orders no other data; a reader that misses a
+	 * fresh store only sees the quarantine one ring-full later. */
+	return atomic_load_explicit(&r->quarantined, memory_order_relaxed) != 0;
+}
 
 /* Bytes published and not yet released (racy snapshot; for status/tests). */
 uint64_t act__ring_depth(const struct act__ring *r);

@@ -105,6 +105,8 @@ int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t 
 	h->parts_off = parts_off;
 	h->rings_off = rings_off;
 	shm->parts_off = parts_off;
+	shm->rings_off = rings_off;
+	shm->generation = gen;
 	shm->n_parts = n_parts;
 	h->directory_hash = directory_hash;
 	h->supervisor_pid = getpid();
@@ -154,7 +156,7 @@ fail_fd:
 int act__shm_attach(act__shm *shm, int fd, uint64_t directory_hash, char *err, size_t err_cap)
 {
 	struct stat st;
-	struct act__region *h;
+	struct act__region h; /* one copy, validated and then used: never reread */
 	const char *why = NULL;
 
 	memset(shm, 0, sizeof *shm);
@@ -171,31 +173,42 @@ int act__shm_attach(act__shm *shm, int fd, uint64_t directory_hash, char *err, s
 		return -errno;
 	}
 	shm->size = (size_t)st.st_size;
-	h = shm->hdr = (struct act__region *)shm->base;
+	shm->hdr = (struct act__region *)shm->base;
+	/* The magic first, with acquire: pairs with the release fence before
+	 * the creator's store of the magic in act__shm_create(), so a copy
+	 * that holds the magic holds every field written before it; without
+	 * it a half-written header could validate.  (Workers are forked after
+	 * the region was made, which orders this too; the barrier is for
+	 * anyone attaching from outside that fork tree.) */
+	uint64_t magic = __atomic_load_n(&shm->hdr->magic, __ATOMIC_ACQUIRE);
+	memcpy(&h, shm->hdr, sizeof h);
+	h.magic = magic;
 
-	if (h->magic == ACT__POISON_MAGIC)
+	if (h.magic == ACT__POISON_MAGIC)
 		why = "region was torn down";
-	else if (h->magic != ACT__REGION_MAGIC)
+	else if (h.magic != ACT__REGION_MAGIC)
 		why = "bad magic";
-	else if (h->version != ACT__LAYOUT_VERSION)
+	else if (h.version != ACT__LAYOUT_VERSION)
 		why = "unsupported layout version";
-	else if (h->hdr_bytes != sizeof *h || h->part_bytes != sizeof(struct act__part))
+	else if (h.hdr_bytes != sizeof h || h.part_bytes != sizeof(struct act__part))
 		why = "header sizes differ from this build";
-	else if (h->size != shm->size)
+	else if (h.size != shm->size)
 		why = "size in header does not match the region";
-	else if (h->checksum != header_checksum(h))
+	else if (h.checksum != header_checksum(&h))
 		why = "header checksum mismatch";
-	else if (h->n_parts < 1 || h->n_parts > ACT__MAX_PARTS)
+	else if (h.n_parts < 1 || h.n_parts > ACT__MAX_PARTS)
 		why = "participant count out of range";
-	else if (h->parts_off + (uint64_t)h->n_parts * sizeof(struct act__part) > h->size ||
-	         h->rings_off + (uint64_t)h->n_parts * h->n_parts * sizeof(struct act__ring_ent) > h->size)
+	else if (h.parts_off + (uint64_t)h.n_parts * sizeof(struct act__part) > h.size ||
+	         h.rings_off + (uint64_t)h.n_parts * h.n_parts * sizeof(struct act__ring_ent) > h.size)
 		why = "tables out of bounds";
-	else if (directory_hash && h->directory_hash != directory_hash)
+	else if (directory_hash && h.directory_hash != directory_hash)
 		why = "actor directory differs from this process's registry";
 	if (why)
 		goto bad;
-	shm->parts_off = h->parts_off;
-	shm->n_parts = h->n_parts;
+	shm->parts_off = h.parts_off;
+	shm->rings_off = h.rings_off;
+	shm->generation = h.generation;
+	shm->n_parts = h.n_parts;
 	return 0;
 bad:
 	if (err && err_cap)
@@ -207,18 +220,19 @@ bad:
 
 int act__shm_ring(const act__shm *shm, uint32_t from, uint32_t to, act__ring_h *h)
 {
-	const struct act__region *r = shm->hdr;
 	const struct act__ring_ent *tab;
-	const struct act__ring_ent *e;
+	uint64_t offset, bytes;
 
-	if (from >= r->n_parts || to >= r->n_parts)
+	if (from >= shm->n_parts || to >= shm->n_parts)
 		return -EINVAL;
-	tab = (const struct act__ring_ent *)(shm->base + r->rings_off);
-	e = &tab[from * r->n_parts + to];
-	if (e->offset > shm->size || e->bytes > shm->size - e->offset || (e->offset & 63))
+	tab = (const struct act__ring_ent *)(shm->base + shm->rings_off);
+	/* The table is shared memory: read each entry once. */
+	offset = tab[from * shm->n_parts + to].offset;
+	bytes = tab[from * shm->n_parts + to].bytes;
+	if (offset > shm->size || bytes > shm->size - offset || (offset & 63))
 		return -EPROTO;
-	return act__ring_attach(h, shm->base + e->offset, e->bytes, (uint16_t)from,
-	                        (uint16_t)to, r->generation);
+	return act__ring_attach(h, shm->base + offset, bytes, (uint16_t)from, (uint16_t)to,
+	                        shm->generation);
 }
 
 void act__shm_detach(act__shm *shm, int close_fd)

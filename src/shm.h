@@ -28,6 +28,8 @@ typedef struct act__shm {
 	/* Copies taken when the region was created or validated: never read
 	 * back from the header, which a buggy process could overwrite. */
 	uint64_t parts_off;
+	uint64_t rings_off;
+	uint64_t generation;
 	uint32_t n_parts;
 } act__shm;
 
@@ -59,7 +61,8 @@ static inline struct act__part *act__shm_part(const act__shm *shm, uint32_t i)
 	                            (size_t)i * sizeof(struct act__part));
 }
 
-/* Attaches h to the ring from -> to (validating it). 0 or -EPROTO. */
+/* Attaches h to the ring from -> to (validating it).  0, -EPROTO or
+ * -EBADMSG (see act__ring_attach()). */
 int act__shm_ring(const act__shm *shm, uint32_t from, uint32_t to, act__ring_h *h);
 
 /* FNV-1a over a byte string, chained: used for the checksum and directory hash. */

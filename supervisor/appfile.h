@@ -67,7 +67,7 @@
 
 #define ACT__APP_MAX_FILE_BYTES (16u * 1024u * 1024u)
 #define ACT__APP_MAX_GROUPS     255u
-#define ACT__APP_NAME_MAX       63u   /* node, group, peer and actor names */
+#define ACT__APP_NAME_MAX       ((unsigned)ACT_NAME_MAX) /* node, group, peer and actor names */
 #define ACT__APP_Z85_KEY_LEN    40u   /* a CURVE public key in Z85 */
 
 

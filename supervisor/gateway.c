@@ -27,7 +27,7 @@
 #include "message.h"
 #include "node.h"
 
-_Static_assert(ACT__WIRE_NAME_MAX <= ACT__NAME_MAX && ACT__WIRE_NAME_MAX <= ACT__ENDPOINT_MAX,
+_Static_assert(ACT__WIRE_NAME_MAX <= ACT__REMOTE_NAME_MAX && ACT__WIRE_NAME_MAX <= ACT__ENDPOINT_MAX,
                "names the wire view hands out must fit the node's limits");
 
 #define MAX_PEERS 256u     /* cached PUSH sockets; the least recently used is evicted */

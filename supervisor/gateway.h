@@ -23,8 +23,6 @@
 struct act_node;
 struct act__gateway;
 
-#define ACT__PEER_REMOTE 1u   /* act__env.from_peer of an envelope from the network */
-
 struct act__gw_config {
 	const char *endpoint;     /* bind, e.g. tcp://127.0.0.1:5001 */
 	const char *advertise;    /* sender_endpoint we put in envelopes; NULL: derived */

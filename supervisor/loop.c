@@ -181,7 +181,12 @@ void act__loop_once(act_node_t *n)
 static int zygote_init_trampoline(void *arg)
 {
 	act_node_t *n = arg;
-	return n->zygote_init ? n->zygote_init(n, n->zygote_arg) : 0;
+	int err = n->zygote_init ? n->zygote_init(n, n->zygote_arg) : 0;
+	/* Types the modules declared at load time, after their explicit
+	 * registrations: before the first worker is forked from here. */
+	if (!err)
+		act__reg_add_declared(&n->reg);
+	return err;
 }
 
 int act__loop_setup(act_node_t *n, sigset_t *oldmask)

@@ -31,10 +31,7 @@ int act__route_ctrl(act_node_t *n, uint32_t to, uint32_t code)
 	struct act__env *e = act__ring_reserve(&n->out[to], sizeof *e, &err);
 	if (!e)
 		return err;
-	memset(e, 0, sizeof *e);
-	e->rec.len = sizeof *e;
-	e->rec.kind = ACT__REC_CTRL;
-	e->type = code;
+	act__env_write(e, ACT__REC_CTRL, sizeof *e, &(struct act__route){ .type = code });
 	act__ring_commit(&n->out[to], e);
 	act__doorbell_notify(act__shm_part(&n->shm, to), ACT__SUPERVISOR, n->efd[to]);
 	return 0;
@@ -50,8 +47,8 @@ int act__node_inject(struct act_node *n, const char *actor, const char *type,
 
 	if (id < 0)
 		return -ENOENT;
-	if (!act__name_ok(type) || strlen(type) > ACT__NAME_MAX ||
-	    (sender && strlen(sender) > ACT__NAME_MAX) ||
+	if (!act__name_ok(type) || strlen(type) > ACT__REMOTE_NAME_MAX ||
+	    (sender && strlen(sender) > ACT__REMOTE_NAME_MAX) ||
 	    (endpoint && strlen(endpoint) > ACT__ENDPOINT_MAX))
 		return -EINVAL;
 	uint32_t g = n->reg.actors[id].group;
@@ -62,14 +59,9 @@ int act__node_inject(struct act_node *n, const char *actor, const char *type,
 	struct act__env *e = act__ring_reserve(&n->out[g], (uint32_t)len, &err);
 	if (!e)
 		return err;
-	e->rec.kind = ACT__REC_MSG;
-	e->rec.flags = flags | ACT__ENV_JSON;
-	e->type = 0;
-	e->to = (uint32_t)id;
-	e->from = 0;
-	e->from_peer = from_peer;
-	e->corr = corr;
-	act__jenv_fill(e, sender, endpoint, type, json, json_len);
+	act__jenv_write(e, &(struct act__route){ .to = (uint32_t)id, .from_peer = from_peer,
+	                                         .flags = flags, .corr = corr },
+	                sender, endpoint, type, json, json_len);
 	act__ring_commit(&n->out[g], e);
 	act__doorbell_notify(act__shm_part(&n->shm, g), ACT__SUPERVISOR, n->efd[g]);
 	return 0;
@@ -83,7 +75,7 @@ static bool handle_outbound(act_node_t *n, uint32_t from, const struct act__env 
 	struct act__jview jv;
 
 	if (act__jenv_parse(e, e->rec.len, &jv)) {
-		act__warn("malformed outbound envelope from group %u dropped", from);
+		act__warn_every("malformed outbound envelope from group %u dropped", from);
 		n->n_dead_letters++;
 		return true;
 	}
@@ -96,8 +88,8 @@ static bool handle_outbound(act_node_t *n, uint32_t from, const struct act__env 
 		return true;
 	}
 	if (!n->gw) {
-		act__warn("envelope of type %s for %s at %s dropped: this node has no endpoint",
-		          jv.type, jv.peer, jv.endpoint);
+		act__warn_every("envelope of type %s for %s at %s dropped: this node has no endpoint",
+		                jv.type, jv.peer, jv.endpoint);
 		n->n_dead_letters++;
 		return true;
 	}
@@ -117,13 +109,13 @@ static bool handle_sup_record(act_node_t *n, uint32_t from, const struct act__re
 	const struct act__env *e = (const struct act__env *)rec;
 
 	if (rec->len < sizeof *e) {
-		act__warn("short record from group %u dropped", from);
+		act__warn_every("short record from group %u dropped", from);
 		return true;
 	}
 	if (rec->kind == ACT__REC_MSG && (rec->flags & ACT__ENV_JSON) && e->to == ACT__TO_OUTSIDE)
 		return handle_outbound(n, from, e);
 	if (rec->kind != ACT__REC_CTRL) {
-		act__warn("unexpected envelope from group %u for the supervisor dropped", from);
+		act__warn_every("unexpected envelope from group %u for the supervisor dropped", from);
 		n->n_dead_letters++;
 		return true;
 	}
@@ -146,14 +138,14 @@ static bool handle_sup_record(act_node_t *n, uint32_t from, const struct act__re
 		n->n_dead_letters++;
 		if (n->dl)
 			id = act__dl_append(n->dl, (const char *)(e + 1), rec->len - sizeof *e);
-		act__warn("dead letter #%lld from group '%s' stored%s%s", (long long)id,
-		          from >= 1 && from <= n->reg.n_groups ? n->reg.groups[from - 1].name : "?",
-		          n->dl && act__dl_path(n->dl) ? " in " : " in memory",
-		          n->dl && act__dl_path(n->dl) ? act__dl_path(n->dl) : "");
+		act__warn_every("dead letter #%lld from group '%s' stored%s%s", (long long)id,
+		                from >= 1 && from <= n->reg.n_groups ? n->reg.groups[from - 1].name : "?",
+		                n->dl && act__dl_path(n->dl) ? " in " : " in memory",
+		                n->dl && act__dl_path(n->dl) ? act__dl_path(n->dl) : "");
 		break;
 	}
 	default:
-		act__warn("unknown control record %u from group %u", e->type, from);
+		act__warn_every("unknown control record %u from group %u", e->type, from);
 	}
 	return true;
 }
@@ -175,6 +167,8 @@ void act__route_drain(act_node_t *n)
 	for (uint32_t s = 1; s < n->reg.n_groups + 1; s++) {
 		const struct act__rec *rec;
 		unsigned k = 0;
+		if (act__ring_is_quarantined(n->in[s].r))
+			continue;
 		while (k++ < 1024 && (rec = act__ring_peek(&n->in[s], &err))) {
 			if (!handle_sup_record(n, s, rec)) {
 				/* A full peer: the envelope stays, and so does everything
@@ -186,8 +180,13 @@ void act__route_drain(act_node_t *n)
 		}
 		act__ring_publish(&n->in[s]);
 		if (err) {
-			act__err("corrupt record from group %u: ring skipped", s);
-			act__ring_skip_corrupt(&n->in[s]);
+			/* Once, not on every turn: the ring is read no further. */
+			act__ring_quarantine(n->in[s].r);
+			atomic_fetch_add_explicit(&act__shm_part(&n->shm, 0)->n_corrupt, 1,
+			                          memory_order_relaxed);
+			act__err("ring %u->0 quarantined: corrupt record header or position; "
+			         "records from group '%s' to the supervisor are no longer read",
+			         s, n->reg.groups[s - 1].name);
 		}
 	}
 }

@@ -314,8 +314,8 @@ static void test_attach(void)
 	for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++) {
 		atomic_store(&r->head, pos[i].head);
 		atomic_store(&r->tail, pos[i].tail);
-		ok(act__ring_attach(&h, r, bytes, FROM, TO, GEN) == -EPROTO,
-		   "attach: %s (head %llu tail %llu) -> -EPROTO", pos[i].what,
+		ok(act__ring_attach(&h, r, bytes, FROM, TO, GEN) == -EBADMSG && h.r == r,
+		   "attach: %s (head %llu tail %llu) -> -EBADMSG, ring named for quarantine", pos[i].what,
 		   (unsigned long long)pos[i].head, (unsigned long long)pos[i].tail);
 	}
 	atomic_store(&r->head, (uint64_t)5 * CAP);
@@ -326,6 +326,24 @@ static void test_attach(void)
 	atomic_store(&r->tail, 0);
 	ok(act__ring_attach(&h, r, bytes, FROM, TO, GEN) == 0,
 	   "attach: validates again once the header is restored");
+
+	/* A quarantined ring: a producer that finds it full is told the
+	 * receiver stopped reading, not to retry. */
+	act__ring_h p;
+	int err = 0;
+	act__ring_attach(&p, r, bytes, FROM, TO, GEN);
+	act__ring_quarantine(r);
+	ok(act__ring_is_quarantined(r), "quarantine: the flag is set");
+	uint32_t n_ok = 0;
+	void *rec;
+	while ((rec = act__ring_reserve(&p, MAXR, &err))) {
+		((struct act__rec *)rec)->len = MAXR;
+		((struct act__rec *)rec)->kind = ACT__REC_MSG;
+		act__ring_commit(&p, rec);
+		n_ok++;
+	}
+	ok(n_ok > 0 && err == ACT_ESTOPPED,
+	   "quarantine: sends succeed until the ring is full, then ACT_ESTOPPED (%u, %d)", n_ok, err);
 	ring_free(r);
 }
 

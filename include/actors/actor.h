@@ -95,9 +95,13 @@ ACT_API uint32_t act_redelivered(const act_ctx *ctx);
 /*
  * Sends msg (of type t) to `to`, fire-and-forget.  Returns 0 once the
  * envelope is in the receiver's ring; ACT_EFULL if the ring is full (nothing
- * was sent, the refusal is counted); -EMSGSIZE if it exceeds the ring's
- * record limit; -ENOENT for an unknown ref; -EINVAL if t is unregistered.
- * Never blocks.  From handlers, init and Start only.
+ * was sent, the refusal is counted); ACT_ESTOPPED if it is full because the
+ * receiver quarantined it as corrupt and reads it no more; -EMSGSIZE if it
+ * exceeds the ring's record limit; -ENOENT for an unknown ref; -EINVAL if
+ * the node does not know t (declare types with ACT_MESSAGE_TYPE, which
+ * registers them before the node starts; a descriptor built by hand needs
+ * act_type_declare() or act_node_add_type()) - logged once per actor and
+ * type.  Never blocks.  From handlers, init and Start only.
  */
 ACT_API int act_send(act_ctx *ctx, act_ref to, const act_type *t, const void *msg);
 

@@ -24,6 +24,17 @@ extern "C" {
 #define ACT_VERSION_PATCH 0
 
 /*
+ * Longest name, in bytes (without the NUL), of anything a node names
+ * itself: nodes, groups, actors, message types.  Names are 1..ACT_NAME_MAX
+ * bytes without control characters; the app file, the registry, the type
+ * descriptors and the shared-memory control blocks all use this one limit.
+ * (Actors and types of remote peers may have longer names, up to 255
+ * bytes as the wire protocol allows; they travel as text and are never
+ * entered in a node's directory.)
+ */
+#define ACT_NAME_MAX 63
+
+/*
  * Error codes.  All are negative errno values so that callers can compare
  * with the usual names; the ACT_ aliases name the cases the runtime gives a
  * specific meaning.

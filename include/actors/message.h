@@ -69,17 +69,42 @@ typedef struct act_type {
 	{ #member, (kind), (uint32_t)offsetof(ctype, member), \
 	  (uint32_t)sizeof(((ctype *)0)->member) }
 
-/* Declares `act_type var` describing ctype with the given ACT_FIELD()s. */
+/*
+ * Remembers t so that every node started afterwards in this process (and,
+ * under actorsd, every module's types, loaded in the zygote) registers it
+ * before it forks a worker: a type then has the same id in every process
+ * of the node however it is used, whether or not any handler table or
+ * act_module_add_type() names it.  ACT_MESSAGE_TYPE calls it when the
+ * program or module is loaded; call it yourself only for a descriptor you
+ * build by hand, before the node starts.  Never fails (on OOM the type
+ * stays undeclared, and using it is logged).
+ */
+ACT_API void act_type_declare(act_type *t);
+
+/*
+ * Declares `act_type var` describing ctype with the given ACT_FIELD()s,
+ * and declares it to the runtime at load time (act_type_declare()).
+ * File scope only.
+ */
 #define ACT_MESSAGE_TYPE(var, ctype, wire_name, ...) \
 	static const act_field var##_fields_[] = { __VA_ARGS__ }; \
 	act_type var = { (wire_name), (uint32_t)sizeof(ctype), \
 	                 (uint32_t)_Alignof(ctype), var##_fields_, \
-	                 (uint32_t)(sizeof(var##_fields_) / sizeof(act_field)), 0 }
+	                 (uint32_t)(sizeof(var##_fields_) / sizeof(act_field)), 0 }; \
+	ACT__DECLARE_AT_LOAD_(var)
 
-/* Declares `act_type var` for a message type without fields. */
+/* Declares `act_type var` for a message type without fields (file scope). */
 #define ACT_MESSAGE_TYPE_EMPTY(var, ctype, wire_name) \
 	act_type var = { (wire_name), (uint32_t)sizeof(ctype), \
-	                 (uint32_t)_Alignof(ctype), NULL, 0, 0 }
+	                 (uint32_t)_Alignof(ctype), NULL, 0, 0 }; \
+	ACT__DECLARE_AT_LOAD_(var)
+
+/* Private to the two macros above: a load-time constructor for var (the
+ * trailing declaration takes the user's semicolon). */
+#define ACT__DECLARE_AT_LOAD_(var) \
+	__attribute__((constructor)) static void var##_declare_(void) \
+	{ act_type_declare(&var); } \
+	extern int var##_declared_
 
 /* ---- built-in message types (the family's names) ------------------------ */
 

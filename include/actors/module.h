@@ -8,12 +8,14 @@
  *     ACT_MODULE_INIT(m)
  *     {
  *         act_module_add_behaviour(m, &account_behaviour);
- *         act_module_add_type(m, &deposit_type);   // types it only sends
  *         return 0;
  *     }
  *
  * Behaviours are then found by the "behaviour" names of the app file.
- * Types in behaviours' handler tables are registered automatically.
+ * Types declared with ACT_MESSAGE_TYPE anywhere in the module, and types in
+ * behaviours' handler tables, are registered automatically (in the zygote,
+ * before any worker is forked); act_module_add_type() is only needed for a
+ * descriptor built by hand.
  * A non-zero return is a permanent error: actorsd exits with 100.
  */
 #ifndef ACTORS_MODULE_H

@@ -1,0 +1,101 @@
+/*
+ * ask.c - the worker's table of outstanding asks: correlation id -> the
+ * asking actor, its callback and cookie.  Open addressing with linear
+ * probing and backward-shift deletion, sized once (ASK_SLOTS); the ask's
+ * timeout is a timer owned by (slot | ASK_OWNER_BIT) whose id is the
+ * correlation id.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <actors.h>
+
+#include "worker-int.h"
+
+struct ask *act__ask_find(struct worker *w, uint64_t corr)
+{
+	for (uint32_t i = (uint32_t)(corr * 0x9e3779b97f4a7c15ull >> 52) & (ASK_SLOTS - 1);;
+	     i = (i + 1) & (ASK_SLOTS - 1)) {
+		if (w->asks[i].corr == corr)
+			return &w->asks[i];
+		if (!w->asks[i].corr)
+			return NULL;
+	}
+}
+
+struct ask *act__ask_insert(struct worker *w, uint64_t corr)
+{
+	for (uint32_t i = (uint32_t)(corr * 0x9e3779b97f4a7c15ull >> 52) & (ASK_SLOTS - 1);;
+	     i = (i + 1) & (ASK_SLOTS - 1))
+		if (!w->asks[i].corr) {
+			w->asks[i].corr = corr;
+			w->n_asks++;
+			return &w->asks[i];
+		}
+}
+
+/* Removes an entry with backward-shift deletion (no tombstones). */
+void act__ask_remove(struct worker *w, struct ask *a)
+{
+	uint32_t i = (uint32_t)(a - w->asks), j = i;
+	w->n_asks--;
+	for (;;) {
+		w->asks[i].corr = 0;
+		for (;;) {
+			j = (j + 1) & (ASK_SLOTS - 1);
+			if (!w->asks[j].corr)
+				return;
+			uint32_t home = (uint32_t)(w->asks[j].corr * 0x9e3779b97f4a7c15ull >> 52) &
+			                (ASK_SLOTS - 1);
+			/* Can entry j move to the hole at i? Only if its home is
+			 * not cyclically inside (i, j]. */
+			if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+				break;
+		}
+		w->asks[i] = w->asks[j];
+		i = j;
+	}
+}
+
+void act__ask_drop_owner(struct worker *w, uint32_t slot)
+{
+	act__timers_cancel_owner(&w->timers, slot | ASK_OWNER_BIT);
+	for (uint32_t i = 0; i < ASK_SLOTS; i++)
+		if (w->asks[i].corr && w->asks[i].slot == slot) {
+			act__ask_remove(w, &w->asks[i]);
+			i--; /* backward shift may have moved another entry here */
+		}
+}
+
+void act__ask_deliver(struct worker *w, struct actor *a, struct ask *k, const act_type *t,
+                      const void *msg, const struct act__env *env)
+{
+	act_ask_fn cb = k->cb;
+	uint64_t cookie = k->cookie;
+
+	act__timers_cancel(&w->timers, k->slot | ASK_OWNER_BIT, (int64_t)k->corr);
+	act__ask_remove(w, k);
+	act__w_set_ctx(w, a, t, msg, env, 0, NULL);
+	cb(&w->ctx, a->state, 0, t, msg, cookie);
+	if (a->stopping)
+		act__w_stop_actor(w, a);
+}
+
+void act__ask_expire(struct worker *w, uint64_t corr)
+{
+	struct ask *k = act__ask_find(w, corr);
+	if (!k)
+		return;
+	struct actor *a = &w->actors[k->slot];
+	act_ask_fn cb = k->cb;
+	uint64_t cookie = k->cookie;
+	act__ask_remove(w, k);
+	act__w_set_ctx(w, a, NULL, NULL, NULL, 0, NULL);
+	cb(&w->ctx, a->state, ACT_ETIMEDOUT, NULL, NULL, cookie);
+	if (a->stopping)
+		act__w_stop_actor(w, a);
+}

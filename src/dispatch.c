@@ -1,0 +1,428 @@
+/*
+ * dispatch.c - handling what arrives: draining the inbound rings a batch at
+ * a time, checking each record, counting redeliveries and parking poison
+ * envelopes, decoding JSON envelopes from outside, and calling the
+ * receiving actor's handler (or ask callback) by type id; timers too.
+ * A record is released (head committed) only after its handler returned,
+ * so a crash inside a handler redelivers it to the next instance.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <actors.h>
+
+#include <cjson/cJSON.h>
+
+#include "base64.h"
+#include "clock.h"
+#include "log.h"
+#include "message.h"
+#include "worker-int.h"
+
+void act__w_dead_letter(struct worker *w, const char *why, uint32_t type, uint32_t to)
+{
+	atomic_fetch_add_explicit(&w->part->n_dead_letters, 1, memory_order_relaxed);
+	const act_type *t = (type && type <= w->reg->n_types) ? w->reg->types[type] : NULL;
+	act__debug("dead letter: %s (type %s, to %s)", why, t ? t->name : "?",
+	           to < w->reg->n_actors ? w->reg->actors[to].name : "?");
+}
+
+void act__w_set_ctx(struct worker *w, struct actor *a, const act_type *t, const void *msg,
+                    const struct act__env *env, uint32_t redelivered,
+                    const struct act__jview *jv)
+{
+	w->ctx.actor = a;
+	w->ctx.env = env;
+	w->ctx.type = t;
+	w->ctx.msg = msg;
+	w->ctx.redelivered = redelivered;
+	w->ctx.jv = jv;
+}
+
+void act__w_stop_actor(struct worker *w, struct actor *a)
+{
+	uint32_t slot = (uint32_t)(a - w->actors);
+
+	if (a->stopped)
+		return;
+	act__timers_cancel_owner(&w->timers, slot);
+	act__ask_drop_owner(w, slot);
+	if (a->def->b->fini) {
+		act__w_set_ctx(w, a, NULL, NULL, NULL, 0, NULL);
+		w->in_fini = true;
+		a->def->b->fini(&w->ctx, a->state);
+		w->in_fini = false;
+	}
+	a->stopped = true;
+}
+
+void act__w_invoke(struct worker *w, struct actor *a, const act_type *t, const void *msg,
+                   const struct act__env *env, uint32_t redelivered,
+                   const struct act__jview *jv)
+{
+	act_handler_fn fn = a->by_type[t->id];
+
+	/* Start and Shutdown without a handler are simply not needed; they
+	 * never reach on_unhandled or the dead letters. */
+	if (!fn && (t == &act_start_type || t == &act_shutdown_type))
+		return;
+	if (!fn)
+		fn = a->def->b->on_unhandled;
+	if (!fn) {
+		if (t != &act_start_type && t != &act_shutdown_type) {
+			atomic_fetch_add_explicit(&w->part->n_unknown_type, 1, memory_order_relaxed);
+			act__w_dead_letter(w, "no handler for this type", t->id, a->id);
+			if (jv && env) {
+				char why[160];
+				snprintf(why, sizeof why, "Actor '%s' has no handler for '%s'",
+				         a->def->name, t->name);
+				act__w_send_reject(w, env, jv, why);
+			}
+		}
+		return;
+	}
+	act__w_set_ctx(w, a, t, msg, env, redelivered, jv);
+	fn(&w->ctx, a->state, msg);
+	if (a->stopping)
+		act__w_stop_actor(w, a);
+}
+
+static void handle_ctrl(struct worker *w, const struct act__env *e)
+{
+	switch (e->type) {
+	case ACT__CTRL_STOP:
+		/* Stop cleanly: first handle what is already in our rings (the
+		 * supervisor's SIGTERM after shutdown_ms bounds this), then run
+		 * the Shutdown handlers.  Timers no longer fire. */
+		w->draining = true;
+		break;
+	default:
+		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
+		act__warn_every("unknown control record %u ignored", e->type);
+	}
+}
+
+/*
+ * Builds the dead-letter line for a poison envelope and hands it to the
+ * supervisor, which appends it to the dead-letter store.  Best effort: the
+ * counter is bumped either way.
+ */
+static void poison(struct worker *w, const struct act__env *e, uint32_t len, uint32_t times)
+{
+	const struct act__registry *reg = w->reg;
+	const char *tname = "?", *sender = "";
+	struct act__jview jv;
+	cJSON *o = cJSON_CreateObject(), *payload = NULL;
+	char reason[128], *text;
+
+	if (!o)
+		goto count;
+	if (e->rec.flags & ACT__ENV_JSON) {
+		if (act__jenv_parse(e, len, &jv) == 0) {
+			tname = jv.type;
+			sender = jv.peer;
+			payload = cJSON_ParseWithLength(jv.json, jv.json_len);
+		}
+	} else if (e->type && e->type <= reg->n_types) {
+		const act_type *t = reg->types[e->type];
+		void *msg = (void *)(e + 1);
+		int err = 0;
+		tname = t->name;
+		if (e->from && e->from <= reg->n_actors)
+			sender = reg->actors[e->from - 1].name;
+		if (!reg->type_check[t->id] || act__msg_fixup(t, msg, len - sizeof *e) == 0)
+			payload = act__json_encode_obj(t, msg, &err);
+	}
+	cJSON_AddNumberToObject(o, "time_ms", (double)act__wall_ms());
+	cJSON_AddStringToObject(o, "group", reg->groups[w->self - 1].name);
+	cJSON_AddStringToObject(o, "receiver", reg->actors[e->to].name);
+	cJSON_AddStringToObject(o, "sender", sender);
+	cJSON_AddStringToObject(o, "type", tname);
+	if (payload) {
+		cJSON_AddItemToObject(o, "payload", payload);
+	} else if (len - sizeof *e <= 64u * 1024u) {
+		size_t n = len - sizeof *e;
+		char *b = malloc(act__b64_encoded_len(n) + 1);
+		if (b) {
+			act__b64_encode(e + 1, n, b);
+			cJSON_AddStringToObject(o, "payload_b64", b);
+			free(b);
+		}
+	}
+	snprintf(reason, sizeof reason, "killed its group %u times (max_redeliveries %u)",
+	         times, w->part->max_redeliveries);
+	cJSON_AddStringToObject(o, "reason", reason);
+	cJSON_AddNumberToObject(o, "redeliveries", times);
+	/* Envelope identity for replay: JSON envelopes keep their origin. */
+	cJSON_AddBoolToObject(o, "from_outside", (e->rec.flags & ACT__ENV_JSON) != 0);
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (text) {
+		if (act__w_send_ctrl(w, ACT__CTRL_DEAD_LETTER, text, (uint32_t)strlen(text)))
+			act__err_every("dead letter could not reach the supervisor (ring full or too large)");
+		free(text);
+	}
+count:
+	act__w_dead_letter(w, "poison message", e->type, e->to);
+}
+
+/* Decodes and delivers an envelope that came from outside as JSON (its
+ * trailer already parsed into jv). */
+static void handle_json(struct worker *w, struct actor *a, const struct act__env *e,
+                        const struct act__jview *jv, uint32_t redelivered)
+{
+	const act_type *t;
+	cJSON *obj;
+	size_t used;
+	char why[256], err[160];
+	int rc;
+
+	t = act__reg_type_by_name(w->reg, jv->type);
+	if (t == &act_start_type || t == &act_timeout_type || t == &act_shutdown_type) {
+		/* Lifecycle messages come from the runtime only: a peer must not
+		 * be able to fire an actor's timers or restart its run. */
+		atomic_fetch_add_explicit(&w->part->n_unknown_type, 1, memory_order_relaxed);
+		snprintf(why, sizeof why, "Message type '%s' cannot be sent from outside the node",
+		         jv->type);
+		act__w_send_reject(w, e, jv, why);
+		act__w_dead_letter(w, "built-in type from outside", t->id, e->to);
+		return;
+	}
+	if (!t) {
+		atomic_fetch_add_explicit(&w->part->n_unknown_type, 1, memory_order_relaxed);
+		snprintf(why, sizeof why, "Unknown message type '%s'", jv->type);
+		act__w_send_reject(w, e, jv, why);
+		act__w_dead_letter(w, "unknown message type", 0, e->to);
+		return;
+	}
+	obj = cJSON_ParseWithLength(jv->json, jv->json_len);
+	rc = act__json_decode_obj(t, obj, w->scratch, w->scratch_cap, &used, err, sizeof err);
+	cJSON_Delete(obj);
+	if (rc) {
+		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
+		snprintf(why, sizeof why, "Cannot decode '%s': %s", jv->type, err);
+		act__w_send_reject(w, e, jv, why);
+		act__w_dead_letter(w, "undecodable payload", t->id, e->to);
+		return;
+	}
+	if (a->stopped) {
+		snprintf(why, sizeof why, "Actor '%s' stopped", a->def->name);
+		act__w_send_reject(w, e, jv, why);
+		act__w_dead_letter(w, "receiver stopped", t->id, e->to);
+		return;
+	}
+	act__w_invoke(w, a, t, w->scratch, e, redelivered, jv);
+}
+
+/* Handles one record of ring h.  Always releases it. */
+static void handle_record(struct worker *w, act__ring_h *h, const struct act__rec *rec)
+{
+	const struct act__registry *reg = w->reg;
+	struct act__env *e = (struct act__env *)rec;
+	uint32_t redelivered;
+	bool json;
+
+	if (rec->kind == ACT__REC_CTRL && rec->len >= sizeof *e) {
+		handle_ctrl(w, e);
+		act__ring_release(h);
+		return;
+	}
+	json = rec->kind == ACT__REC_MSG && rec->len >= sizeof *e && (rec->flags & ACT__ENV_JSON);
+	if (rec->kind != ACT__REC_MSG || rec->len < sizeof *e || e->to >= reg->n_actors ||
+	    w->slot_of[e->to] < 0 || (!json && (e->type == 0 || e->type > reg->n_types))) {
+		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
+		act__warn_every("malformed envelope in ring %u->%u skipped (kind %u, len %u)",
+		          h->r->from, h->r->to, rec->kind, rec->len);
+		act__ring_release(h);
+		return;
+	}
+
+	redelivered = act__ring_begin(h);
+	if (redelivered) {
+		atomic_fetch_add_explicit(&w->part->n_redelivered, 1, memory_order_relaxed);
+		/* Deaths the supervisor forgave (killed from outside) do not count. */
+		uint32_t counted = redelivered - act__ring_forgiven(h);
+		if (counted >= w->part->max_redeliveries) {
+			/* This envelope was being handled each time the group died:
+			 * a poison message.  Park it and move on. */
+			act__err_every("envelope to '%s' killed the group %u times: moved to dead letters",
+			         reg->actors[e->to].name, counted);
+			poison(w, e, rec->len, counted);
+			act__ring_release(h);
+			return;
+		}
+	}
+
+	struct actor *a = &w->actors[w->slot_of[e->to]];
+	if (!json && e->type != w->named_type) {
+		/* The supervisor may not know module types by id (actorsd binds
+		 * them in the zygote): name the type for crash records, once
+		 * per change of type. */
+		snprintf(w->part->handling_name, sizeof w->part->handling_name, "%s",
+		         reg->types[e->type]->name);
+		w->named_type = e->type;
+	}
+	atomic_store_explicit(&w->part->handling_type, json ? 0 : e->type, memory_order_relaxed);
+	atomic_store_explicit(&w->part->handling_from, e->from, memory_order_relaxed);
+	if (json) {
+		struct act__jview jv;
+		if (act__jenv_parse(e, rec->len, &jv)) {
+			atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
+			act__w_dead_letter(w, "malformed JSON envelope", 0, e->to);
+			goto done;
+		}
+		/* For the crash record: the supervisor cannot map a name to an id. */
+		snprintf(w->part->handling_name, sizeof w->part->handling_name, "%s", jv.type);
+		atomic_store_explicit(&w->part->handling_json, 1, memory_order_relaxed);
+		w->named_type = 0;
+		handle_json(w, a, e, &jv, redelivered);
+		atomic_store_explicit(&w->part->handling_json, 0, memory_order_relaxed);
+		goto done;
+	}
+
+	const act_type *t = reg->types[e->type];
+	void *msg = e + 1;
+	size_t plen = rec->len - sizeof *e;
+
+	if (plen < t->size || (reg->type_check[t->id] && act__msg_fixup(t, msg, plen))) {
+		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
+		act__w_dead_letter(w, "payload does not match its type", e->type, e->to);
+		goto done;
+	}
+	if (a->stopped) {
+		act__w_dead_letter(w, "receiver stopped", e->type, e->to);
+		goto done;
+	}
+	if (rec->flags & ACT__ENV_REPLY) {
+		struct ask *k = act__ask_find(w, e->corr);
+		if (k && k->slot == (uint32_t)(a - w->actors))
+			act__ask_deliver(w, a, k, t, msg, e);
+		else
+			act__w_dead_letter(w, "reply after its ask timed out", e->type, e->to);
+	} else {
+		act__w_invoke(w, a, t, msg, e, redelivered, NULL);
+	}
+done:
+	atomic_store_explicit(&w->part->handling_type, 0, memory_order_relaxed);
+	/* Single writer: a plain increment, no locked instruction. */
+	atomic_store_explicit(&w->part->n_handled,
+	    atomic_load_explicit(&w->part->n_handled, memory_order_relaxed) + 1,
+	    memory_order_relaxed);
+	act__ring_release(h);
+}
+
+void act__w_quarantine(struct worker *w, uint32_t s, struct act__ring *r, const char *why)
+{
+	uint64_t bit = 1ull << (s % 64u);
+
+	if (w->quarantined[s / 64u] & bit)
+		return;
+	w->quarantined[s / 64u] |= bit;
+	w->pending[s / 64u] &= ~bit;
+	atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
+	if (r)
+		act__ring_quarantine(r);
+	act__err("ring %u->%u quarantined: %s; its envelopes are no longer read, the other "
+	         "rings are served", s, w->self, why);
+}
+
+static inline bool is_quarantined(const struct worker *w, uint32_t s)
+{
+	return (w->quarantined[s / 64u] >> (s % 64u)) & 1u;
+}
+
+/* Drains up to BATCH records from ring s.  Returns how many were handled. */
+static unsigned drain(struct worker *w, uint32_t s)
+{
+	act__ring_h *h = &w->in[s];
+	unsigned n = 0;
+	int err;
+
+	while (n < BATCH && !w->stopping) {
+		const struct act__rec *rec = act__ring_peek(h, &err);
+		if (!rec) {
+			/* A bad record header or position cannot be resynchronised
+			 * (records carry no sync marks), and a producer that wrote
+			 * one may write more: read this ring no further. */
+			if (err)
+				act__w_quarantine(w, s, h->r, "corrupt record header or position");
+			return n;
+		}
+		handle_record(w, h, rec);
+		act__w_flush_notify(w);
+		n++;
+	}
+	/* Cut off by the batch (or a stop): look again next round, and let
+	 * the producer see the room we made meanwhile. */
+	act__ring_publish(h);
+	w->pending[s / 64u] |= 1ull << (s % 64u);
+	return n;
+}
+
+bool act__w_any_ring_nonempty(struct worker *w)
+{
+	for (uint32_t s = 0; s < w->n_parts; s++)
+		if (!is_quarantined(w, s) && act__ring_nonempty(&w->in[s]))
+			return true;
+	return false;
+}
+
+unsigned act__w_poll_rings(struct worker *w)
+{
+	uint64_t bits[ACT__READY_WORDS];
+	unsigned n = 0;
+
+	if (w->part->scan_all) {
+		/* Few inbound rings: look at each tail (a cache hit unless its
+		 * producer wrote) instead of sharing a bitmap line with them. */
+		for (uint32_t s = 0; s < w->n_parts; s++) {
+			uint64_t bit = 1ull << (s % 64u);
+			if (w->quarantined[s / 64u] & bit)
+				continue;
+			if ((w->pending[s / 64u] & bit) || act__ring_nonempty(&w->in[s])) {
+				w->pending[s / 64u] &= ~bit;
+				n += drain(w, s);
+			}
+		}
+		return n;
+	}
+
+	act__doorbell_take(w->part, bits);
+	for (unsigned i = 0; i < ACT__READY_WORDS; i++) {
+		bits[i] = (bits[i] | w->pending[i]) & ~w->quarantined[i];
+		w->pending[i] = 0;
+	}
+	for (unsigned i = 0; i < ACT__READY_WORDS; i++) {
+		while (bits[i]) {
+			uint32_t s = i * 64u + (uint32_t)__builtin_ctzll(bits[i]);
+			bits[i] &= bits[i] - 1;
+			if (s < w->n_parts)
+				n += drain(w, s);
+		}
+	}
+	return n;
+}
+
+unsigned act__w_run_timers(struct worker *w, uint64_t now)
+{
+	uint32_t owner;
+	int64_t id;
+	unsigned n = 0;
+
+	while (!w->stopping && act__timers_pop_due(&w->timers, now, &owner, &id)) {
+		n++;
+		if (owner & ASK_OWNER_BIT) {
+			act__ask_expire(w, (uint64_t)id);
+			continue;
+		}
+		if (owner >= w->n_local || w->actors[owner].stopped)
+			continue;
+		act_timeout tm = { id };
+		act__w_invoke(w, &w->actors[owner], &act_timeout_type, &tm, NULL, 0, NULL);
+	}
+	return n;
+}

@@ -1,0 +1,481 @@
+/*
+ * ops.c - the operations a handler calls through its context: send, reply,
+ * forward, ask, timers, names, stop; and the envelope senders under them
+ * (to a local actor's group, to the supervisor, to a party outside the
+ * node as JSON).  Every operation returns 0 or a negative error code and
+ * never blocks.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <actors.h>
+
+#include <cjson/cJSON.h>
+
+#include "clock.h"
+#include "log.h"
+#include "message.h"
+#include "worker-int.h"
+
+/* ---- sending --------------------------------------------------------------- */
+
+static int send_env(struct worker *w, uint32_t to, const act_type *t, const void *msg,
+                    uint32_t from, uint16_t flags, uint64_t corr)
+{
+	const struct act__registry *reg = w->reg;
+	uint32_t g = reg->actors[to].group;
+	bool var = reg->type_has_var[t->id];
+	size_t psize = var ? act__msg_packed_size(t, msg) : t->size;
+	int err;
+
+	if (psize > UINT32_MAX - sizeof(struct act__env))
+		return -EMSGSIZE;
+	struct act__env *e = act__ring_reserve(&w->out[g],
+	                                       (uint32_t)(sizeof *e + psize), &err);
+	if (!e)
+		return err;
+	act__env_write(e, ACT__REC_MSG, (uint32_t)(sizeof *e + psize),
+	               &(struct act__route){ .type = t->id, .to = to, .from = from,
+	                                     .flags = flags, .corr = corr });
+	if (var)
+		act__msg_pack(t, msg, e + 1);
+	else
+		memcpy(e + 1, msg, t->size);
+	act__ring_commit(&w->out[g], e);
+	act__w_notify(w, g);
+	return 0;
+}
+
+int act__w_send_ctrl(struct worker *w, uint32_t code, const void *payload, uint32_t len)
+{
+	int err;
+	struct act__env *e = act__ring_reserve(&w->out[ACT__SUPERVISOR],
+	                                       (uint32_t)sizeof *e + len, &err);
+	if (!e)
+		return err;
+	act__env_write(e, ACT__REC_CTRL, (uint32_t)sizeof *e + len,
+	               &(struct act__route){ .type = code, .from = w->self });
+	if (len)
+		memcpy(e + 1, payload, len);
+	act__ring_commit(&w->out[ACT__SUPERVISOR], e);
+	act__w_notify(w, ACT__SUPERVISOR);
+	return 0;
+}
+
+/*
+ * Sends JSON text to a party outside the node (remote actor or client)
+ * through the supervisor's ring.
+ */
+static int send_outside_json(struct worker *w, const char *peer, const char *endpoint,
+                             const char *type, const char *json, size_t json_len,
+                             uint32_t from, uint16_t flags, uint64_t corr)
+{
+	size_t len = act__jenv_size(strlen(peer), strlen(endpoint), strlen(type), json_len);
+	int err;
+
+	if (len > UINT32_MAX)
+		return -EMSGSIZE;
+	struct act__env *e = act__ring_reserve(&w->out[ACT__SUPERVISOR], (uint32_t)len, &err);
+	if (!e)
+		return err;
+	act__jenv_write(e, &(struct act__route){ .to = ACT__TO_OUTSIDE, .from = from,
+	                                         .flags = flags, .corr = corr },
+	                peer, endpoint, type, json, json_len);
+	act__ring_commit(&w->out[ACT__SUPERVISOR], e);
+	act__w_notify(w, ACT__SUPERVISOR);
+	return 0;
+}
+
+static int send_outside(struct worker *w, const char *peer, const char *endpoint,
+                        const act_type *t, const void *msg, uint32_t from, uint16_t flags,
+                        uint64_t corr)
+{
+	size_t jl;
+	int err = act_json_encode(t, msg, w->jbuf, w->jbuf_cap, &jl);
+	if (err)
+		return err;
+	return send_outside_json(w, peer, endpoint, t->name, w->jbuf, jl, from, flags, corr);
+}
+
+void act__w_send_reject(struct worker *w, const struct act__env *e, const struct act__jview *jv,
+                        const char *reason)
+{
+	cJSON *o;
+	char *text;
+
+	/* Never answer a Reject with a Reject, and only addressable senders. */
+	if (!strcmp(jv->type, "Reject") || (!jv->peer_len && e->from_peer != ACT__PEER_CLIENT))
+		return;
+	o = cJSON_CreateObject();
+	if (!o)
+		return;
+	cJSON_AddStringToObject(o, "message_type", jv->type);
+	cJSON_AddStringToObject(o, "reason", reason);
+	cJSON_AddStringToObject(o, "rejected_by", e->to < w->reg->n_actors ?
+	                        w->reg->actors[e->to].name : "?");
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!text)
+		return;
+	send_outside_json(w, jv->peer, jv->endpoint, "Reject", text, strlen(text),
+	                  e->to + 1, (e->rec.flags & ACT__ENV_ASK) ? ACT__ENV_REPLY : 0, e->corr);
+	free(text);
+}
+
+/* Logs a failed use of type t by actor a, the first time for this pair. */
+static void warn_type(struct worker *w, const struct actor *a, const act_type *t,
+                      const char *why)
+{
+	const char *name = t && t->name ? t->name : "(null)";
+
+	for (uint32_t i = 0; i < w->n_warned; i++)
+		if (w->warned[i].actor == a->id && w->warned[i].type == t)
+			return;
+	if (w->n_warned < sizeof w->warned / sizeof w->warned[0]) {
+		w->warned[w->n_warned].actor = a->id;
+		w->warned[w->n_warned].type = t;
+		w->n_warned++;
+		act__err("actor '%s' used message type '%s', %s: the send failed with -EINVAL "
+		         "(logged once per actor and type)", a->def->name, name, why);
+	} else {
+		act__err_every("actor '%s' used message type '%s', %s: the send failed with -EINVAL",
+		               a->def->name, name, why);
+	}
+}
+
+/*
+ * The slow path of known_type(): t is not (this process's copy of) a
+ * registered descriptor.  A descriptor with the layout of a registered
+ * type of the same name is that type (say, a copy a module made); anything
+ * else cannot be sent, since the receiver could not tell what it is.
+ */
+__attribute__((noinline))
+static const act_type *resolve_type(struct worker *w, const struct actor *a, const act_type *t)
+{
+	const struct act__registry *reg = w->reg;
+	const act_type *same;
+
+	if (!t || !t->name) {
+		warn_type(w, a, t, "which is not a message type");
+		return NULL;
+	}
+	if (t->id && t->id <= reg->n_types && act__type_same_shape(reg->types[t->id], t))
+		return reg->types[t->id];
+	same = act__reg_type_by_name(reg, t->name);
+	if (same && act__type_same_shape(same, t))
+		return same;
+	warn_type(w, a, t, same ? "whose layout differs from the registered type of that name"
+	                        : "which this node does not know (declare it with "
+	                          "ACT_MESSAGE_TYPE or act_type_declare() before the node starts)");
+	return NULL;
+}
+
+/* The registered descriptor for t, or NULL (logged).  Inline: on every send. */
+static inline const act_type *known_type(struct worker *w, const struct actor *a,
+                                         const act_type *t)
+{
+	if (t && t->id && t->id <= w->reg->n_types && w->reg->types[t->id] == t)
+		return t;
+	return resolve_type(w, a, t);
+}
+
+/*
+ * Checks a send of *t from actor a to `to`: 0, -ENOENT (unknown ref) or
+ * -EINVAL (unknown type, logged once).  On success *t is the registered
+ * descriptor, which is what the envelope is built from.
+ */
+static int check_target(struct worker *w, const struct actor *a, act_ref to,
+                        const act_type **t)
+{
+	if (to.peer) {
+		if (to.peer > w->n_remotes)
+			return -ENOENT;
+	} else if (to.id == 0 || to.id > w->reg->n_actors) {
+		return -ENOENT;
+	}
+	if (!(*t = known_type(w, a, *t)))
+		return -EINVAL;
+	return 0;
+}
+
+ACT_API int act_send(act_ctx *ctx, act_ref to, const act_type *t, const void *msg)
+{
+	int err = check_target(ctx->w, ctx->actor, to, &t);
+	if (err)
+		return err;
+	if (ctx->w->in_fini)
+		return ACT_ESTOPPED;
+	if (to.peer) {
+		const struct remote *r = &ctx->w->remotes[to.peer - 1];
+		return send_outside(ctx->w, r->name, r->endpoint, t, msg, ctx->actor->id + 1, 0, 0);
+	}
+	return send_env(ctx->w, to.id - 1, t, msg, ctx->actor->id + 1, 0, 0);
+}
+
+ACT_API int act_reply(act_ctx *ctx, const act_type *t, const void *msg)
+{
+	const struct act__env *e = ctx->env;
+	act_ref to;
+	int err;
+
+	if (e && ctx->jv) {
+		/* The sender is outside the node: answer through the supervisor. */
+		if (!(t = known_type(ctx->w, ctx->actor, t)))
+			return -EINVAL;
+		if (ctx->w->in_fini)
+			return ACT_ESTOPPED;
+		if (!ctx->jv->peer_len && e->from_peer != ACT__PEER_CLIENT)
+			return -ENOENT; /* anonymous remote sender: cannot be answered */
+		return send_outside(ctx->w, ctx->jv->peer, ctx->jv->endpoint, t, msg,
+		                    ctx->actor->id + 1,
+		                    (e->rec.flags & ACT__ENV_ASK) ? ACT__ENV_REPLY : 0, e->corr);
+	}
+	if (!e || !e->from)
+		return -ENOENT;
+	to.id = e->from;
+	to.peer = e->from_peer;
+	if ((err = check_target(ctx->w, ctx->actor, to, &t)))
+		return err;
+	if (ctx->w->in_fini)
+		return ACT_ESTOPPED;
+	if (e->rec.flags & ACT__ENV_ASK)
+		return send_env(ctx->w, to.id - 1, t, msg, ctx->actor->id + 1,
+		                ACT__ENV_REPLY, e->corr);
+	return send_env(ctx->w, to.id - 1, t, msg, ctx->actor->id + 1, 0, 0);
+}
+
+ACT_API int act_forward(act_ctx *ctx, act_ref to)
+{
+	struct worker *w = ctx->w;
+	const struct act__env *src = ctx->env;
+	int err;
+
+	if (!src)
+		return -EINVAL;
+	if (to.peer) {
+		if (to.peer > w->n_remotes)
+			return -ENOENT;
+		const struct remote *r = &w->remotes[to.peer - 1];
+		return send_outside(w, r->name, r->endpoint, ctx->type, ctx->msg, src->from, 0, 0);
+	}
+	if (to.id == 0 || to.id > w->reg->n_actors)
+		return -ENOENT;
+	if (ctx->jv) {
+		/* Came from outside as JSON: re-send the decoded message. */
+		return send_env(w, to.id - 1, ctx->type, ctx->msg, 0, 0, 0);
+	}
+	uint32_t g = w->reg->actors[to.id - 1].group;
+	struct act__env *e = act__ring_reserve(&w->out[g], src->rec.len, &err);
+	if (!e)
+		return err;
+	/* A forwarded reply is a plain message to its new receiver, who has
+	 * no ask waiting for it.  (A forwarded ask stays an ask.) */
+	bool reply = src->rec.flags & ACT__ENV_REPLY;
+	act__env_write(e, src->rec.kind, src->rec.len,
+	               &(struct act__route){
+	                   .type = src->type, .to = to.id - 1, .from = src->from,
+	                   .from_peer = src->from_peer, .corr = reply ? 0 : src->corr,
+	                   .flags = (uint16_t)(src->rec.flags & ~ACT__ENV_REPLY) });
+	/* The payload's act_buf pointers were fixed up in place for this
+	 * process; the receiver recomputes them from the offsets. */
+	memcpy(e + 1, src + 1, src->rec.len - sizeof *e);
+	act__ring_commit(&w->out[g], e);
+	act__w_notify(w, g);
+	return 0;
+}
+
+/* now + ms, saturating: a delay too large to represent means "never". */
+static uint64_t deadline_after_ms(uint64_t ms)
+{
+	uint64_t ns, d;
+	if (__builtin_mul_overflow(ms, 1000000u, &ns) ||
+	    __builtin_add_overflow(act__now_ns(), ns, &d))
+		return UINT64_MAX;
+	return d;
+}
+
+static uint64_t ms_to_ns_sat(uint64_t ms)
+{
+	uint64_t ns;
+	return __builtin_mul_overflow(ms, 1000000u, &ns) ? UINT64_MAX : ns;
+}
+
+ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg,
+                    uint32_t timeout_ms, act_ask_fn cb, uint64_t cookie)
+{
+	struct worker *w = ctx->w;
+	uint32_t slot = (uint32_t)(ctx->actor - w->actors);
+	uint64_t corr;
+	struct ask *a;
+	int err;
+
+	if (!cb)
+		return -EINVAL;
+	if (w->in_fini)
+		return ACT_ESTOPPED;
+	if ((err = check_target(w, ctx->actor, to, &t)))
+		return err;
+	if (to.peer)
+		return -EOPNOTSUPP; /* the family's protocol has no correlation ids */
+	if (w->n_asks >= ASK_MAX)
+		return -ENOSPC;
+	corr = ((uint64_t)w->self << 48) | (++w->next_corr & 0xffffffffffffull);
+	if (!corr)
+		corr = 1;
+	err = act__timers_set(&w->timers, slot | ASK_OWNER_BIT, (int64_t)corr,
+	                      deadline_after_ms(timeout_ms), 0);
+	if (err)
+		return err;
+	err = send_env(w, to.id - 1, t, msg, ctx->actor->id + 1, ACT__ENV_ASK, corr);
+	if (err) {
+		act__timers_cancel(&w->timers, slot | ASK_OWNER_BIT, (int64_t)corr);
+		return err;
+	}
+	a = act__ask_insert(w, corr);
+	a->slot = slot;
+	a->cb = cb;
+	a->cookie = cookie;
+	return 0;
+}
+
+/* ---- timers ---------------------------------------------------------------- */
+
+
+ACT_API int act_timer_once(act_ctx *ctx, uint64_t delay_ms, int64_t id)
+{
+	uint32_t slot = (uint32_t)(ctx->actor - ctx->w->actors);
+	if (ctx->w->in_fini)
+		return ACT_ESTOPPED;
+	return act__timers_set(&ctx->w->timers, slot, id, deadline_after_ms(delay_ms), 0);
+}
+
+ACT_API int act_timer_periodic(act_ctx *ctx, uint64_t period_ms, int64_t id)
+{
+	uint32_t slot = (uint32_t)(ctx->actor - ctx->w->actors);
+	if (period_ms == 0)
+		return -EINVAL;
+	if (ctx->w->in_fini)
+		return ACT_ESTOPPED;
+	return act__timers_set(&ctx->w->timers, slot, id, deadline_after_ms(period_ms),
+	                       ms_to_ns_sat(period_ms));
+}
+
+ACT_API int act_timer_cancel(act_ctx *ctx, int64_t id)
+{
+	uint32_t slot = (uint32_t)(ctx->actor - ctx->w->actors);
+	return act__timers_cancel(&ctx->w->timers, slot, id);
+}
+
+/* ---- names and context accessors ------------------------------------------ */
+
+static act_ref intern_remote(struct worker *w, const char *name, const char *endpoint);
+
+ACT_API int act_lookup(act_ctx *ctx, const char *name, act_ref *out)
+{
+	const char *at = name ? strchr(name, '@') : NULL;
+	if (at) {
+		/* "actor@peer": an actor on a named peer node (app file "peers"). */
+		char actor[ACT__REMOTE_NAME_MAX + 1];
+		size_t al = (size_t)(at - name);
+		const struct act__registry *reg = ctx->w->reg;
+		if (al == 0 || al > ACT__REMOTE_NAME_MAX)
+			return -EINVAL;
+		memcpy(actor, name, al);
+		actor[al] = '\0';
+		for (uint32_t i = 0; i < reg->n_peers; i++)
+			if (!strcmp(reg->peers[i].name, at + 1)) {
+				*out = intern_remote(ctx->w, actor, reg->peers[i].endpoint);
+				return act_ref_is_nobody(*out) ? -ENOSPC : 0;
+			}
+		act__warn_every("actor '%s' looked up '%s': no peer named '%s'", ctx->actor->def->name,
+		          name, at + 1);
+		return -ENOENT;
+	}
+	int id = act__reg_find_actor(ctx->w->reg, name);
+	if (id < 0) {
+		act__warn_every("actor '%s' looked up an unknown actor '%s'",
+		          ctx->actor->def->name, name ? name : "(null)");
+		return id;
+	}
+	out->id = (uint32_t)id + 1;
+	out->peer = 0;
+	return 0;
+}
+
+ACT_API act_ref act_self(const act_ctx *ctx)
+{
+	act_ref r = { ctx->actor->id + 1, 0 };
+	return r;
+}
+
+ACT_API const char *act_self_name(const act_ctx *ctx) { return ctx->actor->def->name; }
+
+ACT_API const char *act_ref_name(const act_ctx *ctx, act_ref ref)
+{
+	if (ref.peer)
+		return ref.peer <= ctx->w->n_remotes ? ctx->w->remotes[ref.peer - 1].name : NULL;
+	if (ref.id == 0 || ref.id > ctx->w->reg->n_actors)
+		return NULL;
+	return ctx->w->reg->actors[ref.id - 1].name;
+}
+
+static act_ref intern_remote(struct worker *w, const char *name, const char *endpoint)
+{
+	act_ref r = { 0, 0 };
+	char ep[ACT__ENDPOINT_MAX + 1];
+
+	if (!act__name_ok(name) || !endpoint || !*endpoint || strlen(endpoint) > ACT__ENDPOINT_MAX)
+		return r;
+	/* Peers connect to a bind address's host part as localhost (PROTOCOL.md). */
+	if (!strncmp(endpoint, "tcp://*:", 8))
+		snprintf(ep, sizeof ep, "tcp://localhost:%s", endpoint + 8);
+	else if (!strncmp(endpoint, "tcp://0.0.0.0:", 14))
+		snprintf(ep, sizeof ep, "tcp://localhost:%s", endpoint + 14);
+	else
+		snprintf(ep, sizeof ep, "%s", endpoint);
+	for (uint32_t i = 0; i < w->n_remotes; i++)
+		if (!strcmp(w->remotes[i].name, name) && !strcmp(w->remotes[i].endpoint, ep)) {
+			r.peer = i + 1;
+			return r;
+		}
+	if (w->n_remotes >= MAX_REMOTES)
+		return r;
+	snprintf(w->remotes[w->n_remotes].name, sizeof w->remotes[0].name, "%s", name);
+	snprintf(w->remotes[w->n_remotes].endpoint, sizeof w->remotes[0].endpoint, "%s", ep);
+	r.peer = ++w->n_remotes;
+	return r;
+}
+
+ACT_API act_ref act_ref_remote(act_ctx *ctx, const char *name, const char *endpoint)
+{
+	return intern_remote(ctx->w, name, endpoint);
+}
+
+ACT_API act_ref act_sender(const act_ctx *ctx)
+{
+	act_ref r = { 0, 0 };
+	if (ctx->jv) {
+		if (ctx->jv->endpoint_len)
+			return intern_remote(ctx->w, ctx->jv->peer, ctx->jv->endpoint);
+		return r; /* a local client: act_reply() still reaches it */
+	}
+	if (ctx->env) {
+		r.id = ctx->env->from;
+		r.peer = ctx->env->from_peer;
+	}
+	return r;
+}
+
+ACT_API const act_type *act_msg_type(const act_ctx *ctx) { return ctx->type; }
+ACT_API uint32_t act_redelivered(const act_ctx *ctx) { return ctx->redelivered; }
+
+ACT_API void act_stop_self(act_ctx *ctx) { ctx->actor->stopping = true; }
+
+ACT_API int act_shutdown(act_ctx *ctx)
+{
+	return act__w_send_ctrl(ctx->w, ACT__CTRL_SHUTDOWN_NODE, NULL, 0);
+}

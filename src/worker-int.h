@@ -1,0 +1,186 @@
+/*
+ * worker-int.h - private to the worker's modules: the state one worker
+ * process keeps, shared by worker.c (loop and lifecycle), dispatch.c
+ * (handling records), ops.c (what handlers call) and ask.c (the table of
+ * outstanding asks).  Nothing outside those four files includes it.
+ */
+#ifndef ACT_WORKER_INT_H
+#define ACT_WORKER_INT_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <actors.h>
+
+#include "doorbell.h"
+#include "envelope.h"
+#include "registry.h"
+#include "ring.h"
+#include "shm.h"
+#include "timer.h"
+
+#define BATCH 64u
+#define ASK_SLOTS 4096u          /* power of two */
+#define ASK_MAX (ASK_SLOTS * 3u / 4u)
+#define ASK_OWNER_BIT 0x80000000u
+#define MAX_REMOTES 1024u
+
+struct remote {
+	char name[ACT__REMOTE_NAME_MAX + 1];
+	char endpoint[ACT__ENDPOINT_MAX + 1];
+};
+
+struct actor {
+	uint32_t id;
+	const struct act__actor_def *def;
+	void *state;
+	act_handler_fn *by_type;     /* [n_types + 1], O(1) dispatch by type id */
+	bool stopping;               /* act_stop_self() called */
+	bool stopped;
+};
+
+struct ask {
+	uint64_t corr;               /* 0 = free */
+	uint32_t slot;
+	act_ask_fn cb;
+	uint64_t cookie;
+};
+
+struct act_ctx {
+	struct worker *w;
+	struct actor *actor;
+	const struct act__env *env;  /* NULL outside ring delivery */
+	const act_type *type;
+	const void *msg;
+	uint32_t redelivered;
+	const struct act__jview *jv; /* sender outside the node (JSON envelope) */
+};
+
+struct worker {
+	const struct act__registry *reg;
+	act__shm shm;
+	uint32_t self, n_parts;
+	struct act__part *part;
+	struct act__part **parts;
+	act__ring_h *in, *out;
+	const int *efd;
+	struct io_uring uring;
+	bool uring_ok, read_armed;
+	uint64_t efd_buf;
+	act__timers timers;
+	struct actor *actors;
+	uint32_t n_local;
+	int32_t *slot_of;            /* actor id -> local slot, -1 elsewhere */
+	uint64_t pending[ACT__READY_WORDS];
+	uint64_t quarantined[ACT__READY_WORDS]; /* inbound rings found corrupt: never read */
+	uint64_t dirty[ACT__READY_WORDS];  /* other participants we sent to, not yet notified */
+	uint32_t n_dirty_sends;             /* envelopes sent since the last flush */
+	struct ask *asks;
+	uint32_t n_asks;
+	uint64_t next_corr;
+	bool stopping;
+	bool draining;               /* STOP received: empty the rings, then stop */
+	uint64_t heartbeat_ns;       /* the group's heartbeat period */
+	bool in_fini;
+	int exit_code;
+	struct act_ctx ctx;
+	uint64_t last_beat_ns;
+	uint32_t named_type;         /* type id whose name is in part->handling_name */
+	struct remote *remotes;
+	uint32_t n_remotes;
+	unsigned char *scratch;      /* decoded JSON payloads */
+	size_t scratch_cap;
+	char *jbuf;                  /* encoded JSON payloads */
+	size_t jbuf_cap;
+	/* (actor, type) pairs whose failed use was logged: once each */
+	struct { uint32_t actor; const act_type *type; } warned[32];
+	uint32_t n_warned;
+};
+
+/* ---- notifying receivers (inline: on every send) ------------------------- */
+
+/*
+ * Rings the doorbell of every participant we sent to since the last flush:
+ * once per receiver, not once per envelope (see act__w_notify()).
+ */
+static inline void act__w_flush_notify(struct worker *w)
+{
+	w->n_dirty_sends = 0;
+	for (unsigned i = 0; i < ACT__READY_WORDS; i++) {
+		while (w->dirty[i]) {
+			uint32_t g = i * 64u + (uint32_t)__builtin_ctzll(w->dirty[i]);
+			w->dirty[i] &= w->dirty[i] - 1;
+			act__doorbell_notify(w->parts[g], w->self, w->efd[g]);
+		}
+	}
+}
+
+/*
+ * Records that participant g has new work from us.  The doorbell itself
+ * (a full fence, maybe an eventfd write) is rung once per receiver by
+ * act__w_flush_notify() when the handler returns (or after every 64
+ * envelopes of a long burst), not once per envelope: a handler that sends
+ * a burst pays for one fence per receiver.  The price: a receiver may see
+ * a handler's envelopes only when that handler returns.
+ */
+static inline void act__w_notify(struct worker *w, uint32_t g)
+{
+	if (g == w->self) {
+		w->pending[g / 64u] |= 1ull << (g % 64u);
+		return;
+	}
+	w->dirty[g / 64u] |= 1ull << (g % 64u);
+	if (++w->n_dirty_sends >= 64)
+		act__w_flush_notify(w);
+}
+
+/* ---- ops.c: sending ------------------------------------------------------- */
+
+/* Sends a control record to the supervisor.  0, ACT_EFULL or -EMSGSIZE. */
+int act__w_send_ctrl(struct worker *w, uint32_t code, const void *payload, uint32_t len);
+/* Answers an undeliverable envelope from outside with a Reject (PROTOCOL.md). */
+void act__w_send_reject(struct worker *w, const struct act__env *e, const struct act__jview *jv,
+                        const char *reason);
+
+/* ---- ask.c: outstanding asks ---------------------------------------------- */
+
+struct ask *act__ask_find(struct worker *w, uint64_t corr);
+struct ask *act__ask_insert(struct worker *w, uint64_t corr);
+void act__ask_remove(struct worker *w, struct ask *a);
+/* Forgets every ask of local actor `slot` (it stopped). */
+void act__ask_drop_owner(struct worker *w, uint32_t slot);
+/* Delivers reply (t, msg) to ask k of actor a, and forgets the ask. */
+void act__ask_deliver(struct worker *w, struct actor *a, struct ask *k, const act_type *t,
+                      const void *msg, const struct act__env *env);
+/* The ask timer `corr` fired: runs its callback with ACT_ETIMEDOUT. */
+void act__ask_expire(struct worker *w, uint64_t corr);
+
+/* ---- dispatch.c ----------------------------------------------------------- */
+
+/* Counts a dead letter (and says why at debug level). */
+void act__w_dead_letter(struct worker *w, const char *why, uint32_t type, uint32_t to);
+/* Points the context at actor a and the message being delivered. */
+void act__w_set_ctx(struct worker *w, struct actor *a, const act_type *t, const void *msg,
+                    const struct act__env *env, uint32_t redelivered,
+                    const struct act__jview *jv);
+/* Runs a's fini, cancels its timers and asks; idempotent. */
+void act__w_stop_actor(struct worker *w, struct actor *a);
+/* Calls actor a's handler for (t, msg); env may be NULL (local events). */
+void act__w_invoke(struct worker *w, struct actor *a, const act_type *t, const void *msg,
+                   const struct act__env *env, uint32_t redelivered,
+                   const struct act__jview *jv);
+/*
+ * Stops reading inbound ring s for good: counts the corruption once, logs
+ * one line, and flags the ring in shared memory so that later instances
+ * and its producer know.  r may be NULL when the ring never validated.
+ */
+void act__w_quarantine(struct worker *w, uint32_t s, struct act__ring *r, const char *why);
+/* Drains the rings that have work, BATCH records each.  Returns records handled. */
+unsigned act__w_poll_rings(struct worker *w);
+/* True if any inbound ring holds a record. */
+bool act__w_any_ring_nonempty(struct worker *w);
+/* Fires due timers and ask timeouts.  Returns how many fired. */
+unsigned act__w_run_timers(struct worker *w, uint64_t now);
+
+#endif
