@@ -258,9 +258,13 @@ void act__ring_release(act__ring_h *h)
 	    atomic_load_explicit(&r->n_delivered, memory_order_relaxed) + 1,
 	    memory_order_relaxed);
 	/* The record is handled: that is what done_pos says, on our own line
-	 * (a crash from here on does not redeliver it). */
+	 * (a crash from here on does not redeliver it).  Release: pairs with
+	 * the supervisor's acquire load in control.c (check_send), which
+	 * then relies on seeing everything the handler sent, such as the
+	 * Reject of a bad message; relaxed, it could see done_pos first.
+	 * (A plain store on x86.) */
 	h->done = h->pos;
-	atomic_store_explicit(&r->done_pos, h->done, memory_order_relaxed);
+	atomic_store_explicit(&r->done_pos, h->done, memory_order_release);
 	/* Publishing head costs the producer a cache miss: do it in steps. */
 	if (h->done - h->published >= ((uint64_t)h->mask + 1) / 8)
 		act__ring_publish(h);

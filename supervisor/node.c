@@ -319,7 +319,7 @@ static bool alive(const struct act__gstate *g) { return g->pidfd >= 0; }
 
 /* ---- plumbing ------------------------------------------------------------------ */
 
-static void arm_poll(act_node_t *n, int fd, uint32_t ev, uint32_t idx)
+static void arm_poll_events(act_node_t *n, int fd, unsigned events, uint32_t ev, uint32_t idx)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&n->uring);
 	if (!sqe) {
@@ -328,13 +328,18 @@ static void arm_poll(act_node_t *n, int fd, uint32_t ev, uint32_t idx)
 		if (!sqe)
 			return;
 	}
-	io_uring_prep_poll_add(sqe, fd, POLLIN);
+	io_uring_prep_poll_add(sqe, fd, events);
 	io_uring_sqe_set_data64(sqe, ((uint64_t)ev << 32) | idx);
 }
 
-void act__node_arm_fd(struct act_node *n, int fd, uint32_t idx)
+static void arm_poll(act_node_t *n, int fd, uint32_t ev, uint32_t idx)
 {
-	arm_poll(n, fd, EV_CTL, idx);
+	arm_poll_events(n, fd, POLLIN, ev, idx);
+}
+
+void act__node_arm_fd(struct act_node *n, int fd, uint32_t tag, unsigned events)
+{
+	arm_poll_events(n, fd, events, EV_CTL, tag);
 }
 
 void act__node_arm_gw(struct act_node *n, int fd, uint32_t idx);
