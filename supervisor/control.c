@@ -943,6 +943,8 @@ void act__ctl_free(struct act__ctl *ctl)
 
 	if (!ctl)
 		return;
+	if (ctl->n_unlogged)
+		act__warn("%u more rejected sends from actorsctl were not logged", ctl->n_unlogged);
 	for (uint32_t i = 0; i < MAX_CONNS; i++) {
 		struct act__ctl_conn *c = &ctl->conns[i];
 		if (c->state == C_WAIT_ASK || c->state == C_WAIT_READY || c->state == C_WAIT_SEND)
