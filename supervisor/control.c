@@ -47,6 +47,8 @@
 #define DEFAULT_WAIT_MS 5000u        /* ask and send, unless timeout_ms says */
 #define LOG_WINDOW_NS (10000000000ull)
 #define LOG_PER_WINDOW 10u           /* rejected sends logged per window */
+#define MAX_QUEUED 64u               /* sends answered early, still watched */
+#define HANDLER_GRACE_NS (100000000ull) /* begun, not rejected: its handler runs */
 
 enum conn_state {
 	C_FREE = 0,
@@ -55,6 +57,21 @@ enum conn_state {
 	C_WAIT_SEND,   /* a send waits for the receiver to take or reject it */
 	C_WAIT_READY,  /* a restart waits for the group's READY */
 	C_WRITING,     /* the answer is buffered; writing it (POLLOUT) */
+};
+
+/*
+ * A send waiting for its verdict: the receiver's worker rejects it (a
+ * Reject with its correlation id) or goes past it in the ring.
+ */
+struct pending_send {
+	uint64_t corr;        /* 0: none */
+	uint32_t group;       /* participant index of the receiver's group */
+	uint64_t start_pos;   /* our envelope is in [start_pos, end_pos) of ring */
+	uint64_t end_pos;     /*   0 -> group (after a PAD record, maybe) */
+	uint64_t begun_ns;    /* when we first saw its worker begin it, or 0 */
+	uint64_t in_mark;     /* tail of ring group -> 0 when it was taken */
+	bool taken;           /* the receiver's worker went past our envelope */
+	cJSON *sent;          /* {receiver, type, payload}: for a dead letter */
 };
 
 struct act__ctl_conn {
@@ -68,13 +85,8 @@ struct act__ctl_conn {
 	uint64_t accepted_ns;
 	uint64_t deadline_ns;
 	uint32_t timeout_ms;
-	uint64_t corr;        /* ask and send: the envelope's correlation id */
-	/* send: the verdict (control.h) */
-	uint32_t group;       /* participant index of the receiver's group */
-	uint64_t end_pos;     /* position after our envelope in ring 0 -> group */
-	uint64_t in_mark;     /* tail of ring group -> 0 when it was taken */
-	bool taken;           /* the receiver's worker went past our envelope */
-	cJSON *sent;          /* {receiver, type, payload}: for a dead letter */
+	uint64_t corr;        /* ask: the envelope's correlation id */
+	struct pending_send send;
 };
 
 struct act__ctl {
@@ -87,6 +99,11 @@ struct act__ctl {
 	uint64_t log_window_ns;
 	uint32_t n_logged, n_unlogged;
 	struct act__ctl_conn conns[MAX_CONNS];
+	/* Sends answered before their worker was done with them (queued, or
+	 * in a handler): a later Reject still makes a dead letter.  Oldest
+	 * first out when full. */
+	struct pending_send queued[MAX_QUEUED];
+	uint32_t next_queued;
 };
 
 /* ---- connections and answers ----------------------------------------------------- */
@@ -111,7 +128,7 @@ static void conn_close(struct act__ctl_conn *c)
 		close(c->fd);
 	}
 	free(c->buf);
-	cJSON_Delete(c->sent);
+	cJSON_Delete(c->send.sent);
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
 	c->state = C_FREE;
@@ -156,8 +173,8 @@ static void answer(struct act__ctl_conn *c, cJSON *a)
 	free(c->buf);
 	c->buf = text;
 	c->len = c->off = 0;
-	cJSON_Delete(c->sent);
-	c->sent = NULL;
+	cJSON_Delete(c->send.sent);
+	memset(&c->send, 0, sizeof c->send);
 	if (!text) {
 		conn_close(c);
 		return;
@@ -381,6 +398,7 @@ static void inject(struct act__ctl *ctl, struct act__ctl_conn *c, const char *ac
 	}
 	/* A send carries a correlation id too: the worker's Reject names it. */
 	corr = ++n->next_corr | (1ull << 62);
+	uint64_t start_pos = n->out[n->reg.actors[id].group].tail;
 	err = act__node_inject(n, actor, type, json, strlen(json), NULL, NULL, ACT__PEER_CLIENT,
 	                       ask ? ACT__ENV_ASK : 0, corr);
 	free(json);
@@ -393,54 +411,85 @@ static void inject(struct act__ctl *ctl, struct act__ctl_conn *c, const char *ac
 		             actor, act_strerror(err));
 		return;
 	}
-	c->corr = corr;
 	c->timeout_ms = timeout_ms;
 	c->deadline_ns = act__now_ns() + (uint64_t)timeout_ms * 1000000u;
 	if (ask) {
+		c->corr = corr;
 		c->state = C_WAIT_ASK;
 		return;
 	}
+	struct pending_send *ps = &c->send;
 	c->state = C_WAIT_SEND;
-	c->group = n->reg.actors[id].group;
+	ps->corr = corr;
+	ps->group = n->reg.actors[id].group;
 	/* Our envelope ends where the producer's tail is now: the supervisor
 	 * is the only producer of ring 0 -> group. */
-	c->end_pos = n->out[c->group].tail;
-	c->taken = false;
-	c->sent = cJSON_CreateObject();
-	if (c->sent) {
-		cJSON_AddStringToObject(c->sent, "receiver", actor);
-		cJSON_AddStringToObject(c->sent, "type", type);
-		cJSON_AddItemToObject(c->sent, "payload", cJSON_Duplicate(msg, 1));
+	ps->start_pos = start_pos;
+	ps->end_pos = n->out[ps->group].tail;
+	ps->begun_ns = 0;
+	ps->taken = false;
+	ps->sent = cJSON_CreateObject();
+	if (ps->sent) {
+		cJSON_AddStringToObject(ps->sent, "receiver", actor);
+		cJSON_AddStringToObject(ps->sent, "type", type);
+		cJSON_AddItemToObject(ps->sent, "payload", cJSON_Duplicate(msg, 1));
 	}
 }
 
 /*
- * A send the receiver took is answered once the supervisor has read
- * everything its worker wrote before taking it: a Reject for it would be
- * among that, and act__ctl_reply() would have answered it already.
+ * The verdict on a send, as far as the supervisor can see it (the worker
+ * checks the message; only it knows the module's types):
+ *  - SEND_DONE: the worker went past the envelope, and the supervisor has
+ *    read everything the worker wrote before that, so a Reject for it
+ *    would have reached act__ctl_reply() already: it was accepted;
+ *  - SEND_IN_HANDLER: the worker began the envelope HANDLER_GRACE_NS ago
+ *    and neither rejected it nor went past it: its handler runs (or hangs,
+ *    or crashed the worker).  The check before the handler takes
+ *    microseconds, so this is taken as accepted; should a Reject still
+ *    come, it is kept as a dead letter all the same (keep_queued);
+ *  - SEND_WAITING: not yet.
  */
-static void check_send(struct act__ctl *ctl, struct act__ctl_conn *c)
+enum send_verdict { SEND_WAITING, SEND_IN_HANDLER, SEND_DONE };
+
+static enum send_verdict send_taken(struct act__ctl *ctl, struct pending_send *c)
 {
 	struct act_node *n = ctl->n;
 	act__ring_h *in = &n->in[c->group];
+	struct act__ring *r = n->out[c->group].r;
 
 	if (!c->taken) {
 		/* Pairs with the release store of done_pos in act__ring_release():
 		 * once we see the worker past our envelope, everything it wrote
 		 * while handling it (a Reject, committed by a release store of
 		 * that ring's tail) is visible to the tail load below. */
-		uint64_t done = atomic_load_explicit(&n->out[c->group].r->done_pos,
-		                                     memory_order_acquire);
-		if ((int64_t)(done - c->end_pos) < 0)
-			return;
+		uint64_t done = atomic_load_explicit(&r->done_pos, memory_order_acquire);
+		if ((int64_t)(done - c->end_pos) < 0) {
+			/* Only a hint, so relaxed: which record the worker began
+			 * last (a PAD before ours is never begun). */
+			uint64_t begun = atomic_load_explicit(&r->inflight_pos, memory_order_relaxed);
+			uint64_t now = act__now_ns();
+			if (begun - c->start_pos < c->end_pos - c->start_pos && !c->begun_ns)
+				c->begun_ns = now;
+			return c->begun_ns && now - c->begun_ns >= HANDLER_GRACE_NS ?
+			       SEND_IN_HANDLER : SEND_WAITING;
+		}
 		c->taken = true;
 		/* Pairs with the worker's release store of tail (ring.c R1). */
 		c->in_mark = atomic_load_explicit(&in->r->tail, memory_order_acquire);
 	}
 	/* in->done is our own consumer progress (this thread): every record
 	 * before in_mark went through drain_inbound() and its handlers. */
-	if ((int64_t)(in->done - c->in_mark) >= 0)
-		answer_ok(c);
+	return (int64_t)(in->done - c->in_mark) >= 0 ? SEND_DONE : SEND_WAITING;
+}
+
+/* Keeps watching a send whose client was told it is queued. */
+static void keep_queued(struct act__ctl *ctl, struct pending_send *ps)
+{
+	struct pending_send *q = &ctl->queued[ctl->next_queued++ % MAX_QUEUED];
+
+	cJSON_Delete(q->sent); /* the oldest: a later verdict is only counted */
+	*q = *ps;
+	memset(ps, 0, sizeof *ps);
 }
 
 /* Logs a rejected send, at most LOG_PER_WINDOW lines per LOG_WINDOW_NS. */
@@ -465,8 +514,9 @@ static void log_rejection(struct act__ctl *ctl, const char *actor, const char *t
 	          type, actor, why, (long long)id);
 }
 
-/* The receiver rejected a send: keep it as a dead letter, log, answer. */
-static void reject_send(struct act__ctl *ctl, struct act__ctl_conn *c, const char *why)
+/* The receiver rejected a send: keep it as a dead letter and log.  Returns
+ * the dead letter's id or a negative errno. */
+static int64_t reject_send(struct act__ctl *ctl, struct pending_send *c, const char *why)
 {
 	struct act_node *n = ctl->n;
 	cJSON *e = c->sent;
@@ -495,10 +545,8 @@ static void reject_send(struct act__ctl *ctl, struct act__ctl_conn *c, const cha
 	}
 	n->n_dead_letters++;
 	log_rejection(ctl, actor, type, why, id);
-	if (id > 0)
-		answer_error(c, "rejected", "%s (kept as dead letter #%lld)", why, (long long)id);
-	else
-		answer_error(c, "rejected", "%s", why);
+	memset(c, 0, sizeof *c);
+	return id;
 }
 
 static void do_inject(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON *req, bool ask)
@@ -730,10 +778,22 @@ void act__ctl_tick(struct act__ctl *ctl, uint64_t now)
 		ctl->log_window_ns = now;
 		ctl->n_logged = ctl->n_unlogged = 0;
 	}
+	for (uint32_t i = 0; i < MAX_QUEUED; i++) {
+		struct pending_send *q = &ctl->queued[i];
+		if (q->corr && send_taken(ctl, q) == SEND_DONE) {
+			cJSON_Delete(q->sent);
+			memset(q, 0, sizeof *q);
+		}
+	}
 	for (uint32_t i = 0; i < MAX_CONNS; i++) {
 		struct act__ctl_conn *c = &ctl->conns[i];
-		if (c->state == C_WAIT_SEND)
-			check_send(ctl, c);
+		if (c->state == C_WAIT_SEND) {
+			enum send_verdict v = send_taken(ctl, &c->send);
+			if (v == SEND_IN_HANDLER)
+				keep_queued(ctl, &c->send);
+			if (v != SEND_WAITING)
+				answer_ok(c);
+		}
 		if (c->state == C_FREE || now < c->deadline_ns)
 			continue;
 		switch (c->state) {
@@ -745,8 +805,9 @@ void act__ctl_tick(struct act__ctl *ctl, uint64_t now)
 			answer_error(c, "timeout", "no reply within %u ms", c->timeout_ms);
 			break;
 		case C_WAIT_SEND: {
-			/* Still in the ring: it will be handled (or rejected and
-			 * counted) later; the client hears that it is queued. */
+			/* Still in the ring: the client hears that it is queued,
+			 * and we keep watching for a Reject. */
+			keep_queued(ctl, &c->send);
 			cJSON *a = cJSON_CreateObject();
 			cJSON_AddTrueToObject(a, "ok");
 			cJSON_AddTrueToObject(a, "queued");
@@ -770,25 +831,43 @@ void act__ctl_tick(struct act__ctl *ctl, uint64_t now)
 bool act__ctl_reply(struct act__ctl *ctl, uint64_t corr, const char *type, const char *json,
                     size_t json_len)
 {
+	bool reject = type && !strcmp(type, "Reject");
+
 	if (!ctl || !corr)
 		return false;
+	for (uint32_t i = 0; i < MAX_QUEUED; i++) {
+		struct pending_send *q = &ctl->queued[i];
+		if (q->corr != corr)
+			continue;
+		if (!reject)
+			return true; /* the handler answered a plain send: nobody asked */
+		cJSON *msg = cJSON_ParseWithLength(json, json_len);
+		const cJSON *why = cJSON_GetObjectItemCaseSensitive(msg, "reason");
+		reject_send(ctl, q, cJSON_IsString(why) ? why->valuestring : "rejected");
+		cJSON_Delete(msg);
+		return true;
+	}
 	for (uint32_t i = 0; i < MAX_CONNS; i++) {
 		struct act__ctl_conn *c = &ctl->conns[i];
-		if ((c->state != C_WAIT_ASK && c->state != C_WAIT_SEND) || c->corr != corr)
+		if (!((c->state == C_WAIT_ASK && c->corr == corr) ||
+		      (c->state == C_WAIT_SEND && c->send.corr == corr)))
 			continue;
+		if (c->state == C_WAIT_SEND && !reject)
+			return true; /* the handler answered a plain send: nobody asked */
 		cJSON *msg = cJSON_ParseWithLength(json, json_len);
-		if (!strcmp(type, "Reject")) {
+		if (reject) {
 			const cJSON *why = cJSON_GetObjectItemCaseSensitive(msg, "reason");
 			const char *reason = cJSON_IsString(why) ? why->valuestring : "rejected";
-			if (c->state == C_WAIT_SEND)
-				reject_send(ctl, c, reason);
-			else
+			if (c->state == C_WAIT_SEND) {
+				int64_t id = reject_send(ctl, &c->send, reason);
+				if (id > 0)
+					answer_error(c, "rejected", "%s (kept as dead letter #%lld)", reason,
+					             (long long)id);
+				else
+					answer_error(c, "rejected", "%s", reason);
+			} else {
 				answer_error(c, "rejected", "%s", reason);
-			cJSON_Delete(msg);
-			return true;
-		}
-		if (c->state == C_WAIT_SEND) {
-			/* The handler answered a plain send: nobody asked. */
+			}
 			cJSON_Delete(msg);
 			return true;
 		}
@@ -947,14 +1026,24 @@ void act__ctl_free(struct act__ctl *ctl)
 		act__warn("%u more rejected sends from actorsctl were not logged", ctl->n_unlogged);
 	for (uint32_t i = 0; i < MAX_CONNS; i++) {
 		struct act__ctl_conn *c = &ctl->conns[i];
-		if (c->state == C_WAIT_ASK || c->state == C_WAIT_READY || c->state == C_WAIT_SEND)
+		if (c->state == C_WAIT_SEND) {
+			/* It is in the ring; what happens to it now is the next
+			 * run's business (or the dead letters'). */
+			cJSON *a = cJSON_CreateObject();
+			cJSON_AddTrueToObject(a, "ok");
+			cJSON_AddTrueToObject(a, "queued");
+			answer(c, a);
+		} else if (c->state == C_WAIT_ASK || c->state == C_WAIT_READY) {
 			answer_error(c, "stopping", "the node is stopping");
+		}
 		/* A last non-blocking try for answers still buffered. */
 		if (c->state == C_WRITING && !flush(c))
 			conn_close(c);
 		else if (c->state != C_FREE)
 			conn_close(c);
 	}
+	for (uint32_t i = 0; i < MAX_QUEUED; i++)
+		cJSON_Delete(ctl->queued[i].sent);
 	if (ctl->lfd >= 0)
 		close(ctl->lfd);
 	/* Only the socket we bound: the path may have been taken over since. */

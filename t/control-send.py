@@ -99,3 +99,28 @@ with tap:
     tap.is_(node.terminate(), 0, "the node stops cleanly")
     tap.ok(wait_for(lambda: log_lines(node, "were not logged"), 5, "the suppressed count"),
            "the suppressed rejections are counted in the log")
+
+    # ---- a receiver that is busy: queued, and still checked later ---------------------
+    node = Node(tap, {"groups": [group("h", [actor("e", "echo")], max_redeliveries=1,
+                                       heartbeat_ms=100, heartbeat_timeout_ms=800)]},
+                name="send-busy")
+    node.start()
+    t0 = time.monotonic()
+    rc, out, err = node.ctl("send", "e", "Crash", '{"how":"hang"}')
+    took = time.monotonic() - t0
+    tap.ok(rc == 0 and took < 3, "a send whose handler hangs: exit 0 in %.2f s (%r)"
+           % (took, err.strip()))
+    a = node.request({"cmd": "send", "actor": "e", "type": "Pnig", "message": {"count": 1},
+                      "timeout_ms": 100})
+    tap.is_(a, {"ok": True, "queued": True},
+            "a send behind the hung handler: queued after timeout_ms")
+    def pnig():
+        dl, total = dead_letters(node)
+        return [d for d in dl if d.get("type") == "Pnig"]
+    late = wait_for(pnig, 20, "the queued bad send to be rejected")
+    tap.ok(late and "Unknown message type 'Pnig'" in late[0].get("reason", "") and
+           late[0].get("payload") == {"count": 1},
+           "rejected after the restart: kept as a dead letter with the reason (%r)" % late)
+    tap.ok(wait_for(lambda: log_lines(node, "send of Pnig"), 5, "the log line"),
+           "... and logged")
+    tap.is_(node.terminate(), 0, "the second node stops cleanly")
