@@ -48,6 +48,7 @@
 #define LOG_WINDOW_NS (10000000000ull)
 #define LOG_PER_WINDOW 10u           /* rejected sends logged per window */
 #define MAX_QUEUED 64u               /* sends answered early, still watched */
+#define ACCEPT_PAUSE_NS (100000000ull) /* out of fds: listen again after */
 #define HANDLER_GRACE_NS (100000000ull) /* begun, not rejected: its handler runs */
 
 enum conn_state {
@@ -93,6 +94,8 @@ struct act__ctl {
 	struct act_node *n;
 	int lfd;
 	bool l_armed;
+	uint64_t accept_resume_ns;  /* out of fds: the listener rests until then */
+	uint64_t accept_warned_ns;
 	char *path;
 	dev_t dev;            /* the socket file we bound, to unlink only it */
 	ino_t ino;
@@ -679,8 +682,16 @@ static void accept_all(struct act__ctl *ctl)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			/* Out of fds (or worse): the pending connection stays in
+			 * the backlog and the poll would fire again at once, so
+			 * rest the listener a while, and say so now and then. */
+			if (!ctl->accept_warned_ns || now - ctl->accept_warned_ns >= LOG_WINDOW_NS) {
 				act__warn("control socket: accept: %s", strerror(errno));
+				ctl->accept_warned_ns = now;
+			}
+			ctl->accept_resume_ns = now + ACCEPT_PAUSE_NS;
 			return;
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
@@ -757,7 +768,7 @@ void act__ctl_event(struct act__ctl *ctl, uint32_t tag)
 
 void act__ctl_arm(struct act__ctl *ctl)
 {
-	if (!ctl->l_armed) {
+	if (!ctl->l_armed && act__now_ns() >= ctl->accept_resume_ns) {
 		act__node_arm_fd(ctl->n, ctl->lfd, LISTENER, POLLIN);
 		ctl->l_armed = true;
 	}

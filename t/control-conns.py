@@ -13,6 +13,9 @@ status out (a new connection takes the slot of the oldest silent one),
 every one of them sees EOF by the read timeout, and the node's sockets
 stay bounded (its fds and the kernel's unix sockets on its path), also
 after the next wave.
+
+Out of fds: the node does not spin on a listener it cannot accept from,
+logs that once, and serves again when fds are back.
 """
 import json
 import os
@@ -61,6 +64,13 @@ def kernel_sockets(path):
             if len(parts) >= 8 and parts[7] == path:
                 n += 1
     return n
+
+
+def cpu_s(pid):
+    """CPU time (user + system) of pid, in seconds."""
+    with open("/proc/%d/stat" % pid, "rb") as f:
+        rest = f.read().rsplit(b")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fds(pid):
@@ -184,4 +194,24 @@ with tap:
         s.close()
     tap.ok(wait_for(lambda: kernel_sockets(node.sock) == 1, 5, "only the listener left"),
            "in the end only the listener is left on the path")
+
+    # ---- out of fds: the node does not spin on its listener ----------------------------
+    limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (fds(pid), limits[1]))
+    try:
+        waiting = [connect(node.sock) for _ in range(3)]
+        cpu0, t0 = cpu_s(pid), time.monotonic()
+        time.sleep(1.0)  # a measurement window, not a synchronisation
+        used = cpu_s(pid) - cpu0
+        tap.ok(used < 0.2, "out of fds, the node used %.2f s of CPU in %.1f s (no busy loop)"
+               % (used, time.monotonic() - t0))
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, limits)
+    a, took = timed_status(node)
+    tap.ok(a.get("ok") is True, "with fds again, status answers (%.2f s)" % took)
+    with open(node.log_path, errors="replace") as f:
+        n_warn = sum(1 for l in f if "accept:" in l)
+    tap.ok(1 <= n_warn <= 2, "the accept failure is logged, not flooded (%d lines)" % n_warn)
+    for s in waiting:
+        s.close()
     tap.is_(node.terminate(), 0, "the node stops cleanly")
