@@ -941,11 +941,14 @@ static int listener_alive(const struct sockaddr_un *sa)
 	return e == ECONNREFUSED ? 0 : -e;
 }
 
-int act__ctl_check_path(const char *path, char *why, size_t why_cap)
+/* act__ctl_check_path(); *stale is the stale socket file found (st_ino 0: none). */
+static int check_path(const char *path, char *why, size_t why_cap, struct stat *stale)
 {
 	struct sockaddr_un sa;
 	struct stat st;
 	int rc;
+
+	memset(stale, 0, sizeof *stale);
 
 	if (make_addr(path, &sa)) {
 		snprintf(why, why_cap, "%s: the path is empty or longer than %zu bytes", path,
@@ -974,14 +977,21 @@ int act__ctl_check_path(const char *path, char *why, size_t why_cap)
 		         strerror(-rc));
 		return rc;
 	}
+	*stale = st;
 	return 0;
+}
+
+int act__ctl_check_path(const char *path, char *why, size_t why_cap)
+{
+	struct stat stale;
+	return check_path(path, why, why_cap, &stale);
 }
 
 struct act__ctl *act__ctl_new(struct act_node *n, const char *path, int *err)
 {
 	struct act__ctl *ctl = calloc(1, sizeof *ctl);
 	struct sockaddr_un sa;
-	struct stat st;
+	struct stat st, stale;
 	char why[512];
 
 	*err = 0;
@@ -993,7 +1003,7 @@ struct act__ctl *act__ctl_new(struct act_node *n, const char *path, int *err)
 		ctl->conns[i].fd = -1;
 	ctl->n = n;
 	ctl->lfd = -1;
-	if ((*err = act__ctl_check_path(path, why, sizeof why))) {
+	if ((*err = check_path(path, why, sizeof why, &stale))) {
 		act__err("control socket %s", why);
 		goto fail;
 	}
@@ -1005,8 +1015,11 @@ struct act__ctl *act__ctl_new(struct act_node *n, const char *path, int *err)
 		goto fail;
 	}
 	/* A socket file that nobody listens on (checked just above) is left
-	 * by a dead node: replace it.  Anything else stays. */
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+	 * by a dead node: replace it, if it is still that file (a node
+	 * starting at the same time may have replaced it already; then our
+	 * bind fails).  Anything else stays. */
+	if (stale.st_ino && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == stale.st_dev && st.st_ino == stale.st_ino)
 		unlink(path);
 	mode_t old = umask(0177); /* the socket is created 0600 */
 	int rc = bind(ctl->lfd, (struct sockaddr *)&sa, sizeof sa);
