@@ -259,7 +259,7 @@ void act__ring_release(act__ring_h *h)
 	    memory_order_relaxed);
 	/* The record is handled: that is what done_pos says, on our own line
 	 * (a crash from here on does not redeliver it).  Release: pairs with
-	 * the supervisor's acquire load in control.c (check_send), which
+	 * the supervisor's acquire load in control.c (send_taken), which
 	 * then relies on seeing everything the handler sent, such as the
 	 * Reject of a bad message; relaxed, it could see done_pos first.
 	 * (A plain store on x86.) */

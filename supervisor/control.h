@@ -3,7 +3,7 @@
  *
  * Speaks doc/control-protocol.md: one JSON request line per connection,
  * one JSON answer line.  Runs inside the supervisor's loop: its fds are
- * polled through the node's io_uring, requests that wait (ask, restart)
+ * polled through the node's io_uring, requests that wait (ask, send, restart)
  * are answered later from the loop, and nothing here ever blocks: an
  * answer is buffered and written whenever the socket is writable, and
  * every connection has a deadline.
