@@ -259,7 +259,8 @@ void act__ring_release(act__ring_h *h)
 	    memory_order_relaxed);
 	/* The record is handled: that is what done_pos says, on our own line
 	 * (a crash from here on does not redeliver it).  Release: pairs with
-	 * the supervisor's acquire load in control.c (send_taken), which
+	 * the acquire load in act__ring_handled() (the supervisor, for
+	 * `actorsctl send`, in control.c), which
 	 * then relies on seeing everything the handler sent, such as the
 	 * Reject of a bad message; relaxed, it could see done_pos first.
 	 * (A plain store on x86.) */
@@ -291,6 +292,18 @@ uint64_t act__ring_skip_corrupt(act__ring_h *h)
 	atomic_store_explicit(&r->done_pos, tail, memory_order_relaxed);
 	act__ring_publish(h);
 	return tail - head;
+}
+
+uint64_t act__ring_handled(const struct act__ring *r)
+{
+	/* Pairs with the release store of done_pos in act__ring_release(). */
+	return atomic_load_explicit(&((struct act__ring *)r)->done_pos, memory_order_acquire);
+}
+
+uint64_t act__ring_begun(const struct act__ring *r)
+{
+	/* A hint only: nothing is read on the strength of it. */
+	return atomic_load_explicit(&((struct act__ring *)r)->inflight_pos, memory_order_relaxed);
 }
 
 uint64_t act__ring_depth(const struct act__ring *r)

@@ -102,6 +102,18 @@ void act__ring_publish(act__ring_h *h);
 /* Drops everything currently in the ring (after corruption).  Returns bytes dropped. */
 uint64_t act__ring_skip_corrupt(act__ring_h *h);
 
+/*
+ * For a producer that wants to know what became of a record it committed
+ * (the supervisor, for `actorsctl send`): the producer's own position
+ * after its last commit; the consumer's progress (every record before it
+ * was handled, and everything the consumer wrote while handling them is
+ * visible to an acquire load made after this call); the position of the
+ * record the consumer began last (a hint, for a record not yet handled).
+ */
+static inline uint64_t act__ring_committed(const act__ring_h *h) { return h->tail; }
+uint64_t act__ring_handled(const struct act__ring *r);
+uint64_t act__ring_begun(const struct act__ring *r);
+
 /* Bytes published and not yet released (racy snapshot; for status/tests). */
 uint64_t act__ring_depth(const struct act__ring *r);
 

@@ -374,8 +374,7 @@ static uint32_t timeout_arg(const cJSON *req)
 /*
  * Puts msg for actor into its group's ring as an ask or a send from a
  * client, and makes c wait: an ask for its reply, a send for its verdict
- * (the receiver's worker either rejects it, or goes past it).  Answers c
- * itself when the envelope cannot be queued.
+ * (send_taken).  Answers c itself when the envelope cannot be queued.
  */
 static void inject(struct act__ctl *ctl, struct act__ctl_conn *c, const char *actor,
                    const char *type, const cJSON *msg, bool ask, uint32_t timeout_ms)
@@ -401,7 +400,7 @@ static void inject(struct act__ctl *ctl, struct act__ctl_conn *c, const char *ac
 	}
 	/* A send carries a correlation id too: the worker's Reject names it. */
 	corr = ++n->next_corr | (1ull << 62);
-	uint64_t start_pos = n->out[n->reg.actors[id].group].tail;
+	uint64_t start_pos = act__ring_committed(&n->out[n->reg.actors[id].group]);
 	err = act__node_inject(n, actor, type, json, strlen(json), NULL, NULL, ACT__PEER_CLIENT,
 	                       ask ? ACT__ENV_ASK : 0, corr);
 	free(json);
@@ -428,7 +427,7 @@ static void inject(struct act__ctl *ctl, struct act__ctl_conn *c, const char *ac
 	/* Our envelope ends where the producer's tail is now: the supervisor
 	 * is the only producer of ring 0 -> group. */
 	ps->start_pos = start_pos;
-	ps->end_pos = n->out[ps->group].tail;
+	ps->end_pos = act__ring_committed(&n->out[ps->group]);
 	ps->begun_ns = 0;
 	ps->taken = false;
 	ps->sent = cJSON_CreateObject();
@@ -461,15 +460,15 @@ static enum send_verdict send_taken(struct act__ctl *ctl, struct pending_send *c
 	struct act__ring *r = n->out[c->group].r;
 
 	if (!c->taken) {
-		/* Pairs with the release store of done_pos in act__ring_release():
-		 * once we see the worker past our envelope, everything it wrote
-		 * while handling it (a Reject, committed by a release store of
-		 * that ring's tail) is visible to the tail load below. */
-		uint64_t done = atomic_load_explicit(&r->done_pos, memory_order_acquire);
+		/* Once we see the worker past our envelope (an acquire load),
+		 * everything it wrote while handling it (a Reject, committed by a
+		 * release store of that ring's tail) is visible to the tail load
+		 * below. */
+		uint64_t done = act__ring_handled(r);
 		if ((int64_t)(done - c->end_pos) < 0) {
-			/* Only a hint, so relaxed: which record the worker began
-			 * last (a PAD before ours is never begun). */
-			uint64_t begun = atomic_load_explicit(&r->inflight_pos, memory_order_relaxed);
+			/* Which record the worker began last (a PAD before ours is
+			 * never begun). */
+			uint64_t begun = act__ring_begun(r);
 			uint64_t now = act__now_ns();
 			if (begun - c->start_pos < c->end_pos - c->start_pos && !c->begun_ns)
 				c->begun_ns = now;
