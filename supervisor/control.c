@@ -80,6 +80,7 @@ struct act__ctl_conn {
 	int fd;
 	uint16_t gen;         /* tags this connection's polls (user data) */
 	bool armed;           /* a poll for this connection is in flight */
+	bool peer_eof;        /* the client shut down its side (it may still read) */
 	char *buf;            /* the request; later the answer */
 	size_t len;           /* request bytes read; answer bytes in buf */
 	size_t off;           /* answer bytes written */
@@ -744,6 +745,51 @@ static void read_conn(struct act__ctl *ctl, struct act__ctl_conn *c)
 	}
 }
 
+static void forget_waiter(struct act__ctl *ctl, const struct act__ctl_conn *c)
+{
+	for (uint32_t g = 0; g < ctl->n->reg.n_groups; g++)
+		if (ctl->n->gs[g].waiter == c)
+			ctl->n->gs[g].waiter = NULL;
+}
+
+/*
+ * A connection waiting for the node (ask, send, restart) became readable:
+ * if the client is gone, free its slot now rather than at its deadline
+ * (an ask may wait an hour); what it waited for is answered to nobody.
+ * A client that only shut down its writing side still waits for its
+ * answer, and bytes after the request line are ignored.
+ */
+static void watch_waiting(struct act__ctl *ctl, struct act__ctl_conn *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	char junk[512];
+
+	/* POLLHUP: the client closed (a half-close shows POLLIN only). */
+	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
+		goto gone;
+	for (unsigned k = 0; k < 64; k++) {
+		ssize_t r = recv(c->fd, junk, sizeof junk, MSG_DONTWAIT);
+		if (r > 0)
+			continue;
+		if (r == 0) {
+			c->peer_eof = true; /* half-closed: stop watching */
+			return;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		goto gone;
+	}
+	return;
+gone:
+	if (c->state == C_WAIT_SEND)
+		keep_queued(ctl, &c->send);
+	else if (c->state == C_WAIT_READY)
+		forget_waiter(ctl, c);
+	conn_close(c);
+}
+
 void act__ctl_event(struct act__ctl *ctl, uint32_t tag)
 {
 	uint32_t slot = tag & 0xffffu;
@@ -763,6 +809,8 @@ void act__ctl_event(struct act__ctl *ctl, uint32_t tag)
 		read_conn(ctl, c);
 	else if (c->state == C_WRITING)
 		flush(c);
+	else
+		watch_waiting(ctl, c);
 }
 
 void act__ctl_arm(struct act__ctl *ctl)
@@ -771,12 +819,13 @@ void act__ctl_arm(struct act__ctl *ctl)
 		act__node_arm_fd(ctl->n, ctl->lfd, LISTENER, POLLIN);
 		ctl->l_armed = true;
 	}
+	/* Waiting connections are watched too, to notice a client that left. */
 	for (uint32_t i = 0; i < MAX_CONNS; i++) {
 		struct act__ctl_conn *c = &ctl->conns[i];
-		if (c->armed || (c->state != C_READING && c->state != C_WRITING))
+		if (c->armed || c->state == C_FREE || (c->state != C_WRITING && c->peer_eof))
 			continue;
 		act__node_arm_fd(ctl->n, c->fd, poll_tag(ctl, c),
-		                 c->state == C_READING ? POLLIN : POLLOUT);
+		                 c->state == C_WRITING ? POLLOUT : POLLIN);
 		c->armed = true;
 	}
 }
@@ -825,9 +874,7 @@ void act__ctl_tick(struct act__ctl *ctl, uint64_t now)
 			break;
 		}
 		case C_WAIT_READY:
-			for (uint32_t g = 0; g < ctl->n->reg.n_groups; g++)
-				if (ctl->n->gs[g].waiter == c)
-					ctl->n->gs[g].waiter = NULL;
+			forget_waiter(ctl, c);
 			answer_error(c, "timeout", "the group did not become ready in time");
 			break;
 		case C_WRITING: /* the client does not read its answer */

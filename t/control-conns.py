@@ -14,15 +14,22 @@ every one of them sees EOF by the read timeout, and the node's sockets
 stay bounded (its fds and the kernel's unix sockets on its path), also
 after the next wave.
 
+Clients that leave: 64 clients that close while their hour-long asks
+wait do not hold the slots; a client that only half-closes still gets
+its answer.
+
 Out of fds: the node does not spin on a listener it cannot accept from,
 logs that once, and serves again when fds are back.
 """
+import fcntl
 import json
 import os
 import resource
 import select
 import selectors
 import socket
+import struct
+import termios
 import time
 
 from actorsd_harness import Tap, Node, group, actor, wait_for
@@ -66,6 +73,11 @@ def kernel_sockets(path):
     return n
 
 
+def unread(s):
+    """Bytes s sent that its peer has not read yet (SIOCOUTQ)."""
+    return struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+
+
 def cpu_s(pid):
     """CPU time (user + system) of pid, in seconds."""
     with open("/proc/%d/stat" % pid, "rb") as f:
@@ -78,10 +90,21 @@ def fds(pid):
 
 
 def timed_status(node):
+    """Status over a blocking connect (the harness's would fail on a full backlog)."""
     t0 = time.monotonic()
     try:
-        a = node.request({"cmd": "status"}, timeout=20)
-    except OSError as e:
+        s = connect(node.sock)
+        s.settimeout(20)
+        s.sendall(b'{"cmd":"status"}\n')
+        buf = b""
+        while not buf.endswith(b"\n"):
+            b = s.recv(65536)
+            if not b:
+                break
+            buf += b
+        s.close()
+        a = json.loads(buf)
+    except (OSError, ValueError) as e:
         a = {"error": repr(e)}
     return a, time.monotonic() - t0
 
@@ -194,6 +217,44 @@ with tap:
         s.close()
     tap.ok(wait_for(lambda: kernel_sockets(node.sock) == 1, 5, "only the listener left"),
            "in the end only the listener is left on the path")
+
+    # ---- clients that leave while they wait ------------------------------------------
+    # An ask may wait an hour; a client that gave up must not hold its slot
+    # that long.  (echo's Crash handler with "none" does nothing: no reply.)
+    leavers = []
+    for _ in range(MAX_CONNS):
+        s = connect(node.sock)
+        s.sendall(json.dumps({"cmd": "ask", "actor": "e", "type": "Crash",
+                              "message": {"how": "none"},
+                              "timeout_ms": 3600000}).encode() + b"\n")
+        leavers.append(s)
+    # Each request read by the node (nothing left unread on the socket)
+    # means each ask is waiting for its reply, not for its request.
+    for s in leavers:
+        wait_for(lambda: unread(s) == 0, 10, "the node to read an ask")
+    for s in leavers:
+        s.close()
+    a, took = timed_status(node)
+    tap.ok(a.get("ok") is True and took < 3.0,
+           "status answers after %d clients left their hour-long asks (%.2f s, %r)"
+           % (MAX_CONNS, took, a.get("error")))
+    tap.ok(wait_for(lambda: fds(pid) <= base_fds + 1, 5, "the leavers' fds closed"),
+           "their connections are closed (%d fds)" % fds(pid))
+    # A client that shuts down its writing side after the request still
+    # gets its answer.
+    s = connect(node.sock)
+    s.sendall(b'{"cmd":"ask","actor":"e","type":"Ping","message":{"count":5}}\n')
+    s.shutdown(socket.SHUT_WR)
+    s.settimeout(10)
+    buf = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        buf += b
+    s.close()
+    tap.ok(json.loads(buf or b"{}").get("message") == {"count": 5},
+           "a half-closed client still gets its reply (%r)" % buf[:200])
 
     # ---- out of fds: the node does not spin on its listener ----------------------------
     limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
