@@ -1,16 +1,17 @@
 /*
  * control.c - the control socket server (control.h, doc/control-protocol.md).
  *
- * Every connection lives in one of MAX_CONNS slots and moves through
- * READING (waiting for its request line) -> one of the WAIT states (an ask,
- * a send or a restart waits for the node) -> WRITING (the answer is
- * buffered and goes out whenever the socket is writable) -> FREE.  Nothing
- * here blocks the supervisor: sockets are non-blocking and polled through
- * the node's io_uring, each with a deadline.  A poll in flight holds the
- * socket's file, so a connection is shut down (which completes the poll
- * and shows the client EOF) before its fd is closed, and every poll
- * carries the slot's generation so that a completion for a slot's previous
- * connection is recognised and ignored.
+ * Every connection lives in a slot and moves through READING (waiting
+ * for its request line) -> one of the WAIT states (an ask, a send or a
+ * restart waits for the node) -> WRITING (the answer is buffered and goes
+ * out whenever the socket is writable) -> CLOSING -> FREE.  Nothing here
+ * blocks the supervisor: sockets are non-blocking and polled through the
+ * node's io_uring, each with a deadline.  A slot has at most one read poll
+ * and one write poll in flight.  A poll in flight holds the socket's file,
+ * so a connection is shut down before its fd is closed: that completes its
+ * polls at once and shows the client EOF.  The slot is CLOSING until they
+ * have completed, and only then reused, so a completion always belongs to
+ * the slot's current connection.
  */
 #include "config.h"
 
@@ -38,9 +39,11 @@
 #include "node.h"
 #include "ring.h"
 
-#define MAX_CONNS 64u
+#define MAX_CONNS 64u                /* connections served at once */
+#define N_SLOTS (2u * MAX_CONNS)     /* room for CLOSING slots as well */
 #define MAX_REQUEST (1024u * 1024u)
-#define LISTENER 0xffffu             /* slot field of the listener's poll */
+#define LISTENER 0x7fffu             /* poll tag of the listener */
+#define WRITE_TAG 0x8000u            /* tag bit of a slot's write poll */
 #define READ_TIMEOUT_NS (5000000000ull)
 #define WRITE_TIMEOUT_NS (5000000000ull)
 #define RESTART_TIMEOUT_NS (60000000000ull)
@@ -58,6 +61,7 @@ enum conn_state {
 	C_WAIT_SEND,   /* a send waits for the receiver to take or reject it */
 	C_WAIT_READY,  /* a restart waits for the group's READY */
 	C_WRITING,     /* the answer is buffered; writing it (POLLOUT) */
+	C_CLOSING,     /* closed; a poll of it is still to complete */
 };
 
 /*
@@ -78,8 +82,8 @@ struct pending_send {
 struct act__ctl_conn {
 	enum conn_state state;
 	int fd;
-	uint16_t gen;         /* tags this connection's polls (user data) */
-	bool armed;           /* a poll for this connection is in flight */
+	bool r_armed;         /* a read poll (POLLIN) is in flight */
+	bool w_armed;         /* a write poll (POLLOUT) is in flight */
 	bool peer_eof;        /* the client shut down its side (it may still read) */
 	char *buf;            /* the request; later the answer */
 	size_t len;           /* request bytes read; answer bytes in buf */
@@ -102,7 +106,7 @@ struct act__ctl {
 	ino_t ino;
 	uint64_t log_window_ns;
 	uint32_t n_logged, n_unlogged;
-	struct act__ctl_conn conns[MAX_CONNS];
+	struct act__ctl_conn conns[N_SLOTS];
 	/* Sends answered before their worker was done with them (queued, or
 	 * in a handler): a later Reject still makes a dead letter.  Oldest
 	 * first out when full. */
@@ -112,20 +116,20 @@ struct act__ctl {
 
 /* ---- connections and answers ----------------------------------------------------- */
 
-static uint32_t poll_tag(const struct act__ctl *ctl, const struct act__ctl_conn *c)
+static bool active(const struct act__ctl_conn *c)
 {
-	return (uint32_t)c->gen << 16 | (uint32_t)(c - ctl->conns);
+	return c->state != C_FREE && c->state != C_CLOSING;
 }
 
 /*
- * Frees the slot.  shutdown() first: a poll armed on the socket holds its
- * file, so close() alone would neither release the socket nor show the
- * client EOF until that poll completes; shutdown wakes the poll (POLLHUP)
- * and the peer at once.  The stale completion is ignored by generation.
+ * Ends the connection.  shutdown() first: a poll armed on the socket holds
+ * its file, so close() alone would neither release the socket nor show the
+ * client EOF until that poll completes; shutdown wakes the polls (POLLHUP)
+ * and the peer at once.  The slot is free once they have completed.
  */
 static void conn_close(struct act__ctl_conn *c)
 {
-	uint16_t gen = c->gen;
+	bool r_armed = c->r_armed, w_armed = c->w_armed;
 
 	if (c->fd >= 0) {
 		shutdown(c->fd, SHUT_RDWR);
@@ -135,8 +139,9 @@ static void conn_close(struct act__ctl_conn *c)
 	cJSON_Delete(c->send.sent);
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
-	c->state = C_FREE;
-	c->gen = (uint16_t)(gen + 1);
+	c->r_armed = r_armed;
+	c->w_armed = w_armed;
+	c->state = r_armed || w_armed ? C_CLOSING : C_FREE;
 }
 
 /* Writes what the socket takes now.  True when the whole answer is out (or
@@ -168,12 +173,6 @@ static void answer(struct act__ctl_conn *c, cJSON *a)
 	char *text = a ? cJSON_PrintUnformatted(a) : NULL;
 
 	cJSON_Delete(a);
-	if (c->armed) {
-		/* A read poll is in flight (an expired request): retire it, and
-		 * arm a write poll under the next generation if needed. */
-		c->gen++;
-		c->armed = false;
-	}
 	free(c->buf);
 	c->buf = text;
 	c->len = c->off = 0;
@@ -645,29 +644,36 @@ out:
 /* ---- connections ------------------------------------------------------------------ */
 
 /*
- * A slot for a new connection: a free one, else the one that has waited
- * longest for its request (a client that connects and stays silent must
- * not lock others out until it expires).  NULL if every slot is busy with
- * a request in progress.
+ * A slot for a new connection.  When MAX_CONNS connections are served
+ * already, the one that has waited longest for its request makes room (a
+ * client that connects and stays silent must not lock others out until it
+ * expires).  NULL if every connection has a request in progress, or no
+ * slot is free yet (all the others are CLOSING: they free up in the next
+ * turn of the loop).
  */
 static struct act__ctl_conn *take_slot(struct act__ctl *ctl, uint64_t now)
 {
-	struct act__ctl_conn *oldest = NULL;
+	struct act__ctl_conn *oldest = NULL, *free_slot = NULL;
+	uint32_t n_active = 0;
 
-	for (uint32_t i = 0; i < MAX_CONNS; i++) {
+	for (uint32_t i = 0; i < N_SLOTS; i++) {
 		struct act__ctl_conn *c = &ctl->conns[i];
-		if (c->state == C_FREE)
-			return c;
+		if (c->state == C_FREE && !free_slot)
+			free_slot = c;
+		if (active(c))
+			n_active++;
 		if (c->state == C_READING && (!oldest || c->accepted_ns < oldest->accepted_ns))
 			oldest = c;
 	}
+	if (n_active < MAX_CONNS)
+		return free_slot;
 	if (!oldest)
 		return NULL;
 	refuse(oldest->fd, "busy", "no request after %llu ms and every control slot was taken",
 	       (unsigned long long)((now - oldest->accepted_ns) / 1000000u));
 	oldest->fd = -1; /* refuse() closed it */
 	conn_close(oldest);
-	return oldest;
+	return oldest->state == C_FREE ? oldest : free_slot;
 }
 
 static void accept_all(struct act__ctl *ctl)
@@ -792,25 +798,35 @@ gone:
 
 void act__ctl_event(struct act__ctl *ctl, uint32_t tag)
 {
-	uint32_t slot = tag & 0xffffu;
+	uint32_t slot = tag & ~WRITE_TAG;
+	bool write = tag & WRITE_TAG;
 
-	if (slot == LISTENER) {
+	if (tag == LISTENER) {
 		ctl->l_armed = false;
 		accept_all(ctl);
 		return;
 	}
-	if (slot >= MAX_CONNS)
+	if (slot >= N_SLOTS)
 		return;
 	struct act__ctl_conn *c = &ctl->conns[slot];
-	if (c->state == C_FREE || c->gen != (uint16_t)(tag >> 16))
-		return; /* the poll of a connection this slot had before */
-	c->armed = false;
-	if (c->state == C_READING)
-		read_conn(ctl, c);
-	else if (c->state == C_WRITING)
-		flush(c);
+	if (write)
+		c->w_armed = false;
 	else
+		c->r_armed = false;
+	if (c->state == C_CLOSING) {
+		if (!c->r_armed && !c->w_armed)
+			c->state = C_FREE;
+		return;
+	}
+	if (write && c->state == C_WRITING)
+		flush(c);
+	else if (!write && c->state == C_READING)
+		read_conn(ctl, c);
+	else if (!write && c->state != C_WRITING && c->state != C_FREE)
 		watch_waiting(ctl, c);
+	/* A read poll that completes while the answer is being written
+	 * (a client that sent more, or left) is not re-armed: the write
+	 * poll and the deadline finish the connection. */
 }
 
 void act__ctl_arm(struct act__ctl *ctl)
@@ -820,13 +836,15 @@ void act__ctl_arm(struct act__ctl *ctl)
 		ctl->l_armed = true;
 	}
 	/* Waiting connections are watched too, to notice a client that left. */
-	for (uint32_t i = 0; i < MAX_CONNS; i++) {
+	for (uint32_t i = 0; i < N_SLOTS; i++) {
 		struct act__ctl_conn *c = &ctl->conns[i];
-		if (c->armed || c->state == C_FREE || (c->state != C_WRITING && c->peer_eof))
-			continue;
-		act__node_arm_fd(ctl->n, c->fd, poll_tag(ctl, c),
-		                 c->state == C_WRITING ? POLLOUT : POLLIN);
-		c->armed = true;
+		if (c->state == C_WRITING && !c->w_armed) {
+			act__node_arm_fd(ctl->n, c->fd, i | WRITE_TAG, POLLOUT);
+			c->w_armed = true;
+		} else if (active(c) && c->state != C_WRITING && !c->peer_eof && !c->r_armed) {
+			act__node_arm_fd(ctl->n, c->fd, i, POLLIN);
+			c->r_armed = true;
+		}
 	}
 }
 
@@ -844,7 +862,7 @@ void act__ctl_tick(struct act__ctl *ctl, uint64_t now)
 			memset(q, 0, sizeof *q);
 		}
 	}
-	for (uint32_t i = 0; i < MAX_CONNS; i++) {
+	for (uint32_t i = 0; i < N_SLOTS; i++) {
 		struct act__ctl_conn *c = &ctl->conns[i];
 		if (c->state == C_WAIT_SEND) {
 			enum send_verdict v = send_taken(ctl, &c->send);
@@ -853,7 +871,7 @@ void act__ctl_tick(struct act__ctl *ctl, uint64_t now)
 			if (v != SEND_WAITING)
 				answer_ok(c);
 		}
-		if (c->state == C_FREE || now < c->deadline_ns)
+		if (!active(c) || now < c->deadline_ns)
 			continue;
 		switch (c->state) {
 		case C_READING:
@@ -904,7 +922,7 @@ bool act__ctl_reply(struct act__ctl *ctl, uint64_t corr, const char *type, const
 		cJSON_Delete(msg);
 		return true;
 	}
-	for (uint32_t i = 0; i < MAX_CONNS; i++) {
+	for (uint32_t i = 0; i < N_SLOTS; i++) {
 		struct act__ctl_conn *c = &ctl->conns[i];
 		if (!((c->state == C_WAIT_ASK && c->corr == corr) ||
 		      (c->state == C_WAIT_SEND && c->send.corr == corr)))
@@ -1045,7 +1063,7 @@ struct act__ctl *act__ctl_new(struct act_node *n, const char *path, int *err)
 		*err = -ENOMEM;
 		return NULL;
 	}
-	for (uint32_t i = 0; i < MAX_CONNS; i++)
+	for (uint32_t i = 0; i < N_SLOTS; i++)
 		ctl->conns[i].fd = -1;
 	ctl->n = n;
 	ctl->lfd = -1;
@@ -1094,7 +1112,7 @@ void act__ctl_free(struct act__ctl *ctl)
 		return;
 	if (ctl->n_unlogged)
 		act__warn("%u more rejected sends from actorsctl were not logged", ctl->n_unlogged);
-	for (uint32_t i = 0; i < MAX_CONNS; i++) {
+	for (uint32_t i = 0; i < N_SLOTS; i++) {
 		struct act__ctl_conn *c = &ctl->conns[i];
 		if (c->state == C_WAIT_SEND) {
 			/* It is in the ring; what happens to it now is the next
@@ -1109,7 +1127,7 @@ void act__ctl_free(struct act__ctl *ctl)
 		/* A last non-blocking try for answers still buffered. */
 		if (c->state == C_WRITING && !flush(c))
 			conn_close(c);
-		else if (c->state != C_FREE)
+		else if (active(c))
 			conn_close(c);
 	}
 	for (uint32_t i = 0; i < MAX_QUEUED; i++)
