@@ -297,9 +297,14 @@ void act__ring_release(act__ring_h *h)
 	    atomic_load_explicit(&r->n_delivered, memory_order_relaxed) + 1,
 	    memory_order_relaxed);
 	/* The record is handled: that is what done_pos says, on our own line
-	 * (a crash from here on does not redeliver it). */
+	 * (a crash from here on does not redeliver it).  Release: pairs with
+	 * the acquire load in act__ring_handled() (the supervisor, for
+	 * `actorsctl send`, in control.c), which
+	 * then relies on seeing everything the handler sent, such as the
+	 * Reject of a bad message; relaxed, it could see done_pos first.
+	 * (A plain store on x86.) */
 	h->done = h->pos;
-	atomic_store_explicit(&r->done_pos, h->done, memory_order_relaxed);
+	atomic_store_explicit(&r->done_pos, h->done, memory_order_release);
 	/* Publishing head costs the producer a cache miss: do it in steps. */
 	if (h->done - h->published >= ((uint64_t)h->mask + 1) / 8)
 		act__ring_publish(h);
@@ -332,6 +337,18 @@ void act__ring_quarantine(struct act__ring *r)
 {
 	/* Relaxed: see act__ring_is_quarantined(); the flag publishes no data. */
 	atomic_store_explicit(&r->quarantined, 1, memory_order_relaxed);
+}
+
+uint64_t act__ring_handled(const struct act__ring *r)
+{
+	/* Pairs with the release store of done_pos in act__ring_release(). */
+	return atomic_load_explicit(&((struct act__ring *)r)->done_pos, memory_order_acquire);
+}
+
+uint64_t act__ring_begun(const struct act__ring *r)
+{
+	/* A hint only: nothing is read on the strength of it. */
+	return atomic_load_explicit(&((struct act__ring *)r)->inflight_pos, memory_order_relaxed);
 }
 
 uint64_t act__ring_depth(const struct act__ring *r)

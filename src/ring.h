@@ -140,6 +140,18 @@ static inline int act__ring_is_quarantined(struct act__ring *r)
 	return atomic_load_explicit(&r->quarantined, memory_order_relaxed) != 0;
 }
 
+/*
+ * For a producer that wants to know what became of a record it committed
+ * (the supervisor, for `actorsctl send`): the producer's own position
+ * after its last commit; the consumer's progress (every record before it
+ * was handled, and everything the consumer wrote while handling them is
+ * visible to an acquire load made after this call); the position of the
+ * record the consumer began last (a hint, for a record not yet handled).
+ */
+static inline uint64_t act__ring_committed(const act__ring_h *h) { return h->tail; }
+uint64_t act__ring_handled(const struct act__ring *r);
+uint64_t act__ring_begun(const struct act__ring *r);
+
 /* Bytes published and not yet released (racy snapshot; for status/tests). */
 uint64_t act__ring_depth(const struct act__ring *r);
 

@@ -23,6 +23,7 @@
 #include <actors.h>
 
 #include "appfile.h"
+#include "control.h"
 #include "log.h"
 #include "modload.h"
 #include "node.h"
@@ -305,6 +306,14 @@ int main(int argc, char **argv)
 	if ((rc = mkdirs(app.state_dir))) {
 		fprintf(stderr, "actorsd: %s: $.state_dir: cannot create %s: %s\n", app.path,
 		        app.state_dir, strerror(-rc));
+		act_node_free(n);
+		act__app_free(&app);
+		return ACT_EXIT_PERMANENT;
+	}
+	/* A path that is not a free or stale socket is a permanent error. */
+	if (app.control_socket &&
+	    act__ctl_check_path(app.control_socket, err, sizeof err) < 0) {
+		fprintf(stderr, "actorsd: %s: $.control_socket: %s\n", app.path, err);
 		act_node_free(n);
 		act__app_free(&app);
 		return ACT_EXIT_PERMANENT;

@@ -1,5 +1,17 @@
 /*
  * control.c - the control socket server (control.h, doc/control-protocol.md).
+ *
+ * Every connection lives in a slot and moves through READING (waiting
+ * for its request line) -> one of the WAIT states (an ask, a send or a
+ * restart waits for the node) -> WRITING (the answer is buffered and goes
+ * out whenever the socket is writable) -> CLOSING -> FREE.  Nothing here
+ * blocks the supervisor: sockets are non-blocking and polled through the
+ * node's io_uring, each with a deadline.  A slot has at most one read poll
+ * and one write poll in flight.  A poll in flight holds the socket's file,
+ * so a connection is shut down before its fd is closed: that completes its
+ * polls at once and shows the client EOF.  The slot is CLOSING until they
+ * have completed, and only then reused, so a completion always belongs to
+ * the slot's current connection.
  */
 #include "config.h"
 
@@ -26,75 +38,178 @@
 #include "loop.h"
 #include "message.h"
 #include "node.h"
+#include "ring.h"
 
-#define MAX_CONNS 64u
+#define MAX_CONNS 64u                /* connections served at once */
+#define N_SLOTS (2u * MAX_CONNS)     /* room for CLOSING slots as well */
 #define MAX_REQUEST (1024u * 1024u)
-#define LISTENER 0xffffu
+#define LISTENER 0x7fffu             /* poll tag of the listener */
+#define WRITE_TAG 0x8000u            /* tag bit of a slot's write poll */
 #define READ_TIMEOUT_NS (5000000000ull)
+#define WRITE_TIMEOUT_NS (5000000000ull)
 #define RESTART_TIMEOUT_NS (60000000000ull)
+#define DEFAULT_WAIT_MS 5000u        /* ask and send, unless timeout_ms says */
+#define LOG_WINDOW_NS (10000000000ull)
+#define LOG_PER_WINDOW 10u           /* rejected sends logged per window */
+#define MAX_QUEUED 64u               /* sends answered early, still watched */
+#define ACCEPT_PAUSE_NS (100000000ull) /* out of fds: listen again after */
+#define HANDLER_GRACE_NS (100000000ull) /* begun, not rejected: its handler runs */
 
-enum conn_state { C_FREE = 0, C_READING, C_WAIT_ASK, C_WAIT_READY };
+enum conn_state {
+	C_FREE = 0,
+	C_READING,     /* accepted; reading the request line (POLLIN) */
+	C_WAIT_ASK,    /* an ask waits for its reply */
+	C_WAIT_SEND,   /* a send waits for the receiver to take or reject it */
+	C_WAIT_READY,  /* a restart waits for the group's READY */
+	C_WRITING,     /* the answer is buffered; writing it (POLLOUT) */
+	C_CLOSING,     /* closed; a poll of it is still to complete */
+};
+
+/*
+ * A send waiting for its verdict: the receiver's worker rejects it (a
+ * Reject with its correlation id) or goes past it in the ring.
+ */
+struct pending_send {
+	uint64_t corr;        /* 0: none */
+	uint32_t group;       /* participant index of the receiver's group */
+	uint64_t start_pos;   /* our envelope is in [start_pos, end_pos) of ring */
+	uint64_t end_pos;     /*   0 -> group (after a PAD record, maybe) */
+	uint64_t begun_ns;    /* when we first saw its worker begin it, or 0 */
+	uint64_t in_mark;     /* tail of ring group -> 0 when it was taken */
+	bool taken;           /* the receiver's worker went past our envelope */
+	cJSON *sent;          /* {receiver, type, payload}: for a dead letter */
+};
 
 struct act__ctl_conn {
 	enum conn_state state;
 	int fd;
-	bool armed;
-	char *buf;
-	size_t len;
-	uint64_t corr;
+	bool r_armed;         /* a read poll (POLLIN) is in flight */
+	bool w_armed;         /* a write poll (POLLOUT) is in flight */
+	bool peer_eof;        /* the client shut down its side (it may still read) */
+	char *buf;            /* the request; later the answer */
+	size_t len;           /* request bytes read; answer bytes in buf */
+	size_t off;           /* answer bytes written */
+	uint64_t accepted_ns;
 	uint64_t deadline_ns;
 	uint32_t timeout_ms;
+	uint64_t corr;        /* ask: the envelope's correlation id */
+	struct pending_send send;
 };
 
-/* The event handle of the listener or of one connection slot. */
-struct slot_evh {
+/* The event handle of one poll: the listener's, or a slot's read or write
+ * poll; tag says which (LISTENER, or a slot index, with WRITE_TAG). */
+struct ctl_evh {
 	struct act__evh evh;
 	struct act__ctl *ctl;
-	uint32_t idx;             /* LISTENER or a slot of conns[] */
+	uint32_t tag;
 };
 
 struct act__ctl {
 	struct act_node *n;
-	struct slot_evh l_evh, c_evh[MAX_CONNS];
+	struct ctl_evh l_evh;
+	struct ctl_evh r_evh[N_SLOTS], w_evh[N_SLOTS];
 	int lfd;
 	bool l_armed;
+	uint64_t accept_resume_ns;  /* out of fds: the listener rests until then */
+	uint64_t accept_warned_ns;
 	char *path;
-	struct act__ctl_conn conns[MAX_CONNS];
+	dev_t dev;            /* the socket file we bound, to unlink only it */
+	ino_t ino;
+	uint64_t log_window_ns;
+	uint32_t n_logged, n_unlogged;
+	struct act__ctl_conn conns[N_SLOTS];
+	/* Sends answered before their worker was done with them (queued, or
+	 * in a handler): a later Reject still makes a dead letter.  Oldest
+	 * first out when full. */
+	struct pending_send queued[MAX_QUEUED];
+	uint32_t next_queued;
 };
 
-/* ---- answering ------------------------------------------------------------------ */
+/* ---- connections and answers ----------------------------------------------------- */
 
-static void conn_close(struct act__ctl_conn *c)
+static bool active(const struct act__ctl_conn *c)
 {
-	if (c->fd >= 0)
-		close(c->fd);
-	free(c->buf);
-	memset(c, 0, sizeof *c);
-	c->fd = -1;
-	c->state = C_FREE;
+	return c->state != C_FREE && c->state != C_CLOSING;
 }
 
-/* Writes answer (consumed) as one line and closes the connection. */
+/*
+ * Ends the connection.  shutdown() first: a poll armed on the socket holds
+ * its file, so close() alone would neither release the socket nor show the
+ * client EOF until that poll completes; shutdown wakes the polls (POLLHUP)
+ * and the peer at once.  The slot is free once they have completed.
+ */
+static void conn_close(struct act__ctl_conn *c)
+{
+	bool r_armed = c->r_armed, w_armed = c->w_armed;
+
+	if (c->fd >= 0) {
+		shutdown(c->fd, SHUT_RDWR);
+		close(c->fd);
+	}
+	free(c->buf);
+	cJSON_Delete(c->send.sent);
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+	c->r_armed = r_armed;
+	c->w_armed = w_armed;
+	c->state = r_armed || w_armed ? C_CLOSING : C_FREE;
+}
+
+/* Writes what the socket takes now.  True when the whole answer is out (or
+ * the client is gone): the connection is then closed. */
+static bool flush(struct act__ctl_conn *c)
+{
+	while (c->off < c->len) {
+		ssize_t w = send(c->fd, c->buf + c->off, c->len - c->off,
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return false;
+		if (w <= 0)
+			break;
+		c->off += (size_t)w;
+	}
+	conn_close(c);
+	return true;
+}
+
+/*
+ * Answers a with one line (consumes a).  The answer is buffered; what the
+ * socket does not take at once goes out on POLLOUT (act__ctl_arm), until
+ * WRITE_TIMEOUT_NS.  Never blocks.
+ */
 static void answer(struct act__ctl_conn *c, cJSON *a)
 {
 	char *text = a ? cJSON_PrintUnformatted(a) : NULL;
+
 	cJSON_Delete(a);
-	if (text) {
-		size_t n = strlen(text), off = 0;
-		struct timeval tv = { 1, 0 };
-		int fl = fcntl(c->fd, F_GETFL);
-		fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
-		setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-		text[n++] = '\n'; /* replaces the NUL; we send by length */
-		while (off < n) {
-			ssize_t w = send(c->fd, text + off, n - off, MSG_NOSIGNAL);
-			if (w <= 0)
-				break;
-			off += (size_t)w;
-		}
-		free(text);
+	free(c->buf);
+	c->buf = text;
+	c->len = c->off = 0;
+	cJSON_Delete(c->send.sent);
+	memset(&c->send, 0, sizeof c->send);
+	if (!text) {
+		conn_close(c);
+		return;
 	}
-	conn_close(c);
+	c->len = strlen(text);
+	text[c->len++] = '\n'; /* replaces the NUL; we send by length */
+	c->state = C_WRITING;
+	c->deadline_ns = act__now_ns() + WRITE_TIMEOUT_NS;
+	flush(c);
+}
+
+static cJSON *error_json(const char *code, const char *fmt, va_list ap)
+{
+	char msg[512];
+	cJSON *a = cJSON_CreateObject();
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	cJSON_AddFalseToObject(a, "ok");
+	cJSON_AddStringToObject(a, "code", code);
+	cJSON_AddStringToObject(a, "error", msg);
+	return a;
 }
 
 static void answer_error(struct act__ctl_conn *c, const char *code, const char *fmt, ...)
@@ -102,17 +217,38 @@ static void answer_error(struct act__ctl_conn *c, const char *code, const char *
 
 static void answer_error(struct act__ctl_conn *c, const char *code, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
-	cJSON *a = cJSON_CreateObject();
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	cJSON *a = error_json(code, fmt, ap);
 	va_end(ap);
-	cJSON_AddFalseToObject(a, "ok");
-	cJSON_AddStringToObject(a, "code", code);
-	cJSON_AddStringToObject(a, "error", msg);
 	answer(c, a);
+}
+
+/*
+ * For a connection that gets no slot (refused, or no room): one
+ * non-blocking attempt to write a short error, then close.  The socket is
+ * fresh, so its buffer takes the line unless the peer is hostile.
+ */
+static void refuse(int fd, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void refuse(int fd, const char *code, const char *fmt, ...)
+{
+	struct act__ctl_conn tmp = { .state = C_WRITING, .fd = fd };
+	va_list ap;
+
+	va_start(ap, fmt);
+	cJSON *a = error_json(code, fmt, ap);
+	va_end(ap);
+	tmp.buf = a ? cJSON_PrintUnformatted(a) : NULL;
+	cJSON_Delete(a);
+	if (tmp.buf) {
+		tmp.len = strlen(tmp.buf);
+		tmp.buf[tmp.len++] = '\n';
+	}
+	if (!flush(&tmp))
+		conn_close(&tmp);
 }
 
 static void answer_ok(struct act__ctl_conn *c)
@@ -238,18 +374,30 @@ static const char *str_arg(const cJSON *req, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static void do_inject(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON *req, bool ask)
+/* The request's "timeout_ms" if it is in [1, 3600000], else the default. */
+static uint32_t timeout_arg(const cJSON *req)
+{
+	const cJSON *to = cJSON_GetObjectItemCaseSensitive(req, "timeout_ms");
+	return cJSON_IsNumber(to) && to->valuedouble >= 1 && to->valuedouble <= 3600000
+	       ? (uint32_t)to->valuedouble : DEFAULT_WAIT_MS;
+}
+
+/*
+ * Puts msg for actor into its group's ring as an ask or a send from a
+ * client, and makes c wait: an ask for its reply, a send for its verdict
+ * (send_taken).  Answers c itself when the envelope cannot be queued.
+ */
+static void inject(struct act__ctl *ctl, struct act__ctl_conn *c, const char *actor,
+                   const char *type, const cJSON *msg, bool ask, uint32_t timeout_ms)
 {
 	struct act_node *n = ctl->n;
-	const char *actor = str_arg(req, "actor"), *type = str_arg(req, "type");
-	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(req, "message");
-	const cJSON *to = cJSON_GetObjectItemCaseSensitive(req, "timeout_ms");
+	int id = act__reg_find_actor(&n->reg, actor);
+	uint64_t corr;
 	char *json;
 	int err;
 
-	if (!actor || !type || !cJSON_IsObject(msg)) {
-		answer_error(c, "usage", "%s needs \"actor\", \"type\" and an object \"message\"",
-		             ask ? "ask" : "send");
+	if (id < 0) {
+		answer_error(c, "not_found", "Actor '%s' not found", actor);
 		return;
 	}
 	if (act__json_exact_numbers((cJSON *)msg)) {
@@ -261,7 +409,9 @@ static void do_inject(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON
 		answer_error(c, "internal", "out of memory");
 		return;
 	}
-	uint64_t corr = ask ? (++n->next_corr | (1ull << 62)) : 0;
+	/* A send carries a correlation id too: the worker's Reject names it. */
+	corr = ++n->next_corr | (1ull << 62);
+	uint64_t start_pos = act__ring_committed(&n->out[n->reg.actors[id].group]);
 	err = act__node_inject(n, actor, type, json, strlen(json), NULL, NULL, ACT__PEER_CLIENT,
 	                       ask ? ACT__ENV_ASK : 0, corr);
 	free(json);
@@ -274,15 +424,155 @@ static void do_inject(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON
 		             actor, act_strerror(err));
 		return;
 	}
-	if (!ask) {
-		answer_ok(c);
+	c->timeout_ms = timeout_ms;
+	c->deadline_ns = act__now_ns() + (uint64_t)timeout_ms * 1000000u;
+	if (ask) {
+		c->corr = corr;
+		c->state = C_WAIT_ASK;
 		return;
 	}
-	c->state = C_WAIT_ASK;
-	c->corr = corr;
-	c->timeout_ms = cJSON_IsNumber(to) && to->valuedouble >= 1 && to->valuedouble <= 3600000
-	                ? (uint32_t)to->valuedouble : 5000u;
-	c->deadline_ns = act__now_ns() + (uint64_t)c->timeout_ms * 1000000u;
+	struct pending_send *ps = &c->send;
+	c->state = C_WAIT_SEND;
+	ps->corr = corr;
+	ps->group = n->reg.actors[id].group;
+	/* Our envelope ends where the producer's tail is now: the supervisor
+	 * is the only producer of ring 0 -> group. */
+	ps->start_pos = start_pos;
+	ps->end_pos = act__ring_committed(&n->out[ps->group]);
+	ps->begun_ns = 0;
+	ps->taken = false;
+	ps->sent = cJSON_CreateObject();
+	if (ps->sent) {
+		cJSON_AddStringToObject(ps->sent, "receiver", actor);
+		cJSON_AddStringToObject(ps->sent, "type", type);
+		cJSON_AddItemToObject(ps->sent, "payload", cJSON_Duplicate(msg, 1));
+	}
+}
+
+/*
+ * The verdict on a send, as far as the supervisor can see it (the worker
+ * checks the message; only it knows the module's types):
+ *  - SEND_DONE: the worker went past the envelope, and the supervisor has
+ *    read everything the worker wrote before that, so a Reject for it
+ *    would have reached act__ctl_reply() already: it was accepted;
+ *  - SEND_IN_HANDLER: the worker began the envelope HANDLER_GRACE_NS ago
+ *    and neither rejected it nor went past it: its handler runs (or hangs,
+ *    or crashed the worker).  The check before the handler takes
+ *    microseconds, so this is taken as accepted; should a Reject still
+ *    come, it is kept as a dead letter all the same (keep_queued);
+ *  - SEND_WAITING: not yet.
+ */
+enum send_verdict { SEND_WAITING, SEND_IN_HANDLER, SEND_DONE };
+
+static enum send_verdict send_taken(struct act__ctl *ctl, struct pending_send *c)
+{
+	struct act_node *n = ctl->n;
+	act__ring_h *in = &n->in[c->group];
+	struct act__ring *r = n->out[c->group].r;
+
+	if (!c->taken) {
+		/* Once we see the worker past our envelope (an acquire load),
+		 * everything it wrote while handling it (a Reject, committed by a
+		 * release store of that ring's tail) is visible to the tail load
+		 * below. */
+		uint64_t done = act__ring_handled(r);
+		if ((int64_t)(done - c->end_pos) < 0) {
+			/* Which record the worker began last (a PAD before ours is
+			 * never begun). */
+			uint64_t begun = act__ring_begun(r);
+			uint64_t now = act__now_ns();
+			if (begun - c->start_pos < c->end_pos - c->start_pos && !c->begun_ns)
+				c->begun_ns = now;
+			return c->begun_ns && now - c->begun_ns >= HANDLER_GRACE_NS ?
+			       SEND_IN_HANDLER : SEND_WAITING;
+		}
+		c->taken = true;
+		/* Pairs with the worker's release store of tail (ring.c R1). */
+		c->in_mark = atomic_load_explicit(&in->r->tail, memory_order_acquire);
+	}
+	/* in->done is our own consumer progress (this thread): every record
+	 * before in_mark went through drain_inbound() and its handlers. */
+	return (int64_t)(in->done - c->in_mark) >= 0 ? SEND_DONE : SEND_WAITING;
+}
+
+/* Keeps watching a send whose client was told it is queued. */
+static void keep_queued(struct act__ctl *ctl, struct pending_send *ps)
+{
+	struct pending_send *q = &ctl->queued[ctl->next_queued++ % MAX_QUEUED];
+
+	cJSON_Delete(q->sent); /* the oldest: a later verdict is only counted */
+	*q = *ps;
+	memset(ps, 0, sizeof *ps);
+}
+
+/* Logs a rejected send, at most LOG_PER_WINDOW lines per LOG_WINDOW_NS. */
+static void log_rejection(struct act__ctl *ctl, const char *actor, const char *type,
+                          const char *why, int64_t id)
+{
+	uint64_t now = act__now_ns();
+
+	if (now - ctl->log_window_ns >= LOG_WINDOW_NS) {
+		if (ctl->n_unlogged)
+			act__warn("%u more rejected sends from actorsctl were not logged",
+			          ctl->n_unlogged);
+		ctl->log_window_ns = now;
+		ctl->n_logged = ctl->n_unlogged = 0;
+	}
+	if (ctl->n_logged >= LOG_PER_WINDOW) {
+		ctl->n_unlogged++;
+		return;
+	}
+	ctl->n_logged++;
+	act__warn("send of %s to '%s' from actorsctl rejected: %s (dead letter #%lld)",
+	          type, actor, why, (long long)id);
+}
+
+/* The receiver rejected a send: keep it as a dead letter and log.  Returns
+ * the dead letter's id or a negative errno. */
+static int64_t reject_send(struct act__ctl *ctl, struct pending_send *c, const char *why)
+{
+	struct act_node *n = ctl->n;
+	cJSON *e = c->sent;
+	char actor[ACT__REMOTE_NAME_MAX + 1] = "?", type[ACT__REMOTE_NAME_MAX + 1] = "?";
+	int64_t id = -ENOMEM;
+
+	c->sent = NULL;
+	if (e) {
+		const char *s;
+		if ((s = str_arg(e, "receiver")))
+			snprintf(actor, sizeof actor, "%s", s);
+		if ((s = str_arg(e, "type")))
+			snprintf(type, sizeof type, "%s", s);
+		cJSON_AddNumberToObject(e, "time_ms", (double)act__wall_ms());
+		cJSON_AddStringToObject(e, "group", c->group >= 1 && c->group <= n->reg.n_groups ?
+		                        n->reg.groups[c->group - 1].name : "?");
+		cJSON_AddStringToObject(e, "sender", "");
+		cJSON_AddStringToObject(e, "reason", why);
+		cJSON_AddNumberToObject(e, "redeliveries", 0);
+		cJSON_AddTrueToObject(e, "from_outside");
+		char *text = cJSON_PrintUnformatted(e);
+		if (text && n->dl)
+			id = act__dl_append(n->dl, text, strlen(text));
+		free(text);
+		cJSON_Delete(e);
+	}
+	n->n_dead_letters++;
+	log_rejection(ctl, actor, type, why, id);
+	memset(c, 0, sizeof *c);
+	return id;
+}
+
+static void do_inject(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON *req, bool ask)
+{
+	const char *actor = str_arg(req, "actor"), *type = str_arg(req, "type");
+	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(req, "message");
+
+	if (!actor || !type || !cJSON_IsObject(msg)) {
+		answer_error(c, "usage", "%s needs \"actor\", \"type\" and an object \"message\"",
+		             ask ? "ask" : "send");
+		return;
+	}
+	inject(ctl, c, actor, type, msg, ask, timeout_arg(req));
 }
 
 static void do_replay(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON *req)
@@ -290,8 +580,6 @@ static void do_replay(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON
 	const cJSON *idv = cJSON_GetObjectItemCaseSensitive(req, "id");
 	const cJSON *e, *payload;
 	const char *recv, *type;
-	char *json;
-	int err;
 
 	if (!cJSON_IsNumber(idv) || idv->valuedouble < 1) {
 		answer_error(c, "usage", "dead_letters_replay needs a numeric \"id\"");
@@ -311,15 +599,8 @@ static void do_replay(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON
 		             idv->valuedouble);
 		return;
 	}
-	json = cJSON_PrintUnformatted(payload);
-	err = json ? act__node_inject(ctl->n, recv, type, json, strlen(json), NULL, NULL,
-	                              ACT__PEER_CLIENT, 0, 0) : -ENOMEM;
-	free(json);
-	if (err)
-		answer_error(c, err == ACT_EFULL ? "full" : "internal", "replay failed: %s",
-		             act_strerror(err));
-	else
-		answer_ok(c);
+	/* A replay is a send: rejected again, it becomes a new dead letter. */
+	inject(ctl, c, recv, type, payload, false, timeout_arg(req));
 }
 
 static void process(struct act__ctl *ctl, struct act__ctl_conn *c)
@@ -373,6 +654,39 @@ out:
 
 /* ---- connections ------------------------------------------------------------------ */
 
+/*
+ * A slot for a new connection.  When MAX_CONNS connections are served
+ * already, the one that has waited longest for its request makes room (a
+ * client that connects and stays silent must not lock others out until it
+ * expires).  NULL if every connection has a request in progress, or no
+ * slot is free yet (all the others are CLOSING: they free up in the next
+ * turn of the loop).
+ */
+static struct act__ctl_conn *take_slot(struct act__ctl *ctl, uint64_t now)
+{
+	struct act__ctl_conn *oldest = NULL, *free_slot = NULL;
+	uint32_t n_active = 0;
+
+	for (uint32_t i = 0; i < N_SLOTS; i++) {
+		struct act__ctl_conn *c = &ctl->conns[i];
+		if (c->state == C_FREE && !free_slot)
+			free_slot = c;
+		if (active(c))
+			n_active++;
+		if (c->state == C_READING && (!oldest || c->accepted_ns < oldest->accepted_ns))
+			oldest = c;
+	}
+	if (n_active < MAX_CONNS)
+		return free_slot;
+	if (!oldest)
+		return NULL;
+	refuse(oldest->fd, "busy", "no request after %llu ms and every control slot was taken",
+	       (unsigned long long)((now - oldest->accepted_ns) / 1000000u));
+	oldest->fd = -1; /* refuse() closed it */
+	conn_close(oldest);
+	return oldest->state == C_FREE ? oldest : free_slot;
+}
+
 static void accept_all(struct act__ctl *ctl)
 {
 	for (;;) {
@@ -380,28 +694,38 @@ static void accept_all(struct act__ctl *ctl)
 		/* uid -1 in the log if SO_PEERCRED itself fails */
 		struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 		socklen_t cl = sizeof cred;
-		uint32_t i;
+		uint64_t now = act__now_ns();
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			/* Out of fds (or worse): the pending connection stays in
+			 * the backlog and the poll would fire again at once, so
+			 * rest the listener a while, and say so now and then. */
+			if (!ctl->accept_warned_ns || now - ctl->accept_warned_ns >= LOG_WINDOW_NS) {
+				act__warn("control socket: accept: %s", strerror(errno));
+				ctl->accept_warned_ns = now;
+			}
+			ctl->accept_resume_ns = now + ACCEPT_PAUSE_NS;
 			return;
-		for (i = 0; i < MAX_CONNS && ctl->conns[i].state != C_FREE; i++)
-			;
-		struct act__ctl_conn tmp = { .fd = fd };
-		struct act__ctl_conn *c = i < MAX_CONNS ? &ctl->conns[i] : &tmp;
-		memset(c, 0, sizeof *c);
-		c->fd = fd;
-		c->state = C_READING;
+		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
 		    (cred.uid != geteuid() && cred.uid != 0)) {
 			act__warn("control connection from uid %d refused", (int)cred.uid);
-			answer_error(c, "denied", "permission denied");
+			refuse(fd, "denied", "permission denied");
 			continue;
 		}
-		if (c == &tmp) {
-			answer_error(c, "busy", "too many control connections");
+		struct act__ctl_conn *c = take_slot(ctl, now);
+		if (!c) {
+			refuse(fd, "busy", "too many control connections");
 			continue;
 		}
-		c->deadline_ns = act__now_ns() + READ_TIMEOUT_NS;
+		c->fd = fd;
+		c->state = C_READING;
+		c->accepted_ns = now;
+		c->deadline_ns = now + READ_TIMEOUT_NS;
 	}
 }
 
@@ -416,7 +740,9 @@ static void read_conn(struct act__ctl *ctl, struct act__ctl_conn *c)
 			}
 		}
 		ssize_t r = read(c->fd, c->buf + c->len, MAX_REQUEST + 1 - c->len);
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (r <= 0) {
 			conn_close(c);
@@ -436,62 +762,162 @@ static void read_conn(struct act__ctl *ctl, struct act__ctl_conn *c)
 	}
 }
 
-/* A poll armed by act__ctl_arm() completed for slot idx. */
-static void ctl_event(struct act__ctl *ctl, uint32_t idx)
+static void forget_waiter(struct act__ctl *ctl, const struct act__ctl_conn *c)
 {
-	if (idx == LISTENER) {
+	for (uint32_t g = 0; g < ctl->n->reg.n_groups; g++)
+		if (ctl->n->gs[g].waiter == c)
+			ctl->n->gs[g].waiter = NULL;
+}
+
+/*
+ * A connection waiting for the node (ask, send, restart) became readable:
+ * if the client is gone, free its slot now rather than at its deadline
+ * (an ask may wait an hour); what it waited for is answered to nobody.
+ * A client that only shut down its writing side still waits for its
+ * answer, and bytes after the request line are ignored.
+ */
+static void watch_waiting(struct act__ctl *ctl, struct act__ctl_conn *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	char junk[512];
+
+	/* POLLHUP: the client closed (a half-close shows POLLIN only). */
+	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
+		goto gone;
+	for (unsigned k = 0; k < 64; k++) {
+		ssize_t r = recv(c->fd, junk, sizeof junk, MSG_DONTWAIT);
+		if (r > 0)
+			continue;
+		if (r == 0) {
+			c->peer_eof = true; /* half-closed: stop watching */
+			return;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		goto gone;
+	}
+	return;
+gone:
+	if (c->state == C_WAIT_SEND)
+		keep_queued(ctl, &c->send);
+	else if (c->state == C_WAIT_READY)
+		forget_waiter(ctl, c);
+	conn_close(c);
+}
+
+/* A poll armed by act__ctl_arm() completed; tag is what it was armed with. */
+static void ctl_event(struct act__ctl *ctl, uint32_t tag)
+{
+	uint32_t slot = tag & ~WRITE_TAG;
+	bool write = tag & WRITE_TAG;
+
+	if (tag == LISTENER) {
 		ctl->l_armed = false;
 		accept_all(ctl);
 		return;
 	}
-	if (idx >= MAX_CONNS)
+	if (slot >= N_SLOTS)
 		return;
-	struct act__ctl_conn *c = &ctl->conns[idx];
-	c->armed = false;
-	if (c->state == C_READING)
+	struct act__ctl_conn *c = &ctl->conns[slot];
+	if (write)
+		c->w_armed = false;
+	else
+		c->r_armed = false;
+	if (c->state == C_CLOSING) {
+		if (!c->r_armed && !c->w_armed)
+			c->state = C_FREE;
+		return;
+	}
+	if (write && c->state == C_WRITING)
+		flush(c);
+	else if (!write && c->state == C_READING)
 		read_conn(ctl, c);
+	else if (!write && c->state != C_WRITING && c->state != C_FREE)
+		watch_waiting(ctl, c);
+	/* A read poll that completes while the answer is being written
+	 * (a client that sent more, or left) is not re-armed: the write
+	 * poll and the deadline finish the connection. */
 }
 
-static void on_slot(struct act__evh *h, int res)
+static void on_poll(struct act__evh *h, int res)
 {
-	struct slot_evh *s = act__container_of(h, struct slot_evh, evh);
-	(void)res;
-	ctl_event(s->ctl, s->idx);
+	struct ctl_evh *e = act__container_of(h, struct ctl_evh, evh);
+	(void)res;   /* the handlers find out by reading or writing */
+	ctl_event(e->ctl, e->tag);
 }
 
 void act__ctl_arm(struct act__ctl *ctl)
 {
-	if (!ctl->l_armed) {
+	if (!ctl->l_armed && act__now_ns() >= ctl->accept_resume_ns) {
 		act__loop_poll(&ctl->n->loop, &ctl->l_evh.evh, ctl->lfd, POLLIN);
 		ctl->l_armed = true;
 	}
-	for (uint32_t i = 0; i < MAX_CONNS; i++) {
+	/* Waiting connections are watched too, to notice a client that left. */
+	for (uint32_t i = 0; i < N_SLOTS; i++) {
 		struct act__ctl_conn *c = &ctl->conns[i];
-		if (c->state == C_READING && !c->armed) {
-			act__loop_poll(&ctl->n->loop, &ctl->c_evh[i].evh, c->fd, POLLIN);
-			c->armed = true;
+		if (c->state == C_WRITING && !c->w_armed) {
+			act__loop_poll(&ctl->n->loop, &ctl->w_evh[i].evh, c->fd, POLLOUT);
+			c->w_armed = true;
+		} else if (active(c) && c->state != C_WRITING && !c->peer_eof && !c->r_armed) {
+			act__loop_poll(&ctl->n->loop, &ctl->r_evh[i].evh, c->fd, POLLIN);
+			c->r_armed = true;
 		}
 	}
 }
 
 void act__ctl_tick(struct act__ctl *ctl, uint64_t now)
 {
-	for (uint32_t i = 0; i < MAX_CONNS; i++) {
+	if (ctl->n_unlogged && now - ctl->log_window_ns >= LOG_WINDOW_NS) {
+		act__warn("%u more rejected sends from actorsctl were not logged", ctl->n_unlogged);
+		ctl->log_window_ns = now;
+		ctl->n_logged = ctl->n_unlogged = 0;
+	}
+	for (uint32_t i = 0; i < MAX_QUEUED; i++) {
+		struct pending_send *q = &ctl->queued[i];
+		if (q->corr && send_taken(ctl, q) == SEND_DONE) {
+			cJSON_Delete(q->sent);
+			memset(q, 0, sizeof *q);
+		}
+	}
+	for (uint32_t i = 0; i < N_SLOTS; i++) {
 		struct act__ctl_conn *c = &ctl->conns[i];
-		if (c->state == C_FREE || now < c->deadline_ns)
+		if (c->state == C_WAIT_SEND) {
+			enum send_verdict v = send_taken(ctl, &c->send);
+			if (v == SEND_IN_HANDLER)
+				keep_queued(ctl, &c->send);
+			if (v != SEND_WAITING)
+				answer_ok(c);
+		}
+		if (!active(c) || now < c->deadline_ns)
 			continue;
-		/* A stale poll completion for a reused slot only causes a read
-		 * that finds EAGAIN, so expiring an armed connection is safe. */
-		c->armed = false;
-		if (c->state == C_READING)
-			conn_close(c);
-		else if (c->state == C_WAIT_ASK)
+		switch (c->state) {
+		case C_READING:
+			answer_error(c, "timeout", "no request within %llu ms",
+			             (unsigned long long)(READ_TIMEOUT_NS / 1000000u));
+			break;
+		case C_WAIT_ASK:
 			answer_error(c, "timeout", "no reply within %u ms", c->timeout_ms);
-		else if (c->state == C_WAIT_READY) {
-			for (uint32_t g = 0; g < ctl->n->reg.n_groups; g++)
-				if (ctl->n->gs[g].waiter == c)
-					ctl->n->gs[g].waiter = NULL;
+			break;
+		case C_WAIT_SEND: {
+			/* Still in the ring: the client hears that it is queued,
+			 * and we keep watching for a Reject. */
+			keep_queued(ctl, &c->send);
+			cJSON *a = cJSON_CreateObject();
+			cJSON_AddTrueToObject(a, "ok");
+			cJSON_AddTrueToObject(a, "queued");
+			answer(c, a);
+			break;
+		}
+		case C_WAIT_READY:
+			forget_waiter(ctl, c);
 			answer_error(c, "timeout", "the group did not become ready in time");
+			break;
+		case C_WRITING: /* the client does not read its answer */
+		default:
+			conn_close(c);
+			break;
 		}
 	}
 }
@@ -499,17 +925,43 @@ void act__ctl_tick(struct act__ctl *ctl, uint64_t now)
 bool act__ctl_reply(struct act__ctl *ctl, uint64_t corr, const char *type, const char *json,
                     size_t json_len)
 {
+	bool reject = type && !strcmp(type, "Reject");
+
 	if (!ctl || !corr)
 		return false;
-	for (uint32_t i = 0; i < MAX_CONNS; i++) {
-		struct act__ctl_conn *c = &ctl->conns[i];
-		if (c->state != C_WAIT_ASK || c->corr != corr)
+	for (uint32_t i = 0; i < MAX_QUEUED; i++) {
+		struct pending_send *q = &ctl->queued[i];
+		if (q->corr != corr)
 			continue;
+		if (!reject)
+			return true; /* the handler answered a plain send: nobody asked */
 		cJSON *msg = cJSON_ParseWithLength(json, json_len);
-		if (!strcmp(type, "Reject")) {
+		const cJSON *why = cJSON_GetObjectItemCaseSensitive(msg, "reason");
+		reject_send(ctl, q, cJSON_IsString(why) ? why->valuestring : "rejected");
+		cJSON_Delete(msg);
+		return true;
+	}
+	for (uint32_t i = 0; i < N_SLOTS; i++) {
+		struct act__ctl_conn *c = &ctl->conns[i];
+		if (!((c->state == C_WAIT_ASK && c->corr == corr) ||
+		      (c->state == C_WAIT_SEND && c->send.corr == corr)))
+			continue;
+		if (c->state == C_WAIT_SEND && !reject)
+			return true; /* the handler answered a plain send: nobody asked */
+		cJSON *msg = cJSON_ParseWithLength(json, json_len);
+		if (reject) {
 			const cJSON *why = cJSON_GetObjectItemCaseSensitive(msg, "reason");
-			answer_error(c, "rejected", "%s",
-			             cJSON_IsString(why) ? why->valuestring : "rejected");
+			const char *reason = cJSON_IsString(why) ? why->valuestring : "rejected";
+			if (c->state == C_WAIT_SEND) {
+				int64_t id = reject_send(ctl, &c->send, reason);
+				if (id > 0)
+					answer_error(c, "rejected", "%s (kept as dead letter #%lld)", reason,
+					             (long long)id);
+				else
+					answer_error(c, "rejected", "%s", reason);
+			} else {
+				answer_error(c, "rejected", "%s", reason);
+			}
 			cJSON_Delete(msg);
 			return true;
 		}
@@ -539,56 +991,134 @@ void act__ctl_group_ready(struct act__ctl *ctl, struct act__ctl_conn *c, bool ok
 
 /* ---- lifecycle --------------------------------------------------------------------- */
 
+static int make_addr(const char *path, struct sockaddr_un *sa)
+{
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof sa->sun_path)
+		return -ENAMETOOLONG;
+	memset(sa, 0, sizeof *sa);
+	sa->sun_family = AF_UNIX;
+	memcpy(sa->sun_path, path, len);
+	return 0;
+}
+
+/*
+ * Does a process listen on sa?  A non-blocking connect answers at once: it
+ * succeeds (a listener, maybe frozen: its backlog takes us), fails with
+ * EAGAIN (a listener whose backlog is full: also alive) or ECONNREFUSED
+ * (a socket file nobody listens on).  1, 0 or a negative errno.
+ */
+static int listener_alive(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int rc, e;
+
+	if (fd < 0)
+		return -errno;
+	rc = connect(fd, (const struct sockaddr *)sa, sizeof *sa);
+	e = errno;
+	close(fd);
+	if (rc == 0 || e == EAGAIN || e == EINPROGRESS)
+		return 1;
+	return e == ECONNREFUSED ? 0 : -e;
+}
+
+/* act__ctl_check_path(); *stale is the stale socket file found (st_ino 0: none). */
+static int check_path(const char *path, char *why, size_t why_cap, struct stat *stale)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	int rc;
+
+	memset(stale, 0, sizeof *stale);
+
+	if (make_addr(path, &sa)) {
+		snprintf(why, why_cap, "%s: the path is empty or longer than %zu bytes", path,
+		         sizeof sa.sun_path - 1);
+		return -ENAMETOOLONG;
+	}
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		rc = -errno;
+		snprintf(why, why_cap, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(why, why_cap, "%s exists and is not a socket; refusing to replace it",
+		         path);
+		return -ENOTSOCK;
+	}
+	rc = listener_alive(&sa);
+	if (rc > 0) {
+		snprintf(why, why_cap, "%s is in use by a running node", path);
+		return -EADDRINUSE;
+	}
+	if (rc < 0) {
+		snprintf(why, why_cap, "%s: cannot tell whether a node runs on it: %s", path,
+		         strerror(-rc));
+		return rc;
+	}
+	*stale = st;
+	return 0;
+}
+
+int act__ctl_check_path(const char *path, char *why, size_t why_cap)
+{
+	struct stat stale;
+	return check_path(path, why, why_cap, &stale);
+}
+
 struct act__ctl *act__ctl_new(struct act_node *n, const char *path, int *err)
 {
 	struct act__ctl *ctl = calloc(1, sizeof *ctl);
 	struct sockaddr_un sa;
+	struct stat st, stale;
+	char why[512];
 
 	*err = 0;
 	if (!ctl) {
 		*err = -ENOMEM;
 		return NULL;
 	}
-	for (uint32_t i = 0; i < MAX_CONNS; i++)
+	for (uint32_t i = 0; i < N_SLOTS; i++)
 		ctl->conns[i].fd = -1;
 	ctl->n = n;
-	ctl->l_evh = (struct slot_evh){ { on_slot }, ctl, LISTENER };
-	for (uint32_t i = 0; i < MAX_CONNS; i++)
-		ctl->c_evh[i] = (struct slot_evh){ { on_slot }, ctl, i };
+	ctl->l_evh = (struct ctl_evh){ { on_poll }, ctl, LISTENER };
+	for (uint32_t i = 0; i < N_SLOTS; i++) {
+		ctl->r_evh[i] = (struct ctl_evh){ { on_poll }, ctl, i };
+		ctl->w_evh[i] = (struct ctl_evh){ { on_poll }, ctl, i | WRITE_TAG };
+	}
 	ctl->lfd = -1;
-	if (strlen(path) >= sizeof sa.sun_path) {
-		*err = -ENAMETOOLONG;
+	if ((*err = check_path(path, why, sizeof why, &stale))) {
+		act__err("control socket %s", why);
 		goto fail;
 	}
+	make_addr(path, &sa);
 	ctl->path = strdup(path);
 	ctl->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (!ctl->path || ctl->lfd < 0) {
 		*err = ctl->path ? -errno : -ENOMEM;
 		goto fail;
 	}
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, path, strlen(path));
-	/* A socket file left by a dead node: replace it.  A live node on the
-	 * same path answers connect(), and then we refuse to steal it. */
-	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0) {
-		close(probe);
-		act__err("control socket %s is in use by a running node", path);
-		*err = -EADDRINUSE;
-		goto fail;
-	}
-	if (probe >= 0)
-		close(probe);
-	unlink(path);
+	/* A socket file that nobody listens on (checked just above) is left
+	 * by a dead node: replace it, if it is still that file (a node
+	 * starting at the same time may have replaced it already; then our
+	 * bind fails).  Anything else stays. */
+	if (stale.st_ino && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == stale.st_dev && st.st_ino == stale.st_ino)
+		unlink(path);
 	mode_t old = umask(0177); /* the socket is created 0600 */
 	int rc = bind(ctl->lfd, (struct sockaddr *)&sa, sizeof sa);
 	umask(old);
-	if (rc < 0 || chmod(path, 0600) < 0 || listen(ctl->lfd, 16) < 0) {
+	if (rc < 0 || chmod(path, 0600) < 0 || listen(ctl->lfd, 16) < 0 || stat(path, &st) < 0) {
 		*err = -errno;
 		act__err("cannot serve the control socket %s: %s", path, strerror(errno));
 		goto fail;
 	}
+	ctl->dev = st.st_dev;
+	ctl->ino = st.st_ino;
 	return ctl;
 fail:
 	if (ctl->lfd >= 0)
@@ -600,18 +1130,37 @@ fail:
 
 void act__ctl_free(struct act__ctl *ctl)
 {
+	struct stat st;
+
 	if (!ctl)
 		return;
-	for (uint32_t i = 0; i < MAX_CONNS; i++)
-		if (ctl->conns[i].state != C_FREE) {
-			if (ctl->conns[i].state == C_WAIT_ASK || ctl->conns[i].state == C_WAIT_READY)
-				answer_error(&ctl->conns[i], "stopping", "the node is stopping");
-			else
-				conn_close(&ctl->conns[i]);
+	if (ctl->n_unlogged)
+		act__warn("%u more rejected sends from actorsctl were not logged", ctl->n_unlogged);
+	for (uint32_t i = 0; i < N_SLOTS; i++) {
+		struct act__ctl_conn *c = &ctl->conns[i];
+		if (c->state == C_WAIT_SEND) {
+			/* It is in the ring; what happens to it now is the next
+			 * run's business (or the dead letters'). */
+			cJSON *a = cJSON_CreateObject();
+			cJSON_AddTrueToObject(a, "ok");
+			cJSON_AddTrueToObject(a, "queued");
+			answer(c, a);
+		} else if (c->state == C_WAIT_ASK || c->state == C_WAIT_READY) {
+			answer_error(c, "stopping", "the node is stopping");
 		}
+		/* A last non-blocking try for answers still buffered. */
+		if (c->state == C_WRITING && !flush(c))
+			conn_close(c);
+		else if (active(c))
+			conn_close(c);
+	}
+	for (uint32_t i = 0; i < MAX_QUEUED; i++)
+		cJSON_Delete(ctl->queued[i].sent);
 	if (ctl->lfd >= 0)
 		close(ctl->lfd);
-	if (ctl->path)
+	/* Only the socket we bound: the path may have been taken over since. */
+	if (ctl->path && lstat(ctl->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == ctl->dev && st.st_ino == ctl->ino)
 		unlink(ctl->path);
 	free(ctl->path);
 	free(ctl);

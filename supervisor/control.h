@@ -3,9 +3,10 @@
  *
  * Speaks doc/control-protocol.md: one JSON request line per connection,
  * one JSON answer line.  Runs inside the supervisor's loop: its fds are
- * polled through the node's io_uring, requests that wait (ask, restart)
- * are answered later from the loop, and nothing here ever blocks for
- * long (answers are written with a short send timeout).
+ * polled through the node's io_uring, requests that wait (ask, send, restart)
+ * are answered later from the loop, and nothing here ever blocks: an
+ * answer is buffered and written whenever the socket is writable, and
+ * every connection has a deadline.
  */
 #ifndef ACT_CONTROL_H
 #define ACT_CONTROL_H
@@ -14,23 +15,40 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "export.h"
+
 struct act_node;
 struct act__ctl;
 struct act__ctl_conn;
 
-/* Binds path (mode 0600; a stale socket file is replaced).  NULL + *err on failure. */
+/*
+ * May a node serve its control socket at path?  0 if nothing is there, or
+ * a socket file nobody listens on (a dead node's, which act__ctl_new()
+ * replaces).  Otherwise a negative errno and a one-line reason in why:
+ * -ENOTSOCK (something else than a socket is there: never removed),
+ * -EADDRINUSE (a process listens on it, even a frozen one), or the error
+ * that stopped the check.  Never blocks; any process (actorsd checks
+ * before it starts the node, to report a permanent error).
+ */
+ACT__SHARED int act__ctl_check_path(const char *path, char *why, size_t why_cap);
+
+/* Binds path (mode 0600) after act__ctl_check_path() allowed it, replacing
+ * a stale socket file.  NULL + *err on failure. */
 struct act__ctl *act__ctl_new(struct act_node *n, const char *path, int *err);
-/* Closes every connection and removes the socket file.  NULL-safe. */
+/* Closes every connection and removes the socket file if it is still the
+ * one bound.  NULL-safe. */
 void act__ctl_free(struct act__ctl *c);
 
 /* Arms polls (through the node's loop) for the listener and the
- * connections that wait for input; their events come back to this file. */
+ * connections that wait for input or for room to write their answer;
+ * their events come back to this file. */
 void act__ctl_arm(struct act__ctl *c);
-/* Expires requests whose deadline passed. */
+/* Decides waiting sends and expires requests whose deadline passed. */
 void act__ctl_tick(struct act__ctl *c, uint64_t now_ns);
 
 /* An outbound envelope for a client arrived: answers the ask with this
- * correlation id.  Returns false if no client waits for it. */
+ * correlation id, or the send it rejects (then kept as a dead letter).
+ * Returns false if no client waits for it. */
 bool act__ctl_reply(struct act__ctl *c, uint64_t corr, const char *type,
                     const char *json, size_t json_len);
 /* A restart the client waits for finished (ok) or failed (why). */
