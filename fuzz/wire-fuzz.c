@@ -1,6 +1,6 @@
 /*
  * fuzz/wire-fuzz.c - libFuzzer target for the gateway's frame -> envelope
- * path (src/wire.c).
+ * path (src/wire.c), checked against the reference tree parser (t/wire-tree.c).
  *
  * Every input is parsed as one frame with the default limits; beyond "no
  * crash, no leak, no read past the frame" it checks the invariants the
@@ -19,8 +19,8 @@
  *    number_overflow exactly when a number in it parses as infinite.
  *
  * Build (see the report of the wire module):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Iinclude -Isrc \
- *       fuzz/wire-fuzz.c src/wire.c -lcjson -lm -o wire-fuzz
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Iinclude -Isrc -It \
+ *       fuzz/wire-fuzz.c src/wire.c src/utf8.c t/wire-tree.c -lcjson -lm -o wire-fuzz
  *   ./wire-fuzz -max_len=65536 fuzz/corpus/wire
  */
 #include "config.h"
@@ -34,6 +34,7 @@
 
 #include "utf8.h"
 #include "wire.h"
+#include "wire-tree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -26,6 +26,7 @@
 #include "message.h"
 #include "utf8.h"
 #include "wire.h"
+#include "wire-tree.h"
 #include "tap.h"
 
 /* ---- helpers -------------------------------------------------------------- */
