@@ -60,7 +60,7 @@ static void check_reject(const struct act__wire_env *env, const char *reason)
 	CHECK(act__wire_parse(t, n, NULL, &back, NULL, 0) == ACT__WIRE_OK);
 	CHECK(!strcmp(back.receiver, env->sender_actor));
 	CHECK(!strcmp(back.message_type, "Reject"));
-	CHECK(same(back.sender_actor, env->receiver));
+	CHECK(!back.sender_actor); /* anonymous, as the family sends it */
 	CHECK(same(back.sender_endpoint, env->sender_endpoint));
 	CHECK(cJSON_GetArraySize(back.message) == 3);
 	act__wire_env_free(&back);
@@ -127,6 +127,14 @@ static const char *fits(const char *name)
 	return name && strlen(name) <= ACT__WIRE_NAME_MAX ? name : NULL;
 }
 
+/* Errors of the scan itself (and the size gate): see t/wire.c. */
+static int salvaged_class(enum act__wire_err e, const char *err)
+{
+	return e == ACT__WIRE_TOO_BIG || e == ACT__WIRE_NOT_UTF8 || e == ACT__WIRE_BAD_JSON ||
+	       e == ACT__WIRE_TOO_DEEP ||
+	       (e == ACT__WIRE_TOO_LONG && !strncmp(err, "number longer", 13));
+}
+
 /* The view of the frame must agree with what act__wire_parse() made of it. */
 static void check_view(const uint8_t *data, size_t size, const struct act__wire_limits *lim,
                        enum act__wire_err e, const struct act__wire_env *env, const char *err)
@@ -153,10 +161,20 @@ static void check_view(const uint8_t *data, size_t size, const struct act__wire_
 	ve = act__wire_parse_view(data, size, lim, &v, verr, sizeof verr);
 	CHECK(ve == want);
 	CHECK(!strcmp(verr, want_err));
-	CHECK(same(v.receiver, fits(env->receiver)));
-	CHECK(same(v.message_type, fits(env->message_type)));
-	CHECK(same(v.sender_actor, fits(env->sender_actor)));
-	CHECK(same(v.sender_endpoint, fits(env->sender_endpoint)));
+	if (salvaged_class(ve, verr)) {
+		/* The view keeps the names read whole before a scan error, which
+		 * the reference cannot see: they only have to be sane. */
+		const char *got[4] = { v.receiver, v.message_type, v.sender_actor,
+		                       v.sender_endpoint };
+		for (int k = 0; k < 4; k++)
+			CHECK(!got[k] || (got[k][0] && strlen(got[k]) <= ACT__WIRE_NAME_MAX &&
+			                  act__utf8_valid(got[k], strlen(got[k]))));
+	} else {
+		CHECK(same(v.receiver, fits(env->receiver)));
+		CHECK(same(v.message_type, fits(env->message_type)));
+		CHECK(same(v.sender_actor, fits(env->sender_actor)));
+		CHECK(same(v.sender_endpoint, fits(env->sender_endpoint)));
+	}
 	if (ve == ACT__WIRE_OK) {
 		cJSON *m;
 		char *a, *b;

@@ -338,6 +338,48 @@ struct vscan {
 
 static void scan_view_key(struct vscan *vx, const unsigned char *s, size_t at,
                           size_t end, unsigned depth, const struct str *st);
+
+/*
+ * Python's json module writes a float NaN or infinity as these bare words,
+ * which are not JSON.  Returns the word at s[i], or NULL.
+ */
+static const char *non_json_number(const unsigned char *s, size_t len, size_t i)
+{
+	static const char *const words[] = { "NaN", "Infinity", "-Infinity" };
+
+	for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
+		size_t n = strlen(words[k]);
+		if (len - i >= n && !memcmp(s + i, words[k], n))
+			return words[k];
+	}
+	return NULL;
+}
+
+/*
+ * Fails with BAD_JSON for such a word, naming the member it is the value of
+ * (or is inside): the key's text as it stands in the frame, at most 64
+ * bytes cut on a character boundary.  A key's raw text holds no control
+ * byte (scan_string() refuses them) but DEL, which is replaced, so the
+ * reason stays one safe line.
+ */
+static enum act__wire_err fail_word(char *err, size_t cap, const char *word, size_t i,
+                                    const unsigned char *key, size_t key_len)
+{
+	char name[65];
+	size_t n = key_len < sizeof name - 1 ? key_len : sizeof name - 1;
+
+	if (!key)
+		return fail(err, cap, ACT__WIRE_BAD_JSON, "%s is not a JSON number (byte %zu)",
+		            word, i);
+	if (n < key_len)
+		while (n && (key[n] & 0xC0) == 0x80)
+			n--;
+	for (size_t k = 0; k < n; k++)
+		name[k] = key[k] == 0x7F ? '?' : (char)key[k];
+	name[n] = '\0';
+	return fail(err, cap, ACT__WIRE_BAD_JSON, "%s is not a JSON number (field \"%s%s\", byte %zu)",
+	            word, name, n < key_len ? "..." : "", i);
+}
 static void scan_view_number(struct vscan *vx, const unsigned char *s, size_t at, size_t end);
 
 /*
@@ -369,6 +411,8 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 	size_t i = 0, at;
 	struct str str = { 0, 0, 0, NULL, 0 };
 	enum act__wire_err e;
+	const unsigned char *key = NULL;    /* the last key read, for reasons */
+	size_t key_len = 0;
 
 	if (max_depth > ACT__WIRE_DEPTH_CAP)
 		max_depth = ACT__WIRE_DEPTH_CAP;
@@ -411,6 +455,8 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 				return e;
 			if (str.nul)
 				*(depth == 1 ? &out->nul_top : &out->nul_deep) = 1;
+			key = s + at + 1;
+			key_len = i - 2 - at;
 			if (vx)
 				scan_view_key(vx, s, at + 1, i - 1, depth, &str);
 			st = WANT_COLON;
@@ -495,6 +541,11 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 			break;
 		}
 		default:
+			if (c == 'N' || c == 'I' || c == '-') {
+				const char *w = non_json_number(s, len, i);
+				if (w)
+					return fail_word(err, cap, w, i, key, key_len);
+			}
 			if (c != '-' && !is_digit(c))
 				return fail(err, cap, ACT__WIRE_BAD_JSON,
 				            "unexpected byte 0x%02x at byte %zu", c, i);
@@ -762,6 +813,26 @@ static const char *view_name(const struct vscan *vx, int f)
 	return vx->v->name_buf[name_slot(f)];
 }
 
+/* How much of an oversized frame is read for its names. */
+#define SALVAGE_HEAD 8192u
+
+/*
+ * After the scan stopped at an error (or at the end of the head of an
+ * oversized frame): the name fields whose value was read whole before it,
+ * under the same rules as on the other errors.
+ */
+static void salvage(const struct vscan *vx, const struct act__wire_scan *sc)
+{
+	struct act__wire_view *v = vx->v;
+
+	if (sc->first != '{' || sc->nul_top || vx->oom)
+		return;
+	v->receiver = view_name(vx, F_RECEIVER);
+	v->message_type = view_name(vx, F_MESSAGE_TYPE);
+	v->sender_actor = view_name(vx, F_SENDER_ACTOR);
+	v->sender_endpoint = view_name(vx, F_SENDER_ENDPOINT);
+}
+
 enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
                                         const struct act__wire_limits *lim,
                                         struct act__wire_view *v,
@@ -787,11 +858,9 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 		act__wire_limits_default(&def);
 		lim = &def;
 	}
-	if (len > lim->max_frame)
-		return fail(err, err_cap, ACT__WIRE_TOO_BIG,
-		            "frame of %zu bytes exceeds the limit of %zu", len, lim->max_frame);
 	if (!s && len)
-		return fail(err, err_cap, ACT__WIRE_BAD_JSON, "no frame");
+		return fail(err, err_cap, len > lim->max_frame ? ACT__WIRE_TOO_BIG :
+		            ACT__WIRE_BAD_JSON, "no frame");
 
 	/* Not memset: n_members is large and written before it is read. */
 	vx.lim = lim;
@@ -808,12 +877,23 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 	vx.n_keys = 0;
 	vx.cap_keys = sizeof vx.keys0 / sizeof vx.keys0[0];
 
+	if (len > lim->max_frame) {
+		/* Only the head is read, for the names a Reject needs. */
+		scan_json(s, len < SALVAGE_HEAD ? len : SALVAGE_HEAD, lim->max_depth, &sc, &vx,
+		          NULL, 0);
+		salvage(&vx, &sc);
+		e = fail(err, err_cap, ACT__WIRE_TOO_BIG,
+		         "frame of %zu bytes exceeds the limit of %zu", len, lim->max_frame);
+		goto out;
+	}
 	e = scan_json(s, len, lim->max_depth, &sc, &vx, err, err_cap);
 	if (e) {
 		/* Invalid UTF-8 anywhere is reported first. */
 		bad = len ? act__utf8_check(s, len) : 0;
 		if (bad != len)
 			e = fail(err, err_cap, ACT__WIRE_NOT_UTF8, "invalid UTF-8 at byte %zu", bad);
+		/* The members read before the error are whole: a Reject can go. */
+		salvage(&vx, &sc);
 		goto out;
 	}
 	if (sc.first != '{') {
@@ -921,8 +1001,11 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 out:
 	if (vx.keys != vx.keys0)
 		free(vx.keys);
-	if (e)
+	if (e) {
+		v->message_text = NULL;
+		v->message_len = 0;
 		v->number_overflow = 0;
+	}
 	return e;
 }
 
@@ -1086,8 +1169,8 @@ char *act__wire_reject(const char *to_actor, const char *rejected_type,
 		put_str(&o, rejected_by ? rejected_by : "");
 		put(&o, "}", 1);
 	}
-	text = build(to_actor, "Reject", o.p, o.n, rejected_by && rejected_by[0] ? rejected_by : NULL,
-	             our_endpoint, out_len);
+	/* Anonymous, as the family sends it: a named sender invites an answer. */
+	text = build(to_actor, "Reject", o.p, o.n, NULL, our_endpoint, out_len);
 	free(o.p);
 	return text;
 }

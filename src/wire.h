@@ -143,11 +143,13 @@ char *act__wire_encode(const char *receiver, const char *message_type,
 /*
  * Builds a Reject for a refused envelope, addressed to its sender:
  * receiver = to_actor, message_type "Reject", message {"message_type":
- * rejected_type, "reason": reason, "rejected_by": rejected_by}, sender_actor
- * = rejected_by (the name the peer addressed), sender_endpoint =
- * our_endpoint (already normalised, as advertised).  to_actor must be
- * non-empty UTF-8; rejected_type and rejected_by may be NULL (written as "",
- * and sender_actor null); reason may be NULL ("") and is made valid UTF-8
+ * rejected_type, "reason": reason, "rejected_by": rejected_by},
+ * sender_actor null (the family's Rejects are anonymous: a peer that has
+ * not registered Reject would answer a named one, or choke on it),
+ * sender_endpoint = our_endpoint (already normalised, as advertised; NULL
+ * writes null).  to_actor must be non-empty UTF-8; rejected_type and
+ * rejected_by may be NULL (written as ""); reason may be NULL ("") and is
+ * made valid UTF-8
  * (bad bytes become U+FFFD) since it is often a truncated formatted string.
  * Returns malloc'd text as act__wire_encode() does, or NULL.
  */
