@@ -332,7 +332,7 @@ static struct peer *get_peer(struct act__gateway *gw, const char *endpoint, int 
 			gw->peers_refused++;
 			log_rl(gw, RL_PEER, "no socket for new endpoint %s: more than %u new endpoints this "
 			       "second; envelope dropped", esc(ep, e1, sizeof e1), STRANGER_NEW_PER_S);
-			*err = -EAGAIN;
+			*err = -ENOBUFS; /* not ACT_EFULL: retrying would not help */
 			return NULL;
 		}
 		if (gw->n_strangers >= MAX_STRANGERS) {
