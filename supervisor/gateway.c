@@ -641,8 +641,13 @@ static void reject_to(struct act__gateway *gw, const char *sender, const char *e
 		return; /* never answer a Reject with a Reject */
 	text = act__wire_reject(sender, type ? type : "", reason, receiver ? receiver : "",
 	                        gw->advertise, &len);
-	if (!text)
+	if (!text) {
+		char e1[ESC_CAP];
+		gw->reject_send_failed++;
+		log_rl(gw, RL_PEER, "a Reject for %s could not be built (out of memory?)",
+		       esc(endpoint, e1, sizeof e1));
 		return;
+	}
 	if (push(gw, endpoint, text, len) == 0) {
 		gw->rejects_sent++;
 	} else {
