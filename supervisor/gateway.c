@@ -1139,8 +1139,9 @@ struct act__gateway *act__gw_new(struct act_node *n, const struct act__gw_config
 	zmq_setsockopt(gw->pull, ZMQ_LINGER, &v, sizeof v);
 	v = RCVHWM;
 	zmq_setsockopt(gw->pull, ZMQ_RCVHWM, &v, sizeof v);
-	/* Frames up to twice the limit reach the parser (and are counted as
-	 * too_big); anything larger makes ZeroMQ drop the connection. */
+	/* Frames up to twice the limit reach the parser (counted as too_big,
+	 * answered with a Reject from their head); anything larger makes
+	 * ZeroMQ drop the connection, which the monitor counts and logs. */
 	maxmsg = (int64_t)gw->lim.max_frame * 2;
 	zmq_setsockopt(gw->pull, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
 	if (cfg->curve_secret && (*err = setup_curve(gw, cfg))) {
