@@ -236,9 +236,9 @@ static void peer_close(struct peer *p)
 		zmq_close(p->mon);
 		p->mon = NULL;
 	}
-	if (!p->proven) {
-		/* Never connected: nothing to flush, and a lingering socket
-		 * would hold a slot of ZMQ_MAX_SOCKETS for nothing. */
+	if (!p->proven && !p->pinned) {
+		/* A stranger never connected: nothing to flush, and a lingering
+		 * socket would hold a slot of ZMQ_MAX_SOCKETS for nothing. */
 		int zero = 0;
 		zmq_setsockopt(p->sock, ZMQ_LINGER, &zero, sizeof zero);
 	}
