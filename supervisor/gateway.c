@@ -44,7 +44,7 @@ _Static_assert(ACT__WIRE_NAME_MAX <= ACT__NAME_MAX && ACT__WIRE_NAME_MAX <= ACT_
  * (what it held is counted as dropped_evicted).
  */
 #define MAX_STRANGERS 64u
-#define STRANGER_NEW_PER_S 256u
+#define STRANGER_NEW_PER_S 128u
 /*
  * Reply routes: a local actor that is not reachable from the network may
  * still receive from an endpoint it sent to lately (the answers to its own
@@ -363,7 +363,11 @@ static struct peer *get_peer(struct act__gateway *gw, const char *endpoint, int 
 	snprintf(p->endpoint, sizeof p->endpoint, "%s", ep);
 	p->sock = zmq_socket(gw->ctx, ZMQ_PUSH);
 	if (!p->sock) {
+		char e1[ESC_CAP];
 		*err = -errno;
+		gw->peers_refused++;
+		log_rl(gw, RL_PEER, "no socket for new endpoint %s: %s; envelope dropped",
+		       esc(ep, e1, sizeof e1), zmq_strerror(errno));
 		return NULL;
 	}
 	v = LINGER_MS;
@@ -388,8 +392,11 @@ static struct peer *get_peer(struct act__gateway *gw, const char *endpoint, int 
 		}
 	}
 	if (zmq_connect(p->sock, ep) < 0) {
+		char e1[ESC_CAP];
 		*err = -errno;
-		p->proven = false;
+		gw->peers_refused++;
+		log_rl(gw, RL_PEER, "cannot connect to %s: %s; envelope dropped",
+		       esc(ep, e1, sizeof e1), zmq_strerror(errno));
 		peer_close(p);
 		return NULL;
 	}
@@ -1128,8 +1135,9 @@ struct act__gateway *act__gw_new(struct act_node *n, const struct act__gw_config
 	/* One I/O thread is plenty; the context's threads exist only in the
 	 * supervisor, created after the zygote forked (no worker inherits). */
 	zmq_ctx_set(gw->ctx, ZMQ_IO_THREADS, 1);
-	/* Peers, their monitors (strangers only), ours, and slack. */
-	zmq_ctx_set(gw->ctx, ZMQ_MAX_SOCKETS, (int)(MAX_PEERS + 2 * MAX_STRANGERS) + 16);
+	/* Peers, the two sockets of each stranger's monitor, ours, and room
+	 * for the closed strangers the reaper has not finished yet. */
+	zmq_ctx_set(gw->ctx, ZMQ_MAX_SOCKETS, (int)(MAX_PEERS + 4 * MAX_STRANGERS) + 64);
 	gw->pull = zmq_socket(gw->ctx, ZMQ_PULL);
 	if (!gw->pull) {
 		*err = -errno;
