@@ -15,14 +15,14 @@ fi
 out=$build/fuzz
 mkdir -p "$out"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -DACT_BUILDING_LIBRARY \
-	-I$build -I$src/include -I$src/src -I$src/supervisor"
+	-I$build -I$src/include -I$src/src -I$src/supervisor -I$src/t"
 build_target() {
 	name=$1; shift
 	echo "fuzz: building $name"
 	# shellcheck disable=SC2086
 	$cc $flags -o "$out/$name" "$src/fuzz/$name.c" "$@" -lcjson
 }
-build_target wire-fuzz "$src/src/wire.c" "$src/src/utf8.c"
+build_target wire-fuzz "$src/src/wire.c" "$src/src/utf8.c" "$src/t/wire-tree.c"
 build_target codec-fuzz "$src/src/codec.c" "$src/src/message.c" "$src/src/base64.c"
 build_target appfile-fuzz "$src/supervisor/appfile.c" "$src/supervisor/restart.c" \
 	"$src/src/utf8.c"

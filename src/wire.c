@@ -5,14 +5,13 @@
  * and a strict JSON scan (scan_json) that keeps its own bracket stack
  * instead of recursing, counts nesting depth and rejects everything cJSON
  * would tolerate but peers might not (a BOM, control characters, trailing
- * data, lone surrogate escapes, sloppy numbers).  Only text that passed is
- * handed to cJSON, which then cannot fail except on OOM, and the tree is
- * checked for string lengths, member counts, duplicate keys and the
- * envelope's fields.  The gateway's fast path, act__wire_parse_view(),
- * makes the same decisions without the tree: the scan itself then gathers
- * what the tree checks would have looked at (member counts, decoded string
- * lengths, the envelope's fields and duplicate keys), and the decisions are
- * taken afterwards in the tree path's order, so that both give every frame
+ * data, lone surrogate escapes, sloppy numbers).  The gateway's parser,
+ * act__wire_parse_view(), takes every decision without building a tree:
+ * the scan itself gathers what a tree walk would have looked at (member
+ * counts, decoded string lengths, the envelope's fields and duplicate keys),
+ * and the decisions are taken afterwards in a fixed order.  The tests and
+ * the fuzzer hold a second, cJSON-based reading of the same rules
+ * (t/wire-tree.c, on act__wire_scan()), and check that both give every frame
  * the same class and reason.  Building goes the other way with a two-pass
  * writer (measure, then fill one exact allocation).
  */
@@ -73,12 +72,6 @@ static enum act__wire_err fail(char *err, size_t cap, enum act__wire_err e,
 
 /* ---- strict JSON scan ----------------------------------------------------- */
 
-struct scan {
-	size_t end;         /* offset just past the top-level value */
-	int first;          /* first byte of the top-level value */
-	int nul_top;        /* a \u0000 escape in a key or value of the envelope */
-	int nul_deep;       /* a \u0000 escape anywhere deeper */
-};
 
 /* One string as scan_string() saw it. */
 struct str {
@@ -325,7 +318,7 @@ struct key {
 
 /*
  * What scan_json() gathers for act__wire_parse_view() beyond the grammar:
- * everything act__wire_parse() would learn from the tree.
+ * everything a tree walk would learn (t/wire-tree.c).
  */
 struct vscan {
 	const struct act__wire_limits *lim;
@@ -345,6 +338,48 @@ struct vscan {
 
 static void scan_view_key(struct vscan *vx, const unsigned char *s, size_t at,
                           size_t end, unsigned depth, const struct str *st);
+
+/*
+ * Python's json module writes a float NaN or infinity as these bare words,
+ * which are not JSON.  Returns the word at s[i], or NULL.
+ */
+static const char *non_json_number(const unsigned char *s, size_t len, size_t i)
+{
+	static const char *const words[] = { "NaN", "Infinity", "-Infinity" };
+
+	for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
+		size_t n = strlen(words[k]);
+		if (len - i >= n && !memcmp(s + i, words[k], n))
+			return words[k];
+	}
+	return NULL;
+}
+
+/*
+ * Fails with BAD_JSON for such a word, naming the member it is the value of
+ * (or is inside): the key's text as it stands in the frame, at most 64
+ * bytes cut on a character boundary.  A key's raw text holds no control
+ * byte (scan_string() refuses them) but DEL, which is replaced, so the
+ * reason stays one safe line.
+ */
+static enum act__wire_err fail_word(char *err, size_t cap, const char *word, size_t i,
+                                    const unsigned char *key, size_t key_len)
+{
+	char name[65];
+	size_t n = key_len < sizeof name - 1 ? key_len : sizeof name - 1;
+
+	if (!key)
+		return fail(err, cap, ACT__WIRE_BAD_JSON, "%s is not a JSON number (byte %zu)",
+		            word, i);
+	if (n < key_len)
+		while (n && (key[n] & 0xC0) == 0x80)
+			n--;
+	for (size_t k = 0; k < n; k++)
+		name[k] = key[k] == 0x7F ? '?' : (char)key[k];
+	name[n] = '\0';
+	return fail(err, cap, ACT__WIRE_BAD_JSON, "%s is not a JSON number (field \"%s%s\", byte %zu)",
+	            word, name, n < key_len ? "..." : "", i);
+}
 static void scan_view_number(struct vscan *vx, const unsigned char *s, size_t at, size_t end);
 
 /*
@@ -360,7 +395,7 @@ static void scan_view_number(struct vscan *vx, const unsigned char *s, size_t at
  * whole frame first must, on an error, still look for invalid UTF-8.
  */
 static enum act__wire_err scan_json(const unsigned char *s, size_t len,
-                                    unsigned max_depth, struct scan *out,
+                                    unsigned max_depth, struct act__wire_scan *out,
                                     struct vscan *vx, char *err, size_t cap)
 {
 	enum {
@@ -376,6 +411,8 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 	size_t i = 0, at;
 	struct str str = { 0, 0, 0, NULL, 0 };
 	enum act__wire_err e;
+	const unsigned char *key = NULL;    /* the last key read, for reasons */
+	size_t key_len = 0;
 
 	if (max_depth > ACT__WIRE_DEPTH_CAP)
 		max_depth = ACT__WIRE_DEPTH_CAP;
@@ -418,6 +455,8 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 				return e;
 			if (str.nul)
 				*(depth == 1 ? &out->nul_top : &out->nul_deep) = 1;
+			key = s + at + 1;
+			key_len = i - 2 - at;
 			if (vx)
 				scan_view_key(vx, s, at + 1, i - 1, depth, &str);
 			st = WANT_COLON;
@@ -502,6 +541,11 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 			break;
 		}
 		default:
+			if (c == 'N' || c == 'I' || c == '-') {
+				const char *w = non_json_number(s, len, i);
+				if (w)
+					return fail_word(err, cap, w, i, key, key_len);
+			}
 			if (c != '-' && !is_digit(c))
 				return fail(err, cap, ACT__WIRE_BAD_JSON,
 				            "unexpected byte 0x%02x at byte %zu", c, i);
@@ -528,185 +572,14 @@ close:
 	}
 }
 
-/* ---- the tree ------------------------------------------------------------- */
-
-/*
- * Checks every string, key and object below (and including) item against
- * the limits.  Recursion is bounded by the depth scan_json() allowed.
- */
-static enum act__wire_err check_tree(const cJSON *item, const struct act__wire_limits *lim,
-                                     char *err, size_t cap)
+enum act__wire_err act__wire_scan(const void *text, size_t len, unsigned max_depth,
+                                  struct act__wire_scan *out, char *err, size_t err_cap)
 {
-	const cJSON *c;
-	unsigned n = 0;
-	enum act__wire_err e;
-
-	if (cJSON_IsString(item) && strlen(item->valuestring) > lim->max_string)
-		return fail(err, cap, ACT__WIRE_TOO_LONG,
-		            "string longer than %zu bytes", lim->max_string);
-	for (c = item->child; c; c = c->next) {
-		if (cJSON_IsObject(item)) {
-			if (++n > lim->max_fields)
-				return fail(err, cap, ACT__WIRE_TOO_MANY_FIELDS,
-				            "object with more than %u members", lim->max_fields);
-			if (strlen(c->string) > lim->max_string)
-				return fail(err, cap, ACT__WIRE_TOO_LONG,
-				            "key longer than %zu bytes", lim->max_string);
-		}
-		e = check_tree(c, lim, err, cap);
-		if (e)
-			return e;
-	}
-	return ACT__WIRE_OK;
-}
-
-/* The value of a name field if it is usable: a non-empty string in limits. */
-static const char *usable_name(const cJSON *v, const struct act__wire_limits *lim)
-{
-	if (!cJSON_IsString(v) || !v->valuestring[0] ||
-	    strlen(v->valuestring) > lim->max_string)
-		return NULL;
-	return v->valuestring;
-}
-
-enum act__wire_err act__wire_parse(const void *frame, size_t len,
-                                   const struct act__wire_limits *lim,
-                                   struct act__wire_env *env,
-                                   char *err, size_t err_cap)
-{
-	struct act__wire_limits def;
-	const unsigned char *s = frame;
-	const cJSON *f[N_F] = { NULL };
-	int dup[N_F] = { 0 };
-	int dup_other = 0;
-	unsigned n_members = 0;
-	const char *end = NULL;
-	struct scan sc;
-	enum act__wire_err e;
-	size_t bad;
-	cJSON *root, *c;
-
-	memset(env, 0, sizeof *env);
 	if (err && err_cap)
 		err[0] = '\0';
-	if (!lim) {
-		act__wire_limits_default(&def);
-		lim = &def;
-	}
-	if (len > lim->max_frame)
-		return fail(err, err_cap, ACT__WIRE_TOO_BIG,
-		            "frame of %zu bytes exceeds the limit of %zu", len, lim->max_frame);
-	if (!s && len)
+	if (!text && len)
 		return fail(err, err_cap, ACT__WIRE_BAD_JSON, "no frame");
-	bad = len ? act__utf8_check(s, len) : 0;
-	if (bad != len)
-		return fail(err, err_cap, ACT__WIRE_NOT_UTF8, "invalid UTF-8 at byte %zu", bad);
-	e = scan_json(s, len, lim->max_depth, &sc, NULL, err, err_cap);
-	if (e)
-		return e;
-	if (sc.first != '{')
-		return fail(err, err_cap, ACT__WIRE_NOT_OBJECT, "the frame is a JSON %s, not an object",
-		            sc.first == '[' ? "array" : sc.first == '"' ? "string" :
-		            sc.first == 'n' ? "null" : sc.first == 't' || sc.first == 'f' ?
-		            "boolean" : "number");
-
-	/*
-	 * The text is strict JSON now, so cJSON can only fail on OOM.  Its
-	 * require_null_terminated option is no use on a frame: it demands a
-	 * NUL inside the length (refusing every frame that is not followed by
-	 * one, accepting "{}\0junk"), and its whitespace is any byte <= 0x20.
-	 * Trailing data was refused by scan_json(); the parse end is only
-	 * cross-checked against it.
-	 */
-	root = cJSON_ParseWithLengthOpts((const char *)s, len, &end, 0);
-	if (!root)
-		return fail(err, err_cap, ACT__WIRE_BAD_JSON, "cannot parse (out of memory?)");
-	env->root = root;
-	if (!cJSON_IsObject(root) || end != (const char *)s + sc.end)
-		return fail(err, err_cap, ACT__WIRE_BAD_JSON, "cJSON disagrees with the scan");
-
-	/* One pass over the envelope's members: known fields and duplicates. */
-	for (c = root->child; c; c = c->next) {
-		int k;
-
-		n_members++;
-		for (k = 0; k < N_F && strcmp(c->string, field_names[k]); k++)
-			;
-		if (k < N_F) {
-			if (f[k])
-				dup[k] = 1;
-			else
-				f[k] = c;
-		} else if (!dup_other && n_members <= lim->max_fields) {
-			for (const cJSON *o = root->child; o != c; o = o->next) {
-				if (!strcmp(o->string, c->string)) {
-					dup_other = 1;
-					break;
-				}
-			}
-		}
-	}
-
-	/* What a Reject needs, whenever it can be read. */
-	if (!sc.nul_top) {
-		if (!dup[F_SENDER_ACTOR])
-			env->sender_actor = usable_name(f[F_SENDER_ACTOR], lim);
-		if (!dup[F_SENDER_ENDPOINT])
-			env->sender_endpoint = usable_name(f[F_SENDER_ENDPOINT], lim);
-		if (!dup[F_RECEIVER])
-			env->receiver = usable_name(f[F_RECEIVER], lim);
-		if (!dup[F_MESSAGE_TYPE])
-			env->message_type = usable_name(f[F_MESSAGE_TYPE], lim);
-	}
-
-	if (n_members > lim->max_fields)
-		return fail(err, err_cap, ACT__WIRE_TOO_MANY_FIELDS,
-		            "envelope with %u members (limit %u)", n_members, lim->max_fields);
-	for (int k = 0; k < N_F; k++)
-		if (dup[k])
-			return fail(err, err_cap, ACT__WIRE_BAD_FIELD,
-			            "duplicate field \"%s\"", field_names[k]);
-	if (dup_other)
-		return fail(err, err_cap, ACT__WIRE_BAD_FIELD, "duplicate key in the envelope");
-	e = check_tree(root, lim, err, err_cap);
-	if (e)
-		return e;
-	if (sc.nul_top || sc.nul_deep)
-		return fail(err, err_cap, ACT__WIRE_BAD_FIELD,
-		            "\\u0000 in a string is not supported");
-
-	for (int k = F_RECEIVER; k <= F_MESSAGE_TYPE; k++) {
-		if (!f[k])
-			return fail(err, err_cap, ACT__WIRE_MISSING_FIELD,
-			            "missing field \"%s\"", field_names[k]);
-		if (!cJSON_IsString(f[k]))
-			return fail(err, err_cap, ACT__WIRE_BAD_FIELD,
-			            "field \"%s\" is not a string", field_names[k]);
-		if (!f[k]->valuestring[0])
-			return fail(err, err_cap, ACT__WIRE_BAD_FIELD,
-			            "field \"%s\" is empty", field_names[k]);
-	}
-	if (!f[F_MESSAGE])
-		return fail(err, err_cap, ACT__WIRE_MISSING_FIELD, "missing field \"message\"");
-	if (!cJSON_IsObject(f[F_MESSAGE]))
-		return fail(err, err_cap, ACT__WIRE_BAD_FIELD, "field \"message\" is not an object");
-	for (int k = F_SENDER_ACTOR; k <= F_SENDER_ENDPOINT; k++)
-		if (f[k] && !cJSON_IsString(f[k]) && !cJSON_IsNull(f[k]))
-			return fail(err, err_cap, ACT__WIRE_BAD_FIELD,
-			            "field \"%s\" is neither a string nor null", field_names[k]);
-
-	env->receiver = f[F_RECEIVER]->valuestring;
-	env->message_type = f[F_MESSAGE_TYPE]->valuestring;
-	env->message = f[F_MESSAGE];
-	return ACT__WIRE_OK;
-}
-
-void act__wire_env_free(struct act__wire_env *env)
-{
-	if (!env)
-		return;
-	cJSON_Delete(env->root);
-	memset(env, 0, sizeof *env);
+	return scan_json(text, len, max_depth, out, NULL, err, err_cap);
 }
 
 /* ---- the view: the same checks in the one scan ------------------------------ */
@@ -940,6 +813,26 @@ static const char *view_name(const struct vscan *vx, int f)
 	return vx->v->name_buf[name_slot(f)];
 }
 
+/* How much of an oversized frame is read for its names. */
+#define SALVAGE_HEAD 8192u
+
+/*
+ * After the scan stopped at an error (or at the end of the head of an
+ * oversized frame): the name fields whose value was read whole before it,
+ * under the same rules as on the other errors.
+ */
+static void salvage(const struct vscan *vx, const struct act__wire_scan *sc)
+{
+	struct act__wire_view *v = vx->v;
+
+	if (sc->first != '{' || sc->nul_top || vx->oom)
+		return;
+	v->receiver = view_name(vx, F_RECEIVER);
+	v->message_type = view_name(vx, F_MESSAGE_TYPE);
+	v->sender_actor = view_name(vx, F_SENDER_ACTOR);
+	v->sender_endpoint = view_name(vx, F_SENDER_ENDPOINT);
+}
+
 enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
                                         const struct act__wire_limits *lim,
                                         struct act__wire_view *v,
@@ -951,7 +844,7 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 	struct act__wire_limits def;
 	const unsigned char *s = frame;
 	struct vscan vx;
-	struct scan sc;
+	struct act__wire_scan sc;
 	enum act__wire_err e;
 	size_t bad;
 
@@ -965,11 +858,9 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 		act__wire_limits_default(&def);
 		lim = &def;
 	}
-	if (len > lim->max_frame)
-		return fail(err, err_cap, ACT__WIRE_TOO_BIG,
-		            "frame of %zu bytes exceeds the limit of %zu", len, lim->max_frame);
 	if (!s && len)
-		return fail(err, err_cap, ACT__WIRE_BAD_JSON, "no frame");
+		return fail(err, err_cap, len > lim->max_frame ? ACT__WIRE_TOO_BIG :
+		            ACT__WIRE_BAD_JSON, "no frame");
 
 	/* Not memset: n_members is large and written before it is read. */
 	vx.lim = lim;
@@ -986,12 +877,23 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 	vx.n_keys = 0;
 	vx.cap_keys = sizeof vx.keys0 / sizeof vx.keys0[0];
 
+	if (len > lim->max_frame) {
+		/* Only the head is read, for the names a Reject needs. */
+		scan_json(s, len < SALVAGE_HEAD ? len : SALVAGE_HEAD, lim->max_depth, &sc, &vx,
+		          NULL, 0);
+		salvage(&vx, &sc);
+		e = fail(err, err_cap, ACT__WIRE_TOO_BIG,
+		         "frame of %zu bytes exceeds the limit of %zu", len, lim->max_frame);
+		goto out;
+	}
 	e = scan_json(s, len, lim->max_depth, &sc, &vx, err, err_cap);
 	if (e) {
-		/* Invalid UTF-8 anywhere is reported first, as act__wire_parse() does. */
+		/* Invalid UTF-8 anywhere is reported first. */
 		bad = len ? act__utf8_check(s, len) : 0;
 		if (bad != len)
 			e = fail(err, err_cap, ACT__WIRE_NOT_UTF8, "invalid UTF-8 at byte %zu", bad);
+		/* The members read before the error are whole: a Reject can go. */
+		salvage(&vx, &sc);
 		goto out;
 	}
 	if (sc.first != '{') {
@@ -1014,7 +916,7 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 		v->sender_endpoint = view_name(&vx, F_SENDER_ENDPOINT);
 	}
 
-	/* The checks of act__wire_parse(), in its order. */
+	/* The checks, in the reference parser's order (t/wire-tree.c). */
 	if (vx.n_members[0] > lim->max_fields) {
 		e = fail(err, err_cap, ACT__WIRE_TOO_MANY_FIELDS, "envelope with %u members (limit %u)",
 		         vx.n_members[0], lim->max_fields);
@@ -1084,7 +986,7 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 		}
 	}
 
-	/* Beyond act__wire_parse(): a name must fit the view. */
+	/* Beyond the reference parser: a name must fit the view. */
 	for (size_t j = 0; j < sizeof name_fields / sizeof name_fields[0]; j++) {
 		int k = name_fields[j];
 
@@ -1099,8 +1001,11 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 out:
 	if (vx.keys != vx.keys0)
 		free(vx.keys);
-	if (e)
+	if (e) {
+		v->message_text = NULL;
+		v->message_len = 0;
 		v->number_overflow = 0;
+	}
 	return e;
 }
 
@@ -1223,7 +1128,7 @@ char *act__wire_encode(const char *receiver, const char *message_type,
                        const char *sender_endpoint, size_t *out_len)
 {
 	const unsigned char *m = (const unsigned char *)message_json;
-	struct scan sc;
+	struct act__wire_scan sc;
 	size_t len, start = 0;
 
 	if (!good_name(receiver) || !good_name(message_type) ||
@@ -1264,8 +1169,8 @@ char *act__wire_reject(const char *to_actor, const char *rejected_type,
 		put_str(&o, rejected_by ? rejected_by : "");
 		put(&o, "}", 1);
 	}
-	text = build(to_actor, "Reject", o.p, o.n, rejected_by && rejected_by[0] ? rejected_by : NULL,
-	             our_endpoint, out_len);
+	/* Anonymous, as the family sends it: a named sender invites an answer. */
+	text = build(to_actor, "Reject", o.p, o.n, NULL, our_endpoint, out_len);
 	free(o.p);
 	return text;
 }

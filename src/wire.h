@@ -53,39 +53,26 @@ enum act__wire_err {
 /* Returns a short static lower_case name ("bad_json"...), never NULL. */
 const char *act__wire_err_name(enum act__wire_err e);
 
-/* A parsed envelope.  The strings and `message` point into `root`. */
-struct act__wire_env {
-	const char *receiver, *message_type;
-	const char *sender_actor, *sender_endpoint; /* NULL if absent, null or "" */
-	const cJSON *message;   /* the "message" object */
-	cJSON *root;            /* owned; free with act__wire_env_free */
+/* What act__wire_scan() learnt of a text besides its grammar. */
+struct act__wire_scan {
+	size_t end;         /* offset just past the top-level value */
+	int first;          /* first byte of the top-level value */
+	int nul_top;        /* a \u0000 escape in a key or value of the envelope */
+	int nul_deep;       /* a \u0000 escape anywhere deeper */
 };
 
 /*
- * Parses and checks one frame of len bytes (not NUL-terminated; never read
- * past len).  lim may be NULL for the defaults; max_depth is capped at
- * ACT__WIRE_DEPTH_CAP.  env is always initialised, and the caller must call
- * act__wire_env_free(env) whatever the result.
- *
- * Returns ACT__WIRE_OK with every env field set (senders may be NULL), or
- * the class of the first problem found, with a one-line reason in err
- * (err_cap bytes, always NUL-terminated when err_cap > 0; err may be NULL).
- * The reason names fields and byte offsets but never echoes peer data, so
- * it is safe to log and to send back in a Reject.
- *
- * On error, when the frame was a JSON object, env->sender_actor,
- * sender_endpoint, receiver and message_type are still set if each could be
- * read (present once, a non-empty string within max_string), so that the
- * caller can answer with a Reject when both sender fields are set.  The
- * caller must not answer a frame whose message_type is "Reject".
+ * Checks that text[0..len) is exactly one strict JSON value (RFC 8259,
+ * whitespace around it) nested at most max_depth deep (capped at
+ * ACT__WIRE_DEPTH_CAP), without recursion and without allocating.  Only
+ * the bytes inside strings are checked for UTF-8: a caller that has not
+ * checked the whole text must look for invalid UTF-8 itself on an error.
+ * Returns ACT__WIRE_OK, ACT__WIRE_BAD_JSON, ACT__WIRE_TOO_DEEP or
+ * ACT__WIRE_NOT_UTF8 with a reason in err as act__wire_parse_view() does;
+ * out is always set.  The reference tree parser of the tests is built on it.
  */
-enum act__wire_err act__wire_parse(const void *frame, size_t len,
-                                   const struct act__wire_limits *lim,
-                                   struct act__wire_env *env,
-                                   char *err, size_t err_cap);
-
-/* Frees env->root and clears env.  NULL-safe; idempotent. */
-void act__wire_env_free(struct act__wire_env *env);
+enum act__wire_err act__wire_scan(const void *text, size_t len, unsigned max_depth,
+                                  struct act__wire_scan *out, char *err, size_t err_cap);
 
 /* The longest name a view holds (the node's names and endpoints stop there too). */
 #define ACT__WIRE_NAME_MAX 255u
@@ -106,24 +93,34 @@ struct act__wire_view {
 };
 
 /*
- * Checks one frame as act__wire_parse() does, in one pass over the text and
- * without allocating (except for an envelope with more than 16 unknown
- * keys), and fills v instead of a tree.  Every frame gets the class and the
- * reason act__wire_parse() gives it, and the same sender, receiver and
- * message_type on error, with one exception: a name field (receiver,
- * message_type, sender_actor, sender_endpoint) that is a string of more than
- * ACT__WIRE_NAME_MAX decoded bytes is never handed out, and a frame that is
- * valid but for such a name is ACT__WIRE_TOO_LONG ("field \"receiver\"
- * longer than 255 bytes"); act__wire_parse() accepts it, and the node would
- * refuse to deliver it.  lim and err are as for act__wire_parse(); v need
+ * Parses and checks one frame of len bytes (not NUL-terminated; never read
+ * past len) in one pass over the text and without allocating (except for
+ * an envelope with more than 16 unknown keys), and fills v.  lim may be
+ * NULL for the defaults; max_depth is capped at ACT__WIRE_DEPTH_CAP.  v need
  * not be initialised and is always set.
+ *
+ * Returns ACT__WIRE_OK, or the class of the first problem found, with a
+ * one-line reason in err (err_cap bytes, always NUL-terminated when
+ * err_cap > 0; err may be NULL).  The reason names fields and byte offsets
+ * and never holds a control character, so it is safe to log and to send
+ * back in a Reject.  A name field (receiver, message_type, sender_actor,
+ * sender_endpoint) that is a string of more than ACT__WIRE_NAME_MAX decoded
+ * bytes is never handed out, and a frame that is valid but for such a name
+ * is ACT__WIRE_TOO_LONG ("field \"receiver\" longer than 255 bytes").
+ * The test suite's reference parser (t/wire-tree.c) must agree with the
+ * class, the reason and the names of every frame, but for such long names.
  *
  * On ACT__WIRE_OK, receiver and message_type are set, message_text and
  * message_len hold the "message" object's text (inner whitespace kept),
- * which cJSON parses to the tree act__wire_parse() would have given, and
+ * which cJSON parses to the tree the reference parser gives, and
  * number_overflow says whether one of its numbers would parse as infinite
  * (act__json_exact_numbers() refuses those with -ERANGE).  On error,
- * message_text is NULL and number_overflow 0.  Any thread; never blocks.
+ * message_text is NULL and number_overflow 0, and when the frame was a
+ * JSON object, sender_actor, sender_endpoint, receiver and message_type
+ * are still set if each could be read (present once, a non-empty string
+ * within the limits), so that the caller can answer with a Reject when
+ * both sender fields are set.  The caller must not answer a frame whose
+ * message_type is "Reject".  Any thread; never blocks.
  */
 enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
                                         const struct act__wire_limits *lim,
@@ -146,11 +143,13 @@ char *act__wire_encode(const char *receiver, const char *message_type,
 /*
  * Builds a Reject for a refused envelope, addressed to its sender:
  * receiver = to_actor, message_type "Reject", message {"message_type":
- * rejected_type, "reason": reason, "rejected_by": rejected_by}, sender_actor
- * = rejected_by (the name the peer addressed), sender_endpoint =
- * our_endpoint (already normalised, as advertised).  to_actor must be
- * non-empty UTF-8; rejected_type and rejected_by may be NULL (written as "",
- * and sender_actor null); reason may be NULL ("") and is made valid UTF-8
+ * rejected_type, "reason": reason, "rejected_by": rejected_by},
+ * sender_actor null (the family's Rejects are anonymous: a peer that has
+ * not registered Reject would answer a named one, or choke on it),
+ * sender_endpoint = our_endpoint (already normalised, as advertised; NULL
+ * writes null).  to_actor must be non-empty UTF-8; rejected_type and
+ * rejected_by may be NULL (written as ""); reason may be NULL ("") and is
+ * made valid UTF-8
  * (bad bytes become U+FFFD) since it is often a truncated formatted string.
  * Returns malloc'd text as act__wire_encode() does, or NULL.
  */

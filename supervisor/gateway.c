@@ -10,12 +10,15 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <zmq.h>
 
@@ -26,11 +29,30 @@
 #include "loop.h"
 #include "message.h"
 #include "node.h"
+#include "utf8.h"
 
 _Static_assert(ACT__WIRE_NAME_MAX <= ACT__REMOTE_NAME_MAX && ACT__WIRE_NAME_MAX <= ACT__ENDPOINT_MAX,
                "names the wire view hands out must fit the node's limits");
 
 #define MAX_PEERS 256u     /* cached PUSH sockets; the least recently used is evicted */
+/*
+ * A peer is a stranger until a ZeroMQ handshake with it has succeeded
+ * (a monitor on its socket says so): a forged sender_endpoint never gets
+ * there.  Strangers have a few slots of their own and evict only each
+ * other, so a flood of forged endpoints cannot push out a peer that
+ * answers (or one named in the app file); new stranger sockets are also
+ * limited per second, and an evicted stranger is closed without linger
+ * (what it held is counted as dropped_evicted).
+ */
+#define MAX_STRANGERS 64u
+#define STRANGER_NEW_PER_S 128u
+/*
+ * Reply routes: a local actor that is not reachable from the network may
+ * still receive from an endpoint it sent to lately (the answers to its own
+ * remote sends).  Bounded, least recently used replaced, entries expire.
+ */
+#define MAX_ROUTES 512u
+#define ROUTE_TTL_NS (600ull * 1000000000ull)
 #define PUMP_BATCH 512u
 #define SNDHWM 10000
 #define RCVHWM 10000
@@ -47,6 +69,9 @@ struct qframe {
 struct peer {
 	char endpoint[ACT__ENDPOINT_MAX + 1];
 	void *sock;
+	bool proven;            /* a handshake succeeded: a real peer is there */
+	bool pinned;            /* named in the app file: never a stranger */
+	void *mon;              /* a stranger's monitor (PAIR), until proven */
 	uint64_t sent, refused;
 	uint64_t last_used_ns;
 	/* Our own bounded queue behind ZeroMQ's: a slow peer does not block
@@ -70,19 +95,43 @@ struct pending {           /* an inbound envelope waiting for ring space */
 	size_t json_len;
 };
 
+/* (local actor, remote endpoint) that the actor sent to: replies may come back. */
+struct route {
+	char actor[ACT_NAME_MAX + 1];
+	char endpoint[ACT__ENDPOINT_MAX + 1];
+	uint64_t last_ns;
+};
+
+enum rl_kind {
+	RL_FRAME,       /* inbound frames refused */
+	RL_PEER,        /* outbound: sockets, sends, queues */
+	RL_CONN,        /* inbound connections dropped */
+	N_RL
+};
+static const char *const rl_names[N_RL] = { "inbound", "outbound", "connection" };
+
 struct act__gateway {
 	struct act_node *n;
-	void *ctx, *pull, *zap;
-	int pull_fd, zap_fd;
-	bool pull_armed, zap_armed;
-	struct act__evh pull_evh, zap_evh;
+	void *ctx, *pull, *zap, *mon;
+	int pull_fd, zap_fd, mon_fd;
+	bool pull_armed, zap_armed, mon_armed;
+	struct act__evh pull_evh, zap_evh, mon_evh;
 	char advertise[ACT__ENDPOINT_MAX + 1];
 	struct act__wire_limits lim;
 	bool all_remote;
 	char (*allow)[41];
 	uint32_t n_allow;
 	struct peer *peers;
-	uint32_t n_peers;
+	uint32_t n_peers, n_strangers;
+	uint64_t stranger_window_ns;
+	uint32_t stranger_new;     /* stranger sockets made in the current second */
+	uint64_t mon_seq;          /* names of the peers' monitor endpoints */
+	struct route *routes;
+	uint32_t n_routes;
+	/* Inbound connections (socket monitor): fd -> peer address, for the
+	 * log line when ZeroMQ drops one (a frame beyond ZMQ_MAXMSGSIZE). */
+	struct { int fd; char addr[64]; } conns[64];
+	uint32_t n_conns;
 	struct pending pend;
 	bool more;              /* the last pump stopped at its batch limit */
 	/* counters */
@@ -92,37 +141,82 @@ struct act__gateway {
 	uint64_t auth_denied, auth_allowed;
 	uint64_t peers_evicted, reject_send_failed, queued_total, dropped_evicted;
 	uint64_t rejected_full;   /* inbound envelopes refused: receiver not keeping up */
+	uint64_t peers_refused;   /* no socket for a new stranger: envelope dropped */
+	uint64_t reply_routed;    /* inbound envelopes admitted as replies to our sends */
+	uint64_t connections, disconnects; /* transport (oversized frames drop one) */
 	/* Per participant: its ring stayed full for PENDING_MAX_NS; envelopes
 	 * for it are refused at once until one goes in again. */
 	bool stalled[ACT__MAX_PARTS];
 	bool queues_left;          /* some peer has frames waiting in our queue */
-	/* rate-limited logging */
-	uint64_t log_window_ns;
-	unsigned log_count, log_suppressed;
+	/* rate-limited logging, one budget per kind of line so that a flood
+	 * of one kind does not hide the others */
+	struct { uint64_t window_ns; unsigned count, suppressed; } rl[N_RL];
 };
 
-__attribute__((format(printf, 2, 3)))
-static void log_rl(struct act__gateway *gw, const char *fmt, ...)
+__attribute__((format(printf, 3, 4)))
+static void log_rl(struct act__gateway *gw, enum rl_kind k, const char *fmt, ...)
 {
 	uint64_t now = act__now_ns();
 	char line[512];
 	va_list ap;
 
-	if (now - gw->log_window_ns > 1000000000ull) {
-		if (gw->log_suppressed)
-			act__warn("gateway: %u similar messages suppressed", gw->log_suppressed);
-		gw->log_window_ns = now;
-		gw->log_count = 0;
-		gw->log_suppressed = 0;
+	if (now - gw->rl[k].window_ns > 1000000000ull) {
+		if (gw->rl[k].suppressed)
+			act__warn("gateway: %u similar %s messages suppressed", gw->rl[k].suppressed,
+			          rl_names[k]);
+		gw->rl[k].window_ns = now;
+		gw->rl[k].count = 0;
+		gw->rl[k].suppressed = 0;
 	}
-	if (gw->log_count++ >= LOG_BURST) {
-		gw->log_suppressed++;
+	if (gw->rl[k].count++ >= LOG_BURST) {
+		gw->rl[k].suppressed++;
 		return;
 	}
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
 	act__warn("gateway: %s", line);
+}
+
+/*
+ * Peer-controlled text for a log line (names, endpoints, types): valid
+ * UTF-8 but control characters, DEL, '\\' and invalid bytes kept; those
+ * become \\xNN, so one log call stays one line that no peer can forge
+ * (a "\\n<3>" in a name would otherwise start a fake error line).  Cut at
+ * a character boundary with "..." when it does not fit.  Returns buf.
+ */
+#define ESC_CAP 200u
+static const char *esc(const char *s, char *buf, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)(s ? s : "(null)");
+	size_t n = 0, avail = strlen((const char *)p);
+
+	while (*p) {
+		size_t k = *p >= 0x80 ? act__utf8_seq(p, avail) : 1;
+		bool raw = k > 1 || (*p >= 0x20 && *p < 0x7F && *p != '\\');
+		size_t need = raw ? k : 4;
+
+		if (n + need + 4 > cap) {
+			memcpy(buf + n, "...", 3);
+			n += 3;
+			break;
+		}
+		if (raw) {
+			memcpy(buf + n, p, k);
+		} else {
+			buf[n] = '\\';
+			buf[n + 1] = 'x';
+			buf[n + 2] = hex[*p >> 4];
+			buf[n + 3] = hex[*p & 15];
+			k = 1;
+		}
+		n += need;
+		p += k;
+		avail -= k;
+	}
+	buf[n] = '\0';
+	return buf;
 }
 
 /* ---- peers (outbound) ------------------------------------------------------------ */
@@ -137,7 +231,70 @@ static void peer_close(struct peer *p)
 	p->q_tail = NULL;
 	p->q_len = 0;
 	p->q_bytes = 0;
+	if (p->mon) {
+		zmq_socket_monitor(p->sock, NULL, 0);
+		zmq_close(p->mon);
+		p->mon = NULL;
+	}
+	if (!p->proven && !p->pinned) {
+		/* A stranger never connected: nothing to flush, and a lingering
+		 * socket would hold a slot of ZMQ_MAX_SOCKETS for nothing. */
+		int zero = 0;
+		zmq_setsockopt(p->sock, ZMQ_LINGER, &zero, sizeof zero);
+	}
 	zmq_close(p->sock);
+}
+
+/* Removes peer i from the table (its socket closed, its frames counted). */
+static void peer_drop(struct act__gateway *gw, uint32_t i)
+{
+	struct peer *p = &gw->peers[i];
+
+	/* A stranger never connected: what ZeroMQ took for it is lost too. */
+	uint64_t lost = p->q_len + (p->proven || p->pinned ? 0 : p->sent);
+	if (lost) {
+		char e1[ESC_CAP];
+		gw->dropped_evicted += lost;
+		log_rl(gw, RL_PEER, "%llu frames for %s dropped: %s", (unsigned long long)lost,
+		       esc(p->endpoint, e1, sizeof e1),
+		       p->proven || p->pinned ? "every peer slot is busy" :
+		       "it never completed a handshake and its slot was needed");
+	}
+	if (!p->proven && !p->pinned)
+		gw->n_strangers--;
+	peer_close(p);
+	gw->peers[i] = gw->peers[--gw->n_peers];
+}
+
+/* The least recently used peer of a kind, preferring one with nothing queued; -1 if none. */
+static int peer_lru(const struct act__gateway *gw, bool strangers)
+{
+	int best = -1;
+
+	for (uint32_t i = 0; i < gw->n_peers; i++) {
+		const struct peer *p = &gw->peers[i];
+		if ((!p->proven && !p->pinned) != strangers || p->pinned)
+			continue;
+		if (best < 0 || (!p->q_len && gw->peers[best].q_len) ||
+		    (!p->q_len == !gw->peers[best].q_len &&
+		     p->last_used_ns < gw->peers[best].last_used_ns))
+			best = (int)i;
+	}
+	return best;
+}
+
+/* Whether endpoint ep (normalised) is a peer named in the app file. */
+static bool configured(const struct act__gateway *gw, const char *ep)
+{
+	const struct act__registry *reg = &gw->n->reg;
+	char norm[ACT__ENDPOINT_MAX + 1];
+
+	for (uint32_t i = 0; i < reg->n_peers; i++)
+		if (reg->peers[i].endpoint &&
+		    !act__wire_normalize_endpoint(reg->peers[i].endpoint, norm, sizeof norm) &&
+		    !strcmp(norm, ep))
+			return true;
+	return false;
 }
 
 static bool endpoint_ok(const char *ep)
@@ -150,6 +307,8 @@ static bool endpoint_ok(const char *ep)
 static struct peer *get_peer(struct act__gateway *gw, const char *endpoint, int *err)
 {
 	char ep[ACT__ENDPOINT_MAX + 1];
+	uint64_t now = act__now_ns();
+	bool pinned;
 	int v;
 
 	if (!endpoint_ok(endpoint) || act__wire_normalize_endpoint(endpoint, ep, sizeof ep)) {
@@ -158,29 +317,45 @@ static struct peer *get_peer(struct act__gateway *gw, const char *endpoint, int 
 	}
 	for (uint32_t i = 0; i < gw->n_peers; i++)
 		if (!strcmp(gw->peers[i].endpoint, ep)) {
-			gw->peers[i].last_used_ns = act__now_ns();
+			gw->peers[i].last_used_ns = now;
 			return &gw->peers[i];
 		}
-	if (gw->n_peers >= MAX_PEERS) {
-		/* Every sender_endpoint a peer names costs a socket: keep a bounded
-		 * cache so that a flood of bogus endpoints cannot exhaust them.
-		 * The evicted socket's queued frames get LINGER_MS to go out. */
-		uint32_t lru = 0;
-		for (uint32_t i = 1; i < gw->n_peers; i++)
-			if (gw->peers[i].last_used_ns < gw->peers[lru].last_used_ns)
-				lru = i;
-		/* Prefer a peer with nothing queued: its frames would be lost. */
-		for (uint32_t i = 0; i < gw->n_peers; i++)
-			if (!gw->peers[i].q_len &&
-			    (gw->peers[lru].q_len || gw->peers[i].last_used_ns < gw->peers[lru].last_used_ns))
-				lru = i;
-		if (gw->peers[lru].q_len) {
-			gw->dropped_evicted += gw->peers[lru].q_len;
-			log_rl(gw, "%u frames queued for %s dropped: every peer slot is busy",
-			       gw->peers[lru].q_len, gw->peers[lru].endpoint);
+	pinned = configured(gw, ep);
+	if (!pinned) {
+		/* A stranger: its own budget, and only strangers make way for it. */
+		if (now - gw->stranger_window_ns > 1000000000ull) {
+			gw->stranger_window_ns = now;
+			gw->stranger_new = 0;
 		}
-		peer_close(&gw->peers[lru]);
-		gw->peers[lru] = gw->peers[--gw->n_peers];
+		if (gw->stranger_new >= STRANGER_NEW_PER_S) {
+			char e1[ESC_CAP];
+			gw->peers_refused++;
+			log_rl(gw, RL_PEER, "no socket for new endpoint %s: more than %u new endpoints this "
+			       "second; envelope dropped", esc(ep, e1, sizeof e1), STRANGER_NEW_PER_S);
+			*err = -ENOBUFS; /* not ACT_EFULL: retrying would not help */
+			return NULL;
+		}
+		if (gw->n_strangers >= MAX_STRANGERS) {
+			int i = peer_lru(gw, true);
+			if (i >= 0) {
+				peer_drop(gw, (uint32_t)i);
+				gw->peers_evicted++;
+			}
+		}
+	}
+	if (gw->n_peers >= MAX_PEERS) {
+		/* Every sender_endpoint a peer names costs a socket: the cache is
+		 * bounded.  Strangers go first; a peer that answers only makes way
+		 * for a new one when the table holds nothing else. */
+		int i = peer_lru(gw, true);
+		if (i < 0)
+			i = peer_lru(gw, false);
+		if (i < 0) {
+			gw->peers_refused++;
+			*err = -EBUSY;
+			return NULL;
+		}
+		peer_drop(gw, (uint32_t)i);
 		gw->peers_evicted++;
 	}
 	struct peer *p = &gw->peers[gw->n_peers];
@@ -188,21 +363,99 @@ static struct peer *get_peer(struct act__gateway *gw, const char *endpoint, int 
 	snprintf(p->endpoint, sizeof p->endpoint, "%s", ep);
 	p->sock = zmq_socket(gw->ctx, ZMQ_PUSH);
 	if (!p->sock) {
+		char e1[ESC_CAP];
 		*err = -errno;
+		gw->peers_refused++;
+		log_rl(gw, RL_PEER, "no socket for new endpoint %s: %s; envelope dropped",
+		       esc(ep, e1, sizeof e1), zmq_strerror(errno));
 		return NULL;
 	}
 	v = LINGER_MS;
 	zmq_setsockopt(p->sock, ZMQ_LINGER, &v, sizeof v);
 	v = SNDHWM;
 	zmq_setsockopt(p->sock, ZMQ_SNDHWM, &v, sizeof v);
+	p->pinned = pinned;
+	if (!pinned) {
+		/* Watch for the handshake that makes it a known peer; without a
+		 * monitor it stays a stranger, which is only less forgiving. */
+		char name[64];
+		snprintf(name, sizeof name, "inproc://actors.gateway.peer.%llu",
+		         (unsigned long long)++gw->mon_seq);
+		if (zmq_socket_monitor(p->sock, name, ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == 0) {
+			p->mon = zmq_socket(gw->ctx, ZMQ_PAIR);
+			if (p->mon && zmq_connect(p->mon, name) < 0) {
+				zmq_close(p->mon);
+				p->mon = NULL;
+			}
+			if (!p->mon)
+				zmq_socket_monitor(p->sock, NULL, 0);
+		}
+	}
 	if (zmq_connect(p->sock, ep) < 0) {
+		char e1[ESC_CAP];
 		*err = -errno;
-		zmq_close(p->sock);
+		gw->peers_refused++;
+		log_rl(gw, RL_PEER, "cannot connect to %s: %s; envelope dropped",
+		       esc(ep, e1, sizeof e1), zmq_strerror(errno));
+		peer_close(p);
 		return NULL;
 	}
-	p->last_used_ns = act__now_ns();
+	p->last_used_ns = now;
+	if (!pinned) {
+		gw->n_strangers++;
+		gw->stranger_new++;
+	}
 	gw->n_peers++;
 	return p;
+}
+
+static void peer_sent(struct act__gateway *gw, struct peer *p)
+{
+	p->sent++;
+	gw->frames_out++;
+}
+
+/* Strangers whose handshake succeeded become known peers. */
+static void pump_peer_monitors(struct act__gateway *gw)
+{
+	for (uint32_t i = 0; i < gw->n_peers && gw->n_strangers; i++) {
+		struct peer *p = &gw->peers[i];
+		bool shook = false;
+
+		while (p->mon) {
+			uint32_t ev = 0;
+			size_t sz = sizeof ev;
+			zmq_msg_t m;
+			uint16_t event = 0;
+
+			if (zmq_getsockopt(p->mon, ZMQ_EVENTS, &ev, &sz) < 0 || !(ev & ZMQ_POLLIN))
+				break;
+			zmq_msg_init(&m);
+			if (zmq_msg_recv(&m, p->mon, ZMQ_DONTWAIT) < 0) {
+				zmq_msg_close(&m);
+				break;
+			}
+			if (zmq_msg_size(&m) >= 2)
+				memcpy(&event, zmq_msg_data(&m), 2);
+			while (zmq_msg_more(&m)) {
+				zmq_msg_close(&m);
+				zmq_msg_init(&m);
+				if (zmq_msg_recv(&m, p->mon, ZMQ_DONTWAIT) < 0)
+					break;
+			}
+			zmq_msg_close(&m);
+			shook |= event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
+			if (shook)
+				break;
+		}
+		if (shook) {
+			zmq_socket_monitor(p->sock, NULL, 0);
+			zmq_close(p->mon);
+			p->mon = NULL;
+			p->proven = true;
+			gw->n_strangers--;
+		}
+	}
 }
 
 static int push(struct act__gateway *gw, const char *endpoint, const char *text, size_t len)
@@ -241,8 +494,7 @@ static int push(struct act__gateway *gw, const char *endpoint, const char *text,
 		gw->queued_total++;
 		return 0;
 	}
-	p->sent++;
-	gw->frames_out++;
+	peer_sent(gw, p);
 	return 0;
 }
 
@@ -250,6 +502,7 @@ static int push(struct act__gateway *gw, const char *endpoint, const char *text,
 static bool flush_queues(struct act__gateway *gw)
 {
 	bool left = false;
+
 	for (uint32_t i = 0; i < gw->n_peers; i++) {
 		struct peer *p = &gw->peers[i];
 		while (p->q_head) {
@@ -261,13 +514,84 @@ static bool flush_queues(struct act__gateway *gw)
 				p->q_tail = NULL;
 			p->q_len--;
 			p->q_bytes -= f->len;
-			p->sent++;
-			gw->frames_out++;
+			peer_sent(gw, p);
 			free(f);
 		}
 		left |= p->q_len != 0;
 	}
 	return left;
+}
+
+/* ---- reply routes --------------------------------------------------------------------- */
+
+/* Endpoints compare with localhost and 127.0.0.1 taken as the same host. */
+static const char *host_rest(const char *ep, const char **scheme_end)
+{
+	static const char *const local[] = { "tcp://localhost:", "tcp://127.0.0.1:" };
+
+	for (size_t k = 0; k < 2; k++)
+		if (!strncmp(ep, local[k], strlen(local[k]))) {
+			*scheme_end = ep + strlen(local[k]);
+			return "tcp://127.0.0.1:";
+		}
+	*scheme_end = ep;
+	return "";
+}
+
+static bool same_endpoint(const char *a, const char *b)
+{
+	const char *ra, *rb;
+	const char *ha = host_rest(a, &ra), *hb = host_rest(b, &rb);
+
+	return !strcmp(ha, hb) && !strcmp(ra, rb);
+}
+
+/* Actor `from` (not reachable from the network) sent to endpoint ep. */
+static void route_note(struct act__gateway *gw, const char *from, const char *endpoint)
+{
+	char ep[ACT__ENDPOINT_MAX + 1];
+	uint64_t now = act__now_ns();
+	uint32_t slot = 0;
+
+	if (!gw->routes || act__wire_normalize_endpoint(endpoint, ep, sizeof ep))
+		return;
+	for (uint32_t i = 0; i < gw->n_routes; i++) {
+		struct route *r = &gw->routes[i];
+		if (!strcmp(r->actor, from) && !strcmp(r->endpoint, ep)) {
+			r->last_ns = now;
+			return;
+		}
+		if (r->last_ns < gw->routes[slot].last_ns)
+			slot = i;
+	}
+	if (gw->n_routes < MAX_ROUTES)
+		slot = gw->n_routes++;
+	snprintf(gw->routes[slot].actor, sizeof gw->routes[slot].actor, "%s", from);
+	snprintf(gw->routes[slot].endpoint, sizeof gw->routes[slot].endpoint, "%s", ep);
+	gw->routes[slot].last_ns = now;
+}
+
+/* Whether actor `to` sent to `endpoint` within ROUTE_TTL_NS. */
+static bool route_open(const struct act__gateway *gw, const char *to, const char *endpoint)
+{
+	char ep[ACT__ENDPOINT_MAX + 1];
+	uint64_t now = act__now_ns();
+
+	if (!endpoint || act__wire_normalize_endpoint(endpoint, ep, sizeof ep))
+		return false;
+	for (uint32_t i = 0; i < gw->n_routes; i++) {
+		const struct route *r = &gw->routes[i];
+		if (now - r->last_ns <= ROUTE_TTL_NS && !strcmp(r->actor, to) &&
+		    same_endpoint(r->endpoint, ep))
+			return true;
+	}
+	return false;
+}
+
+/* Whether the registry lets the network reach actor id on its own. */
+static bool reachable(const struct act__gateway *gw, int id)
+{
+	return gw->all_remote || gw->n->reg.actors[id].remote;
 }
 
 int act__gw_send(struct act__gateway *gw, const char *peer, const char *endpoint,
@@ -278,21 +602,36 @@ int act__gw_send(struct act__gateway *gw, const char *peer, const char *endpoint
 	int err;
 
 	(void)json_len; /* json is NUL-terminated (envelope trailer) */
+	/* A worker's Reject names the refusing actor as its sender; the
+	 * family sends Rejects anonymously (a peer without Reject registered
+	 * would answer a named one, or choke on it), so it leaves without. */
+	if (!strcmp(type, "Reject"))
+		from = NULL;
 	text = act__wire_encode(peer, type, json, from, gw->advertise, &len);
 	if (!text) {
+		char e1[ESC_CAP], e2[ESC_CAP];
 		gw->send_errors++;
-		log_rl(gw, "cannot encode an envelope of type %s for %s", type, peer);
+		log_rl(gw, RL_PEER, "cannot encode an envelope of type %s for %s", esc(type, e1, sizeof e1),
+		       esc(peer, e2, sizeof e2));
 		return -EINVAL;
 	}
 	err = push(gw, endpoint, text, len);
 	free(text);
 	if (!err && !strcmp(type, "Reject"))
 		gw->rejects_sent++;
-	if (err == ACT_EFULL)
+	if (!err && from) {
+		/* Its answers may come back even if the network cannot reach it. */
+		int id = act__reg_find_actor(&gw->n->reg, from);
+		if (id >= 0 && !reachable(gw, id))
+			route_note(gw, from, endpoint);
+	}
+	if (err == ACT_EFULL) {
 		gw->backpressure++;
-	else if (err) {
+	} else if (err) {
+		char e1[ESC_CAP], e2[ESC_CAP];
 		gw->send_errors++;
-		log_rl(gw, "cannot send to %s at %s: %s", peer, endpoint, act_strerror(err));
+		log_rl(gw, RL_PEER, "envelope for %s at %s dropped: %s", esc(peer, e1, sizeof e1),
+		       esc(endpoint, e2, sizeof e2), act_strerror(err));
 	}
 	return err;
 }
@@ -309,12 +648,21 @@ static void reject_to(struct act__gateway *gw, const char *sender, const char *e
 		return; /* never answer a Reject with a Reject */
 	text = act__wire_reject(sender, type ? type : "", reason, receiver ? receiver : "",
 	                        gw->advertise, &len);
-	if (!text)
-		return;
-	if (push(gw, endpoint, text, len) == 0)
-		gw->rejects_sent++;
-	else
+	if (!text) {
+		char e1[ESC_CAP];
 		gw->reject_send_failed++;
+		log_rl(gw, RL_PEER, "a Reject for %s could not be built (out of memory?)",
+		       esc(endpoint, e1, sizeof e1));
+		return;
+	}
+	if (push(gw, endpoint, text, len) == 0) {
+		gw->rejects_sent++;
+	} else {
+		char e1[ESC_CAP];
+		gw->reject_send_failed++;
+		log_rl(gw, RL_PEER, "a Reject for %s could not be sent (counted as reject_send_failed)",
+		       esc(endpoint, e1, sizeof e1));
+	}
 	free(text);
 }
 
@@ -353,14 +701,18 @@ static bool pend_retry(struct act__gateway *gw)
 		gw->rejected_full++;
 		if (p->group < ACT__MAX_PARTS)
 			gw->stalled[p->group] = true;
+		char e1[ESC_CAP];
 		snprintf(why, sizeof why, "Actor '%.64s' is not keeping up (its queue is full)",
 		         p->receiver);
-		log_rl(gw, "%s: envelope rejected after %u ms", why,
+		log_rl(gw, RL_FRAME, "actor '%s' is not keeping up (its queue is full): envelope rejected "
+		       "after %u ms", esc(p->receiver, e1, sizeof e1),
 		       (unsigned)(PENDING_MAX_NS / 1000000u));
 		reject_to(gw, p->sender, p->endpoint, p->type, p->receiver, why);
 	} else if (rc) {
+		char e1[ESC_CAP];
 		gw->undeliverable++;
-		log_rl(gw, "envelope for '%s' undeliverable: %s", p->receiver, act_strerror(rc));
+		log_rl(gw, RL_FRAME, "envelope for '%s' undeliverable: %s", esc(p->receiver, e1, sizeof e1),
+		       act_strerror(rc));
 	} else if (p->group < ACT__MAX_PARTS) {
 		gw->stalled[p->group] = false;
 	}
@@ -385,8 +737,15 @@ static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 	gw->frames_in++;
 	e = act__wire_parse_view(data, len, &gw->lim, &env, err, sizeof err);
 	if (e != ACT__WIRE_OK) {
+		char e1[ESC_CAP], e2[ESC_CAP], e3[ESC_CAP];
 		gw->malformed[e]++;
-		log_rl(gw, "malformed frame (%s, %zu bytes): %s", act__wire_err_name(e), len, err);
+		/* The reason never holds peer data; the sender does, escaped. */
+		log_rl(gw, RL_FRAME, "malformed frame (%s, %zu bytes) from %s at %s: %s%s",
+		       act__wire_err_name(e), len,
+		       env.sender_actor ? esc(env.sender_actor, e1, sizeof e1) : "(anonymous)",
+		       env.sender_endpoint ? esc(env.sender_endpoint, e2, sizeof e2) : "(unknown)",
+		       esc(err, e3, sizeof e3),
+		       env.sender_actor && env.sender_endpoint ? "; rejected" : "");
 		snprintf(why, sizeof why, "Malformed envelope: %s", err);
 		reject(gw, &env, why);
 		return;
@@ -394,19 +753,29 @@ static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 	if (!strcmp(env.message_type, "Reject"))
 		gw->rejects_received++;
 	int id = act__reg_find_actor(&gw->n->reg, env.receiver);
-	if (id < 0 || !(gw->all_remote || gw->n->reg.actors[id].remote)) {
+	bool routed = id >= 0 && !reachable(gw, id) &&
+	              route_open(gw, env.receiver, env.sender_endpoint);
+	if (routed)
+		gw->reply_routed++;
+	if (id < 0 || !(reachable(gw, id) || routed)) {
 		/* An actor that is not reachable from the network looks exactly
 		 * like one that does not exist. */
+		char e1[ESC_CAP], e2[ESC_CAP];
 		gw->unknown_receiver++;
-		log_rl(gw, "envelope for unknown actor '%.64s' rejected", env.receiver);
+		log_rl(gw, RL_FRAME, "envelope for unknown actor '%s' from %s rejected",
+		       esc(env.receiver, e1, sizeof e1),
+		       env.sender_endpoint ? esc(env.sender_endpoint, e2, sizeof e2) : "(unknown)");
 		snprintf(why, sizeof why, "Actor '%.200s' not found", env.receiver);
 		reject(gw, &env, why);
 		return;
 	}
 	if (env.number_overflow) {
+		char e1[ESC_CAP];
 		gw->undeliverable++;
 		snprintf(why, sizeof why, "Cannot deliver to '%.64s': a number is out of range",
 		         env.receiver);
+		log_rl(gw, RL_FRAME, "envelope for '%s' undeliverable: a number is out of range",
+		       esc(env.receiver, e1, sizeof e1));
 		reject(gw, &env, why);
 		return;
 	}
@@ -417,10 +786,12 @@ static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 	if (rc == 0)
 		gw->stalled[group] = false;
 	if (rc == ACT_EFULL && gw->stalled[group]) {
+		char e1[ESC_CAP];
 		gw->rejected_full++;
 		snprintf(why, sizeof why, "Actor '%.64s' is not keeping up (its queue is full)",
 		         env.receiver);
-		log_rl(gw, "%s: envelope rejected", why);
+		log_rl(gw, RL_FRAME, "actor '%s' is not keeping up (its queue is full): envelope rejected",
+		       esc(env.receiver, e1, sizeof e1));
 		reject(gw, &env, why);
 	} else if (rc == ACT_EFULL) {
 		/* Backpressure: hold this one and stop reading until it fits;
@@ -438,14 +809,20 @@ static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 		gw->backpressure++;
 		if (!p->receiver || !p->type || !p->json || (env.sender_actor && !p->sender) ||
 		    (env.sender_endpoint && !p->endpoint)) {
+			char e1[ESC_CAP];
 			gw->undeliverable++;
 			pend_free(p);
+			log_rl(gw, RL_FRAME, "envelope for '%s' dropped: out of memory",
+			       esc(env.receiver, e1, sizeof e1));
+			reject(gw, &env, "Cannot deliver: out of memory");
 		}
 	} else if (rc) {
+		char e1[ESC_CAP];
 		gw->undeliverable++;
 		snprintf(why, sizeof why, "Cannot deliver to '%.64s': %s", env.receiver,
 		         act_strerror(rc));
-		log_rl(gw, "%s", why);
+		log_rl(gw, RL_FRAME, "envelope for '%s' undeliverable: %s", esc(env.receiver, e1, sizeof e1),
+		       act_strerror(rc));
 		reject(gw, &env, why);
 	}
 }
@@ -490,7 +867,7 @@ static void pump_zap(struct act__gateway *gw)
 			for (uint32_t i = 0; i < gw->n_allow && !ok; i++)
 				ok = !strcmp(gw->allow[i], z85);
 			if (!ok)
-				log_rl(gw, "CURVE client %s refused (not on the allow-list)", z85);
+				log_rl(gw, RL_CONN, "CURVE client %s refused (not on the allow-list)", z85);
 		}
 		if (ok)
 			gw->auth_allowed++;
@@ -512,8 +889,88 @@ static void pump_zap(struct act__gateway *gw)
 	}
 }
 
+/* The address of the TCP peer on fd, or "" (not TCP, or already gone). */
+static void peer_addr(int fd, char *out, size_t cap)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char host[INET6_ADDRSTRLEN];
+
+	out[0] = '\0';
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+		if (inet_ntop(AF_INET, &a->sin_addr, host, sizeof host))
+			snprintf(out, cap, "%s:%u", host, ntohs(a->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+		if (inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host))
+			snprintf(out, cap, "[%s]:%u", host, ntohs(a->sin6_port));
+	}
+}
+
+/*
+ * Connection events of the PULL socket.  ZeroMQ drops the connection of a
+ * peer that sends a frame beyond ZMQ_MAXMSGSIZE (2 x max_frame) without
+ * handing us anything, and says no more than "disconnected": so every
+ * disconnect is counted and logged with the peer's address, which is the
+ * only trace such a frame leaves.
+ */
+static void pump_monitor(struct act__gateway *gw)
+{
+	for (;;) {
+		uint32_t ev = 0;
+		size_t sz = sizeof ev;
+		zmq_msg_t m;
+		uint16_t event = 0;
+		uint32_t value = 0;
+
+		if (zmq_getsockopt(gw->mon, ZMQ_EVENTS, &ev, &sz) < 0 || !(ev & ZMQ_POLLIN))
+			return;
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, gw->mon, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			return;
+		}
+		if (zmq_msg_size(&m) >= 6) {
+			memcpy(&event, zmq_msg_data(&m), 2);
+			memcpy(&value, (const char *)zmq_msg_data(&m) + 2, 4);
+		}
+		while (zmq_msg_more(&m)) {  /* the endpoint frame */
+			zmq_msg_close(&m);
+			zmq_msg_init(&m);
+			if (zmq_msg_recv(&m, gw->mon, ZMQ_DONTWAIT) < 0)
+				break;
+		}
+		zmq_msg_close(&m);
+		if (event == ZMQ_EVENT_ACCEPTED) {
+			gw->connections++;
+			uint32_t k = gw->n_conns < 64 ? gw->n_conns++ : (uint32_t)(gw->connections % 64);
+			gw->conns[k].fd = (int)value;
+			peer_addr((int)value, gw->conns[k].addr, sizeof gw->conns[k].addr);
+		} else if (event == ZMQ_EVENT_DISCONNECTED) {
+			const char *addr = "an unknown peer";
+			gw->disconnects++;
+			for (uint32_t k = 0; k < gw->n_conns; k++)
+				if (gw->conns[k].fd == (int)value) {
+					if (gw->conns[k].addr[0])
+						addr = gw->conns[k].addr;
+					gw->conns[k] = gw->conns[--gw->n_conns];
+					break;
+				}
+			log_rl(gw, RL_CONN, "connection from %s closed (by the peer, or because it sent a "
+			       "frame over %zu bytes, which is never received)", addr,
+			       gw->lim.max_frame * 2);
+		}
+	}
+}
+
 void act__gw_pump(struct act__gateway *gw)
 {
+	if (gw->mon)
+		pump_monitor(gw);
+	pump_peer_monitors(gw);
 	gw->queues_left = flush_queues(gw);
 	if (gw->zap)
 		pump_zap(gw);
@@ -565,6 +1022,14 @@ static void on_zap(struct act__evh *h, int res)
 	act__gw_pump(gw);
 }
 
+static void on_mon(struct act__evh *h, int res)
+{
+	struct act__gateway *gw = act__container_of(h, struct act__gateway, mon_evh);
+	(void)res;
+	gw->mon_armed = false;
+	act__gw_pump(gw);
+}
+
 void act__gw_arm(struct act__gateway *gw)
 {
 	if (!gw->pull_armed) {
@@ -574,6 +1039,10 @@ void act__gw_arm(struct act__gateway *gw)
 	if (gw->zap && !gw->zap_armed) {
 		act__loop_poll(&gw->n->loop, &gw->zap_evh, gw->zap_fd, POLLIN);
 		gw->zap_armed = true;
+	}
+	if (gw->mon && !gw->mon_armed) {
+		act__loop_poll(&gw->n->loop, &gw->mon_evh, gw->mon_fd, POLLIN);
+		gw->mon_armed = true;
 	}
 }
 
@@ -599,6 +1068,12 @@ void act__gw_status(const struct act__gateway *gw, cJSON *out)
 	cJSON_AddNumberToObject(g, "rejected_full", (double)gw->rejected_full);
 	cJSON_AddNumberToObject(g, "dropped_evicted", (double)gw->dropped_evicted);
 	cJSON_AddNumberToObject(g, "reject_send_failed", (double)gw->reject_send_failed);
+	cJSON_AddNumberToObject(g, "peers_refused", (double)gw->peers_refused);
+	cJSON_AddNumberToObject(g, "strangers", gw->n_strangers);
+	cJSON_AddNumberToObject(g, "reply_routed", (double)gw->reply_routed);
+	cJSON_AddNumberToObject(g, "reply_routes", gw->n_routes);
+	cJSON_AddNumberToObject(g, "connections", (double)gw->connections);
+	cJSON_AddNumberToObject(g, "disconnects", (double)gw->disconnects);
 	uint64_t total = 0;
 	m = cJSON_AddObjectToObject(g, "malformed");
 	for (int e = 1; e < ACT__WIRE_N_ERRS; e++) {
@@ -615,6 +1090,8 @@ void act__gw_status(const struct act__gateway *gw, cJSON *out)
 		cJSON_AddNumberToObject(o, "sent", (double)p->sent);
 		cJSON_AddNumberToObject(o, "refused", (double)p->refused);
 		cJSON_AddNumberToObject(o, "queued", p->q_len);
+		cJSON_AddBoolToObject(o, "connected", p->proven);
+		cJSON_AddBoolToObject(o, "configured", p->pinned);
 		cJSON_AddItemToArray(peers, o);
 	}
 }
@@ -659,19 +1136,23 @@ struct act__gateway *act__gw_new(struct act_node *n, const struct act__gw_config
 	gw->n = n;
 	gw->pull_evh.fn = on_pull;
 	gw->zap_evh.fn = on_zap;
+	gw->mon_evh.fn = on_mon;
 	gw->lim = cfg->limits;
 	gw->all_remote = cfg->all_remote;
-	gw->pull_fd = gw->zap_fd = -1;
+	gw->pull_fd = gw->zap_fd = gw->mon_fd = -1;
 	gw->peers = calloc(MAX_PEERS, sizeof *gw->peers);
+	gw->routes = calloc(MAX_ROUTES, sizeof *gw->routes);
 	gw->ctx = zmq_ctx_new();
-	if (!gw->peers || !gw->ctx) {
+	if (!gw->peers || !gw->routes || !gw->ctx) {
 		*err = -ENOMEM;
 		goto fail;
 	}
 	/* One I/O thread is plenty; the context's threads exist only in the
 	 * supervisor, created after the zygote forked (no worker inherits). */
 	zmq_ctx_set(gw->ctx, ZMQ_IO_THREADS, 1);
-	zmq_ctx_set(gw->ctx, ZMQ_MAX_SOCKETS, (int)MAX_PEERS + 16);
+	/* Peers, the two sockets of each stranger's monitor, ours, and room
+	 * for the closed strangers the reaper has not finished yet. */
+	zmq_ctx_set(gw->ctx, ZMQ_MAX_SOCKETS, (int)(MAX_PEERS + 4 * MAX_STRANGERS) + 64);
 	gw->pull = zmq_socket(gw->ctx, ZMQ_PULL);
 	if (!gw->pull) {
 		*err = -errno;
@@ -681,8 +1162,9 @@ struct act__gateway *act__gw_new(struct act_node *n, const struct act__gw_config
 	zmq_setsockopt(gw->pull, ZMQ_LINGER, &v, sizeof v);
 	v = RCVHWM;
 	zmq_setsockopt(gw->pull, ZMQ_RCVHWM, &v, sizeof v);
-	/* Frames up to twice the limit reach the parser (and are counted as
-	 * too_big); anything larger makes ZeroMQ drop the connection. */
+	/* Frames up to twice the limit reach the parser (counted as too_big,
+	 * answered with a Reject from their head); anything larger makes
+	 * ZeroMQ drop the connection, which the monitor counts and logs. */
 	maxmsg = (int64_t)gw->lim.max_frame * 2;
 	zmq_setsockopt(gw->pull, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
 	if (cfg->curve_secret && (*err = setup_curve(gw, cfg))) {
@@ -698,6 +1180,20 @@ struct act__gateway *act__gw_new(struct act_node *n, const struct act__gw_config
 	if (zmq_getsockopt(gw->pull, ZMQ_FD, &gw->pull_fd, &fdl) < 0) {
 		*err = -errno;
 		goto fail;
+	}
+	/* Without the monitor only the disconnect counters are lost. */
+	if (zmq_socket_monitor(gw->pull, "inproc://actors.gateway.monitor",
+	                       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) == 0) {
+		gw->mon = zmq_socket(gw->ctx, ZMQ_PAIR);
+		fdl = sizeof gw->mon_fd;
+		if (!gw->mon || zmq_connect(gw->mon, "inproc://actors.gateway.monitor") < 0 ||
+		    zmq_getsockopt(gw->mon, ZMQ_FD, &gw->mon_fd, &fdl) < 0) {
+			act__warn("gateway: no connection monitor: %s", zmq_strerror(errno));
+			if (gw->mon)
+				zmq_close(gw->mon);
+			gw->mon = NULL;
+			zmq_socket_monitor(gw->pull, NULL, 0);
+		}
 	}
 	if (cfg->advertise) {
 		snprintf(gw->advertise, sizeof gw->advertise, "%s", cfg->advertise);
@@ -724,6 +1220,10 @@ void act__gw_free(struct act__gateway *gw)
 	pend_free(&gw->pend);
 	for (uint32_t i = 0; gw->peers && i < gw->n_peers; i++)
 		peer_close(&gw->peers[i]);
+	if (gw->pull && gw->mon)
+		zmq_socket_monitor(gw->pull, NULL, 0);
+	if (gw->mon)
+		zmq_close(gw->mon);
 	if (gw->pull)
 		zmq_close(gw->pull);
 	if (gw->zap)
@@ -731,6 +1231,7 @@ void act__gw_free(struct act__gateway *gw)
 	if (gw->ctx)
 		zmq_ctx_term(gw->ctx);
 	free(gw->peers);
+	free(gw->routes);
 	free(gw->allow);
 	free(gw);
 }

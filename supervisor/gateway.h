@@ -8,6 +8,14 @@
  * checked (src/wire.c) and handed, still JSON, to the receiver's group ring;
  * the worker decodes them with the type's codec.  Nothing here blocks: a
  * full peer or a full ring turns into backpressure.
+ *
+ * Every refused frame is counted and logged (rate-limited, peer text
+ * escaped), and answered with an anonymous Reject when its sender fields
+ * could be read.  Endpoints a frame names cost a socket only within a
+ * budget: until a handshake shows a real peer there, an endpoint is a
+ * stranger that can only evict other strangers.  A local actor that is
+ * not remote: true is reachable from the endpoints it sent to lately (its
+ * replies), from nowhere else.
  */
 #ifndef ACT_GATEWAY_H
 #define ACT_GATEWAY_H

@@ -163,8 +163,8 @@ with tap:
             return
         n_rejects += 1
         tap.is_((env["receiver"], env["sender_actor"], env["sender_endpoint"]),
-                ("tester", want_by, ep), "d: %s: addressed to the sender, from %s at %s"
-                % (what, want_by, ep))
+                ("tester", None, ep), "d: %s: addressed to the sender, anonymous"
+                " (sender_actor null, as the family sends Rejects), from %s" % (what, ep))
         reason_ok = m["reason"] == want_reason
         tap.ok(m["message_type"] == mtype and m["rejected_by"] == want_by and reason_ok,
                "d: %s: message_type %r, rejected_by %r, reason %r"

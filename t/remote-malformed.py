@@ -13,7 +13,10 @@ strings and numbers beyond the limits, numbers out of range for the C
 field, names that do not exist, types the actor does not know.  Each entry
 says which gateway counter it must bump and whether it must be answered
 with a Reject (exactly {message_type, reason, rejected_by}, addressed to
-the sender named in the frame).  Then: a valid Ping still gets its Pong;
+the sender named in the frame, anonymous: "sender_actor" null).  A frame
+whose sender fields were read whole before the problem (bad JSON, invalid
+UTF-8 or too deep later in the frame, a NaN from Python's json, a frame
+over the limit) is addressable too.  Then: a valid Ping still gets its Pong;
 `actorsctl status --json` counters add up exactly to what was sent; every
 expected Reject came and no other; a frame beyond twice the limit (which
 ZeroMQ refuses by dropping the connection) does not hurt the node either.
@@ -26,7 +29,7 @@ import time
 sys.dont_write_bytecode = True   # never write into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from actorsd_harness import Tap, Node, actor, wait_for  # noqa: E402
-from zmq_peer import Peer, REMOTE_SO, need_zmq, reject_fields  # noqa: E402
+from zmq_peer import Peer, REMOTE_SO, need_zmq, reject_fields, wait_log  # noqa: E402
 
 zmq = need_zmq(REMOTE_SO)
 
@@ -75,49 +78,49 @@ def mal(prefix_detail=""):
 LONG = "x" * (MAX_STRING + 1)
 
 # too_big: over max_frame (but under the 2x ZeroMQ cut-off)
-add("envelope of max+1 bytes", "too_big", None,
+add("envelope of max+1 bytes", "too_big", ("Ping", "pong", mal("frame of ")),
     lambda s, me: j(s, me, message={"count": 1, "pad": "p" * (
         MAX_FRAME + 1 - len(j(s, me, message={"count": 1, "pad": ""})))}))
 add("frame of 6000 spaces", "too_big", None, lambda s, me: b" " * 6000)
-add("frame of 8000 bytes", "too_big", None,
+add("frame of 8000 bytes", "too_big", ("Ping", "pong", mal("frame of ")),
     lambda s, me: j(s, me, message={"count": 1, "pad": "p" * 7800}))
 # not_utf8
 add("0xFF 0xFE before an object", "not_utf8", None, lambda s, me: b"\xff\xfe{}")
-add("overlong NUL in a string", "not_utf8", None,
+add("overlong NUL in a string", "not_utf8", ("", "", mal("invalid UTF-8")),
     lambda s, me: j(s, me, receiver="po@ng").replace(b"@", b"\xc0\x80"))
-add("UTF-8 encoded surrogate", "not_utf8", None,
+add("UTF-8 encoded surrogate", "not_utf8", ("", "", mal("invalid UTF-8")),
     lambda s, me: j(s, me, receiver="po@ng").replace(b"@", b"\xed\xa0\x80"))
 add("truncated multibyte sequence", "not_utf8", None, lambda s, me: b'{"a":"\xe2\x82"}')
-add("Latin-1 byte in the receiver", "not_utf8", None,
+add("Latin-1 byte in the receiver", "not_utf8", ("", "", mal("invalid UTF-8")),
     lambda s, me: j(s, me, receiver="p@ng").replace(b"@", b"\xe9"))
 add("0xF5 lead byte", "not_utf8", None, lambda s, me: b'{"a":"\xf5\x80\x80\x80"}')
 # bad_json
 add("empty frame", "bad_json", None, lambda s, me: b"")
 add("a lone brace", "bad_json", None, lambda s, me: b"{")
 add("envelope cut in half", "bad_json", None, lambda s, me: j(s, me)[:40])
-add("envelope missing its last brace", "bad_json", None, lambda s, me: j(s, me)[:-1])
+add("envelope missing its last brace", "bad_json", ("Ping", "pong", mal("truncated JSON")), lambda s, me: j(s, me)[:-1])
 add("single quotes", "bad_json", None,
     lambda s, me: j(s, me).replace(b'"', b"'"))
-add("trailing comma", "bad_json", None, lambda s, me: j(s, me)[:-1] + b',}')
-add("two objects", "bad_json", None, lambda s, me: j(s, me) + b" {}")
+add("trailing comma", "bad_json", ("Ping", "pong", mal()), lambda s, me: j(s, me)[:-1] + b',}')
+add("two objects", "bad_json", ("Ping", "pong", mal("trailing data")), lambda s, me: j(s, me) + b" {}")
 add("byte order mark", "bad_json", None, lambda s, me: b"\xef\xbb\xbf" + j(s, me))
-add("NaN", "bad_json", None, lambda s, me: j(s, me).replace(b'"count": 1', b'"count": NaN'))
-add("Infinity", "bad_json", None,
+add("NaN", "bad_json", ("Ping", "pong", mal('NaN is not a JSON number (field "count"')), lambda s, me: j(s, me).replace(b'"count": 1', b'"count": NaN'))
+add("Infinity", "bad_json", ("Ping", "pong", mal('-Infinity is not a JSON number (field "count"')),
     lambda s, me: j(s, me).replace(b'"count": 1', b'"count": -Infinity'))
-add("lone surrogate escape", "bad_json", None,
+add("lone surrogate escape", "bad_json", ("", "", mal()),
     lambda s, me: j(s, me, receiver="po@ng").replace(b"@", b"\\ud800"))
-add("raw control character in a string", "bad_json", None,
+add("raw control character in a string", "bad_json", ("", "", mal()),
     lambda s, me: j(s, me, receiver="po@ng").replace(b"@", b"\x01"))
-add("bad escape", "bad_json", None, lambda s, me: j(s, me, receiver="po@ng").replace(b"@", b"\\x"))
-add("leading zero", "bad_json", None, lambda s, me: j(s, me).replace(b'"count": 1', b'"count": 01'))
+add("bad escape", "bad_json", ("", "", mal()), lambda s, me: j(s, me, receiver="po@ng").replace(b"@", b"\\x"))
+add("leading zero", "bad_json", ("Ping", "pong", mal()), lambda s, me: j(s, me).replace(b'"count": 1', b'"count": 01'))
 add("a comment", "bad_json", None, lambda s, me: b"// hi\n" + j(s, me))
-add("NUL byte after the object", "bad_json", None, lambda s, me: j(s, me) + b"\x00")
-add("minus without digits", "bad_json", None,
+add("NUL byte after the object", "bad_json", ("Ping", "pong", mal("trailing data")), lambda s, me: j(s, me) + b"\x00")
+add("minus without digits", "bad_json", ("Ping", "pong", mal()),
     lambda s, me: j(s, me).replace(b'"count": 1', b'"count": -'))
-add("unquoted key", "bad_json", None, lambda s, me: j(s, me).replace(b'"receiver"', b"receiver"))
+add("unquoted key", "bad_json", ("", "", mal()), lambda s, me: j(s, me).replace(b'"receiver"', b"receiver"))
 # too_deep (the envelope is depth 1)
 add("arrays nested 9 deep", "too_deep", None, lambda s, me: b"[" * 9 + b"]" * 9)
-add("message nested 8 more levels", "too_deep", None,
+add("message nested 8 more levels", "too_deep", ("Ping", "pong", mal("nesting deeper")),
     lambda s, me: j(s, me, message={"count": 1, "n": [[[[[[[1]]]]]]]}))
 add("2000 open brackets", "too_deep", None, lambda s, me: b"[" * 2000)
 # not_object
@@ -167,7 +170,7 @@ add("receiver of 201 bytes", "too_long", ("Ping", "", mal("string longer than 20
 add("key of 201 bytes in the message", "too_long", ("Ping", "pong", mal("key longer than 200")),
     lambda s, me: j(s, me, message={"count": 1, LONG: 1}))
 add("sender_actor of 201 bytes", "too_long", None, lambda s, me: j(s, me, sender_actor=LONG))
-add("number of 64 digits", "too_long", None,
+add("number of 64 digits", "too_long", ("Ping", "pong", mal("number longer")),
     lambda s, me: j(s, me).replace(b'"count": 1', b'"count": ' + b"9" * 64))
 add("string of 101 two-byte characters", "too_long",
     ("Ping", "pong", mal("string longer than 200 bytes")),
@@ -300,10 +303,11 @@ with tap:
         e, m = rejects[name]
         mt, by, reason = rej
         if (m["message_type"], m["rejected_by"]) != (mt, by) or \
-                not m["reason"].startswith(reason) or e["sender_endpoint"] != ep:
+                not m["reason"].startswith(reason) or e["sender_endpoint"] != ep or \
+                e["sender_actor"] is not None:
             bad.append("%s: %r" % (label, e))
-    tap.is_(bad, [], "each of the %d addressable frames got its Reject with the right "
-            "message_type, rejected_by and reason" % len(want_names))
+    tap.is_(bad, [], "each of the %d addressable frames got its anonymous Reject with the "
+            "right message_type, rejected_by and reason" % len(want_names))
 
     # ---- counters (actorsctl status --json) add up exactly
     rc, st, err = node.ctl_json("status")
@@ -354,6 +358,12 @@ with tap:
     g2 = node.status()["gateway"]
     tap.is_((g2["frames_in"], g2["malformed_total"]), (g["frames_in"] + 1, g["malformed_total"]),
             "the dropped frame was never counted as received")
+    tap.ok(wait_for(lambda: node.status()["gateway"]["disconnects"] > g["disconnects"], 10,
+                    "the disconnect to be counted"),
+           "but the dropped connection is counted (disconnects %d -> %d)"
+           % (g["disconnects"], node.status()["gateway"]["disconnects"]))
+    tap.ok(wait_log(node, "gateway: connection from 127.0.0.1:"),
+           "and logged with the peer's address")
     tap.ok(node.running(), "actorsd is still alive")
     tap.is_(node.group("pongs")["restarts"], 0, "the pong group never restarted")
     tap.is_(node.terminate(), 0, "actorsd stops cleanly")

@@ -57,7 +57,7 @@ class Pong:
         if not actor or not endpoint:
             return
         self.send(endpoint, {
-            "sender_actor": env.get("receiver"),
+            "sender_actor": None,           # Rejects are anonymous in the family
             "sender_endpoint": self.me,
             "receiver": actor,
             "message_type": "Reject",

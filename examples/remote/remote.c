@@ -45,18 +45,34 @@ ACT_MESSAGE_TYPE(pong_type, pong_msg, "Pong", ACT_FIELD(pong_msg, count, ACT_I64
 #define PING_TIMER 1
 #define MAX_EXACT_INT 9007199254740991.0 /* 2^53 - 1: what a JSON peer keeps exact */
 
+/*
+ * One log line on stderr.  Names and reasons come from remote peers, so
+ * control characters (a newline followed by "<3>" would start a fake
+ * error-priority line under journald) and backslashes are written as
+ * \xNN: one call is always exactly one line.
+ */
 __attribute__((format(printf, 1, 2)))
 static void say(const char *fmt, ...)
 {
-	char line[512];
+	static const char hex[] = "0123456789abcdef";
+	char text[512], line[1024];
 	int n = snprintf(line, sizeof line, "remote[%d]: ", (int)getpid());
 	va_list ap;
 
 	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	if (n > (int)sizeof line - 2)
-		n = (int)sizeof line - 2;
+	for (const unsigned char *p = (const unsigned char *)text;
+	     *p && n < (int)sizeof line - 6; p++) {
+		if (*p < 0x20 || *p == 0x7F || *p == '\\') {
+			line[n++] = '\\';
+			line[n++] = 'x';
+			line[n++] = hex[*p >> 4];
+			line[n++] = hex[*p & 15];
+		} else {
+			line[n++] = (char)*p;
+		}
+	}
 	line[n++] = '\n';
 	(void)!write(2, line, (size_t)n);
 }
