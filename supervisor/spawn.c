@@ -12,7 +12,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -39,13 +38,18 @@ static int pidfd_open_(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* Runs in the worker: detach, wait to be adopted, then become the group. */
+/*
+ * Runs in the worker: detach, wait to be adopted, then become the group.
+ * release is the read end of a pipe whose only write end the zygote
+ * closes after it reaped our intermediate parent: EOF on it means that we
+ * were re-parented (to the supervisor, unless the supervisor is gone).
+ */
 static void worker_child(const struct act__worker_args *tmpl, const struct req *rq,
-                         pid_t supervisor, int sock)
+                         pid_t supervisor, int sock, int release)
 {
 	struct act__worker_args a = *tmpl;
 	sigset_t none;
-	uint64_t deadline = act__now_ns() + 2000000000ull;
+	char c;
 
 	close(sock);
 	setpgid(0, 0); /* own process group: the supervisor signals it as a unit */
@@ -56,17 +60,17 @@ static void worker_child(const struct act__worker_args *tmpl, const struct req *
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* The intermediate parent exits right after forking us; once it is
-	 * gone we belong to the supervisor (a subreaper).  Only then can a
-	 * parent-death signal refer to the supervisor. */
-	while (getppid() != supervisor) {
-		if (act__now_ns() > deadline)
-			_exit(ACT_EXIT_TEMPORARY);
-		sched_yield();
-	}
+	/* The kernel re-parents us when the intermediate exits, before the
+	 * zygote can reap it; the zygote closes the write end only after that,
+	 * so this read blocks exactly as long as the adoption takes (no spin).
+	 * Only then can a parent-death signal refer to the supervisor. */
+	while (read(release, &c, 1) < 0 && errno == EINTR)
+		;
+	close(release);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		_exit(ACT_EXIT_TEMPORARY);
-	/* The supervisor may have died between the check and the prctl. */
+	/* The supervisor (or the zygote, before it reaped our parent) may have
+	 * died before the prctl: then we were adopted by someone else. */
 	if (getppid() != supervisor)
 		_exit(ACT_EXIT_TEMPORARY);
 
@@ -98,7 +102,7 @@ static void zygote_main(const struct act__worker_args *tmpl, int sock, pid_t sup
 	for (;;) {
 		ssize_t n = recv(sock, &rq, sizeof rq, 0);
 		struct rep rp = { 0, 0 };
-		int pfd[2];
+		int pfd[2], rel[2];
 		pid_t mid;
 
 		if (n == 0 || (n < 0 && errno != EINTR))
@@ -109,25 +113,35 @@ static void zygote_main(const struct act__worker_args *tmpl, int sock, pid_t sup
 			rp.err = -errno;
 			goto reply;
 		}
-		mid = fork();
-		if (mid < 0) {
+		if (pipe2(rel, O_CLOEXEC) < 0) {
 			rp.err = -errno;
 			close(pfd[0]);
 			close(pfd[1]);
 			goto reply;
 		}
+		mid = fork();
+		if (mid < 0) {
+			rp.err = -errno;
+			close(pfd[0]);
+			close(pfd[1]);
+			close(rel[0]);
+			close(rel[1]);
+			goto reply;
+		}
 		if (mid == 0) {
 			close(pfd[0]);
+			close(rel[1]);
 			pid_t w = fork();
 			if (w == 0) {
 				close(pfd[1]);
-				worker_child(tmpl, &rq, supervisor, sock);
+				worker_child(tmpl, &rq, supervisor, sock, rel[0]);
 			}
 			int32_t v = w < 0 ? -errno : (int32_t)w;
 			ssize_t wr = write(pfd[1], &v, sizeof v);
 			_exit(wr == (ssize_t)sizeof v ? 0 : 1);
 		}
 		close(pfd[1]);
+		close(rel[0]);
 		int32_t v = -EIO;
 		ssize_t rd;
 		do {
@@ -138,6 +152,7 @@ static void zygote_main(const struct act__worker_args *tmpl, int sock, pid_t sup
 		 * this returns, the worker is the supervisor's child. */
 		while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
 			;
+		close(rel[1]); /* releases the worker (worker_child) */
 		if (rd != (ssize_t)sizeof v)
 			v = -EIO;
 		if (v < 0)
