@@ -1148,10 +1148,12 @@ static int parse_limits(struct pctx *c, const cJSON *obj)
 
 static const char *const top_keys[] = {
 	"node", "state_dir", "endpoint", "advertise", "control_socket", "strategy",
-	"max_restarts", "period_ms", "backoff", "peers", "limits", "curve", "groups", NULL
+	"max_restarts", "period_ms", "backoff", "peers", "limits", "curve", "groups",
+	"module_timeout_ms", NULL
 };
 enum { T_NODE, T_STATE_DIR, T_ENDPOINT, T_ADVERTISE, T_CONTROL, T_STRATEGY,
-       T_MAX_RESTARTS, T_PERIOD, T_BACKOFF, T_PEERS, T_LIMITS, T_CURVE, T_GROUPS };
+       T_MAX_RESTARTS, T_PERIOD, T_BACKOFF, T_PEERS, T_LIMITS, T_CURVE, T_GROUPS,
+       T_MODULE_TIMEOUT };
 
 /* Checks that need the whole file: references between top-level keys. */
 static int cross_checks(struct pctx *c, unsigned seen)
@@ -1252,6 +1254,9 @@ static int parse_top(struct pctx *c, const cJSON *root)
 		case T_PERIOD:
 			rc = get_u32(c, it, 1, UINT32_MAX, &app->period_ms);
 			break;
+		case T_MODULE_TIMEOUT:
+			rc = get_u32(c, it, 1, ACT__APP_MAX_MODULE_TIMEOUT_MS, &app->module_timeout_ms);
+			break;
 		case T_BACKOFF:
 			rc = parse_backoff(c, it);
 			break;
@@ -1308,6 +1313,7 @@ static void app_defaults(struct act__app *app)
 	app->strategy = ACT_ONE_FOR_ONE;
 	app->max_restarts = 1;
 	app->period_ms = 5000;
+	app->module_timeout_ms = ACT__APP_MODULE_TIMEOUT_MS;
 	app->backoff = (struct act__app_backoff){ 10, 2.0, 10000, 10000 };
 	app->limits = (struct act__app_limits){ 1048576, 32, 65536, 256 };
 }
@@ -1420,7 +1426,11 @@ int act__app_load(const char *path, struct act__app *app, char *err, size_t err_
 
 	memset(app, 0, sizeof *app);
 	put_err(err, err_cap, "%s", "");
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO without a writer must not block the open; it is
+	 * refused below like anything else that is not a regular file (relative
+	 * paths in the file are resolved against its directory, which only a
+	 * file on disk has). */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		rc = -errno;
 		put_err(err, err_cap, "%s: cannot open: %s", path, strerror(-rc));
@@ -1436,19 +1446,28 @@ int act__app_load(const char *path, struct act__app *app, char *err, size_t err_
 		put_err(err, err_cap, "%s: cannot read: %s", path, strerror(EISDIR));
 		goto fail_read;
 	}
-	if (S_ISREG(st.st_mode) && st.st_size > (off_t)ACT__APP_MAX_FILE_BYTES) {
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		put_err(err, err_cap, "%s: cannot read: not a regular file (%s)", path,
+		        S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) ? "a character device" :
+		        S_ISSOCK(st.st_mode) ? "a socket" : S_ISBLK(st.st_mode) ? "a block device" :
+		        "a special file");
+		goto fail_read;
+	}
+	if (st.st_size > (off_t)ACT__APP_MAX_FILE_BYTES) {
 		rc = -EFBIG;
 		put_err(err, err_cap, "%s: file too large (%lld bytes, at most %u)", path,
 		        (long long)st.st_size, ACT__APP_MAX_FILE_BYTES);
 		goto fail_read;
 	}
-	/* Read to the end, even if the size changed or is unknown (a pipe),
-	 * but never more than one byte past the limit: a buffer full at
-	 * LIMIT + 1 bytes is refused before the next read. */
+	/* Read to the end, even if the file grew since fstat(), but never
+	 * more than one byte past the limit: a buffer full at LIMIT + 1 bytes
+	 * is refused before the next read.  A regular file never answers
+	 * EAGAIN, O_NONBLOCK or not. */
 	for (;;) {
 		ssize_t n;
 		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : (S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096);
+			size_t ncap = cap ? cap * 2 : (size_t)st.st_size + 1;
 			char *nb;
 			if (ncap > (size_t)ACT__APP_MAX_FILE_BYTES + 1)
 				ncap = (size_t)ACT__APP_MAX_FILE_BYTES + 1;
