@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,18 +166,47 @@ reply:
 	}
 }
 
+/*
+ * Waits until child pid (pidfd) has exited or timeout_ms passed, reaps it
+ * and stores its wait status.  0, or -ETIMEDOUT with the child untouched.
+ */
+static int wait_child(pid_t pid, int pidfd, uint32_t timeout_ms, int *status)
+{
+	uint64_t deadline = act__now_ns() + (uint64_t)timeout_ms * 1000000u;
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	while (pidfd >= 0) {
+		uint64_t now = act__now_ns();
+		int r;
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, (int)((deadline - now + 999999u) / 1000000u));
+		if (r > 0 || (r < 0 && errno != EINTR))
+			break;
+	}
+	while (waitpid(pid, status, 0) < 0)
+		if (errno != EINTR) {
+			*status = 0;
+			break;
+		}
+	return 0;
+}
+
 int act__spawner_start(act__spawner *sp, const struct act__worker_args *tmpl)
 {
-	int sv[2];
+	uint32_t timeout_ms = sp->init_timeout_ms ? sp->init_timeout_ms : ACT__SPAWN_INIT_TIMEOUT_MS;
+	uint64_t deadline;
+	int sv[2], zfd, err = 0;
 	pid_t me = getpid();
 
 	sp->zygote = -1;
 	sp->sock = -1;
+	sp->init_status = 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	pid_t z = fork();
 	if (z < 0) {
-		int err = -errno;
+		err = -errno;
 		close(sv[0]);
 		close(sv[1]);
 		return err;
@@ -189,18 +219,74 @@ int act__spawner_start(act__spawner *sp, const struct act__worker_args *tmpl)
 	close(sv[1]);
 	sp->zygote = z;
 	sp->sock = sv[0];
+	/* Watch the process as well as the socket: a module may have forked
+	 * a child that keeps the zygote's end of the socket open. */
+	zfd = pidfd_open_(z);
+	if (zfd >= 0)
+		fcntl(zfd, F_SETFD, FD_CLOEXEC);
 
-	struct rep hello;
-	ssize_t n;
-	do {
-		n = recv(sp->sock, &hello, sizeof hello, 0);
-	} while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof hello || hello.err) {
-		int err = n != (ssize_t)sizeof hello ? -EPIPE : hello.err;
-		act__spawner_stop(sp);
-		return err;
+	/* The zygote runs the modules' code before it answers: wait with a
+	 * deadline, and tell a hang or a death from a refusal. */
+	deadline = act__now_ns() + (uint64_t)timeout_ms * 1000000u;
+	for (;;) {
+		struct pollfd p[2] = { { .fd = sp->sock, .events = POLLIN }, { .fd = zfd, .events = POLLIN } };
+		uint64_t now = act__now_ns();
+		struct rep hello;
+		ssize_t n;
+		int r;
+
+		if (now >= deadline) {
+			kill(z, SIGKILL);
+			err = -ETIMEDOUT;
+			break;
+		}
+		r = poll(p, zfd >= 0 ? 2 : 1, (int)((deadline - now + 999999u) / 1000000u));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = -errno;
+			kill(z, SIGKILL);
+			break;
+		}
+		if (r == 0)
+			continue;
+		if (p[0].revents) {
+			n = recv(sp->sock, &hello, sizeof hello, MSG_DONTWAIT);
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n == (ssize_t)sizeof hello) {
+				err = hello.err;
+				break;
+			}
+			err = -ECHILD; /* closed without a word: it died */
+			break;
+		}
+		if (p[1].revents) {
+			/* Exited; an answer it sent before that is still queued. */
+			n = recv(sp->sock, &hello, sizeof hello, MSG_DONTWAIT);
+			err = n == (ssize_t)sizeof hello ? hello.err : -ECHILD;
+			break;
+		}
 	}
-	return 0;
+	if (err == 0) {
+		if (zfd >= 0)
+			close(zfd);
+		return 0;
+	}
+	close(sp->sock);
+	sp->sock = -1;
+	if (err == -ECHILD || err == -ETIMEDOUT) {
+		/* Reap it here to keep its status; SIGKILL was sent on a timeout. */
+		if (wait_child(z, zfd, 5000, &sp->init_status) == -ETIMEDOUT) {
+			kill(z, SIGKILL);
+			wait_child(z, zfd, 5000, &sp->init_status);
+		}
+		sp->zygote = -1;
+	}
+	if (zfd >= 0)
+		close(zfd);
+	act__spawner_stop(sp);
+	return err;
 }
 
 int act__spawner_spawn(act__spawner *sp, uint32_t self, const act_start *start,
@@ -224,6 +310,23 @@ int act__spawner_spawn2(act__spawner *sp, uint32_t self, const act_start *start,
 	rq.start = *start;
 	if (send(sp->sock, &rq, sizeof rq, MSG_NOSIGNAL) != (ssize_t)sizeof rq)
 		return -EPIPE;
+	/* The zygote only forks (no user code runs there after its start),
+	 * so an answer that does not come in time means it is stuck: give up
+	 * on it rather than block the supervisor's loop.  Its death is then
+	 * seen like any other (the node stops with a temporary failure). */
+	struct pollfd p = { .fd = sp->sock, .events = POLLIN };
+	int r;
+	do {
+		r = poll(&p, 1, ACT__SPAWN_FORK_TIMEOUT_MS);
+	} while (r < 0 && errno == EINTR);
+	if (r <= 0) {
+		act__err("the zygote did not answer a start request within %d ms; killing it",
+		         ACT__SPAWN_FORK_TIMEOUT_MS);
+		kill(sp->zygote, SIGKILL);
+		close(sp->sock);
+		sp->sock = -1;
+		return -ETIMEDOUT;
+	}
 	do {
 		n = recv(sp->sock, &rp, sizeof rp, 0);
 	} while (n < 0 && errno == EINTR);
@@ -249,8 +352,15 @@ void act__spawner_stop(act__spawner *sp)
 		sp->sock = -1;
 	}
 	if (sp->zygote > 0) {
-		while (waitpid(sp->zygote, NULL, 0) < 0 && errno == EINTR)
-			;
+		/* It exits when it reads EOF; one that does not is killed. */
+		int zfd = pidfd_open_(sp->zygote), st;
+		if (wait_child(sp->zygote, zfd, ACT__SPAWN_FORK_TIMEOUT_MS, &st) == -ETIMEDOUT) {
+			act__warn("the zygote did not exit; killing it");
+			kill(sp->zygote, SIGKILL);
+			wait_child(sp->zygote, zfd, ACT__SPAWN_FORK_TIMEOUT_MS, &st);
+		}
+		if (zfd >= 0)
+			close(zfd);
 		sp->zygote = -1;
 	}
 }
