@@ -4,21 +4,39 @@
  *     actorsd [--check] APP.json
  *
  * A thin main() over libactors: parse and validate the app file
- * (src/appfile.c), declare the node from it, and hand it to the same
- * supervision engine the embedded act_node_run() uses.  Group modules are
- * loaded in the zygote, never in this process, so a module's bugs cannot
- * take the supervisor down.  Exit codes: see actorsd(8).
+ * (supervisor/appfile.c), check what it names on this machine (files,
+ * directories, the endpoint), declare the node from it, and hand it to the
+ * same supervision engine the embedded act_node_run() uses.  Group modules
+ * are loaded in the zygote, never in this process, so a module's bugs
+ * cannot take the supervisor down.
+ *
+ * Every problem found before the first worker runs is reported as one line
+ * naming the app file and the JSON path, and classified by the exit-code
+ * protocol of actorsd(8): a configuration this machine can never run is
+ * permanent (100, systemd must not restart), a resource that may come
+ * back is temporary (111).  Every wait at startup has a deadline: loading
+ * the modules is bounded by module_timeout_ms, and a module that crashes,
+ * exits or hangs while loading is a permanent error naming it.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <zmq.h>
 
 #include <actors.h>
 
@@ -67,36 +85,68 @@ static int mkdirs(const char *dir)
 
 struct binder {
 	const struct act__app *app;
+	struct act__load_watch *watch; /* shared with the waiting process */
 };
+
+/* Memory one worker may allocate: physical memory and its rlimits. */
+static uint64_t memory_limit(const char **what)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+	uint64_t lim = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : UINT64_MAX;
+	struct rlimit rl;
+
+	*what = "this machine's memory";
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < lim) {
+		lim = rl.rlim_cur;
+		*what = "the address-space limit (RLIMIT_AS)";
+	}
+	if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < lim) {
+		lim = rl.rlim_cur;
+		*what = "the data-size limit (RLIMIT_DATA)";
+	}
+	return lim;
+}
 
 /*
  * Loads every group's module and binds each actor to its behaviour.  Runs
  * in the zygote (or a --check child): user code runs here.  Returns 0 or
- * ACT_EXIT_PERMANENT after printing one message naming the file and place.
+ * ACT_EXIT_PERMANENT after printing one message naming the file and place;
+ * the watch says which module is running code, so that the waiting side
+ * can name it if this process dies or hangs instead.
  */
 static int bind_modules(struct act_node *n, void *arg)
 {
-	const struct act__app *app = ((struct binder *)arg)->app;
+	const struct binder *bd = arg;
+	const struct act__app *app = bd->app;
+	struct act__load_watch *w = bd->watch;
 	struct act_module **mods = calloc(app->n_groups, sizeof *mods);
+	const char *mem_what;
+	uint64_t mem = memory_limit(&mem_what);
 	char err[512];
+	int rc = ACT_EXIT_PERMANENT;
 
-	if (!mods)
-		return ACT_EXIT_TEMPORARY;
+	if (!mods) {
+		rc = ACT_EXIT_TEMPORARY;
+		goto fail;
+	}
 	for (uint32_t gi = 0; gi < app->n_groups; gi++) {
 		const struct act__app_group *g = &app->groups[gi];
+		uint64_t state_bytes = 0;
+		atomic_store(&w->group, (int32_t)gi);
+		atomic_store(&w->phase, ACT__LOAD_BIND);
 		for (uint32_t k = 0; k < gi && !mods[gi]; k++)
 			if (!strcmp(app->groups[k].module, g->module))
 				mods[gi] = mods[k];
-		if (!mods[gi] && !(mods[gi] = act__module_load(g->module, err, sizeof err))) {
+		if (!mods[gi] && !(mods[gi] = act__module_load(g->module, w, err, sizeof err))) {
 			fprintf(stderr, "actorsd: %s: $.groups[%u].module: %s\n", app->path, gi, err);
-			return ACT_EXIT_PERMANENT;
+			goto fail;
 		}
 		for (size_t t = 0; t < mods[gi]->n_types; t++)
 			if (act__reg_add_type(&n->reg, mods[gi]->types[t]) == -EEXIST) {
 				fprintf(stderr, "actorsd: %s: $.groups[%u].module: %s registers a "
 				        "second type named '%s'\n", app->path, gi, g->module,
 				        mods[gi]->types[t]->name);
-				return ACT_EXIT_PERMANENT;
+				goto fail;
 			}
 		for (uint32_t ai = 0; ai < g->n_actors; ai++) {
 			const struct act__app_actor *a = &g->actors[ai];
@@ -107,7 +157,7 @@ static int bind_modules(struct act_node *n, void *arg)
 				fprintf(stderr, "actorsd: %s: $.groups[%u].actors[%u].behaviour: module %s "
 				        "has no behaviour '%s' (it has: %s)\n", app->path, gi, ai,
 				        g->module, a->behaviour, err);
-				return ACT_EXIT_PERMANENT;
+				goto fail;
 			}
 			for (size_t h = 0; h < b->n_handlers; h++)
 				if (act__reg_add_type(&n->reg, b->handlers[h].type) == -EEXIST) {
@@ -115,14 +165,72 @@ static int bind_modules(struct act_node *n, void *arg)
 					        "handles a type named '%s' that another module defines "
 					        "differently\n", app->path, gi, ai, b->name,
 					        b->handlers[h].type->name);
-					return ACT_EXIT_PERMANENT;
+					goto fail;
 				}
+			/* The worker allocates every actor's state when it starts: a
+			 * state that cannot fit would fail there, restart after restart. */
+			state_bytes += b->state_size;
+			if (b->state_size > mem || state_bytes > mem) {
+				fprintf(stderr, "actorsd: %s: $.groups[%u].actors[%u].behaviour: behaviour "
+				        "'%s' of module %s needs %zu bytes of state (%llu for the group "
+				        "so far), more than %s (%llu bytes)\n", app->path, gi, ai,
+				        b->name, g->module, b->state_size,
+				        (unsigned long long)state_bytes, mem_what,
+				        (unsigned long long)mem);
+				goto fail;
+			}
 			if (id >= 0)
 				n->reg.actors[id].b = b;
 		}
 	}
 	free(mods); /* the modules stay loaded for the zygote's lifetime */
+	atomic_store(&w->phase, ACT__LOAD_DONE);
 	return 0;
+fail:
+	free(mods);
+	atomic_store(&w->phase, ACT__LOAD_FAILED);
+	return rc;
+}
+
+/*
+ * After the loading process (zygote or --check child) died, exited or was
+ * killed for its deadline without saying why: one message naming the
+ * module and what happened.  Returns the exit code, ACT_EXIT_PERMANENT for
+ * a module's fault.
+ */
+static int report_load_fault(const struct act__app *app, const struct act__load_watch *w,
+                             bool timed_out, int status)
+{
+	int32_t gi = atomic_load(&w->group), phase = atomic_load(&w->phase);
+	const char *mod = gi >= 0 && (uint32_t)gi < app->n_groups ? app->groups[gi].module : NULL;
+	char what[160], where[96], tail[96] = "";
+
+	if (phase == ACT__LOAD_FAILED) /* the loader printed its verdict */
+		return WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status)
+		                                                : ACT_EXIT_PERMANENT;
+	if (timed_out) {
+		snprintf(what, sizeof what, "hung");
+		snprintf(tail, sizeof tail, " (not done within %u ms, $.module_timeout_ms; killed)",
+		         app->module_timeout_ms);
+	} else if (WIFSIGNALED(status))
+		snprintf(what, sizeof what, "was killed by signal %d (%s)", WTERMSIG(status),
+		         strsignal(WTERMSIG(status)));
+	else if (WIFEXITED(status))
+		snprintf(what, sizeof what, "called exit(%d)", WEXITSTATUS(status));
+	else
+		snprintf(what, sizeof what, "ended (wait status 0x%x)", (unsigned)status);
+	if (phase == ACT__LOAD_DONE || !mod) {
+		/* Only module code (a thread it started, say) runs there. */
+		fprintf(stderr, "actorsd: %s: the process that loads the modules %s %s%s\n",
+		        app->path, what, phase == ACT__LOAD_DONE ? "after every module was loaded"
+		                                                 : "before the first module was loaded",
+		        tail);
+		return ACT_EXIT_PERMANENT;
+	}
+	snprintf(where, sizeof where, "$.groups[%d].module", gi);
+	fprintf(stderr, "actorsd: %s: %s: module %s %s %s%s\n", app->path, where, mod, what,
+	        act__load_phase_text(phase), tail);
+	return ACT_EXIT_PERMANENT;
 }
 
 static act_node_t *node_from_app(const struct act__app *app, int *err)
@@ -180,17 +288,27 @@ fail:
 	return NULL;
 }
 
-/* Reads a Z85 key (40 characters, surrounding whitespace ignored) from path. */
+/* Reads a Z85 key (40 characters, surrounding whitespace ignored) from
+ * path, which must be a regular file (a FIFO is refused, not waited on). */
 static int read_key(const char *path, char **out)
 {
 	char buf[128];
-	FILE *f = fopen(path, "r");
-	size_t n;
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 
-	if (!f)
+	if (fd < 0)
 		return -errno;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EBADFD;
+	}
+	do {
+		n = read(fd, buf, sizeof buf - 1);
+	} while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n < 0)
+		return -EIO;
 	buf[n] = '\0';
 	char *s = buf;
 	while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
@@ -203,6 +321,12 @@ static int read_key(const char *path, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
+static const char *key_problem(int err)
+{
+	return err == -EINVAL ? "not a Z85 key" : err == -EBADFD ? "not a regular file" :
+	       strerror(-err);
+}
+
 static int load_curve(act_node_t *n, const struct act__app *app)
 {
 	int err;
@@ -211,13 +335,13 @@ static int load_curve(act_node_t *n, const struct act__app *app)
 	if ((err = read_key(app->curve.secret_key_file, &n->curve_secret))) {
 		fprintf(stderr, "actorsd: %s: $.curve.secret_key_file: cannot read a 40-character Z85 "
 		        "key from %s: %s\n", app->path, app->curve.secret_key_file,
-		        err == -EINVAL ? "not a Z85 key" : strerror(-err));
+		        key_problem(err));
 		return ACT_EXIT_PERMANENT;
 	}
 	if ((err = read_key(app->curve.public_key_file, &n->curve_public))) {
 		fprintf(stderr, "actorsd: %s: $.curve.public_key_file: cannot read a 40-character Z85 "
 		        "key from %s: %s\n", app->path, app->curve.public_key_file,
-		        err == -EINVAL ? "not a Z85 key" : strerror(-err));
+		        key_problem(err));
 		return ACT_EXIT_PERMANENT;
 	}
 	if (app->curve.n_allow) {
@@ -230,24 +354,232 @@ static int load_curve(act_node_t *n, const struct act__app *app)
 	return 0;
 }
 
-/* --check: bind the modules in a child, so no user code runs here either. */
+/* --check: bind the modules in a child, so no user code runs here either;
+ * wait for it at most module_timeout_ms. */
 static int check_modules(act_node_t *n, struct binder *b)
 {
-	int st;
+	const struct act__app *app = b->app;
+	uint64_t deadline_ms;
+	struct timespec ts;
+	bool timed_out = false;
+	int st = 0, pidfd;
 	pid_t pid = fork();
 
 	if (pid < 0)
 		return ACT_EXIT_TEMPORARY;
 	if (pid == 0)
 		_exit(bind_modules(n, b));
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u +
+	              app->module_timeout_ms;
+	while (pidfd >= 0) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		uint64_t now;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+		if (now >= deadline_ms) {
+			timed_out = true;
+			kill(pid, SIGKILL);
+			break;
+		}
+		int r = poll(&p, 1, (int)(deadline_ms - now));
+		if (r > 0 || (r < 0 && errno != EINTR))
+			break;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return ACT_EXIT_TEMPORARY;
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	fprintf(stderr, "actorsd: %s: a module crashed while loading (signal %d)\n",
-	        b->app->path, WTERMSIG(st));
+	if (!timed_out && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+	    atomic_load(&b->watch->phase) == ACT__LOAD_DONE)
+		return 0;
+	return report_load_fault(app, b->watch, timed_out, st);
+}
+
+/* ---- what the app file names on this machine ------------------------------------ */
+
+static const char *kind_of(mode_t m)
+{
+	if (S_ISREG(m)) return "a regular file";
+	if (S_ISDIR(m)) return "a directory";
+	if (S_ISFIFO(m)) return "a FIFO";
+	if (S_ISSOCK(m)) return "a socket";
+	if (S_ISCHR(m)) return "a character device";
+	if (S_ISBLK(m)) return "a block device";
+	return "a special file";
+}
+
+/*
+ * state_dir and control_socket: a directory that is a file, or a socket
+ * whose directory does not exist, is a configuration no restart can fix.
+ * For a real start (create) the state directory is created first; --check
+ * creates nothing and accepts a state directory that does not exist yet.
+ * Returns 0 or ACT_EXIT_PERMANENT after one message.
+ */
+static int check_paths(const struct act__app *app, bool create)
+{
+	struct stat st;
+	char *dl = NULL, *tmp, *dir;
+	bool state_missing = false;
+	int rc = 0, err;
+
+	if (stat(app->state_dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "actorsd: %s: $.state_dir: %s is %s, not a directory\n",
+			        app->path, app->state_dir, kind_of(st.st_mode));
+			return ACT_EXIT_PERMANENT;
+		}
+	} else if (errno == ENOENT && !create) {
+		state_missing = true;
+	} else if (errno != ENOENT) {
+		fprintf(stderr, "actorsd: %s: $.state_dir: cannot use %s: %s\n", app->path,
+		        app->state_dir, strerror(errno));
+		return ACT_EXIT_PERMANENT;
+	}
+	if (create) {
+		if ((err = mkdirs(app->state_dir))) {
+			fprintf(stderr, "actorsd: %s: $.state_dir: cannot create %s: %s\n", app->path,
+			        app->state_dir, strerror(-err));
+			return ACT_EXIT_PERMANENT;
+		}
+		if (access(app->state_dir, W_OK | X_OK) < 0) {
+			fprintf(stderr, "actorsd: %s: $.state_dir: cannot write into %s: %s\n",
+			        app->path, app->state_dir, strerror(errno));
+			return ACT_EXIT_PERMANENT;
+		}
+	}
+	/* The dead-letter store is opened for appending: a FIFO there would
+	 * block the start. */
+	if (!state_missing && asprintf(&dl, "%s/dead-letters.jsonl", app->state_dir) >= 0) {
+		if (lstat(dl, &st) == 0 && !S_ISREG(st.st_mode)) {
+			fprintf(stderr, "actorsd: %s: $.state_dir: %s is %s, not the dead-letter "
+			        "file\n", app->path, dl, kind_of(st.st_mode));
+			rc = ACT_EXIT_PERMANENT;
+		}
+		free(dl);
+		if (rc)
+			return rc;
+	}
+
+	if (!app->control_socket)
+		return 0;
+	if (!(tmp = strdup(app->control_socket)))
+		return ACT_EXIT_TEMPORARY;
+	dir = dirname(tmp);
+	if (stat(dir, &st) < 0) {
+		/* Under a state directory --check did not create: fine. */
+		if (!(state_missing && !strcmp(dir, app->state_dir))) {
+			fprintf(stderr, "actorsd: %s: $.control_socket: the directory %s of %s: %s\n",
+			        app->path, dir, app->control_socket, strerror(errno));
+			rc = ACT_EXIT_PERMANENT;
+		}
+	} else if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "actorsd: %s: $.control_socket: %s is %s, not a directory\n",
+		        app->path, dir, kind_of(st.st_mode));
+		rc = ACT_EXIT_PERMANENT;
+	} else if (lstat(app->control_socket, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		fprintf(stderr, "actorsd: %s: $.control_socket: %s exists and is %s, not a "
+		        "socket\n", app->path, app->control_socket, kind_of(st.st_mode));
+		rc = ACT_EXIT_PERMANENT;
+	}
+	free(tmp);
+	return rc;
+}
+
+/* Waits at most timeout_ms for child pid; its wait status, or -1 after
+ * killing it for the deadline. */
+static int wait_deadline(pid_t pid, uint32_t timeout_ms)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), st = 0, r = 1;
+
+	if (pidfd >= 0) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		do {
+			r = poll(&p, 1, (int)timeout_ms);
+		} while (r < 0 && errno == EINTR);
+		close(pidfd);
+		if (r == 0)
+			kill(pid, SIGKILL);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return r == 0 ? -1 : st;
+}
+
+#define ENDPOINT_CHECK_MS 5000u   /* resolving a host name may take a while */
+
+/*
+ * Binds the endpoint once in a child (no ZeroMQ context may exist in this
+ * process before the zygote is forked), to tell a configuration that can
+ * never work (an address that is not one, a privileged port, an ipc
+ * directory that does not exist) from one that may work later (the port is
+ * busy, the address is not up yet).  For --check (check) only the
+ * permanent kinds fail, and an ipc endpoint is not bound: binding it would
+ * take the path over from a node that runs.  Returns 0, or an exit code
+ * after one message.
+ */
+static int check_endpoint(const struct act__app *app, bool check)
+{
+	const char *ep = app->endpoint;
+	int st, e;
+
+	if (!ep || (check && !strncmp(ep, "ipc://", 6)))
+		return 0;
+	pid_t pid = fork();
+	if (pid < 0)
+		return ACT_EXIT_TEMPORARY;
+	if (pid == 0) {
+		void *ctx = zmq_ctx_new();
+		void *s = ctx ? zmq_socket(ctx, ZMQ_PULL) : NULL;
+		int linger = 0;
+		e = 0;
+		if (!s)
+			_exit(255);
+		zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+		if (zmq_bind(s, ep) < 0)
+			e = errno;
+		zmq_close(s);
+		zmq_ctx_term(ctx);
+		_exit(e > 0 && e < 255 ? e : e ? 254 : 0);
+	}
+	st = wait_deadline(pid, ENDPOINT_CHECK_MS);
+	if (st < 0) {
+		fprintf(stderr, "actorsd: %s: $.endpoint: binding %s did not finish within %u ms\n",
+		        app->path, ep, ENDPOINT_CHECK_MS);
+		return check ? 0 : ACT_EXIT_TEMPORARY;
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) == 255)
+		return ACT_EXIT_TEMPORARY;
+	e = WEXITSTATUS(st);
+	if (e == 0)
+		return 0;
+	if (e == EADDRINUSE || e == EADDRNOTAVAIL || e == ENOMEM || e == EMFILE ||
+	    e == ENFILE || e == ENOBUFS || e == EAGAIN) {
+		if (check)
+			return 0; /* e.g. the node runs and holds it */
+		fprintf(stderr, "actorsd: %s: $.endpoint: cannot bind %s now: %s\n", app->path, ep,
+		        strerror(e));
+		return ACT_EXIT_TEMPORARY;
+	}
+	fprintf(stderr, "actorsd: %s: $.endpoint: cannot bind %s: %s\n", app->path, ep,
+	        e == 254 ? "not a usable ZeroMQ endpoint" : zmq_strerror(e));
 	return ACT_EXIT_PERMANENT;
+}
+
+/* Every group's module is a regular file we can open: checked here, in
+ * this process, so that a FIFO is never opened for a wait. */
+static int check_module_files(const struct act__app *app)
+{
+	char err[512];
+
+	for (uint32_t gi = 0; gi < app->n_groups; gi++)
+		if (act__module_check_file(app->groups[gi].module, err, sizeof err)) {
+			fprintf(stderr, "actorsd: %s: $.groups[%u].module: %s\n", app->path, gi, err);
+			return ACT_EXIT_PERMANENT;
+		}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -289,34 +621,40 @@ int main(int argc, char **argv)
 		return ACT_EXIT_PERMANENT;
 	}
 	binder.app = &app;
-	if ((rc = load_curve(n, &app))) {
-		act_node_free(n);
-		act__app_free(&app);
-		return rc;
+	/* Shared with the process that loads the modules (zygote or --check
+	 * child), so that its death or hang can be blamed on one module. */
+	binder.watch = mmap(NULL, sizeof *binder.watch, PROT_READ | PROT_WRITE,
+	                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (binder.watch == MAP_FAILED) {
+		fprintf(stderr, "actorsd: %s: %s\n", app.path, strerror(errno));
+		rc = ACT_EXIT_TEMPORARY;
+		goto out;
 	}
+	atomic_store(&binder.watch->group, -1);
+	atomic_store(&binder.watch->phase, ACT__LOAD_IDLE);
+	if ((rc = load_curve(n, &app)) || (rc = check_module_files(&app)) ||
+	    (rc = check_paths(&app, !check)) || (rc = check_endpoint(&app, check)))
+		goto out;
 	if (check) {
 		rc = check_modules(n, &binder);
 		if (rc == 0)
 			printf("%s: OK (%u groups, %u actors)\n", app.path, app.n_groups, app.n_actors);
-		act_node_free(n);
-		act__app_free(&app);
-		return rc;
-	}
-	if ((rc = mkdirs(app.state_dir))) {
-		fprintf(stderr, "actorsd: %s: $.state_dir: cannot create %s: %s\n", app.path,
-		        app.state_dir, strerror(-rc));
-		act_node_free(n);
-		act__app_free(&app);
-		return ACT_EXIT_PERMANENT;
+		goto out;
 	}
 	n->zygote_init = bind_modules;
 	n->zygote_arg = &binder;
+	n->sp.init_timeout_ms = app.module_timeout_ms;
 	rc = act_node_run(n);
+	if (rc == -ECHILD || rc == -ETIMEDOUT) {
+		rc = report_load_fault(&app, binder.watch, rc == -ETIMEDOUT, n->sp.init_status);
+	} else if (rc < 0) {
+		act__err("%s: cannot run the node: %s", app.path, act_strerror(rc));
+		rc = ACT_EXIT_TEMPORARY;
+	}
+out:
+	if (binder.watch && binder.watch != MAP_FAILED)
+		munmap(binder.watch, sizeof *binder.watch);
 	act_node_free(n);
 	act__app_free(&app);
-	if (rc < 0) {
-		act__err("cannot run the node: %s", act_strerror(rc));
-		return ACT_EXIT_TEMPORARY;
-	}
 	return rc;
 }

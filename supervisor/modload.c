@@ -6,13 +6,66 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "modload.h"
 
-struct act_module *act__module_load(const char *path, char *err, size_t err_cap)
+const char *act__load_phase_text(int32_t phase)
+{
+	switch (phase) {
+	case ACT__LOAD_OPEN: return "while loading it (in a constructor)";
+	case ACT__LOAD_INIT: return "in " ACT_MODULE_INIT_SYMBOL "()";
+	default: return "while its behaviours were bound";
+	}
+}
+
+static void set_phase(struct act__load_watch *w, enum act__load_phase p)
+{
+	if (w)
+		atomic_store(&w->phase, (int32_t)p);
+}
+
+static const char *file_kind(mode_t m)
+{
+	if (S_ISFIFO(m)) return "a FIFO";
+	if (S_ISDIR(m)) return "a directory";
+	if (S_ISCHR(m)) return "a character device";
+	if (S_ISBLK(m)) return "a block device";
+	if (S_ISSOCK(m)) return "a socket";
+	return "not a regular file";
+}
+
+int act__module_check_file(const char *path, char *err, size_t err_cap)
+{
+	struct stat st;
+	int fd, rc = 0;
+
+	/* O_NONBLOCK: opening a FIFO without a writer must not wait. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, err_cap, "cannot open module %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		snprintf(err, err_cap, "cannot stat module %s: %s", path, strerror(-rc));
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		snprintf(err, err_cap, "module %s is %s, not a shared object file", path,
+		         file_kind(st.st_mode));
+	}
+	close(fd);
+	return rc;
+}
+
+struct act_module *act__module_load(const char *path, struct act__load_watch *w,
+                                    char *err, size_t err_cap)
 {
 	struct act_module *m = calloc(1, sizeof *m);
 	act_module_init_fn init;
@@ -23,7 +76,11 @@ struct act_module *act__module_load(const char *path, char *err, size_t err_cap)
 		return NULL;
 	}
 	m->path = strdup(path);
+	if (act__module_check_file(path, err, err_cap))
+		goto fail;
+	set_phase(w, ACT__LOAD_OPEN);
 	m->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	set_phase(w, ACT__LOAD_BIND);
 	if (!m->handle) {
 		snprintf(err, err_cap, "cannot load module %s: %s", path, dlerror());
 		goto fail;
@@ -33,7 +90,9 @@ struct act_module *act__module_load(const char *path, char *err, size_t err_cap)
 		snprintf(err, err_cap, "module %s does not export %s()", path, ACT_MODULE_INIT_SYMBOL);
 		goto fail;
 	}
+	set_phase(w, ACT__LOAD_INIT);
 	rc = init(m);
+	set_phase(w, ACT__LOAD_BIND);
 	if (rc) {
 		snprintf(err, err_cap, "module %s: %s() failed: %s", path, ACT_MODULE_INIT_SYMBOL,
 		         act_strerror(rc));
