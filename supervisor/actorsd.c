@@ -317,6 +317,9 @@ static int read_key(const char *path, char **out)
 	if (len != 40)
 		return -EINVAL;
 	s[40] = '\0';
+	uint8_t raw[32];
+	if (!zmq_z85_decode(raw, s))
+		return -EINVAL; /* a character outside Z85 */
 	*out = strdup(s);
 	return *out ? 0 : -ENOMEM;
 }
@@ -336,12 +339,26 @@ static int load_curve(act_node_t *n, const struct act__app *app)
 		fprintf(stderr, "actorsd: %s: $.curve.secret_key_file: cannot read a 40-character Z85 "
 		        "key from %s: %s\n", app->path, app->curve.secret_key_file,
 		        key_problem(err));
-		return ACT_EXIT_PERMANENT;
+		return err == -ENOMEM ? ACT_EXIT_TEMPORARY : ACT_EXIT_PERMANENT;
 	}
 	if ((err = read_key(app->curve.public_key_file, &n->curve_public))) {
 		fprintf(stderr, "actorsd: %s: $.curve.public_key_file: cannot read a 40-character Z85 "
 		        "key from %s: %s\n", app->path, app->curve.public_key_file,
 		        key_problem(err));
+		return err == -ENOMEM ? ACT_EXIT_TEMPORARY : ACT_EXIT_PERMANENT;
+	}
+	/* A pair that does not belong together would fail every handshake,
+	 * silently, at run time: derive the public key and compare. */
+	char derived[41];
+	if (zmq_curve_public(derived, n->curve_secret) < 0) {
+		fprintf(stderr, "actorsd: %s: $.curve: this libzmq cannot do CURVE: %s\n", app->path,
+		        zmq_strerror(errno));
+		return ACT_EXIT_PERMANENT;
+	}
+	if (strcmp(derived, n->curve_public)) {
+		fprintf(stderr, "actorsd: %s: $.curve.public_key_file: the key in %s is not the public "
+		        "key of the secret key in %s\n", app->path, app->curve.public_key_file,
+		        app->curve.secret_key_file);
 		return ACT_EXIT_PERMANENT;
 	}
 	if (app->curve.n_allow) {
@@ -563,8 +580,12 @@ static int check_endpoint(const struct act__app *app, bool check)
 		        strerror(e));
 		return ACT_EXIT_TEMPORARY;
 	}
-	fprintf(stderr, "actorsd: %s: $.endpoint: cannot bind %s: %s\n", app->path, ep,
-	        e == 254 ? "not a usable ZeroMQ endpoint" : zmq_strerror(e));
+	/* The gateway binds without ZMQ_IPV6, so a bracketed IPv6 host is
+	 * taken for an interface name that does not exist. */
+	bool v6 = e == ENODEV && !strncmp(ep, "tcp://[", 7);
+	fprintf(stderr, "actorsd: %s: $.endpoint: cannot bind %s: %s%s\n", app->path, ep,
+	        e == 254 ? "not a usable ZeroMQ endpoint" : zmq_strerror(e),
+	        v6 ? " (the gateway does not bind IPv6 endpoints yet)" : "");
 	return ACT_EXIT_PERMANENT;
 }
 
@@ -618,7 +639,7 @@ int main(int argc, char **argv)
 	if (!n) {
 		fprintf(stderr, "actorsd: %s: %s\n", app.path, act_strerror(rc));
 		act__app_free(&app);
-		return ACT_EXIT_PERMANENT;
+		return rc == -ENOMEM ? ACT_EXIT_TEMPORARY : ACT_EXIT_PERMANENT;
 	}
 	binder.app = &app;
 	/* Shared with the process that loads the modules (zygote or --check

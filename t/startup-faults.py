@@ -15,7 +15,8 @@ bound, and for the plain start checks that no process is left behind:
   - state_dir that is a file, a control_socket whose directory does not
     exist or that is a regular file (which must survive), an endpoint that
     cannot be bound, a dead-letter file that is a FIFO, a CURVE key file
-    that is a FIFO, and a behaviour whose state (1 TiB) no worker can hold.
+    that is a FIFO, CURVE key files that are a FIFO, not Z85 or not one
+    pair, and a behaviour whose state (1 TiB) no worker can hold.
 """
 import json
 import os
@@ -169,6 +170,37 @@ with tap:
                              "public_key_file": "server.pub"}), f)
     check_case("CURVE key file is a FIFO", d, ["app.json", "$.curve.secret_key_file",
                                                "not a regular file"])
+
+    # CURVE key files that can never work: a key pair that does not match
+    # (every handshake would fail, silently) and a key that is not Z85.
+    # Keys from the zmq_curve(7) example.
+    server_pub = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+    server_sec = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"
+    client_pub = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
+    for label, sec, pub, want in (
+            ("CURVE keys of two pairs", server_sec, client_pub,
+             ["$.curve.public_key_file", "not the public key"]),
+            ("CURVE key not Z85", "~" * 40, server_pub,
+             ["$.curve.secret_key_file", "not a Z85 key"])):
+        d = make_dir(tmp, label.replace(" ", "-"))
+        for name, key in (("server.key", sec), ("server.pub", pub)):
+            with open(os.path.join(d, name), "w") as f:
+                f.write(key + "\n")
+        with open(os.path.join(d, "app.json"), "w") as f:
+            json.dump(app(endpoint="tcp://127.0.0.1:*",
+                          curve={"secret_key_file": "server.key",
+                                 "public_key_file": "server.pub"}), f)
+        check_case(label, d, ["app.json"] + want)
+    d = make_dir(tmp, "curve-good")
+    for name, key in (("server.key", server_sec), ("server.pub", server_pub)):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(key + "\n")
+    with open(os.path.join(d, "app.json"), "w") as f:
+        json.dump(app(endpoint="tcp://127.0.0.1:*",
+                      curve={"secret_key_file": "server.key",
+                             "public_key_file": "server.pub"}), f)
+    rc, msg, _ = run(["--check", "app.json"], d)
+    tap.ok(rc == 0, "a matching CURVE key pair passes --check (exit %s, %r)" % (rc, msg))
 
     a = app()
     a["groups"][0]["actors"][0]["behaviour"] = "huge"
