@@ -425,6 +425,7 @@ static const char *kind_of(mode_t m)
 	if (S_ISSOCK(m)) return "a socket";
 	if (S_ISCHR(m)) return "a character device";
 	if (S_ISBLK(m)) return "a block device";
+	if (S_ISLNK(m)) return "a symbolic link";
 	return "a special file";
 }
 
@@ -470,7 +471,7 @@ static int check_paths(const struct act__app *app, bool create)
 	/* The dead-letter store is opened for appending: a FIFO there would
 	 * block the start. */
 	if (!state_missing && asprintf(&dl, "%s/dead-letters.jsonl", app->state_dir) >= 0) {
-		if (lstat(dl, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (stat(dl, &st) == 0 && !S_ISREG(st.st_mode)) {
 			fprintf(stderr, "actorsd: %s: $.state_dir: %s is %s, not the dead-letter "
 			        "file\n", app->path, dl, kind_of(st.st_mode));
 			rc = ACT_EXIT_PERMANENT;
@@ -499,6 +500,11 @@ static int check_paths(const struct act__app *app, bool create)
 	} else if (lstat(app->control_socket, &st) == 0 && !S_ISSOCK(st.st_mode)) {
 		fprintf(stderr, "actorsd: %s: $.control_socket: %s exists and is %s, not a "
 		        "socket\n", app->path, app->control_socket, kind_of(st.st_mode));
+		rc = ACT_EXIT_PERMANENT;
+	} else if (create && access(dir, W_OK | X_OK) < 0) {
+		/* Only for a start: --check may well run as another user. */
+		fprintf(stderr, "actorsd: %s: $.control_socket: cannot create a socket in %s: %s\n",
+		        app->path, dir, strerror(errno));
 		rc = ACT_EXIT_PERMANENT;
 	}
 	free(tmp);
@@ -542,8 +548,25 @@ static int check_endpoint(const struct act__app *app, bool check)
 	const char *ep = app->endpoint;
 	int st, e;
 
-	if (!ep || (check && !strncmp(ep, "ipc://", 6)))
+	if (!ep)
 		return 0;
+	if (check && !strncmp(ep, "ipc://", 6)) {
+		/* Not bound (that would take the path over from a running
+		 * node), but its directory must exist. */
+		char *tmp = strdup(ep + 6), *dir;
+		struct stat sb;
+		int rc = 0;
+		if (!tmp)
+			return ACT_EXIT_TEMPORARY;
+		dir = dirname(tmp);
+		if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+			fprintf(stderr, "actorsd: %s: $.endpoint: cannot bind %s: %s is not a "
+			        "directory\n", app->path, ep, dir);
+			rc = ACT_EXIT_PERMANENT;
+		}
+		free(tmp);
+		return rc;
+	}
 	pid_t pid = fork();
 	if (pid < 0)
 		return ACT_EXIT_TEMPORARY;
@@ -668,6 +691,11 @@ int main(int argc, char **argv)
 	rc = act_node_run(n);
 	if (rc == -ECHILD || rc == -ETIMEDOUT) {
 		rc = report_load_fault(&app, binder.watch, rc == -ETIMEDOUT, n->sp.init_status);
+	} else if (rc == -EINTR) {
+		/* Stopped while the modules were loading (only reached if the
+		 * stop signal, pending once the node restored its mask, does not
+		 * end this process by its default action). */
+		rc = ACT_EXIT_OK;
 	} else if (rc < 0) {
 		act__err("%s: cannot run the node: %s", app.path, act_strerror(rc));
 		rc = ACT_EXIT_TEMPORARY;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -225,11 +226,28 @@ int act__spawner_start(act__spawner *sp, const struct act__worker_args *tmpl)
 	if (zfd >= 0)
 		fcntl(zfd, F_SETFD, FD_CLOEXEC);
 
+	/* A stop signal the caller blocked (to take it through a signalfd
+	 * later) must not wait for the modules: watch it too, without reading
+	 * it, so that it stays pending for the caller. */
+	sigset_t blocked, stops;
+	int sfd = -1;
+	sigemptyset(&stops);
+	if (sigprocmask(SIG_SETMASK, NULL, &blocked) == 0) {
+		static const int stop_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+		for (size_t i = 0; i < sizeof stop_sigs / sizeof stop_sigs[0]; i++)
+			if (sigismember(&blocked, stop_sigs[i]) == 1)
+				sigaddset(&stops, stop_sigs[i]);
+		if (!sigisemptyset(&stops))
+			sfd = signalfd(-1, &stops, SFD_CLOEXEC | SFD_NONBLOCK);
+	}
+
 	/* The zygote runs the modules' code before it answers: wait with a
 	 * deadline, and tell a hang or a death from a refusal. */
 	deadline = act__now_ns() + (uint64_t)timeout_ms * 1000000u;
 	for (;;) {
-		struct pollfd p[2] = { { .fd = sp->sock, .events = POLLIN }, { .fd = zfd, .events = POLLIN } };
+		struct pollfd p[3] = { { .fd = sp->sock, .events = POLLIN },
+		                       { .fd = zfd, .events = POLLIN },
+		                       { .fd = sfd, .events = POLLIN } };
 		uint64_t now = act__now_ns();
 		struct rep hello;
 		ssize_t n;
@@ -240,7 +258,7 @@ int act__spawner_start(act__spawner *sp, const struct act__worker_args *tmpl)
 			err = -ETIMEDOUT;
 			break;
 		}
-		r = poll(p, zfd >= 0 ? 2 : 1, (int)((deadline - now + 999999u) / 1000000u));
+		r = poll(p, 3, (int)((deadline - now + 999999u) / 1000000u));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -267,7 +285,15 @@ int act__spawner_start(act__spawner *sp, const struct act__worker_args *tmpl)
 			err = n == (ssize_t)sizeof hello ? hello.err : -ECHILD;
 			break;
 		}
+		if (p[2].revents) {
+			act__info("stop signal received while the zygote was starting; stopping");
+			kill(z, SIGKILL);
+			err = -EINTR;
+			break;
+		}
 	}
+	if (sfd >= 0)
+		close(sfd);
 	if (err == 0) {
 		if (zfd >= 0)
 			close(zfd);
@@ -275,7 +301,7 @@ int act__spawner_start(act__spawner *sp, const struct act__worker_args *tmpl)
 	}
 	close(sp->sock);
 	sp->sock = -1;
-	if (err == -ECHILD || err == -ETIMEDOUT) {
+	if (err == -ECHILD || err == -ETIMEDOUT || err == -EINTR) {
 		/* Reap it here to keep its status; SIGKILL was sent on a timeout. */
 		if (wait_child(z, zfd, 5000, &sp->init_status) == -ETIMEDOUT) {
 			kill(z, SIGKILL);

@@ -44,7 +44,9 @@ typedef struct act__spawner {
  * request.  The caller must already be a child subreaper.  Returns 0; the
  * positive code zygote_init returned; -ECHILD if the zygote died or exited
  * before answering, -ETIMEDOUT if it did not answer in time (it was
- * killed), both with its wait status in sp->init_status; or -errno.
+ * killed), both with its wait status in sp->init_status; -EINTR if a stop
+ * signal (SIGINT, SIGTERM, SIGHUP) that the caller blocks arrived first
+ * (the zygote was killed; the signal is left pending); or -errno.
  */
 int act__spawner_start(act__spawner *sp, const struct act__worker_args *tmpl);
 

@@ -21,6 +21,7 @@ bound, and for the plain start checks that no process is left behind:
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -135,6 +136,34 @@ with tap:
     os.mkfifo(os.path.join(d, "app.json"))
     check_case("app file is a FIFO", d, ["app.json", "FIFO"])
 
+    # A stop signal while a module hangs in its init stops actorsd at once
+    # (the default deadline is 10 s), and takes the zygote along.
+    d = make_dir(tmp, "hang-sigterm", app())
+    e = dict(os.environ, ACTORS_TEST_HOSTILE="init-hang")
+    t0 = time.monotonic()
+    p = subprocess.Popen([ACTORSD, "app.json"], cwd=d, env=e, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        # The zygote exists: actorsd waits for the modules to load.
+        wait_for(lambda: children(p.pid), 5, "actorsd to fork its zygote")
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=BOUND)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    secs = time.monotonic() - t0
+    tap.ok(rc in (0, -signal.SIGTERM) and secs < 8,
+           "SIGTERM while a module init hangs: actorsd ends in %.1f s (rc %s, %r)"
+           % (secs, rc, p.stderr.read().decode().strip()[-200:]))
+    p.stderr.close()
+    try:
+        wait_for(lambda: not leftovers(), 5, "no process left")
+        left = []
+    except Timeout:
+        left = leftovers()
+    tap.is_(left, [], "SIGTERM while a module init hangs: no process left behind")
+
     # ---- 11.6: configuration no restart can fix --------------------------------------
     d = make_dir(tmp, "state-file", app())
     open(os.path.join(d, "st"), "w").close()
@@ -154,6 +183,10 @@ with tap:
 
     d = make_dir(tmp, "endpoint", app(endpoint="tcp://999.1.1.1:1"))
     check_case("unusable endpoint", d, ["app.json", "$.endpoint", "999.1.1.1"])
+
+    d = make_dir(tmp, "ipc-nodir", app(endpoint="ipc://" + tmp + "/no/such/dir/n.ipc"))
+    check_case("ipc endpoint in a missing directory", d, ["app.json", "$.endpoint",
+                                                          "no/such/dir"])
 
     d = make_dir(tmp, "dl-fifo", app())
     os.mkdir(os.path.join(d, "st"))
