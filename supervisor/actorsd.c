@@ -21,7 +21,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <poll.h>
@@ -44,6 +43,7 @@
 #include "log.h"
 #include "modload.h"
 #include "node.h"
+#include "pathcheck.h"
 
 static void usage(FILE *f)
 {
@@ -295,14 +295,12 @@ static int read_key(const char *path, char **out)
 	char buf[128];
 	struct stat st;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	int fd = act__open_regular(path, &st);
 
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+	if (fd == -EINVAL)
 		return -EBADFD;
-	}
+	if (fd < 0)
+		return fd;
 	do {
 		n = read(fd, buf, sizeof buf - 1);
 	} while (n < 0 && errno == EINTR);
@@ -417,18 +415,6 @@ static int check_modules(act_node_t *n, struct binder *b)
 
 /* ---- what the app file names on this machine ------------------------------------ */
 
-static const char *kind_of(mode_t m)
-{
-	if (S_ISREG(m)) return "a regular file";
-	if (S_ISDIR(m)) return "a directory";
-	if (S_ISFIFO(m)) return "a FIFO";
-	if (S_ISSOCK(m)) return "a socket";
-	if (S_ISCHR(m)) return "a character device";
-	if (S_ISBLK(m)) return "a block device";
-	if (S_ISLNK(m)) return "a symbolic link";
-	return "a special file";
-}
-
 /*
  * state_dir and control_socket: a directory that is a file, or a socket
  * whose directory does not exist, is a configuration no restart can fix.
@@ -446,7 +432,7 @@ static int check_paths(const struct act__app *app, bool create)
 	if (stat(app->state_dir, &st) == 0) {
 		if (!S_ISDIR(st.st_mode)) {
 			fprintf(stderr, "actorsd: %s: $.state_dir: %s is %s, not a directory\n",
-			        app->path, app->state_dir, kind_of(st.st_mode));
+			        app->path, app->state_dir, act__file_kind(st.st_mode));
 			return ACT_EXIT_PERMANENT;
 		}
 	} else if (errno == ENOENT && !create) {
@@ -473,7 +459,7 @@ static int check_paths(const struct act__app *app, bool create)
 	if (!state_missing && asprintf(&dl, "%s/dead-letters.jsonl", app->state_dir) >= 0) {
 		if (stat(dl, &st) == 0 && !S_ISREG(st.st_mode)) {
 			fprintf(stderr, "actorsd: %s: $.state_dir: %s is %s, not the dead-letter "
-			        "file\n", app->path, dl, kind_of(st.st_mode));
+			        "file\n", app->path, dl, act__file_kind(st.st_mode));
 			rc = ACT_EXIT_PERMANENT;
 		}
 		free(dl);
@@ -495,11 +481,11 @@ static int check_paths(const struct act__app *app, bool create)
 		}
 	} else if (!S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "actorsd: %s: $.control_socket: %s is %s, not a directory\n",
-		        app->path, dir, kind_of(st.st_mode));
+		        app->path, dir, act__file_kind(st.st_mode));
 		rc = ACT_EXIT_PERMANENT;
 	} else if (lstat(app->control_socket, &st) == 0 && !S_ISSOCK(st.st_mode)) {
 		fprintf(stderr, "actorsd: %s: $.control_socket: %s exists and is %s, not a "
-		        "socket\n", app->path, app->control_socket, kind_of(st.st_mode));
+		        "socket\n", app->path, app->control_socket, act__file_kind(st.st_mode));
 		rc = ACT_EXIT_PERMANENT;
 	} else if (create && access(dir, W_OK | X_OK) < 0) {
 		/* Only for a start: --check may well run as another user. */

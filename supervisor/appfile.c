@@ -15,7 +15,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>   /* isfinite, a macro: no libm needed */
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,6 +28,7 @@
 
 #include "appfile.h"
 #include "jsoncheck.h"
+#include "pathcheck.h"
 #include "restart.h"
 #include "ring.h"   /* ACT__RING_MIN_CAP, ACT__RING_MAX_CAP */
 #include "utf8.h"
@@ -1426,33 +1426,25 @@ int act__app_load(const char *path, struct act__app *app, char *err, size_t err_
 
 	memset(app, 0, sizeof *app);
 	put_err(err, err_cap, "%s", "");
-	/* O_NONBLOCK: a FIFO without a writer must not block the open; it is
-	 * refused below like anything else that is not a regular file (relative
-	 * paths in the file are resolved against its directory, which only a
-	 * file on disk has). */
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		rc = -errno;
-		put_err(err, err_cap, "%s: cannot open: %s", path, strerror(-rc));
+	/* A FIFO or a device is refused without waiting on it: relative paths
+	 * in the file are resolved against its directory, which only a file on
+	 * disk has, and a device could be read forever. */
+	fd = act__open_regular(path, &st);
+	if (fd == -EINVAL) {
+		rc = fd;
+		put_err(err, err_cap, "%s: cannot read: not a regular file (%s)", path,
+		        act__file_kind(st.st_mode));
 		return rc;
 	}
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		put_err(err, err_cap, "%s: cannot stat: %s", path, strerror(-rc));
-		goto fail_read;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		rc = -EISDIR;
+	if (fd == -EISDIR) {
+		rc = fd;
 		put_err(err, err_cap, "%s: cannot read: %s", path, strerror(EISDIR));
-		goto fail_read;
+		return rc;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = -EINVAL;
-		put_err(err, err_cap, "%s: cannot read: not a regular file (%s)", path,
-		        S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) ? "a character device" :
-		        S_ISSOCK(st.st_mode) ? "a socket" : S_ISBLK(st.st_mode) ? "a block device" :
-		        "a special file");
-		goto fail_read;
+	if (fd < 0) {
+		rc = fd;
+		put_err(err, err_cap, "%s: cannot open: %s", path, strerror(-rc));
+		return rc;
 	}
 	if (st.st_size > (off_t)ACT__APP_MAX_FILE_BYTES) {
 		rc = -EFBIG;

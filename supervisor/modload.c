@@ -6,7 +6,6 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "modload.h"
+#include "pathcheck.h"
 
 const char *act__load_phase_text(int32_t phase)
 {
@@ -30,38 +30,21 @@ static void set_phase(struct act__load_watch *w, enum act__load_phase p)
 		atomic_store(&w->phase, (int32_t)p);
 }
 
-static const char *file_kind(mode_t m)
-{
-	if (S_ISFIFO(m)) return "a FIFO";
-	if (S_ISDIR(m)) return "a directory";
-	if (S_ISCHR(m)) return "a character device";
-	if (S_ISBLK(m)) return "a block device";
-	if (S_ISSOCK(m)) return "a socket";
-	return "not a regular file";
-}
-
 int act__module_check_file(const char *path, char *err, size_t err_cap)
 {
 	struct stat st;
-	int fd, rc = 0;
+	int fd = act__open_regular(path, &st);
 
-	/* O_NONBLOCK: opening a FIFO without a writer must not wait. */
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, err_cap, "cannot open module %s: %s", path, strerror(-rc));
-		return rc;
+	if (fd >= 0) {
+		close(fd);
+		return 0;
 	}
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		snprintf(err, err_cap, "cannot stat module %s: %s", path, strerror(-rc));
-	} else if (!S_ISREG(st.st_mode)) {
-		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	if (fd == -EINVAL || fd == -EISDIR)
 		snprintf(err, err_cap, "module %s is %s, not a shared object file", path,
-		         file_kind(st.st_mode));
-	}
-	close(fd);
-	return rc;
+		         act__file_kind(st.st_mode));
+	else
+		snprintf(err, err_cap, "cannot open module %s: %s", path, strerror(-fd));
+	return fd;
 }
 
 struct act_module *act__module_load(const char *path, struct act__load_watch *w,

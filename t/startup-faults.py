@@ -210,11 +210,8 @@ with tap:
     server_pub = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
     server_sec = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"
     client_pub = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
-    for label, sec, pub, want in (
-            ("CURVE keys of two pairs", server_sec, client_pub,
-             ["$.curve.public_key_file", "not the public key"]),
-            ("CURVE key not Z85", "~" * 40, server_pub,
-             ["$.curve.secret_key_file", "not a Z85 key"])):
+
+    def curve_dir(label, sec, pub):
         d = make_dir(tmp, label.replace(" ", "-"))
         for name, key in (("server.key", sec), ("server.pub", pub)):
             with open(os.path.join(d, name), "w") as f:
@@ -223,16 +220,13 @@ with tap:
             json.dump(app(endpoint="tcp://127.0.0.1:*",
                           curve={"secret_key_file": "server.key",
                                  "public_key_file": "server.pub"}), f)
-        check_case(label, d, ["app.json"] + want)
-    d = make_dir(tmp, "curve-good")
-    for name, key in (("server.key", server_sec), ("server.pub", server_pub)):
-        with open(os.path.join(d, name), "w") as f:
-            f.write(key + "\n")
-    with open(os.path.join(d, "app.json"), "w") as f:
-        json.dump(app(endpoint="tcp://127.0.0.1:*",
-                      curve={"secret_key_file": "server.key",
-                             "public_key_file": "server.pub"}), f)
-    rc, msg, _ = run(["--check", "app.json"], d)
+        return d
+
+    check_case("CURVE keys of two pairs", curve_dir("two-pairs", server_sec, client_pub),
+               ["app.json", "$.curve.public_key_file", "not the public key"])
+    check_case("CURVE key not Z85", curve_dir("not-z85", "~" * 40, server_pub),
+               ["app.json", "$.curve.secret_key_file", "not a Z85 key"])
+    rc, msg, _ = run(["--check", "app.json"], curve_dir("curve-good", server_sec, server_pub))
     tap.ok(rc == 0, "a matching CURVE key pair passes --check (exit %s, %r)" % (rc, msg))
 
     a = app()
