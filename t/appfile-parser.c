@@ -106,7 +106,8 @@ static void test_good_full(void)
 	ok(streq(app.control_socket, "/run/actors/bank.sock"), "absolute control_socket kept");
 	ok(app.strategy == ACT_REST_FOR_ONE, "strategy rest_for_one");
 	ok(!strcmp(act__strategy_name(app.strategy), "rest_for_one"), "strategy name");
-	ok(app.max_restarts == 3 && app.period_ms == 10000, "max_restarts, period_ms");
+	ok(app.max_restarts == 3 && app.period_ms == 10000 && app.module_timeout_ms == 30000,
+	   "max_restarts, period_ms, module_timeout_ms");
 	ok(app.has_backoff && app.backoff.initial_ms == 20 && app.backoff.factor == 1.5 &&
 	   app.backoff.max_ms == 30000 && app.backoff.reset_after_ms == 60000, "backoff");
 	ok(app.n_peers == 2 && streq(app.peers[0].name, "audit") &&
