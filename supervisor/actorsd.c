@@ -5,8 +5,9 @@
  *
  * A thin main() over libactors: parse and validate the app file
  * (supervisor/appfile.c), check what it names on this machine (files,
- * directories, the endpoint), declare the node from it, and hand it to the
- * same supervision engine the embedded act_node_run() uses.  Group modules
+ * directories, the endpoint: supervisor/preflight.c), declare the node from
+ * it, and hand it to the same supervision engine the embedded
+ * act_node_run() uses.  Group modules
  * are loaded in the zygote, never in this process, so a module's bugs
  * cannot take the supervisor down.
  *
@@ -22,8 +23,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +30,6 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +42,7 @@
 #include "modload.h"
 #include "node.h"
 #include "pathcheck.h"
+#include "preflight.h"
 
 static void usage(FILE *f)
 {
@@ -57,30 +56,6 @@ static void usage(FILE *f)
 	        "  --foreground  stay in the foreground (the default; for symmetry)\n"
 	        "Exit status: 0 clean stop, 100 bad app file or module, 111 temporary\n"
 	        "failure, 112 restart intensity exceeded.  See actorsd(8).\n");
-}
-
-/* Creates dir and its parents (mode 0700).  0 or -errno. */
-static int mkdirs(const char *dir)
-{
-	char *p = strdup(dir);
-	int err = 0;
-
-	if (!p)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			err = -errno;
-			break;
-		}
-		*s = '/';
-	}
-	if (!err && mkdir(p, 0700) < 0 && errno != EEXIST)
-		err = -errno;
-	free(p);
-	return err;
 }
 
 struct binder {
@@ -373,243 +348,18 @@ static int load_curve(act_node_t *n, const struct act__app *app)
  * wait for it at most module_timeout_ms. */
 static int check_modules(act_node_t *n, struct binder *b)
 {
-	const struct act__app *app = b->app;
-	uint64_t deadline_ms;
-	struct timespec ts;
-	bool timed_out = false;
-	int st = 0, pidfd;
+	int st;
 	pid_t pid = fork();
 
 	if (pid < 0)
 		return ACT_EXIT_TEMPORARY;
 	if (pid == 0)
 		_exit(bind_modules(n, b));
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	deadline_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u +
-	              app->module_timeout_ms;
-	while (pidfd >= 0) {
-		struct pollfd p = { .fd = pidfd, .events = POLLIN };
-		uint64_t now;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-		if (now >= deadline_ms) {
-			timed_out = true;
-			kill(pid, SIGKILL);
-			break;
-		}
-		int r = poll(&p, 1, (int)(deadline_ms - now));
-		if (r > 0 || (r < 0 && errno != EINTR))
-			break;
-	}
-	if (pidfd >= 0)
-		close(pidfd);
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return ACT_EXIT_TEMPORARY;
-	if (!timed_out && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+	st = act__wait_deadline(pid, b->app->module_timeout_ms);
+	if (st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
 	    atomic_load(&b->watch->phase) == ACT__LOAD_DONE)
 		return 0;
-	return report_load_fault(app, b->watch, timed_out, st);
-}
-
-/* ---- what the app file names on this machine ------------------------------------ */
-
-/*
- * state_dir and control_socket: a directory that is a file, or a socket
- * whose directory does not exist, is a configuration no restart can fix.
- * For a real start (create) the state directory is created first; --check
- * creates nothing and accepts a state directory that does not exist yet.
- * Returns 0 or ACT_EXIT_PERMANENT after one message.
- */
-static int check_paths(const struct act__app *app, bool create)
-{
-	struct stat st;
-	char *dl = NULL, *tmp, *dir;
-	bool state_missing = false;
-	int rc = 0, err;
-
-	if (stat(app->state_dir, &st) == 0) {
-		if (!S_ISDIR(st.st_mode)) {
-			fprintf(stderr, "actorsd: %s: $.state_dir: %s is %s, not a directory\n",
-			        app->path, app->state_dir, act__file_kind(st.st_mode));
-			return ACT_EXIT_PERMANENT;
-		}
-	} else if (errno == ENOENT && !create) {
-		state_missing = true;
-	} else if (errno != ENOENT) {
-		fprintf(stderr, "actorsd: %s: $.state_dir: cannot use %s: %s\n", app->path,
-		        app->state_dir, strerror(errno));
-		return ACT_EXIT_PERMANENT;
-	}
-	if (create) {
-		if ((err = mkdirs(app->state_dir))) {
-			fprintf(stderr, "actorsd: %s: $.state_dir: cannot create %s: %s\n", app->path,
-			        app->state_dir, strerror(-err));
-			return ACT_EXIT_PERMANENT;
-		}
-		if (access(app->state_dir, W_OK | X_OK) < 0) {
-			fprintf(stderr, "actorsd: %s: $.state_dir: cannot write into %s: %s\n",
-			        app->path, app->state_dir, strerror(errno));
-			return ACT_EXIT_PERMANENT;
-		}
-	}
-	/* The dead-letter store is opened for appending: a FIFO there would
-	 * block the start. */
-	if (!state_missing && asprintf(&dl, "%s/dead-letters.jsonl", app->state_dir) >= 0) {
-		if (stat(dl, &st) == 0 && !S_ISREG(st.st_mode)) {
-			fprintf(stderr, "actorsd: %s: $.state_dir: %s is %s, not the dead-letter "
-			        "file\n", app->path, dl, act__file_kind(st.st_mode));
-			rc = ACT_EXIT_PERMANENT;
-		}
-		free(dl);
-		if (rc)
-			return rc;
-	}
-
-	if (!app->control_socket)
-		return 0;
-	if (!(tmp = strdup(app->control_socket)))
-		return ACT_EXIT_TEMPORARY;
-	dir = dirname(tmp);
-	if (stat(dir, &st) < 0) {
-		/* Under a state directory --check did not create: fine. */
-		if (!(state_missing && !strcmp(dir, app->state_dir))) {
-			fprintf(stderr, "actorsd: %s: $.control_socket: the directory %s of %s: %s\n",
-			        app->path, dir, app->control_socket, strerror(errno));
-			rc = ACT_EXIT_PERMANENT;
-		}
-	} else if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "actorsd: %s: $.control_socket: %s is %s, not a directory\n",
-		        app->path, dir, act__file_kind(st.st_mode));
-		rc = ACT_EXIT_PERMANENT;
-	} else if (lstat(app->control_socket, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-		fprintf(stderr, "actorsd: %s: $.control_socket: %s exists and is %s, not a "
-		        "socket\n", app->path, app->control_socket, act__file_kind(st.st_mode));
-		rc = ACT_EXIT_PERMANENT;
-	} else if (create && access(dir, W_OK | X_OK) < 0) {
-		/* Only for a start: --check may well run as another user. */
-		fprintf(stderr, "actorsd: %s: $.control_socket: cannot create a socket in %s: %s\n",
-		        app->path, dir, strerror(errno));
-		rc = ACT_EXIT_PERMANENT;
-	}
-	free(tmp);
-	return rc;
-}
-
-/* Waits at most timeout_ms for child pid; its wait status, or -1 after
- * killing it for the deadline. */
-static int wait_deadline(pid_t pid, uint32_t timeout_ms)
-{
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), st = 0, r = 1;
-
-	if (pidfd >= 0) {
-		struct pollfd p = { .fd = pidfd, .events = POLLIN };
-		do {
-			r = poll(&p, 1, (int)timeout_ms);
-		} while (r < 0 && errno == EINTR);
-		close(pidfd);
-		if (r == 0)
-			kill(pid, SIGKILL);
-	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	return r == 0 ? -1 : st;
-}
-
-#define ENDPOINT_CHECK_MS 5000u   /* resolving a host name may take a while */
-
-/*
- * Binds the endpoint once in a child (no ZeroMQ context may exist in this
- * process before the zygote is forked), to tell a configuration that can
- * never work (an address that is not one, a privileged port, an ipc
- * directory that does not exist) from one that may work later (the port is
- * busy, the address is not up yet).  For --check (check) only the
- * permanent kinds fail, and an ipc endpoint is not bound: binding it would
- * take the path over from a node that runs.  Returns 0, or an exit code
- * after one message.
- */
-static int check_endpoint(const struct act__app *app, bool check)
-{
-	const char *ep = app->endpoint;
-	int st, e;
-
-	if (!ep)
-		return 0;
-	if (check && !strncmp(ep, "ipc://", 6)) {
-		/* Not bound (that would take the path over from a running
-		 * node), but its directory must exist. */
-		char *tmp = strdup(ep + 6), *dir;
-		struct stat sb;
-		int rc = 0;
-		if (!tmp)
-			return ACT_EXIT_TEMPORARY;
-		dir = dirname(tmp);
-		if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-			fprintf(stderr, "actorsd: %s: $.endpoint: cannot bind %s: %s is not a "
-			        "directory\n", app->path, ep, dir);
-			rc = ACT_EXIT_PERMANENT;
-		}
-		free(tmp);
-		return rc;
-	}
-	pid_t pid = fork();
-	if (pid < 0)
-		return ACT_EXIT_TEMPORARY;
-	if (pid == 0) {
-		void *ctx = zmq_ctx_new();
-		void *s = ctx ? zmq_socket(ctx, ZMQ_PULL) : NULL;
-		int linger = 0;
-		e = 0;
-		if (!s)
-			_exit(255);
-		zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-		if (zmq_bind(s, ep) < 0)
-			e = errno;
-		zmq_close(s);
-		zmq_ctx_term(ctx);
-		_exit(e > 0 && e < 255 ? e : e ? 254 : 0);
-	}
-	st = wait_deadline(pid, ENDPOINT_CHECK_MS);
-	if (st < 0) {
-		fprintf(stderr, "actorsd: %s: $.endpoint: binding %s did not finish within %u ms\n",
-		        app->path, ep, ENDPOINT_CHECK_MS);
-		return check ? 0 : ACT_EXIT_TEMPORARY;
-	}
-	if (!WIFEXITED(st) || WEXITSTATUS(st) == 255)
-		return ACT_EXIT_TEMPORARY;
-	e = WEXITSTATUS(st);
-	if (e == 0)
-		return 0;
-	if (e == EADDRINUSE || e == EADDRNOTAVAIL || e == ENOMEM || e == EMFILE ||
-	    e == ENFILE || e == ENOBUFS || e == EAGAIN) {
-		if (check)
-			return 0; /* e.g. the node runs and holds it */
-		fprintf(stderr, "actorsd: %s: $.endpoint: cannot bind %s now: %s\n", app->path, ep,
-		        strerror(e));
-		return ACT_EXIT_TEMPORARY;
-	}
-	/* The gateway binds without ZMQ_IPV6, so a bracketed IPv6 host is
-	 * taken for an interface name that does not exist. */
-	bool v6 = e == ENODEV && !strncmp(ep, "tcp://[", 7);
-	fprintf(stderr, "actorsd: %s: $.endpoint: cannot bind %s: %s%s\n", app->path, ep,
-	        e == 254 ? "not a usable ZeroMQ endpoint" : zmq_strerror(e),
-	        v6 ? " (the gateway does not bind IPv6 endpoints yet)" : "");
-	return ACT_EXIT_PERMANENT;
-}
-
-/* Every group's module is a regular file we can open: checked here, in
- * this process, so that a FIFO is never opened for a wait. */
-static int check_module_files(const struct act__app *app)
-{
-	char err[512];
-
-	for (uint32_t gi = 0; gi < app->n_groups; gi++)
-		if (act__module_check_file(app->groups[gi].module, err, sizeof err)) {
-			fprintf(stderr, "actorsd: %s: $.groups[%u].module: %s\n", app->path, gi, err);
-			return ACT_EXIT_PERMANENT;
-		}
-	return 0;
+	return report_load_fault(b->app, b->watch, st < 0, st < 0 ? 0 : st);
 }
 
 int main(int argc, char **argv)
@@ -662,8 +412,8 @@ int main(int argc, char **argv)
 	}
 	atomic_store(&binder.watch->group, -1);
 	atomic_store(&binder.watch->phase, ACT__LOAD_IDLE);
-	if ((rc = load_curve(n, &app)) || (rc = check_module_files(&app)) ||
-	    (rc = check_paths(&app, !check)) || (rc = check_endpoint(&app, check)))
+	if ((rc = load_curve(n, &app)) || (rc = act__preflight_modules(&app)) ||
+	    (rc = act__preflight_paths(&app, !check)) || (rc = act__preflight_endpoint(&app, check)))
 		goto out;
 	if (check) {
 		rc = check_modules(n, &binder);
