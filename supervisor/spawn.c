@@ -63,9 +63,11 @@ static void worker_child(const struct act__worker_args *tmpl, const struct req *
 	signal(SIGPIPE, SIG_IGN);
 
 	/* The kernel re-parents us when the intermediate exits, before the
-	 * zygote can reap it; the zygote closes the write end only after that,
-	 * so this read blocks exactly as long as the adoption takes (no spin).
-	 * Only then can a parent-death signal refer to the supervisor. */
+	 * zygote can reap it; the zygote closes the write end right after it
+	 * reaped it, so once this read returns we are adopted, and until then
+	 * we sleep (no spin, and no deadline: however slow the intermediate's
+	 * exit, the zygote's reap is what ends the wait).  Only then can a
+	 * parent-death signal refer to the supervisor. */
 	while (read(release, &c, 1) < 0 && errno == EINTR)
 		;
 	close(release);

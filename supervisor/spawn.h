@@ -7,8 +7,9 @@
  * the intermediate child exits at once, so the worker is re-parented to
  * the supervisor (a child subreaper) and the supervisor can wait for it
  * through a pidfd like for any child of its own.  The worker blocks on a
- * pipe until the zygote reaped the intermediate, which is when the
- * adoption is certain; only then does it arm its parent-death signal.
+ * pipe until the zygote reaped the intermediate (the adoption happened
+ * when the intermediate exited, just before); only then does it arm its
+ * parent-death signal.
  *
  * Why not clone(CLONE_PARENT), which would make the supervisor the parent
  * at once: a raw clone() skips what glibc's fork() does in the child (the
