@@ -4,21 +4,36 @@
  *     actorsd [--check] APP.json
  *
  * A thin main() over libactors: parse and validate the app file
- * (src/appfile.c), declare the node from it, and hand it to the same
- * supervision engine the embedded act_node_run() uses.  Group modules are
- * loaded in the zygote, never in this process, so a module's bugs cannot
- * take the supervisor down.  Exit codes: see actorsd(8).
+ * (supervisor/appfile.c), check what it names on this machine (files,
+ * directories, the endpoint: supervisor/preflight.c), declare the node from
+ * it, and hand it to the same supervision engine the embedded
+ * act_node_run() uses.  Group modules
+ * are loaded in the zygote, never in this process, so a module's bugs
+ * cannot take the supervisor down.
+ *
+ * Every problem found before the first worker runs is reported as one line
+ * naming the app file and the JSON path, and classified by the exit-code
+ * protocol of actorsd(8): a configuration this machine can never run is
+ * permanent (100, systemd must not restart), a resource that may come
+ * back is temporary (111).  Every wait at startup has a deadline: loading
+ * the modules is bounded by module_timeout_ms, and a module that crashes,
+ * exits or hangs while loading is a permanent error naming it.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <zmq.h>
 
 #include <actors.h>
 
@@ -27,6 +42,8 @@
 #include "log.h"
 #include "modload.h"
 #include "node.h"
+#include "pathcheck.h"
+#include "preflight.h"
 
 static void usage(FILE *f)
 {
@@ -42,62 +59,70 @@ static void usage(FILE *f)
 	        "failure, 112 restart intensity exceeded.  See actorsd(8).\n");
 }
 
-/* Creates dir and its parents (mode 0700).  0 or -errno. */
-static int mkdirs(const char *dir)
-{
-	char *p = strdup(dir);
-	int err = 0;
-
-	if (!p)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			err = -errno;
-			break;
-		}
-		*s = '/';
-	}
-	if (!err && mkdir(p, 0700) < 0 && errno != EEXIST)
-		err = -errno;
-	free(p);
-	return err;
-}
-
 struct binder {
 	const struct act__app *app;
+	struct act__load_watch *watch; /* shared with the waiting process */
 };
+
+/* Memory one worker may allocate: physical memory and its rlimits. */
+static uint64_t memory_limit(const char **what)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+	uint64_t lim = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : UINT64_MAX;
+	struct rlimit rl;
+
+	*what = "this machine's memory";
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < lim) {
+		lim = rl.rlim_cur;
+		*what = "the address-space limit (RLIMIT_AS)";
+	}
+	if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < lim) {
+		lim = rl.rlim_cur;
+		*what = "the data-size limit (RLIMIT_DATA)";
+	}
+	return lim;
+}
 
 /*
  * Loads every group's module and binds each actor to its behaviour.  Runs
  * in the zygote (or a --check child): user code runs here.  Returns 0 or
- * ACT_EXIT_PERMANENT after printing one message naming the file and place.
+ * ACT_EXIT_PERMANENT after printing one message naming the file and place;
+ * the watch says which module is running code, so that the waiting side
+ * can name it if this process dies or hangs instead.
  */
 static int bind_modules(struct act_node *n, void *arg)
 {
-	const struct act__app *app = ((struct binder *)arg)->app;
+	const struct binder *bd = arg;
+	const struct act__app *app = bd->app;
+	struct act__load_watch *w = bd->watch;
 	struct act_module **mods = calloc(app->n_groups, sizeof *mods);
+	const char *mem_what;
+	uint64_t mem = memory_limit(&mem_what);
 	char err[512];
+	int rc = ACT_EXIT_PERMANENT;
 
-	if (!mods)
-		return ACT_EXIT_TEMPORARY;
+	if (!mods) {
+		rc = ACT_EXIT_TEMPORARY;
+		goto fail;
+	}
 	for (uint32_t gi = 0; gi < app->n_groups; gi++) {
 		const struct act__app_group *g = &app->groups[gi];
+		uint64_t state_bytes = 0;
+		atomic_store(&w->group, (int32_t)gi);
+		atomic_store(&w->phase, ACT__LOAD_BIND);
 		for (uint32_t k = 0; k < gi && !mods[gi]; k++)
 			if (!strcmp(app->groups[k].module, g->module))
 				mods[gi] = mods[k];
-		if (!mods[gi] && !(mods[gi] = act__module_load(g->module, err, sizeof err))) {
+		if (!mods[gi] && !(mods[gi] = act__module_load(g->module, w, err, sizeof err))) {
 			fprintf(stderr, "actorsd: %s: $.groups[%u].module: %s\n", app->path, gi, err);
-			return ACT_EXIT_PERMANENT;
+			goto fail;
 		}
 		for (size_t t = 0; t < mods[gi]->n_types; t++)
 			if (act__reg_add_type(&n->reg, mods[gi]->types[t]) == -EEXIST) {
 				fprintf(stderr, "actorsd: %s: $.groups[%u].module: %s registers a "
 				        "second type named '%s'\n", app->path, gi, g->module,
 				        mods[gi]->types[t]->name);
-				return ACT_EXIT_PERMANENT;
+				goto fail;
 			}
 		for (uint32_t ai = 0; ai < g->n_actors; ai++) {
 			const struct act__app_actor *a = &g->actors[ai];
@@ -108,7 +133,7 @@ static int bind_modules(struct act_node *n, void *arg)
 				fprintf(stderr, "actorsd: %s: $.groups[%u].actors[%u].behaviour: module %s "
 				        "has no behaviour '%s' (it has: %s)\n", app->path, gi, ai,
 				        g->module, a->behaviour, err);
-				return ACT_EXIT_PERMANENT;
+				goto fail;
 			}
 			for (size_t h = 0; h < b->n_handlers; h++)
 				if (act__reg_add_type(&n->reg, b->handlers[h].type) == -EEXIST) {
@@ -116,14 +141,72 @@ static int bind_modules(struct act_node *n, void *arg)
 					        "handles a type named '%s' that another module defines "
 					        "differently\n", app->path, gi, ai, b->name,
 					        b->handlers[h].type->name);
-					return ACT_EXIT_PERMANENT;
+					goto fail;
 				}
+			/* The worker allocates every actor's state when it starts: a
+			 * state that cannot fit would fail there, restart after restart. */
+			state_bytes += b->state_size;
+			if (b->state_size > mem || state_bytes > mem) {
+				fprintf(stderr, "actorsd: %s: $.groups[%u].actors[%u].behaviour: behaviour "
+				        "'%s' of module %s needs %zu bytes of state (%llu for the group "
+				        "so far), more than %s (%llu bytes)\n", app->path, gi, ai,
+				        b->name, g->module, b->state_size,
+				        (unsigned long long)state_bytes, mem_what,
+				        (unsigned long long)mem);
+				goto fail;
+			}
 			if (id >= 0)
 				n->reg.actors[id].b = b;
 		}
 	}
 	free(mods); /* the modules stay loaded for the zygote's lifetime */
+	atomic_store(&w->phase, ACT__LOAD_DONE);
 	return 0;
+fail:
+	free(mods);
+	atomic_store(&w->phase, ACT__LOAD_FAILED);
+	return rc;
+}
+
+/*
+ * After the loading process (zygote or --check child) died, exited or was
+ * killed for its deadline without saying why: one message naming the
+ * module and what happened.  Returns the exit code, ACT_EXIT_PERMANENT for
+ * a module's fault.
+ */
+static int report_load_fault(const struct act__app *app, const struct act__load_watch *w,
+                             bool timed_out, int status)
+{
+	int32_t gi = atomic_load(&w->group), phase = atomic_load(&w->phase);
+	const char *mod = gi >= 0 && (uint32_t)gi < app->n_groups ? app->groups[gi].module : NULL;
+	char what[160], where[96], tail[96] = "";
+
+	if (phase == ACT__LOAD_FAILED) /* the loader printed its verdict */
+		return WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status)
+		                                                : ACT_EXIT_PERMANENT;
+	if (timed_out) {
+		snprintf(what, sizeof what, "hung");
+		snprintf(tail, sizeof tail, " (not done within %u ms, $.module_timeout_ms; killed)",
+		         app->module_timeout_ms);
+	} else if (WIFSIGNALED(status))
+		snprintf(what, sizeof what, "was killed by signal %d (%s)", WTERMSIG(status),
+		         strsignal(WTERMSIG(status)));
+	else if (WIFEXITED(status))
+		snprintf(what, sizeof what, "called exit(%d)", WEXITSTATUS(status));
+	else
+		snprintf(what, sizeof what, "ended (wait status 0x%x)", (unsigned)status);
+	if (phase == ACT__LOAD_DONE || !mod) {
+		/* Only module code (a thread it started, say) runs there. */
+		fprintf(stderr, "actorsd: %s: the process that loads the modules %s %s%s\n",
+		        app->path, what, phase == ACT__LOAD_DONE ? "after every module was loaded"
+		                                                 : "before the first module was loaded",
+		        tail);
+		return ACT_EXIT_PERMANENT;
+	}
+	snprintf(where, sizeof where, "$.groups[%d].module", gi);
+	fprintf(stderr, "actorsd: %s: %s: module %s %s %s%s\n", app->path, where, mod, what,
+	        act__load_phase_text(phase), tail);
+	return ACT_EXIT_PERMANENT;
 }
 
 static act_node_t *node_from_app(const struct act__app *app, int *err)
@@ -181,17 +264,25 @@ fail:
 	return NULL;
 }
 
-/* Reads a Z85 key (40 characters, surrounding whitespace ignored) from path. */
+/* Reads a Z85 key (40 characters, surrounding whitespace ignored) from
+ * path, which must be a regular file (a FIFO is refused, not waited on). */
 static int read_key(const char *path, char **out)
 {
 	char buf[128];
-	FILE *f = fopen(path, "r");
-	size_t n;
+	struct stat st;
+	ssize_t n;
+	int fd = act__open_regular(path, &st);
 
-	if (!f)
-		return -errno;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
+	if (fd == -EINVAL)
+		return -EBADFD;
+	if (fd < 0)
+		return fd;
+	do {
+		n = read(fd, buf, sizeof buf - 1);
+	} while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n < 0)
+		return -EIO;
 	buf[n] = '\0';
 	char *s = buf;
 	while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
@@ -200,8 +291,17 @@ static int read_key(const char *path, char **out)
 	if (len != 40)
 		return -EINVAL;
 	s[40] = '\0';
+	uint8_t raw[32];
+	if (!zmq_z85_decode(raw, s))
+		return -EINVAL; /* a character outside Z85 */
 	*out = strdup(s);
 	return *out ? 0 : -ENOMEM;
+}
+
+static const char *key_problem(int err)
+{
+	return err == -EINVAL ? "not a Z85 key" : err == -EBADFD ? "not a regular file" :
+	       strerror(-err);
 }
 
 static int load_curve(act_node_t *n, const struct act__app *app)
@@ -212,13 +312,27 @@ static int load_curve(act_node_t *n, const struct act__app *app)
 	if ((err = read_key(app->curve.secret_key_file, &n->curve_secret))) {
 		fprintf(stderr, "actorsd: %s: $.curve.secret_key_file: cannot read a 40-character Z85 "
 		        "key from %s: %s\n", app->path, app->curve.secret_key_file,
-		        err == -EINVAL ? "not a Z85 key" : strerror(-err));
-		return ACT_EXIT_PERMANENT;
+		        key_problem(err));
+		return err == -ENOMEM ? ACT_EXIT_TEMPORARY : ACT_EXIT_PERMANENT;
 	}
 	if ((err = read_key(app->curve.public_key_file, &n->curve_public))) {
 		fprintf(stderr, "actorsd: %s: $.curve.public_key_file: cannot read a 40-character Z85 "
 		        "key from %s: %s\n", app->path, app->curve.public_key_file,
-		        err == -EINVAL ? "not a Z85 key" : strerror(-err));
+		        key_problem(err));
+		return err == -ENOMEM ? ACT_EXIT_TEMPORARY : ACT_EXIT_PERMANENT;
+	}
+	/* A pair that does not belong together would fail every handshake,
+	 * silently, at run time: derive the public key and compare. */
+	char derived[41];
+	if (zmq_curve_public(derived, n->curve_secret) < 0) {
+		fprintf(stderr, "actorsd: %s: $.curve: this libzmq cannot do CURVE: %s\n", app->path,
+		        zmq_strerror(errno));
+		return ACT_EXIT_PERMANENT;
+	}
+	if (strcmp(derived, n->curve_public)) {
+		fprintf(stderr, "actorsd: %s: $.curve.public_key_file: the key in %s is not the public "
+		        "key of the secret key in %s\n", app->path, app->curve.public_key_file,
+		        app->curve.secret_key_file);
 		return ACT_EXIT_PERMANENT;
 	}
 	if (app->curve.n_allow) {
@@ -231,7 +345,8 @@ static int load_curve(act_node_t *n, const struct act__app *app)
 	return 0;
 }
 
-/* --check: bind the modules in a child, so no user code runs here either. */
+/* --check: bind the modules in a child, so no user code runs here either;
+ * wait for it at most module_timeout_ms. */
 static int check_modules(act_node_t *n, struct binder *b)
 {
 	int st;
@@ -241,14 +356,11 @@ static int check_modules(act_node_t *n, struct binder *b)
 		return ACT_EXIT_TEMPORARY;
 	if (pid == 0)
 		_exit(bind_modules(n, b));
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return ACT_EXIT_TEMPORARY;
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	fprintf(stderr, "actorsd: %s: a module crashed while loading (signal %d)\n",
-	        b->app->path, WTERMSIG(st));
-	return ACT_EXIT_PERMANENT;
+	st = act__wait_deadline(pid, b->app->module_timeout_ms);
+	if (st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+	    atomic_load(&b->watch->phase) == ACT__LOAD_DONE)
+		return 0;
+	return report_load_fault(b->app, b->watch, st < 0, st < 0 ? 0 : st);
 }
 
 int main(int argc, char **argv)
@@ -287,28 +399,28 @@ int main(int argc, char **argv)
 	if (!n) {
 		fprintf(stderr, "actorsd: %s: %s\n", app.path, act_strerror(rc));
 		act__app_free(&app);
-		return ACT_EXIT_PERMANENT;
+		return rc == -ENOMEM ? ACT_EXIT_TEMPORARY : ACT_EXIT_PERMANENT;
 	}
 	binder.app = &app;
-	if ((rc = load_curve(n, &app))) {
-		act_node_free(n);
-		act__app_free(&app);
-		return rc;
+	/* Shared with the process that loads the modules (zygote or --check
+	 * child), so that its death or hang can be blamed on one module. */
+	binder.watch = mmap(NULL, sizeof *binder.watch, PROT_READ | PROT_WRITE,
+	                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (binder.watch == MAP_FAILED) {
+		fprintf(stderr, "actorsd: %s: %s\n", app.path, strerror(errno));
+		rc = ACT_EXIT_TEMPORARY;
+		goto out;
 	}
+	atomic_store(&binder.watch->group, -1);
+	atomic_store(&binder.watch->phase, ACT__LOAD_IDLE);
+	if ((rc = load_curve(n, &app)) || (rc = act__preflight_modules(&app)) ||
+	    (rc = act__preflight_paths(&app, !check)) || (rc = act__preflight_endpoint(&app, check)))
+		goto out;
 	if (check) {
 		rc = check_modules(n, &binder);
 		if (rc == 0)
 			printf("%s: OK (%u groups, %u actors)\n", app.path, app.n_groups, app.n_actors);
-		act_node_free(n);
-		act__app_free(&app);
-		return rc;
-	}
-	if ((rc = mkdirs(app.state_dir))) {
-		fprintf(stderr, "actorsd: %s: $.state_dir: cannot create %s: %s\n", app.path,
-		        app.state_dir, strerror(-rc));
-		act_node_free(n);
-		act__app_free(&app);
-		return ACT_EXIT_PERMANENT;
+		goto out;
 	}
 	/* A path that is not a free or stale socket is a permanent error. */
 	if (app.control_socket &&
@@ -320,12 +432,23 @@ int main(int argc, char **argv)
 	}
 	n->zygote_init = bind_modules;
 	n->zygote_arg = &binder;
+	n->sp.init_timeout_ms = app.module_timeout_ms;
 	rc = act_node_run(n);
+	if (rc == -ECHILD || rc == -ETIMEDOUT) {
+		rc = report_load_fault(&app, binder.watch, rc == -ETIMEDOUT, n->sp.init_status);
+	} else if (rc == -EINTR) {
+		/* Stopped while the modules were loading (only reached if the
+		 * stop signal, pending once the node restored its mask, does not
+		 * end this process by its default action). */
+		rc = ACT_EXIT_OK;
+	} else if (rc < 0) {
+		act__err("%s: cannot run the node: %s", app.path, act_strerror(rc));
+		rc = ACT_EXIT_TEMPORARY;
+	}
+out:
+	if (binder.watch && binder.watch != MAP_FAILED)
+		munmap(binder.watch, sizeof *binder.watch);
 	act_node_free(n);
 	act__app_free(&app);
-	if (rc < 0) {
-		act__err("cannot run the node: %s", act_strerror(rc));
-		return ACT_EXIT_TEMPORARY;
-	}
 	return rc;
 }

@@ -3,22 +3,18 @@
  * against the schema in appfile.h, producing one precise message for the
  * first problem found.
  *
- * Parsing is done twice on purpose.  A strict syntax checker of our own runs
- * first: cJSON is lenient (it accepts "01", "1.", raw control characters in
- * strings, \u0000 that silently truncates a string) and cannot say where or
- * why it failed beyond a position, while a config file deserves "line 7,
- * column 12: trailing comma".  Only text that passed the checker reaches
- * cJSON, which builds the tree the schema walk reads.  The checker also
- * notes which numbers were written with a fraction or exponent, since cJSON
- * keeps only a double and an integer field must reject "1.0".  The schema
- * walk visits keys in file order and stops at the first error, so the
- * message is about the earliest problem in each object.
+ * Parsing is done twice on purpose: the strict checker of jsoncheck.c runs
+ * first and says where and why a file is not JSON; only text that passed
+ * it reaches cJSON, which builds the tree the schema walk reads.  The
+ * checker's list of numbers written with a fraction or exponent is mapped
+ * onto the tree, since cJSON keeps only a double and an integer field must
+ * reject "1.0".  The schema walk visits keys in file order and stops at
+ * the first error, so the message is about the earliest problem in each
+ * object.
  */
 #include "config.h"
 
-#include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>   /* isfinite, a macro: no libm needed */
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,12 +27,12 @@
 #include <cjson/cJSON.h>
 
 #include "appfile.h"
+#include "jsoncheck.h"
+#include "pathcheck.h"
 #include "restart.h"
 #include "ring.h"   /* ACT__RING_MIN_CAP, ACT__RING_MAX_CAP */
 #include "utf8.h"
 
-#define JC_MAX_DEPTH 512          /* well under cJSON's own nesting limit */
-#define JC_MAX_NUMBER_LEN 63      /* cJSON reads at most 63 number characters */
 #define PATH_CAP 512              /* a JSON path in a message */
 #define QBUF 160                  /* a quoted user string in a message */
 #define UNIX_PATH_MAX_LEN (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
@@ -94,26 +90,6 @@ static const char *q(char buf[QBUF], const char *s)
 	buf[o++] = '\'';
 	buf[o] = '\0';
 	return buf;
-}
-
-/* 1-based line and column (in characters) of byte offset off in s. */
-static void line_col(const unsigned char *s, size_t len, size_t off,
-                     unsigned *line, unsigned *col)
-{
-	unsigned l = 1, c = 1;
-
-	if (off > len)
-		off = len;
-	for (size_t i = 0; i < off; i++) {
-		if (s[i] == '\n') {
-			l++;
-			c = 1;
-		} else if ((s[i] & 0xc0) != 0x80) {
-			c++;
-		}
-	}
-	*line = l;
-	*col = c;
 }
 
 /* base + "/" + rel, or a copy of rel if it is absolute or base is NULL or "".
@@ -215,419 +191,6 @@ static int strset_put(struct strset *s, const char *key, uint64_t val, uint64_t 
 	return 0;
 }
 
-/* ---- strict JSON syntax check ------------------------------------------- */
-
-/* A number written with a fraction or an exponent: its ordinal among all
- * numbers of the document, where it is, and (after the tree is built) the
- * cJSON item it became. */
-struct nonint {
-	size_t ordinal;
-	size_t off;
-	size_t len;
-	const cJSON *item;
-};
-
-struct jcheck {
-	const unsigned char *s;
-	size_t len, pos;
-	unsigned depth;
-	size_t n_numbers;
-	struct nonint *nonint;
-	size_t n_nonint, cap_nonint;
-	int rc;               /* 0, -EINVAL (msg set) or -ENOMEM */
-	size_t err_off;
-	char msg[256];
-};
-
-__attribute__((format(printf, 3, 4)))
-static int jc_fail(struct jcheck *j, size_t off, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (j->rc)
-		return j->rc;
-	j->rc = -EINVAL;
-	j->err_off = off;
-	va_start(ap, fmt);
-	vsnprintf(j->msg, sizeof j->msg, fmt, ap);
-	va_end(ap);
-	return j->rc;
-}
-
-static void jc_ws(struct jcheck *j)
-{
-	while (j->pos < j->len) {
-		unsigned char c = j->s[j->pos];
-		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-			break;
-		j->pos++;
-	}
-}
-
-static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-
-static int is_word_char(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '_';
-}
-
-/* Describes what sits at offset off, for "expected X, got Y". */
-static const char *jc_what(const struct jcheck *j, size_t off, char buf[QBUF])
-{
-	unsigned char c;
-
-	if (off >= j->len)
-		return "end of file";
-	c = j->s[off];
-	if (c == 0)
-		return "a NUL byte";
-	if (c == '/')
-		return "'/' (JSON has no comments)";
-	if (c == '\'')
-		return "\"'\" (JSON strings use double quotes)";
-	if (is_word_char(c)) {
-		size_t n = 0;
-		while (off + n < j->len && n < 24 && is_word_char(j->s[off + n]))
-			n++;
-		snprintf(buf, QBUF, "'%.*s%s'", (int)n, (const char *)j->s + off,
-		         off + n < j->len && is_word_char(j->s[off + n]) ? "..." : "");
-		return buf;
-	}
-	if (c < 0x20 || c == 0x7f) {
-		snprintf(buf, QBUF, "control character 0x%02x", c);
-		return buf;
-	}
-	if (c >= 0x80) {
-		size_t n = act__utf8_seq(j->s + off, j->len - off);
-		if (!n)
-			snprintf(buf, QBUF, "invalid UTF-8 (byte 0x%02x)", c);
-		else
-			snprintf(buf, QBUF, "'%.*s'", (int)n, (const char *)j->s + off);
-		return buf;
-	}
-	snprintf(buf, QBUF, "'%c'", c);
-	return buf;
-}
-
-/* After a complete value, something that starts another one: the classic
- * forgotten comma. */
-static const char *comma_hint(const struct jcheck *j)
-{
-	unsigned char c = j->pos < j->len ? j->s[j->pos] : 0;
-
-	if (c == '"' || c == '{' || c == '[' || c == '-' || is_digit(c) ||
-	    c == 't' || c == 'f' || c == 'n')
-		return " (missing ','?)";
-	return "";
-}
-
-static int jc_hex4(const struct jcheck *j, size_t at, unsigned *out)
-{
-	unsigned v = 0;
-
-	if (at + 4 > j->len)
-		return -1;
-	for (size_t i = at; i < at + 4; i++) {
-		unsigned char c = j->s[i];
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v |= c - 'a' + 10u;
-		else if (c >= 'A' && c <= 'F')
-			v |= c - 'A' + 10u;
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static int jc_string(struct jcheck *j)
-{
-	size_t start = j->pos++;
-	unsigned sl, sc;
-
-	while (j->pos < j->len) {
-		unsigned char c = j->s[j->pos];
-		if (c == '"') {
-			j->pos++;
-			return 0;
-		}
-		if (c == '\\') {
-			unsigned cp, lo;
-			if (j->pos + 1 >= j->len)
-				break;
-			switch (j->s[j->pos + 1]) {
-			case '"': case '\\': case '/': case 'b':
-			case 'f': case 'n': case 'r': case 't':
-				j->pos += 2;
-				continue;
-			case 'u':
-				break;
-			default:
-				if (j->s[j->pos + 1] >= 0x21 && j->s[j->pos + 1] < 0x7f)
-					return jc_fail(j, j->pos, "invalid escape '\\%c' in string "
-					               "(valid: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)",
-					               j->s[j->pos + 1]);
-				return jc_fail(j, j->pos, "invalid escape in string "
-				               "(valid: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)");
-			}
-			if (jc_hex4(j, j->pos + 2, &cp))
-				return jc_fail(j, j->pos, "invalid \\u escape: expected 4 hex digits");
-			if (cp == 0)
-				return jc_fail(j, j->pos, "\\u0000 is not allowed (strings cannot contain NUL)");
-			if (cp >= 0xdc00 && cp <= 0xdfff)
-				return jc_fail(j, j->pos, "unpaired UTF-16 surrogate \\u%04x", cp);
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (j->pos + 7 >= j->len || j->s[j->pos + 6] != '\\' ||
-				    j->s[j->pos + 7] != 'u' || jc_hex4(j, j->pos + 8, &lo) ||
-				    lo < 0xdc00 || lo > 0xdfff)
-					return jc_fail(j, j->pos, "unpaired UTF-16 surrogate \\u%04x", cp);
-				j->pos += 6;
-			}
-			j->pos += 6;
-			continue;
-		}
-		if (c == 0)
-			return jc_fail(j, j->pos, "NUL byte in string");
-		if (c == '\n' || c == '\r') {
-			line_col(j->s, j->len, start, &sl, &sc);
-			return jc_fail(j, j->pos, "line break inside the string opened at %u:%u "
-			               "(missing '\"'? write a newline as \\n)", sl, sc);
-		}
-		if (c < 0x20)
-			return jc_fail(j, j->pos, "control character 0x%02x in string "
-			               "(write it as \\u%04x)", c, c);
-		if (c >= 0x80) {
-			size_t n = act__utf8_seq(j->s + j->pos, j->len - j->pos);
-			if (!n)
-				return jc_fail(j, j->pos, "invalid UTF-8 in string (byte 0x%02x)", c);
-			j->pos += n;
-			continue;
-		}
-		j->pos++;
-	}
-	return jc_fail(j, start, "unterminated string (no closing '\"' before end of file)");
-}
-
-static int jc_number(struct jcheck *j)
-{
-	const unsigned char *s = j->s;
-	size_t p = j->pos, start = j->pos;
-	int frac = 0;
-
-	if (s[p] == '-')
-		p++;
-	if (p >= j->len || !is_digit(s[p]))
-		return jc_fail(j, start, "invalid number: expected a digit after '-'");
-	if (s[p] == '0') {
-		p++;
-		if (p < j->len && is_digit(s[p]))
-			return jc_fail(j, start, "invalid number: leading zero");
-	} else {
-		while (p < j->len && is_digit(s[p]))
-			p++;
-	}
-	if (p < j->len && s[p] == '.') {
-		p++;
-		frac = 1;
-		if (p >= j->len || !is_digit(s[p]))
-			return jc_fail(j, start, "invalid number: expected a digit after '.'");
-		while (p < j->len && is_digit(s[p]))
-			p++;
-	}
-	if (p < j->len && (s[p] == 'e' || s[p] == 'E')) {
-		p++;
-		frac = 1;
-		if (p < j->len && (s[p] == '+' || s[p] == '-'))
-			p++;
-		if (p >= j->len || !is_digit(s[p]))
-			return jc_fail(j, start, "invalid number: expected a digit in the exponent");
-		while (p < j->len && is_digit(s[p]))
-			p++;
-	}
-	if (p - start > JC_MAX_NUMBER_LEN)
-		return jc_fail(j, start, "number too long (more than %d characters)",
-		               JC_MAX_NUMBER_LEN);
-	if (frac) {
-		if (j->n_nonint == j->cap_nonint) {
-			size_t ncap = j->cap_nonint ? j->cap_nonint * 2 : 16;
-			struct nonint *nn = realloc(j->nonint, ncap * sizeof *nn);
-			if (!nn)
-				return j->rc = -ENOMEM;
-			j->nonint = nn;
-			j->cap_nonint = ncap;
-		}
-		j->nonint[j->n_nonint++] = (struct nonint){ j->n_numbers, start, p - start, NULL };
-	}
-	j->n_numbers++;
-	j->pos = p;
-	return 0;
-}
-
-static int jc_value(struct jcheck *j);
-
-static int jc_object(struct jcheck *j)
-{
-	size_t open = j->pos;
-	char w[QBUF];
-	unsigned ol, oc;
-
-	if (++j->depth > JC_MAX_DEPTH)
-		return jc_fail(j, open, "nested deeper than %d levels", JC_MAX_DEPTH);
-	j->pos++;
-	jc_ws(j);
-	if (j->pos < j->len && j->s[j->pos] == '}') {
-		j->pos++;
-		j->depth--;
-		return 0;
-	}
-	for (;;) {
-		if (j->pos >= j->len || j->s[j->pos] != '"')
-			return jc_fail(j, j->pos, "expected a string key or '}', got %s",
-			               jc_what(j, j->pos, w));
-		if (jc_string(j))
-			return j->rc;
-		jc_ws(j);
-		if (j->pos >= j->len || j->s[j->pos] != ':')
-			return jc_fail(j, j->pos, "expected ':' after the key, got %s",
-			               jc_what(j, j->pos, w));
-		j->pos++;
-		jc_ws(j);
-		if (jc_value(j))
-			return j->rc;
-		jc_ws(j);
-		if (j->pos < j->len && j->s[j->pos] == '}') {
-			j->pos++;
-			break;
-		}
-		if (j->pos < j->len && j->s[j->pos] == ',') {
-			size_t comma = j->pos++;
-			jc_ws(j);
-			if (j->pos < j->len && j->s[j->pos] == '}')
-				return jc_fail(j, comma, "trailing comma before '}' (not allowed in JSON)");
-			continue;
-		}
-		if (j->pos >= j->len) {
-			line_col(j->s, j->len, open, &ol, &oc);
-			return jc_fail(j, j->pos, "unexpected end of file: the '{' at %u:%u "
-			               "is not closed", ol, oc);
-		}
-		return jc_fail(j, j->pos, "expected ',' or '}' after an object member, got %s%s",
-		               jc_what(j, j->pos, w), comma_hint(j));
-	}
-	j->depth--;
-	return 0;
-}
-
-static int jc_array(struct jcheck *j)
-{
-	size_t open = j->pos;
-	char w[QBUF];
-	unsigned ol, oc;
-
-	if (++j->depth > JC_MAX_DEPTH)
-		return jc_fail(j, open, "nested deeper than %d levels", JC_MAX_DEPTH);
-	j->pos++;
-	jc_ws(j);
-	if (j->pos < j->len && j->s[j->pos] == ']') {
-		j->pos++;
-		j->depth--;
-		return 0;
-	}
-	for (;;) {
-		if (jc_value(j))
-			return j->rc;
-		jc_ws(j);
-		if (j->pos < j->len && j->s[j->pos] == ']') {
-			j->pos++;
-			break;
-		}
-		if (j->pos < j->len && j->s[j->pos] == ',') {
-			size_t comma = j->pos++;
-			jc_ws(j);
-			if (j->pos < j->len && j->s[j->pos] == ']')
-				return jc_fail(j, comma, "trailing comma before ']' (not allowed in JSON)");
-			continue;
-		}
-		if (j->pos >= j->len) {
-			line_col(j->s, j->len, open, &ol, &oc);
-			return jc_fail(j, j->pos, "unexpected end of file: the '[' at %u:%u "
-			               "is not closed", ol, oc);
-		}
-		return jc_fail(j, j->pos, "expected ',' or ']' after an array element, got %s%s",
-		               jc_what(j, j->pos, w), comma_hint(j));
-	}
-	j->depth--;
-	return 0;
-}
-
-static int jc_literal(struct jcheck *j, const char *lit)
-{
-	size_t n = strlen(lit);
-	char w[QBUF];
-
-	assert(n > 0);
-	if (j->len - j->pos < n || memcmp(j->s + j->pos, lit, n))
-		return jc_fail(j, j->pos, "expected a value, got %s (strings need double "
-		               "quotes; the literals are true, false and null)",
-		               jc_what(j, j->pos, w));
-	j->pos += n;
-	return 0;
-}
-
-static int jc_value(struct jcheck *j)
-{
-	char w[QBUF];
-
-	if (j->pos >= j->len)
-		return jc_fail(j, j->pos, "expected a value, got end of file");
-	switch (j->s[j->pos]) {
-	case '{':
-		return jc_object(j);
-	case '[':
-		return jc_array(j);
-	case '"':
-		return jc_string(j);
-	case '-': case '0': case '1': case '2': case '3': case '4':
-	case '5': case '6': case '7': case '8': case '9':
-		return jc_number(j);
-	case 't':
-		return jc_literal(j, "true");
-	case 'f':
-		return jc_literal(j, "false");
-	case 'n':
-		return jc_literal(j, "null");
-	default:
-		if (is_word_char(j->s[j->pos]))
-			return jc_fail(j, j->pos, "expected a value, got %s (strings need double "
-			               "quotes; the literals are true, false and null)",
-			               jc_what(j, j->pos, w));
-		return jc_fail(j, j->pos, "expected a value, got %s", jc_what(j, j->pos, w));
-	}
-}
-
-/* Checks the whole document; 0, -EINVAL (j->msg, j->err_off) or -ENOMEM. */
-static int jc_document(struct jcheck *j)
-{
-	char w[QBUF];
-
-	if (j->len >= 3 && !memcmp(j->s, "\xef\xbb\xbf", 3))
-		j->pos = 3;   /* a UTF-8 BOM; cJSON skips it as well */
-	jc_ws(j);
-	if (j->pos >= j->len)
-		return jc_fail(j, j->pos, "empty file (expected a JSON object)");
-	if (jc_value(j))
-		return j->rc;
-	jc_ws(j);
-	if (j->pos < j->len)
-		return jc_fail(j, j->pos, "unexpected %s after the end of the JSON document",
-		               jc_what(j, j->pos, w));
-	return 0;
-}
-
 /* ---- the schema walk ------------------------------------------------------ */
 
 struct pctx {
@@ -638,7 +201,7 @@ struct pctx {
 	int failed;
 	char path[PATH_CAP];
 	size_t path_len;
-	struct nonint *nonint;     /* sorted by item after the tree is built */
+	struct act__jc_nonint *nonint;     /* sorted by item after the tree is built */
 	size_t n_nonint;
 	const char *text;
 	struct act__app *app;
@@ -694,7 +257,7 @@ static int is_ident(const char *s)
 	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
 		return 0;
 	while (*++s)
-		if (!is_word_char((unsigned char)*s))
+		if (!act__jc_is_word_char((unsigned char)*s))
 			return 0;
 	return 1;
 }
@@ -726,14 +289,14 @@ static void path_pop(struct pctx *c, size_t mark)
 
 static int nonint_cmp(const void *a, const void *b)
 {
-	const cJSON *x = ((const struct nonint *)a)->item;
-	const cJSON *y = ((const struct nonint *)b)->item;
+	const cJSON *x = ((const struct act__jc_nonint *)a)->item;
+	const cJSON *y = ((const struct act__jc_nonint *)b)->item;
 	return x < y ? -1 : x > y;
 }
 
-static const struct nonint *nonint_find(const struct pctx *c, const cJSON *it)
+static const struct act__jc_nonint *nonint_find(const struct pctx *c, const cJSON *it)
 {
-	struct nonint key = { 0, 0, 0, it };
+	struct act__jc_nonint key = { 0, 0, 0, it };
 	if (!c->n_nonint)
 		return NULL;
 	return bsearch(&key, c->nonint, c->n_nonint, sizeof key, nonint_cmp);
@@ -742,7 +305,7 @@ static const struct nonint *nonint_find(const struct pctx *c, const cJSON *it)
 /* Describes a JSON value for "got ...". */
 static const char *describe(const struct pctx *c, const cJSON *it, char buf[QBUF])
 {
-	const struct nonint *ni;
+	const struct act__jc_nonint *ni;
 	char b[QBUF];
 
 	if (cJSON_IsString(it)) {
@@ -877,7 +440,7 @@ static const char *name_problem(const char *s, char buf[QBUF])
 	}
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
-		if (!is_word_char(ch) && ch != '.' && ch != '-') {
+		if (!act__jc_is_word_char(ch) && ch != '.' && ch != '-') {
 			if (ch >= 0x20 && ch < 0x7f)
 				snprintf(buf, QBUF, "has a bad character '%c' at byte %zu "
 				         "(allowed: A-Z a-z 0-9 _ . -)", ch, i);
@@ -971,7 +534,7 @@ static const char *endpoint_problem(const char *ep, bool bind)
 	if (!*port || strlen(port) > 5)
 		return "expected a port in 1..65535 after the last ':'";
 	for (const char *p = port; *p; p++) {
-		if (!is_digit((unsigned char)*p))
+		if (!act__jc_is_digit((unsigned char)*p))
 			return "expected a port in 1..65535 after the last ':'";
 		pn = pn * 10 + (unsigned long)(*p - '0');
 	}
@@ -1585,10 +1148,12 @@ static int parse_limits(struct pctx *c, const cJSON *obj)
 
 static const char *const top_keys[] = {
 	"node", "state_dir", "endpoint", "advertise", "control_socket", "strategy",
-	"max_restarts", "period_ms", "backoff", "peers", "limits", "curve", "groups", NULL
+	"max_restarts", "period_ms", "backoff", "peers", "limits", "curve", "groups",
+	"module_timeout_ms", NULL
 };
 enum { T_NODE, T_STATE_DIR, T_ENDPOINT, T_ADVERTISE, T_CONTROL, T_STRATEGY,
-       T_MAX_RESTARTS, T_PERIOD, T_BACKOFF, T_PEERS, T_LIMITS, T_CURVE, T_GROUPS };
+       T_MAX_RESTARTS, T_PERIOD, T_BACKOFF, T_PEERS, T_LIMITS, T_CURVE, T_GROUPS,
+       T_MODULE_TIMEOUT };
 
 /* Checks that need the whole file: references between top-level keys. */
 static int cross_checks(struct pctx *c, unsigned seen)
@@ -1689,6 +1254,9 @@ static int parse_top(struct pctx *c, const cJSON *root)
 		case T_PERIOD:
 			rc = get_u32(c, it, 1, UINT32_MAX, &app->period_ms);
 			break;
+		case T_MODULE_TIMEOUT:
+			rc = get_u32(c, it, 1, ACT__APP_MAX_MODULE_TIMEOUT_MS, &app->module_timeout_ms);
+			break;
 		case T_BACKOFF:
 			rc = parse_backoff(c, it);
 			break;
@@ -1724,7 +1292,7 @@ static int parse_top(struct pctx *c, const cJSON *root)
 
 /* Finds the cJSON items of the numbers the syntax check saw written with a
  * fraction or exponent: both walks visit numbers in document order. */
-static void map_nonint(const cJSON *it, struct nonint *ni, size_t n_ni,
+static void map_nonint(const cJSON *it, struct act__jc_nonint *ni, size_t n_ni,
                        size_t *ordinal, size_t *next)
 {
 	const cJSON *ch;
@@ -1745,6 +1313,7 @@ static void app_defaults(struct act__app *app)
 	app->strategy = ACT_ONE_FOR_ONE;
 	app->max_restarts = 1;
 	app->period_ms = 5000;
+	app->module_timeout_ms = ACT__APP_MODULE_TIMEOUT_MS;
 	app->backoff = (struct act__app_backoff){ 10, 2.0, 10000, 10000 };
 	app->limits = (struct act__app_limits){ 1048576, 32, 65536, 256 };
 }
@@ -1753,7 +1322,7 @@ int act__app_parse(const char *text, size_t len, const char *path_for_messages,
                    const char *base_dir, struct act__app *app, char *err, size_t err_cap)
 {
 	const char *file = path_for_messages ? path_for_messages : "<input>";
-	struct jcheck j = { 0 };
+	struct act__jcheck j = { 0 };
 	struct pctx c = { 0 };
 	cJSON *root = NULL;
 	size_t ordinal = 0, next = 0;
@@ -1769,15 +1338,13 @@ int act__app_parse(const char *text, size_t len, const char *path_for_messages,
 		return -EFBIG;
 	}
 
-	j.s = (const unsigned char *)(text ? text : "");
-	j.len = len;
-	if ((rc = jc_document(&j))) {
+	if ((rc = act__jc_document(&j, text, len))) {
 		unsigned line, col;
 		if (rc == -ENOMEM) {
 			put_err(err, err_cap, "%s: out of memory", file);
 			goto fail_check;
 		}
-		line_col(j.s, j.len, j.err_off, &line, &col);
+		act__jc_line_col(j.s, j.len, j.err_off, &line, &col);
 		put_err(err, err_cap, "%s:%u:%u: syntax error: %s", file, line, col, j.msg);
 		goto fail_check;
 	}
@@ -1816,7 +1383,7 @@ int act__app_parse(const char *text, size_t len, const char *path_for_messages,
 
 	strset_fini(&c.actor_names);
 	cJSON_Delete(root);
-	free(j.nonint);
+	act__jc_fini(&j);
 	return 0;
 
 fail_walk:
@@ -1824,7 +1391,7 @@ fail_walk:
 	act__app_free(app);
 	cJSON_Delete(root);
 fail_check:
-	free(j.nonint);
+	act__jc_fini(&j);
 	return rc;
 }
 
@@ -1859,35 +1426,40 @@ int act__app_load(const char *path, struct act__app *app, char *err, size_t err_
 
 	memset(app, 0, sizeof *app);
 	put_err(err, err_cap, "%s", "");
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* A FIFO or a device is refused without waiting on it: relative paths
+	 * in the file are resolved against its directory, which only a file on
+	 * disk has, and a device could be read forever. */
+	fd = act__open_regular(path, &st);
+	if (fd == -EINVAL) {
+		rc = fd;
+		put_err(err, err_cap, "%s: cannot read: not a regular file (%s)", path,
+		        act__file_kind(st.st_mode));
+		return rc;
+	}
+	if (fd == -EISDIR) {
+		rc = fd;
+		put_err(err, err_cap, "%s: cannot read: %s", path, strerror(EISDIR));
+		return rc;
+	}
 	if (fd < 0) {
-		rc = -errno;
+		rc = fd;
 		put_err(err, err_cap, "%s: cannot open: %s", path, strerror(-rc));
 		return rc;
 	}
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		put_err(err, err_cap, "%s: cannot stat: %s", path, strerror(-rc));
-		goto fail_read;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		rc = -EISDIR;
-		put_err(err, err_cap, "%s: cannot read: %s", path, strerror(EISDIR));
-		goto fail_read;
-	}
-	if (S_ISREG(st.st_mode) && st.st_size > (off_t)ACT__APP_MAX_FILE_BYTES) {
+	if (st.st_size > (off_t)ACT__APP_MAX_FILE_BYTES) {
 		rc = -EFBIG;
 		put_err(err, err_cap, "%s: file too large (%lld bytes, at most %u)", path,
 		        (long long)st.st_size, ACT__APP_MAX_FILE_BYTES);
 		goto fail_read;
 	}
-	/* Read to the end, even if the size changed or is unknown (a pipe),
-	 * but never more than one byte past the limit: a buffer full at
-	 * LIMIT + 1 bytes is refused before the next read. */
+	/* Read to the end, even if the file grew since fstat(), but never
+	 * more than one byte past the limit: a buffer full at LIMIT + 1 bytes
+	 * is refused before the next read.  A regular file never answers
+	 * EAGAIN, O_NONBLOCK or not. */
 	for (;;) {
 		ssize_t n;
 		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : (S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096);
+			size_t ncap = cap ? cap * 2 : (size_t)st.st_size + 1;
 			char *nb;
 			if (ncap > (size_t)ACT__APP_MAX_FILE_BYTES + 1)
 				ncap = (size_t)ACT__APP_MAX_FILE_BYTES + 1;

@@ -20,7 +20,11 @@
  *   control_socket  [STATE_DIR/actorsd.sock] relative to the app file's
  *                   directory; at most 107 bytes once resolved
  *   strategy        one_for_one | one_for_all | rest_for_one [one_for_one]
- *   max_restarts    0..1024 [1];   period_ms  1..4294967295 [5000]
+ *   max_restarts    0..1024 [1] (ACT__SUP_MAX_RESTARTS, the restart window)
+ *   period_ms       1..4294967295 [5000]
+ *   module_timeout_ms 1..3600000 [10000]: how long loading the modules
+ *                   (all of them: constructors, actors_module_init(),
+ *                   binding) may take, at startup and for --check
  *   backoff         { initial_ms 0..3600000 [10], factor 1.0..1000.0 [2.0],
  *                     max_ms initial_ms..3600000 [10000],
  *                     reset_after_ms 0..86400000 [10000] }
@@ -54,7 +58,8 @@
  * trailing commas, no NUL bytes (raw or \u0000), no unpaired surrogates, no
  * duplicate keys in any object (args included), nesting at most 512 deep,
  * numbers finite.  An integer field rejects numbers written with a fraction
- * or an exponent ("1.0", "1e3").  Files larger than 16 MiB are refused.
+ * or an exponent ("1.0", "1e3").  Files larger than 16 MiB are refused, and
+ * so is anything that is not a regular file (a FIFO, a device).
  */
 #ifndef ACT_APPFILE_H
 #define ACT_APPFILE_H
@@ -69,6 +74,8 @@
 #define ACT__APP_MAX_GROUPS     255u
 #define ACT__APP_NAME_MAX       ((unsigned)ACT_NAME_MAX) /* node, group, peer and actor names */
 #define ACT__APP_Z85_KEY_LEN    40u   /* a CURVE public key in Z85 */
+#define ACT__APP_MODULE_TIMEOUT_MS     10000u
+#define ACT__APP_MAX_MODULE_TIMEOUT_MS 3600000u
 
 
 struct act__app_actor {
@@ -137,6 +144,7 @@ struct act__app {
 	act_strategy strategy;
 	uint32_t max_restarts;
 	uint32_t period_ms;
+	uint32_t module_timeout_ms; /* loading all modules, at startup and --check */
 	bool has_backoff;      /* "backoff" was given; values are filled either way */
 	struct act__app_backoff backoff;
 	struct act__app_limits limits;
@@ -159,8 +167,11 @@ struct act__app {
  *   -EFBIG   larger than ACT__APP_MAX_FILE_BYTES
  *   -ENOMEM  out of memory
  *   other    the file could not be opened or read (-ENOENT, -EACCES,
- *            -EISDIR...), "FILE: cannot open: ..."
- * Blocks on file I/O only.  Any thread: nothing global is written (cJSON
+ *            -EISDIR...), "FILE: cannot open: ..."; -EINVAL with
+ *            "FILE: cannot read: not a regular file (a FIFO)" for anything
+ *            but a regular file or a directory
+ * Never waits for a writer (a FIFO is refused without blocking); blocks
+ * on file I/O only.  Any thread: nothing global is written (cJSON
  * sets its global error pointer only when a parse fails, and text reaches
  * cJSON only after our own checker accepted it).
  */

@@ -9,11 +9,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -39,13 +40,18 @@ static int pidfd_open_(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* Runs in the worker: detach, wait to be adopted, then become the group. */
+/*
+ * Runs in the worker: detach, wait to be adopted, then become the group.
+ * release is the read end of a pipe whose only write end the zygote
+ * closes after it reaped our intermediate parent: EOF on it means that we
+ * were re-parented (to the supervisor, unless the supervisor is gone).
+ */
 static void worker_child(const struct act__worker_args *tmpl, const struct req *rq,
-                         pid_t supervisor, int sock)
+                         pid_t supervisor, int sock, int release)
 {
 	struct act__worker_args a = *tmpl;
 	sigset_t none;
-	uint64_t deadline = act__now_ns() + 2000000000ull;
+	char c;
 
 	close(sock);
 	setpgid(0, 0); /* own process group: the supervisor signals it as a unit */
@@ -56,17 +62,19 @@ static void worker_child(const struct act__worker_args *tmpl, const struct req *
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* The intermediate parent exits right after forking us; once it is
-	 * gone we belong to the supervisor (a subreaper).  Only then can a
+	/* The kernel re-parents us when the intermediate exits, before the
+	 * zygote can reap it; the zygote closes the write end right after it
+	 * reaped it, so once this read returns we are adopted, and until then
+	 * we sleep (no spin, and no deadline: however slow the intermediate's
+	 * exit, the zygote's reap is what ends the wait).  Only then can a
 	 * parent-death signal refer to the supervisor. */
-	while (getppid() != supervisor) {
-		if (act__now_ns() > deadline)
-			_exit(ACT_EXIT_TEMPORARY);
-		sched_yield();
-	}
+	while (read(release, &c, 1) < 0 && errno == EINTR)
+		;
+	close(release);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		_exit(ACT_EXIT_TEMPORARY);
-	/* The supervisor may have died between the check and the prctl. */
+	/* The supervisor (or the zygote, before it reaped our parent) may have
+	 * died before the prctl: then we were adopted by someone else. */
 	if (getppid() != supervisor)
 		_exit(ACT_EXIT_TEMPORARY);
 
@@ -98,7 +106,7 @@ static void zygote_main(const struct act__worker_args *tmpl, int sock, pid_t sup
 	for (;;) {
 		ssize_t n = recv(sock, &rq, sizeof rq, 0);
 		struct rep rp = { 0, 0 };
-		int pfd[2];
+		int pfd[2], rel[2];
 		pid_t mid;
 
 		if (n == 0 || (n < 0 && errno != EINTR))
@@ -109,25 +117,35 @@ static void zygote_main(const struct act__worker_args *tmpl, int sock, pid_t sup
 			rp.err = -errno;
 			goto reply;
 		}
-		mid = fork();
-		if (mid < 0) {
+		if (pipe2(rel, O_CLOEXEC) < 0) {
 			rp.err = -errno;
 			close(pfd[0]);
 			close(pfd[1]);
 			goto reply;
 		}
+		mid = fork();
+		if (mid < 0) {
+			rp.err = -errno;
+			close(pfd[0]);
+			close(pfd[1]);
+			close(rel[0]);
+			close(rel[1]);
+			goto reply;
+		}
 		if (mid == 0) {
 			close(pfd[0]);
+			close(rel[1]);
 			pid_t w = fork();
 			if (w == 0) {
 				close(pfd[1]);
-				worker_child(tmpl, &rq, supervisor, sock);
+				worker_child(tmpl, &rq, supervisor, sock, rel[0]);
 			}
 			int32_t v = w < 0 ? -errno : (int32_t)w;
 			ssize_t wr = write(pfd[1], &v, sizeof v);
 			_exit(wr == (ssize_t)sizeof v ? 0 : 1);
 		}
 		close(pfd[1]);
+		close(rel[0]);
 		int32_t v = -EIO;
 		ssize_t rd;
 		do {
@@ -138,6 +156,7 @@ static void zygote_main(const struct act__worker_args *tmpl, int sock, pid_t sup
 		 * this returns, the worker is the supervisor's child. */
 		while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
 			;
+		close(rel[1]); /* releases the worker (worker_child) */
 		if (rd != (ssize_t)sizeof v)
 			v = -EIO;
 		if (v < 0)
@@ -150,18 +169,47 @@ reply:
 	}
 }
 
+/*
+ * Waits until child pid (pidfd) has exited or timeout_ms passed, reaps it
+ * and stores its wait status.  0, or -ETIMEDOUT with the child untouched.
+ */
+static int wait_child(pid_t pid, int pidfd, uint32_t timeout_ms, int *status)
+{
+	uint64_t deadline = act__now_ns() + (uint64_t)timeout_ms * 1000000u;
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	while (pidfd >= 0) {
+		uint64_t now = act__now_ns();
+		int r;
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, (int)((deadline - now + 999999u) / 1000000u));
+		if (r > 0 || (r < 0 && errno != EINTR))
+			break;
+	}
+	while (waitpid(pid, status, 0) < 0)
+		if (errno != EINTR) {
+			*status = 0;
+			break;
+		}
+	return 0;
+}
+
 int act__spawner_start(act__spawner *sp, const struct act__worker_args *tmpl)
 {
-	int sv[2];
+	uint32_t timeout_ms = sp->init_timeout_ms ? sp->init_timeout_ms : ACT__SPAWN_INIT_TIMEOUT_MS;
+	uint64_t deadline;
+	int sv[2], zfd, err = 0;
 	pid_t me = getpid();
 
 	sp->zygote = -1;
 	sp->sock = -1;
+	sp->init_status = 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	pid_t z = fork();
 	if (z < 0) {
-		int err = -errno;
+		err = -errno;
 		close(sv[0]);
 		close(sv[1]);
 		return err;
@@ -174,18 +222,99 @@ int act__spawner_start(act__spawner *sp, const struct act__worker_args *tmpl)
 	close(sv[1]);
 	sp->zygote = z;
 	sp->sock = sv[0];
+	/* Watch the process as well as the socket: a module may have forked
+	 * a child that keeps the zygote's end of the socket open. */
+	zfd = pidfd_open_(z);
+	if (zfd >= 0)
+		fcntl(zfd, F_SETFD, FD_CLOEXEC);
 
-	struct rep hello;
-	ssize_t n;
-	do {
-		n = recv(sp->sock, &hello, sizeof hello, 0);
-	} while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof hello || hello.err) {
-		int err = n != (ssize_t)sizeof hello ? -EPIPE : hello.err;
-		act__spawner_stop(sp);
-		return err;
+	/* A stop signal the caller blocked (to take it through a signalfd
+	 * later) must not wait for the modules: watch it too, without reading
+	 * it, so that it stays pending for the caller. */
+	sigset_t blocked, stops;
+	int sfd = -1;
+	sigemptyset(&stops);
+	if (sigprocmask(SIG_SETMASK, NULL, &blocked) == 0) {
+		static const int stop_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+		for (size_t i = 0; i < sizeof stop_sigs / sizeof stop_sigs[0]; i++)
+			if (sigismember(&blocked, stop_sigs[i]) == 1)
+				sigaddset(&stops, stop_sigs[i]);
+		if (!sigisemptyset(&stops))
+			sfd = signalfd(-1, &stops, SFD_CLOEXEC | SFD_NONBLOCK);
 	}
-	return 0;
+
+	/* The zygote runs the modules' code before it answers: wait with a
+	 * deadline, and tell a hang or a death from a refusal. */
+	deadline = act__now_ns() + (uint64_t)timeout_ms * 1000000u;
+	for (;;) {
+		struct pollfd p[3] = { { .fd = sp->sock, .events = POLLIN },
+		                       { .fd = zfd, .events = POLLIN },
+		                       { .fd = sfd, .events = POLLIN } };
+		uint64_t now = act__now_ns();
+		struct rep hello;
+		ssize_t n;
+		int r;
+
+		if (now >= deadline) {
+			kill(z, SIGKILL);
+			err = -ETIMEDOUT;
+			break;
+		}
+		r = poll(p, 3, (int)((deadline - now + 999999u) / 1000000u));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = -errno;
+			kill(z, SIGKILL);
+			break;
+		}
+		if (r == 0)
+			continue;
+		if (p[0].revents) {
+			n = recv(sp->sock, &hello, sizeof hello, MSG_DONTWAIT);
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n == (ssize_t)sizeof hello) {
+				err = hello.err;
+				break;
+			}
+			err = -ECHILD; /* closed without a word: it died */
+			break;
+		}
+		if (p[1].revents) {
+			/* Exited; an answer it sent before that is still queued. */
+			n = recv(sp->sock, &hello, sizeof hello, MSG_DONTWAIT);
+			err = n == (ssize_t)sizeof hello ? hello.err : -ECHILD;
+			break;
+		}
+		if (p[2].revents) {
+			act__info("stop signal received while the zygote was starting; stopping");
+			kill(z, SIGKILL);
+			err = -EINTR;
+			break;
+		}
+	}
+	if (sfd >= 0)
+		close(sfd);
+	if (err == 0) {
+		if (zfd >= 0)
+			close(zfd);
+		return 0;
+	}
+	close(sp->sock);
+	sp->sock = -1;
+	if (err == -ECHILD || err == -ETIMEDOUT || err == -EINTR) {
+		/* Reap it here to keep its status; SIGKILL was sent on a timeout. */
+		if (wait_child(z, zfd, 5000, &sp->init_status) == -ETIMEDOUT) {
+			kill(z, SIGKILL);
+			wait_child(z, zfd, 5000, &sp->init_status);
+		}
+		sp->zygote = -1;
+	}
+	if (zfd >= 0)
+		close(zfd);
+	act__spawner_stop(sp);
+	return err;
 }
 
 int act__spawner_spawn(act__spawner *sp, uint32_t self, const act_start *start,
@@ -209,6 +338,23 @@ int act__spawner_spawn2(act__spawner *sp, uint32_t self, const act_start *start,
 	rq.start = *start;
 	if (send(sp->sock, &rq, sizeof rq, MSG_NOSIGNAL) != (ssize_t)sizeof rq)
 		return -EPIPE;
+	/* The zygote only forks (no user code runs there after its start),
+	 * so an answer that does not come in time means it is stuck: give up
+	 * on it rather than block the supervisor's loop.  Its death is then
+	 * seen like any other (the node stops with a temporary failure). */
+	struct pollfd p = { .fd = sp->sock, .events = POLLIN };
+	int r;
+	do {
+		r = poll(&p, 1, ACT__SPAWN_FORK_TIMEOUT_MS);
+	} while (r < 0 && errno == EINTR);
+	if (r <= 0) {
+		act__err("the zygote did not answer a start request within %d ms; killing it",
+		         ACT__SPAWN_FORK_TIMEOUT_MS);
+		kill(sp->zygote, SIGKILL);
+		close(sp->sock);
+		sp->sock = -1;
+		return -ETIMEDOUT;
+	}
 	do {
 		n = recv(sp->sock, &rp, sizeof rp, 0);
 	} while (n < 0 && errno == EINTR);
@@ -234,8 +380,15 @@ void act__spawner_stop(act__spawner *sp)
 		sp->sock = -1;
 	}
 	if (sp->zygote > 0) {
-		while (waitpid(sp->zygote, NULL, 0) < 0 && errno == EINTR)
-			;
+		/* It exits when it reads EOF; one that does not is killed. */
+		int zfd = pidfd_open_(sp->zygote), st;
+		if (wait_child(sp->zygote, zfd, ACT__SPAWN_FORK_TIMEOUT_MS, &st) == -ETIMEDOUT) {
+			act__warn("the zygote did not exit; killing it");
+			kill(sp->zygote, SIGKILL);
+			wait_child(sp->zygote, zfd, ACT__SPAWN_FORK_TIMEOUT_MS, &st);
+		}
+		if (zfd >= 0)
+			close(zfd);
 		sp->zygote = -1;
 	}
 }

@@ -106,7 +106,8 @@ static void test_good_full(void)
 	ok(streq(app.control_socket, "/run/actors/bank.sock"), "absolute control_socket kept");
 	ok(app.strategy == ACT_REST_FOR_ONE, "strategy rest_for_one");
 	ok(!strcmp(act__strategy_name(app.strategy), "rest_for_one"), "strategy name");
-	ok(app.max_restarts == 3 && app.period_ms == 10000, "max_restarts, period_ms");
+	ok(app.max_restarts == 3 && app.period_ms == 10000 && app.module_timeout_ms == 30000,
+	   "max_restarts, period_ms, module_timeout_ms");
 	ok(app.has_backoff && app.backoff.initial_ms == 20 && app.backoff.factor == 1.5 &&
 	   app.backoff.max_ms == 30000 && app.backoff.reset_after_ms == 60000, "backoff");
 	ok(app.n_peers == 2 && streq(app.peers[0].name, "audit") &&
@@ -178,7 +179,8 @@ static void test_good_minimal(void)
 	ok(streq(app.state_dir, "/srv/app"), "state_dir defaults to the file's directory");
 	ok(streq(app.control_socket, "/srv/app/actorsd.sock"), "control_socket defaults to STATE_DIR/actorsd.sock");
 	ok(!app.endpoint && !app.advertise, "no endpoint, no advertise");
-	ok(app.strategy == ACT_ONE_FOR_ONE && app.max_restarts == 1 && app.period_ms == 5000,
+	ok(app.strategy == ACT_ONE_FOR_ONE && app.max_restarts == 1 && app.period_ms == 5000 &&
+	   app.module_timeout_ms == 10000,
 	   "supervision defaults one_for_one, 1 in 5000 ms");
 	ok(!app.has_backoff && app.backoff.initial_ms == 10 && app.backoff.factor == 2.0 &&
 	   app.backoff.max_ms == 10000 && app.backoff.reset_after_ms == 10000, "backoff defaults");
@@ -331,9 +333,18 @@ static void test_unreadable(void)
 	rc = act__app_load(tmpl, &app, err, sizeof err);
 	ok(rc == -EFBIG && strstr(err, "file too large") && !strncmp(err, tmpl, strlen(tmpl)),
 	   "16 MiB + 1 byte: -EFBIG, %s", err);
-	/* Through a pipe-like path the size is unknown; /dev/zero never ends. */
+	/* Endless input (/dev/zero) and a FIFO nobody writes to are not
+	 * regular files: refused at once, never read or waited on. */
 	rc = act__app_load("/dev/zero", &app, err, sizeof err);
-	ok(rc == -EFBIG && strstr(err, "file too large"), "endless input stops at the limit: %s", err);
+	ok(rc == -EINVAL && strstr(err, "/dev/zero: cannot read: not a regular file (a character "
+	                           "device)") && is_zeroed(&app), "endless input refused: %s", err);
+	unlink(tmpl);
+	if (mkfifo(tmpl, 0600) < 0)
+		bail("cannot make the FIFO %s", tmpl);
+	rc = act__app_load(tmpl, &app, err, sizeof err);
+	ok(rc == -EINVAL && strstr(err, "not a regular file (a FIFO)") &&
+	   !strncmp(err, tmpl, strlen(tmpl)) && is_zeroed(&app),
+	   "a FIFO without a writer: refused without blocking, %s", err);
 	unlink(tmpl);
 	free(dir);
 }
@@ -376,6 +387,10 @@ static void test_edges(void)
 		{ ",\"max_restarts\":-0", 0, NULL },
 		{ ",\"max_restarts\":1024", 0, NULL },
 		{ ",\"max_restarts\":1025", 0, "$.max_restarts: expected an integer in 0..1024" },
+		{ ",\"module_timeout_ms\":1", 0, NULL },
+		{ ",\"module_timeout_ms\":3600000", 0, NULL },
+		{ ",\"module_timeout_ms\":0", 0, "$.module_timeout_ms: expected an integer in 1..3600000, got 0" },
+		{ ",\"module_timeout_ms\":3600001", 0, "$.module_timeout_ms: expected an integer in 1..3600000" },
 		{ ",\"period_ms\":0", 0, "$.period_ms: expected an integer in 1..4294967295, got 0" },
 		{ ",\"node\":\"x\"", 0, "$: duplicate key 'node'" },
 		{ ",\"state_dir\":\"a\tb\"", 0, "syntax error: control character 0x09 in string (write it as \\u0009)" },
