@@ -42,7 +42,7 @@ BANK_JSON = os.path.join(TOP_SRCDIR, "examples", "bank", "bank.json")
 TRANSFERS = 5000          # per teller
 CRASH_PROBABILITY = 0.01  # per delivered transfer: a few hundred crashes
 KILLS = 8                 # SIGKILLs from outside in run 2
-TRANSFERS_KILL = 100000   # per teller in run 2
+TRANSFERS_KILL = 400000   # per teller in run 2 (long enough to aim 8 kills at, under load)
 
 M64 = (1 << 64) - 1
 
