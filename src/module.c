@@ -1,7 +1,8 @@
 /*
  * module.c - the module object: what a group module (a shared object)
  * registers through act_module_add_*() from its actors_module_init().
- * Loading the shared object is actorsd's job (supervisor/modload.c).
+ * Loading the shared object is actorsd's job (modload.c, beside the
+ * programs), not the library's.
  */
 #include "config.h"
 
