@@ -16,7 +16,10 @@ uint64_t act__wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+const uint64_t *act__virtual_now_ns;
+
 ACT_API uint64_t act_now_ns(void)
 {
-	return act__now_ns();
+	const uint64_t *v = act__virtual_now_ns;
+	return v ? *v : act__now_ns();
 }

@@ -21,4 +21,8 @@ static inline struct timespec act__ns_to_ts(uint64_t ns)
 /* Wall-clock time in milliseconds since the epoch, for records and logs. */
 uint64_t act__wall_ms(void);
 
+/* Set by a testkit (testkit.c) while it lives: act_now_ns() then reads its
+ * virtual clock, so that handlers see the time their timers see. */
+extern const uint64_t *act__virtual_now_ns;
+
 #endif

@@ -23,6 +23,29 @@
 
 /* ---- sending --------------------------------------------------------------- */
 
+/*
+ * Every envelope leaves through these two: into the ring to participant g,
+ * or, in a testkit (w->tk set, see testkit.c), into the testkit's FIFO.
+ * The envelope is written the same way either way; the branch is one
+ * predictable test of a pointer that a real worker never sets.
+ */
+static inline struct act__env *out_reserve(struct worker *w, uint32_t g, uint32_t len, int *err)
+{
+	if (__builtin_expect(w->tk != NULL, 0))
+		return act__tk_reserve(w->tk, len, err);
+	return act__ring_reserve(&w->out[g], len, err);
+}
+
+static inline void out_commit(struct worker *w, uint32_t g, struct act__env *e)
+{
+	if (__builtin_expect(w->tk != NULL, 0)) {
+		act__tk_commit(w->tk, e);
+		return;
+	}
+	act__ring_commit(&w->out[g], e);
+	act__w_notify(w, g);
+}
+
 static int send_env(struct worker *w, uint32_t to, const act_type *t, const void *msg,
                     uint32_t from, uint16_t flags, uint64_t corr)
 {
@@ -34,8 +57,7 @@ static int send_env(struct worker *w, uint32_t to, const act_type *t, const void
 
 	if (psize > UINT32_MAX - sizeof(struct act__env))
 		return -EMSGSIZE;
-	struct act__env *e = act__ring_reserve(&w->out[g],
-	                                       (uint32_t)(sizeof *e + psize), &err);
+	struct act__env *e = out_reserve(w, g, (uint32_t)(sizeof *e + psize), &err);
 	if (!e)
 		return err;
 	act__env_write(e, ACT__REC_MSG, (uint32_t)(sizeof *e + psize),
@@ -45,24 +67,21 @@ static int send_env(struct worker *w, uint32_t to, const act_type *t, const void
 		act__msg_pack(t, msg, e + 1);
 	else
 		memcpy(e + 1, msg, t->size);
-	act__ring_commit(&w->out[g], e);
-	act__w_notify(w, g);
+	out_commit(w, g, e);
 	return 0;
 }
 
 int act__w_send_ctrl(struct worker *w, uint32_t code, const void *payload, uint32_t len)
 {
 	int err;
-	struct act__env *e = act__ring_reserve(&w->out[ACT__SUPERVISOR],
-	                                       (uint32_t)sizeof *e + len, &err);
+	struct act__env *e = out_reserve(w, ACT__SUPERVISOR, (uint32_t)sizeof *e + len, &err);
 	if (!e)
 		return err;
 	act__env_write(e, ACT__REC_CTRL, (uint32_t)sizeof *e + len,
 	               &(struct act__route){ .type = code, .from = w->self });
 	if (len)
 		memcpy(e + 1, payload, len);
-	act__ring_commit(&w->out[ACT__SUPERVISOR], e);
-	act__w_notify(w, ACT__SUPERVISOR);
+	out_commit(w, ACT__SUPERVISOR, e);
 	return 0;
 }
 
@@ -79,14 +98,13 @@ static int send_outside_json(struct worker *w, const char *peer, const char *end
 
 	if (len > UINT32_MAX)
 		return -EMSGSIZE;
-	struct act__env *e = act__ring_reserve(&w->out[ACT__SUPERVISOR], (uint32_t)len, &err);
+	struct act__env *e = out_reserve(w, ACT__SUPERVISOR, (uint32_t)len, &err);
 	if (!e)
 		return err;
 	act__jenv_write(e, &(struct act__route){ .to = ACT__TO_OUTSIDE, .from = from,
 	                                         .flags = flags, .corr = corr },
 	                peer, endpoint, type, json, json_len);
-	act__ring_commit(&w->out[ACT__SUPERVISOR], e);
-	act__w_notify(w, ACT__SUPERVISOR);
+	out_commit(w, ACT__SUPERVISOR, e);
 	return 0;
 }
 
@@ -202,6 +220,19 @@ static int check_target(struct worker *w, const struct actor *a, act_ref to,
 	return 0;
 }
 
+int act__w_send_as(struct worker *w, const struct actor *a, uint32_t from, act_ref to,
+                   const act_type *t, const void *msg)
+{
+	int err = check_target(w, a, to, &t);
+	if (err)
+		return err;
+	if (to.peer) {
+		const struct remote *r = &w->remotes[to.peer - 1];
+		return send_outside(w, r->name, r->endpoint, t, msg, from, 0, 0);
+	}
+	return send_env(w, to.id - 1, t, msg, from, 0, 0);
+}
+
 ACT_API int act_send(act_ctx *ctx, act_ref to, const act_type *t, const void *msg)
 {
 	int err = check_target(ctx->w, ctx->actor, to, &t);
@@ -269,7 +300,7 @@ ACT_API int act_forward(act_ctx *ctx, act_ref to)
 		return send_env(w, to.id - 1, ctx->type, ctx->msg, 0, 0, 0);
 	}
 	uint32_t g = w->reg->actors[to.id - 1].group;
-	struct act__env *e = act__ring_reserve(&w->out[g], src->rec.len, &err);
+	struct act__env *e = out_reserve(w, g, src->rec.len, &err);
 	if (!e)
 		return err;
 	/* A forwarded reply is a plain message to its new receiver, who has
@@ -283,17 +314,18 @@ ACT_API int act_forward(act_ctx *ctx, act_ref to)
 	/* The payload's act_buf pointers were fixed up in place for this
 	 * process; the receiver recomputes them from the offsets. */
 	memcpy(e + 1, src + 1, src->rec.len - sizeof *e);
-	act__ring_commit(&w->out[g], e);
-	act__w_notify(w, g);
+	out_commit(w, g, e);
 	return 0;
 }
 
-/* now + ms, saturating: a delay too large to represent means "never". */
-static uint64_t deadline_after_ms(uint64_t ms)
+/* now + ms, saturating: a delay too large to represent means "never".
+ * A testkit's worker runs on its virtual clock. */
+static uint64_t deadline_after_ms(const struct worker *w, uint64_t ms)
 {
 	uint64_t ns, d;
+	uint64_t now = __builtin_expect(w->tk != NULL, 0) ? w->vnow_ns : act__now_ns();
 	if (__builtin_mul_overflow(ms, 1000000u, &ns) ||
-	    __builtin_add_overflow(act__now_ns(), ns, &d))
+	    __builtin_add_overflow(now, ns, &d))
 		return UINT64_MAX;
 	return d;
 }
@@ -327,7 +359,7 @@ ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg
 	if (!corr)
 		corr = 1;
 	err = act__timers_set(&w->timers, slot | ASK_OWNER_BIT, (int64_t)corr,
-	                      deadline_after_ms(timeout_ms), 0);
+	                      deadline_after_ms(w, timeout_ms), 0);
 	if (err)
 		return err;
 	err = send_env(w, to.id - 1, t, msg, ctx->actor->id + 1, ACT__ENV_ASK, corr);
@@ -350,7 +382,7 @@ ACT_API int act_timer_once(act_ctx *ctx, uint64_t delay_ms, int64_t id)
 	uint32_t slot = (uint32_t)(ctx->actor - ctx->w->actors);
 	if (ctx->w->in_fini)
 		return ACT_ESTOPPED;
-	return act__timers_set(&ctx->w->timers, slot, id, deadline_after_ms(delay_ms), 0);
+	return act__timers_set(&ctx->w->timers, slot, id, deadline_after_ms(ctx->w, delay_ms), 0);
 }
 
 ACT_API int act_timer_periodic(act_ctx *ctx, uint64_t period_ms, int64_t id)
@@ -360,7 +392,7 @@ ACT_API int act_timer_periodic(act_ctx *ctx, uint64_t period_ms, int64_t id)
 		return -EINVAL;
 	if (ctx->w->in_fini)
 		return ACT_ESTOPPED;
-	return act__timers_set(&ctx->w->timers, slot, id, deadline_after_ms(period_ms),
+	return act__timers_set(&ctx->w->timers, slot, id, deadline_after_ms(ctx->w, period_ms),
 	                       ms_to_ns_sat(period_ms));
 }
 

@@ -96,6 +96,10 @@ struct worker {
 	/* (actor, type) pairs whose failed use was logged: once each */
 	struct { uint32_t actor; const act_type *type; } warned[32];
 	uint32_t n_warned;
+	/* A testkit's in-process worker (testkit.c): envelopes go to its
+	 * FIFO and time is vnow_ns.  NULL in every real worker. */
+	struct act_test *tk;
+	uint64_t vnow_ns;
 };
 
 /* ---- notifying receivers (inline: on every send) ------------------------- */
@@ -142,6 +146,21 @@ int act__w_send_ctrl(struct worker *w, uint32_t code, const void *payload, uint3
 /* Answers an undeliverable envelope from outside with a Reject (PROTOCOL.md). */
 void act__w_send_reject(struct worker *w, const struct act__env *e, const struct act__jview *jv,
                         const char *reason);
+
+/*
+ * Sends msg as if from actor id + 1 `from` (0: nobody); a names the actor
+ * the checks log about.  act_send() without a context, for the testkit.
+ */
+int act__w_send_as(struct worker *w, const struct actor *a, uint32_t from, act_ref to,
+                   const act_type *t, const void *msg);
+
+/* ---- testkit.c: where a testkit's worker sends (see ops.c) -------------- */
+
+struct act_test;
+/* Room for one envelope of len bytes in the FIFO: like act__ring_reserve(). */
+struct act__env *act__tk_reserve(struct act_test *tk, uint32_t len, int *err);
+/* Appends the envelope written at e to the FIFO: like act__ring_commit(). */
+void act__tk_commit(struct act_test *tk, struct act__env *e);
 
 /* ---- ask.c: outstanding asks ---------------------------------------------- */
 
