@@ -655,6 +655,13 @@ ACT_API int act_test_crash(act_test_t *t, act_ref who)
 	return restart(t, slot, NULL);
 }
 
+ACT_API void *act_test_state(act_test_t *t, act_ref who)
+{
+	if (!t || who.peer || who.id == 0 || who.id > t->w.n_local)
+		return NULL;
+	return t->w.actors[who.id - 1].state;
+}
+
 ACT_API size_t act_test_dead_letters(const act_test_t *t)
 {
 	if (!t)

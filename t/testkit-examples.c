@@ -135,5 +135,5 @@ int main(void)
 	tap_timeout(30);
 	test_pingpong();
 	test_kvstore();
-	done_testing();
+	return done_testing();
 }

@@ -506,5 +506,5 @@ int main(void)
 	test_crash();
 	test_dead_letters();
 	test_readme();
-	done_testing();
+	return done_testing();
 }

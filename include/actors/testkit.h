@@ -102,6 +102,15 @@ ACT_API int act_test_take(act_test_t *t, act_ref probe, const act_type **type,
  */
 ACT_API int act_test_crash(act_test_t *t, act_ref who);
 
+/*
+ * The state of actor `who` (its behaviour's state_size bytes), for tests to
+ * inspect, or NULL for an unknown ref.  Valid until its next restart.
+ * A testkit cannot release what a crashed process would lose to the
+ * kernel (file descriptors, locks, mappings, heap): a test that crashes an
+ * actor holding such resources releases them through this pointer first.
+ */
+ACT_API void *act_test_state(act_test_t *t, act_ref who);
+
 /* Dead letters so far (the node's rules: no handler, receiver stopped,
  * late reply, poison envelope; plus sends to remote refs). */
 ACT_API size_t act_test_dead_letters(const act_test_t *t);
