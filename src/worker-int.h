@@ -2,7 +2,8 @@
  * worker-int.h - private to the worker's modules: the state one worker
  * process keeps, shared by worker.c (loop and lifecycle), dispatch.c
  * (handling records), ops.c (what handlers call) and ask.c (the table of
- * outstanding asks).  Nothing outside those four files includes it.
+ * outstanding asks); and testkit.c, which runs one such worker in the
+ * test's process.  Nothing outside those five files includes it.
  */
 #ifndef ACT_WORKER_INT_H
 #define ACT_WORKER_INT_H
