@@ -380,6 +380,7 @@ ACT_API int act_node_run(act_node_t *n)
 	n->started_ns = act__now_ns();
 	sigprocmask(SIG_SETMASK, NULL, &oldmask);
 	act__log_set_ident(n->name);
+	act__log_set_node(n->name);
 	if ((err = act__loop_setup(n, &oldmask))) {
 		act__loop_teardown(n, &oldmask);
 		n->running = false;
