@@ -337,6 +337,30 @@ static void status_line(const struct act_node *n, char *buf, size_t cap)
 	}
 }
 
+/* What STATUS= is made of, to build the line only when it may differ:
+ * the loop turns once per batch of messages, the states rarely change. */
+struct status_seen {
+	const char *shown[ACT__SUP_MAX_GROUPS]; /* names from group.c's table */
+	uint8_t state[ACT__SUP_MAX_GROUPS];
+	uint32_t n_restarts;
+	bool stopping;
+};
+
+static bool status_changed(const struct act_node *n, struct status_seen *s)
+{
+	bool changed = s->n_restarts != n->n_restarts_total || s->stopping != n->stopping;
+
+	s->n_restarts = n->n_restarts_total;
+	s->stopping = n->stopping;
+	for (uint32_t i = 0; i < n->reg.n_groups && i < ACT__SUP_MAX_GROUPS; i++) {
+		const char *shown = act__node_group_state(n, i);
+		changed |= s->state[i] != (uint8_t)n->gs[i].state || s->shown[i] != shown;
+		s->state[i] = (uint8_t)n->gs[i].state;
+		s->shown[i] = shown;
+	}
+	return changed;
+}
+
 /*
  * Readiness of the whole node: 1 when every group is up (READY, or done
  * for a group that was allowed to finish) and one still runs, -1 when a
@@ -367,6 +391,7 @@ ACT_API int act_node_run(act_node_t *n)
 	sigset_t oldmask;
 	int announced = 0; /* 1 once READY=1 was sent, 2 once STOPPING=1 was */
 	char status[512], last_status[512] = "";
+	struct status_seen seen = { .n_restarts = UINT32_MAX };
 	uint64_t wd_ns, wd_next = 0;
 	int err;
 
@@ -398,10 +423,12 @@ ACT_API int act_node_run(act_node_t *n)
 	while (!n->stop_done) {
 		act__loop_once(n);
 		/* STATUS= first, so that READY=1 follows a status that says why. */
-		status_line(n, status, sizeof status);
-		if (strcmp(status, last_status)) {
-			sd_notify_(status);
-			memcpy(last_status, status, sizeof status);
+		if (status_changed(n, &seen)) {
+			status_line(n, status, sizeof status);
+			if (strcmp(status, last_status)) {
+				sd_notify_(status);
+				memcpy(last_status, status, sizeof status);
+			}
 		}
 		if (announced == 0 && !n->stopping) {
 			uint32_t failed = 0;
