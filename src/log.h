@@ -7,7 +7,7 @@
 
 #include "export.h"
 
-enum act__log_level { ACT_LOG_ERR = 3, ACT_LOG_WARN = 4, ACT_LOG_INFO = 6, ACT_LOG_DEBUG = 7 };
+#include <actors/actor.h> /* act_log_level: ACT_LOG_ERR .. ACT_LOG_DEBUG */
 
 /* Current threshold; messages above it are dropped.  Default INFO, or
  * ACTORS_LOG_LEVEL=debug|info|warn|err from the environment. */
@@ -15,6 +15,10 @@ extern int act__log_level;
 
 /* Sets the name printed in front of every line (e.g. "actorsd", "worker ping"). */
 ACT__SHARED void act__log_set_ident(const char *ident);
+/* Sets the node's name, kept across forks for act_log() and JSON lines. */
+void act__log_set_node(const char *node);
+/* The node's name as set, or "" (for process titles). */
+const char *act__log_node(void);
 
 __attribute__((format(printf, 2, 3)))
 ACT__SHARED void act__log(int level, const char *fmt, ...);

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
@@ -56,11 +57,12 @@ enum {
 #define MAX_JSON_ID           9007199254740991ULL  /* 2^53 - 1: exact as a JSON number */
 
 enum cmd { CMD_STATUS, CMD_RESTART, CMD_STOP, CMD_SEND, CMD_ASK, CMD_DEAD_LETTERS,
-           CMD_REPLAY };
+           CMD_REPLAY, CMD_METRICS };
 
 struct opts {
 	const char *socket;
 	const char *app;           /* -a: find the socket from this app file */
+	const char *node;          /* -n: the node's name, for /run/actors/NODE */
 	bool json;
 	long long io_timeout_ms;   /* -1: not given */
 	long long ask_timeout_ms;  /* -1: not given */
@@ -134,10 +136,15 @@ static void print_help(void)
 "                            message (the node waits 5 s, at most 3600)\n"
 "  dead-letters              list the dead-letter store, one line per entry\n"
 "  dead-letters replay ID    send dead letter ID to its receiver again\n"
+"  metrics                   the node's counters in OpenMetrics text format\n"
 "\n"
 "Options:\n"
-"  -s, --socket PATH         control socket (default: $ACTORS_SOCKET, else\n"
+"  -s, --socket PATH         control socket (default: the first that exists of\n"
+"                            $ACTORS_SOCKET, $RUNTIME_DIRECTORY/control.sock,\n"
+"                            /run/actors/NODE/control.sock with -n, and\n"
 "                            ./actorsd.sock)\n"
+"  -n, --node NODE           find the control socket of the node NODE run by\n"
+"                            the actorsd@NODE unit (/run/actors/NODE)\n"
 "  -a, --app APP.json        use the control socket of the node run from this\n"
 "                            app file (its control_socket, else\n"
 "                            STATE_DIR/actorsd.sock)\n"
@@ -343,6 +350,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (!*val)
 				return usage_error("empty socket path");
 			o->socket = val;
+		} else if ((r = opt_value(argv, argc, &i, "--node", 'n', &val))) {
+			if (r < 0)
+				return usage_error("option '%s' needs a NODE name", a);
+			if (!*val || strchr(val, '/') || !strcmp(val, ".") || !strcmp(val, ".."))
+				return usage_error("bad node name '%s'", val);
+			o->node = val;
 		} else if ((r = opt_value(argv, argc, &i, "--app", 'a', &val))) {
 			if (r < 0)
 				return usage_error("option '%s' needs an app file", a);
@@ -439,6 +452,11 @@ static int build_request(const struct opts *o, enum cmd *cmd, char **line)
 		if (*cmd == CMD_ASK)
 			oom |= !cJSON_AddNumberToObject(req, "timeout_ms", (double)
 			        (o->ask_timeout_ms >= 0 ? o->ask_timeout_ms : DEFAULT_ASK_MS));
+	} else if (!strcmp(c, "metrics")) {
+		*cmd = CMD_METRICS;
+		if ((rc = need_args(o, 0, c)) >= 0)
+			goto out;
+		oom |= !cJSON_AddStringToObject(req, "cmd", "metrics");
 	} else if (!strcmp(c, "dead-letters")) {
 		if (o->n_pos >= 2 && !strcmp(o->pos[1], "replay")) {
 			unsigned long long id;
@@ -1081,6 +1099,7 @@ static int present(const struct opts *o, enum cmd cmd, const cJSON *a, const cha
 	}
 	if ((cmd == CMD_STATUS && !status_valid(a)) ||
 	    (cmd == CMD_DEAD_LETTERS && !dead_letters_valid(a)) ||
+	    (cmd == CMD_METRICS && !get_str(a, "text")) ||
 	    (cmd == CMD_ASK && (!get_str(a, "type") || !get(a, "message")))) {
 		say_err("malformed answer from the node: not a valid %s answer", o->pos[0]);
 		return CTL_UNREACHABLE;
@@ -1105,6 +1124,11 @@ static int present(const struct opts *o, enum cmd cmd, const cJSON *a, const cha
 	}
 	case CMD_DEAD_LETTERS:
 		return print_dead_letters(a);
+	case CMD_METRICS:
+		/* Verbatim but for control characters other than the line ends. */
+		for (const char *p = get_str(a, "text"); *p; p++)
+			putchar(*p == '\n' || ((unsigned char)*p >= 0x20 && *p != 0x7f) ? *p : '?');
+		return CTL_OK;
 	case CMD_SEND:
 	case CMD_REPLAY:
 		/* The receiver had not taken it yet when the node stopped
@@ -1172,10 +1196,56 @@ out:
 	return rc;
 }
 
+/*
+ * The control socket when neither -s nor -a says: the first of
+ * $ACTORS_SOCKET, $RUNTIME_DIRECTORY/control.sock (actorsctl run from the
+ * unit, e.g. ExecReload=), /run/actors/NODE/control.sock (with -n NODE:
+ * the actorsd@NODE unit's RuntimeDirectory) and ./actorsd.sock that
+ * exists.  Returns -1 with o->socket set, or CTL_UNREACHABLE after
+ * saying everywhere it looked.
+ */
+static int find_socket(struct opts *o, char *buf, size_t cap)
+{
+	const char *tried[4];
+	char rt[4096], nd[4096], list[4096 * 2];
+	int n_tried = 0;
+	const char *env = getenv("ACTORS_SOCKET"), *rd = getenv("RUNTIME_DIRECTORY");
+	struct stat st;
+
+	/* -n names the node: its unit's directory comes first. */
+	if (o->node) {
+		snprintf(nd, sizeof nd, "/run/actors/%.255s/control.sock", o->node);
+		tried[n_tried++] = nd;
+	}
+	if (env && *env)
+		tried[n_tried++] = env;
+	if (rd && rd[0] == '/') {
+		int rl = (int)strcspn(rd, ":");
+		snprintf(rt, sizeof rt, "%.*s/control.sock", rl > 4000 ? 4000 : rl, rd);
+		tried[n_tried++] = rt;
+	}
+	if (!o->node)
+		tried[n_tried++] = DEFAULT_SOCKET;
+	for (int i = 0; i < n_tried; i++)
+		if (stat(tried[i], &st) == 0) {
+			snprintf(buf, cap, "%s", tried[i]);
+			o->socket = buf;
+			return -1;
+		}
+	size_t len = 0;
+	list[0] = '\0';
+	for (int i = 0; i < n_tried && len < sizeof list; i++)
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+		                        tried[i]);
+	say_err("cannot find the node's control socket: looked at %s (is actorsd running? "
+	        "name it with -s PATH, -a APP.json or -n NODE)", list);
+	return CTL_UNREACHABLE;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
-	char app_sock[4096];
+	char app_sock[4096], found_sock[4096];
 	enum cmd cmd = CMD_STATUS;
 	char *req = NULL, *ans = NULL;
 	size_t ans_len = 0;
@@ -1191,9 +1261,8 @@ int main(int argc, char **argv)
 		goto out;
 	if (!o.socket && o.app)
 		o.socket = app_sock;
-	if (!o.socket)
-		o.socket = getenv("ACTORS_SOCKET") && *getenv("ACTORS_SOCKET") ?
-		           getenv("ACTORS_SOCKET") : DEFAULT_SOCKET;
+	if (!o.socket && (rc = find_socket(&o, found_sock, sizeof found_sock)) >= 0)
+		goto out;
 	if (strlen(o.socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		rc = usage_error("socket path too long (%zu bytes, at most %zu): %s",
 		                 strlen(o.socket),

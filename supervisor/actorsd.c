@@ -44,6 +44,7 @@
 #include "node.h"
 #include "pathcheck.h"
 #include "preflight.h"
+#include "sysdirs.h"
 
 static void usage(FILE *f)
 {
@@ -394,6 +395,12 @@ int main(int argc, char **argv)
 	if (act__app_load(argv[optind], &app, err, sizeof err)) {
 		fprintf(stderr, "actorsd: %s\n", err);
 		return ACT_EXIT_PERMANENT;
+	}
+	/* Under systemd: $STATE_DIRECTORY, $RUNTIME_DIRECTORY as defaults. */
+	if ((rc = act__sysdirs_apply(&app, err, sizeof err))) {
+		fprintf(stderr, "actorsd: %s: %s\n", app.path, err);
+		act__app_free(&app);
+		return rc == -ENOMEM ? ACT_EXIT_TEMPORARY : ACT_EXIT_PERMANENT;
 	}
 	act_node_t *n = node_from_app(&app, &rc);
 	if (!n) {

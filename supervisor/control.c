@@ -37,6 +37,7 @@
 #include "log.h"
 #include "loop.h"
 #include "message.h"
+#include "metrics.h"
 #include "node.h"
 #include "ring.h"
 
@@ -266,7 +267,12 @@ static cJSON *status_json(struct act_node *n)
 	uint64_t now = act__now_ns();
 	bool problem = false;
 
+	uint64_t dl_groups = 0;
+
 	cJSON_AddTrueToObject(a, "ok");
+	/* 1: the first versioned shape; bumped when a field changes meaning
+	 * or goes away (new fields do not bump it). */
+	cJSON_AddNumberToObject(a, "schema_version", ACT__STATUS_SCHEMA_VERSION);
 	cJSON_AddStringToObject(a, "node", n->name);
 	cJSON_AddNumberToObject(a, "pid", getpid());
 	cJSON_AddStringToObject(a, "version", PACKAGE_VERSION);
@@ -321,6 +327,7 @@ static cJSON *status_json(struct act_node *n)
 		cJSON_AddNumberToObject(o, "handled", (double)atomic_load(&p->n_handled));
 		cJSON_AddNumberToObject(o, "refused", (double)refused);
 		cJSON_AddNumberToObject(o, "redelivered", (double)atomic_load(&p->n_redelivered));
+		dl_groups += atomic_load(&p->n_dead_letters);
 		cJSON_AddNumberToObject(o, "dead_letters", (double)atomic_load(&p->n_dead_letters));
 		cJSON_AddBoolToObject(o, "failed", g->state == ACT__G_FAILED);
 		if (g->spare_pid > 0)
@@ -359,7 +366,20 @@ static cJSON *status_json(struct act_node *n)
 		cJSON_AddNumberToObject(o, "ring_depth", (double)c->ring_depth);
 		cJSON_AddItemToArray(crashes, o);
 	}
+	/*
+	 * Three counts that answer different questions, so they are named
+	 * apart (they used to read as one figure that disagreed with itself):
+	 * dead_letters is every dead letter the supervisor recorded in this
+	 * run, from any group or from itself (routing, the gateway, actorsctl
+	 * sends); dead_letters_in_groups is the sum of the groups' own
+	 * counters, which their workers keep in shared memory across restarts
+	 * and which also counts letters no record reached the supervisor for;
+	 * dead_letters_stored is what the store in the state directory holds,
+	 * which outlives runs and is capped.
+	 */
 	cJSON_AddNumberToObject(a, "dead_letters", (double)n->n_dead_letters);
+	cJSON_AddNumberToObject(a, "dead_letters_in_groups", (double)dl_groups);
+	cJSON_AddNumberToObject(a, "dead_letters_stored", (double)(n->dl ? act__dl_count(n->dl) : 0));
 	cJSON_AddBoolToObject(a, "problem", problem);
 	if (n->gw)
 		act__gw_status(n->gw, a);
@@ -615,6 +635,20 @@ static void process(struct act__ctl *ctl, struct act__ctl_conn *c)
 	}
 	if (!strcmp(cmd, "status")) {
 		answer(c, status_json(n));
+	} else if (!strcmp(cmd, "metrics")) {
+		cJSON *st = status_json(n), *a = cJSON_CreateObject();
+		char *text = st ? act__metrics_render(st) : NULL;
+		cJSON_Delete(st);
+		if (!a || !text) {
+			cJSON_Delete(a);
+			answer_error(c, "internal", "out of memory");
+		} else {
+			cJSON_AddTrueToObject(a, "ok");
+			cJSON_AddStringToObject(a, "format", "openmetrics-text; version=1.0.0");
+			cJSON_AddStringToObject(a, "text", text);
+			answer(c, a);
+		}
+		free(text);
 	} else if (!strcmp(cmd, "restart")) {
 		const char *g = str_arg(req, "group");
 		int gi = g ? act__node_group_index(n, g) : -ENOENT;

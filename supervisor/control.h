@@ -17,6 +17,9 @@
 
 #include "export.h"
 
+/* The "schema_version" of the status answer (doc/control-protocol.md). */
+#define ACT__STATUS_SCHEMA_VERSION 1
+
 struct act_node;
 struct act__ctl;
 struct act__ctl_conn;

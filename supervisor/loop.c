@@ -57,9 +57,12 @@ static void on_signal(struct act__evh *h, int res)
 	while (read(n->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
 		if (si.ssi_signo == SIGCHLD)
 			act__group_reap_strays(n);
+		else if (si.ssi_signo == SIGHUP)
+			/* systemctl reload, or a closed terminal: there is no reload
+			 * yet, and a node must not stop because its terminal went. */
+			act__info("SIGHUP received: ignored (no reload; stop with SIGTERM)");
 		else
 			act__node_stop(n, ACT_EXIT_OK, si.ssi_signo == SIGINT ? "SIGINT received" :
-			               si.ssi_signo == SIGHUP ? "SIGHUP received" :
 			               "SIGTERM received");
 	}
 }
@@ -281,7 +284,7 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);  /* a closed terminal: stop cleanly, not abruptly */
+	sigaddset(&mask, SIGHUP);  /* logged and ignored, not the default death */
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, oldmask);
 

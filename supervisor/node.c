@@ -13,6 +13,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,7 +268,8 @@ int act__node_group_index(const struct act_node *n, const char *name)
 }
 
 
-/* Sends sd_notify-style state to $NOTIFY_SOCKET if systemd asked for it. */
+/* Sends sd_notify-style state to $NOTIFY_SOCKET if systemd asked for it.
+ * A datagram to a local socket: it never blocks (MSG_DONTWAIT). */
 static void sd_notify_(const char *state)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
@@ -287,16 +290,109 @@ static void sd_notify_(const char *state)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
-	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&sa,
 	           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
 		act__debug("sd_notify failed: %s", strerror(errno));
 	close(fd);
+}
+
+/*
+ * The watchdog period systemd asked for ($WATCHDOG_USEC, for this process
+ * if $WATCHDOG_PID names one), in ns; 0 if none.  We ping at half of it.
+ */
+static uint64_t watchdog_period_ns(void)
+{
+	const char *us = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	char *end;
+	unsigned long long v;
+
+	if (!us || !*us)
+		return 0;
+	if (pid && *pid && strtol(pid, NULL, 10) != (long)getpid())
+		return 0;
+	errno = 0;
+	v = strtoull(us, &end, 10);
+	if (errno || *end || v == 0 || v > UINT64_MAX / 1000u)
+		return 0;
+	return (uint64_t)v * 1000u;
+}
+
+/* Where the node stands, for STATUS=: "3/3 groups up, 2 restarts; db in backoff". */
+static void status_line(const struct act_node *n, char *buf, size_t cap)
+{
+	uint32_t up = 0;
+	size_t len;
+
+	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+		up += n->gs[i].state == ACT__G_READY;
+	len = (size_t)snprintf(buf, cap, "STATUS=%s%u/%u groups up, %u restarts",
+	                       n->stopping ? "stopping: " : "", up, n->reg.n_groups,
+	                       n->n_restarts_total);
+	for (uint32_t i = 0; i < n->reg.n_groups && len < cap; i++) {
+		enum act__gphase s = n->gs[i].state;
+		if (s == ACT__G_READY || s == ACT__G_DONE)
+			continue;
+		len += (size_t)snprintf(buf + len, cap - len, "; %s %s", n->reg.groups[i].name,
+		                        act__node_group_state(n, i));
+	}
+}
+
+/* What STATUS= is made of, to build the line only when it may differ:
+ * the loop turns once per batch of messages, the states rarely change. */
+struct status_seen {
+	const char *shown[ACT__SUP_MAX_GROUPS]; /* names from group.c's table */
+	uint8_t state[ACT__SUP_MAX_GROUPS];
+	uint32_t n_restarts;
+	bool stopping;
+};
+
+static bool status_changed(const struct act_node *n, struct status_seen *s)
+{
+	bool changed = s->n_restarts != n->n_restarts_total || s->stopping != n->stopping;
+
+	s->n_restarts = n->n_restarts_total;
+	s->stopping = n->stopping;
+	for (uint32_t i = 0; i < n->reg.n_groups && i < ACT__SUP_MAX_GROUPS; i++) {
+		const char *shown = act__node_group_state(n, i);
+		changed |= s->state[i] != (uint8_t)n->gs[i].state || s->shown[i] != shown;
+		s->state[i] = (uint8_t)n->gs[i].state;
+		s->shown[i] = shown;
+	}
+	return changed;
+}
+
+/*
+ * Readiness of the whole node: 1 when every group is up (READY, or done
+ * for a group that was allowed to finish) and one still runs, -1 when a
+ * group failed permanently before that (the node cannot become ready), 0
+ * while groups are still starting or backing off.
+ */
+static int node_readiness(const struct act_node *n, uint32_t *failed)
+{
+	bool any_alive = false;
+
+	if (n->n_startq > 0)
+		return 0;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+		enum act__gphase s = n->gs[i].state;
+		if (s == ACT__G_FAILED) {
+			*failed = i;
+			return -1;
+		}
+		if (s != ACT__G_READY && s != ACT__G_DONE)
+			return 0;
+		any_alive |= act__group_alive(&n->gs[i]);
+	}
+	return any_alive ? 1 : 0;
 }
 
 ACT_API int act_node_run(act_node_t *n)
 {
 	sigset_t oldmask;
 	int announced = 0; /* 1 once READY=1 was sent, 2 once STOPPING=1 was */
+	char status[512], last_status[512] = "";
+	struct status_seen seen = { .n_restarts = UINT32_MAX };
+	uint64_t wd_ns, wd_next = 0;
 	int err;
 
 	if (!n || n->running)
@@ -309,28 +405,43 @@ ACT_API int act_node_run(act_node_t *n)
 	n->started_ns = act__now_ns();
 	sigprocmask(SIG_SETMASK, NULL, &oldmask);
 	act__log_set_ident(n->name);
+	act__log_set_node(n->name);
 	if ((err = act__loop_setup(n, &oldmask))) {
 		act__loop_teardown(n, &oldmask);
 		n->running = false;
 		return err;
 	}
+	/* The loop wakes at least every group tick (50 ms), well inside any
+	 * watchdog period systemd accepts; the ping is sent at half of it. */
+	wd_ns = watchdog_period_ns() / 2;
+	if (wd_ns)
+		act__info("systemd watchdog: pinging every %llu ms",
+		          (unsigned long long)(wd_ns / 1000000u));
 
 	for (uint32_t i = 0; i < n->reg.n_groups; i++)
 		act__group_enqueue(n, i, 0);
 	while (!n->stop_done) {
 		act__loop_once(n);
-		if (announced == 0 && !n->stopping && n->n_startq == 0) {
-			bool all_ready = true, any_alive = false;
-			for (uint32_t i = 0; i < n->reg.n_groups; i++) {
-				if (n->gs[i].state == ACT__G_STARTING)
-					all_ready = false;
-				any_alive |= act__group_alive(&n->gs[i]);
+		/* STATUS= first, so that READY=1 follows a status that says why. */
+		if (status_changed(n, &seen)) {
+			status_line(n, status, sizeof status);
+			if (strcmp(status, last_status)) {
+				sd_notify_(status);
+				memcpy(last_status, status, sizeof status);
 			}
-			all_ready = all_ready && any_alive;
-			if (all_ready) {
+		}
+		if (announced == 0 && !n->stopping) {
+			uint32_t failed = 0;
+			int r = node_readiness(n, &failed);
+			if (r > 0) {
 				announced = 1;
 				act__info("node '%s' running with %u groups", n->name, n->reg.n_groups);
 				sd_notify_("READY=1");
+			} else if (r < 0) {
+				/* Not ready and never will be: say so, and exit 100. */
+				act__err("group '%s' failed permanently at start: node not ready",
+				         n->reg.groups[failed].name);
+				act__node_stop(n, ACT_EXIT_PERMANENT, "a group failed at start");
 			}
 		}
 		if (!n->stopping) {
@@ -348,6 +459,13 @@ ACT_API int act_node_run(act_node_t *n)
 		if (n->stopping && announced == 1) {
 			sd_notify_("STOPPING=1");
 			announced = 2; /* once */
+		}
+		if (wd_ns) {
+			uint64_t now = act__now_ns();
+			if (now >= wd_next) {
+				sd_notify_("WATCHDOG=1");
+				wd_next = now + wd_ns;
+			}
 		}
 	}
 	act__info("node '%s' stopped (exit %d)", n->name, n->exit_code);

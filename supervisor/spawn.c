@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -22,6 +23,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "registry.h"
 #include "spawn.h"
 
 struct req {
@@ -34,6 +36,37 @@ struct rep {
 	int32_t err;
 	int32_t pid;
 };
+
+/*
+ * Names this process "actorsd: TITLE" in ps and top: the kernel's comm
+ * (15 bytes, TITLE truncated: what top, pgrep and the journal's _COMM
+ * show) and the argument area (what ps -f and /proc/PID/cmdline show).
+ * The zygote and the workers are forks, so argv[0] of the supervisor is
+ * program_invocation_name; the area's length is what /proc/self/cmdline
+ * reads, and it is only rewritten if that starts with argv[0] as
+ * expected.  Never fails: a title is a courtesy.
+ */
+static void set_title(const char *title)
+{
+	char cmd[4096], full[256];
+	ssize_t len = 0, r;
+	int fd;
+
+	prctl(PR_SET_NAME, title);
+	snprintf(full, sizeof full, "actorsd: %s", title);
+	fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	while (len < (ssize_t)sizeof cmd && (r = read(fd, cmd + len, sizeof cmd - (size_t)len)) > 0)
+		len += r;
+	close(fd);
+	char *a0 = program_invocation_name;
+	if (!a0 || len < 2 || len >= (ssize_t)sizeof cmd || memchr(cmd, '\0', (size_t)len) == NULL ||
+	    strcmp(cmd, a0) != 0)
+		return;
+	memset(a0, 0, (size_t)len);
+	memcpy(a0, full, strlen(full) < (size_t)len - 1 ? strlen(full) : (size_t)len - 1);
+}
 
 static int pidfd_open_(pid_t pid)
 {
@@ -78,6 +111,12 @@ static void worker_child(const struct act__worker_args *tmpl, const struct req *
 	if (getppid() != supervisor)
 		_exit(ACT_EXIT_TEMPORARY);
 
+	char title[200];
+	const char *node = act__log_node();
+	snprintf(title, sizeof title, "%s%s%.80s%s", node, node[0] ? "/" : "",
+	         rq->self >= 1 && rq->self <= tmpl->reg->n_groups ?
+	         tmpl->reg->groups[rq->self - 1].name : "?", rq->standby ? " (standby)" : "");
+	set_title(title);
 	a.self = rq->self;
 	a.start = rq->start;
 	a.standby = rq->standby != 0;
@@ -87,6 +126,10 @@ static void worker_child(const struct act__worker_args *tmpl, const struct req *
 static void zygote_main(const struct act__worker_args *tmpl, int sock, pid_t supervisor)
 {
 	struct req rq;
+	char title[100];
+	snprintf(title, sizeof title, "%.63s%szygote", act__log_node(),
+	         act__log_node()[0] ? "/" : "");
+	set_title(title);
 	act__log_set_ident("zygote");
 	signal(SIGINT, SIG_IGN);   /* the supervisor decides how to stop */
 	signal(SIGHUP, SIG_IGN);

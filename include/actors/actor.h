@@ -139,6 +139,29 @@ ACT_API int act_timer_periodic(act_ctx *ctx, uint64_t period_ms, int64_t id);
 /* Cancels timer id of this actor: 0, or -ENOENT if it was not pending. */
 ACT_API int act_timer_cancel(act_ctx *ctx, int64_t id);
 
+/* ---- logging -------------------------------------------------------------- */
+
+/* Levels of act_log(): syslog priorities, as journald reads them. */
+typedef enum act_log_level {
+	ACT_LOG_ERR = 3,
+	ACT_LOG_WARN = 4,
+	ACT_LOG_INFO = 6,
+	ACT_LOG_DEBUG = 7
+} act_log_level;
+
+/*
+ * Writes one log line for the calling actor to the node's log stream
+ * (stderr, which journald or the terminal takes), tagged with the node,
+ * the group, the actor's name and the worker's pid; dropped if level is
+ * above $ACTORS_LOG_LEVEL (default info).  The line is cut at about 1 KiB
+ * and written with one write(2); control characters in the text are
+ * escaped, so a line cannot forge another.  With ACTORS_LOG_FORMAT=json
+ * the line is one JSON object.  ctx may be NULL (then no actor is named).
+ * Only in the worker that runs the actor; does not block beyond the write.
+ */
+__attribute__((format(printf, 3, 4)))
+ACT_API void act_log(const act_ctx *ctx, int level, const char *fmt, ...);
+
 /* ---- lifecycle ------------------------------------------------------------ */
 
 /*

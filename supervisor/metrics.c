@@ -1,0 +1,164 @@
+/*
+ * metrics.c - the node's counters in the Prometheus/OpenMetrics text
+ * exposition format, for `actorsctl metrics` (control command "metrics").
+ *
+ * The text is rendered from the same status object `actorsctl status
+ * --json` shows, so a scrape and a status taken at the same moment agree.
+ * Every family is written whole (all its samples together), as the format
+ * requires; counters carry the _total suffix, label values are escaped.
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+static void esc(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static void family(FILE *f, const char *name, bool counter, const char *help)
+{
+	fprintf(f, "# TYPE %s %s\n# HELP %s %s\n", name, counter ? "counter" : "gauge",
+	        name, help);
+}
+
+static void sample(FILE *f, const char *name, bool counter, const char *label,
+                   const char *value, double v)
+{
+	fprintf(f, "%s%s", name, counter ? "_total" : "");
+	if (label) {
+		fprintf(f, "{%s=\"", label);
+		esc(f, value);
+		fputs("\"}", f);
+	}
+	fprintf(f, " %.17g\n", v);
+}
+
+/* One family with a sample per group, from the group objects' key. */
+static void per_group(FILE *f, const cJSON *groups, const char *name, bool counter,
+                      const char *key, const char *help)
+{
+	const cJSON *g;
+
+	family(f, name, counter, help);
+	cJSON_ArrayForEach(g, groups)
+		sample(f, name, counter, "group", str(g, "name"), num(g, key));
+}
+
+static const struct {
+	const char *name, *key;
+	bool counter;
+	const char *help;
+} group_metrics[] = {
+	{ "actors_group_handled", "handled", true, "Messages handled by the group's actors." },
+	{ "actors_group_refused", "refused", true, "Sends refused by the group's rings (full or too large)." },
+	{ "actors_group_redelivered", "redelivered", true, "Envelopes redelivered after a worker death." },
+	{ "actors_group_dead_letters", "dead_letters", true, "Dead letters counted by the group's workers." },
+	{ "actors_group_restarts", "restarts", true, "Restarts of the group's worker." },
+	{ "actors_group_takeovers", "takeovers", true, "Hot-standby takeovers." },
+	{ "actors_group_ring_depth", "ring_depth", false, "Bytes waiting in the group's inbound rings." },
+	{ "actors_group_ring_hwm", "ring_hwm", false, "High-water mark of one inbound ring's depth, in bytes." },
+	{ "actors_group_ring_capacity_bytes", "ring_capacity", false, "Capacity of each inbound ring." },
+};
+
+/* Gateway fields that are levels, not counts. */
+static bool gw_gauge(const char *key)
+{
+	return !strcmp(key, "strangers") || !strcmp(key, "reply_routes");
+}
+
+static void gateway(FILE *f, const cJSON *gw)
+{
+	const cJSON *v, *peers = cJSON_GetObjectItemCaseSensitive(gw, "peers");
+	char name[128];
+
+	cJSON_ArrayForEach(v, gw) {
+		if (!cJSON_IsNumber(v) || !strcmp(v->string, "malformed_total"))
+			continue;
+		bool counter = !gw_gauge(v->string);
+		size_t kl = strlen(v->string);
+		/* "queued_total" is a counter named queued: the suffix is added back. */
+		if (kl > 6 && !strcmp(v->string + kl - 6, "_total"))
+			kl -= 6;
+		snprintf(name, sizeof name, "actors_gateway_%.*s", (int)kl, v->string);
+		family(f, name, counter, "Gateway counter (see actorsctl(1), GATEWAY).");
+		sample(f, name, counter, NULL, NULL, v->valuedouble);
+	}
+	family(f, "actors_gateway_malformed", true, "Malformed frames received, by class.");
+	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(gw, "malformed"))
+		sample(f, "actors_gateway_malformed", true, "class", v->string, v->valuedouble);
+	static const struct { const char *key; bool counter; } pm[] = {
+		{ "sent", true }, { "refused", true }, { "queued", false }, { "connected", false },
+	};
+	for (size_t i = 0; i < sizeof pm / sizeof pm[0]; i++) {
+		const cJSON *p;
+		snprintf(name, sizeof name, "actors_gateway_peer_%s", pm[i].key);
+		family(f, name, pm[i].counter, "Per-peer gateway figure.");
+		cJSON_ArrayForEach(p, peers) {
+			const cJSON *x = cJSON_GetObjectItemCaseSensitive(p, pm[i].key);
+			sample(f, name, pm[i].counter, "endpoint", str(p, "endpoint"),
+			       cJSON_IsNumber(x) ? x->valuedouble : cJSON_IsTrue(x) ? 1 : 0);
+		}
+	}
+}
+
+char *act__metrics_render(const cJSON *st)
+{
+	const cJSON *groups = cJSON_GetObjectItemCaseSensitive(st, "groups"), *g;
+	const cJSON *gw = cJSON_GetObjectItemCaseSensitive(st, "gateway");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	family(f, "actors_node_uptime_seconds", false, "Seconds since the node started.");
+	sample(f, "actors_node_uptime_seconds", false, NULL, NULL, num(st, "uptime_ms") / 1000.0);
+	family(f, "actors_node_restarts", true, "Worker restarts of every group.");
+	sample(f, "actors_node_restarts", true, NULL, NULL, num(st, "restarts"));
+	family(f, "actors_node_dead_letters", true,
+	       "Dead letters the supervisor recorded in this run (status: dead_letters).");
+	sample(f, "actors_node_dead_letters", true, NULL, NULL, num(st, "dead_letters"));
+	family(f, "actors_dead_letters_stored", false,
+	       "Dead letters kept in the state directory's store (they outlive runs).");
+	sample(f, "actors_dead_letters_stored", false, NULL, NULL, num(st, "dead_letters_stored"));
+	family(f, "actors_group_up", false, "1 if the group's worker said READY, else 0.");
+	cJSON_ArrayForEach(g, groups)
+		sample(f, "actors_group_up", false, "group", str(g, "name"),
+		       !strcmp(str(g, "state"), "ready"));
+	for (size_t i = 0; i < sizeof group_metrics / sizeof group_metrics[0]; i++)
+		per_group(f, groups, group_metrics[i].name, group_metrics[i].counter,
+		          group_metrics[i].key, group_metrics[i].help);
+	if (cJSON_IsObject(gw))
+		gateway(f, gw);
+	fputs("# EOF\n", f);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
