@@ -230,6 +230,7 @@ static int occupy(struct worker *w, struct actor *a, const act_behaviour *b, uin
 	a->gen = gen;
 	a->stopped = a->stopping = a->lost = false;
 	a->stop_reason = NULL;
+	a->n_children = 0;
 	free(a->fail_reason);
 	a->fail_reason = NULL;
 	name_insert(w, a);
@@ -300,14 +301,57 @@ static void down_fanout(struct worker *w, struct actor *a, const char *reason)
 	}
 }
 
+/* The live local parent of spawned actor a, or NULL. */
+static struct actor *parent_of(struct worker *w, const struct actor *a)
+{
+	struct actor *p;
+	if (!a->dynamic || !a->rec->parent)
+		return NULL;
+	p = act__w_local(w, a->rec->parent - 1);
+	return p && !p->stopped && p->gen == a->rec->parent_gen ? p : NULL;
+}
+
+/*
+ * Stops a's children before a, depth first (OTP): each gets Shutdown, then
+ * ends with Down "stopped" (its own children first).  A child whose
+ * handler is on the stack stops when that handler returns.
+ */
+static void stop_children(struct worker *w, struct actor *a)
+{
+	uint32_t hi = atomic_load_explicit(&w->dyn->hi, memory_order_relaxed);
+	struct act_ctx saved = w->ctx;
+	act_shutdown_msg sm = { 2 };
+
+	for (uint32_t s = hi; s-- > 0 && a->n_children;) {
+		struct actor *c = &w->actors[w->n_local + s];
+		if (c->stopped || c->stopping || parent_of(w, c) != a)
+			continue;
+		c->stop_reason = "stopped";
+		if (c->running) {
+			c->stopping = true;
+			continue;
+		}
+		act__w_invoke(w, c, &act_shutdown_type, &sm, NULL, 0, NULL);
+		act__w_end_actor(w, c, c->fail_reason ? c->fail_reason : "stopped");
+	}
+	w->ctx = saved;
+}
+
 void act__w_end_actor(struct worker *w, struct actor *a, const char *reason)
 {
 	if (a->stopped)
+		return;
+	if (a->n_children)
+		stop_children(w, a);
+	if (a->stopped) /* a child's Shutdown handler stopped it meanwhile */
 		return;
 	act__w_stop_actor(w, a);
 	down_fanout(w, a, reason);
 	if (!a->dynamic)
 		return;
+	struct actor *p = parent_of(w, a);
+	if (p && p->n_children)
+		p->n_children--;
 	/* Release: pairs with the acquire loads of the word in lookups
 	 * (find_in_group) and restore; the word says FREE before the slot can
 	 * be refilled.  Keeping gen here means the next tenant gets gen + 1. */
@@ -402,6 +446,11 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		a->lost = true;
 		w->free_slots[w->n_free++] = s;
 		n_lost++;
+	}
+	for (uint32_t s = 0; s < hi; s++) {
+		struct actor *a = &w->actors[w->n_local + s], *p;
+		if (!a->stopped && (p = parent_of(w, a)))
+			p->n_children++;
 	}
 	/* init in slot order (parents were spawned before their children). */
 	for (uint32_t s = 0; s < hi; s++) {
@@ -524,6 +573,7 @@ ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
 	 * keeps the compiler from changing.) */
 	atomic_store_explicit(&r->word, ACT__SLOT_WORD(gen, ACT__SLOT_LIVE), memory_order_release);
 	*out = (act_ref){ a->id + 1, 0, gen };
+	ctx->actor->n_children++;
 
 	act_start st = { false, 0, 0, -1 };
 	struct act_ctx saved = w->ctx;
@@ -599,7 +649,7 @@ ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id)
 		/* Already gone (or going): Down at once. */
 		struct act__spawn_mon m = { me->id + 1, me->gen, *monitor_id };
 		char name[ACT_NAME_MAX + 1];
-		if (!err)
+		if (!err || !a->dynamic)
 			snprintf(name, sizeof name, "%s", a->def->name);
 		else
 			snprintf(name, sizeof name, "$%u.%u.%u", w->self,

@@ -47,6 +47,7 @@ struct actor {
 	bool lost;                   /* its last tenant was lost with the last worker */
 	uint32_t gen;                /* spawn slot: generation of the (last) tenant */
 	uint32_t running;            /* handlers of it on the stack (act_spawn nests) */
+	uint32_t n_children;         /* live spawned actors whose parent it is */
 	const char *stop_reason;     /* with stopping: the Down reason, NULL = "normal" */
 	char *fail_reason;           /* act_fail(): "failed: ..." (malloc'd) */
 	struct act__spawn_rec *rec;  /* spawned: its record in the region; static: a

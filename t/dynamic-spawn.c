@@ -28,6 +28,8 @@ struct area {
 	_Atomic int rc[E_N];
 	_Atomic int downs_stopped, downs_failed, downs_normal, downs_noproc, downs_other,
 	            downs_w4, down_from_ok;
+	char down_order[64];
+	_Atomic int chain_ok;
 	_Atomic int inits, starts, shutdowns, pings_to_tenant, stale_enoent, stale_sent,
 	            distinct_gens, same_slot, probe_done, args_ok;
 };
@@ -44,6 +46,14 @@ static int w_init(act_ctx *ctx, void *st, const char *args)
 		return -EINVAL;
 	if (args && !strcmp(args, "{\"k\":1}"))
 		atomic_store(&A->args_ok, 1);
+	if (args && args[0] >= '1' && args[0] <= '9') {
+		/* a chain of descendants: name + "k", depth - 1 */
+		char name[80], depth[16];
+		act_ref r;
+		snprintf(name, sizeof name, "%sk", act_self_name(ctx));
+		snprintf(depth, sizeof depth, "%d", atoi(args) - 1);
+		return act_spawn(ctx, NULL, "worker", name, depth, &r);
+	}
 	return 0;
 }
 static void w_start(act_ctx *ctx, void *st, const void *m) { atomic_fetch_add(&A->starts, 1); }
@@ -121,6 +131,14 @@ static void boss_start(act_ctx *ctx, void *st, const void *m)
 	A->rc[E_DEMON_AGAIN] = act_demonitor(ctx, mid4);
 	act_stop(ctx, w4);
 
+	/* a stopped parent stops its children first, depth first */
+	act_ref pa, pak, pakk;
+	A->chain_ok = act_spawn(ctx, NULL, "worker", "pa", "2", &pa) == 0 &&
+	              act_lookup(ctx, "pak", &pak) == 0 && act_lookup(ctx, "pakk", &pakk) == 0 &&
+	              act_monitor(ctx, pa, &mid) == 0 && act_monitor(ctx, pak, &mid) == 0 &&
+	              act_monitor(ctx, pakk, &mid) == 0 && act_stop(ctx, pa) == 0 &&
+	              act_lookup(ctx, "pakk", &r) == -ENOENT;
+
 	/* 100k cycles through one slot: every ref distinct, every one stale */
 	act_ref first = ACT_NOBODY, last = ACT_NOBODY;
 	int distinct = 1, same = 1, enoent = 0;
@@ -164,7 +182,10 @@ static void boss_down(act_ctx *ctx, void *st, const void *m)
 		A->downs_normal++;
 	else if (!strcmp(d->reason, "noproc"))
 		A->downs_noproc++;
-	else if (!strcmp(d->actor, "w4"))
+	else if (!strncmp(d->actor, "pa", 2) && !strcmp(d->reason, "stopped")) {
+		size_t n = strlen(A->down_order);
+		snprintf(A->down_order + n, sizeof A->down_order - n, "%s%s", n ? "," : "", d->actor);
+	} else if (!strcmp(d->actor, "w4"))
 		A->downs_w4++;
 	else
 		A->downs_other++;
@@ -241,6 +262,8 @@ int main(void)
 	ok(A->downs_noproc == 1, "monitor of a gone actor: Down 'noproc' (%d)", A->downs_noproc);
 	ok(A->downs_w4 == 0 && A->downs_other == 0, "no Down after demonitor, none unexpected (%d %d)",
 	   A->downs_w4, A->downs_other);
+	ok(A->chain_ok && !strcmp(A->down_order, "pakk,pak,pa"),
+	   "stopping a parent stops its descendants first, depth first (%s)", A->down_order);
 	ok(A->same_slot && A->distinct_gens, "%d spawns reused one slot, each with its own generation",
 	   N_CYCLES);
 	ok(A->stale_enoent == N_CYCLES, "every stale ref refused in the group (%d)",
