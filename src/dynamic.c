@@ -162,20 +162,22 @@ int act__dyn_setup(struct worker *w)
 	w->mon_seq = act__now_ns() / 1000u;
 	if (!w->free_slots || !w->names)
 		return -ENOMEM;
-	for (uint32_t s = 0; s < ACT__DYN_SLOTS; s++) {
-		struct actor *a = &w->actors[w->n_local + s];
-		a->id = ACT__DYN_BASE + (w->self - 1) * ACT__DYN_SLOTS + s;
-		a->dynamic = true;
-		a->stopped = true;
-		a->def = &a->ddef;
-		a->rec = act__shm_spawn_rec(&w->shm, w->self, s);
-	}
 	return 0;
+}
+
+void act__dyn_touch(struct worker *w, struct actor *a)
+{
+	uint32_t s = (uint32_t)(a - w->actors) - w->n_local;
+	a->id = ACT__DYN_BASE + (w->self - 1) * ACT__DYN_SLOTS + s;
+	a->dynamic = true;
+	a->stopped = true;
+	a->def = &a->ddef;
+	a->rec = act__shm_spawn_rec(&w->shm, w->self, s);
 }
 
 void act__dyn_teardown(struct worker *w)
 {
-	for (uint32_t i = 0; i < w->n_slots && w->actors; i++) {
+	for (uint32_t i = 0; w->actors && w->dyn && i < act__w_n_used(w); i++) {
 		struct actor *a = &w->actors[i];
 		if (a->dynamic)
 			free(a->state);
@@ -412,6 +414,7 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		w->free_slots[w->n_free++] = s;
 	for (uint32_t s = hi; s-- > 0;) {
 		struct actor *a = &w->actors[w->n_local + s];
+		act__dyn_touch(w, a);
 		struct act__spawn_rec *r = a->rec;
 		/* Acquire: pairs with the release commit in act_spawn(): a LIVE
 		 * word means every field of the record before it was written. */
@@ -527,6 +530,8 @@ ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
 
 	uint32_t slot = w->free_slots[w->n_free - 1];
 	struct actor *a = &w->actors[w->n_local + slot];
+	if (!a->def)
+		act__dyn_touch(w, a);
 	struct act__spawn_rec *r = a->rec;
 	if (slot >= atomic_load_explicit(&w->dyn->hi, memory_order_relaxed))
 		/* Release: pairs with the acquire loads of hi by readers of this

@@ -179,6 +179,11 @@ static inline uint32_t act__w_group_of(const struct worker *w, uint32_t id)
 	return 0;
 }
 
+/* Formats the entry of a spawn slot on its first use (dynamic.c): the
+ * entries are zero pages until then, so an idle worker pays no memory for
+ * its 16384 slots. */
+void act__dyn_touch(struct worker *w, struct actor *a);
+
 /* This group's entry for actor `id`, or NULL if it is not of this group. */
 static inline struct actor *act__w_local(struct worker *w, uint32_t id)
 {
@@ -186,7 +191,18 @@ static inline struct actor *act__w_local(struct worker *w, uint32_t id)
 		return w->slot_of[id] >= 0 ? &w->actors[w->slot_of[id]] : NULL;
 	if (act__w_group_of(w, id) != w->self)
 		return NULL;
-	return &w->actors[w->n_local + (id - ACT__DYN_BASE) % ACT__DYN_SLOTS];
+	struct actor *a = &w->actors[w->n_local + (id - ACT__DYN_BASE) % ACT__DYN_SLOTS];
+	if (__builtin_expect(!a->def, 0))
+		act__dyn_touch(w, a); /* first use of this slot by this worker */
+	return a;
+}
+
+/* actors[] entries in use: the static ones and the spawn slots below the
+ * area's high-water mark (the others were never touched). */
+static inline uint32_t act__w_n_used(const struct worker *w)
+{
+	/* Relaxed: this worker is the only writer of its own hi. */
+	return w->n_local + atomic_load_explicit(&w->dyn->hi, memory_order_relaxed);
 }
 
 /* ---- ops.c: sending ------------------------------------------------------- */

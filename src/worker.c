@@ -358,7 +358,7 @@ int act__worker_main(const struct act__worker_args *a)
 		goto out;
 	}
 	w->ctx.w = w;
-	for (uint32_t i = 0; i < w->n_slots; i++)
+	for (uint32_t i = 0; i < act__w_n_used(w); i++)
 		if (!w->actors[i].stopped)
 			act__w_invoke(w, &w->actors[i], &act_start_type, &start, NULL, 0, NULL);
 	atomic_store_explicit(&w->part->state, ACT__PS_READY, memory_order_relaxed);
@@ -372,10 +372,10 @@ int act__worker_main(const struct act__worker_args *a)
 	/* Spawned actors (newest slot first) before the static ones.  Their
 	 * records stay: a restart of the group re-creates the permanent ones. */
 	act_shutdown_msg sm = { 0 };
-	for (uint32_t i = w->n_slots; i-- > 0;)
+	for (uint32_t i = act__w_n_used(w); i-- > 0;)
 		if (!w->actors[i].stopped)
 			act__w_invoke(w, &w->actors[i], &act_shutdown_type, &sm, NULL, 0, NULL);
-	for (uint32_t i = w->n_slots; i-- > 0;)
+	for (uint32_t i = act__w_n_used(w); i-- > 0;)
 		if (!w->actors[i].stopped)
 			act__w_stop_actor(w, &w->actors[i]);
 	act__w_flush_notify(w); /* what the Shutdown handlers sent */
