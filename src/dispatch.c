@@ -86,9 +86,12 @@ void act__w_invoke(struct worker *w, struct actor *a, const act_type *t, const v
 		return;
 	}
 	act__w_set_ctx(w, a, t, msg, env, redelivered, jv);
+	a->running++;
 	fn(&w->ctx, a->state, msg);
-	if (a->stopping)
-		act__w_stop_actor(w, a);
+	a->running--;
+	if (a->stopping && !a->running)
+		act__w_end_actor(w, a, a->fail_reason ? a->fail_reason :
+		                 a->stop_reason ? a->stop_reason : "normal");
 }
 
 static void handle_ctrl(struct worker *w, const struct act__env *e)
@@ -139,7 +142,8 @@ static void poison(struct worker *w, const struct act__env *e, uint32_t len, uin
 	}
 	cJSON_AddNumberToObject(o, "time_ms", (double)act__wall_ms());
 	cJSON_AddStringToObject(o, "group", reg->groups[w->self - 1].name);
-	cJSON_AddStringToObject(o, "receiver", reg->actors[e->to].name);
+	const struct actor *ra = act__w_local(w, e->to);
+	cJSON_AddStringToObject(o, "receiver", ra && ra->def->name ? ra->def->name : "?");
 	cJSON_AddStringToObject(o, "sender", sender);
 	cJSON_AddStringToObject(o, "type", tname);
 	if (payload) {
@@ -232,8 +236,9 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 		return;
 	}
 	json = rec->kind == ACT__REC_MSG && rec->len >= sizeof *e && (rec->flags & ACT__ENV_JSON);
-	if (rec->kind != ACT__REC_MSG || rec->len < sizeof *e || e->to >= reg->n_actors ||
-	    w->slot_of[e->to] < 0 || (!json && (e->type == 0 || e->type > reg->n_types))) {
+	struct actor *a = rec->kind == ACT__REC_MSG && rec->len >= sizeof *e ?
+	                  act__w_local(w, e->to) : NULL;
+	if (!a || (!json && (e->type == 0 || e->type > reg->n_types))) {
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
 		act__warn_every("malformed envelope in ring %u->%u skipped (kind %u, len %u)",
 		          h->r->from, h->r->to, rec->kind, rec->len);
@@ -250,14 +255,18 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 			/* This envelope was being handled each time the group died:
 			 * a poison message.  Park it and move on. */
 			act__err_every("envelope to '%s' killed the group %u times: moved to dead letters",
-			         reg->actors[e->to].name, counted);
+			         a->def->name ? a->def->name : "?", counted);
 			poison(w, e, rec->len, counted);
 			act__ring_release(h);
 			return;
 		}
 	}
 
-	struct actor *a = &w->actors[w->slot_of[e->to]];
+	if (a->dynamic && (a->stopped || a->gen != e->to_gen)) {
+		/* A ref to a spawned actor that is gone: never its slot's next tenant. */
+		act__w_stale_letter(w, a, e);
+		goto done;
+	}
 	if (!json && e->type != w->named_type) {
 		/* The supervisor may not know module types by id (actorsd binds
 		 * them in the zygote): name the type for crash records, once
@@ -419,7 +428,7 @@ unsigned act__w_run_timers(struct worker *w, uint64_t now)
 			act__ask_expire(w, (uint64_t)id);
 			continue;
 		}
-		if (owner >= w->n_local || w->actors[owner].stopped)
+		if (owner >= w->n_slots || w->actors[owner].stopped)
 			continue;
 		act_timeout tm = { id };
 		act__w_invoke(w, &w->actors[owner], &act_timeout_type, &tm, NULL, 0, NULL);

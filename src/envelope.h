@@ -21,6 +21,8 @@ struct act__route {
 	uint32_t from_peer;
 	uint64_t corr;
 	uint16_t flags;     /* ACT__ENV_* */
+	uint32_t to_gen;    /* generations of spawned actors' refs (0: static) */
+	uint32_t from_gen;
 };
 
 /*
@@ -39,6 +41,8 @@ static inline void act__env_write(struct act__env *e, uint16_t kind, uint32_t le
 	e->from = r->from;
 	e->from_peer = r->from_peer;
 	e->corr = r->corr;
+	e->to_gen = r->to_gen;
+	e->from_gen = r->from_gen;
 }
 
 /* Bytes of the whole record (header + trailer) for these strings. */

@@ -12,6 +12,11 @@
  *
  * Version 2: act__ring.quarantined (was reserved1).
  * Version 3: act__ring.inflight_forgiven (after done_pos).
+ * Version 4: dynamic actors: act__env.to_gen/from_gen (the envelope grows
+ *            from 32 to 40 bytes); the spawn areas (one per group, after
+ *            the rings: struct act__dyn_hdr then ACT__DYN_SLOTS records of
+ *            struct act__spawn_rec); act__region.dyn_off/dyn_area_bytes/
+ *            dyn_slots/spawn_rec_bytes.
  */
 #ifndef ACT_LAYOUT_H
 #define ACT_LAYOUT_H
@@ -27,7 +32,7 @@
 #define ACT__REGION_MAGIC   0x4d48535352544341ull /* "ACTRSSHM" little-endian */
 #define ACT__RING_MAGIC     0x474e495252544341ull /* "ACTRRING" */
 #define ACT__POISON_MAGIC   0xdeaddeaddeaddeadull /* written at teardown */
-#define ACT__LAYOUT_VERSION 3u
+#define ACT__LAYOUT_VERSION 4u
 
 #define ACT__MAX_PARTS   256u  /* supervisor + up to 255 groups */
 #define ACT__READY_WORDS (ACT__MAX_PARTS / 64u)
@@ -93,6 +98,12 @@ struct act__env {
 	uint32_t from;      /* sender actor id + 1; 0 = nobody */
 	uint32_t from_peer; /* 0 = local sender, else ACT__PEER_* */
 	uint64_t corr;      /* ask correlation id (ASK/REPLY) */
+	/* Generations of the receiver and sender refs: 0 for static actors,
+	 * the slot's generation for spawned ones (ids >= ACT__DYN_BASE).  The
+	 * receiver drops (dead-letters) an envelope whose to_gen is not the
+	 * generation of the slot's current tenant. */
+	uint32_t to_gen;
+	uint32_t from_gen;
 };
 
 /* Special values of the routing fields. */
@@ -263,6 +274,68 @@ struct act__ring_ent {
 	uint64_t bytes;  /* header + data */
 };
 
+/*
+ * Dynamic actors (spawned at run time).  Each group owns ACT__DYN_SLOTS
+ * slots; a spawned actor's node-wide id is
+ *     ACT__DYN_BASE + (group - 1) * ACT__DYN_SLOTS + slot
+ * (static actors have the dense ids 0..n_actors-1), and its refs carry the
+ * slot's generation, so a ref to a stopped actor never reaches a later
+ * tenant of the slot.  Only the group's own worker writes its area; a
+ * restarted worker re-creates its actors from the records, and other
+ * processes read records only through the commit word (acquire).
+ */
+#define ACT__DYN_BASE        0x40000000u
+#define ACT__DYN_SLOTS       16384u /* per group */
+#define ACT__SPAWN_MONITORS  8u     /* monitors per spawned actor */
+#define ACT__SPAWN_REC_BYTES 1024u
+#define ACT__SPAWN_ARGS_MAX  (ACT__SPAWN_REC_BYTES - 281u) /* args bytes, NUL excluded */
+
+/* act__spawn_rec.word = generation << 32 | state. */
+enum { ACT__SLOT_FREE = 0, ACT__SLOT_LIVE = 1 };
+#define ACT__SLOT_WORD(gen, st) (((uint64_t)(gen) << 32) | (uint32_t)(st))
+#define ACT__SLOT_GEN(word)     ((uint32_t)((word) >> 32))
+#define ACT__SLOT_STATE(word)   ((uint32_t)(word))
+
+/* A monitor: the watcher's ref (id + 1, 0 = entry unused) and the id
+ * act_monitor() returned. */
+struct act__spawn_mon {
+	uint32_t watcher;
+	uint32_t watcher_gen;
+	uint64_t id;
+};
+
+/*
+ * One slot's spawn record.  A spawn first moves the word to (gen + 1,
+ * FREE) - so no ref handed out from here on can alias an earlier tenant -
+ * writes every other field, and commits with one release store of (gen + 1,
+ * LIVE): a worker killed at any point leaves a free slot or a whole
+ * record.  A stop stores (gen, FREE).  Monitors are added and removed by
+ * the owning worker only, with a single store of `watcher` each.
+ */
+struct act__spawn_rec {
+	_Atomic uint64_t word;
+	uint32_t parent;      /* parent's ref id (actor id + 1), 0 = none */
+	uint32_t parent_gen;
+	uint8_t restart;      /* act_restart_type */
+	uint8_t has_args;     /* 0: args_json was NULL */
+	uint16_t args_len;
+	uint32_t reserved;
+	char behaviour[ACT_NAME_MAX + 1];
+	char name[ACT_NAME_MAX + 1]; /* "$group.slot.gen" for an anonymous actor */
+	struct act__spawn_mon mon[ACT__SPAWN_MONITORS];
+	char args[ACT__SPAWN_REC_BYTES - 280u]; /* NUL-terminated JSON text */
+};
+_Static_assert(sizeof(struct act__spawn_rec) == ACT__SPAWN_REC_BYTES, "spawn record size");
+
+/* The head of a group's spawn area (one page), then its records. */
+struct act__dyn_hdr {
+	/* Slots at and above hi were never used: readers scan below it.
+	 * Raised (release) by the owner before a record above it is written. */
+	_Atomic uint32_t hi;
+	uint32_t reserved[15];
+};
+#define ACT__DYN_HDR_BYTES 4096u
+
 /* The region header, at offset 0. */
 struct act__region {
 	uint64_t magic;
@@ -280,6 +353,12 @@ struct act__region {
 	uint64_t checksum;         /* of everything above, see act__region_checksum */
 	_Atomic uint32_t stopping; /* set by the supervisor when the node stops */
 	int32_t supervisor_pid;
+	/* spawn areas (layout 4): group g's at dyn_off + (g - 1) * dyn_area_bytes */
+	uint64_t dyn_off;
+	uint64_t dyn_area_bytes;
+	uint32_t dyn_slots;        /* ACT__DYN_SLOTS */
+	uint32_t spawn_rec_bytes;  /* sizeof(struct act__spawn_rec) */
+	uint64_t dyn_checksum;     /* of the four fields above */
 };
 
 /* The format is frozen in bytes, not in names: the limits above must not move it. */

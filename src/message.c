@@ -231,3 +231,12 @@ ACT_API act_type act_reject_type = {
 	"Reject", sizeof(act_reject), _Alignof(act_reject),
 	reject_fields, N_FIELDS(reject_fields), 0
 };
+
+static const act_field down_fields[] = {
+	ACT_FIELD(act_down, actor, ACT_STR),
+	ACT_FIELD(act_down, reason, ACT_STR),
+};
+ACT_API act_type act_down_type = {
+	"Down", sizeof(act_down), _Alignof(act_down),
+	down_fields, N_FIELDS(down_fields), 0
+};

@@ -46,11 +46,12 @@ static inline void out_commit(struct worker *w, uint32_t g, struct act__env *e)
 	act__w_notify(w, g);
 }
 
-static int send_env(struct worker *w, uint32_t to, const act_type *t, const void *msg,
-                    uint32_t from, uint16_t flags, uint64_t corr)
+int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_type *t,
+                    const void *msg, uint32_t from, uint32_t from_gen, uint16_t flags,
+                    uint64_t corr)
 {
 	const struct act__registry *reg = w->reg;
-	uint32_t g = reg->actors[to].group;
+	uint32_t g = act__w_group_of(w, to);
 	bool var = reg->type_has_var[t->id];
 	size_t psize = var ? act__msg_packed_size(t, msg) : t->size;
 	int err;
@@ -62,7 +63,8 @@ static int send_env(struct worker *w, uint32_t to, const act_type *t, const void
 		return err;
 	act__env_write(e, ACT__REC_MSG, (uint32_t)(sizeof *e + psize),
 	               &(struct act__route){ .type = t->id, .to = to, .from = from,
-	                                     .flags = flags, .corr = corr });
+	                                     .flags = flags, .corr = corr,
+	                                     .to_gen = to_gen, .from_gen = from_gen });
 	if (var)
 		act__msg_pack(t, msg, e + 1);
 	else
@@ -213,7 +215,17 @@ static int check_target(struct worker *w, const struct actor *a, act_ref to,
 		if (to.peer > w->n_remotes)
 			return -ENOENT;
 	} else if (to.id == 0 || to.id > w->reg->n_actors) {
-		return -ENOENT;
+		/* A spawned actor: a stale ref to one of our own group is known
+		 * stale here, without touching shared memory; one of another
+		 * group is found stale by its receiver (a dead letter). */
+		uint32_t g = act__w_group_of(w, to.id - 1);
+		if (!g || !to.gen)
+			return -ENOENT;
+		if (g == w->self) {
+			const struct actor *r = act__w_local(w, to.id - 1);
+			if (r->stopped || r->gen != to.gen)
+				return -ENOENT;
+		}
 	}
 	if (!(*t = known_type(w, a, *t)))
 		return -EINVAL;
@@ -230,7 +242,7 @@ int act__w_send_as(struct worker *w, const struct actor *a, uint32_t from, act_r
 		const struct remote *r = &w->remotes[to.peer - 1];
 		return send_outside(w, r->name, r->endpoint, t, msg, from, 0, 0);
 	}
-	return send_env(w, to.id - 1, t, msg, from, 0, 0);
+	return act__w_send_env(w, to.id - 1, to.gen, t, msg, from, a ? a->gen : 0, 0, 0);
 }
 
 ACT_API int act_send(act_ctx *ctx, act_ref to, const act_type *t, const void *msg)
@@ -244,7 +256,8 @@ ACT_API int act_send(act_ctx *ctx, act_ref to, const act_type *t, const void *ms
 		const struct remote *r = &ctx->w->remotes[to.peer - 1];
 		return send_outside(ctx->w, r->name, r->endpoint, t, msg, ctx->actor->id + 1, 0, 0);
 	}
-	return send_env(ctx->w, to.id - 1, t, msg, ctx->actor->id + 1, 0, 0);
+	return act__w_send_env(ctx->w, to.id - 1, to.gen, t, msg, ctx->actor->id + 1,
+	                       ctx->actor->gen, 0, 0);
 }
 
 ACT_API int act_reply(act_ctx *ctx, const act_type *t, const void *msg)
@@ -269,14 +282,16 @@ ACT_API int act_reply(act_ctx *ctx, const act_type *t, const void *msg)
 		return -ENOENT;
 	to.id = e->from;
 	to.peer = e->from_peer;
+	to.gen = e->from_gen;
 	if ((err = check_target(ctx->w, ctx->actor, to, &t)))
 		return err;
 	if (ctx->w->in_fini)
 		return ACT_ESTOPPED;
 	if (e->rec.flags & ACT__ENV_ASK)
-		return send_env(ctx->w, to.id - 1, t, msg, ctx->actor->id + 1,
-		                ACT__ENV_REPLY, e->corr);
-	return send_env(ctx->w, to.id - 1, t, msg, ctx->actor->id + 1, 0, 0);
+		return act__w_send_env(ctx->w, to.id - 1, to.gen, t, msg, ctx->actor->id + 1,
+		                       ctx->actor->gen, ACT__ENV_REPLY, e->corr);
+	return act__w_send_env(ctx->w, to.id - 1, to.gen, t, msg, ctx->actor->id + 1,
+	                       ctx->actor->gen, 0, 0);
 }
 
 ACT_API int act_forward(act_ctx *ctx, act_ref to)
@@ -293,13 +308,13 @@ ACT_API int act_forward(act_ctx *ctx, act_ref to)
 		const struct remote *r = &w->remotes[to.peer - 1];
 		return send_outside(w, r->name, r->endpoint, ctx->type, ctx->msg, src->from, 0, 0);
 	}
-	if (to.id == 0 || to.id > w->reg->n_actors)
+	uint32_t g = to.id ? act__w_group_of(w, to.id - 1) : 0;
+	if (!g || (act__is_dyn_id(to.id - 1) && !to.gen))
 		return -ENOENT;
 	if (ctx->jv) {
 		/* Came from outside as JSON: re-send the decoded message. */
-		return send_env(w, to.id - 1, ctx->type, ctx->msg, 0, 0, 0);
+		return act__w_send_env(w, to.id - 1, to.gen, ctx->type, ctx->msg, 0, 0, 0, 0);
 	}
-	uint32_t g = w->reg->actors[to.id - 1].group;
 	struct act__env *e = out_reserve(w, g, src->rec.len, &err);
 	if (!e)
 		return err;
@@ -310,7 +325,8 @@ ACT_API int act_forward(act_ctx *ctx, act_ref to)
 	               &(struct act__route){
 	                   .type = src->type, .to = to.id - 1, .from = src->from,
 	                   .from_peer = src->from_peer, .corr = reply ? 0 : src->corr,
-	                   .flags = (uint16_t)(src->rec.flags & ~ACT__ENV_REPLY) });
+	                   .flags = (uint16_t)(src->rec.flags & ~ACT__ENV_REPLY),
+	                   .to_gen = to.gen, .from_gen = src->from_gen });
 	/* The payload's act_buf pointers were fixed up in place for this
 	 * process; the receiver recomputes them from the offsets. */
 	memcpy(e + 1, src + 1, src->rec.len - sizeof *e);
@@ -362,7 +378,8 @@ ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg
 	                      deadline_after_ms(w, timeout_ms), 0);
 	if (err)
 		return err;
-	err = send_env(w, to.id - 1, t, msg, ctx->actor->id + 1, ACT__ENV_ASK, corr);
+	err = act__w_send_env(w, to.id - 1, to.gen, t, msg, ctx->actor->id + 1, ctx->actor->gen,
+	                      ACT__ENV_ASK, corr);
 	if (err) {
 		act__timers_cancel(&w->timers, slot | ASK_OWNER_BIT, (int64_t)corr);
 		return err;
@@ -428,6 +445,8 @@ ACT_API int act_lookup(act_ctx *ctx, const char *name, act_ref *out)
 		return -ENOENT;
 	}
 	int id = act__reg_find_actor(ctx->w->reg, name);
+	if (id < 0 && act__dyn_lookup(ctx->w, name, out) == 0)
+		return 0;
 	if (id < 0) {
 		act__warn_every("actor '%s' looked up an unknown actor '%s'",
 		          ctx->actor->def->name, name ? name : "(null)");
@@ -435,12 +454,13 @@ ACT_API int act_lookup(act_ctx *ctx, const char *name, act_ref *out)
 	}
 	out->id = (uint32_t)id + 1;
 	out->peer = 0;
+	out->gen = 0;
 	return 0;
 }
 
 ACT_API act_ref act_self(const act_ctx *ctx)
 {
-	act_ref r = { ctx->actor->id + 1, 0 };
+	act_ref r = { ctx->actor->id + 1, 0, ctx->actor->gen };
 	return r;
 }
 
@@ -450,14 +470,16 @@ ACT_API const char *act_ref_name(const act_ctx *ctx, act_ref ref)
 {
 	if (ref.peer)
 		return ref.peer <= ctx->w->n_remotes ? ctx->w->remotes[ref.peer - 1].name : NULL;
-	if (ref.id == 0 || ref.id > ctx->w->reg->n_actors)
+	if (ref.id > ctx->w->reg->n_actors)
+		return act__dyn_ref_name(ctx->w, ref);
+	if (ref.id == 0)
 		return NULL;
 	return ctx->w->reg->actors[ref.id - 1].name;
 }
 
 static act_ref intern_remote(struct worker *w, const char *name, const char *endpoint)
 {
-	act_ref r = { 0, 0 };
+	act_ref r = { 0, 0, 0 };
 	char ep[ACT__ENDPOINT_MAX + 1];
 
 	if (!act__name_ok(name) || !endpoint || !*endpoint || strlen(endpoint) > ACT__ENDPOINT_MAX)
@@ -489,7 +511,7 @@ ACT_API act_ref act_ref_remote(act_ctx *ctx, const char *name, const char *endpo
 
 ACT_API act_ref act_sender(const act_ctx *ctx)
 {
-	act_ref r = { 0, 0 };
+	act_ref r = { 0, 0, 0 };
 	if (ctx->jv) {
 		if (ctx->jv->endpoint_len)
 			return intern_remote(ctx->w, ctx->jv->peer, ctx->jv->endpoint);
@@ -498,6 +520,7 @@ ACT_API act_ref act_sender(const act_ctx *ctx)
 	if (ctx->env) {
 		r.id = ctx->env->from;
 		r.peer = ctx->env->from_peer;
+		r.gen = ctx->env->from_gen;
 	}
 	return r;
 }

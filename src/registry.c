@@ -51,6 +51,7 @@ void act__reg_fini(struct act__registry *r)
 		free(r->peers[i].endpoint);
 	}
 	free(r->peers);
+	free(r->behaviours);
 	free(r->actors);
 	free(r->groups);
 	free(r->types);
@@ -292,5 +293,33 @@ int act__reg_add_peer(struct act__registry *r, const char *name, const char *end
 		return -ENOMEM;
 	}
 	r->n_peers++;
+	return 0;
+}
+
+const act_behaviour *act__reg_behaviour(const struct act__registry *r, const char *name)
+{
+	for (uint32_t i = 0; name && i < r->n_behaviours; i++)
+		if (!strcmp(r->behaviours[i]->name, name))
+			return r->behaviours[i];
+	return NULL;
+}
+
+int act__reg_add_behaviour(struct act__registry *r, const act_behaviour *b)
+{
+	const act_behaviour *same;
+	int err;
+
+	if (!b || !act__name_ok(b->name) || (b->n_handlers && !b->handlers) ||
+	    (unsigned)b->restart > ACT_TEMPORARY)
+		return -EINVAL;
+	if ((same = act__reg_behaviour(r, b->name)))
+		return same == b ? 0 : -EEXIST;
+	for (size_t i = 0; i < b->n_handlers; i++)
+		if (!b->handlers[i].fn || (err = act__reg_add_type(r, b->handlers[i].type)))
+			return b->handlers[i].fn ? err : -EINVAL;
+	if ((err = grow((void **)&r->behaviours, &r->cap_behaviours, r->n_behaviours + 1,
+	                sizeof *r->behaviours)))
+		return err;
+	r->behaviours[r->n_behaviours++] = b;
 	return 0;
 }

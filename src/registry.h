@@ -56,6 +56,8 @@ struct act__registry {
 	uint32_t n_groups, cap_groups;
 	struct act__peer_def { char *name, *endpoint; } *peers; /* named remote nodes */
 	uint32_t n_peers;
+	const act_behaviour **behaviours; /* spawnable at run time (act_spawn) */
+	uint32_t n_behaviours, cap_behaviours;
 	bool frozen;
 };
 
@@ -89,6 +91,14 @@ int act__reg_add_actor(struct act__registry *r, const char *group, const char *n
 /* Adds an actor whose behaviour is bound later, by name (actorsd). */
 ACT__SHARED int act__reg_add_actor_named(struct act__registry *r, const char *group, const char *name,
                              const char *behaviour, const char *args);
+/*
+ * Makes b spawnable by name (act_spawn), registering its handler types.
+ * Idempotent for the same b; -EEXIST for another behaviour of that name;
+ * -EINVAL; -ENOMEM.  Before the workers are forked (node or zygote).
+ */
+ACT__SHARED int act__reg_add_behaviour(struct act__registry *r, const act_behaviour *b);
+/* Spawnable behaviour by name, or NULL. */
+const act_behaviour *act__reg_behaviour(const struct act__registry *r, const char *name);
 /* Actor id by name, or -ENOENT. */
 ACT__SHARED int act__reg_find_actor(const struct act__registry *r, const char *name);
 

@@ -47,10 +47,17 @@ static uint64_t header_checksum(const struct act__region *r)
 
 static size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
 
+static uint64_t dyn_checksum(const struct act__region *r)
+{
+	const unsigned char *p = (const unsigned char *)r;
+	size_t from = offsetof(struct act__region, dyn_off);
+	return act__fnv1a(ACT__FNV_SEED, p + from, offsetof(struct act__region, dyn_checksum) - from);
+}
+
 int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t n_parts,
                     uint32_t n_actors, uint32_t n_types, uint64_t directory_hash)
 {
-	size_t parts_off, rings_off, off, size;
+	size_t parts_off, rings_off, off, size, dyn_off, dyn_area;
 	uint64_t gen = 0;
 	int err;
 
@@ -66,6 +73,12 @@ int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t 
 	for (uint32_t from = 0; from < n_parts; from++)
 		for (uint32_t to = 0; to < n_parts; to++)
 			size = align_up(size + act__ring_bytes(parts[to].ring_bytes), 4096);
+	/* The spawn areas: untouched memfd pages cost nothing, so every group
+	 * gets its full range of slots. */
+	dyn_area = align_up(ACT__DYN_HDR_BYTES + (size_t)ACT__DYN_SLOTS * sizeof(struct act__spawn_rec),
+	                    4096);
+	dyn_off = size;
+	size += (size_t)(n_parts - 1) * dyn_area;
 
 	if (getrandom(&gen, sizeof gen, GRND_NONBLOCK) != (ssize_t)sizeof gen)
 		gen = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
@@ -137,6 +150,13 @@ int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t 
 			off = align_up(off + e->bytes, 4096);
 		}
 	}
+	h->dyn_off = dyn_off;
+	h->dyn_area_bytes = dyn_area;
+	h->dyn_slots = ACT__DYN_SLOTS;
+	h->spawn_rec_bytes = sizeof(struct act__spawn_rec);
+	h->dyn_checksum = dyn_checksum(h);
+	shm->dyn_off = dyn_off;
+	shm->dyn_area_bytes = dyn_area;
 	h->checksum = header_checksum(h);
 	/* Magic last: a region is valid only once fully written. */
 	atomic_thread_fence(memory_order_release);
@@ -203,12 +223,22 @@ int act__shm_attach(act__shm *shm, int fd, uint64_t directory_hash, char *err, s
 		why = "tables out of bounds";
 	else if (directory_hash && h.directory_hash != directory_hash)
 		why = "actor directory differs from this process's registry";
+	else if (h.dyn_checksum != dyn_checksum(&h))
+		why = "spawn area header checksum mismatch";
+	else if (h.dyn_slots != ACT__DYN_SLOTS || h.spawn_rec_bytes != sizeof(struct act__spawn_rec) ||
+	         h.dyn_area_bytes < ACT__DYN_HDR_BYTES + (uint64_t)ACT__DYN_SLOTS *
+	                            sizeof(struct act__spawn_rec) || (h.dyn_off & 4095) ||
+	         h.dyn_off > h.size ||
+	         (h.size - h.dyn_off) / h.dyn_area_bytes < (uint64_t)h.n_parts - 1)
+		why = "spawn areas out of bounds";
 	if (why)
 		goto bad;
 	shm->parts_off = h.parts_off;
 	shm->rings_off = h.rings_off;
 	shm->generation = h.generation;
 	shm->n_parts = h.n_parts;
+	shm->dyn_off = h.dyn_off;
+	shm->dyn_area_bytes = h.dyn_area_bytes;
 	return 0;
 bad:
 	if (err && err_cap)

@@ -31,6 +31,8 @@ typedef struct act__shm {
 	uint64_t rings_off;
 	uint64_t generation;
 	uint32_t n_parts;
+	uint64_t dyn_off;          /* the spawn areas (layout.h) */
+	uint64_t dyn_area_bytes;
 } act__shm;
 
 /*
@@ -59,6 +61,20 @@ static inline struct act__part *act__shm_part(const act__shm *shm, uint32_t i)
 {
 	return (struct act__part *)(shm->base + shm->parts_off +
 	                            (size_t)i * sizeof(struct act__part));
+}
+
+/* Group `part`'s (1..n_parts-1) spawn area header, and record `slot`. */
+static inline struct act__dyn_hdr *act__shm_dyn(const act__shm *shm, uint32_t part)
+{
+	return (struct act__dyn_hdr *)(shm->base + shm->dyn_off +
+	                               (size_t)(part - 1) * shm->dyn_area_bytes);
+}
+static inline struct act__spawn_rec *act__shm_spawn_rec(const act__shm *shm, uint32_t part,
+                                                        uint32_t slot)
+{
+	return (struct act__spawn_rec *)((unsigned char *)act__shm_dyn(shm, part) +
+	                                 ACT__DYN_HDR_BYTES +
+	                                 (size_t)slot * sizeof(struct act__spawn_rec));
 }
 
 /* Attaches h to the ring from -> to (validating it).  0, -EPROTO or

@@ -517,13 +517,15 @@ static int add_actor(act_test_t *t, const act_behaviour *b, const char *name,
 	a->state = calloc(1, b->state_size ? b->state_size : 1);
 	if (!a->state) {
 		a->stopped = true;
-		w->n_local = t->reg.n_actors;
+		w->n_local = w->n_slots = t->reg.n_actors;
 		return -ENOMEM;
 	}
-	w->n_local = t->reg.n_actors;
+	/* No spawn slots under the testkit (yet): every actor is static. */
+	w->n_local = w->n_slots = t->reg.n_actors;
 	t->xs[slot].probe = probe;
 	out->id = slot + 1;
 	out->peer = 0;
+	out->gen = 0;
 	if ((err = run_init(t, a)))
 		return err;
 	return queue_start(t, slot, &(act_start){ false, 0, 0, -1 }, false);
@@ -634,7 +636,7 @@ ACT_API int act_test_take(act_test_t *t, act_ref probe, const act_type **type,
 	if (msg)
 		*msg = e + 1;
 	if (sender)
-		*sender = (act_ref){ e->from, e->from_peer };
+		*sender = (act_ref){ e->from, e->from_peer, e->from_gen };
 	return 0;
 }
 

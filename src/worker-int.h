@@ -32,13 +32,28 @@ struct remote {
 	char endpoint[ACT__ENDPOINT_MAX + 1];
 };
 
+/*
+ * A local actor.  w->actors[] holds the group's static actors (0..n_local-1)
+ * and then one entry per spawn slot (n_local + slot); a slot's entry is
+ * `stopped` while no actor lives in it.
+ */
 struct actor {
 	uint32_t id;
 	const struct act__actor_def *def;
 	void *state;
 	act_handler_fn *by_type;     /* [n_types + 1], O(1) dispatch by type id */
-	bool stopping;               /* act_stop_self() called */
+	bool stopping;               /* act_stop_self(), act_stop() or act_fail() called */
 	bool stopped;
+	bool dynamic;                /* a spawn slot (by_type is shared, per behaviour) */
+	bool lost;                   /* its last tenant was lost with the last worker */
+	uint32_t gen;                /* spawn slot: generation of the (last) tenant */
+	uint32_t running;            /* handlers of it on the stack (act_spawn nests) */
+	uint32_t n_children;         /* live spawned actors whose parent it is */
+	const char *stop_reason;     /* with stopping: the Down reason, NULL = "normal" */
+	char *fail_reason;           /* act_fail(): "failed: ..." (malloc'd) */
+	struct act__spawn_rec *rec;  /* spawned: its record in the region; static: a
+	                                heap copy holding its monitors, or NULL */
+	struct act__actor_def ddef;  /* spawned: what def points to */
 };
 
 struct ask {
@@ -58,8 +73,23 @@ struct act_ctx {
 	const struct act__jview *jv; /* sender outside the node (JSON envelope) */
 };
 
+struct behaviour_table {
+	const act_behaviour *b;
+	act_handler_fn *by_type;
+};
+
 struct worker {
 	const struct act__registry *reg;
+	/* spawned actors (dynamic.c) */
+	uint32_t n_slots;            /* entries of actors[]: n_local + ACT__DYN_SLOTS */
+	struct act__dyn_hdr *dyn;    /* this group's spawn area */
+	uint32_t *free_slots;        /* stack: the next spawn pops the top */
+	uint32_t n_free;
+	uint32_t *names;             /* open addressing: actors[] index + 1, 0 = empty */
+	uint64_t mon_seq;
+	char lost_reason[64];        /* why the last worker's temporary actors are gone */
+	struct behaviour_table *btab;
+	uint32_t n_btab;
 	act__shm shm;
 	uint32_t self, n_parts;
 	struct act__part *part;
@@ -140,7 +170,52 @@ static inline void act__w_notify(struct worker *w, uint32_t g)
 		act__w_flush_notify(w);
 }
 
+/* ---- actor ids ------------------------------------------------------------ */
+
+static inline bool act__is_dyn_id(uint32_t id) { return id >= ACT__DYN_BASE; }
+
+/* Participant of the group of actor `id`, or 0 if no actor can have that id. */
+static inline uint32_t act__w_group_of(const struct worker *w, uint32_t id)
+{
+	if (id < w->reg->n_actors)
+		return w->reg->actors[id].group;
+	if (id >= ACT__DYN_BASE && (id - ACT__DYN_BASE) / ACT__DYN_SLOTS < w->n_parts - 1)
+		return 1 + (id - ACT__DYN_BASE) / ACT__DYN_SLOTS;
+	return 0;
+}
+
+/* Formats the entry of a spawn slot on its first use (dynamic.c): the
+ * entries are zero pages until then, so an idle worker pays no memory for
+ * its 16384 slots. */
+void act__dyn_touch(struct worker *w, struct actor *a);
+
+/* This group's entry for actor `id`, or NULL if it is not of this group. */
+static inline struct actor *act__w_local(struct worker *w, uint32_t id)
+{
+	if (id < w->reg->n_actors)
+		return w->slot_of[id] >= 0 ? &w->actors[w->slot_of[id]] : NULL;
+	if (act__w_group_of(w, id) != w->self)
+		return NULL;
+	struct actor *a = &w->actors[w->n_local + (id - ACT__DYN_BASE) % ACT__DYN_SLOTS];
+	if (__builtin_expect(!a->def, 0))
+		act__dyn_touch(w, a); /* first use of this slot by this worker */
+	return a;
+}
+
+/* actors[] entries in use: the static ones and the spawn slots below the
+ * area's high-water mark (the others were never touched). */
+static inline uint32_t act__w_n_used(const struct worker *w)
+{
+	/* Relaxed: this worker is the only writer of its own hi. */
+	return w->n_local + atomic_load_explicit(&w->dyn->hi, memory_order_relaxed);
+}
+
 /* ---- ops.c: sending ------------------------------------------------------- */
+
+/* Sends (t, msg) to actor `to` (generation to_gen) from `from` (id + 1). */
+int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_type *t,
+                    const void *msg, uint32_t from, uint32_t from_gen, uint16_t flags,
+                    uint64_t corr);
 
 /* Sends a control record to the supervisor.  0, ACT_EFULL or -EMSGSIZE. */
 int act__w_send_ctrl(struct worker *w, uint32_t code, const void *payload, uint32_t len);
@@ -186,6 +261,12 @@ void act__w_set_ctx(struct worker *w, struct actor *a, const act_type *t, const 
                     const struct act__jview *jv);
 /* Runs a's fini, cancels its timers and asks; idempotent. */
 void act__w_stop_actor(struct worker *w, struct actor *a);
+/* Ends actor a for good: fini, Down{reason} to its monitors, and (spawned)
+ * its record freed.  Idempotent. */
+void act__w_end_actor(struct worker *w, struct actor *a, const char *reason);
+/* An envelope for a spawned actor that is not (or no longer) in its slot:
+ * a dead letter, stored with the reason if its actor was lost in a crash. */
+void act__w_stale_letter(struct worker *w, const struct actor *a, const struct act__env *e);
 /* Calls actor a's handler for (t, msg); env may be NULL (local events). */
 void act__w_invoke(struct worker *w, struct actor *a, const act_type *t, const void *msg,
                    const struct act__env *env, uint32_t redelivered,
@@ -202,5 +283,23 @@ unsigned act__w_poll_rings(struct worker *w);
 bool act__w_any_ring_nonempty(struct worker *w);
 /* Fires due timers and ask timeouts.  Returns how many fired. */
 unsigned act__w_run_timers(struct worker *w, uint64_t now);
+
+/* ---- dynamic.c: spawned actors --------------------------------------------- */
+
+/* Allocates the spawn bookkeeping (worker setup).  0 or -ENOMEM. */
+int act__dyn_setup(struct worker *w);
+/*
+ * Re-creates this group's spawned actors from their records (a restarted
+ * worker, before any envelope is delivered): permanent and transient ones
+ * come back (init runs again), temporary ones are freed and their monitors
+ * told Down{why}.  Start is delivered by the caller.  0, or a fatal error.
+ */
+int act__dyn_restore(struct worker *w, const act_start *start);
+/* Looks up a spawned actor by name on the whole node.  0 or -ENOENT. */
+int act__dyn_lookup(struct worker *w, const char *name, act_ref *out);
+/* Name of spawned actor ref (any group), or NULL. */
+const char *act__dyn_ref_name(struct worker *w, act_ref ref);
+/* Frees what act__dyn_setup() and the spawns allocated. */
+void act__dyn_teardown(struct worker *w);
 
 #endif

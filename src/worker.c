@@ -205,7 +205,8 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 	w->in = calloc(w->n_parts, sizeof *w->in);
 	w->out = calloc(w->n_parts, sizeof *w->out);
 	w->slot_of = malloc(reg->n_actors * sizeof *w->slot_of + 1);
-	w->actors = calloc(g->n_actors ? g->n_actors : 1, sizeof *w->actors);
+	/* The static actors, then one entry per spawn slot (dynamic.c). */
+	w->actors = calloc((size_t)g->n_actors + ACT__DYN_SLOTS, sizeof *w->actors);
 	w->asks = calloc(ASK_SLOTS, sizeof *w->asks);
 	w->remotes = calloc(MAX_REMOTES, sizeof *w->remotes);
 	/* A decoded JSON message is at most its struct plus its strings: the
@@ -273,11 +274,12 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 		}
 		w->n_local++;
 	}
-	return 0;
+	return act__dyn_setup(w);
 }
 
 static void teardown(struct worker *w)
 {
+	act__dyn_teardown(w);
 	for (uint32_t i = 0; i < w->n_local; i++) {
 		free(w->actors[i].state);
 		free(w->actors[i].by_type);
@@ -348,9 +350,17 @@ int act__worker_main(const struct act__worker_args *a)
 			goto out;
 		}
 	}
+	/* Spawned actors of the last worker come back before any envelope
+	 * is read (their init runs here), then every actor gets Start. */
 	w->ctx.w = w;
-	for (uint32_t i = 0; i < w->n_local; i++)
-		act__w_invoke(w, &w->actors[i], &act_start_type, &start, NULL, 0, NULL);
+	if ((err = act__dyn_restore(w, &start))) {
+		rc = err == -ENOMEM ? ACT_EXIT_TEMPORARY : ACT_EXIT_PERMANENT;
+		goto out;
+	}
+	w->ctx.w = w;
+	for (uint32_t i = 0; i < act__w_n_used(w); i++)
+		if (!w->actors[i].stopped)
+			act__w_invoke(w, &w->actors[i], &act_start_type, &start, NULL, 0, NULL);
 	atomic_store_explicit(&w->part->state, ACT__PS_READY, memory_order_relaxed);
 	act__w_send_ctrl(w, ACT__CTRL_READY, NULL, 0);
 	act__w_flush_notify(w);
@@ -359,12 +369,15 @@ int act__worker_main(const struct act__worker_args *a)
 
 	/* Clean stop: Shutdown to every actor (in reverse order), then fini. */
 	atomic_store_explicit(&w->part->state, ACT__PS_STOPPING, memory_order_relaxed);
+	/* Spawned actors (newest slot first) before the static ones.  Their
+	 * records stay: a restart of the group re-creates the permanent ones. */
 	act_shutdown_msg sm = { 0 };
-	for (uint32_t i = w->n_local; i-- > 0;)
+	for (uint32_t i = act__w_n_used(w); i-- > 0;)
 		if (!w->actors[i].stopped)
 			act__w_invoke(w, &w->actors[i], &act_shutdown_type, &sm, NULL, 0, NULL);
-	for (uint32_t i = w->n_local; i-- > 0;)
-		act__w_stop_actor(w, &w->actors[i]);
+	for (uint32_t i = act__w_n_used(w); i-- > 0;)
+		if (!w->actors[i].stopped)
+			act__w_stop_actor(w, &w->actors[i]);
 	act__w_flush_notify(w); /* what the Shutdown handlers sent */
 out:
 	teardown(w);

@@ -125,6 +125,11 @@ static int bind_modules(struct act_node *n, void *arg)
 				        mods[gi]->types[t]->name);
 				goto fail;
 			}
+		/* Every behaviour of the module may be spawned at run time. */
+		for (size_t k = 0; k < mods[gi]->n_b; k++)
+			if (act__reg_add_behaviour(&n->reg, mods[gi]->b[k]) == -EEXIST)
+				act__warn("module %s: behaviour '%s' is defined by another module too; "
+				          "act_spawn() uses the first", g->module, mods[gi]->b[k]->name);
 		for (uint32_t ai = 0; ai < g->n_actors; ai++) {
 			const struct act__app_actor *a = &g->actors[ai];
 			const act_behaviour *b = act__module_behaviour(mods[gi], a->behaviour);

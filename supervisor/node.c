@@ -58,7 +58,8 @@ ACT_API act_node_t *act_node_new(const char *name)
 	if (act__reg_add_type(&n->reg, &act_start_type) ||
 	    act__reg_add_type(&n->reg, &act_shutdown_type) ||
 	    act__reg_add_type(&n->reg, &act_timeout_type) ||
-	    act__reg_add_type(&n->reg, &act_reject_type)) {
+	    act__reg_add_type(&n->reg, &act_reject_type) ||
+	    act__reg_add_type(&n->reg, &act_down_type)) {
 		act_node_free(n);
 		return NULL;
 	}
@@ -84,6 +85,15 @@ ACT_API void act_node_free(act_node_t *n)
 ACT_API int act_node_add_type(act_node_t *n, act_type *t)
 {
 	return act__reg_add_type(&n->reg, t);
+}
+
+ACT_API int act_node_add_behaviour(act_node_t *n, const act_behaviour *b)
+{
+	if (!n)
+		return -EINVAL;
+	if (n->running)
+		return -EBUSY;
+	return act__reg_add_behaviour(&n->reg, b);
 }
 
 ACT_API int act_node_add_group(act_node_t *n, const char *group)

@@ -266,7 +266,7 @@ static void asker_start(act_ctx *ctx, void *st, const void *m)
 
 	/* Asks that cannot start: no completion may ever come for them. */
 	A->rc_nocb = act_ask(ctx, echo, &q_type, &q, 1000, NULL, C_ERRORS);
-	A->rc_bogus = act_ask(ctx, (act_ref){ 9999, 0 }, &q_type, &q, 1000, asker_cb, C_ERRORS);
+	A->rc_bogus = act_ask(ctx, (act_ref){ 9999, 0, 0 }, &q_type, &q, 1000, asker_cb, C_ERRORS);
 	A->rc_nobody = act_ask(ctx, ACT_NOBODY, &q_type, &q, 1000, asker_cb, C_ERRORS);
 	A->rc_unreg = act_ask(ctx, echo, &unreg_type, &u, 1000, asker_cb, C_ERRORS);
 

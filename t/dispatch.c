@@ -353,9 +353,9 @@ static void client_start(act_ctx *ctx, void *st, const void *m)
 	A->rc_lookup_ok = act_lookup(ctx, "far", &out);
 	A->names_ok = !strcmp(act_self_name(ctx), "client") &&
 	              act_ref_name(ctx, far) && !strcmp(act_ref_name(ctx, far), "far") &&
-	              act_ref_name(ctx, (act_ref){ 9999, 0 }) == NULL &&
+	              act_ref_name(ctx, (act_ref){ 9999, 0, 0 }) == NULL &&
 	              act_ref_eq(out, far) && !act_ref_eq(far, near);
-	A->rc_bogus = act_send(ctx, (act_ref){ 9999, 0 }, &ping_type, &p);
+	A->rc_bogus = act_send(ctx, (act_ref){ 9999, 0, 0 }, &ping_type, &p);
 	A->rc_nobody = act_send(ctx, ACT_NOBODY, &ping_type, &p);
 	A->rc_unreg = act_send(ctx, far, &unreg_type, &p);
 	rich_msg big = rich_make(0, 0);
@@ -448,7 +448,7 @@ static void relay_rich(act_ctx *ctx, void *st, const void *m)
 {
 	const rich_msg *r = m;
 	if (r->tag == 5) {
-		A->rc_fwd_bogus = act_forward(ctx, (act_ref){ 9999, 0 });
+		A->rc_fwd_bogus = act_forward(ctx, (act_ref){ 9999, 0, 0 });
 		A->rc_fwd[5] = act_forward(ctx, lookup(ctx, "sink"));
 	} else if (r->tag == 6) {
 		A->rc_fwd[6] = act_forward(ctx, lookup(ctx, "sink2"));

@@ -321,7 +321,7 @@ static void test_crash(void)
 	ok(act_test_crash(t, c) == 0, "a crash from outside a handler");
 	act_test_run(t);
 	ok(!strcmp(take_note(t, p, b, sizeof b), "1/5/start"), "restarts at once: %s", b);
-	ok(act_test_crash(t, (act_ref){ 99, 0 }) == -ENOENT, "crash of nobody: -ENOENT");
+	ok(act_test_crash(t, (act_ref){ 99, 0, 0 }) == -ENOENT, "crash of nobody: -ENOENT");
 	act_test_free(t);
 	T = NULL;
 }
@@ -339,7 +339,7 @@ static void quitter_go(act_ctx *ctx, void *state, const void *m)
 	if (g->n == 3) {
 		act_ref far = act_ref_remote(ctx, "x", "tcp://127.0.0.1:1");
 		note(ctx, lookup(ctx, "probe"), act_send(ctx, far, &go_type, m), 0, "remote");
-		note(ctx, lookup(ctx, "probe"), act_send(ctx, (act_ref){ 77, 0 }, &go_type, m), 0,
+		note(ctx, lookup(ctx, "probe"), act_send(ctx, (act_ref){ 77, 0, 0 }, &go_type, m), 0,
 		     "unknown");
 	}
 	if (g->n == 4)
@@ -363,9 +363,9 @@ static void test_dead_letters(void)
 	act_test_spawn(t, &quitter_behaviour, "quitter", NULL, &q);
 	act_test_run(t);
 	ok(act_test_dead_letters(t) == 0, "no dead letters yet");
-	ok(act_test_send(t, ACT_NOBODY, (act_ref){ 42, 0 }, &go_type, &(go_msg){ 0 }) == -ENOENT,
+	ok(act_test_send(t, ACT_NOBODY, (act_ref){ 42, 0, 0 }, &go_type, &(go_msg){ 0 }) == -ENOENT,
 	   "send to an unknown ref: -ENOENT");
-	ok(act_test_send(t, (act_ref){ 42, 0 }, q, &go_type, &(go_msg){ 0 }) == -ENOENT,
+	ok(act_test_send(t, (act_ref){ 42, 0, 0 }, q, &go_type, &(go_msg){ 0 }) == -ENOENT,
 	   "send from an unknown ref: -ENOENT");
 	act_test_send(t, ACT_NOBODY, q, &go_type, &(go_msg){ 2 });
 	act_test_run(t);

@@ -21,17 +21,32 @@ typedef struct act_ctx act_ctx;
 /*
  * A reference to an actor, passed by value.  Local refs name an actor of
  * this node by its node-wide id; remote refs (issue: gateway) name an actor
- * on another node.  The zero value is "nobody".
+ * on another node.  The zero value is "nobody".  A spawned actor's ref also
+ * carries its slot's generation: once that actor stopped, the ref is stale
+ * for good (sends fail with -ENOENT or become dead letters), even after a
+ * new actor took the slot.  Static actors have generation 0.
  */
 typedef struct act_ref {
 	uint32_t id;    /* local: actor id + 1; 0 = nobody */
 	uint32_t peer;  /* 0 = local; otherwise a remote-peer slot + 1 */
+	uint32_t gen;   /* local spawned actors: the slot's generation, else 0 */
 } act_ref;
 
-#define ACT_NOBODY ((act_ref){0, 0})
+#define ACT_NOBODY ((act_ref){0, 0, 0})
 
 static inline bool act_ref_is_nobody(act_ref r) { return r.id == 0 && r.peer == 0; }
-static inline bool act_ref_eq(act_ref a, act_ref b) { return a.id == b.id && a.peer == b.peer; }
+static inline bool act_ref_eq(act_ref a, act_ref b)
+{
+	return a.id == b.id && a.peer == b.peer && a.gen == b.gen;
+}
+
+/* Restart types: of groups (act_node_set_restart) and of spawned actors
+ * (act_behaviour.restart). */
+typedef enum act_restart_type {
+	ACT_PERMANENT = 0,   /* always restarted */
+	ACT_TRANSIENT,       /* restarted only after an abnormal exit */
+	ACT_TEMPORARY,       /* never restarted */
+} act_restart_type;
 
 /* A handler: msg is the message's struct, valid until the handler returns. */
 typedef void (*act_handler_fn)(act_ctx *ctx, void *state, const void *msg);
@@ -56,6 +71,13 @@ typedef struct act_behaviour {
 	size_t n_handlers;
 	/* Optional: called for a message type with no handler (else: dead letter). */
 	act_handler_fn on_unhandled;
+	/*
+	 * Actors of this behaviour created with act_spawn(): permanent and
+	 * transient ones that are running when their worker crashes are
+	 * re-created (same name, ref, parent and args) before the restarted
+	 * worker delivers any envelope; temporary ones are lost with it.
+	 */
+	act_restart_type restart;
 } act_behaviour;
 
 /* ---- names ---------------------------------------------------------------- */
@@ -172,6 +194,48 @@ ACT_API void act_stop_self(act_ctx *ctx);
 
 /* Asks the node to shut down cleanly (Shutdown to every actor, then exit 0). */
 ACT_API int act_shutdown(act_ctx *ctx);
+
+/* ---- actors at run time -------------------------------------------------- */
+
+/*
+ * Creates an actor of a behaviour known to the node (act_node_add_behaviour()
+ * or a module's act_module_add_behaviour()) in `group` (NULL: the caller's
+ * group).  name: NULL for an anonymous actor (it gets a generated name,
+ * "$G.S.N"), else unique on the node (-EEXIST); names starting with '$' are
+ * reserved (-EINVAL).  args_json: passed to init (may be NULL; must be valid
+ * JSON of at most ACT_SPAWN_ARGS_MAX bytes: -EINVAL, -EMSGSIZE).  The new
+ * actor's parent is the caller.  Its init and then Start run before
+ * act_spawn() returns, and the ref is usable at once.  A non-zero return of
+ * init is returned (as a negative code) and nothing is created.  The spawn
+ * record is in shared memory before the ref is returned, so the actor
+ * outlives a crash of its worker if its behaviour is not ACT_TEMPORARY.
+ * Never blocks.  -ENOENT unknown group or behaviour, -ENOSPC no room,
+ * -EOPNOTSUPP another group than the caller's (not yet supported).
+ * Limits: names are checked against static actors and every group's spawned
+ * actors, but two groups spawning the same name at the same instant may
+ * both succeed.
+ */
+#define ACT_SPAWN_ARGS_MAX 743
+ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
+                      const char *name, const char *args_json, act_ref *out);
+/* Stops another actor of the caller's group (Shutdown to it, then its fini;
+ * its monitors get Down "stopped").  An actor stopping itself this way stops
+ * after the current handler.  0, -ENOENT (unknown or stale ref),
+ * -EOPNOTSUPP (an actor of another group). */
+ACT_API int act_stop(act_ctx *ctx, act_ref who);
+/*
+ * One Down{actor, reason} message to the caller when `who` stops, fails, or
+ * is lost with its worker (at once, reason "noproc", if it is already gone).
+ * Returns 0 and a monitor id.  `who` must be in the caller's group
+ * (-EOPNOTSUPP otherwise); -ENOSPC beyond ACT_MONITORS_MAX monitors on it.
+ */
+#define ACT_MONITORS_MAX 8
+ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id);
+/* Removes a monitor: no Down will come for it.  0, or -ENOENT. */
+ACT_API int act_demonitor(act_ctx *ctx, uint64_t monitor_id);
+/* Fails this actor after the current handler: it stops (fini runs) and its
+ * monitors get Down "failed: <reason>". */
+ACT_API void act_fail(act_ctx *ctx, const char *reason);
 
 /* Monotonic time in nanoseconds, as the runtime's timers see it. */
 ACT_API uint64_t act_now_ns(void);

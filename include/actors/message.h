@@ -133,7 +133,16 @@ typedef struct act_reject {
 	char rejected_by[64];
 } act_reject;
 
+/* Down: an actor watched with act_monitor() is gone.  actor is its name;
+ * reason one of "normal", "stopped", "failed: ...", "crashed: signal N",
+ * "crashed: exit N", "group stopped", "noproc".  act_sender() is its ref. */
+typedef struct act_down {
+	char actor[64];
+	char reason[128];
+} act_down;
+
 ACT_API extern act_type act_start_type;
+ACT_API extern act_type act_down_type;
 ACT_API extern act_type act_shutdown_type;
 ACT_API extern act_type act_timeout_type;
 ACT_API extern act_type act_reject_type;

@@ -40,6 +40,13 @@ ACT_API void act_node_free(act_node_t *node);
  */
 ACT_API int act_node_add_type(act_node_t *node, act_type *type);
 
+/*
+ * Makes behaviour b available to act_spawn() under b->name (its handler
+ * types are registered too).  Idempotent for the same b; -EEXIST for
+ * another behaviour of that name; -EINVAL; -EBUSY once the node runs.
+ */
+ACT_API int act_node_add_behaviour(act_node_t *node, const act_behaviour *b);
+
 /* Adds a group (a worker process).  Groups start in the order added. */
 ACT_API int act_node_add_group(act_node_t *node, const char *group);
 
@@ -80,11 +87,7 @@ typedef enum act_strategy {
 	ACT_REST_FOR_ONE,    /* restart the dead group and those started after it */
 } act_strategy;
 
-typedef enum act_restart_type {
-	ACT_PERMANENT = 0,   /* always restarted */
-	ACT_TRANSIENT,       /* restarted only after an abnormal exit */
-	ACT_TEMPORARY,       /* never restarted */
-} act_restart_type;
+/* act_restart_type: see actors/actor.h. */
 
 ACT_API int act_node_set_strategy(act_node_t *node, act_strategy s);
 /* Exponential backoff between restarts of one group: the first restart

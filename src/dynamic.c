@@ -1,0 +1,713 @@
+/*
+ * dynamic.c - actors created at run time: act_spawn, act_stop, monitors and
+ * Down, act_fail, and re-creating spawned actors after a crash.
+ *
+ * Each group owns a range of ACT__DYN_SLOTS slots in the region (layout.h):
+ * a spawn in one's own group is a local slot allocation plus a record write
+ * committed with one store, so no other process is involved and a worker
+ * that dies mid-spawn leaves either a free slot or a whole record.  A
+ * slot's generation is bumped before a ref to a new tenant can escape, and
+ * refs carry it: a ref to a stopped actor never reaches a later tenant.
+ * A restarted worker reads its records back (act__dyn_restore()) before it
+ * reads its rings, so envelopes already queued for a permanent spawned
+ * actor reach its new instance.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <actors.h>
+
+#include <cjson/cJSON.h>
+
+#include "clock.h"
+#include "log.h"
+#include "worker-int.h"
+
+#define NAMES_CAP (2u * ACT__DYN_SLOTS) /* power of two, half full at most */
+#define MON_IDX_BITS 20u
+
+/* ---- the group's name table (spawned actors only) -------------------------- */
+
+static uint32_t name_hash(const char *name)
+{
+	return (uint32_t)act__fnv1a(ACT__FNV_SEED, name, strlen(name));
+}
+
+/* Index into w->names of `name`, or of the empty entry where it would go. */
+static uint32_t name_pos(const struct worker *w, const char *name)
+{
+	uint32_t i = name_hash(name) & (NAMES_CAP - 1);
+	while (w->names[i] && strcmp(w->actors[w->names[i] - 1].def->name, name))
+		i = (i + 1) & (NAMES_CAP - 1);
+	return i;
+}
+
+static struct actor *name_find(const struct worker *w, const char *name)
+{
+	uint32_t e = w->names[name_pos(w, name)];
+	return e ? &w->actors[e - 1] : NULL;
+}
+
+static void name_insert(struct worker *w, const struct actor *a)
+{
+	w->names[name_pos(w, a->def->name)] = (uint32_t)(a - w->actors) + 1;
+}
+
+/* Linear probing's deletion: shift later entries of the run back. */
+static void name_remove(struct worker *w, const char *name)
+{
+	uint32_t i = name_pos(w, name), j = i;
+
+	if (!w->names[i])
+		return;
+	for (;;) {
+		w->names[i] = 0;
+		for (;;) {
+			j = (j + 1) & (NAMES_CAP - 1);
+			if (!w->names[j])
+				return;
+			uint32_t home = name_hash(w->actors[w->names[j] - 1].def->name) & (NAMES_CAP - 1);
+			/* Entry j may move to i unless its home lies cyclically in (i, j]. */
+			if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+				break;
+		}
+		w->names[i] = w->names[j];
+		i = j;
+	}
+}
+
+/* ---- records of other groups (read-only) ----------------------------------- */
+
+/*
+ * Finds a live spawned actor named `name` in group p's records.  The owner
+ * may rewrite a record while we read it, so the name is copied between two
+ * loads of the commit word, seqlock-style: the first (acquire) pairs with
+ * the owner's release commit, so a LIVE word means the name before it is
+ * written; the acquire fence keeps the copy before the second load, so an
+ * unchanged word means the copy is of that tenant's record.
+ */
+static bool find_in_group(const struct worker *w, uint32_t p, const char *name, act_ref *out)
+{
+	/* Acquire: pairs with the release raise of hi in act_spawn(), so every
+	 * slot below it was formatted before we look at it. */
+	uint32_t hi = atomic_load_explicit(&act__shm_dyn(&w->shm, p)->hi, memory_order_acquire);
+	char copy[ACT_NAME_MAX + 1];
+
+	if (hi > ACT__DYN_SLOTS)
+		hi = ACT__DYN_SLOTS;
+	for (uint32_t s = 0; s < hi; s++) {
+		struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, s);
+		uint64_t w1 = atomic_load_explicit(&r->word, memory_order_acquire);
+		if (ACT__SLOT_STATE(w1) != ACT__SLOT_LIVE)
+			continue;
+		memcpy(copy, r->name, sizeof copy);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&r->word, memory_order_relaxed) != w1)
+			continue;
+		copy[ACT_NAME_MAX] = '\0';
+		if (!strcmp(copy, name)) {
+			out->id = ACT__DYN_BASE + (p - 1) * ACT__DYN_SLOTS + s + 1;
+			out->peer = 0;
+			out->gen = ACT__SLOT_GEN(w1);
+			return true;
+		}
+	}
+	return false;
+}
+
+int act__dyn_lookup(struct worker *w, const char *name, act_ref *out)
+{
+	struct actor *a = name ? name_find(w, name) : NULL;
+
+	if (a) {
+		*out = (act_ref){ a->id + 1, 0, a->gen };
+		return 0;
+	}
+	for (uint32_t p = 1; name && p < w->n_parts; p++)
+		if (p != w->self && find_in_group(w, p, name, out))
+			return 0;
+	return -ENOENT;
+}
+
+const char *act__dyn_ref_name(struct worker *w, act_ref ref)
+{
+	uint32_t id = ref.id - 1, p = act__w_group_of(w, id);
+
+	if (!p)
+		return NULL;
+	if (p == w->self) {
+		struct actor *a = act__w_local(w, id);
+		return !a->stopped && a->gen == ref.gen ? a->def->name : NULL;
+	}
+	/* Another group's record: a snapshot that may change under us. */
+	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, (id - ACT__DYN_BASE) %
+	                                              ACT__DYN_SLOTS);
+	uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+	return word == ACT__SLOT_WORD(ref.gen, ACT__SLOT_LIVE) ? r->name : NULL;
+}
+
+/* ---- setup and teardown ------------------------------------------------------ */
+
+int act__dyn_setup(struct worker *w)
+{
+	w->n_slots = w->n_local + ACT__DYN_SLOTS;
+	w->dyn = act__shm_dyn(&w->shm, w->self);
+	w->free_slots = malloc(ACT__DYN_SLOTS * sizeof *w->free_slots);
+	w->names = calloc(NAMES_CAP, sizeof *w->names);
+	/* Unique across restarts too: monitors outlive a worker in the records. */
+	w->mon_seq = act__now_ns() / 1000u;
+	if (!w->free_slots || !w->names)
+		return -ENOMEM;
+	return 0;
+}
+
+void act__dyn_touch(struct worker *w, struct actor *a)
+{
+	uint32_t s = (uint32_t)(a - w->actors) - w->n_local;
+	a->id = ACT__DYN_BASE + (w->self - 1) * ACT__DYN_SLOTS + s;
+	a->dynamic = true;
+	a->stopped = true;
+	a->def = &a->ddef;
+	a->rec = act__shm_spawn_rec(&w->shm, w->self, s);
+}
+
+void act__dyn_teardown(struct worker *w)
+{
+	for (uint32_t i = 0; w->actors && w->dyn && i < act__w_n_used(w); i++) {
+		struct actor *a = &w->actors[i];
+		if (a->dynamic)
+			free(a->state);
+		if (!a->dynamic)
+			free(a->rec);
+		free(a->fail_reason);
+	}
+	for (uint32_t i = 0; i < w->n_btab; i++)
+		free(w->btab[i].by_type);
+	free(w->btab);
+	free(w->names);
+	free(w->free_slots);
+}
+
+/* The handler table of behaviour b, shared by all its spawned actors. */
+static act_handler_fn *behaviour_table(struct worker *w, const act_behaviour *b)
+{
+	const struct act__registry *reg = w->reg;
+	struct behaviour_table *bt;
+
+	for (uint32_t i = 0; i < w->n_btab; i++)
+		if (w->btab[i].b == b)
+			return w->btab[i].by_type;
+	bt = realloc(w->btab, (w->n_btab + 1) * sizeof *bt);
+	if (!bt)
+		return NULL;
+	w->btab = bt;
+	act_handler_fn *t = calloc(reg->n_types + 1, sizeof *t);
+	if (!t)
+		return NULL;
+	for (size_t k = 0; k < b->n_handlers; k++) {
+		const act_handler *hd = &b->handlers[k];
+		if (hd->type && hd->type->id && hd->type->id <= reg->n_types)
+			t[hd->type->id] = hd->fn;
+	}
+	bt[w->n_btab++] = (struct behaviour_table){ b, t };
+	return t;
+}
+
+/* Fills slot actor a from its record (whose word says gen), ready for init. */
+static int occupy(struct worker *w, struct actor *a, const act_behaviour *b, uint32_t gen)
+{
+	struct act__spawn_rec *r = a->rec;
+
+	if (!(a->by_type = behaviour_table(w, b)))
+		return -ENOMEM;
+	if (!(a->state = calloc(1, b->state_size ? b->state_size : 1)))
+		return -ENOMEM;
+	a->ddef = (struct act__actor_def){ .name = r->name, .id = a->id, .group = w->self,
+	                                   .b = b, .behaviour = r->behaviour,
+	                                   .args = r->has_args ? r->args : NULL };
+	a->gen = gen;
+	a->stopped = a->stopping = a->lost = false;
+	a->stop_reason = NULL;
+	a->n_children = 0;
+	free(a->fail_reason);
+	a->fail_reason = NULL;
+	name_insert(w, a);
+	return 0;
+}
+
+/* Undoes occupy() for an actor that never ran or has ended. */
+static void vacate(struct worker *w, struct actor *a)
+{
+	name_remove(w, a->def->name);
+	free(a->state);
+	a->state = NULL;
+	a->stopped = true;
+	w->free_slots[w->n_free++] = (uint32_t)(a - w->actors) - w->n_local;
+}
+
+/* Runs a's init with args; the caller's context is kept. */
+static int run_init(struct worker *w, struct actor *a)
+{
+	struct act_ctx saved = w->ctx;
+	int r = 0;
+
+	if (a->def->b->init) {
+		act__w_set_ctx(w, a, NULL, NULL, NULL, 0, NULL);
+		a->running++;
+		r = a->def->b->init(&w->ctx, a->state, a->def->args);
+		a->running--;
+	}
+	w->ctx = saved;
+	return r;
+}
+
+/* ---- Down ------------------------------------------------------------------------- */
+
+/* Sends Down{name, reason} from (id, gen) to one watcher. */
+static void send_down(struct worker *w, const struct act__spawn_mon *m, const char *name,
+                      uint32_t id, uint32_t gen, const char *reason)
+{
+	act_down d;
+	memset(&d, 0, sizeof d);
+	snprintf(d.actor, sizeof d.actor, "%s", name);
+	snprintf(d.reason, sizeof d.reason, "%s", reason);
+	int err = act__w_send_env(w, m->watcher - 1, m->watcher_gen, &act_down_type, &d, id + 1,
+	                          gen, 0, 0);
+	if (err) {
+		act__w_dead_letter(w, "Down could not be sent", act_down_type.id, m->watcher - 1);
+		act__warn_every("Down{%s, %s} lost: %s", name, reason, act_strerror(err));
+	}
+}
+
+/*
+ * Tells every monitor of a that it is gone.  Each entry is cleared after
+ * its Down is in the ring, so that a crash in between repeats at most
+ * that one Down, and never loses one.
+ */
+static void down_fanout(struct worker *w, struct actor *a, const char *reason)
+{
+	if (!a->rec)
+		return;
+	for (uint32_t i = 0; i < ACT__SPAWN_MONITORS; i++) {
+		struct act__spawn_mon *m = &a->rec->mon[i];
+		if (!m->watcher)
+			continue;
+		send_down(w, m, a->def->name, a->id, a->gen, reason);
+		/* Relaxed: only a later worker of this group reads it, after our
+		 * death (the supervisor's wait and the fork order that). */
+		__atomic_store_n(&m->watcher, 0, __ATOMIC_RELAXED);
+	}
+}
+
+/* The live local parent of spawned actor a, or NULL. */
+static struct actor *parent_of(struct worker *w, const struct actor *a)
+{
+	struct actor *p;
+	if (!a->dynamic || !a->rec->parent)
+		return NULL;
+	p = act__w_local(w, a->rec->parent - 1);
+	return p && !p->stopped && p->gen == a->rec->parent_gen ? p : NULL;
+}
+
+/*
+ * Stops a's children before a, depth first (OTP): each gets Shutdown, then
+ * ends with Down "stopped" (its own children first).  A child whose
+ * handler is on the stack stops when that handler returns.
+ */
+static void stop_children(struct worker *w, struct actor *a)
+{
+	uint32_t hi = atomic_load_explicit(&w->dyn->hi, memory_order_relaxed);
+	struct act_ctx saved = w->ctx;
+	act_shutdown_msg sm = { 2 };
+
+	for (uint32_t s = hi; s-- > 0 && a->n_children;) {
+		struct actor *c = &w->actors[w->n_local + s];
+		if (c->stopped || c->stopping || parent_of(w, c) != a)
+			continue;
+		c->stop_reason = "stopped";
+		if (c->running) {
+			c->stopping = true;
+			continue;
+		}
+		act__w_invoke(w, c, &act_shutdown_type, &sm, NULL, 0, NULL);
+		act__w_end_actor(w, c, c->fail_reason ? c->fail_reason : "stopped");
+	}
+	w->ctx = saved;
+}
+
+void act__w_end_actor(struct worker *w, struct actor *a, const char *reason)
+{
+	if (a->stopped)
+		return;
+	if (a->n_children)
+		stop_children(w, a);
+	if (a->stopped) /* a child's Shutdown handler stopped it meanwhile */
+		return;
+	act__w_stop_actor(w, a);
+	down_fanout(w, a, reason);
+	if (!a->dynamic)
+		return;
+	struct actor *p = parent_of(w, a);
+	if (p && p->n_children)
+		p->n_children--;
+	/* Release: pairs with the acquire loads of the word in lookups
+	 * (find_in_group) and restore; the word says FREE before the slot can
+	 * be refilled.  Keeping gen here means the next tenant gets gen + 1. */
+	atomic_store_explicit(&a->rec->word, ACT__SLOT_WORD(a->gen, ACT__SLOT_FREE),
+	                      memory_order_release);
+	vacate(w, a);
+}
+
+void act__w_stale_letter(struct worker *w, const struct actor *a, const struct act__env *e)
+{
+	if (!a->lost || a->gen != e->to_gen) {
+		act__w_dead_letter(w, "receiver gone (stale ref)", e->type, e->to);
+		return;
+	}
+	/* Lost with the last worker: the dead-letter store says why. */
+	cJSON *o = cJSON_CreateObject();
+	char *text = NULL;
+	const struct act__registry *reg = w->reg;
+	if (o) {
+		cJSON_AddNumberToObject(o, "time_ms", (double)act__wall_ms());
+		cJSON_AddStringToObject(o, "group", reg->groups[w->self - 1].name);
+		cJSON_AddStringToObject(o, "receiver", a->rec->name);
+		cJSON_AddStringToObject(o, "type", e->type && e->type <= reg->n_types ?
+		                        reg->types[e->type]->name : "?");
+		cJSON_AddStringToObject(o, "reason", w->lost_reason);
+		text = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+	}
+	if (text) {
+		act__w_send_ctrl(w, ACT__CTRL_DEAD_LETTER, text, (uint32_t)strlen(text));
+		free(text);
+	}
+	act__w_dead_letter(w, w->lost_reason, e->type, e->to);
+}
+
+/* ---- restore after a crash ------------------------------------------------------ */
+
+int act__dyn_restore(struct worker *w, const act_start *start)
+{
+	/* Acquire: pairs with the release raise of hi in act_spawn(). */
+	uint32_t hi = atomic_load_explicit(&w->dyn->hi, memory_order_acquire);
+	uint32_t n_back = 0, n_lost = 0;
+
+	if (start->last_signal)
+		snprintf(w->lost_reason, sizeof w->lost_reason, "crashed: signal %d",
+		         start->last_signal);
+	else if (start->last_exit > 0)
+		snprintf(w->lost_reason, sizeof w->lost_reason, "crashed: exit %d", start->last_exit);
+	else
+		snprintf(w->lost_reason, sizeof w->lost_reason, "group stopped");
+	if (hi > ACT__DYN_SLOTS) {
+		act__err("spawn area: high-water mark %u out of range; treated as %u", hi,
+		         ACT__DYN_SLOTS);
+		hi = ACT__DYN_SLOTS;
+	}
+	w->n_free = 0;
+	for (uint32_t s = ACT__DYN_SLOTS; s-- > hi;)
+		w->free_slots[w->n_free++] = s;
+	for (uint32_t s = hi; s-- > 0;) {
+		struct actor *a = &w->actors[w->n_local + s];
+		act__dyn_touch(w, a);
+		struct act__spawn_rec *r = a->rec;
+		/* Acquire: pairs with the release commit in act_spawn(): a LIVE
+		 * word means every field of the record before it was written. */
+		uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+		uint32_t gen = ACT__SLOT_GEN(word);
+		a->gen = gen;
+		if (ACT__SLOT_STATE(word) != ACT__SLOT_LIVE) {
+			w->free_slots[w->n_free++] = s;
+			continue;
+		}
+		r->name[ACT_NAME_MAX] = r->behaviour[ACT_NAME_MAX] = '\0';
+		r->args[sizeof r->args - 1] = '\0';
+		const act_behaviour *b = act__reg_behaviour(w->reg, r->behaviour);
+		if (b && b->restart != ACT_TEMPORARY) {
+			int err = occupy(w, a, b, gen);
+			if (err)
+				return err;
+			n_back++;
+			continue;
+		}
+		/* Temporary (or a behaviour this build lacks): gone with the
+		 * last worker.  Its monitors are told, then the slot is freed. */
+		if (!b)
+			act__err("spawned actor '%s': behaviour '%s' is unknown; not re-created",
+			         r->name, r->behaviour);
+		a->ddef.name = r->name;
+		struct actor tmp = *a;
+		down_fanout(w, &tmp, w->lost_reason);
+		/* Release: as in act__w_end_actor(). */
+		atomic_store_explicit(&r->word, ACT__SLOT_WORD(gen, ACT__SLOT_FREE),
+		                      memory_order_release);
+		a->lost = true;
+		w->free_slots[w->n_free++] = s;
+		n_lost++;
+	}
+	for (uint32_t s = 0; s < hi; s++) {
+		struct actor *a = &w->actors[w->n_local + s], *p;
+		if (!a->stopped && (p = parent_of(w, a)))
+			p->n_children++;
+	}
+	/* init in slot order (parents were spawned before their children). */
+	for (uint32_t s = 0; s < hi; s++) {
+		struct actor *a = &w->actors[w->n_local + s];
+		if (a->stopped)
+			continue;
+		int r = run_init(w, a);
+		if (r) {
+			char why[96];
+			snprintf(why, sizeof why, "failed: init returned %d on restart", r);
+			act__err("spawned actor '%s' (%s) failed to initialise again: %s", a->def->name,
+			         a->def->b->name, act_strerror(r));
+			/* Its fini does not run (init failed); what init set up goes. */
+			act__timers_cancel_owner(&w->timers, (uint32_t)(a - w->actors));
+			act__ask_drop_owner(w, (uint32_t)(a - w->actors));
+			down_fanout(w, a, why);
+			/* Release: as in act__w_end_actor(). */
+			atomic_store_explicit(&a->rec->word, ACT__SLOT_WORD(a->gen, ACT__SLOT_FREE),
+			                      memory_order_release);
+			vacate(w, a);
+		}
+	}
+	if (n_back || n_lost)
+		act__info("re-created %u spawned actors; %u temporary ones were lost (%s)", n_back,
+		          n_lost, w->lost_reason);
+	return 0;
+}
+
+/* ---- the API ---------------------------------------------------------------------- */
+
+/* True if `name` is taken on the node (as far as this process can see). */
+static bool name_taken(struct worker *w, const char *name)
+{
+	act_ref r;
+	return act__reg_find_actor(w->reg, name) >= 0 || act__dyn_lookup(w, name, &r) == 0;
+}
+
+ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
+                      const char *name, const char *args_json, act_ref *out)
+{
+	struct worker *w = ctx ? ctx->w : NULL;
+	const act_behaviour *b;
+	size_t args_len = 0;
+	int err;
+
+	if (!w || !out)
+		return -EINVAL;
+	*out = ACT_NOBODY;
+	if (w->in_fini)
+		return ACT_ESTOPPED;
+	if (group && strcmp(group, w->reg->groups[w->self - 1].name))
+		return act__reg_group(w->reg, group) ? -EOPNOTSUPP : -ENOENT;
+	if (!(b = act__reg_behaviour(w->reg, behaviour))) {
+		act__warn_every("actor '%s' spawned unknown behaviour '%s' (register it with "
+		                "act_node_add_behaviour or act_module_add_behaviour)",
+		                ctx->actor->def->name, behaviour ? behaviour : "(null)");
+		return -ENOENT;
+	}
+	if (name && (!act__name_ok(name) || name[0] == '$'))
+		return -EINVAL;
+	if (args_json) {
+		args_len = strlen(args_json);
+		if (args_len > ACT_SPAWN_ARGS_MAX)
+			return -EMSGSIZE;
+		cJSON *j = cJSON_ParseWithLength(args_json, args_len);
+		if (!j)
+			return -EINVAL;
+		cJSON_Delete(j);
+	}
+	if (name && name_taken(w, name))
+		return -EEXIST;
+	if (!w->n_free)
+		return -ENOSPC;
+
+	uint32_t slot = w->free_slots[w->n_free - 1];
+	struct actor *a = &w->actors[w->n_local + slot];
+	if (!a->def)
+		act__dyn_touch(w, a);
+	struct act__spawn_rec *r = a->rec;
+	if (slot >= atomic_load_explicit(&w->dyn->hi, memory_order_relaxed))
+		/* Release: pairs with the acquire loads of hi by readers of this
+		 * area (lookups from other groups, the next worker's restore);
+		 * orders nothing of the record itself, which the word guards. */
+		atomic_store_explicit(&w->dyn->hi, slot + 1, memory_order_release);
+	uint32_t gen = ACT__SLOT_GEN(atomic_load_explicit(&r->word, memory_order_relaxed)) + 1;
+	if (!gen)
+		gen = 1;
+	/* The generation is consumed before anything can leak the new ref
+	 * (init may send it): a crash before the commit leaves (gen, FREE),
+	 * and the next spawn here takes gen + 1.  Relaxed is enough: no one
+	 * acts on a FREE word but to skip it. */
+	atomic_store_explicit(&r->word, ACT__SLOT_WORD(gen, ACT__SLOT_FREE), memory_order_relaxed);
+	r->parent = ctx->actor->id + 1;
+	r->parent_gen = ctx->actor->gen;
+	r->restart = (uint8_t)b->restart;
+	r->has_args = args_json != NULL;
+	r->args_len = (uint16_t)args_len;
+	snprintf(r->behaviour, sizeof r->behaviour, "%s", b->name);
+	if (name)
+		snprintf(r->name, sizeof r->name, "%s", name);
+	else
+		snprintf(r->name, sizeof r->name, "$%u.%u.%u", w->self, slot, gen);
+	memcpy(r->args, args_json ? args_json : "", args_len + 1);
+	memset(r->mon, 0, sizeof r->mon);
+
+	w->n_free--;
+	if ((err = occupy(w, a, b, gen))) {
+		a->stopped = true;
+		w->n_free++;
+		return err;
+	}
+	if ((err = run_init(w, a))) {
+		act__warn_every("spawned actor '%s' (%s) failed to initialise: %s", a->def->name,
+		                b->name, act_strerror(err));
+		vacate(w, a);
+		return err < 0 ? err : -ECANCELED;
+	}
+	/* The commit.  Release: pairs with the acquire loads of the word by
+	 * lookups in other groups and by the restore of the next worker: a
+	 * LIVE word means every field above is in place.  (For a death
+	 * right here, what matters is program order, which the release also
+	 * keeps the compiler from changing.) */
+	atomic_store_explicit(&r->word, ACT__SLOT_WORD(gen, ACT__SLOT_LIVE), memory_order_release);
+	*out = (act_ref){ a->id + 1, 0, gen };
+	ctx->actor->n_children++;
+
+	act_start st = { false, 0, 0, -1 };
+	struct act_ctx saved = w->ctx;
+	act__w_invoke(w, a, &act_start_type, &st, NULL, 0, NULL);
+	if (a->stopping && !a->stopped) /* init stopped it and it has no Start handler */
+		act__w_end_actor(w, a, a->fail_reason ? a->fail_reason :
+		                 a->stop_reason ? a->stop_reason : "normal");
+	w->ctx = saved;
+	return 0;
+}
+
+/* The live local actor `who` names: 0, -ENOENT (stale, unknown) or -EOPNOTSUPP. */
+static int resolve_local(struct worker *w, act_ref who, struct actor **out)
+{
+	uint32_t id = who.id - 1;
+	struct actor *a;
+
+	if (who.peer || who.id == 0 || !act__w_group_of(w, id))
+		return -ENOENT;
+	if (!(a = act__w_local(w, id)))
+		return -EOPNOTSUPP;
+	*out = a;
+	if (a->stopped || (a->dynamic && a->gen != who.gen))
+		return -ENOENT;
+	return 0;
+}
+
+ACT_API int act_stop(act_ctx *ctx, act_ref who)
+{
+	struct worker *w = ctx->w;
+	struct actor *a;
+	int err = resolve_local(w, who, &a);
+
+	if (err)
+		return err;
+	if (a->stopping)
+		return 0;
+	if (a->running) {
+		/* Its handler is on the stack (itself, or a parent inside
+		 * act_spawn): it stops when that handler returns. */
+		a->stopping = true;
+		a->stop_reason = "stopped";
+		return 0;
+	}
+	if (w->in_fini)
+		return ACT_ESTOPPED;
+	struct act_ctx saved = w->ctx;
+	act_shutdown_msg sm = { 2 };
+	a->stop_reason = "stopped";
+	act__w_invoke(w, a, &act_shutdown_type, &sm, NULL, 0, NULL);
+	act__w_end_actor(w, a, a->fail_reason ? a->fail_reason : "stopped");
+	w->ctx = saved;
+	return 0;
+}
+
+ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id)
+{
+	struct worker *w = ctx->w;
+	struct actor *a, *me = ctx->actor;
+	int err = resolve_local(w, who, &a);
+	uint32_t idx;
+
+	if (!monitor_id)
+		return -EINVAL;
+	*monitor_id = 0;
+	if (err == -EOPNOTSUPP || (err && !act__w_group_of(w, who.id - 1)) || who.peer)
+		return err ? err : -EOPNOTSUPP;
+	if (w->n_slots >= (1u << MON_IDX_BITS))
+		return -ENOSPC;
+	idx = (uint32_t)(a - w->actors);
+	*monitor_id = (++w->mon_seq << MON_IDX_BITS) | (idx + 1);
+	if (err || a->stopping) {
+		/* Already gone (or going): Down at once. */
+		struct act__spawn_mon m = { me->id + 1, me->gen, *monitor_id };
+		char name[ACT_NAME_MAX + 1];
+		if (!err || !a->dynamic)
+			snprintf(name, sizeof name, "%s", a->def->name);
+		else
+			snprintf(name, sizeof name, "$%u.%u.%u", w->self,
+			         a->dynamic ? (uint32_t)(idx - w->n_local) : idx, who.gen);
+		send_down(w, &m, name, who.id - 1, who.gen, "noproc");
+		return 0;
+	}
+	if (!a->rec && !(a->rec = calloc(1, sizeof *a->rec)))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < ACT__SPAWN_MONITORS; i++) {
+		struct act__spawn_mon *m = &a->rec->mon[i];
+		if (m->watcher)
+			continue;
+		m->id = *monitor_id;
+		m->watcher_gen = me->gen;
+		/* Release: the entry's other fields before the watcher that makes
+		 * it count; pairs with the acquire in act__dyn_restore()'s load of
+		 * the word (the next worker reads it after our death; the
+		 * barrier keeps the compiler from reordering the stores). */
+		__atomic_store_n(&m->watcher, me->id + 1, __ATOMIC_RELEASE);
+		return 0;
+	}
+	*monitor_id = 0;
+	return -ENOSPC;
+}
+
+ACT_API int act_demonitor(act_ctx *ctx, uint64_t monitor_id)
+{
+	struct worker *w = ctx->w;
+	uint32_t idx = (uint32_t)(monitor_id & ((1u << MON_IDX_BITS) - 1));
+
+	if (idx == 0 || idx > w->n_slots || !w->actors[idx - 1].rec)
+		return -ENOENT;
+	struct act__spawn_rec *r = w->actors[idx - 1].rec;
+	for (uint32_t i = 0; i < ACT__SPAWN_MONITORS; i++)
+		if (r->mon[i].watcher && r->mon[i].id == monitor_id) {
+			/* One store removes it (relaxed: see down_fanout()). */
+			__atomic_store_n(&r->mon[i].watcher, 0, __ATOMIC_RELAXED);
+			return 0;
+		}
+	return -ENOENT;
+}
+
+ACT_API void act_fail(act_ctx *ctx, const char *reason)
+{
+	struct actor *a = ctx->actor;
+	size_t n = strlen("failed: ") + (reason ? strlen(reason) : 1) + 1;
+	char *why = malloc(n);
+
+	if (why)
+		snprintf(why, n, "failed: %s", reason ? reason : "?");
+	free(a->fail_reason);
+	a->fail_reason = why;
+	a->stopping = true;
+	act__err("actor '%s' failed: %s", a->def->name, reason ? reason : "?");
+}
