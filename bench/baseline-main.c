@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baseline-main.c - runs every bare baseline once and prints its figure.
  *

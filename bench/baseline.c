@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baseline.c - the bare reference measurements declared in baseline.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baseline.h - private: bare reference measurements for the benchmarks.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench-core.c - the runtime benchmark: what a message costs through the
  * actors runtime, next to what the bare machine does in the same run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench-gateway - the ZeroMQ gateway against bare libzmq, in one run.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench-restart - how fast a crashed group is serving again, and whether
  * crashes disturb the healthy groups.

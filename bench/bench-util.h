@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench-util.h - private: small helpers shared by the benchmark programs.
  *

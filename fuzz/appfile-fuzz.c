@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/appfile-fuzz.c - libFuzzer target for the app-file parser.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/codec-fuzz.c - libFuzzer target for the payload codec (src/codec.c)
  * and the packed form it produces (src/message.c).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets with clang and runs each for a bounded time.
 #   fuzz/run.sh SRCDIR BUILDDIR [SECONDS]      (make fuzz does this)
 # Needs clang and libclang-rt (Debian: clang libclang-rt-14-dev).  New

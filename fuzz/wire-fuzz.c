@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/wire-fuzz.c - libFuzzer target for the gateway's frame -> envelope
  * path (src/wire.c), checked against the reference tree parser (t/wire-tree.c).

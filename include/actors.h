@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * actors.h - the public interface of libactors.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ask.c - the worker's table of outstanding asks: correlation id -> the
  * asking actor, its callback and cookie.  Open addressing with linear

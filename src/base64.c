@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * base64.c - strict base64 for ACT_BYTES fields.  Decoding is strict
  * because its input comes from the network: anything but the canonical

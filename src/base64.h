@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * base64.h - private: strict base64 (RFC 4648, standard alphabet, with
  * padding), the wire form of ACT_BYTES fields.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * clock.c - time sources.  Timers and timeouts use CLOCK_MONOTONIC (see
  * clock.h); records meant for people (crash records, dead letters) carry

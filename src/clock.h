@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clock.h - private: monotonic time helpers. */
 #ifndef ACT_CLOCK_H
 #define ACT_CLOCK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * codec.c - the JSON codec: a message struct <-> a JSON object with one
  * member per field, keyed by the field's name.  This is what makes a C

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dispatch.c - handling what arrives: draining the inbound rings a batch at
  * a time, checking each record, counting redeliveries and parking poison

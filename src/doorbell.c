@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * doorbell.c - the sleep/wake protocol described in doorbell.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * doorbell.h - private: sleep/wake between producers and a consumer.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dynamic.c - actors created at run time: act_spawn, act_stop, monitors and
  * Down, act_fail, and re-creating spawned actors after a crash.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * envelope.c - writing and checking JSON-carrying envelopes (envelope.h).
  *

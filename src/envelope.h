@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * envelope.h - private: the one writer of envelope headers, and the JSON
  * trailer of envelopes for parties outside the node's workers (remote

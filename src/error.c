@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * error.c - act_strerror() and act_version(): the one error contract.
  *

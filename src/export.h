@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * export.h - private: marks the few internal (act__*) functions that
  * actorsd and actorsctl, built from the same tree, call in libactors.so.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * layout.h - private: the frozen shared-memory format (layout version 3).
  *

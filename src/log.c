@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.c - one line per event on stderr.  Lines start with the syslog
  * priority prefix "<N>" that journald understands, so a unit running under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* log.h - private: leveled logging to stderr, journald-friendly. */
 #ifndef ACT_LOG_H
 #define ACT_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * message.c - message descriptors, the packed form of a message, and the
  * built-in message types.

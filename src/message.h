@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * message.h - private: message descriptors, the packed form of a message
  * and the cJSON-level codec.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * module.c - the module object: what a group module (a shared object)
  * registers through act_module_add_*() from its actors_module_init().

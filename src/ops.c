@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ops.c - the operations a handler calls through its context: send, reply,
  * forward, ask, timers, names, stop; and the envelope senders under them

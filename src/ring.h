@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ring.h - private: single-producer single-consumer ring of variable-length
  * records in shared memory.

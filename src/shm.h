@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * shm.h - private: the shared-memory region (see layout.h for the format).
  */

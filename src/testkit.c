@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * testkit.c - actors under test in one process (include/actors/testkit.h).
  *

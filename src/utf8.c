@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * utf8.c - strict UTF-8 validation, the one copy every part of the
  * runtime and its programs uses.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * utf8.h - private: the one strict UTF-8 validator (RFC 3629: no overlong
  * forms, no surrogates, nothing above U+10FFFF), used by the wire parser,

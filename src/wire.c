@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wire.c - the JSON envelope of the remote protocol, checked and built.
  *

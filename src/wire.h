@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wire.h - private: the remote wire protocol (shared/PROTOCOL.md), one JSON
  * object per ZeroMQ frame.

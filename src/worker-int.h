@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker-int.h - private to the worker's modules: the state one worker
  * process keeps, shared by worker.c (loop and lifecycle), dispatch.c

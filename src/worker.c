@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker.c - one group's process: setup, the event loop, sleeping and
  * waking, and the clean stop.  Dispatch is in dispatch.c, the operations

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * actorsctl.c - the operator's command-line client for a running actorsd.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * actorsd - run an actor application described by an app file.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * appfile.c - reads the JSON application file of actorsd and validates it
  * against the schema in appfile.h, producing one precise message for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * appfile.h - private: the application file of actorsd (JSON), parsed and
  * validated into plain structs.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * control.c - the control socket server (control.h, doc/control-protocol.md).
  *

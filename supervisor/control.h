@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * control.h - private: the control socket server of a node (actorsctl).
  *

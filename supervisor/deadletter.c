@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * deadletter.c - the append-only dead-letter store (deadletter.h).
  *

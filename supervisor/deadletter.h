@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * deadletter.h - private: the dead-letter store of a node.
  *

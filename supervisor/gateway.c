@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gateway.c - JSON envelopes between ZeroMQ peers and the node's rings.
  *

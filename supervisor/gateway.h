@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gateway.h - private: the ZeroMQ gateway of a node (DESIGN §7,
  * shared/PROTOCOL.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * group.c - the life of each group's worker as the supervisor sees it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * group.h - private: the life of each group's worker as the supervisor
  * sees it (starting, stopping, hot standby, deaths), driven by the loop.

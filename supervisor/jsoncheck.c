@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jsoncheck.c - a strict RFC 8259 syntax checker that says where and why.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jsoncheck.h - private to actorsd: a strict JSON syntax checker that
  * reports the first problem with its byte offset and a reason.

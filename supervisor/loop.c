@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * loop.c - the supervisor's loop: one io_uring waits for signals, the
  * supervisor's doorbell, worker pidfds, the control socket and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * loop.h - private: the supervisor's io_uring loop, and setting up and
  * tearing down what it runs on (region, doorbells, zygote, sockets).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics.c - the node's counters in the Prometheus/OpenMetrics text
  * exposition format, for `actorsctl metrics` (control command "metrics").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics.h - private: the node's counters as Prometheus/OpenMetrics text.
  */

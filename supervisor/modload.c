@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * modload.c - actorsd only: dlopen()s a group module and runs its
  * actors_module_init(), which fills a struct act_module (src/module.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * modload.h - private to actorsd: loading group modules (shared objects).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * node.c - the node object: declare groups and actors, then act_node_run()
  * (or actorsd) supervises them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * node.h - private: the node object shared by the embedded API, actorsd
  * and the control server.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pathcheck.c - opening the files an app file names without waiting on
  * any of them (see pathcheck.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pathcheck.h - private to actorsd: looking at the files an app file names
  * without ever waiting on one.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * preflight.c - actorsd only: what an app file names on this machine,
  * checked before anything runs.

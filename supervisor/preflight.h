@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * preflight.h - private to actorsd: what an app file names on this machine
  * (directories, the endpoint, module files), checked before anything runs.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * restart.c - the restart policy engine described in restart.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * restart.h - private: the restart policy engine (OTP-style supervision).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * route.c - the records between the supervisor and its groups: control
  * records it sends (STOP), envelopes it injects for clients and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * route.h - private: the records between the supervisor and its groups
  * (control records, dead letters, envelopes for outside the node).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sysdirs.c - the directories systemd creates for a unit
  * (RuntimeDirectory=, StateDirectory=) as actorsd's defaults.

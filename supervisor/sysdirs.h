@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sysdirs.h - private: the directories systemd hands actorsd
  * ($STATE_DIRECTORY, $RUNTIME_DIRECTORY) as defaults for the app file.

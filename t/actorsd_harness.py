@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 t/actorsd_harness.py - shared helpers for the end-to-end actorsd tests.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/appfile-parser.c - the app-file parser: every field and default of the good
  * files, one precise message for each kind of bad file, edge cases of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/ask.c - request/reply through whole nodes.  act_ask to an actor in
  * another group: the callback gets status 0, the reply's type and message

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/codec.c - message descriptors, the packed form and the JSON codec.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/corrupt-ring.c - an inbound ring whose producer scribbled over it must
  * be detected once, counted once and quarantined: its consumer stops

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/corrupt-shm.c - a worker that scribbles over the shared-memory region's
  * header must not take the supervisor down: its replacement refuses the

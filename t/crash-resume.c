@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/crash-resume.c - a consumer worker is killed with SIGKILL in the
  * middle of a handler while a producer group streams to it; the restarted

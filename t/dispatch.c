@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/dispatch.c - handler-table dispatch through whole nodes: Start once per
  * actor; a message with every field kind checked byte for byte across

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/drain.c - a clean stop handles what is already in a group's rings
  * before its actors get Shutdown: a producer fills a consumer's ring and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/dynamic-crash.c - the headline promise for spawned actors: a worker
  * holding 10,000 permanent and 1,000 temporary spawned actors, with

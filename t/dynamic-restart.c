@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/dynamic-restart.c - spawned actors across a clean restart of their
  * group: with one_for_all, a sibling's crash stops the group cleanly and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/dynamic-spawn.c - actors spawned at run time, in one group: clear
  * errors for bad behaviours, names, groups and args; act_stop, act_fail,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/harness.h - helpers for tests that run a whole node in the test
  * process: results travel from workers to the test through a shared

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # t/kernel-probe.sh - runs one test (the LOG_COMPILER of `make check`), or
 # skips it with a TAP reason when the kernel lacks what a node needs.
 #

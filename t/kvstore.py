@@ -1,5 +1,6 @@
 #!/bin/sh
 ''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
+# SPDX-License-Identifier: MIT
 """
 t/kvstore.py - the kvstore example actor (examples/kvstore) end to end:
 its Python client over the JSON protocol against actorsd.

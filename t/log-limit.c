@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/log-limit.c - the per-site log rate limiter (src/log.c): a burst of
  * ACT__LOG_BURST lines, then one per ACT__LOG_REFILL_MS, the rest counted;

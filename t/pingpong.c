@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/pingpong.c - two actors in two worker processes bounce a counter
  * 10,000 times through the rings, first with spinning workers and then

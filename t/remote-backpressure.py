@@ -1,5 +1,6 @@
 #!/bin/sh
 ''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
+# SPDX-License-Identifier: MIT
 """
 t/remote-backpressure.py - a peer that is gone does not stall the others.
 

@@ -1,5 +1,6 @@
 #!/bin/sh
 ''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
+# SPDX-License-Identifier: MIT
 """
 t/remote-curve.py - CURVE on the node's endpoint (DESIGN.md section 7:
 "optional CURVE encryption/authentication configured in the app file").

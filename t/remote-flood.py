@@ -1,5 +1,6 @@
 #!/bin/sh
 ''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
+# SPDX-License-Identifier: MIT
 """
 t/remote-flood.py - a flood of forged sender_endpoints cannot cut off a
 peer that answers (issue 11, item 9).

@@ -1,5 +1,6 @@
 #!/bin/sh
 ''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
+# SPDX-License-Identifier: MIT
 """
 t/remote-interop.py - our C actors and Python peers speak the actor
 family's JSON protocol (shared/PROTOCOL.md, DESIGN.md section 7) both ways.

@@ -1,5 +1,6 @@
 #!/bin/sh
 ''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
+# SPDX-License-Identifier: MIT
 """
 t/remote-malformed.py - the gateway survives, counts and answers every
 malformed frame (PROTOCOL.md "What the peers do with bad input", DESIGN.md

@@ -1,5 +1,6 @@
 #!/bin/sh
 ''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
+# SPDX-License-Identifier: MIT
 """
 t/remote-replies.py - a local actor (not "remote": true) gets the replies
 to its own remote sends, and nobody else reaches it (issue 11, item 15).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/ring-stress.c - two producer processes, one consumer, real sleep/wake.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/ring.c - the single-producer single-consumer ring, in one process.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/sleepwake.c - a million sleep/wake cycles without a lost wakeup.
  *

@@ -1,5 +1,6 @@
 #!/bin/sh
 ''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
+# SPDX-License-Identifier: MIT
 """
 t/spawn-adopt.py - a new worker waits for its adoption by the supervisor
 without spinning and without a deadline of its own.

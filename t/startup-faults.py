@@ -1,5 +1,6 @@
 #!/bin/sh
 ''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
+# SPDX-License-Identifier: MIT
 """
 t/startup-faults.py - whatever goes wrong before the first worker runs is
 reported at once, names the app file and the place, and is classified for

@@ -1,5 +1,6 @@
 #!/bin/sh
 ''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
+# SPDX-License-Identifier: MIT
 """
 t/supervise-kill.py - consumer death loses nothing (DESIGN.md section 8).
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/supervise-policy.c - the restart policy engine (supervisor/restart.c)
  * on its own, driven by synthetic times: no processes, no clocks, no sleeps.

@@ -1,5 +1,6 @@
 #!/bin/sh
 ''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
+# SPDX-License-Identifier: MIT
 """
 t/supervise-redeliver.py - only deaths an envelope can have caused count
 toward max_redeliveries (issue 11.8).

@@ -1,5 +1,6 @@
 #!/bin/sh
 ''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
+# SPDX-License-Identifier: MIT
 """
 t/supervise-sleep-hang.py - a stopped worker that had announced sleep is
 still found hung once work waits for it (issue 11.1).

@@ -1,5 +1,6 @@
 #!/bin/sh
 ''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
+# SPDX-License-Identifier: MIT
 """
 t/supervise-strategy.py - OTP strategies, restart types, exit 100 and
 restart intensity, seen from outside through worker pids.

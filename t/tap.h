@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/tap.h - a tiny Test Anything Protocol emitter for the test programs.
  *

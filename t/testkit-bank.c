@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/testkit-bank.c - the bank example's actors under the testkit: two
  * tellers, the ledger (its books in a temporary file) and the auditor,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/testkit-examples.c - the examples' actors under the testkit: the
  * example sources are compiled in (their main() renamed, their module

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/testkit.c - the testkit (include/actors/testkit.h): FIFO determinism,
  * timers at exact virtual times, asks and their timeouts on the virtual

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/timer-heap.c - the worker's timer store (src/timer.c): deadline order,
  * ties fired in set order, replace, cancel, cancel_owner, periodic re-arm

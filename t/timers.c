@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/timers.c - actor timers through a whole node: a one-shot timer fires
  * once and never before its delay; a periodic one fires repeatedly, the

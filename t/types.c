@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/types.c - message types are known node-wide without being registered
  * by hand.  The README's first example: pong answers Ping with a Pong that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/wire-tree.c - the reference parser of the wire tests and the fuzzer:
  * the same checks as act__wire_parse_view() (src/wire.c), taken on a cJSON

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/wire-tree.h - private to the tests: the reference tree parser of the
  * wire protocol, built on cJSON, against which t/wire and fuzz/wire-fuzz

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/wire.c - the remote wire protocol: every malformed frame is refused with
  * the right class (and, when the sender is addressable, its sender fields

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 t/zmq_peer.py - the network side of the remote gateway tests: a stand-in
 for a Python member of the actor family (shared/PROTOCOL.md), plus the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/bank/bank.c - a bank whose ledger may be killed at any
  * instruction and still applies every transfer exactly once, as a group

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # examples/bank/run-bank.sh - runs the bank under actorsd and checks the audit.
 #
 # Writes an app file (examples/bank/bank.json with the module path, the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 kv_client.py - a small client for the kvstore actor, over the actors
 family's JSON protocol (shared/PROTOCOL.md) with nothing but pyzmq.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/kvstore/kvstore.c - a key-value store actor with expiring keys,
  * after the "Rust-style actor" guide's KVStore (Set / Get / Del, and an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pingpong - two actors in two groups (so two worker processes) bounce a
  * counter through shared-memory rings; ping prints every round trip it

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 peer_ping.py - a Python "ping" peer for the actors family's JSON protocol.
 

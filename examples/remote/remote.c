@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * examples/remote/remote.c - ping-pong across nodes and languages: a group
  * module for actorsd whose actors talk to remote actors (another actorsd,

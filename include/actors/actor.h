@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * actors/actor.h - behaviours, refs and the operations a handler can call.
  *

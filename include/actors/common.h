@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * actors/common.h - export macro, error codes and version of libactors.
  */

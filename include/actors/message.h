@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * actors/message.h - message types: a C struct plus a descriptor.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * actors/module.h - shared objects that implement a group for actorsd.
  *

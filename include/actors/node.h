@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * actors/node.h - declaring and running a node from your own main().
  *

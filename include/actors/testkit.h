@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * actors/testkit.h - unit tests for actors: deterministic, in one process,
  * on a virtual clock, without sleeping.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/mod/hostile.c - a group module that misbehaves while it loads, for
  * t/startup-faults.py.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/mod/opsmod.c - the group module of t/ops-logs.py: an actor that logs
  * through act_log() on every Ping, with a line break in the text (which

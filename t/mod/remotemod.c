@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/mod/remotemod.c - a group module for the remote gateway tests: it shows
  * what an actor received from the network, so that a test on the other

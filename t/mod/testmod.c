@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * t/mod/testmod.c - a group module for the actorsd tests.
  *
