@@ -269,11 +269,46 @@ static int jc_number(struct act__jcheck *j)
 
 static int jc_value(struct act__jcheck *j);
 
+/*
+ * After a member of the object or element of the array opened at `open`
+ * (close is '}' or ']', what names the item): 1 if the container closed
+ * here, 0 if a comma leads to the next item, -1 with j->rc set on an error.
+ */
+static int jc_after_item(struct act__jcheck *j, size_t open, char close, const char *what)
+{
+	char w[WBUF];
+	unsigned ol, oc;
+
+	jc_ws(j);
+	if (j->pos < j->len && j->s[j->pos] == close) {
+		j->pos++;
+		return 1;
+	}
+	if (j->pos < j->len && j->s[j->pos] == ',') {
+		size_t comma = j->pos++;
+		jc_ws(j);
+		if (j->pos < j->len && j->s[j->pos] == close) {
+			jc_fail(j, comma, "trailing comma before '%c' (not allowed in JSON)", close);
+			return -1;
+		}
+		return 0;
+	}
+	if (j->pos >= j->len) {
+		act__jc_line_col(j->s, j->len, open, &ol, &oc);
+		jc_fail(j, j->pos, "unexpected end of file: the '%c' at %u:%u is not closed",
+		        j->s[open], ol, oc);
+		return -1;
+	}
+	jc_fail(j, j->pos, "expected ',' or '%c' after %s, got %s%s", close, what,
+	        jc_what(j, j->pos, w), comma_hint(j));
+	return -1;
+}
+
+
 static int jc_object(struct act__jcheck *j)
 {
 	size_t open = j->pos;
 	char w[WBUF];
-	unsigned ol, oc;
 
 	if (++j->depth > ACT__JC_MAX_DEPTH)
 		return jc_fail(j, open, "nested deeper than %d levels", ACT__JC_MAX_DEPTH);
@@ -298,25 +333,11 @@ static int jc_object(struct act__jcheck *j)
 		jc_ws(j);
 		if (jc_value(j))
 			return j->rc;
-		jc_ws(j);
-		if (j->pos < j->len && j->s[j->pos] == '}') {
-			j->pos++;
+		int r = jc_after_item(j, open, '}', "an object member");
+		if (r < 0)
+			return j->rc;
+		if (r)
 			break;
-		}
-		if (j->pos < j->len && j->s[j->pos] == ',') {
-			size_t comma = j->pos++;
-			jc_ws(j);
-			if (j->pos < j->len && j->s[j->pos] == '}')
-				return jc_fail(j, comma, "trailing comma before '}' (not allowed in JSON)");
-			continue;
-		}
-		if (j->pos >= j->len) {
-			act__jc_line_col(j->s, j->len, open, &ol, &oc);
-			return jc_fail(j, j->pos, "unexpected end of file: the '{' at %u:%u "
-			               "is not closed", ol, oc);
-		}
-		return jc_fail(j, j->pos, "expected ',' or '}' after an object member, got %s%s",
-		               jc_what(j, j->pos, w), comma_hint(j));
 	}
 	j->depth--;
 	return 0;
@@ -325,8 +346,6 @@ static int jc_object(struct act__jcheck *j)
 static int jc_array(struct act__jcheck *j)
 {
 	size_t open = j->pos;
-	char w[WBUF];
-	unsigned ol, oc;
 
 	if (++j->depth > ACT__JC_MAX_DEPTH)
 		return jc_fail(j, open, "nested deeper than %d levels", ACT__JC_MAX_DEPTH);
@@ -340,25 +359,11 @@ static int jc_array(struct act__jcheck *j)
 	for (;;) {
 		if (jc_value(j))
 			return j->rc;
-		jc_ws(j);
-		if (j->pos < j->len && j->s[j->pos] == ']') {
-			j->pos++;
+		int r = jc_after_item(j, open, ']', "an array element");
+		if (r < 0)
+			return j->rc;
+		if (r)
 			break;
-		}
-		if (j->pos < j->len && j->s[j->pos] == ',') {
-			size_t comma = j->pos++;
-			jc_ws(j);
-			if (j->pos < j->len && j->s[j->pos] == ']')
-				return jc_fail(j, comma, "trailing comma before ']' (not allowed in JSON)");
-			continue;
-		}
-		if (j->pos >= j->len) {
-			act__jc_line_col(j->s, j->len, open, &ol, &oc);
-			return jc_fail(j, j->pos, "unexpected end of file: the '[' at %u:%u "
-			               "is not closed", ol, oc);
-		}
-		return jc_fail(j, j->pos, "expected ',' or ']' after an array element, got %s%s",
-		               jc_what(j, j->pos, w), comma_hint(j));
 	}
 	j->depth--;
 	return 0;
