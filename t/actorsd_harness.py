@@ -219,6 +219,21 @@ def wait_for(pred, timeout, what, interval=0.005, max_interval=0.05):
         interval = min(interval * 1.5, max_interval)
 
 
+
+def leftovers():
+    """Processes re-parented to us (we are a subreaper) that are still alive."""
+    return [p for p in children(os.getpid()) if not gone(p)]
+
+
+def leftovers_after(seconds=5):
+    """The processes still left behind after waiting up to `seconds` for
+    every re-parented child to go ([] if none is left)."""
+    try:
+        wait_for(lambda: not leftovers(), seconds, "no process left")
+        return []
+    except Timeout:
+        return leftovers()
+
 def wait_gone(pids, timeout, what="processes to be gone"):
     """Waits until every pid in pids is gone; returns the ones still alive at the deadline."""
     try:

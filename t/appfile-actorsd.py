@@ -15,8 +15,7 @@ import shutil
 import subprocess
 import tempfile
 
-from actorsd_harness import (Tap, Timeout, ACTORSD, TESTMOD, EXIT_PERMANENT, children,
-                             gone, wait_for)
+from actorsd_harness import Tap, ACTORSD, TESTMOD, EXIT_PERMANENT, leftovers_after
 
 tap = Tap(timeout=100)
 
@@ -96,10 +95,6 @@ CASES = [
 ]
 
 
-def leftovers():
-    """Processes re-parented to us (we are a subreaper) that are still alive."""
-    return [p for p in children(os.getpid()) if not gone(p)]
-
 
 def run(args, cwd):
     return subprocess.run([ACTORSD] + args, cwd=cwd, capture_output=True, text=True,
@@ -125,12 +120,7 @@ with tap:
             if not good:
                 tap.diag("expected exit 100 and %r" % (want,))
             if not mode:
-                try:
-                    wait_for(lambda: not leftovers(), 5, "no process left")
-                    left = []
-                except Timeout:
-                    left = leftovers()
-                tap.is_(left, [], "%s: plain actorsd left no process behind" % label)
+                tap.is_(leftovers_after(5), [], "%s: plain actorsd left no process behind" % label)
         tap.ok(not os.path.exists(os.path.join(d, "st", "actorsd.sock")),
                "%s: no control socket left" % label)
 

@@ -27,8 +27,8 @@ import subprocess
 import tempfile
 import time
 
-from actorsd_harness import (Tap, Timeout, ACTORSD, TOP_BUILDDIR, EXIT_PERMANENT,
-                             children, gone, wait_for)
+from actorsd_harness import (Tap, ACTORSD, TOP_BUILDDIR, EXIT_PERMANENT, children,
+                             leftovers_after, wait_for)
 
 HOSTILE = os.environ.get("HOSTILE_SO") or os.path.join(TOP_BUILDDIR, "t", "mod", ".libs",
                                                        "hostile.so")
@@ -44,9 +44,6 @@ def app(**kw):
     a.update(kw)
     return a
 
-
-def leftovers():
-    return [p for p in children(os.getpid()) if not gone(p)]
 
 
 def run(args, cwd, env=None):
@@ -73,12 +70,7 @@ def check_case(label, d, want, env=None, modes=(["--check"], []), path="app.json
         if not good:
             tap.diag("expected exit 100 and %r" % (want,))
         if not mode:
-            try:
-                wait_for(lambda: not leftovers(), 5, "no process left")
-                left = []
-            except Timeout:
-                left = leftovers()
-            tap.is_(left, [], "%s: plain actorsd left no process behind" % label)
+            tap.is_(leftovers_after(5), [], "%s: plain actorsd left no process behind" % label)
 
 
 def make_dir(tmp, label, content=None):
@@ -158,12 +150,7 @@ with tap:
            "SIGTERM while a module init hangs: actorsd ends in %.1f s (rc %s, %r)"
            % (secs, rc, p.stderr.read().decode().strip()[-200:]))
     p.stderr.close()
-    try:
-        wait_for(lambda: not leftovers(), 5, "no process left")
-        left = []
-    except Timeout:
-        left = leftovers()
-    tap.is_(left, [], "SIGTERM while a module init hangs: no process left behind")
+    tap.is_(leftovers_after(5), [], "SIGTERM while a module init hangs: no process left behind")
 
     # ---- 11.6: configuration no restart can fix --------------------------------------
     d = make_dir(tmp, "state-file", app())
