@@ -57,9 +57,8 @@ const char *act__wire_err_name(enum act__wire_err e)
 	return err_names[e];
 }
 
-__attribute__((format(printf, 4, 5)))
-static enum act__wire_err fail(char *err, size_t cap, enum act__wire_err e,
-                               const char *fmt, ...)
+enum act__wire_err act__wire_fail(char *err, size_t cap, enum act__wire_err e,
+                                  const char *fmt, ...)
 {
 	va_list ap;
 
@@ -181,7 +180,7 @@ static enum act__wire_err scan_string(const unsigned char *s, size_t len,
 		if (p > run)
 			str_add(st, s + run, p - run);
 		if (p >= len)
-			return fail(err, cap, ACT__WIRE_BAD_JSON,
+			return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
 			            "unterminated string starting at byte %zu", *i);
 		c = s[p];
 		if (c == '"')
@@ -190,18 +189,18 @@ static enum act__wire_err scan_string(const unsigned char *s, size_t len,
 			size_t n = act__utf8_seq(s + p, len - p);
 
 			if (!n)
-				return fail(err, cap, ACT__WIRE_NOT_UTF8,
+				return act__wire_fail(err, cap, ACT__WIRE_NOT_UTF8,
 				            "invalid UTF-8 at byte %zu", p);
 			str_add(st, s + p, n);
 			p += n;
 			continue;
 		}
 		if (c < 0x20)
-			return fail(err, cap, ACT__WIRE_BAD_JSON,
+			return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
 			            "control character in a string at byte %zu", p);
 		/* c is '\\' */
 		if (p + 1 >= len)
-			return fail(err, cap, ACT__WIRE_BAD_JSON,
+			return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
 			            "unterminated string starting at byte %zu", *i);
 		st->esc = 1;
 		switch (s[p + 1]) {
@@ -216,22 +215,22 @@ static enum act__wire_err scan_string(const unsigned char *s, size_t len,
 		case 'u':
 			break;
 		default:
-			return fail(err, cap, ACT__WIRE_BAD_JSON,
+			return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
 			            "bad escape in a string at byte %zu", p);
 		}
 		u = hex4(s, len, p + 2);
 		if (u < 0)
-			return fail(err, cap, ACT__WIRE_BAD_JSON,
+			return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
 			            "bad \\u escape at byte %zu", p);
 		if (u >= 0xDC00 && u <= 0xDFFF)
-			return fail(err, cap, ACT__WIRE_BAD_JSON,
+			return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
 			            "unpaired surrogate escape at byte %zu", p);
 		if (u >= 0xD800 && u <= 0xDBFF) {
 			long lo;
 
 			if (len - p < 12 || s[p + 6] != '\\' || s[p + 7] != 'u' ||
 			    (lo = hex4(s, len, p + 8)) < 0xDC00 || lo > 0xDFFF)
-				return fail(err, cap, ACT__WIRE_BAD_JSON,
+				return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
 				            "unpaired surrogate escape at byte %zu", p);
 			cp = 0x10000 + ((uint32_t)(u - 0xD800) << 10) + (uint32_t)(lo - 0xDC00);
 			str_add(st, b, utf8_put(cp, b));
@@ -287,13 +286,13 @@ static enum act__wire_err scan_number(const unsigned char *s, size_t len,
 			p++;
 	}
 	if (p - *i > ACT__WIRE_NUMBER_CAP)
-		return fail(err, cap, ACT__WIRE_TOO_LONG,
+		return act__wire_fail(err, cap, ACT__WIRE_TOO_LONG,
 		            "number longer than %u characters at byte %zu",
 		            ACT__WIRE_NUMBER_CAP, *i);
 	*i = p;
 	return ACT__WIRE_OK;
 bad:
-	return fail(err, cap, ACT__WIRE_BAD_JSON, "bad number at byte %zu", *i);
+	return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON, "bad number at byte %zu", *i);
 }
 
 /* The envelope's fields; the order is the order their duplicates are reported in. */
@@ -370,7 +369,7 @@ static enum act__wire_err fail_word(char *err, size_t cap, const char *word, siz
 	size_t n = key_len < sizeof name - 1 ? key_len : sizeof name - 1;
 
 	if (!key)
-		return fail(err, cap, ACT__WIRE_BAD_JSON, "%s is not a JSON number (byte %zu)",
+		return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON, "%s is not a JSON number (byte %zu)",
 		            word, i);
 	if (n < key_len)
 		while (n && (key[n] & 0xC0) == 0x80)
@@ -378,7 +377,7 @@ static enum act__wire_err fail_word(char *err, size_t cap, const char *word, siz
 	for (size_t k = 0; k < n; k++)
 		name[k] = key[k] == 0x7F ? '?' : (char)key[k];
 	name[n] = '\0';
-	return fail(err, cap, ACT__WIRE_BAD_JSON, "%s is not a JSON number (field \"%s%s\", byte %zu)",
+	return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON, "%s is not a JSON number (field \"%s%s\", byte %zu)",
 	            word, name, n < key_len ? "..." : "", i);
 }
 static void scan_view_number(struct vscan *vx, const unsigned char *s, size_t at, size_t end);
@@ -428,15 +427,15 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 			i++;
 		if (depth == 0 && st == WANT_COMMA_OR_CLOSE) {
 			if (i < len)
-				return fail(err, cap, ACT__WIRE_BAD_JSON,
+				return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
 				            "trailing data at byte %zu", i);
 			return ACT__WIRE_OK;
 		}
 		if (i >= len && depth == 0)
-			return fail(err, cap, ACT__WIRE_BAD_JSON,
+			return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
 			            len ? "no JSON value in the frame" : "empty frame");
 		if (i >= len)
-			return fail(err, cap, ACT__WIRE_BAD_JSON,
+			return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
 			            "truncated JSON (%zu bytes)", len);
 		c = s[i];
 		in_obj = depth && (is_obj[(depth - 1) / 8] >> ((depth - 1) % 8) & 1);
@@ -447,7 +446,7 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 			/* fall through */
 		case WANT_KEY:
 			if (c != '"')
-				return fail(err, cap, ACT__WIRE_BAD_JSON,
+				return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
 				            "expected a string key at byte %zu", i);
 			at = i;
 			str.buf = NULL;
@@ -464,7 +463,7 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 			continue;
 		case WANT_COLON:
 			if (c != ':')
-				return fail(err, cap, ACT__WIRE_BAD_JSON,
+				return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
 				            "expected ':' at byte %zu", i);
 			i++;
 			st = WANT_VALUE;
@@ -477,7 +476,7 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 			}
 			if (c == (in_obj ? '}' : ']'))
 				goto close;
-			return fail(err, cap, ACT__WIRE_BAD_JSON,
+			return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
 			            "expected ',' or '%c' at byte %zu", in_obj ? '}' : ']', i);
 		case WANT_VALUE_OR_CLOSE:
 			if (c == ']')
@@ -496,7 +495,7 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 		case '{':
 		case '[':
 			if (depth >= max_depth)
-				return fail(err, cap, ACT__WIRE_TOO_DEEP,
+				return act__wire_fail(err, cap, ACT__WIRE_TOO_DEEP,
 				            "nesting deeper than %u at byte %zu", max_depth, i);
 			if (c == '{')
 				is_obj[depth / 8] |= (unsigned char)(1u << depth % 8);
@@ -536,7 +535,7 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 			size_t n = strlen(lit);
 
 			if (len - i < n || memcmp(s + i, lit, n))
-				return fail(err, cap, ACT__WIRE_BAD_JSON,
+				return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
 				            "bad literal at byte %zu", i);
 			i += n;
 			break;
@@ -548,7 +547,7 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 					return fail_word(err, cap, w, i, key, key_len);
 			}
 			if (c != '-' && !is_digit(c))
-				return fail(err, cap, ACT__WIRE_BAD_JSON,
+				return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
 				            "unexpected byte 0x%02x at byte %zu", c, i);
 			at = i;
 			e = scan_number(s, len, &i, err, cap);
@@ -579,7 +578,7 @@ enum act__wire_err act__wire_scan(const void *text, size_t len, unsigned max_dep
 	if (err && err_cap)
 		err[0] = '\0';
 	if (!text && len)
-		return fail(err, err_cap, ACT__WIRE_BAD_JSON, "no frame");
+		return act__wire_fail(err, err_cap, ACT__WIRE_BAD_JSON, "no frame");
 	return scan_json(text, len, max_depth, out, NULL, err, err_cap);
 }
 
@@ -860,7 +859,7 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 		lim = &def;
 	}
 	if (!s && len)
-		return fail(err, err_cap, len > lim->max_frame ? ACT__WIRE_TOO_BIG :
+		return act__wire_fail(err, err_cap, len > lim->max_frame ? ACT__WIRE_TOO_BIG :
 		            ACT__WIRE_BAD_JSON, "no frame");
 
 	/* Not memset: n_members is large and written before it is read. */
@@ -883,7 +882,7 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 		scan_json(s, len < SALVAGE_HEAD ? len : SALVAGE_HEAD, lim->max_depth, &sc, &vx,
 		          NULL, 0);
 		salvage(&vx, &sc);
-		e = fail(err, err_cap, ACT__WIRE_TOO_BIG,
+		e = act__wire_fail(err, err_cap, ACT__WIRE_TOO_BIG,
 		         "frame of %zu bytes exceeds the limit of %zu", len, lim->max_frame);
 		goto out;
 	}
@@ -892,20 +891,20 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 		/* Invalid UTF-8 anywhere is reported first. */
 		bad = len ? act__utf8_check(s, len) : 0;
 		if (bad != len)
-			e = fail(err, err_cap, ACT__WIRE_NOT_UTF8, "invalid UTF-8 at byte %zu", bad);
+			e = act__wire_fail(err, err_cap, ACT__WIRE_NOT_UTF8, "invalid UTF-8 at byte %zu", bad);
 		/* The members read before the error are whole: a Reject can go. */
 		salvage(&vx, &sc);
 		goto out;
 	}
 	if (sc.first != '{') {
-		e = fail(err, err_cap, ACT__WIRE_NOT_OBJECT, "the frame is a JSON %s, not an object",
+		e = act__wire_fail(err, err_cap, ACT__WIRE_NOT_OBJECT, "the frame is a JSON %s, not an object",
 		         sc.first == '[' ? "array" : sc.first == '"' ? "string" :
 		         sc.first == 'n' ? "null" : sc.first == 't' || sc.first == 'f' ?
 		         "boolean" : "number");
 		goto out;
 	}
 	if (vx.oom) {
-		e = fail(err, err_cap, ACT__WIRE_BAD_JSON, "cannot parse (out of memory?)");
+		e = act__wire_fail(err, err_cap, ACT__WIRE_BAD_JSON, "cannot parse (out of memory?)");
 		goto out;
 	}
 
@@ -919,13 +918,13 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 
 	/* The checks, in the reference parser's order (t/wire-tree.c). */
 	if (vx.n_members[0] > lim->max_fields) {
-		e = fail(err, err_cap, ACT__WIRE_TOO_MANY_FIELDS, "envelope with %u members (limit %u)",
+		e = act__wire_fail(err, err_cap, ACT__WIRE_TOO_MANY_FIELDS, "envelope with %u members (limit %u)",
 		         vx.n_members[0], lim->max_fields);
 		goto out;
 	}
 	for (int k = 0; k < N_F; k++) {
 		if (vx.dup[k]) {
-			e = fail(err, err_cap, ACT__WIRE_BAD_FIELD,
+			e = act__wire_fail(err, err_cap, ACT__WIRE_BAD_FIELD,
 			         "duplicate field \"%s\"", field_names[k]);
 			goto out;
 		}
@@ -933,7 +932,7 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 	for (unsigned a = 1; a < vx.n_keys; a++) {
 		for (unsigned b = 0; b < a; b++) {
 			if (same_key(s, &vx.keys[a], &vx.keys[b])) {
-				e = fail(err, err_cap, ACT__WIRE_BAD_FIELD, "duplicate key in the envelope");
+				e = act__wire_fail(err, err_cap, ACT__WIRE_BAD_FIELD, "duplicate key in the envelope");
 				goto out;
 			}
 		}
@@ -942,46 +941,46 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 	case SOFT_NONE:
 		break;
 	case SOFT_STRING:
-		e = fail(err, err_cap, ACT__WIRE_TOO_LONG,
+		e = act__wire_fail(err, err_cap, ACT__WIRE_TOO_LONG,
 		         "string longer than %zu bytes", lim->max_string);
 		goto out;
 	case SOFT_KEY:
-		e = fail(err, err_cap, ACT__WIRE_TOO_LONG,
+		e = act__wire_fail(err, err_cap, ACT__WIRE_TOO_LONG,
 		         "key longer than %zu bytes", lim->max_string);
 		goto out;
 	case SOFT_FIELDS:
-		e = fail(err, err_cap, ACT__WIRE_TOO_MANY_FIELDS,
+		e = act__wire_fail(err, err_cap, ACT__WIRE_TOO_MANY_FIELDS,
 		         "object with more than %u members", lim->max_fields);
 		goto out;
 	}
 	if (sc.nul_top || sc.nul_deep) {
-		e = fail(err, err_cap, ACT__WIRE_BAD_FIELD, "\\u0000 in a string is not supported");
+		e = act__wire_fail(err, err_cap, ACT__WIRE_BAD_FIELD, "\\u0000 in a string is not supported");
 		goto out;
 	}
 	for (int k = F_RECEIVER; k <= F_MESSAGE_TYPE; k++) {
 		if (!vx.type[k])
-			e = fail(err, err_cap, ACT__WIRE_MISSING_FIELD,
+			e = act__wire_fail(err, err_cap, ACT__WIRE_MISSING_FIELD,
 			         "missing field \"%s\"", field_names[k]);
 		else if (vx.type[k] != '"')
-			e = fail(err, err_cap, ACT__WIRE_BAD_FIELD,
+			e = act__wire_fail(err, err_cap, ACT__WIRE_BAD_FIELD,
 			         "field \"%s\" is not a string", field_names[k]);
 		else if (!vx.dlen[k])
-			e = fail(err, err_cap, ACT__WIRE_BAD_FIELD,
+			e = act__wire_fail(err, err_cap, ACT__WIRE_BAD_FIELD,
 			         "field \"%s\" is empty", field_names[k]);
 		if (e)
 			goto out;
 	}
 	if (!vx.type[F_MESSAGE]) {
-		e = fail(err, err_cap, ACT__WIRE_MISSING_FIELD, "missing field \"message\"");
+		e = act__wire_fail(err, err_cap, ACT__WIRE_MISSING_FIELD, "missing field \"message\"");
 		goto out;
 	}
 	if (vx.type[F_MESSAGE] != '{') {
-		e = fail(err, err_cap, ACT__WIRE_BAD_FIELD, "field \"message\" is not an object");
+		e = act__wire_fail(err, err_cap, ACT__WIRE_BAD_FIELD, "field \"message\" is not an object");
 		goto out;
 	}
 	for (int k = F_SENDER_ACTOR; k <= F_SENDER_ENDPOINT; k++) {
 		if (vx.type[k] && vx.type[k] != '"' && vx.type[k] != 'n') {
-			e = fail(err, err_cap, ACT__WIRE_BAD_FIELD,
+			e = act__wire_fail(err, err_cap, ACT__WIRE_BAD_FIELD,
 			         "field \"%s\" is neither a string nor null", field_names[k]);
 			goto out;
 		}
@@ -992,7 +991,7 @@ enum act__wire_err act__wire_parse_view(const void *frame, size_t len,
 		int k = name_fields[j];
 
 		if (vx.type[k] == '"' && vx.dlen[k] > ACT__WIRE_NAME_MAX) {
-			e = fail(err, err_cap, ACT__WIRE_TOO_LONG, "field \"%s\" longer than %u bytes",
+			e = act__wire_fail(err, err_cap, ACT__WIRE_TOO_LONG, "field \"%s\" longer than %u bytes",
 			         field_names[k], ACT__WIRE_NAME_MAX);
 			goto out;
 		}

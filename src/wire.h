@@ -54,6 +54,12 @@ enum act__wire_err {
 /* Returns a short static lower_case name ("bad_json"...), never NULL. */
 const char *act__wire_err_name(enum act__wire_err e);
 
+/* Writes the formatted reason into err (if err and cap) and returns e:
+ * the one way the parsers (and the tests' tree parser) report an error. */
+__attribute__((format(printf, 4, 5)))
+enum act__wire_err act__wire_fail(char *err, size_t cap, enum act__wire_err e,
+                                  const char *fmt, ...);
+
 /* What act__wire_scan() learnt of a text besides its grammar. */
 struct act__wire_scan {
 	size_t end;         /* offset just past the top-level value */

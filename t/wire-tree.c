@@ -22,20 +22,6 @@ static const char *const field_names[N_F] = {
 	"receiver", "message_type", "message", "sender_actor", "sender_endpoint",
 };
 
-__attribute__((format(printf, 4, 5)))
-static enum act__wire_err fail(char *err, size_t cap, enum act__wire_err e,
-                               const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && cap) {
-		va_start(ap, fmt);
-		vsnprintf(err, cap, fmt, ap);
-		va_end(ap);
-	}
-	return e;
-}
-
 /*
  * Checks every string, key and object below (and including) item against
  * the limits.  Recursion is bounded by the depth act__wire_scan() allowed.
@@ -48,15 +34,15 @@ static enum act__wire_err check_tree(const cJSON *item, const struct act__wire_l
 	enum act__wire_err e;
 
 	if (cJSON_IsString(item) && strlen(item->valuestring) > lim->max_string)
-		return fail(err, cap, ACT__WIRE_TOO_LONG,
+		return act__wire_fail(err, cap, ACT__WIRE_TOO_LONG,
 		            "string longer than %zu bytes", lim->max_string);
 	for (c = item->child; c; c = c->next) {
 		if (cJSON_IsObject(item)) {
 			if (++n > lim->max_fields)
-				return fail(err, cap, ACT__WIRE_TOO_MANY_FIELDS,
+				return act__wire_fail(err, cap, ACT__WIRE_TOO_MANY_FIELDS,
 				            "object with more than %u members", lim->max_fields);
 			if (strlen(c->string) > lim->max_string)
-				return fail(err, cap, ACT__WIRE_TOO_LONG,
+				return act__wire_fail(err, cap, ACT__WIRE_TOO_LONG,
 				            "key longer than %zu bytes", lim->max_string);
 		}
 		e = check_tree(c, lim, err, cap);
@@ -100,18 +86,18 @@ enum act__wire_err act__wire_parse(const void *frame, size_t len,
 		lim = &def;
 	}
 	if (len > lim->max_frame)
-		return fail(err, err_cap, ACT__WIRE_TOO_BIG,
+		return act__wire_fail(err, err_cap, ACT__WIRE_TOO_BIG,
 		            "frame of %zu bytes exceeds the limit of %zu", len, lim->max_frame);
 	if (!s && len)
-		return fail(err, err_cap, ACT__WIRE_BAD_JSON, "no frame");
+		return act__wire_fail(err, err_cap, ACT__WIRE_BAD_JSON, "no frame");
 	bad = len ? act__utf8_check(s, len) : 0;
 	if (bad != len)
-		return fail(err, err_cap, ACT__WIRE_NOT_UTF8, "invalid UTF-8 at byte %zu", bad);
+		return act__wire_fail(err, err_cap, ACT__WIRE_NOT_UTF8, "invalid UTF-8 at byte %zu", bad);
 	e = act__wire_scan(s, len, lim->max_depth, &sc, err, err_cap);
 	if (e)
 		return e;
 	if (sc.first != '{')
-		return fail(err, err_cap, ACT__WIRE_NOT_OBJECT, "the frame is a JSON %s, not an object",
+		return act__wire_fail(err, err_cap, ACT__WIRE_NOT_OBJECT, "the frame is a JSON %s, not an object",
 		            sc.first == '[' ? "array" : sc.first == '"' ? "string" :
 		            sc.first == 'n' ? "null" : sc.first == 't' || sc.first == 'f' ?
 		            "boolean" : "number");
@@ -126,10 +112,10 @@ enum act__wire_err act__wire_parse(const void *frame, size_t len,
 	 */
 	root = cJSON_ParseWithLengthOpts((const char *)s, len, &end, 0);
 	if (!root)
-		return fail(err, err_cap, ACT__WIRE_BAD_JSON, "cannot parse (out of memory?)");
+		return act__wire_fail(err, err_cap, ACT__WIRE_BAD_JSON, "cannot parse (out of memory?)");
 	env->root = root;
 	if (!cJSON_IsObject(root) || end != (const char *)s + sc.end)
-		return fail(err, err_cap, ACT__WIRE_BAD_JSON, "cJSON disagrees with the scan");
+		return act__wire_fail(err, err_cap, ACT__WIRE_BAD_JSON, "cJSON disagrees with the scan");
 
 	/* One pass over the envelope's members: known fields and duplicates. */
 	for (c = root->child; c; c = c->next) {
@@ -166,39 +152,39 @@ enum act__wire_err act__wire_parse(const void *frame, size_t len,
 	}
 
 	if (n_members > lim->max_fields)
-		return fail(err, err_cap, ACT__WIRE_TOO_MANY_FIELDS,
+		return act__wire_fail(err, err_cap, ACT__WIRE_TOO_MANY_FIELDS,
 		            "envelope with %u members (limit %u)", n_members, lim->max_fields);
 	for (int k = 0; k < N_F; k++)
 		if (dup[k])
-			return fail(err, err_cap, ACT__WIRE_BAD_FIELD,
+			return act__wire_fail(err, err_cap, ACT__WIRE_BAD_FIELD,
 			            "duplicate field \"%s\"", field_names[k]);
 	if (dup_other)
-		return fail(err, err_cap, ACT__WIRE_BAD_FIELD, "duplicate key in the envelope");
+		return act__wire_fail(err, err_cap, ACT__WIRE_BAD_FIELD, "duplicate key in the envelope");
 	e = check_tree(root, lim, err, err_cap);
 	if (e)
 		return e;
 	if (sc.nul_top || sc.nul_deep)
-		return fail(err, err_cap, ACT__WIRE_BAD_FIELD,
+		return act__wire_fail(err, err_cap, ACT__WIRE_BAD_FIELD,
 		            "\\u0000 in a string is not supported");
 
 	for (int k = F_RECEIVER; k <= F_MESSAGE_TYPE; k++) {
 		if (!f[k])
-			return fail(err, err_cap, ACT__WIRE_MISSING_FIELD,
+			return act__wire_fail(err, err_cap, ACT__WIRE_MISSING_FIELD,
 			            "missing field \"%s\"", field_names[k]);
 		if (!cJSON_IsString(f[k]))
-			return fail(err, err_cap, ACT__WIRE_BAD_FIELD,
+			return act__wire_fail(err, err_cap, ACT__WIRE_BAD_FIELD,
 			            "field \"%s\" is not a string", field_names[k]);
 		if (!f[k]->valuestring[0])
-			return fail(err, err_cap, ACT__WIRE_BAD_FIELD,
+			return act__wire_fail(err, err_cap, ACT__WIRE_BAD_FIELD,
 			            "field \"%s\" is empty", field_names[k]);
 	}
 	if (!f[F_MESSAGE])
-		return fail(err, err_cap, ACT__WIRE_MISSING_FIELD, "missing field \"message\"");
+		return act__wire_fail(err, err_cap, ACT__WIRE_MISSING_FIELD, "missing field \"message\"");
 	if (!cJSON_IsObject(f[F_MESSAGE]))
-		return fail(err, err_cap, ACT__WIRE_BAD_FIELD, "field \"message\" is not an object");
+		return act__wire_fail(err, err_cap, ACT__WIRE_BAD_FIELD, "field \"message\" is not an object");
 	for (int k = F_SENDER_ACTOR; k <= F_SENDER_ENDPOINT; k++)
 		if (f[k] && !cJSON_IsString(f[k]) && !cJSON_IsNull(f[k]))
-			return fail(err, err_cap, ACT__WIRE_BAD_FIELD,
+			return act__wire_fail(err, err_cap, ACT__WIRE_BAD_FIELD,
 			            "field \"%s\" is neither a string nor null", field_names[k]);
 
 	env->receiver = f[F_RECEIVER]->valuestring;
