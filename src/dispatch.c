@@ -20,6 +20,7 @@
 
 #include "base64.h"
 #include "clock.h"
+#include "dyn-remote.h"
 #include "log.h"
 #include "message.h"
 #include "worker-int.h"
@@ -236,6 +237,11 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 		act__ring_release(h);
 		return;
 	}
+	if (rec->kind == ACT__REC_SYS && rec->len >= sizeof *e) {
+		act__dyn_sys(w, e); /* cross-group spawn, stop, monitor (dyn-remote.c) */
+		act__ring_release(h);
+		return;
+	}
 	json = rec->kind == ACT__REC_MSG && rec->len >= sizeof *e && (rec->flags & ACT__ENV_JSON);
 	struct actor *a = rec->kind == ACT__REC_MSG && rec->len >= sizeof *e ?
 	                  act__w_local(w, e->to) : NULL;
@@ -263,6 +269,8 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 		}
 	}
 
+	if (a->dynamic && a->stopped) /* spawned from another group, not started yet? */
+		act__dyn_start_pending(w, a, e->to_gen);
 	if (a->dynamic && (a->stopped || a->gen != e->to_gen)) {
 		/* A ref to a spawned actor that is gone: never its slot's next tenant. */
 		act__w_stale_letter(w, a, e);

@@ -25,6 +25,7 @@
 #include <cjson/cJSON.h>
 
 #include "clock.h"
+#include "dyn-remote.h"
 #include "log.h"
 #include "worker-int.h"
 
@@ -103,15 +104,18 @@ static bool find_in_group(const struct worker *w, uint32_t p, const char *name, 
 	for (uint32_t s = 0; s < hi; s++) {
 		struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, s);
 		uint64_t w1 = atomic_load_explicit(&r->word, memory_order_acquire);
-		if (ACT__SLOT_STATE(w1) != ACT__SLOT_LIVE)
+		/* PENDING: spawned from another group, not started yet; its ref
+		 * is usable already. */
+		if (ACT__SLOT_STATE(w1) != ACT__SLOT_LIVE && ACT__SLOT_STATE(w1) != ACT__SLOT_PENDING)
 			continue;
 		memcpy(copy, r->name, sizeof copy);
 		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(&r->word, memory_order_relaxed) != w1)
+		uint64_t w2 = atomic_load_explicit(&r->word, memory_order_relaxed);
+		if (ACT__SLOT_GEN(w2) != ACT__SLOT_GEN(w1) || ACT__SLOT_STATE(w2) == ACT__SLOT_FREE)
 			continue;
 		copy[ACT_NAME_MAX] = '\0';
 		if (!strcmp(copy, name)) {
-			out->id = ACT__DYN_BASE + (p - 1) * ACT__DYN_SLOTS + s + 1;
+			out->id = act__dyn_id(p, s) + 1;
 			out->peer = 0;
 			out->gen = ACT__SLOT_GEN(w1);
 			return true;
@@ -128,8 +132,9 @@ int act__dyn_lookup(struct worker *w, const char *name, act_ref *out)
 		*out = (act_ref){ a->id + 1, 0, a->gen };
 		return 0;
 	}
+	/* Our own group too: a pending record is not in w->names yet. */
 	for (uint32_t p = 1; name && p < w->n_parts; p++)
-		if (p != w->self && find_in_group(w, p, name, out))
+		if (find_in_group(w, p, name, out))
 			return 0;
 	return -ENOENT;
 }
@@ -145,10 +150,10 @@ const char *act__dyn_ref_name(struct worker *w, act_ref ref)
 		return !a->stopped && a->gen == ref.gen ? a->def->name : NULL;
 	}
 	/* Another group's record: a snapshot that may change under us. */
-	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, (id - ACT__DYN_BASE) %
-	                                              ACT__DYN_SLOTS);
+	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, act__dyn_slot(id));
 	uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
-	return word == ACT__SLOT_WORD(ref.gen, ACT__SLOT_LIVE) ? r->name : NULL;
+	return word == ACT__SLOT_WORD(ref.gen, ACT__SLOT_LIVE) ||
+	       word == ACT__SLOT_WORD(ref.gen, ACT__SLOT_PENDING) ? r->name : NULL;
 }
 
 /* ---- setup and teardown ------------------------------------------------------ */
@@ -169,7 +174,7 @@ int act__dyn_setup(struct worker *w)
 void act__dyn_touch(struct worker *w, struct actor *a)
 {
 	uint32_t s = (uint32_t)(a - w->actors) - w->n_local;
-	a->id = ACT__DYN_BASE + (w->self - 1) * ACT__DYN_SLOTS + s;
+	a->id = act__dyn_id(w->self, s);
 	a->dynamic = true;
 	a->stopped = true;
 	a->def = &a->ddef;
@@ -191,6 +196,7 @@ void act__dyn_teardown(struct worker *w)
 	free(w->btab);
 	free(w->names);
 	free(w->free_slots);
+	act__dyn_remote_teardown(w);
 }
 
 /* The handler table of behaviour b, shared by all its spawned actors. */
@@ -219,7 +225,7 @@ static act_handler_fn *behaviour_table(struct worker *w, const act_behaviour *b)
 }
 
 /* Fills slot actor a from its record (whose word says gen), ready for init. */
-static int occupy(struct worker *w, struct actor *a, const act_behaviour *b, uint32_t gen)
+int act__dyn_occupy(struct worker *w, struct actor *a, const act_behaviour *b, uint32_t gen)
 {
 	struct act__spawn_rec *r = a->rec;
 
@@ -241,17 +247,21 @@ static int occupy(struct worker *w, struct actor *a, const act_behaviour *b, uin
 }
 
 /* Undoes occupy() for an actor that never ran or has ended. */
-static void vacate(struct worker *w, struct actor *a)
+void act__dyn_vacate(struct worker *w, struct actor *a)
 {
 	name_remove(w, a->def->name);
 	free(a->state);
 	a->state = NULL;
 	a->stopped = true;
-	w->free_slots[w->n_free++] = (uint32_t)(a - w->actors) - w->n_local;
+	/* A slot can be on the stack twice (another group claimed it from
+	 * there meanwhile: the pop's claim fails and drops it); the bound
+	 * keeps that harmless. */
+	if (w->n_free < ACT__DYN_SLOTS)
+		w->free_slots[w->n_free++] = (uint32_t)(a - w->actors) - w->n_local;
 }
 
 /* Runs a's init with args; the caller's context is kept. */
-static int run_init(struct worker *w, struct actor *a)
+int act__dyn_run_init(struct worker *w, struct actor *a)
 {
 	struct act_ctx saved = w->ctx;
 	int r = 0;
@@ -282,6 +292,13 @@ static void send_down(struct worker *w, const struct act__spawn_mon *m, const ch
 		act__w_dead_letter(w, "Down could not be sent", act_down_type.id, m->watcher - 1);
 		act__warn_every("Down{%s, %s} lost: %s", name, reason, act_strerror(err));
 	}
+}
+
+void act__dyn_send_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen, uint64_t mid,
+                        const char *name, uint32_t id, uint32_t gen, const char *reason)
+{
+	struct act__spawn_mon m = { watcher, watcher_gen, mid };
+	send_down(w, &m, name, id, gen, reason);
 }
 
 /*
@@ -321,7 +338,7 @@ static struct actor *parent_of(struct worker *w, const struct actor *a)
  */
 static void stop_children(struct worker *w, struct actor *a)
 {
-	uint32_t hi = atomic_load_explicit(&w->dyn->hi, memory_order_relaxed);
+	uint32_t hi = w->dyn_seen;
 	struct act_ctx saved = w->ctx;
 	act_shutdown_msg sm = { 2 };
 
@@ -350,6 +367,7 @@ void act__w_end_actor(struct worker *w, struct actor *a, const char *reason)
 		return;
 	act__w_stop_actor(w, a);
 	down_fanout(w, a, reason);
+	act__dyn_ended(w, a); /* its children in other groups */
 	if (!a->dynamic)
 		return;
 	struct actor *p = parent_of(w, a);
@@ -360,7 +378,7 @@ void act__w_end_actor(struct worker *w, struct actor *a, const char *reason)
 	 * be refilled.  Keeping gen here means the next tenant gets gen + 1. */
 	atomic_store_explicit(&a->rec->word, ACT__SLOT_WORD(a->gen, ACT__SLOT_FREE),
 	                      memory_order_release);
-	vacate(w, a);
+	act__dyn_vacate(w, a);
 }
 
 void act__w_stale_letter(struct worker *w, const struct actor *a, const struct act__env *e)
@@ -410,9 +428,12 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		         ACT__DYN_SLOTS);
 		hi = ACT__DYN_SLOTS;
 	}
+	/* Slots we claimed in other groups and never committed (our last
+	 * worker died mid-spawn) are free again. */
+	act__dyn_release_claims(w);
+	/* The stack holds freed slots only: fresh ones (at and above hi) are
+	 * claimed by raising hi, which other groups do too. */
 	w->n_free = 0;
-	for (uint32_t s = ACT__DYN_SLOTS; s-- > hi;)
-		w->free_slots[w->n_free++] = s;
 	for (uint32_t s = hi; s-- > 0;) {
 		struct actor *a = &w->actors[w->n_local + s];
 		act__dyn_touch(w, a);
@@ -420,17 +441,35 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		/* Acquire: pairs with the release commit in act_spawn(): a LIVE
 		 * word means every field of the record before it was written. */
 		uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
-		uint32_t gen = ACT__SLOT_GEN(word);
+		uint32_t gen = ACT__SLOT_GEN(word), st = ACT__SLOT_STATE(word);
+		bool pending = false;
 		a->gen = gen;
-		if (ACT__SLOT_STATE(word) != ACT__SLOT_LIVE) {
-			w->free_slots[w->n_free++] = s;
+		if (ACT__SLOT_IS_RESERVED(st) && ACT__SLOT_RESERVER(st) == w->self) {
+			/* Our last worker died mid-spawn: no ref to it escaped. */
+			atomic_store_explicit(&r->word, ACT__SLOT_WORD(gen, ACT__SLOT_FREE),
+			                      memory_order_release);
+			st = ACT__SLOT_FREE;
+		}
+		if (st == ACT__SLOT_PENDING) {
+			/* Spawned here by another group and not started yet: it
+			 * starts now, whatever its restart type (it never ran).
+			 * Acq_rel: as in act__dyn_start_pending(). */
+			pending = atomic_compare_exchange_strong_explicit(
+			    &r->word, &word, ACT__SLOT_WORD(gen, ACT__SLOT_LIVE), memory_order_acq_rel,
+			    memory_order_relaxed);
+			st = pending ? ACT__SLOT_LIVE : ACT__SLOT_STATE(word);
+		}
+		if (st != ACT__SLOT_LIVE) {
+			/* RESERVED by another participant: it is writing the record. */
+			if (st == ACT__SLOT_FREE)
+				w->free_slots[w->n_free++] = s;
 			continue;
 		}
 		r->name[ACT_NAME_MAX] = r->behaviour[ACT_NAME_MAX] = '\0';
 		r->args[sizeof r->args - 1] = '\0';
 		const act_behaviour *b = act__reg_behaviour(w->reg, r->behaviour);
-		if (b && b->restart != ACT_TEMPORARY) {
-			int err = occupy(w, a, b, gen);
+		if (b && (pending || b->restart != ACT_TEMPORARY)) {
+			int err = act__dyn_occupy(w, a, b, gen);
 			if (err)
 				return err;
 			n_back++;
@@ -451,6 +490,7 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		w->free_slots[w->n_free++] = s;
 		n_lost++;
 	}
+	w->dyn_seen = hi;
 	for (uint32_t s = 0; s < hi; s++) {
 		struct actor *a = &w->actors[w->n_local + s], *p;
 		if (!a->stopped && (p = parent_of(w, a)))
@@ -461,7 +501,7 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		struct actor *a = &w->actors[w->n_local + s];
 		if (a->stopped)
 			continue;
-		int r = run_init(w, a);
+		int r = act__dyn_run_init(w, a);
 		if (r) {
 			char why[96];
 			snprintf(why, sizeof why, "failed: init returned %d on restart", r);
@@ -474,7 +514,7 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 			/* Release: as in act__w_end_actor(). */
 			atomic_store_explicit(&a->rec->word, ACT__SLOT_WORD(a->gen, ACT__SLOT_FREE),
 			                      memory_order_release);
-			vacate(w, a);
+			act__dyn_vacate(w, a);
 		}
 	}
 	if (n_back || n_lost)
@@ -485,19 +525,13 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 
 /* ---- the API ---------------------------------------------------------------------- */
 
-/* True if `name` is taken on the node (as far as this process can see). */
-static bool name_taken(struct worker *w, const char *name)
-{
-	act_ref r;
-	return act__reg_find_actor(w->reg, name) >= 0 || act__dyn_lookup(w, name, &r) == 0;
-}
-
 ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
                       const char *name, const char *args_json, act_ref *out)
 {
 	struct worker *w = ctx ? ctx->w : NULL;
 	const act_behaviour *b;
 	size_t args_len = 0;
+	uint32_t g;
 	int err;
 
 	if (!w || !out)
@@ -505,8 +539,13 @@ ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
 	*out = ACT_NOBODY;
 	if (w->in_fini)
 		return ACT_ESTOPPED;
-	if (group && strcmp(group, w->reg->groups[w->self - 1].name))
-		return act__reg_group(w->reg, group) ? -EOPNOTSUPP : -ENOENT;
+	g = w->self;
+	if (group && strcmp(group, w->reg->groups[w->self - 1].name)) {
+		const struct act__group_def *gd = act__reg_group(w->reg, group);
+		if (!gd)
+			return -ENOENT;
+		g = (uint32_t)(gd - w->reg->groups) + 1;
+	}
 	if (!(b = act__reg_behaviour(w->reg, behaviour))) {
 		act__warn_every("actor '%s' spawned unknown behaviour '%s' (register it with "
 		                "act_node_add_behaviour or act_module_add_behaviour)",
@@ -524,29 +563,38 @@ ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
 			return -EINVAL;
 		cJSON_Delete(j);
 	}
-	if (name && name_taken(w, name))
-		return -EEXIST;
-	if (!w->n_free)
-		return -ENOSPC;
+	if (g != w->self)
+		return act__dyn_spawn_remote(w, g, b, name, args_json, args_len, out);
+	/* A name is checked and claimed under the node-wide name lock, so
+	 * that no other group creates it meanwhile (dyn-remote.c). */
+	if (name) {
+		act__dyn_name_lock(&w->shm, w->self);
+		if (act__dyn_name_in_use(&w->shm, w->reg, name)) {
+			act__dyn_name_unlock(&w->shm);
+			return -EEXIST;
+		}
+	}
 
-	uint32_t slot = w->free_slots[w->n_free - 1];
+	/* The claim consumes the generation before anything can leak the new
+	 * ref (init may send it): a crash before the commit leaves the slot
+	 * RESERVED by us, which our next worker frees, and the next tenant
+	 * takes gen + 1.  A freed slot on our stack may have been claimed by
+	 * another group meanwhile: then it is dropped (it comes back when
+	 * that tenant ends here). */
+	uint32_t slot = 0, gen = 0;
+	bool claimed = false;
+	while (w->n_free && !claimed) {
+		slot = w->free_slots[--w->n_free];
+		claimed = act__dyn_claim_slot(&w->shm, w->self, slot, w->self, &gen);
+	}
+	if (!claimed && act__dyn_claim_fresh(&w->shm, w->self, w->self, &slot, &gen)) {
+		if (name)
+			act__dyn_name_unlock(&w->shm);
+		return -ENOSPC;
+	}
+	act__dyn_see(w, slot + 1);
 	struct actor *a = &w->actors[w->n_local + slot];
-	if (!a->def)
-		act__dyn_touch(w, a);
 	struct act__spawn_rec *r = a->rec;
-	if (slot >= atomic_load_explicit(&w->dyn->hi, memory_order_relaxed))
-		/* Release: pairs with the acquire loads of hi by readers of this
-		 * area (lookups from other groups, the next worker's restore);
-		 * orders nothing of the record itself, which the word guards. */
-		atomic_store_explicit(&w->dyn->hi, slot + 1, memory_order_release);
-	uint32_t gen = ACT__SLOT_GEN(atomic_load_explicit(&r->word, memory_order_relaxed)) + 1;
-	if (!gen)
-		gen = 1;
-	/* The generation is consumed before anything can leak the new ref
-	 * (init may send it): a crash before the commit leaves (gen, FREE),
-	 * and the next spawn here takes gen + 1.  Relaxed is enough: no one
-	 * acts on a FREE word but to skip it. */
-	atomic_store_explicit(&r->word, ACT__SLOT_WORD(gen, ACT__SLOT_FREE), memory_order_relaxed);
 	r->parent = ctx->actor->id + 1;
 	r->parent_gen = ctx->actor->gen;
 	r->restart = (uint8_t)b->restart;
@@ -559,17 +607,28 @@ ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
 		snprintf(r->name, sizeof r->name, "$%u.%u.%u", w->self, slot, gen);
 	memcpy(r->args, args_json ? args_json : "", args_len + 1);
 	memset(r->mon, 0, sizeof r->mon);
+	if (name) {
+		act__dyn_name_index(&w->shm, w->self, name, slot, gen);
+		/* Release: the name before the NAMED bit that makes it count
+		 * for other groups' checks (under the lock, which orders them). */
+		atomic_store_explicit(&r->word,
+		                      ACT__SLOT_WORD(gen, ACT__SLOT_RESERVED_BY(w->self) | ACT__SLOT_NAMED),
+		                      memory_order_release);
+		act__dyn_name_unlock(&w->shm);
+	}
 
-	w->n_free--;
-	if ((err = occupy(w, a, b, gen))) {
+	if ((err = act__dyn_occupy(w, a, b, gen))) {
 		a->stopped = true;
-		w->n_free++;
+		/* Release: as every store of a FREE word. */
+		atomic_store_explicit(&r->word, ACT__SLOT_WORD(gen, ACT__SLOT_FREE), memory_order_release);
+		w->free_slots[w->n_free++] = slot;
 		return err;
 	}
-	if ((err = run_init(w, a))) {
+	if ((err = act__dyn_run_init(w, a))) {
 		act__warn_every("spawned actor '%s' (%s) failed to initialise: %s", a->def->name,
 		                b->name, act_strerror(err));
-		vacate(w, a);
+		atomic_store_explicit(&r->word, ACT__SLOT_WORD(gen, ACT__SLOT_FREE), memory_order_release);
+		act__dyn_vacate(w, a);
 		return err < 0 ? err : -ECANCELED;
 	}
 	/* The commit.  Release: pairs with the acquire loads of the word by
@@ -589,6 +648,13 @@ ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
 		                 a->stop_reason ? a->stop_reason : "normal");
 	w->ctx = saved;
 	return 0;
+}
+
+/* The group of `who` if it is another group's actor, else 0. */
+static uint32_t other_group(struct worker *w, act_ref who)
+{
+	uint32_t g = who.peer || !who.id ? 0 : act__w_group_of(w, who.id - 1);
+	return g != w->self ? g : 0;
 }
 
 /* The live local actor `who` names: 0, -ENOENT (stale, unknown) or -EOPNOTSUPP. */
@@ -611,9 +677,11 @@ ACT_API int act_stop(act_ctx *ctx, act_ref who)
 {
 	struct worker *w = ctx->w;
 	struct actor *a;
-	int err = resolve_local(w, who, &a);
+	int err;
 
-	if (err)
+	if (other_group(w, who))
+		return act__dyn_stop_remote(w, who);
+	if ((err = resolve_local(w, who, &a)))
 		return err;
 	if (a->stopping)
 		return 0;
@@ -645,12 +713,15 @@ ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id)
 	if (!monitor_id)
 		return -EINVAL;
 	*monitor_id = 0;
+	if (other_group(w, who))
+		return act__dyn_monitor_remote(w, who, monitor_id);
 	if (err == -EOPNOTSUPP || (err && !act__w_group_of(w, who.id - 1)) || who.peer)
 		return err ? err : -EOPNOTSUPP;
 	if (w->n_slots >= (1u << MON_IDX_BITS))
 		return -ENOSPC;
 	idx = (uint32_t)(a - w->actors);
-	*monitor_id = (++w->mon_seq << MON_IDX_BITS) | (idx + 1);
+	/* Bit 63 clear: it marks the ids of monitors in other groups. */
+	*monitor_id = ((++w->mon_seq << MON_IDX_BITS) & ~(1ull << 63)) | (idx + 1);
 	if (err || a->stopping) {
 		/* Already gone (or going): Down at once. */
 		struct act__spawn_mon m = { me->id + 1, me->gen, *monitor_id };
@@ -663,22 +734,30 @@ ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id)
 		send_down(w, &m, name, who.id - 1, who.gen, "noproc");
 		return 0;
 	}
+	if ((err = act__dyn_add_monitor(w, a, me->id + 1, me->gen, *monitor_id)))
+		*monitor_id = 0;
+	return err;
+}
+
+int act__dyn_add_monitor(struct worker *w, struct actor *a, uint32_t watcher,
+                         uint32_t watcher_gen, uint64_t mid)
+{
+	(void)w;
 	if (!a->rec && !(a->rec = calloc(1, sizeof *a->rec)))
 		return -ENOMEM;
 	for (uint32_t i = 0; i < ACT__SPAWN_MONITORS; i++) {
 		struct act__spawn_mon *m = &a->rec->mon[i];
 		if (m->watcher)
 			continue;
-		m->id = *monitor_id;
-		m->watcher_gen = me->gen;
+		m->id = mid;
+		m->watcher_gen = watcher_gen;
 		/* Release: the entry's other fields before the watcher that makes
 		 * it count; pairs with the acquire in act__dyn_restore()'s load of
 		 * the word (the next worker reads it after our death; the
 		 * barrier keeps the compiler from reordering the stores). */
-		__atomic_store_n(&m->watcher, me->id + 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&m->watcher, watcher, __ATOMIC_RELEASE);
 		return 0;
 	}
-	*monitor_id = 0;
 	return -ENOSPC;
 }
 
@@ -687,6 +766,8 @@ ACT_API int act_demonitor(act_ctx *ctx, uint64_t monitor_id)
 	struct worker *w = ctx->w;
 	uint32_t idx = (uint32_t)(monitor_id & ((1u << MON_IDX_BITS) - 1));
 
+	if (act__dyn_is_remote_monitor(monitor_id))
+		return act__dyn_demonitor_remote(w, monitor_id);
 	if (idx == 0 || idx > w->n_slots || !w->actors[idx - 1].rec)
 		return -ENOENT;
 	struct act__spawn_rec *r = w->actors[idx - 1].rec;

@@ -18,6 +18,11 @@
  *            the rings: struct act__dyn_hdr then ACT__DYN_SLOTS records of
  *            struct act__spawn_rec); act__region.dyn_off/dyn_area_bytes/
  *            dyn_slots/spawn_rec_bytes.
+ * Version 5: cross-group spawns: ACT__REC_SYS records between workers
+ *            (ACT__SYS_*); slot states PENDING and RESERVED; act__dyn_hdr
+ *            grows name_lock (in reserved space); any participant may
+ *            raise act__dyn_hdr.hi; the header block holds a name index
+ *            (struct act__name_ent) after the head.
  */
 #ifndef ACT_LAYOUT_H
 #define ACT_LAYOUT_H
@@ -33,7 +38,7 @@
 #define ACT__REGION_MAGIC   0x4d48535352544341ull /* "ACTRSSHM" little-endian */
 #define ACT__RING_MAGIC     0x474e495252544341ull /* "ACTRRING" */
 #define ACT__POISON_MAGIC   0xdeaddeaddeaddeadull /* written at teardown */
-#define ACT__LAYOUT_VERSION 4u
+#define ACT__LAYOUT_VERSION 5u
 
 #define ACT__MAX_PARTS   256u  /* supervisor + up to 255 groups */
 #define ACT__READY_WORDS (ACT__MAX_PARTS / 64u)
@@ -45,6 +50,21 @@ enum {
 	ACT__REC_PAD  = 1, /* filler up to the end of the ring; skip */
 	ACT__REC_MSG  = 2, /* an envelope for an actor */
 	ACT__REC_CTRL = 3, /* runtime control between worker and supervisor */
+	ACT__REC_SYS  = 4, /* dynamic actors across groups (ACT__SYS_*), see dyn-remote.c */
+};
+
+/*
+ * System records (kind ACT__REC_SYS): a struct act__env with type = the
+ * code, to/to_gen = the actor concerned (in the receiving group),
+ * from/from_gen = the actor asking (id + 1, 0 = the supervisor), corr = a
+ * monitor id where one is involved.  No payload.
+ */
+enum {
+	ACT__SYS_SPAWN = 1,     /* start the PENDING record of slot `to` (gen to_gen) */
+	ACT__SYS_STOP,          /* act_stop(to) */
+	ACT__SYS_MONITOR,       /* watch `to` for (from, from_gen), monitor id corr */
+	ACT__SYS_DEMONITOR,     /* forget monitor corr of `to` (any gen) */
+	ACT__SYS_STOP_CHILDREN, /* stop every actor whose parent is (from, from_gen) */
 };
 
 /*
@@ -281,9 +301,12 @@ struct act__ring_ent {
  *     ACT__DYN_BASE + (group - 1) * ACT__DYN_SLOTS + slot
  * (static actors have the dense ids 0..n_actors-1), and its refs carry the
  * slot's generation, so a ref to a stopped actor never reaches a later
- * tenant of the slot.  Only the group's own worker writes its area; a
- * restarted worker re-creates its actors from the records, and other
- * processes read records only through the commit word (acquire).
+ * tenant of the slot.  A slot's record is written by whoever claimed it
+ * (CAS of its word from FREE to RESERVED: the group's own worker, or
+ * another participant spawning into the group); once committed (LIVE or
+ * PENDING) only the group's own worker writes it.  A restarted worker
+ * re-creates its actors from the records, and other processes read
+ * records only through the commit word (acquire).
  */
 #define ACT__DYN_BASE        0x40000000u
 #define ACT__DYN_SLOTS       16384u /* per group */
@@ -291,8 +314,24 @@ struct act__ring_ent {
 #define ACT__SPAWN_REC_BYTES 1024u
 #define ACT__SPAWN_ARGS_MAX  (ACT__SPAWN_REC_BYTES - 281u) /* args bytes, NUL excluded */
 
-/* act__spawn_rec.word = generation << 32 | state. */
-enum { ACT__SLOT_FREE = 0, ACT__SLOT_LIVE = 1 };
+/*
+ * act__spawn_rec.word = generation << 32 | state.  PENDING: a whole record
+ * written by another participant (cross-group spawn), not started yet; the
+ * group starts it (CAS PENDING -> LIVE) on its spawn record, on the first
+ * envelope for it, or when it restarts.  RESERVED | participant << 8: the
+ * slot was claimed by that participant (CAS from FREE), which is writing
+ * the record; only that participant (or its restarted worker, which frees
+ * it) touches it.  Readers compare generations, not whole words, around a
+ * copy of a record: a record is rewritten only after a claim, and a claim
+ * always raises the generation.
+ */
+enum { ACT__SLOT_FREE = 0, ACT__SLOT_LIVE = 1, ACT__SLOT_PENDING = 2, ACT__SLOT_RESERVED = 3 };
+#define ACT__SLOT_RESERVED_BY(part) (ACT__SLOT_RESERVED | ((uint32_t)(part) << 8))
+#define ACT__SLOT_IS_RESERVED(st)   (((st) & 0x7fu) == ACT__SLOT_RESERVED)
+#define ACT__SLOT_RESERVER(st)      (((st) >> 8) & 0xffu)
+/* With RESERVED: the record's name is written (under the node-wide name
+ * lock) and already counts as taken. */
+#define ACT__SLOT_NAMED             0x80u
 #define ACT__SLOT_WORD(gen, st) (((uint64_t)(gen) << 32) | (uint32_t)(st))
 #define ACT__SLOT_GEN(word)     ((uint32_t)((word) >> 32))
 #define ACT__SLOT_STATE(word)   ((uint32_t)(word))
@@ -330,12 +369,34 @@ _Static_assert(sizeof(struct act__spawn_rec) == ACT__SPAWN_REC_BYTES, "spawn rec
 
 /* The head of a group's spawn area (one page), then its records. */
 struct act__dyn_hdr {
-	/* Slots at and above hi were never used: readers scan below it.
-	 * Raised (release) by the owner before a record above it is written. */
+	/* Slots at and above hi were never used: readers scan below it.  Any
+	 * participant claims a fresh slot by raising hi by one (CAS, release)
+	 * before it writes the slot's record. */
 	_Atomic uint32_t hi;
-	uint32_t reserved[15];
+	uint32_t reserved0;
+	/* Group 1's only: the node-wide lock over named spawns (0 = free,
+	 * else (participant + 1) << 32 | low bits of the holder's
+	 * act__part.generation), so that two groups cannot create the same
+	 * name.  A dead holder's lock is taken over (dyn-remote.c). */
+	_Atomic uint64_t name_lock;
+	uint32_t reserved[12];
 };
-#define ACT__DYN_HDR_BYTES 4096u
+/*
+ * After the head, in the same header block: the group's name index, an
+ * open-addressing table of ACT__DYN_NAME_IDX entries over the named
+ * records of its area.  Read and written only under the node-wide name
+ * lock.  An entry counts while its record's word still has its gen (and
+ * is not FREE); dead entries are reused by inserts and never emptied, so
+ * probe chains stay whole without deletion.
+ */
+struct act__name_ent {
+	uint32_t hash;       /* of the name */
+	uint32_t slot1;      /* slot + 1, 0 = never used */
+	uint32_t gen;        /* the tenant's generation */
+	uint32_t reserved;
+};
+#define ACT__DYN_NAME_IDX  (2u * ACT__DYN_SLOTS) /* a power of two */
+#define ACT__DYN_HDR_BYTES (4096u + ACT__DYN_NAME_IDX * 16u)
 
 /* The region header, at offset 0. */
 struct act__region {

@@ -91,6 +91,8 @@ struct worker {
 	char lost_reason[64];        /* why the last worker's temporary actors are gone */
 	struct behaviour_table *btab;
 	uint32_t n_btab;
+	uint32_t dyn_seen;           /* spawn slots below it have formatted entries */
+	struct act__dynx *dynx;      /* cross-group spawns (dyn-remote.c), or NULL */
 	act__shm shm;
 	uint32_t self, n_parts;
 	struct act__part *part;
@@ -207,8 +209,9 @@ static inline struct actor *act__w_local(struct worker *w, uint32_t id)
  * area's high-water mark (the others were never touched). */
 static inline uint32_t act__w_n_used(const struct worker *w)
 {
-	/* Relaxed: this worker is the only writer of its own hi. */
-	return w->n_local + atomic_load_explicit(&w->dyn->hi, memory_order_relaxed);
+	/* Not the area's hi: other groups raise that (cross-group spawns)
+	 * before this worker formatted the entries below it. */
+	return w->n_local + w->dyn_seen;
 }
 
 /* ---- ops.c: sending ------------------------------------------------------- */

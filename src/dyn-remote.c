@@ -1,0 +1,622 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dyn-remote.c - spawned actors across groups: act_spawn() into another
+ * group, act_stop/act_monitor/act_demonitor of an actor in another group,
+ * children in other groups stopped with their parent, and the node-wide
+ * uniqueness of names.
+ *
+ * The design, in the region's terms (layout.h, "Dynamic actors"):
+ *
+ * - A slot is claimed by CAS of its record's word from (gen, FREE) to
+ *   (gen + 1, RESERVED by the claimer).  Anyone may claim: the group's own
+ *   worker (a local spawn, from its private stack of freed slots, or a
+ *   fresh one), or another participant spawning into the group (a fresh
+ *   slot, taken by raising the area's hi by CAS, else a probe for a FREE
+ *   word).  The CAS makes the claim exclusive; the claimer alone writes the
+ *   record, and the generation is consumed before any ref can escape.
+ *
+ * - A cross-group spawner writes the whole record (behaviour, name, args,
+ *   parent = the caller) and commits it with one release store of
+ *   (gen, PENDING); then it puts an ACT__SYS_SPAWN record into its own
+ *   ring to the group, and returns the ref.  Never blocks.
+ *
+ * - The group starts a PENDING record (CAS PENDING -> LIVE, then init and
+ *   Start) on whichever comes first: the spawn record; the first envelope
+ *   addressed to the new ref, from anyone (a third party may hold the ref
+ *   before the spawn record is read: it came through another ring); or its
+ *   own restart.  So every envelope to the ref is delivered after Start,
+ *   and the spawner's own ones in the order sent (one FIFO ring carries
+ *   the spawn record and them).  The record itself is the truth, the spawn
+ *   record only a doorbell: nothing is parked outside the region.
+ *
+ * - Crashes: the target dying at any point leaves a PENDING record (its
+ *   restart starts it) or a LIVE one (re-created as any spawned actor).
+ *   The spawner dying between claim and commit leaves a slot RESERVED by
+ *   it; its restarted worker frees such slots (act__dyn_release_claims())
+ *   before it serves.  A spawner that cannot queue the spawn record (ring
+ *   full) takes the record back by CAS PENDING -> FREE and returns the
+ *   error; if that CAS loses, the group already started it: success.
+ *
+ * - Names: a named spawn, local or not, takes the node-wide name lock (a
+ *   word in group 1's area: holder + its worker generation; a dead holder's
+ *   lock is taken over), checks every static name and every group's name
+ *   index (hash -> slot, gen), enters the name in the target group's index
+ *   and marks its claim NAMED (or commits it) before it lets go, so two
+ *   groups cannot both create a name.  Index entries die with their
+ *   record's generation, no one has to remove them.  Lookups never take
+ *   the lock.
+ *
+ * - act_stop/act_monitor/act_demonitor of another group's actor are system
+ *   records into that group; it answers a monitor of an actor already gone
+ *   with Down "noproc".  Downs travel as ordinary envelopes, each monitor
+ *   entry cleared after its Down is queued (dynamic.c).
+ *
+ * - A parent remembers (in its worker) which other groups it spawned into;
+ *   when it ends they get ACT__SYS_STOP_CHILDREN and stop its children
+ *   there (their own children first).  That memory is the worker's: a
+ *   parent re-created after a crash of its worker no longer stops the
+ *   children it had spawned into other groups.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <actors.h>
+
+#include "dyn-remote.h"
+#include "log.h"
+#include "worker-int.h"
+
+#define PROBES 256u /* FREE slots looked at when no fresh one is left */
+
+/* ---- slot claims (any participant) ---------------------------------------------- */
+
+bool act__dyn_claim_slot(act__shm *shm, uint32_t g, uint32_t s, uint32_t me, uint32_t *gen)
+{
+	struct act__spawn_rec *r = act__shm_spawn_rec(shm, g, s);
+	uint64_t word = atomic_load_explicit(&r->word, memory_order_relaxed);
+
+	if (ACT__SLOT_STATE(word) != ACT__SLOT_FREE)
+		return false;
+	uint32_t ng = ACT__SLOT_GEN(word) + 1;
+	if (!ng)
+		ng = 1;
+	/* Acq_rel: the record's fields are written after this, never before
+	 * (readers skip RESERVED records, and compare generations around a
+	 * copy); acquire orders our writes after the previous tenant's end. */
+	if (!atomic_compare_exchange_strong_explicit(&r->word, &word,
+	                                             ACT__SLOT_WORD(ng, ACT__SLOT_RESERVED_BY(me)),
+	                                             memory_order_acq_rel, memory_order_relaxed))
+		return false;
+	*gen = ng;
+	return true;
+}
+
+int act__dyn_claim_fresh(act__shm *shm, uint32_t g, uint32_t me, uint32_t *slot, uint32_t *gen)
+{
+	struct act__dyn_hdr *d = act__shm_dyn(shm, g);
+	uint32_t h = atomic_load_explicit(&d->hi, memory_order_relaxed);
+
+	for (;;) {
+		if (h >= ACT__DYN_SLOTS)
+			return -ENOSPC;
+		/* Release: pairs with the acquire loads of hi by readers of the
+		 * area; the slot's word guards its record. */
+		if (atomic_compare_exchange_weak_explicit(&d->hi, &h, h + 1, memory_order_release,
+		                                          memory_order_relaxed))
+			break;
+	}
+	/* Fresh: nobody else can hold it (a slot is claimed from a stack of
+	 * freed ones or by a probe only below hi). */
+	if (!act__dyn_claim_slot(shm, g, h, me, gen))
+		return -ENOSPC;
+	*slot = h;
+	return 0;
+}
+
+/* ---- the node-wide name lock ------------------------------------------------------ */
+
+/* True if the holder named by lock word `cur` is no longer running. */
+static bool holder_gone(const act__shm *shm, uint64_t cur)
+{
+	uint32_t p = (uint32_t)(cur >> 32);
+
+	if (p == 0 || p > shm->n_parts)
+		return true; /* not a word we write */
+	if (--p == ACT__SUPERVISOR)
+		return false;
+	struct act__part *pt = act__shm_part(shm, p);
+	uint32_t st = atomic_load_explicit(&pt->state, memory_order_acquire);
+	uint64_t gen = atomic_load_explicit(&pt->generation, memory_order_acquire);
+	return (uint32_t)gen != (uint32_t)cur || st == ACT__PS_DEAD || st == ACT__PS_BACKOFF ||
+	       st == ACT__PS_DOWN;
+}
+
+void act__dyn_name_lock(act__shm *shm, uint32_t me)
+{
+	struct act__dyn_hdr *d = act__shm_dyn(shm, 1);
+	uint64_t gen = me == ACT__SUPERVISOR ? 0 :
+	               atomic_load_explicit(&act__shm_part(shm, me)->generation, memory_order_relaxed);
+	uint64_t mine = ((uint64_t)(me + 1) << 32) | (uint32_t)gen;
+
+	for (uint32_t n = 0;; n++) {
+		uint64_t cur = 0;
+		/* Acquire: pairs with the release in act__dyn_name_unlock(): the
+		 * last holder's record writes are visible to our check. */
+		if (atomic_compare_exchange_weak_explicit(&d->name_lock, &cur, mine,
+		                                          memory_order_acquire, memory_order_relaxed))
+			return;
+		/* Held for a few microseconds at a time; a holder that died with
+		 * it (killed mid-spawn) is seen by its part's state or by a new
+		 * generation, and its lock taken over. */
+		if (cur && n % 256u == 255u && holder_gone(shm, cur) &&
+		    atomic_compare_exchange_strong_explicit(&d->name_lock, &cur, mine,
+		                                            memory_order_acquire, memory_order_relaxed)) {
+			act__warn("name lock taken over from participant %u (gone)",
+			          (unsigned)(cur >> 32) - 1);
+			return;
+		}
+		if (n > 64)
+			sched_yield();
+	}
+}
+
+void act__dyn_name_unlock(act__shm *shm)
+{
+	atomic_store_explicit(&act__shm_dyn(shm, 1)->name_lock, 0, memory_order_release);
+}
+
+static uint32_t name_hash(const char *name)
+{
+	return (uint32_t)act__fnv1a(ACT__FNV_SEED, name, strlen(name));
+}
+
+static struct act__name_ent *name_index(const act__shm *shm, uint32_t p)
+{
+	return (struct act__name_ent *)((unsigned char *)act__shm_dyn(shm, p) + 4096u);
+}
+
+/* True if index entry e of group p still names a record (copied to copy). */
+static bool entry_counts(const act__shm *shm, uint32_t p, const struct act__name_ent *e,
+                         char copy[ACT_NAME_MAX + 1])
+{
+	if (!e->slot1 || e->slot1 > ACT__DYN_SLOTS)
+		return false;
+	struct act__spawn_rec *r = act__shm_spawn_rec(shm, p, e->slot1 - 1);
+	uint64_t w1 = atomic_load_explicit(&r->word, memory_order_acquire);
+	uint32_t st = ACT__SLOT_STATE(w1);
+	/* A claim not NAMED yet is a later anonymous tenant's (the gen would
+	 * differ too), or a named spawn that died before marking it. */
+	if (ACT__SLOT_GEN(w1) != e->gen || st == ACT__SLOT_FREE ||
+	    (ACT__SLOT_IS_RESERVED(st) && !(st & ACT__SLOT_NAMED)))
+		return false;
+	/* The slot may be freed and claimed anonymously meanwhile (no lock):
+	 * the copy is good if the generation did not move. */
+	memcpy(copy, r->name, ACT_NAME_MAX + 1);
+	atomic_thread_fence(memory_order_acquire);
+	if (ACT__SLOT_GEN(atomic_load_explicit(&r->word, memory_order_relaxed)) != e->gen)
+		return false;
+	copy[ACT_NAME_MAX] = '\0';
+	return true;
+}
+
+bool act__dyn_name_in_use(act__shm *shm, const struct act__registry *reg, const char *name)
+{
+	char copy[ACT_NAME_MAX + 1];
+	uint32_t h = name_hash(name);
+
+	if (act__reg_find_actor(reg, name) >= 0)
+		return true;
+	for (uint32_t p = 1; p < shm->n_parts; p++) {
+		struct act__name_ent *idx = name_index(shm, p);
+		for (uint32_t n = 0, i = h; n < ACT__DYN_NAME_IDX; n++, i++) {
+			const struct act__name_ent *e = &idx[i & (ACT__DYN_NAME_IDX - 1)];
+			if (!e->slot1)
+				break;
+			if (e->hash == h && entry_counts(shm, p, e, copy) && !strcmp(copy, name))
+				return true;
+		}
+	}
+	return false;
+}
+
+void act__dyn_name_index(act__shm *shm, uint32_t p, const char *name, uint32_t slot,
+                         uint32_t gen)
+{
+	char copy[ACT_NAME_MAX + 1];
+	uint32_t h = name_hash(name);
+	struct act__name_ent *idx = name_index(shm, p);
+
+	/* The first entry that no longer counts: live ones are at most
+	 * ACT__DYN_SLOTS, half the table, so one is always found. */
+	for (uint32_t n = 0, i = h; n < ACT__DYN_NAME_IDX; n++, i++) {
+		struct act__name_ent *e = &idx[i & (ACT__DYN_NAME_IDX - 1)];
+		if (e->slot1 && entry_counts(shm, p, e, copy))
+			continue;
+		e->hash = h;
+		e->gen = gen;
+		e->slot1 = slot + 1;
+		return;
+	}
+	act__err("name index of group %u is full; '%s' is not guarded against duplicates", p, name);
+}
+
+/* ---- this worker's bookkeeping ------------------------------------------------------ */
+
+/* A local actor that spawned into other groups: which ones. */
+struct rparent {
+	uint32_t idx, gen;
+	uint64_t groups[ACT__READY_WORDS];
+};
+
+struct act__dynx {
+	struct rparent *v;
+	uint32_t n, cap;
+};
+
+void act__dyn_see(struct worker *w, uint32_t upto)
+{
+	if (upto > ACT__DYN_SLOTS)
+		upto = ACT__DYN_SLOTS;
+	for (uint32_t s = w->dyn_seen; s < upto; s++)
+		if (!w->actors[w->n_local + s].def)
+			act__dyn_touch(w, &w->actors[w->n_local + s]);
+	if (upto > w->dyn_seen)
+		w->dyn_seen = upto;
+}
+
+void act__dyn_remote_teardown(struct worker *w)
+{
+	if (w->dynx)
+		free(w->dynx->v);
+	free(w->dynx);
+	w->dynx = NULL;
+}
+
+static void remember_child_group(struct worker *w, const struct actor *me, uint32_t g)
+{
+	struct act__dynx *x = w->dynx;
+	uint32_t idx = (uint32_t)(me - w->actors);
+
+	if (!x && !(x = w->dynx = calloc(1, sizeof *x)))
+		goto oom;
+	for (uint32_t i = 0; i < x->n; i++)
+		if (x->v[i].idx == idx && x->v[i].gen == me->gen) {
+			x->v[i].groups[g / 64u] |= 1ull << (g % 64u);
+			return;
+		}
+	if (x->n == x->cap) {
+		uint32_t cap = x->cap ? 2 * x->cap : 16;
+		struct rparent *v = realloc(x->v, cap * sizeof *v);
+		if (!v)
+			goto oom;
+		x->v = v;
+		x->cap = cap;
+	}
+	x->v[x->n] = (struct rparent){ .idx = idx, .gen = me->gen };
+	x->v[x->n++].groups[g / 64u] |= 1ull << (g % 64u);
+	return;
+oom:
+	act__warn_every("out of memory: actor '%s' will not stop its children in other groups",
+	                me->def->name);
+}
+
+/* ---- system records ---------------------------------------------------------------- */
+
+static int send_sys(struct worker *w, uint32_t g, uint32_t code, uint32_t to, uint32_t to_gen,
+                    uint32_t from, uint32_t from_gen, uint64_t corr)
+{
+	int err;
+
+	if (w->tk) /* a testkit runs one group */
+		return -EOPNOTSUPP;
+	struct act__env *e = act__ring_reserve(&w->out[g], (uint32_t)sizeof *e, &err);
+	if (!e)
+		return err;
+	act__env_write(e, ACT__REC_SYS, (uint32_t)sizeof *e,
+	               &(struct act__route){ .type = code, .to = to, .to_gen = to_gen,
+	                                     .from = from, .from_gen = from_gen, .corr = corr });
+	act__ring_commit(&w->out[g], e);
+	act__w_notify(w, g);
+	return 0;
+}
+
+/* ---- the caller's side ---------------------------------------------------------------- */
+
+int act__dyn_spawn_remote(struct worker *w, uint32_t g, const act_behaviour *b,
+                          const char *name, const char *args_json, size_t args_len,
+                          act_ref *out)
+{
+	struct actor *me = w->ctx.actor;
+	uint32_t slot = 0, gen = 0;
+	int err;
+
+	if (w->tk)
+		return -EOPNOTSUPP;
+	if (name) {
+		act__dyn_name_lock(&w->shm, w->self);
+		if (act__dyn_name_in_use(&w->shm, w->reg, name)) {
+			act__dyn_name_unlock(&w->shm);
+			return -EEXIST;
+		}
+	}
+	err = act__dyn_claim_fresh(&w->shm, g, w->self, &slot, &gen);
+	if (err) {
+		/* No fresh slot: look for a freed one, from a moving start. */
+		uint32_t start = (uint32_t)(w->mon_seq++ % ACT__DYN_SLOTS);
+		for (uint32_t i = 0; i < PROBES && err; i++) {
+			slot = (start + i * 7919u) % ACT__DYN_SLOTS;
+			if (act__dyn_claim_slot(&w->shm, g, slot, w->self, &gen))
+				err = 0;
+		}
+	}
+	if (err) {
+		if (name)
+			act__dyn_name_unlock(&w->shm);
+		return -ENOSPC;
+	}
+	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, g, slot);
+	if (name)
+		act__dyn_name_index(&w->shm, g, name, slot, gen);
+	r->parent = me->id + 1;
+	r->parent_gen = me->gen;
+	r->restart = (uint8_t)b->restart;
+	r->has_args = args_json != NULL;
+	r->args_len = (uint16_t)args_len;
+	snprintf(r->behaviour, sizeof r->behaviour, "%s", b->name);
+	if (name)
+		snprintf(r->name, sizeof r->name, "%s", name);
+	else
+		snprintf(r->name, sizeof r->name, "$%u.%u.%u", g, slot, gen);
+	memcpy(r->args, args_json ? args_json : "", args_len + 1);
+	memset(r->mon, 0, sizeof r->mon);
+	/* The commit.  Release: pairs with the acquire loads of the word by
+	 * the group (start, restore) and by lookups: PENDING means whole. */
+	atomic_store_explicit(&r->word, ACT__SLOT_WORD(gen, ACT__SLOT_PENDING), memory_order_release);
+	if (name)
+		act__dyn_name_unlock(&w->shm);
+
+	uint32_t id = act__dyn_id(g, slot);
+	err = send_sys(w, g, ACT__SYS_SPAWN, id, gen, me->id + 1, me->gen, 0);
+	if (err) {
+		uint64_t exp = ACT__SLOT_WORD(gen, ACT__SLOT_PENDING);
+		/* Take it back, unless the group (restarting) started it already. */
+		if (atomic_compare_exchange_strong_explicit(&r->word, &exp,
+		                                            ACT__SLOT_WORD(gen, ACT__SLOT_FREE),
+		                                            memory_order_acq_rel,
+		                                            memory_order_relaxed))
+			return err;
+	}
+	remember_child_group(w, me, g);
+	*out = (act_ref){ id + 1, 0, gen };
+	return 0;
+}
+
+/* True if the record of spawned actor ref `who` (another group's) says
+ * it is pending or live. */
+static bool remote_alive(struct worker *w, uint32_t g, act_ref who)
+{
+	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, g, act__dyn_slot(who.id - 1));
+	uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+	return word == ACT__SLOT_WORD(who.gen, ACT__SLOT_LIVE) ||
+	       word == ACT__SLOT_WORD(who.gen, ACT__SLOT_PENDING);
+}
+
+int act__dyn_stop_remote(struct worker *w, act_ref who)
+{
+	uint32_t id = who.id - 1, g = act__w_group_of(w, id);
+
+	if (act__is_dyn_id(id) && !remote_alive(w, g, who))
+		return -ENOENT;
+	if (w->in_fini)
+		return ACT_ESTOPPED;
+	return send_sys(w, g, ACT__SYS_STOP, id, who.gen, w->ctx.actor->id + 1, w->ctx.actor->gen,
+	                0);
+}
+
+int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
+{
+	struct actor *me = w->ctx.actor;
+	uint32_t id = who.id - 1, g = act__w_group_of(w, id);
+	/* Remote monitor ids: bit 63, a sequence number, and the watched id
+	 * (act_demonitor() finds the group from it). */
+	uint64_t mid = (1ull << 63) | ((++w->mon_seq & 0x7fffffffull) << 32) | id;
+	int err = send_sys(w, g, ACT__SYS_MONITOR, id, who.gen, me->id + 1, me->gen, mid);
+
+	*monitor_id = err ? 0 : mid;
+	return err;
+}
+
+int act__dyn_demonitor_remote(struct worker *w, uint64_t monitor_id)
+{
+	uint32_t id = (uint32_t)monitor_id, g = act__w_group_of(w, id);
+
+	if (!g || g == w->self)
+		return -ENOENT;
+	return send_sys(w, g, ACT__SYS_DEMONITOR, id, 0, w->ctx.actor->id + 1, w->ctx.actor->gen,
+	                monitor_id);
+}
+
+void act__dyn_ended(struct worker *w, const struct actor *a)
+{
+	struct act__dynx *x = w->dynx;
+	uint32_t idx = (uint32_t)(a - w->actors);
+
+	if (!x)
+		return;
+	for (uint32_t i = 0; i < x->n; i++) {
+		if (x->v[i].idx != idx || x->v[i].gen != a->gen)
+			continue;
+		struct rparent rp = x->v[i];
+		x->v[i] = x->v[--x->n];
+		for (uint32_t k = 0; k < ACT__READY_WORDS; k++)
+			for (uint64_t bits = rp.groups[k]; bits; bits &= bits - 1) {
+				uint32_t g = k * 64u + (uint32_t)__builtin_ctzll(bits);
+				int err = send_sys(w, g, ACT__SYS_STOP_CHILDREN, 0, 0, a->id + 1, a->gen, 0);
+				if (err)
+					act__warn_every("actor '%s' ended; its children in group %u not told: %s",
+					                a->def->name, g, act_strerror(err));
+			}
+		return;
+	}
+}
+
+/* ---- the group's side ------------------------------------------------------------------- */
+
+void act__dyn_start_pending(struct worker *w, struct actor *a, uint32_t gen)
+{
+	struct act__spawn_rec *r = a->rec;
+	uint64_t exp = ACT__SLOT_WORD(gen, ACT__SLOT_PENDING);
+
+	if (!a->dynamic || !r || atomic_load_explicit(&r->word, memory_order_acquire) != exp)
+		return;
+	/* Acq_rel: acquire pairs with the spawner's release commit (the
+	 * record is whole); one of us, a racing restart or the spawner's
+	 * take-back wins. */
+	if (!atomic_compare_exchange_strong_explicit(&r->word, &exp,
+	                                             ACT__SLOT_WORD(gen, ACT__SLOT_LIVE),
+	                                             memory_order_acq_rel, memory_order_relaxed))
+		return;
+	act__dyn_see(w, (uint32_t)(a - w->actors) - w->n_local + 1);
+	r->name[ACT_NAME_MAX] = r->behaviour[ACT_NAME_MAX] = '\0';
+	r->args[sizeof r->args - 1] = '\0';
+	const act_behaviour *b = act__reg_behaviour(w->reg, r->behaviour);
+	struct act_ctx saved = w->ctx;
+	int err = b ? act__dyn_occupy(w, a, b, gen) : -ENOENT;
+	if (err) {
+		act__err("actor '%s' spawned into this group cannot be created: %s%s%s", r->name,
+		         b ? act_strerror(err) : "unknown behaviour '", b ? "" : r->behaviour,
+		         b ? "" : "'");
+		a->gen = gen;
+		a->stopped = true;
+		/* Release: as every store of a FREE word (dynamic.c). */
+		atomic_store_explicit(&r->word, ACT__SLOT_WORD(gen, ACT__SLOT_FREE), memory_order_release);
+		if (w->n_free < ACT__DYN_SLOTS)
+			w->free_slots[w->n_free++] = (uint32_t)(a - w->actors) - w->n_local;
+		return;
+	}
+	if ((err = act__dyn_run_init(w, a))) {
+		act__warn_every("spawned actor '%s' (%s) failed to initialise: %s", a->def->name,
+		                b->name, act_strerror(err));
+		act__timers_cancel_owner(&w->timers, (uint32_t)(a - w->actors));
+		act__ask_drop_owner(w, (uint32_t)(a - w->actors));
+		atomic_store_explicit(&r->word, ACT__SLOT_WORD(gen, ACT__SLOT_FREE), memory_order_release);
+		act__dyn_vacate(w, a);
+		w->ctx = saved;
+		return;
+	}
+	act_start st = { false, 0, 0, -1 };
+	act__w_invoke(w, a, &act_start_type, &st, NULL, 0, NULL);
+	if (a->stopping && !a->stopped)
+		act__w_end_actor(w, a, a->fail_reason ? a->fail_reason :
+		                 a->stop_reason ? a->stop_reason : "normal");
+	w->ctx = saved;
+}
+
+/* Stops every local actor whose parent is (pid, pgen), an actor of another group. */
+static void stop_children_of(struct worker *w, uint32_t pid, uint32_t pgen)
+{
+	uint32_t hi = atomic_load_explicit(&w->dyn->hi, memory_order_acquire);
+
+	if (hi > ACT__DYN_SLOTS)
+		hi = ACT__DYN_SLOTS;
+	act__dyn_see(w, hi);
+	for (uint32_t s = 0; s < hi; s++) {
+		struct actor *a = &w->actors[w->n_local + s];
+		struct act__spawn_rec *r = a->rec;
+		uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+		uint32_t st = ACT__SLOT_STATE(word);
+		if ((st != ACT__SLOT_LIVE && st != ACT__SLOT_PENDING) || r->parent != pid ||
+		    r->parent_gen != pgen)
+			continue;
+		if (st == ACT__SLOT_PENDING)
+			act__dyn_start_pending(w, a, ACT__SLOT_GEN(word));
+		if (!a->stopped && a->gen == ACT__SLOT_GEN(word))
+			act_stop(&w->ctx, (act_ref){ a->id + 1, 0, a->gen });
+	}
+}
+
+void act__dyn_sys(struct worker *w, const struct act__env *e)
+{
+	struct actor *a = NULL;
+	char name[ACT_NAME_MAX + 1];
+	const char *why;
+
+	if (e->type == ACT__SYS_STOP_CHILDREN) {
+		stop_children_of(w, e->from, e->from_gen);
+		return;
+	}
+	if (act__w_group_of(w, e->to) != w->self || !(a = act__w_local(w, e->to))) {
+		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
+		act__warn_every("system record %u for actor %u of another group ignored", e->type, e->to);
+		return;
+	}
+	if (a->dynamic && a->stopped && e->type != ACT__SYS_DEMONITOR)
+		act__dyn_start_pending(w, a, e->to_gen);
+	bool alive = !a->stopped && (!a->dynamic || a->gen == e->to_gen);
+
+	switch (e->type) {
+	case ACT__SYS_SPAWN:
+		break; /* started above, or already, or gone since */
+	case ACT__SYS_STOP:
+		if (alive)
+			act_stop(&w->ctx, (act_ref){ a->id + 1, 0, a->gen });
+		break;
+	case ACT__SYS_MONITOR:
+		why = "noproc";
+		if (alive) {
+			int err = act__dyn_add_monitor(w, a, e->from, e->from_gen, e->corr);
+			if (!err)
+				break;
+			why = err == -ENOSPC ? "noproc: too many monitors" : "noproc: out of memory";
+			act__warn_every("monitor of '%s' refused: %s", a->def->name, act_strerror(err));
+		}
+		if (!a->dynamic)
+			snprintf(name, sizeof name, "%s", a->def->name);
+		else if (a->rec && ACT__SLOT_GEN(atomic_load_explicit(&a->rec->word,
+		                                                      memory_order_acquire)) == e->to_gen)
+			snprintf(name, sizeof name, "%s", a->rec->name);
+		else
+			snprintf(name, sizeof name, "$%u.%u.%u", w->self, act__dyn_slot(e->to), e->to_gen);
+		act__dyn_send_down(w, e->from, e->from_gen, e->corr, name, e->to, e->to_gen, why);
+		break;
+	case ACT__SYS_DEMONITOR:
+		if (a->rec)
+			for (uint32_t i = 0; i < ACT__SPAWN_MONITORS; i++)
+				if (a->rec->mon[i].watcher && a->rec->mon[i].id == e->corr)
+					/* One store removes it (see dynamic.c). */
+					__atomic_store_n(&a->rec->mon[i].watcher, 0, __ATOMIC_RELAXED);
+		break;
+	default:
+		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
+		act__warn_every("unknown system record %u ignored", e->type);
+	}
+}
+
+void act__dyn_release_claims(struct worker *w)
+{
+	for (uint32_t p = 1; p < w->n_parts; p++) {
+		uint32_t hi = atomic_load_explicit(&act__shm_dyn(&w->shm, p)->hi, memory_order_acquire);
+		if (hi > ACT__DYN_SLOTS)
+			hi = ACT__DYN_SLOTS;
+		for (uint32_t s = 0; s < hi; s++) {
+			struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, s);
+			uint64_t word = atomic_load_explicit(&r->word, memory_order_relaxed);
+			uint32_t st = ACT__SLOT_STATE(word);
+			if (!ACT__SLOT_IS_RESERVED(st) || ACT__SLOT_RESERVER(st) != w->self)
+				continue;
+			/* Our last worker died between claim and commit: no ref left
+			 * it, so the slot is free again (its generation stays spent).
+			 * A slot of our own group is freed by the restore, which also
+			 * puts it on the stack. */
+			if (p != w->self)
+				atomic_compare_exchange_strong_explicit(
+				    &r->word, &word, ACT__SLOT_WORD(ACT__SLOT_GEN(word), ACT__SLOT_FREE),
+				    memory_order_release, memory_order_relaxed);
+		}
+	}
+}

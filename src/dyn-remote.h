@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dyn-remote.h - private: spawned actors across groups (dyn-remote.c) and
+ * the slot claims and node-wide name lock that local spawns share with
+ * them.  Included by dynamic.c and dispatch.c only.
+ */
+#ifndef ACT_DYN_REMOTE_H
+#define ACT_DYN_REMOTE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "layout.h"
+#include "shm.h"
+
+struct worker;
+struct actor;
+struct act__env;
+struct act__registry;
+
+/* Node-wide id of slot s of group g, and back (all id arithmetic of the
+ * spawn areas goes through these two). */
+static inline uint32_t act__dyn_id(uint32_t g, uint32_t s)
+{
+	return ACT__DYN_BASE + (g - 1) * ACT__DYN_SLOTS + s;
+}
+static inline uint32_t act__dyn_slot(uint32_t id)
+{
+	return (id - ACT__DYN_BASE) % ACT__DYN_SLOTS;
+}
+
+/*
+ * Claims a fresh slot (never used) in group g's area for participant me:
+ * raises hi by CAS and moves the slot's word to (gen, RESERVED by me).
+ * 0 and *slot, *gen; -ENOSPC.
+ */
+int act__dyn_claim_fresh(act__shm *shm, uint32_t g, uint32_t me, uint32_t *slot, uint32_t *gen);
+/* Claims slot s of group g if its word is FREE (CAS).  true and *gen. */
+bool act__dyn_claim_slot(act__shm *shm, uint32_t g, uint32_t s, uint32_t me, uint32_t *gen);
+
+/* The node-wide lock over named spawns (see act__dyn_hdr.name_lock). */
+void act__dyn_name_lock(act__shm *shm, uint32_t me);
+void act__dyn_name_unlock(act__shm *shm);
+/* With the lock held: true if `name` is a static actor's or a named spawned
+ * actor's (live, pending, or being spawned) anywhere on the node. */
+bool act__dyn_name_in_use(act__shm *shm, const struct act__registry *reg, const char *name);
+/* With the lock held: enters `name` (slot, gen) in group p's name index. */
+void act__dyn_name_index(act__shm *shm, uint32_t p, const char *name, uint32_t slot,
+                         uint32_t gen);
+
+/* ---- worker side (dyn-remote.c) ---- */
+
+/* Spawns into another group g (act_spawn's cross-group half). */
+int act__dyn_spawn_remote(struct worker *w, uint32_t g, const act_behaviour *b,
+                          const char *name, const char *args_json, size_t args_len,
+                          act_ref *out);
+/* act_stop / act_monitor / act_demonitor of an actor in another group. */
+int act__dyn_stop_remote(struct worker *w, act_ref who);
+int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id);
+int act__dyn_demonitor_remote(struct worker *w, uint64_t monitor_id);
+/* True if monitor_id was made by act__dyn_monitor_remote(). */
+static inline bool act__dyn_is_remote_monitor(uint64_t monitor_id)
+{
+	return (monitor_id >> 63) != 0;
+}
+/* Handles a system record from another participant. */
+void act__dyn_sys(struct worker *w, const struct act__env *e);
+/* Spawn slot entry a is empty: starts its record if that is (gen, PENDING). */
+void act__dyn_start_pending(struct worker *w, struct actor *a, uint32_t gen);
+/* Actor a ended: its children in other groups are told to stop. */
+void act__dyn_ended(struct worker *w, const struct actor *a);
+/* A restarting worker frees the slots it had claimed in other groups'
+ * areas and never committed (it died mid-spawn). */
+void act__dyn_release_claims(struct worker *w);
+/* The entries of this worker's slots below `upto` are formatted. */
+void act__dyn_see(struct worker *w, uint32_t upto);
+/* Frees dyn-remote's bookkeeping. */
+void act__dyn_remote_teardown(struct worker *w);
+
+/* dynamic.c, for dyn-remote.c: fill slot a from its record; run init;
+ * undo.  See there. */
+int act__dyn_occupy(struct worker *w, struct actor *a, const act_behaviour *b, uint32_t gen);
+int act__dyn_run_init(struct worker *w, struct actor *a);
+void act__dyn_vacate(struct worker *w, struct actor *a);
+/* Adds a monitor (watcher id + 1, its gen, id mid) to local actor a:
+ * 0 or -ENOSPC/-ENOMEM. */
+int act__dyn_add_monitor(struct worker *w, struct actor *a, uint32_t watcher,
+                         uint32_t watcher_gen, uint64_t mid);
+/* Sends Down{name, reason} about (id, gen) to watcher (id + 1, gen). */
+void act__dyn_send_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen, uint64_t mid,
+                        const char *name, uint32_t id, uint32_t gen, const char *reason);
+
+#endif
