@@ -25,6 +25,8 @@
 
 #include "clock.h"
 #include "control.h"
+#include "doorbell.h"
+#include "envelope.h"
 #include "group.h"
 #include "log.h"
 #include "node.h"
@@ -596,6 +598,8 @@ static void record_crash(act_node_t *n, uint32_t gi, pid_t pid, uint32_t htype, 
 	}
 }
 
+static void down_for_lost_group(act_node_t *n, uint32_t gi);
+
 static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 {
 	struct act__gstate *g = &n->gs[gi];
@@ -683,6 +687,7 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 			act__info("group '%s' will not be restarted (%s)", gd->name,
 			          plan.why ? plan.why : "restart type");
 		}
+		down_for_lost_group(n, gi);
 		break;
 	case ACT__SUP_RESTART:
 		if (plan.delay_ms)
@@ -754,6 +759,84 @@ void act__group_reap_strays(act_node_t *n)
 	}
 }
 
+
+/* ---- Down for the spawned actors of a group that will not run again ------------------- */
+
+/*
+ * Group gi died and will not be restarted (temporary, permanent failure):
+ * its spawned actors are gone with it, and no worker of it will read
+ * their records to tell their monitors.  The supervisor does: one Down
+ * per monitor entry in another group, then the entry is cleared (so a
+ * later manual start of the group does not tell them again).  Watchers in
+ * the dead group itself are gone too.
+ */
+static void down_for_lost_group(act_node_t *n, uint32_t gi)
+{
+	const struct act__gstate *g = &n->gs[gi];
+	uint32_t part = gi + 1, sent = 0, lost = 0;
+	uint32_t hi = atomic_load_explicit(&act__shm_dyn(&n->shm, part)->hi, memory_order_acquire);
+	act_down d;
+	char reason[sizeof d.reason];
+
+	if (!act_down_type.id || act_down_type.size != sizeof d)
+		return;
+	if (g->last_signal)
+		snprintf(reason, sizeof reason, "crashed: signal %d", g->last_signal);
+	else if (g->last_exit > 0)
+		snprintf(reason, sizeof reason, "crashed: exit %d", g->last_exit);
+	else
+		snprintf(reason, sizeof reason, "group stopped");
+	if (hi > ACT__DYN_SLOTS)
+		hi = ACT__DYN_SLOTS;
+	for (uint32_t s = 0; s < hi; s++) {
+		struct act__spawn_rec *r = act__shm_spawn_rec(&n->shm, part, s);
+		uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+		uint32_t st = ACT__SLOT_STATE(word);
+		if (st != ACT__SLOT_LIVE && st != ACT__SLOT_PENDING)
+			continue;
+		for (uint32_t i = 0; i < ACT__SPAWN_MONITORS; i++) {
+			struct act__spawn_mon m = r->mon[i];
+			if (!m.watcher)
+				continue;
+			uint32_t wid = m.watcher - 1, wg = 0;
+			if (wid < n->reg.n_actors)
+				wg = n->reg.actors[wid].group;
+			else if (wid >= ACT__DYN_BASE && (wid - ACT__DYN_BASE) / ACT__DYN_SLOTS < n->reg.n_groups)
+				wg = 1 + (wid - ACT__DYN_BASE) / ACT__DYN_SLOTS;
+			__atomic_store_n(&r->mon[i].watcher, 0, __ATOMIC_RELAXED);
+			if (!wg || wg == part)
+				continue;
+			memset(&d, 0, sizeof d);
+			memcpy(d.actor, r->name, sizeof d.actor - 1);
+			snprintf(d.reason, sizeof d.reason, "%s", reason);
+			int err;
+			uint32_t len = (uint32_t)(sizeof(struct act__env) + sizeof d);
+			struct act__env *e = act__ring_reserve(&n->out[wg], len, &err);
+			if (!e) {
+				lost++;
+				continue;
+			}
+			act__env_write(e, ACT__REC_MSG, len,
+			               &(struct act__route){ .type = act_down_type.id, .to = wid,
+			                                     .to_gen = m.watcher_gen,
+			                                     .from = ACT__DYN_BASE + gi * ACT__DYN_SLOTS +
+			                                             s + 1,
+			                                     .from_gen = ACT__SLOT_GEN(word) });
+			memcpy(e + 1, &d, sizeof d);
+			act__ring_commit(&n->out[wg], e);
+			act__doorbell_notify(act__shm_part(&n->shm, wg), ACT__SUPERVISOR, n->efd[wg]);
+			sent++;
+		}
+	}
+	if (sent || lost)
+		act__info("group '%s' will not run again: Down '%s' sent to %u monitors of its spawned "
+		          "actors%s", n->reg.groups[gi].name, reason, sent,
+		          lost ? " (some rings were full: those are lost)" : "");
+	if (lost) {
+		n->n_dead_letters += lost;
+		act__warn("%u Down messages lost: their rings were full", lost);
+	}
+}
 
 /* ---- the loop ---------------------------------------------------------------------- */
 

@@ -12,7 +12,9 @@
  *    permanent actor starts and gets its envelopes, every temporary one's
  *    monitor gets Down "crashed: signal 9" once;
  *  - the spawning group killed right after a cross-group spawn: the record
- *    is there exactly once (found, and -EEXIST when spawned again).
+ *    is there exactly once (found, and -EEXIST when spawned again);
+ *  - a temporary group killed for good: the supervisor tells the monitors
+ *    of its spawned actors, Down "crashed: signal 9", once.
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -40,6 +42,7 @@ struct area {
 	_Atomic uint64_t race_go_ns;
 	_Atomic int bombed, temp_crashed, temp_other, temp_pings, phase;
 	_Atomic int orphan_spawned, orphan_killed, orphan_eexist, orphan_found, stopping;
+	_Atomic int doomed_crashed, doomed_other, e_bombed;
 };
 static struct area *A;
 
@@ -207,7 +210,8 @@ static bool phase2_done(void)
 	for (int i = N_KIDS; i < N_KIDS + N_PERM; i++)
 		if (A->seq[i] < 2)
 			return false;
-	return A->temp_crashed + A->temp_other >= N_TEMP && A->orphan_eexist + A->orphan_found >= 2;
+	return A->temp_crashed + A->temp_other >= N_TEMP && A->orphan_eexist + A->orphan_found >= 2 &&
+	       A->doomed_crashed + A->doomed_other >= 1;
 }
 
 static void boss_tick(act_ctx *ctx, void *st, const void *m)
@@ -230,6 +234,12 @@ static void boss_tick(act_ctx *ctx, void *st, const void *m)
 			if (act_spawn(ctx, "b", "tkid", NULL, NULL, &r) || act_monitor(ctx, r, &mid))
 				A->spawn_fail++;
 		act_send(ctx, b->bomb, &die_type, &(seq_msg){ 0 });
+		/* 6: an actor in a temporary group, watched from here; the group
+		 * is killed and never restarted */
+		act_ref ebomb;
+		if (act_spawn(ctx, "e", "idle", "doomed", NULL, &r) || act_monitor(ctx, r, &mid) ||
+		    act_lookup(ctx, "ebomb", &ebomb) || act_send(ctx, ebomb, &die_type, &(seq_msg){ 1 }))
+			A->spawn_fail++;
 		for (int i = N_KIDS; i < N_KIDS + N_PERM; i++) {
 			snprintf(args, sizeof args, "%d", i);
 			if (act_spawn(ctx, "b", "kid", NULL, args, &r) ||
@@ -259,6 +269,11 @@ static void boss_down(act_ctx *ctx, void *st, const void *m)
 		}
 	} else if (!strcmp(d->actor, "quiet")) {
 		A->quiet_downs++;
+	} else if (!strcmp(d->actor, "doomed")) {
+		if (!strcmp(d->reason, "crashed: signal 9"))
+			A->doomed_crashed++;
+		else
+			A->doomed_other++;
 	} else if (!strcmp(d->actor, "pxc") && !strcmp(d->reason, "stopped")) {
 		A->pxc_stopped++;
 	} else if (!strcmp(d->reason, "crashed: signal 9")) {
@@ -320,7 +335,7 @@ static const act_behaviour third_b = { .name = "third", .handlers = third_h, .n_
 
 static void bomb_die(act_ctx *ctx, void *st, const void *m)
 {
-	if (!atomic_exchange(&A->bombed, 1))
+	if (!atomic_exchange(((const seq_msg *)m)->v ? &A->e_bombed : &A->bombed, 1))
 		raise(SIGKILL);
 }
 static const act_handler bomb_h[] = { { &die_type, bomb_die } };
@@ -360,11 +375,14 @@ int main(void)
 	act_node_add_actor(node, "b", "bomb", &bomb_b, NULL);
 	act_node_add_actor(node, "c", "third", &third_b, NULL);
 	act_node_add_actor(node, "d", "sp2", &sp2_b, NULL);
+	act_node_add_group(node, "e");
+	act_node_add_actor(node, "e", "ebomb", &bomb_b, NULL);
+	act_node_set_restart(node, "e", ACT_TEMPORARY);
 	act_node_add_behaviour(node, &kid_b);
 	act_node_add_behaviour(node, &idle_b);
 	act_node_add_behaviour(node, &tkid_b);
 	act_node_add_behaviour(node, &spx_b);
-	for (const char *g = "abcd"; *g; g++) {
+	for (const char *g = "abcde"; *g; g++) {
 		char gn[2] = { *g, 0 };
 		act_node_set_ring_bytes(node, gn, 1u << 20);
 	}
@@ -412,5 +430,8 @@ int main(void)
 	ok(A->orphan_spawned && A->orphan_killed, "the spawning group was killed after its spawn");
 	ok(A->orphan_found && A->orphan_eexist, "its record survived, once (found %d, -EEXIST %d)",
 	   A->orphan_found, A->orphan_eexist);
+	ok(A->e_bombed && A->doomed_crashed == 1 && A->doomed_other == 0,
+	   "a temporary group killed for good: its spawned actor's monitor got Down 'crashed: "
+	   "signal 9' once (%d, other %d)", A->doomed_crashed, A->doomed_other);
 	return done_testing();
 }
