@@ -224,6 +224,38 @@ bool act__dyn_name_in_use(act__shm *shm, const struct act__registry *reg, const 
 	return false;
 }
 
+int act__dyn_name_find(act__shm *shm, uint32_t me, const char *name, uint32_t *g,
+                       uint32_t *slot, uint32_t *gen, char behaviour[ACT_NAME_MAX + 1])
+{
+	char copy[ACT_NAME_MAX + 1];
+	uint32_t h = name_hash(name);
+	int rc = -ENOENT;
+
+	act__dyn_name_lock(shm, me);
+	for (uint32_t p = 1; p < shm->n_parts && rc; p++) {
+		struct act__name_ent *idx = name_index(shm, p);
+		for (uint32_t n = 0, i = h; n < ACT__DYN_NAME_IDX && rc; n++, i++) {
+			const struct act__name_ent *e = &idx[i & (ACT__DYN_NAME_IDX - 1)];
+			if (!e->slot1)
+				break;
+			if (e->hash != h || !entry_counts(shm, p, e, copy) || strcmp(copy, name))
+				continue;
+			struct act__spawn_rec *r = act__shm_spawn_rec(shm, p, e->slot1 - 1);
+			uint32_t st = ACT__SLOT_STATE(atomic_load_explicit(&r->word, memory_order_acquire));
+			if (st != ACT__SLOT_LIVE && st != ACT__SLOT_PENDING)
+				break; /* being spawned: no ref yet */
+			*g = p;
+			*slot = e->slot1 - 1;
+			*gen = e->gen;
+			memcpy(behaviour, r->behaviour, ACT_NAME_MAX);
+			behaviour[ACT_NAME_MAX] = '\0';
+			rc = 0;
+		}
+	}
+	act__dyn_name_unlock(shm);
+	return rc;
+}
+
 void act__dyn_name_index(act__shm *shm, uint32_t p, const char *name, uint32_t slot,
                          uint32_t gen)
 {
@@ -327,43 +359,42 @@ static int send_sys(struct worker *w, uint32_t g, uint32_t code, uint32_t to, ui
 
 /* ---- the caller's side ---------------------------------------------------------------- */
 
-int act__dyn_spawn_remote(struct worker *w, uint32_t g, const act_behaviour *b,
-                          const char *name, const char *args_json, size_t args_len,
-                          act_ref *out)
+int act__dyn_post_spawn(act__shm *shm, const struct act__registry *reg, uint32_t me,
+                        act__ring_h *ring, uint32_t g, const act_behaviour *b, const char *name,
+                        const char *args_json, size_t args_len, uint32_t parent,
+                        uint32_t parent_gen, act_ref *out)
 {
-	struct actor *me = w->ctx.actor;
-	uint32_t slot = 0, gen = 0;
+	uint32_t slot = 0, gen = 0, seed = (uint32_t)(uintptr_t)out ^ (uint32_t)args_len;
 	int err;
 
-	if (w->tk)
-		return -EOPNOTSUPP;
 	if (name) {
-		act__dyn_name_lock(&w->shm, w->self);
-		if (act__dyn_name_in_use(&w->shm, w->reg, name)) {
-			act__dyn_name_unlock(&w->shm);
+		act__dyn_name_lock(shm, me);
+		if (act__dyn_name_in_use(shm, reg, name)) {
+			act__dyn_name_unlock(shm);
 			return -EEXIST;
 		}
 	}
-	err = act__dyn_claim_fresh(&w->shm, g, w->self, &slot, &gen);
+	err = act__dyn_claim_fresh(shm, g, me, &slot, &gen);
 	if (err) {
 		/* No fresh slot: look for a freed one, from a moving start. */
-		uint32_t start = (uint32_t)(w->mon_seq++ % ACT__DYN_SLOTS);
+		static _Thread_local uint32_t cursor;
+		uint32_t start = (cursor += 7919u + seed) % ACT__DYN_SLOTS;
 		for (uint32_t i = 0; i < PROBES && err; i++) {
 			slot = (start + i * 7919u) % ACT__DYN_SLOTS;
-			if (act__dyn_claim_slot(&w->shm, g, slot, w->self, &gen))
+			if (act__dyn_claim_slot(shm, g, slot, me, &gen))
 				err = 0;
 		}
 	}
 	if (err) {
 		if (name)
-			act__dyn_name_unlock(&w->shm);
+			act__dyn_name_unlock(shm);
 		return -ENOSPC;
 	}
-	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, g, slot);
+	struct act__spawn_rec *r = act__shm_spawn_rec(shm, g, slot);
 	if (name)
-		act__dyn_name_index(&w->shm, g, name, slot, gen);
-	r->parent = me->id + 1;
-	r->parent_gen = me->gen;
+		act__dyn_name_index(shm, g, name, slot, gen);
+	r->parent = parent;
+	r->parent_gen = parent_gen;
 	r->restart = (uint8_t)b->restart;
 	r->has_args = args_json != NULL;
 	r->args_len = (uint16_t)args_len;
@@ -378,11 +409,16 @@ int act__dyn_spawn_remote(struct worker *w, uint32_t g, const act_behaviour *b,
 	 * the group (start, restore) and by lookups: PENDING means whole. */
 	atomic_store_explicit(&r->word, ACT__SLOT_WORD(gen, ACT__SLOT_PENDING), memory_order_release);
 	if (name)
-		act__dyn_name_unlock(&w->shm);
+		act__dyn_name_unlock(shm);
 
 	uint32_t id = act__dyn_id(g, slot);
-	err = send_sys(w, g, ACT__SYS_SPAWN, id, gen, me->id + 1, me->gen, 0);
-	if (err) {
+	struct act__env *e = act__ring_reserve(ring, (uint32_t)sizeof *e, &err);
+	if (e) {
+		act__env_write(e, ACT__REC_SYS, (uint32_t)sizeof *e,
+		               &(struct act__route){ .type = ACT__SYS_SPAWN, .to = id, .to_gen = gen,
+		                                     .from = parent, .from_gen = parent_gen });
+		act__ring_commit(ring, e);
+	} else {
 		uint64_t exp = ACT__SLOT_WORD(gen, ACT__SLOT_PENDING);
 		/* Take it back, unless the group (restarting) started it already. */
 		if (atomic_compare_exchange_strong_explicit(&r->word, &exp,
@@ -391,8 +427,25 @@ int act__dyn_spawn_remote(struct worker *w, uint32_t g, const act_behaviour *b,
 		                                            memory_order_relaxed))
 			return err;
 	}
-	remember_child_group(w, me, g);
 	*out = (act_ref){ id + 1, 0, gen };
+	return 0;
+}
+
+int act__dyn_spawn_remote(struct worker *w, uint32_t g, const act_behaviour *b,
+                          const char *name, const char *args_json, size_t args_len,
+                          act_ref *out)
+{
+	struct actor *me = w->ctx.actor;
+	int err;
+
+	if (w->tk) /* a testkit runs one group */
+		return -EOPNOTSUPP;
+	err = act__dyn_post_spawn(&w->shm, w->reg, w->self, &w->out[g], g, b, name, args_json,
+	                          args_len, me->id + 1, me->gen, out);
+	if (err)
+		return err;
+	act__w_notify(w, g);
+	remember_child_group(w, me, g);
 	return 0;
 }
 

@@ -10,7 +10,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <stddef.h>
+
+#include <actors.h>
+
 #include "layout.h"
+#include "ring.h"
 #include "shm.h"
 
 struct worker;
@@ -47,6 +52,24 @@ bool act__dyn_name_in_use(act__shm *shm, const struct act__registry *reg, const 
 /* With the lock held: enters `name` (slot, gen) in group p's name index. */
 void act__dyn_name_index(act__shm *shm, uint32_t p, const char *name, uint32_t slot,
                          uint32_t gen);
+
+/* Finds the live or pending spawned actor `name` (takes the lock, as
+ * participant me): its group, slot, generation and behaviour.  0 or
+ * -ENOENT.  For the supervisor (actorsctl, the gateway). */
+int act__dyn_name_find(act__shm *shm, uint32_t me, const char *name, uint32_t *g,
+                       uint32_t *slot, uint32_t *gen, char behaviour[ACT_NAME_MAX + 1]);
+
+/*
+ * Spawns behaviour b as `name` (NULL: anonymous) into group g for
+ * participant me, parent (id + 1, gen) (0: none): claims a slot, writes
+ * and commits the record PENDING, and puts the spawn record into `ring`
+ * (me -> g); the caller rings g's doorbell.  0 and *out; -EEXIST, -ENOSPC,
+ * ACT_EFULL (nothing created).
+ */
+int act__dyn_post_spawn(act__shm *shm, const struct act__registry *reg, uint32_t me,
+                        act__ring_h *ring, uint32_t g, const act_behaviour *b, const char *name,
+                        const char *args_json, size_t args_len, uint32_t parent,
+                        uint32_t parent_gen, act_ref *out);
 
 /* ---- worker side (dyn-remote.c) ---- */
 

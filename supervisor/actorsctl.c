@@ -58,7 +58,7 @@ enum {
 #define MAX_JSON_ID           9007199254740991ULL  /* 2^53 - 1: exact as a JSON number */
 
 enum cmd { CMD_STATUS, CMD_RESTART, CMD_STOP, CMD_SEND, CMD_ASK, CMD_DEAD_LETTERS,
-           CMD_REPLAY, CMD_METRICS };
+           CMD_REPLAY, CMD_METRICS, CMD_SPAWN, CMD_STOP_ACTOR };
 
 struct opts {
 	const char *socket;
@@ -138,6 +138,10 @@ static void print_help(void)
 "  dead-letters              list the dead-letter store, one line per entry\n"
 "  dead-letters replay ID    send dead letter ID to its receiver again\n"
 "  metrics                   the node's counters in OpenMetrics text format\n"
+"  spawn GROUP BEHAVIOUR [NAME] [ARGS_JSON]\n"
+"                            create an actor of BEHAVIOUR in GROUP; prints\n"
+"                            its name (a generated one without NAME)\n"
+"  stop ACTOR                stop the spawned actor ACTOR\n"
 "\n"
 "Options:\n"
 "  -s, --socket PATH         control socket (default: the first that exists of\n"
@@ -404,6 +408,51 @@ static int check_name(const char *what, const char *s)
 }
 
 /*
+ * The requests for actors at run time: spawn GROUP BEHAVIOUR [NAME]
+ * [ARGS_JSON] and stop ACTOR.  Returns -1 or an exit code.
+ */
+static int build_dyn_request(const struct opts *o, enum cmd *cmd, cJSON *req, bool *oom)
+{
+	char whybuf[96];
+	const char *why = NULL;
+	int rc;
+
+	if (!strcmp(o->pos[0], "stop")) {
+		*cmd = CMD_STOP_ACTOR;
+		if ((rc = check_name("actor name", o->pos[1])) >= 0)
+			return rc;
+		*oom |= !cJSON_AddStringToObject(req, "cmd", "stop_actor");
+		*oom |= !cJSON_AddStringToObject(req, "actor", o->pos[1]);
+		return -1;
+	}
+	*cmd = CMD_SPAWN;
+	if (o->n_pos < 3 || o->n_pos > 5)
+		return usage_error("%s argument: usage: actorsctl spawn GROUP BEHAVIOUR [NAME] "
+		                   "[ARGS_JSON]", o->n_pos < 3 ? "missing" : "unexpected");
+	if ((rc = check_name("group name", o->pos[1])) >= 0 ||
+	    (rc = check_name("behaviour name", o->pos[2])) >= 0 ||
+	    (o->n_pos >= 4 && (rc = check_name("actor name", o->pos[3])) >= 0))
+		return rc;
+	*oom |= !cJSON_AddStringToObject(req, "cmd", "spawn");
+	*oom |= !cJSON_AddStringToObject(req, "group", o->pos[1]);
+	*oom |= !cJSON_AddStringToObject(req, "behaviour", o->pos[2]);
+	if (o->n_pos >= 4)
+		*oom |= !cJSON_AddStringToObject(req, "name", o->pos[3]);
+	if (o->n_pos == 5) {
+		/* Any JSON value (init gets the text); checked here for a clear error. */
+		cJSON *j = cJSON_Parse(o->pos[4]);
+		if (!j) {
+			snprintf(whybuf, sizeof whybuf, "not JSON");
+			why = whybuf;
+			return usage_error("bad ARGS_JSON: %s", why);
+		}
+		cJSON_Delete(j);
+		*oom |= !cJSON_AddStringToObject(req, "args", o->pos[4]);
+	}
+	return -1;
+}
+
+/*
  * Turns the command line into a request line (JSON plus '\n', in *line,
  * caller frees) and the command it is.  Returns -1 on success, or an exit
  * code after reporting the problem.
@@ -422,7 +471,10 @@ static int build_request(const struct opts *o, enum cmd *cmd, char **line)
 		rc = usage_error("--timeout belongs to 'ask' (the I/O timeout is -t)");
 		goto out;
 	}
-	if (!strcmp(c, "status") || !strcmp(c, "stop")) {
+	if (!strcmp(c, "spawn") || (!strcmp(c, "stop") && o->n_pos == 2)) {
+		if ((rc = build_dyn_request(o, cmd, req, &oom)) >= 0)
+			goto out;
+	} else if (!strcmp(c, "status") || !strcmp(c, "stop")) {
 		*cmd = !strcmp(c, "status") ? CMD_STATUS : CMD_STOP;
 		if ((rc = need_args(o, 0, c)) >= 0)
 			goto out;
@@ -1137,8 +1189,13 @@ static int present(const struct opts *o, enum cmd cmd, const cJSON *a, const cha
 		if (cJSON_IsTrue(get(a, "queued")))
 			say_err("%s: queued; the receiver has not taken it yet", o->pos[0]);
 		return CTL_OK;
+	case CMD_SPAWN:
+		if (get_str(a, "name"))
+			printf("%s\n", clean(b1, sizeof b1, get_str(a, "name")));
+		return CTL_OK;
 	case CMD_RESTART:
 	case CMD_STOP:
+	case CMD_STOP_ACTOR:
 		return CTL_OK;  /* silence is success; the exit status says it */
 	}
 	return CTL_OK;

@@ -41,6 +41,7 @@
 #include "metrics.h"
 #include "node.h"
 #include "ring.h"
+#include "route.h"
 
 #define MAX_CONNS 64u                /* connections served at once */
 #define N_SLOTS (2u * MAX_CONNS)     /* room for CLOSING slots as well */
@@ -412,12 +413,12 @@ static void inject(struct act__ctl *ctl, struct act__ctl_conn *c, const char *ac
                    const char *type, const cJSON *msg, bool ask, uint32_t timeout_ms)
 {
 	struct act_node *n = ctl->n;
-	int id = act__reg_find_actor(&n->reg, actor);
+	struct act__target tgt; /* a declared actor, or a named spawned one */
 	uint64_t corr;
 	char *json;
 	int err;
 
-	if (id < 0) {
+	if (act__node_resolve(n, actor, &tgt)) {
 		answer_error(c, "not_found", "Actor '%s' not found", actor);
 		return;
 	}
@@ -432,7 +433,7 @@ static void inject(struct act__ctl *ctl, struct act__ctl_conn *c, const char *ac
 	}
 	/* A send carries a correlation id too: the worker's Reject names it. */
 	corr = ++n->next_corr | (1ull << 62);
-	uint64_t start_pos = act__ring_committed(&n->out[n->reg.actors[id].group]);
+	uint64_t start_pos = act__ring_committed(&n->out[tgt.group]);
 	err = act__node_inject(n, actor, type, json, strlen(json), NULL, NULL, ACT__PEER_CLIENT,
 	                       ask ? ACT__ENV_ASK : 0, corr);
 	free(json);
@@ -455,7 +456,7 @@ static void inject(struct act__ctl *ctl, struct act__ctl_conn *c, const char *ac
 	struct pending_send *ps = &c->send;
 	c->state = C_WAIT_SEND;
 	ps->corr = corr;
-	ps->group = n->reg.actors[id].group;
+	ps->group = tgt.group;
 	/* Our envelope ends where the producer's tail is now: the supervisor
 	 * is the only producer of ring 0 -> group. */
 	ps->start_pos = start_pos;
@@ -624,6 +625,62 @@ static void do_replay(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON
 	inject(ctl, c, recv, type, payload, false, timeout_arg(req));
 }
 
+/* {"cmd":"spawn","group":G,"behaviour":B[,"name":N][,"args":JSON text]} */
+static void do_spawn(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON *req)
+{
+	const char *group = str_arg(req, "group"), *behaviour = str_arg(req, "behaviour");
+	const char *name = str_arg(req, "name"), *args = str_arg(req, "args");
+	act_ref r;
+	int err;
+
+	if (!group || !behaviour) {
+		answer_error(c, "usage", "spawn needs \"group\" and \"behaviour\"");
+		return;
+	}
+	err = act__node_spawn(ctl->n, group, behaviour, name, args, &r);
+	if (err == -ENOENT) {
+		answer_error(c, "not_found", "no group '%s' or no behaviour '%s' to spawn", group,
+		             behaviour);
+	} else if (err == -EEXIST) {
+		answer_error(c, "exists", "an actor named '%s' exists already", name);
+	} else if (err) {
+		answer_error(c, err == -ENOSPC || err == ACT_EFULL ? "full" : "usage",
+		             "cannot spawn '%s' into '%s': %s", behaviour, group, act_strerror(err));
+	} else {
+		cJSON *a = cJSON_CreateObject();
+		char anon[64];
+		if (!name)
+			snprintf(anon, sizeof anon, "$%u.%u.%u", (r.id - 1 - ACT__DYN_BASE) / ACT__DYN_SLOTS + 1,
+			         (r.id - 1 - ACT__DYN_BASE) % ACT__DYN_SLOTS, r.gen);
+		cJSON_AddTrueToObject(a, "ok");
+		cJSON_AddStringToObject(a, "name", name ? name : anon);
+		cJSON_AddNumberToObject(a, "id", r.id);
+		cJSON_AddNumberToObject(a, "gen", r.gen);
+		answer(c, a);
+	}
+}
+
+/* {"cmd":"stop_actor","actor":NAME}: a spawned actor's act_stop. */
+static void do_stop_actor(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON *req)
+{
+	const char *actor = str_arg(req, "actor");
+	int err;
+
+	if (!actor) {
+		answer_error(c, "usage", "stop_actor needs \"actor\"");
+		return;
+	}
+	err = act__node_stop_actor(ctl->n, actor);
+	if (err == -ENOENT)
+		answer_error(c, "not_found", "Actor '%s' not found", actor);
+	else if (err == -EPERM)
+		answer_error(c, "usage", "'%s' is a declared actor: it stops with its group", actor);
+	else if (err)
+		answer_error(c, "full", "cannot stop '%s': %s", actor, act_strerror(err));
+	else
+		answer_ok(c);
+}
+
 static void process(struct act__ctl *ctl, struct act__ctl_conn *c)
 {
 	struct act_node *n = ctl->n;
@@ -680,6 +737,10 @@ static void process(struct act__ctl *ctl, struct act__ctl_conn *c)
 		answer(c, a);
 	} else if (!strcmp(cmd, "dead_letters_replay")) {
 		do_replay(ctl, c, req);
+	} else if (!strcmp(cmd, "spawn")) {
+		do_spawn(ctl, c, req);
+	} else if (!strcmp(cmd, "stop_actor")) {
+		do_stop_actor(ctl, c, req);
 	} else {
 		answer_error(c, "usage", "unknown command '%s'", cmd);
 	}

@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "envelope.h"
 #include "gateway.h"
+#include "route.h"
 #include "log.h"
 #include "loop.h"
 #include "message.h"
@@ -753,12 +754,15 @@ static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 	}
 	if (!strcmp(env.message_type, "Reject"))
 		gw->rejects_received++;
-	int id = act__reg_find_actor(&gw->n->reg, env.receiver);
-	bool routed = id >= 0 && !reachable(gw, id) &&
-	              route_open(gw, env.receiver, env.sender_endpoint);
+	/* A declared actor, or a named spawned one (reachable if its
+	 * behaviour says remote: true). */
+	struct act__target tgt;
+	int id = act__node_resolve(gw->n, env.receiver, &tgt) ? -1 : 0;
+	bool can_reach = id >= 0 && (gw->all_remote || tgt.remote);
+	bool routed = id >= 0 && !can_reach && route_open(gw, env.receiver, env.sender_endpoint);
 	if (routed)
 		gw->reply_routed++;
-	if (id < 0 || !(reachable(gw, id) || routed)) {
+	if (id < 0 || !(can_reach || routed)) {
 		/* An actor that is not reachable from the network looks exactly
 		 * like one that does not exist. */
 		char e1[ESC_CAP], e2[ESC_CAP];
@@ -780,7 +784,7 @@ static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 		reject(gw, &env, why);
 		return;
 	}
-	uint32_t group = gw->n->reg.actors[id].group;
+	uint32_t group = tgt.group;
 	int rc = act__node_inject(gw->n, env.receiver, env.message_type, env.message_text,
 	                          env.message_len, env.sender_actor, env.sender_endpoint,
 	                          ACT__PEER_REMOTE, 0, 0);

@@ -13,8 +13,11 @@
 
 #include <actors.h>
 
+#include <cjson/cJSON.h>
+
 #include "control.h"
 #include "deadletter.h"
+#include "dyn-remote.h"
 #include "doorbell.h"
 #include "envelope.h"
 #include "gateway.h"
@@ -38,21 +41,47 @@ int act__route_ctrl(act_node_t *n, uint32_t to, uint32_t code)
 	return 0;
 }
 
+int act__node_resolve(struct act_node *n, const char *name, struct act__target *t)
+{
+	int id = act__reg_find_actor(&n->reg, name);
+	char behaviour[ACT_NAME_MAX + 1];
+	uint32_t g, slot, gen;
+
+	memset(t, 0, sizeof *t);
+	if (id >= 0) {
+		t->id = (uint32_t)id;
+		t->group = n->reg.actors[id].group;
+		t->remote = n->reg.actors[id].remote;
+		return 0;
+	}
+	if (!name || !act__name_ok(name) || name[0] == '$' ||
+	    act__dyn_name_find(&n->shm, ACT__SUPERVISOR, name, &g, &slot, &gen, behaviour))
+		return -ENOENT;
+	const act_behaviour *b = act__reg_behaviour(&n->reg, behaviour);
+	t->id = act__dyn_id(g, slot);
+	t->gen = gen;
+	t->group = g;
+	t->spawned = true;
+	/* A behaviour only a module's zygote knows is not reachable. */
+	t->remote = b && b->remote;
+	return 0;
+}
+
 int act__node_inject(struct act_node *n, const char *actor, const char *type,
                      const char *json, size_t json_len, const char *sender,
                      const char *endpoint, uint32_t from_peer, uint16_t flags, uint64_t corr)
 {
-	int id = act__reg_find_actor(&n->reg, actor);
+	struct act__target t;
 	size_t len;
 	int err;
 
-	if (id < 0)
+	if (act__node_resolve(n, actor, &t))
 		return -ENOENT;
 	if (!act__name_ok(type) || strlen(type) > ACT__REMOTE_NAME_MAX ||
 	    (sender && strlen(sender) > ACT__REMOTE_NAME_MAX) ||
 	    (endpoint && strlen(endpoint) > ACT__ENDPOINT_MAX))
 		return -EINVAL;
-	uint32_t g = n->reg.actors[id].group;
+	uint32_t g = t.group;
 	len = act__jenv_size(sender ? strlen(sender) : 0, endpoint ? strlen(endpoint) : 0,
 	                     strlen(type), json_len);
 	if (len > UINT32_MAX)
@@ -60,11 +89,69 @@ int act__node_inject(struct act_node *n, const char *actor, const char *type,
 	struct act__env *e = act__ring_reserve(&n->out[g], (uint32_t)len, &err);
 	if (!e)
 		return err;
-	act__jenv_write(e, &(struct act__route){ .to = (uint32_t)id, .from_peer = from_peer,
-	                                         .flags = flags, .corr = corr },
+	act__jenv_write(e, &(struct act__route){ .to = t.id, .to_gen = t.gen,
+	                                         .from_peer = from_peer, .flags = flags,
+	                                         .corr = corr },
 	                sender, endpoint, type, json, json_len);
 	act__ring_commit(&n->out[g], e);
 	act__doorbell_notify(act__shm_part(&n->shm, g), ACT__SUPERVISOR, n->efd[g]);
+	return 0;
+}
+
+/* ---- actors spawned and stopped by the supervisor (actorsctl) -------------------- */
+
+int act__node_spawn(struct act_node *n, const char *group, const char *behaviour,
+                    const char *name, const char *args_json, act_ref *out)
+{
+	const struct act__group_def *gd = group ? act__reg_group(&n->reg, group) : NULL;
+	const act_behaviour *b = behaviour ? act__reg_behaviour(&n->reg, behaviour) : NULL;
+	size_t args_len = 0;
+
+	/* actorsd binds module behaviours in its zygote, not here: a
+	 * behaviour we do not know goes by name, and its group checks it
+	 * (an unknown one is logged there and never starts). */
+	act_behaviour by_name = { .name = behaviour, .restart = ACT_PERMANENT };
+
+	*out = ACT_NOBODY;
+	if (!gd || !behaviour || !act__name_ok(behaviour))
+		return -ENOENT;
+	if (!b)
+		b = &by_name;
+	if (name && (!act__name_ok(name) || name[0] == '$'))
+		return -EINVAL;
+	if (args_json) {
+		args_len = strlen(args_json);
+		if (args_len > ACT_SPAWN_ARGS_MAX)
+			return -EMSGSIZE;
+		cJSON *j = cJSON_ParseWithLength(args_json, args_len);
+		if (!j)
+			return -EINVAL;
+		cJSON_Delete(j);
+	}
+	uint32_t g = (uint32_t)(gd - n->reg.groups) + 1;
+	int err = act__dyn_post_spawn(&n->shm, &n->reg, ACT__SUPERVISOR, &n->out[g], g, b, name,
+	                              args_json, args_len, 0, 0, out);
+	if (!err)
+		act__doorbell_notify(act__shm_part(&n->shm, g), ACT__SUPERVISOR, n->efd[g]);
+	return err;
+}
+
+int act__node_stop_actor(struct act_node *n, const char *name)
+{
+	struct act__target t;
+	int err;
+
+	if (act__node_resolve(n, name, &t))
+		return -ENOENT;
+	if (!t.spawned)
+		return -EPERM; /* declared actors stop with their group */
+	struct act__env *e = act__ring_reserve(&n->out[t.group], sizeof *e, &err);
+	if (!e)
+		return err;
+	act__env_write(e, ACT__REC_SYS, sizeof *e,
+	               &(struct act__route){ .type = ACT__SYS_STOP, .to = t.id, .to_gen = t.gen });
+	act__ring_commit(&n->out[t.group], e);
+	act__doorbell_notify(act__shm_part(&n->shm, t.group), ACT__SUPERVISOR, n->efd[t.group]);
 	return 0;
 }
 

@@ -6,9 +6,30 @@
 #ifndef ACT_ROUTE_H
 #define ACT_ROUTE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include <actors.h>
+
 struct act_node;
+
+/* An actor of this node addressed by name. */
+struct act__target {
+	uint32_t id, gen;  /* actor id and generation (0: declared actor) */
+	uint32_t group;    /* its participant */
+	bool spawned;
+	bool remote;       /* reachable from the network on its own */
+};
+/* Resolves `name`: a declared actor, else a live or pending spawned one.
+ * 0 or -ENOENT. */
+int act__node_resolve(struct act_node *n, const char *name, struct act__target *t);
+/* actorsctl spawn: behaviour into group (name, args may be NULL), no
+ * parent.  0 and *out, or -ENOENT, -EINVAL, -EEXIST, -ENOSPC, ACT_EFULL. */
+int act__node_spawn(struct act_node *n, const char *group, const char *behaviour,
+                    const char *name, const char *args_json, act_ref *out);
+/* actorsctl stop: stops the spawned actor `name`.  0, -ENOENT, -EPERM (a
+ * declared actor), ACT_EFULL. */
+int act__node_stop_actor(struct act_node *n, const char *name);
 
 /* Sends a control record to participant `to`.  0 or ACT_EFULL. */
 int act__route_ctrl(struct act_node *n, uint32_t to, uint32_t code);

@@ -79,6 +79,12 @@ typedef struct act_behaviour {
 	 * worker delivers any envelope; temporary ones are lost with it.
 	 */
 	act_restart_type restart;
+	/*
+	 * Spawned actors of this behaviour may be addressed by name from other
+	 * nodes through the gateway (what act_node_set_remote() says for a
+	 * declared actor).  actorsctl send reaches every named actor either way.
+	 */
+	bool remote;
 } act_behaviour;
 
 /* ---- names ---------------------------------------------------------------- */
