@@ -211,30 +211,35 @@ ACT_API int act_shutdown(act_ctx *ctx);
  * "$G.S.N"), else unique on the node (-EEXIST); names starting with '$' are
  * reserved (-EINVAL).  args_json: passed to init (may be NULL; must be valid
  * JSON of at most ACT_SPAWN_ARGS_MAX bytes: -EINVAL, -EMSGSIZE).  The new
- * actor's parent is the caller.  Its init and then Start run before
- * act_spawn() returns, and the ref is usable at once.  A non-zero return of
- * init is returned (as a negative code) and nothing is created.  The spawn
- * record is in shared memory before the ref is returned, so the actor
- * outlives a crash of its worker if its behaviour is not ACT_TEMPORARY.
- * Never blocks.  -ENOENT unknown group or behaviour, -ENOSPC no room,
- * -EOPNOTSUPP another group than the caller's (not yet supported).
- * Limits: names are checked against static actors and every group's spawned
- * actors, but two groups spawning the same name at the same instant may
- * both succeed.
+ * actor's parent is the caller.  In the caller's group its init and then
+ * Start run before act_spawn() returns.  In another group they run when
+ * that group reads the spawn (an init error is logged there); the ref is
+ * usable at once all the same, and envelopes sent to it - by the caller,
+ * in order, or by anyone it passed the ref to - are delivered after its
+ * Start.  A non-zero return of a local init is returned (as a negative
+ * code) and nothing is created.  The spawn record is in shared memory
+ * before the ref is returned, so the actor outlives a crash of its worker
+ * (or of the spawner's) if its behaviour is not ACT_TEMPORARY.  Names are
+ * unique on the node: two groups spawning one name at the same instant get
+ * 0 and -EEXIST.  Never blocks (a named spawn may wait microseconds for
+ * another group's named spawn).  -ENOENT unknown group or behaviour,
+ * -ENOSPC no room, ACT_EFULL the ring to another group is full.
  */
 #define ACT_SPAWN_ARGS_MAX 743
 ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
                       const char *name, const char *args_json, act_ref *out);
-/* Stops another actor of the caller's group (Shutdown to it, then its fini;
+/* Stops another actor (Shutdown to it, then its fini; its children first;
  * its monitors get Down "stopped").  An actor stopping itself this way stops
- * after the current handler.  0, -ENOENT (unknown or stale ref),
- * -EOPNOTSUPP (an actor of another group). */
+ * after the current handler; one in another group stops when that group
+ * reads the request.  0, -ENOENT (unknown or stale ref), ACT_EFULL. */
 ACT_API int act_stop(act_ctx *ctx, act_ref who);
 /*
  * One Down{actor, reason} message to the caller when `who` stops, fails, or
  * is lost with its worker (at once, reason "noproc", if it is already gone).
- * Returns 0 and a monitor id.  `who` must be in the caller's group
- * (-EOPNOTSUPP otherwise); -ENOSPC beyond ACT_MONITORS_MAX monitors on it.
+ * Returns 0 and a monitor id.  For `who` in another group the check is
+ * made there: an actor already gone gives Down "noproc", and so does one
+ * with ACT_MONITORS_MAX monitors ("noproc: too many monitors"); in the
+ * caller's group that is -ENOSPC.
  */
 #define ACT_MONITORS_MAX 8
 ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id);
