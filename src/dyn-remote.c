@@ -225,7 +225,8 @@ bool act__dyn_name_in_use(act__shm *shm, const struct act__registry *reg, const 
 }
 
 int act__dyn_name_find(act__shm *shm, uint32_t me, const char *name, uint32_t *g,
-                       uint32_t *slot, uint32_t *gen, char behaviour[ACT_NAME_MAX + 1])
+                       uint32_t *slot, uint32_t *gen, char behaviour[ACT_NAME_MAX + 1],
+                       uint32_t *flags)
 {
 	char copy[ACT_NAME_MAX + 1];
 	uint32_t h = name_hash(name);
@@ -247,6 +248,7 @@ int act__dyn_name_find(act__shm *shm, uint32_t me, const char *name, uint32_t *g
 			*g = p;
 			*slot = e->slot1 - 1;
 			*gen = e->gen;
+			*flags = r->flags;
 			memcpy(behaviour, r->behaviour, ACT_NAME_MAX);
 			behaviour[ACT_NAME_MAX] = '\0';
 			rc = 0;
@@ -396,6 +398,7 @@ int act__dyn_post_spawn(act__shm *shm, const struct act__registry *reg, uint32_t
 	r->parent = parent;
 	r->parent_gen = parent_gen;
 	r->restart = (uint8_t)b->restart;
+	r->flags = b->remote ? ACT__SPAWN_REMOTE : 0;
 	r->has_args = args_json != NULL;
 	r->args_len = (uint16_t)args_len;
 	snprintf(r->behaviour, sizeof r->behaviour, "%s", b->name);

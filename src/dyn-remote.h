@@ -54,10 +54,11 @@ void act__dyn_name_index(act__shm *shm, uint32_t p, const char *name, uint32_t s
                          uint32_t gen);
 
 /* Finds the live or pending spawned actor `name` (takes the lock, as
- * participant me): its group, slot, generation and behaviour.  0 or
- * -ENOENT.  For the supervisor (actorsctl, the gateway). */
+ * participant me): its group, slot, generation, behaviour and record
+ * flags.  0 or -ENOENT.  For the supervisor (actorsctl, the gateway). */
 int act__dyn_name_find(act__shm *shm, uint32_t me, const char *name, uint32_t *g,
-                       uint32_t *slot, uint32_t *gen, char behaviour[ACT_NAME_MAX + 1]);
+                       uint32_t *slot, uint32_t *gen, char behaviour[ACT_NAME_MAX + 1],
+                       uint32_t *flags);
 
 /*
  * Spawns behaviour b as `name` (NULL: anonymous) into group g for

@@ -233,6 +233,7 @@ int act__dyn_occupy(struct worker *w, struct actor *a, const act_behaviour *b, u
 		return -ENOMEM;
 	if (!(a->state = calloc(1, b->state_size ? b->state_size : 1)))
 		return -ENOMEM;
+	r->flags = b->remote ? ACT__SPAWN_REMOTE : 0;
 	a->ddef = (struct act__actor_def){ .name = r->name, .id = a->id, .group = w->self,
 	                                   .b = b, .behaviour = r->behaviour,
 	                                   .args = r->has_args ? r->args : NULL };

@@ -22,7 +22,8 @@
  *            (ACT__SYS_*); slot states PENDING and RESERVED; act__dyn_hdr
  *            grows name_lock (in reserved space); any participant may
  *            raise act__dyn_hdr.hi; the header block holds a name index
- *            (struct act__name_ent) after the head.
+ *            (struct act__name_ent) after the head; act__spawn_rec.flags
+ *            (was reserved).
  */
 #ifndef ACT_LAYOUT_H
 #define ACT_LAYOUT_H
@@ -359,13 +360,18 @@ struct act__spawn_rec {
 	uint8_t restart;      /* act_restart_type */
 	uint8_t has_args;     /* 0: args_json was NULL */
 	uint16_t args_len;
-	uint32_t reserved;
+	uint32_t flags;       /* ACT__SPAWN_* (was reserved in layout 4) */
 	char behaviour[ACT_NAME_MAX + 1];
 	char name[ACT_NAME_MAX + 1]; /* "$group.slot.gen" for an anonymous actor */
 	struct act__spawn_mon mon[ACT__SPAWN_MONITORS];
 	char args[ACT__SPAWN_REC_BYTES - 280u]; /* NUL-terminated JSON text */
 };
 _Static_assert(sizeof(struct act__spawn_rec) == ACT__SPAWN_REC_BYTES, "spawn record size");
+/* act__spawn_rec.flags: reachable from the network (its behaviour says
+ * remote: true); written by whoever writes the record, and again by the
+ * group when it starts the actor (a spawner may not know the behaviour:
+ * actorsctl's supervisor does not see modules). */
+#define ACT__SPAWN_REMOTE 1u
 
 /* The head of a group's spawn area (one page), then its records. */
 struct act__dyn_hdr {

@@ -26,6 +26,12 @@
 #include "node.h"
 #include "route.h"
 
+/* True if id can be a spawned actor's of this node. */
+static bool is_spawned_id(const act_node_t *n, uint32_t id)
+{
+	return id >= ACT__DYN_BASE && (id - ACT__DYN_BASE) / ACT__DYN_SLOTS < n->reg.n_groups;
+}
+
 /* ---- records to the groups ---------------------------------------------------- */
 
 /* Sends a control record to participant `to`.  0 or ACT_EFULL. */
@@ -45,7 +51,7 @@ int act__node_resolve(struct act_node *n, const char *name, struct act__target *
 {
 	int id = act__reg_find_actor(&n->reg, name);
 	char behaviour[ACT_NAME_MAX + 1];
-	uint32_t g, slot, gen;
+	uint32_t g, slot, gen, flags = 0;
 
 	memset(t, 0, sizeof *t);
 	if (id >= 0) {
@@ -55,15 +61,16 @@ int act__node_resolve(struct act_node *n, const char *name, struct act__target *
 		return 0;
 	}
 	if (!name || !act__name_ok(name) || name[0] == '$' ||
-	    act__dyn_name_find(&n->shm, ACT__SUPERVISOR, name, &g, &slot, &gen, behaviour))
+	    act__dyn_name_find(&n->shm, ACT__SUPERVISOR, name, &g, &slot, &gen, behaviour, &flags))
 		return -ENOENT;
 	const act_behaviour *b = act__reg_behaviour(&n->reg, behaviour);
 	t->id = act__dyn_id(g, slot);
 	t->gen = gen;
 	t->group = g;
 	t->spawned = true;
-	/* A behaviour only a module's zygote knows is not reachable. */
-	t->remote = b && b->remote;
+	/* The record says (its group writes the flag when it starts it: the
+	 * behaviour may be a module's, which only the zygote knows). */
+	t->remote = (flags & ACT__SPAWN_REMOTE) || (b && b->remote);
 	return 0;
 }
 
@@ -183,6 +190,21 @@ static bool handle_outbound(act_node_t *n, uint32_t from, const struct act__env 
 	}
 	const char *from_name = e->from && e->from <= n->reg.n_actors ?
 	                        n->reg.actors[e->from - 1].name : NULL;
+	char dyn_name[ACT_NAME_MAX + 1];
+	uint32_t fid = e->from - 1;
+	if (!from_name && e->from && is_spawned_id(n, fid)) {
+		/* A spawned sender: its record names it, if it still lives (it
+		 * sent this a moment ago; a copy checked against its word). */
+		uint32_t g = (fid - ACT__DYN_BASE) / ACT__DYN_SLOTS + 1;
+		struct act__spawn_rec *r = act__shm_spawn_rec(&n->shm, g, act__dyn_slot(fid));
+		uint64_t w1 = atomic_load_explicit(&r->word, memory_order_acquire);
+		memcpy(dyn_name, r->name, sizeof dyn_name);
+		atomic_thread_fence(memory_order_acquire);
+		dyn_name[ACT_NAME_MAX] = '\0';
+		if (ACT__SLOT_STATE(w1) == ACT__SLOT_LIVE &&
+		    atomic_load_explicit(&r->word, memory_order_relaxed) == w1)
+			from_name = dyn_name;
+	}
 	int rc = act__gw_send(n->gw, jv.peer, jv.endpoint, jv.type, jv.json, jv.json_len, from_name);
 	if (rc == ACT_EFULL)
 		return false;

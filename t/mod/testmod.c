@@ -100,6 +100,10 @@ static const act_handler echo_h[] = { { &ping_type, echo_ping }, { &crash_type, 
 static const act_behaviour echo_b = { .name = "echo", .handlers = echo_h, .n_handlers = 2 };
 static const act_handler pid_h[] = { { &ping_type, pid_ping }, { &crash_type, do_crash } };
 static const act_behaviour pid_b = { .name = "pid", .handlers = pid_h, .n_handlers = 2 };
+/* echo that remote peers may reach when spawned (t/dynamic-remote.py) */
+static const act_behaviour recho_b = {
+	.name = "recho", .handlers = echo_h, .n_handlers = 2, .remote = true,
+};
 
 /* ---- producer ------------------------------------------------------------------- */
 
@@ -226,6 +230,7 @@ ACT_MODULE_INIT(m)
 	int err = 0;
 	if (!err) err = act_module_add_behaviour(m, &echo_b);
 	if (!err) err = act_module_add_behaviour(m, &pid_b);
+	if (!err) err = act_module_add_behaviour(m, &recho_b);
 	if (!err) err = act_module_add_behaviour(m, &producer_b);
 	if (!err) err = act_module_add_behaviour(m, &consumer_b);
 	if (!err) err = act_module_add_type(m, &pong_type);
