@@ -392,6 +392,14 @@ void act__w_stale_letter(struct worker *w, const struct actor *a, const struct a
 
 /* ---- restore after a crash ------------------------------------------------------ */
 
+/* True if restore handles slot s: every slot in a worker; in a testkit,
+ * whose one spawn area holds the actors of all its groups, only the free
+ * slots and those of the group that crashed (testkit.c). */
+static bool restoring(struct worker *w, uint32_t s)
+{
+	return !w->tk || act__tk_restores(w->tk, s);
+}
+
 int act__dyn_restore(struct worker *w, const act_start *start)
 {
 	/* Acquire: pairs with the release raise of hi in act_spawn(). */
@@ -414,6 +422,8 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 	for (uint32_t s = ACT__DYN_SLOTS; s-- > hi;)
 		w->free_slots[w->n_free++] = s;
 	for (uint32_t s = hi; s-- > 0;) {
+		if (!restoring(w, s))
+			continue;
 		struct actor *a = &w->actors[w->n_local + s];
 		act__dyn_touch(w, a);
 		struct act__spawn_rec *r = a->rec;
@@ -442,6 +452,8 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 			act__err("spawned actor '%s': behaviour '%s' is unknown; not re-created",
 			         r->name, r->behaviour);
 		a->ddef.name = r->name;
+		/* A no-op in a new worker; a testkit's table still holds it. */
+		name_remove(w, r->name);
 		struct actor tmp = *a;
 		down_fanout(w, &tmp, w->lost_reason);
 		/* Release: as in act__w_end_actor(). */
@@ -453,13 +465,13 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 	}
 	for (uint32_t s = 0; s < hi; s++) {
 		struct actor *a = &w->actors[w->n_local + s], *p;
-		if (!a->stopped && (p = parent_of(w, a)))
+		if (restoring(w, s) && !a->stopped && (p = parent_of(w, a)))
 			p->n_children++;
 	}
 	/* init in slot order (parents were spawned before their children). */
 	for (uint32_t s = 0; s < hi; s++) {
 		struct actor *a = &w->actors[w->n_local + s];
-		if (a->stopped)
+		if (a->stopped || !restoring(w, s))
 			continue;
 		int r = run_init(w, a);
 		if (r) {
