@@ -422,8 +422,14 @@ static void test_many(void)
 	ok(A->crash_asked && A->got[3] == 1 + 9 + 9 && A->inits == N_STATIC + 3 * N_SPAWNED,
 	   "a spawned actor's handler crashed its group: all re-created, its envelope redelivered");
 	ok(act_test_dead_letters(T) == dl, "no dead letters on the way");
-	ok(act_test_crash(T, (act_ref){ spawned[0].id, 0, spawned[0].gen + 1 }) == -ENOENT,
-	   "a crash named by a stale ref: -ENOENT");
+	act_ref stale = { spawned[0].id, 0, spawned[0].gen + 1 };
+	ok(act_test_crash(T, stale) == -ENOENT && act_test_state(T, stale) == NULL &&
+	   act_test_send(T, stale, parent, &ping_type, &(ping_msg){ 0 }) == -ENOENT,
+	   "a stale ref names nothing: crash, state and send from it refused");
+	int before = A->pings;
+	ok(act_test_send(T, spawned[1], spawned[2], &ping_type, &(ping_msg){ 1 }) == 0 &&
+	   act_test_run(T) == 1 && A->pings == before + 1 && A->got[2] == 2,
+	   "act_test_send from one spawned actor to another");
 	act_test_free(T);
 	T = NULL;
 }
