@@ -10,12 +10,14 @@
  * laid out as a region's, ACT__DYN_SLOTS slots) shared by all units and
  * run by dynamic.c's own code; a unit's crash re-creates its spawned
  * actors through act__dyn_restore(), told by act__tk_restores() which
- * slots are that unit's.  The
- * handlers reach the runtime through the same act_ctx operations as in a
- * node (ops.c); only two things are swapped: the transport (ops.c's
+ * slots are that unit's.  actors[] has room for MAX_STATIC static actors
+ * and every spawn slot from the start, so no entry ever moves.
+ *
+ * The handlers reach the runtime through the same act_ctx operations as
+ * in a node (ops.c); only two things are swapped: the transport (ops.c's
  * out_reserve/out_commit put each envelope, written exactly as into a
  * ring, at the tail of one FIFO here) and the clock (w->vnow_ns, which
- * act_now_ns() reads too).  Delivery follows dispatch.c's handle_record:
+ * act_now_ns() reads: each API call points it at its own testkit).  Delivery follows dispatch.c's handle_record:
  * the payload is checked and its act_buf pointers fixed up by the codec,
  * replies go through the ask table, the rest through act__w_invoke();
  * timers and ask timeouts fire through act__w_run_timers().
