@@ -96,6 +96,15 @@ bool act__dyn_claim_slot(act__shm *shm, uint32_t g, uint32_t s, uint32_t me, uin
 	return true;
 }
 
+void act__dyn_raise_hi(struct act__dyn_hdr *d, uint32_t to)
+{
+	uint32_t h = atomic_load_explicit(&d->hi, memory_order_relaxed);
+	/* Release: as in act__dyn_claim_fresh(). */
+	while (h < to && !atomic_compare_exchange_weak_explicit(&d->hi, &h, to, memory_order_release,
+	                                                        memory_order_relaxed))
+		;
+}
+
 int act__dyn_claim_fresh(act__shm *shm, uint32_t g, uint32_t me, uint32_t *slot, uint32_t *gen)
 {
 	struct act__dyn_hdr *d = act__shm_dyn(shm, g);
@@ -136,8 +145,17 @@ static bool holder_gone(const act__shm *shm, uint64_t cur)
 	       st == ACT__PS_DOWN;
 }
 
+/* A testkit's spawn area stands alone (no region, parts_off 0): one
+ * process, one thread, nothing to lock against. */
+static bool lone_area(const act__shm *shm)
+{
+	return shm->parts_off == 0;
+}
+
 void act__dyn_name_lock(act__shm *shm, uint32_t me)
 {
+	if (lone_area(shm))
+		return;
 	struct act__dyn_hdr *d = act__shm_dyn(shm, 1);
 	uint64_t gen = me == ACT__SUPERVISOR ? 0 :
 	               atomic_load_explicit(&act__shm_part(shm, me)->generation, memory_order_relaxed);
@@ -167,6 +185,8 @@ void act__dyn_name_lock(act__shm *shm, uint32_t me)
 
 void act__dyn_name_unlock(act__shm *shm)
 {
+	if (lone_area(shm))
+		return;
 	atomic_store_explicit(&act__shm_dyn(shm, 1)->name_lock, 0, memory_order_release);
 }
 

@@ -40,6 +40,8 @@ static inline uint32_t act__dyn_slot(uint32_t id)
  * 0 and *slot, *gen; -ENOSPC.
  */
 int act__dyn_claim_fresh(act__shm *shm, uint32_t g, uint32_t me, uint32_t *slot, uint32_t *gen);
+/* Raises area d's hi to at least `to` (CAS). */
+void act__dyn_raise_hi(struct act__dyn_hdr *d, uint32_t to);
 /* Claims slot s of group g if its word is FREE (CAS).  true and *gen. */
 bool act__dyn_claim_slot(act__shm *shm, uint32_t g, uint32_t s, uint32_t me, uint32_t *gen);
 

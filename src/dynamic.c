@@ -411,6 +411,14 @@ void act__w_stale_letter(struct worker *w, const struct actor *a, const struct a
 
 /* ---- restore after a crash ------------------------------------------------------ */
 
+/* True if restore handles slot s: every slot in a worker; in a testkit,
+ * whose one spawn area holds the actors of all its groups, only the free
+ * slots and those of the group that crashed (testkit.c). */
+static bool restoring(struct worker *w, uint32_t s)
+{
+	return !w->tk || act__tk_restores(w->tk, s);
+}
+
 int act__dyn_restore(struct worker *w, const act_start *start)
 {
 	/* Acquire: pairs with the release raise of hi in act_spawn(). */
@@ -436,6 +444,8 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 	 * claimed by raising hi, which other groups do too. */
 	w->n_free = 0;
 	for (uint32_t s = hi; s-- > 0;) {
+		if (!restoring(w, s))
+			continue;
 		struct actor *a = &w->actors[w->n_local + s];
 		act__dyn_touch(w, a);
 		struct act__spawn_rec *r = a->rec;
@@ -482,6 +492,8 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 			act__err("spawned actor '%s': behaviour '%s' is unknown; not re-created",
 			         r->name, r->behaviour);
 		a->ddef.name = r->name;
+		/* A no-op in a new worker; a testkit's table still holds it. */
+		name_remove(w, r->name);
 		struct actor tmp = *a;
 		down_fanout(w, &tmp, w->lost_reason);
 		/* Release: as in act__w_end_actor(). */
@@ -494,13 +506,13 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 	w->dyn_seen = hi;
 	for (uint32_t s = 0; s < hi; s++) {
 		struct actor *a = &w->actors[w->n_local + s], *p;
-		if (!a->stopped && (p = parent_of(w, a)))
+		if (restoring(w, s) && !a->stopped && (p = parent_of(w, a)))
 			p->n_children++;
 	}
 	/* init in slot order (parents were spawned before their children). */
 	for (uint32_t s = 0; s < hi; s++) {
 		struct actor *a = &w->actors[w->n_local + s];
-		if (a->stopped)
+		if (a->stopped || !restoring(w, s))
 			continue;
 		int r = act__dyn_run_init(w, a);
 		if (r) {
@@ -593,6 +605,10 @@ ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
 			act__dyn_name_unlock(&w->shm);
 		return -ENOSPC;
 	}
+	/* A stack slot is below hi in a worker (its restore filled the
+	 * stack); a testkit fills the stack itself.  Either way hi must cover
+	 * the slot before its record can commit. */
+	act__dyn_raise_hi(w->dyn, slot + 1);
 	act__dyn_see(w, slot + 1);
 	struct actor *a = &w->actors[w->n_local + slot];
 	struct act__spawn_rec *r = a->rec;
