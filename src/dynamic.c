@@ -236,6 +236,7 @@ static int occupy(struct worker *w, struct actor *a, const act_behaviour *b, uin
 	a->n_children = 0;
 	free(a->fail_reason);
 	a->fail_reason = NULL;
+	act__sup_reset(w, a);
 	name_insert(w, a);
 	return 0;
 }
