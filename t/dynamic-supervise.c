@@ -39,7 +39,7 @@ struct area {
 	_Atomic int same_ref, stale_enoent, stopped_enoent, sup_s_alive, k1_stopped_first;
 	_Atomic int g2_top_starts, g2_top_restart_exit, g2_mid_back, g2_leaf_gone,
 	            g2_done, g2_mid_inits;
-	_Atomic int policy_rc[4];
+	_Atomic int bad_rc[12];
 	_Atomic int watchdog;
 };
 static struct area *A;
@@ -195,6 +195,23 @@ static void boss_start(act_ctx *ctx, void *st, const void *m)
 
 	if (s->restart)
 		return;
+	/* Bad inputs: clear errors, nothing created. */
+	char longname[ACT_NAME_MAX + 2];
+	memset(longname, 'n', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	A->bad_rc[0] = act_spawn(ctx, NULL, "kid", longname, "0", &r);
+	A->bad_rc[1] = act_spawn(ctx, NULL, "kid", "tab\there", "0", &r);
+	A->bad_rc[2] = act_spawn(ctx, NULL, NULL, NULL, "0", &r);
+	A->bad_rc[3] = act_spawn(ctx, NULL, "kid", NULL, "", &r);
+	A->bad_rc[4] = act_spawn(ctx, NULL, "kid", NULL, "[1,2", &r);
+	A->bad_rc[5] = act_spawn(ctx, NULL, "kid", NULL, "0", NULL);
+	A->bad_rc[6] = act_stop(ctx, ACT_NOBODY);
+	A->bad_rc[7] = act_stop(ctx, (act_ref){ 1, 3, 0 });
+	A->bad_rc[8] = act_monitor(ctx, act_self(ctx), NULL);
+	A->bad_rc[9] = act_demonitor(ctx, 0);
+	A->bad_rc[10] = act_spawn(ctx, NULL, "kid", "boss", "0", &r);
+	A->bad_rc[11] = act_lookup(ctx, longname, &r) == -ENOENT &&
+	                act_lookup(ctx, "$1.0.1", &r) == -ENOENT;
 	/* A: restart, one-for-one, at most 2 restarts: the third escalates */
 	act_spawn(ctx, NULL, "sup_restart", "sup_r", "[0,2]", &b->sup_r);
 	act_monitor(ctx, b->sup_r, &mid);
@@ -402,6 +419,18 @@ int main(void)
 	act_node_free(node);
 	ok(rc == 0 && !A->watchdog, "node stopped cleanly (rc %d, watchdog %d)", rc, A->watchdog);
 
+	ok(A->bad_rc[0] == -EINVAL, "a name longer than ACT_NAME_MAX: -EINVAL (%d)", A->bad_rc[0]);
+	ok(A->bad_rc[1] == -EINVAL, "a name with a control character: -EINVAL (%d)", A->bad_rc[1]);
+	ok(A->bad_rc[2] == -ENOENT, "no behaviour: -ENOENT (%d)", A->bad_rc[2]);
+	ok(A->bad_rc[3] == -EINVAL && A->bad_rc[4] == -EINVAL, "args that are not JSON: -EINVAL");
+	ok(A->bad_rc[5] == -EINVAL, "no place for the ref: -EINVAL (%d)", A->bad_rc[5]);
+	ok(A->bad_rc[6] == -ENOENT && A->bad_rc[7] == -ENOENT,
+	   "stopping nobody or a remote ref: -ENOENT (%d, %d)", A->bad_rc[6], A->bad_rc[7]);
+	ok(A->bad_rc[8] == -EINVAL && A->bad_rc[9] == -ENOENT,
+	   "monitor without an id: -EINVAL; demonitor of id 0: -ENOENT");
+	ok(A->bad_rc[10] == -EEXIST, "a static actor's name: -EEXIST (%d)", A->bad_rc[10]);
+	ok(A->bad_rc[11] == 1, "no actor was created by the bad spawns");
+	ok(A->inits[0] == 3, "(and no init ran for them)");
 	/* A: restart one-for-one */
 	ok(A->restart_starts[0] == 2 && A->n_restarts_seen[0] == 2,
 	   "restart: Start with restart = true, n_restarts counting (%d, %d)", A->restart_starts[0],
