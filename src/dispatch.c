@@ -91,7 +91,8 @@ void act__w_invoke(struct worker *w, struct actor *a, const act_type *t, const v
 	fn(&w->ctx, a->state, msg);
 	a->running--;
 	/* Stopped or failed: ended, or its parent's policy applies (children.c). */
-	act__sup_settle(w, a);
+	if (a->stopping && !a->running)
+		act__sup_settle(w, a);
 }
 
 static void handle_ctrl(struct worker *w, const struct act__env *e)
