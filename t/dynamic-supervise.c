@@ -25,7 +25,8 @@ typedef struct { int32_t op, arg; } cmd_msg;
 ACT_MESSAGE_TYPE(cmd_type, cmd_msg, "Cmd", ACT_FIELD(cmd_msg, op, ACT_I32),
                  ACT_FIELD(cmd_msg, arg, ACT_I32));
 
-enum { OP_COUNT, OP_FAIL, OP_REPORT, OP_FAIL_INIT_NEXT, OP_FIN, OP_FIN2, OP_GO, OP_G2_DONE };
+enum { OP_COUNT, OP_FAIL, OP_REPORT, OP_FAIL_INIT_NEXT, OP_FIN, OP_FIN2, OP_GO, OP_G2_DONE,
+       OP_ASK_SELF, OP_ECHO };
 
 struct area {
 	_Atomic int inits[N_KIDS], finis[N_KIDS], starts[N_KIDS], restart_starts[N_KIDS];
@@ -82,6 +83,13 @@ static void kid_start(act_ctx *ctx, void *st, const void *m)
 			note("u%d ", k->idx);
 	}
 }
+/* The answer to OP_ASK_SELF: a failure in an ask callback is a failure too. */
+static void kid_answer(act_ctx *ctx, void *st, int status, const act_type *t, const void *reply,
+                       uint64_t cookie)
+{
+	act_fail(ctx, "in callback");
+}
+
 static void kid_cmd(act_ctx *ctx, void *st, const void *m)
 {
 	struct kid *k = st;
@@ -100,6 +108,14 @@ static void kid_cmd(act_ctx *ctx, void *st, const void *m)
 		break;
 	case OP_REPORT:
 		A->count[k->idx] = k->count;
+		break;
+	case OP_ASK_SELF: {
+		cmd_msg e = { OP_ECHO, 0 };
+		act_ask(ctx, act_self(ctx), &cmd_type, &e, 10000, kid_answer, 0);
+		break;
+	}
+	case OP_ECHO:
+		act_reply(ctx, &cmd_type, c);
 		break;
 	}
 }
@@ -267,6 +283,11 @@ static void boss_start(act_ctx *ctx, void *st, const void *m)
 	act_monitor(ctx, r, &mid);
 	b->k[12] = kid(ctx, 12);
 	cmd(ctx, b->k[12], OP_FAIL_INIT_NEXT);
+	/* H: a failure in an ask callback restarts the kid too */
+	act_spawn(ctx, NULL, "sup_restart", "sup_h", "[13,1]", &r);
+	b->k[13] = kid(ctx, 13);
+	cmd(ctx, b->k[13], OP_COUNT);
+	cmd(ctx, b->k[13], OP_ASK_SELF);
 	/* A again: two more failures of k0; the second exceeds the intensity */
 	cmd(ctx, b->k[0], OP_FAIL);
 	cmd(ctx, b->k[0], OP_FAIL);
@@ -485,6 +506,9 @@ int main(void)
 	for (int i = 0; i < N_KIDS; i++)
 		total += A->downs[i];
 	ok(total == 6, "Downs: exactly one per cause (%d)", total);
+	ok(A->restart_starts[13] == 1 && A->downs[13] == 0,
+	   "a failure in an ask callback: the parent's policy restarts the child (%d, %d)",
+	   A->restart_starts[13], A->downs[13]);
 	/* g2: escalation past a top-level spawned actor fails the group */
 	ok(A->g2_top_starts == 2 && A->g2_top_restart_exit == ACT_EXIT_TEMPORARY,
 	   "escalation to a top-level spawned actor: the group fails with exit 111 (%d)",
