@@ -457,10 +457,14 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		if (!a->stopped && (p = parent_of(w, a)))
 			p->n_children++;
 	}
-	/* init in slot order (parents were spawned before their children). */
+	/* init in slot order (parents were spawned before their children).
+	 * An actor an init spawns meanwhile had its init and Start in
+	 * act_spawn(): it is newer than start_seq, and skipped here and by
+	 * the worker's Start round. */
+	w->start_seq = w->spawn_seq;
 	for (uint32_t s = 0; s < hi; s++) {
 		struct actor *a = &w->actors[w->n_local + s];
-		if (a->stopped)
+		if (a->stopped || a->spawn_seq > w->start_seq)
 			continue;
 		int r = run_init(w, a);
 		if (r) {

@@ -97,6 +97,7 @@ struct worker {
 	uint32_t *names;             /* open addressing: actors[] index + 1, 0 = empty */
 	uint64_t mon_seq;
 	uint64_t spawn_seq;          /* the last actor spawned here (children.c's order) */
+	uint64_t start_seq;          /* spawned up to here when the Start round began */
 	char lost_reason[64];        /* why the last worker's temporary actors are gone */
 	struct behaviour_table *btab;
 	uint32_t n_btab;

@@ -359,8 +359,9 @@ int act__worker_main(const struct act__worker_args *a)
 		goto out;
 	}
 	w->ctx.w = w;
+	/* Not to actors that an init or a Start spawned: act_spawn() started them. */
 	for (uint32_t i = 0; i < act__w_n_used(w); i++)
-		if (!w->actors[i].stopped)
+		if (!w->actors[i].stopped && w->actors[i].spawn_seq <= w->start_seq)
 			act__w_invoke(w, &w->actors[i], &act_start_type, &start, NULL, 0, NULL);
 	atomic_store_explicit(&w->part->state, ACT__PS_READY, memory_order_relaxed);
 	act__w_send_ctrl(w, ACT__CTRL_READY, NULL, 0);
