@@ -39,7 +39,7 @@ struct area {
 	_Atomic int decide_calls, decide_r, decide_e, decide_r2;
 	_Atomic int same_ref, stale_enoent, stopped_enoent, sup_s_alive, k1_stopped_first;
 	_Atomic int g2_top_starts, g2_top_restart_exit, g2_mid_back, g2_leaf_gone,
-	            g2_done, g2_mid_inits;
+	            g2_done, g2_mid_inits, g2_helper_inits, g2_helper_starts;
 	_Atomic int bad_rc[12];
 	_Atomic int watchdog;
 };
@@ -363,10 +363,24 @@ static const act_behaviour leaf_b = {
 	.name = "leaf", .handlers = leaf_h, .n_handlers = 1, .restart = ACT_PERMANENT,
 };
 
+/* mid's helper: spawned from mid's init, so also while a worker restores mid */
+static int helper_init(act_ctx *ctx, void *st, const char *args)
+{
+	A->g2_helper_inits++;
+	return 0;
+}
+static void helper_start(act_ctx *ctx, void *st, const void *m) { A->g2_helper_starts++; }
+static const act_handler helper_h[] = { { &act_start_type, helper_start } };
+static const act_behaviour helper_b = {
+	.name = "helper", .init = helper_init, .handlers = helper_h, .n_handlers = 1,
+	.restart = ACT_TEMPORARY,
+};
+
 static int mid_init(act_ctx *ctx, void *st, const char *args)
 {
+	act_ref r;
 	A->g2_mid_inits++;
-	return 0;
+	return act_spawn(ctx, NULL, "helper", NULL, NULL, &r);
 }
 static void mid_cmd(act_ctx *ctx, void *st, const void *m)
 {
@@ -414,7 +428,8 @@ int main(void)
 	act_node_add_actor(node, "main", "watchdog", &harness_watchdog_b, NULL);
 	act_node_add_actor(node, "g2", "top", &top_b, NULL);
 	const act_behaviour *bs[] = { &kid_b, &sup_restart_b, &sup_resume_b, &sup_stop_b,
-	                              &sup_escalate_b, &sup_all_b, &sup_rest_b, &leaf_b, &mid_b };
+	                              &sup_escalate_b, &sup_all_b, &sup_rest_b, &leaf_b, &mid_b,
+	                              &helper_b };
 	int reg_ok = 1;
 	for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++)
 		reg_ok &= act_node_add_behaviour(node, bs[i]) == 0;
@@ -515,5 +530,8 @@ int main(void)
 	   A->g2_top_restart_exit);
 	ok(A->g2_mid_back && A->g2_mid_inits == 2 && A->g2_leaf_gone,
 	   "after the group's restart: the permanent parent and sibling are back, the failed one not");
+	ok(A->g2_helper_inits == 2 && A->g2_helper_starts == 2,
+	   "an actor spawned by an init during the restore: one init, one Start (%d, %d)",
+	   A->g2_helper_inits, A->g2_helper_starts);
 	return done_testing();
 }
