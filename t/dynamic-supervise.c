@@ -40,7 +40,7 @@ struct area {
 	_Atomic int same_ref, stale_enoent, stopped_enoent, sup_s_alive, k1_stopped_first;
 	_Atomic int g2_top_starts, g2_top_restart_exit, g2_mid_back, g2_leaf_gone,
 	            g2_done, g2_mid_inits, g2_helper_inits, g2_helper_starts;
-	_Atomic int bad_rc[12];
+	_Atomic int bad_rc[12], nonsense_calls;
 	_Atomic int watchdog;
 };
 static struct area *A;
@@ -161,6 +161,19 @@ SUP(sup_stop_b, "sup_stop", ACT_ONE_FOR_ONE, ACT_CHILD_STOP, 0);
 SUP(sup_escalate_b, "sup_escalate", ACT_ONE_FOR_ONE, ACT_CHILD_ESCALATE, 0);
 SUP(sup_all_b, "sup_all", ACT_ONE_FOR_ALL, ACT_CHILD_RESTART, 5);
 SUP(sup_rest_b, "sup_rest", ACT_REST_FOR_ONE, ACT_CHILD_RESTART, 5);
+
+/* A decide() that answers nonsense: the child is stopped (and a warning logged). */
+static act_directive nonsense_decide(act_ctx *ctx, void *st, act_ref child, const char *reason)
+{
+	A->nonsense_calls++;
+	return (act_directive)42;
+}
+static const act_child_policy sup_nonsense_pol = { ACT_ONE_FOR_ONE, ACT_CHILD_RESTART, 5, 0,
+                                                   nonsense_decide };
+static const act_behaviour sup_nonsense_b = {
+	.name = "sup_nonsense", .init = sup_init, .handlers = sup_h, .n_handlers = 1,
+	.children = &sup_nonsense_pol,
+};
 
 /* ---- the boss: supervises the supervisors with decide() ---------------------- */
 
@@ -288,6 +301,10 @@ static void boss_start(act_ctx *ctx, void *st, const void *m)
 	b->k[13] = kid(ctx, 13);
 	cmd(ctx, b->k[13], OP_COUNT);
 	cmd(ctx, b->k[13], OP_ASK_SELF);
+	/* I: decide() out of range */
+	act_spawn(ctx, NULL, "sup_nonsense", "sup_n", "[14,1]", &r);
+	b->k[14] = kid(ctx, 14);
+	cmd(ctx, b->k[14], OP_FAIL);
 	/* A again: two more failures of k0; the second exceeds the intensity */
 	cmd(ctx, b->k[0], OP_FAIL);
 	cmd(ctx, b->k[0], OP_FAIL);
@@ -429,7 +446,7 @@ int main(void)
 	act_node_add_actor(node, "g2", "top", &top_b, NULL);
 	const act_behaviour *bs[] = { &kid_b, &sup_restart_b, &sup_resume_b, &sup_stop_b,
 	                              &sup_escalate_b, &sup_all_b, &sup_rest_b, &leaf_b, &mid_b,
-	                              &helper_b };
+	                              &helper_b, &sup_nonsense_b };
 	int reg_ok = 1;
 	for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++)
 		reg_ok &= act_node_add_behaviour(node, bs[i]) == 0;
@@ -520,10 +537,12 @@ int main(void)
 	int total = 0;
 	for (int i = 0; i < N_KIDS; i++)
 		total += A->downs[i];
-	ok(total == 6, "Downs: exactly one per cause (%d)", total);
+	ok(total == 7, "Downs: exactly one per cause (%d)", total);
 	ok(A->restart_starts[13] == 1 && A->downs[13] == 0,
 	   "a failure in an ask callback: the parent's policy restarts the child (%d, %d)",
 	   A->restart_starts[13], A->downs[13]);
+	ok(A->nonsense_calls == 1 && A->downs[14] == 1 && !strcmp(A->down_reason[14], "failed: boom") &&
+	   A->restart_starts[14] == 0, "decide() out of range: the child stops, Down once");
 	/* g2: escalation past a top-level spawned actor fails the group */
 	ok(A->g2_top_starts == 2 && A->g2_top_restart_exit == ACT_EXIT_TEMPORARY,
 	   "escalation to a top-level spawned actor: the group fails with exit 111 (%d)",
