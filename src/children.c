@@ -202,7 +202,7 @@ static void bring_up(struct worker *w, struct actor *a, uint32_t gen)
 		 * fini to run: what init set up goes now. */
 		char why[64];
 		snprintf(why, sizeof why, "failed: init returned %d on restart", r);
-		act__err("actor '%s' (%s) failed to initialise again: %s", a->def->name,
+		act__err_every("actor '%s' (%s) failed to initialise again: %s", a->def->name,
 		         a->def->b->name, act_strerror(r));
 		act__timers_cancel_owner(&w->timers, (uint32_t)(a - w->actors));
 		act__ask_drop_owner(w, (uint32_t)(a - w->actors));
@@ -229,8 +229,8 @@ static void restart(struct worker *w, struct actor *p, struct actor *a, act_stra
 		n = 1;
 	}
 	gens = malloc(n * sizeof *gens);
-	act__info("actor '%s' %s: restarting it%s (restart %u)", a->def->name, a->fail_reason,
-	          n > 1 ? " and its siblings" : "", a->n_restarts + 1);
+	act__log_every(ACT_LOG_INFO, "actor '%s' %s: restarting it%s (restart %u)", a->def->name,
+	               a->fail_reason, n > 1 ? " and its siblings" : "", a->n_restarts + 1);
 	/* OTP's order: stop the newest first, start the oldest first. */
 	for (uint32_t i = n; i-- > 0;) {
 		if (gens)
@@ -302,14 +302,14 @@ static void failed(struct worker *w, struct actor *a)
 		d = ACT_CHILD_STOP; /* no state to resume */
 	if (d == ACT_CHILD_RESTART &&
 	    !restart_allowed(pol->strategy == ACT_ONE_FOR_ONE ? a : p, pol)) {
-		act__err("actor '%s': more than %u restarts of its children in %u ms: escalating",
+		act__err_every("actor '%s': more than %u restarts of its children in %u ms: escalating",
 		         p->def->name, pol->max_restarts ? pol->max_restarts : DEFAULT_MAX_RESTARTS,
 		         pol->period_ms ? pol->period_ms : DEFAULT_PERIOD_MS);
 		d = ACT_CHILD_ESCALATE;
 	}
 	switch (d) {
 	case ACT_CHILD_RESUME:
-		act__info("actor '%s' %s: resumed", a->def->name, a->fail_reason);
+		act__log_every(ACT_LOG_INFO, "actor '%s' %s: resumed", a->def->name, a->fail_reason);
 		clear_failure(a);
 		break;
 	case ACT_CHILD_RESTART:

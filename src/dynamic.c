@@ -715,5 +715,6 @@ ACT_API void act_fail(act_ctx *ctx, const char *reason)
 	free(a->fail_reason);
 	a->fail_reason = why;
 	a->stopping = true;
-	act__err("actor '%s' failed: %s", a->def->name, reason ? reason : "?");
+	/* Rate-limited: a child its parent restarts may fail on every message. */
+	act__err_every("actor '%s' failed: %s", a->def->name, reason ? reason : "?");
 }

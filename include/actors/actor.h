@@ -71,9 +71,10 @@ typedef struct act_ctx act_ctx;
 /*
  * How an actor supervises the actors it spawned (its children), like
  * Akka's OneForOneStrategy/AllForOneStrategy and an OTP supervisor's
- * flags.  A child *fails* when a handler of it calls act_fail(), or when
- * its init returns non-zero while it is being restarted; a crash of the
- * worker is not a failure of a child (the group's restart covers it).
+ * flags.  A child *fails* when a handler of it (or an ask callback, or
+ * its Start) calls act_fail(), or when its init returns non-zero while it
+ * is being restarted; a crash of the worker is not a failure of a child
+ * (the group's restart covers it).
  * The parent's policy then applies:
  *   directive  what to do (decide, if set, chooses per failure instead);
  *   strategy   to whom: ACT_ONE_FOR_ONE the failed child only;
@@ -81,9 +82,10 @@ typedef struct act_ctx act_ctx;
  *              or stop all); ACT_REST_FOR_ONE the failed child and the
  *              children spawned after it.  RESUME and ESCALATE concern
  *              the failed child only.
- *   intensity  more than max_restarts restarts within period_ms (0: 5000)
- *              - counted per child with ACT_ONE_FOR_ONE, per parent
- *              otherwise - turn the restart into ESCALATE.
+ *   intensity  more than max_restarts (0: 1, OTP's default; at most 1024)
+ *              restarts within period_ms (0: 5000) - counted per child
+ *              with ACT_ONE_FOR_ONE, per parent otherwise - turn the
+ *              restart into ESCALATE.  RESUME after a failed init is STOP.
  * A restarted child keeps its ref, name, args and monitors (no Down is
  * sent) and gets Start with restart = true and n_restarts = how many
  * times its parent restarted it; its own children are stopped first.
