@@ -82,8 +82,9 @@ void act__ask_deliver(struct worker *w, struct actor *a, struct ask *k, const ac
 	act__ask_remove(w, k);
 	act__w_set_ctx(w, a, t, msg, env, 0, NULL);
 	cb(&w->ctx, a->state, 0, t, msg, cookie);
-	if (a->stopping)
-		act__w_stop_actor(w, a);
+	/* As after a handler: Down, the record freed, or the parent's policy. */
+	if (a->stopping && !a->running)
+		act__sup_settle(w, a);
 }
 
 void act__ask_expire(struct worker *w, uint64_t corr)
@@ -97,6 +98,6 @@ void act__ask_expire(struct worker *w, uint64_t corr)
 	act__ask_remove(w, k);
 	act__w_set_ctx(w, a, NULL, NULL, NULL, 0, NULL);
 	cb(&w->ctx, a->state, ACT_ETIMEDOUT, NULL, NULL, cookie);
-	if (a->stopping)
-		act__w_stop_actor(w, a);
+	if (a->stopping && !a->running)
+		act__sup_settle(w, a);
 }

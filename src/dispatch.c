@@ -53,7 +53,7 @@ void act__w_stop_actor(struct worker *w, struct actor *a)
 		return;
 	act__timers_cancel_owner(&w->timers, slot);
 	act__ask_drop_owner(w, slot);
-	if (a->def->b->fini) {
+	if (a->def->b->fini && !a->init_failed) {
 		act__w_set_ctx(w, a, NULL, NULL, NULL, 0, NULL);
 		w->in_fini = true;
 		a->def->b->fini(&w->ctx, a->state);
@@ -91,9 +91,9 @@ void act__w_invoke(struct worker *w, struct actor *a, const act_type *t, const v
 	a->running++;
 	fn(&w->ctx, a->state, msg);
 	a->running--;
+	/* Stopped or failed: ended, or its parent's policy applies (children.c). */
 	if (a->stopping && !a->running)
-		act__w_end_actor(w, a, a->fail_reason ? a->fail_reason :
-		                 a->stop_reason ? a->stop_reason : "normal");
+		act__sup_settle(w, a);
 }
 
 static void handle_ctrl(struct worker *w, const struct act__env *e)

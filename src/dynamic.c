@@ -243,6 +243,7 @@ int act__dyn_occupy(struct worker *w, struct actor *a, const act_behaviour *b, u
 	a->n_children = 0;
 	free(a->fail_reason);
 	a->fail_reason = NULL;
+	act__sup_reset(w, a);
 	name_insert(w, a);
 	return 0;
 }
@@ -509,10 +510,14 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		if (restoring(w, s) && !a->stopped && (p = parent_of(w, a)))
 			p->n_children++;
 	}
-	/* init in slot order (parents were spawned before their children). */
+	/* init in slot order (parents were spawned before their children).
+	 * An actor an init spawns meanwhile had its init and Start in
+	 * act_spawn(): it is newer than start_seq, and skipped here and by
+	 * the worker's Start round. */
+	w->start_seq = w->spawn_seq;
 	for (uint32_t s = 0; s < hi; s++) {
 		struct actor *a = &w->actors[w->n_local + s];
-		if (a->stopped || !restoring(w, s))
+		if (a->stopped || !restoring(w, s) || a->spawn_seq > w->start_seq)
 			continue;
 		int r = act__dyn_run_init(w, a);
 		if (r) {
@@ -808,5 +813,6 @@ ACT_API void act_fail(act_ctx *ctx, const char *reason)
 	free(a->fail_reason);
 	a->fail_reason = why;
 	a->stopping = true;
-	act__err("actor '%s' failed: %s", a->def->name, reason ? reason : "?");
+	/* Rate-limited: a child its parent restarts may fail on every message. */
+	act__err_every("actor '%s' failed: %s", a->def->name, reason ? reason : "?");
 }

@@ -254,10 +254,20 @@ static int add_actor(struct act__registry *r, const char *group, const char *nam
 	return 0;
 }
 
+/* A behaviour's act_child_policy, if any, names a known strategy and directive. */
+static bool child_policy_ok(const act_behaviour *b)
+{
+	const act_child_policy *p = b->children;
+	/* The bound keeps a restart loop (init failing each time) shallow:
+	 * each restart of it nests a few frames. */
+	return !p || ((unsigned)p->strategy <= ACT_REST_FOR_ONE &&
+	              (unsigned)p->directive <= ACT_CHILD_ESCALATE && p->max_restarts <= 1024);
+}
+
 int act__reg_add_actor(struct act__registry *r, const char *group, const char *name,
                        const act_behaviour *b, const char *args)
 {
-	return b ? add_actor(r, group, name, b, b->name, args) : -EINVAL;
+	return b && child_policy_ok(b) ? add_actor(r, group, name, b, b->name, args) : -EINVAL;
 }
 
 int act__reg_add_actor_named(struct act__registry *r, const char *group, const char *name,
@@ -311,7 +321,7 @@ int act__reg_add_behaviour(struct act__registry *r, const act_behaviour *b)
 	int err;
 
 	if (!b || !act__name_ok(b->name) || (b->n_handlers && !b->handlers) ||
-	    (unsigned)b->restart > ACT_TEMPORARY)
+	    (unsigned)b->restart > ACT_TEMPORARY || !child_policy_ok(b))
 		return -EINVAL;
 	if ((same = act__reg_behaviour(r, b->name)))
 		return same == b ? 0 : -EEXIST;

@@ -2,9 +2,10 @@
 /*
  * worker-int.h - private to the worker's modules: the state one worker
  * process keeps, shared by worker.c (loop and lifecycle), dispatch.c
- * (handling records), ops.c (what handlers call) and ask.c (the table of
- * outstanding asks); and testkit.c, which runs one such worker in the
- * test's process.  Nothing outside those five files includes it.
+ * (handling records), ops.c (what handlers call), ask.c (the table of
+ * outstanding asks), dynamic.c and children.c (spawned actors and their
+ * supervision); and testkit.c, which runs one such worker in the test's
+ * process.  Nothing else includes it.
  */
 #ifndef ACT_WORKER_INT_H
 #define ACT_WORKER_INT_H
@@ -55,6 +56,13 @@ struct actor {
 	struct act__spawn_rec *rec;  /* spawned: its record in the region; static: a
 	                                heap copy holding its monitors, or NULL */
 	struct act__actor_def ddef;  /* spawned: what def points to */
+	/* supervision of children (children.c) */
+	bool escalated;              /* its failure came up from a child */
+	bool init_failed;            /* init failed on a restart: no fini to run */
+	uint32_t n_restarts;         /* times its parent's policy restarted it */
+	uint32_t sup_n;              /* restarts counted in the current window */
+	uint64_t sup_since_ns;       /* start of that window, 0 = none yet */
+	uint64_t spawn_seq;          /* spawn order among its siblings */
 };
 
 struct ask {
@@ -88,6 +96,8 @@ struct worker {
 	uint32_t n_free;
 	uint32_t *names;             /* open addressing: actors[] index + 1, 0 = empty */
 	uint64_t mon_seq;
+	uint64_t spawn_seq;          /* the last actor spawned here (children.c's order) */
+	uint64_t start_seq;          /* spawned up to here when the Start round began */
 	char lost_reason[64];        /* why the last worker's temporary actors are gone */
 	struct behaviour_table *btab;
 	uint32_t n_btab;
@@ -307,5 +317,19 @@ int act__dyn_lookup(struct worker *w, const char *name, act_ref *out);
 const char *act__dyn_ref_name(struct worker *w, act_ref ref);
 /* Frees what act__dyn_setup() and the spawns allocated. */
 void act__dyn_teardown(struct worker *w);
+
+/* ---- children.c: supervision of spawned actors by their parents ----------- */
+
+/*
+ * Actor a was asked to stop or failed (a->stopping) and no handler of it is
+ * on the stack any more: ends it (Down with its reason), or, if it failed
+ * (act_fail(), a child's escalation, init failing on restart), applies its
+ * parent's act_child_policy - restart, resume, stop, escalate - or, if the
+ * failure was escalated to it and no parent supervises it, fails the group.
+ * May run handlers.  A no-op for an actor that is not stopping.
+ */
+void act__sup_settle(struct worker *w, struct actor *a);
+/* Resets the supervision bookkeeping of a new tenant of a spawn slot. */
+void act__sup_reset(struct worker *w, struct actor *a);
 
 #endif

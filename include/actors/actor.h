@@ -17,8 +17,6 @@
 extern "C" {
 #endif
 
-typedef struct act_ctx act_ctx;
-
 /*
  * A reference to an actor, passed by value.  Local refs name an actor of
  * this node by its node-wide id; remote refs (issue: gateway) name an actor
@@ -48,6 +46,74 @@ typedef enum act_restart_type {
 	ACT_TRANSIENT,       /* restarted only after an abnormal exit */
 	ACT_TEMPORARY,       /* never restarted */
 } act_restart_type;
+
+/*
+ * Supervision strategies: of the node over its groups
+ * (act_node_set_strategy, see actorsd(8)), and of a spawning actor over
+ * its children (act_child_policy below), where "group" reads "child".
+ */
+typedef enum act_strategy {
+	ACT_ONE_FOR_ONE = 0, /* restart only the group that died */
+	ACT_ONE_FOR_ALL,     /* stop all other groups, restart all */
+	ACT_REST_FOR_ONE,    /* restart the dead group and those started after it */
+} act_strategy;
+
+/* What a parent does about a child that failed (act_child_policy). */
+typedef enum act_directive {
+	ACT_CHILD_STOP = 0, /* the child stops; its monitors get Down "failed: ..." */
+	ACT_CHILD_RESTART,  /* fini, then fresh (zeroed) state, init and Start again */
+	ACT_CHILD_RESUME,   /* the child keeps its state; the failing message is dropped */
+	ACT_CHILD_ESCALATE, /* the child stops, and the parent fails in turn */
+} act_directive;
+
+typedef struct act_ctx act_ctx;
+
+/*
+ * How an actor supervises the actors it spawned (its children), like
+ * Akka's OneForOneStrategy/AllForOneStrategy and an OTP supervisor's
+ * flags.  A child *fails* when a handler of it (or an ask callback, or
+ * its Start) calls act_fail(), or when its init returns non-zero while it
+ * is being restarted; a crash of the worker is not a failure of a child
+ * (the group's restart covers it).
+ * The parent's policy then applies:
+ *   directive  what to do (decide, if set, chooses per failure instead);
+ *   strategy   to whom: ACT_ONE_FOR_ONE the failed child only;
+ *              ACT_ONE_FOR_ALL every child of the parent (restart all,
+ *              or stop all); ACT_REST_FOR_ONE the failed child and the
+ *              children spawned after it.  RESUME and ESCALATE concern
+ *              the failed child only.
+ *   intensity  more than max_restarts (0: 1, OTP's default; at most 1024)
+ *              restarts within period_ms (0: 5000) - counted per child
+ *              with ACT_ONE_FOR_ONE, per parent otherwise - turn the
+ *              restart into ESCALATE.  RESUME after a failed init is STOP.
+ * A restarted child keeps its ref, name, args and monitors (no Down is
+ * sent) and gets Start with restart = true and n_restarts = how many
+ * times its parent restarted it; its own children are stopped first.
+ * A parent that fails by escalation is handled by its own parent's policy;
+ * if it has no parent with a policy (a static actor, or a spawned one whose
+ * parent declares none), the whole group fails: its worker stops its
+ * actors and exits ACT_EXIT_TEMPORARY (111), and the node restarts the
+ * group as its restart type and strategy say.
+ * Without a policy (act_behaviour.children == NULL), a failed child stops
+ * with Down "failed: <reason>", as ACT_CHILD_STOP.
+ * An init that fails inside act_spawn() is not a failure: act_spawn()
+ * returns its code and nothing is created (OTP's start_child does the
+ * same).  Nor is one when a crashed worker re-creates the child: that
+ * child stops with Down "failed: init returned N on restart".
+ */
+typedef struct act_child_policy {
+	act_strategy strategy;
+	act_directive directive;
+	uint32_t max_restarts;
+	uint32_t period_ms;
+	/*
+	 * Optional: the directive for this failure, chosen by the parent.  It
+	 * runs in the parent's context (ctx and state are the parent's; it may
+	 * send), with the child's ref and the reason ("failed: ...").  A value
+	 * out of range counts as ACT_CHILD_STOP.
+	 */
+	act_directive (*decide)(act_ctx *ctx, void *state, act_ref child, const char *reason);
+} act_child_policy;
 
 /* A handler: msg is the message's struct, valid until the handler returns. */
 typedef void (*act_handler_fn)(act_ctx *ctx, void *state, const void *msg);
@@ -85,6 +151,9 @@ typedef struct act_behaviour {
 	 * declared actor).  actorsctl send reaches every named actor either way.
 	 */
 	bool remote;
+	/* Optional: how actors of this behaviour supervise the actors they
+	 * spawn (see act_child_policy); NULL: a failed child just stops. */
+	const act_child_policy *children;
 } act_behaviour;
 
 /* ---- names ---------------------------------------------------------------- */
@@ -245,8 +314,10 @@ ACT_API int act_stop(act_ctx *ctx, act_ref who);
 ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id);
 /* Removes a monitor: no Down will come for it.  0, or -ENOENT. */
 ACT_API int act_demonitor(act_ctx *ctx, uint64_t monitor_id);
-/* Fails this actor after the current handler: it stops (fini runs) and its
- * monitors get Down "failed: <reason>". */
+/* Fails this actor after the current handler.  If its parent declares an
+ * act_child_policy, that decides (restart, resume, stop, escalate);
+ * otherwise it stops (fini runs) and its monitors get Down
+ * "failed: <reason>". */
 ACT_API void act_fail(act_ctx *ctx, const char *reason);
 
 /* Monotonic time in nanoseconds, as the runtime's timers see it. */

@@ -81,14 +81,7 @@ ACT_API int act_node_set_max_redeliveries(act_node_t *node, const char *group, u
  */
 ACT_API int act_node_set_intensity(act_node_t *node, uint32_t max_restarts, uint32_t period_ms);
 
-/* Supervision strategies and restart types (see actorsd(8)). */
-typedef enum act_strategy {
-	ACT_ONE_FOR_ONE = 0, /* restart only the group that died */
-	ACT_ONE_FOR_ALL,     /* stop all other groups, restart all */
-	ACT_REST_FOR_ONE,    /* restart the dead group and those started after it */
-} act_strategy;
-
-/* act_restart_type: see actors/actor.h. */
+/* act_strategy (see actorsd(8)) and act_restart_type: see actors/actor.h. */
 
 ACT_API int act_node_set_strategy(act_node_t *node, act_strategy s);
 /* Exponential backoff between restarts of one group: the first restart
