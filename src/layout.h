@@ -18,6 +18,9 @@
  *            the rings: struct act__dyn_hdr then ACT__DYN_SLOTS records of
  *            struct act__spawn_rec); act__region.dyn_off/dyn_area_bytes/
  *            dyn_slots/spawn_rec_bytes.
+ *            The per-actor statistics area (struct act__stats_hdr) sits in
+ *            the region's last page and carries its own magic and version
+ *            (ACT__STATS_VERSION): it changes without bumping this one.
  */
 #ifndef ACT_LAYOUT_H
 #define ACT_LAYOUT_H
@@ -336,6 +339,63 @@ struct act__dyn_hdr {
 	uint32_t reserved[15];
 };
 #define ACT__DYN_HDR_BYTES 4096u
+
+/*
+ * Per-actor statistics (stats.c).  A self-describing area in the last
+ * pages of the region, outside the region header's checksummed fields so
+ * that the spawn areas can change size without moving it: the region's
+ * final ACT__STATS_HDR_BYTES hold struct act__stats_hdr, which says where
+ * its entries are.  A region without it (no magic there) simply has no
+ * per-actor statistics; readers and writers then skip them.
+ *
+ * One entry per static actor (by id), then per group ACT__STATS_DYN_SLOTS
+ * entries for its spawn slots (by slot).  Every field of an entry is
+ * written by one process only - the worker of the actor's group - with
+ * plain relaxed stores (no locked instructions), except n_refused, which
+ * senders in any process bump with an atomic add on their failure path.
+ * The supervisor reads with relaxed loads: a scrape may see a handled
+ * count one ahead of its histogram, never a torn word.
+ *
+ * Handling time goes into log2 buckets: bucket i (< ACT__STATS_BUCKETS - 1)
+ * counts handlers that took less than 2^(ACT__STATS_B0_SHIFT + i) ns and
+ * at least the previous bound; the last bucket is +Inf.
+ */
+#define ACT__STATS_MAGIC     0x5354415453544341ull /* "ACTSTATS" */
+#define ACT__STATS_VERSION   1u
+#define ACT__STATS_HDR_BYTES 4096u
+#define ACT__STATS_BUCKETS   24u
+#define ACT__STATS_B0_SHIFT  10u    /* first bound 1024 ns; the last finite ~4.3 s */
+#define ACT__STATS_DYN_SLOTS ACT__DYN_SLOTS
+
+struct act__astat {
+	/* Spawn slots: the generation these counters belong to.  The worker
+	 * zeroes the entry when a new tenant handles its first envelope; a
+	 * reader shows zeros for a live record whose gen differs. */
+	_Atomic uint32_t gen;
+	uint32_t reserved;
+	_Atomic uint64_t n_handled;
+	_Atomic uint64_t n_redelivered;
+	_Atomic uint64_t n_dead_letters;  /* addressed to it, dropped */
+	_Atomic uint64_t n_refused;       /* sends to it refused (ring full) */
+	_Atomic uint64_t handling_ns_sum;
+	uint64_t reserved2[2];
+	_Atomic uint64_t handling_hist[ACT__STATS_BUCKETS];
+};
+_Static_assert(sizeof(struct act__astat) == 256, "act__astat is 256 bytes");
+
+struct act__stats_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t entry_bytes;   /* sizeof(struct act__astat) */
+	uint32_t n_static;      /* entries for static actors, by id */
+	uint32_t n_groups;      /* groups with a range of spawn-slot entries */
+	uint32_t dyn_slots;     /* entries per group */
+	uint32_t n_buckets;     /* ACT__STATS_BUCKETS */
+	uint32_t b0_shift;      /* ACT__STATS_B0_SHIFT */
+	uint32_t reserved;
+	uint64_t entries_off;   /* first entry, from the start of the region */
+	uint64_t checksum;      /* of the fields above */
+};
 
 /* The region header, at offset 0. */
 struct act__region {
