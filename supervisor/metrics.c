@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actorlist.h"
+#include "layout.h"
 #include "metrics.h"
 
 static void esc(FILE *f, const char *s)
@@ -127,6 +129,121 @@ static void gateway(FILE *f, const cJSON *gw)
 	}
 }
 
+/* {group="g",actor="a"} - the labels of a per-actor sample, no braces. */
+static void actor_labels(FILE *f, const cJSON *a)
+{
+	fputs("group=\"", f);
+	esc(f, str(a, "group"));
+	fputs("\",actor=\"", f);
+	esc(f, str(a, "name"));
+	fputc('"', f);
+}
+
+static const struct {
+	const char *name, *key;
+	bool counter;
+	const char *help;
+} actor_metrics[] = {
+	{ "actors_actor_handled", "handled", true, "Envelopes delivered to the actor (dropped ones included)." },
+	{ "actors_actor_refused", "refused", true, "Sends to the actor refused because its group's ring was full." },
+	{ "actors_actor_redelivered", "redelivered", true, "Envelopes to the actor redelivered after a worker death." },
+	{ "actors_actor_dead_letters", "dead_letters", true, "Envelopes to the actor that became dead letters." },
+	{ "actors_actor_restarts", "restarts", true, "Restarts of the actor (with its group's worker)." },
+	{ "actors_actor_mailbox", "mailbox", false, "Envelopes waiting for the actor in its group's rings." },
+};
+
+/*
+ * One histogram sample set (buckets, count, sum) from bucket counts
+ * (not cumulative) and a sum in ns; labels() writes the labels before le.
+ * _count is the sum of the buckets read, so the set is always consistent.
+ */
+static void histogram(FILE *f, const char *name, const cJSON *a, const double *b, double sum_ns)
+{
+	double cum = 0;
+
+	for (unsigned i = 0; i < ACT__STATS_BUCKETS; i++) {
+		unsigned long long bound = act__actorlist_bound_ns(i);
+		cum += b[i];
+		fprintf(f, "%s_bucket{", name);
+		actor_labels(f, a);
+		if (bound)
+			fprintf(f, ",le=\"%.9g\"} %.17g\n", bound / 1e9, cum);
+		else
+			fprintf(f, ",le=\"+Inf\"} %.17g\n", cum);
+	}
+	fprintf(f, "%s_count{", name);
+	actor_labels(f, a);
+	fprintf(f, "} %.17g\n%s_sum{", cum, name);
+	actor_labels(f, a);
+	fprintf(f, "} %.17g\n", sum_ns / 1e9);
+}
+
+static void hist_of(const cJSON *a, double *b)
+{
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(a, "handling_hist"), *v;
+	unsigned i = 0;
+
+	memset(b, 0, ACT__STATS_BUCKETS * sizeof *b);
+	cJSON_ArrayForEach(v, h)
+		if (i < ACT__STATS_BUCKETS && cJSON_IsNumber(v))
+			b[i++] = v->valuedouble;
+}
+
+/* Per-actor families, and the handling-time histogram per actor and per
+ * group (the sum of its actors' buckets). */
+static void per_actor(FILE *f, const cJSON *groups, const cJSON *actors)
+{
+	const cJSON *a, *g;
+	double b[ACT__STATS_BUCKETS], gb[ACT__STATS_BUCKETS];
+
+	for (size_t i = 0; i < sizeof actor_metrics / sizeof actor_metrics[0]; i++) {
+		family(f, actor_metrics[i].name, actor_metrics[i].counter, actor_metrics[i].help);
+		cJSON_ArrayForEach(a, actors) {
+			fprintf(f, "%s%s{", actor_metrics[i].name, actor_metrics[i].counter ? "_total" : "");
+			actor_labels(f, a);
+			fprintf(f, "} %.17g\n", num(a, actor_metrics[i].key));
+		}
+	}
+	fputs("# TYPE actors_actor_handling_seconds histogram\n"
+	      "# HELP actors_actor_handling_seconds Time in the handler per envelope (log2 buckets).\n", f);
+	cJSON_ArrayForEach(a, actors) {
+		hist_of(a, b);
+		histogram(f, "actors_actor_handling_seconds", a, b, num(a, "handling_ns_sum"));
+	}
+	fputs("# TYPE actors_group_handling_seconds histogram\n"
+	      "# HELP actors_group_handling_seconds Time in the handler per envelope, all the group's actors.\n", f);
+	cJSON_ArrayForEach(g, groups) {
+		const char *gname = str(g, "name");
+		double sum = 0;
+		memset(gb, 0, sizeof gb);
+		cJSON_ArrayForEach(a, actors) {
+			if (strcmp(str(a, "group"), gname))
+				continue;
+			hist_of(a, b);
+			for (unsigned i = 0; i < ACT__STATS_BUCKETS; i++)
+				gb[i] += b[i];
+			sum += num(a, "handling_ns_sum");
+		}
+		/* The group histogram's only label is the group. */
+		double cum = 0;
+		for (unsigned i = 0; i < ACT__STATS_BUCKETS; i++) {
+			unsigned long long bound = act__actorlist_bound_ns(i);
+			cum += gb[i];
+			fputs("actors_group_handling_seconds_bucket{group=\"", f);
+			esc(f, gname);
+			if (bound)
+				fprintf(f, "\",le=\"%.9g\"} %.17g\n", bound / 1e9, cum);
+			else
+				fprintf(f, "\",le=\"+Inf\"} %.17g\n", cum);
+		}
+		fputs("actors_group_handling_seconds_count{group=\"", f);
+		esc(f, gname);
+		fprintf(f, "\"} %.17g\nactors_group_handling_seconds_sum{group=\"", cum);
+		esc(f, gname);
+		fprintf(f, "\"} %.17g\n", sum / 1e9);
+	}
+}
+
 char *act__metrics_render(const cJSON *st)
 {
 	const cJSON *groups = cJSON_GetObjectItemCaseSensitive(st, "groups"), *g;
@@ -154,6 +271,9 @@ char *act__metrics_render(const cJSON *st)
 	for (size_t i = 0; i < sizeof group_metrics / sizeof group_metrics[0]; i++)
 		per_group(f, groups, group_metrics[i].name, group_metrics[i].counter,
 		          group_metrics[i].key, group_metrics[i].help);
+	const cJSON *actors = cJSON_GetObjectItemCaseSensitive(st, "actors");
+	if (cJSON_IsArray(actors))
+		per_actor(f, groups, actors);
 	if (cJSON_IsObject(gw))
 		gateway(f, gw);
 	fputs("# EOF\n", f);
