@@ -36,6 +36,7 @@
 #include "deadletter.h"
 #include "envelope.h"
 #include "gateway.h"
+#include "httpd.h"
 #include "log.h"
 #include "loop.h"
 #include "message.h"
@@ -385,6 +386,7 @@ static cJSON *status_json(struct act_node *n)
 	cJSON_AddBoolToObject(a, "problem", problem);
 	if (n->gw)
 		act__gw_status(n->gw, a);
+	act__httpd_status(n->httpd, a);
 	return a;
 }
 

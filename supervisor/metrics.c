@@ -244,6 +244,24 @@ static void per_actor(FILE *f, const cJSON *groups, const cJSON *actors)
 	}
 }
 
+/* The HTTP endpoint's own counters (httpd.c). */
+static void metrics_http(FILE *f, const cJSON *mh)
+{
+	const cJSON *v;
+
+	family(f, "actors_metrics_http_answers", true, "Answers of the metrics endpoint, by HTTP status.");
+	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(mh, "answers"))
+		sample(f, "actors_metrics_http_answers", true, "code", v->string, v->valuedouble);
+	family(f, "actors_metrics_http_connections", true, "Connections accepted by the metrics endpoint.");
+	sample(f, "actors_metrics_http_connections", true, NULL, NULL, num(mh, "connections"));
+	family(f, "actors_metrics_http_evicted", true,
+	       "Connections dropped to make room, still without a request (connection cap).");
+	sample(f, "actors_metrics_http_evicted", true, NULL, NULL, num(mh, "evicted"));
+	family(f, "actors_metrics_http_bad_requests", true,
+	       "Requests answered 400, 405, 408 or 431.");
+	sample(f, "actors_metrics_http_bad_requests", true, NULL, NULL, num(mh, "bad_requests"));
+}
+
 char *act__metrics_render(const cJSON *st)
 {
 	const cJSON *groups = cJSON_GetObjectItemCaseSensitive(st, "groups"), *g;
@@ -276,6 +294,9 @@ char *act__metrics_render(const cJSON *st)
 		per_actor(f, groups, actors);
 	if (cJSON_IsObject(gw))
 		gateway(f, gw);
+	const cJSON *mh = cJSON_GetObjectItemCaseSensitive(st, "metrics_http");
+	if (cJSON_IsObject(mh))
+		metrics_http(f, mh);
 	fputs("# EOF\n", f);
 	if (fclose(f) != 0) {
 		free(text);
