@@ -28,7 +28,8 @@ void act__w_dead_letter(struct worker *w, const char *why, uint32_t type, uint32
 {
 	atomic_fetch_add_explicit(&w->part->n_dead_letters, 1, memory_order_relaxed);
 	/* Per actor only for our own actors: their entries have one writer, us. */
-	struct act__astat *st = act__w_local(w, to) ? act__stats_entry(&w->shm.stats, to) : NULL;
+	struct act__astat *st = w->shm.stats.base && act__w_local(w, to) ?
+	                        act__stats_entry(&w->shm.stats, to) : NULL;
 	if (st)
 		act__stats_bump(&st->n_dead_letters, 1);
 	const act_type *t = (type && type <= w->reg->n_types) ? w->reg->types[type] : NULL;
@@ -332,8 +333,10 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 	}
 done:
 	atomic_store_explicit(&w->part->handling_type, 0, memory_order_relaxed);
-	if (st)
+	if (st) {
+		act__stats_waited(st, e->sent_ns, t0);
 		act__stats_handled(st, act__now_ns() - t0);
+	}
 	/* Single writer: a plain increment, no locked instruction. */
 	atomic_store_explicit(&w->part->n_handled,
 	    atomic_load_explicit(&w->part->n_handled, memory_order_relaxed) + 1,

@@ -18,6 +18,8 @@
  *            the rings: struct act__dyn_hdr then ACT__DYN_SLOTS records of
  *            struct act__spawn_rec); act__region.dyn_off/dyn_area_bytes/
  *            dyn_slots/spawn_rec_bytes.
+ * Version 5: act__env.sent_ns (the envelope grows from 40 to 48 bytes),
+ *            for the time-in-mailbox histograms.
  *            The per-actor statistics area (struct act__stats_hdr) sits in
  *            the region's last page and carries its own magic and version
  *            (ACT__STATS_VERSION): it changes without bumping this one.
@@ -36,7 +38,7 @@
 #define ACT__REGION_MAGIC   0x4d48535352544341ull /* "ACTRSSHM" little-endian */
 #define ACT__RING_MAGIC     0x474e495252544341ull /* "ACTRRING" */
 #define ACT__POISON_MAGIC   0xdeaddeaddeaddeadull /* written at teardown */
-#define ACT__LAYOUT_VERSION 4u
+#define ACT__LAYOUT_VERSION 5u
 
 #define ACT__MAX_PARTS   256u  /* supervisor + up to 255 groups */
 #define ACT__READY_WORDS (ACT__MAX_PARTS / 64u)
@@ -108,6 +110,9 @@ struct act__env {
 	 * generation of the slot's current tenant. */
 	uint32_t to_gen;
 	uint32_t from_gen;
+	/* CLOCK_MONOTONIC when the envelope was written (system-wide, so
+	 * comparable across processes): the receiver's time-in-mailbox. */
+	uint64_t sent_ns;
 };
 
 /* Special values of the routing fields. */
@@ -356,7 +361,9 @@ struct act__dyn_hdr {
  * The supervisor reads with relaxed loads: a scrape may see a handled
  * count one ahead of its histogram, never a torn word.
  *
- * Handling time goes into log2 buckets: bucket i (< ACT__STATS_BUCKETS - 1)
+ * Handling time (handler start to return) and time in the mailbox (the
+ * envelope written to its handler started, act__env.sent_ns) go into log2
+ * buckets: bucket i (< ACT__STATS_BUCKETS - 1)
  * counts handlers that took less than 2^(ACT__STATS_B0_SHIFT + i) ns and
  * at least the previous bound; the last bucket is +Inf.
  */
@@ -378,10 +385,13 @@ struct act__astat {
 	_Atomic uint64_t n_dead_letters;  /* addressed to it, dropped */
 	_Atomic uint64_t n_refused;       /* sends to it refused (ring full) */
 	_Atomic uint64_t handling_ns_sum;
-	uint64_t reserved2[2];
+	_Atomic uint64_t mailbox_ns_sum;  /* written -> its handler began */
+	uint64_t reserved2;
 	_Atomic uint64_t handling_hist[ACT__STATS_BUCKETS];
+	_Atomic uint64_t mailbox_hist[ACT__STATS_BUCKETS];
+	uint64_t reserved3[8];
 };
-_Static_assert(sizeof(struct act__astat) == 256, "act__astat is 256 bytes");
+_Static_assert(sizeof(struct act__astat) == 512, "act__astat is 512 bytes");
 
 struct act__stats_hdr {
 	uint64_t magic;

@@ -87,8 +87,11 @@ static inline void act__stats_claim(struct act__astat *e, uint32_t gen)
 	atomic_store_explicit(&e->n_dead_letters, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->n_refused, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->handling_ns_sum, 0, memory_order_relaxed);
-	for (unsigned i = 0; i < ACT__STATS_BUCKETS; i++)
+	atomic_store_explicit(&e->mailbox_ns_sum, 0, memory_order_relaxed);
+	for (unsigned i = 0; i < ACT__STATS_BUCKETS; i++) {
 		atomic_store_explicit(&e->handling_hist[i], 0, memory_order_relaxed);
+		atomic_store_explicit(&e->mailbox_hist[i], 0, memory_order_relaxed);
+	}
 	/* Release: a reader that sees the new gen (acquire) sees the zeros. */
 	atomic_store_explicit(&e->gen, gen, memory_order_release);
 }
@@ -99,6 +102,15 @@ static inline void act__stats_handled(struct act__astat *e, uint64_t ns)
 	act__stats_bump(&e->n_handled, 1);
 	act__stats_bump(&e->handling_ns_sum, ns);
 	act__stats_bump(&e->handling_hist[act__stats_bucket(ns)], 1);
+}
+
+/* An envelope written at sent_ns whose handling began at now_ns. */
+static inline void act__stats_waited(struct act__astat *e, uint64_t sent_ns, uint64_t now_ns)
+{
+	uint64_t ns = now_ns > sent_ns ? now_ns - sent_ns : 0;
+
+	act__stats_bump(&e->mailbox_ns_sum, ns);
+	act__stats_bump(&e->mailbox_hist[act__stats_bucket(ns)], 1);
 }
 
 /* A send to actor `to` was refused (its ring was full): any process. */

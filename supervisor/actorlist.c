@@ -105,6 +105,11 @@ static void add_common(cJSON *o, const struct act__astat *st, uint32_t gen, uint
 	for (unsigned i = 0; h && i < ACT__STATS_BUCKETS; i++)
 		cJSON_AddItemToArray(h, cJSON_CreateNumber((double)atomic_load_explicit(
 		                     &st->handling_hist[i], memory_order_relaxed)));
+	cJSON_AddNumberToObject(o, "mailbox_ns_sum", (double)atomic_load_explicit(&st->mailbox_ns_sum, memory_order_relaxed));
+	h = cJSON_AddArrayToObject(o, "mailbox_hist");
+	for (unsigned i = 0; h && i < ACT__STATS_BUCKETS; i++)
+		cJSON_AddItemToArray(h, cJSON_CreateNumber((double)atomic_load_explicit(
+		                     &st->mailbox_hist[i], memory_order_relaxed)));
 }
 
 /* "name" of actor ref id+1/gen (a parent or watcher), for display. */

@@ -14,8 +14,9 @@ struct act_node;
  * An array with one object per actor: name, id, gen, group, parent,
  * behaviour, restart, spawned, handled, redelivered, dead_letters,
  * refused, mailbox (envelopes waiting for it in its group's rings),
- * monitors, handling_ns_sum and handling_hist (bucket counts, not
- * cumulative; bounds in act__actorlist_bound_ns()).  Spawned actors are
+ * monitors, restarts, handling_ns_sum and handling_hist, mailbox_ns_sum
+ * and mailbox_hist (bucket counts, not cumulative; bounds in
+ * act__actorlist_bound_ns()).  Spawned actors are
  * read from their spawn records through the commit word.  Supervisor
  * thread only; never blocks.  NULL on OOM.
  */

@@ -149,38 +149,13 @@ static const struct {
 	{ "actors_actor_redelivered", "redelivered", true, "Envelopes to the actor redelivered after a worker death." },
 	{ "actors_actor_dead_letters", "dead_letters", true, "Envelopes to the actor that became dead letters." },
 	{ "actors_actor_restarts", "restarts", true, "Restarts of the actor (with its group's worker)." },
-	{ "actors_actor_mailbox", "mailbox", false, "Envelopes waiting for the actor in its group's rings." },
+	{ "actors_actor_mailbox_envelopes", "mailbox", false, "Envelopes in its group's rings not yet handled by the actor (the one in its handler included)." },
 };
 
-/*
- * One histogram sample set (buckets, count, sum) from bucket counts
- * (not cumulative) and a sum in ns; labels() writes the labels before le.
- * _count is the sum of the buckets read, so the set is always consistent.
- */
-static void histogram(FILE *f, const char *name, const cJSON *a, const double *b, double sum_ns)
+/* Bucket counts (not cumulative) of histogram `key` of a per-actor object. */
+static void hist_of(const cJSON *a, const char *key, double *b)
 {
-	double cum = 0;
-
-	for (unsigned i = 0; i < ACT__STATS_BUCKETS; i++) {
-		unsigned long long bound = act__actorlist_bound_ns(i);
-		cum += b[i];
-		fprintf(f, "%s_bucket{", name);
-		actor_labels(f, a);
-		if (bound)
-			fprintf(f, ",le=\"%.9g\"} %.17g\n", bound / 1e9, cum);
-		else
-			fprintf(f, ",le=\"+Inf\"} %.17g\n", cum);
-	}
-	fprintf(f, "%s_count{", name);
-	actor_labels(f, a);
-	fprintf(f, "} %.17g\n%s_sum{", cum, name);
-	actor_labels(f, a);
-	fprintf(f, "} %.17g\n", sum_ns / 1e9);
-}
-
-static void hist_of(const cJSON *a, double *b)
-{
-	const cJSON *h = cJSON_GetObjectItemCaseSensitive(a, "handling_hist"), *v;
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(a, key), *v;
 	unsigned i = 0;
 
 	memset(b, 0, ACT__STATS_BUCKETS * sizeof *b);
@@ -189,8 +164,59 @@ static void hist_of(const cJSON *a, double *b)
 			b[i++] = v->valuedouble;
 }
 
-/* Per-actor families, and the handling-time histogram per actor and per
- * group (the sum of its actors' buckets). */
+/*
+ * One histogram's samples (buckets, count, sum) from bucket counts (not
+ * cumulative) and a sum in ns.  a: an actor (labels group and actor), or
+ * NULL for group g (label group).  _count is the sum of the buckets read,
+ * so the set is always consistent.
+ */
+static void hist_samples(FILE *f, const char *name, const cJSON *a, const char *g,
+                         const double *b, double sum_ns)
+{
+	double cum = 0;
+
+	for (unsigned i = 0; i <= ACT__STATS_BUCKETS; i++) {
+		fprintf(f, "%s_%s{", name, i < ACT__STATS_BUCKETS ? "bucket" : "count");
+		if (a) {
+			actor_labels(f, a);
+		} else {
+			fputs("group=\"", f);
+			esc(f, g);
+			fputc('"', f);
+		}
+		if (i == ACT__STATS_BUCKETS) {
+			fprintf(f, "} %.17g\n", cum);
+			break;
+		}
+		unsigned long long bound = act__actorlist_bound_ns(i);
+		cum += b[i];
+		if (bound)
+			fprintf(f, ",le=\"%.9g\"} %.17g\n", bound / 1e9, cum);
+		else
+			fprintf(f, ",le=\"+Inf\"} %.17g\n", cum);
+	}
+	fprintf(f, "%s_sum{", name);
+	if (a) {
+		actor_labels(f, a);
+	} else {
+		fputs("group=\"", f);
+		esc(f, g);
+		fputc('"', f);
+	}
+	fprintf(f, "} %.17g\n", sum_ns / 1e9);
+}
+
+static const struct {
+	const char *actor_name, *group_name, *key, *sum_key, *help;
+} histograms[] = {
+	{ "actors_actor_handling_seconds", "actors_group_handling_seconds", "handling_hist",
+	  "handling_ns_sum", "Time in the handler per envelope (log2 buckets)." },
+	{ "actors_actor_mailbox_seconds", "actors_group_mailbox_seconds", "mailbox_hist",
+	  "mailbox_ns_sum", "Time from an envelope's send to the start of its handler (log2 buckets)." },
+};
+
+/* Per-actor families, and the histograms per actor and per group (the
+ * sum of its actors' buckets). */
 static void per_actor(FILE *f, const cJSON *groups, const cJSON *actors)
 {
 	const cJSON *a, *g;
@@ -204,43 +230,30 @@ static void per_actor(FILE *f, const cJSON *groups, const cJSON *actors)
 			fprintf(f, "} %.17g\n", num(a, actor_metrics[i].key));
 		}
 	}
-	fputs("# TYPE actors_actor_handling_seconds histogram\n"
-	      "# HELP actors_actor_handling_seconds Time in the handler per envelope (log2 buckets).\n", f);
-	cJSON_ArrayForEach(a, actors) {
-		hist_of(a, b);
-		histogram(f, "actors_actor_handling_seconds", a, b, num(a, "handling_ns_sum"));
-	}
-	fputs("# TYPE actors_group_handling_seconds histogram\n"
-	      "# HELP actors_group_handling_seconds Time in the handler per envelope, all the group's actors.\n", f);
-	cJSON_ArrayForEach(g, groups) {
-		const char *gname = str(g, "name");
-		double sum = 0;
-		memset(gb, 0, sizeof gb);
+	for (size_t h = 0; h < sizeof histograms / sizeof histograms[0]; h++) {
+		fprintf(f, "# TYPE %s histogram\n# HELP %s %s\n", histograms[h].actor_name,
+		        histograms[h].actor_name, histograms[h].help);
 		cJSON_ArrayForEach(a, actors) {
-			if (strcmp(str(a, "group"), gname))
-				continue;
-			hist_of(a, b);
-			for (unsigned i = 0; i < ACT__STATS_BUCKETS; i++)
-				gb[i] += b[i];
-			sum += num(a, "handling_ns_sum");
+			hist_of(a, histograms[h].key, b);
+			hist_samples(f, histograms[h].actor_name, a, NULL, b,
+			             num(a, histograms[h].sum_key));
 		}
-		/* The group histogram's only label is the group. */
-		double cum = 0;
-		for (unsigned i = 0; i < ACT__STATS_BUCKETS; i++) {
-			unsigned long long bound = act__actorlist_bound_ns(i);
-			cum += gb[i];
-			fputs("actors_group_handling_seconds_bucket{group=\"", f);
-			esc(f, gname);
-			if (bound)
-				fprintf(f, "\",le=\"%.9g\"} %.17g\n", bound / 1e9, cum);
-			else
-				fprintf(f, "\",le=\"+Inf\"} %.17g\n", cum);
+		fprintf(f, "# TYPE %s histogram\n# HELP %s %s All the group's actors.\n",
+		        histograms[h].group_name, histograms[h].group_name, histograms[h].help);
+		cJSON_ArrayForEach(g, groups) {
+			const char *gname = str(g, "name");
+			double sum = 0;
+			memset(gb, 0, sizeof gb);
+			cJSON_ArrayForEach(a, actors) {
+				if (strcmp(str(a, "group"), gname))
+					continue;
+				hist_of(a, histograms[h].key, b);
+				for (unsigned i = 0; i < ACT__STATS_BUCKETS; i++)
+					gb[i] += b[i];
+				sum += num(a, histograms[h].sum_key);
+			}
+			hist_samples(f, histograms[h].group_name, NULL, gname, gb, sum);
 		}
-		fputs("actors_group_handling_seconds_count{group=\"", f);
-		esc(f, gname);
-		fprintf(f, "\"} %.17g\nactors_group_handling_seconds_sum{group=\"", cum);
-		esc(f, gname);
-		fprintf(f, "\"} %.17g\n", sum / 1e9);
 	}
 }
 

@@ -119,6 +119,13 @@ with tap:
     a = wait_for(lambda: (lambda x: x if x["mailbox"] == 0 and x["handled"] == 5 else None)(
         by_name(node.request({"cmd": "actors"}))["slow"]), 20, "slow's mailbox to drain")
     tap.is_((a["mailbox"], a["handled"]), (0, 5), "drained: mailbox 0, five handled")
+    mh = a["mailbox_hist"]
+    tap.is_(sum(mh), 5, "the time-in-mailbox histogram holds one observation per envelope")
+    # The two sends waited behind a 1000 ms handler that began just before them.
+    long_waits = sum(c for i, c in enumerate(mh) if i > 0 and (B0_NS << (i - 1)) >= 1 << 26)
+    tap.ok(long_waits >= 2, "two envelopes waited over 67 ms in the mailbox (%d did)" % long_waits)
+    tap.ok(a["mailbox_ns_sum"] >= 2 * (1 << 26), "their wait is in the sum (%d ns)"
+           % a["mailbox_ns_sum"])
 
     # ---- a restart re-creates the permanent kids --------------------------------
     rc, out, err = node.ctl("restart", "work")

@@ -117,6 +117,10 @@ with tap:
                  **lab) >= 0.003, "the sum is at least 3 ms")
     tap.is_(value(fams, "actors_actor_handled", "actors_actor_handled_total",
                   group="work", actor="kid1"), 1, "a spawned actor has its own series")
+    tap.is_(value(fams, "actors_actor_mailbox_seconds", "actors_actor_mailbox_seconds_count",
+                  **lab), 3, "slow's time-in-mailbox histogram counts its three Pings")
+    tap.is_(value(fams, "actors_actor_mailbox_envelopes", "actors_actor_mailbox_envelopes", **lab),
+            0, "slow's mailbox is empty")
     tap.is_(fams["actors_group_handling_seconds"].type if "actors_group_handling_seconds" in fams
             else None, "histogram", "a per-group handling-time histogram")
     tap.is_(value(fams, "actors_group_handling_seconds", "actors_group_handling_seconds_count",
