@@ -50,14 +50,17 @@ static void count_to(const struct act_node *n, struct mailbox *mb, uint32_t to)
  * and the walk stops at the first thing that does not fit.  The count is a
  * snapshot, as ring_depth is.
  */
-static void walk_ring(const struct act_node *n, struct mailbox *mb, struct act__ring *r)
+static void walk_ring(const struct act_node *n, struct mailbox *mb, struct act__ring *r,
+                      const struct act__group_def *to)
 {
 	/* Acquire: pairs with the producer's release store of tail, so the
 	 * records before it are written when we read them. */
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 	uint64_t pos = atomic_load_explicit(&r->done_pos, memory_order_relaxed);
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	uint32_t cap = r->cap, max_rec = r->max_rec;
+	/* Sizes from our own registry, not from the ring's header, which a
+	 * buggy worker could have overwritten: the walk stays inside the ring. */
+	uint32_t cap = to->ring_bytes, max_rec = to->max_msg;
 
 	if (head > pos)
 		pos = head;
@@ -202,7 +205,7 @@ cJSON *act__actorlist(struct act_node *n)
 		for (uint32_t to = 1; to < np; to++) {
 			struct act__ring *r = act__node_ring(n, from, to);
 			if (r)
-				walk_ring(n, &mb, r);
+				walk_ring(n, &mb, r, &n->reg.groups[to - 1]);
 		}
 	for (uint32_t id = 0; id < n->reg.n_actors; id++) {
 		const struct act__actor_def *d = &n->reg.actors[id];
