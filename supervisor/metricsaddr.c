@@ -64,7 +64,7 @@ int act__httpd_parse_addr(const char *spec, struct sockaddr_storage *ss, socklen
 	}
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+	if (spec[0] != '[' && inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons((uint16_t)p);
 		*len = sizeof *s4;
