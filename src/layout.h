@@ -111,7 +111,8 @@ struct act__env {
 	uint32_t to_gen;
 	uint32_t from_gen;
 	/* CLOCK_MONOTONIC when the envelope was written (system-wide, so
-	 * comparable across processes): the receiver's time-in-mailbox. */
+	 * comparable across processes), on one envelope in a sample period
+	 * (stats.h), else 0: the receiver times the stamped ones. */
 	uint64_t sent_ns;
 };
 
@@ -363,7 +364,8 @@ struct act__dyn_hdr {
  *
  * Handling time (handler start to return) and time in the mailbox (the
  * envelope written to its handler started, act__env.sent_ns) go into log2
- * buckets: bucket i (< ACT__STATS_BUCKETS - 1)
+ * buckets, for the envelopes that carry a send time (a sample, stats.h):
+ * bucket i (< ACT__STATS_BUCKETS - 1)
  * counts handlers that took less than 2^(ACT__STATS_B0_SHIFT + i) ns and
  * at least the previous bound; the last bucket is +Inf.
  */

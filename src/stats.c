@@ -9,10 +9,13 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "shm.h"
 #include "stats.h"
+
+uint32_t act__stats_period = ACT__STATS_PERIOD, act__stats_ctr;
 
 static size_t align_page(size_t v) { return (v + 4095u) & ~(size_t)4095u; }
 
@@ -61,6 +64,13 @@ int act__stats_open(struct act__stats *st, unsigned char *base, size_t size)
 {
 	struct act__stats_hdr h;
 
+	const char *env = getenv("ACTORS_STATS_SAMPLE");
+	if (env && *env) {
+		char *end;
+		unsigned long v = strtoul(env, &end, 10);
+		if (!*end && v <= 1000000)
+			act__stats_period = (uint32_t)v;
+	}
 	memset(st, 0, sizeof *st);
 	if (!base || size < ACT__STATS_HDR_BYTES)
 		return -EPROTO;

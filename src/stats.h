@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "layout.h"
 
 /* A validated view of the area: NULL-able, copies of the header fields. */
@@ -65,6 +66,28 @@ static inline void act__stats_bump(_Atomic uint64_t *c, uint64_t by)
 	                      memory_order_relaxed);
 }
 
+/*
+ * Sampling of the histograms.  Every process stamps one envelope in
+ * act__stats_period it writes with its send time (act__env.sent_ns, else
+ * 0), and receivers time exactly the stamped ones (time in the mailbox,
+ * time in the handler): a clock read costs about as much as a small
+ * message, so timing every envelope would double its cost.  The period is
+ * ACT__STATS_PERIOD unless $ACTORS_STATS_SAMPLE says otherwise (0: never;
+ * 1: every envelope), read by act__stats_open().  Process-local, single
+ * threaded (the supervisor's loop, a worker).
+ */
+#define ACT__STATS_PERIOD 16u
+extern uint32_t act__stats_period, act__stats_ctr;
+
+/* The send time to stamp on the next envelope: now, or 0 if unsampled. */
+static inline uint64_t act__stats_stamp(void)
+{
+	if (!act__stats_period || ++act__stats_ctr < act__stats_period)
+		return 0;
+	act__stats_ctr = 0;
+	return act__now_ns();
+}
+
 /* Histogram bucket of a duration. */
 static inline unsigned act__stats_bucket(uint64_t ns)
 {
@@ -96,10 +119,9 @@ static inline void act__stats_claim(struct act__astat *e, uint32_t gen)
 	atomic_store_explicit(&e->gen, gen, memory_order_release);
 }
 
-/* One handled envelope that took ns nanoseconds in its handler. */
-static inline void act__stats_handled(struct act__astat *e, uint64_t ns)
+/* A timed envelope that took ns nanoseconds in its handler. */
+static inline void act__stats_timed(struct act__astat *e, uint64_t ns)
 {
-	act__stats_bump(&e->n_handled, 1);
 	act__stats_bump(&e->handling_ns_sum, ns);
 	act__stats_bump(&e->handling_hist[act__stats_bucket(ns)], 1);
 }

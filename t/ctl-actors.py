@@ -44,7 +44,8 @@ with tap:
                                                 actor("spawner", "spawner")],
                                        module=OBSMOD, heartbeat_timeout_ms=30000),
                                  group("other", [actor("echo1", "echo")])]},
-                name="actors")
+                name="actors",
+                env={"ACTORS_STATS_SAMPLE": "1"})  # time every envelope
     node.start()
 
     # ---- static actors: counters and the handling-time histogram ----------------

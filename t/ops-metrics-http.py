@@ -86,7 +86,8 @@ with tap:
     node = Node(tap, {"metrics_endpoint": "127.0.0.1:%d" % port,
                       "groups": [group("work", [actor("slow", "slow"),
                                                 actor("spawner", "spawner")], module=OBSMOD)]},
-                name="mhttp")
+                name="mhttp",
+                env={"ACTORS_STATS_SAMPLE": "1"})  # time every envelope
     node.start()
     for _ in range(3):
         node.ask("slow", "Ping", {"count": 1})

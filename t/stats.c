@@ -39,7 +39,7 @@ int main(void)
 	unsigned char *base = region(&size);
 	char why[128];
 
-	plan(27);
+	plan(28);
 
 	/* ---- buckets */
 	ok(act__stats_bucket(0) == 0 && act__stats_bucket(1023) == 0,
@@ -70,7 +70,8 @@ int main(void)
 
 	/* ---- a new tenant starts from zero */
 	act__stats_claim(d0, 1);
-	act__stats_handled(d0, 5000);
+	act__stats_bump(&d0->n_handled, 1);
+	act__stats_timed(d0, 5000);
 	act__stats_waited(d0, 100, 100 + 3000);
 	ok(d0->n_handled == 1 && d0->handling_hist[act__stats_bucket(5000)] == 1 &&
 	   d0->mailbox_hist[act__stats_bucket(3000)] == 1 && d0->handling_ns_sum == 5000,
@@ -87,6 +88,19 @@ int main(void)
 	act__stats_refused(&st, ACT__DYN_BASE);
 	act__stats_refused(&st, 0xdeadbeef);
 	ok(d0->n_refused == 1, "a refused send counts on its receiver; an unknown id is ignored");
+
+	/* ---- sampling: one stamp per period */
+	uint32_t saved_period = act__stats_period;
+	int n_stamped = 0;
+	act__stats_period = 4;
+	act__stats_ctr = 0;
+	for (int i = 0; i < 40; i++)
+		n_stamped += act__stats_stamp() != 0;
+	act__stats_period = 0;
+	for (int i = 0; i < 40; i++)
+		n_stamped += act__stats_stamp() != 0;
+	ok(n_stamped == 10, "period 4: 10 of 40 envelopes stamped; period 0: none (%d)", n_stamped);
+	act__stats_period = saved_period;
 
 	/* ---- damage */
 	struct act__stats_hdr *h = (struct act__stats_hdr *)(base + size - ACT__STATS_HDR_BYTES);
