@@ -193,6 +193,16 @@ with tap:
         fams = families(r.read().decode())
     tap.is_(value(fams, "actors_metrics_http_answers", "actors_metrics_http_answers_total",
                   code="404"), 1, "answers are counted by code in the scrape itself")
+    # A second node cannot have the same port: it says so and does not start.
+    other = Node(tap, {"metrics_endpoint": "127.0.0.1:%d" % port,
+                       "groups": [group("work", [actor("slow", "slow")], module=OBSMOD)]},
+                 name="mhttp2")
+    other.start(wait_ready=False)
+    rc2 = other.wait_exit(30)
+    with open(other.log_path, errors="replace") as f:
+        log2 = f.read()
+    tap.ok(rc2 == 111 and "metrics endpoint" in log2,
+           "a second node on the same port exits 111, naming the endpoint (%s)" % rc2)
     tap.is_(node.terminate(), 0, "SIGTERM: exit 0")
 
     # ---- a bad address is an app-file error -------------------------------------
