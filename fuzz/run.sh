@@ -27,6 +27,7 @@ build_target wire-fuzz "$src/src/wire.c" "$src/src/utf8.c" "$src/t/wire-tree.c"
 build_target codec-fuzz "$src/src/codec.c" "$src/src/message.c" "$src/src/base64.c"
 build_target appfile-fuzz "$src/supervisor/appfile.c" "$src/supervisor/jsoncheck.c" \
 	"$src/supervisor/pathcheck.c" "$src/supervisor/restart.c" \
+	"$src/supervisor/metricsaddr.c" \
 	"$src/src/utf8.c"
 for t in wire codec appfile; do
 	corpus=$out/corpus-$t

@@ -28,6 +28,11 @@
 void act__w_dead_letter(struct worker *w, const char *why, uint32_t type, uint32_t to)
 {
 	atomic_fetch_add_explicit(&w->part->n_dead_letters, 1, memory_order_relaxed);
+	/* Per actor only for our own actors: their entries have one writer, us. */
+	struct act__astat *st = w->shm.stats.base && act__w_local(w, to) ?
+	                        act__stats_entry(&w->shm.stats, to) : NULL;
+	if (st)
+		act__stats_bump(&st->n_dead_letters, 1);
 	const act_type *t = (type && type <= w->reg->n_types) ? w->reg->types[type] : NULL;
 	act__debug("dead letter: %s (type %s, to %s)", why, t ? t->name : "?",
 	           to < w->reg->n_actors ? w->reg->actors[to].name : "?");
@@ -231,6 +236,8 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 	struct act__env *e = (struct act__env *)rec;
 	uint32_t redelivered;
 	bool json;
+	struct act__astat *st;
+	uint64_t t0;
 
 	if (rec->kind == ACT__REC_CTRL && rec->len >= sizeof *e) {
 		handle_ctrl(w, e);
@@ -253,9 +260,15 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 		return;
 	}
 
+	/* This actor's statistics; a new tenant of a spawn slot starts at zero. */
+	st = act__stats_entry(&w->shm.stats, e->to);
+	if (st && !(a->dynamic && (a->stopped || a->gen != e->to_gen)))
+		act__stats_claim(st, a->dynamic ? a->gen : 0);
 	redelivered = act__ring_begin(h);
 	if (redelivered) {
 		atomic_fetch_add_explicit(&w->part->n_redelivered, 1, memory_order_relaxed);
+		if (st)
+			act__stats_bump(&st->n_redelivered, 1);
 		/* Deaths the supervisor forgave (killed from outside) do not count. */
 		uint32_t counted = redelivered - act__ring_forgiven(h);
 		if (counted >= w->part->max_redeliveries) {
@@ -271,9 +284,13 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 
 	if (a->dynamic && a->stopped) /* spawned from another group, not started yet? */
 		act__dyn_start_pending(w, a, e->to_gen);
+	/* Only stamped envelopes (one in act__stats_period) are timed: three
+	 * clock reads per envelope would double the cost of a small one. */
+	t0 = st && e->sent_ns ? act__now_ns() : 0;
 	if (a->dynamic && (a->stopped || a->gen != e->to_gen)) {
 		/* A ref to a spawned actor that is gone: never its slot's next tenant. */
 		act__w_stale_letter(w, a, e);
+		st = NULL;
 		goto done;
 	}
 	if (!json && e->type != w->named_type) {
@@ -326,6 +343,13 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 	}
 done:
 	atomic_store_explicit(&w->part->handling_type, 0, memory_order_relaxed);
+	if (st) {
+		act__stats_bump(&st->n_handled, 1);
+		if (t0) {
+			act__stats_waited(st, e->sent_ns, t0);
+			act__stats_timed(st, act__now_ns() - t0);
+		}
+	}
 	/* Single writer: a plain increment, no locked instruction. */
 	atomic_store_explicit(&w->part->n_handled,
 	    atomic_load_explicit(&w->part->n_handled, memory_order_relaxed) + 1,

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "layout.h"
+#include "stats.h"
 
 /* The routing fields of an envelope; fields left out of an initialiser are 0. */
 struct act__route {
@@ -44,6 +45,8 @@ static inline void act__env_write(struct act__env *e, uint16_t kind, uint32_t le
 	e->corr = r->corr;
 	e->to_gen = r->to_gen;
 	e->from_gen = r->from_gen;
+	/* The send time, on one envelope in act__stats_period (stats.h). */
+	e->sent_ns = act__stats_stamp();
 }
 
 /* Bytes of the whole record (header + trailer) for these strings. */

@@ -24,6 +24,11 @@
  *            raise act__dyn_hdr.hi; the header block holds a name index
  *            (struct act__name_ent) after the head; act__spawn_rec.flags
  *            (was reserved).
+ *            The envelope grows from 40 to 48 bytes: act__env.sent_ns,
+ *            for the time-in-mailbox histograms.  The per-actor
+ *            statistics area (struct act__stats_hdr) sits in the region's
+ *            last page and carries its own magic and version
+ *            (ACT__STATS_VERSION): it changes without bumping this one.
  */
 #ifndef ACT_LAYOUT_H
 #define ACT_LAYOUT_H
@@ -126,6 +131,10 @@ struct act__env {
 	 * generation of the slot's current tenant. */
 	uint32_t to_gen;
 	uint32_t from_gen;
+	/* CLOCK_MONOTONIC when the envelope was written (system-wide, so
+	 * comparable across processes), on one envelope in a sample period
+	 * (stats.h), else 0: the receiver times the stamped ones. */
+	uint64_t sent_ns;
 };
 
 /* Special values of the routing fields. */
@@ -403,6 +412,69 @@ struct act__name_ent {
 };
 #define ACT__DYN_NAME_IDX  (2u * ACT__DYN_SLOTS) /* a power of two */
 #define ACT__DYN_HDR_BYTES (4096u + ACT__DYN_NAME_IDX * 16u)
+
+/*
+ * Per-actor statistics (stats.c).  A self-describing area in the last
+ * pages of the region, outside the region header's checksummed fields so
+ * that the spawn areas can change size without moving it: the region's
+ * final ACT__STATS_HDR_BYTES hold struct act__stats_hdr, which says where
+ * its entries are.  A region without it (no magic there) simply has no
+ * per-actor statistics; readers and writers then skip them.
+ *
+ * One entry per static actor (by id), then per group ACT__STATS_DYN_SLOTS
+ * entries for its spawn slots (by slot).  Every field of an entry is
+ * written by one process only - the worker of the actor's group - with
+ * plain relaxed stores (no locked instructions), except n_refused, which
+ * senders in any process bump with an atomic add on their failure path.
+ * The supervisor reads with relaxed loads: a scrape may see a handled
+ * count one ahead of its histogram, never a torn word.
+ *
+ * Handling time (handler start to return) and time in the mailbox (the
+ * envelope written to its handler started, act__env.sent_ns) go into log2
+ * buckets, for the envelopes that carry a send time (a sample, stats.h):
+ * bucket i (< ACT__STATS_BUCKETS - 1)
+ * counts handlers that took less than 2^(ACT__STATS_B0_SHIFT + i) ns and
+ * at least the previous bound; the last bucket is +Inf.
+ */
+#define ACT__STATS_MAGIC     0x5354415453544341ull /* "ACTSTATS" */
+#define ACT__STATS_VERSION   1u
+#define ACT__STATS_HDR_BYTES 4096u
+#define ACT__STATS_BUCKETS   24u
+#define ACT__STATS_B0_SHIFT  10u    /* first bound 1024 ns; the last finite ~4.3 s */
+#define ACT__STATS_DYN_SLOTS ACT__DYN_SLOTS
+
+struct act__astat {
+	/* Spawn slots: the generation these counters belong to.  The worker
+	 * zeroes the entry when a new tenant handles its first envelope; a
+	 * reader shows zeros for a live record whose gen differs. */
+	_Atomic uint32_t gen;
+	uint32_t reserved;
+	_Atomic uint64_t n_handled;
+	_Atomic uint64_t n_redelivered;
+	_Atomic uint64_t n_dead_letters;  /* addressed to it, dropped */
+	_Atomic uint64_t n_refused;       /* sends to it refused (ring full) */
+	_Atomic uint64_t handling_ns_sum;
+	_Atomic uint64_t mailbox_ns_sum;  /* written -> its handler began */
+	uint64_t reserved2;
+	_Atomic uint64_t handling_hist[ACT__STATS_BUCKETS];
+	_Atomic uint64_t mailbox_hist[ACT__STATS_BUCKETS];
+	uint64_t reserved3[8];
+};
+_Static_assert(sizeof(struct act__astat) == 512, "act__astat is 512 bytes");
+
+struct act__stats_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t entry_bytes;   /* sizeof(struct act__astat) */
+	uint32_t n_static;      /* entries for static actors, by id */
+	uint32_t n_groups;      /* groups with a range of spawn-slot entries */
+	uint32_t dyn_slots;     /* entries per group */
+	uint32_t n_buckets;     /* ACT__STATS_BUCKETS */
+	uint32_t b0_shift;      /* ACT__STATS_B0_SHIFT */
+	uint32_t reserved;
+	uint64_t entries_off;   /* first entry, from the start of the region */
+	uint64_t checksum;      /* of the fields above */
+};
 
 /* The region header, at offset 0. */
 struct act__region {

@@ -60,8 +60,10 @@ int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_ty
 	if (psize > UINT32_MAX - sizeof(struct act__env))
 		return -EMSGSIZE;
 	struct act__env *e = out_reserve(w, g, (uint32_t)(sizeof *e + psize), &err);
-	if (!e)
+	if (!e) {
+		act__stats_refused(&w->shm.stats, to);  /* per-actor "refused" */
 		return err;
+	}
 	act__env_write(e, ACT__REC_MSG, (uint32_t)(sizeof *e + psize),
 	               &(struct act__route){ .type = t->id, .to = to, .from = from,
 	                                     .flags = flags, .corr = corr,

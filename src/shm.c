@@ -80,6 +80,8 @@ int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t 
 	                    4096);
 	dyn_off = size;
 	size += (size_t)(n_parts - 1) * dyn_area;
+	/* The per-actor statistics describe themselves from the last page. */
+	size += act__stats_bytes(n_parts, n_actors);
 
 	if (getrandom(&gen, sizeof gen, GRND_NONBLOCK) != (ssize_t)sizeof gen)
 		gen = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
@@ -159,6 +161,8 @@ int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t 
 	shm->dyn_off = dyn_off;
 	shm->dyn_area_bytes = dyn_area;
 	h->checksum = header_checksum(h);
+	act__stats_format(shm->base, size, n_parts, n_actors);
+	act__stats_open(&shm->stats, shm->base, size);
 	/* Magic last: a region is valid only once fully written. */
 	atomic_thread_fence(memory_order_release);
 	h->magic = ACT__REGION_MAGIC;
@@ -240,6 +244,8 @@ int act__shm_attach(act__shm *shm, int fd, uint64_t directory_hash, char *err, s
 	shm->n_parts = h.n_parts;
 	shm->dyn_off = h.dyn_off;
 	shm->dyn_area_bytes = h.dyn_area_bytes;
+	/* A region without (valid) statistics still works: the hooks skip. */
+	act__stats_open(&shm->stats, shm->base, shm->size);
 	return 0;
 bad:
 	if (err && err_cap)

@@ -10,6 +10,7 @@
 
 #include "layout.h"
 #include "ring.h"
+#include "stats.h"
 
 /* What the supervisor wants in the region, per participant. */
 struct act__part_spec {
@@ -34,6 +35,7 @@ typedef struct act__shm {
 	uint32_t n_parts;
 	uint64_t dyn_off;          /* the spawn areas (layout.h) */
 	uint64_t dyn_area_bytes;
+	struct act__stats stats;   /* per-actor statistics (stats.h); base NULL if none */
 } act__shm;
 
 /*

@@ -58,7 +58,7 @@ enum {
 #define MAX_JSON_ID           9007199254740991ULL  /* 2^53 - 1: exact as a JSON number */
 
 enum cmd { CMD_STATUS, CMD_RESTART, CMD_STOP, CMD_SEND, CMD_ASK, CMD_DEAD_LETTERS,
-           CMD_REPLAY, CMD_METRICS, CMD_SPAWN, CMD_STOP_ACTOR };
+           CMD_REPLAY, CMD_METRICS, CMD_SPAWN, CMD_STOP_ACTOR, CMD_ACTORS };
 
 struct opts {
 	const char *socket;
@@ -142,6 +142,8 @@ static void print_help(void)
 "                            create an actor of BEHAVIOUR in GROUP; prints\n"
 "                            its name (a generated one without NAME)\n"
 "  stop ACTOR                stop the spawned actor ACTOR\n"
+"  actors                    every actor, static and spawned: ref, group,\n"
+"                            parent, behaviour, counters, mailbox, monitors\n"
 "\n"
 "Options:\n"
 "  -s, --socket PATH         control socket (default: the first that exists of\n"
@@ -505,6 +507,11 @@ static int build_request(const struct opts *o, enum cmd *cmd, char **line)
 		if (*cmd == CMD_ASK)
 			oom |= !cJSON_AddNumberToObject(req, "timeout_ms", (double)
 			        (o->ask_timeout_ms >= 0 ? o->ask_timeout_ms : DEFAULT_ASK_MS));
+	} else if (!strcmp(c, "actors")) {
+		*cmd = CMD_ACTORS;
+		if ((rc = need_args(o, 0, c)) >= 0)
+			goto out;
+		oom |= !cJSON_AddStringToObject(req, "cmd", "actors");
 	} else if (!strcmp(c, "metrics")) {
 		*cmd = CMD_METRICS;
 		if ((rc = need_args(o, 0, c)) >= 0)
@@ -1133,6 +1140,52 @@ static int print_dead_letters(const cJSON *a)
 	return CTL_OK;
 }
 
+/* The text form of one field of an actor: a string, a number or "-". */
+static const char *actor_field(char *b, size_t cap, const cJSON *o, const char *key)
+{
+	const cJSON *v = get(o, key);
+
+	if (cJSON_IsString(v))
+		return clean(b, cap, v->valuestring);
+	if (cJSON_IsNumber(v))
+		snprintf(b, cap, "%.0f", v->valuedouble);
+	else
+		snprintf(b, cap, "-");
+	return b;
+}
+
+/* `actors`: one line per actor, in the order the node listed them. */
+static void print_actors(const cJSON *a)
+{
+	static const struct { const char *key, *title; int width; } col[] = {
+		{ "name", "NAME", -20 }, { "ref", "REF", -14 }, { "group", "GROUP", -12 },
+		{ "parent", "PARENT", -14 }, { "behaviour", "BEHAVIOUR", -14 },
+		{ "restart", "RESTART", -10 }, { "handled", "HANDLED", 9 },
+		{ "mailbox", "MAILBOX", 8 }, { "monitors", "MONITORS", 9 },
+	};
+	const cJSON *o;
+	char b[160];
+
+	for (size_t i = 0; i < sizeof col / sizeof col[0]; i++)
+		printf("%*s%s", col[i].width, col[i].title, i + 1 < sizeof col / sizeof col[0] ? " " : "\n");
+	cJSON_ArrayForEach(o, get(a, "actors")) {
+		for (size_t i = 0; i < sizeof col / sizeof col[0]; i++) {
+			const char *v;
+			if (!strcmp(col[i].key, "ref")) {
+				/* id/gen: what act_ref carries. */
+				double id = 0, gen = 0;
+				get_num(o, "id", &id);
+				get_num(o, "gen", &gen);
+				snprintf(b, sizeof b, "%.0f/%.0f", id, gen);
+				v = b;
+			} else {
+				v = actor_field(b, sizeof b, o, col[i].key);
+			}
+			printf("%*s%s", col[i].width, v, i + 1 < sizeof col / sizeof col[0] ? " " : "\n");
+		}
+	}
+}
+
 /*
  * Shows the answer a to command cmd (raw is its text, for --json) and
  * returns the exit code.
@@ -1153,6 +1206,7 @@ static int present(const struct opts *o, enum cmd cmd, const cJSON *a, const cha
 	if ((cmd == CMD_STATUS && !status_valid(a)) ||
 	    (cmd == CMD_DEAD_LETTERS && !dead_letters_valid(a)) ||
 	    (cmd == CMD_METRICS && !get_str(a, "text")) ||
+	    (cmd == CMD_ACTORS && !cJSON_IsArray(get(a, "actors"))) ||
 	    (cmd == CMD_ASK && (!get_str(a, "type") || !get(a, "message")))) {
 		say_err("malformed answer from the node: not a valid %s answer", o->pos[0]);
 		return CTL_UNREACHABLE;
@@ -1181,6 +1235,9 @@ static int present(const struct opts *o, enum cmd cmd, const cJSON *a, const cha
 		/* Verbatim but for control characters other than the line ends. */
 		for (const char *p = get_str(a, "text"); *p; p++)
 			putchar(*p == '\n' || ((unsigned char)*p >= 0x20 && *p != 0x7f) ? *p : '?');
+		return CTL_OK;
+	case CMD_ACTORS:
+		print_actors(a);
 		return CTL_OK;
 	case CMD_SEND:
 	case CMD_REPLAY:

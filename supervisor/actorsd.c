@@ -257,6 +257,9 @@ static act_node_t *node_from_app(const struct act__app *app, int *err)
 			goto fail;
 	if (app->endpoint && (*err = act_node_set_endpoint(n, app->endpoint, app->advertise)))
 		goto fail;
+	if (app->metrics_endpoint &&
+	    (*err = act_node_set_metrics_endpoint(n, app->metrics_endpoint)))
+		goto fail;
 	n->limits.max_frame = app->limits.max_frame_bytes;
 	n->limits.max_depth = app->limits.max_depth;
 	n->limits.max_string = app->limits.max_string_bytes;

@@ -29,6 +29,7 @@
 
 #include "appfile.h"
 #include "jsoncheck.h"
+#include "metricsaddr.h"
 #include "pathcheck.h"
 #include "restart.h"
 #include "ring.h"   /* ACT__RING_MIN_CAP, ACT__RING_MAX_CAP */
@@ -581,6 +582,23 @@ static int get_endpoint(struct pctx *c, const cJSON *it, bool bind, char **out)
 		            describe(c, it, g));
 	if ((why = endpoint_problem(it->valuestring, bind)))
 		return fail(c, "invalid endpoint %s: %s", q(g, it->valuestring), why);
+	if (!(*out = strdup(it->valuestring)))
+		return fail_oom(c);
+	return 0;
+}
+
+/* "metrics_endpoint": HOST:PORT for the HTTP metrics listener (httpd.h). */
+static int get_metrics_endpoint(struct pctx *c, const cJSON *it, char **out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char g[QBUF], why[128];
+
+	if (!cJSON_IsString(it))
+		return fail(c, "expected an address string like \"127.0.0.1:9464\", got %s",
+		            describe(c, it, g));
+	if (act__httpd_parse_addr(it->valuestring, &ss, &len, why, sizeof why))
+		return fail(c, "invalid metrics endpoint %s: %s", q(g, it->valuestring), why);
 	if (!(*out = strdup(it->valuestring)))
 		return fail_oom(c);
 	return 0;
@@ -1150,11 +1168,11 @@ static int parse_limits(struct pctx *c, const cJSON *obj)
 static const char *const top_keys[] = {
 	"node", "state_dir", "endpoint", "advertise", "control_socket", "strategy",
 	"max_restarts", "period_ms", "backoff", "peers", "limits", "curve", "groups",
-	"module_timeout_ms", NULL
+	"module_timeout_ms", "metrics_endpoint", NULL
 };
 enum { T_NODE, T_STATE_DIR, T_ENDPOINT, T_ADVERTISE, T_CONTROL, T_STRATEGY,
        T_MAX_RESTARTS, T_PERIOD, T_BACKOFF, T_PEERS, T_LIMITS, T_CURVE, T_GROUPS,
-       T_MODULE_TIMEOUT };
+       T_MODULE_TIMEOUT, T_METRICS };
 
 /* Checks that need the whole file: references between top-level keys. */
 static int cross_checks(struct pctx *c, unsigned seen)
@@ -1254,6 +1272,9 @@ static int parse_top(struct pctx *c, const cJSON *root)
 			break;
 		case T_PERIOD:
 			rc = get_u32(c, it, 1, UINT32_MAX, &app->period_ms);
+			break;
+		case T_METRICS:
+			rc = get_metrics_endpoint(c, it, &app->metrics_endpoint);
 			break;
 		case T_MODULE_TIMEOUT:
 			rc = get_u32(c, it, 1, ACT__APP_MAX_MODULE_TIMEOUT_MS, &app->module_timeout_ms);
@@ -1540,6 +1561,7 @@ void act__app_free(struct act__app *app)
 	free(app->state_dir);
 	free(app->control_socket);
 	free(app->endpoint);
+	free(app->metrics_endpoint);
 	free(app->advertise);
 	memset(app, 0, sizeof *app);
 }

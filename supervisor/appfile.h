@@ -20,6 +20,9 @@
  *                   wildcard host * / 0.0.0.0 / [::] replaced by localhost]
  *   control_socket  [STATE_DIR/actorsd.sock] relative to the app file's
  *                   directory; at most 107 bytes once resolved
+ *   metrics_endpoint HOST:PORT of a plain HTTP/1.0 listener serving GET
+ *                   /metrics (numeric IPv4 or [IPv6] host; ":PORT" means
+ *                   127.0.0.1) [none]
  *   strategy        one_for_one | one_for_all | rest_for_one [one_for_one]
  *   max_restarts    0..1024 [1] (ACT__SUP_MAX_RESTARTS, the restart window)
  *   period_ms       1..4294967295 [5000]
@@ -138,6 +141,7 @@ struct act__app {
 	char *state_dir;       /* resolved */
 	char *control_socket;  /* resolved */
 	char *endpoint;        /* NULL: no network endpoint */
+	char *metrics_endpoint; /* NULL: no HTTP metrics listener */
 	/* NULL when there is no endpoint, or when its port (or ipc path) is the
 	 * wildcard "*": the daemon must then advertise what it actually bound
 	 * (ZMQ_LAST_ENDPOINT, wildcard host replaced by localhost). */

@@ -30,11 +30,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "actorlist.h"
 #include "clock.h"
 #include "control.h"
 #include "deadletter.h"
 #include "envelope.h"
 #include "gateway.h"
+#include "httpd.h"
 #include "log.h"
 #include "loop.h"
 #include "message.h"
@@ -385,6 +387,7 @@ static cJSON *status_json(struct act_node *n)
 	cJSON_AddBoolToObject(a, "problem", problem);
 	if (n->gw)
 		act__gw_status(n->gw, a);
+	act__httpd_status(n->httpd, a);
 	return a;
 }
 
@@ -681,6 +684,42 @@ static void do_stop_actor(struct act__ctl *ctl, struct act__ctl_conn *c, const c
 		answer_ok(c);
 }
 
+/* ---- metrics and actors ----------------------------------------------------------- */
+
+char *act__ctl_metrics_text(struct act_node *n)
+{
+	cJSON *st = status_json(n), *actors = act__actorlist(n);
+	char *text = NULL;
+
+	/* Without the actor list (OOM) the node-wide figures still go out. */
+	if (st && actors)
+		cJSON_AddItemToObject(st, "actors", actors);
+	else
+		cJSON_Delete(actors);
+	if (st)
+		text = act__metrics_render(st);
+	cJSON_Delete(st);
+	return text;
+}
+
+/* "actors": every actor, static and spawned (actorlist.h). */
+static void do_actors(struct act__ctl_conn *c, struct act_node *n)
+{
+	cJSON *a = cJSON_CreateObject(), *list = act__actorlist(n);
+
+	if (!a || !list) {
+		cJSON_Delete(a);
+		cJSON_Delete(list);
+		answer_error(c, "internal", "out of memory");
+		return;
+	}
+	cJSON_AddTrueToObject(a, "ok");
+	cJSON_AddNumberToObject(a, "schema_version", 1);
+	cJSON_AddStringToObject(a, "node", n->name);
+	cJSON_AddItemToObject(a, "actors", list);
+	answer(c, a);
+}
+
 static void process(struct act__ctl *ctl, struct act__ctl_conn *c)
 {
 	struct act_node *n = ctl->n;
@@ -694,9 +733,8 @@ static void process(struct act__ctl *ctl, struct act__ctl_conn *c)
 	if (!strcmp(cmd, "status")) {
 		answer(c, status_json(n));
 	} else if (!strcmp(cmd, "metrics")) {
-		cJSON *st = status_json(n), *a = cJSON_CreateObject();
-		char *text = st ? act__metrics_render(st) : NULL;
-		cJSON_Delete(st);
+		cJSON *a = cJSON_CreateObject();
+		char *text = act__ctl_metrics_text(n);
 		if (!a || !text) {
 			cJSON_Delete(a);
 			answer_error(c, "internal", "out of memory");
@@ -707,6 +745,8 @@ static void process(struct act__ctl *ctl, struct act__ctl_conn *c)
 			answer(c, a);
 		}
 		free(text);
+	} else if (!strcmp(cmd, "actors")) {
+		do_actors(c, n);
 	} else if (!strcmp(cmd, "restart")) {
 		const char *g = str_arg(req, "group");
 		int gi = g ? act__node_group_index(n, g) : -ENOENT;

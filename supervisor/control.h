@@ -59,4 +59,11 @@ bool act__ctl_reply(struct act__ctl *c, uint64_t corr, const char *type,
 void act__ctl_group_ready(struct act__ctl *c, struct act__ctl_conn *conn, bool ok,
                           const char *why);
 
+/*
+ * The node's metrics as OpenMetrics text (metrics.h), per-actor families
+ * included: what `actorsctl metrics` and the HTTP endpoint serve.  A
+ * malloc'd string, or NULL on OOM.  Supervisor thread; never blocks.
+ */
+char *act__ctl_metrics_text(struct act_node *n);
+
 #endif

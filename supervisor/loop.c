@@ -26,6 +26,7 @@
 #include "doorbell.h"
 #include "gateway.h"
 #include "group.h"
+#include "httpd.h"
 #include "log.h"
 #include "loop.h"
 #include "node.h"
@@ -134,6 +135,7 @@ void act__loop_once(act_node_t *n)
 	}
 	if (n->ctl)
 		act__ctl_arm(n->ctl);
+	act__httpd_arm(n->httpd);
 	if (n->gw) {
 		act__gw_arm(n->gw);
 		/* Work held back by backpressure is retried soon, not at the tick. */
@@ -174,6 +176,7 @@ void act__loop_once(act_node_t *n)
 	act__group_check_stops(n, now);
 	if (n->ctl)
 		act__ctl_tick(n->ctl, now);
+	act__httpd_tick(n->httpd, now);
 	if (n->stopping)
 		act__group_run_stop_sequence(n);
 	else {
@@ -320,6 +323,11 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 		if (!n->ctl)
 			return err;
 	}
+	if (n->metrics_endpoint) {
+		n->httpd = act__httpd_new(n, n->metrics_endpoint, &err);
+		if (!n->httpd)
+			return err;
+	}
 	if (n->endpoint) {
 		struct act__gw_config cfg = {
 			.endpoint = n->endpoint, .advertise = n->advertise, .limits = n->limits,
@@ -340,6 +348,8 @@ void act__loop_teardown(act_node_t *n, const sigset_t *oldmask)
 
 	act__ctl_free(n->ctl);
 	n->ctl = NULL;
+	act__httpd_free(n->httpd);
+	n->httpd = NULL;
 	act__gw_free(n->gw);
 	n->gw = NULL;
 	act__dl_close(n->dl);

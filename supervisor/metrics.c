@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actorlist.h"
+#include "layout.h"
 #include "metrics.h"
 
 static void esc(FILE *f, const char *s)
@@ -127,6 +129,152 @@ static void gateway(FILE *f, const cJSON *gw)
 	}
 }
 
+/* {group="g",actor="a"} - the labels of a per-actor sample, no braces. */
+static void actor_labels(FILE *f, const cJSON *a)
+{
+	fputs("group=\"", f);
+	esc(f, str(a, "group"));
+	fputs("\",actor=\"", f);
+	esc(f, str(a, "name"));
+	fputc('"', f);
+}
+
+static const struct {
+	const char *name, *key;
+	bool counter;
+	const char *help;
+} actor_metrics[] = {
+	{ "actors_actor_handled", "handled", true, "Envelopes delivered to the actor (dropped ones included)." },
+	{ "actors_actor_refused", "refused", true, "Sends to the actor refused because its group's ring was full." },
+	{ "actors_actor_redelivered", "redelivered", true, "Envelopes to the actor redelivered after a worker death." },
+	{ "actors_actor_dead_letters", "dead_letters", true, "Envelopes to the actor that became dead letters." },
+	{ "actors_actor_restarts", "restarts", true, "Restarts of the actor (with its group's worker)." },
+	{ "actors_actor_mailbox_envelopes", "mailbox", false, "Envelopes in its group's rings not yet handled by the actor (the one in its handler included)." },
+};
+
+/* Bucket counts (not cumulative) of histogram `key` of a per-actor object. */
+static void hist_of(const cJSON *a, const char *key, double *b)
+{
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(a, key), *v;
+	unsigned i = 0;
+
+	memset(b, 0, ACT__STATS_BUCKETS * sizeof *b);
+	cJSON_ArrayForEach(v, h)
+		if (i < ACT__STATS_BUCKETS && cJSON_IsNumber(v))
+			b[i++] = v->valuedouble;
+}
+
+/*
+ * One histogram's samples (buckets, count, sum) from bucket counts (not
+ * cumulative) and a sum in ns.  a: an actor (labels group and actor), or
+ * NULL for group g (label group).  _count is the sum of the buckets read,
+ * so the set is always consistent.
+ */
+static void hist_samples(FILE *f, const char *name, const cJSON *a, const char *g,
+                         const double *b, double sum_ns)
+{
+	double cum = 0;
+
+	for (unsigned i = 0; i <= ACT__STATS_BUCKETS; i++) {
+		fprintf(f, "%s_%s{", name, i < ACT__STATS_BUCKETS ? "bucket" : "count");
+		if (a) {
+			actor_labels(f, a);
+		} else {
+			fputs("group=\"", f);
+			esc(f, g);
+			fputc('"', f);
+		}
+		if (i == ACT__STATS_BUCKETS) {
+			fprintf(f, "} %.17g\n", cum);
+			break;
+		}
+		unsigned long long bound = act__actorlist_bound_ns(i);
+		cum += b[i];
+		if (bound)
+			fprintf(f, ",le=\"%.9g\"} %.17g\n", bound / 1e9, cum);
+		else
+			fprintf(f, ",le=\"+Inf\"} %.17g\n", cum);
+	}
+	fprintf(f, "%s_sum{", name);
+	if (a) {
+		actor_labels(f, a);
+	} else {
+		fputs("group=\"", f);
+		esc(f, g);
+		fputc('"', f);
+	}
+	fprintf(f, "} %.17g\n", sum_ns / 1e9);
+}
+
+static const struct {
+	const char *actor_name, *group_name, *key, *sum_key, *help;
+} histograms[] = {
+	{ "actors_actor_handling_seconds", "actors_group_handling_seconds", "handling_hist",
+	  "handling_ns_sum", "Time in the handler per envelope (log2 buckets)." },
+	{ "actors_actor_mailbox_seconds", "actors_group_mailbox_seconds", "mailbox_hist",
+	  "mailbox_ns_sum", "Time from an envelope's send to the start of its handler (log2 buckets)." },
+};
+
+/* Per-actor families, and the histograms per actor and per group (the
+ * sum of its actors' buckets). */
+static void per_actor(FILE *f, const cJSON *groups, const cJSON *actors)
+{
+	const cJSON *a, *g;
+	double b[ACT__STATS_BUCKETS], gb[ACT__STATS_BUCKETS];
+
+	for (size_t i = 0; i < sizeof actor_metrics / sizeof actor_metrics[0]; i++) {
+		family(f, actor_metrics[i].name, actor_metrics[i].counter, actor_metrics[i].help);
+		cJSON_ArrayForEach(a, actors) {
+			fprintf(f, "%s%s{", actor_metrics[i].name, actor_metrics[i].counter ? "_total" : "");
+			actor_labels(f, a);
+			fprintf(f, "} %.17g\n", num(a, actor_metrics[i].key));
+		}
+	}
+	for (size_t h = 0; h < sizeof histograms / sizeof histograms[0]; h++) {
+		fprintf(f, "# TYPE %s histogram\n# HELP %s %s\n", histograms[h].actor_name,
+		        histograms[h].actor_name, histograms[h].help);
+		cJSON_ArrayForEach(a, actors) {
+			hist_of(a, histograms[h].key, b);
+			hist_samples(f, histograms[h].actor_name, a, NULL, b,
+			             num(a, histograms[h].sum_key));
+		}
+		fprintf(f, "# TYPE %s histogram\n# HELP %s %s All the group's actors.\n",
+		        histograms[h].group_name, histograms[h].group_name, histograms[h].help);
+		cJSON_ArrayForEach(g, groups) {
+			const char *gname = str(g, "name");
+			double sum = 0;
+			memset(gb, 0, sizeof gb);
+			cJSON_ArrayForEach(a, actors) {
+				if (strcmp(str(a, "group"), gname))
+					continue;
+				hist_of(a, histograms[h].key, b);
+				for (unsigned i = 0; i < ACT__STATS_BUCKETS; i++)
+					gb[i] += b[i];
+				sum += num(a, histograms[h].sum_key);
+			}
+			hist_samples(f, histograms[h].group_name, NULL, gname, gb, sum);
+		}
+	}
+}
+
+/* The HTTP endpoint's own counters (httpd.c). */
+static void metrics_http(FILE *f, const cJSON *mh)
+{
+	const cJSON *v;
+
+	family(f, "actors_metrics_http_answers", true, "Answers of the metrics endpoint, by HTTP status.");
+	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(mh, "answers"))
+		sample(f, "actors_metrics_http_answers", true, "code", v->string, v->valuedouble);
+	family(f, "actors_metrics_http_connections", true, "Connections accepted by the metrics endpoint.");
+	sample(f, "actors_metrics_http_connections", true, NULL, NULL, num(mh, "connections"));
+	family(f, "actors_metrics_http_evicted", true,
+	       "Connections dropped to make room, still without a request (connection cap).");
+	sample(f, "actors_metrics_http_evicted", true, NULL, NULL, num(mh, "evicted"));
+	family(f, "actors_metrics_http_bad_requests", true,
+	       "Requests answered 400, 405, 408 or 431.");
+	sample(f, "actors_metrics_http_bad_requests", true, NULL, NULL, num(mh, "bad_requests"));
+}
+
 char *act__metrics_render(const cJSON *st)
 {
 	const cJSON *groups = cJSON_GetObjectItemCaseSensitive(st, "groups"), *g;
@@ -154,8 +302,14 @@ char *act__metrics_render(const cJSON *st)
 	for (size_t i = 0; i < sizeof group_metrics / sizeof group_metrics[0]; i++)
 		per_group(f, groups, group_metrics[i].name, group_metrics[i].counter,
 		          group_metrics[i].key, group_metrics[i].help);
+	const cJSON *actors = cJSON_GetObjectItemCaseSensitive(st, "actors");
+	if (cJSON_IsArray(actors))
+		per_actor(f, groups, actors);
 	if (cJSON_IsObject(gw))
 		gateway(f, gw);
+	const cJSON *mh = cJSON_GetObjectItemCaseSensitive(st, "metrics_http");
+	if (cJSON_IsObject(mh))
+		metrics_http(f, mh);
 	fputs("# EOF\n", f);
 	if (fclose(f) != 0) {
 		free(text);

@@ -31,6 +31,7 @@
 #include "group.h"
 #include "log.h"
 #include "loop.h"
+#include "metricsaddr.h"
 #include "node.h"
 
 void (*act__node_inspect_hook)(struct act_node *n);
@@ -79,6 +80,7 @@ ACT_API void act_node_free(act_node_t *n)
 	free(n->curve_allow);
 	free(n->state_dir);
 	free(n->control_path);
+	free(n->metrics_endpoint);
 	free(n->name);
 	free(n);
 }
@@ -268,6 +270,17 @@ ACT_API int act_node_set_control_socket(act_node_t *n, const char *path)
 	if (path && strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return -ENAMETOOLONG;
 	return set_string(&n->control_path, path);
+}
+
+ACT_API int act_node_set_metrics_endpoint(act_node_t *n, const char *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char why[128];
+
+	if (addr && act__httpd_parse_addr(addr, &ss, &len, why, sizeof why))
+		return -EINVAL;
+	return set_string(&n->metrics_endpoint, addr);
 }
 
 int act__node_group_index(const struct act_node *n, const char *name)

@@ -132,6 +132,8 @@ struct act_node {
 	uint32_t n_crashes;       /* total; the last ACT__CRASH_HISTORY are kept */
 	uint32_t n_restarts_total;
 	struct act__ctl *ctl;
+	char *metrics_endpoint;   /* NULL: no HTTP metrics endpoint */
+	struct act__httpd *httpd;
 	struct act__dlstore *dl;
 	uint64_t n_dead_letters;
 	uint64_t next_corr;

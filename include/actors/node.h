@@ -108,6 +108,13 @@ ACT_API int act_node_set_hot_standby(act_node_t *node, const char *group, bool o
 ACT_API int act_node_set_state_dir(act_node_t *node, const char *dir);
 /* Serve the actorsctl control protocol on this unix socket path. */
 ACT_API int act_node_set_control_socket(act_node_t *node, const char *path);
+/*
+ * Serves the node's metrics (OpenMetrics text, what `actorsctl metrics`
+ * prints) over plain HTTP/1.0 at GET /metrics on addr: "HOST:PORT" with a
+ * numeric IPv4 or [IPv6] host, or ":PORT" for 127.0.0.1 (PORT 0: any free
+ * port, logged).  NULL: no endpoint (the default).  -EINVAL for a bad address.
+ */
+ACT_API int act_node_set_metrics_endpoint(act_node_t *node, const char *addr);
 
 /*
  * Gives the node a network endpoint: a ZeroMQ PULL socket bound there
