@@ -53,7 +53,8 @@ int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_ty
 {
 	const struct act__registry *reg = w->reg;
 	uint32_t g = act__w_group_of(w, to);
-	bool var = reg->type_has_var[t->id];
+	uint32_t tid = act__reg_type_id(reg, t);
+	bool var = reg->type_has_var[tid];
 	size_t psize = var ? act__msg_packed_size(t, msg) : t->size;
 	int err;
 
@@ -63,7 +64,7 @@ int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_ty
 	if (!e)
 		return err;
 	act__env_write(e, ACT__REC_MSG, (uint32_t)(sizeof *e + psize),
-	               &(struct act__route){ .type = t->id, .to = to, .from = from,
+	               &(struct act__route){ .type = tid, .to = to, .from = from,
 	                                     .flags = flags, .corr = corr,
 	                                     .to_gen = to_gen, .from_gen = from_gen });
 	if (var)

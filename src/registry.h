@@ -72,6 +72,17 @@ void act__reg_fini(struct act__registry *r);
  * -EEXIST for another type with the same name; -EINVAL; -ENOMEM; -EBUSY if frozen. */
 ACT__SHARED int act__reg_add_type(struct act__registry *r, act_type *t);
 /*
+ * The id of descriptor t in r (1..n_types), or 0 if t was not registered
+ * (including t == NULL).  On every send and every dispatch: the one way to
+ * get a type's id, so the mapping can move out of the descriptor.
+ */
+static inline uint32_t act__reg_type_id(const struct act__registry *r, const act_type *t)
+{
+	(void)r;
+	return t ? t->id : 0;
+}
+
+/*
  * Registers every type declared with act_type_declare() (ACT_MESSAGE_TYPE)
  * so far that r does not know yet.  A declared type whose name r already
  * holds with another layout is skipped (explicit registrations win; using

@@ -192,8 +192,9 @@ static int refresh(act_test_t *t)
 		memset(bt, 0, (nt + 1) * sizeof *bt);
 		for (size_t k = 0; k < a->def->b->n_handlers; k++) {
 			const act_handler *hd = &a->def->b->handlers[k];
-			if (hd->type && hd->type->id && hd->type->id <= nt)
-				bt[hd->type->id] = hd->fn;
+			uint32_t id = act__reg_type_id(&t->reg, hd->type);
+			if (id && id <= nt)
+				bt[id] = hd->fn;
 		}
 	}
 	return 0;
@@ -208,7 +209,8 @@ static int queue_start(act_test_t *t, uint32_t slot, const act_start *st, bool f
 		return -ENOMEM;
 	act__env_write(env_of(r), ACT__REC_MSG,
 	               (uint32_t)(sizeof(struct act__env) + sizeof *st),
-	               &(struct act__route){ .type = act_start_type.id, .to = slot });
+	               &(struct act__route){ .type = act__reg_type_id(&t->reg, &act_start_type),
+	                                     .to = slot });
 	memcpy(env_of(r) + 1, st, sizeof *st);
 	r->start = true;
 	if (front)
@@ -304,10 +306,11 @@ static const act_behaviour probe_behaviour = {
 
 /* ---- delivery -------------------------------------------------------------- */
 
-/* True if invoking a for type t runs a function (as act__w_invoke decides). */
-static bool has_handler(const struct actor *a, const act_type *t)
+/* True if invoking a for type t (id tid) runs a function (as act__w_invoke
+ * decides). */
+static bool has_handler(const struct actor *a, const act_type *t, uint32_t tid)
 {
-	if (a->by_type[t->id])
+	if (a->by_type[tid])
 		return true;
 	if (t == &act_start_type || t == &act_shutdown_type)
 		return false;
@@ -331,7 +334,7 @@ static int deliver(act_test_t *t, struct rec *r)
 	if (r->start) {
 		if (!a->stopped) {
 			t->in_handler = true;
-			ran = has_handler(a, ty);
+			ran = has_handler(a, ty, e->type);
 			act__w_invoke(w, a, ty, msg, NULL, 0, NULL);
 			t->in_handler = false;
 		}
@@ -348,7 +351,7 @@ static int deliver(act_test_t *t, struct rec *r)
 		}
 	}
 	/* The codec's check, on the packed copy, as for a ring's record. */
-	if (plen < ty->size || (reg->type_check[ty->id] && act__msg_fixup(ty, msg, plen))) {
+	if (plen < ty->size || (reg->type_check[e->type] && act__msg_fixup(ty, msg, plen))) {
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
 		act__w_dead_letter(w, "payload does not match its type", e->type, e->to);
 		free(r);
@@ -371,7 +374,7 @@ static int deliver(act_test_t *t, struct rec *r)
 			act__w_dead_letter(w, "reply after its ask timed out", e->type, e->to);
 		}
 	} else {
-		ran = has_handler(a, ty);
+		ran = has_handler(a, ty, e->type);
 		act__w_invoke(w, a, ty, msg, e, r->redelivered, NULL);
 	}
 	t->in_handler = false;
