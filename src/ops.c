@@ -185,8 +185,6 @@ static const act_type *resolve_type(struct worker *w, const struct actor *a, con
 		warn_type(w, a, t, "which is not a message type");
 		return NULL;
 	}
-	if (t->id && t->id <= reg->n_types && act__type_same_shape(reg->types[t->id], t))
-		return reg->types[t->id];
 	same = act__reg_type_by_name(reg, t->name);
 	if (same && act__type_same_shape(same, t))
 		return same;
@@ -200,7 +198,7 @@ static const act_type *resolve_type(struct worker *w, const struct actor *a, con
 static inline const act_type *known_type(struct worker *w, const struct actor *a,
                                          const act_type *t)
 {
-	if (t && t->id && t->id <= w->reg->n_types && w->reg->types[t->id] == t)
+	if (act__reg_type_id(w->reg, t))
 		return t;
 	return resolve_type(w, a, t);
 }

@@ -483,7 +483,7 @@ ACT_API void act_test_free(act_test_t *t)
 	free(t);
 }
 
-ACT_API int act_test_add_type(act_test_t *t, act_type *type)
+ACT_API int act_test_add_type(act_test_t *t, const act_type *type)
 {
 	int err;
 

@@ -594,12 +594,12 @@ static void test_validate(void)
 
 	ok(act__type_validate(&ping_type) == 0 && act__type_validate(&all_type) == 0,
 	   "validate: test types are valid");
-	act_type empty = { "Empty", 0, 1, NULL, 0, 0 };
+	act_type empty = { "Empty", 0, 1, NULL, 0 };
 	ok(act__type_validate(&empty) == 0, "validate: size 0 without fields is valid");
 	ok(act__type_validate(NULL) == -EINVAL, "validate: NULL");
 
 #define RESET() do { \
-	t = (act_type){ "T", sizeof(s_t), _Alignof(s_t), f, 1, 0 }; \
+	t = (act_type){ "T", sizeof(s_t), _Alignof(s_t), f, 1 }; \
 	f[0] = (act_field)ACT_FIELD(s_t, a, ACT_I32); \
 	f[1] = (act_field)ACT_FIELD(s_t, b, ACT_I64); \
 	f[2] = (act_field)ACT_FIELD(s_t, c, ACT_VSTR); \

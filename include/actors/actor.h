@@ -53,7 +53,7 @@ typedef enum act_restart_type {
 typedef void (*act_handler_fn)(act_ctx *ctx, void *state, const void *msg);
 
 typedef struct act_handler {
-	act_type *type;
+	const act_type *type;
 	act_handler_fn fn;
 } act_handler;
 
