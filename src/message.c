@@ -226,7 +226,7 @@ ACT_API const act_type act_timeout_type = {
 static const act_field reject_fields[] = {
 	ACT_FIELD(act_reject, message_type, ACT_STR),
 	ACT_FIELD(act_reject, reason, ACT_VSTR),
-	ACT_FIELD(act_reject, rejected_by, ACT_STR),
+	ACT_FIELD(act_reject, rejected_by, ACT_VSTR),
 };
 ACT_API const act_type act_reject_type = {
 	"Reject", sizeof(act_reject), _Alignof(act_reject),

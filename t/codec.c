@@ -361,7 +361,7 @@ static void test_builtins(void)
 	                  "{\"message_type\": \"Ping\", \"reason\": \"Actor 'pong' not found\", \"rejected_by\": \"pong\"}",
 	                  1024, &out, &used, NULL, 0);
 	const act_reject *r = out;
-	ok(rc == 0 && !strcmp(r->message_type, "Ping") && !strcmp(r->rejected_by, "pong") &&
+	ok(rc == 0 && !strcmp(r->message_type, "Ping") && !strcmp(r->rejected_by.ptr, "pong") && r->rejected_by.len == 4 &&
 	   !strcmp(r->reason.ptr, "Actor 'pong' not found") && r->reason.len == 22,
 	   "the protocol's Reject example decodes");
 	char json[256];

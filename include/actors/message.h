@@ -149,11 +149,14 @@ typedef struct act_timeout {
 	int64_t id;
 } act_timeout;
 
-/* Reject: a remote node could not deliver a message we sent. */
+/* Reject: a remote node could not deliver a message we sent.  message_type
+ * names one of our types (at most ACT_NAME_MAX bytes); rejected_by is the
+ * rejecting actor's name, which a remote family member may make up to 255
+ * bytes long: a C string in full, like reason. */
 typedef struct act_reject {
 	char message_type[64];
 	act_buf reason;
-	char rejected_by[64];
+	act_buf rejected_by;
 } act_reject;
 
 /* Down: an actor watched with act_monitor() is gone.  actor is its name;
