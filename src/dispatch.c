@@ -71,7 +71,7 @@ void act__w_invoke(struct worker *w, struct actor *a, const act_type *t, const v
                    const struct act__env *env, uint32_t redelivered,
                    const struct act__jview *jv)
 {
-	act_handler_fn fn = a->by_type[t->id];
+	act_handler_fn fn = a->by_type[act__reg_type_id(w->reg, t)];
 
 	/* Start and Shutdown without a handler are simply not needed; they
 	 * never reach on_unhandled or the dead letters. */
@@ -82,7 +82,8 @@ void act__w_invoke(struct worker *w, struct actor *a, const act_type *t, const v
 	if (!fn) {
 		if (t != &act_start_type && t != &act_shutdown_type) {
 			atomic_fetch_add_explicit(&w->part->n_unknown_type, 1, memory_order_relaxed);
-			act__w_dead_letter(w, "no handler for this type", t->id, a->id);
+			act__w_dead_letter(w, "no handler for this type",
+			                   act__reg_type_id(w->reg, t), a->id);
 			if (jv && env) {
 				char why[160];
 				snprintf(why, sizeof why, "Actor '%s' has no handler for '%s'",
@@ -144,7 +145,7 @@ static void poison(struct worker *w, const struct act__env *e, uint32_t len, uin
 		tname = t->name;
 		if (e->from && e->from <= reg->n_actors)
 			sender = reg->actors[e->from - 1].name;
-		if (!reg->type_check[t->id] || act__msg_fixup(t, msg, len - sizeof *e) == 0)
+		if (!reg->type_check[e->type] || act__msg_fixup(t, msg, len - sizeof *e) == 0)
 			payload = act__json_encode_obj(t, msg, &err);
 	}
 	cJSON_AddNumberToObject(o, "time_ms", (double)act__wall_ms());
@@ -200,7 +201,7 @@ static void handle_json(struct worker *w, struct actor *a, const struct act__env
 		snprintf(why, sizeof why, "Message type '%s' cannot be sent from outside the node",
 		         jv->type);
 		act__w_send_reject(w, e, jv, why);
-		act__w_dead_letter(w, "built-in type from outside", t->id, e->to);
+		act__w_dead_letter(w, "built-in type from outside", act__reg_type_id(w->reg, t), e->to);
 		return;
 	}
 	if (!t) {
@@ -217,13 +218,13 @@ static void handle_json(struct worker *w, struct actor *a, const struct act__env
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
 		snprintf(why, sizeof why, "Cannot decode '%s': %s", jv->type, err);
 		act__w_send_reject(w, e, jv, why);
-		act__w_dead_letter(w, "undecodable payload", t->id, e->to);
+		act__w_dead_letter(w, "undecodable payload", act__reg_type_id(w->reg, t), e->to);
 		return;
 	}
 	if (a->stopped) {
 		snprintf(why, sizeof why, "Actor '%s' stopped", a->def->name);
 		act__w_send_reject(w, e, jv, why);
-		act__w_dead_letter(w, "receiver stopped", t->id, e->to);
+		act__w_dead_letter(w, "receiver stopped", act__reg_type_id(w->reg, t), e->to);
 		return;
 	}
 	act__w_invoke(w, a, t, w->scratch, e, redelivered, jv);
@@ -323,7 +324,7 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 	void *msg = e + 1;
 	size_t plen = rec->len - sizeof *e;
 
-	if (plen < t->size || (reg->type_check[t->id] && act__msg_fixup(t, msg, plen))) {
+	if (plen < t->size || (reg->type_check[e->type] && act__msg_fixup(t, msg, plen))) {
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
 		act__w_dead_letter(w, "payload does not match its type", e->type, e->to);
 		goto done;

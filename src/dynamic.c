@@ -217,8 +217,9 @@ static act_handler_fn *behaviour_table(struct worker *w, const act_behaviour *b)
 		return NULL;
 	for (size_t k = 0; k < b->n_handlers; k++) {
 		const act_handler *hd = &b->handlers[k];
-		if (hd->type && hd->type->id && hd->type->id <= reg->n_types)
-			t[hd->type->id] = hd->fn;
+		uint32_t id = act__reg_type_id(reg, hd->type);
+		if (id && id <= reg->n_types)
+			t[id] = hd->fn;
 	}
 	bt[w->n_btab++] = (struct behaviour_table){ b, t };
 	return t;
@@ -291,7 +292,8 @@ static void send_down(struct worker *w, const struct act__spawn_mon *m, const ch
 	int err = act__w_send_env(w, m->watcher - 1, m->watcher_gen, &act_down_type, &d, id + 1,
 	                          gen, 0, 0);
 	if (err) {
-		act__w_dead_letter(w, "Down could not be sent", act_down_type.id, m->watcher - 1);
+		act__w_dead_letter(w, "Down could not be sent",
+		                   act__reg_type_id(w->reg, &act_down_type), m->watcher - 1);
 		act__warn_every("Down{%s, %s} lost: %s", name, reason, act_strerror(err));
 	}
 }

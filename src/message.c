@@ -45,10 +45,10 @@ static int field_shape_ok(const act_field *f)
 }
 
 /* Types declared at load time, in declaration order (process-local). */
-static act_type **declared;
+static const act_type **declared;
 static uint32_t n_declared, cap_declared;
 
-ACT_API void act_type_declare(act_type *t)
+ACT_API void act_type_declare(const act_type *t)
 {
 	if (!t)
 		return;
@@ -57,7 +57,7 @@ ACT_API void act_type_declare(act_type *t)
 			return;
 	if (n_declared == cap_declared) {
 		uint32_t cap = cap_declared ? cap_declared * 2 : 32;
-		act_type **p = realloc(declared, cap * sizeof *p);
+		const act_type **p = realloc(declared, cap * sizeof *p);
 		if (!p)
 			return; /* stays undeclared: a use of it is logged */
 		declared = p;
@@ -66,7 +66,7 @@ ACT_API void act_type_declare(act_type *t)
 	declared[n_declared++] = t;
 }
 
-act_type *const *act__declared_types(uint32_t *n)
+const act_type *const *act__declared_types(uint32_t *n)
 {
 	*n = n_declared;
 	return declared;
@@ -202,42 +202,42 @@ static const act_field start_fields[] = {
 	ACT_FIELD(act_start, last_signal, ACT_I32),
 	ACT_FIELD(act_start, last_exit, ACT_I32),
 };
-ACT_API act_type act_start_type = {
+ACT_API const act_type act_start_type = {
 	"Start", sizeof(act_start), _Alignof(act_start),
-	start_fields, N_FIELDS(start_fields), 0
+	start_fields, N_FIELDS(start_fields),
 };
 
 static const act_field shutdown_fields[] = {
 	ACT_FIELD(act_shutdown_msg, reason, ACT_I32),
 };
-ACT_API act_type act_shutdown_type = {
+ACT_API const act_type act_shutdown_type = {
 	"Shutdown", sizeof(act_shutdown_msg), _Alignof(act_shutdown_msg),
-	shutdown_fields, N_FIELDS(shutdown_fields), 0
+	shutdown_fields, N_FIELDS(shutdown_fields),
 };
 
 static const act_field timeout_fields[] = {
 	ACT_FIELD(act_timeout, id, ACT_I64),
 };
-ACT_API act_type act_timeout_type = {
+ACT_API const act_type act_timeout_type = {
 	"Timeout", sizeof(act_timeout), _Alignof(act_timeout),
-	timeout_fields, N_FIELDS(timeout_fields), 0
+	timeout_fields, N_FIELDS(timeout_fields),
 };
 
 static const act_field reject_fields[] = {
 	ACT_FIELD(act_reject, message_type, ACT_STR),
 	ACT_FIELD(act_reject, reason, ACT_VSTR),
-	ACT_FIELD(act_reject, rejected_by, ACT_STR),
+	ACT_FIELD(act_reject, rejected_by, ACT_VSTR),
 };
-ACT_API act_type act_reject_type = {
+ACT_API const act_type act_reject_type = {
 	"Reject", sizeof(act_reject), _Alignof(act_reject),
-	reject_fields, N_FIELDS(reject_fields), 0
+	reject_fields, N_FIELDS(reject_fields),
 };
 
 static const act_field down_fields[] = {
 	ACT_FIELD(act_down, actor, ACT_STR),
 	ACT_FIELD(act_down, reason, ACT_STR),
 };
-ACT_API act_type act_down_type = {
+ACT_API const act_type act_down_type = {
 	"Down", sizeof(act_down), _Alignof(act_down),
-	down_fields, N_FIELDS(down_fields), 0
+	down_fields, N_FIELDS(down_fields),
 };

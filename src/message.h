@@ -35,7 +35,7 @@ static inline int act__kind_is_var(act_field_kind k)
  * it at load time), in declaration order; *n receives their number.  The
  * array belongs to this module and may move on the next declaration.
  */
-act_type *const *act__declared_types(uint32_t *n);
+const act_type *const *act__declared_types(uint32_t *n);
 
 /*
  * Checks a descriptor: name of 1..ACT_NAME_MAX bytes; align a power of two <= 8;

@@ -44,7 +44,7 @@ ACT_API int act_module_add_behaviour(act_module *m, const act_behaviour *b)
 	return 0;
 }
 
-ACT_API int act_module_add_type(act_module *m, act_type *t)
+ACT_API int act_module_add_type(act_module *m, const act_type *t)
 {
 	if (!m || !t || act__type_validate(t))
 		return -EINVAL;

@@ -16,7 +16,7 @@ struct act_module {
 	void *handle;
 	const act_behaviour **b;
 	size_t n_b, cap_b;
-	act_type **types;
+	const act_type **types;
 	size_t n_types, cap_types;
 };
 

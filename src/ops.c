@@ -53,7 +53,8 @@ int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_ty
 {
 	const struct act__registry *reg = w->reg;
 	uint32_t g = act__w_group_of(w, to);
-	bool var = reg->type_has_var[t->id];
+	uint32_t tid = act__reg_type_id(reg, t);
+	bool var = reg->type_has_var[tid];
 	size_t psize = var ? act__msg_packed_size(t, msg) : t->size;
 	int err;
 
@@ -65,7 +66,7 @@ int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_ty
 		return err;
 	}
 	act__env_write(e, ACT__REC_MSG, (uint32_t)(sizeof *e + psize),
-	               &(struct act__route){ .type = t->id, .to = to, .from = from,
+	               &(struct act__route){ .type = tid, .to = to, .from = from,
 	                                     .flags = flags, .corr = corr,
 	                                     .to_gen = to_gen, .from_gen = from_gen });
 	if (var)
@@ -186,8 +187,6 @@ static const act_type *resolve_type(struct worker *w, const struct actor *a, con
 		warn_type(w, a, t, "which is not a message type");
 		return NULL;
 	}
-	if (t->id && t->id <= reg->n_types && act__type_same_shape(reg->types[t->id], t))
-		return reg->types[t->id];
 	same = act__reg_type_by_name(reg, t->name);
 	if (same && act__type_same_shape(same, t))
 		return same;
@@ -201,7 +200,7 @@ static const act_type *resolve_type(struct worker *w, const struct actor *a, con
 static inline const act_type *known_type(struct worker *w, const struct actor *a,
                                          const act_type *t)
 {
-	if (t && t->id && t->id <= w->reg->n_types && w->reg->types[t->id] == t)
+	if (act__reg_type_id(w->reg, t))
 		return t;
 	return resolve_type(w, a, t);
 }

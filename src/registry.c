@@ -56,6 +56,7 @@ void act__reg_fini(struct act__registry *r)
 	free(r->actors);
 	free(r->groups);
 	free(r->types);
+	free(r->type_ix);
 	free(r->type_has_var);
 	free(r->type_check);
 	memset(r, 0, sizeof *r);
@@ -78,7 +79,7 @@ static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
 	return 0;
 }
 
-act_type *act__reg_type_by_name(const struct act__registry *r, const char *name)
+const act_type *act__reg_type_by_name(const struct act__registry *r, const char *name)
 {
 	for (uint32_t i = 1; i <= r->n_types; i++)
 		if (!strcmp(r->types[i]->name, name))
@@ -100,25 +101,55 @@ bool act__type_same_shape(const act_type *a, const act_type *b)
 	return true;
 }
 
-int act__reg_add_type(struct act__registry *r, act_type *t)
+/* Inserts t -> id into the descriptor table, doubling it as needed to stay
+ * at most half full.  t must not be in it yet. */
+static int index_type(struct act__registry *r, const act_type *t, uint32_t id)
 {
-	act_type *same;
+	if (2 * (r->n_type_ix + 1) > r->type_ix_mask + 1) { /* also when still NULL */
+		struct act__registry grown = *r;
+		uint32_t slots = r->type_ix ? 2 * (r->type_ix_mask + 1) : 32;
+
+		grown.type_ix = calloc(slots, sizeof *grown.type_ix);
+		if (!grown.type_ix)
+			return -ENOMEM;
+		grown.type_ix_mask = slots - 1;
+		for (uint32_t i = 0; r->type_ix && i <= r->type_ix_mask; i++) {
+			const struct act__type_slot *o = &r->type_ix[i];
+			if (!o->t)
+				continue;
+			uint32_t j = act__type_slot_of(&grown, o->t);
+			while (grown.type_ix[j].t)
+				j = (j + 1) & grown.type_ix_mask;
+			grown.type_ix[j] = *o;
+		}
+		free(r->type_ix);
+		r->type_ix = grown.type_ix;
+		r->type_ix_mask = grown.type_ix_mask;
+	}
+	uint32_t j = act__type_slot_of(r, t);
+	while (r->type_ix[j].t)
+		j = (j + 1) & r->type_ix_mask;
+	r->type_ix[j] = (struct act__type_slot){ t, id };
+	r->n_type_ix++;
+	return 0;
+}
+
+int act__reg_add_type(struct act__registry *r, const act_type *t)
+{
+	const act_type *same;
 	int err;
 
 	if (!t || act__type_validate(t))
 		return -EINVAL;
-	if (t->id && t->id <= r->n_types && r->types[t->id] == t)
+	if (act__reg_type_id(r, t))
 		return 0;
 	same = act__reg_type_by_name(r, t->name);
 	if (same) {
-		if (same == t)
-			return 0;
 		/* Two modules may each declare the same message (say, Ping):
 		 * the same layout field for field is the same type. */
 		if (!act__type_same_shape(same, t))
 			return -EEXIST;
-		t->id = same->id;
-		return 0;
+		return index_type(r, t, act__reg_type_id(r, same));
 	}
 	/* Slot 0 is unused so that id 0 means "unregistered". */
 	uint32_t cap = r->cap_types;
@@ -131,6 +162,9 @@ int act__reg_add_type(struct act__registry *r, act_type *t)
 	if ((err = grow((void **)&r->type_check, &cap, r->n_types + 2, sizeof *r->type_check)))
 		return err;
 	r->cap_types = cap;
+	/* Indexed first: if that fails, the type is simply not registered. */
+	if ((err = index_type(r, t, r->n_types + 1)))
+		return err;
 	r->n_types++;
 	r->type_check[r->n_types] = false;
 	r->types[r->n_types] = t;
@@ -142,14 +176,13 @@ int act__reg_add_type(struct act__registry *r, act_type *t)
 		if (act__kind_is_var(k) || k == ACT_STR || k == ACT_BOOL)
 			r->type_check[r->n_types] = true;
 	}
-	t->id = r->n_types;
 	return 0;
 }
 
 void act__reg_add_declared(struct act__registry *r)
 {
 	uint32_t n_declared;
-	act_type *const *declared = act__declared_types(&n_declared);
+	const act_type *const *declared = act__declared_types(&n_declared);
 
 	for (uint32_t i = 0; i < n_declared; i++) {
 		int err = act__reg_add_type(r, declared[i]);

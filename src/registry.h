@@ -45,12 +45,27 @@ struct act__group_def {
 	bool hot_standby;       /* keep a spare worker attached, ready to take over */
 };
 
+/* One slot of the registry's descriptor-to-id table (act__reg_type_id()). */
+struct act__type_slot {
+	const act_type *t;  /* NULL: free */
+	uint32_t id;        /* 0 while free */
+};
+
 struct act__registry {
-	act_type **types;      /* types[id], id 1..n_types; [0] unused */
+	const act_type **types; /* types[id], id 1..n_types; [0] unused */
 	bool *type_has_var;    /* same index: has VSTR/BYTES/JSON fields */
 	bool *type_check;      /* same index: received bytes need act__msg_fixup()
 	                          (variable-length, ACT_STR or ACT_BOOL fields) */
 	uint32_t n_types, cap_types;
+	/* Descriptor address -> id, for every descriptor registered: each
+	 * type's own and those of the same shape that share its id.  The
+	 * descriptors are the user's and may be const, so the id cannot live
+	 * in them; this table is per node, so two nodes of one process (or a
+	 * node and a test kit) never see each other's ids.  Open addressing,
+	 * linear probing, at most half full; read-only once workers fork. */
+	struct act__type_slot *type_ix;
+	uint32_t type_ix_mask;  /* slots - 1; the table is NULL while empty */
+	uint32_t n_type_ix;
 	struct act__actor_def *actors;
 	uint32_t n_actors, cap_actors;
 	struct act__group_def *groups; /* groups[0] is the first group (index 1) */
@@ -68,9 +83,39 @@ ACT__SHARED int act__reg_add_peer(struct act__registry *r, const char *name, con
 void act__reg_init(struct act__registry *r);
 void act__reg_fini(struct act__registry *r);
 
-/* Registers t (validated), assigning t->id.  Idempotent for the same t;
- * -EEXIST for another type with the same name; -EINVAL; -ENOMEM; -EBUSY if frozen. */
-ACT__SHARED int act__reg_add_type(struct act__registry *r, act_type *t);
+/* Registers t (validated), assigning it an id (act__reg_type_id()).
+ * Idempotent for the same t; a descriptor of the same shape as a registered
+ * type of its name shares that type's id; -EEXIST for another type with the
+ * same name; -EINVAL; -ENOMEM. */
+ACT__SHARED int act__reg_add_type(struct act__registry *r, const act_type *t);
+
+/* Slot of the descriptor-to-id table where the search for t starts. */
+static inline uint32_t act__type_slot_of(const struct act__registry *r, const act_type *t)
+{
+	/* Fibonacci hashing: the high bits of the product mix every bit of
+	 * the address, including the low ones that alignment leaves zero. */
+	return (uint32_t)(((uint64_t)(uintptr_t)t * UINT64_C(0x9E3779B97F4A7C15)) >> 32) &
+	       r->type_ix_mask;
+}
+
+/*
+ * The id of descriptor t in r (1..n_types), or 0 if t was not registered
+ * there (including t == NULL).  O(1): on every send and every dispatch.
+ * Any process of the node; the table is inherited, never written after
+ * the fork.
+ */
+static inline uint32_t act__reg_type_id(const struct act__registry *r, const act_type *t)
+{
+	if (__builtin_expect(!r->type_ix || !t, 0))
+		return 0;
+	for (uint32_t i = act__type_slot_of(r, t);; i = (i + 1) & r->type_ix_mask) {
+		const struct act__type_slot *s = &r->type_ix[i];
+		if (s->t == t)
+			return s->id;
+		if (!s->t)
+			return 0; /* at most half full: a free slot always ends the search */
+	}
+}
 /*
  * Registers every type declared with act_type_declare() (ACT_MESSAGE_TYPE)
  * so far that r does not know yet.  A declared type whose name r already
@@ -83,7 +128,7 @@ void act__reg_add_declared(struct act__registry *r);
 /* True if a and b have the same wire name, size and fields (one type). */
 bool act__type_same_shape(const act_type *a, const act_type *b);
 /* Type by wire name or NULL. */
-act_type *act__reg_type_by_name(const struct act__registry *r, const char *name);
+const act_type *act__reg_type_by_name(const struct act__registry *r, const char *name);
 
 ACT__SHARED int act__reg_add_group(struct act__registry *r, const char *name);
 ACT__SHARED struct act__group_def *act__reg_group(const struct act__registry *r, const char *name);

@@ -188,7 +188,8 @@ void act__tk_commit(struct act_test *t, struct act__env *e)
 /* ---- actors ---------------------------------------------------------------- */
 
 /* The handler table of actor a's behaviour (filled for nt types). */
-static int fill_table(act_handler_fn **tab, const act_behaviour *b, uint32_t nt)
+static int fill_table(const struct act__registry *reg, act_handler_fn **tab,
+                      const act_behaviour *b, uint32_t nt)
 {
 	act_handler_fn *bt = realloc(*tab, (nt + 1) * sizeof *bt);
 	if (!bt)
@@ -197,8 +198,9 @@ static int fill_table(act_handler_fn **tab, const act_behaviour *b, uint32_t nt)
 	memset(bt, 0, (nt + 1) * sizeof *bt);
 	for (size_t k = 0; k < b->n_handlers; k++) {
 		const act_handler *hd = &b->handlers[k];
-		if (hd->type && hd->type->id && hd->type->id <= nt)
-			bt[hd->type->id] = hd->fn;
+		uint32_t id = act__reg_type_id(reg, hd->type);
+		if (id && id <= nt)
+			bt[id] = hd->fn;
 	}
 	return 0;
 }
@@ -219,13 +221,13 @@ static int refresh(act_test_t *t)
 		struct actor *a = &w->actors[i];
 		a->id = i;
 		a->def = &t->reg.actors[i];
-		if ((grown || !a->by_type) && fill_table(&a->by_type, a->def->b, nt))
+		if ((grown || !a->by_type) && fill_table(&t->reg, &a->by_type, a->def->b, nt))
 			return -ENOMEM;
 	}
 	if (!grown)
 		return 0;
 	for (uint32_t k = 0; k < w->n_btab; k++)
-		if (fill_table(&w->btab[k].by_type, w->btab[k].b, nt))
+		if (fill_table(&t->reg, &w->btab[k].by_type, w->btab[k].b, nt))
 			return -ENOMEM;
 	/* Spawned actors point at their behaviour's table, which may have moved. */
 	uint32_t hi = w->dyn ? atomic_load_explicit(&w->dyn->hi, memory_order_relaxed) : 0;
@@ -324,7 +326,7 @@ static int queue_start(act_test_t *t, const struct actor *a, const act_start *st
 		return -ENOMEM;
 	act__env_write(env_of(r), ACT__REC_MSG,
 	               (uint32_t)(sizeof(struct act__env) + sizeof *st),
-	               &(struct act__route){ .type = act_start_type.id, .to = a->id,
+	               &(struct act__route){ .type = act__reg_type_id(&t->reg, &act_start_type), .to = a->id,
 	                                     .to_gen = a->gen });
 	memcpy(env_of(r) + 1, st, sizeof *st);
 	r->start = true;
@@ -485,10 +487,11 @@ static const act_behaviour probe_behaviour = {
 
 /* ---- delivery -------------------------------------------------------------- */
 
-/* True if invoking a for type t runs a function (as act__w_invoke decides). */
-static bool has_handler(const struct actor *a, const act_type *t)
+/* True if invoking a for type t (id tid) runs a function (as act__w_invoke
+ * decides). */
+static bool has_handler(const struct actor *a, const act_type *t, uint32_t tid)
 {
-	if (a->by_type[t->id])
+	if (a->by_type[tid])
 		return true;
 	if (t == &act_start_type || t == &act_shutdown_type)
 		return false;
@@ -519,7 +522,7 @@ static int deliver(act_test_t *t, struct rec *r)
 		if (!a->stopped && a->gen == e->to_gen) {
 			unit = unit_of(t, (uint32_t)(a - w->actors));
 			t->in_handler = true;
-			ran = has_handler(a, ty);
+			ran = has_handler(a, ty, e->type);
 			act__w_invoke(w, a, ty, msg, NULL, 0, NULL);
 			t->in_handler = false;
 		}
@@ -542,7 +545,7 @@ static int deliver(act_test_t *t, struct rec *r)
 		return 0;
 	}
 	/* The codec's check, on the packed copy, as for a ring's record. */
-	if (plen < ty->size || (reg->type_check[ty->id] && act__msg_fixup(ty, msg, plen))) {
+	if (plen < ty->size || (reg->type_check[e->type] && act__msg_fixup(ty, msg, plen))) {
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
 		act__w_dead_letter(w, "payload does not match its type", e->type, e->to);
 		free(r);
@@ -566,7 +569,7 @@ static int deliver(act_test_t *t, struct rec *r)
 			act__w_dead_letter(w, "reply after its ask timed out", e->type, e->to);
 		}
 	} else {
-		ran = has_handler(a, ty);
+		ran = has_handler(a, ty, e->type);
 		act__w_invoke(w, a, ty, msg, e, r->redelivered, NULL);
 	}
 	t->in_handler = false;
@@ -599,22 +602,12 @@ static int run_fifo(act_test_t *t)
 	return n;
 }
 
-/*
- * Makes t the testkit whose clock act_now_ns() reads, and checks that no
- * other testkit renumbered its types: a type's id lives in its descriptor
- * (act_type.id), so testkits alive at once must register the same types
- * in the same order (the declared ones always are).
- */
+/* Makes t the testkit whose clock act_now_ns() reads.  Type ids live in
+ * each testkit's registry, so testkits alive at once never disturb each
+ * other's numbering. */
 static int use(act_test_t *t)
 {
 	act__virtual_now_ns = &t->w.vnow_ns;
-	for (uint32_t i = 1; i <= t->reg.n_types; i++)
-		if (t->reg.types[i]->id != i) {
-			act__err_every("testkit: message type '%s' was renumbered by another testkit "
-			               "(register the same types in the same order in each)",
-			               t->reg.types[i]->name);
-			return -EEXIST;
-		}
 	return 0;
 }
 
@@ -745,7 +738,7 @@ ACT_API void act_test_free(act_test_t *t)
 	free(t);
 }
 
-ACT_API int act_test_add_type(act_test_t *t, act_type *type)
+ACT_API int act_test_add_type(act_test_t *t, const act_type *type)
 {
 	int err;
 

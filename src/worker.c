@@ -270,8 +270,9 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 			return -ENOMEM;
 		for (size_t k = 0; k < ac->def->b->n_handlers; k++) {
 			const act_handler *hd = &ac->def->b->handlers[k];
-			if (hd->type && hd->type->id && hd->type->id <= reg->n_types)
-				ac->by_type[hd->type->id] = hd->fn;
+			uint32_t id = act__reg_type_id(reg, hd->type);
+			if (id && id <= reg->n_types)
+				ac->by_type[id] = hd->fn;
 		}
 		w->n_local++;
 	}

@@ -54,7 +54,7 @@ enum {
 #define MAX_ASK_TIMEOUT_S     3600.0          /* the node's limit for timeout_ms */
 #define MAX_REQUEST_BYTES     (1024 * 1024)   /* the node refuses anything larger */
 #define MAX_ANSWER_BYTES      (64u * 1024 * 1024)
-#define MAX_NAME_BYTES        255
+#define MAX_NAME_BYTES        ACT_NAME_MAX    /* what the node declares and accepts */
 #define MAX_JSON_ID           9007199254740991ULL  /* 2^53 - 1: exact as a JSON number */
 
 enum cmd { CMD_STATUS, CMD_RESTART, CMD_STOP, CMD_SEND, CMD_ASK, CMD_DEAD_LETTERS,
@@ -161,8 +161,9 @@ static void print_help(void)
 "  -h, --help                print this help and exit\n"
 "  -V, --version             print the version and exit\n"
 "\n"
-"JSON is one JSON object, e.g. '{\"count\":1}'.  Put -- before arguments\n"
-"that start with '-'.\n"
+"GROUP, ACTOR and TYPE are the node's own names: 1..63 bytes of UTF-8 without\n"
+"control characters.  JSON is one JSON object, e.g. '{\"count\":1}'.  Put --\n"
+"before arguments that start with '-'.\n"
 "\n"
 "Exit status: 0 ok; 1 the node refused the request or reports a problem;\n"
 "2 usage error; 3 the node cannot be reached or gave no valid answer.\n",
@@ -176,8 +177,11 @@ static bool utf8_valid(const char *s)
 	return act__utf8_valid(s, strlen(s));
 }
 
-/* An actor, type or group name as the node knows them: 1..255 bytes of
- * UTF-8 without control characters. */
+/* An actor, type or group name as the node knows them: 1..ACT_NAME_MAX (63)
+ * bytes of UTF-8 without control characters.  The control commands name the
+ * node's own groups, actors and registered types, all declared under that
+ * limit (255-byte names exist only for remote peers, which actorsctl does
+ * not address). */
 static bool name_ok(const char *s)
 {
 	size_t n = strlen(s);

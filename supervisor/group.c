@@ -778,7 +778,9 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
 	act_down d;
 	char reason[sizeof d.reason];
 
-	if (!act_down_type.id || act_down_type.size != sizeof d)
+	uint32_t down_id = act__reg_type_id(&n->reg, &act_down_type);
+
+	if (!down_id || act_down_type.size != sizeof d)
 		return;
 	if (g->last_signal)
 		snprintf(reason, sizeof reason, "crashed: signal %d", g->last_signal);
@@ -817,7 +819,7 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
 				continue;
 			}
 			act__env_write(e, ACT__REC_MSG, len,
-			               &(struct act__route){ .type = act_down_type.id, .to = wid,
+			               &(struct act__route){ .type = down_id, .to = wid,
 			                                     .to_gen = m.watcher_gen,
 			                                     .from = ACT__DYN_BASE + gi * ACT__DYN_SLOTS +
 			                                             s + 1,

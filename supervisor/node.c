@@ -85,7 +85,7 @@ ACT_API void act_node_free(act_node_t *n)
 	free(n);
 }
 
-ACT_API int act_node_add_type(act_node_t *n, act_type *t)
+ACT_API int act_node_add_type(act_node_t *n, const act_type *t)
 {
 	return act__reg_add_type(&n->reg, t);
 }

@@ -33,7 +33,7 @@ ACT_MESSAGE_TYPE(answer_type, answer_msg, "Answer", ACT_FIELD(answer_msg, v, ACT
 ACT_MESSAGE_TYPE(done_type, answer_msg, "Done", ACT_FIELD(answer_msg, v, ACT_I32));
 /* Built by hand and never declared: no node knows it. */
 static const act_field unreg_fields[] = { ACT_FIELD(answer_msg, v, ACT_I32) };
-static act_type unreg_type = { "Unregistered", sizeof(answer_msg), _Alignof(answer_msg), unreg_fields, 1, 0 };
+static const act_type unreg_type = { "Unregistered", sizeof(answer_msg), _Alignof(answer_msg), unreg_fields, 1 };
 
 /* Cookies of the single asks. */
 #define C_BASIC   0xC0FFEE0123456789ull

@@ -41,6 +41,13 @@ with tap:
     a = node.send("e", "Ping", {"count": 2})
     tap.is_(a, {"ok": True}, "protocol: a good send answers {\"ok\":true}")
 
+    # ---- names: the node's own, 1..63 bytes; actorsctl refuses longer ones itself
+    rc, out, err = node.ctl("send", "e", "P" * 64, '{"count":1}')
+    tap.ok(rc == 2 and "1..63 bytes" in err,
+           "a 64-byte type name: usage error naming the limit (%d %r)" % (rc, err.strip()))
+    rc, out, err = node.ctl("--help")
+    tap.ok(rc == 0 and "1..63 bytes" in out, "the help states the name limit")
+
     # ---- rejected: each kind of bad input -------------------------------------------
     cases = [
         ("misspelled type", "Pnig", '{"count":1}', "Unknown message type 'Pnig'"),

@@ -53,7 +53,7 @@ ACT_MESSAGE_TYPE(note_type, ping_msg, "Note", ACT_FIELD(ping_msg, v, ACT_I32));
 ACT_MESSAGE_TYPE(done_type, ping_msg, "Done", ACT_FIELD(ping_msg, v, ACT_I32));
 /* Built by hand and never declared: no node knows it. */
 static const act_field unreg_fields[] = { ACT_FIELD(ping_msg, v, ACT_I32) };
-static act_type unreg_type = { "Unregistered", sizeof(ping_msg), _Alignof(ping_msg), unreg_fields, 1, 0 };
+static const act_type unreg_type = { "Unregistered", sizeof(ping_msg), _Alignof(ping_msg), unreg_fields, 1 };
 
 typedef struct { int32_t src; int32_t pad; int64_t seq; } seq_msg;
 ACT_MESSAGE_TYPE(seq_type, seq_msg, "Seq",

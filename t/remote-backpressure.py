@@ -24,7 +24,7 @@ import sys
 sys.dont_write_bytecode = True   # never write into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from actorsd_harness import Tap, Node, actor, wait_for, TESTMOD  # noqa: E402
-from zmq_peer import Peer, REMOTE_SO, need_zmq  # noqa: E402
+from zmq_peer import Peer, REMOTE_SO, need_zmq, send_frame  # noqa: E402
 
 zmq = need_zmq(REMOTE_SO)
 N = 14000   # more than the gateway's PUSH socket holds (SNDHWM 10000)
@@ -55,9 +55,9 @@ with tap:
     push.connect(ep)
     tap.cleanups.append(push.close)
     for i in range(1, N + 1):
-        push.send(json.dumps({"sender_actor": "late", "sender_endpoint": gone,
-                              "receiver": "pong", "message_type": "Ping",
-                              "message": {"count": i}}).encode())
+        send_frame(push, json.dumps({"sender_actor": "late", "sender_endpoint": gone,
+                                     "receiver": "pong", "message_type": "Ping",
+                                     "message": {"count": i}}).encode())
 
     def queued():
         for p in node.status()["gateway"]["peers"]:

@@ -25,7 +25,7 @@ import time
 sys.dont_write_bytecode = True   # never write into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from actorsd_harness import Tap, Node, actor, wait_for  # noqa: E402
-from zmq_peer import Peer, REMOTE_SO, need_zmq  # noqa: E402
+from zmq_peer import Peer, REMOTE_SO, need_zmq, send_frame  # noqa: E402
 
 zmq = need_zmq(REMOTE_SO)
 N_FORGED = 10000
@@ -75,9 +75,9 @@ with tap:
         for k in range(burst(r)):
             forged = "tcp://127.0.0.1:%d" % (1024 + i % 3000) if i % 2 else \
                      "tcp://127.0.0.%d:%d" % (2 + i // 3000 % 200, 1024 + i % 3000)
-            flood.send(json.dumps({"sender_actor": "x%d" % i, "sender_endpoint": forged,
-                                   "receiver": "pong", "message_type": "Ping",
-                                   "message": {"count": -1 - i}}).encode())
+            send_frame(flood, json.dumps({"sender_actor": "x%d" % i, "sender_endpoint": forged,
+                                          "receiver": "pong", "message_type": "Ping",
+                                          "message": {"count": -1 - i}}).encode())
             i += 1
         legit.send(ep, "pong", "Ping", {"count": r})
         env = legit.recv(5)

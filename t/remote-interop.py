@@ -219,6 +219,13 @@ with tap:
     tap.is_(env and (env["message_type"], env["receiver"]), ("Recorded", "pong"),
             "e: the recorder actor got the Reject and answered its sender")
     tap.is_(env and env["message"], dict(rej, n=1), "e: it decoded exactly the Reject's fields")
+    # A remote name may be 255 bytes (PROTOCOL.md): the C actor gets all of it.
+    long_by = "r" * 200 + "\u00e9" * 27 + "x"
+    assert len(long_by.encode()) == 255
+    peer.send(ep, "recorder", "Reject", dict(rej, rejected_by=long_by), sender="pong")
+    env = peer.recv(10)
+    tap.is_(env and env["message"], dict(rej, rejected_by=long_by, n=2),
+            "e: a 255-byte rejected_by reaches the C actor in full")
 
     # A Reject for an actor that does not exist, or that fails to decode,
     # is never answered with a Reject: the next thing we receive is the
@@ -227,8 +234,8 @@ with tap:
     peer.send(ep, "recorder", "Reject", {"message_type": "Ping"})   # undecodable
     peer.send(ep, "recorder", "Query", {})
     env = peer.recv(10)
-    tap.is_(env and (env["message_type"], env["message"]["n"]), ("Recorded", 1),
-            "e: no Reject answers a Reject (unknown actor, undecodable); count still 1")
+    tap.is_(env and (env["message_type"], env["message"]["n"]), ("Recorded", 2),
+            "e: no Reject answers a Reject (unknown actor, undecodable); count still 2")
 
     peer.send(ep, "pong", "Reject", {"message_type": "Pong", "reason": "gone fishing",
                                      "rejected_by": "tester"})
@@ -253,8 +260,8 @@ with tap:
 
     # ---- counters
     g = node.status()["gateway"]
-    tap.is_((g["unknown_receiver"], g["malformed_total"], g["rejects_received"]), (3, 0, 4),
-            "status: unknown_receiver 3, malformed 0, rejects_received 4")
+    tap.is_((g["unknown_receiver"], g["malformed_total"], g["rejects_received"]), (3, 0, 5),
+            "status: unknown_receiver 3, malformed 0, rejects_received 5")
     tap.is_(g["rejects_sent"], n_rejects,
             "status: rejects_sent %d (one per Reject we received)" % n_rejects)
     tap.ok(node.running(), "actorsd is still running")

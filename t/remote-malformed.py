@@ -30,7 +30,7 @@ import time
 sys.dont_write_bytecode = True   # never write into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from actorsd_harness import Tap, Node, actor, wait_for  # noqa: E402
-from zmq_peer import Peer, REMOTE_SO, need_zmq, reject_fields, wait_log  # noqa: E402
+from zmq_peer import Peer, REMOTE_SO, need_zmq, reject_fields, send_frame, wait_log  # noqa: E402
 
 zmq = need_zmq(REMOTE_SO)
 
@@ -339,7 +339,7 @@ with tap:
     tap.cleanups.append(mon_push.close)
     mon = mon_push.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
     mon_push.connect(ep)
-    mon_push.send(b"{" + b" " * (4 * MAX_FRAME) + b"}")
+    send_frame(mon_push, b"{" + b" " * (4 * MAX_FRAME) + b"}")
     events = []
 
     def disconnected():

@@ -26,11 +26,11 @@ ACT_MESSAGE_TYPE(told_type, ping_msg, "Told", ACT_FIELD(ping_msg, count, ACT_I32
 
 /* Built by hand, never declared. */
 static const act_field count_fields[] = { ACT_FIELD(ping_msg, count, ACT_I32) };
-static act_type hand_type = { "Handmade", sizeof(ping_msg), _Alignof(ping_msg), count_fields, 1, 0 };
-static act_type pong_copy = { "Pong", sizeof(ping_msg), _Alignof(ping_msg), count_fields, 1, 0 };
+static const act_type hand_type = { "Handmade", sizeof(ping_msg), _Alignof(ping_msg), count_fields, 1 };
+static const act_type pong_copy = { "Pong", sizeof(ping_msg), _Alignof(ping_msg), count_fields, 1 };
 typedef struct { int64_t wide; } wide_msg;
 static const act_field wide_fields[] = { ACT_FIELD(wide_msg, wide, ACT_I64) };
-static act_type pong_bad = { "Pong", sizeof(wide_msg), _Alignof(wide_msg), wide_fields, 1, 0 };
+static const act_type pong_bad = { "Pong", sizeof(wide_msg), _Alignof(wide_msg), wide_fields, 1 };
 
 #define HAND_TRIES 5
 

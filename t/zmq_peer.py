@@ -56,6 +56,35 @@ def need_zmq(*modules):
     return z
 
 
+# How long a send may wait for its socket to take the frame.
+SEND_TIMEOUT = 10
+
+
+def send_frame(sock, frame, timeout=SEND_TIMEOUT):
+    """
+    Sends frame on a PUSH socket without ever blocking for good: a PUSH
+    send blocks while no connection can take the frame (every pipe at its
+    high-water mark, or none up yet, e.g. a handshake still running on a
+    loaded machine, or one that failed and is being retried).  Tries
+    without blocking, then waits for the socket to become writable, until
+    timeout s have passed.  True if the frame was queued, False if the
+    time ran out (the caller's checks then see it was not delivered).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            sock.send(frame, zmq.NOBLOCK)
+            return True
+        except zmq.Again:
+            pass
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        # Writable again is an event: wait for it, bounded; a spurious
+        # wake-up just tries again.
+        sock.poll(max(1, int(min(left, 1.0) * 1000)), zmq.POLLOUT)
+
+
 def python_for_scripts():
     """The interpreter that runs example scripts: the one running us."""
     return os.environ.get("PYTHON_ZMQ") or sys.executable
@@ -82,11 +111,12 @@ class Peer:
             self.pushes[endpoint] = s
         return s
 
-    def send_raw(self, endpoint, frame):
-        self.push(endpoint).send(frame)
+    def send_raw(self, endpoint, frame, timeout=SEND_TIMEOUT):
+        """Sends one frame (see send_frame()): True if queued in time."""
+        return send_frame(self.push(endpoint), frame, timeout)
 
     def send(self, endpoint, receiver, mtype, message, sender=None, **extra):
-        """An envelope from us (sender_actor = sender or our name)."""
+        """An envelope from us (sender_actor = sender or our name); as send_raw()."""
         env = {
             "sender_actor": sender or self.name,
             "sender_endpoint": self.me,
@@ -95,7 +125,7 @@ class Peer:
             "message": message,
         }
         env.update(extra)
-        self.send_raw(endpoint, json.dumps(env).encode())
+        return self.send_raw(endpoint, json.dumps(env).encode())
 
     def recv(self, timeout):
         """The next envelope as a dict, or None if none came within timeout s."""

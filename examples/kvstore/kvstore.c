@@ -434,7 +434,7 @@ static const act_behaviour kv_behaviour = {
 
 ACT_MODULE_INIT(m)
 {
-	act_type *replies[] = { &value_type, &ok_type, &error_type, &kvstats_type };
+	const act_type *replies[] = { &value_type, &ok_type, &error_type, &kvstats_type };
 	int err = act_module_add_behaviour(m, &kv_behaviour);
 
 	for (size_t i = 0; !err && i < sizeof replies / sizeof replies[0]; i++)

@@ -97,7 +97,7 @@ static void log_reject(act_ctx *ctx, void *state, const void *m)
 	const act_reject *r = m;
 
 	say("%s: our %s was rejected by '%s': %.*s", act_self_name(ctx), r->message_type,
-	    r->rejected_by, (int)r->reason.len, (const char *)r->reason.ptr);
+	    (const char *)r->rejected_by.ptr, (int)r->reason.len, (const char *)r->reason.ptr);
 }
 
 static const act_handler pong_handlers[] = {
@@ -287,7 +287,8 @@ static void ping_on_reject(act_ctx *ctx, void *state, const void *m)
 	char why[256];
 
 	log_reject(ctx, state, m);
-	snprintf(why, sizeof why, "%s rejected by '%s'", r->message_type, r->rejected_by);
+	snprintf(why, sizeof why, "%s rejected by '%s'", r->message_type,
+	         (const char *)r->rejected_by.ptr);
 	finish(ctx, s, why);
 }
 

@@ -31,7 +31,11 @@ typedef struct act_ref {
 	uint32_t gen;   /* local spawned actors: the slot's generation, else 0 */
 } act_ref;
 
+#ifdef __cplusplus
+#define ACT_NOBODY (act_ref{0, 0, 0}) /* C++11 has no compound literals */
+#else
 #define ACT_NOBODY ((act_ref){0, 0, 0})
+#endif
 
 static inline bool act_ref_is_nobody(act_ref r) { return r.id == 0 && r.peer == 0; }
 static inline bool act_ref_eq(act_ref a, act_ref b)
@@ -119,7 +123,7 @@ typedef struct act_child_policy {
 typedef void (*act_handler_fn)(act_ctx *ctx, void *state, const void *msg);
 
 typedef struct act_handler {
-	act_type *type;
+	const act_type *type;
 	act_handler_fn fn;
 } act_handler;
 

@@ -56,15 +56,26 @@ typedef struct act_field {
 	uint32_t size;        /* sizeof(member) */
 } act_field;
 
+/*
+ * The runtime never writes into a descriptor (it keeps each node's
+ * descriptor-to-id table itself), so descriptors may be const, in
+ * read-only memory:  static const act_type t = { "Ping", sizeof(ping_t),
+ * ACT_ALIGNOF(ping_t), ping_fields, 1 };
+ */
 typedef struct act_type {
 	const char *name;        /* wire name, e.g. "Ping"; case-sensitive */
 	uint32_t size;           /* sizeof(struct) */
-	uint32_t align;          /* _Alignof(struct), at most 8 */
+	uint32_t align;          /* ACT_ALIGNOF(struct), at most 8 */
 	const act_field *fields;
 	uint32_t n_fields;
-	/* Runtime: the node-wide id assigned at registration, 0 = unregistered. */
-	uint32_t id;
 } act_type;
+
+/* The alignment of a type, in C11 and in C++11 alike. */
+#ifdef __cplusplus
+#define ACT_ALIGNOF(ctype) alignof(ctype)
+#else
+#define ACT_ALIGNOF(ctype) _Alignof(ctype)
+#endif
 
 #define ACT_FIELD(ctype, member, kind) \
 	{ #member, (kind), (uint32_t)offsetof(ctype, member), \
@@ -80,28 +91,39 @@ typedef struct act_type {
  * build by hand, before the node starts.  Never fails (on OOM the type
  * stays undeclared, and using it is logged).
  */
-ACT_API void act_type_declare(act_type *t);
+ACT_API void act_type_declare(const act_type *t);
 
 /*
- * Declares `act_type var` describing ctype with the given ACT_FIELD()s,
- * and declares it to the runtime at load time (act_type_declare()).
- * File scope only.
+ * Defines `const act_type var` describing ctype with the given ACT_FIELD()s,
+ * and declares it to the runtime at load time (act_type_declare()).  File
+ * scope only.  var has external linkage, in C++ too, so a header may say
+ * `extern const act_type var;`.  A file-local descriptor is written by hand
+ * (`static const act_type var = {...};`) and declared with
+ * act_type_declare() or act_node_add_type().
  */
 #define ACT_MESSAGE_TYPE(var, ctype, wire_name, ...) \
 	static const act_field var##_fields_[] = { __VA_ARGS__ }; \
-	act_type var = { (wire_name), (uint32_t)sizeof(ctype), \
-	                 (uint32_t)_Alignof(ctype), var##_fields_, \
-	                 (uint32_t)(sizeof(var##_fields_) / sizeof(act_field)), 0 }; \
+	ACT__TYPE_DEF_(var) = { (wire_name), (uint32_t)sizeof(ctype), \
+	                        (uint32_t)ACT_ALIGNOF(ctype), var##_fields_, \
+	                        (uint32_t)(sizeof(var##_fields_) / sizeof(act_field)) }; \
 	ACT__DECLARE_AT_LOAD_(var)
 
-/* Declares `act_type var` for a message type without fields (file scope). */
+/* Defines `const act_type var` for a message type without fields (file scope). */
 #define ACT_MESSAGE_TYPE_EMPTY(var, ctype, wire_name) \
-	act_type var = { (wire_name), (uint32_t)sizeof(ctype), \
-	                 (uint32_t)_Alignof(ctype), NULL, 0, 0 }; \
+	ACT__TYPE_DEF_(var) = { (wire_name), (uint32_t)sizeof(ctype), \
+	                        (uint32_t)ACT_ALIGNOF(ctype), NULL, 0 }; \
 	ACT__DECLARE_AT_LOAD_(var)
 
-/* Private to the two macros above: a load-time constructor for var (the
- * trailing declaration takes the user's semicolon). */
+/* Private to the two macros above.  In C++ a namespace-scope const has
+ * internal linkage unless declared extern, so C++ gets an extern
+ * declaration first, whose linkage the definition keeps (C would warn on
+ * `extern` with an initializer).  The load-time constructor's trailing
+ * declaration takes the user's semicolon. */
+#ifdef __cplusplus
+#define ACT__TYPE_DEF_(var) extern const act_type var; const act_type var
+#else
+#define ACT__TYPE_DEF_(var) const act_type var
+#endif
 #define ACT__DECLARE_AT_LOAD_(var) \
 	__attribute__((constructor)) static void var##_declare_(void) \
 	{ act_type_declare(&var); } \
@@ -127,11 +149,14 @@ typedef struct act_timeout {
 	int64_t id;
 } act_timeout;
 
-/* Reject: a remote node could not deliver a message we sent. */
+/* Reject: a remote node could not deliver a message we sent.  message_type
+ * names one of our types (at most ACT_NAME_MAX bytes); rejected_by is the
+ * rejecting actor's name, which a remote family member may make up to 255
+ * bytes long: a C string in full, like reason. */
 typedef struct act_reject {
 	char message_type[64];
 	act_buf reason;
-	char rejected_by[64];
+	act_buf rejected_by;
 } act_reject;
 
 /* Down: an actor watched with act_monitor() is gone.  actor is its name;
@@ -142,11 +167,12 @@ typedef struct act_down {
 	char reason[128];
 } act_down;
 
-ACT_API extern act_type act_start_type;
-ACT_API extern act_type act_down_type;
-ACT_API extern act_type act_shutdown_type;
-ACT_API extern act_type act_timeout_type;
-ACT_API extern act_type act_reject_type;
+/* Read-only, like any descriptor: the library exports no writable data. */
+ACT_API extern const act_type act_start_type;
+ACT_API extern const act_type act_down_type;
+ACT_API extern const act_type act_shutdown_type;
+ACT_API extern const act_type act_timeout_type;
+ACT_API extern const act_type act_reject_type;
 
 /* ---- JSON codec ---------------------------------------------------------- */
 

@@ -44,7 +44,7 @@ __attribute__((visibility("default"))) int actors_module_init(act_module *m);
 /* Registers behaviour b under b->name.  -EEXIST for a duplicate name. */
 ACT_API int act_module_add_behaviour(act_module *m, const act_behaviour *b);
 /* Registers a message type (see act_node_add_type). */
-ACT_API int act_module_add_type(act_module *m, act_type *t);
+ACT_API int act_module_add_type(act_module *m, const act_type *t);
 
 #ifdef __cplusplus
 }

@@ -39,7 +39,7 @@ ACT_API void act_node_free(act_node_t *node);
  * that are only sent) here.  Idempotent.  -EEXIST if another type has the
  * same wire name; -EINVAL for a bad descriptor.
  */
-ACT_API int act_node_add_type(act_node_t *node, act_type *type);
+ACT_API int act_node_add_type(act_node_t *node, const act_type *type);
 
 /*
  * Makes behaviour b available to act_spawn() under b->name (its handler

@@ -50,7 +50,7 @@ ACT_API act_test_t *act_test_new(void);
 ACT_API void act_test_free(act_test_t *t);
 
 /* Registers a type that is only sent (see act_node_add_type()). */
-ACT_API int act_test_add_type(act_test_t *t, act_type *type);
+ACT_API int act_test_add_type(act_test_t *t, const act_type *type);
 
 /*
  * Makes behaviour b spawnable by name from handlers (act_spawn), as

@@ -22,7 +22,7 @@ typedef struct {
 	int64_t n;
 	char message_type[64];
 	act_buf reason;
-	char rejected_by[64];
+	act_buf rejected_by;
 } recorded_msg;
 
 typedef struct { char _unused; } query_msg;
@@ -31,22 +31,22 @@ ACT_MESSAGE_TYPE(recorded_type, recorded_msg, "Recorded",
                  ACT_FIELD(recorded_msg, n, ACT_I64),
                  ACT_FIELD(recorded_msg, message_type, ACT_STR),
                  ACT_FIELD(recorded_msg, reason, ACT_VSTR),
-                 ACT_FIELD(recorded_msg, rejected_by, ACT_STR));
+                 ACT_FIELD(recorded_msg, rejected_by, ACT_VSTR));
 ACT_MESSAGE_TYPE_EMPTY(query_type, query_msg, "Query");
 
 struct recorder {
 	int64_t n;
 	char message_type[64];
 	char reason[1024];
-	char rejected_by[64];
+	char rejected_by[256]; /* a remote name: up to 255 bytes */
 };
 
 static void answer(act_ctx *ctx, const struct recorder *r)
 {
-	recorded_msg m = { .n = r->n, .reason = { r->reason, (uint32_t)strlen(r->reason), 0 } };
+	recorded_msg m = { .n = r->n, .reason = { r->reason, (uint32_t)strlen(r->reason), 0 },
+	                   .rejected_by = { r->rejected_by, (uint32_t)strlen(r->rejected_by), 0 } };
 
 	memcpy(m.message_type, r->message_type, sizeof m.message_type);
-	memcpy(m.rejected_by, r->rejected_by, sizeof m.rejected_by);
 	act_reply(ctx, &recorded_type, &m); /* -ENOENT for an anonymous sender: fine */
 }
 
@@ -58,7 +58,7 @@ static void on_reject(act_ctx *ctx, void *state, const void *msg)
 
 	r->n++;
 	snprintf(r->message_type, sizeof r->message_type, "%s", j->message_type);
-	snprintf(r->rejected_by, sizeof r->rejected_by, "%s", j->rejected_by);
+	snprintf(r->rejected_by, sizeof r->rejected_by, "%s", (const char *)j->rejected_by.ptr);
 	memcpy(r->reason, j->reason.ptr, n);
 	r->reason[n] = '\0';
 	answer(ctx, r);
