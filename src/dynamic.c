@@ -3,7 +3,7 @@
  * dynamic.c - actors created at run time: act_spawn, act_stop, monitors and
  * Down, act_fail, and re-creating spawned actors after a crash.
  *
- * Each group owns a range of ACT__DYN_SLOTS slots in the region (layout.h):
+ * Each group owns a range of slots in the region (layout.h, max_spawned):
  * a spawn in one's own group is a local slot allocation plus a record write
  * committed with one store, so no other process is involved and a worker
  * that dies mid-spawn leaves either a free slot or a whole record.  A
@@ -28,8 +28,11 @@
 #include "log.h"
 #include "worker-int.h"
 
-#define NAMES_CAP (2u * ACT__DYN_SLOTS) /* power of two, half full at most */
-#define MON_IDX_BITS 20u
+/* A monitor id is (sequence << MON_IDX_BITS | actors[] index + 1): room for
+ * the static actors and ACT__DYN_SLOTS_MAX spawn slots. */
+#define MON_IDX_BITS 24u
+_Static_assert(ACT__DYN_SLOTS_MAX < (1u << MON_IDX_BITS) / 2, "monitor ids hold every slot");
+_Static_assert(ACT_SPAWN_ARGS_MAX <= ACT__SPAWN_ARGS_MAX, "the public args limit fits");
 
 /* ---- the group's name table (spawned actors only) -------------------------- */
 
@@ -41,9 +44,9 @@ static uint32_t name_hash(const char *name)
 /* Index into w->names of `name`, or of the empty entry where it would go. */
 static uint32_t name_pos(const struct worker *w, const char *name)
 {
-	uint32_t i = name_hash(name) & (NAMES_CAP - 1);
+	uint32_t i = name_hash(name) & w->names_mask;
 	while (w->names[i] && strcmp(w->actors[w->names[i] - 1].def->name, name))
-		i = (i + 1) & (NAMES_CAP - 1);
+		i = (i + 1) & w->names_mask;
 	return i;
 }
 
@@ -68,10 +71,10 @@ static void name_remove(struct worker *w, const char *name)
 	for (;;) {
 		w->names[i] = 0;
 		for (;;) {
-			j = (j + 1) & (NAMES_CAP - 1);
+			j = (j + 1) & w->names_mask;
 			if (!w->names[j])
 				return;
-			uint32_t home = name_hash(w->actors[w->names[j] - 1].def->name) & (NAMES_CAP - 1);
+			uint32_t home = name_hash(w->actors[w->names[j] - 1].def->name) & w->names_mask;
 			/* Entry j may move to i unless its home lies cyclically in (i, j]. */
 			if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
 				break;
@@ -98,8 +101,8 @@ static bool find_in_group(const struct worker *w, uint32_t p, const char *name, 
 	uint32_t hi = atomic_load_explicit(&act__shm_dyn(&w->shm, p)->hi, memory_order_acquire);
 	char copy[ACT_NAME_MAX + 1];
 
-	if (hi > ACT__DYN_SLOTS)
-		hi = ACT__DYN_SLOTS;
+	if (hi > act__shm_dyn_slots(&w->shm, p))
+		hi = act__shm_dyn_slots(&w->shm, p);
 	for (uint32_t s = 0; s < hi; s++) {
 		struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, s);
 		uint64_t w1 = atomic_load_explicit(&r->word, memory_order_acquire);
@@ -111,7 +114,7 @@ static bool find_in_group(const struct worker *w, uint32_t p, const char *name, 
 			continue;
 		copy[ACT_NAME_MAX] = '\0';
 		if (!strcmp(copy, name)) {
-			out->id = ACT__DYN_BASE + (p - 1) * ACT__DYN_SLOTS + s + 1;
+			out->id = act__dyn_id(&w->shm, p, s) + 1;
 			out->peer = 0;
 			out->gen = ACT__SLOT_GEN(w1);
 			return true;
@@ -145,8 +148,7 @@ const char *act__dyn_ref_name(struct worker *w, act_ref ref)
 		return !a->stopped && a->gen == ref.gen ? a->def->name : NULL;
 	}
 	/* Another group's record: a snapshot that may change under us. */
-	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, (id - ACT__DYN_BASE) %
-	                                              ACT__DYN_SLOTS);
+	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, act__dyn_slot_of(&w->shm, id));
 	uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
 	return word == ACT__SLOT_WORD(ref.gen, ACT__SLOT_LIVE) ? r->name : NULL;
 }
@@ -155,10 +157,19 @@ const char *act__dyn_ref_name(struct worker *w, act_ref ref)
 
 int act__dyn_setup(struct worker *w)
 {
-	w->n_slots = w->n_local + ACT__DYN_SLOTS;
+	uint32_t n_names = 2;
+
+	/* Sized for the group's capacity, yet paid for only as used: both
+	 * arrays are large allocations (fresh zero pages from mmap), and a
+	 * page of them costs memory once written.  The name table stays at
+	 * most half full, so that probing stays short. */
+	while (n_names < 2u * w->dyn_cap)
+		n_names <<= 1;
+	w->n_slots = w->n_local + w->dyn_cap;
 	w->dyn = act__shm_dyn(&w->shm, w->self);
-	w->free_slots = malloc(ACT__DYN_SLOTS * sizeof *w->free_slots);
-	w->names = calloc(NAMES_CAP, sizeof *w->names);
+	w->free_slots = malloc((w->dyn_cap ? w->dyn_cap : 1) * sizeof *w->free_slots);
+	w->names = calloc(n_names, sizeof *w->names);
+	w->names_mask = n_names - 1;
 	/* Unique across restarts too: monitors outlive a worker in the records. */
 	w->mon_seq = act__now_ns() / 1000u;
 	if (!w->free_slots || !w->names)
@@ -169,11 +180,13 @@ int act__dyn_setup(struct worker *w)
 void act__dyn_touch(struct worker *w, struct actor *a)
 {
 	uint32_t s = (uint32_t)(a - w->actors) - w->n_local;
-	a->id = ACT__DYN_BASE + (w->self - 1) * ACT__DYN_SLOTS + s;
+	a->id = act__dyn_id(&w->shm, w->self, s);
 	a->dynamic = true;
 	a->stopped = true;
 	a->def = &a->ddef;
+	/* Addresses only: neither the record nor the ext block is touched. */
 	a->rec = act__shm_spawn_rec(&w->shm, w->self, s);
+	a->mon = act__shm_spawn_ext(&w->shm, w->self, s)->mon;
 }
 
 void act__dyn_teardown(struct worker *w)
@@ -183,7 +196,7 @@ void act__dyn_teardown(struct worker *w)
 		if (a->dynamic)
 			free(a->state);
 		if (!a->dynamic)
-			free(a->rec);
+			free(a->mon);
 		free(a->fail_reason);
 	}
 	for (uint32_t i = 0; i < w->n_btab; i++)
@@ -218,6 +231,30 @@ static act_handler_fn *behaviour_table(struct worker *w, const act_behaviour *b)
 	return t;
 }
 
+/* The args text of spawned actor a's record (inline or in its ext block), or NULL. */
+static char *spawn_args(struct worker *w, struct actor *a)
+{
+	struct act__spawn_rec *r = a->rec;
+	if (r->has_args == ACT__ARGS_INLINE)
+		return r->args;
+	if (r->has_args == ACT__ARGS_EXT)
+		return act__shm_spawn_ext(&w->shm, w->self,
+		                          (uint32_t)(a - w->actors) - w->n_local)->args;
+	return NULL;
+}
+
+/* Monitor entries of a that may be in use: for a spawned actor the
+ * record's high-water mark, so that an actor never monitored never
+ * touches its ext block. */
+static uint32_t n_mon_of(const struct actor *a)
+{
+	if (!a->mon)
+		return 0;
+	if (!a->dynamic)
+		return ACT__SPAWN_MONITORS;
+	return a->rec->n_mon < ACT__SPAWN_MONITORS ? a->rec->n_mon : ACT__SPAWN_MONITORS;
+}
+
 /* Fills slot actor a from its record (whose word says gen), ready for init. */
 static int occupy(struct worker *w, struct actor *a, const act_behaviour *b, uint32_t gen)
 {
@@ -229,7 +266,7 @@ static int occupy(struct worker *w, struct actor *a, const act_behaviour *b, uin
 		return -ENOMEM;
 	a->ddef = (struct act__actor_def){ .name = r->name, .id = a->id, .group = w->self,
 	                                   .b = b, .behaviour = r->behaviour,
-	                                   .args = r->has_args ? r->args : NULL };
+	                                   .args = spawn_args(w, a) };
 	a->gen = gen;
 	a->stopped = a->stopping = a->lost = false;
 	a->stop_reason = NULL;
@@ -291,10 +328,10 @@ static void send_down(struct worker *w, const struct act__spawn_mon *m, const ch
  */
 static void down_fanout(struct worker *w, struct actor *a, const char *reason)
 {
-	if (!a->rec)
-		return;
-	for (uint32_t i = 0; i < ACT__SPAWN_MONITORS; i++) {
-		struct act__spawn_mon *m = &a->rec->mon[i];
+	uint32_t n = n_mon_of(a);
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct act__spawn_mon *m = &a->mon[i];
 		if (!m->watcher)
 			continue;
 		send_down(w, m, a->def->name, a->id, a->gen, reason);
@@ -405,14 +442,15 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		snprintf(w->lost_reason, sizeof w->lost_reason, "crashed: exit %d", start->last_exit);
 	else
 		snprintf(w->lost_reason, sizeof w->lost_reason, "group stopped");
-	if (hi > ACT__DYN_SLOTS) {
+	if (hi > w->dyn_cap) {
 		act__err("spawn area: high-water mark %u out of range; treated as %u", hi,
-		         ACT__DYN_SLOTS);
-		hi = ACT__DYN_SLOTS;
+		         w->dyn_cap);
+		hi = w->dyn_cap;
+		atomic_store_explicit(&w->dyn->hi, hi, memory_order_relaxed);
 	}
+	/* The free stack holds the free slots below hi only: spawns take
+	 * slot hi when it is empty, so the slots never used cost nothing. */
 	w->n_free = 0;
-	for (uint32_t s = ACT__DYN_SLOTS; s-- > hi;)
-		w->free_slots[w->n_free++] = s;
 	for (uint32_t s = hi; s-- > 0;) {
 		struct actor *a = &w->actors[w->n_local + s];
 		act__dyn_touch(w, a);
@@ -428,6 +466,10 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		}
 		r->name[ACT_NAME_MAX] = r->behaviour[ACT_NAME_MAX] = '\0';
 		r->args[sizeof r->args - 1] = '\0';
+		if (r->has_args == ACT__ARGS_EXT)
+			act__shm_spawn_ext(&w->shm, w->self, s)->args[ACT__SPAWN_ARGS_MAX] = '\0';
+		else if (r->has_args != ACT__ARGS_INLINE)
+			r->has_args = ACT__ARGS_NONE;
 		const act_behaviour *b = act__reg_behaviour(w->reg, r->behaviour);
 		if (b && b->restart != ACT_TEMPORARY) {
 			int err = occupy(w, a, b, gen);
@@ -526,10 +568,17 @@ ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
 	}
 	if (name && name_taken(w, name))
 		return -EEXIST;
-	if (!w->n_free)
-		return -ENOSPC;
 
-	uint32_t slot = w->free_slots[w->n_free - 1];
+	/* A freed slot if any (the most recently freed: its pages are warm),
+	 * else the lowest never used. */
+	uint32_t slot;
+	if (w->n_free)
+		slot = w->free_slots[--w->n_free];
+	else if ((slot = atomic_load_explicit(&w->dyn->hi, memory_order_relaxed)) >= w->dyn_cap) {
+		act__warn_every("group '%s' is full: %u spawned actors (raise max_spawned)",
+		                w->reg->groups[w->self - 1].name, w->dyn_cap);
+		return -ENOSPC;
+	}
 	struct actor *a = &w->actors[w->n_local + slot];
 	if (!a->def)
 		act__dyn_touch(w, a);
@@ -550,20 +599,27 @@ ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
 	r->parent = ctx->actor->id + 1;
 	r->parent_gen = ctx->actor->gen;
 	r->restart = (uint8_t)b->restart;
-	r->has_args = args_json != NULL;
 	r->args_len = (uint16_t)args_len;
+	r->n_mon = 0; /* the last tenant's monitors were all cleared at its end */
 	snprintf(r->behaviour, sizeof r->behaviour, "%s", b->name);
 	if (name)
 		snprintf(r->name, sizeof r->name, "%s", name);
 	else
 		snprintf(r->name, sizeof r->name, "$%u.%u.%u", w->self, slot, gen);
-	memcpy(r->args, args_json ? args_json : "", args_len + 1);
-	memset(r->mon, 0, sizeof r->mon);
+	if (!args_json) {
+		r->has_args = ACT__ARGS_NONE;
+	} else if (args_len < sizeof r->args) {
+		r->has_args = ACT__ARGS_INLINE;
+		memcpy(r->args, args_json, args_len + 1);
+	} else {
+		/* Long args touch the slot's ext block. */
+		r->has_args = ACT__ARGS_EXT;
+		memcpy(act__shm_spawn_ext(&w->shm, w->self, slot)->args, args_json, args_len + 1);
+	}
 
-	w->n_free--;
 	if ((err = occupy(w, a, b, gen))) {
 		a->stopped = true;
-		w->n_free++;
+		w->free_slots[w->n_free++] = slot;
 		return err;
 	}
 	if ((err = run_init(w, a))) {
@@ -663,14 +719,17 @@ ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id)
 		send_down(w, &m, name, who.id - 1, who.gen, "noproc");
 		return 0;
 	}
-	if (!a->rec && !(a->rec = calloc(1, sizeof *a->rec)))
+	if (!a->mon && !(a->mon = calloc(ACT__SPAWN_MONITORS, sizeof *a->mon)))
 		return -ENOMEM;
+	uint32_t n_mon = n_mon_of(a);
 	for (uint32_t i = 0; i < ACT__SPAWN_MONITORS; i++) {
-		struct act__spawn_mon *m = &a->rec->mon[i];
-		if (m->watcher)
+		struct act__spawn_mon *m = &a->mon[i];
+		if (i < n_mon && m->watcher)
 			continue;
 		m->id = *monitor_id;
 		m->watcher_gen = me->gen;
+		if (a->dynamic && i >= n_mon)
+			a->rec->n_mon = (uint8_t)(i + 1); /* before the watcher that counts */
 		/* Release: the entry's other fields before the watcher that makes
 		 * it count; pairs with the acquire in act__dyn_restore()'s load of
 		 * the word (the next worker reads it after our death; the
@@ -687,13 +746,14 @@ ACT_API int act_demonitor(act_ctx *ctx, uint64_t monitor_id)
 	struct worker *w = ctx->w;
 	uint32_t idx = (uint32_t)(monitor_id & ((1u << MON_IDX_BITS) - 1));
 
-	if (idx == 0 || idx > w->n_slots || !w->actors[idx - 1].rec)
+	if (idx == 0 || idx > w->n_slots || !w->actors[idx - 1].mon)
 		return -ENOENT;
-	struct act__spawn_rec *r = w->actors[idx - 1].rec;
-	for (uint32_t i = 0; i < ACT__SPAWN_MONITORS; i++)
-		if (r->mon[i].watcher && r->mon[i].id == monitor_id) {
+	struct actor *a = &w->actors[idx - 1];
+	struct act__spawn_mon *mon = a->mon;
+	for (uint32_t i = 0, n = n_mon_of(a); i < n; i++)
+		if (mon[i].watcher && mon[i].id == monitor_id) {
 			/* One store removes it (relaxed: see down_fanout()). */
-			__atomic_store_n(&r->mon[i].watcher, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&mon[i].watcher, 0, __ATOMIC_RELAXED);
 			return 0;
 		}
 	return -ENOENT;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * layout.h - private: the frozen shared-memory format (layout version 3).
+ * layout.h - private: the frozen shared-memory format (layout version 5).
  *
  * The region is one memfd created by the supervisor before any worker
  * starts.  It holds, in order: the region header, one control block per
@@ -18,6 +18,10 @@
  *            the rings: struct act__dyn_hdr then ACT__DYN_SLOTS records of
  *            struct act__spawn_rec); act__region.dyn_off/dyn_area_bytes/
  *            dyn_slots/spawn_rec_bytes.
+ * Version 5: per-group spawn capacity (act__region.dyn[], dyn_shift
+ *            replace dyn_area_bytes/dyn_slots); the spawn record shrinks
+ *            to 192 bytes, its monitors and long args move to a per-slot
+ *            struct act__spawn_ext block after the records.
  */
 #ifndef ACT_LAYOUT_H
 #define ACT_LAYOUT_H
@@ -33,7 +37,7 @@
 #define ACT__REGION_MAGIC   0x4d48535352544341ull /* "ACTRSSHM" little-endian */
 #define ACT__RING_MAGIC     0x474e495252544341ull /* "ACTRRING" */
 #define ACT__POISON_MAGIC   0xdeaddeaddeaddeadull /* written at teardown */
-#define ACT__LAYOUT_VERSION 4u
+#define ACT__LAYOUT_VERSION 5u
 
 #define ACT__MAX_PARTS   256u  /* supervisor + up to 255 groups */
 #define ACT__READY_WORDS (ACT__MAX_PARTS / 64u)
@@ -276,26 +280,44 @@ struct act__ring_ent {
 };
 
 /*
- * Dynamic actors (spawned at run time).  Each group owns ACT__DYN_SLOTS
- * slots; a spawned actor's node-wide id is
- *     ACT__DYN_BASE + (group - 1) * ACT__DYN_SLOTS + slot
- * (static actors have the dense ids 0..n_actors-1), and its refs carry the
- * slot's generation, so a ref to a stopped actor never reaches a later
- * tenant of the slot.  Only the group's own worker writes its area; a
- * restarted worker re-creates its actors from the records, and other
- * processes read records only through the commit word (acquire).
+ * Dynamic actors (spawned at run time).  Group g owns n_slots slots (its
+ * "max_spawned", ACT__DYN_SLOTS_DEFAULT unless configured); a spawned
+ * actor's node-wide id is
+ *     ACT__DYN_BASE + act__region.dyn[g].base + slot
+ * where base = (g - 1) << dyn_shift, the stride being the smallest power
+ * of two (at least ACT__DYN_SLOTS_DEFAULT) that holds every group's
+ * capacity.  Use act__dyn_id() / act__dyn_group_of() / act__dyn_slot_of()
+ * (shm.h), never the arithmetic.  Static actors have the dense ids
+ * 0..n_actors-1, and refs to spawned ones carry the slot's generation, so
+ * a ref to a stopped actor never reaches a later tenant of the slot.
+ * Only the group's own worker writes its area; a restarted worker
+ * re-creates its actors from the records, and other processes read
+ * records only through the commit word (acquire).
+ *
+ * A group's area: struct act__dyn_hdr (one page), then n_slots records of
+ * struct act__spawn_rec (192 bytes: what every live actor needs), then,
+ * page aligned, n_slots blocks of struct act__spawn_ext (1 KiB: monitors
+ * and args longer than the record holds).  The memfd allocates a page only
+ * when it is first touched, so an unused slot costs no memory, and an
+ * actor that is never monitored and has short args never touches its ext
+ * block (the record's n_mon and has_args say whether to look there).
  */
-#define ACT__DYN_BASE        0x40000000u
-#define ACT__DYN_SLOTS       16384u /* per group */
-#define ACT__SPAWN_MONITORS  8u     /* monitors per spawned actor */
-#define ACT__SPAWN_REC_BYTES 1024u
-#define ACT__SPAWN_ARGS_MAX  (ACT__SPAWN_REC_BYTES - 281u) /* args bytes, NUL excluded */
+#define ACT__DYN_BASE          0x40000000u
+#define ACT__DYN_SLOTS_DEFAULT 16384u       /* per group */
+#define ACT__DYN_SLOTS_MAX     (1u << 22)   /* per group: 4 Mi */
+#define ACT__SPAWN_MONITORS    8u           /* monitors per spawned actor */
+#define ACT__SPAWN_INLINE_ARGS 40u          /* args bytes in the record, NUL included */
+#define ACT__SPAWN_EXT_BYTES   1024u
+#define ACT__SPAWN_ARGS_MAX    (ACT__SPAWN_EXT_BYTES - ACT__SPAWN_MONITORS * 16u - 1u)
 
 /* act__spawn_rec.word = generation << 32 | state. */
 enum { ACT__SLOT_FREE = 0, ACT__SLOT_LIVE = 1 };
 #define ACT__SLOT_WORD(gen, st) (((uint64_t)(gen) << 32) | (uint32_t)(st))
 #define ACT__SLOT_GEN(word)     ((uint32_t)((word) >> 32))
 #define ACT__SLOT_STATE(word)   ((uint32_t)(word))
+
+/* act__spawn_rec.has_args */
+enum { ACT__ARGS_NONE = 0, ACT__ARGS_INLINE = 1, ACT__ARGS_EXT = 2 };
 
 /* A monitor: the watcher's ref (id + 1, 0 = entry unused) and the id
  * act_monitor() returned. */
@@ -308,25 +330,35 @@ struct act__spawn_mon {
 /*
  * One slot's spawn record.  A spawn first moves the word to (gen + 1,
  * FREE) - so no ref handed out from here on can alias an earlier tenant -
- * writes every other field, and commits with one release store of (gen + 1,
- * LIVE): a worker killed at any point leaves a free slot or a whole
- * record.  A stop stores (gen, FREE).  Monitors are added and removed by
- * the owning worker only, with a single store of `watcher` each.
+ * writes every other field (and the ext block's args if long), and commits
+ * with one release store of (gen + 1, LIVE): a worker killed at any point
+ * leaves a free slot or a whole record.  A stop stores (gen, FREE).
+ * Monitors (in the slot's ext block) are added and removed by the owning
+ * worker only, with a single store of `watcher` each; n_mon is raised
+ * before a watcher at or above it is stored, and reset by each spawn.
  */
 struct act__spawn_rec {
 	_Atomic uint64_t word;
 	uint32_t parent;      /* parent's ref id (actor id + 1), 0 = none */
 	uint32_t parent_gen;
 	uint8_t restart;      /* act_restart_type */
-	uint8_t has_args;     /* 0: args_json was NULL */
-	uint16_t args_len;
-	uint32_t reserved;
+	uint8_t has_args;     /* ACT__ARGS_*: NULL, in args[] or in the ext block */
+	uint16_t args_len;    /* bytes, NUL excluded */
+	uint8_t n_mon;        /* ext mon[] entries below this may be in use */
+	uint8_t reserved[3];
 	char behaviour[ACT_NAME_MAX + 1];
 	char name[ACT_NAME_MAX + 1]; /* "$group.slot.gen" for an anonymous actor */
-	struct act__spawn_mon mon[ACT__SPAWN_MONITORS];
-	char args[ACT__SPAWN_REC_BYTES - 280u]; /* NUL-terminated JSON text */
+	char args[ACT__SPAWN_INLINE_ARGS]; /* NUL-terminated JSON text (ACT__ARGS_INLINE) */
 };
-_Static_assert(sizeof(struct act__spawn_rec) == ACT__SPAWN_REC_BYTES, "spawn record size");
+_Static_assert(sizeof(struct act__spawn_rec) == 192, "spawn record size");
+
+/* A slot's overflow block: touched only when the actor has monitors or
+ * args longer than ACT__SPAWN_INLINE_ARGS - 1 bytes. */
+struct act__spawn_ext {
+	struct act__spawn_mon mon[ACT__SPAWN_MONITORS];
+	char args[ACT__SPAWN_ARGS_MAX + 1]; /* NUL-terminated JSON text (ACT__ARGS_EXT) */
+};
+_Static_assert(sizeof(struct act__spawn_ext) == ACT__SPAWN_EXT_BYTES, "spawn ext size");
 
 /* The head of a group's spawn area (one page), then its records. */
 struct act__dyn_hdr {
@@ -336,6 +368,14 @@ struct act__dyn_hdr {
 	uint32_t reserved[15];
 };
 #define ACT__DYN_HDR_BYTES 4096u
+
+/* Where group g's spawn area lives (act__region.dyn[g]; [0] is unused). */
+struct act__dyn_group {
+	uint64_t off;      /* the area (its act__dyn_hdr), from the region start */
+	uint64_t ext_off;  /* its ext blocks, from the region start */
+	uint32_t base;     /* first id: ACT__DYN_BASE + base */
+	uint32_t n_slots;  /* capacity, 1..ACT__DYN_SLOTS_MAX */
+};
 
 /* The region header, at offset 0. */
 struct act__region {
@@ -354,12 +394,14 @@ struct act__region {
 	uint64_t checksum;         /* of everything above, see act__region_checksum */
 	_Atomic uint32_t stopping; /* set by the supervisor when the node stops */
 	int32_t supervisor_pid;
-	/* spawn areas (layout 4): group g's at dyn_off + (g - 1) * dyn_area_bytes */
-	uint64_t dyn_off;
-	uint64_t dyn_area_bytes;
-	uint32_t dyn_slots;        /* ACT__DYN_SLOTS */
+	/* spawn areas (layout 5): see struct act__dyn_group */
+	uint64_t dyn_off;          /* the first area */
+	uint32_t dyn_shift;        /* log2 of the id stride between groups */
 	uint32_t spawn_rec_bytes;  /* sizeof(struct act__spawn_rec) */
-	uint64_t dyn_checksum;     /* of the four fields above */
+	uint32_t spawn_ext_bytes;  /* sizeof(struct act__spawn_ext) */
+	uint32_t reserved_dyn;
+	struct act__dyn_group dyn[ACT__MAX_PARTS];
+	uint64_t dyn_checksum;     /* of the fields above, from dyn_off */
 };
 
 /* The format is frozen in bytes, not in names: the limits above must not move it. */

@@ -206,8 +206,11 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 	w->in = calloc(w->n_parts, sizeof *w->in);
 	w->out = calloc(w->n_parts, sizeof *w->out);
 	w->slot_of = malloc(reg->n_actors * sizeof *w->slot_of + 1);
-	/* The static actors, then one entry per spawn slot (dynamic.c). */
-	w->actors = calloc((size_t)g->n_actors + ACT__DYN_SLOTS, sizeof *w->actors);
+	/* The static actors, then one entry per spawn slot (dynamic.c).  A
+	 * large calloc is fresh zero pages from mmap: an entry costs memory
+	 * only once its slot is used (act__dyn_touch()). */
+	w->dyn_cap = act__shm_dyn_slots(&w->shm, w->self);
+	w->actors = calloc((size_t)g->n_actors + w->dyn_cap, sizeof *w->actors);
 	w->asks = calloc(ASK_SLOTS, sizeof *w->asks);
 	w->remotes = calloc(MAX_REMOTES, sizeof *w->remotes);
 	/* A decoded JSON message is at most its struct plus its strings: the
