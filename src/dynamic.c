@@ -429,6 +429,12 @@ void act__w_stale_letter(struct worker *w, const struct actor *a, const struct a
 
 /* ---- restore after a crash ------------------------------------------------------ */
 
+/* The liveness the supervisor checks (relaxed, as worker.c's beat()). */
+static void beat(struct worker *w)
+{
+	atomic_store_explicit(&w->part->heartbeat_ns, act__now_ns(), memory_order_relaxed);
+}
+
 int act__dyn_restore(struct worker *w, const act_start *start)
 {
 	/* Acquire: pairs with the release raise of hi in act_spawn(). */
@@ -453,6 +459,8 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 	w->n_free = 0;
 	for (uint32_t s = hi; s-- > 0;) {
 		struct actor *a = &w->actors[w->n_local + s];
+		if ((s & 65535) == 0) /* a million records take a while: not a hang */
+			beat(w);
 		act__dyn_touch(w, a);
 		struct act__spawn_rec *r = a->rec;
 		/* Acquire: pairs with the release commit in act_spawn(): a LIVE
@@ -501,6 +509,8 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 	/* init in slot order (parents were spawned before their children). */
 	for (uint32_t s = 0; s < hi; s++) {
 		struct actor *a = &w->actors[w->n_local + s];
+		if ((s & 65535) == 65535)
+			beat(w);
 		if (a->stopped)
 			continue;
 		int r = run_init(w, a);

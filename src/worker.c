@@ -362,9 +362,12 @@ int act__worker_main(const struct act__worker_args *a)
 		goto out;
 	}
 	w->ctx.w = w;
-	for (uint32_t i = 0; i < act__w_n_used(w); i++)
+	for (uint32_t i = 0; i < act__w_n_used(w); i++) {
 		if (!w->actors[i].stopped)
 			act__w_invoke(w, &w->actors[i], &act_start_type, &start, NULL, 0, NULL);
+		if ((i & 65535) == 65535) /* a million actors take a while: not a hang */
+			beat(w, act__now_ns());
+	}
 	atomic_store_explicit(&w->part->state, ACT__PS_READY, memory_order_relaxed);
 	act__w_send_ctrl(w, ACT__CTRL_READY, NULL, 0);
 	act__w_flush_notify(w);
