@@ -409,9 +409,11 @@ static int run_node(const act_behaviour *b, bool restore)
 	/* Spinning: the figures are about the runtime, not about wake-ups. */
 	if (!err)
 		err = act_node_set_spin_us(node, "g", restore ? 50 : 1000000);
-	/* A loaded machine must not make the 1m-actor restore look like a hang. */
+	/* A loaded machine must not make filling or restoring a million look
+	 * like a hang: a worker beats between ring batches, and a batch of
+	 * 64 kicks is a million spawns. */
 	if (!err)
-		err = act_node_set_heartbeat(node, "g", 100, 30000);
+		err = act_node_set_heartbeat(node, "g", 100, 120000);
 	if (!err)
 		err = act_node_set_backoff(node, 0, 1.0, 0, 0);
 	if (!err) {
