@@ -94,40 +94,84 @@ static void name_remove(struct worker *w, const char *name)
  * written; the acquire fence keeps the copy before the second load, so an
  * unchanged word means the copy is of that tenant's record.
  */
-static bool find_in_group(const struct worker *w, uint32_t p, const char *name, act_ref *out)
+static bool match_slot(const struct worker *w, uint32_t p, uint32_t s, const char *name,
+                       act_ref *out)
+{
+	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, s);
+	uint64_t w1 = atomic_load_explicit(&r->word, memory_order_acquire);
+	char copy[ACT_NAME_MAX + 1];
+
+	if (ACT__SLOT_STATE(w1) != ACT__SLOT_LIVE)
+		return false;
+	memcpy(copy, r->name, sizeof copy);
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&r->word, memory_order_relaxed) != w1)
+		return false;
+	copy[ACT_NAME_MAX] = '\0';
+	if (strcmp(copy, name))
+		return false;
+	out->id = act__dyn_id(&w->shm, p, s) + 1;
+	out->peer = 0;
+	out->gen = ACT__SLOT_GEN(w1);
+	return true;
+}
+
+/* Group p's slots in use: those below its high-water mark. */
+static uint32_t slots_used(const struct worker *w, uint32_t p)
 {
 	/* Acquire: pairs with the release raise of hi in act_spawn(), so every
 	 * slot below it was formatted before we look at it. */
 	uint32_t hi = atomic_load_explicit(&act__shm_dyn(&w->shm, p)->hi, memory_order_acquire);
-	char copy[ACT_NAME_MAX + 1];
+	return hi < act__shm_dyn_slots(&w->shm, p) ? hi : act__shm_dyn_slots(&w->shm, p);
+}
 
-	if (hi > act__shm_dyn_slots(&w->shm, p))
-		hi = act__shm_dyn_slots(&w->shm, p);
-	for (uint32_t s = 0; s < hi; s++) {
-		struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, s);
-		uint64_t w1 = atomic_load_explicit(&r->word, memory_order_acquire);
-		if (ACT__SLOT_STATE(w1) != ACT__SLOT_LIVE)
-			continue;
-		memcpy(copy, r->name, sizeof copy);
-		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(&r->word, memory_order_relaxed) != w1)
-			continue;
-		copy[ACT_NAME_MAX] = '\0';
-		if (!strcmp(copy, name)) {
-			out->id = act__dyn_id(&w->shm, p, s) + 1;
-			out->peer = 0;
-			out->gen = ACT__SLOT_GEN(w1);
+static bool find_in_group(const struct worker *w, uint32_t p, const char *name, act_ref *out)
+{
+	for (uint32_t s = 0, hi = slots_used(w, p); s < hi; s++)
+		if (match_slot(w, p, s, name, out))
 			return true;
-		}
-	}
 	return false;
+}
+
+/* Parses decimal digits at *p up to `end` into *v; false if none or too big. */
+static bool get_u32(const char **p, char end, uint32_t *v)
+{
+	uint64_t x = 0;
+	const char *q = *p;
+
+	while (*q >= '0' && *q <= '9' && x <= UINT32_MAX)
+		x = x * 10u + (uint64_t)(*q++ - '0');
+	if (q == *p || *q != end || x > UINT32_MAX)
+		return false;
+	*v = (uint32_t)x;
+	*p = q + (end != '\0');
+	return true;
+}
+
+/*
+ * An anonymous actor's name, "$group.slot.gen", says where it lives: it is
+ * looked up there, not in the name table (which holds named actors only,
+ * so that anonymous spawns, by far the most, never hash).  Names with '$'
+ * cannot be given to act_spawn(), so there is no other actor to find.
+ */
+static int anon_lookup(struct worker *w, const char *name, act_ref *out)
+{
+	const char *p = name + 1;
+	uint32_t g, s, gen;
+
+	if (!get_u32(&p, '.', &g) || !get_u32(&p, '.', &s) || !get_u32(&p, '\0', &gen) ||
+	    g < 1 || g >= w->n_parts || s >= slots_used(w, g))
+		return -ENOENT;
+	return match_slot(w, g, s, name, out) ? 0 : -ENOENT;
 }
 
 int act__dyn_lookup(struct worker *w, const char *name, act_ref *out)
 {
-	struct actor *a = name ? name_find(w, name) : NULL;
+	struct actor *a;
 
-	if (a) {
+	if (name && name[0] == '$')
+		return anon_lookup(w, name, out);
+	if ((a = name ? name_find(w, name) : NULL)) {
 		*out = (act_ref){ a->id + 1, 0, a->gen };
 		return 0;
 	}
@@ -273,14 +317,16 @@ static int occupy(struct worker *w, struct actor *a, const act_behaviour *b, uin
 	a->n_children = 0;
 	free(a->fail_reason);
 	a->fail_reason = NULL;
-	name_insert(w, a);
+	if (r->name[0] != '$') /* anonymous: see anon_lookup() */
+		name_insert(w, a);
 	return 0;
 }
 
 /* Undoes occupy() for an actor that never ran or has ended. */
 static void vacate(struct worker *w, struct actor *a)
 {
-	name_remove(w, a->def->name);
+	if (a->def->name[0] != '$')
+		name_remove(w, a->def->name);
 	free(a->state);
 	a->state = NULL;
 	a->stopped = true;

@@ -41,7 +41,9 @@ ACT_MESSAGE_TYPE(target_type, target_msg, "Target", ACT_FIELD(target_msg, id, AC
 struct area {
 	/* scenario 2 */
 	_Atomic int small_ok, small_first_err, small_after_stop, small_again_err;
-	_Atomic int long_args_ok, small_down_stopped, small_done;
+	_Atomic int long_args_ok, small_down_stopped, small_done, anon_local, anon_bad;
+	_Atomic int anon_remote, anon_remote_bad;
+	char anon_name[64];
 	/* scenario 3 */
 	_Atomic int spawn_fail, inits, inits_after, args_bad, pings_other, downs_stopped,
 	            downs_other, restarted, big_done, last_pinged;
@@ -96,7 +98,7 @@ static const act_behaviour small_b = { .name = "small", .state_size = 8, .init =
 
 static void filler_start(act_ctx *ctx, void *st, const void *m)
 {
-	act_ref r, first = ACT_NOBODY;
+	act_ref r, first = ACT_NOBODY, last = ACT_NOBODY;
 	uint64_t mid;
 	char args[400];
 	int err = 0, n = 0;
@@ -104,9 +106,21 @@ static void filler_start(act_ctx *ctx, void *st, const void *m)
 	while (n <= N_SMALL + 1 && !(err = act_spawn(ctx, NULL, "small", NULL, NULL, &r))) {
 		if (!n++)
 			first = r;
+		last = r;
 	}
 	A->small_ok = n;
 	A->small_first_err = err;
+	/* Anonymous names are looked up where they point, not in a table. */
+	const char *nm = act_ref_name(ctx, last);
+	act_ref back;
+	if (nm && nm[0] == '$') {
+		snprintf(A->anon_name, sizeof A->anon_name, "%s", nm);
+		A->anon_local = act_lookup(ctx, nm, &back) == 0 && act_ref_eq(back, last);
+	}
+	A->anon_bad = (act_lookup(ctx, "$1.99999.1", &back) == -ENOENT) +
+	              (act_lookup(ctx, "$1.1.999", &back) == -ENOENT) +
+	              (act_lookup(ctx, "$1.x.1", &back) == -ENOENT) +
+	              (act_lookup(ctx, "$77.1.1", &back) == -ENOENT);
 	/* One stop makes room for exactly one more, with long args. */
 	make_args(args, sizeof args, 0);
 	if (act_monitor(ctx, first, &mid) || act_stop(ctx, first))
@@ -118,11 +132,28 @@ static void filler_start(act_ctx *ctx, void *st, const void *m)
 static void filler_down(act_ctx *ctx, void *st, const void *m)
 {
 	const act_down *d = m;
+	act_ref other;
+	num_msg p = { 0 };
+
 	if (!strcmp(d->reason, "stopped"))
 		A->small_down_stopped++;
+	/* The other group looks one of ours up by its anonymous name. */
+	if (act_lookup(ctx, "other", &other) || act_send(ctx, other, &ping_type, &p))
+		act_shutdown(ctx);
+}
+
+/* In a second group: finds the small group's anonymous actor by name. */
+static void other_ping(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref r;
+	A->anon_remote = act_lookup(ctx, A->anon_name, &r) == 0 && act_ref_name(ctx, r) &&
+	                 !strcmp(act_ref_name(ctx, r), A->anon_name);
+	A->anon_remote_bad = act_lookup(ctx, "$1.99.7", &r) == -ENOENT;
 	A->small_done = 1;
 	act_shutdown(ctx);
 }
+static const act_handler other_h[] = { { &ping_type, other_ping } };
+static const act_behaviour other_b = { .name = "other", .handlers = other_h, .n_handlers = 1 };
 
 static const act_handler filler_h[] = { { &act_start_type, filler_start },
                                         { &act_down_type, filler_down } };
@@ -133,6 +164,8 @@ static void run_small(void)
 	act_node_t *node = act_node_new("dyncap-small");
 	act_node_add_group(node, "small");
 	act_node_add_actor(node, "small", "filler", &filler_b, NULL);
+	act_node_add_group(node, "others");
+	act_node_add_actor(node, "others", "other", &other_b, NULL);
 	act_node_add_behaviour(node, &small_b);
 	ok(act_node_set_max_spawned(node, "small", N_SMALL) == 0, "max_spawned %d accepted",
 	   N_SMALL);
@@ -146,6 +179,10 @@ static void run_small(void)
 	   "a stop made room for one more, and only one (%d)", A->small_again_err);
 	ok(A->long_args_ok, "long args (outside the record) reached init intact");
 	ok(A->small_down_stopped == 1, "the monitor (outside the record) got Down 'stopped'");
+	ok(A->anon_local && A->anon_bad == 4,
+	   "an anonymous name (%s) is found in its own group; 4 near misses are not (%d)",
+	   A->anon_name, A->anon_bad);
+	ok(A->anon_remote && A->anon_remote_bad, "and from another group");
 }
 
 /* ---- scenario 3: 200,000 actors across a crash --------------------------------------- */
