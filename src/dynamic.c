@@ -486,6 +486,7 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 	/* Acquire: pairs with the release raise of hi in act_spawn(). */
 	uint32_t hi = atomic_load_explicit(&w->dyn->hi, memory_order_acquire);
 	uint32_t n_back = 0, n_lost = 0;
+	uint64_t t0_ns = act__now_ns();
 
 	if (start->last_signal)
 		snprintf(w->lost_reason, sizeof w->lost_reason, "crashed: signal %d",
@@ -576,8 +577,8 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		}
 	}
 	if (n_back || n_lost)
-		act__info("re-created %u spawned actors; %u temporary ones were lost (%s)", n_back,
-		          n_lost, w->lost_reason);
+		act__info("re-created %u spawned actors in %.1f ms; %u temporary ones were lost (%s)",
+		          n_back, (double)(act__now_ns() - t0_ns) / 1e6, n_lost, w->lost_reason);
 	return 0;
 }
 
