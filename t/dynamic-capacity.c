@@ -19,6 +19,15 @@
 #include <stdatomic.h>
 #include <time.h>
 
+/* ASan's allocator makes an untouched calloc cost shadow memory. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
 #include "appfile.h"
 #include "tap.h"
 #include "harness.h"
@@ -378,11 +387,6 @@ static void run_rss(void)
 	long base = worker_rss(0), big = worker_rss(4194304);
 
 	ok(base > 0 && big > 0, "workers with 16384 and 4194304 slots ran (%ld, %ld kB)", base, big);
-#if defined(__SANITIZE_ADDRESS__) || defined(__has_feature)
-#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
 #ifdef UNDER_ASAN
 	ok(1, "# SKIP sanitizer allocators change what an untouched allocation costs");
 #else
