@@ -503,6 +503,14 @@ static void beat(struct worker *w)
 	atomic_store_explicit(&w->part->heartbeat_ns, act__now_ns(), memory_order_relaxed);
 }
 
+/* True if restore handles slot s: every slot in a worker; in a testkit,
+ * whose one spawn area holds the actors of all its groups, only the free
+ * slots and those of the group that crashed (testkit.c). */
+static bool restoring(struct worker *w, uint32_t s)
+{
+	return !w->tk || act__tk_restores(w->tk, s);
+}
+
 int act__dyn_restore(struct worker *w, const act_start *start)
 {
 	/* Acquire: pairs with the release raise of hi in act_spawn(). */
@@ -531,6 +539,8 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		populate(act__shm_spawn_rec(&w->shm, w->self, 0), (size_t)hi * sizeof(struct act__spawn_rec));
 	}
 	for (uint32_t s = hi; s-- > 0;) {
+		if (!restoring(w, s))
+			continue;
 		struct actor *a = &w->actors[w->n_local + s];
 		if ((s & 65535) == 0) /* a million records take a while: not a hang */
 			beat(w);
@@ -565,6 +575,8 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 			act__err("spawned actor '%s': behaviour '%s' is unknown; not re-created",
 			         r->name, r->behaviour);
 		a->ddef.name = r->name;
+		/* A no-op in a new worker; a testkit's table still holds it. */
+		name_remove(w, r->name);
 		struct actor tmp = *a;
 		down_fanout(w, &tmp, w->lost_reason);
 		/* Release: as in act__w_end_actor(). */
@@ -576,7 +588,7 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 	}
 	for (uint32_t s = 0; s < hi; s++) {
 		struct actor *a = &w->actors[w->n_local + s], *p;
-		if (!a->stopped && (p = parent_of(w, a)))
+		if (restoring(w, s) && !a->stopped && (p = parent_of(w, a)))
 			p->n_children++;
 	}
 	/* init in slot order (parents were spawned before their children). */
@@ -584,7 +596,7 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		struct actor *a = &w->actors[w->n_local + s];
 		if ((s & 65535) == 65535)
 			beat(w);
-		if (a->stopped)
+		if (a->stopped || !restoring(w, s))
 			continue;
 		int r = run_init(w, a);
 		if (r) {

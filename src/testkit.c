@@ -3,12 +3,21 @@
  * testkit.c - actors under test in one process (include/actors/testkit.h).
  *
  * A testkit is one in-process worker (struct worker, worker-int.h) over a
- * registry of its own, in which every actor is a group of its own.  The
- * handlers reach the runtime through the same act_ctx operations as in a
- * node (ops.c); only two things are swapped: the transport (ops.c's
+ * registry of its own with one group, "test".  A crash, though, takes one
+ * "unit" down: a static actor (made by act_test_spawn/probe) with every
+ * actor spawned under it, so that each static actor behaves as a group of
+ * its own.  Spawned actors live in one spawn area (an anonymous mapping
+ * laid out as a region's, TK_SPAWN_SLOTS slots) shared by all units and
+ * run by dynamic.c's own code; a unit's crash re-creates its spawned
+ * actors through act__dyn_restore(), told by act__tk_restores() which
+ * slots are that unit's.  actors[] has room for MAX_STATIC static actors
+ * and every spawn slot from the start, so no entry ever moves.
+ *
+ * The handlers reach the runtime through the same act_ctx operations as
+ * in a node (ops.c); only two things are swapped: the transport (ops.c's
  * out_reserve/out_commit put each envelope, written exactly as into a
  * ring, at the tail of one FIFO here) and the clock (w->vnow_ns, which
- * act_now_ns() reads too).  Delivery follows dispatch.c's handle_record:
+ * act_now_ns() reads: each API call points it at its own testkit).  Delivery follows dispatch.c's handle_record:
  * the payload is checked and its act_buf pointers fixed up by the codec,
  * replies go through the ask table, the rest through act__w_invoke();
  * timers and ask timeouts fire through act__w_run_timers().
@@ -21,11 +30,13 @@
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <actors.h>
 #include <actors/testkit.h>
 
 #include "clock.h"
+#include "log.h"
 #include "message.h"
 #include "registry.h"
 #include "worker-int.h"
@@ -33,6 +44,11 @@
 #define MAX_MSG (64u * 1024u)        /* a group's default record limit */
 #define MAX_REDELIVERIES 3u          /* a group's default */
 #define MAX_STEPS 10000000           /* deliveries per run before -ELOOP */
+/* The testkit's one spawn area has the default capacity of a group. */
+#define TK_SPAWN_SLOTS ACT__DYN_SLOTS_DEFAULT
+#define MAX_STATIC TK_SPAWN_SLOTS    /* actors made by act_test_spawn/probe */
+#define GROUP "test"                 /* the registry's one group */
+#define NO_UNIT UINT32_MAX
 
 /* One envelope, as a ring holds it: struct act__env then the payload. */
 struct rec {
@@ -46,7 +62,7 @@ struct queue {
 	struct rec *head, *tail;
 };
 
-/* What the testkit keeps per actor, beside the worker's struct actor. */
+/* What the testkit keeps per unit (static actor), beside its struct actor. */
 struct tk_actor {
 	bool probe;
 	bool crash;                  /* act_test_crash() from a handler: at its return */
@@ -54,10 +70,23 @@ struct tk_actor {
 	struct queue got;            /* a probe's envelopes */
 };
 
+/* The unit of a spawn slot's tenant (generation gen), found from its
+ * parents and remembered: a tenant may outlive its parent (a temporary
+ * one lost in a crash), not its unit. */
+struct tk_unit {
+	uint32_t gen;                /* 0 = not known yet */
+	uint32_t unit;
+};
+
 struct act_test {
 	struct worker w;
 	struct act__registry reg;
-	struct tk_actor *xs;         /* [reg.n_actors] */
+	struct tk_actor *xs;         /* [MAX_STATIC] */
+	struct tk_unit *units;       /* [TK_SPAWN_SLOTS] */
+	bool *restoring;             /* [TK_SPAWN_SLOTS]: act__tk_restores() */
+	void *area;                  /* the spawn area (mmap) */
+	size_t area_len;
+	uint32_t n_types_seen;       /* types when refresh() last ran */
 	struct queue fifo;
 	struct rec *cur;             /* envelope being handled, or NULL */
 	bool in_handler;             /* a handler (or timer, ask callback) is running */
@@ -160,55 +189,145 @@ void act__tk_commit(struct act_test *t, struct act__env *e)
 
 /* ---- actors ---------------------------------------------------------------- */
 
-/*
- * Brings the worker's arrays in line with the registry after it grew:
- * actors[] and xs[] sized to n_actors, each def re-pointed (the registry
- * may have moved them), each by_type table sized to the types and filled.
- */
-static int refresh(act_test_t *t)
+/* The handler table of actor a's behaviour (filled for nt types). */
+static int fill_table(act_handler_fn **tab, const act_behaviour *b, uint32_t nt)
 {
-	struct worker *w = &t->w;
-	uint32_t n = t->reg.n_actors, nt = t->reg.n_types;
-	struct actor *as = realloc(w->actors, (n ? n : 1) * sizeof *as);
-	if (!as)
+	act_handler_fn *bt = realloc(*tab, (nt + 1) * sizeof *bt);
+	if (!bt)
 		return -ENOMEM;
-	w->actors = as;
-	struct tk_actor *xs = realloc(t->xs, (n ? n : 1) * sizeof *xs);
-	if (!xs)
-		return -ENOMEM;
-	t->xs = xs;
-	for (uint32_t i = w->n_local; i < n; i++) {
-		memset(&as[i], 0, sizeof as[i]);
-		memset(&xs[i], 0, sizeof xs[i]);
-		as[i].id = i;
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		struct actor *a = &as[i];
-		act_handler_fn *bt = realloc(a->by_type, (nt + 1) * sizeof *bt);
-		if (!bt)
-			return -ENOMEM;
-		a->by_type = bt;
-		a->def = &t->reg.actors[i];
-		memset(bt, 0, (nt + 1) * sizeof *bt);
-		for (size_t k = 0; k < a->def->b->n_handlers; k++) {
-			const act_handler *hd = &a->def->b->handlers[k];
-			if (hd->type && hd->type->id && hd->type->id <= nt)
-				bt[hd->type->id] = hd->fn;
-		}
+	*tab = bt;
+	memset(bt, 0, (nt + 1) * sizeof *bt);
+	for (size_t k = 0; k < b->n_handlers; k++) {
+		const act_handler *hd = &b->handlers[k];
+		if (hd->type && hd->type->id && hd->type->id <= nt)
+			bt[hd->type->id] = hd->fn;
 	}
 	return 0;
 }
 
-/* Queues Start for actor slot: at the FIFO's head after a restart (the
+/*
+ * Brings the worker in line with the registry after it grew: each static
+ * actor's def re-pointed (the registry may have moved them), and, when
+ * types were added, every by_type table (static ones and the per
+ * behaviour ones of dynamic.c) sized to the types and filled again.
+ */
+static int refresh(act_test_t *t)
+{
+	struct worker *w = &t->w;
+	uint32_t nt = t->reg.n_types;
+	bool grown = nt != t->n_types_seen;
+
+	for (uint32_t i = 0; i < t->reg.n_actors; i++) {
+		struct actor *a = &w->actors[i];
+		a->id = i;
+		a->def = &t->reg.actors[i];
+		if ((grown || !a->by_type) && fill_table(&a->by_type, a->def->b, nt))
+			return -ENOMEM;
+	}
+	if (!grown)
+		return 0;
+	for (uint32_t k = 0; k < w->n_btab; k++)
+		if (fill_table(&w->btab[k].by_type, w->btab[k].b, nt))
+			return -ENOMEM;
+	/* Spawned actors point at their behaviour's table, which may have moved. */
+	uint32_t hi = w->dyn ? atomic_load_explicit(&w->dyn->hi, memory_order_relaxed) : 0;
+	for (uint32_t s = 0; s < hi; s++) {
+		struct actor *a = &w->actors[w->n_local + s];
+		for (uint32_t k = 0; a->def && a->ddef.b && k < w->n_btab; k++)
+			if (w->btab[k].b == a->ddef.b)
+				a->by_type = w->btab[k].by_type;
+	}
+	t->n_types_seen = nt;
+	return 0;
+}
+
+/*
+ * The unit (static actor index) of actors[] entry i, or NO_UNIT: static
+ * actors are their own; a spawned one belongs to its parent's, found up
+ * the parent chain while the parents live and remembered per tenant.
+ */
+static uint32_t unit_of(act_test_t *t, uint32_t i)
+{
+	struct worker *w = &t->w;
+	uint32_t u = NO_UNIT, j = i;
+
+	if (i < w->n_local)
+		return i;
+	/* Up the chain to a known unit (a child's parent was spawned before
+	 * it, so the chain ends; the bound is for a corrupted record). */
+	for (uint32_t steps = 0; steps <= TK_SPAWN_SLOTS; steps++) {
+		struct actor *a = &w->actors[j];
+		struct tk_unit *m = &t->units[j - w->n_local];
+		if (m->gen && m->gen == a->gen) {
+			u = m->unit;
+			break;
+		}
+		uint32_t pid = a->rec ? a->rec->parent : 0;
+		if (!pid)
+			break;
+		if (pid - 1 < t->reg.n_actors) {
+			u = pid - 1;
+			break;
+		}
+		struct actor *p = act__w_group_of(w, pid - 1) == w->self ? act__w_local(w, pid - 1)
+		                                                          : NULL;
+		if (!p || p->stopped || p->gen != a->rec->parent_gen)
+			break;
+		j = (uint32_t)(p - w->actors);
+	}
+	if (u == NO_UNIT)
+		return u;
+	/* Remember it for every tenant on the way. */
+	for (j = i; j >= w->n_local;) {
+		struct actor *a = &w->actors[j];
+		struct tk_unit *m = &t->units[j - w->n_local];
+		if (m->gen && m->gen == a->gen)
+			break;
+		m->gen = a->gen;
+		m->unit = u;
+		uint32_t pid = a->rec->parent;
+		if (pid - 1 < t->reg.n_actors)
+			break;
+		j = (uint32_t)(act__w_local(w, pid - 1) - w->actors);
+	}
+	return u;
+}
+
+bool act__tk_restores(struct act_test *t, uint32_t slot)
+{
+	return slot < TK_SPAWN_SLOTS && t->restoring[slot];
+}
+
+/* The live actor ref r names in t (a static one even when stopped, if
+ * `any`), or NULL. */
+static struct actor *actor_of(act_test_t *t, act_ref r, bool any)
+{
+	struct worker *w = &t->w;
+	struct actor *a;
+
+	if (r.peer || r.id == 0)
+		return NULL;
+	if (r.id - 1 < t->reg.n_actors) {
+		a = &w->actors[r.id - 1];
+		return any || !a->stopped ? a : NULL;
+	}
+	if (!w->dyn || act__w_group_of(w, r.id - 1) != w->self)
+		return NULL;
+	a = act__w_local(w, r.id - 1);
+	return !a->stopped && a->gen == r.gen ? a : NULL;
+}
+
+/* Queues Start for actor a: at the FIFO's head after a restart (the
  * worker delivers it before reading its rings), at its tail on spawn. */
-static int queue_start(act_test_t *t, uint32_t slot, const act_start *st, bool front)
+static int queue_start(act_test_t *t, const struct actor *a, const act_start *st, bool front)
 {
 	struct rec *r = rec_new((uint32_t)(sizeof(struct act__env) + sizeof *st));
 	if (!r)
 		return -ENOMEM;
 	act__env_write(env_of(r), ACT__REC_MSG,
 	               (uint32_t)(sizeof(struct act__env) + sizeof *st),
-	               &(struct act__route){ .type = act_start_type.id, .to = slot });
+	               &(struct act__route){ .type = act_start_type.id, .to = a->id,
+	                                     .to_gen = a->gen });
 	memcpy(env_of(r) + 1, st, sizeof *st);
 	r->start = true;
 	if (front)
@@ -216,6 +335,25 @@ static int queue_start(act_test_t *t, uint32_t slot, const act_start *st, bool f
 	else
 		push(&t->fifo, r);
 	return 0;
+}
+
+/* Drops the queued Starts of unit u's actors: a new instance gets its own. */
+static void purge_starts(act_test_t *t, uint32_t u)
+{
+	struct rec **pp = &t->fifo.head, *prev = NULL;
+
+	while (*pp) {
+		struct rec *r = *pp;
+		struct actor *a = r->start ? act__w_local(&t->w, env_of(r)->to) : NULL;
+		if (a && unit_of(t, (uint32_t)(a - t->w.actors)) == u) {
+			*pp = r->next;
+			free(r);
+			continue;
+		}
+		prev = r;
+		pp = &r->next;
+	}
+	t->fifo.tail = prev;
 }
 
 /* Runs a's init as the worker does (before Start).  0 or a negative error. */
@@ -237,46 +375,91 @@ static int run_init(act_test_t *t, struct actor *a)
 	return 0;
 }
 
+/* What dies with a process: an actor's timers and asks, its state (no fini). */
+static void drop(act_test_t *t, struct actor *a)
+{
+	uint32_t i = (uint32_t)(a - t->w.actors);
+
+	act__timers_cancel_owner(&t->w.timers, i);
+	act__ask_drop_owner(&t->w, i);
+	a->stopping = false;
+	a->running = 0;
+	a->n_children = 0;
+	a->stop_reason = NULL;
+	free(a->fail_reason);
+	a->fail_reason = NULL;
+}
+
 /*
- * The crash of actor slot's group and its restart: what dies with the
- * process (state, timers, asks) goes without fini; init runs on zeroed
- * state; Start{restart} goes first, then the envelope that was being
- * handled (if any), flagged as redelivered.
+ * The crash of unit u's group and its restart: what dies with the
+ * process (state, timers, asks, the static actor's monitors) goes without
+ * fini; init runs on zeroed state; the unit's permanent and transient
+ * spawned actors come back (dynamic.c, same refs, init again), its
+ * temporary ones are gone (Down "crashed: signal 9" to their monitors);
+ * then Start{restart} to each, static one first, then the envelope that
+ * was being handled (if any), flagged as redelivered.
  */
-static int restart(act_test_t *t, uint32_t slot, struct rec *inflight)
+static int restart(act_test_t *t, uint32_t u, struct rec *inflight)
 {
 	struct worker *w = &t->w;
-	struct actor *a = &w->actors[slot];
-	struct tk_actor *x = &t->xs[slot];
+	struct actor *a = &w->actors[u];
+	struct tk_actor *x = &t->xs[u];
+	uint32_t hi = atomic_load_explicit(&w->dyn->hi, memory_order_relaxed);
 	act_start st;
 	int err;
 
-	act__timers_cancel_owner(&w->timers, slot);
-	act__ask_drop_owner(w, slot);
+	purge_starts(t, u);
+	for (uint32_t s = 0; s < hi; s++) {
+		struct actor *d = &w->actors[w->n_local + s];
+		if (!d->def)
+			act__dyn_touch(w, d);
+		uint64_t word = atomic_load_explicit(&d->rec->word, memory_order_relaxed);
+		t->restoring[s] = ACT__SLOT_STATE(word) != ACT__SLOT_LIVE;
+		if (t->restoring[s] || unit_of(t, w->n_local + s) != u)
+			continue;
+		t->restoring[s] = true;
+		drop(t, d);
+		free(d->state);
+		d->state = NULL;
+		d->stopped = true;
+	}
+	drop(t, a);
 	memset(a->state, 0, a->def->b->state_size ? a->def->b->state_size : 1);
-	a->stopping = a->stopped = false;
+	a->stopped = false;
+	free(a->mon); /* a static actor's monitors lived in the process */
+	a->mon = NULL;
 	x->crash = false;
 	x->n_restarts++;
 	if (inflight) {
 		inflight->redelivered++;
 		push_front(&t->fifo, inflight);
 	}
-	if ((err = run_init(t, a)))
-		return err;
 	st = (act_start){ true, x->n_restarts, SIGKILL, -1 };
-	return queue_start(t, slot, &st, true);
+	err = run_init(t, a);
+	if (!err) {
+		t->in_handler = true;
+		err = act__dyn_restore(w, &st);
+		t->in_handler = false;
+	}
+	for (uint32_t s = hi; !err && s-- > 0;) {
+		struct actor *d = &w->actors[w->n_local + s];
+		if (t->restoring[s] && !d->stopped)
+			err = queue_start(t, d, &st, true);
+	}
+	memset(t->restoring, 0, hi * sizeof *t->restoring);
+	return err ? err : queue_start(t, a, &st, true);
 }
 
-/* Restarts the actors whose crash was asked for during a handler; the
- * envelope being handled goes back to the one that was handling it. */
-static void do_crashes(act_test_t *t, uint32_t slot, struct rec **inflight)
+/* Restarts the units whose crash was asked for during a handler; the
+ * envelope being handled goes back to the unit that was handling it. */
+static void do_crashes(act_test_t *t, uint32_t unit, struct rec **inflight)
 {
 	for (uint32_t i = 0; t->n_crash && i < t->reg.n_actors; i++) {
 		if (!t->xs[i].crash)
 			continue;
 		t->n_crash--;
 		struct rec *r = NULL;
-		if (inflight && i == slot) {
+		if (inflight && i == unit) {
 			r = *inflight;
 			*inflight = NULL;
 		}
@@ -321,15 +504,22 @@ static int deliver(act_test_t *t, struct rec *r)
 	struct worker *w = &t->w;
 	const struct act__registry *reg = &t->reg;
 	struct act__env *e = env_of(r);
-	uint32_t slot = e->to;
-	struct actor *a = &w->actors[slot];
-	const act_type *ty = reg->types[e->type];
+	struct actor *a = act__w_group_of(w, e->to) == w->self ? act__w_local(w, e->to) : NULL;
+	const act_type *ty = e->type && e->type <= reg->n_types ? reg->types[e->type] : NULL;
 	void *msg = e + 1;
 	size_t plen = e->rec.len - sizeof *e;
+	uint32_t unit = NO_UNIT;
 	int ran = 0;
 
+	if (!a || !ty) {
+		/* Not written by ops.c: cannot happen, but never a crash. */
+		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
+		free(r);
+		return 0;
+	}
 	if (r->start) {
-		if (!a->stopped) {
+		if (!a->stopped && a->gen == e->to_gen) {
+			unit = unit_of(t, (uint32_t)(a - w->actors));
 			t->in_handler = true;
 			ran = has_handler(a, ty);
 			act__w_invoke(w, a, ty, msg, NULL, 0, NULL);
@@ -347,6 +537,12 @@ static int deliver(act_test_t *t, struct rec *r)
 			return 0;
 		}
 	}
+	if (a->dynamic && (a->stopped || a->gen != e->to_gen)) {
+		/* A ref to a spawned actor that is gone: never its slot's next tenant. */
+		act__w_stale_letter(w, a, e);
+		free(r);
+		return 0;
+	}
 	/* The codec's check, on the packed copy, as for a ring's record. */
 	if (plen < ty->size || (reg->type_check[ty->id] && act__msg_fixup(ty, msg, plen))) {
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
@@ -359,12 +555,13 @@ static int deliver(act_test_t *t, struct rec *r)
 		free(r);
 		return 0;
 	}
+	unit = unit_of(t, (uint32_t)(a - w->actors));
 	t->cur = r;
 	t->kept = false;
 	t->in_handler = true;
 	if (e->rec.flags & ACT__ENV_REPLY) {
 		struct ask *k = act__ask_find(w, e->corr);
-		if (k && k->slot == e->to) {
+		if (k && k->slot == (uint32_t)(a - w->actors)) {
 			act__ask_deliver(w, a, k, ty, msg, e);
 			ran = 1;
 		} else {
@@ -381,7 +578,7 @@ static int deliver(act_test_t *t, struct rec *r)
 out:
 	/* A crash asked for by this handler takes r along to be redelivered. */
 	if (t->n_crash)
-		do_crashes(t, slot, &r);
+		do_crashes(t, unit, &r);
 	free(r);
 	return ran;
 }
@@ -404,6 +601,25 @@ static int run_fifo(act_test_t *t)
 	return n;
 }
 
+/*
+ * Makes t the testkit whose clock act_now_ns() reads, and checks that no
+ * other testkit renumbered its types: a type's id lives in its descriptor
+ * (act_type.id), so testkits alive at once must register the same types
+ * in the same order (the declared ones always are).
+ */
+static int use(act_test_t *t)
+{
+	act__virtual_now_ns = &t->w.vnow_ns;
+	for (uint32_t i = 1; i <= t->reg.n_types; i++)
+		if (t->reg.types[i]->id != i) {
+			act__err_every("testkit: message type '%s' was renumbered by another testkit "
+			               "(register the same types in the same order in each)",
+			               t->reg.types[i]->name);
+			return -EEXIST;
+		}
+	return 0;
+}
+
 /* ---- the API ----------------------------------------------------------------- */
 
 ACT_API act_test_t *act_test_new(void)
@@ -418,11 +634,14 @@ ACT_API act_test_t *act_test_new(void)
 	if (act__reg_add_type(&t->reg, &act_start_type) ||
 	    act__reg_add_type(&t->reg, &act_shutdown_type) ||
 	    act__reg_add_type(&t->reg, &act_timeout_type) ||
-	    act__reg_add_type(&t->reg, &act_reject_type))
+	    act__reg_add_type(&t->reg, &act_reject_type) ||
+	    act__reg_add_type(&t->reg, &act_down_type) ||
+	    act__reg_add_group(&t->reg, GROUP))
 		goto fail;
 	act__reg_add_declared(&t->reg);
 	w->reg = &t->reg;
 	w->self = 1;
+	w->n_parts = 2; /* the supervisor's place, and the one group */
 	w->tk = t;
 	w->ctx.w = w;
 	w->part = aligned_alloc(alignof(struct act__part),
@@ -432,8 +651,48 @@ ACT_API act_test_t *act_test_new(void)
 	w->remotes = calloc(MAX_REMOTES, sizeof *w->remotes);
 	w->jbuf_cap = MAX_MSG;
 	w->jbuf = malloc(w->jbuf_cap);
-	if (!w->part || !w->asks || !w->remotes || !w->jbuf || act__timers_init(&w->timers))
+	/* Room for every static actor and spawn slot up front (zero pages
+	 * until used), so that no entry ever moves: timers, asks and the
+	 * name table hold indices into actors[]. */
+	w->n_local = MAX_STATIC;
+	w->actors = calloc((size_t)MAX_STATIC + TK_SPAWN_SLOTS, sizeof *w->actors);
+	w->slot_of = malloc(MAX_STATIC * sizeof *w->slot_of);
+	t->xs = calloc(MAX_STATIC, sizeof *t->xs);
+	t->units = calloc(TK_SPAWN_SLOTS, sizeof *t->units);
+	t->restoring = calloc(TK_SPAWN_SLOTS, sizeof *t->restoring);
+	if (!w->part || !w->asks || !w->remotes || !w->jbuf || !w->actors || !w->slot_of ||
+	    !t->xs || !t->units || !t->restoring || act__timers_init(&w->timers))
 		goto fail;
+	for (uint32_t i = 0; i < MAX_STATIC; i++)
+		w->slot_of[i] = (int32_t)i;
+	/* The spawn area, as a region lays out one group's (layout.h). */
+	size_t ext_off = (ACT__DYN_HDR_BYTES + (size_t)TK_SPAWN_SLOTS * sizeof(struct act__spawn_rec) +
+	                  4095) & ~(size_t)4095;
+	t->area_len = ext_off + (size_t)TK_SPAWN_SLOTS * sizeof(struct act__spawn_ext);
+	t->area = mmap(NULL, t->area_len, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (t->area == MAP_FAILED) {
+		t->area = NULL;
+		goto fail;
+	}
+	w->shm.fd = -1;
+	w->shm.base = t->area;
+	w->shm.size = t->area_len;
+	w->shm.n_parts = 2;
+	w->shm.dyn_shift = 14; /* the region's with default capacities: same ids */
+	w->shm.dyn[1] = (struct act__shm_dyn){
+		.hdr = t->area,
+		.recs = (struct act__spawn_rec *)((unsigned char *)t->area + ACT__DYN_HDR_BYTES),
+		.ext = (struct act__spawn_ext *)((unsigned char *)t->area + ext_off),
+		.base = 0,
+		.n_slots = TK_SPAWN_SLOTS,
+	};
+	w->dyn_cap = TK_SPAWN_SLOTS;
+	if (act__dyn_setup(w))
+		goto fail;
+	w->mon_seq = 0; /* monitor ids from 1: the same in every run */
+	for (uint32_t s = TK_SPAWN_SLOTS; s-- > 0;)
+		w->free_slots[w->n_free++] = s;
 	memset(w->part, 0, sizeof *w->part);
 	w->part->index = 1;
 	w->part->max_redeliveries = MAX_REDELIVERIES;
@@ -442,6 +701,7 @@ ACT_API act_test_t *act_test_new(void)
 	t->tester_def.id = UINT32_MAX;
 	t->tester.id = UINT32_MAX;
 	t->tester.def = &t->tester_def;
+	t->n_types_seen = t->reg.n_types;
 	act__virtual_now_ns = &w->vnow_ns;
 	return t;
 fail:
@@ -456,22 +716,38 @@ ACT_API void act_test_free(act_test_t *t)
 	if (!t)
 		return;
 	w = &t->w;
-	/* Like a clean stop without Shutdown: every live actor's fini. */
-	for (uint32_t i = 0; i < w->n_local; i++)
-		if (!w->actors[i].stopped && w->actors[i].state)
-			act__w_stop_actor(w, &w->actors[i]);
-	for (uint32_t i = 0; i < w->n_local; i++) {
-		free(w->actors[i].state);
-		free(w->actors[i].by_type);
-		drop_all(&t->xs[i].got);
+	if (w->actors) {
+		act__virtual_now_ns = &w->vnow_ns;
+		/* Like a clean stop without Shutdown: every live actor's fini,
+		 * spawned ones first (newest slot first). */
+		uint32_t hi = w->dyn ? atomic_load_explicit(&w->dyn->hi, memory_order_relaxed) : 0;
+		for (uint32_t s = hi; s-- > 0;) {
+			struct actor *a = &w->actors[w->n_local + s];
+			if (a->def && !a->stopped)
+				act__w_stop_actor(w, a);
+		}
+		for (uint32_t i = 0; i < t->reg.n_actors; i++)
+			if (!w->actors[i].stopped && w->actors[i].state)
+				act__w_stop_actor(w, &w->actors[i]);
+		for (uint32_t i = 0; i < t->reg.n_actors; i++) {
+			free(w->actors[i].state);
+			free(w->actors[i].by_type);
+			drop_all(&t->xs[i].got);
+		}
+		act__dyn_teardown(w);
 	}
 	drop_all(&t->fifo);
 	free(t->taken);
 	if (act__virtual_now_ns == &w->vnow_ns)
 		act__virtual_now_ns = NULL;
 	act__timers_fini(&w->timers);
+	if (t->area)
+		munmap(t->area, t->area_len);
 	free(w->actors);
+	free(w->slot_of);
 	free(t->xs);
+	free(t->units);
+	free(t->restoring);
 	free(w->part);
 	free(w->asks);
 	free(w->remotes);
@@ -491,68 +767,82 @@ ACT_API int act_test_add_type(act_test_t *t, act_type *type)
 	return refresh(t);
 }
 
+ACT_API int act_test_add_behaviour(act_test_t *t, const act_behaviour *b)
+{
+	int err;
+
+	if (!t)
+		return -EINVAL;
+	if (t->in_handler)
+		return -EBUSY; /* a node's behaviours are fixed before it runs */
+	if ((err = act__reg_add_behaviour(&t->reg, b)))
+		return err;
+	return refresh(t);
+}
+
 static int add_actor(act_test_t *t, const act_behaviour *b, const char *name,
                      const char *args_json, bool probe, act_ref *out)
 {
 	struct worker *w = &t->w;
-	char group[16];
+	act_ref dyn;
 	int err;
 
-	if (!t || !b || !out || !act__name_ok(name))
+	if (!b || !out || !act__name_ok(name))
 		return -EINVAL;
 	if (t->in_handler)
-		return -EBUSY; /* spawning from a handler waits for act_spawn() */
-	if (act__reg_find_actor(&t->reg, name) >= 0)
-		return -EEXIST;
-	/* One group per actor, so that a crash restarts only it. */
-	snprintf(group, sizeof group, "g%u", t->reg.n_groups + 1);
-	if ((err = act__reg_add_group(&t->reg, group)))
+		return -EBUSY; /* from a handler: act_spawn() */
+	if ((err = use(t)))
 		return err;
-	if ((err = act__reg_add_actor(&t->reg, group, name, b, args_json)))
+	if (act__reg_find_actor(&t->reg, name) >= 0 || act__dyn_lookup(w, name, &dyn) == 0)
+		return -EEXIST;
+	if (t->reg.n_actors >= MAX_STATIC)
+		return -ENOSPC;
+	if ((err = act__reg_add_actor(&t->reg, GROUP, name, b, args_json)))
 		return err;
 	act__reg_add_declared(&t->reg);
-	if ((err = refresh(t)))
-		return err; /* the registry holds it: freed with t */
 	uint32_t slot = t->reg.n_actors - 1;
 	struct actor *a = &w->actors[slot];
-	a->state = calloc(1, b->state_size ? b->state_size : 1);
-	if (!a->state) {
-		a->stopped = true;
-		w->n_local = w->n_slots = t->reg.n_actors;
+	a->stopped = true; /* until it has its state */
+	if ((err = refresh(t)))
+		return err; /* the registry holds it: freed with t */
+	if (!(a->state = calloc(1, b->state_size ? b->state_size : 1)))
 		return -ENOMEM;
-	}
-	/* No spawn slots under the testkit (yet): every actor is static. */
-	w->n_local = w->n_slots = t->reg.n_actors;
+	a->stopped = false;
 	t->xs[slot].probe = probe;
 	out->id = slot + 1;
 	out->peer = 0;
 	out->gen = 0;
 	if ((err = run_init(t, a)))
 		return err;
-	return queue_start(t, slot, &(act_start){ false, 0, 0, -1 }, false);
+	return queue_start(t, a, &(act_start){ false, 0, 0, -1 }, false);
 }
 
 ACT_API int act_test_spawn(act_test_t *t, const act_behaviour *b, const char *name,
                            const char *args_json, act_ref *out)
 {
-	return add_actor(t, b, name, args_json, false, out);
+	return t ? add_actor(t, b, name, args_json, false, out) : -EINVAL;
 }
 
 ACT_API int act_test_probe(act_test_t *t, const char *name, act_ref *out)
 {
-	return add_actor(t, &probe_behaviour, name, NULL, true, out);
+	return t ? add_actor(t, &probe_behaviour, name, NULL, true, out) : -EINVAL;
 }
 
 ACT_API int act_test_send(act_test_t *t, act_ref from, act_ref to, const act_type *type,
                           const void *msg)
 {
+	struct actor *a;
+	int err;
+
 	if (!t)
 		return -EINVAL;
+	if ((err = use(t)))
+		return err;
 	if (act_ref_is_nobody(from))
 		return act__w_send_as(&t->w, &t->tester, 0, to, type, msg);
-	if (from.peer || from.id > t->w.n_local)
+	if (!(a = actor_of(t, from, true)))
 		return -ENOENT;
-	return act__w_send_as(&t->w, &t->w.actors[from.id - 1], from.id, to, type, msg);
+	return act__w_send_as(&t->w, a, from.id, to, type, msg);
 }
 
 ACT_API int act_test_run(act_test_t *t)
@@ -563,6 +853,8 @@ ACT_API int act_test_run(act_test_t *t)
 		return -EINVAL;
 	if (t->running)
 		return -EBUSY;
+	if ((n = use(t)))
+		return n;
 	t->running = true;
 	n = run_fifo(t);
 	t->running = false;
@@ -579,6 +871,8 @@ ACT_API int act_test_advance(act_test_t *t, uint64_t ms)
 		return -EINVAL;
 	if (t->running)
 		return -EBUSY;
+	if ((n = use(t)))
+		return n;
 	w = &t->w;
 	if (__builtin_mul_overflow(ms, 1000000u, &ns) ||
 	    __builtin_add_overflow(w->vnow_ns, ns, &target))
@@ -595,7 +889,7 @@ ACT_API int act_test_advance(act_test_t *t, uint64_t ms)
 		n += (int)act__w_run_timers(w, w->vnow_ns);
 		t->in_handler = false;
 		if (t->n_crash)
-			do_crashes(t, 0, NULL);
+			do_crashes(t, NO_UNIT, NULL);
 		if (t->failed) {
 			n = t->failed;
 			t->failed = 0;
@@ -623,7 +917,7 @@ ACT_API int act_test_take(act_test_t *t, act_ref probe, const act_type **type,
 {
 	struct rec *r;
 
-	if (!t || probe.peer || probe.id == 0 || probe.id > t->w.n_local ||
+	if (!t || probe.peer || probe.id == 0 || probe.id > t->reg.n_actors ||
 	    !t->xs[probe.id - 1].probe)
 		return -EINVAL;
 	free(t->taken);
@@ -643,26 +937,32 @@ ACT_API int act_test_take(act_test_t *t, act_ref probe, const act_type **type,
 
 ACT_API int act_test_crash(act_test_t *t, act_ref who)
 {
-	if (!t || who.peer || who.id == 0 || who.id > t->w.n_local)
+	struct actor *a;
+	uint32_t u;
+	int err;
+
+	if (!t || !(a = actor_of(t, who, true)))
 		return -ENOENT;
-	uint32_t slot = who.id - 1;
+	if ((u = unit_of(t, (uint32_t)(a - t->w.actors))) == NO_UNIT)
+		return -ENOENT;
 	if (t->in_handler) {
 		/* Inside a handler: the crash happens as it returns, and takes
-		 * the envelope it was handling along if it is this actor's. */
-		if (!t->xs[slot].crash) {
-			t->xs[slot].crash = true;
+		 * the envelope it was handling along if it is this unit's. */
+		if (!t->xs[u].crash) {
+			t->xs[u].crash = true;
 			t->n_crash++;
 		}
 		return 0;
 	}
-	return restart(t, slot, NULL);
+	if ((err = use(t)))
+		return err;
+	return restart(t, u, NULL);
 }
 
 ACT_API void *act_test_state(act_test_t *t, act_ref who)
 {
-	if (!t || who.peer || who.id == 0 || who.id > t->w.n_local)
-		return NULL;
-	return t->w.actors[who.id - 1].state;
+	struct actor *a = t ? actor_of(t, who, true) : NULL;
+	return a ? a->state : NULL;
 }
 
 ACT_API size_t act_test_dead_letters(const act_test_t *t)

@@ -240,6 +240,8 @@ struct act_test;
 struct act__env *act__tk_reserve(struct act_test *tk, uint32_t len, int *err);
 /* Appends the envelope written at e to the FIFO: like act__ring_commit(). */
 void act__tk_commit(struct act_test *tk, struct act__env *e);
+/* True if act__dyn_restore() handles spawn slot `slot` in this crash. */
+bool act__tk_restores(struct act_test *tk, uint32_t slot);
 
 /* ---- ask.c: outstanding asks ---------------------------------------------- */
 

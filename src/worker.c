@@ -362,12 +362,24 @@ int act__worker_main(const struct act__worker_args *a)
 		goto out;
 	}
 	w->ctx.w = w;
-	for (uint32_t i = 0; i < act__w_n_used(w); i++) {
-		if (!w->actors[i].stopped)
+	/* Start goes to the actors live now.  One that a Start handler
+	 * spawns got its Start inside act_spawn(): the slot's generation,
+	 * taken here, tells it from the tenant that was there. */
+	uint32_t n_start = act__w_n_used(w);
+	uint64_t *live = malloc(((size_t)n_start + 1) * sizeof *live);
+	if (!live) {
+		rc = ACT_EXIT_TEMPORARY;
+		goto out;
+	}
+	for (uint32_t i = 0; i < n_start; i++)
+		live[i] = w->actors[i].stopped ? UINT64_MAX : w->actors[i].gen;
+	for (uint32_t i = 0; i < n_start; i++) {
+		if (!w->actors[i].stopped && live[i] == w->actors[i].gen)
 			act__w_invoke(w, &w->actors[i], &act_start_type, &start, NULL, 0, NULL);
 		if ((i & 65535) == 65535) /* a million actors take a while: not a hang */
 			beat(w, act__now_ns());
 	}
+	free(live);
 	atomic_store_explicit(&w->part->state, ACT__PS_READY, memory_order_relaxed);
 	act__w_send_ctrl(w, ACT__CTRL_READY, NULL, 0);
 	act__w_flush_notify(w);

@@ -19,9 +19,17 @@
  * copied and checked as a ring would), the same timer store and ask
  * table, the same dead-letter rules.  Only the transport (a FIFO instead
  * of rings) and the clock (virtual, starting at 0; act_now_ns() reads it)
- * differ.  Each actor is its own group: act_test_crash() restarts one
- * actor.  Envelopes to remote refs reach nobody and count as dead letters.
- * One testkit at a time per process; not thread-safe.
+ * differ.  Handlers may spawn (act_spawn, behaviours registered with
+ * act_test_add_behaviour()), stop, monitor and fail actors as in a node:
+ * the testkit's one group is named "test", and each actor made by
+ * act_test_spawn() or act_test_probe() acts as a group of its own
+ * together with the actors spawned under it: act_test_crash() restarts
+ * that set.  Envelopes to remote refs reach nobody and count as dead
+ * letters.  Up to 16384 actors made by the test and 16384 spawned ones
+ * live at once.  Several testkits may be alive in one process if they
+ * register the same types in the same order (the types declared with
+ * ACT_MESSAGE_TYPE always are); act_now_ns() reads the clock of the one
+ * last made or used.  Not thread-safe.
  */
 #ifndef ACTORS_TESTKIT_H
 #define ACTORS_TESTKIT_H
@@ -45,10 +53,17 @@ ACT_API void act_test_free(act_test_t *t);
 ACT_API int act_test_add_type(act_test_t *t, act_type *type);
 
 /*
+ * Makes behaviour b spawnable by name from handlers (act_spawn), as
+ * act_node_add_behaviour() does for a node.  0, -EEXIST for another
+ * behaviour of that name, -EINVAL, -ENOMEM, -EBUSY from a handler.
+ */
+ACT_API int act_test_add_behaviour(act_test_t *t, const act_behaviour *b);
+
+/*
  * An actor of behaviour b named `name`, run in this process (no fork);
  * init runs now with args_json (may be NULL); Start{restart = false} is
  * delivered on the next act_test_run().  -EEXIST for a taken name,
- * -EINVAL, -ENOSPC beyond 255 actors, -ENOMEM; init's non-zero return is
+ * -EINVAL, -ENOSPC beyond 16384 actors, -ENOMEM; init's non-zero return is
  * returned (negative; the actor then counts as stopped).
  */
 ACT_API int act_test_spawn(act_test_t *t, const act_behaviour *b, const char *name,
@@ -93,13 +108,19 @@ ACT_API int act_test_take(act_test_t *t, act_ref probe, const act_type **type,
                           const void **msg, act_ref *sender);
 
 /*
- * Simulates a crash of the actor's group (the actor alone in a testkit):
- * state dropped (fini does not run, timers and asks die with it), init
- * runs again, then Start{restart = true, n_restarts, last_signal = SIGKILL}
- * is delivered first, then the envelope being handled (if called from the
- * actor's own handler) is redelivered with act_redelivered() counting up;
- * after max_redeliveries (3) it is a dead letter instead.  From a handler
- * the crash happens when that handler returns.  0, -ENOENT, or init's error.
+ * Simulates a crash of the actor's group: the actor made by
+ * act_test_spawn() that `who` is or was spawned under, with every actor
+ * spawned under it.  State dropped (fini does not run, timers, asks and
+ * its monitors die with it), init runs again; spawned permanent and
+ * transient actors are re-created (same ref, name and args; init again),
+ * temporary ones are gone: their monitors get Down "crashed: signal 9"
+ * and envelopes to them are dead letters.  Then Start{restart = true,
+ * n_restarts, last_signal = SIGKILL} is delivered to each (the static
+ * actor first, then the spawned ones in slot order), then the envelope
+ * being handled (if called from a handler of that group) is redelivered
+ * with act_redelivered() counting up; after max_redeliveries (3) it is a
+ * dead letter instead.  From a handler the crash happens when that
+ * handler returns.  0, -ENOENT, or init's error.
  */
 ACT_API int act_test_crash(act_test_t *t, act_ref who);
 
