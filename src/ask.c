@@ -65,7 +65,9 @@ void act__ask_remove(struct worker *w, struct ask *a)
 void act__ask_drop_owner(struct worker *w, uint32_t slot)
 {
 	act__timers_cancel_owner(&w->timers, slot | ASK_OWNER_BIT);
-	for (uint32_t i = 0; i < ASK_SLOTS; i++)
+	/* Every actor's end comes here (a spawned actor's too): without asks
+	 * outstanding there is nothing to scan the table for. */
+	for (uint32_t i = 0; w->n_asks && i < ASK_SLOTS; i++)
 		if (w->asks[i].corr && w->asks[i].slot == slot) {
 			act__ask_remove(w, &w->asks[i]);
 			i--; /* backward shift may have moved another entry here */

@@ -111,7 +111,7 @@ int act__dyn_claim_fresh(act__shm *shm, uint32_t g, uint32_t me, uint32_t *slot,
 	uint32_t h = atomic_load_explicit(&d->hi, memory_order_relaxed);
 
 	for (;;) {
-		if (h >= ACT__DYN_SLOTS)
+		if (h >= act__shm_dyn_slots(shm, g))
 			return -ENOSPC;
 		/* Release: pairs with the acquire loads of hi by readers of the
 		 * area; the slot's word guards its record. */
@@ -200,11 +200,17 @@ static struct act__name_ent *name_index(const act__shm *shm, uint32_t p)
 	return (struct act__name_ent *)((unsigned char *)act__shm_dyn(shm, p) + 4096u);
 }
 
+/* Entries of group p's name index (a power of two). */
+static uint32_t name_idx_n(const act__shm *shm, uint32_t p)
+{
+	return act__dyn_name_idx(act__shm_dyn_slots(shm, p));
+}
+
 /* True if index entry e of group p still names a record (copied to copy). */
 static bool entry_counts(const act__shm *shm, uint32_t p, const struct act__name_ent *e,
                          char copy[ACT_NAME_MAX + 1])
 {
-	if (!e->slot1 || e->slot1 > ACT__DYN_SLOTS)
+	if (!e->slot1 || e->slot1 > act__shm_dyn_slots(shm, p))
 		return false;
 	struct act__spawn_rec *r = act__shm_spawn_rec(shm, p, e->slot1 - 1);
 	uint64_t w1 = atomic_load_explicit(&r->word, memory_order_acquire);
@@ -233,8 +239,9 @@ bool act__dyn_name_in_use(act__shm *shm, const struct act__registry *reg, const 
 		return true;
 	for (uint32_t p = 1; p < shm->n_parts; p++) {
 		struct act__name_ent *idx = name_index(shm, p);
-		for (uint32_t n = 0, i = h; n < ACT__DYN_NAME_IDX; n++, i++) {
-			const struct act__name_ent *e = &idx[i & (ACT__DYN_NAME_IDX - 1)];
+		uint32_t n_idx = name_idx_n(shm, p);
+		for (uint32_t n = 0, i = h; n < n_idx; n++, i++) {
+			const struct act__name_ent *e = &idx[i & (n_idx - 1)];
 			if (!e->slot1)
 				break;
 			if (e->hash == h && entry_counts(shm, p, e, copy) && !strcmp(copy, name))
@@ -255,8 +262,9 @@ int act__dyn_name_find(act__shm *shm, uint32_t me, const char *name, uint32_t *g
 	act__dyn_name_lock(shm, me);
 	for (uint32_t p = 1; p < shm->n_parts && rc; p++) {
 		struct act__name_ent *idx = name_index(shm, p);
-		for (uint32_t n = 0, i = h; n < ACT__DYN_NAME_IDX && rc; n++, i++) {
-			const struct act__name_ent *e = &idx[i & (ACT__DYN_NAME_IDX - 1)];
+		uint32_t n_idx = name_idx_n(shm, p);
+		for (uint32_t n = 0, i = h; n < n_idx && rc; n++, i++) {
+			const struct act__name_ent *e = &idx[i & (n_idx - 1)];
 			if (!e->slot1)
 				break;
 			if (e->hash != h || !entry_counts(shm, p, e, copy) || strcmp(copy, name))
@@ -286,9 +294,11 @@ void act__dyn_name_index(act__shm *shm, uint32_t p, const char *name, uint32_t s
 	struct act__name_ent *idx = name_index(shm, p);
 
 	/* The first entry that no longer counts: live ones are at most
-	 * ACT__DYN_SLOTS, half the table, so one is always found. */
-	for (uint32_t n = 0, i = h; n < ACT__DYN_NAME_IDX; n++, i++) {
-		struct act__name_ent *e = &idx[i & (ACT__DYN_NAME_IDX - 1)];
+	 * the group's capacity, at most half the table, so one is always
+	 * found. */
+	uint32_t n_idx = name_idx_n(shm, p);
+	for (uint32_t n = 0, i = h; n < n_idx; n++, i++) {
+		struct act__name_ent *e = &idx[i & (n_idx - 1)];
 		if (e->slot1 && entry_counts(shm, p, e, copy))
 			continue;
 		e->hash = h;
@@ -314,8 +324,8 @@ struct act__dynx {
 
 void act__dyn_see(struct worker *w, uint32_t upto)
 {
-	if (upto > ACT__DYN_SLOTS)
-		upto = ACT__DYN_SLOTS;
+	if (upto > w->dyn_cap)
+		upto = w->dyn_cap;
 	for (uint32_t s = w->dyn_seen; s < upto; s++)
 		if (!w->actors[w->n_local + s].def)
 			act__dyn_touch(w, &w->actors[w->n_local + s]);
@@ -400,9 +410,10 @@ int act__dyn_post_spawn(act__shm *shm, const struct act__registry *reg, uint32_t
 	if (err) {
 		/* No fresh slot: look for a freed one, from a moving start. */
 		static _Thread_local uint32_t cursor;
-		uint32_t start = (cursor += 7919u + seed) % ACT__DYN_SLOTS;
+		uint32_t cap = act__shm_dyn_slots(shm, g);
+		uint32_t start = (cursor += 7919u + seed) % cap;
 		for (uint32_t i = 0; i < PROBES && err; i++) {
-			slot = (start + i * 7919u) % ACT__DYN_SLOTS;
+			slot = (uint32_t)((start + (uint64_t)i * 7919u) % cap);
 			if (act__dyn_claim_slot(shm, g, slot, me, &gen))
 				err = 0;
 		}
@@ -419,22 +430,31 @@ int act__dyn_post_spawn(act__shm *shm, const struct act__registry *reg, uint32_t
 	r->parent_gen = parent_gen;
 	r->restart = (uint8_t)b->restart;
 	r->flags = b->remote ? ACT__SPAWN_REMOTE : 0;
-	r->has_args = args_json != NULL;
 	r->args_len = (uint16_t)args_len;
+	/* The last tenant's monitors were all cleared at its end (in its
+	 * group), so the ext block's entries need not be touched. */
+	r->n_mon = 0;
 	snprintf(r->behaviour, sizeof r->behaviour, "%s", b->name);
 	if (name)
 		snprintf(r->name, sizeof r->name, "%s", name);
 	else
 		snprintf(r->name, sizeof r->name, "$%u.%u.%u", g, slot, gen);
-	memcpy(r->args, args_json ? args_json : "", args_len + 1);
-	memset(r->mon, 0, sizeof r->mon);
+	if (!args_json) {
+		r->has_args = ACT__ARGS_NONE;
+	} else if (args_len < sizeof r->args) {
+		r->has_args = ACT__ARGS_INLINE;
+		memcpy(r->args, args_json, args_len + 1);
+	} else {
+		r->has_args = ACT__ARGS_EXT;
+		memcpy(act__shm_spawn_ext(shm, g, slot)->args, args_json, args_len + 1);
+	}
 	/* The commit.  Release: pairs with the acquire loads of the word by
 	 * the group (start, restore) and by lookups: PENDING means whole. */
 	atomic_store_explicit(&r->word, ACT__SLOT_WORD(gen, ACT__SLOT_PENDING), memory_order_release);
 	if (name)
 		act__dyn_name_unlock(shm);
 
-	uint32_t id = act__dyn_id(g, slot);
+	uint32_t id = act__dyn_id(shm, g, slot);
 	struct act__env *e = act__ring_reserve(ring, (uint32_t)sizeof *e, &err);
 	if (e) {
 		act__env_write(e, ACT__REC_SYS, (uint32_t)sizeof *e,
@@ -476,7 +496,7 @@ int act__dyn_spawn_remote(struct worker *w, uint32_t g, const act_behaviour *b,
  * it is pending or live. */
 static bool remote_alive(struct worker *w, uint32_t g, act_ref who)
 {
-	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, g, act__dyn_slot(who.id - 1));
+	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, g, act__dyn_slot_of(&w->shm, who.id - 1));
 	uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
 	return word == ACT__SLOT_WORD(who.gen, ACT__SLOT_LIVE) ||
 	       word == ACT__SLOT_WORD(who.gen, ACT__SLOT_PENDING);
@@ -560,6 +580,11 @@ void act__dyn_start_pending(struct worker *w, struct actor *a, uint32_t gen)
 	act__dyn_see(w, (uint32_t)(a - w->actors) - w->n_local + 1);
 	r->name[ACT_NAME_MAX] = r->behaviour[ACT_NAME_MAX] = '\0';
 	r->args[sizeof r->args - 1] = '\0';
+	if (r->has_args == ACT__ARGS_EXT)
+		act__shm_spawn_ext(&w->shm, w->self, (uint32_t)(a - w->actors) - w->n_local)
+		    ->args[ACT__SPAWN_ARGS_MAX] = '\0';
+	else if (r->has_args != ACT__ARGS_INLINE)
+		r->has_args = ACT__ARGS_NONE;
 	const act_behaviour *b = act__reg_behaviour(w->reg, r->behaviour);
 	struct act_ctx saved = w->ctx;
 	int err = b ? act__dyn_occupy(w, a, b, gen) : -ENOENT;
@@ -571,7 +596,7 @@ void act__dyn_start_pending(struct worker *w, struct actor *a, uint32_t gen)
 		a->stopped = true;
 		/* Release: as every store of a FREE word (dynamic.c). */
 		atomic_store_explicit(&r->word, ACT__SLOT_WORD(gen, ACT__SLOT_FREE), memory_order_release);
-		if (w->n_free < ACT__DYN_SLOTS)
+		if (w->n_free < w->dyn_cap)
 			w->free_slots[w->n_free++] = (uint32_t)(a - w->actors) - w->n_local;
 		return;
 	}
@@ -598,8 +623,8 @@ static void stop_children_of(struct worker *w, uint32_t pid, uint32_t pgen)
 {
 	uint32_t hi = atomic_load_explicit(&w->dyn->hi, memory_order_acquire);
 
-	if (hi > ACT__DYN_SLOTS)
-		hi = ACT__DYN_SLOTS;
+	if (hi > w->dyn_cap)
+		hi = w->dyn_cap;
 	act__dyn_see(w, hi);
 	for (uint32_t s = 0; s < hi; s++) {
 		struct actor *a = &w->actors[w->n_local + s];
@@ -657,15 +682,14 @@ void act__dyn_sys(struct worker *w, const struct act__env *e)
 		                                                      memory_order_acquire)) == e->to_gen)
 			snprintf(name, sizeof name, "%s", a->rec->name);
 		else
-			snprintf(name, sizeof name, "$%u.%u.%u", w->self, act__dyn_slot(e->to), e->to_gen);
+			snprintf(name, sizeof name, "$%u.%u.%u", w->self, act__dyn_slot_of(&w->shm, e->to), e->to_gen);
 		act__dyn_send_down(w, e->from, e->from_gen, e->corr, name, e->to, e->to_gen, why);
 		break;
 	case ACT__SYS_DEMONITOR:
-		if (a->rec)
-			for (uint32_t i = 0; i < ACT__SPAWN_MONITORS; i++)
-				if (a->rec->mon[i].watcher && a->rec->mon[i].id == e->corr)
-					/* One store removes it (see dynamic.c). */
-					__atomic_store_n(&a->rec->mon[i].watcher, 0, __ATOMIC_RELAXED);
+		for (uint32_t i = 0, n = act__dyn_n_mon(a); i < n; i++)
+			if (a->mon[i].watcher && a->mon[i].id == e->corr)
+				/* One store removes it (see dynamic.c). */
+				__atomic_store_n(&a->mon[i].watcher, 0, __ATOMIC_RELAXED);
 		break;
 	default:
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
@@ -677,8 +701,8 @@ void act__dyn_release_claims(struct worker *w)
 {
 	for (uint32_t p = 1; p < w->n_parts; p++) {
 		uint32_t hi = atomic_load_explicit(&act__shm_dyn(&w->shm, p)->hi, memory_order_acquire);
-		if (hi > ACT__DYN_SLOTS)
-			hi = ACT__DYN_SLOTS;
+		if (hi > act__shm_dyn_slots(&w->shm, p))
+			hi = act__shm_dyn_slots(&w->shm, p);
 		for (uint32_t s = 0; s < hi; s++) {
 			struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, s);
 			uint64_t word = atomic_load_explicit(&r->word, memory_order_relaxed);

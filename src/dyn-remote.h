@@ -23,16 +23,7 @@ struct actor;
 struct act__env;
 struct act__registry;
 
-/* Node-wide id of slot s of group g, and back (all id arithmetic of the
- * spawn areas goes through these two). */
-static inline uint32_t act__dyn_id(uint32_t g, uint32_t s)
-{
-	return ACT__DYN_BASE + (g - 1) * ACT__DYN_SLOTS + s;
-}
-static inline uint32_t act__dyn_slot(uint32_t id)
-{
-	return (id - ACT__DYN_BASE) % ACT__DYN_SLOTS;
-}
+/* Ids <-> (group, slot): act__dyn_id(), act__dyn_slot_of() (shm.h). */
 
 /*
  * Claims a fresh slot (never used) in group g's area for participant me:
@@ -115,5 +106,8 @@ int act__dyn_add_monitor(struct worker *w, struct actor *a, uint32_t watcher,
 /* Sends Down{name, reason} about (id, gen) to watcher (id + 1, gen). */
 void act__dyn_send_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen, uint64_t mid,
                         const char *name, uint32_t id, uint32_t gen, const char *reason);
+
+/* Monitor entries of a (a->mon) that may be in use (dynamic.c). */
+uint32_t act__dyn_n_mon(const struct actor *a);
 
 #endif

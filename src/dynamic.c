@@ -3,7 +3,7 @@
  * dynamic.c - actors created at run time: act_spawn, act_stop, monitors and
  * Down, act_fail, and re-creating spawned actors after a crash.
  *
- * Each group owns a range of ACT__DYN_SLOTS slots in the region (layout.h):
+ * Each group owns a range of slots in the region (layout.h, max_spawned):
  * a spawn in one's own group is a local slot allocation plus a record write
  * committed with one store, so no other process is involved and a worker
  * that dies mid-spawn leaves either a free slot or a whole record.  A
@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <actors.h>
 
@@ -29,8 +31,11 @@
 #include "log.h"
 #include "worker-int.h"
 
-#define NAMES_CAP (2u * ACT__DYN_SLOTS) /* power of two, half full at most */
-#define MON_IDX_BITS 20u
+/* A monitor id is (sequence << MON_IDX_BITS | actors[] index + 1): room for
+ * the static actors and ACT__DYN_SLOTS_MAX spawn slots. */
+#define MON_IDX_BITS 24u
+_Static_assert(ACT__DYN_SLOTS_MAX < (1u << MON_IDX_BITS) / 2, "monitor ids hold every slot");
+_Static_assert(ACT_SPAWN_ARGS_MAX <= ACT__SPAWN_ARGS_MAX, "the public args limit fits");
 
 /* ---- the group's name table (spawned actors only) -------------------------- */
 
@@ -42,9 +47,9 @@ static uint32_t name_hash(const char *name)
 /* Index into w->names of `name`, or of the empty entry where it would go. */
 static uint32_t name_pos(const struct worker *w, const char *name)
 {
-	uint32_t i = name_hash(name) & (NAMES_CAP - 1);
+	uint32_t i = name_hash(name) & w->names_mask;
 	while (w->names[i] && strcmp(w->actors[w->names[i] - 1].def->name, name))
-		i = (i + 1) & (NAMES_CAP - 1);
+		i = (i + 1) & w->names_mask;
 	return i;
 }
 
@@ -69,10 +74,10 @@ static void name_remove(struct worker *w, const char *name)
 	for (;;) {
 		w->names[i] = 0;
 		for (;;) {
-			j = (j + 1) & (NAMES_CAP - 1);
+			j = (j + 1) & w->names_mask;
 			if (!w->names[j])
 				return;
-			uint32_t home = name_hash(w->actors[w->names[j] - 1].def->name) & (NAMES_CAP - 1);
+			uint32_t home = name_hash(w->actors[w->names[j] - 1].def->name) & w->names_mask;
 			/* Entry j may move to i unless its home lies cyclically in (i, j]. */
 			if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
 				break;
@@ -92,43 +97,88 @@ static void name_remove(struct worker *w, const char *name)
  * written; the acquire fence keeps the copy before the second load, so an
  * unchanged word means the copy is of that tenant's record.
  */
-static bool find_in_group(const struct worker *w, uint32_t p, const char *name, act_ref *out)
+static bool match_slot(const struct worker *w, uint32_t p, uint32_t s, const char *name,
+                       act_ref *out)
+{
+	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, s);
+	uint64_t w1 = atomic_load_explicit(&r->word, memory_order_acquire);
+	char copy[ACT_NAME_MAX + 1];
+
+	/* PENDING: spawned from another group, not started yet; its ref is
+	 * usable already. */
+	if (ACT__SLOT_STATE(w1) != ACT__SLOT_LIVE && ACT__SLOT_STATE(w1) != ACT__SLOT_PENDING)
+		return false;
+	memcpy(copy, r->name, sizeof copy);
+	atomic_thread_fence(memory_order_acquire);
+	/* PENDING -> LIVE keeps the tenant: compare generations. */
+	uint64_t w2 = atomic_load_explicit(&r->word, memory_order_relaxed);
+	if (ACT__SLOT_GEN(w2) != ACT__SLOT_GEN(w1) || ACT__SLOT_STATE(w2) == ACT__SLOT_FREE)
+		return false;
+	copy[ACT_NAME_MAX] = '\0';
+	if (strcmp(copy, name))
+		return false;
+	out->id = act__dyn_id(&w->shm, p, s) + 1;
+	out->peer = 0;
+	out->gen = ACT__SLOT_GEN(w1);
+	return true;
+}
+
+/* Group p's slots in use: those below its high-water mark. */
+static uint32_t slots_used(const struct worker *w, uint32_t p)
 {
 	/* Acquire: pairs with the release raise of hi in act_spawn(), so every
 	 * slot below it was formatted before we look at it. */
 	uint32_t hi = atomic_load_explicit(&act__shm_dyn(&w->shm, p)->hi, memory_order_acquire);
-	char copy[ACT_NAME_MAX + 1];
+	return hi < act__shm_dyn_slots(&w->shm, p) ? hi : act__shm_dyn_slots(&w->shm, p);
+}
 
-	if (hi > ACT__DYN_SLOTS)
-		hi = ACT__DYN_SLOTS;
-	for (uint32_t s = 0; s < hi; s++) {
-		struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, s);
-		uint64_t w1 = atomic_load_explicit(&r->word, memory_order_acquire);
-		/* PENDING: spawned from another group, not started yet; its ref
-		 * is usable already. */
-		if (ACT__SLOT_STATE(w1) != ACT__SLOT_LIVE && ACT__SLOT_STATE(w1) != ACT__SLOT_PENDING)
-			continue;
-		memcpy(copy, r->name, sizeof copy);
-		atomic_thread_fence(memory_order_acquire);
-		uint64_t w2 = atomic_load_explicit(&r->word, memory_order_relaxed);
-		if (ACT__SLOT_GEN(w2) != ACT__SLOT_GEN(w1) || ACT__SLOT_STATE(w2) == ACT__SLOT_FREE)
-			continue;
-		copy[ACT_NAME_MAX] = '\0';
-		if (!strcmp(copy, name)) {
-			out->id = act__dyn_id(p, s) + 1;
-			out->peer = 0;
-			out->gen = ACT__SLOT_GEN(w1);
+static bool find_in_group(const struct worker *w, uint32_t p, const char *name, act_ref *out)
+{
+	for (uint32_t s = 0, hi = slots_used(w, p); s < hi; s++)
+		if (match_slot(w, p, s, name, out))
 			return true;
-		}
-	}
 	return false;
+}
+
+/* Parses decimal digits at *p up to `end` into *v; false if none or too big. */
+static bool get_u32(const char **p, char end, uint32_t *v)
+{
+	uint64_t x = 0;
+	const char *q = *p;
+
+	while (*q >= '0' && *q <= '9' && x <= UINT32_MAX)
+		x = x * 10u + (uint64_t)(*q++ - '0');
+	if (q == *p || *q != end || x > UINT32_MAX)
+		return false;
+	*v = (uint32_t)x;
+	*p = q + (end != '\0');
+	return true;
+}
+
+/*
+ * An anonymous actor's name, "$group.slot.gen", says where it lives: it is
+ * looked up there, not in the name table (which holds named actors only,
+ * so that anonymous spawns, by far the most, never hash).  Names with '$'
+ * cannot be given to act_spawn(), so there is no other actor to find.
+ */
+static int anon_lookup(struct worker *w, const char *name, act_ref *out)
+{
+	const char *p = name + 1;
+	uint32_t g, s, gen;
+
+	if (!get_u32(&p, '.', &g) || !get_u32(&p, '.', &s) || !get_u32(&p, '\0', &gen) ||
+	    g < 1 || g >= w->n_parts || s >= slots_used(w, g))
+		return -ENOENT;
+	return match_slot(w, g, s, name, out) ? 0 : -ENOENT;
 }
 
 int act__dyn_lookup(struct worker *w, const char *name, act_ref *out)
 {
-	struct actor *a = name ? name_find(w, name) : NULL;
+	struct actor *a;
 
-	if (a) {
+	if (name && name[0] == '$')
+		return anon_lookup(w, name, out);
+	if ((a = name ? name_find(w, name) : NULL)) {
 		*out = (act_ref){ a->id + 1, 0, a->gen };
 		return 0;
 	}
@@ -150,7 +200,7 @@ const char *act__dyn_ref_name(struct worker *w, act_ref ref)
 		return !a->stopped && a->gen == ref.gen ? a->def->name : NULL;
 	}
 	/* Another group's record: a snapshot that may change under us. */
-	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, act__dyn_slot(id));
+	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, act__dyn_slot_of(&w->shm, id));
 	uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
 	return word == ACT__SLOT_WORD(ref.gen, ACT__SLOT_LIVE) ||
 	       word == ACT__SLOT_WORD(ref.gen, ACT__SLOT_PENDING) ? r->name : NULL;
@@ -160,10 +210,19 @@ const char *act__dyn_ref_name(struct worker *w, act_ref ref)
 
 int act__dyn_setup(struct worker *w)
 {
-	w->n_slots = w->n_local + ACT__DYN_SLOTS;
+	uint32_t n_names = 2;
+
+	/* Sized for the group's capacity, yet paid for only as used: both
+	 * arrays are large allocations (fresh zero pages from mmap), and a
+	 * page of them costs memory once written.  The name table stays at
+	 * most half full, so that probing stays short. */
+	while (n_names < 2u * w->dyn_cap)
+		n_names <<= 1;
+	w->n_slots = w->n_local + w->dyn_cap;
 	w->dyn = act__shm_dyn(&w->shm, w->self);
-	w->free_slots = malloc(ACT__DYN_SLOTS * sizeof *w->free_slots);
-	w->names = calloc(NAMES_CAP, sizeof *w->names);
+	w->free_slots = malloc((w->dyn_cap ? w->dyn_cap : 1) * sizeof *w->free_slots);
+	w->names = calloc(n_names, sizeof *w->names);
+	w->names_mask = n_names - 1;
 	/* Unique across restarts too: monitors outlive a worker in the records. */
 	w->mon_seq = act__now_ns() / 1000u;
 	if (!w->free_slots || !w->names)
@@ -174,11 +233,13 @@ int act__dyn_setup(struct worker *w)
 void act__dyn_touch(struct worker *w, struct actor *a)
 {
 	uint32_t s = (uint32_t)(a - w->actors) - w->n_local;
-	a->id = act__dyn_id(w->self, s);
+	a->id = act__dyn_id(&w->shm, w->self, s);
 	a->dynamic = true;
 	a->stopped = true;
 	a->def = &a->ddef;
+	/* Addresses only: neither the record nor the ext block is touched. */
 	a->rec = act__shm_spawn_rec(&w->shm, w->self, s);
+	a->mon = act__shm_spawn_ext(&w->shm, w->self, s)->mon;
 }
 
 void act__dyn_teardown(struct worker *w)
@@ -188,7 +249,7 @@ void act__dyn_teardown(struct worker *w)
 		if (a->dynamic)
 			free(a->state);
 		if (!a->dynamic)
-			free(a->rec);
+			free(a->mon);
 		free(a->fail_reason);
 	}
 	for (uint32_t i = 0; i < w->n_btab; i++)
@@ -225,6 +286,30 @@ static act_handler_fn *behaviour_table(struct worker *w, const act_behaviour *b)
 	return t;
 }
 
+/* The args text of spawned actor a's record (inline or in its ext block), or NULL. */
+static char *spawn_args(struct worker *w, struct actor *a)
+{
+	struct act__spawn_rec *r = a->rec;
+	if (r->has_args == ACT__ARGS_INLINE)
+		return r->args;
+	if (r->has_args == ACT__ARGS_EXT)
+		return act__shm_spawn_ext(&w->shm, w->self,
+		                          (uint32_t)(a - w->actors) - w->n_local)->args;
+	return NULL;
+}
+
+/* Monitor entries of a that may be in use (dyn-remote.h): for a spawned actor the
+ * record's high-water mark, so that an actor never monitored never
+ * touches its ext block. */
+uint32_t act__dyn_n_mon(const struct actor *a)
+{
+	if (!a->mon)
+		return 0;
+	if (!a->dynamic)
+		return ACT__SPAWN_MONITORS;
+	return a->rec->n_mon < ACT__SPAWN_MONITORS ? a->rec->n_mon : ACT__SPAWN_MONITORS;
+}
+
 /* Fills slot actor a from its record (whose word says gen), ready for init. */
 int act__dyn_occupy(struct worker *w, struct actor *a, const act_behaviour *b, uint32_t gen)
 {
@@ -237,7 +322,7 @@ int act__dyn_occupy(struct worker *w, struct actor *a, const act_behaviour *b, u
 	r->flags = b->remote ? ACT__SPAWN_REMOTE : 0;
 	a->ddef = (struct act__actor_def){ .name = r->name, .id = a->id, .group = w->self,
 	                                   .b = b, .behaviour = r->behaviour,
-	                                   .args = r->has_args ? r->args : NULL };
+	                                   .args = spawn_args(w, a) };
 	a->gen = gen;
 	a->stopped = a->stopping = a->lost = false;
 	a->stop_reason = NULL;
@@ -245,21 +330,23 @@ int act__dyn_occupy(struct worker *w, struct actor *a, const act_behaviour *b, u
 	free(a->fail_reason);
 	a->fail_reason = NULL;
 	act__sup_reset(w, a);
-	name_insert(w, a);
+	if (r->name[0] != '$') /* anonymous: see anon_lookup() */
+		name_insert(w, a);
 	return 0;
 }
 
 /* Undoes occupy() for an actor that never ran or has ended. */
 void act__dyn_vacate(struct worker *w, struct actor *a)
 {
-	name_remove(w, a->def->name);
+	if (a->def->name[0] != '$')
+		name_remove(w, a->def->name);
 	free(a->state);
 	a->state = NULL;
 	a->stopped = true;
 	/* A slot can be on the stack twice (another group claimed it from
 	 * there meanwhile: the pop's claim fails and drops it); the bound
 	 * keeps that harmless. */
-	if (w->n_free < ACT__DYN_SLOTS)
+	if (w->n_free < w->dyn_cap)
 		w->free_slots[w->n_free++] = (uint32_t)(a - w->actors) - w->n_local;
 }
 
@@ -312,10 +399,10 @@ void act__dyn_send_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen
  */
 static void down_fanout(struct worker *w, struct actor *a, const char *reason)
 {
-	if (!a->rec)
-		return;
-	for (uint32_t i = 0; i < ACT__SPAWN_MONITORS; i++) {
-		struct act__spawn_mon *m = &a->rec->mon[i];
+	uint32_t n = act__dyn_n_mon(a);
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct act__spawn_mon *m = &a->mon[i];
 		if (!m->watcher)
 			continue;
 		send_down(w, m, a->def->name, a->id, a->gen, reason);
@@ -414,6 +501,32 @@ void act__w_stale_letter(struct worker *w, const struct actor *a, const struct a
 
 /* ---- restore after a crash ------------------------------------------------------ */
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/*
+ * Maps in [p, p + len) for writing with one system call instead of a page
+ * fault per page: a restore touches every page of its records and of its
+ * actor entries, and with a million actors the faults one by one were a
+ * quarter of the restore (more on a VM, where a fault is dearer).  Only an
+ * optimisation: an older kernel's EINVAL is ignored.
+ */
+static void populate(void *p, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)p & ~(page - 1);
+	uintptr_t end = ((uintptr_t)p + len + page - 1) & ~(page - 1);
+
+	if (len)
+		(void)madvise((void *)a, end - a, MADV_POPULATE_WRITE);
+}
+
+/* The liveness the supervisor checks (relaxed, as worker.c's beat()). */
+static void beat(struct worker *w)
+{
+	atomic_store_explicit(&w->part->heartbeat_ns, act__now_ns(), memory_order_relaxed);
+}
+
 /* True if restore handles slot s: every slot in a worker; in a testkit,
  * whose one spawn area holds the actors of all its groups, only the free
  * slots and those of the group that crashed (testkit.c). */
@@ -427,6 +540,7 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 	/* Acquire: pairs with the release raise of hi in act_spawn(). */
 	uint32_t hi = atomic_load_explicit(&w->dyn->hi, memory_order_acquire);
 	uint32_t n_back = 0, n_lost = 0;
+	uint64_t t0_ns = act__now_ns();
 
 	if (start->last_signal)
 		snprintf(w->lost_reason, sizeof w->lost_reason, "crashed: signal %d",
@@ -435,21 +549,29 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		snprintf(w->lost_reason, sizeof w->lost_reason, "crashed: exit %d", start->last_exit);
 	else
 		snprintf(w->lost_reason, sizeof w->lost_reason, "group stopped");
-	if (hi > ACT__DYN_SLOTS) {
+	if (hi > w->dyn_cap) {
 		act__err("spawn area: high-water mark %u out of range; treated as %u", hi,
-		         ACT__DYN_SLOTS);
-		hi = ACT__DYN_SLOTS;
+		         w->dyn_cap);
+		hi = w->dyn_cap;
+		atomic_store_explicit(&w->dyn->hi, hi, memory_order_relaxed);
 	}
 	/* Slots we claimed in other groups and never committed (our last
 	 * worker died mid-spawn) are free again. */
 	act__dyn_release_claims(w);
-	/* The stack holds freed slots only: fresh ones (at and above hi) are
-	 * claimed by raising hi, which other groups do too. */
+	/* The stack holds freed slots below hi only: fresh ones (at and
+	 * above hi) are claimed by raising hi, which other groups do too, so
+	 * the slots never used cost nothing. */
 	w->n_free = 0;
+	if (hi) {
+		populate(&w->actors[w->n_local], (size_t)hi * sizeof *w->actors);
+		populate(act__shm_spawn_rec(&w->shm, w->self, 0), (size_t)hi * sizeof(struct act__spawn_rec));
+	}
 	for (uint32_t s = hi; s-- > 0;) {
 		if (!restoring(w, s))
 			continue;
 		struct actor *a = &w->actors[w->n_local + s];
+		if ((s & 65535) == 0) /* a million records take a while: not a hang */
+			beat(w);
 		act__dyn_touch(w, a);
 		struct act__spawn_rec *r = a->rec;
 		/* Acquire: pairs with the release commit in act_spawn(): a LIVE
@@ -481,6 +603,10 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		}
 		r->name[ACT_NAME_MAX] = r->behaviour[ACT_NAME_MAX] = '\0';
 		r->args[sizeof r->args - 1] = '\0';
+		if (r->has_args == ACT__ARGS_EXT)
+			act__shm_spawn_ext(&w->shm, w->self, s)->args[ACT__SPAWN_ARGS_MAX] = '\0';
+		else if (r->has_args != ACT__ARGS_INLINE)
+			r->has_args = ACT__ARGS_NONE;
 		const act_behaviour *b = act__reg_behaviour(w->reg, r->behaviour);
 		if (b && (pending || b->restart != ACT_TEMPORARY)) {
 			int err = act__dyn_occupy(w, a, b, gen);
@@ -519,6 +645,8 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 	w->start_seq = w->spawn_seq;
 	for (uint32_t s = 0; s < hi; s++) {
 		struct actor *a = &w->actors[w->n_local + s];
+		if ((s & 65535) == 65535)
+			beat(w);
 		if (a->stopped || !restoring(w, s) || a->spawn_seq > w->start_seq)
 			continue;
 		int r = act__dyn_run_init(w, a);
@@ -538,12 +666,39 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		}
 	}
 	if (n_back || n_lost)
-		act__info("re-created %u spawned actors; %u temporary ones were lost (%s)", n_back,
-		          n_lost, w->lost_reason);
+		act__info("re-created %u spawned actors in %.1f ms; %u temporary ones were lost (%s)",
+		          n_back, (double)(act__now_ns() - t0_ns) / 1e6, n_lost, w->lost_reason);
 	return 0;
 }
 
 /* ---- the API ---------------------------------------------------------------------- */
+
+/* Writes decimal v at p; returns the end. */
+static char *put_u32(char *p, uint32_t v)
+{
+	char tmp[10];
+	int n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10u);
+	while ((v /= 10u));
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* "$group.slot.gen" into out (at most 1 + 3 * 10 + 2 + 1 bytes): what
+ * snprintf would write, without its cost on every anonymous spawn. */
+static void anon_name(char *out, uint32_t group, uint32_t slot, uint32_t gen)
+{
+	char *p = out;
+	*p++ = '$';
+	p = put_u32(p, group);
+	*p++ = '.';
+	p = put_u32(p, slot);
+	*p++ = '.';
+	p = put_u32(p, gen);
+	*p = '\0';
+}
 
 ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
                       const char *name, const char *args_json, act_ref *out)
@@ -610,6 +765,8 @@ ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
 	if (!claimed && act__dyn_claim_fresh(&w->shm, w->self, w->self, &slot, &gen)) {
 		if (name)
 			act__dyn_name_unlock(&w->shm);
+		act__warn_every("group '%s' is full: %u spawned actors (raise max_spawned)",
+		                w->reg->groups[w->self - 1].name, w->dyn_cap);
 		return -ENOSPC;
 	}
 	/* A stack slot is below hi in a worker (its restore filled the
@@ -622,15 +779,24 @@ ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
 	r->parent = ctx->actor->id + 1;
 	r->parent_gen = ctx->actor->gen;
 	r->restart = (uint8_t)b->restart;
-	r->has_args = args_json != NULL;
 	r->args_len = (uint16_t)args_len;
-	snprintf(r->behaviour, sizeof r->behaviour, "%s", b->name);
+	r->n_mon = 0; /* the last tenant's monitors were all cleared at its end */
+	/* Both names were checked to fit (act__name_ok, the registry). */
+	memcpy(r->behaviour, b->name, strlen(b->name) + 1);
 	if (name)
-		snprintf(r->name, sizeof r->name, "%s", name);
+		memcpy(r->name, name, strlen(name) + 1);
 	else
-		snprintf(r->name, sizeof r->name, "$%u.%u.%u", w->self, slot, gen);
-	memcpy(r->args, args_json ? args_json : "", args_len + 1);
-	memset(r->mon, 0, sizeof r->mon);
+		anon_name(r->name, w->self, slot, gen);
+	if (!args_json) {
+		r->has_args = ACT__ARGS_NONE;
+	} else if (args_len < sizeof r->args) {
+		r->has_args = ACT__ARGS_INLINE;
+		memcpy(r->args, args_json, args_len + 1);
+	} else {
+		/* Long args touch the slot's ext block. */
+		r->has_args = ACT__ARGS_EXT;
+		memcpy(act__shm_spawn_ext(&w->shm, w->self, slot)->args, args_json, args_len + 1);
+	}
 	if (name) {
 		act__dyn_name_index(&w->shm, w->self, name, slot, gen);
 		/* Release: the name before the NAMED bit that makes it count
@@ -767,14 +933,17 @@ int act__dyn_add_monitor(struct worker *w, struct actor *a, uint32_t watcher,
                          uint32_t watcher_gen, uint64_t mid)
 {
 	(void)w;
-	if (!a->rec && !(a->rec = calloc(1, sizeof *a->rec)))
+	if (!a->mon && !(a->mon = calloc(ACT__SPAWN_MONITORS, sizeof *a->mon)))
 		return -ENOMEM;
+	uint32_t n_mon = act__dyn_n_mon(a);
 	for (uint32_t i = 0; i < ACT__SPAWN_MONITORS; i++) {
-		struct act__spawn_mon *m = &a->rec->mon[i];
-		if (m->watcher)
+		struct act__spawn_mon *m = &a->mon[i];
+		if (i < n_mon && m->watcher)
 			continue;
 		m->id = mid;
 		m->watcher_gen = watcher_gen;
+		if (a->dynamic && i >= n_mon)
+			a->rec->n_mon = (uint8_t)(i + 1); /* before the watcher that counts */
 		/* Release: the entry's other fields before the watcher that makes
 		 * it count; pairs with the acquire in act__dyn_restore()'s load of
 		 * the word (the next worker reads it after our death; the
@@ -792,13 +961,14 @@ ACT_API int act_demonitor(act_ctx *ctx, uint64_t monitor_id)
 
 	if (act__dyn_is_remote_monitor(monitor_id))
 		return act__dyn_demonitor_remote(w, monitor_id);
-	if (idx == 0 || idx > w->n_slots || !w->actors[idx - 1].rec)
+	if (idx == 0 || idx > w->n_slots || !w->actors[idx - 1].mon)
 		return -ENOENT;
-	struct act__spawn_rec *r = w->actors[idx - 1].rec;
-	for (uint32_t i = 0; i < ACT__SPAWN_MONITORS; i++)
-		if (r->mon[i].watcher && r->mon[i].id == monitor_id) {
+	struct actor *a = &w->actors[idx - 1];
+	struct act__spawn_mon *mon = a->mon;
+	for (uint32_t i = 0, n = act__dyn_n_mon(a); i < n; i++)
+		if (mon[i].watcher && mon[i].id == monitor_id) {
 			/* One store removes it (relaxed: see down_fanout()). */
-			__atomic_store_n(&r->mon[i].watcher, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&mon[i].watcher, 0, __ATOMIC_RELAXED);
 			return 0;
 		}
 	return -ENOENT;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * layout.h - private: the frozen shared-memory format (layout version 3).
+ * layout.h - private: the frozen shared-memory format (layout version 5).
  *
  * The region is one memfd created by the supervisor before any worker
  * starts.  It holds, in order: the region header, one control block per
@@ -18,17 +18,20 @@
  *            the rings: struct act__dyn_hdr then ACT__DYN_SLOTS records of
  *            struct act__spawn_rec); act__region.dyn_off/dyn_area_bytes/
  *            dyn_slots/spawn_rec_bytes.
- * Version 5: cross-group spawns: ACT__REC_SYS records between workers
- *            (ACT__SYS_*); slot states PENDING and RESERVED; act__dyn_hdr
- *            grows name_lock (in reserved space); any participant may
- *            raise act__dyn_hdr.hi; the header block holds a name index
- *            (struct act__name_ent) after the head; act__spawn_rec.flags
- *            (was reserved).
- *            The envelope grows from 40 to 48 bytes: act__env.sent_ns,
+ * Version 5: act__env.sent_ns (the envelope grows from 40 to 48 bytes),
  *            for the time-in-mailbox histograms.  The per-actor
  *            statistics area (struct act__stats_hdr) sits in the region's
  *            last page and carries its own magic and version
  *            (ACT__STATS_VERSION): it changes without bumping this one.
+ * Version 6: cross-group spawns (ACT__REC_SYS records between workers,
+ *            ACT__SYS_*; slot states PENDING and RESERVED; act__dyn_hdr
+ *            grows name_lock; any participant may raise act__dyn_hdr.hi;
+ *            the header block holds a name index, struct act__name_ent,
+ *            sized per group, act__dyn_hdr_bytes(); act__spawn_rec.flags)
+ *            and per-group spawn capacity (act__region.dyn[], dyn_shift
+ *            replace dyn_area_bytes/dyn_slots; the spawn record is 192
+ *            bytes, its monitors and long args in a per-slot struct
+ *            act__spawn_ext block after the records).
  */
 #ifndef ACT_LAYOUT_H
 #define ACT_LAYOUT_H
@@ -44,7 +47,7 @@
 #define ACT__REGION_MAGIC   0x4d48535352544341ull /* "ACTRSSHM" little-endian */
 #define ACT__RING_MAGIC     0x474e495252544341ull /* "ACTRRING" */
 #define ACT__POISON_MAGIC   0xdeaddeaddeaddeadull /* written at teardown */
-#define ACT__LAYOUT_VERSION 5u
+#define ACT__LAYOUT_VERSION 6u
 
 #define ACT__MAX_PARTS   256u  /* supervisor + up to 255 groups */
 #define ACT__READY_WORDS (ACT__MAX_PARTS / 64u)
@@ -306,23 +309,39 @@ struct act__ring_ent {
 };
 
 /*
- * Dynamic actors (spawned at run time).  Each group owns ACT__DYN_SLOTS
- * slots; a spawned actor's node-wide id is
- *     ACT__DYN_BASE + (group - 1) * ACT__DYN_SLOTS + slot
- * (static actors have the dense ids 0..n_actors-1), and its refs carry the
- * slot's generation, so a ref to a stopped actor never reaches a later
- * tenant of the slot.  A slot's record is written by whoever claimed it
- * (CAS of its word from FREE to RESERVED: the group's own worker, or
- * another participant spawning into the group); once committed (LIVE or
- * PENDING) only the group's own worker writes it.  A restarted worker
- * re-creates its actors from the records, and other processes read
- * records only through the commit word (acquire).
+ * Dynamic actors (spawned at run time).  Group g owns n_slots slots (its
+ * "max_spawned", ACT__DYN_SLOTS_DEFAULT unless configured); a spawned
+ * actor's node-wide id is
+ *     ACT__DYN_BASE + act__region.dyn[g].base + slot
+ * where base = (g - 1) << dyn_shift, the stride being the smallest power
+ * of two (at least ACT__DYN_SLOTS_DEFAULT) that holds every group's
+ * capacity.  Use act__dyn_id() / act__dyn_group_of() / act__dyn_slot_of()
+ * (shm.h), never the arithmetic.  Static actors have the dense ids
+ * 0..n_actors-1, and refs to spawned ones carry the slot's generation, so
+ * a ref to a stopped actor never reaches a later tenant of the slot.
+ * A slot's record is written by whoever claimed it (CAS of its word from
+ * FREE to RESERVED: the group's own worker, or another participant
+ * spawning into the group); once committed (LIVE or PENDING) only the
+ * group's own worker writes it.  A restarted worker re-creates its actors
+ * from the records, and other processes read records only through the
+ * commit word (acquire).
+ *
+ * A group's area: struct act__dyn_hdr and its name index
+ * (act__dyn_hdr_bytes(n_slots)), then n_slots records of struct
+ * act__spawn_rec (192 bytes: what every live actor needs), then, page
+ * aligned, n_slots blocks of struct act__spawn_ext (1 KiB: monitors and
+ * args longer than the record holds).  The memfd allocates a page only
+ * when it is first touched, so an unused slot costs no memory, and an
+ * actor that is never monitored and has short args never touches its ext
+ * block (the record's n_mon and has_args say whether to look there).
  */
-#define ACT__DYN_BASE        0x40000000u
-#define ACT__DYN_SLOTS       16384u /* per group */
-#define ACT__SPAWN_MONITORS  8u     /* monitors per spawned actor */
-#define ACT__SPAWN_REC_BYTES 1024u
-#define ACT__SPAWN_ARGS_MAX  (ACT__SPAWN_REC_BYTES - 281u) /* args bytes, NUL excluded */
+#define ACT__DYN_BASE          0x40000000u
+#define ACT__DYN_SLOTS_DEFAULT 16384u       /* per group */
+#define ACT__DYN_SLOTS_MAX     (1u << 22)   /* per group: 4 Mi */
+#define ACT__SPAWN_MONITORS    8u           /* monitors per spawned actor */
+#define ACT__SPAWN_INLINE_ARGS 40u          /* args bytes in the record, NUL included */
+#define ACT__SPAWN_EXT_BYTES   1024u
+#define ACT__SPAWN_ARGS_MAX    (ACT__SPAWN_EXT_BYTES - ACT__SPAWN_MONITORS * 16u - 1u)
 
 /*
  * act__spawn_rec.word = generation << 32 | state.  PENDING: a whole record
@@ -346,6 +365,9 @@ enum { ACT__SLOT_FREE = 0, ACT__SLOT_LIVE = 1, ACT__SLOT_PENDING = 2, ACT__SLOT_
 #define ACT__SLOT_GEN(word)     ((uint32_t)((word) >> 32))
 #define ACT__SLOT_STATE(word)   ((uint32_t)(word))
 
+/* act__spawn_rec.has_args */
+enum { ACT__ARGS_NONE = 0, ACT__ARGS_INLINE = 1, ACT__ARGS_EXT = 2 };
+
 /* A monitor: the watcher's ref (id + 1, 0 = entry unused) and the id
  * act_monitor() returned. */
 struct act__spawn_mon {
@@ -357,30 +379,41 @@ struct act__spawn_mon {
 /*
  * One slot's spawn record.  A spawn first moves the word to (gen + 1,
  * FREE) - so no ref handed out from here on can alias an earlier tenant -
- * writes every other field, and commits with one release store of (gen + 1,
- * LIVE): a worker killed at any point leaves a free slot or a whole
- * record.  A stop stores (gen, FREE).  Monitors are added and removed by
- * the owning worker only, with a single store of `watcher` each.
+ * writes every other field (and the ext block's args if long), and commits
+ * with one release store of (gen + 1, LIVE): a worker killed at any point
+ * leaves a free slot or a whole record.  A stop stores (gen, FREE).
+ * Monitors (in the slot's ext block) are added and removed by the owning
+ * worker only, with a single store of `watcher` each; n_mon is raised
+ * before a watcher at or above it is stored, and reset by each spawn.
  */
 struct act__spawn_rec {
 	_Atomic uint64_t word;
 	uint32_t parent;      /* parent's ref id (actor id + 1), 0 = none */
 	uint32_t parent_gen;
 	uint8_t restart;      /* act_restart_type */
-	uint8_t has_args;     /* 0: args_json was NULL */
-	uint16_t args_len;
-	uint32_t flags;       /* ACT__SPAWN_* (was reserved in layout 4) */
+	uint8_t has_args;     /* ACT__ARGS_*: NULL, in args[] or in the ext block */
+	uint16_t args_len;    /* bytes, NUL excluded */
+	uint8_t n_mon;        /* ext mon[] entries below this may be in use */
+	uint8_t flags;        /* ACT__SPAWN_* */
+	uint8_t reserved[2];
 	char behaviour[ACT_NAME_MAX + 1];
 	char name[ACT_NAME_MAX + 1]; /* "$group.slot.gen" for an anonymous actor */
-	struct act__spawn_mon mon[ACT__SPAWN_MONITORS];
-	char args[ACT__SPAWN_REC_BYTES - 280u]; /* NUL-terminated JSON text */
+	char args[ACT__SPAWN_INLINE_ARGS]; /* NUL-terminated JSON text (ACT__ARGS_INLINE) */
 };
-_Static_assert(sizeof(struct act__spawn_rec) == ACT__SPAWN_REC_BYTES, "spawn record size");
+_Static_assert(sizeof(struct act__spawn_rec) == 192, "spawn record size");
 /* act__spawn_rec.flags: reachable from the network (its behaviour says
  * remote: true); written by whoever writes the record, and again by the
  * group when it starts the actor (a spawner may not know the behaviour:
  * actorsctl's supervisor does not see modules). */
 #define ACT__SPAWN_REMOTE 1u
+
+/* A slot's overflow block: touched only when the actor has monitors or
+ * args longer than ACT__SPAWN_INLINE_ARGS - 1 bytes. */
+struct act__spawn_ext {
+	struct act__spawn_mon mon[ACT__SPAWN_MONITORS];
+	char args[ACT__SPAWN_ARGS_MAX + 1]; /* NUL-terminated JSON text (ACT__ARGS_EXT) */
+};
+_Static_assert(sizeof(struct act__spawn_ext) == ACT__SPAWN_EXT_BYTES, "spawn ext size");
 
 /* The head of a group's spawn area (one page), then its records. */
 struct act__dyn_hdr {
@@ -398,7 +431,7 @@ struct act__dyn_hdr {
 };
 /*
  * After the head, in the same header block: the group's name index, an
- * open-addressing table of ACT__DYN_NAME_IDX entries over the named
+ * open-addressing table of act__dyn_name_idx(n_slots) entries over the named
  * records of its area.  Read and written only under the node-wide name
  * lock.  An entry counts while its record's word still has its gen (and
  * is not FREE); dead entries are reused by inserts and never emptied, so
@@ -410,8 +443,28 @@ struct act__name_ent {
 	uint32_t gen;        /* the tenant's generation */
 	uint32_t reserved;
 };
-#define ACT__DYN_NAME_IDX  (2u * ACT__DYN_SLOTS) /* a power of two */
-#define ACT__DYN_HDR_BYTES (4096u + ACT__DYN_NAME_IDX * 16u)
+/* A group of n_slots slots: its name index has the smallest power of two
+ * of entries at least 2 * n_slots (so an insert always finds a dead or
+ * empty entry), and its header block is the head page plus the index. */
+static inline uint32_t act__dyn_name_idx(uint32_t n_slots)
+{
+	uint32_t n = 1;
+	while (n < 2u * n_slots)
+		n <<= 1;
+	return n;
+}
+static inline uint64_t act__dyn_hdr_bytes(uint32_t n_slots)
+{
+	return 4096u + (uint64_t)act__dyn_name_idx(n_slots) * sizeof(struct act__name_ent);
+}
+
+/* Where group g's spawn area lives (act__region.dyn[g]; [0] is unused). */
+struct act__dyn_group {
+	uint64_t off;      /* the area (its act__dyn_hdr), from the region start */
+	uint64_t ext_off;  /* its ext blocks, from the region start */
+	uint32_t base;     /* first id: ACT__DYN_BASE + base */
+	uint32_t n_slots;  /* capacity, 1..ACT__DYN_SLOTS_MAX */
+};
 
 /*
  * Per-actor statistics (stats.c).  A self-describing area in the last
@@ -441,7 +494,9 @@ struct act__name_ent {
 #define ACT__STATS_HDR_BYTES 4096u
 #define ACT__STATS_BUCKETS   24u
 #define ACT__STATS_B0_SHIFT  10u    /* first bound 1024 ns; the last finite ~4.3 s */
-#define ACT__STATS_DYN_SLOTS ACT__DYN_SLOTS
+/* Per-actor statistics cover the first 16384 slots of each group (a
+ * group with a larger max_spawned has no per-actor figures above it). */
+#define ACT__STATS_DYN_SLOTS ACT__DYN_SLOTS_DEFAULT
 
 struct act__astat {
 	/* Spawn slots: the generation these counters belong to.  The worker
@@ -493,12 +548,14 @@ struct act__region {
 	uint64_t checksum;         /* of everything above, see act__region_checksum */
 	_Atomic uint32_t stopping; /* set by the supervisor when the node stops */
 	int32_t supervisor_pid;
-	/* spawn areas (layout 4): group g's at dyn_off + (g - 1) * dyn_area_bytes */
-	uint64_t dyn_off;
-	uint64_t dyn_area_bytes;
-	uint32_t dyn_slots;        /* ACT__DYN_SLOTS */
+	/* spawn areas (layout 5): see struct act__dyn_group */
+	uint64_t dyn_off;          /* the first area */
+	uint32_t dyn_shift;        /* log2 of the id stride between groups */
 	uint32_t spawn_rec_bytes;  /* sizeof(struct act__spawn_rec) */
-	uint64_t dyn_checksum;     /* of the four fields above */
+	uint32_t spawn_ext_bytes;  /* sizeof(struct act__spawn_ext) */
+	uint32_t reserved_dyn;
+	struct act__dyn_group dyn[ACT__MAX_PARTS];
+	uint64_t dyn_checksum;     /* of the fields above, from dyn_off */
 };
 
 /* The format is frozen in bytes, not in names: the limits above must not move it. */

@@ -43,6 +43,7 @@ struct act__group_def {
 	uint32_t heartbeat_ms;
 	uint32_t heartbeat_timeout_ms;
 	bool hot_standby;       /* keep a spare worker attached, ready to take over */
+	uint32_t max_spawned;   /* spawn slots; 0 = ACT__DYN_SLOTS_DEFAULT */
 };
 
 /* One slot of the registry's descriptor-to-id table (act__reg_type_id()). */

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -55,10 +56,58 @@ static uint64_t dyn_checksum(const struct act__region *r)
 	return act__fnv1a(ACT__FNV_SEED, p + from, offsetof(struct act__region, dyn_checksum) - from);
 }
 
+/* Points shm->dyn[] at the spawn areas h (validated) describes. */
+static void map_dyn(act__shm *shm, const struct act__region *h)
+{
+	shm->dyn_shift = h->dyn_shift;
+	for (uint32_t g = 1; g < h->n_parts; g++) {
+		const struct act__dyn_group *d = &h->dyn[g];
+		shm->dyn[g].hdr = (struct act__dyn_hdr *)(shm->base + d->off);
+		shm->dyn[g].recs = (struct act__spawn_rec *)(shm->base + d->off + act__dyn_hdr_bytes(d->n_slots));
+		shm->dyn[g].ext = (struct act__spawn_ext *)(shm->base + d->ext_off);
+		shm->dyn[g].base = d->base;
+		shm->dyn[g].n_slots = d->n_slots;
+	}
+}
+
+/*
+ * Lays out the spawn areas from dyn_off on (see layout.h) into h->dyn[]
+ * and returns the end.  The ids of group g start (g - 1) strides above
+ * ACT__DYN_BASE; the stride is a power of two so that the group of an id
+ * is a shift.  With the default capacity the ids are those of layout 4.
+ */
+static size_t layout_dyn(struct act__region *h, const struct act__part_spec *parts,
+                         uint32_t n_parts, size_t dyn_off)
+{
+	uint32_t max = ACT__DYN_SLOTS_DEFAULT, shift = 0;
+	size_t off = dyn_off;
+
+	for (uint32_t g = 1; g < n_parts; g++)
+		if (parts[g].max_spawned > max)
+			max = parts[g].max_spawned;
+	while ((1u << shift) < max)
+		shift++;
+	h->dyn_off = dyn_off;
+	h->dyn_shift = shift;
+	h->spawn_rec_bytes = sizeof(struct act__spawn_rec);
+	h->spawn_ext_bytes = sizeof(struct act__spawn_ext);
+	for (uint32_t g = 1; g < n_parts; g++) {
+		struct act__dyn_group *d = &h->dyn[g];
+		d->n_slots = parts[g].max_spawned ? parts[g].max_spawned : ACT__DYN_SLOTS_DEFAULT;
+		d->base = (g - 1) << shift;
+		d->off = off;
+		d->ext_off = align_up(off + act__dyn_hdr_bytes(d->n_slots) +
+		                      (size_t)d->n_slots * sizeof(struct act__spawn_rec), 4096);
+		off = align_up(d->ext_off + (size_t)d->n_slots * sizeof(struct act__spawn_ext), 4096);
+	}
+	return off;
+}
+
 int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t n_parts,
                     uint32_t n_actors, uint32_t n_types, uint64_t directory_hash)
 {
-	size_t parts_off, rings_off, off, size, dyn_off, dyn_area;
+	size_t parts_off, rings_off, off, size, dyn_off;
+	struct act__region *dh;
 	uint64_t gen = 0;
 	int err;
 
@@ -66,6 +115,9 @@ int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t 
 	shm->fd = -1;
 	if (n_parts < 1 || n_parts > ACT__MAX_PARTS)
 		return -EINVAL;
+	for (uint32_t g = 1; g < n_parts; g++)
+		if (parts[g].max_spawned > ACT__DYN_SLOTS_MAX)
+			return -EINVAL;
 
 	parts_off = align_up(sizeof(struct act__region), 4096);
 	rings_off = align_up(parts_off + (size_t)n_parts * sizeof(struct act__part), 64);
@@ -75,11 +127,12 @@ int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t 
 		for (uint32_t to = 0; to < n_parts; to++)
 			size = align_up(size + act__ring_bytes(parts[to].ring_bytes), 4096);
 	/* The spawn areas: untouched memfd pages cost nothing, so every group
-	 * gets its full range of slots. */
-	dyn_area = align_up(ACT__DYN_HDR_BYTES + (size_t)ACT__DYN_SLOTS * sizeof(struct act__spawn_rec),
-	                    4096);
+	 * gets its full range of slots up front.  Laid out in a scratch
+	 * header first (the size must be known before the memfd exists). */
 	dyn_off = size;
-	size += (size_t)(n_parts - 1) * dyn_area;
+	if (!(dh = calloc(1, sizeof *dh)))
+		return -ENOMEM;
+	size = layout_dyn(dh, parts, n_parts, dyn_off);
 	/* The per-actor statistics describe themselves from the last page. */
 	size += act__stats_bytes(n_parts, n_actors);
 
@@ -88,8 +141,10 @@ int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t 
 	gen |= 1; /* never 0 */
 
 	shm->fd = memfd_create("actors-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (shm->fd < 0)
+	if (shm->fd < 0) {
+		free(dh);
 		return -errno;
+	}
 	if (ftruncate(shm->fd, (off_t)size) < 0) {
 		err = -errno;
 		goto fail_fd;
@@ -153,16 +208,15 @@ int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t 
 			off = align_up(off + e->bytes, 4096);
 		}
 	}
-	h->dyn_off = dyn_off;
-	h->dyn_area_bytes = dyn_area;
-	h->dyn_slots = ACT__DYN_SLOTS;
-	h->spawn_rec_bytes = sizeof(struct act__spawn_rec);
+	layout_dyn(h, parts, n_parts, dyn_off);
+	free(dh);
+	dh = NULL;
 	h->dyn_checksum = dyn_checksum(h);
-	shm->dyn_off = dyn_off;
-	shm->dyn_area_bytes = dyn_area;
+	map_dyn(shm, h);
 	h->checksum = header_checksum(h);
 	act__stats_format(shm->base, size, n_parts, n_actors);
 	act__stats_open(&shm->stats, shm->base, size);
+	shm->stats.dyn_shift = shm->dyn_shift;
 	/* Magic last: a region is valid only once fully written. */
 	atomic_thread_fence(memory_order_release);
 	h->magic = ACT__REGION_MAGIC;
@@ -175,7 +229,33 @@ fail_map:
 fail_fd:
 	close(shm->fd);
 	shm->fd = -1;
+	free(dh);
 	return err;
+}
+
+/* Whether the spawn areas h describes are in bounds and consistent: NULL,
+ * or what is wrong. */
+static const char *check_dyn(const struct act__region *h)
+{
+	uint64_t end = h->dyn_off;
+
+	if (h->dyn_shift < 14 || h->dyn_shift > 22 || (h->dyn_off & 4095) || h->dyn_off > h->size)
+		return "spawn areas out of bounds";
+	for (uint32_t g = 1; g < h->n_parts; g++) {
+		const struct act__dyn_group *d = &h->dyn[g];
+		if (d->n_slots < 1 || d->n_slots > ACT__DYN_SLOTS_MAX ||
+		    d->n_slots > (1u << h->dyn_shift) || d->base != (g - 1) << h->dyn_shift)
+			return "spawn area capacity or ids out of range";
+		/* In order, each after the last, records before ext blocks. */
+		if (d->off < end || (d->off & 4095) ||
+		    d->ext_off < d->off + act__dyn_hdr_bytes(d->n_slots) +
+		                 (uint64_t)d->n_slots * sizeof(struct act__spawn_rec) ||
+		    d->ext_off > h->size ||
+		    (h->size - d->ext_off) / sizeof(struct act__spawn_ext) < d->n_slots)
+			return "spawn areas out of bounds";
+		end = d->ext_off + (uint64_t)d->n_slots * sizeof(struct act__spawn_ext);
+	}
+	return NULL;
 }
 
 int act__shm_attach(act__shm *shm, int fd, uint64_t directory_hash, char *err, size_t err_cap)
@@ -230,22 +310,21 @@ int act__shm_attach(act__shm *shm, int fd, uint64_t directory_hash, char *err, s
 		why = "actor directory differs from this process's registry";
 	else if (h.dyn_checksum != dyn_checksum(&h))
 		why = "spawn area header checksum mismatch";
-	else if (h.dyn_slots != ACT__DYN_SLOTS || h.spawn_rec_bytes != sizeof(struct act__spawn_rec) ||
-	         h.dyn_area_bytes < ACT__DYN_HDR_BYTES + (uint64_t)ACT__DYN_SLOTS *
-	                            sizeof(struct act__spawn_rec) || (h.dyn_off & 4095) ||
-	         h.dyn_off > h.size ||
-	         (h.size - h.dyn_off) / h.dyn_area_bytes < (uint64_t)h.n_parts - 1)
-		why = "spawn areas out of bounds";
+	else if (h.spawn_rec_bytes != sizeof(struct act__spawn_rec) ||
+	         h.spawn_ext_bytes != sizeof(struct act__spawn_ext))
+		why = "spawn record sizes differ from this build";
+	else
+		why = check_dyn(&h);
 	if (why)
 		goto bad;
 	shm->parts_off = h.parts_off;
 	shm->rings_off = h.rings_off;
 	shm->generation = h.generation;
 	shm->n_parts = h.n_parts;
-	shm->dyn_off = h.dyn_off;
-	shm->dyn_area_bytes = h.dyn_area_bytes;
+	map_dyn(shm, &h);
 	/* A region without (valid) statistics still works: the hooks skip. */
 	act__stats_open(&shm->stats, shm->base, shm->size);
+	shm->stats.dyn_shift = shm->dyn_shift;
 	return 0;
 bad:
 	if (err && err_cap)

@@ -20,6 +20,7 @@ struct act__part_spec {
 	uint32_t spin_us;
 	uint32_t max_redeliveries;
 	uint32_t n_actors;
+	uint32_t max_spawned;      /* groups: spawn slots; 0 = ACT__DYN_SLOTS_DEFAULT */
 };
 
 typedef struct act__shm {
@@ -33,8 +34,16 @@ typedef struct act__shm {
 	uint64_t rings_off;
 	uint64_t generation;
 	uint32_t n_parts;
-	uint64_t dyn_off;          /* the spawn areas (layout.h) */
-	uint64_t dyn_area_bytes;
+	/* The spawn areas (layout.h), per participant; [0] and, in a
+	 * testkit's unattached shm, every entry are zero (no slots). */
+	uint32_t dyn_shift;
+	struct act__shm_dyn {
+		struct act__dyn_hdr *hdr;
+		struct act__spawn_rec *recs;
+		struct act__spawn_ext *ext;
+		uint32_t base;
+		uint32_t n_slots;
+	} dyn[ACT__MAX_PARTS];
 	struct act__stats stats;   /* per-actor statistics (stats.h); base NULL if none */
 } act__shm;
 
@@ -66,18 +75,55 @@ static inline struct act__part *act__shm_part(const act__shm *shm, uint32_t i)
 	                            (size_t)i * sizeof(struct act__part));
 }
 
-/* Group `part`'s (1..n_parts-1) spawn area header, and record `slot`. */
+/* Group `part`'s (1..n_parts-1) spawn area header, record and ext block
+ * of `slot` (< act__shm_dyn_slots(shm, part)).  Pure address arithmetic:
+ * no page of the area is touched. */
 static inline struct act__dyn_hdr *act__shm_dyn(const act__shm *shm, uint32_t part)
 {
-	return (struct act__dyn_hdr *)(shm->base + shm->dyn_off +
-	                               (size_t)(part - 1) * shm->dyn_area_bytes);
+	return shm->dyn[part].hdr;
+}
+static inline uint32_t act__shm_dyn_slots(const act__shm *shm, uint32_t part)
+{
+	return shm->dyn[part].n_slots;
 }
 static inline struct act__spawn_rec *act__shm_spawn_rec(const act__shm *shm, uint32_t part,
                                                         uint32_t slot)
 {
-	return (struct act__spawn_rec *)((unsigned char *)act__shm_dyn(shm, part) +
-	                                 ACT__DYN_HDR_BYTES +
-	                                 (size_t)slot * sizeof(struct act__spawn_rec));
+	return &shm->dyn[part].recs[slot];
+}
+static inline struct act__spawn_ext *act__shm_spawn_ext(const act__shm *shm, uint32_t part,
+                                                        uint32_t slot)
+{
+	return &shm->dyn[part].ext[slot];
+}
+
+/* ---- spawned actor ids: (group, slot) <-> id (ref ids are id + 1) ---------- */
+
+/* The id of slot `slot` of group `part`. */
+static inline uint32_t act__dyn_id(const act__shm *shm, uint32_t part, uint32_t slot)
+{
+	return ACT__DYN_BASE + shm->dyn[part].base + slot;
+}
+
+/* The group (participant) whose slot `id` is, or 0 if no spawned actor can
+ * have that id (static ids, ids past a group's capacity or past the last
+ * group).  O(1): the groups' ranges are a fixed power-of-two stride apart. */
+static inline uint32_t act__dyn_group_of(const act__shm *shm, uint32_t id)
+{
+	uint32_t g;
+
+	if (id < ACT__DYN_BASE)
+		return 0;
+	g = 1u + ((id - ACT__DYN_BASE) >> shm->dyn_shift);
+	if (g >= shm->n_parts || id - ACT__DYN_BASE - shm->dyn[g].base >= shm->dyn[g].n_slots)
+		return 0;
+	return g;
+}
+
+/* The slot of `id` in its group (only for ids act__dyn_group_of() accepts). */
+static inline uint32_t act__dyn_slot_of(const act__shm *shm, uint32_t id)
+{
+	return (id - ACT__DYN_BASE) & ((1u << shm->dyn_shift) - 1u);
 }
 
 /* Attaches h to the ring from -> to (validating it).  0, -EPROTO or

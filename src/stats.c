@@ -80,7 +80,7 @@ int act__stats_open(struct act__stats *st, unsigned char *base, size_t size)
 	if (h.magic != ACT__STATS_MAGIC || h.version != ACT__STATS_VERSION ||
 	    h.checksum != hdr_checksum(&h) || h.entry_bytes != sizeof(struct act__astat) ||
 	    h.n_buckets != ACT__STATS_BUCKETS || h.b0_shift != ACT__STATS_B0_SHIFT ||
-	    h.dyn_slots > ACT__DYN_SLOTS || h.n_groups >= ACT__MAX_PARTS ||
+	    h.dyn_slots > ACT__STATS_DYN_SLOTS || h.n_groups >= ACT__MAX_PARTS ||
 	    (h.entries_off & 63u) || h.entries_off > size - ACT__STATS_HDR_BYTES ||
 	    (size - ACT__STATS_HDR_BYTES - h.entries_off) / sizeof(struct act__astat) <
 	        n_entries(h.n_static, h.n_groups, h.dyn_slots))

@@ -22,6 +22,7 @@ struct act__stats {
 	unsigned char *base;       /* the region's first byte */
 	uint64_t entries_off;
 	uint32_t n_static, n_groups, dyn_slots;
+	uint32_t dyn_shift;        /* the region's spawned-id stride (act__shm.dyn_shift) */
 };
 
 /* Bytes the area needs at the end of a region with n_parts participants
@@ -48,7 +49,10 @@ static inline struct act__astat *act__stats_entry(const struct act__stats *st, u
 	if (id < st->n_static) {
 		i = id;
 	} else if (id >= ACT__DYN_BASE) {
-		uint32_t g = (id - ACT__DYN_BASE) / ACT__DYN_SLOTS, slot = (id - ACT__DYN_BASE) % ACT__DYN_SLOTS;
+		/* Groups' id ranges are 2^dyn_shift apart (shm.h): group index,
+		 * then slot.  Slots past dyn_slots are not tracked. */
+		uint32_t g = (id - ACT__DYN_BASE) >> st->dyn_shift;
+		uint32_t slot = (id - ACT__DYN_BASE) & ((1u << st->dyn_shift) - 1u);
 		if (g >= st->n_groups || slot >= st->dyn_slots)
 			return NULL;
 		i = st->n_static + (uint64_t)g * st->dyn_slots + slot;

@@ -7,7 +7,7 @@
  * "unit" down: a static actor (made by act_test_spawn/probe) with every
  * actor spawned under it, so that each static actor behaves as a group of
  * its own.  Spawned actors live in one spawn area (an anonymous mapping
- * laid out as a region's, ACT__DYN_SLOTS slots) shared by all units and
+ * laid out as a region's, TK_SPAWN_SLOTS slots) shared by all units and
  * run by dynamic.c's own code; a unit's crash re-creates its spawned
  * actors through act__dyn_restore(), told by act__tk_restores() which
  * slots are that unit's.  actors[] has room for MAX_STATIC static actors
@@ -44,7 +44,9 @@
 #define MAX_MSG (64u * 1024u)        /* a group's default record limit */
 #define MAX_REDELIVERIES 3u          /* a group's default */
 #define MAX_STEPS 10000000           /* deliveries per run before -ELOOP */
-#define MAX_STATIC ACT__DYN_SLOTS    /* actors made by act_test_spawn/probe */
+/* The testkit's one spawn area has the default capacity of a group. */
+#define TK_SPAWN_SLOTS ACT__DYN_SLOTS_DEFAULT
+#define MAX_STATIC TK_SPAWN_SLOTS    /* actors made by act_test_spawn/probe */
 #define GROUP "test"                 /* the registry's one group */
 #define NO_UNIT UINT32_MAX
 
@@ -80,8 +82,8 @@ struct act_test {
 	struct worker w;
 	struct act__registry reg;
 	struct tk_actor *xs;         /* [MAX_STATIC] */
-	struct tk_unit *units;       /* [ACT__DYN_SLOTS] */
-	bool *restoring;             /* [ACT__DYN_SLOTS]: act__tk_restores() */
+	struct tk_unit *units;       /* [TK_SPAWN_SLOTS] */
+	bool *restoring;             /* [TK_SPAWN_SLOTS]: act__tk_restores() */
 	void *area;                  /* the spawn area (mmap) */
 	size_t area_len;
 	uint32_t n_types_seen;       /* types when refresh() last ran */
@@ -255,7 +257,7 @@ static uint32_t unit_of(act_test_t *t, uint32_t i)
 		return i;
 	/* Up the chain to a known unit (a child's parent was spawned before
 	 * it, so the chain ends; the bound is for a corrupted record). */
-	for (uint32_t steps = 0; steps <= ACT__DYN_SLOTS; steps++) {
+	for (uint32_t steps = 0; steps <= TK_SPAWN_SLOTS; steps++) {
 		struct actor *a = &w->actors[j];
 		struct tk_unit *m = &t->units[j - w->n_local];
 		if (m->gen && m->gen == a->gen) {
@@ -295,7 +297,7 @@ static uint32_t unit_of(act_test_t *t, uint32_t i)
 
 bool act__tk_restores(struct act_test *t, uint32_t slot)
 {
-	return slot < ACT__DYN_SLOTS && t->restoring[slot];
+	return slot < TK_SPAWN_SLOTS && t->restoring[slot];
 }
 
 /* The live actor ref r names in t (a static one even when stopped, if
@@ -426,8 +428,8 @@ static int restart(act_test_t *t, uint32_t u, struct rec *inflight)
 	drop(t, a);
 	memset(a->state, 0, a->def->b->state_size ? a->def->b->state_size : 1);
 	a->stopped = false;
-	free(a->rec); /* a static actor's monitors lived in the process */
-	a->rec = NULL;
+	free(a->mon); /* a static actor's monitors lived in the process */
+	a->mon = NULL;
 	x->crash = false;
 	x->n_restarts++;
 	if (inflight) {
@@ -646,18 +648,20 @@ ACT_API act_test_t *act_test_new(void)
 	 * until used), so that no entry ever moves: timers, asks and the
 	 * name table hold indices into actors[]. */
 	w->n_local = MAX_STATIC;
-	w->actors = calloc((size_t)MAX_STATIC + ACT__DYN_SLOTS, sizeof *w->actors);
+	w->actors = calloc((size_t)MAX_STATIC + TK_SPAWN_SLOTS, sizeof *w->actors);
 	w->slot_of = malloc(MAX_STATIC * sizeof *w->slot_of);
 	t->xs = calloc(MAX_STATIC, sizeof *t->xs);
-	t->units = calloc(ACT__DYN_SLOTS, sizeof *t->units);
-	t->restoring = calloc(ACT__DYN_SLOTS, sizeof *t->restoring);
+	t->units = calloc(TK_SPAWN_SLOTS, sizeof *t->units);
+	t->restoring = calloc(TK_SPAWN_SLOTS, sizeof *t->restoring);
 	if (!w->part || !w->asks || !w->remotes || !w->jbuf || !w->actors || !w->slot_of ||
 	    !t->xs || !t->units || !t->restoring || act__timers_init(&w->timers))
 		goto fail;
 	for (uint32_t i = 0; i < MAX_STATIC; i++)
 		w->slot_of[i] = (int32_t)i;
 	/* The spawn area, as a region lays out one group's (layout.h). */
-	t->area_len = ACT__DYN_HDR_BYTES + (size_t)ACT__DYN_SLOTS * sizeof(struct act__spawn_rec);
+	size_t ext_off = (act__dyn_hdr_bytes(TK_SPAWN_SLOTS) + (size_t)TK_SPAWN_SLOTS * sizeof(struct act__spawn_rec) +
+	                  4095) & ~(size_t)4095;
+	t->area_len = ext_off + (size_t)TK_SPAWN_SLOTS * sizeof(struct act__spawn_ext);
 	t->area = mmap(NULL, t->area_len, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (t->area == MAP_FAILED) {
@@ -668,12 +672,19 @@ ACT_API act_test_t *act_test_new(void)
 	w->shm.base = t->area;
 	w->shm.size = t->area_len;
 	w->shm.n_parts = 2;
-	w->shm.dyn_off = 0;
-	w->shm.dyn_area_bytes = t->area_len;
+	w->shm.dyn_shift = 14; /* the region's with default capacities: same ids */
+	w->shm.dyn[1] = (struct act__shm_dyn){
+		.hdr = t->area,
+		.recs = (struct act__spawn_rec *)((unsigned char *)t->area + act__dyn_hdr_bytes(TK_SPAWN_SLOTS)),
+		.ext = (struct act__spawn_ext *)((unsigned char *)t->area + ext_off),
+		.base = 0,
+		.n_slots = TK_SPAWN_SLOTS,
+	};
+	w->dyn_cap = TK_SPAWN_SLOTS;
 	if (act__dyn_setup(w))
 		goto fail;
 	w->mon_seq = 0; /* monitor ids from 1: the same in every run */
-	for (uint32_t s = ACT__DYN_SLOTS; s-- > 0;)
+	for (uint32_t s = TK_SPAWN_SLOTS; s-- > 0;)
 		w->free_slots[w->n_free++] = s;
 	memset(w->part, 0, sizeof *w->part);
 	w->part->index = 1;

@@ -53,8 +53,9 @@ struct actor {
 	uint32_t n_children;         /* live spawned actors whose parent it is */
 	const char *stop_reason;     /* with stopping: the Down reason, NULL = "normal" */
 	char *fail_reason;           /* act_fail(): "failed: ..." (malloc'd) */
-	struct act__spawn_rec *rec;  /* spawned: its record in the region; static: a
-	                                heap copy holding its monitors, or NULL */
+	struct act__spawn_rec *rec;  /* spawned: its record in the region; static: NULL */
+	struct act__spawn_mon *mon;  /* [ACT__SPAWN_MONITORS]: spawned, in the slot's ext
+	                                block in the region; static, on the heap or NULL */
 	struct act__actor_def ddef;  /* spawned: what def points to */
 	/* supervision of children (children.c) */
 	bool escalated;              /* its failure came up from a child */
@@ -90,11 +91,14 @@ struct behaviour_table {
 struct worker {
 	const struct act__registry *reg;
 	/* spawned actors (dynamic.c) */
-	uint32_t n_slots;            /* entries of actors[]: n_local + ACT__DYN_SLOTS */
+	uint32_t n_slots;            /* entries of actors[]: n_local + dyn_cap */
+	uint32_t dyn_cap;            /* this group's spawn slots (max_spawned) */
 	struct act__dyn_hdr *dyn;    /* this group's spawn area */
-	uint32_t *free_slots;        /* stack: the next spawn pops the top */
+	uint32_t *free_slots;        /* stack of freed slots below hi: the next spawn
+	                                pops the top, else takes slot hi */
 	uint32_t n_free;
 	uint32_t *names;             /* open addressing: actors[] index + 1, 0 = empty */
+	uint32_t names_mask;         /* entries of names[] - 1 (a power of two - 1) */
 	uint64_t mon_seq;
 	uint64_t spawn_seq;          /* the last actor spawned here (children.c's order) */
 	uint64_t start_seq;          /* spawned up to here when the Start round began */
@@ -192,14 +196,12 @@ static inline uint32_t act__w_group_of(const struct worker *w, uint32_t id)
 {
 	if (id < w->reg->n_actors)
 		return w->reg->actors[id].group;
-	if (id >= ACT__DYN_BASE && (id - ACT__DYN_BASE) / ACT__DYN_SLOTS < w->n_parts - 1)
-		return 1 + (id - ACT__DYN_BASE) / ACT__DYN_SLOTS;
-	return 0;
+	return act__dyn_group_of(&w->shm, id);
 }
 
 /* Formats the entry of a spawn slot on its first use (dynamic.c): the
  * entries are zero pages until then, so an idle worker pays no memory for
- * its 16384 slots. */
+ * its unused slots. */
 void act__dyn_touch(struct worker *w, struct actor *a);
 
 /* This group's entry for actor `id`, or NULL if it is not of this group. */
@@ -209,7 +211,7 @@ static inline struct actor *act__w_local(struct worker *w, uint32_t id)
 		return w->slot_of[id] >= 0 ? &w->actors[w->slot_of[id]] : NULL;
 	if (act__w_group_of(w, id) != w->self)
 		return NULL;
-	struct actor *a = &w->actors[w->n_local + (id - ACT__DYN_BASE) % ACT__DYN_SLOTS];
+	struct actor *a = &w->actors[w->n_local + act__dyn_slot_of(&w->shm, id)];
 	if (__builtin_expect(!a->def, 0))
 		act__dyn_touch(w, a); /* first use of this slot by this worker */
 	return a;

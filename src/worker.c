@@ -206,8 +206,11 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 	w->in = calloc(w->n_parts, sizeof *w->in);
 	w->out = calloc(w->n_parts, sizeof *w->out);
 	w->slot_of = malloc(reg->n_actors * sizeof *w->slot_of + 1);
-	/* The static actors, then one entry per spawn slot (dynamic.c). */
-	w->actors = calloc((size_t)g->n_actors + ACT__DYN_SLOTS, sizeof *w->actors);
+	/* The static actors, then one entry per spawn slot (dynamic.c).  A
+	 * large calloc is fresh zero pages from mmap: an entry costs memory
+	 * only once its slot is used (act__dyn_touch()). */
+	w->dyn_cap = act__shm_dyn_slots(&w->shm, w->self);
+	w->actors = calloc((size_t)g->n_actors + w->dyn_cap, sizeof *w->actors);
 	w->asks = calloc(ASK_SLOTS, sizeof *w->asks);
 	w->remotes = calloc(MAX_REMOTES, sizeof *w->remotes);
 	/* A decoded JSON message is at most its struct plus its strings: the
@@ -361,9 +364,12 @@ int act__worker_main(const struct act__worker_args *a)
 	}
 	w->ctx.w = w;
 	/* Not to actors that an init or a Start spawned: act_spawn() started them. */
-	for (uint32_t i = 0; i < act__w_n_used(w); i++)
+	for (uint32_t i = 0; i < act__w_n_used(w); i++) {
 		if (!w->actors[i].stopped && w->actors[i].spawn_seq <= w->start_seq)
 			act__w_invoke(w, &w->actors[i], &act_start_type, &start, NULL, 0, NULL);
+		if ((i & 65535) == 65535) /* a million actors take a while: not a hang */
+			beat(w, act__now_ns());
+	}
 	atomic_store_explicit(&w->part->state, ACT__PS_READY, memory_order_relaxed);
 	act__w_send_ctrl(w, ACT__CTRL_READY, NULL, 0);
 	act__w_flush_notify(w);

@@ -36,8 +36,8 @@ static void count_to(const struct act_node *n, struct mailbox *mb, uint32_t to)
 {
 	if (to < n->reg.n_actors) {
 		mb->by_static[to]++;
-	} else if (to >= ACT__DYN_BASE) {
-		uint32_t g = (to - ACT__DYN_BASE) / ACT__DYN_SLOTS, s = (to - ACT__DYN_BASE) % ACT__DYN_SLOTS;
+	} else if (act__dyn_group_of(&n->shm, to)) {
+		uint32_t g = act__dyn_group_of(&n->shm, to) - 1, s = act__dyn_slot_of(&n->shm, to);
 		if (g < n->reg.n_groups && mb->by_slot[g] && s < mb->hi[g])
 			mb->by_slot[g][s]++;
 	}
@@ -125,7 +125,7 @@ static void add_ref_name(const struct act_node *n, cJSON *o, const char *key, ui
 		cJSON_AddNullToObject(o, key);
 	} else if (id < n->reg.n_actors) {
 		cJSON_AddStringToObject(o, key, n->reg.actors[id].name);
-	} else if (id >= ACT__DYN_BASE && (id - ACT__DYN_BASE) / ACT__DYN_SLOTS < n->reg.n_groups) {
+	} else if (act__dyn_group_of(&n->shm, id)) {
 		char buf[48];
 		snprintf(buf, sizeof buf, "#%u.%u", id, gen);
 		cJSON_AddStringToObject(o, key, buf);
@@ -156,7 +156,7 @@ static void add_spawned(struct act_node *n, cJSON *arr, uint32_t g, const struct
 			continue;
 		rec.behaviour[sizeof rec.behaviour - 1] = 0;
 		rec.name[sizeof rec.name - 1] = 0;
-		uint32_t gen = ACT__SLOT_GEN(word), id = ACT__DYN_BASE + g * ACT__DYN_SLOTS + s;
+		uint32_t gen = ACT__SLOT_GEN(word), id = act__dyn_id(&n->shm, g + 1, s);
 		uint32_t n_mon = 0;
 		cJSON *o = cJSON_CreateObject();
 		if (!o)
@@ -172,8 +172,13 @@ static void add_spawned(struct act_node *n, cJSON *arr, uint32_t g, const struct
 		cJSON_AddTrueToObject(o, "spawned");
 		/* Re-created with its group's worker (unless temporary). */
 		cJSON_AddNumberToObject(o, "restarts", n->gs[g].n_restarts);
-		for (unsigned m = 0; m < ACT__SPAWN_MONITORS; m++)
-			n_mon += rec.mon[m].watcher != 0;
+		if (rec.n_mon) {
+			/* Monitors live in the slot's ext block (layout.h): a racy
+			 * count, as a listing is. */
+			const struct act__spawn_ext *x = act__shm_spawn_ext(&n->shm, g + 1, s);
+			for (unsigned m = 0; m < rec.n_mon && m < ACT__SPAWN_MONITORS; m++)
+				n_mon += x->mon[m].watcher != 0;
+		}
 		cJSON_AddNumberToObject(o, "monitors", n_mon);
 		add_common(o, act__stats_entry(&n->shm.stats, id), gen,
 		           mb->by_slot[g] ? mb->by_slot[g][s] : 0);
@@ -197,7 +202,8 @@ cJSON *act__actorlist(struct act_node *n)
 		/* Acquire: pairs with the owner's release when it raises hi, so
 		 * the records below it are formatted. */
 		uint32_t hi = atomic_load_explicit(&act__shm_dyn(&n->shm, g + 1)->hi, memory_order_acquire);
-		mb.hi[g] = hi < ACT__DYN_SLOTS ? hi : ACT__DYN_SLOTS;
+		uint32_t cap = act__shm_dyn_slots(&n->shm, g + 1);
+		mb.hi[g] = hi < cap ? hi : cap;
 		if (mb.hi[g] && !(mb.by_slot[g] = calloc(mb.hi[g], sizeof **mb.by_slot)))
 			goto fail;
 	}

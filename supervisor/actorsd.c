@@ -244,6 +244,7 @@ static act_node_t *node_from_app(const struct act__app *app, int *err)
 		gd->shutdown_ms = g->brutal_kill ? 0 : g->shutdown_ms;
 		gd->restart = g->restart;
 		gd->hot_standby = g->hot_standby;
+		gd->max_spawned = g->max_spawned;
 		for (uint32_t ai = 0; ai < g->n_actors; ai++) {
 			const struct act__app_actor *a = &g->actors[ai];
 			if ((*err = act__reg_add_actor_named(&n->reg, g->name, a->name, a->behaviour,

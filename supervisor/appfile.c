@@ -786,10 +786,10 @@ static int parse_actor(struct pctx *c, const cJSON *obj, uint32_t gi, uint32_t a
 static const char *const group_keys[] = {
 	"name", "module", "restart", "ring_bytes", "max_msg_bytes", "spin_us",
 	"max_redeliveries", "heartbeat_ms", "heartbeat_timeout_ms", "shutdown_ms",
-	"hot_standby", "actors", NULL
+	"hot_standby", "actors", "max_spawned", NULL
 };
 enum { G_NAME, G_MODULE, G_RESTART, G_RING, G_MAXMSG, G_SPIN, G_REDELIV,
-       G_HB, G_HBTO, G_SHUTDOWN, G_STANDBY, G_ACTORS };
+       G_HB, G_HBTO, G_SHUTDOWN, G_STANDBY, G_ACTORS, G_MAXSPAWNED };
 
 #define restart_names act__restart_names
 #define strategy_names act__strategy_names
@@ -908,6 +908,11 @@ static int parse_group(struct pctx *c, const cJSON *obj, uint32_t gi, struct str
 			break;
 		case G_ACTORS:
 			rc = parse_actors(c, it, gi);
+			break;
+		case G_MAXSPAWNED:
+			/* Each slot reserves 1.2 KiB of the region's address space
+			 * (memory only once used), hence the upper bound. */
+			rc = get_u32(c, it, 1, ACT__DYN_SLOTS_MAX, &g->max_spawned);
 			break;
 		}
 		path_pop(c, mark);

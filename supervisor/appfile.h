@@ -53,6 +53,7 @@
  *       heartbeat_timeout_ms heartbeat_ms+1..600000 [1000]
  *       shutdown_ms 0..3600000 or "brutal_kill" [5000]
  *       hot_standby bool [false]
+ *       max_spawned 1..4194304: room for actors spawned at run time [16384]
  *       actors      required, >= 1 of { name (required, unique in the whole
  *                   node, 1..63 bytes, no control characters), behaviour
  *                   (required, 1..255 bytes, no control characters), args
@@ -103,6 +104,7 @@ struct act__app_group {
 	uint32_t shutdown_ms;   /* 0 when brutal_kill (as in act__group_def) */
 	bool brutal_kill;
 	bool hot_standby;
+	uint32_t max_spawned;   /* 0: the default (ACT__DYN_SLOTS_DEFAULT) */
 	struct act__app_actor *actors;  /* in declaration order */
 	uint32_t n_actors;
 };

@@ -788,24 +788,28 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
 		snprintf(reason, sizeof reason, "crashed: exit %d", g->last_exit);
 	else
 		snprintf(reason, sizeof reason, "group stopped");
-	if (hi > ACT__DYN_SLOTS)
-		hi = ACT__DYN_SLOTS;
+	if (hi > act__shm_dyn_slots(&n->shm, part))
+		hi = act__shm_dyn_slots(&n->shm, part);
 	for (uint32_t s = 0; s < hi; s++) {
 		struct act__spawn_rec *r = act__shm_spawn_rec(&n->shm, part, s);
 		uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
 		uint32_t st = ACT__SLOT_STATE(word);
 		if (st != ACT__SLOT_LIVE && st != ACT__SLOT_PENDING)
 			continue;
-		for (uint32_t i = 0; i < ACT__SPAWN_MONITORS; i++) {
-			struct act__spawn_mon m = r->mon[i];
+		/* Monitors live in the slot's ext block, below the record's
+		 * n_mon (an actor never monitored has none to look at). */
+		uint32_t n_mon = r->n_mon < ACT__SPAWN_MONITORS ? r->n_mon : ACT__SPAWN_MONITORS;
+		struct act__spawn_mon *mon = n_mon ? act__shm_spawn_ext(&n->shm, part, s)->mon : NULL;
+		for (uint32_t i = 0; i < n_mon; i++) {
+			struct act__spawn_mon m = mon[i];
 			if (!m.watcher)
 				continue;
 			uint32_t wid = m.watcher - 1, wg = 0;
 			if (wid < n->reg.n_actors)
 				wg = n->reg.actors[wid].group;
-			else if (wid >= ACT__DYN_BASE && (wid - ACT__DYN_BASE) / ACT__DYN_SLOTS < n->reg.n_groups)
-				wg = 1 + (wid - ACT__DYN_BASE) / ACT__DYN_SLOTS;
-			__atomic_store_n(&r->mon[i].watcher, 0, __ATOMIC_RELAXED);
+			else
+				wg = act__dyn_group_of(&n->shm, wid);
+			__atomic_store_n(&mon[i].watcher, 0, __ATOMIC_RELAXED);
 			if (!wg || wg == part)
 				continue;
 			memset(&d, 0, sizeof d);
@@ -821,8 +825,7 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
 			act__env_write(e, ACT__REC_MSG, len,
 			               &(struct act__route){ .type = down_id, .to = wid,
 			                                     .to_gen = m.watcher_gen,
-			                                     .from = ACT__DYN_BASE + gi * ACT__DYN_SLOTS +
-			                                             s + 1,
+			                                     .from = act__dyn_id(&n->shm, part, s) + 1,
 			                                     .from_gen = ACT__SLOT_GEN(word) });
 			memcpy(e + 1, &d, sizeof d);
 			act__ring_commit(&n->out[wg], e);

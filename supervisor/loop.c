@@ -233,6 +233,7 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 		spec[i + 1].max_msg = g->max_msg;
 		spec[i + 1].spin_us = g->spin_us;
 		spec[i + 1].max_redeliveries = g->max_redeliveries;
+		spec[i + 1].max_spawned = g->max_spawned;
 		spec[i + 1].n_actors = g->n_actors;
 		n->gs[i].node = n;
 		n->gs[i].index = i;

@@ -219,6 +219,17 @@ ACT_API int act_node_set_hot_standby(act_node_t *n, const char *group, bool on)
 	return 0;
 }
 
+ACT_API int act_node_set_max_spawned(act_node_t *n, const char *group, uint32_t n_slots)
+{
+	struct act__group_def *g = group_or_null(n, group);
+	if (!g)
+		return -ENOENT;
+	if (n_slots < 1 || n_slots > ACT__DYN_SLOTS_MAX)
+		return -EINVAL;
+	g->max_spawned = n_slots;
+	return 0;
+}
+
 ACT_API int act_node_set_heartbeat(act_node_t *n, const char *group, uint32_t period_ms,
                                    uint32_t timeout_ms)
 {

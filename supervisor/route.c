@@ -29,7 +29,7 @@
 /* True if id can be a spawned actor's of this node. */
 static bool is_spawned_id(const act_node_t *n, uint32_t id)
 {
-	return id >= ACT__DYN_BASE && (id - ACT__DYN_BASE) / ACT__DYN_SLOTS < n->reg.n_groups;
+	return act__dyn_group_of(&n->shm, id) != 0;
 }
 
 /* ---- records to the groups ---------------------------------------------------- */
@@ -64,7 +64,7 @@ int act__node_resolve(struct act_node *n, const char *name, struct act__target *
 	    act__dyn_name_find(&n->shm, ACT__SUPERVISOR, name, &g, &slot, &gen, behaviour, &flags))
 		return -ENOENT;
 	const act_behaviour *b = act__reg_behaviour(&n->reg, behaviour);
-	t->id = act__dyn_id(g, slot);
+	t->id = act__dyn_id(&n->shm, g, slot);
 	t->gen = gen;
 	t->group = g;
 	t->spawned = true;
@@ -195,8 +195,8 @@ static bool handle_outbound(act_node_t *n, uint32_t from, const struct act__env 
 	if (!from_name && e->from && is_spawned_id(n, fid)) {
 		/* A spawned sender: its record names it, if it still lives (it
 		 * sent this a moment ago; a copy checked against its word). */
-		uint32_t g = (fid - ACT__DYN_BASE) / ACT__DYN_SLOTS + 1;
-		struct act__spawn_rec *r = act__shm_spawn_rec(&n->shm, g, act__dyn_slot(fid));
+		uint32_t g = act__dyn_group_of(&n->shm, fid);
+		struct act__spawn_rec *r = act__shm_spawn_rec(&n->shm, g, act__dyn_slot_of(&n->shm, fid));
 		uint64_t w1 = atomic_load_explicit(&r->word, memory_order_acquire);
 		memcpy(dyn_name, r->name, sizeof dyn_name);
 		atomic_thread_fence(memory_order_acquire);

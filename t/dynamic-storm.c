@@ -193,7 +193,7 @@ static void inspect(struct act_node *n)
 	unsigned char seen[MAX_G] = { 0 };
 
 	harness_inspect(n);
-	for (uint32_t s = 0; s < hi && s < ACT__DYN_SLOTS; s++) {
+	for (uint32_t s = 0; s < hi && s < act__shm_dyn_slots(&n->shm, 1); s++) {
 		struct act__spawn_rec *r = act__shm_spawn_rec(&n->shm, 1, s);
 		uint64_t w = atomic_load(&r->word);
 		int g = -1;
@@ -205,9 +205,13 @@ static void inspect(struct act_node *n)
 			continue;
 		}
 		kid_args(g, expect, sizeof expect);
+		/* Short args are in the record, long ones in the slot's ext block. */
+		const char *args = r->has_args == ACT__ARGS_INLINE ? r->args :
+		                   r->has_args == ACT__ARGS_EXT ? act__shm_spawn_ext(&n->shm, 1, s)->args :
+		                   NULL;
 		snprintf(name, sizeof name, "s%d", g);
-		if (strcmp(r->name, name) || strcmp(r->behaviour, "stormkid") || !r->has_args ||
-		    r->args_len != strlen(expect) || strcmp(r->args, expect) ||
+		if (strcmp(r->name, name) || strcmp(r->behaviour, "stormkid") || !args ||
+		    r->args_len != strlen(expect) || strcmp(args, expect) ||
 		    r->parent != A->spawner_id || r->restart != ACT_PERMANENT || seen[g]) {
 			A->rec_bad++;
 			continue;

@@ -54,14 +54,15 @@ int main(void)
 
 	/* ---- entries */
 	ok(act__stats_open(&st, base, size) == 0, "a formatted area opens");
+	st.dyn_shift = 14; /* what shm.c sets: default-capacity groups, 2^14 ids apart */
 	struct act__astat *e0 = act__stats_entry(&st, 0), *e4 = act__stats_entry(&st, N_ACTORS - 1);
 	ok(e0 && e4 == e0 + N_ACTORS - 1, "static ids are dense entries");
 	ok(!act__stats_entry(&st, N_ACTORS), "the id after the last static actor has none");
 	struct act__astat *d0 = act__stats_entry(&st, ACT__DYN_BASE);
-	struct act__astat *d1 = act__stats_entry(&st, ACT__DYN_BASE + ACT__DYN_SLOTS + 7);
+	struct act__astat *d1 = act__stats_entry(&st, ACT__DYN_BASE + (1u << 14) + 7);
 	ok(d0 == e0 + N_ACTORS, "group 1's slot 0 follows the static actors");
 	ok(d1 == d0 + ACT__STATS_DYN_SLOTS + 7, "group 2's slot 7 is in group 2's range");
-	ok(!act__stats_entry(&st, ACT__DYN_BASE + 2 * ACT__DYN_SLOTS),
+	ok(!act__stats_entry(&st, ACT__DYN_BASE + 2 * (1u << 14)),
 	   "a third group's slot (there are two groups) has none");
 	ok(!act__stats_entry(&st, UINT32_MAX) && !act__stats_entry(&st, ACT__DYN_BASE - 1),
 	   "ids between the ranges and at the top have none");

@@ -103,6 +103,12 @@ ACT_API int act_node_set_heartbeat(act_node_t *node, const char *group,
  * its rings at once and a new spare is forked in the background.
  */
 ACT_API int act_node_set_hot_standby(act_node_t *node, const char *group, bool on);
+/*
+ * Room for actors spawned at run time in the group (act_spawn() beyond it
+ * returns -ENOSPC): 1..4194304, default 16384.  Slots cost memory only
+ * once used (about 1.2 KiB of address space each is reserved up front).
+ */
+ACT_API int act_node_set_max_spawned(act_node_t *node, const char *group, uint32_t n);
 /* Directory for the dead-letter store (dead-letters.jsonl).  Default:
  * none (dead letters are logged and counted only). */
 ACT_API int act_node_set_state_dir(act_node_t *node, const char *dir);
