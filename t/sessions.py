@@ -113,6 +113,10 @@ with tap:
     fs = stats()
     tap.is_(fs["replies"], CLIENTS * (REQS + 2), "the front sent one reply per request")
     tap.is_(fs["downs"], 0, "no Down: the permanent sessions came back with their ref")
+    with open(node.log_path, errors="replace") as f:
+        log = f.read()
+    tap.ok("re-created %d spawned actors" % CLIENTS in log,
+           "the restarted worker re-created the %d sessions" % CLIENTS)
     tap.diag("front stats after the kill: %r" % (fs,))
 
     # The state survives a second kill too, with nothing in flight.

@@ -80,6 +80,13 @@ ACT_MESSAGE_TYPE(front_stats_type, front_stats_msg, "FrontStats",
                  ACT_FIELD(front_stats_msg, send_retries, ACT_I64));
 
 #define LINE_MAX_ 512
+/* Requests of one connection sent to its session and not yet answered.
+ * Bounds what the rings between the groups hold (MAX_CONNS * WINDOW
+ * small envelopes, well under the default 256 KiB ring), so neither side
+ * meets a full ring in steady state; the rest waits in the connection's
+ * buffer, and past IBUF_MAX in the client's socket (TCP backpressure). */
+#define WINDOW 8
+#define IBUF_MAX 65536
 #define REPLY_MAX 256
 #define MAX_CONNS 256
 #define TICK_TIMER 1
@@ -146,6 +153,17 @@ static void session_fini(act_ctx *ctx, void *state)
 	}
 }
 
+/* The front's window keeps its ring from filling; if it does anyway the
+ * reply is lost and said so (the client then waits for it). */
+static void reply(act_ctx *ctx, const reply_msg *out)
+{
+	int err = act_reply(ctx, &reply_type, out);
+
+	if (err)
+		act_log(ctx, ACT_LOG_ERR, "session: reply to request %" PRId64 " lost: %s",
+		        out->fseq, act_strerror(err));
+}
+
 static void session_request(act_ctx *ctx, void *state, const void *m)
 {
 	struct session *s = state;
@@ -159,7 +177,7 @@ static void session_request(act_ctx *ctx, void *state, const void *m)
 	if (r->fseq <= s->d.last_fseq) {
 		/* Applied already (a redelivery after our worker died): the same answer. */
 		out.text = (act_buf){ s->d.reply, s->d.reply_len, 0 };
-		act_reply(ctx, &reply_type, &out);
+		reply(ctx, &out);
 		return;
 	}
 	memcpy(line, r->line.ptr, n);
@@ -197,7 +215,7 @@ bad:
 	}
 	s->d = d;
 	out.text = (act_buf){ s->d.reply, s->d.reply_len, 0 };
-	act_reply(ctx, &reply_type, &out);
+	reply(ctx, &out);
 }
 
 static const act_handler session_handlers[] = {
@@ -235,8 +253,9 @@ struct conn {
 	act_ref session;
 	uint64_t monitor;
 	int64_t next_fseq, replied_fseq;
-	char rbuf[LINE_MAX_ * 2];
-	uint32_t rlen;
+	char rx[4096];             /* io_uring's recv target: untouched while pending */
+	char *ibuf;                /* received, not yet forwarded */
+	size_t ilen, icap;
 	char *obuf;                /* replies the socket did not take yet */
 	size_t olen, ocap;
 };
@@ -313,6 +332,7 @@ static void front_fini(act_ctx *ctx, void *state)
 		if (f->c[i].fd >= 0)
 			close(f->c[i].fd);
 		free(f->c[i].obuf);
+		free(f->c[i].ibuf);
 	}
 	if (f->ring_ok)
 		io_uring_queue_exit(&f->ring);
@@ -336,11 +356,11 @@ static void submit_recv(struct front *f, int i)
 	struct conn *c = &f->c[i];
 	struct io_uring_sqe *sqe;
 
-	if (c->fd < 0 || c->recv_pending || c->rlen == sizeof c->rbuf)
+	if (c->fd < 0 || c->recv_pending || c->ilen >= IBUF_MAX)
 		return;
 	if (!(sqe = io_uring_get_sqe(&f->ring)))
 		return;
-	io_uring_prep_recv(sqe, c->fd, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen, 0);
+	io_uring_prep_recv(sqe, c->fd, c->rx, sizeof c->rx, 0);
 	io_uring_sqe_set_data64(sqe, (uint64_t)c->gen << 32 | (uint32_t)i);
 	c->recv_pending = true;
 }
@@ -357,46 +377,62 @@ static void flush_out(struct conn *c)
 	}
 }
 
-static void queue_out(struct conn *c, const char *p, size_t n)
+/* Appends p[0..n) (and a newline if nl) to a growing buffer; false on OOM. */
+static bool buf_add(char **b, size_t *len, size_t *cap, const char *p, size_t n, bool nl)
 {
-	if (c->olen + n + 1 > c->ocap) {
-		size_t cap = c->ocap ? c->ocap : 1024;
-		char *b;
-		while (cap < c->olen + n + 1)
-			cap *= 2;
-		if (!(b = realloc(c->obuf, cap)))
-			return;
-		c->obuf = b;
-		c->ocap = cap;
+	if (*len + n + 1 > *cap) {
+		size_t c = *cap ? *cap : 1024;
+		char *nb;
+		while (c < *len + n + 1)
+			c *= 2;
+		if (!(nb = realloc(*b, c)))
+			return false;
+		*b = nb;
+		*cap = c;
 	}
-	memcpy(c->obuf + c->olen, p, n);
-	c->obuf[c->olen + n] = '\n';
-	c->olen += n + 1;
+	memcpy(*b + *len, p, n);
+	*len += n;
+	if (nl)
+		(*b)[(*len)++] = '\n';
+	return true;
 }
 
-/* Forwards the complete lines received; stops at a full ring (retried next tick). */
+static void queue_out(struct conn *c, const char *p, size_t n)
+{
+	if (!buf_add(&c->obuf, &c->olen, &c->ocap, p, n, true))
+		act_log(NULL, ACT_LOG_ERR, "front: conn %" PRId64 ": out of memory, reply lost", c->id);
+}
+
+/* Forwards the complete lines received, at most WINDOW unanswered; stops
+ * at a full ring too (the rest is retried on the next tick or reply). */
 static void forward_lines(act_ctx *ctx, struct front *f, struct conn *c)
 {
-	uint32_t off = 0;
+	size_t off = 0;
 
-	while (c->fd >= 0) {
-		char *nl = memchr(c->rbuf + off, '\n', c->rlen - off);
+	while (c->fd >= 0 && c->next_fseq - c->replied_fseq < WINDOW) {
+		char *nl = c->ilen > off ? memchr(c->ibuf + off, '\n', c->ilen - off) : NULL;
 		uint32_t len;
 		request_msg r;
 		int err;
 
 		if (!nl) {
-			if (off == 0 && c->rlen == sizeof c->rbuf) {
-				/* No newline in a full buffer: the line is too long. */
+			if (c->ilen - off > LINE_MAX_) {
+				/* No newline in LINE_MAX_ bytes: the line is too long.
+				 * It is dropped (up to what arrived so far). */
 				queue_out(c, "error: line too long", 20);
-				c->rlen = 0;
+				off = c->ilen;
 			}
 			break;
 		}
-		len = (uint32_t)(nl - (c->rbuf + off));
-		if (len && c->rbuf[off + len - 1] == '\r')
+		len = (uint32_t)(nl - (c->ibuf + off));
+		if (len > LINE_MAX_) {
+			queue_out(c, "error: line too long", 20);
+			off += len + 1;
+			continue;
+		}
+		if (len && c->ibuf[off + len - 1] == '\r')
 			len--;
-		r = (request_msg){ c->id, c->next_fseq + 1, { c->rbuf + off, len, 0 } };
+		r = (request_msg){ c->id, c->next_fseq + 1, { c->ibuf + off, len, 0 } };
 		err = act_send(ctx, c->session, &request_type, &r);
 		if (err == ACT_EFULL) {
 			f->st.send_retries++;
@@ -407,10 +443,12 @@ static void forward_lines(act_ctx *ctx, struct front *f, struct conn *c)
 			        act_strerror(err));
 		c->next_fseq++;
 		f->st.requests++;
-		off = (uint32_t)(nl - c->rbuf) + 1;
+		off = (size_t)(nl - c->ibuf) + 1;
 	}
-	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-	c->rlen -= off;
+	if (off) {
+		memmove(c->ibuf, c->ibuf + off, c->ilen - off);
+		c->ilen -= off;
+	}
 }
 
 static void on_accept(act_ctx *ctx, struct front *f, int fd)
@@ -445,7 +483,7 @@ static void on_accept(act_ctx *ctx, struct front *f, int fd)
 	c->used = true;
 	c->fd = fd;
 	c->gen++;
-	c->rlen = 0;
+	c->ilen = 0;
 	c->olen = 0;
 	c->next_fseq = c->replied_fseq = 0;
 	f->st.accepted++;
@@ -492,14 +530,18 @@ static void front_tick(act_ctx *ctx, void *state, const void *m)
 			close_conn(ctx, f, c);
 			continue;
 		}
-		c->rlen += (uint32_t)res;
+		if (!buf_add(&c->ibuf, &c->ilen, &c->icap, c->rx, (size_t)res, false)) {
+			act_log(ctx, ACT_LOG_ERR, "front: conn %" PRId64 ": out of memory", c->id);
+			close_conn(ctx, f, c);
+			continue;
+		}
 		forward_lines(ctx, f, c);
 	}
 	for (int i = 0; i < MAX_CONNS; i++) {
 		struct conn *c = &f->c[i];
 		if (c->fd < 0)
 			continue;
-		forward_lines(ctx, f, c);   /* lines a full ring held back */
+		forward_lines(ctx, f, c);   /* lines a full ring or the window held back */
 		flush_out(c);
 		submit_recv(f, i);
 	}
@@ -531,6 +573,7 @@ static void front_reply(act_ctx *ctx, void *state, const void *m)
 	if (c->fd >= 0) {
 		queue_out(c, r->text.ptr, r->text.len);
 		flush_out(c);
+		forward_lines(ctx, f, c);   /* the window moved */
 	}
 }
 
