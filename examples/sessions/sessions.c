@@ -482,7 +482,8 @@ static void on_accept(act_ctx *ctx, struct front *f, int fd)
 	}
 	c->used = true;
 	c->fd = fd;
-	c->gen++;
+	c->gen++;                  /* a completion of the slot's last user is stale */
+	c->recv_pending = false;
 	c->ilen = 0;
 	c->olen = 0;
 	c->next_fseq = c->replied_fseq = 0;
@@ -588,6 +589,7 @@ static void front_down(act_ctx *ctx, void *state, const void *m)
 	if (!c)
 		return;
 	if (c->fd >= 0) {      /* the session died under an open connection */
+		shutdown(c->fd, SHUT_RDWR);   /* ends a pending recv */
 		close(c->fd);
 		c->fd = -1;
 		f->st.open--;
