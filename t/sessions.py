@@ -15,7 +15,10 @@ the restart), none applied twice (a redelivered one is answered from the
 session's file), none answered twice (the front drops duplicates), and the
 counter survived the kill.  Then one client disconnects: its session stops,
 the front sees its Down, actorsctl actors no longer lists it, the others
-are still there.  Waits poll against deadlines; nothing sleeps.
+are still there; a new connection takes the freed registry slot with a
+fresh counter, and too long lines (600 bytes, and 70,000 arriving in
+pieces) get one error line each, in their turn.  Waits poll against
+deadlines; nothing sleeps.
 """
 import os
 import select
@@ -154,6 +157,15 @@ with tap:
     tap.ok(not os.path.exists(node.path("sessions", "sess-1")) and
            os.path.exists(node.path("sessions", "sess-2")),
            "the stopped session's state file was removed, the others kept")
+
+    # A new connection takes the freed registry slot and starts fresh.
+    s9 = socket.create_connection(("127.0.0.1", port), timeout=10)
+    tap.cleanups.append(s9.close)
+    s9.sendall(b"incr\nget\n" + b"x" * 600 + b"\nping\n" + b"y" * 70000 + b"\nget\n")
+    got = read_lines([s9], 6, 20)[s9]
+    tap.is_(got, ["1", "1", "error: line too long", "pong", "error: line too long", "1"],
+            "a new connection: a fresh counter, a too long line refused, the session lives on")
+    tap.is_(stats()["sessions"], CLIENTS, "the registry holds %d sessions again" % CLIENTS)
 
     tap.is_(node.terminate(), 0, "actorsd stops cleanly")
     tap.diag("runtime %.1f s" % (time.monotonic() - t0))

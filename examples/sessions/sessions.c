@@ -248,6 +248,7 @@ struct conn {
 	int fd;                    /* -1: closed (the slot waits for the Down) */
 	bool used;
 	bool recv_pending;
+	bool skip_line;            /* dropping the rest of a too long line */
 	uint32_t gen;              /* tells a stale completion from this slot's */
 	int64_t id;                /* node-wide connection number */
 	act_ref session;
@@ -415,17 +416,29 @@ static void forward_lines(act_ctx *ctx, struct front *f, struct conn *c)
 		request_msg r;
 		int err;
 
+		if (c->skip_line) {
+			off = nl ? (size_t)(nl - c->ibuf) + 1 : c->ilen;
+			c->skip_line = !nl;
+			if (!nl)
+				break;
+			continue;
+		}
 		if (!nl) {
-			if (c->ilen - off > LINE_MAX_) {
+			if (c->ilen - off > LINE_MAX_ && c->next_fseq == c->replied_fseq) {
 				/* No newline in LINE_MAX_ bytes: the line is too long.
-				 * It is dropped (up to what arrived so far). */
+				 * It is answered now, and dropped up to its newline. */
 				queue_out(c, "error: line too long", 20);
 				off = c->ilen;
+				c->skip_line = true;
 			}
 			break;
 		}
 		len = (uint32_t)(nl - (c->ibuf + off));
 		if (len > LINE_MAX_) {
+			/* Answered here, but in its turn: after the replies to the
+			 * requests before it (forward_lines runs again on each reply). */
+			if (c->next_fseq != c->replied_fseq)
+				break;
 			queue_out(c, "error: line too long", 20);
 			off += len + 1;
 			continue;
@@ -484,6 +497,7 @@ static void on_accept(act_ctx *ctx, struct front *f, int fd)
 	c->fd = fd;
 	c->gen++;                  /* a completion of the slot's last user is stale */
 	c->recv_pending = false;
+	c->skip_line = false;
 	c->ilen = 0;
 	c->olen = 0;
 	c->next_fseq = c->replied_fseq = 0;
