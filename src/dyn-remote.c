@@ -65,6 +65,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include <actors.h>
 
 #include "dyn-remote.h"
@@ -390,6 +392,23 @@ static int send_sys(struct worker *w, uint32_t g, uint32_t code, uint32_t to, ui
 }
 
 /* ---- the caller's side ---------------------------------------------------------------- */
+
+int act__dyn_check_spawn(const char *name, const char *args_json, size_t *args_len)
+{
+	*args_len = 0;
+	if (name && (!act__name_ok(name) || name[0] == '$'))
+		return -EINVAL;
+	if (args_json) {
+		*args_len = strlen(args_json);
+		if (*args_len > ACT_SPAWN_ARGS_MAX)
+			return -EMSGSIZE;
+		cJSON *j = cJSON_ParseWithLength(args_json, *args_len);
+		if (!j)
+			return -EINVAL;
+		cJSON_Delete(j);
+	}
+	return 0;
+}
 
 int act__dyn_post_spawn(act__shm *shm, const struct act__registry *reg, uint32_t me,
                         act__ring_h *ring, uint32_t g, const act_behaviour *b, const char *name,

@@ -53,6 +53,11 @@ int act__dyn_name_find(act__shm *shm, uint32_t me, const char *name, uint32_t *g
                        uint32_t *slot, uint32_t *gen, char behaviour[ACT_NAME_MAX + 1],
                        uint32_t *flags);
 
+/* The checks every spawn makes of its name and args, wherever it comes
+ * from (act_spawn, actorsctl): 0 and *args_len (0 without args), or
+ * -EINVAL (bad name, args not JSON) or -EMSGSIZE (args too long). */
+int act__dyn_check_spawn(const char *name, const char *args_json, size_t *args_len);
+
 /*
  * Spawns behaviour b as `name` (NULL: anonymous) into group g for
  * participant me, parent (id + 1, gen) (0: none): claims a slot, writes

@@ -727,17 +727,9 @@ ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
 		                ctx->actor->def->name, behaviour ? behaviour : "(null)");
 		return -ENOENT;
 	}
-	if (name && (!act__name_ok(name) || name[0] == '$'))
-		return -EINVAL;
-	if (args_json) {
-		args_len = strlen(args_json);
-		if (args_len > ACT_SPAWN_ARGS_MAX)
-			return -EMSGSIZE;
-		cJSON *j = cJSON_ParseWithLength(args_json, args_len);
-		if (!j)
-			return -EINVAL;
-		cJSON_Delete(j);
-	}
+	int bad = act__dyn_check_spawn(name, args_json, &args_len);
+	if (bad)
+		return bad;
 	if (g != w->self)
 		return act__dyn_spawn_remote(w, g, b, name, args_json, args_len, out);
 	/* A name is checked and claimed under the node-wide name lock, so

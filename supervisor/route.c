@@ -124,17 +124,9 @@ int act__node_spawn(struct act_node *n, const char *group, const char *behaviour
 		return -ENOENT;
 	if (!b)
 		b = &by_name;
-	if (name && (!act__name_ok(name) || name[0] == '$'))
-		return -EINVAL;
-	if (args_json) {
-		args_len = strlen(args_json);
-		if (args_len > ACT_SPAWN_ARGS_MAX)
-			return -EMSGSIZE;
-		cJSON *j = cJSON_ParseWithLength(args_json, args_len);
-		if (!j)
-			return -EINVAL;
-		cJSON_Delete(j);
-	}
+	int bad = act__dyn_check_spawn(name, args_json, &args_len);
+	if (bad)
+		return bad;
 	uint32_t g = (uint32_t)(gd - n->reg.groups) + 1;
 	int err = act__dyn_post_spawn(&n->shm, &n->reg, ACT__SUPERVISOR, &n->out[g], g, b, name,
 	                              args_json, args_len, 0, 0, out);
