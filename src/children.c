@@ -23,6 +23,7 @@
 #include <actors.h>
 
 #include "clock.h"
+#include "dyn-remote.h"
 #include "log.h"
 #include "worker-int.h"
 
@@ -167,6 +168,7 @@ static void take_down(struct worker *w, struct actor *a)
 {
 	if (a->n_children)
 		stop_children(w, a);
+	act__dyn_ended(w, a); /* and those in other groups (dyn-remote.c) */
 	act__w_stop_actor(w, a);
 }
 

@@ -53,9 +53,13 @@
  *
  * - A parent remembers (in its worker) which other groups it spawned into;
  *   when it ends they get ACT__SYS_STOP_CHILDREN and stop its children
- *   there (their own children first).  That memory is the worker's: a
- *   parent re-created after a crash of its worker no longer stops the
- *   children it had spawned into other groups.
+ *   there (their own children first).  It tells them before its own
+ *   Shutdown and fini run, as it stops its local children first.  That
+ *   memory is rebuilt from the records by a restarted worker
+ *   (act__dyn_recall_children()): the records of other groups name their
+ *   parent, so a parent re-created after a crash still stops its children
+ *   elsewhere.  Across groups the stop is asynchronous: a child there ends
+ *   on its own thread, and its Down may reach a watcher after its parent's.
  */
 #include "config.h"
 
@@ -713,6 +717,37 @@ void act__dyn_sys(struct worker *w, const struct act__env *e)
 	default:
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
 		act__warn_every("unknown system record %u ignored", e->type);
+	}
+}
+
+void act__dyn_recall_children(struct worker *w)
+{
+	if (w->tk) /* a testkit runs one group */
+		return;
+	for (uint32_t p = 1; p < w->n_parts; p++) {
+		if (p == w->self)
+			continue;
+		uint32_t hi = atomic_load_explicit(&act__shm_dyn(&w->shm, p)->hi, memory_order_acquire);
+		if (hi > act__shm_dyn_slots(&w->shm, p))
+			hi = act__shm_dyn_slots(&w->shm, p);
+		for (uint32_t s = 0; s < hi; s++) {
+			struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, s);
+			/* Acquire: pairs with the commit of the record (a LIVE or
+			 * PENDING word means its parent fields are written). */
+			uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+			uint32_t st = ACT__SLOT_STATE(word);
+			if (st != ACT__SLOT_LIVE && st != ACT__SLOT_PENDING)
+				continue;
+			uint32_t parent = r->parent, pgen = r->parent_gen;
+			/* The fields may belong to a later tenant by now (no lock):
+			 * a stale match only sends one spare STOP_CHILDREN later,
+			 * which finds no child and does nothing. */
+			if (!parent || act__w_group_of(w, parent - 1) != w->self)
+				continue;
+			struct actor *a = act__w_local(w, parent - 1);
+			if (a && !a->stopped && a->gen == pgen)
+				remember_child_group(w, a, p);
+		}
 	}
 }
 

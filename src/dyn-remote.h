@@ -91,6 +91,10 @@ void act__dyn_sys(struct worker *w, const struct act__env *e);
 void act__dyn_start_pending(struct worker *w, struct actor *a, uint32_t gen);
 /* Actor a ended: its children in other groups are told to stop. */
 void act__dyn_ended(struct worker *w, const struct actor *a);
+/* A restarted worker, its actors re-created: remembers which other groups
+ * hold children of its live actors (their records say so), so that those
+ * children stop with their parent as before the crash. */
+void act__dyn_recall_children(struct worker *w);
 /* A restarting worker frees the slots it had claimed in other groups'
  * areas and never committed (it died mid-spawn). */
 void act__dyn_release_claims(struct worker *w);

@@ -456,9 +456,11 @@ void act__w_end_actor(struct worker *w, struct actor *a, const char *reason)
 		stop_children(w, a);
 	if (a->stopped) /* a child's Shutdown handler stopped it meanwhile */
 		return;
+	/* Its children in other groups are told before it stops (their
+	 * groups stop them on their own threads, dyn-remote.c). */
+	act__dyn_ended(w, a);
 	act__w_stop_actor(w, a);
 	down_fanout(w, a, reason);
-	act__dyn_ended(w, a); /* its children in other groups */
 	if (!a->dynamic)
 		return;
 	struct actor *p = parent_of(w, a);
@@ -633,6 +635,9 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		n_lost++;
 	}
 	w->dyn_seen = hi;
+	/* Children in other groups of the actors just re-created (and of the
+	 * static ones): they stop with their parent, as before the crash. */
+	act__dyn_recall_children(w);
 	for (uint32_t s = 0; s < hi; s++) {
 		struct actor *a = &w->actors[w->n_local + s], *p;
 		if (restoring(w, s) && !a->stopped && (p = parent_of(w, a)))
