@@ -196,6 +196,51 @@ void act__dyn_name_unlock(act__shm *shm)
 	atomic_store_explicit(&act__shm_dyn(shm, 1)->name_lock, 0, memory_order_release);
 }
 
+/* ---- the behaviours a group knows (struct act__dyn_known) ------------------------ */
+
+static struct act__dyn_known *known_of(const act__shm *shm, uint32_t g)
+{
+	return (struct act__dyn_known *)((unsigned char *)act__shm_dyn(shm, g) + 64u);
+}
+
+void act__dyn_publish_behaviours(act__shm *shm, uint32_t g, const struct act__registry *reg)
+{
+	struct act__dyn_known *k = known_of(shm, g);
+	uint32_t n = reg->n_behaviours;
+
+	if (n > ACT__DYN_KNOWN_MAX) {
+		/* Release: as below; too many to list, so none is checked. */
+		atomic_store_explicit(&k->n, ACT__DYN_KNOWN_MAX + 1u, memory_order_release);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const char *name = reg->behaviours[i]->name;
+		atomic_store_explicit(&k->hash[i], act__fnv1a(ACT__FNV_SEED, name, strlen(name)),
+		                      memory_order_relaxed);
+	}
+	/* Release: pairs with the acquire in act__dyn_behaviour_known(): a
+	 * reader that sees n sees the n hashes before it.  A group with no
+	 * spawnable behaviour publishes that too (n = 0 would read "not
+	 * published"), as one impossible hash. */
+	if (!n)
+		atomic_store_explicit(&k->hash[n++], 0, memory_order_relaxed);
+	atomic_store_explicit(&k->n, n, memory_order_release);
+}
+
+bool act__dyn_behaviour_known(const act__shm *shm, uint32_t g, const char *name)
+{
+	struct act__dyn_known *k = known_of(shm, g);
+	uint32_t n = atomic_load_explicit(&k->n, memory_order_acquire);
+	uint64_t h = act__fnv1a(ACT__FNV_SEED, name, strlen(name));
+
+	if (n == 0 || n > ACT__DYN_KNOWN_MAX || lone_area(shm))
+		return true; /* not published (yet): the group checks */
+	for (uint32_t i = 0; i < n; i++)
+		if (atomic_load_explicit(&k->hash[i], memory_order_relaxed) == h)
+			return true;
+	return false;
+}
+
 static uint32_t name_hash(const char *name)
 {
 	return (uint32_t)act__fnv1a(ACT__FNV_SEED, name, strlen(name));
@@ -422,6 +467,8 @@ int act__dyn_post_spawn(act__shm *shm, const struct act__registry *reg, uint32_t
 	uint32_t slot = 0, gen = 0, seed = (uint32_t)(uintptr_t)out ^ (uint32_t)args_len;
 	int err;
 
+	if (!act__dyn_behaviour_known(shm, g, b->name))
+		return -ENOENT;
 	if (name) {
 		act__dyn_name_lock(shm, me);
 		if (act__dyn_name_in_use(shm, reg, name)) {

@@ -36,6 +36,13 @@ void act__dyn_raise_hi(struct act__dyn_hdr *d, uint32_t to);
 /* Claims slot s of group g if its word is FREE (CAS).  true and *gen. */
 bool act__dyn_claim_slot(act__shm *shm, uint32_t g, uint32_t s, uint32_t me, uint32_t *gen);
 
+/* Publishes the behaviours of reg as group g's (struct act__dyn_known):
+ * its worker, as it starts. */
+void act__dyn_publish_behaviours(act__shm *shm, uint32_t g, const struct act__registry *reg);
+/* False if group g published its behaviours and `name` is not one of
+ * them; true if it is, or if g has not published (the group checks). */
+bool act__dyn_behaviour_known(const act__shm *shm, uint32_t g, const char *name);
+
 /* The node-wide lock over named spawns (see act__dyn_hdr.name_lock). */
 void act__dyn_name_lock(act__shm *shm, uint32_t me);
 void act__dyn_name_unlock(act__shm *shm);

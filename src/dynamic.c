@@ -227,6 +227,10 @@ int act__dyn_setup(struct worker *w)
 	w->mon_seq = act__now_ns() / 1000u;
 	if (!w->free_slots || !w->names)
 		return -ENOMEM;
+	/* Spawners in other processes check their behaviour against this
+	 * list (dyn-remote.c); a testkit's area is its own. */
+	if (!w->tk)
+		act__dyn_publish_behaviours(&w->shm, w->self, w->reg);
 	return 0;
 }
 

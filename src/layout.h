@@ -429,6 +429,28 @@ struct act__dyn_hdr {
 	_Atomic uint64_t name_lock;
 	uint32_t reserved[12];
 };
+_Static_assert(sizeof(struct act__dyn_hdr) == 64, "act__dyn_known follows at 64");
+/*
+ * In the head page, after struct act__dyn_hdr: the behaviours the group's
+ * worker can spawn, published by each worker as it starts (64-bit FNV-1a
+ * hashes of their names, act__fnv1a with ACT__FNV_SEED), so that a spawner
+ * in another process - another group, or the supervisor for actorsctl,
+ * which does not see the modules' behaviours - tells an unknown behaviour
+ * at the call (-ENOENT) without asking the group.  n: 0 = not published
+ * yet (a group never started: the spawn goes ahead and the group checks
+ * on start), above ACT__DYN_KNOWN_MAX = too many to list (not checked).
+ * Written with relaxed stores then n with a release store; read n
+ * (acquire) then the hashes.  Added in layout 6's spare bytes: a region
+ * without it reads n = 0.
+ */
+#define ACT__DYN_KNOWN_MAX 500u
+struct act__dyn_known {
+	_Atomic uint32_t n;
+	uint32_t reserved;
+	_Atomic uint64_t hash[ACT__DYN_KNOWN_MAX];
+};
+_Static_assert(64 + sizeof(struct act__dyn_known) <= 4096, "known behaviours fit the head page");
+
 /*
  * After the head, in the same header block: the group's name index, an
  * open-addressing table of act__dyn_name_idx(n_slots) entries over the named

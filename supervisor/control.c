@@ -641,9 +641,11 @@ static void do_spawn(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON 
 		return;
 	}
 	err = act__node_spawn(ctl->n, group, behaviour, name, args, &r);
-	if (err == -ENOENT) {
-		answer_error(c, "not_found", "no group '%s' or no behaviour '%s' to spawn", group,
-		             behaviour);
+	if (err == -ENOENT && !act__reg_group(&ctl->n->reg, group)) {
+		answer_error(c, "not_found", "no group '%s'", group);
+	} else if (err == -ENOENT) {
+		/* The group published what it can spawn (dyn-remote.c). */
+		answer_error(c, "not_found", "unknown behaviour '%s' in group '%s'", behaviour, group);
 	} else if (err == -EEXIST) {
 		answer_error(c, "exists", "an actor named '%s' exists already", name);
 	} else if (err) {

@@ -33,6 +33,13 @@ with tap:
     tap.ok(rc == 1 and "exists" in err, "a declared actor's name: exit 1 (%d %r)" % (rc, err))
     rc, out, err = node.ctl("spawn", "nogroup", "echo")
     tap.ok(rc == 1 and "not_found" in err, "unknown group: exit 1, not_found (%d %r)" % (rc, err))
+    rc, out, err = node.ctl("spawn", "g", "nosuch", "nb")
+    tap.ok(rc == 1 and "unknown behaviour 'nosuch' in group 'g'" in err,
+           "unknown behaviour: exit 1, named with its group (%d %r)" % (rc, err))
+    rc, out, err = node.ctl("ask", "nb", "Ping", '{"count":1}')
+    tap.ok(rc == 1 and "not_found" in err, "and nothing was created (%d %r)" % (rc, err))
+    rc, out, err = node.ctl("spawn", "g", "echo", "nb")
+    tap.ok(rc == 0, "its name is still free (%d %r)" % (rc, err))
     rc, out, err = node.ctl("spawn", "g", "echo", "x", "{bad")
     tap.ok(rc == 2 and "ARGS_JSON" in err, "args that are not JSON: usage error (%d %r)"
            % (rc, err))
