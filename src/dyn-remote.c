@@ -422,8 +422,9 @@ oom:
 
 /* ---- system records ---------------------------------------------------------------- */
 
-static int send_sys(struct worker *w, uint32_t g, uint32_t code, uint32_t to, uint32_t to_gen,
-                    uint32_t from, uint32_t from_gen, uint64_t corr)
+static int send_sys_flags(struct worker *w, uint32_t g, uint32_t code, uint16_t flags,
+                          uint32_t to, uint32_t to_gen, uint32_t from, uint32_t from_gen,
+                          uint64_t corr)
 {
 	int err;
 
@@ -435,9 +436,16 @@ static int send_sys(struct worker *w, uint32_t g, uint32_t code, uint32_t to, ui
 	act__env_write(e, ACT__REC_SYS, (uint32_t)sizeof *e,
 	               &(struct act__route){ .type = code, .to = to, .to_gen = to_gen,
 	                                     .from = from, .from_gen = from_gen, .corr = corr });
+	e->rec.flags = flags;
 	act__ring_commit(&w->out[g], e);
 	act__w_notify(w, g);
 	return 0;
+}
+
+static int send_sys(struct worker *w, uint32_t g, uint32_t code, uint32_t to, uint32_t to_gen,
+                    uint32_t from, uint32_t from_gen, uint64_t corr)
+{
+	return send_sys_flags(w, g, code, 0, to, to_gen, from, from_gen, corr);
 }
 
 /* ---- the caller's side ---------------------------------------------------------------- */
@@ -504,6 +512,8 @@ int act__dyn_post_spawn(act__shm *shm, const struct act__registry *reg, uint32_t
 	/* The last tenant's monitors were all cleared at its end (in its
 	 * group), so the ext block's entries need not be touched. */
 	r->n_mon = 0;
+	/* Relaxed: the commit below publishes it. */
+	atomic_store_explicit(&r->mon_claims, ACT__MON_CLAIMS(gen, 0), memory_order_relaxed);
 	snprintf(r->behaviour, sizeof r->behaviour, "%s", b->name);
 	if (name)
 		snprintf(r->name, sizeof r->name, "%s", name);
@@ -584,6 +594,38 @@ int act__dyn_stop_remote(struct worker *w, act_ref who)
 	                0);
 }
 
+int act__dyn_mon_claim(struct act__spawn_rec *r, uint32_t gen)
+{
+	uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+	uint32_t st = ACT__SLOT_STATE(word);
+
+	if (ACT__SLOT_GEN(word) != gen || (st != ACT__SLOT_LIVE && st != ACT__SLOT_PENDING))
+		return -1;
+	/* Acquire: pairs with the release commit that published the reset
+	 * of the count (a LIVE or PENDING word of gen, loaded above). */
+	uint16_t v = atomic_load_explicit(&r->mon_claims, memory_order_acquire);
+	for (;;) {
+		if ((v >> 8) != (gen & 0xffu))
+			return -1; /* another tenant's count: the ref is stale */
+		if ((v & 0xffu) >= ACT__SPAWN_MONITORS)
+			return 0;
+		/* Relaxed is enough: the count guards nothing else. */
+		if (atomic_compare_exchange_weak_explicit(&r->mon_claims, &v, (uint16_t)(v + 1),
+		                                          memory_order_relaxed, memory_order_relaxed))
+			return 1;
+	}
+}
+
+void act__dyn_mon_release(struct act__spawn_rec *r, uint32_t gen)
+{
+	uint16_t v = atomic_load_explicit(&r->mon_claims, memory_order_relaxed);
+
+	while ((v >> 8) == (gen & 0xffu) && (v & 0xffu) &&
+	       !atomic_compare_exchange_weak_explicit(&r->mon_claims, &v, (uint16_t)(v - 1),
+	                                              memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
 int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 {
 	struct actor *me = w->ctx.actor;
@@ -591,8 +633,22 @@ int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 	/* Remote monitor ids: bit 63, a sequence number, and the watched id
 	 * (act_demonitor() finds the group from it). */
 	uint64_t mid = (1ull << 63) | ((++w->mon_seq & 0x7fffffffull) << 32) | id;
-	int err = send_sys(w, g, ACT__SYS_MONITOR, id, who.gen, me->id + 1, me->gen, mid);
+	struct act__spawn_rec *r = NULL;
+	int claim = -1, err;
 
+	/* A spawned actor's monitor entries are counted in its record: one
+	 * is taken here, or the call fails now rather than with a Down
+	 * later.  A stale ref takes none (its group answers "noproc"), nor
+	 * does a static actor (its group's list of them grows). */
+	if (act__is_dyn_id(id)) {
+		r = act__shm_spawn_rec(&w->shm, g, act__dyn_slot_of(&w->shm, id));
+		if ((claim = act__dyn_mon_claim(r, who.gen)) == 0)
+			return -ENOSPC;
+	}
+	err = send_sys_flags(w, g, ACT__SYS_MONITOR, claim == 1 ? ACT__SYS_CLAIMED : 0, id, who.gen,
+	                     me->id + 1, me->gen, mid);
+	if (err && claim == 1)
+		act__dyn_mon_release(r, who.gen);
 	*monitor_id = err ? 0 : mid;
 	return err;
 }
@@ -740,7 +796,8 @@ void act__dyn_sys(struct worker *w, const struct act__env *e)
 	case ACT__SYS_MONITOR:
 		why = "noproc";
 		if (alive) {
-			int err = act__dyn_add_monitor(w, a, e->from, e->from_gen, e->corr);
+			int err = act__dyn_add_monitor(w, a, e->from, e->from_gen, e->corr,
+			                               a->dynamic && (e->rec.flags & ACT__SYS_CLAIMED));
 			if (!err)
 				break;
 			why = err == -ENOSPC ? "noproc: too many monitors" : "noproc: out of memory";
@@ -757,9 +814,12 @@ void act__dyn_sys(struct worker *w, const struct act__env *e)
 		break;
 	case ACT__SYS_DEMONITOR:
 		for (uint32_t i = 0, n = act__dyn_n_mon(a); i < n; i++)
-			if (a->mon[i].watcher && a->mon[i].id == e->corr)
+			if (a->mon[i].watcher && a->mon[i].id == e->corr) {
 				/* One store removes it (see dynamic.c). */
 				__atomic_store_n(&a->mon[i].watcher, 0, __ATOMIC_RELAXED);
+				if (a->dynamic && !a->stopped)
+					act__dyn_mon_release(a->rec, a->gen);
+			}
 		break;
 	default:
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);

@@ -116,9 +116,16 @@ int act__dyn_occupy(struct worker *w, struct actor *a, const act_behaviour *b, u
 int act__dyn_run_init(struct worker *w, struct actor *a);
 void act__dyn_vacate(struct worker *w, struct actor *a);
 /* Adds a monitor (watcher id + 1, its gen, id mid) to local actor a:
- * 0 or -ENOSPC/-ENOMEM. */
+ * 0 or -ENOSPC/-ENOMEM.  claimed: its entry was taken by the requester
+ * (act__dyn_mon_claim()), else it is taken here. */
 int act__dyn_add_monitor(struct worker *w, struct actor *a, uint32_t watcher,
-                         uint32_t watcher_gen, uint64_t mid);
+                         uint32_t watcher_gen, uint64_t mid, bool claimed);
+/* Takes a monitor entry of record r for its tenant of generation gen
+ * (act__spawn_rec.mon_claims): 1 taken, 0 all taken (-ENOSPC), -1 not
+ * that tenant (a stale ref).  Any participant. */
+int act__dyn_mon_claim(struct act__spawn_rec *r, uint32_t gen);
+/* Gives one back (the owning worker, as it frees an entry). */
+void act__dyn_mon_release(struct act__spawn_rec *r, uint32_t gen);
 /* Sends Down{name, reason} about (id, gen) to watcher (id + 1, gen). */
 void act__dyn_send_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen, uint64_t mid,
                         const char *name, uint32_t id, uint32_t gen, const char *reason);

@@ -310,7 +310,7 @@ uint32_t act__dyn_n_mon(const struct actor *a)
 	if (!a->mon)
 		return 0;
 	if (!a->dynamic)
-		return ACT__SPAWN_MONITORS;
+		return a->mon_cap;
 	return a->rec->n_mon < ACT__SPAWN_MONITORS ? a->rec->n_mon : ACT__SPAWN_MONITORS;
 }
 
@@ -782,6 +782,8 @@ ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
 	r->restart = (uint8_t)b->restart;
 	r->args_len = (uint16_t)args_len;
 	r->n_mon = 0; /* the last tenant's monitors were all cleared at its end */
+	/* Relaxed: the commit below publishes it. */
+	atomic_store_explicit(&r->mon_claims, ACT__MON_CLAIMS(gen, 0), memory_order_relaxed);
 	/* Both names were checked to fit (act__name_ok, the registry). */
 	memcpy(r->behaviour, b->name, strlen(b->name) + 1);
 	if (name)
@@ -925,19 +927,49 @@ ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id)
 		send_down(w, &m, name, who.id - 1, who.gen, "noproc");
 		return 0;
 	}
-	if ((err = act__dyn_add_monitor(w, a, me->id + 1, me->gen, *monitor_id)))
+	if ((err = act__dyn_add_monitor(w, a, me->id + 1, me->gen, *monitor_id, false)))
 		*monitor_id = 0;
 	return err;
 }
 
+/* Room for one more monitor of static actor a (its entries live in this
+ * process and grow, up to STATIC_MONITORS_MAX): 0, -ENOSPC, -ENOMEM. */
+#define STATIC_MONITORS_MAX 4096u
+static int static_mon_room(struct actor *a)
+{
+	if (!a->mon)
+		a->mon_cap = 0; /* a testkit frees them between runs */
+	for (uint32_t i = 0; i < a->mon_cap; i++)
+		if (!a->mon[i].watcher)
+			return 0;
+	if (a->mon_cap >= STATIC_MONITORS_MAX)
+		return -ENOSPC;
+	uint32_t cap = a->mon_cap ? 2 * a->mon_cap : ACT__SPAWN_MONITORS;
+	struct act__spawn_mon *m = realloc(a->mon, cap * sizeof *m);
+	if (!m)
+		return -ENOMEM;
+	memset(m + a->mon_cap, 0, (cap - a->mon_cap) * sizeof *m);
+	a->mon = m;
+	a->mon_cap = cap;
+	return 0;
+}
+
 int act__dyn_add_monitor(struct worker *w, struct actor *a, uint32_t watcher,
-                         uint32_t watcher_gen, uint64_t mid)
+                         uint32_t watcher_gen, uint64_t mid, bool claimed)
 {
 	(void)w;
-	if (!a->mon && !(a->mon = calloc(ACT__SPAWN_MONITORS, sizeof *a->mon)))
-		return -ENOMEM;
-	uint32_t n_mon = act__dyn_n_mon(a);
-	for (uint32_t i = 0; i < ACT__SPAWN_MONITORS; i++) {
+	if (!a->dynamic) {
+		int err = static_mon_room(a);
+		if (err)
+			return err;
+	} else if (!claimed) {
+		/* A local monitor takes its entry as remote ones do, so that
+		 * they see it (dyn-remote.c). */
+		if (act__dyn_mon_claim(a->rec, a->gen) != 1)
+			return -ENOSPC;
+	}
+	uint32_t n_mon = act__dyn_n_mon(a), n_ent = a->dynamic ? ACT__SPAWN_MONITORS : a->mon_cap;
+	for (uint32_t i = 0; i < n_ent; i++) {
 		struct act__spawn_mon *m = &a->mon[i];
 		if (i < n_mon && m->watcher)
 			continue;
@@ -952,6 +984,10 @@ int act__dyn_add_monitor(struct worker *w, struct actor *a, uint32_t watcher,
 		__atomic_store_n(&m->watcher, watcher, __ATOMIC_RELEASE);
 		return 0;
 	}
+	/* Not reached while the claims count right; if they ever do not,
+	 * the claim goes back. */
+	if (a->dynamic)
+		act__dyn_mon_release(a->rec, a->gen);
 	return -ENOSPC;
 }
 
@@ -970,6 +1006,8 @@ ACT_API int act_demonitor(act_ctx *ctx, uint64_t monitor_id)
 		if (mon[i].watcher && mon[i].id == monitor_id) {
 			/* One store removes it (relaxed: see down_fanout()). */
 			__atomic_store_n(&mon[i].watcher, 0, __ATOMIC_RELAXED);
+			if (a->dynamic && !a->stopped)
+				act__dyn_mon_release(a->rec, a->gen);
 			return 0;
 		}
 	return -ENOENT;

@@ -75,6 +75,9 @@ enum {
 	ACT__SYS_DEMONITOR,     /* forget monitor corr of `to` (any gen) */
 	ACT__SYS_STOP_CHILDREN, /* stop every actor whose parent is (from, from_gen) */
 };
+/* act__env.rec.flags of ACT__SYS_MONITOR: the sender took a monitor
+ * entry of the record (act__spawn_rec.mon_claims) for it. */
+#define ACT__SYS_CLAIMED 1u
 
 /*
  * Rings: capacities (act__ring.cap) are powers of two in [MIN_CAP,
@@ -395,12 +398,21 @@ struct act__spawn_rec {
 	uint16_t args_len;    /* bytes, NUL excluded */
 	uint8_t n_mon;        /* ext mon[] entries below this may be in use */
 	uint8_t flags;        /* ACT__SPAWN_* */
-	uint8_t reserved[2];
+	/* Monitor entries taken: in use, or promised to a monitor request
+	 * from another group still in flight (ACT__SYS_MONITOR with
+	 * ACT__SYS_CLAIMED), so that a monitor beyond ACT__SPAWN_MONITORS
+	 * fails at its call, wherever it comes from.  ACT__MON_CLAIMS(gen,
+	 * n): the tenant's generation (low 8 bits) tags the count, so that a
+	 * claim racing with a new spawn into the slot fails its CAS.  Reset
+	 * by each spawn; raised by CAS by any participant holding a ref,
+	 * lowered only by the owning worker when an entry is freed. */
+	_Atomic uint16_t mon_claims;
 	char behaviour[ACT_NAME_MAX + 1];
 	char name[ACT_NAME_MAX + 1]; /* "$group.slot.gen" for an anonymous actor */
 	char args[ACT__SPAWN_INLINE_ARGS]; /* NUL-terminated JSON text (ACT__ARGS_INLINE) */
 };
 _Static_assert(sizeof(struct act__spawn_rec) == 192, "spawn record size");
+#define ACT__MON_CLAIMS(gen, n) ((uint16_t)((((gen) & 0xffu) << 8) | (n)))
 /* act__spawn_rec.flags: reachable from the network (its behaviour says
  * remote: true); written by whoever writes the record, and again by the
  * group when it starts the actor (a spawner may not know the behaviour:

@@ -56,6 +56,7 @@ struct actor {
 	struct act__spawn_rec *rec;  /* spawned: its record in the region; static: NULL */
 	struct act__spawn_mon *mon;  /* [ACT__SPAWN_MONITORS]: spawned, in the slot's ext
 	                                block in the region; static, on the heap or NULL */
+	uint32_t mon_cap;            /* static: entries of mon[] (it grows) */
 	struct act__actor_def ddef;  /* spawned: what def points to */
 	/* supervision of children (children.c) */
 	bool escalated;              /* its failure came up from a child */
