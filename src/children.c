@@ -214,6 +214,8 @@ static void bring_up(struct worker *w, struct actor *a, uint32_t gen)
 		act__sup_settle(w, a);
 		return;
 	}
+	if (w->restoring)
+		return; /* the worker's Start round follows the restore */
 	act_start st = { true, (int32_t)a->n_restarts, 0, -1 };
 	act__w_invoke(w, a, &act_start_type, &st, NULL, 0, NULL);
 	w->ctx = saved;

@@ -545,7 +545,7 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 {
 	/* Acquire: pairs with the release raise of hi in act_spawn(). */
 	uint32_t hi = atomic_load_explicit(&w->dyn->hi, memory_order_acquire);
-	uint32_t n_back = 0, n_lost = 0;
+	uint32_t n_back = 0, n_lost = 0, n_failed = 0;
 	uint64_t t0_ns = act__now_ns();
 
 	if (start->last_signal)
@@ -667,13 +667,29 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 			/* Its fini does not run (init failed); what init set up goes. */
 			act__timers_cancel_owner(&w->timers, (uint32_t)(a - w->actors));
 			act__ask_drop_owner(w, (uint32_t)(a - w->actors));
-			down_fanout(w, a, why);
-			/* Release: as in act__w_end_actor(). */
-			atomic_store_explicit(&a->rec->word, ACT__SLOT_WORD(a->gen, ACT__SLOT_FREE),
-			                      memory_order_release);
-			act__dyn_vacate(w, a);
+			/* A failure, which its parent's policy handles below, once
+			 * every actor is back (a restart of all its siblings needs
+			 * them initialised). */
+			a->init_failed = true;
+			free(a->fail_reason);
+			a->fail_reason = strdup(why);
+			a->stopping = true;
+			n_failed++;
 		}
 	}
+	/* The parent's directive, as for a live failure: restart within its
+	 * intensity (then escalate), stop, or escalate.  Each restart runs
+	 * init again, never Start: the Start round after the restore gives
+	 * every actor its Start.  The intensity bounds the retries; an
+	 * escalation that reaches the group fails it (exit 111), and the
+	 * node's own intensity bounds those. */
+	w->restoring = true;
+	for (uint32_t s = 0; n_failed && s < hi; s++) {
+		struct actor *a = &w->actors[w->n_local + s];
+		if (restoring(w, s) && !a->stopped && a->init_failed && a->stopping)
+			act__sup_settle(w, a);
+	}
+	w->restoring = false;
 	if (n_back || n_lost)
 		act__info("re-created %u spawned actors in %.1f ms; %u temporary ones were lost (%s)",
 		          n_back, (double)(act__now_ns() - t0_ns) / 1e6, n_lost, w->lost_reason);

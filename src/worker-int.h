@@ -104,6 +104,7 @@ struct worker {
 	uint64_t spawn_seq;          /* the last actor spawned here (children.c's order) */
 	uint64_t start_seq;          /* spawned up to here when the Start round began */
 	char lost_reason[64];        /* why the last worker's temporary actors are gone */
+	bool restoring;              /* act__dyn_restore() applies policies: no Start yet */
 	struct behaviour_table *btab;
 	uint32_t n_btab;
 	uint32_t dyn_seen;           /* spawn slots below it have formatted entries */
