@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "dyn-remote.h"
 #include "log.h"
+#include "stats.h"
 #include "worker-int.h"
 
 #define DEFAULT_PERIOD_MS 5000u
@@ -44,6 +45,19 @@ static struct actor *parent_of(struct worker *w, const struct actor *a)
 		return NULL;
 	p = act__w_local(w, a->rec->parent - 1);
 	return p && !p->stopped && p->gen == a->rec->parent_gen ? p : NULL;
+}
+
+/* Counts a restart (or an escalation) of spawned actor a, in its stats
+ * entry and its group's area: this worker is their only writer. */
+static void count(struct worker *w, struct actor *a, bool escalation)
+{
+	struct act__astat *e = act__stats_entry(&w->shm.stats, a->id);
+
+	if (e) {
+		act__stats_claim(e, a->gen);
+		act__stats_bump(escalation ? &e->n_escalations : &e->n_policy_restarts, 1);
+	}
+	act__stats_bump(escalation ? &w->dyn->n_child_escalations : &w->dyn->n_child_restarts, 1);
 }
 
 static void clear_failure(struct actor *a)
@@ -192,6 +206,7 @@ static void bring_up(struct worker *w, struct actor *a, uint32_t gen)
 	a->init_failed = false;
 	a->stopped = false;
 	a->n_restarts++;
+	count(w, a, false);
 	if (a->def->b->init) {
 		act__w_set_ctx(w, a, NULL, NULL, NULL, 0, NULL);
 		a->running++;
@@ -321,6 +336,7 @@ static void failed(struct worker *w, struct actor *a)
 		break;
 	case ACT_CHILD_ESCALATE: {
 		char name[ACT_NAME_MAX + 1], reason[sizeof ((act_down *)0)->reason];
+		count(w, a, true);
 		snprintf(name, sizeof name, "%s", a->def->name);
 		snprintf(reason, sizeof reason, "%s", a->fail_reason);
 		act__w_end_actor(w, a, a->fail_reason);

@@ -439,7 +439,12 @@ struct act__dyn_hdr {
 	 * act__part.generation), so that two groups cannot create the same
 	 * name.  A dead holder's lock is taken over (dyn-remote.c). */
 	_Atomic uint64_t name_lock;
-	uint32_t reserved[12];
+	/* Counters of the group's worker (single writer, relaxed): restarts
+	 * of its spawned actors by their parents' policies, and failures of
+	 * them that escalated to their parent (children.c). */
+	_Atomic uint64_t n_child_restarts;
+	_Atomic uint64_t n_child_escalations;
+	uint32_t reserved[8];
 };
 _Static_assert(sizeof(struct act__dyn_hdr) == 64, "act__dyn_known follows at 64");
 /*
@@ -547,7 +552,11 @@ struct act__astat {
 	uint64_t reserved2;
 	_Atomic uint64_t handling_hist[ACT__STATS_BUCKETS];
 	_Atomic uint64_t mailbox_hist[ACT__STATS_BUCKETS];
-	uint64_t reserved3[8];
+	/* Spawned actors: restarts by its parent's policy, and its failures
+	 * that escalated to its parent (children.c). */
+	_Atomic uint64_t n_policy_restarts;
+	_Atomic uint64_t n_escalations;
+	uint64_t reserved3[6];
 };
 _Static_assert(sizeof(struct act__astat) == 512, "act__astat is 512 bytes");
 

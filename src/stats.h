@@ -115,6 +115,8 @@ static inline void act__stats_claim(struct act__astat *e, uint32_t gen)
 	atomic_store_explicit(&e->n_refused, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->handling_ns_sum, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->mailbox_ns_sum, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->n_policy_restarts, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->n_escalations, 0, memory_order_relaxed);
 	for (unsigned i = 0; i < ACT__STATS_BUCKETS; i++) {
 		atomic_store_explicit(&e->handling_hist[i], 0, memory_order_relaxed);
 		atomic_store_explicit(&e->mailbox_hist[i], 0, memory_order_relaxed);

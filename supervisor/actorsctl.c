@@ -143,7 +143,8 @@ static void print_help(void)
 "                            its name (a generated one without NAME)\n"
 "  stop ACTOR                stop the spawned actor ACTOR\n"
 "  actors                    every actor, static and spawned: ref, group,\n"
-"                            parent, behaviour, counters, mailbox, monitors\n"
+"                            parent, behaviour, counters, mailbox, monitors,\n"
+"                            restarts and escalations by its parent's policy\n"
 "\n"
 "Options:\n"
 "  -s, --socket PATH         control socket (default: the first that exists of\n"
@@ -1166,6 +1167,8 @@ static void print_actors(const cJSON *a)
 		{ "parent", "PARENT", -14 }, { "behaviour", "BEHAVIOUR", -14 },
 		{ "restart", "RESTART", -10 }, { "handled", "HANDLED", 9 },
 		{ "mailbox", "MAILBOX", 8 }, { "monitors", "MONITORS", 9 },
+		/* by its parent's policy (children.c) */
+		{ "policy_restarts", "RESTARTS", 9 }, { "escalations", "ESCALATED", 10 },
 	};
 	const cJSON *o;
 	char b[160];

@@ -339,6 +339,12 @@ static cJSON *status_json(struct act_node *n)
 		else
 			cJSON_AddNullToObject(o, "standby_pid");
 		cJSON_AddNumberToObject(o, "takeovers", (double)g->n_takeovers);
+		/* Its spawned actors' supervision (children.c), from its area. */
+		struct act__dyn_hdr *dh = act__shm_dyn(&n->shm, gi + 1);
+		cJSON_AddNumberToObject(o, "policy_restarts",
+		                        (double)atomic_load_explicit(&dh->n_child_restarts, memory_order_relaxed));
+		cJSON_AddNumberToObject(o, "escalations",
+		                        (double)atomic_load_explicit(&dh->n_child_escalations, memory_order_relaxed));
 		cJSON_AddItemToArray(groups, o);
 	}
 	crashes = cJSON_AddArrayToObject(a, "crashes");

@@ -83,6 +83,8 @@ static const struct {
 	{ "actors_group_dead_letters", "dead_letters", true, "Dead letters counted by the group's workers." },
 	{ "actors_group_restarts", "restarts", true, "Restarts of the group's worker." },
 	{ "actors_group_takeovers", "takeovers", true, "Hot-standby takeovers." },
+	{ "actors_group_policy_restarts", "policy_restarts", true, "Restarts of the group's spawned actors by their parents' policies." },
+	{ "actors_group_escalations", "escalations", true, "Failures of the group's spawned actors escalated to their parents." },
 	{ "actors_group_ring_depth", "ring_depth", false, "Bytes waiting in the group's inbound rings." },
 	{ "actors_group_ring_hwm", "ring_hwm", false, "High-water mark of one inbound ring's depth, in bytes." },
 	{ "actors_group_ring_capacity_bytes", "ring_capacity", false, "Capacity of each inbound ring." },
@@ -149,6 +151,8 @@ static const struct {
 	{ "actors_actor_redelivered", "redelivered", true, "Envelopes to the actor redelivered after a worker death." },
 	{ "actors_actor_dead_letters", "dead_letters", true, "Envelopes to the actor that became dead letters." },
 	{ "actors_actor_restarts", "restarts", true, "Restarts of the actor (with its group's worker)." },
+	{ "actors_actor_policy_restarts", "policy_restarts", true, "Restarts of the actor by its parent's policy." },
+	{ "actors_actor_escalations", "escalations", true, "Failures of the actor escalated to its parent." },
 	{ "actors_actor_mailbox_envelopes", "mailbox", false, "Envelopes in its group's rings not yet handled by the actor (the one in its handler included)." },
 };
 

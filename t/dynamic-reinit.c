@@ -7,13 +7,16 @@
  *  - stop: the child stops, Down "failed: init returned -5 on restart";
  *  - restart beyond the intensity: escalates, so the parent fails and its
  *    own parent's policy (stop) ends it; it never loops;
- *  - the group was not failed by any of it (one restart: the kill).
+ *  - the group was not failed by any of it (one restart: the kill);
+ *  - the restarts and the escalation are counted, per group and per actor,
+ *    in the metrics text (actorsctl metrics, the HTTP endpoint).
  */
 #include <signal.h>
 #include <stdatomic.h>
 
 #include "tap.h"
 #include "harness.h"
+#include "control.h"
 
 typedef struct { int32_t v; } go_msg;
 ACT_MESSAGE_TYPE(die_type, go_msg, "Die", ACT_FIELD(go_msg, v, ACT_I32));
@@ -29,6 +32,25 @@ struct area {
 	char other_reason[256];
 };
 static struct area *A;
+static char *metrics; /* the node's metrics text as it stopped */
+
+static void inspect(struct act_node *n)
+{
+	metrics = act__ctl_metrics_text(n);
+}
+
+/* The value of metrics sample `line` ("name{labels}"), or -1. */
+static double sample_of(const char *line)
+{
+	const char *p = metrics;
+	size_t n = strlen(line);
+	while (p && (p = strstr(p, line))) {
+		if ((p == metrics || p[-1] == '\n') && p[n] == ' ')
+			return atof(p + n + 1);
+		p += n;
+	}
+	return -1;
+}
 
 /* ---- the children: args = their index; init fails while fail_left says ------------ */
 
@@ -197,7 +219,7 @@ int main(void)
 	act_node_add_behaviour(node, &par_stop_b);
 	act_node_add_behaviour(node, &gp_b);
 	act_node_set_intensity(node, 10, 10000);
-	harness_collect_counters();
+	act__node_inspect_hook = inspect;
 	int rc = act_node_run(node);
 	act_node_free(node);
 
@@ -217,5 +239,14 @@ int main(void)
 	ok(A->p3_down_ok == 1, "and the escalation failed its parent, which its own parent "
 	   "stopped (%d)", A->p3_down_ok);
 	ok(A->down_other == 0, "no other Down (%d: %s)", A->down_other, A->other_reason);
+	double gr = sample_of("actors_group_policy_restarts_total{group=\"g\"}");
+	double ge = sample_of("actors_group_escalations_total{group=\"g\"}");
+	ok(gr == 1 + 3 && ge == 1, "per group: 4 policy restarts, 1 escalation (%g, %g)", gr, ge);
+	double ar = sample_of("actors_actor_policy_restarts_total{group=\"g\",actor=\"r1\"}");
+	double ae = sample_of("actors_actor_escalations_total{group=\"g\",actor=\"r1\"}");
+	ok(ar == 1 && ae == 0, "per actor: r1 restarted once, never escalated (%g, %g)", ar, ae);
+	if (getenv("SHOW_METRICS") && metrics)
+		fputs(metrics, stderr);
+	free(metrics);
 	return done_testing();
 }
