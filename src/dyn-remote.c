@@ -135,6 +135,8 @@ int act__dyn_claim_fresh(act__shm *shm, uint32_t g, uint32_t me, uint32_t *slot,
 
 /* ---- the node-wide name lock ------------------------------------------------------ */
 
+static void index_rebuild(act__shm *shm, uint32_t p);
+
 /* True if the holder named by lock word `cur` is no longer running. */
 static bool holder_gone(const act__shm *shm, uint64_t cur)
 {
@@ -182,6 +184,11 @@ void act__dyn_name_lock(act__shm *shm, uint32_t me)
 		                                            memory_order_acquire, memory_order_relaxed)) {
 			act__warn("name lock taken over from participant %u (gone)",
 			          (unsigned)(cur >> 32) - 1);
+			/* It may have died halfway through a rebuild of an index:
+			 * redone now, before anyone probes it. */
+			for (uint32_t p = 1; p < shm->n_parts; p++)
+				if (act__shm_dyn(shm, p)->name_rebuilding)
+					index_rebuild(shm, p);
 			return;
 		}
 		if (n > 64)
@@ -337,27 +344,89 @@ int act__dyn_name_find(act__shm *shm, uint32_t me, const char *name, uint32_t *g
 	return rc;
 }
 
-void act__dyn_name_index(act__shm *shm, uint32_t p, const char *name, uint32_t slot,
-                         uint32_t gen)
+/* Puts (h, slot, gen) into the first entry of group p's index that no
+ * longer counts: live ones are at most the group's capacity, at most half
+ * the table, so one is always found. */
+static void index_put(act__shm *shm, uint32_t p, uint32_t h, uint32_t slot, uint32_t gen)
 {
 	char copy[ACT_NAME_MAX + 1];
-	uint32_t h = name_hash(name);
 	struct act__name_ent *idx = name_index(shm, p);
-
-	/* The first entry that no longer counts: live ones are at most
-	 * the group's capacity, at most half the table, so one is always
-	 * found. */
+	struct act__dyn_hdr *d = act__shm_dyn(shm, p);
 	uint32_t n_idx = name_idx_n(shm, p);
+
 	for (uint32_t n = 0, i = h; n < n_idx; n++, i++) {
 		struct act__name_ent *e = &idx[i & (n_idx - 1)];
 		if (e->slot1 && entry_counts(shm, p, e, copy))
 			continue;
+		if (!e->slot1)
+			d->name_used++;
 		e->hash = h;
 		e->gen = gen;
 		e->slot1 = slot + 1;
 		return;
 	}
-	act__err("name index of group %u is full; '%s' is not guarded against duplicates", p, name);
+	act__err("name index of group %u is full; a name is not guarded against duplicates", p);
+}
+
+/*
+ * Empties group p's name index and enters again every named record that
+ * counts (live, pending, or reserved and NAMED): dead entries go, and with
+ * them the long probes through them.  From the records, not the old
+ * entries, so that a holder killed halfway leaves nothing that the next
+ * rebuild cannot redo (name_rebuilding says one must).  Under the lock;
+ * O(hi), once per n_idx / 4 inserts at least.
+ */
+static void index_rebuild(act__shm *shm, uint32_t p)
+{
+	struct act__dyn_hdr *d = act__shm_dyn(shm, p);
+	struct act__name_ent *idx = name_index(shm, p);
+	uint32_t n_idx = name_idx_n(shm, p);
+	uint32_t hi = atomic_load_explicit(&d->hi, memory_order_acquire);
+	char copy[ACT_NAME_MAX + 1];
+
+	if (hi > act__shm_dyn_slots(shm, p))
+		hi = act__shm_dyn_slots(shm, p);
+	d->name_rebuilding = 1;
+	/* The compiler must not sink the flag below the clearing: a death in
+	 * between is what it is for (the lock's release orders it for the
+	 * next holder). */
+	atomic_signal_fence(memory_order_seq_cst);
+	memset(idx, 0, (size_t)n_idx * sizeof *idx);
+	d->name_used = 0;
+	for (uint32_t s = 0; s < hi; s++) {
+		struct act__spawn_rec *r = act__shm_spawn_rec(shm, p, s);
+		uint64_t w1 = atomic_load_explicit(&r->word, memory_order_acquire);
+		uint32_t st = ACT__SLOT_STATE(w1);
+		if (st == ACT__SLOT_FREE || (ACT__SLOT_IS_RESERVED(st) && !(st & ACT__SLOT_NAMED)))
+			continue;
+		/* Copied between two looks at the word, as in entry_counts():
+		 * the owner may free the slot and an anonymous spawn (which
+		 * takes no lock) claim it meanwhile. */
+		memcpy(copy, r->name, sizeof copy);
+		atomic_thread_fence(memory_order_acquire);
+		if (ACT__SLOT_GEN(atomic_load_explicit(&r->word, memory_order_relaxed)) !=
+		    ACT__SLOT_GEN(w1))
+			continue;
+		copy[ACT_NAME_MAX] = '\0';
+		if (copy[0] == '$' || !copy[0])
+			continue; /* anonymous: never in the index */
+		index_put(shm, p, name_hash(copy), s, ACT__SLOT_GEN(w1));
+	}
+	atomic_signal_fence(memory_order_seq_cst);
+	d->name_rebuilding = 0;
+}
+
+void act__dyn_name_index(act__shm *shm, uint32_t p, const char *name, uint32_t slot,
+                         uint32_t gen)
+{
+	struct act__dyn_hdr *d = act__shm_dyn(shm, p);
+	uint32_t n_idx = name_idx_n(shm, p);
+
+	/* Too many filled entries (dead ones mostly, once unique names
+	 * have come and gone): rebuild before this insert. */
+	if (d->name_used >= n_idx - n_idx / 4u || d->name_rebuilding)
+		index_rebuild(shm, p);
+	index_put(shm, p, name_hash(name), slot, gen);
 }
 
 /* ---- this worker's bookkeeping ------------------------------------------------------ */

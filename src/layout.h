@@ -444,7 +444,13 @@ struct act__dyn_hdr {
 	 * them that escalated to their parent (children.c). */
 	_Atomic uint64_t n_child_restarts;
 	_Atomic uint64_t n_child_escalations;
-	uint32_t reserved[8];
+	/* Under the name lock: entries of the name index ever filled since
+	 * its last rebuild (live or dead), and 1 while a rebuild runs (a
+	 * holder that dies in one leaves it set: whoever takes its lock over
+	 * rebuilds again, from the records).  See dyn-remote.c. */
+	uint32_t name_used;
+	uint32_t name_rebuilding;
+	uint32_t reserved[6];
 };
 _Static_assert(sizeof(struct act__dyn_hdr) == 64, "act__dyn_known follows at 64");
 /*
@@ -473,8 +479,11 @@ _Static_assert(64 + sizeof(struct act__dyn_known) <= 4096, "known behaviours fit
  * open-addressing table of act__dyn_name_idx(n_slots) entries over the named
  * records of its area.  Read and written only under the node-wide name
  * lock.  An entry counts while its record's word still has its gen (and
- * is not FREE); dead entries are reused by inserts and never emptied, so
- * probe chains stay whole without deletion.
+ * is not FREE); dead entries are reused by inserts and not emptied one by
+ * one, so probe chains stay whole without deletion; when filled entries
+ * (act__dyn_hdr.name_used) pass 3/4 of the table, the next insert
+ * rebuilds it from the records, so probes stay short however many names
+ * come and go.
  */
 struct act__name_ent {
 	uint32_t hash;       /* of the name */
