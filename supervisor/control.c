@@ -639,6 +639,9 @@ static void do_spawn(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON 
 {
 	const char *group = str_arg(req, "group"), *behaviour = str_arg(req, "behaviour");
 	const char *name = str_arg(req, "name"), *args = str_arg(req, "args");
+	const cJSON *jname = cJSON_GetObjectItemCaseSensitive(req, "name");
+	const cJSON *jargs = cJSON_GetObjectItemCaseSensitive(req, "args");
+	char *args_text = NULL;
 	act_ref r;
 	int err;
 
@@ -646,7 +649,35 @@ static void do_spawn(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON 
 		answer_error(c, "usage", "spawn needs \"group\" and \"behaviour\"");
 		return;
 	}
+	/* A name that is not a string would silently spawn an anonymous
+	 * actor; a NUL escape would cut a string short (cJSON's strings are
+	 * C strings), so that another name or args than sent would be used. */
+	if (jname && !cJSON_IsNull(jname) && !name) {
+		answer_error(c, "usage", "\"name\" must be a string");
+		return;
+	}
+	if (memmem(c->buf, c->len, "\\u0000", 6)) {
+		answer_error(c, "usage", "a NUL character (\\u0000) in the request");
+		return;
+	}
+	/* "args": JSON text in a string (what actorsctl sends), or the JSON
+	 * value itself. */
+	if (jargs && !cJSON_IsNull(jargs) && !args) {
+		if (!(args_text = cJSON_PrintUnformatted(jargs))) {
+			answer_error(c, "usage", "\"args\" cannot be printed (out of memory)");
+			return;
+		}
+		args = args_text;
+	}
 	err = act__node_spawn(ctl->n, group, behaviour, name, args, &r);
+	if (err == -EMSGSIZE) {
+		answer_error(c, "usage", "args of %zu bytes, more than %u", strlen(args),
+		             (unsigned)ACT_SPAWN_ARGS_MAX);
+		free(args_text);
+		return;
+	}
+	free(args_text);
+	args = NULL;
 	if (err == -ENOENT && !act__reg_group(&ctl->n->reg, group)) {
 		answer_error(c, "not_found", "no group '%s'", group);
 	} else if (err == -ENOENT) {

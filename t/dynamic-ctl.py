@@ -40,6 +40,27 @@ with tap:
     tap.ok(rc == 1 and "not_found" in err, "and nothing was created (%d %r)" % (rc, err))
     rc, out, err = node.ctl("spawn", "g", "echo", "nb")
     tap.ok(rc == 0, "its name is still free (%d %r)" % (rc, err))
+    # forged requests: a name that is not a string, a NUL escape, args too long
+    r = node.request({"cmd": "spawn", "group": "g", "behaviour": "echo", "name": 5})
+    tap.ok(not r.get("ok") and r.get("code") == "usage" and "string" in r.get("error", ""),
+           "a name that is not a string: usage error, nothing spawned (%r)" % r)
+    r = node.request({"cmd": "spawn", "group": "g", "behaviour": "echo", "name": "nu\u0000l"})
+    tap.ok(not r.get("ok") and "NUL" in r.get("error", ""), "a NUL in the name: refused, "
+           "not cut short (%r)" % r)
+    rc, out, err = node.ctl("ask", "nu", "Ping", '{"count":1}')
+    tap.ok(rc == 1, "no actor 'nu' was made of it (%d)" % rc)
+    r = node.request({"cmd": "spawn", "group": "g", "behaviour": "echo", "name": "oa",
+                      "args": {"k": [1, 2]}})
+    tap.ok(r.get("ok") is True and r.get("name") == "oa", "args as a JSON value, not text: "
+           "taken as that JSON (%r)" % r)
+    rc, out, err = node.ctl("spawn", "g", "echo", "big", '{"a":"' + "x" * 5000 + '"}')
+    tap.ok(rc == 1 and "more than 743" in err, "args too long: exit 1, the limit named (%d %r)"
+           % (rc, err))
+    for nm in ("x/y", "x y", "caf\u00e9"):
+        rc, out, err = node.ctl("spawn", "g", "echo", nm)
+        tap.ok(rc == 0 and out.strip() == nm, "a name with '/', a space or UTF-8 is a name "
+               "like any (%r: %d %r)" % (nm, rc, err))
+        node.ctl("stop", nm)
     rc, out, err = node.ctl("spawn", "g", "echo", "x", "{bad")
     tap.ok(rc == 2 and "ARGS_JSON" in err, "args that are not JSON: usage error (%d %r)"
            % (rc, err))
