@@ -2,7 +2,8 @@
 /*
  * dyn-remote.h - private: spawned actors across groups (dyn-remote.c) and
  * the slot claims and node-wide name lock that local spawns share with
- * them.  Included by dynamic.c and dispatch.c only.
+ * them.  Included by the runtime (dynamic.c, children.c, dispatch.c) and
+ * by the supervisor's spawning and listing (route.c, actorlist.c).
  */
 #ifndef ACT_DYN_REMOTE_H
 #define ACT_DYN_REMOTE_H
@@ -129,6 +130,20 @@ void act__dyn_mon_release(struct act__spawn_rec *r, uint32_t gen);
 /* Sends Down{name, reason} about (id, gen) to watcher (id + 1, gen). */
 void act__dyn_send_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen, uint64_t mid,
                         const char *name, uint32_t id, uint32_t gen, const char *reason);
+
+/* Monitors in use among the first n_mon entries of a spawned actor's
+ * (act__spawn_rec.n_mon, capped at ACT__SPAWN_MONITORS): a racy count
+ * when another process reads it, exact in the owning worker. */
+static inline uint32_t act__dyn_count_monitors(const struct act__spawn_mon *mon, uint32_t n_mon)
+{
+	uint32_t n = 0;
+
+	if (n_mon > ACT__SPAWN_MONITORS)
+		n_mon = ACT__SPAWN_MONITORS;
+	for (uint32_t i = 0; i < n_mon; i++)
+		n += __atomic_load_n(&mon[i].watcher, __ATOMIC_RELAXED) != 0;
+	return n;
+}
 
 /* Monitor entries of a (a->mon) that may be in use (dynamic.c). */
 uint32_t act__dyn_n_mon(const struct actor *a);

@@ -618,6 +618,16 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 			int err = act__dyn_occupy(w, a, b, gen);
 			if (err)
 				return err;
+			/* A record from a region older than the monitor count
+			 * (mon_claims not tagged with its gen): counted from its
+			 * entries, so that its monitors keep working. */
+			uint16_t mc = atomic_load_explicit(&r->mon_claims, memory_order_relaxed);
+			if ((mc >> 8) != (gen & 0xffu)) {
+				uint32_t n = act__dyn_n_mon(a) ?
+				             act__dyn_count_monitors(a->mon, act__dyn_n_mon(a)) : 0;
+				atomic_store_explicit(&r->mon_claims, ACT__MON_CLAIMS(gen, n),
+				                      memory_order_relaxed);
+			}
 			n_back++;
 			continue;
 		}

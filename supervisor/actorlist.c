@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "actorlist.h"
+#include "dyn-remote.h"
 #include "node.h"
 #include "restart.h"
 #include "ring.h"
@@ -178,8 +179,7 @@ static void add_spawned(struct act_node *n, cJSON *arr, uint32_t g, const struct
 			/* Monitors live in the slot's ext block (layout.h): a racy
 			 * count, as a listing is. */
 			const struct act__spawn_ext *x = act__shm_spawn_ext(&n->shm, g + 1, s);
-			for (unsigned m = 0; m < rec.n_mon && m < ACT__SPAWN_MONITORS; m++)
-				n_mon += x->mon[m].watcher != 0;
+			n_mon = act__dyn_count_monitors(x->mon, rec.n_mon);
 		}
 		cJSON_AddNumberToObject(o, "monitors", n_mon);
 		add_common(o, act__stats_entry(&n->shm.stats, id), gen,
