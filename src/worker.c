@@ -152,10 +152,15 @@ static int run(struct worker *w)
 			 * sched_yield(): if the producer we wait for shares our CPU,
 			 * a pure spin would burn our whole slice before it could
 			 * run (seen as ~1 ms round trips on a busy 2-CPU machine). */
-			if (now - idle_since < 5000)
+			if (now - idle_since < 5000) {
 				cpu_relax();
-			else
+			} else {
 				sched_yield();
+				atomic_store_explicit(&w->part->n_yields,
+				    atomic_load_explicit(&w->part->n_yields,
+				                         memory_order_relaxed) + 1,
+				    memory_order_relaxed);
+			}
 			continue;
 		}
 		if (!act__doorbell_prepare_sleep(w->part))
