@@ -169,6 +169,8 @@ static int run(struct worker *w)
 			/* Behind prepare_sleep's fence: a producer that missed our
 			 * sleeping flag published before this look. */
 			act__doorbell_awake(w->part);
+			/* Not a sleep after all: n_sleeps counts blocking ones. */
+			atomic_fetch_sub_explicit(&w->part->n_sleeps, 1, memory_order_relaxed);
 			continue;
 		}
 		/* With timers pending, wake at the next one (or for a heartbeat);

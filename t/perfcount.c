@@ -52,6 +52,30 @@ static void snap(act_ctx *ctx, uint32_t part, struct act__part_snap *s)
 	s->handled = atomic_load(&p->n_handled);
 }
 
+/*
+ * True once the consumer advertised sleep and its process sleeps in the
+ * kernel (state S in /proc): `sleeping` alone is also set during its last
+ * look at the rings, when a burst would be found without a wake-up.
+ */
+static bool consumer_blocked(struct act__part *c)
+{
+	char path[64], buf[512];
+	FILE *f;
+	bool s = false;
+
+	if (!atomic_load(&c->sleeping))
+		return false;
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)atomic_load(&c->pid));
+	if ((f = fopen(path, "re"))) {
+		if (fgets(buf, sizeof buf, f)) {
+			char *p = strrchr(buf, ')');
+			s = p && p[1] == ' ' && p[2] == 'S';
+		}
+		fclose(f);
+	}
+	return s && atomic_load(&c->sleeping);
+}
+
 static void prod_start(act_ctx *ctx, void *st, const void *m)
 {
 	kick k = { 0 };
@@ -69,9 +93,9 @@ static void prod_kick(act_ctx *ctx, void *st, const void *m)
 
 	/* The consumer (spin_us 0, no timers) blocks on its doorbell as soon
 	 * as it is idle: wait for that state, bounded. */
-	while (!atomic_load(&c->sleeping) && act_now_ns() - t0 < 10000000000ull)
+	while (!consumer_blocked(c) && act_now_ns() - t0 < 10000000000ull)
 		sched_yield();
-	atomic_store(&A->waited_ok, atomic_load(&c->sleeping) != 0);
+	atomic_store(&A->waited_ok, consumer_blocked(c));
 	atomic_store(&A->scan_all, (int)c->scan_all);
 	snap(ctx, PROD_PART, &A->prod0);
 	snap(ctx, CONS_PART, &A->cons0);
