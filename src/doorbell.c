@@ -35,9 +35,11 @@ void act__doorbell_notify(struct act__part *p, uint32_t from, int efd)
 		 * needs us, and it needs no bit. */
 		if (atomic_load_explicit(&p->sleeping, memory_order_seq_cst)) {
 			uint64_t one = 1;
+			/* Counted before the write: a consumer that reads its
+			 * counter after this wake sees it. */
+			atomic_fetch_add_explicit(&p->n_wakeups, 1, memory_order_relaxed);
 			ssize_t r = write(efd, &one, sizeof one);
 			(void)r;
-			atomic_fetch_add_explicit(&p->n_wakeups, 1, memory_order_relaxed);
 		}
 		return;
 	}
@@ -47,9 +49,9 @@ void act__doorbell_notify(struct act__part *p, uint32_t from, int efd)
 	 * without LSE), this keeps the bit store ordered before this load. */
 	if (atomic_load_explicit(&p->sleeping, memory_order_seq_cst)) {
 		uint64_t one = 1;
+		atomic_fetch_add_explicit(&p->n_wakeups, 1, memory_order_relaxed);
 		ssize_t r = write(efd, &one, sizeof one);
 		(void)r; /* EAGAIN: counter saturated, the consumer is waking anyway */
-		atomic_fetch_add_explicit(&p->n_wakeups, 1, memory_order_relaxed);
 	}
 }
 
