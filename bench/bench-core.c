@@ -57,6 +57,7 @@
 
 #include "baseline.h"
 #include "bench-util.h"
+#include "perfcount.h"
 
 #define REPS 3                   /* runs per figure, median taken */
 #define RTT_BATCH 64             /* round trips per timed batch, as baseline.c */
@@ -81,6 +82,10 @@ struct result {
 	double value;         /* a single figure (rates, RSS) */
 	long n_samples;
 	long rss_kib[4];      /* VmRSS, RssAnon, RssFile, RssShmem */
+	/* The node's wake-up counters when timing started and when it ended,
+	 * and the messages (one-way) carried in between. */
+	struct act__perf perf0, perf1;
+	uint64_t n_msgs;
 	double sample[MAX_SAMPLES];
 	uint64_t stamp_ns[MAX_SAMPLES + 1];
 };
@@ -258,8 +263,12 @@ static void ping_on_blob(act_ctx *ctx, void *state, const void *m)
 		uint64_t now = now_ns();
 		if (done > (uint64_t)cfg.warm)
 			R->sample[R->n_samples++] = (double)(now - s->t0_ns) / RTT_BATCH;
+		else
+			act__perf_read(ctx, &R->perf0);
 		s->t0_ns = now;
 		if (R->n_samples * RTT_BATCH >= cfg.n || R->n_samples == MAX_SAMPLES) {
+			act__perf_read(ctx, &R->perf1);
+			R->n_msgs = 2u * (uint64_t)R->n_samples * RTT_BATCH;
 			atomic_store(&R->done, 1);
 			act_shutdown(ctx);
 			return;
@@ -418,8 +427,12 @@ static void cons_on_blob(act_ctx *ctx, void *state, const void *m)
 	long k = R->n_samples++;
 	R->stamp_ns[k] = now;
 	s->next_stamp += STREAM_CHUNK;
+	if (k == 0)
+		act__perf_read(ctx, &R->perf0);
 	if (k >= MAX_SAMPLES || (uint64_t)cfg.warm + (uint64_t)k * STREAM_CHUNK >= (uint64_t)cfg.n ||
 	    (k >= 10 && now - R->stamp_ns[0] >= WINDOW_NS)) {
+		act__perf_read(ctx, &R->perf1);
+		R->n_msgs = (uint64_t)k * STREAM_CHUNK;
 		atomic_store(&R->done, 1);
 		act_shutdown(ctx);
 	}
@@ -479,10 +492,13 @@ static void hop_on_hop(act_ctx *ctx, void *state, const void *m)
 		return;
 	if (n == (uint64_t)cfg.warm) {
 		hop_t0_ns = now_ns();
+		act__perf_read(ctx, &R->perf0);
 	} else if (n > (uint64_t)cfg.warm && (n - (uint64_t)cfg.warm) % STREAM_CHUNK == 0) {
 		uint64_t dt = now_ns() - hop_t0_ns;
 		if (n - (uint64_t)cfg.warm >= (uint64_t)cfg.n || dt >= WINDOW_NS) {
 			R->value = (double)(n - (uint64_t)cfg.warm) * 1e9 / (double)dt;
+			act__perf_read(ctx, &R->perf1);
+			R->n_msgs = n - (uint64_t)cfg.warm;
 			atomic_store(&R->done, 1);
 			act_shutdown(ctx);
 			return;
@@ -573,6 +589,10 @@ struct actor_spec {
 	const char *peer;     /* NULL: none */
 };
 
+/* Wake-up counters summed over the runs of the figure being measured. */
+static struct act__perf acc;
+static uint64_t acc_msgs;
+
 /*
  * Runs one node made of the given actors (a group per distinct name, in
  * order of first appearance, each with spin_us) until an actor shuts it
@@ -613,7 +633,32 @@ static int run_node(const struct actor_spec *as, int n, uint32_t spin_us)
 		err = atomic_load(&R->err);
 	if (!err && !atomic_load(&R->done))
 		err = -EIO;
+	if (!err && R->n_msgs) {
+		struct act__perf d;
+		act__perf_diff(&R->perf0, &R->perf1, &d);
+		acc.n_notifies += d.n_notifies;
+		acc.n_wakeups += d.n_wakeups;
+		acc.n_sleeps += d.n_sleeps;
+		acc.n_yields += d.n_yields;
+		acc_msgs += R->n_msgs;
+	}
 	return err;
+}
+
+/* Wake-up counts per message over the runs since the last call, and a
+ * fresh start for the next figure; NULL if no run counted messages. */
+static const struct bench_counts *take_counts(void)
+{
+	static struct bench_counts c;
+	double m = (double)acc_msgs;
+
+	if (!acc_msgs)
+		return NULL;
+	c = (struct bench_counts){ acc.n_notifies / m, acc.n_wakeups / m, acc.n_sleeps / m,
+	                           acc.n_yields / m };
+	acc = (struct act__perf){ 0 };
+	acc_msgs = 0;
+	return &c;
 }
 
 /* Runtime round trip; median (spinning) or mean (sleeping) of batch means. */
@@ -782,7 +827,7 @@ static void report(const char *name, double v, const char *unit, double base)
 		fprintf(stderr, "bench-core: baseline of %s failed: %s\n", name,
 		        strerror((int)-base));
 	n_failed += v < 0 || base < 0;
-	bench_line(name, v, unit, base);
+	bench_line_counts(name, v, unit, base, take_counts());
 }
 
 /* Round trips: REPS runtime runs and REPS baseline runs, interleaved. */
@@ -922,6 +967,7 @@ int main(int argc, char **argv)
 	c2 = bench_nth_cpu(2);
 	printf("# bench-core %s: %d cpus; pair = cpu %d,%d; scale %g; load average %.2f\n",
 	       act_version(), bench_ncpus(), c0, c1, scale, load);
+	bench_print_machine("bench-core");
 
 	/* First, while this process (every worker is forked from it) is as
 	 * small as it gets. */

@@ -286,6 +286,7 @@ int main(int argc, char **argv)
 	/* A restart logs lines: keep the output readable (BENCH_LOG=1 shows them). */
 	act__log_level = getenv("BENCH_LOG") ? ACT_LOG_DEBUG : ACT_LOG_ERR;
 	A = shared_area(sizeof *A);
+	bench_print_machine("bench-restart");
 
 	fork50 = bare_fork_ready_us(300, &fork99);
 	/* The fork+exec baseline execs a small libc-only program (bench/

@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -187,6 +188,115 @@ static inline void bench_line(const char *name, double value, const char *unit,
 		printf(" ratio %.2f\n", value / baseline);
 	else
 		printf(" ratio nan\n");
+	fflush(stdout);
+}
+
+/*
+ * What a figure cost in wake-up machinery, per message (see src/perfcount.h
+ * for what each counter counts).  A negative field was not measured.
+ */
+struct bench_counts {
+	double doorbells;     /* doorbells rung (fence + sleep-flag check) */
+	double wakeups;       /* eventfd writes to a sleeping receiver (waker side) */
+	double sleeps;        /* blocking sleeps (sleeper side) */
+	double yields;        /* sched_yield() calls of idle spinning workers */
+};
+
+/*
+ * bench_line() followed by the per-message counts on the same line:
+ *     bench: NAME VALUE UNIT baseline B ratio R doorbells/msg X wakeups/msg Y
+ *            sleeps/msg Z yields/msg W
+ * c NULL: as bench_line().
+ */
+static inline void bench_line_counts(const char *name, double value, const char *unit,
+                                     double baseline, const struct bench_counts *c)
+{
+	printf("bench: %s ", name);
+	bench_print_num(value);
+	printf(" %s baseline ", unit);
+	bench_print_num(baseline);
+	if (value >= 0 && baseline > 0)
+		printf(" ratio %.2f", value / baseline);
+	else
+		printf(" ratio nan");
+	if (c) {
+		printf(" doorbells/msg ");
+		bench_print_num(c->doorbells >= 0 ? c->doorbells : NAN);
+		printf(" wakeups/msg ");
+		bench_print_num(c->wakeups >= 0 ? c->wakeups : NAN);
+		printf(" sleeps/msg ");
+		bench_print_num(c->sleeps >= 0 ? c->sleeps : NAN);
+		printf(" yields/msg ");
+		bench_print_num(c->yields >= 0 ? c->yields : NAN);
+	}
+	printf("\n");
+	fflush(stdout);
+}
+
+/* The CPUs in pid's affinity mask as a list "0-3,6" into buf (0: this
+ * process).  Returns buf; "?" if it cannot be read. */
+static inline const char *bench_affinity_str(pid_t pid, char *buf, size_t cap)
+{
+	cpu_set_t set;
+	size_t len = 0;
+
+	if (cap < 2)
+		return "";
+	buf[0] = '\0';
+	if (sched_getaffinity(pid, sizeof set, &set)) {
+		snprintf(buf, cap, "?");
+		return buf;
+	}
+	for (int c = 0; c < CPU_SETSIZE && len + 16 < cap; c++) {
+		if (!CPU_ISSET(c, &set))
+			continue;
+		int e = c;
+		while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, &set))
+			e++;
+		len += (size_t)snprintf(buf + len, cap - len, len ? ",%d" : "%d", c);
+		if (e > c)
+			len += (size_t)snprintf(buf + len, cap - len, "-%d", e);
+		c = e;
+	}
+	return buf;
+}
+
+/*
+ * Prints, once at the start of a bench, what the figures depend on: the
+ * CPU model (/proc/cpuinfo), the online CPU count, where this process may
+ * run (its affinity: workers forked from it inherit it unless a figure
+ * pins them, which the figure's comment line then says), and the load.
+ */
+static inline void bench_print_machine(const char *prog)
+{
+	char model[160] = "?", line[256], aff[256];
+	double load = -1;
+	FILE *f;
+
+	if ((f = fopen("/proc/cpuinfo", "re"))) {
+		while (fgets(line, sizeof line, f)) {
+			char *colon = strchr(line, ':');
+			if (colon && (!strncmp(line, "model name", 10) || !strncmp(line, "Model", 5) ||
+			              !strncmp(line, "cpu model", 9))) {
+				colon++;
+				while (*colon == ' ' || *colon == '\t')
+					colon++;
+				colon[strcspn(colon, "\n")] = '\0';
+				snprintf(model, sizeof model, "%s", colon);
+				break;
+			}
+		}
+		fclose(f);
+	}
+	if ((f = fopen("/proc/loadavg", "re"))) {
+		if (fscanf(f, "%lf", &load) != 1)
+			load = -1;
+		fclose(f);
+	}
+	printf("# %s: cpu model: %s\n", prog, model);
+	printf("# %s: cpus online %ld, this process may run on %s (%d cpus); load average %.2f\n",
+	       prog, sysconf(_SC_NPROCESSORS_ONLN), bench_affinity_str(0, aff, sizeof aff),
+	       bench_ncpus(), load);
 	fflush(stdout);
 }
 

@@ -17,6 +17,33 @@ int act__doorbell_new(bool nonblocking)
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * Rings a consumer seen asleep, once: the first producer to move its flag
+ * from 1 (asleep) to 2 (rung) writes the eventfd; producers that find 2
+ * know a write is on its way and that the consumer looks at every ring
+ * (bitmap or scan) once it wakes, so they skip the system call.  Without
+ * this, every batch committed during the tens of microseconds a cross-CPU
+ * wake takes paid one more write (bench-gateway: ~10 writes per sleep),
+ * and the leftover count cut the consumer's next sleep short.  Still
+ * correct by F1: a producer that read 2 read a value older than the
+ * consumer's next `sleeping = 1`, so that sleep's re-check sees its
+ * record.  2 reads as asleep to the supervisor's hang check, as before.
+ */
+static void ring_sleeper(struct act__part *p, int efd)
+{
+	uint32_t one_asleep = 1;
+	if (!atomic_compare_exchange_strong_explicit(&p->sleeping, &one_asleep, 2,
+	                                             memory_order_seq_cst,
+	                                             memory_order_relaxed))
+		return;
+	uint64_t one = 1;
+	/* Counted before the write: a consumer that reads its counter after
+	 * this wake sees it. */
+	atomic_fetch_add_explicit(&p->n_wakeups, 1, memory_order_relaxed);
+	ssize_t r = write(efd, &one, sizeof one);
+	(void)r; /* EAGAIN: counter saturated, the consumer is waking anyway */
+}
+
 void act__doorbell_notify(struct act__part *p, uint32_t from, int efd)
 {
 	_Atomic uint64_t *w = &p->ready[from / 64u];
@@ -33,24 +60,16 @@ void act__doorbell_notify(struct act__part *p, uint32_t from, int efd)
 		/* The consumer scans every ring while awake, and again after
 		 * advertising sleep (behind its own fence): only a sleeper
 		 * needs us, and it needs no bit. */
-		if (atomic_load_explicit(&p->sleeping, memory_order_seq_cst)) {
-			uint64_t one = 1;
-			ssize_t r = write(efd, &one, sizeof one);
-			(void)r;
-			atomic_fetch_add_explicit(&p->n_wakeups, 1, memory_order_relaxed);
-		}
+		if (atomic_load_explicit(&p->sleeping, memory_order_seq_cst) == 1)
+			ring_sleeper(p, efd);
 		return;
 	}
 	if (!(atomic_load_explicit(w, memory_order_relaxed) & bit))
 		atomic_fetch_or_explicit(w, bit, memory_order_seq_cst);
 	/* seq_cst: on machines where fetch_or is not a full barrier (arm64
 	 * without LSE), this keeps the bit store ordered before this load. */
-	if (atomic_load_explicit(&p->sleeping, memory_order_seq_cst)) {
-		uint64_t one = 1;
-		ssize_t r = write(efd, &one, sizeof one);
-		(void)r; /* EAGAIN: counter saturated, the consumer is waking anyway */
-		atomic_fetch_add_explicit(&p->n_wakeups, 1, memory_order_relaxed);
-	}
+	if (atomic_load_explicit(&p->sleeping, memory_order_seq_cst) == 1)
+		ring_sleeper(p, efd);
 }
 
 int act__doorbell_take(struct act__part *p, uint64_t *bits)

@@ -239,6 +239,10 @@ struct act__part {
 	_Atomic uint64_t n_unknown_type;
 	_Atomic uint64_t n_corrupt;
 	_Atomic uint64_t n_sleeps;
+	/* Performance counters (perfcount.h), in what was this line's padding:
+	 * no offset moves, and a region of an older build reads them as 0. */
+	_Atomic uint64_t n_notifies;        /* doorbells rung by this worker as a producer */
+	_Atomic uint64_t n_yields;          /* sched_yield() calls while spinning idle */
 };
 
 /*

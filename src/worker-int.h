@@ -166,6 +166,11 @@ static inline void act__w_flush_notify(struct worker *w)
 			uint32_t g = i * 64u + (uint32_t)__builtin_ctzll(w->dirty[i]);
 			w->dirty[i] &= w->dirty[i] - 1;
 			act__doorbell_notify(w->parts[g], w->self, w->efd[g]);
+			/* Single writer (this worker), own counter line: no
+			 * locked instruction (perfcount.h). */
+			atomic_store_explicit(&w->part->n_notifies,
+			    atomic_load_explicit(&w->part->n_notifies, memory_order_relaxed) + 1,
+			    memory_order_relaxed);
 		}
 	}
 }

@@ -152,10 +152,15 @@ static int run(struct worker *w)
 			 * sched_yield(): if the producer we wait for shares our CPU,
 			 * a pure spin would burn our whole slice before it could
 			 * run (seen as ~1 ms round trips on a busy 2-CPU machine). */
-			if (now - idle_since < 5000)
+			if (now - idle_since < 5000) {
 				cpu_relax();
-			else
+			} else {
 				sched_yield();
+				atomic_store_explicit(&w->part->n_yields,
+				    atomic_load_explicit(&w->part->n_yields,
+				                         memory_order_relaxed) + 1,
+				    memory_order_relaxed);
+			}
 			continue;
 		}
 		if (!act__doorbell_prepare_sleep(w->part))
@@ -164,6 +169,8 @@ static int run(struct worker *w)
 			/* Behind prepare_sleep's fence: a producer that missed our
 			 * sleeping flag published before this look. */
 			act__doorbell_awake(w->part);
+			/* Not a sleep after all: n_sleeps counts blocking ones. */
+			atomic_fetch_sub_explicit(&w->part->n_sleeps, 1, memory_order_relaxed);
 			continue;
 		}
 		/* With timers pending, wake at the next one (or for a heartbeat);

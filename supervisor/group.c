@@ -303,11 +303,31 @@ static uint64_t work_waiting(const act_node_t *n, uint32_t gi)
  * SIGSTOPped worker, for one).  A worker that woke in between beat on waking
  * (worker.c beats after every sleep), which restarts the clock.
  */
+/*
+ * Whether anything waits for group gi, which sleeps.  With a ready bitmap
+ * (scan_all 0), a producer sets its bit before it looks at `sleeping`
+ * (doorbell.h) and only the awake worker clears bits, so the bitmap says
+ * it: 4 words, where a look at every inbound ring touches 3 lines of each,
+ * and at 255 groups that look, 20 times a second for every group, was most
+ * of an idle node's CPU (bench-scale idle_cpu_255).  A consumer that scans
+ * has no bits, and at most ACT__SCAN_ALL_MAX rings: look at them.
+ */
+static bool work_flagged(const act_node_t *n, uint32_t gi)
+{
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
+	if (p->scan_all)
+		return work_waiting(n, gi) != 0;
+	for (unsigned i = 0; i < ACT__READY_WORDS; i++)
+		if (atomic_load_explicit(&p->ready[i], memory_order_relaxed))
+			return true;
+	return false;
+}
+
 static bool asleep_on_work(act_node_t *n, uint32_t gi, uint64_t hb, uint64_t now,
                            uint64_t timeout_ns, uint64_t *waited_ns)
 {
 	struct act__gstate *g = &n->gs[gi];
-	if (work_waiting(n, gi) == 0) {
+	if (!work_flagged(n, gi)) {
 		g->asleep_work_since_ns = 0;
 		return false;
 	}
