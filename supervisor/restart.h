@@ -110,6 +110,11 @@ struct act__sup_group {
 	uint64_t started_ns;
 	uint32_t n_restarts;    /* times a plan (automatic or manual) restarted it */
 	uint64_t next_backoff_ms;  /* delay for this group's next restart */
+	/* A member of a pool: its death restarts it alone, whatever the
+	 * strategy (a pool exists so that one bad input costs one member);
+	 * it still counts toward the intensity, and the strategy still takes
+	 * it down with other groups' deaths. */
+	bool pool_member;
 };
 
 struct act__sup {
