@@ -9,7 +9,8 @@
  *            args.poison_key and seq args.poison_seq kills the member
  *            (SIGSEGV) the first args.poison_times times it is delivered
  *            (default 1; 99 = always).  Ping{count} -> Pong{count * 100 + member}.
- *   driver   on Start sends args.keys keys "k0".."kN-1" args.per_key Jobs
+ *   driver   on Start sends args.keys keys "k0".."kN-1" (prefix args.prefix,
+ *            default "k") args.per_key Jobs
  *            each (seq 0.., keys interleaved) to args.to, retrying after
  *            1 ms on a full ring; then appends "D sent" to args.log.
  *   asker    on Start asks args.to Ping{i} for i in 0..args.count-1 (a few
@@ -137,6 +138,7 @@ static const act_behaviour pworker_b = {
 
 struct driver {
 	int log;
+	char prefix[8];
 	act_ref to;
 	int64_t keys, per_key, next;
 };
@@ -148,6 +150,9 @@ static int driver_init(act_ctx *ctx, void *st, const char *args)
 	d->log = open_log(args);
 	d->keys = arg_int(args, "keys", 1);
 	d->per_key = arg_int(args, "per_key", 1);
+	arg_str(args, "prefix", d->prefix, sizeof d->prefix);
+	if (!d->prefix[0])
+		strcpy(d->prefix, "k");
 	arg_str(args, "to", to, sizeof to);
 	return act_lookup(ctx, to, &d->to);
 }
@@ -157,7 +162,7 @@ static void driver_pump(act_ctx *ctx, struct driver *d)
 	while (d->next < d->keys * d->per_key) {
 		job_t j;
 		memset(&j, 0, sizeof j);
-		snprintf(j.key, sizeof j.key, "k%d", (int)(d->next % d->keys & 0xffffff));
+		snprintf(j.key, sizeof j.key, "%s%d", d->prefix, (int)(d->next % d->keys & 0xffff));
 		j.seq = d->next / d->keys;
 		int err = act_send(ctx, d->to, &job_type, &j);
 		if (err == ACT_EFULL) {
