@@ -33,6 +33,9 @@
  *                 restartable ones after it start in order.
  * "Restartable" means not temporary, not failed and not done: a transient
  * group that already exited cleanly stays down.
+ * A member of a pool (act__sup_group.pool_member) that dies is restarted
+ * alone whatever the strategy; other groups' deaths still take members
+ * down under one_for_all and rest_for_one.
  *
  * Intensity: each automatic restart event (one act__sup_exited() that
  * returns ACT__SUP_RESTART, however many groups it restarts) is charged at
