@@ -767,7 +767,9 @@ static void process(struct act__ctl *ctl, struct act__ctl_conn *c)
 				             "cannot restart '%s': %s", g, act_strerror(err));
 			else {
 				c->state = C_WAIT_READY;
-				c->deadline_ns = act__now_ns() + RESTART_TIMEOUT_NS;
+				/* A rolling restart waits for each member in turn. */
+				c->deadline_ns = act__now_ns() +
+				                 RESTART_TIMEOUT_NS * (pool ? pool->pool_n : 1);
 			}
 		}
 	} else if (!strcmp(cmd, "stop")) {
