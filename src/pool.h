@@ -26,7 +26,7 @@
 #include "shm.h"
 
 /* The routing names as the app file spells them, by act_pool_routing. */
-ACT__SHARED extern const char *const act__pool_routing_names[3];
+extern const char *const act__pool_routing_names[3];
 
 /*
  * Replaces every declared pool of r by its member groups, inserted in

@@ -28,7 +28,6 @@
 #include <cjson/cJSON.h>
 
 #include "appfile.h"
-#include "pool.h"
 #include "jsoncheck.h"
 #include "metricsaddr.h"
 #include "pathcheck.h"
@@ -793,6 +792,12 @@ enum { G_NAME, G_MODULE, G_RESTART, G_RING, G_MAXMSG, G_SPIN, G_REDELIV,
        G_HB, G_HBTO, G_SHUTDOWN, G_STANDBY, G_ACTORS, G_MAXSPAWNED, G_POOL, G_ROUTING,
        G_KEY };
 
+/* By act_pool_routing (as src/pool.c's act__pool_routing_names, which this
+ * parser does not link: the fuzz target builds it alone). */
+static const char *const routing_names[3] = { "round_robin", "least_loaded", "key_hash" };
+_Static_assert(ACT_POOL_ROUND_ROBIN == 0 && ACT_POOL_LEAST_LOADED == 1 &&
+               ACT_POOL_KEY_HASH == 2, "routing_names follows act_pool_routing");
+
 #define restart_names act__restart_names
 #define strategy_names act__strategy_names
 
@@ -921,7 +926,7 @@ static int parse_group(struct pctx *c, const cJSON *obj, uint32_t gi, struct str
 			rc = get_u32(c, it, 1, ACT_POOL_MAX, &g->pool_n);
 			break;
 		case G_ROUTING:
-			if (!(rc = get_enum(c, it, act__pool_routing_names, 3, &v)))
+			if (!(rc = get_enum(c, it, routing_names, 3, &v)))
 				g->pool_routing = (act_pool_routing)v;
 			break;
 		case G_KEY:
@@ -968,7 +973,7 @@ static int parse_group(struct pctx *c, const cJSON *obj, uint32_t gi, struct str
 	if (g->pool_key && g->pool_routing != ACT_POOL_KEY_HASH) {
 		mark = path_key(c, "key");
 		rc = fail(c, "\"key\" is only used with routing \"key_hash\" (routing is \"%s\")",
-		          act__pool_routing_names[g->pool_routing]);
+		          routing_names[g->pool_routing]);
 		path_pop(c, mark);
 		return rc;
 	}
