@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "dyn-remote.h"
 #include "log.h"
+#include "pool.h"
 #include "worker-int.h"
 
 /* A monitor id is (sequence << MON_IDX_BITS | actors[] index + 1): room for
@@ -753,7 +754,9 @@ ACT_API int act_spawn(act_ctx *ctx, const char *group, const char *behaviour,
 	if (group && strcmp(group, w->reg->groups[w->self - 1].name)) {
 		const struct act__group_def *gd = act__reg_group(w->reg, group);
 		if (!gd)
-			return -ENOENT;
+			return act__pool_find(w->reg, group) ? -EOPNOTSUPP : -ENOENT;
+		if (gd->pool_first)
+			return -EOPNOTSUPP; /* a pool's member: its actors are the pool's */
 		g = (uint32_t)(gd - w->reg->groups) + 1;
 	}
 	if (!(b = act__reg_behaviour(w->reg, behaviour))) {

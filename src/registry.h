@@ -44,6 +44,15 @@ struct act__group_def {
 	uint32_t heartbeat_timeout_ms;
 	bool hot_standby;       /* keep a spare worker attached, ready to take over */
 	uint32_t max_spawned;   /* spawn slots; 0 = ACT__DYN_SLOTS_DEFAULT */
+	/* Pools (pool.c).  As declared: pool_n members (0 = not a pool),
+	 * routing and key.  act__pool_expand() turns the group into pool_n
+	 * member groups "name#k", each carrying all of these. */
+	uint32_t pool_n;
+	uint32_t pool_routing;  /* act_pool_routing */
+	char *pool_key;         /* ACT_POOL_KEY_HASH: the message field hashed */
+	char *pool_name;        /* expanded: the pool's name */
+	uint32_t pool_first;    /* expanded: participant of member 0; 0 = no pool */
+	uint32_t pool_member;   /* expanded: this member's number, 0..pool_n-1 */
 };
 
 /* One slot of the registry's descriptor-to-id table (act__reg_type_id()). */

@@ -1043,6 +1043,23 @@ static void print_status(const cJSON *a)
 	       W_DEAD, "DEAD");
 	cJSON_ArrayForEach(g, get(a, "groups"))
 		print_group(g, wg);
+	/* Pools: their members are the groups NAME#k above. */
+	cJSON_ArrayForEach(g, get(a, "pools")) {
+		char name[128], routing[32], key[128], dep[16];
+		double members = 0, ready = 0, restarts = 0;
+		if (!get_str(g, "name"))
+			continue;
+		get_num(g, "members", &members);
+		get_num(g, "ready", &ready);
+		get_num(g, "restarts", &restarts);
+		printf("pool %s: %s%s%s, %.0f/%.0f members ready, %.0f restarts, ring depth %s%s\n",
+		       clean(name, sizeof name, get_str(g, "name")),
+		       clean(routing, sizeof routing, get_str(g, "routing") ? get_str(g, "routing") : "?"),
+		       get_str(g, "key") ? " on " : "",
+		       get_str(g, "key") ? clean(key, sizeof key, get_str(g, "key")) : "",
+		       ready, members, restarts, fmt_bytes(dep, sizeof dep, g, "ring_depth"),
+		       cJSON_IsTrue(get(g, "rolling_restart")) ? ", rolling restart under way" : "");
+	}
 	if (cJSON_GetArraySize(crashes) == 0) {
 		printf("recent crashes: none\n");
 		return;

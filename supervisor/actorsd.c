@@ -245,6 +245,10 @@ static act_node_t *node_from_app(const struct act__app *app, int *err)
 		gd->restart = g->restart;
 		gd->hot_standby = g->hot_standby;
 		gd->max_spawned = g->max_spawned;
+		if (g->pool_n && ((*err = act_node_set_pool(n, g->name, g->pool_n)) ||
+		                  (*err = act_node_set_pool_routing(n, g->name, g->pool_routing,
+		                                                    g->pool_key))))
+			goto fail;
 		for (uint32_t ai = 0; ai < g->n_actors; ai++) {
 			const struct act__app_actor *a = &g->actors[ai];
 			if ((*err = act__reg_add_actor_named(&n->reg, g->name, a->name, a->behaviour,

@@ -786,10 +786,17 @@ static int parse_actor(struct pctx *c, const cJSON *obj, uint32_t gi, uint32_t a
 static const char *const group_keys[] = {
 	"name", "module", "restart", "ring_bytes", "max_msg_bytes", "spin_us",
 	"max_redeliveries", "heartbeat_ms", "heartbeat_timeout_ms", "shutdown_ms",
-	"hot_standby", "actors", "max_spawned", NULL
+	"hot_standby", "actors", "max_spawned", "pool", "routing", "key", NULL
 };
 enum { G_NAME, G_MODULE, G_RESTART, G_RING, G_MAXMSG, G_SPIN, G_REDELIV,
-       G_HB, G_HBTO, G_SHUTDOWN, G_STANDBY, G_ACTORS, G_MAXSPAWNED };
+       G_HB, G_HBTO, G_SHUTDOWN, G_STANDBY, G_ACTORS, G_MAXSPAWNED, G_POOL, G_ROUTING,
+       G_KEY };
+
+/* By act_pool_routing (as src/pool.c's act__pool_routing_names, which this
+ * parser does not link: the fuzz target builds it alone). */
+static const char *const routing_names[3] = { "round_robin", "least_loaded", "key_hash" };
+_Static_assert(ACT_POOL_ROUND_ROBIN == 0 && ACT_POOL_LEAST_LOADED == 1 &&
+               ACT_POOL_KEY_HASH == 2, "routing_names follows act_pool_routing");
 
 #define restart_names act__restart_names
 #define strategy_names act__strategy_names
@@ -914,6 +921,17 @@ static int parse_group(struct pctx *c, const cJSON *obj, uint32_t gi, struct str
 			 * (memory only once used), hence the upper bound. */
 			rc = get_u32(c, it, 1, ACT__DYN_SLOTS_MAX, &g->max_spawned);
 			break;
+		case G_POOL:
+			/* Members are groups: each costs a process and its rings. */
+			rc = get_u32(c, it, 1, ACT_POOL_MAX, &g->pool_n);
+			break;
+		case G_ROUTING:
+			if (!(rc = get_enum(c, it, routing_names, 3, &v)))
+				g->pool_routing = (act_pool_routing)v;
+			break;
+		case G_KEY:
+			rc = get_name(c, it, "a message field name", &g->pool_key);
+			break;
 		}
 		path_pop(c, mark);
 		if (rc)
@@ -936,6 +954,34 @@ static int parse_group(struct pctx *c, const cJSON *obj, uint32_t gi, struct str
 			          "ring_bytes >= 4 * max_msg_bytes; set max_msg_bytes <= %u)",
 			          g->ring_bytes, g->max_msg_bytes, g->ring_bytes / 4);
 		}
+		path_pop(c, mark);
+		return rc;
+	}
+	if ((seen & ((1u << G_ROUTING) | (1u << G_KEY))) && !(seen & (1u << G_POOL))) {
+		mark = path_key(c, seen & (1u << G_ROUTING) ? "routing" : "key");
+		rc = fail(c, "'routing' and 'key' are for pools: add \"pool\": N (members)");
+		path_pop(c, mark);
+		return rc;
+	}
+	if (g->pool_routing == ACT_POOL_KEY_HASH && !g->pool_key) {
+		mark = path_key(c, "routing");
+		rc = fail(c, "routing \"key_hash\" needs \"key\": the message field whose "
+		          "value picks the member");
+		path_pop(c, mark);
+		return rc;
+	}
+	if (g->pool_key && g->pool_routing != ACT_POOL_KEY_HASH) {
+		mark = path_key(c, "key");
+		rc = fail(c, "\"key\" is only used with routing \"key_hash\" (routing is \"%s\")",
+		          routing_names[g->pool_routing]);
+		path_pop(c, mark);
+		return rc;
+	}
+	if (g->pool_n && strlen(g->name) + 1 + (g->pool_n > 10 ? 2 : 1) > ACT__APP_NAME_MAX) {
+		mark = path_key(c, "name");
+		rc = fail(c, "a pool's members are named NAME#k: '%s' is too long for a pool "
+		          "(at most %u bytes here)", g->name,
+		          ACT__APP_NAME_MAX - 1 - (g->pool_n > 10 ? 2 : 1));
 		path_pop(c, mark);
 		return rc;
 	}
@@ -976,6 +1022,27 @@ static int parse_groups(struct pctx *c, const cJSON *arr)
 			break;
 		gi++;
 	}
+	/* A pool of N is N groups, named NAME#0..NAME#N-1. */
+	uint32_t total = 0;
+	for (uint32_t i = 0; !rc && i < c->app->n_groups; i++) {
+		const struct act__app_group *g = &c->app->groups[i];
+		char member[ACT_NAME_MAX + 8];
+		total += g->pool_n ? g->pool_n : 1;
+		for (uint32_t k = 0; k < g->pool_n && !rc; k++) {
+			snprintf(member, sizeof member, "%s#%u", g->name, k);
+			for (uint32_t j = 0; j < c->app->n_groups && !rc; j++) {
+				if (strcmp(c->app->groups[j].name, member))
+					continue;
+				mark = path_idx(c, j);
+				rc = fail(c, "group name '%s' is the name of member %u of the pool "
+				          "$.groups[%u] ('%s')", member, k, i, g->name);
+				path_pop(c, mark);
+			}
+		}
+	}
+	if (!rc && total > ACT__APP_MAX_GROUPS)
+		rc = fail(c, "too many groups once pools are counted as their members (%u, at "
+		          "most %u)", total, ACT__APP_MAX_GROUPS);
 	strset_fini(&names);
 	return rc;
 }
@@ -1550,6 +1617,7 @@ void act__app_free(struct act__app *app)
 		free(grp->actors);
 		free(grp->name);
 		free(grp->module);
+		free(grp->pool_key);
 	}
 	free(app->groups);
 	for (uint32_t i = 0; i < app->n_peers && app->peers; i++) {

@@ -54,6 +54,12 @@
  *       shutdown_ms 0..3600000 or "brutal_kill" [5000]
  *       hot_standby bool [false]
  *       max_spawned 1..4194304: room for actors spawned at run time [16384]
+ *       pool        1..64: run the group as that many identical workers
+ *                   (members NAME#0..; counted as groups toward 255) [none]
+ *       routing     round_robin | least_loaded | key_hash [round_robin];
+ *                   needs pool
+ *       key         the message field key_hash hashes (a name); required
+ *                   with key_hash, refused with the others
  *       actors      required, >= 1 of { name (required, unique in the whole
  *                   node, 1..63 bytes, no control characters), behaviour
  *                   (required, 1..255 bytes, no control characters), args
@@ -105,6 +111,9 @@ struct act__app_group {
 	bool brutal_kill;
 	bool hot_standby;
 	uint32_t max_spawned;   /* 0: the default (ACT__DYN_SLOTS_DEFAULT) */
+	uint32_t pool_n;        /* "pool": members, 0 = not a pool */
+	act_pool_routing pool_routing;
+	char *pool_key;         /* "key" (key_hash) or NULL */
 	struct act__app_actor *actors;  /* in declaration order */
 	uint32_t n_actors;
 };

@@ -42,6 +42,8 @@
 #include "message.h"
 #include "metrics.h"
 #include "node.h"
+#include "pool.h"
+#include "poolsup.h"
 #include "ring.h"
 #include "route.h"
 
@@ -345,8 +347,10 @@ static cJSON *status_json(struct act_node *n)
 		                        (double)atomic_load_explicit(&dh->n_child_restarts, memory_order_relaxed));
 		cJSON_AddNumberToObject(o, "escalations",
 		                        (double)atomic_load_explicit(&dh->n_child_escalations, memory_order_relaxed));
+		act__pool_status_group(n, gi, o);
 		cJSON_AddItemToArray(groups, o);
 	}
+	act__pool_status(n, a);
 	crashes = cJSON_AddArrayToObject(a, "crashes");
 	uint32_t kept = n->n_crashes < ACT__CRASH_HISTORY ? n->n_crashes : ACT__CRASH_HISTORY;
 	for (uint32_t k = 0; k < kept; k++) {
@@ -442,9 +446,10 @@ static void inject(struct act__ctl *ctl, struct act__ctl_conn *c, const char *ac
 	}
 	/* A send carries a correlation id too: the worker's Reject names it. */
 	corr = ++n->next_corr | (1ull << 62);
+	act__node_pool_pick(n, &tgt, json, strlen(json)); /* a pool's actor: its member */
 	uint64_t start_pos = act__ring_committed(&n->out[tgt.group]);
-	err = act__node_inject(n, actor, type, json, strlen(json), NULL, NULL, ACT__PEER_CLIENT,
-	                       ask ? ACT__ENV_ASK : 0, corr);
+	err = act__node_inject_to(n, &tgt, type, json, strlen(json), NULL, NULL, ACT__PEER_CLIENT,
+	                          ask ? ACT__ENV_ASK : 0, corr);
 	free(json);
 	if (err == -ENOENT) {
 		answer_error(c, "not_found", "Actor '%s' not found", actor);
@@ -789,16 +794,21 @@ static void process(struct act__ctl *ctl, struct act__ctl_conn *c)
 	} else if (!strcmp(cmd, "restart")) {
 		const char *g = str_arg(req, "group");
 		int gi = g ? act__node_group_index(n, g) : -ENOENT;
-		if (gi < 0) {
+		const struct act__group_def *pool = g && gi < 0 ? act__pool_find(&n->reg, g) : NULL;
+		if (gi < 0 && !pool) {
 			answer_error(c, "not_found", "no such group '%s'", g ? g : "");
 		} else {
-			int err = act__node_restart_group(n, (uint32_t)gi, c);
+			/* A pool restarts member by member (poolsup.c). */
+			int err = pool ? act__node_restart_pool(n, (uint32_t)(pool - n->reg.groups), c) :
+			                 act__node_restart_group(n, (uint32_t)gi, c);
 			if (err)
 				answer_error(c, err == -EBUSY ? "busy" : "internal",
 				             "cannot restart '%s': %s", g, act_strerror(err));
 			else {
 				c->state = C_WAIT_READY;
-				c->deadline_ns = act__now_ns() + RESTART_TIMEOUT_NS;
+				/* A rolling restart waits for each member in turn. */
+				c->deadline_ns = act__now_ns() +
+				                 RESTART_TIMEOUT_NS * (pool ? pool->pool_n : 1);
 			}
 		}
 	} else if (!strcmp(cmd, "stop")) {
@@ -942,6 +952,7 @@ static void forget_waiter(struct act__ctl *ctl, const struct act__ctl_conn *c)
 	for (uint32_t g = 0; g < ctl->n->reg.n_groups; g++)
 		if (ctl->n->gs[g].waiter == c)
 			ctl->n->gs[g].waiter = NULL;
+	act__pool_forget_waiter(ctl->n, c);
 }
 
 /*

@@ -30,6 +30,7 @@
 #include "group.h"
 #include "log.h"
 #include "node.h"
+#include "poolsup.h"
 #include "route.h"
 
 #ifndef P_PIDFD
@@ -687,6 +688,8 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 			act__ctl_group_ready(n->ctl, g->waiter, false, "the group stopped");
 			g->waiter = NULL;
 		}
+		if (!act__node_group_pending(n, gi))
+			act__pool_rolling_event(n, gi, false, "the member stopped");
 		return;
 	}
 	record_crash(n, gi, pid, htype, hfrom, jname);
@@ -725,6 +728,8 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 		act__ctl_group_ready(n->ctl, g->waiter, false, g->last_death);
 		g->waiter = NULL;
 	}
+	if (!act__node_group_pending(n, gi) && g->state != ACT__G_STARTING)
+		act__pool_rolling_event(n, gi, false, g->last_death);
 }
 
 void act__group_reap(act_node_t *n, uint32_t gi)

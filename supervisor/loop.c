@@ -30,6 +30,7 @@
 #include "log.h"
 #include "loop.h"
 #include "node.h"
+#include "pool.h"
 #include "route.h"
 
 /* ---- plumbing ------------------------------------------------------------------ */
@@ -209,6 +210,13 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 		act__err("node '%s' has no groups", n->name);
 		return -EINVAL;
 	}
+	/* Pools become their member groups before anything is sized by groups. */
+	char why[160];
+	if ((err = act__pool_expand(&n->reg, why, sizeof why))) {
+		act__err("node '%s': %s", n->name, why);
+		return err;
+	}
+	np = n->reg.n_groups + 1;
 	n->dir_hash = act__reg_freeze(&n->reg);
 	spec = calloc(np, sizeof *spec);
 	n->efd = malloc(np * sizeof *n->efd);
@@ -245,6 +253,8 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 		types[i] = (act_restart_type)g->restart;
 	}
 	act__sup_init(&n->sup, &n->pol, n->reg.n_groups, types);
+	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+		n->sup.g[i].pool_member = n->reg.groups[i].pool_first != 0;
 	for (uint32_t i = 0; i < np; i++)
 		n->efd[i] = -1;
 	n->standby_efd = malloc(n->reg.n_groups * sizeof *n->standby_efd);

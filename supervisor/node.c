@@ -110,6 +110,8 @@ ACT_API int act_node_add_actor(act_node_t *n, const char *group, const char *nam
 	return act__reg_add_actor(&n->reg, group, name, b, args_json);
 }
 
+static int set_string(char **dst, const char *v);
+
 static struct act__group_def *group_or_null(act_node_t *n, const char *group)
 {
 	return group ? act__reg_group(&n->reg, group) : NULL;
@@ -217,6 +219,39 @@ ACT_API int act_node_set_hot_standby(act_node_t *n, const char *group, bool on)
 		return -ENOENT;
 	g->hot_standby = on;
 	return 0;
+}
+
+ACT_API int act_node_set_pool(act_node_t *n, const char *group, uint32_t members)
+{
+	struct act__group_def *g = n ? group_or_null(n, group) : NULL;
+	if (!g)
+		return -ENOENT;
+	if (n->running || g->pool_first)
+		return -EBUSY;
+	if (members < 1 || members > ACT_POOL_MAX)
+		return -EINVAL;
+	/* "NAME#63" must still be a group name. */
+	if (strlen(group) + 1 + (members > 10 ? 2 : 1) > ACT_NAME_MAX)
+		return -ENAMETOOLONG;
+	g->pool_n = members;
+	return 0;
+}
+
+ACT_API int act_node_set_pool_routing(act_node_t *n, const char *group,
+                                      act_pool_routing routing, const char *key)
+{
+	struct act__group_def *g = n ? group_or_null(n, group) : NULL;
+	if (!g)
+		return -ENOENT;
+	if (n->running || g->pool_first)
+		return -EBUSY;
+	if ((unsigned)routing > ACT_POOL_KEY_HASH ||
+	    (routing == ACT_POOL_KEY_HASH) != (key != NULL) || (key && !act__name_ok(key)))
+		return -EINVAL;
+	int err = set_string(&g->pool_key, key);
+	if (!err)
+		g->pool_routing = (uint32_t)routing;
+	return err;
 }
 
 ACT_API int act_node_set_max_spawned(act_node_t *n, const char *group, uint32_t n_slots)

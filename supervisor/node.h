@@ -146,6 +146,13 @@ struct act_node {
 	uint32_t n_curve_allow;
 	bool all_remote;
 	bool out_blocked;         /* an outbound envelope waits for a full peer */
+	/* A rolling restart of a pool's members (poolsup.c): member `next`
+	 * of the pool whose member 0 is group `first` is being restarted. */
+	struct act__rolling {
+		bool active;
+		uint32_t first, n, next;
+		struct act__ctl_conn *waiter;
+	} rolling;
 	bool running, stopping, stop_done;
 	int exit_code;
 };

@@ -254,7 +254,7 @@ void act__sup_exited(struct act__sup *s, uint32_t i, int exit_code, int signal,
 	/* Only the dead group failed, so only its backoff counts: the groups
 	 * taken down with it start again without a delay of their own. */
 	plan->delay_ms = take_backoff(&s->pol, g);
-	switch (s->pol.strategy) {
+	switch (g->pool_member ? ACT_ONE_FOR_ONE : s->pol.strategy) {
 	case ACT_ONE_FOR_ALL:
 		stop_from(s, 0, i, now_ns, true, plan);
 		start_from(s, 0, i, plan);
@@ -269,7 +269,8 @@ void act__sup_exited(struct act__sup *s, uint32_t i, int exit_code, int signal,
 	default:
 		g->n_restarts++;
 		plan->start[plan->n_start++] = i;
-		plan->why = "one_for_one: restarting the group";
+		plan->why = g->pool_member ? "pool member: restarting that member only" :
+		            "one_for_one: restarting the group";
 		break;
 	}
 }

@@ -33,6 +33,9 @@
  *                 restartable ones after it start in order.
  * "Restartable" means not temporary, not failed and not done: a transient
  * group that already exited cleanly stays down.
+ * A member of a pool (act__sup_group.pool_member) that dies is restarted
+ * alone whatever the strategy; other groups' deaths still take members
+ * down under one_for_all and rest_for_one.
  *
  * Intensity: each automatic restart event (one act__sup_exited() that
  * returns ACT__SUP_RESTART, however many groups it restarts) is charged at
@@ -110,6 +113,11 @@ struct act__sup_group {
 	uint64_t started_ns;
 	uint32_t n_restarts;    /* times a plan (automatic or manual) restarted it */
 	uint64_t next_backoff_ms;  /* delay for this group's next restart */
+	/* A member of a pool: its death restarts it alone, whatever the
+	 * strategy (a pool exists so that one bad input costs one member);
+	 * it still counts toward the intensity, and the strategy still takes
+	 * it down with other groups' deaths. */
+	bool pool_member;
 };
 
 struct act__sup {

@@ -24,6 +24,8 @@
 #include "group.h"
 #include "log.h"
 #include "node.h"
+#include "pool.h"
+#include "poolsup.h"
 #include "route.h"
 
 /* True if id can be a spawned actor's of this node. */
@@ -79,11 +81,22 @@ int act__node_inject(struct act_node *n, const char *actor, const char *type,
                      const char *endpoint, uint32_t from_peer, uint16_t flags, uint64_t corr)
 {
 	struct act__target t;
-	size_t len;
-	int err;
 
 	if (act__node_resolve(n, actor, &t))
 		return -ENOENT;
+	act__node_pool_pick(n, &t, json, json_len); /* an actor of a pool: which member */
+	return act__node_inject_to(n, &t, type, json, json_len, sender, endpoint, from_peer,
+	                           flags, corr);
+}
+
+int act__node_inject_to(struct act_node *n, const struct act__target *tp, const char *type,
+                        const char *json, size_t json_len, const char *sender,
+                        const char *endpoint, uint32_t from_peer, uint16_t flags, uint64_t corr)
+{
+	struct act__target t = *tp;
+	size_t len;
+	int err;
+
 	if (!act__name_ok(type) || strlen(type) > ACT__REMOTE_NAME_MAX ||
 	    (sender && strlen(sender) > ACT__REMOTE_NAME_MAX) ||
 	    (endpoint && strlen(endpoint) > ACT__ENDPOINT_MAX))
@@ -120,6 +133,8 @@ int act__node_spawn(struct act_node *n, const char *group, const char *behaviour
 	act_behaviour by_name = { .name = behaviour, .restart = ACT_PERMANENT };
 
 	*out = ACT_NOBODY;
+	if ((gd && gd->pool_first) || (!gd && act__pool_find(&n->reg, group)))
+		return -EOPNOTSUPP; /* a pool's members host the same actors: no spawns */
 	if (!gd || !behaviour || !act__name_ok(behaviour))
 		return -ENOENT;
 	if (!b)
@@ -230,6 +245,7 @@ static bool handle_sup_record(act_node_t *n, uint32_t from, const struct act__re
 				act__ctl_group_ready(n->ctl, g->waiter, true, NULL);
 				g->waiter = NULL;
 			}
+			act__pool_rolling_event(n, from - 1, true, NULL);
 		}
 		break;
 	case ACT__CTRL_SHUTDOWN_NODE:

@@ -23,8 +23,14 @@ struct act__target {
 /* Resolves `name`: a declared actor, else a live or pending spawned one.
  * 0 or -ENOENT. */
 int act__node_resolve(struct act_node *n, const char *name, struct act__target *t);
+/* act__node_inject() to the resolved target t (whose group may have been
+ * moved to a pool member by act__node_pool_pick()). */
+int act__node_inject_to(struct act_node *n, const struct act__target *t, const char *type,
+                        const char *json, size_t json_len, const char *sender,
+                        const char *endpoint, uint32_t from_peer, uint16_t flags, uint64_t corr);
 /* actorsctl spawn: behaviour into group (name, args may be NULL), no
- * parent.  0 and *out, or -ENOENT, -EINVAL, -EEXIST, -ENOSPC, ACT_EFULL. */
+ * parent.  0 and *out, or -ENOENT, -EINVAL, -EEXIST, -ENOSPC, ACT_EFULL,
+ * -EOPNOTSUPP (a pool or a member of one). */
 int act__node_spawn(struct act_node *n, const char *group, const char *behaviour,
                     const char *name, const char *args_json, act_ref *out);
 /* actorsctl stop: stops the spawned actor `name`.  0, -ENOENT, -EPERM (a

@@ -167,6 +167,9 @@ ACT_API int act_lookup(act_ctx *ctx, const char *name, act_ref *out);
 /* This actor's ref, and its name. */
 ACT_API act_ref act_self(const act_ctx *ctx);
 ACT_API const char *act_self_name(const act_ctx *ctx);
+/* The calling actor's member number (0..n-1) if its group is a pool
+ * (act_node_set_pool(), app file "pool"), else -1. */
+ACT_API int act_pool_member(const act_ctx *ctx);
 /* Name of any local or remote actor ref, or NULL. */
 ACT_API const char *act_ref_name(const act_ctx *ctx, act_ref ref);
 

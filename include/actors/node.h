@@ -104,6 +104,34 @@ ACT_API int act_node_set_heartbeat(act_node_t *node, const char *group,
  */
 ACT_API int act_node_set_hot_standby(act_node_t *node, const char *group, bool on);
 /*
+ * Pools: the group runs as n worker processes ("members", 1..ACT_POOL_MAX)
+ * with the same actors; the actors' names address the pool and each
+ * envelope goes to one member, chosen by the pool's routing:
+ *   ACT_POOL_ROUND_ROBIN   the next live member, per sender (the default);
+ *   ACT_POOL_LEAST_LOADED  the live member with the fewest bytes waiting in
+ *                          the ring from this sender;
+ *   ACT_POOL_KEY_HASH      the member hash(key) % n, where key is the value
+ *                          of the message field named `key` (a string,
+ *                          integer or bool field): a key always goes to the
+ *                          same member, which handles it in order; a down
+ *                          member's envelopes wait in its ring for it.
+ * Member k is the group "GROUP#k" in status and logs; a member's crash
+ * restarts that member only.  A pool's groups take no spawns from other
+ * groups (act_spawn() into them: -EOPNOTSUPP).  See README "Pools".
+ * -ENOENT unknown group, -EINVAL n out of range, unknown routing, key_hash
+ * without a key (or a key on another routing), -ENAMETOOLONG if "GROUP#k"
+ * would not fit ACT_NAME_MAX, -EBUSY once the node runs.
+ */
+#define ACT_POOL_MAX 64u
+typedef enum act_pool_routing {
+	ACT_POOL_ROUND_ROBIN = 0,
+	ACT_POOL_LEAST_LOADED = 1,
+	ACT_POOL_KEY_HASH = 2,
+} act_pool_routing;
+ACT_API int act_node_set_pool(act_node_t *node, const char *group, uint32_t n);
+ACT_API int act_node_set_pool_routing(act_node_t *node, const char *group,
+                                      act_pool_routing routing, const char *key);
+/*
  * Room for actors spawned at run time in the group (act_spawn() beyond it
  * returns -ENOSPC): 1..4194304, default 16384.  Slots cost memory only
  * once used (about 1.2 KiB of address space each is reserved up front).
