@@ -31,6 +31,7 @@
 #include "loop.h"
 #include "message.h"
 #include "node.h"
+#include "remote-ask.h"
 #include "utf8.h"
 
 _Static_assert(ACT__WIRE_NAME_MAX <= ACT__REMOTE_NAME_MAX && ACT__WIRE_NAME_MAX <= ACT__ENDPOINT_MAX,
@@ -135,6 +136,7 @@ struct act__gateway {
 	struct { int fd; char addr[64]; } conns[64];
 	uint32_t n_conns;
 	struct pending pend;
+	struct act__rask *rask;    /* outstanding remote asks (remote-ask.c) */
 	bool more;              /* the last pump stopped at its batch limit */
 	/* counters */
 	uint64_t frames_in, frames_out, rejects_sent, rejects_received;
@@ -754,6 +756,8 @@ static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 	}
 	if (!strcmp(env.message_type, "Reject"))
 		gw->rejects_received++;
+	if (act__rask_inbound(gw->rask, &env))
+		return; /* an answer to one of our remote asks */
 	/* A declared actor, or a named spawned one (reachable if its
 	 * behaviour says remote: true). */
 	struct act__target tgt;
@@ -977,6 +981,7 @@ void act__gw_pump(struct act__gateway *gw)
 		pump_monitor(gw);
 	pump_peer_monitors(gw);
 	gw->queues_left = flush_queues(gw);
+	act__rask_pump(gw->rask);
 	if (gw->zap)
 		pump_zap(gw);
 	gw->more = false;
@@ -1003,7 +1008,7 @@ void act__gw_pump(struct act__gateway *gw)
 
 bool act__gw_busy(const struct act__gateway *gw)
 {
-	return gw->pend.set || gw->queues_left;
+	return gw->pend.set || gw->queues_left || act__rask_busy(gw->rask);
 }
 
 bool act__gw_more(const struct act__gateway *gw)
@@ -1053,6 +1058,8 @@ void act__gw_arm(struct act__gateway *gw)
 
 const char *act__gw_advertise(const struct act__gateway *gw) { return gw->advertise; }
 
+struct act__rask *act__gw_rask(struct act__gateway *gw) { return gw->rask; }
+
 void act__gw_status(const struct act__gateway *gw, cJSON *out)
 {
 	cJSON *g = cJSON_AddObjectToObject(out, "gateway"), *m, *peers;
@@ -1079,6 +1086,7 @@ void act__gw_status(const struct act__gateway *gw, cJSON *out)
 	cJSON_AddNumberToObject(g, "reply_routes", gw->n_routes);
 	cJSON_AddNumberToObject(g, "connections", (double)gw->connections);
 	cJSON_AddNumberToObject(g, "disconnects", (double)gw->disconnects);
+	act__rask_status(gw->rask, g);
 	uint64_t total = 0;
 	m = cJSON_AddObjectToObject(g, "malformed");
 	for (int e = 1; e < ACT__WIRE_N_ERRS; e++) {
@@ -1147,8 +1155,9 @@ struct act__gateway *act__gw_new(struct act_node *n, const struct act__gw_config
 	gw->pull_fd = gw->zap_fd = gw->mon_fd = -1;
 	gw->peers = calloc(MAX_PEERS, sizeof *gw->peers);
 	gw->routes = calloc(MAX_ROUTES, sizeof *gw->routes);
+	gw->rask = act__rask_new(n);
 	gw->ctx = zmq_ctx_new();
-	if (!gw->peers || !gw->routes || !gw->ctx) {
+	if (!gw->peers || !gw->routes || !gw->rask || !gw->ctx) {
 		*err = -ENOMEM;
 		goto fail;
 	}
@@ -1223,6 +1232,7 @@ void act__gw_free(struct act__gateway *gw)
 	if (!gw)
 		return;
 	pend_free(&gw->pend);
+	act__rask_free(gw->rask);
 	for (uint32_t i = 0; gw->peers && i < gw->n_peers; i++)
 		peer_close(&gw->peers[i]);
 	if (gw->pull && gw->mon)

@@ -50,6 +50,8 @@ void act__gw_free(struct act__gateway *gw);
 
 /* The endpoint peers should reply to (what we advertise). */
 const char *act__gw_advertise(const struct act__gateway *gw);
+/* The table of outstanding remote asks (remote-ask.h). */
+struct act__rask *act__gw_rask(struct act__gateway *gw);
 
 /* Arms polls on the sockets' ZMQ_FDs through the node's loop; their
  * events come back to this file and pump the sockets. */

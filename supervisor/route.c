@@ -24,6 +24,7 @@
 #include "group.h"
 #include "log.h"
 #include "node.h"
+#include "remote-ask.h"
 #include "route.h"
 
 /* True if id can be a spawned actor's of this node. */
@@ -197,7 +198,9 @@ static bool handle_outbound(act_node_t *n, uint32_t from, const struct act__env 
 		    atomic_load_explicit(&r->word, memory_order_relaxed) == w1)
 			from_name = dyn_name;
 	}
-	int rc = act__gw_send(n->gw, jv.peer, jv.endpoint, jv.type, jv.json, jv.json_len, from_name);
+	int rc = (e->rec.flags & ACT__ENV_ASK) ?
+	         act__gw_ask(n->gw, from, e, &jv, from_name) : /* remote-ask.c */
+	         act__gw_send(n->gw, jv.peer, jv.endpoint, jv.type, jv.json, jv.json_len, from_name);
 	if (rc == ACT_EFULL)
 		return false;
 	if (rc)

@@ -215,8 +215,12 @@ ACT_API int act_forward(act_ctx *ctx, act_ref to);
 
 /*
  * The completion of an ask: status is 0 with the reply's type and message,
- * or ACT_ETIMEDOUT (type and reply NULL).  Runs on the asking actor's
- * thread, like a handler, with the asking actor's state.
+ * or ACT_ETIMEDOUT (type and reply NULL).  For an ask to a remote ref also
+ * ACT_EREJECTED, with reply_type &act_reject_type and the act_reject (the
+ * remote node, or our gateway, could not deliver the request: reason says
+ * why), or ACT_EPROTO (type and reply NULL) for a reply this node cannot
+ * decode.  Runs on the asking actor's thread, like a handler, with the
+ * asking actor's state.
  */
 typedef void (*act_ask_fn)(act_ctx *ctx, void *state, int status,
                            const act_type *reply_type, const void *reply,
@@ -228,6 +232,13 @@ typedef void (*act_ask_fn)(act_ctx *ctx, void *state, int status,
  * timeout_ms, cb runs with ACT_ETIMEDOUT, and a late reply is counted as a
  * dead letter.  Never blocks.  Same errors as act_send, plus -ENOSPC if the
  * actor has too many asks outstanding.
+ *
+ * `to` may be a remote ref (act_ref_remote(), act_lookup("a@peer")): the
+ * request leaves with sender_actor "<asker>~ask-<n>.<token>", a name of
+ * its own that the peer answers like any sender (no new wire field), and
+ * the first envelope that comes back to that name completes the ask -
+ * a Reject as ACT_EREJECTED.  The name is retired on the reply or at
+ * timeout_ms; what comes to it later is a dead letter (gateway "asks").
  */
 ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg,
                     uint32_t timeout_ms, act_ask_fn cb, uint64_t cookie);
