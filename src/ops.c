@@ -516,6 +516,18 @@ static act_ref intern_remote(struct worker *w, const char *name, const char *end
 	act_ref r = { 0, 0, 0 };
 	char ep[ACT__ENDPOINT_MAX + 1];
 
+	if (endpoint && endpoint[0] == '@') {
+		/* "@peer": the endpoint of a peer named in the app file (and
+		 * with it, at the gateway, its CURVE server key if it has one). */
+		const struct act__registry *reg = w->reg;
+		const char *found = NULL;
+		for (uint32_t i = 0; i < reg->n_peers && !found; i++)
+			if (!strcmp(reg->peers[i].name, endpoint + 1))
+				found = reg->peers[i].endpoint;
+		if (!found)
+			return r;
+		endpoint = found;
+	}
 	if (!act__name_ok(name) || !endpoint || !*endpoint || strlen(endpoint) > ACT__ENDPOINT_MAX)
 		return r;
 	/* Peers connect to a bind address's host part as localhost (PROTOCOL.md). */

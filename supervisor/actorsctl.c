@@ -36,6 +36,7 @@
 
 #include <actors/common.h>  /* ACT_EXIT_* */
 
+#include "curve.h"
 #include "utf8.h"
 
 /* Exit codes of actorsctl itself (see actorsctl(1)). */
@@ -144,6 +145,9 @@ static void print_help(void)
 "  stop ACTOR                stop the spawned actor ACTOR\n"
 "  actors                    every actor, static and spawned: ref, group,\n"
 "                            parent, behaviour, counters, mailbox, monitors\n"
+"  keygen [DIR]              write a new CURVE keypair to DIR (default .):\n"
+"                            curve.secret (mode 0600) and curve.public;\n"
+"                            needs no node, never overwrites\n"
 "\n"
 "Options:\n"
 "  -s, --socket PATH         control socket (default: the first that exists of\n"
@@ -1361,6 +1365,27 @@ static int find_socket(struct opts *o, char *buf, size_t cap)
 	return CTL_UNREACHABLE;
 }
 
+/*
+ * keygen [DIR]: a new CURVE keypair in DIR (default "."), curve.secret
+ * (0600) and curve.public, for the app file's "curve" and the peers'
+ * "server_key_file".  Never overwrites.
+ */
+static int keygen(const struct opts *o)
+{
+	const char *dir = o->n_pos > 1 ? o->pos[1] : ".";
+	char why[600];
+
+	if (o->n_pos > 2)
+		return usage_error("unexpected argument '%s': usage: actorsctl keygen [DIR]",
+		                   o->pos[2]);
+	if (act__curve_keygen(dir, why, sizeof why)) {
+		say_err("keygen: %s", why);
+		return CTL_PROBLEM;
+	}
+	printf("%s/curve.secret (mode 0600) and %s/curve.public written\n", dir, dir);
+	return CTL_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -1374,6 +1399,10 @@ int main(int argc, char **argv)
 
 	if ((rc = parse_args(argc, argv, &o)) >= 0)
 		goto out;
+	if (!strcmp(o.pos[0], "keygen")) { /* local: no node involved */
+		rc = keygen(&o);
+		goto out;
+	}
 	if ((rc = build_request(&o, &cmd, &req)) >= 0)
 		goto out;
 	if (!o.socket && o.app && (rc = socket_from_app(o.app, app_sock, sizeof app_sock)) >= 0)

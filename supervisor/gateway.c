@@ -74,7 +74,13 @@ struct peer {
 	void *sock;
 	bool proven;            /* a handshake succeeded: a real peer is there */
 	bool pinned;            /* named in the app file: never a stranger */
-	void *mon;              /* a stranger's monitor (PAIR), until proven */
+	bool curve;             /* a CURVE client of the peer's server key */
+	void *mon;              /* a stranger's monitor (PAIR) until proven; a pinned
+	                         * peer's for good (its state, failed handshakes) */
+	enum { PEER_CONNECTING, PEER_UP, PEER_DOWN } state;
+	bool shaking;           /* connected, handshake not done yet */
+	uint64_t handshakes, hs_failed;
+	uint64_t last_up_ns;    /* last handshake that succeeded */
 	uint64_t sent, refused;
 	uint64_t last_used_ns;
 	/* Our own bounded queue behind ZeroMQ's: a slow peer does not block
@@ -148,6 +154,8 @@ struct act__gateway {
 	uint64_t peers_refused;   /* no socket for a new stranger: envelope dropped */
 	uint64_t reply_routed;    /* inbound envelopes admitted as replies to our sends */
 	uint64_t connections, disconnects; /* transport (oversized frames drop one) */
+	uint64_t hs_failed_in, hs_failed_out; /* CURVE handshakes refused, by side */
+	char curve_public[41], curve_secret[41]; /* our keypair ("" without CURVE) */
 	/* Per participant: its ring stayed full for PENDING_MAX_NS; envelopes
 	 * for it are refused at once until one goes in again. */
 	bool stalled[ACT__MAX_PARTS];
@@ -287,8 +295,8 @@ static int peer_lru(const struct act__gateway *gw, bool strangers)
 	return best;
 }
 
-/* Whether endpoint ep (normalised) is a peer named in the app file. */
-static bool configured(const struct act__gateway *gw, const char *ep)
+/* The peer named in the app file at endpoint ep (normalised), or NULL. */
+static const struct act__peer_def *configured(const struct act__gateway *gw, const char *ep)
 {
 	const struct act__registry *reg = &gw->n->reg;
 	char norm[ACT__ENDPOINT_MAX + 1];
@@ -297,8 +305,8 @@ static bool configured(const struct act__gateway *gw, const char *ep)
 		if (reg->peers[i].endpoint &&
 		    !act__wire_normalize_endpoint(reg->peers[i].endpoint, norm, sizeof norm) &&
 		    !strcmp(norm, ep))
-			return true;
-	return false;
+			return &reg->peers[i];
+	return NULL;
 }
 
 static bool endpoint_ok(const char *ep)
@@ -324,7 +332,8 @@ static struct peer *get_peer(struct act__gateway *gw, const char *endpoint, int 
 			gw->peers[i].last_used_ns = now;
 			return &gw->peers[i];
 		}
-	pinned = configured(gw, ep);
+	const struct act__peer_def *def = configured(gw, ep);
+	pinned = def != NULL;
 	if (!pinned) {
 		/* A stranger: its own budget, and only strangers make way for it. */
 		if (now - gw->stranger_window_ns > 1000000000ull) {
@@ -379,13 +388,37 @@ static struct peer *get_peer(struct act__gateway *gw, const char *endpoint, int 
 	v = SNDHWM;
 	zmq_setsockopt(p->sock, ZMQ_SNDHWM, &v, sizeof v);
 	p->pinned = pinned;
-	if (!pinned) {
-		/* Watch for the handshake that makes it a known peer; without a
-		 * monitor it stays a stranger, which is only less forgiving. */
+	if (def && def->server_key[0]) {
+		/* A CURVE server: we are its client, with the node's keypair. */
+		if (!gw->curve_secret[0] ||
+		    zmq_setsockopt(p->sock, ZMQ_CURVE_SERVERKEY, def->server_key, 41) < 0 ||
+		    zmq_setsockopt(p->sock, ZMQ_CURVE_PUBLICKEY, gw->curve_public, 41) < 0 ||
+		    zmq_setsockopt(p->sock, ZMQ_CURVE_SECRETKEY, gw->curve_secret, 41) < 0) {
+			char e1[ESC_CAP];
+			*err = gw->curve_secret[0] ? -errno : -EPERM;
+			gw->peers_refused++;
+			log_rl(gw, RL_PEER, "cannot be a CURVE client of peer '%s' at %s: %s; envelope "
+			       "dropped", def->name, esc(ep, e1, sizeof e1),
+			       gw->curve_secret[0] ? zmq_strerror(errno) : "the node has no keypair");
+			zmq_close(p->sock);
+			return NULL;
+		}
+		p->curve = true;
+	}
+	{
+		/* A stranger: watch for the handshake that makes it a known
+		 * peer (without a monitor it stays a stranger, which is only
+		 * less forgiving).  A peer of the app file: watch it for good,
+		 * for its state and its failed handshakes (a wrong key). */
 		char name[64];
+		int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
+		if (pinned)
+			events |= ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+			          ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+			          ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
 		snprintf(name, sizeof name, "inproc://actors.gateway.peer.%llu",
 		         (unsigned long long)++gw->mon_seq);
-		if (zmq_socket_monitor(p->sock, name, ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == 0) {
+		if (zmq_socket_monitor(p->sock, name, events) == 0) {
 			p->mon = zmq_socket(gw->ctx, ZMQ_PAIR);
 			if (p->mon && zmq_connect(p->mon, name) < 0) {
 				zmq_close(p->mon);
@@ -419,15 +452,58 @@ static void peer_sent(struct act__gateway *gw, struct peer *p)
 	gw->frames_out++;
 }
 
-/* Strangers whose handshake succeeded become known peers. */
+/* One event of peer p's monitor. */
+static void peer_event(struct act__gateway *gw, struct peer *p, uint16_t event, uint32_t value)
+{
+	char e1[ESC_CAP];
+
+	switch (event) {
+	case ZMQ_EVENT_CONNECTED:
+		p->shaking = true;
+		break;
+	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+		p->shaking = false;
+		p->state = PEER_UP;
+		p->handshakes++;
+		p->last_up_ns = act__now_ns();
+		break;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+		p->shaking = false;
+		p->hs_failed++;
+		gw->hs_failed_out++;
+		log_rl(gw, RL_PEER, "handshake with %s failed (%s, %u)%s", esc(p->endpoint, e1, sizeof e1),
+		       event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "refused by its authentication" :
+		       event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol" : "no detail",
+		       (unsigned)value, p->curve ? ": is its server_key right?" : "");
+		break;
+	case ZMQ_EVENT_DISCONNECTED:
+		if (p->shaking && p->curve) {
+			/* A CURVE server that cannot open our HELLO (we used a key
+			 * that is not its own) just hangs up: that is a refusal. */
+			p->hs_failed++;
+			gw->hs_failed_out++;
+			log_rl(gw, RL_PEER, "CURVE handshake with %s failed: the peer hung up (is its "
+			       "server_key right?)", esc(p->endpoint, e1, sizeof e1));
+		}
+		p->shaking = false;
+		p->state = PEER_DOWN;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Monitor events of the peers' sockets: strangers whose handshake
+ * succeeded become known peers; peers of the app file keep their state. */
 static void pump_peer_monitors(struct act__gateway *gw)
 {
-	for (uint32_t i = 0; i < gw->n_peers && gw->n_strangers; i++) {
+	for (uint32_t i = 0; i < gw->n_peers; i++) {
 		struct peer *p = &gw->peers[i];
-		bool shook = false;
 
 		while (p->mon) {
-			uint32_t ev = 0;
+			uint32_t ev = 0, value = 0;
 			size_t sz = sizeof ev;
 			zmq_msg_t m;
 			uint16_t event = 0;
@@ -439,8 +515,10 @@ static void pump_peer_monitors(struct act__gateway *gw)
 				zmq_msg_close(&m);
 				break;
 			}
-			if (zmq_msg_size(&m) >= 2)
+			if (zmq_msg_size(&m) >= 6) {
 				memcpy(&event, zmq_msg_data(&m), 2);
+				memcpy(&value, (const char *)zmq_msg_data(&m) + 2, 4);
+			}
 			while (zmq_msg_more(&m)) {
 				zmq_msg_close(&m);
 				zmq_msg_init(&m);
@@ -448,16 +526,14 @@ static void pump_peer_monitors(struct act__gateway *gw)
 					break;
 			}
 			zmq_msg_close(&m);
-			shook |= event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
-			if (shook)
-				break;
-		}
-		if (shook) {
-			zmq_socket_monitor(p->sock, NULL, 0);
-			zmq_close(p->mon);
-			p->mon = NULL;
-			p->proven = true;
-			gw->n_strangers--;
+			peer_event(gw, p, event, value);
+			if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !p->proven && !p->pinned) {
+				zmq_socket_monitor(p->sock, NULL, 0);
+				zmq_close(p->mon);
+				p->mon = NULL;
+				p->proven = true;
+				gw->n_strangers--;
+			}
 		}
 	}
 }
@@ -958,6 +1034,16 @@ static void pump_monitor(struct act__gateway *gw)
 			uint32_t k = gw->n_conns < 64 ? gw->n_conns++ : (uint32_t)(gw->connections % 64);
 			gw->conns[k].fd = (int)value;
 			peer_addr((int)value, gw->conns[k].addr, sizeof gw->conns[k].addr);
+		} else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+		           event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+		           event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+			/* A client with a wrong server key, no CURVE, or refused by
+			 * the allow-list (then auth_denied counts it too). */
+			gw->hs_failed_in++;
+			log_rl(gw, RL_CONN, "a client's handshake failed (%s, %u)",
+			       event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "not allowed" :
+			       event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol: wrong server key?" :
+			       "no detail", (unsigned)value);
 		} else if (event == ZMQ_EVENT_DISCONNECTED) {
 			const char *addr = "an unknown peer";
 			gw->disconnects++;
@@ -1086,6 +1172,8 @@ void act__gw_status(const struct act__gateway *gw, cJSON *out)
 	cJSON_AddNumberToObject(g, "reply_routes", gw->n_routes);
 	cJSON_AddNumberToObject(g, "connections", (double)gw->connections);
 	cJSON_AddNumberToObject(g, "disconnects", (double)gw->disconnects);
+	cJSON_AddNumberToObject(g, "handshakes_failed_in", (double)gw->hs_failed_in);
+	cJSON_AddNumberToObject(g, "handshakes_failed_out", (double)gw->hs_failed_out);
 	act__rask_status(gw->rask, g);
 	uint64_t total = 0;
 	m = cJSON_AddObjectToObject(g, "malformed");
@@ -1103,8 +1191,19 @@ void act__gw_status(const struct act__gateway *gw, cJSON *out)
 		cJSON_AddNumberToObject(o, "sent", (double)p->sent);
 		cJSON_AddNumberToObject(o, "refused", (double)p->refused);
 		cJSON_AddNumberToObject(o, "queued", p->q_len);
-		cJSON_AddBoolToObject(o, "connected", p->proven);
+		cJSON_AddBoolToObject(o, "connected", p->proven || p->state == PEER_UP);
 		cJSON_AddBoolToObject(o, "configured", p->pinned);
+		cJSON_AddBoolToObject(o, "curve", p->curve);
+		if (p->pinned) {
+			static const char *const names[] = { "connecting", "up", "down" };
+			uint64_t now = act__now_ns();
+			cJSON_AddStringToObject(o, "state", names[p->state]);
+			cJSON_AddNumberToObject(o, "handshakes", (double)p->handshakes);
+			cJSON_AddNumberToObject(o, "handshakes_failed", (double)p->hs_failed);
+			/* -1: never up */
+			cJSON_AddNumberToObject(o, "last_up_ms_ago", p->last_up_ns ?
+			                        (double)((now - p->last_up_ns) / 1000000u) : -1.0);
+		}
 		cJSON_AddItemToArray(peers, o);
 	}
 }
@@ -1152,6 +1251,10 @@ struct act__gateway *act__gw_new(struct act_node *n, const struct act__gw_config
 	gw->mon_evh.fn = on_mon;
 	gw->lim = cfg->limits;
 	gw->all_remote = cfg->all_remote;
+	if (cfg->curve_secret && cfg->curve_public) {
+		snprintf(gw->curve_secret, sizeof gw->curve_secret, "%s", cfg->curve_secret);
+		snprintf(gw->curve_public, sizeof gw->curve_public, "%s", cfg->curve_public);
+	}
 	gw->pull_fd = gw->zap_fd = gw->mon_fd = -1;
 	gw->peers = calloc(MAX_PEERS, sizeof *gw->peers);
 	gw->routes = calloc(MAX_ROUTES, sizeof *gw->routes);
@@ -1197,7 +1300,10 @@ struct act__gateway *act__gw_new(struct act_node *n, const struct act__gw_config
 	}
 	/* Without the monitor only the disconnect counters are lost. */
 	if (zmq_socket_monitor(gw->pull, "inproc://actors.gateway.monitor",
-	                       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) == 0) {
+	                       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
+	                       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+	                       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	                       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
 		gw->mon = zmq_socket(gw->ctx, ZMQ_PAIR);
 		fdl = sizeof gw->mon_fd;
 		if (!gw->mon || zmq_connect(gw->mon, "inproc://actors.gateway.monitor") < 0 ||
@@ -1248,5 +1354,6 @@ void act__gw_free(struct act__gateway *gw)
 	free(gw->peers);
 	free(gw->routes);
 	free(gw->allow);
+	explicit_bzero(gw->curve_secret, sizeof gw->curve_secret);
 	free(gw);
 }

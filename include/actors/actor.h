@@ -176,7 +176,9 @@ ACT_API const char *act_ref_name(const act_ctx *ctx, act_ref ref);
  * normalised to localhost).  Sending to it goes through the supervisor's
  * gateway as JSON (the message type's descriptor is the codec).  Returns
  * ACT_NOBODY if the name or endpoint is unusable or the table is full
- * (1024 remote refs per group).
+ * (1024 remote refs per group).  endpoint "@NAME" names a peer of the app
+ * file ("peers"): its endpoint, and - if the app file gives its
+ * "server_key" - CURVE on the way there (as act_lookup("actor@NAME")).
  */
 ACT_API act_ref act_ref_remote(act_ctx *ctx, const char *name, const char *endpoint);
 
