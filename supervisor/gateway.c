@@ -31,6 +31,7 @@
 #include "loop.h"
 #include "message.h"
 #include "node.h"
+#include "peers.h"
 #include "remote-ask.h"
 #include "utf8.h"
 
@@ -79,6 +80,9 @@ struct peer {
 	                         * peer's for good (its state, failed handshakes) */
 	enum { PEER_CONNECTING, PEER_UP, PEER_DOWN } state;
 	bool shaking;           /* connected, handshake not done yet */
+	bool mon_full;          /* mon reports every state change (pinned, watched) */
+	uint64_t down_since_ns; /* not up since (0 while up) */
+	uint32_t down_ms;       /* peer_down_ms of the app file, 0: the default */
 	uint64_t handshakes, hs_failed;
 	uint64_t last_up_ns;    /* last handshake that succeeded */
 	uint64_t sent, refused;
@@ -143,6 +147,7 @@ struct act__gateway {
 	uint32_t n_conns;
 	struct pending pend;
 	struct act__rask *rask;    /* outstanding remote asks (remote-ask.c) */
+	struct act__watches *watches; /* monitors of remote refs (peers.c) */
 	bool more;              /* the last pump stopped at its batch limit */
 	/* counters */
 	uint64_t frames_in, frames_out, rejects_sent, rejects_received;
@@ -388,6 +393,9 @@ static struct peer *get_peer(struct act__gateway *gw, const char *endpoint, int 
 	v = SNDHWM;
 	zmq_setsockopt(p->sock, ZMQ_SNDHWM, &v, sizeof v);
 	p->pinned = pinned;
+	p->mon_full = pinned;
+	p->down_since_ns = now;
+	p->down_ms = def ? def->down_ms : 0;
 	if (def && def->server_key[0]) {
 		/* A CURVE server: we are its client, with the node's keypair. */
 		if (!gw->curve_secret[0] ||
@@ -464,6 +472,7 @@ static void peer_event(struct act__gateway *gw, struct peer *p, uint16_t event, 
 	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
 		p->shaking = false;
 		p->state = PEER_UP;
+		p->down_since_ns = 0;
 		p->handshakes++;
 		p->last_up_ns = act__now_ns();
 		break;
@@ -488,11 +497,69 @@ static void peer_event(struct act__gateway *gw, struct peer *p, uint16_t event, 
 			       "server_key right?)", esc(p->endpoint, e1, sizeof e1));
 		}
 		p->shaking = false;
+		if (p->state == PEER_UP || !p->down_since_ns)
+			p->down_since_ns = act__now_ns();
 		p->state = PEER_DOWN;
 		break;
 	default:
 		break;
 	}
+}
+
+/*
+ * Makes p's monitor report every state change (a watched peer).  A
+ * stranger's monitor only waited for its handshake; a proven stranger
+ * has none left: what it knew is kept as the state.
+ */
+static void watch_fully(struct act__gateway *gw, struct peer *p)
+{
+	char name[64];
+
+	if (p->mon_full)
+		return;
+	if (p->mon) {
+		zmq_socket_monitor(p->sock, NULL, 0);
+		zmq_close(p->mon);
+		p->mon = NULL;
+	}
+	if (p->proven) {
+		p->state = PEER_UP;
+		p->down_since_ns = 0;
+	}
+	snprintf(name, sizeof name, "inproc://actors.gateway.peer.%llu",
+	         (unsigned long long)++gw->mon_seq);
+	if (zmq_socket_monitor(p->sock, name, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+	                       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+	                       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	                       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) < 0)
+		return;
+	p->mon = zmq_socket(gw->ctx, ZMQ_PAIR);
+	if (p->mon && zmq_connect(p->mon, name) < 0) {
+		zmq_close(p->mon);
+		p->mon = NULL;
+	}
+	if (!p->mon) {
+		zmq_socket_monitor(p->sock, NULL, 0);
+		return;
+	}
+	p->mon_full = true;
+}
+
+int act__gw_peer_state(struct act__gateway *gw, const char *endpoint, uint64_t *down_for_ns,
+                       uint32_t *down_ms)
+{
+	int err = 0;
+	struct peer *p = get_peer(gw, endpoint, &err);
+
+	if (!p)
+		return err;
+	watch_fully(gw, p);
+	if (!p->mon_full)
+		return -ENOTSUP; /* cannot be watched: no monitor */
+	*down_ms = p->down_ms ? p->down_ms : ACT__PEER_DOWN_MS_DEFAULT;
+	*down_for_ns = p->state == PEER_UP || !p->down_since_ns ? 0 :
+	               act__now_ns() - p->down_since_ns;
+	return 0;
 }
 
 /* Monitor events of the peers' sockets: strangers whose handshake
@@ -527,7 +594,8 @@ static void pump_peer_monitors(struct act__gateway *gw)
 			}
 			zmq_msg_close(&m);
 			peer_event(gw, p, event, value);
-			if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !p->proven && !p->pinned) {
+			if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !p->proven && !p->pinned &&
+			    !p->mon_full) {
 				zmq_socket_monitor(p->sock, NULL, 0);
 				zmq_close(p->mon);
 				p->mon = NULL;
@@ -1068,6 +1136,7 @@ void act__gw_pump(struct act__gateway *gw)
 	pump_peer_monitors(gw);
 	gw->queues_left = flush_queues(gw);
 	act__rask_pump(gw->rask);
+	act__peers_check(gw, gw->watches);
 	if (gw->zap)
 		pump_zap(gw);
 	gw->more = false;
@@ -1145,6 +1214,9 @@ void act__gw_arm(struct act__gateway *gw)
 const char *act__gw_advertise(const struct act__gateway *gw) { return gw->advertise; }
 
 struct act__rask *act__gw_rask(struct act__gateway *gw) { return gw->rask; }
+struct act__watches *act__gw_watches(struct act__gateway *gw) { return gw->watches; }
+struct act_node *act__gw_node(struct act__gateway *gw) { return gw->n; }
+bool act__gw_watching(const struct act__gateway *gw) { return act__peers_watching(gw->watches); }
 
 void act__gw_status(const struct act__gateway *gw, cJSON *out)
 {
@@ -1175,6 +1247,7 @@ void act__gw_status(const struct act__gateway *gw, cJSON *out)
 	cJSON_AddNumberToObject(g, "handshakes_failed_in", (double)gw->hs_failed_in);
 	cJSON_AddNumberToObject(g, "handshakes_failed_out", (double)gw->hs_failed_out);
 	act__rask_status(gw->rask, g);
+	act__peers_status(gw->watches, g);
 	uint64_t total = 0;
 	m = cJSON_AddObjectToObject(g, "malformed");
 	for (int e = 1; e < ACT__WIRE_N_ERRS; e++) {
@@ -1194,7 +1267,7 @@ void act__gw_status(const struct act__gateway *gw, cJSON *out)
 		cJSON_AddBoolToObject(o, "connected", p->proven || p->state == PEER_UP);
 		cJSON_AddBoolToObject(o, "configured", p->pinned);
 		cJSON_AddBoolToObject(o, "curve", p->curve);
-		if (p->pinned) {
+		if (p->mon_full) {
 			static const char *const names[] = { "connecting", "up", "down" };
 			uint64_t now = act__now_ns();
 			cJSON_AddStringToObject(o, "state", names[p->state]);
@@ -1259,8 +1332,9 @@ struct act__gateway *act__gw_new(struct act_node *n, const struct act__gw_config
 	gw->peers = calloc(MAX_PEERS, sizeof *gw->peers);
 	gw->routes = calloc(MAX_ROUTES, sizeof *gw->routes);
 	gw->rask = act__rask_new(n);
+	gw->watches = act__watches_new();
 	gw->ctx = zmq_ctx_new();
-	if (!gw->peers || !gw->routes || !gw->rask || !gw->ctx) {
+	if (!gw->peers || !gw->routes || !gw->rask || !gw->watches || !gw->ctx) {
 		*err = -ENOMEM;
 		goto fail;
 	}
@@ -1339,6 +1413,7 @@ void act__gw_free(struct act__gateway *gw)
 		return;
 	pend_free(&gw->pend);
 	act__rask_free(gw->rask);
+	act__watches_free(gw->watches);
 	for (uint32_t i = 0; gw->peers && i < gw->n_peers; i++)
 		peer_close(&gw->peers[i]);
 	if (gw->pull && gw->mon)

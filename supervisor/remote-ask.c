@@ -121,6 +121,14 @@ static int inject(struct act_node *n, uint32_t group, uint32_t actor, uint32_t g
                   uint64_t corr, const char *sender, const char *endpoint, const char *type,
                   const char *json, size_t json_len)
 {
+	return act__gw_inject_json(n, group, actor, gen, ACT__ENV_REPLY, corr, sender, endpoint,
+	                           type, json, json_len);
+}
+
+int act__gw_inject_json(struct act_node *n, uint32_t group, uint32_t actor, uint32_t gen,
+                        uint16_t flags, uint64_t corr, const char *sender, const char *endpoint,
+                        const char *type, const char *json, size_t json_len)
+{
 	size_t len = act__jenv_size(sender ? strlen(sender) : 0, endpoint ? strlen(endpoint) : 0,
 	                            strlen(type), json_len);
 	int err;
@@ -134,7 +142,7 @@ static int inject(struct act_node *n, uint32_t group, uint32_t actor, uint32_t g
 		return err;
 	act__jenv_write(e, &(struct act__route){ .to = actor, .to_gen = gen,
 	                                         .from_peer = ACT__PEER_REMOTE,
-	                                         .flags = ACT__ENV_REPLY, .corr = corr },
+	                                         .flags = flags, .corr = corr },
 	                sender, endpoint, type, json, json_len);
 	act__ring_commit(&n->out[group], e);
 	act__doorbell_notify(act__shm_part(&n->shm, group), ACT__SUPERVISOR, n->efd[group]);

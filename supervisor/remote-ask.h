@@ -52,6 +52,15 @@ int act__gw_ask(struct act__gateway *gw, uint32_t group, const struct act__env *
  */
 bool act__rask_inbound(struct act__rask *r, const struct act__wire_view *env);
 
+/*
+ * Writes a JSON envelope from the network (sender at endpoint) straight
+ * to actor (id, generation gen) of participant group, with flags and
+ * corr: 0, ACT_EFULL (nothing written), -ENOENT, -EMSGSIZE.
+ */
+int act__gw_inject_json(struct act_node *n, uint32_t group, uint32_t actor, uint32_t gen,
+                        uint16_t flags, uint64_t corr, const char *sender, const char *endpoint,
+                        const char *type, const char *json, size_t json_len);
+
 /* Retries replies held for full rings and retires timed-out names. */
 void act__rask_pump(struct act__rask *r);
 /* True while replies wait for ring space (the loop should come back soon). */

@@ -24,6 +24,7 @@
 #include "group.h"
 #include "log.h"
 #include "node.h"
+#include "peers.h"
 #include "remote-ask.h"
 #include "route.h"
 
@@ -249,6 +250,10 @@ static bool handle_sup_record(act_node_t *n, uint32_t from, const struct act__re
 		                n->dl && act__dl_path(n->dl) ? act__dl_path(n->dl) : "");
 		break;
 	}
+	case ACT__CTRL_PEER_WATCH:
+	case ACT__CTRL_PEER_UNWATCH: /* act_monitor() of a remote ref (peers.c) */
+		act__peers_ctrl(n, from, e->type, e + 1, rec->len - (uint32_t)sizeof *e);
+		break;
 	default:
 		act__warn_every("unknown control record %u from group %u", e->type, from);
 	}

@@ -47,6 +47,12 @@ ACT_MESSAGE_TYPE(askto_type, askto_msg, "AskTo",
                  ACT_FIELD(askto_msg, endpoint, ACT_VSTR),
                  ACT_FIELD(askto_msg, count, ACT_I64),
                  ACT_FIELD(askto_msg, timeout_ms, ACT_I64));
+ACT_MESSAGE_TYPE(watchto_type, askto_msg, "WatchTo",
+                 ACT_FIELD(askto_msg, tag, ACT_I64),
+                 ACT_FIELD(askto_msg, to, ACT_STR),
+                 ACT_FIELD(askto_msg, endpoint, ACT_VSTR),
+                 ACT_FIELD(askto_msg, count, ACT_I64),
+                 ACT_FIELD(askto_msg, timeout_ms, ACT_I64));
 ACT_MESSAGE_TYPE(result_type, result_msg, "Result",
                  ACT_FIELD(result_msg, tag, ACT_I64),
                  ACT_FIELD(result_msg, status, ACT_I64),
@@ -56,6 +62,7 @@ ACT_MESSAGE_TYPE(result_type, result_msg, "Result",
 
 struct asker {
 	act_ref boss;  /* who sends AskTo: Results go there */
+	uint64_t last_monitor;
 };
 
 static void result(act_ctx *ctx, struct asker *s, int64_t tag, int status, const char *type,
@@ -110,13 +117,52 @@ static void on_askto(act_ctx *ctx, void *state, const void *msg)
 		result(ctx, s, m->tag, err, "!", 0, act_strerror(err));
 }
 
-static const act_handler asker_h[] = { { &askto_type, on_askto } };
+/*
+ * WatchTo{tag, to, endpoint, count}: act_monitor() of the remote actor
+ * (count 0), answered at once with Result{tag, status, "Monitor"}; with
+ * count -1, act_demonitor() of the last monitor instead ("Demonitor").
+ * A Down comes back as Result{tag -1, 0, "Down", count 0,
+ * reason "<actor>|<reason>|<name of act_sender()>"}.
+ */
+static void on_watchto(act_ctx *ctx, void *state, const void *msg)
+{
+	struct asker *s = state;
+	const askto_msg *m = msg;
+	act_ref to;
+	int err = 0;
+
+	s->boss = act_sender(ctx);
+	if (m->count == -1) {
+		err = act_demonitor(ctx, s->last_monitor);
+		result(ctx, s, m->tag, err, "Demonitor", 0, "");
+		return;
+	}
+	to = act_ref_remote(ctx, m->to, m->endpoint.ptr);
+	err = act_ref_is_nobody(to) ? -EINVAL : act_monitor(ctx, to, &s->last_monitor);
+	result(ctx, s, m->tag, err, "Monitor", 0, "");
+}
+
+static void on_down(act_ctx *ctx, void *state, const void *msg)
+{
+	const act_down *d = msg;
+	const char *from = act_ref_name(ctx, act_sender(ctx));
+	char why[512];
+
+	snprintf(why, sizeof why, "%s|%s|%s", d->actor, d->reason, from ? from : "");
+	result(ctx, state, -1, 0, "Down", 0, why);
+}
+
+static const act_handler asker_h[] = {
+	{ &askto_type, on_askto },
+	{ &watchto_type, on_watchto },
+	{ &act_down_type, on_down },
+};
 
 static const act_behaviour asker_b = {
 	.name = "asker",
 	.state_size = sizeof(struct asker),
 	.handlers = asker_h,
-	.n_handlers = 1,
+	.n_handlers = sizeof asker_h / sizeof asker_h[0],
 };
 
 static void on_ping(act_ctx *ctx, void *state, const void *msg)
@@ -153,5 +199,7 @@ ACT_MODULE_INIT(m)
 		err = act_module_add_type(m, &askto_type);
 	if (!err)
 		err = act_module_add_type(m, &result_type);
+	if (!err)
+		err = act_module_add_type(m, &watchto_type);
 	return err;
 }
