@@ -30,7 +30,7 @@ int act__peer_monitor(struct worker *w, const struct actor *me, act_ref who,
 	memset(&pw, 0, sizeof pw);
 	pw.watcher = me->id + 1;
 	pw.watcher_gen = me->gen;
-	pw.monitor_id = (3ull << 62) | (++w->mon_seq & ((1ull << 62) - 1));
+	pw.monitor_id = (1ull << 63) | ((++w->mon_seq & 0x7fffffffull) << 32) | ACT__PEER_MON_LOW;
 	snprintf(pw.name, sizeof pw.name, "%s", r->name);
 	snprintf(pw.endpoint, sizeof pw.endpoint, "%s", r->endpoint);
 	if ((err = act__w_send_ctrl(w, ACT__CTRL_PEER_WATCH, &pw, sizeof pw)))

@@ -27,11 +27,13 @@ struct act__peer_watch {
 	char endpoint[256];
 };
 
-/* Monitor ids of remote refs have both top bits set (bit 63 alone marks
- * monitors of actors in other groups, dyn-remote.h). */
+/* Monitor ids of remote refs: bit 63, a sequence number in bits 32..62
+ * and 0xffffffff below, like the ids of monitors in other groups
+ * (dyn-remote.h) but for an actor id that never exists (ACT__TO_OUTSIDE). */
+#define ACT__PEER_MON_LOW 0xffffffffu
 static inline bool act__peer_is_monitor(uint64_t monitor_id)
 {
-	return (monitor_id >> 62) == 3;
+	return (monitor_id >> 63) && (uint32_t)monitor_id == ACT__PEER_MON_LOW;
 }
 
 #ifdef ACT_WORKER_INT_H

@@ -1028,6 +1028,57 @@ static void print_crash(const cJSON *c)
 		printf("%s\n      %s\n", head, tail);
 }
 
+/*
+ * The gateway's peers: one line each with the state (for peers of the app
+ * file and watched ones; others are "connected" once a handshake showed a
+ * real peer, else "stranger"), CURVE, the time since it was last up, and
+ * frames sent, queued and refused; then the remote asks.
+ */
+static void print_peers(const cJSON *a)
+{
+	const cJSON *gw = get(a, "gateway"), *p, *asks;
+	char b1[16], b2[16], b3[16], b4[16], ago[32];
+	double v;
+
+	if (!gw)
+		return;
+	if (cJSON_GetArraySize(get(gw, "peers")) == 0) {
+		printf("peers: none\n");
+	} else {
+		printf("%-30s %-10s %-5s %10s %9s %9s %9s %7s\n", "PEER", "STATE", "CURVE",
+		       "LAST UP", "SENT", "QUEUED", "REFUSED", "HS FAIL");
+		cJSON_ArrayForEach(p, get(gw, "peers")) {
+			const char *state = get_str(p, "state");
+			const char *ep = get_str(p, "endpoint");
+			if (!state)
+				state = cJSON_IsTrue(get(p, "connected")) ? "connected" : "stranger";
+			if (!get_num(p, "last_up_ms_ago", &v))
+				snprintf(ago, sizeof ago, "-");
+			else if (v < 0)
+				snprintf(ago, sizeof ago, "never");
+			else
+				snprintf(ago, sizeof ago, "%.1fs ago", v / 1000.0);
+			if (ep && strlen(ep) > 30)
+				printf("%s\n%-30s", ep, "");
+			else
+				printf("%-30s", ep ? ep : "?");
+			printf(" %-10s %-5s %10s %9s %9s %9s %7s\n", state,
+			       cJSON_IsTrue(get(p, "curve")) ? "yes" : "no", ago,
+			       fmt_count(b1, sizeof b1, p, "sent", 9),
+			       fmt_count(b2, sizeof b2, p, "queued", 9),
+			       fmt_count(b3, sizeof b3, p, "refused", 9),
+			       fmt_count(b4, sizeof b4, p, "handshakes_failed", 7));
+		}
+	}
+	if ((asks = get(gw, "asks")) != NULL)
+		printf("remote asks: %s outstanding, %s replied, %s rejected, %s expired, %s late\n",
+		       fmt_count(b1, sizeof b1, asks, "outstanding", 9),
+		       fmt_count(b2, sizeof b2, asks, "replied", 9),
+		       fmt_count(b3, sizeof b3, asks, "rejected", 9),
+		       fmt_count(b4, sizeof b4, asks, "expired", 9),
+		       fmt_count(ago, sizeof ago, asks, "late", 9));
+}
+
 static void print_status(const cJSON *a)
 {
 	const cJSON *g, *crashes = get(a, "crashes");
@@ -1046,6 +1097,7 @@ static void print_status(const cJSON *a)
 	       W_DEAD, "DEAD");
 	cJSON_ArrayForEach(g, get(a, "groups"))
 		print_group(g, wg);
+	print_peers(a);
 	if (cJSON_GetArraySize(crashes) == 0) {
 		printf("recent crashes: none\n");
 		return;

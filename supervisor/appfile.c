@@ -1049,7 +1049,7 @@ static int parse_peers(struct pctx *c, const cJSON *obj)
 	size_t n, mark;
 	int rc = 0;
 
-	if ((rc = want_object(c, obj, "peers: name -> endpoint or {endpoint, server_key, ...}")))
+	if ((rc = want_object(c, obj, "peers: name -> endpoint")))
 		return rc;
 	n = (size_t)cJSON_GetArraySize(obj);
 	if (n && !(app->peers = calloc(n, sizeof *app->peers)))
