@@ -327,6 +327,14 @@ ACT_API int act_stop(act_ctx *ctx, act_ref who);
  * with ACT_MONITORS_MAX monitors ("noproc: too many monitors"); in the
  * caller's group that is -ENOSPC.
  */
+/*
+ * For a remote `who` (act_ref_remote()), the watch is on its node: Down
+ * {actor, "peer unreachable"} from `who` once the peer's endpoint has had
+ * no ZeroMQ connection for its peer_down_ms (app file "peers", default
+ * 3000), at once if it is unreachable already.  The Down consumes the
+ * monitor; monitor again to keep watching (there is no Up notice).  A Down
+ * on its way may still arrive after act_demonitor() of a remote monitor.
+ */
 #define ACT_MONITORS_MAX 8
 ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id);
 /* Removes a monitor: no Down will come for it.  0, or -ENOENT. */
