@@ -161,6 +161,15 @@ struct act__gateway {
 	uint64_t connections, disconnects; /* transport (oversized frames drop one) */
 	uint64_t hs_failed_in, hs_failed_out; /* CURVE handshakes refused, by side */
 	char curve_public[41], curve_secret[41]; /* our keypair ("" without CURVE) */
+	/*
+	 * Endpoints that CURVE clients holding a peer's server key advertised
+	 * (the key maps to a peer of the app file; the endpoint need not be
+	 * the one written there): our sockets to them are CURVE clients of
+	 * that key too, so replies go back encrypted.  Replaced in turn.
+	 */
+	struct { char endpoint[ACT__ENDPOINT_MAX + 1]; uint32_t peer; } learned[64];
+	uint32_t n_learned, next_learned;
+	const char *cur_key;       /* User-Id (Z85 client key) of the frame being handled */
 	/* Per participant: its ring stayed full for PENDING_MAX_NS; envelopes
 	 * for it are refused at once until one goes in again. */
 	bool stalled[ACT__MAX_PARTS];
@@ -311,6 +320,9 @@ static const struct act__peer_def *configured(const struct act__gateway *gw, con
 		    !act__wire_normalize_endpoint(reg->peers[i].endpoint, norm, sizeof norm) &&
 		    !strcmp(norm, ep))
 			return &reg->peers[i];
+	for (uint32_t i = 0; i < gw->n_learned; i++)
+		if (!strcmp(gw->learned[i].endpoint, ep) && gw->learned[i].peer < reg->n_peers)
+			return &reg->peers[gw->learned[i].peer];
 	return NULL;
 }
 
@@ -871,6 +883,41 @@ static bool pend_retry(struct act__gateway *gw)
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 /*
+ * A CURVE client whose key is a peer's server key advertised endpoint ep:
+ * remember it, so that what we send there is encrypted for that peer.  A
+ * plain socket we already hold for ep is dropped (made again with CURVE).
+ */
+static void learn_key(struct act__gateway *gw, const char *endpoint)
+{
+	const struct act__registry *reg = &gw->n->reg;
+	char ep[ACT__ENDPOINT_MAX + 1];
+	uint32_t k;
+
+	for (k = 0; k < reg->n_peers; k++)
+		if (reg->peers[k].server_key[0] && !strcmp(reg->peers[k].server_key, gw->cur_key))
+			break;
+	if (k == reg->n_peers || !endpoint_ok(endpoint) ||
+	    act__wire_normalize_endpoint(endpoint, ep, sizeof ep))
+		return;
+	const struct act__peer_def *known = configured(gw, ep);
+	if (known == &reg->peers[k])
+		return; /* the common case: written in the app file, or learned */
+	if (known)
+		return; /* another peer's endpoint: the app file wins */
+	uint32_t slot = gw->n_learned < 64 ? gw->n_learned++ : gw->next_learned++ % 64;
+	snprintf(gw->learned[slot].endpoint, sizeof gw->learned[slot].endpoint, "%s", ep);
+	gw->learned[slot].peer = k;
+	for (uint32_t i = 0; i < gw->n_peers; i++)
+		if (!strcmp(gw->peers[i].endpoint, ep) && !gw->peers[i].curve) {
+			peer_drop(gw, i);
+			break;
+		}
+	char e1[ESC_CAP];
+	act__info("gateway: %s is peer '%s' (its CURVE key): replies there are encrypted",
+	          esc(ep, e1, sizeof e1), reg->peers[k].name);
+}
+
+/*
  * One inbound frame.  The frame is checked in a single pass without
  * building a tree (act__wire_parse_view): the names are decoded, and the
  * message object goes to the worker as the peer's own text, numbers and
@@ -900,6 +947,8 @@ static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 	}
 	if (!strcmp(env.message_type, "Reject"))
 		gw->rejects_received++;
+	if (gw->cur_key && env.sender_endpoint)
+		learn_key(gw, env.sender_endpoint);
 	if (act__rask_inbound(gw->rask, &env))
 		return; /* an answer to one of our remote asks */
 	/* A declared actor, or a named spawned one (reachable if its
@@ -1012,9 +1061,9 @@ static void pump_zap(struct act__gateway *gw)
 			zmq_msg_close(&x);
 		}
 		bool ok = false;
+		char z85[41] = "";
 		if (nf >= 7 && zmq_msg_size(&f[5]) == 5 && !memcmp(zmq_msg_data(&f[5]), "CURVE", 5) &&
 		    zmq_msg_size(&f[6]) == 32) {
-			char z85[41];
 			zmq_z85_encode(z85, zmq_msg_data(&f[6]), 32);
 			ok = gw->n_allow == 0;
 			for (uint32_t i = 0; i < gw->n_allow && !ok; i++)
@@ -1034,7 +1083,8 @@ static void pump_zap(struct act__gateway *gw)
 			         ZMQ_SNDMORE | ZMQ_DONTWAIT);
 			zmq_send(gw->zap, code, 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
 			zmq_send(gw->zap, ok ? "OK" : "denied", ok ? 2 : 6, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-			zmq_send(gw->zap, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+			/* User-Id: the client's key, which maps a frame to a peer. */
+			zmq_send(gw->zap, z85, ok ? strlen(z85) : 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
 			zmq_send(gw->zap, "", 0, ZMQ_DONTWAIT);
 		}
 		for (int i = 0; i < nf; i++)
@@ -1154,7 +1204,10 @@ void act__gw_pump(struct act__gateway *gw)
 			zmq_msg_close(&m);
 			return;
 		}
+		/* The ZAP handler made the client's key its User-Id (CURVE only). */
+		gw->cur_key = gw->zap ? zmq_msg_gets(&m, "User-Id") : NULL;
 		handle_frame(gw, zmq_msg_data(&m), zmq_msg_size(&m));
+		gw->cur_key = NULL;
 		zmq_msg_close(&m);
 	}
 	/* Frames may be left: the edge-triggered fd will not say so again. */

@@ -6,7 +6,8 @@ t/remote-curve-c2c.py - CURVE both ways between two C nodes (issue 13).
 
 Keys come from `actorsctl keygen` (secret file mode 0600).  Node B serves
 only CURVE clients on its allow-list (A's public key); node A names B in
-"peers" with B's "server_key", and B names A with "server_key_file".  Then:
+"peers" with B's "server_key", and B names A with "server_key_file" but a
+wrong endpoint: the endpoint A advertises is tied to A's key.  Then:
  a. A's asker asks ponger@B (act_ref_remote(.., "@B")): the Ping leaves on
     a CURVE socket with A's keypair, B's ZAP lets A in, and B's Pong goes
     back to A's advertised endpoint on a CURVE socket too (A's gateway
@@ -91,7 +92,9 @@ with tap:
 
     asker = [{"name": "ask", "module": ASKMOD, "actors": [actor("asker", "asker", remote=True)]}]
     a.app.update(node_app(pa, {"B": {"endpoint": ep_b, "server_key": b_pub}}), groups=asker)
-    b.app.update(node_app(pb, {"A": {"endpoint": ep_a,
+    # B knows A by key; the endpoint it has for A is not where A is (a
+    # TEST-NET address): B learns A's endpoint from A's CURVE key.
+    b.app.update(node_app(pb, {"A": {"endpoint": "tcp://192.0.2.1:9",
                                      "server_key_file": os.path.join(a.dir, "curve.public")}},
                           allow=[a_pub]),
                  groups=[{"name": "pong", "module": ASKMOD,
@@ -162,7 +165,8 @@ with tap:
            "A's status: peer B curve, up, handshakes %d (%r)" % (pa_b["handshakes"], pa_b))
     pb_a = wait_for(lambda: (lambda p: p if p and p["state"] == "up" else None)(peer(b, ep_a)),
                     10, "B to see A up")
-    tap.ok(pb_a["curve"] and pb_a["sent"] >= 1, "B's status: its replies to A go over CURVE")
+    tap.ok(pb_a["curve"] and pb_a["sent"] >= 1,
+           "B's status: its replies to A go over CURVE, to the endpoint A's key advertised")
 
     # c. a wrong server key: refused, counted on both sides
     frames_b = b.status()["gateway"]["frames_in"]
