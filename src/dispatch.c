@@ -193,6 +193,10 @@ static void handle_json(struct worker *w, struct actor *a, const struct act__env
 	char why[256], err[160];
 	int rc;
 
+	if (e->rec.flags & ACT__ENV_REPLY) {
+		act__ask_remote_reply(w, a, e, jv); /* the gateway matched it to our ask */
+		return;
+	}
 	t = act__reg_type_by_name(w->reg, jv->type);
 	if (t == &act_start_type || t == &act_timeout_type || t == &act_shutdown_type) {
 		/* Lifecycle messages come from the runtime only: a peer must not

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "pool.h"
 #include "worker-int.h"
+#include "remote-mon.h"
 
 /* A monitor id is (sequence << MON_IDX_BITS | actors[] index + 1): room for
  * the static actors and ACT__DYN_SLOTS_MAX spawn slots. */
@@ -935,6 +936,8 @@ ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id)
 	if (!monitor_id)
 		return -EINVAL;
 	*monitor_id = 0;
+	if (who.peer) /* watched through the gateway (remote-mon.c) */
+		return act__peer_monitor(w, me, who, monitor_id);
 	if (other_group(w, who))
 		return act__dyn_monitor_remote(w, who, monitor_id);
 	if (err == -EOPNOTSUPP || (err && !act__w_group_of(w, who.id - 1)) || who.peer)
@@ -1025,6 +1028,8 @@ ACT_API int act_demonitor(act_ctx *ctx, uint64_t monitor_id)
 	struct worker *w = ctx->w;
 	uint32_t idx = (uint32_t)(monitor_id & ((1u << MON_IDX_BITS) - 1));
 
+	if (act__peer_is_monitor(monitor_id))
+		return act__peer_demonitor(w, monitor_id);
 	if (act__dyn_is_remote_monitor(monitor_id))
 		return act__dyn_demonitor_remote(w, monitor_id);
 	if (idx == 0 || idx > w->n_slots || !w->actors[idx - 1].mon)

@@ -25,6 +25,7 @@ ACT_API const char *act_strerror(int err)
 	case ACT_ERANGE:     return "number out of range for its field";
 	case ACT_EINVAL:     return "invalid argument";
 	case ACT_ESTOPPED:   return "receiver stopped or node shutting down";
+	case ACT_EREJECTED:  return "rejected by the remote node";
 	case -ENOSPC:        return "too many outstanding requests or timers";
 	case -EEXIST:        return "name already in use";
 	case -ENOMEM:        return "out of memory";

@@ -113,6 +113,8 @@ enum {
 	ACT__CTRL_READY,          /* worker -> supervisor: Start delivered, serving */
 	ACT__CTRL_SHUTDOWN_NODE,  /* worker -> supervisor: act_shutdown() */
 	ACT__CTRL_DEAD_LETTER,    /* worker -> supervisor: payload = the dead envelope */
+	ACT__CTRL_PEER_WATCH,     /* worker -> supervisor: act_monitor() of a remote ref */
+	ACT__CTRL_PEER_UNWATCH,   /* worker -> supervisor: act_demonitor() of one */
 };
 
 /*

@@ -128,6 +128,36 @@ static int send_outside(struct worker *w, const char *peer, const char *endpoint
 	return send_outside_json(w, peer, endpoint, t->name, w->jbuf, jl, from, flags, corr);
 }
 
+/*
+ * A request to a remote actor: an outbound envelope flagged ASK with its
+ * correlation id.  The supervisor's gateway gives it a sender name of its
+ * own (supervisor/remote-ask.c) and routes what comes back to that name here as a reply;
+ * to_gen, unused outbound, carries the ask's timeout so that the gateway
+ * retires the name when the asker stops waiting.
+ */
+static int send_remote_ask(struct worker *w, const struct remote *r, const act_type *t,
+                           const void *msg, const struct actor *a, uint64_t corr,
+                           uint32_t timeout_ms)
+{
+	size_t jl, len;
+	int err = act_json_encode(t, msg, w->jbuf, w->jbuf_cap, &jl);
+
+	if (err)
+		return err;
+	len = act__jenv_size(strlen(r->name), strlen(r->endpoint), strlen(t->name), jl);
+	if (len > UINT32_MAX)
+		return -EMSGSIZE;
+	struct act__env *e = out_reserve(w, ACT__SUPERVISOR, (uint32_t)len, &err);
+	if (!e)
+		return err;
+	act__jenv_write(e, &(struct act__route){ .to = ACT__TO_OUTSIDE, .from = a->id + 1,
+	                                         .from_gen = a->gen, .flags = ACT__ENV_ASK,
+	                                         .corr = corr, .to_gen = timeout_ms },
+	                r->name, r->endpoint, t->name, w->jbuf, jl);
+	out_commit(w, ACT__SUPERVISOR, e);
+	return 0;
+}
+
 void act__w_send_reject(struct worker *w, const struct act__env *e, const struct act__jview *jv,
                         const char *reason)
 {
@@ -375,8 +405,6 @@ ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg
 		return ACT_ESTOPPED;
 	if ((err = check_target(w, ctx->actor, to, &t)))
 		return err;
-	if (to.peer)
-		return -EOPNOTSUPP; /* the family's protocol has no correlation ids */
 	if (w->n_asks >= ASK_MAX)
 		return -ENOSPC;
 	corr = ((uint64_t)w->self << 48) | (++w->next_corr & 0xffffffffffffull);
@@ -386,8 +414,12 @@ ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg
 	                      deadline_after_ms(w, timeout_ms), 0);
 	if (err)
 		return err;
-	err = act__w_send_env(w, to.id - 1, to.gen, t, msg, ctx->actor->id + 1, ctx->actor->gen,
-	                      ACT__ENV_ASK, corr);
+	if (to.peer)
+		err = send_remote_ask(w, &w->remotes[to.peer - 1], t, msg, ctx->actor, corr,
+		                      timeout_ms);
+	else
+		err = act__w_send_env(w, to.id - 1, to.gen, t, msg, ctx->actor->id + 1,
+		                      ctx->actor->gen, ACT__ENV_ASK, corr);
 	if (err) {
 		act__timers_cancel(&w->timers, slot | ASK_OWNER_BIT, (int64_t)corr);
 		return err;
@@ -490,6 +522,18 @@ static act_ref intern_remote(struct worker *w, const char *name, const char *end
 	act_ref r = { 0, 0, 0 };
 	char ep[ACT__ENDPOINT_MAX + 1];
 
+	if (endpoint && endpoint[0] == '@') {
+		/* "@peer": the endpoint of a peer named in the app file (and
+		 * with it, at the gateway, its CURVE server key if it has one). */
+		const struct act__registry *reg = w->reg;
+		const char *found = NULL;
+		for (uint32_t i = 0; i < reg->n_peers && !found; i++)
+			if (!strcmp(reg->peers[i].name, endpoint + 1))
+				found = reg->peers[i].endpoint;
+		if (!found)
+			return r;
+		endpoint = found;
+	}
 	if (!act__name_ok(name) || !endpoint || !*endpoint || strlen(endpoint) > ACT__ENDPOINT_MAX)
 		return r;
 	/* Peers connect to a bind address's host part as localhost (PROTOCOL.md). */

@@ -331,6 +331,7 @@ int act__reg_add_peer(struct act__registry *r, const char *name, const char *end
 	if (!p)
 		return -ENOMEM;
 	r->peers = p;
+	memset(&p[r->n_peers], 0, sizeof p[r->n_peers]);
 	p[r->n_peers].name = strdup(name);
 	p[r->n_peers].endpoint = strdup(endpoint);
 	if (!p[r->n_peers].name || !p[r->n_peers].endpoint) {

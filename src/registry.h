@@ -80,7 +80,11 @@ struct act__registry {
 	uint32_t n_actors, cap_actors;
 	struct act__group_def *groups; /* groups[0] is the first group (index 1) */
 	uint32_t n_groups, cap_groups;
-	struct act__peer_def { char *name, *endpoint; } *peers; /* named remote nodes */
+	struct act__peer_def {
+		char *name, *endpoint;
+		char server_key[41];  /* Z85 CURVE server key, "" for a plain peer */
+		uint32_t down_ms;     /* peer_down_ms, 0: the default */
+	} *peers;                     /* named remote nodes */
 	uint32_t n_peers;
 	const act_behaviour **behaviours; /* spawnable at run time (act_spawn) */
 	uint32_t n_behaviours, cap_behaviours;

@@ -273,6 +273,9 @@ void act__ask_drop_owner(struct worker *w, uint32_t slot);
 /* Delivers reply (t, msg) to ask k of actor a, and forgets the ask. */
 void act__ask_deliver(struct worker *w, struct actor *a, struct ask *k, const act_type *t,
                       const void *msg, const struct act__env *env);
+/* A JSON reply (flagged REPLY by the gateway) to a remote ask of actor a. */
+void act__ask_remote_reply(struct worker *w, struct actor *a, const struct act__env *e,
+                           const struct act__jview *jv);
 /* The ask timer `corr` fired: runs its callback with ACT_ETIMEDOUT. */
 void act__ask_expire(struct worker *w, uint64_t corr);
 

@@ -36,6 +36,7 @@
 
 #include <actors/common.h>  /* ACT_EXIT_* */
 
+#include "curve.h"
 #include "utf8.h"
 
 /* Exit codes of actorsctl itself (see actorsctl(1)). */
@@ -145,6 +146,9 @@ static void print_help(void)
 "  actors                    every actor, static and spawned: ref, group,\n"
 "                            parent, behaviour, counters, mailbox, monitors,\n"
 "                            restarts and escalations by its parent's policy\n"
+"  keygen [DIR]              write a new CURVE keypair to DIR (default .):\n"
+"                            curve.secret (mode 0600) and curve.public;\n"
+"                            needs no node, never overwrites\n"
 "\n"
 "Options:\n"
 "  -s, --socket PATH         control socket (default: the first that exists of\n"
@@ -1025,6 +1029,57 @@ static void print_crash(const cJSON *c)
 		printf("%s\n      %s\n", head, tail);
 }
 
+/*
+ * The gateway's peers: one line each with the state (for peers of the app
+ * file and watched ones; others are "connected" once a handshake showed a
+ * real peer, else "stranger"), CURVE, the time since it was last up, and
+ * frames sent, queued and refused; then the remote asks.
+ */
+static void print_peers(const cJSON *a)
+{
+	const cJSON *gw = get(a, "gateway"), *p, *asks;
+	char b1[16], b2[16], b3[16], b4[16], ago[32];
+	double v;
+
+	if (!gw)
+		return;
+	if (cJSON_GetArraySize(get(gw, "peers")) == 0) {
+		printf("peers: none\n");
+	} else {
+		printf("%-30s %-10s %-5s %10s %9s %9s %9s %7s\n", "PEER", "STATE", "CURVE",
+		       "LAST UP", "SENT", "QUEUED", "REFUSED", "HS FAIL");
+		cJSON_ArrayForEach(p, get(gw, "peers")) {
+			const char *state = get_str(p, "state");
+			const char *ep = get_str(p, "endpoint");
+			if (!state)
+				state = cJSON_IsTrue(get(p, "connected")) ? "connected" : "stranger";
+			if (!get_num(p, "last_up_ms_ago", &v))
+				snprintf(ago, sizeof ago, "-");
+			else if (v < 0)
+				snprintf(ago, sizeof ago, "never");
+			else
+				snprintf(ago, sizeof ago, "%.1fs ago", v / 1000.0);
+			if (ep && strlen(ep) > 30)
+				printf("%s\n%-30s", ep, "");
+			else
+				printf("%-30s", ep ? ep : "?");
+			printf(" %-10s %-5s %10s %9s %9s %9s %7s\n", state,
+			       cJSON_IsTrue(get(p, "curve")) ? "yes" : "no", ago,
+			       fmt_count(b1, sizeof b1, p, "sent", 9),
+			       fmt_count(b2, sizeof b2, p, "queued", 9),
+			       fmt_count(b3, sizeof b3, p, "refused", 9),
+			       fmt_count(b4, sizeof b4, p, "handshakes_failed", 7));
+		}
+	}
+	if ((asks = get(gw, "asks")) != NULL)
+		printf("remote asks: %s outstanding, %s replied, %s rejected, %s expired, %s late\n",
+		       fmt_count(b1, sizeof b1, asks, "outstanding", 9),
+		       fmt_count(b2, sizeof b2, asks, "replied", 9),
+		       fmt_count(b3, sizeof b3, asks, "rejected", 9),
+		       fmt_count(b4, sizeof b4, asks, "expired", 9),
+		       fmt_count(ago, sizeof ago, asks, "late", 9));
+}
+
 static void print_status(const cJSON *a)
 {
 	const cJSON *g, *crashes = get(a, "crashes");
@@ -1060,6 +1115,7 @@ static void print_status(const cJSON *a)
 		       ready, members, restarts, fmt_bytes(dep, sizeof dep, g, "ring_depth"),
 		       cJSON_IsTrue(get(g, "rolling_restart")) ? ", rolling restart under way" : "");
 	}
+	print_peers(a);
 	if (cJSON_GetArraySize(crashes) == 0) {
 		printf("recent crashes: none\n");
 		return;
@@ -1381,6 +1437,27 @@ static int find_socket(struct opts *o, char *buf, size_t cap)
 	return CTL_UNREACHABLE;
 }
 
+/*
+ * keygen [DIR]: a new CURVE keypair in DIR (default "."), curve.secret
+ * (0600) and curve.public, for the app file's "curve" and the peers'
+ * "server_key_file".  Never overwrites.
+ */
+static int keygen(const struct opts *o)
+{
+	const char *dir = o->n_pos > 1 ? o->pos[1] : ".";
+	char why[600];
+
+	if (o->n_pos > 2)
+		return usage_error("unexpected argument '%s': usage: actorsctl keygen [DIR]",
+		                   o->pos[2]);
+	if (act__curve_keygen(dir, why, sizeof why)) {
+		say_err("keygen: %s", why);
+		return CTL_PROBLEM;
+	}
+	printf("%s/curve.secret (mode 0600) and %s/curve.public written\n", dir, dir);
+	return CTL_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -1394,6 +1471,10 @@ int main(int argc, char **argv)
 
 	if ((rc = parse_args(argc, argv, &o)) >= 0)
 		goto out;
+	if (!strcmp(o.pos[0], "keygen")) { /* local: no node involved */
+		rc = keygen(&o);
+		goto out;
+	}
 	if ((rc = build_request(&o, &cmd, &req)) >= 0)
 		goto out;
 	if (!o.socket && o.app && (rc = socket_from_app(o.app, app_sock, sizeof app_sock)) >= 0)

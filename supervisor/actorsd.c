@@ -40,6 +40,7 @@
 
 #include "appfile.h"
 #include "control.h"
+#include "curve.h"
 #include "log.h"
 #include "modload.h"
 #include "node.h"
@@ -324,12 +325,16 @@ static int load_curve(act_node_t *n, const struct act__app *app)
 	int err;
 	if (!app->curve.enabled)
 		return 0;
-	if ((err = read_key(app->curve.secret_key_file, &n->curve_secret))) {
-		fprintf(stderr, "actorsd: %s: $.curve.secret_key_file: cannot read a 40-character Z85 "
-		        "key from %s: %s\n", app->path, app->curve.secret_key_file,
-		        key_problem(err));
-		return err == -ENOMEM ? ACT_EXIT_TEMPORARY : ACT_EXIT_PERMANENT;
+	char key[41], why[160];
+	if ((err = act__curve_read_key(app->curve.secret_key_file, true, key, why, sizeof why))) {
+		fprintf(stderr, "actorsd: %s: $.curve.secret_key_file: cannot read the secret key "
+		        "from %s: %s\n", app->path, app->curve.secret_key_file, why);
+		return ACT_EXIT_PERMANENT;
 	}
+	n->curve_secret = strdup(key);
+	explicit_bzero(key, sizeof key);
+	if (!n->curve_secret)
+		return ACT_EXIT_TEMPORARY;
 	if ((err = read_key(app->curve.public_key_file, &n->curve_public))) {
 		fprintf(stderr, "actorsd: %s: $.curve.public_key_file: cannot read a 40-character Z85 "
 		        "key from %s: %s\n", app->path, app->curve.public_key_file,
@@ -434,7 +439,8 @@ int main(int argc, char **argv)
 	}
 	atomic_store(&binder.watch->group, -1);
 	atomic_store(&binder.watch->phase, ACT__LOAD_IDLE);
-	if ((rc = load_curve(n, &app)) || (rc = act__preflight_modules(&app)) ||
+	if ((rc = load_curve(n, &app)) || (rc = act__curve_load_peers(n, &app)) ||
+	    (rc = act__preflight_modules(&app)) ||
 	    (rc = act__preflight_paths(&app, !check)) || (rc = act__preflight_endpoint(&app, check)))
 		goto out;
 	if (check) {

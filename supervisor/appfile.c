@@ -1047,6 +1047,67 @@ static int parse_groups(struct pctx *c, const cJSON *arr)
 	return rc;
 }
 
+static const char z85_chars[] =
+	"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+
+/* A Z85 key of 40 characters into out (41 bytes). */
+static int get_z85(struct pctx *c, const cJSON *it, const char *what, char *out)
+{
+	char d[QBUF];
+
+	if (!cJSON_IsString(it))
+		return fail(c, "expected %s (a Z85 string of %u characters), got %s", what,
+		            ACT__APP_Z85_KEY_LEN, describe(c, it, d));
+	if (strlen(it->valuestring) != ACT__APP_Z85_KEY_LEN)
+		return fail(c, "expected %s of %u characters, got %zu characters", what,
+		            ACT__APP_Z85_KEY_LEN, strlen(it->valuestring));
+	if (strspn(it->valuestring, z85_chars) != ACT__APP_Z85_KEY_LEN)
+		return fail(c, "%s has a character outside the Z85 alphabet at position %zu", what,
+		            strspn(it->valuestring, z85_chars));
+	memcpy(out, it->valuestring, ACT__APP_Z85_KEY_LEN + 1);
+	return 0;
+}
+
+static const char *const peer_keys[] = { "endpoint", "server_key", "server_key_file",
+                                         "peer_down_ms", NULL };
+enum { P_ENDPOINT, P_KEY, P_KEY_FILE, P_DOWN_MS };
+
+/*
+ * A peer given as an object: its endpoint, and the CURVE server key that
+ * outbound sockets to it use (the key itself, or a file actorsd reads;
+ * never both), and how long it may stay disconnected before monitors of
+ * its actors get Down.
+ */
+static int parse_peer_object(struct pctx *c, const cJSON *obj, struct act__app_peer *p)
+{
+	const cJSON *it;
+	unsigned seen = 0;
+	size_t mark;
+	int k, rc = 0;
+
+	cJSON_ArrayForEach(it, obj) {
+		if ((k = key_index(c, it, peer_keys, &seen)) < 0)
+			return k;
+		mark = path_key(c, it->string);
+		if (k == P_ENDPOINT)
+			rc = get_endpoint(c, it, false, &p->endpoint);
+		else if (k == P_KEY)
+			rc = get_z85(c, it, "a CURVE server key", p->server_key);
+		else if (k == P_KEY_FILE)
+			rc = get_path(c, it, "a key file path", &p->server_key_file);
+		else
+			rc = get_u32(c, it, 1, 3600000, &p->down_ms);
+		path_pop(c, mark);
+		if (rc)
+			return rc;
+	}
+	if (!(seen & (1u << P_ENDPOINT)))
+		return fail(c, "missing required key 'endpoint'");
+	if ((seen & (1u << P_KEY)) && (seen & (1u << P_KEY_FILE)))
+		return fail(c, "give 'server_key' or 'server_key_file', not both");
+	return 0;
+}
+
 static int parse_peers(struct pctx *c, const cJSON *obj)
 {
 	struct act__app *app = c->app;
@@ -1080,6 +1141,8 @@ static int parse_peers(struct pctx *c, const cJSON *obj)
 			rc = fail(c, "peer name %s %s", q(g, it->string), why);
 		else if (!(p->name = strdup(it->string)))
 			rc = fail_oom(c);
+		else if (cJSON_IsObject(it))
+			rc = parse_peer_object(c, it, p);
 		else
 			rc = get_endpoint(c, it, false, &p->endpoint);
 		path_pop(c, mark);
@@ -1089,9 +1152,6 @@ static int parse_peers(struct pctx *c, const cJSON *obj)
 	strset_fini(&names);
 	return rc;
 }
-
-static const char z85_chars[] =
-	"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 
 static int parse_allow(struct pctx *c, const cJSON *arr)
 {
@@ -1286,6 +1346,17 @@ static int cross_checks(struct pctx *c, unsigned seen)
 		mark = path_push(c, ".peers");
 		path_key(c, app->peers[i].name);
 		rc = fail(c, "a peer cannot have the node's own name");
+		path_pop(c, mark);
+		return rc;
+	}
+	for (uint32_t i = 0; i < app->n_peers && !app->curve.enabled; i++) {
+		if (!app->peers[i].server_key[0] && !app->peers[i].server_key_file)
+			continue;
+		/* A CURVE client needs a keypair of its own: the node's. */
+		mark = path_push(c, ".peers");
+		path_key(c, app->peers[i].name);
+		rc = fail(c, "a peer with a CURVE server key needs the node's own keypair: add "
+		          "\"curve\": {\"secret_key_file\", \"public_key_file\"}");
 		path_pop(c, mark);
 		return rc;
 	}
@@ -1623,6 +1694,7 @@ void act__app_free(struct act__app *app)
 	for (uint32_t i = 0; i < app->n_peers && app->peers; i++) {
 		free(app->peers[i].name);
 		free(app->peers[i].endpoint);
+		free(app->peers[i].server_key_file);
 	}
 	free(app->peers);
 	free(app->curve.secret_key_file);

@@ -32,7 +32,12 @@
  *   backoff         { initial_ms 0..3600000 [10], factor 1.0..1000.0 [2.0],
  *                     max_ms initial_ms..3600000 [10000],
  *                     reset_after_ms 0..86400000 [10000] }
- *   peers           { NAME: connectable endpoint, ... }  (NAME as node)
+ *   peers           { NAME: connectable endpoint, or
+ *                     NAME: { endpoint (required), server_key (40-char
+ *                     Z85) or server_key_file (relative to the app
+ *                     file's dir; not both), peer_down_ms 1..3600000
+ *                     [3000] }, ... }  (NAME as node); a server key
+ *                     needs "curve" (the node's keypair is the client's)
  *   limits          { max_frame_bytes 256..2^30 [1048576],
  *                     max_depth 1..1000 [32],
  *                     max_string_bytes 1..max_frame_bytes [65536],
@@ -121,6 +126,11 @@ struct act__app_group {
 struct act__app_peer {
 	char *name;
 	char *endpoint;
+	/* CURVE server key of the peer (Z85), from "server_key" or read by
+	 * actorsd from "server_key_file"; "" for a plain peer. */
+	char server_key[ACT__APP_Z85_KEY_LEN + 1];
+	char *server_key_file;        /* resolved against base_dir, or NULL */
+	uint32_t down_ms;             /* "peer_down_ms" (0: the default) */
 };
 
 struct act__app_backoff {

@@ -31,6 +31,8 @@
 #include "loop.h"
 #include "message.h"
 #include "node.h"
+#include "peers.h"
+#include "remote-ask.h"
 #include "utf8.h"
 
 _Static_assert(ACT__WIRE_NAME_MAX <= ACT__REMOTE_NAME_MAX && ACT__WIRE_NAME_MAX <= ACT__ENDPOINT_MAX,
@@ -73,7 +75,16 @@ struct peer {
 	void *sock;
 	bool proven;            /* a handshake succeeded: a real peer is there */
 	bool pinned;            /* named in the app file: never a stranger */
-	void *mon;              /* a stranger's monitor (PAIR), until proven */
+	bool curve;             /* a CURVE client of the peer's server key */
+	void *mon;              /* a stranger's monitor (PAIR) until proven; a pinned
+	                         * peer's for good (its state, failed handshakes) */
+	enum { PEER_CONNECTING, PEER_UP, PEER_DOWN } state;
+	bool shaking;           /* connected, handshake not done yet */
+	bool mon_full;          /* mon reports every state change (pinned, watched) */
+	uint64_t down_since_ns; /* not up since (0 while up) */
+	uint32_t down_ms;       /* peer_down_ms of the app file, 0: the default */
+	uint64_t handshakes, hs_failed;
+	uint64_t last_up_ns;    /* last handshake that succeeded */
 	uint64_t sent, refused;
 	uint64_t last_used_ns;
 	/* Our own bounded queue behind ZeroMQ's: a slow peer does not block
@@ -135,6 +146,8 @@ struct act__gateway {
 	struct { int fd; char addr[64]; } conns[64];
 	uint32_t n_conns;
 	struct pending pend;
+	struct act__rask *rask;    /* outstanding remote asks (remote-ask.c) */
+	struct act__watches *watches; /* monitors of remote refs (peers.c) */
 	bool more;              /* the last pump stopped at its batch limit */
 	/* counters */
 	uint64_t frames_in, frames_out, rejects_sent, rejects_received;
@@ -146,6 +159,17 @@ struct act__gateway {
 	uint64_t peers_refused;   /* no socket for a new stranger: envelope dropped */
 	uint64_t reply_routed;    /* inbound envelopes admitted as replies to our sends */
 	uint64_t connections, disconnects; /* transport (oversized frames drop one) */
+	uint64_t hs_failed_in, hs_failed_out; /* CURVE handshakes refused, by side */
+	char curve_public[41], curve_secret[41]; /* our keypair ("" without CURVE) */
+	/*
+	 * Endpoints that CURVE clients holding a peer's server key advertised
+	 * (the key maps to a peer of the app file; the endpoint need not be
+	 * the one written there): our sockets to them are CURVE clients of
+	 * that key too, so replies go back encrypted.  Replaced in turn.
+	 */
+	struct { char endpoint[ACT__ENDPOINT_MAX + 1]; uint32_t peer; } learned[64];
+	uint32_t n_learned, next_learned;
+	const char *cur_key;       /* User-Id (Z85 client key) of the frame being handled */
 	/* Per participant: its ring stayed full for PENDING_MAX_NS; envelopes
 	 * for it are refused at once until one goes in again. */
 	bool stalled[ACT__MAX_PARTS];
@@ -285,8 +309,8 @@ static int peer_lru(const struct act__gateway *gw, bool strangers)
 	return best;
 }
 
-/* Whether endpoint ep (normalised) is a peer named in the app file. */
-static bool configured(const struct act__gateway *gw, const char *ep)
+/* The peer named in the app file at endpoint ep (normalised), or NULL. */
+static const struct act__peer_def *configured(const struct act__gateway *gw, const char *ep)
 {
 	const struct act__registry *reg = &gw->n->reg;
 	char norm[ACT__ENDPOINT_MAX + 1];
@@ -295,8 +319,11 @@ static bool configured(const struct act__gateway *gw, const char *ep)
 		if (reg->peers[i].endpoint &&
 		    !act__wire_normalize_endpoint(reg->peers[i].endpoint, norm, sizeof norm) &&
 		    !strcmp(norm, ep))
-			return true;
-	return false;
+			return &reg->peers[i];
+	for (uint32_t i = 0; i < gw->n_learned; i++)
+		if (!strcmp(gw->learned[i].endpoint, ep) && gw->learned[i].peer < reg->n_peers)
+			return &reg->peers[gw->learned[i].peer];
+	return NULL;
 }
 
 static bool endpoint_ok(const char *ep)
@@ -322,7 +349,8 @@ static struct peer *get_peer(struct act__gateway *gw, const char *endpoint, int 
 			gw->peers[i].last_used_ns = now;
 			return &gw->peers[i];
 		}
-	pinned = configured(gw, ep);
+	const struct act__peer_def *def = configured(gw, ep);
+	pinned = def != NULL;
 	if (!pinned) {
 		/* A stranger: its own budget, and only strangers make way for it. */
 		if (now - gw->stranger_window_ns > 1000000000ull) {
@@ -377,13 +405,40 @@ static struct peer *get_peer(struct act__gateway *gw, const char *endpoint, int 
 	v = SNDHWM;
 	zmq_setsockopt(p->sock, ZMQ_SNDHWM, &v, sizeof v);
 	p->pinned = pinned;
-	if (!pinned) {
-		/* Watch for the handshake that makes it a known peer; without a
-		 * monitor it stays a stranger, which is only less forgiving. */
+	p->mon_full = pinned;
+	p->down_since_ns = now;
+	p->down_ms = def ? def->down_ms : 0;
+	if (def && def->server_key[0]) {
+		/* A CURVE server: we are its client, with the node's keypair. */
+		if (!gw->curve_secret[0] ||
+		    zmq_setsockopt(p->sock, ZMQ_CURVE_SERVERKEY, def->server_key, 41) < 0 ||
+		    zmq_setsockopt(p->sock, ZMQ_CURVE_PUBLICKEY, gw->curve_public, 41) < 0 ||
+		    zmq_setsockopt(p->sock, ZMQ_CURVE_SECRETKEY, gw->curve_secret, 41) < 0) {
+			char e1[ESC_CAP];
+			*err = gw->curve_secret[0] ? -errno : -EPERM;
+			gw->peers_refused++;
+			log_rl(gw, RL_PEER, "cannot be a CURVE client of peer '%s' at %s: %s; envelope "
+			       "dropped", def->name, esc(ep, e1, sizeof e1),
+			       gw->curve_secret[0] ? zmq_strerror(errno) : "the node has no keypair");
+			zmq_close(p->sock);
+			return NULL;
+		}
+		p->curve = true;
+	}
+	{
+		/* A stranger: watch for the handshake that makes it a known
+		 * peer (without a monitor it stays a stranger, which is only
+		 * less forgiving).  A peer of the app file: watch it for good,
+		 * for its state and its failed handshakes (a wrong key). */
 		char name[64];
+		int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
+		if (pinned)
+			events |= ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+			          ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+			          ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
 		snprintf(name, sizeof name, "inproc://actors.gateway.peer.%llu",
 		         (unsigned long long)++gw->mon_seq);
-		if (zmq_socket_monitor(p->sock, name, ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == 0) {
+		if (zmq_socket_monitor(p->sock, name, events) == 0) {
 			p->mon = zmq_socket(gw->ctx, ZMQ_PAIR);
 			if (p->mon && zmq_connect(p->mon, name) < 0) {
 				zmq_close(p->mon);
@@ -417,15 +472,117 @@ static void peer_sent(struct act__gateway *gw, struct peer *p)
 	gw->frames_out++;
 }
 
-/* Strangers whose handshake succeeded become known peers. */
+/* One event of peer p's monitor. */
+static void peer_event(struct act__gateway *gw, struct peer *p, uint16_t event, uint32_t value)
+{
+	char e1[ESC_CAP];
+
+	switch (event) {
+	case ZMQ_EVENT_CONNECTED:
+		p->shaking = true;
+		break;
+	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+		p->shaking = false;
+		p->state = PEER_UP;
+		p->down_since_ns = 0;
+		p->handshakes++;
+		p->last_up_ns = act__now_ns();
+		break;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+		p->shaking = false;
+		p->hs_failed++;
+		gw->hs_failed_out++;
+		log_rl(gw, RL_PEER, "handshake with %s failed (%s, %u)%s", esc(p->endpoint, e1, sizeof e1),
+		       event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "refused by its authentication" :
+		       event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol" : "no detail",
+		       (unsigned)value, p->curve ? ": is its server_key right?" : "");
+		break;
+	case ZMQ_EVENT_DISCONNECTED:
+		if (p->shaking && p->curve) {
+			/* A CURVE server that cannot open our HELLO (we used a key
+			 * that is not its own) just hangs up: that is a refusal. */
+			p->hs_failed++;
+			gw->hs_failed_out++;
+			log_rl(gw, RL_PEER, "CURVE handshake with %s failed: the peer hung up (is its "
+			       "server_key right?)", esc(p->endpoint, e1, sizeof e1));
+		}
+		p->shaking = false;
+		if (p->state == PEER_UP || !p->down_since_ns)
+			p->down_since_ns = act__now_ns();
+		p->state = PEER_DOWN;
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * Makes p's monitor report every state change (a watched peer).  A
+ * stranger's monitor only waited for its handshake; a proven stranger
+ * has none left: what it knew is kept as the state.
+ */
+static void watch_fully(struct act__gateway *gw, struct peer *p)
+{
+	char name[64];
+
+	if (p->mon_full)
+		return;
+	if (p->mon) {
+		zmq_socket_monitor(p->sock, NULL, 0);
+		zmq_close(p->mon);
+		p->mon = NULL;
+	}
+	if (p->proven) {
+		p->state = PEER_UP;
+		p->down_since_ns = 0;
+	}
+	snprintf(name, sizeof name, "inproc://actors.gateway.peer.%llu",
+	         (unsigned long long)++gw->mon_seq);
+	if (zmq_socket_monitor(p->sock, name, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+	                       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+	                       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	                       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) < 0)
+		return;
+	p->mon = zmq_socket(gw->ctx, ZMQ_PAIR);
+	if (p->mon && zmq_connect(p->mon, name) < 0) {
+		zmq_close(p->mon);
+		p->mon = NULL;
+	}
+	if (!p->mon) {
+		zmq_socket_monitor(p->sock, NULL, 0);
+		return;
+	}
+	p->mon_full = true;
+}
+
+int act__gw_peer_state(struct act__gateway *gw, const char *endpoint, uint64_t *down_for_ns,
+                       uint32_t *down_ms)
+{
+	int err = 0;
+	struct peer *p = get_peer(gw, endpoint, &err);
+
+	if (!p)
+		return err;
+	watch_fully(gw, p);
+	if (!p->mon_full)
+		return -ENOTSUP; /* cannot be watched: no monitor */
+	*down_ms = p->down_ms ? p->down_ms : ACT__PEER_DOWN_MS_DEFAULT;
+	*down_for_ns = p->state == PEER_UP || !p->down_since_ns ? 0 :
+	               act__now_ns() - p->down_since_ns;
+	return 0;
+}
+
+/* Monitor events of the peers' sockets: strangers whose handshake
+ * succeeded become known peers; peers of the app file keep their state. */
 static void pump_peer_monitors(struct act__gateway *gw)
 {
-	for (uint32_t i = 0; i < gw->n_peers && gw->n_strangers; i++) {
+	for (uint32_t i = 0; i < gw->n_peers; i++) {
 		struct peer *p = &gw->peers[i];
-		bool shook = false;
 
 		while (p->mon) {
-			uint32_t ev = 0;
+			uint32_t ev = 0, value = 0;
 			size_t sz = sizeof ev;
 			zmq_msg_t m;
 			uint16_t event = 0;
@@ -437,8 +594,10 @@ static void pump_peer_monitors(struct act__gateway *gw)
 				zmq_msg_close(&m);
 				break;
 			}
-			if (zmq_msg_size(&m) >= 2)
+			if (zmq_msg_size(&m) >= 6) {
 				memcpy(&event, zmq_msg_data(&m), 2);
+				memcpy(&value, (const char *)zmq_msg_data(&m) + 2, 4);
+			}
 			while (zmq_msg_more(&m)) {
 				zmq_msg_close(&m);
 				zmq_msg_init(&m);
@@ -446,16 +605,15 @@ static void pump_peer_monitors(struct act__gateway *gw)
 					break;
 			}
 			zmq_msg_close(&m);
-			shook |= event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
-			if (shook)
-				break;
-		}
-		if (shook) {
-			zmq_socket_monitor(p->sock, NULL, 0);
-			zmq_close(p->mon);
-			p->mon = NULL;
-			p->proven = true;
-			gw->n_strangers--;
+			peer_event(gw, p, event, value);
+			if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !p->proven && !p->pinned &&
+			    !p->mon_full) {
+				zmq_socket_monitor(p->sock, NULL, 0);
+				zmq_close(p->mon);
+				p->mon = NULL;
+				p->proven = true;
+				gw->n_strangers--;
+			}
 		}
 	}
 }
@@ -725,6 +883,41 @@ static bool pend_retry(struct act__gateway *gw)
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 /*
+ * A CURVE client whose key is a peer's server key advertised endpoint ep:
+ * remember it, so that what we send there is encrypted for that peer.  A
+ * plain socket we already hold for ep is dropped (made again with CURVE).
+ */
+static void learn_key(struct act__gateway *gw, const char *endpoint)
+{
+	const struct act__registry *reg = &gw->n->reg;
+	char ep[ACT__ENDPOINT_MAX + 1];
+	uint32_t k;
+
+	for (k = 0; k < reg->n_peers; k++)
+		if (reg->peers[k].server_key[0] && !strcmp(reg->peers[k].server_key, gw->cur_key))
+			break;
+	if (k == reg->n_peers || !endpoint_ok(endpoint) ||
+	    act__wire_normalize_endpoint(endpoint, ep, sizeof ep))
+		return;
+	const struct act__peer_def *known = configured(gw, ep);
+	if (known == &reg->peers[k])
+		return; /* the common case: written in the app file, or learned */
+	if (known)
+		return; /* another peer's endpoint: the app file wins */
+	uint32_t slot = gw->n_learned < 64 ? gw->n_learned++ : gw->next_learned++ % 64;
+	snprintf(gw->learned[slot].endpoint, sizeof gw->learned[slot].endpoint, "%s", ep);
+	gw->learned[slot].peer = k;
+	for (uint32_t i = 0; i < gw->n_peers; i++)
+		if (!strcmp(gw->peers[i].endpoint, ep) && !gw->peers[i].curve) {
+			peer_drop(gw, i);
+			break;
+		}
+	char e1[ESC_CAP];
+	act__info("gateway: %s is peer '%s' (its CURVE key): replies there are encrypted",
+	          esc(ep, e1, sizeof e1), reg->peers[k].name);
+}
+
+/*
  * One inbound frame.  The frame is checked in a single pass without
  * building a tree (act__wire_parse_view): the names are decoded, and the
  * message object goes to the worker as the peer's own text, numbers and
@@ -754,6 +947,10 @@ static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 	}
 	if (!strcmp(env.message_type, "Reject"))
 		gw->rejects_received++;
+	if (gw->cur_key && env.sender_endpoint)
+		learn_key(gw, env.sender_endpoint);
+	if (act__rask_inbound(gw->rask, &env))
+		return; /* an answer to one of our remote asks */
 	/* A declared actor, or a named spawned one (reachable if its
 	 * behaviour says remote: true). */
 	struct act__target tgt;
@@ -864,9 +1061,9 @@ static void pump_zap(struct act__gateway *gw)
 			zmq_msg_close(&x);
 		}
 		bool ok = false;
+		char z85[41] = "";
 		if (nf >= 7 && zmq_msg_size(&f[5]) == 5 && !memcmp(zmq_msg_data(&f[5]), "CURVE", 5) &&
 		    zmq_msg_size(&f[6]) == 32) {
-			char z85[41];
 			zmq_z85_encode(z85, zmq_msg_data(&f[6]), 32);
 			ok = gw->n_allow == 0;
 			for (uint32_t i = 0; i < gw->n_allow && !ok; i++)
@@ -886,7 +1083,8 @@ static void pump_zap(struct act__gateway *gw)
 			         ZMQ_SNDMORE | ZMQ_DONTWAIT);
 			zmq_send(gw->zap, code, 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
 			zmq_send(gw->zap, ok ? "OK" : "denied", ok ? 2 : 6, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-			zmq_send(gw->zap, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+			/* User-Id: the client's key, which maps a frame to a peer. */
+			zmq_send(gw->zap, z85, ok ? strlen(z85) : 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
 			zmq_send(gw->zap, "", 0, ZMQ_DONTWAIT);
 		}
 		for (int i = 0; i < nf; i++)
@@ -954,6 +1152,16 @@ static void pump_monitor(struct act__gateway *gw)
 			uint32_t k = gw->n_conns < 64 ? gw->n_conns++ : (uint32_t)(gw->connections % 64);
 			gw->conns[k].fd = (int)value;
 			peer_addr((int)value, gw->conns[k].addr, sizeof gw->conns[k].addr);
+		} else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+		           event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+		           event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+			/* A client with a wrong server key, no CURVE, or refused by
+			 * the allow-list (then auth_denied counts it too). */
+			gw->hs_failed_in++;
+			log_rl(gw, RL_CONN, "a client's handshake failed (%s, %u)",
+			       event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "not allowed" :
+			       event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol: wrong server key?" :
+			       "no detail", (unsigned)value);
 		} else if (event == ZMQ_EVENT_DISCONNECTED) {
 			const char *addr = "an unknown peer";
 			gw->disconnects++;
@@ -977,6 +1185,8 @@ void act__gw_pump(struct act__gateway *gw)
 		pump_monitor(gw);
 	pump_peer_monitors(gw);
 	gw->queues_left = flush_queues(gw);
+	act__rask_pump(gw->rask);
+	act__peers_check(gw, gw->watches);
 	if (gw->zap)
 		pump_zap(gw);
 	gw->more = false;
@@ -994,7 +1204,10 @@ void act__gw_pump(struct act__gateway *gw)
 			zmq_msg_close(&m);
 			return;
 		}
+		/* The ZAP handler made the client's key its User-Id (CURVE only). */
+		gw->cur_key = gw->zap ? zmq_msg_gets(&m, "User-Id") : NULL;
 		handle_frame(gw, zmq_msg_data(&m), zmq_msg_size(&m));
+		gw->cur_key = NULL;
 		zmq_msg_close(&m);
 	}
 	/* Frames may be left: the edge-triggered fd will not say so again. */
@@ -1003,7 +1216,7 @@ void act__gw_pump(struct act__gateway *gw)
 
 bool act__gw_busy(const struct act__gateway *gw)
 {
-	return gw->pend.set || gw->queues_left;
+	return gw->pend.set || gw->queues_left || act__rask_busy(gw->rask);
 }
 
 bool act__gw_more(const struct act__gateway *gw)
@@ -1053,6 +1266,11 @@ void act__gw_arm(struct act__gateway *gw)
 
 const char *act__gw_advertise(const struct act__gateway *gw) { return gw->advertise; }
 
+struct act__rask *act__gw_rask(struct act__gateway *gw) { return gw->rask; }
+struct act__watches *act__gw_watches(struct act__gateway *gw) { return gw->watches; }
+struct act_node *act__gw_node(struct act__gateway *gw) { return gw->n; }
+bool act__gw_watching(const struct act__gateway *gw) { return act__peers_watching(gw->watches); }
+
 void act__gw_status(const struct act__gateway *gw, cJSON *out)
 {
 	cJSON *g = cJSON_AddObjectToObject(out, "gateway"), *m, *peers;
@@ -1079,6 +1297,10 @@ void act__gw_status(const struct act__gateway *gw, cJSON *out)
 	cJSON_AddNumberToObject(g, "reply_routes", gw->n_routes);
 	cJSON_AddNumberToObject(g, "connections", (double)gw->connections);
 	cJSON_AddNumberToObject(g, "disconnects", (double)gw->disconnects);
+	cJSON_AddNumberToObject(g, "handshakes_failed_in", (double)gw->hs_failed_in);
+	cJSON_AddNumberToObject(g, "handshakes_failed_out", (double)gw->hs_failed_out);
+	act__rask_status(gw->rask, g);
+	act__peers_status(gw->watches, g);
 	uint64_t total = 0;
 	m = cJSON_AddObjectToObject(g, "malformed");
 	for (int e = 1; e < ACT__WIRE_N_ERRS; e++) {
@@ -1095,8 +1317,19 @@ void act__gw_status(const struct act__gateway *gw, cJSON *out)
 		cJSON_AddNumberToObject(o, "sent", (double)p->sent);
 		cJSON_AddNumberToObject(o, "refused", (double)p->refused);
 		cJSON_AddNumberToObject(o, "queued", p->q_len);
-		cJSON_AddBoolToObject(o, "connected", p->proven);
+		cJSON_AddBoolToObject(o, "connected", p->proven || p->state == PEER_UP);
 		cJSON_AddBoolToObject(o, "configured", p->pinned);
+		cJSON_AddBoolToObject(o, "curve", p->curve);
+		if (p->mon_full) {
+			static const char *const names[] = { "connecting", "up", "down" };
+			uint64_t now = act__now_ns();
+			cJSON_AddStringToObject(o, "state", names[p->state]);
+			cJSON_AddNumberToObject(o, "handshakes", (double)p->handshakes);
+			cJSON_AddNumberToObject(o, "handshakes_failed", (double)p->hs_failed);
+			/* -1: never up */
+			cJSON_AddNumberToObject(o, "last_up_ms_ago", p->last_up_ns ?
+			                        (double)((now - p->last_up_ns) / 1000000u) : -1.0);
+		}
 		cJSON_AddItemToArray(peers, o);
 	}
 }
@@ -1144,11 +1377,17 @@ struct act__gateway *act__gw_new(struct act_node *n, const struct act__gw_config
 	gw->mon_evh.fn = on_mon;
 	gw->lim = cfg->limits;
 	gw->all_remote = cfg->all_remote;
+	if (cfg->curve_secret && cfg->curve_public) {
+		snprintf(gw->curve_secret, sizeof gw->curve_secret, "%s", cfg->curve_secret);
+		snprintf(gw->curve_public, sizeof gw->curve_public, "%s", cfg->curve_public);
+	}
 	gw->pull_fd = gw->zap_fd = gw->mon_fd = -1;
 	gw->peers = calloc(MAX_PEERS, sizeof *gw->peers);
 	gw->routes = calloc(MAX_ROUTES, sizeof *gw->routes);
+	gw->rask = act__rask_new(n);
+	gw->watches = act__watches_new();
 	gw->ctx = zmq_ctx_new();
-	if (!gw->peers || !gw->routes || !gw->ctx) {
+	if (!gw->peers || !gw->routes || !gw->rask || !gw->watches || !gw->ctx) {
 		*err = -ENOMEM;
 		goto fail;
 	}
@@ -1188,7 +1427,10 @@ struct act__gateway *act__gw_new(struct act_node *n, const struct act__gw_config
 	}
 	/* Without the monitor only the disconnect counters are lost. */
 	if (zmq_socket_monitor(gw->pull, "inproc://actors.gateway.monitor",
-	                       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) == 0) {
+	                       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
+	                       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+	                       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	                       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
 		gw->mon = zmq_socket(gw->ctx, ZMQ_PAIR);
 		fdl = sizeof gw->mon_fd;
 		if (!gw->mon || zmq_connect(gw->mon, "inproc://actors.gateway.monitor") < 0 ||
@@ -1223,6 +1465,8 @@ void act__gw_free(struct act__gateway *gw)
 	if (!gw)
 		return;
 	pend_free(&gw->pend);
+	act__rask_free(gw->rask);
+	act__watches_free(gw->watches);
 	for (uint32_t i = 0; gw->peers && i < gw->n_peers; i++)
 		peer_close(&gw->peers[i]);
 	if (gw->pull && gw->mon)
@@ -1238,5 +1482,6 @@ void act__gw_free(struct act__gateway *gw)
 	free(gw->peers);
 	free(gw->routes);
 	free(gw->allow);
+	explicit_bzero(gw->curve_secret, sizeof gw->curve_secret);
 	free(gw);
 }

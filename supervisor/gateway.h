@@ -50,6 +50,14 @@ void act__gw_free(struct act__gateway *gw);
 
 /* The endpoint peers should reply to (what we advertise). */
 const char *act__gw_advertise(const struct act__gateway *gw);
+/* The table of outstanding remote asks (remote-ask.h). */
+struct act__rask *act__gw_rask(struct act__gateway *gw);
+/* The watches on remote peers (peers.h), and the node. */
+struct act__watches *act__gw_watches(struct act__gateway *gw);
+struct act_node *act__gw_node(struct act__gateway *gw);
+/* True while remote refs are monitored: the loop comes back within 50 ms
+ * to see whether a peer has been down for its peer_down_ms. */
+bool act__gw_watching(const struct act__gateway *gw);
 
 /* Arms polls on the sockets' ZMQ_FDs through the node's loop; their
  * events come back to this file and pump the sockets. */
@@ -68,6 +76,16 @@ bool act__gw_more(const struct act__gateway *gw);
  */
 int act__gw_send(struct act__gateway *gw, const char *peer, const char *endpoint,
                  const char *type, const char *json, size_t json_len, const char *from);
+
+/*
+ * For a watch on endpoint's peer (supervisor/peers.c): makes sure a socket
+ * to it exists and reports its state changes, and says for how long it
+ * has not been up (0: up now) and its peer_down_ms.  0 or a negative code
+ * (the endpoint cannot be used, no socket for it).
+ */
+#define ACT__PEER_DOWN_MS_DEFAULT 3000u
+int act__gw_peer_state(struct act__gateway *gw, const char *endpoint, uint64_t *down_for_ns,
+                       uint32_t *down_ms);
 
 /* Adds the gateway's counters to a status object. */
 void act__gw_status(const struct act__gateway *gw, cJSON *out);

@@ -144,6 +144,9 @@ void act__loop_once(act_node_t *n)
 			timeout_ns = 1000000u;
 		if (act__gw_more(n->gw))
 			timeout_ns = 0;
+		/* Watched peers (peers.c): see their state changes in time. */
+		if (act__gw_watching(n->gw) && timeout_ns > 50000000u)
+			timeout_ns = 50000000u;
 	}
 
 	if (!act__doorbell_prepare_sleep(p0))

@@ -26,6 +26,8 @@
 #include "node.h"
 #include "pool.h"
 #include "poolsup.h"
+#include "peers.h"
+#include "remote-ask.h"
 #include "route.h"
 
 /* True if id can be a spawned actor's of this node. */
@@ -212,7 +214,9 @@ static bool handle_outbound(act_node_t *n, uint32_t from, const struct act__env 
 		    atomic_load_explicit(&r->word, memory_order_relaxed) == w1)
 			from_name = dyn_name;
 	}
-	int rc = act__gw_send(n->gw, jv.peer, jv.endpoint, jv.type, jv.json, jv.json_len, from_name);
+	int rc = (e->rec.flags & ACT__ENV_ASK) ?
+	         act__gw_ask(n->gw, from, e, &jv, from_name) : /* remote-ask.c */
+	         act__gw_send(n->gw, jv.peer, jv.endpoint, jv.type, jv.json, jv.json_len, from_name);
 	if (rc == ACT_EFULL)
 		return false;
 	if (rc)
@@ -262,6 +266,10 @@ static bool handle_sup_record(act_node_t *n, uint32_t from, const struct act__re
 		                n->dl && act__dl_path(n->dl) ? act__dl_path(n->dl) : "");
 		break;
 	}
+	case ACT__CTRL_PEER_WATCH:
+	case ACT__CTRL_PEER_UNWATCH: /* act_monitor() of a remote ref (peers.c) */
+		act__peers_ctrl(n, from, e->type, e + 1, rec->len - (uint32_t)sizeof *e);
+		break;
 	default:
 		act__warn_every("unknown control record %u from group %u", e->type, from);
 	}

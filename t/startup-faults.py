@@ -204,6 +204,7 @@ with tap:
         for name, key in (("server.key", sec), ("server.pub", pub)):
             with open(os.path.join(d, name), "w") as f:
                 f.write(key + "\n")
+            os.chmod(os.path.join(d, name), 0o600)  # a secret key must be private
         with open(os.path.join(d, "app.json"), "w") as f:
             json.dump(app(endpoint="tcp://127.0.0.1:*",
                           curve={"secret_key_file": "server.key",

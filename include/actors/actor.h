@@ -179,7 +179,9 @@ ACT_API const char *act_ref_name(const act_ctx *ctx, act_ref ref);
  * normalised to localhost).  Sending to it goes through the supervisor's
  * gateway as JSON (the message type's descriptor is the codec).  Returns
  * ACT_NOBODY if the name or endpoint is unusable or the table is full
- * (1024 remote refs per group).
+ * (1024 remote refs per group).  endpoint "@NAME" names a peer of the app
+ * file ("peers"): its endpoint, and - if the app file gives its
+ * "server_key" - CURVE on the way there (as act_lookup("actor@NAME")).
  */
 ACT_API act_ref act_ref_remote(act_ctx *ctx, const char *name, const char *endpoint);
 
@@ -218,8 +220,12 @@ ACT_API int act_forward(act_ctx *ctx, act_ref to);
 
 /*
  * The completion of an ask: status is 0 with the reply's type and message,
- * or ACT_ETIMEDOUT (type and reply NULL).  Runs on the asking actor's
- * thread, like a handler, with the asking actor's state.
+ * or ACT_ETIMEDOUT (type and reply NULL).  For an ask to a remote ref also
+ * ACT_EREJECTED, with reply_type &act_reject_type and the act_reject (the
+ * remote node, or our gateway, could not deliver the request: reason says
+ * why), or ACT_EPROTO (type and reply NULL) for a reply this node cannot
+ * decode.  Runs on the asking actor's thread, like a handler, with the
+ * asking actor's state.
  */
 typedef void (*act_ask_fn)(act_ctx *ctx, void *state, int status,
                            const act_type *reply_type, const void *reply,
@@ -231,6 +237,13 @@ typedef void (*act_ask_fn)(act_ctx *ctx, void *state, int status,
  * timeout_ms, cb runs with ACT_ETIMEDOUT, and a late reply is counted as a
  * dead letter.  Never blocks.  Same errors as act_send, plus -ENOSPC if the
  * actor has too many asks outstanding.
+ *
+ * `to` may be a remote ref (act_ref_remote(), act_lookup("a@peer")): the
+ * request leaves with sender_actor "<asker>~ask-<n>.<token>", a name of
+ * its own that the peer answers like any sender (no new wire field), and
+ * the first envelope that comes back to that name completes the ask -
+ * a Reject as ACT_EREJECTED.  The name is retired on the reply or at
+ * timeout_ms; what comes to it later is a dead letter (gateway "asks").
  */
 ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg,
                     uint32_t timeout_ms, act_ask_fn cb, uint64_t cookie);
@@ -316,6 +329,14 @@ ACT_API int act_stop(act_ctx *ctx, act_ref who);
  * made there: an actor already gone gives Down "noproc", and so does one
  * with ACT_MONITORS_MAX monitors ("noproc: too many monitors"); in the
  * caller's group that is -ENOSPC.
+ */
+/*
+ * For a remote `who` (act_ref_remote()), the watch is on its node: Down
+ * {actor, "peer unreachable"} from `who` once the peer's endpoint has had
+ * no ZeroMQ connection for its peer_down_ms (app file "peers", default
+ * 3000), at once if it is unreachable already.  The Down consumes the
+ * monitor; monitor again to keep watching (there is no Up notice).  A Down
+ * on its way may still arrive after act_demonitor() of a remote monitor.
  */
 #define ACT_MONITORS_MAX 8
 ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id);

@@ -48,6 +48,7 @@ extern "C" {
 #define ACT_ERANGE     (-ERANGE)    /* a number does not fit its field */
 #define ACT_EINVAL     (-EINVAL)    /* bad argument */
 #define ACT_ESTOPPED   (-ESHUTDOWN) /* the receiver stopped, or the node is stopping */
+#define ACT_EREJECTED  (-ECONNREFUSED) /* a remote ask was answered with a Reject */
 
 /*
  * Returns a static, human-readable description of err (a negative code as
