@@ -42,6 +42,7 @@
 #include "message.h"
 #include "metrics.h"
 #include "node.h"
+#include "recover.h"
 #include "ring.h"
 #include "route.h"
 
@@ -265,6 +266,29 @@ static void answer_ok(struct act__ctl_conn *c)
 
 /* ---- status ------------------------------------------------------------------------ */
 
+/* actorsctl upgrade: the answer goes out now (it is written before the
+ * loop turn ends); the exec follows at the end of the turn (recover.c). */
+static void do_upgrade(struct act__ctl_conn *c, struct act_node *n)
+{
+	if (!n->rec) {
+		answer_error(c, "unsupported", "this node cannot re-execute itself (embedded "
+		             "act_node_run(), not actorsd)");
+		return;
+	}
+	if (n->stopping) {
+		answer_error(c, "stopping", "the node is stopping");
+		return;
+	}
+	cJSON *a = cJSON_CreateObject();
+	cJSON_AddTrueToObject(a, "ok");
+	cJSON_AddStringToObject(a, "upgrading", "re-executing actorsd; the control socket "
+	                        "and the region carry over");
+	answer(c, a);
+	if (c->state == C_WRITING)
+		(void)flush(c);
+	act__recover_request_upgrade(n);
+}
+
 static cJSON *status_json(struct act_node *n)
 {
 	cJSON *a = cJSON_CreateObject(), *groups, *crashes;
@@ -284,6 +308,7 @@ static cJSON *status_json(struct act_node *n)
 	cJSON_AddStringToObject(a, "state", n->stopping ? "stopping" : "running");
 	cJSON_AddStringToObject(a, "strategy", act__strategy_name(n->pol.strategy));
 	cJSON_AddNumberToObject(a, "restarts", n->n_restarts_total);
+	act__recover_status(n, a); /* recovered, epochs, envelopes taken over */
 	groups = cJSON_AddArrayToObject(a, "groups");
 	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
 		const struct act__gstate *g = &n->gs[gi];
@@ -765,6 +790,8 @@ static void process(struct act__ctl *ctl, struct act__ctl_conn *c)
 	} else if (!strcmp(cmd, "stop")) {
 		answer_ok(c);
 		act__node_stop(n, ACT_EXIT_OK, "stop requested by actorsctl");
+	} else if (!strcmp(cmd, "upgrade")) {
+		do_upgrade(c, n);
 	} else if (!strcmp(cmd, "send")) {
 		do_inject(ctl, c, req, false);
 	} else if (!strcmp(cmd, "ask")) {
@@ -1227,6 +1254,18 @@ struct act__ctl *act__ctl_new(struct act_node *n, const char *path, int *err)
 		ctl->w_evh[i] = (struct ctl_evh){ { on_poll }, ctl, i | WRITE_TAG };
 	}
 	ctl->lfd = -1;
+	/* After an upgrade: the very socket the last process listened on,
+	 * with the clients that connected meanwhile still queued. */
+	if ((ctl->lfd = act__recover_ctl_fd(n, path)) >= 0) {
+		fcntl(ctl->lfd, F_SETFL, fcntl(ctl->lfd, F_GETFL) | O_NONBLOCK);
+		if (!(ctl->path = strdup(path)) || stat(path, &st) < 0) {
+			*err = ctl->path ? -errno : -ENOMEM;
+			goto fail;
+		}
+		ctl->dev = st.st_dev;
+		ctl->ino = st.st_ino;
+		return ctl;
+	}
 	if ((*err = check_path(path, why, sizeof why, &stale))) {
 		act__err("control socket %s", why);
 		goto fail;
@@ -1300,4 +1339,9 @@ void act__ctl_free(struct act__ctl *ctl)
 		unlink(ctl->path);
 	free(ctl->path);
 	free(ctl);
+}
+
+int act__ctl_listen_fd(const struct act__ctl *ctl)
+{
+	return ctl ? ctl->lfd : -1;
 }

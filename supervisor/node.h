@@ -21,6 +21,7 @@ struct act__ctl;
 struct act__ctl_conn;
 struct act__dlstore;
 struct act__gateway;
+struct act__recover;
 
 /*
  * The supervisor's view of one group: one state, changed only through
@@ -148,6 +149,7 @@ struct act_node {
 	bool out_blocked;         /* an outbound envelope waits for a full peer */
 	bool running, stopping, stop_done;
 	int exit_code;
+	struct act__recover *rec; /* actorsd: the region outlives us (recover.c); NULL: not */
 };
 
 /* ---- for the control server and actorsd ----------------------------------- */

@@ -277,6 +277,8 @@ class Node:
         self.app = dict(app)
         self.app.setdefault("node", name)
         self.app.setdefault("state_dir", "st")
+        # The region outlives actorsd (recover.c): each test keeps its own.
+        self.app.setdefault("runtime_dir", "run")
         self.state_dir = os.path.join(self.dir, self.app["state_dir"])
         self.sock = os.path.join(self.state_dir, "actorsd.sock")
         if "control_socket" in self.app:
