@@ -116,6 +116,7 @@ struct act__ctl {
 	struct ctl_evh r_evh[N_SLOTS], w_evh[N_SLOTS];
 	int lfd;
 	bool l_armed;
+	bool paused;          /* an upgrade waits: new clients stay in the backlog */
 	uint64_t accept_resume_ns;  /* out of fds: the listener rests until then */
 	uint64_t accept_warned_ns;
 	char *path;
@@ -978,7 +979,8 @@ static void ctl_event(struct act__ctl *ctl, uint32_t tag)
 
 	if (tag == LISTENER) {
 		ctl->l_armed = false;
-		accept_all(ctl);
+		if (!ctl->paused)
+			accept_all(ctl);
 		return;
 	}
 	if (slot >= N_SLOTS)
@@ -1013,7 +1015,7 @@ static void on_poll(struct act__evh *h, int res)
 
 void act__ctl_arm(struct act__ctl *ctl)
 {
-	if (!ctl->l_armed && act__now_ns() >= ctl->accept_resume_ns) {
+	if (!ctl->paused && !ctl->l_armed && act__now_ns() >= ctl->accept_resume_ns) {
 		act__loop_poll(&ctl->n->loop, &ctl->l_evh.evh, ctl->lfd, POLLIN);
 		ctl->l_armed = true;
 	}
@@ -1344,4 +1346,18 @@ void act__ctl_free(struct act__ctl *ctl)
 int act__ctl_listen_fd(const struct act__ctl *ctl)
 {
 	return ctl ? ctl->lfd : -1;
+}
+
+bool act__ctl_pause(struct act__ctl *ctl)
+{
+	bool idle = true;
+
+	if (!ctl)
+		return true;
+	ctl->paused = true;
+	/* Even a client that has not sent its request yet is waited for: it
+	 * connected, so it will (or close, or time out within the bound). */
+	for (uint32_t i = 0; i < N_SLOTS; i++)
+		idle &= !active(&ctl->conns[i]);
+	return idle;
 }

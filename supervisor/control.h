@@ -43,6 +43,14 @@ struct act__ctl *act__ctl_new(struct act_node *n, const char *path, int *err);
  * one bound.  NULL-safe. */
 void act__ctl_free(struct act__ctl *c);
 
+/*
+ * Before an upgrade: stop accepting (clients wait in the listen backlog,
+ * which crosses exec with the socket).  True once no accepted connection
+ * is left (each is served to its end first).
+ * NULL-safe.
+ */
+bool act__ctl_pause(struct act__ctl *ctl);
+
 /* The listening socket's fd (for an upgrade to hand over), or -1. */
 int act__ctl_listen_fd(const struct act__ctl *ctl);
 

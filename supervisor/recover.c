@@ -77,6 +77,7 @@
 #define REGION_NAME "region"
 #define KILL_WAIT_MS 5000
 #define MAX_OLD 1024
+#define UPGRADE_WAIT_MS 2000
 
 struct act__recover {
 	char *dir;            /* runtime directory, NULL: no region file */
@@ -90,6 +91,7 @@ struct act__recover {
 	bool from_store;      /* the region came from the fd store */
 	bool stored;          /* handed to the fd store */
 	bool upgrade;         /* requested */
+	uint64_t upgrade_by_ns; /* exec then even if clients are still served */
 	const char *source;   /* "file", "fdstore", "upgrade", "new" */
 	uint64_t epoch, prev_epoch;
 	uint64_t taken_over;  /* envelopes in the rings at adoption */
@@ -496,18 +498,33 @@ static void move_aside(struct act_node *n, int fd)
 	char stamp[32], name[64], *aside = NULL;
 	time_t now = time(NULL);
 	struct tm tm;
+	struct stat a, b;
+	bool ours = r->path && !r->from_store && stat(r->path, &a) == 0 &&
+	            fstat(fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(name, sizeof name, REGION_NAME ".refused-%s", stamp);
-	if (r->path && (aside = join(r->dir, "/", name))) {
-		struct stat a, b;
-		if (!r->from_store && stat(r->path, &a) == 0 && fstat(fd, &b) == 0 &&
-		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-			if (rename(r->path, aside) == 0)
+	/* A name no earlier refusal took (two in one second get .1, .2...). */
+	for (int i = 0; i < 1000; i++) {
+		if (i)
+			snprintf(name, sizeof name, REGION_NAME ".refused-%s.%d", stamp, i);
+		else
+			snprintf(name, sizeof name, REGION_NAME ".refused-%s", stamp);
+		free(aside);
+		if (!r->path || !(aside = join(r->dir, "/", name)))
+			break;
+		if (ours ? link(r->path, aside) == 0 : access(aside, F_OK) < 0)
+			break;
+		if (errno != EEXIST && (ours || errno != ENOENT)) {
+			act__err("cannot keep the region as %s: %s", aside, strerror(errno));
+			break;
+		}
+	}
+	if (aside) {
+		if (ours) {
+			/* linked above: the old name goes, the region stays */
+			if (unlink(r->path) == 0)
 				act__err("the old region is kept as %s", aside);
-			else
-				act__err("cannot rename %s to %s: %s", r->path, aside, strerror(errno));
 		} else {
 			/* A copy of the fd store's region, for the operator. */
 			int out = open(aside, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -554,14 +571,20 @@ static int adopt(struct act_node *n, int fd, const struct act__part_spec *spec, 
 	const char *bad;
 	int err;
 
-	err = act__shm_attach(&n->shm, fd, n->dir_hash, why, sizeof why);
+	/* The directory hash last: the group checks say more precisely what
+	 * differs, and most changes an operator makes are there. */
+	err = act__shm_attach(&n->shm, fd, 0, why, sizeof why);
 	if (err == -EPROTO)
 		return refuse(n, fd, where, why);
 	if (err) {
 		act__err("cannot map the region found in %s: %s", where, act_strerror(err));
 		return err;
 	}
-	if ((bad = mismatch(&n->shm, spec, np, buf, sizeof buf))) {
+	if (!(bad = mismatch(&n->shm, spec, np, buf, sizeof buf)) &&
+	    n->shm.hdr->directory_hash != n->dir_hash)
+		bad = "the actors or message types differ from the app file's (their ids "
+		      "in the queued envelopes would name others)";
+	if (bad) {
 		act__shm_detach(&n->shm, 0);
 		return refuse(n, fd, where, bad);
 	}
@@ -763,6 +786,26 @@ void act__recover_request_upgrade(struct act_node *n)
 		n->rec->upgrade = true;
 }
 
+/* Whether an upgrade can be attempted now (says why not). */
+static bool upgrade_possible(struct act_node *n)
+{
+	struct act__recover *r = n->rec;
+
+	if (!r->exe || !r->argv || !r->argv[0]) {
+		act__err("upgrade: the binary's path is unknown; not upgrading");
+		return false;
+	}
+	if (access(r->exe, X_OK) < 0) {
+		act__err("upgrade: %s: %s; not upgrading", r->exe, strerror(errno));
+		return false;
+	}
+	if (n->stopping) {
+		act__warn("upgrade: the node is stopping; not upgrading");
+		return false;
+	}
+	return true;
+}
+
 void act__recover_poll(struct act_node *n)
 {
 	struct act__recover *r = n->rec;
@@ -771,19 +814,19 @@ void act__recover_poll(struct act_node *n)
 
 	if (!r || !r->upgrade)
 		return;
+	if (!r->upgrade_by_ns && !upgrade_possible(n)) {
+		r->upgrade = false;
+		return;
+	}
+	/* Requests in progress on the control socket are finished first (at
+	 * most UPGRADE_WAIT_MS); new clients wait in the socket's queue. */
+	uint64_t now = act__now_ns();
+	if (!r->upgrade_by_ns)
+		r->upgrade_by_ns = now + UPGRADE_WAIT_MS * 1000000ull;
+	if (!act__ctl_pause(n->ctl) && now < r->upgrade_by_ns)
+		return;
 	r->upgrade = false;
-	if (!r->exe || !r->argv || !r->argv[0]) {
-		act__err("upgrade: the binary's path is unknown; not upgrading");
-		return;
-	}
-	if (access(r->exe, X_OK) < 0) {
-		act__err("upgrade: %s: %s; not upgrading", r->exe, strerror(errno));
-		return;
-	}
-	if (n->stopping) {
-		act__warn("upgrade: the node is stopping; not upgrading");
-		return;
-	}
+	r->upgrade_by_ns = 0;
 	ctl = act__ctl_listen_fd(n->ctl);
 	if (ctl >= 0)
 		snprintf(fds, sizeof fds, "region=%d,control=%d", n->shm.fd, ctl);
