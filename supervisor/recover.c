@@ -7,7 +7,7 @@
  * So actorsd keeps it where its next start finds it:
  *   - as a file, `region`, in a runtime directory (tmpfs: /run is one):
  *     the region is made there instead of in a memfd;
- *   - in systemd's file-descriptor store when $NOTIFY_SOCKET is set: a
+ *   - in systemd's file-descriptor store (see fdstore_wanted()): a
  *     datagram "FDSTORE=1\nFDNAME=region" with the fd in SCM_RIGHTS
  *     (FileDescriptorStoreMax= in the unit), given back at the next start
  *     through $LISTEN_FDS/$LISTEN_FDNAMES for $LISTEN_PID;
@@ -228,6 +228,25 @@ static int notify_fd(const char *state, int fd)
 		err = -errno;
 	close(s);
 	return err;
+}
+
+/*
+ * Whether to hand the region to systemd's fd store: under systemd
+ * ($NOTIFY_SOCKET) when the unit has one ($FDSTORE, the unit's
+ * FileDescriptorStoreMax=, set by systemd 254 and later), or, with an
+ * older systemd that does not say, when there is no region file to keep
+ * it instead (runtime_dir "").  A store that is not there costs nothing
+ * but systemd's log line; a region kept nowhere is lost with actorsd.
+ */
+static bool fdstore_wanted(const struct act__recover *r)
+{
+	const char *v = getenv("FDSTORE");
+
+	if (!getenv("NOTIFY_SOCKET"))
+		return false;
+	if (v && *v)
+		return strtoul(v, NULL, 10) > 0;
+	return !r->path;
 }
 
 /* The fd systemd passed under name, from $LISTEN_FDS/$LISTEN_FDNAMES if
@@ -543,7 +562,7 @@ static void move_aside(struct act_node *n, int fd)
 		}
 		free(aside);
 	}
-	if (r->from_store || getenv("NOTIFY_SOCKET")) {
+	if (r->from_store || fdstore_wanted(r)) {
 		char msg[160];
 		snprintf(msg, sizeof msg, "FDSTORE=1\nFDNAME=%s", name);
 		if (notify_fd(msg, fd) == 0)
@@ -726,7 +745,7 @@ void act__recover_started(struct act_node *n)
 
 	if (!r)
 		return;
-	if (getenv("NOTIFY_SOCKET")) {
+	if (fdstore_wanted(r)) {
 		int err = notify_fd("FDSTORE=1\nFDNAME=" REGION_NAME, n->shm.fd);
 		r->stored = err == 0;
 		if (err)

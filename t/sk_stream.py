@@ -84,6 +84,7 @@ class FdStore:
         names = sorted(self.fds)
         env = dict(node.env)
         env["NOTIFY_SOCKET"] = self.path
+        env["FDSTORE"] = "4"    # FileDescriptorStoreMax=, as systemd 254+ says it
         wrapper = ("import os, sys\n"
                    "fds = [int(x) for x in sys.argv[1].split(',') if x]\n"
                    "tmp = [os.dup(f) for f in fds]\n"

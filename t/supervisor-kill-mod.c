@@ -16,10 +16,14 @@
  *                full ring is retried in the handler: a relay that dropped
  *                or parked the envelope in its memory would lose it.
  *   sk_consumer  appends "sender seq flagged\n" to args.log per SkSeq,
- *                flagged = redelivered or redo, before its handler returns.
+ *                flagged = redelivered or redo, before its handler returns;
+ *                with args.first, each instance writes "PID NS" there
+ *                (CLOCK_MONOTONIC) when it handled its first envelope
+ *                (bench/bench-recovery.c).
  * So a duplicate in the log is legitimate only when flagged.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,7 +168,7 @@ static const act_behaviour relay_b = {
 
 /* ---- consumer ---------------------------------------------------------------- */
 
-struct consumer { int fd; };
+struct consumer { int fd, first_fd; bool stamped; };
 
 static int consumer_init(act_ctx *ctx, void *st, const char *args)
 {
@@ -172,7 +176,9 @@ static int consumer_init(act_ctx *ctx, void *st, const char *args)
 	cJSON *o = args_of(args);
 	const char *log = str_of(o, "log");
 	(void)ctx;
+	const char *first = str_of(o, "first");
 	c->fd = log ? open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) : -1;
+	c->first_fd = first ? open(first, O_WRONLY | O_CREAT | O_CLOEXEC, 0600) : -1;
 	cJSON_Delete(o);
 	return c->fd < 0 ? -EINVAL : 0;
 }
@@ -185,6 +191,14 @@ static void consumer_seq(act_ctx *ctx, void *st, const void *msg)
 	int n = snprintf(line, sizeof line, "%d %lld %d\n", m->sender, (long long)m->seq,
 	                 act_redelivered(ctx) > 0 || m->redo);
 	(void)!write(c->fd, line, (size_t)n);
+	if (c->first_fd >= 0 && !c->stamped) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		n = snprintf(line, sizeof line, "%10d %20llu\n", (int)getpid(),
+		             (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec);
+		(void)!pwrite(c->first_fd, line, (size_t)n, 0);
+		c->stamped = true;
+	}
 }
 
 static const act_handler consumer_h[] = { { &skseq_type, consumer_seq } };

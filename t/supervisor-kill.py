@@ -27,7 +27,8 @@ import time
 from actorsd_harness import Tap, Node, wait_for, seed_random
 from sk_stream import SENDERS, FdStore, Log, stream_groups, check_log
 
-COUNT = int(os.environ.get("SK_COUNT", "1000000"))
+# ACT_KILL_N: the sanitizer pass of .ci/run streams less.
+COUNT = int(os.environ.get("SK_COUNT", os.environ.get("ACT_KILL_N", "1000000")))
 KILLS = int(os.environ.get("SK_KILLS", "10"))
 
 
