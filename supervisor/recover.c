@@ -777,7 +777,10 @@ void act__recover_teardown(struct act_node *n)
 		act__shm_destroy(&n->shm);
 		return;
 	}
-	if (n->exit_code != ACT_EXIT_OK || r->refused) {
+	/* Only a node that ran and stopped cleanly removes its region: a
+	 * setup that failed after adopting one (an endpoint still in use, exit
+	 * 111) must leave its envelopes for the next try. */
+	if (!n->stop_done || n->exit_code != ACT_EXIT_OK || r->refused) {
 		/* Not a clean stop: the next start takes over what is left. */
 		if (!r->refused)
 			act__info("region kept for the next start (exit %d)%s%s", n->exit_code,

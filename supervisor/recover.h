@@ -53,8 +53,9 @@ int act__recover_region(struct act_node *n, const struct act__part_spec *spec, u
  * store, and reads the records the old workers left for the supervisor. */
 void act__recover_started(struct act_node *n);
 
-/* loop.c's teardown: a clean stop (exit 0) removes the region from its
- * file and the fd store; any other exit keeps it for the next start.
+/* loop.c's teardown: a clean stop (the node ran, then exit 0) removes the
+ * region from its file and the fd store; any other exit, or a failed
+ * setup, keeps it for the next start.
  * Detaches (and poisons only a removed region). */
 void act__recover_teardown(struct act_node *n);
 
