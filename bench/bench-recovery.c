@@ -100,12 +100,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (mod[0] != '/') {
-		char cwd[256];
-		if (!getcwd(cwd, sizeof cwd))
+		/* The app file lives elsewhere: the module path must be absolute. */
+		char *abs = realpath(mod, NULL);
+		if (!abs || strlen(abs) >= sizeof mod) {
+			free(abs);
 			return 1;
-		char tmp[512];
-		snprintf(tmp, sizeof tmp, "%s/%s", cwd, mod);
-		snprintf(mod, sizeof mod, "%s", tmp);
+		}
+		memcpy(mod, abs, strlen(abs) + 1);
+		free(abs);
 	}
 	snprintf(dir, sizeof dir, "/tmp/bench-recovery-XXXXXX");
 	if (!mkdtemp(dir))
