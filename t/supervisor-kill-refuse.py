@@ -20,8 +20,10 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
+sys.dont_write_bytecode = True   # never write into the source tree
 from actorsd_harness import Tap, Node, wait_for, ACTORSD
 from sk_stream import stream_groups, group, actor
 

@@ -22,8 +22,10 @@ over; a clean stop removes the region.
 import os
 import random
 import signal
+import sys
 import time
 
+sys.dont_write_bytecode = True   # never write into the source tree
 from actorsd_harness import Tap, Node, wait_for, seed_random
 from sk_stream import SENDERS, FdStore, Log, stream_groups, check_log
 
