@@ -20,7 +20,8 @@
  *                   wildcard host * / 0.0.0.0 / [::] replaced by localhost]
  *   control_socket  [STATE_DIR/actorsd.sock] relative to the app file's
  *                   directory; at most 107 bytes once resolved
- *   runtime_dir     [$RUNTIME_DIRECTORY, /run/actors/NODE for root, else
+ *   runtime_dir     [$RUNTIME_DIRECTORY, $ACTORS_RUNTIME_DIR/NODE,
+ *                   /run/actors/NODE for root, else
  *                   $XDG_RUNTIME_DIR/actors/NODE] where the region outlives
  *                   actorsd (tmpfs); "" for none
  *   metrics_endpoint HOST:PORT of a plain HTTP/1.0 listener serving GET

@@ -126,6 +126,9 @@ int act__recover_config(struct act_node *n, const char *runtime_dir, char **argv
 	else if ((env = getenv("RUNTIME_DIRECTORY")) && *env)
 		/* systemd may list several, separated by ':': the first is ours. */
 		r->dir = strndup(env, strcspn(env, ":"));
+	else if ((env = getenv("ACTORS_RUNTIME_DIR")) && *env == '/')
+		/* in place of /run/actors (tests, packagers) */
+		r->dir = join(env, "/", n->name);
 	else if (geteuid() == 0)
 		r->dir = join("/run/actors/", n->name, "");
 	else if ((env = getenv("XDG_RUNTIME_DIR")) && *env == '/')
@@ -780,7 +783,11 @@ void act__recover_teardown(struct act_node *n)
 	/* Only a node that ran and stopped cleanly removes its region: a
 	 * setup that failed after adopting one (an endpoint still in use, exit
 	 * 111) must leave its envelopes for the next try. */
-	if (!n->stop_done || n->exit_code != ACT_EXIT_OK || r->refused) {
+	if (!n->stop_done && !r->recovered && !r->refused) {
+		/* A region made by this run, which never got to run (a module
+		 * that did not load: exit 100): nothing was accepted into it, and
+		 * left behind it would stand in the way of the fixed app file. */
+	} else if (!n->stop_done || n->exit_code != ACT_EXIT_OK || r->refused) {
 		/* Not a clean stop: the next start takes over what is left. */
 		if (!r->refused)
 			act__info("region kept for the next start (exit %d)%s%s", n->exit_code,

@@ -26,7 +26,8 @@ struct act_node;
 /*
  * Turns region persistence on for node n (before act_node_run()).
  * runtime_dir: the directory for the region file; NULL = the default
- * ($RUNTIME_DIRECTORY, else /run/actors/NODE for root, else
+ * ($RUNTIME_DIRECTORY, else $ACTORS_RUNTIME_DIR/NODE, else
+ * /run/actors/NODE for root, else
  * $XDG_RUNTIME_DIR/actors/NODE, else no file); "" = no file (only the fd
  * store keeps the region).  argv: the program's arguments, kept for an
  * upgrade (the binary is /proc/self/exe resolved now, to a path).
@@ -54,8 +55,9 @@ int act__recover_region(struct act_node *n, const struct act__part_spec *spec, u
 void act__recover_started(struct act_node *n);
 
 /* loop.c's teardown: a clean stop (the node ran, then exit 0) removes the
- * region from its file and the fd store; any other exit, or a failed
- * setup, keeps it for the next start.
+ * region from its file and the fd store, and so does a setup that failed
+ * on a region it had just made; any other exit, or a failed setup after
+ * an adoption, keeps it for the next start.
  * Detaches (and poisons only a removed region). */
 void act__recover_teardown(struct act_node *n);
 

@@ -38,6 +38,14 @@ import time
 import traceback
 
 TOP_BUILDDIR = os.path.abspath(os.environ.get("top_builddir") or ".")
+
+# Every actorsd a test starts keeps its region (recover.c) under this
+# test's own directory, not /run/actors/NODE shared by tests running at
+# the same time with the same node name.
+if not os.environ.get("ACTORS_RUNTIME_DIR"):
+    os.environ["ACTORS_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="actors-run-")
+    import atexit
+    atexit.register(shutil.rmtree, os.environ["ACTORS_RUNTIME_DIR"], True)
 TOP_SRCDIR = os.path.abspath(os.environ.get("top_srcdir") or ".")
 
 
