@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * layout.h - private: the frozen shared-memory format (layout version 5).
+ * layout.h - private: the frozen shared-memory format (layout version 7).
  *
  * The region is one memfd created by the supervisor before any worker
  * starts.  It holds, in order: the region header, one control block per
@@ -32,6 +32,8 @@
  *            replace dyn_area_bytes/dyn_slots; the spawn record is 192
  *            bytes, its monitors and long args in a per-slot struct
  *            act__spawn_ext block after the records).
+ * Version 7: the region outlives its supervisor (supervisor/recover.c):
+ *            act__region.epoch, sup_start, n_adoptions after dyn_checksum.
  */
 #ifndef ACT_LAYOUT_H
 #define ACT_LAYOUT_H
@@ -47,7 +49,7 @@
 #define ACT__REGION_MAGIC   0x4d48535352544341ull /* "ACTRSSHM" little-endian */
 #define ACT__RING_MAGIC     0x474e495252544341ull /* "ACTRRING" */
 #define ACT__POISON_MAGIC   0xdeaddeaddeaddeadull /* written at teardown */
-#define ACT__LAYOUT_VERSION 6u
+#define ACT__LAYOUT_VERSION 7u
 
 #define ACT__MAX_PARTS   256u  /* supervisor + up to 255 groups */
 #define ACT__READY_WORDS (ACT__MAX_PARTS / 64u)
@@ -614,6 +616,18 @@ struct act__region {
 	uint32_t reserved_dyn;
 	struct act__dyn_group dyn[ACT__MAX_PARTS];
 	uint64_t dyn_checksum;     /* of the fields above, from dyn_off */
+	/*
+	 * Layout 7: the supervisor's incarnation, for a restarted (or
+	 * re-executed) supervisor that adopts the region (supervisor/recover.c).
+	 * Written by the supervisor only, before any worker starts or after
+	 * every worker of the last incarnation is dead, so outside the
+	 * checksums (which cover only what never changes).
+	 */
+	_Atomic uint64_t epoch;       /* 1 at creation, +1 per adoption */
+	_Atomic uint64_t sup_start;   /* supervisor_pid's start time, clock ticks
+	                               * since boot (/proc/PID/stat field 22) */
+	_Atomic uint64_t n_adoptions; /* how many supervisors adopted this region */
+	uint64_t reserved_sup[5];
 };
 
 /* The format is frozen in bytes, not in names: the limits above must not move it. */

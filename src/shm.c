@@ -103,9 +103,48 @@ static size_t layout_dyn(struct act__region *h, const struct act__part_spec *par
 	return off;
 }
 
-int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t n_parts,
-                    uint32_t n_actors, uint32_t n_types, uint64_t directory_hash)
+/*
+ * The region's file: a sealed memfd (path NULL), or a file at path, made
+ * as path.new and linked to path only once fully formatted (see
+ * act__shm_create_file()).
+ */
+static int region_file(const char *path, size_t size, char *tmp, size_t tmp_cap)
 {
+	int fd, err;
+
+	if (!path) {
+		fd = memfd_create("actors-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (fd < 0)
+			return -errno;
+	} else {
+		if ((size_t)snprintf(tmp, tmp_cap, "%s.new", path) >= tmp_cap)
+			return -ENAMETOOLONG;
+		unlink(tmp); /* left by a creator that died before its link() */
+		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -errno;
+	}
+	if (ftruncate(fd, (off_t)size) < 0)
+		goto fail;
+	/* The size is final: nobody (not even a buggy worker) can shrink the
+	 * file under another process's mapping and turn reads into SIGBUS.
+	 * Only a memfd can be sealed; a region file is protected by its mode
+	 * (0600) and its directory (0700) instead. */
+	if (!path && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto fail;
+	return fd;
+fail:
+	err = -errno;
+	close(fd);
+	if (path)
+		unlink(tmp);
+	return err;
+}
+
+static int create(act__shm *shm, const struct act__part_spec *parts, uint32_t n_parts,
+                  uint32_t n_actors, uint32_t n_types, uint64_t directory_hash, const char *path)
+{
+	char tmp[4096];
 	size_t parts_off, rings_off, off, size, dyn_off;
 	struct act__region *dh;
 	uint64_t gen = 0;
@@ -140,20 +179,12 @@ int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t 
 		gen = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
 	gen |= 1; /* never 0 */
 
-	shm->fd = memfd_create("actors-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	shm->fd = region_file(path, size, tmp, sizeof tmp);
 	if (shm->fd < 0) {
+		err = shm->fd;
+		shm->fd = -1;
 		free(dh);
-		return -errno;
-	}
-	if (ftruncate(shm->fd, (off_t)size) < 0) {
-		err = -errno;
-		goto fail_fd;
-	}
-	/* The size is final: nobody (not even a buggy worker) can shrink the
-	 * file under another process's mapping and turn reads into SIGBUS. */
-	if (fcntl(shm->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		err = -errno;
-		goto fail_fd;
+		return err;
 	}
 	shm->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, shm->fd, 0);
 	if (shm->base == MAP_FAILED) {
@@ -181,6 +212,7 @@ int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t 
 	shm->n_parts = n_parts;
 	h->directory_hash = directory_hash;
 	h->supervisor_pid = getpid();
+	h->epoch = 1;
 
 	for (uint32_t i = 0; i < n_parts; i++) {
 		struct act__part *p = act__shm_part(shm, i);
@@ -220,6 +252,15 @@ int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t 
 	/* Magic last: a region is valid only once fully written. */
 	atomic_thread_fence(memory_order_release);
 	h->magic = ACT__REGION_MAGIC;
+	/* Only a whole region gets the name a restarted supervisor looks for;
+	 * link() refuses to replace one that appeared meanwhile. */
+	if (path) {
+		if (link(tmp, path) < 0) {
+			err = -errno;
+			goto fail_map;
+		}
+		unlink(tmp);
+	}
 	return 0;
 
 fail_map:
@@ -229,8 +270,23 @@ fail_map:
 fail_fd:
 	close(shm->fd);
 	shm->fd = -1;
+	if (path)
+		unlink(tmp);
 	free(dh);
 	return err;
+}
+
+int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t n_parts,
+                    uint32_t n_actors, uint32_t n_types, uint64_t directory_hash)
+{
+	return create(shm, parts, n_parts, n_actors, n_types, directory_hash, NULL);
+}
+
+int act__shm_create_file(act__shm *shm, const struct act__part_spec *parts, uint32_t n_parts,
+                         uint32_t n_actors, uint32_t n_types, uint64_t directory_hash,
+                         const char *path)
+{
+	return create(shm, parts, n_parts, n_actors, n_types, directory_hash, path);
 }
 
 /* Whether the spawn areas h describes are in bounds and consistent: NULL,

@@ -57,6 +57,17 @@ int act__shm_create(act__shm *shm, const struct act__part_spec *parts, uint32_t 
                     uint32_t n_actors, uint32_t n_types, uint64_t directory_hash);
 
 /*
+ * The same, in a file at path instead of a memfd (a tmpfs runtime
+ * directory, so that the region outlives the supervisor): written as
+ * path.new, then linked to path once whole, so that path never names a
+ * half-made region.  Not sealed (only memfds can be).  -EEXIST if path
+ * exists.  Supervisor only.
+ */
+int act__shm_create_file(act__shm *shm, const struct act__part_spec *parts, uint32_t n_parts,
+                         uint32_t n_actors, uint32_t n_types, uint64_t directory_hash,
+                         const char *path);
+
+/*
  * Maps the region behind fd and validates its header (magic, version,
  * size, checksum, table bounds; directory_hash if nonzero).  Returns 0,
  * -EPROTO with a reason in err for a bad region, or -errno.

@@ -131,6 +131,8 @@ static void print_help(void)
 "  status                    groups, counters and recent crashes\n"
 "  restart GROUP             restart GROUP's worker; returns once it is ready\n"
 "  stop                      stop the node gracefully\n"
+"  upgrade                   re-execute actorsd's binary (a new one installed\n"
+"                            at the same path) without losing an envelope\n"
 "  send ACTOR TYPE JSON      send a TYPE message to ACTOR; fails (exit 1) if\n"
 "                            ACTOR rejects it (unknown type, bad field)\n"
 "  ask ACTOR TYPE JSON [--timeout SECONDS]\n"
@@ -485,7 +487,8 @@ static int build_request(const struct opts *o, enum cmd *cmd, char **line)
 	if (!strcmp(c, "spawn") || (!strcmp(c, "stop") && o->n_pos == 2)) {
 		if ((rc = build_dyn_request(o, cmd, req, &oom)) >= 0)
 			goto out;
-	} else if (!strcmp(c, "status") || !strcmp(c, "stop")) {
+	} else if (!strcmp(c, "status") || !strcmp(c, "stop") || !strcmp(c, "upgrade")) {
+		/* upgrade answers like stop: silence is success. */
 		*cmd = !strcmp(c, "status") ? CMD_STATUS : CMD_STOP;
 		if ((rc = need_args(o, 0, c)) >= 0)
 			goto out;
@@ -1080,12 +1083,25 @@ static void print_peers(const cJSON *a)
 		       fmt_count(ago, sizeof ago, asks, "late", 9));
 }
 
+/* After an adoption: where the region came from and what it held. */
+static void print_recovery(const cJSON *a)
+{
+	const cJSON *ep = get(a, "previous_epoch"), *took = get(a, "taken_over");
+
+	if (!cJSON_IsTrue(get(a, "recovered")) || !cJSON_IsNumber(ep) || !cJSON_IsNumber(took))
+		return;
+	printf("recovered: true (epoch %.0f after %.0f, from %s), %.0f envelopes taken over\n",
+	       ep->valuedouble + 1, ep->valuedouble,
+	       get_str(a, "region_source") ? get_str(a, "region_source") : "?", took->valuedouble);
+}
+
 static void print_status(const cJSON *a)
 {
 	const cJSON *g, *crashes = get(a, "crashes");
 	int wg = 5;
 
 	print_node_line(a);
+	print_recovery(a);
 	cJSON_ArrayForEach(g, get(a, "groups")) {
 		int n = (int)strlen(get_str(g, "name"));
 		if (n > wg)

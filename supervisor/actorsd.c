@@ -46,6 +46,7 @@
 #include "node.h"
 #include "pathcheck.h"
 #include "preflight.h"
+#include "recover.h"
 #include "sysdirs.h"
 
 static void usage(FILE *f)
@@ -449,8 +450,9 @@ int main(int argc, char **argv)
 			printf("%s: OK (%u groups, %u actors)\n", app.path, app.n_groups, app.n_actors);
 		goto out;
 	}
-	/* A path that is not a free or stale socket is a permanent error. */
-	if (app.control_socket &&
+	/* A path that is not a free or stale socket is a permanent error
+	 * (after an upgrade it is ours: the listening fd came across exec). */
+	if (app.control_socket && !getenv("ACTORS_UPGRADE_FDS") &&
 	    act__ctl_check_path(app.control_socket, err, sizeof err) < 0) {
 		fprintf(stderr, "actorsd: %s: $.control_socket: %s\n", app.path, err);
 		act_node_free(n);
@@ -460,7 +462,18 @@ int main(int argc, char **argv)
 	n->zygote_init = bind_modules;
 	n->zygote_arg = &binder;
 	n->sp.init_timeout_ms = app.module_timeout_ms;
+	/* The region outlives this process: a restart or an upgrade adopts it. */
+	if ((rc = act__recover_config(n, app.runtime_dir, argv))) {
+		rc = ACT_EXIT_TEMPORARY;
+		goto out;
+	}
 	rc = act_node_run(n);
+	if (act__recover_refused(n)) {
+		/* A region from an earlier run that this app file cannot take
+		 * over, or one a live actorsd serves: do not restart. */
+		rc = ACT_EXIT_PERMANENT;
+		goto out;
+	}
 	if (rc == -ECHILD || rc == -ETIMEDOUT) {
 		rc = report_load_fault(&app, binder.watch, rc == -ETIMEDOUT, n->sp.init_status);
 	} else if (rc == -EINTR) {

@@ -1300,11 +1300,11 @@ static int parse_limits(struct pctx *c, const cJSON *obj)
 static const char *const top_keys[] = {
 	"node", "state_dir", "endpoint", "advertise", "control_socket", "strategy",
 	"max_restarts", "period_ms", "backoff", "peers", "limits", "curve", "groups",
-	"module_timeout_ms", "metrics_endpoint", NULL
+	"module_timeout_ms", "metrics_endpoint", "runtime_dir", NULL
 };
 enum { T_NODE, T_STATE_DIR, T_ENDPOINT, T_ADVERTISE, T_CONTROL, T_STRATEGY,
        T_MAX_RESTARTS, T_PERIOD, T_BACKOFF, T_PEERS, T_LIMITS, T_CURVE, T_GROUPS,
-       T_MODULE_TIMEOUT, T_METRICS };
+       T_MODULE_TIMEOUT, T_METRICS, T_RUNTIME_DIR };
 
 /* Checks that need the whole file: references between top-level keys. */
 static int cross_checks(struct pctx *c, unsigned seen)
@@ -1418,6 +1418,13 @@ static int parse_top(struct pctx *c, const cJSON *root)
 			break;
 		case T_METRICS:
 			rc = get_metrics_endpoint(c, it, &app->metrics_endpoint);
+			break;
+		case T_RUNTIME_DIR:
+			/* "" = no region file (only systemd's fd store keeps it). */
+			if (cJSON_IsString(it) && !it->valuestring[0])
+				rc = (app->runtime_dir = strdup("")) ? 0 : fail_oom(c);
+			else
+				rc = get_path(c, it, "a directory path", &app->runtime_dir);
 			break;
 		case T_MODULE_TIMEOUT:
 			rc = get_u32(c, it, 1, ACT__APP_MAX_MODULE_TIMEOUT_MS, &app->module_timeout_ms);
@@ -1704,6 +1711,7 @@ void act__app_free(struct act__app *app)
 	free(app->base_dir);
 	free(app->node);
 	free(app->state_dir);
+	free(app->runtime_dir);
 	free(app->control_socket);
 	free(app->endpoint);
 	free(app->metrics_endpoint);

@@ -20,6 +20,10 @@
  *                   wildcard host * / 0.0.0.0 / [::] replaced by localhost]
  *   control_socket  [STATE_DIR/actorsd.sock] relative to the app file's
  *                   directory; at most 107 bytes once resolved
+ *   runtime_dir     [$RUNTIME_DIRECTORY, $ACTORS_RUNTIME_DIR/NODE,
+ *                   /run/actors/NODE for root, else
+ *                   $XDG_RUNTIME_DIR/actors/NODE] where the region outlives
+ *                   actorsd (tmpfs); "" for none
  *   metrics_endpoint HOST:PORT of a plain HTTP/1.0 listener serving GET
  *                   /metrics (numeric IPv4 or [IPv6] host; ":PORT" means
  *                   127.0.0.1) [none]
@@ -160,6 +164,7 @@ struct act__app {
 	char *base_dir;        /* what relative paths were resolved against, or NULL */
 	char *node;
 	char *state_dir;       /* resolved */
+	char *runtime_dir;     /* resolved; NULL: the default, "": none (recover.h) */
 	char *control_socket;  /* resolved */
 	char *endpoint;        /* NULL: no network endpoint */
 	char *metrics_endpoint; /* NULL: no HTTP metrics listener */

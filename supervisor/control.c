@@ -44,6 +44,7 @@
 #include "node.h"
 #include "pool.h"
 #include "poolsup.h"
+#include "recover.h"
 #include "ring.h"
 #include "route.h"
 
@@ -117,6 +118,7 @@ struct act__ctl {
 	struct ctl_evh r_evh[N_SLOTS], w_evh[N_SLOTS];
 	int lfd;
 	bool l_armed;
+	bool paused;          /* an upgrade waits: new clients stay in the backlog */
 	uint64_t accept_resume_ns;  /* out of fds: the listener rests until then */
 	uint64_t accept_warned_ns;
 	char *path;
@@ -267,6 +269,29 @@ static void answer_ok(struct act__ctl_conn *c)
 
 /* ---- status ------------------------------------------------------------------------ */
 
+/* actorsctl upgrade: the answer goes out now (it is written before the
+ * loop turn ends); the exec follows at the end of the turn (recover.c). */
+static void do_upgrade(struct act__ctl_conn *c, struct act_node *n)
+{
+	if (!n->rec) {
+		answer_error(c, "unsupported", "this node cannot re-execute itself (embedded "
+		             "act_node_run(), not actorsd)");
+		return;
+	}
+	if (n->stopping) {
+		answer_error(c, "stopping", "the node is stopping");
+		return;
+	}
+	cJSON *a = cJSON_CreateObject();
+	cJSON_AddTrueToObject(a, "ok");
+	cJSON_AddStringToObject(a, "upgrading", "re-executing actorsd; the control socket "
+	                        "and the region carry over");
+	answer(c, a);
+	if (c->state == C_WRITING)
+		(void)flush(c);
+	act__recover_request_upgrade(n);
+}
+
 static cJSON *status_json(struct act_node *n)
 {
 	cJSON *a = cJSON_CreateObject(), *groups, *crashes;
@@ -286,6 +311,7 @@ static cJSON *status_json(struct act_node *n)
 	cJSON_AddStringToObject(a, "state", n->stopping ? "stopping" : "running");
 	cJSON_AddStringToObject(a, "strategy", act__strategy_name(n->pol.strategy));
 	cJSON_AddNumberToObject(a, "restarts", n->n_restarts_total);
+	act__recover_status(n, a); /* recovered, epochs, envelopes taken over */
 	groups = cJSON_AddArrayToObject(a, "groups");
 	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
 		const struct act__gstate *g = &n->gs[gi];
@@ -814,6 +840,8 @@ static void process(struct act__ctl *ctl, struct act__ctl_conn *c)
 	} else if (!strcmp(cmd, "stop")) {
 		answer_ok(c);
 		act__node_stop(n, ACT_EXIT_OK, "stop requested by actorsctl");
+	} else if (!strcmp(cmd, "upgrade")) {
+		do_upgrade(c, n);
 	} else if (!strcmp(cmd, "send")) {
 		do_inject(ctl, c, req, false);
 	} else if (!strcmp(cmd, "ask")) {
@@ -1001,7 +1029,8 @@ static void ctl_event(struct act__ctl *ctl, uint32_t tag)
 
 	if (tag == LISTENER) {
 		ctl->l_armed = false;
-		accept_all(ctl);
+		if (!ctl->paused)
+			accept_all(ctl);
 		return;
 	}
 	if (slot >= N_SLOTS)
@@ -1036,7 +1065,7 @@ static void on_poll(struct act__evh *h, int res)
 
 void act__ctl_arm(struct act__ctl *ctl)
 {
-	if (!ctl->l_armed && act__now_ns() >= ctl->accept_resume_ns) {
+	if (!ctl->paused && !ctl->l_armed && act__now_ns() >= ctl->accept_resume_ns) {
 		act__loop_poll(&ctl->n->loop, &ctl->l_evh.evh, ctl->lfd, POLLIN);
 		ctl->l_armed = true;
 	}
@@ -1277,6 +1306,18 @@ struct act__ctl *act__ctl_new(struct act_node *n, const char *path, int *err)
 		ctl->w_evh[i] = (struct ctl_evh){ { on_poll }, ctl, i | WRITE_TAG };
 	}
 	ctl->lfd = -1;
+	/* After an upgrade: the very socket the last process listened on,
+	 * with the clients that connected meanwhile still queued. */
+	if ((ctl->lfd = act__recover_ctl_fd(n, path)) >= 0) {
+		fcntl(ctl->lfd, F_SETFL, fcntl(ctl->lfd, F_GETFL) | O_NONBLOCK);
+		if (!(ctl->path = strdup(path)) || stat(path, &st) < 0) {
+			*err = ctl->path ? -errno : -ENOMEM;
+			goto fail;
+		}
+		ctl->dev = st.st_dev;
+		ctl->ino = st.st_ino;
+		return ctl;
+	}
 	if ((*err = check_path(path, why, sizeof why, &stale))) {
 		act__err("control socket %s", why);
 		goto fail;
@@ -1350,4 +1391,23 @@ void act__ctl_free(struct act__ctl *ctl)
 		unlink(ctl->path);
 	free(ctl->path);
 	free(ctl);
+}
+
+int act__ctl_listen_fd(const struct act__ctl *ctl)
+{
+	return ctl ? ctl->lfd : -1;
+}
+
+bool act__ctl_pause(struct act__ctl *ctl)
+{
+	bool idle = true;
+
+	if (!ctl)
+		return true;
+	ctl->paused = true;
+	/* Even a client that has not sent its request yet is waited for: it
+	 * connected, so it will (or close, or time out within the bound). */
+	for (uint32_t i = 0; i < N_SLOTS; i++)
+		idle &= !active(&ctl->conns[i]);
+	return idle;
 }

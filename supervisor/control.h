@@ -43,6 +43,17 @@ struct act__ctl *act__ctl_new(struct act_node *n, const char *path, int *err);
  * one bound.  NULL-safe. */
 void act__ctl_free(struct act__ctl *c);
 
+/*
+ * Before an upgrade: stop accepting (clients wait in the listen backlog,
+ * which crosses exec with the socket).  True once no accepted connection
+ * is left (each is served to its end first).
+ * NULL-safe.
+ */
+bool act__ctl_pause(struct act__ctl *ctl);
+
+/* The listening socket's fd (for an upgrade to hand over), or -1. */
+int act__ctl_listen_fd(const struct act__ctl *ctl);
+
 /* Arms polls (through the node's loop) for the listener and the
  * connections that wait for input or for room to write their answer;
  * their events come back to this file. */

@@ -31,6 +31,7 @@
 #include "loop.h"
 #include "node.h"
 #include "pool.h"
+#include "recover.h"
 #include "route.h"
 
 /* ---- plumbing ------------------------------------------------------------------ */
@@ -60,6 +61,8 @@ static void on_signal(struct act__evh *h, int res)
 	while (read(n->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
 		if (si.ssi_signo == SIGCHLD)
 			act__group_reap_strays(n);
+		else if (si.ssi_signo == SIGUSR2)
+			act__recover_request_upgrade(n); /* re-exec at the end of this turn */
 		else if (si.ssi_signo == SIGHUP)
 			/* systemctl reload, or a closed terminal: there is no reload
 			 * yet, and a node must not stop because its terminal went. */
@@ -269,9 +272,17 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 		/* Blocking on purpose: a standby sleeps in read() until woken. */
 		if ((n->standby_efd[i] = eventfd(0, EFD_CLOEXEC)) < 0)
 			return -errno;
-	err = act__shm_create(&n->shm, spec, np, n->reg.n_actors, n->reg.n_types, n->dir_hash);
+	/* actorsd adopts the region a previous supervisor left, or makes one
+	 * that outlives this process (recover.c). */
+	if (n->rec)
+		err = act__recover_region(n, spec, np);
+	else
+		err = act__shm_create(&n->shm, spec, np, n->reg.n_actors, n->reg.n_types,
+		                      n->dir_hash);
 	free(spec);
-	if (err) {
+	if (err == -EPROTO || err == -EBUSY) {
+		return err; /* refused: recover.c said why */
+	} else if (err) {
 		act__err("cannot create the shared-memory region: %s", act_strerror(err));
 		return err;
 	}
@@ -304,6 +315,8 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);  /* logged and ignored, not the default death */
 	sigaddset(&mask, SIGCHLD);
+	if (n->rec)
+		sigaddset(&mask, SIGUSR2); /* actorsd: upgrade (recover.c) */
 	sigprocmask(SIG_BLOCK, &mask, oldmask);
 
 	memset(&tmpl, 0, sizeof tmpl);
@@ -388,8 +401,7 @@ void act__loop_teardown(act_node_t *n, const sigset_t *oldmask)
 	for (uint32_t i = 0; n->efd && i < np; i++)
 		if (n->efd[i] >= 0)
 			close(n->efd[i]);
-	if (n->shm.base)
-		act__shm_destroy(&n->shm);
+	act__recover_teardown(n); /* destroys the region, or keeps it for the next start */
 	free(n->efd);
 	free(n->gs);
 	free(n->marks);

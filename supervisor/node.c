@@ -33,6 +33,7 @@
 #include "loop.h"
 #include "metricsaddr.h"
 #include "node.h"
+#include "recover.h"
 
 void (*act__node_inspect_hook)(struct act_node *n);
 
@@ -73,6 +74,7 @@ ACT_API void act_node_free(act_node_t *n)
 	if (!n)
 		return;
 	act__reg_fini(&n->reg);
+	act__recover_free(n);
 	free(n->endpoint);
 	free(n->advertise);
 	free(n->curve_secret);
@@ -488,10 +490,12 @@ ACT_API int act_node_run(act_node_t *n)
 		act__info("systemd watchdog: pinging every %llu ms",
 		          (unsigned long long)(wd_ns / 1000000u));
 
+	act__recover_started(n); /* an adopted region's leftovers, the fd store */
 	for (uint32_t i = 0; i < n->reg.n_groups; i++)
 		act__group_enqueue(n, i, 0);
 	while (!n->stop_done) {
 		act__loop_once(n);
+		act__recover_poll(n); /* a requested upgrade execs from here */
 		/* STATUS= first, so that READY=1 follows a status that says why. */
 		if (status_changed(n, &seen)) {
 			status_line(n, status, sizeof status);

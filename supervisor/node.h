@@ -21,6 +21,7 @@ struct act__ctl;
 struct act__ctl_conn;
 struct act__dlstore;
 struct act__gateway;
+struct act__recover;
 
 /*
  * The supervisor's view of one group: one state, changed only through
@@ -155,6 +156,7 @@ struct act_node {
 	} rolling;
 	bool running, stopping, stop_done;
 	int exit_code;
+	struct act__recover *rec; /* actorsd: the region outlives us (recover.c); NULL: not */
 };
 
 /* ---- for the control server and actorsd ----------------------------------- */

@@ -38,6 +38,14 @@ import time
 import traceback
 
 TOP_BUILDDIR = os.path.abspath(os.environ.get("top_builddir") or ".")
+
+# Every actorsd a test starts keeps its region (recover.c) under this
+# test's own directory, not /run/actors/NODE shared by tests running at
+# the same time with the same node name.
+if not os.environ.get("ACTORS_RUNTIME_DIR"):
+    os.environ["ACTORS_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="actors-run-")
+    import atexit
+    atexit.register(shutil.rmtree, os.environ["ACTORS_RUNTIME_DIR"], True)
 TOP_SRCDIR = os.path.abspath(os.environ.get("top_srcdir") or ".")
 
 
@@ -277,6 +285,8 @@ class Node:
         self.app = dict(app)
         self.app.setdefault("node", name)
         self.app.setdefault("state_dir", "st")
+        # The region outlives actorsd (recover.c): each test keeps its own.
+        self.app.setdefault("runtime_dir", "run")
         self.state_dir = os.path.join(self.dir, self.app["state_dir"])
         self.sock = os.path.join(self.state_dir, "actorsd.sock")
         if "control_socket" in self.app:
