@@ -27,6 +27,7 @@
 #include <actors.h>
 
 #include "clock.h"
+#include "handoff.h"
 #include "log.h"
 #include "worker.h"
 #include "worker-int.h"
@@ -362,6 +363,8 @@ int act__worker_main(const struct act__worker_args *a)
 		rc = err == -ENOMEM ? ACT_EXIT_TEMPORARY : ACT_EXIT_PERMANENT;
 		goto out;
 	}
+	/* A reload restart: the last worker's state, before any envelope. */
+	act__handoff_import(w);
 	w->ctx.w = w;
 	/* Not to actors that an init or a Start spawned: act_spawn() started them. */
 	for (uint32_t i = 0; i < act__w_n_used(w); i++) {
@@ -378,6 +381,16 @@ int act__worker_main(const struct act__worker_args *a)
 
 	/* Clean stop: Shutdown to every actor (in reverse order), then fini. */
 	atomic_store_explicit(&w->part->state, ACT__PS_STOPPING, memory_order_relaxed);
+	if (w->handoff) {
+		/* A reload: the actors live on in the next worker, so no
+		 * Shutdown (and no Down); export their state, then fini. */
+		act__handoff_export(w);
+		for (uint32_t i = act__w_n_used(w); i-- > 0;)
+			if (!w->actors[i].stopped)
+				act__w_stop_actor(w, &w->actors[i]);
+		act__w_flush_notify(w);
+		goto out;
+	}
 	/* Spawned actors (newest slot first) before the static ones.  Their
 	 * records stay: a restart of the group re-creates the permanent ones. */
 	act_shutdown_msg sm = { 0 };
