@@ -45,6 +45,7 @@
 #include "node.h"
 #include "pathcheck.h"
 #include "preflight.h"
+#include "reload.h"
 #include "sysdirs.h"
 
 static void usage(FILE *f)
@@ -450,7 +451,12 @@ int main(int argc, char **argv)
 	n->zygote_init = bind_modules;
 	n->zygote_arg = &binder;
 	n->sp.init_timeout_ms = app.module_timeout_ms;
+	/* actorsctl reload and SIGHUP (reload.c); without it, SIGHUP is ignored. */
+	struct act__reloader *reloader = act__reload_arm(n, &app, err, sizeof err);
+	if (!reloader)
+		act__warn("%s: %s", app.path, err);
 	rc = act_node_run(n);
+	act__reload_free(reloader);
 	if (rc == -ECHILD || rc == -ETIMEDOUT) {
 		rc = report_load_fault(&app, binder.watch, rc == -ETIMEDOUT, n->sp.init_status);
 	} else if (rc == -EINTR) {
