@@ -38,6 +38,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -567,6 +568,10 @@ static void tick(struct act_node *n)
 	if (!r || !r->active || !r->stepping)
 		return;
 	uint32_t gi = r->queue[r->qi];
+	if (n->stopping) {
+		finish(r, false, "the node is stopping (reloaded: %s)", r->n_done ? r->done : "none");
+		return;
+	}
 	struct act__gstate *g = &n->gs[gi];
 	uint64_t now = act__now_ns();
 	const char *name = n->reg.groups[gi].name;
@@ -737,16 +742,27 @@ struct act__reloader *act__reload_arm(struct act_node *n, const struct act__app 
 	}
 	r->n = n;
 	r->boot = app;
+	/* What an earlier run left (module and app file copies, handoff
+	 * files): nothing of this run refers to it, and a handoff file must
+	 * not reach a new worker. */
+	DIR *d = opendir(r->dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if ((l > 3 && !strcmp(de->d_name + l - 3, ".so")) ||
+		    (l > 8 && !strcmp(de->d_name + l - 8, ".handoff")) ||
+		    (l > 9 && !strncmp(de->d_name, "app-", 4) && !strcmp(de->d_name + l - 5, ".json")) ||
+		    (l > 4 && !strcmp(de->d_name + l - 4, ".tmp")))
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
 	for (uint32_t gi = 0; gi < app->n_groups; gi++) {
 		uint64_t h = 0;
 		/* Unreadable now: the preflight would have said; a reload then
 		 * sees a difference and restarts the group (harmless). */
 		file_hash(app->groups[gi].module, &h);
 		r->applied[gi] = group_sig(&app->groups[gi], h ^ fnv_str(0, app->groups[gi].module));
-		/* A handoff file of an earlier run must not reach a new worker. */
-		char hp[PATH_MAX + 64];
-		snprintf(hp, sizeof hp, "%s/%s.handoff", r->dir, app->groups[gi].name);
-		unlink(hp);
 	}
 	n->reload = begin;
 	n->reload_tick = tick;

@@ -78,7 +78,9 @@ with tap:
            "STATUS= named beta while it was down (%r)" % [m for m in got if "beta" in m][:1])
 
     # ---- SIGHUP: a reload; the app file did not change, so nothing restarts ----------
-    pids = node.worker_pids()
+    # beta is stable once its Crash went to the dead letters: compare pids then.
+    wait_for(lambda: "dead letter #1" in log_text(node), 20, "the Crash in the dead letters")
+    pids = node.worker_pids(node.wait_ready())
     node.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: "SIGHUP received" in log_text(node), 10, "the SIGHUP log line")
     wait_for(lambda: "reload done: 0 groups restarted" in log_text(node), 30,
