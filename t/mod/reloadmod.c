@@ -13,7 +13,7 @@
  *   sink    counts Seq{sender, seq} from testmod's producers, per sender:
  *           seq == expected: in order; below: a duplicate; above: a gap
  *           (lost envelopes).  GetStats -> Stats{total, lost, dup, imports,
- *           version}.  Its whole state is handed over on a reload
+ *           max_gap_us (longest time between two Seq), version}.  Its whole state is handed over on a reload
  *           (export_state / import_state), so the counts go on across
  *           reloads; without the handoff the next Seq would be a gap.
  *   tally   (spawn it) Ping -> Pong{count = Pings so far}, handed over too.
@@ -39,7 +39,7 @@ typedef struct { int64_t count; } ping_t;
 typedef struct { int64_t count; } pong_t;
 typedef struct { int32_t unused; } getstats_t;
 typedef struct {
-	int64_t total, lost, dup, imports;
+	int64_t total, lost, dup, imports, max_gap_us;
 	char version[16];
 } stats_t;
 
@@ -50,7 +50,8 @@ ACT_MESSAGE_TYPE(pong_type, pong_t, "Pong", ACT_FIELD(pong_t, count, ACT_I64));
 ACT_MESSAGE_TYPE_EMPTY(getstats_type, getstats_t, "GetStats");
 ACT_MESSAGE_TYPE(stats_type, stats_t, "Stats", ACT_FIELD(stats_t, total, ACT_I64),
                  ACT_FIELD(stats_t, lost, ACT_I64), ACT_FIELD(stats_t, dup, ACT_I64),
-                 ACT_FIELD(stats_t, imports, ACT_I64), ACT_FIELD(stats_t, version, ACT_STR));
+                 ACT_FIELD(stats_t, imports, ACT_I64), ACT_FIELD(stats_t, max_gap_us, ACT_I64),
+                 ACT_FIELD(stats_t, version, ACT_STR));
 
 static void version(char *out, size_t cap)
 {
@@ -65,6 +66,9 @@ static void version(char *out, size_t cap)
 struct sink {
 	int64_t expected[MAX_SENDERS];
 	int64_t total, lost, dup, imports;
+	/* The longest time between two Seq handled (across reloads too: the
+	 * last time is handed over), for bench/bench-reload.py. */
+	uint64_t last_ns, max_gap_ns;
 };
 
 static void sink_seq(act_ctx *ctx, void *st, const void *m)
@@ -75,6 +79,10 @@ static void sink_seq(act_ctx *ctx, void *st, const void *m)
 	if (q->sender < 0 || q->sender >= MAX_SENDERS)
 		return;
 	int64_t *e = &s->expected[q->sender];
+	uint64_t now = act_now_ns();
+	if (s->last_ns && now - s->last_ns > s->max_gap_ns)
+		s->max_gap_ns = now - s->last_ns;
+	s->last_ns = now;
 	s->total++;
 	if (q->seq == *e) {
 		(*e)++;
@@ -89,7 +97,7 @@ static void sink_seq(act_ctx *ctx, void *st, const void *m)
 static void sink_stats(act_ctx *ctx, void *st, const void *m)
 {
 	const struct sink *s = st;
-	stats_t r = { s->total, s->lost, s->dup, s->imports, "" };
+	stats_t r = { s->total, s->lost, s->dup, s->imports, (int64_t)(s->max_gap_ns / 1000u), "" };
 	(void)m;
 	version(r.version, sizeof r.version);
 	act_reply(ctx, &stats_type, &r);
