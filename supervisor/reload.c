@@ -35,6 +35,12 @@
  * supervisor sets before it sends STOP; the old worker then exports every
  * actor's state into STATE_DIR/reload/GROUP.handoff and the new one
  * imports it before any envelope (src/handoff.c).
+ *
+ * A reload is a small state machine driven by the loop (tick(), every
+ * pass): checking (actorsd --check runs as a separate process, its output
+ * watched through the loop, so the node keeps serving) -> stepping through
+ * the groups to restart -> idle.  The waiting actorsctl gets its answer
+ * at the end.
  */
 #include "config.h"
 
@@ -52,6 +58,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,6 +98,14 @@ struct act__reloader {
 	uint32_t n_app_copies;
 	/* the reload under way */
 	bool active;
+	bool checking;                /* actorsd --check runs */
+	pid_t chk_pid;
+	int chk_pidfd, chk_fd;        /* -1 when closed */
+	struct act__evh chk_h;
+	bool chk_armed, chk_eof;
+	char chk_out[4096];
+	size_t chk_len;
+	uint64_t chk_deadline_ns;
 	struct act__app next;
 	uint64_t next_sig[ACT__APP_MAX_GROUPS];
 	uint32_t queue[ACT__APP_MAX_GROUPS], n_queue, qi;
@@ -229,23 +244,22 @@ static bool layout_changed(const struct act__app *a, const struct act__app *b, c
 /* ---- the check ---------------------------------------------------------------------- */
 
 /*
- * Runs this very binary as "actorsd --check APP" (a fresh process: the
- * modules' code never runs in the supervisor) and waits for it, at most
- * module_timeout_ms and a margin.  0 if it passed; else its verdict, one
- * line, in why.  Blocks the supervisor's loop meanwhile: the groups go on
- * exchanging envelopes through their rings.
+ * Starts this very binary as "actorsd --check APP" (a fresh process: the
+ * modules' code never runs in the supervisor), its output into a pipe the
+ * loop watches.  The verdict is read from that output, not from the exit
+ * status: the loop reaps children it does not know (act__group_reap_strays)
+ * and may take the checker's status first.  0, or -errno with why.
  */
-static int run_check(const struct act__reloader *r, uint32_t timeout_ms, char *why, size_t cap)
+static int start_check(struct act__reloader *r, char *why, size_t cap)
 {
 	char *argv[] = { (char *)"actorsd", (char *)"--check", r->app_path, NULL };
-	char out[4096];
-	size_t len = 0;
-	int p[2], st, err;
+	int p[2], err;
 	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		snprintf(why, cap, "cannot run the check: %s", strerror(errno));
-		return -errno;
+		err = -errno;
+		snprintf(why, cap, "cannot run the check: %s", strerror(-err));
+		return err;
 	}
 	/* Only async-signal-safe calls between fork and exec: the supervisor
 	 * has threads (ZeroMQ's). */
@@ -266,54 +280,84 @@ static int run_check(const struct act__reloader *r, uint32_t timeout_ms, char *w
 		snprintf(why, cap, "cannot run the check (actorsd --check): %s", strerror(-err));
 		return err;
 	}
-	uint64_t deadline = act__now_ns() + ((uint64_t)timeout_ms + 5000u) * 1000000u;
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	r->chk_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (r->chk_pidfd >= 0)
+		fcntl(r->chk_pidfd, F_SETFD, FD_CLOEXEC);
+	r->chk_pid = pid;
+	r->chk_fd = p[0];
+	r->chk_len = 0;
+	r->chk_armed = false;
+	r->chk_eof = false;
+	r->chk_deadline_ns = act__now_ns() +
+	                     ((uint64_t)r->next.module_timeout_ms + 5000u) * 1000000u;
+	return 0;
+}
+
+/* Ends the checker: killed if it still runs (through its pidfd, so never
+ * another process that took its pid), its pipe closed. */
+static void end_check(struct act__reloader *r, bool kill_it)
+{
+	if (r->chk_pidfd >= 0) {
+		if (kill_it)
+			syscall(SYS_pidfd_send_signal, r->chk_pidfd, SIGKILL, NULL, 0);
+		siginfo_t si;
+		/* Reaped here unless the loop's stray reaper was first. */
+		waitid((idtype_t)P_PIDFD, (id_t)r->chk_pidfd, &si, WEXITED | WNOHANG);
+		close(r->chk_pidfd);
+		r->chk_pidfd = -1;
+	}
+	if (r->chk_fd >= 0) {
+		close(r->chk_fd);
+		r->chk_fd = -1;
+	}
+	r->chk_pid = 0;
+}
+
+/* Reads what the checker wrote.  True at end of file (it is done). */
+static bool read_check(struct act__reloader *r)
+{
 	for (;;) {
-		uint64_t now = act__now_ns();
-		struct pollfd pf = { .fd = p[0], .events = POLLIN };
-		if (now >= deadline)
-			break;
-		int k = poll(&pf, 1, (int)((deadline - now) / 1000000u) + 1);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		ssize_t n = read(p[0], out + len, sizeof out - 1 - len);
+		char sink[4096];
+		bool full = r->chk_len >= sizeof r->chk_out - 1;
+		ssize_t n = full ? read(r->chk_fd, sink, sizeof sink)
+		                 : read(r->chk_fd, r->chk_out + r->chk_len,
+		                        sizeof r->chk_out - 1 - r->chk_len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len == sizeof out - 1) {
-			/* Enough to explain; drop the rest so that it does not block. */
-			char sink[4096];
-			while (read(p[0], sink, sizeof sink) > 0)
-				;
-			break;
-		}
+		if (n < 0)
+			return errno != EAGAIN && errno != EWOULDBLOCK;
+		if (n == 0)
+			return true;
+		if (!full)
+			r->chk_len += (size_t)n;
 	}
-	close(p[0]);
-	out[len] = '\0';
-	bool timed_out = act__now_ns() >= deadline;
-	if (timed_out)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (!timed_out && WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
-	/* The first line that says what is wrong ("actorsd: FILE: $.x: ..."). */
-	char *line = out;
+}
+
+/* The checker's verdict from its output: 0 if it printed "APP: OK (...)",
+ * else its first line (what is wrong) in why. */
+static int check_verdict(struct act__reloader *r, char *why, size_t cap)
+{
+	char *out = r->chk_out, *line;
+
+	out[r->chk_len] = '\0';
+	for (line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		size_t l = strcspn(line, "\n");
+		if (l > 5 && !strncmp(line, r->app_path, strlen(r->app_path)) &&
+		    strstr(line, ": OK (") && (size_t)(strstr(line, ": OK (") - line) < l)
+			return 0;
+	}
+	line = out;
 	while (*line == '\n')
 		line++;
 	line[strcspn(line, "\n")] = '\0';
 	const char *pre = "actorsd: ";
 	if (!strncmp(line, pre, strlen(pre)))
 		line += strlen(pre);
-	if (timed_out)
-		snprintf(why, cap, "the check (actorsd --check) did not finish in time");
-	else if (*line)
+	if (*line)
 		snprintf(why, cap, "%.900s", line);
 	else
-		snprintf(why, cap, "the check (actorsd --check) failed (status 0x%x)", (unsigned)st);
+		snprintf(why, cap, "the check (actorsd --check) failed without a message");
 	return -EINVAL;
 }
 
@@ -561,10 +605,16 @@ static void next_step(struct act__reloader *r)
 	       r->n_done ? r->done : "", r->n_handoff_ok, r->n_handoff_failed);
 }
 
+static void tick_check(struct act__reloader *r);
+
 static void tick(struct act_node *n)
 {
 	struct act__reloader *r = n->reload_arg;
 
+	if (r && r->active && r->checking) {
+		tick_check(r);
+		return;
+	}
 	if (!r || !r->active || !r->stepping)
 		return;
 	uint32_t gi = r->queue[r->qi];
@@ -620,11 +670,73 @@ static void tick(struct act_node *n)
 	}
 }
 
+static void apply_checked(struct act__reloader *r);
+
+/* A reload refused after begin() returned (the check failed, or a copy
+ * could not be made): nothing was changed; the waiting actorsctl hears
+ * why. */
+static void refuse_late(struct act__reloader *r, const char *err)
+{
+	char why[1100];
+
+	snprintf(why, sizeof why, "nothing changed: %s", err);
+	r->n->n_reloads_refused++;
+	act__err("reload refused, %s", why);
+	if (r->n->reload_waiter) {
+		act__ctl_reload_done(r->n->ctl, r->n->reload_waiter, false, why);
+		r->n->reload_waiter = NULL;
+	}
+	act__app_free(&r->next);
+	r->active = false;
+	r->checking = false;
+	r->stepping = false;
+}
+
+/* The checker's pipe became readable. */
+static void on_check_output(struct act__evh *h, int res)
+{
+	struct act__reloader *r = act__container_of(h, struct act__reloader, chk_h);
+
+	(void)res;
+	r->chk_armed = false;
+	if (r->chk_fd >= 0 && read_check(r))
+		r->chk_eof = true;
+}
+
+/* While the checker runs: its output, its end, its deadline. */
+static void tick_check(struct act__reloader *r)
+{
+	char err[1024];
+
+	if (r->n->stopping) {
+		end_check(r, true);
+		refuse_late(r, "the node is stopping");
+		return;
+	}
+	if (!r->chk_eof && act__now_ns() >= r->chk_deadline_ns) {
+		end_check(r, true);
+		refuse_late(r, "the check (actorsd --check) did not finish in time");
+		return;
+	}
+	if (!r->chk_eof) {
+		if (!r->chk_armed) {
+			act__loop_poll(&r->n->loop, &r->chk_h, r->chk_fd, POLLIN);
+			r->chk_armed = true;
+		}
+		return;
+	}
+	end_check(r, false);
+	r->checking = false;
+	if (check_verdict(r, err, sizeof err))
+		refuse_late(r, err);
+	else
+		apply_checked(r);
+}
+
 /* SIGHUP (c NULL) or actorsctl reload (c waits). */
 static int begin(struct act_node *n, struct act__ctl_conn *c, char *why, size_t cap)
 {
 	struct act__reloader *r = n->reload_arg;
-	uint64_t mods[ACT__APP_MAX_GROUPS];
 	char err[1024];
 	int rc;
 
@@ -648,8 +760,31 @@ static int begin(struct act_node *n, struct act__ctl_conn *c, char *why, size_t 
 		rc = -EINVAL;
 		goto refuse;
 	}
-	if ((rc = run_check(r, r->next.module_timeout_ms, err, sizeof err)))
+	if ((rc = start_check(r, err, sizeof err)))
 		goto refuse;
+	/* The rest once the checker is done (tick()); the caller's
+	 * connection waits for the outcome. */
+	r->active = true;
+	r->checking = true;
+	n->reload_waiter = c;
+	return 0;
+refuse:
+	act__app_free(&r->next);
+	n->n_reloads_refused++;
+	snprintf(why, cap, "nothing changed: %s", err);
+	act__err("reload refused, %s", why);
+	return rc < 0 ? rc : -EINVAL;
+}
+
+/* The file passed the check: copy what changed and start the rolling
+ * restart.  A failure here still changes nothing (refused). */
+static void apply_checked(struct act__reloader *r)
+{
+	struct act_node *n = r->n;
+	uint64_t mods[ACT__APP_MAX_GROUPS];
+	char err[1024];
+	int rc;
+
 	if (mkdir(r->dir, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, sizeof err, "cannot create %s: %s", r->dir, strerror(errno));
 		rc = -errno;
@@ -702,19 +837,13 @@ static int begin(struct act_node *n, struct act__ctl_conn *c, char *why, size_t 
 	apply_policy(n, &r->next);
 	act__info("reload of %s: %u group%s to restart", r->app_path, r->n_queue,
 	          r->n_queue == 1 ? "" : "s");
-	r->active = true;
 	r->qi = 0;
 	r->n_done = r->n_handoff_ok = r->n_handoff_failed = 0;
 	r->done[0] = '\0';
-	n->reload_waiter = c;
 	next_step(r);
-	return 0;
+	return;
 refuse:
-	act__app_free(&r->next);
-	n->n_reloads_refused++;
-	snprintf(why, cap, "nothing changed: %s", err);
-	act__err("reload refused, %s", why);
-	return rc < 0 ? rc : -EINVAL;
+	refuse_late(r, err);
 }
 
 /* ---- setup ------------------------------------------------------------------------------------ */
@@ -742,6 +871,8 @@ struct act__reloader *act__reload_arm(struct act_node *n, const struct act__app 
 	}
 	r->n = n;
 	r->boot = app;
+	r->chk_pidfd = r->chk_fd = -1;
+	r->chk_h.fn = on_check_output;
 	/* What an earlier run left (module and app file copies, handoff
 	 * files): nothing of this run refers to it, and a handoff file must
 	 * not reach a new worker. */
@@ -776,6 +907,8 @@ void act__reload_free(struct act__reloader *r)
 {
 	if (!r)
 		return;
+	if (r->checking)
+		end_check(r, true);
 	if (r->active)
 		act__app_free(&r->next);
 	if (r->tab)

@@ -9,8 +9,10 @@ a module that is no module, a behaviour the module lacks) or changes what
 needs a node restart (ring sizes, adding, removing or reordering groups,
 the static actors) changes nothing: actorsctl exits 1 with the reason, the
 log says it, the workers keep their pids, the "refused" counter counts it.
-A settings change restarts that group alone; a policy change restarts
-nothing.  An actor whose export_state fails starts from init while the
+A module that hangs while the check loads it is refused after
+module_timeout_ms, and the node answers status meanwhile (the check runs
+beside the loop).  A settings change restarts that group alone; a policy
+change restarts nothing.  An actor whose export_state fails starts from init while the
 others keep their state; a worker that crashes while exporting hands
 nothing over (counted) and its group still comes back.
 """
@@ -18,8 +20,10 @@ import copy
 import json
 import os
 import shutil
+import subprocess
+import time
 
-from actorsd_harness import (Tap, Node, group, actor, wait_for, TOP_BUILDDIR)
+from actorsd_harness import (Tap, Node, group, actor, wait_for, TOP_BUILDDIR, ACTORSCTL)
 
 RELOADMOD = os.path.join(TOP_BUILDDIR, "t", "mod", ".libs", "reloadmod.so")
 TAG = b"RELOADMOD-VERSION=v00000000000"
@@ -60,7 +64,8 @@ with tap:
             {"name": "b", "module": "cons.so", "actors": [actor("sink", "sink")]},
         ],
     }
-    node = Node(tap, base, name="rlr")
+    # hostile.so hangs in actors_module_init() (only the reload's check loads it)
+    node = Node(tap, base, name="rlr", env={"ACTORS_TEST_HOSTILE": "init-hang"})
     build(node, 0)
     st = node.start()
     pids = node.pids(st)
@@ -112,6 +117,32 @@ with tap:
     refused(bad, "a new static actor", "added static actors", 8)
     tap.ok(log_text(node).count("reload refused, nothing changed:") == 8,
            "the log has one line per refused reload")
+
+    # ---- a module that hangs while the check loads it: the node keeps answering -------------
+    bad = copy.deepcopy(node.app)
+    bad["module_timeout_ms"] = 1500
+    bad["groups"][1]["module"] = os.path.join(TOP_BUILDDIR, "t", "mod", ".libs", "hostile.so")
+    bad["groups"][1]["actors"] = [actor("sink", "echo")]
+    write(node, bad)
+    t0 = time.monotonic()
+    ctl = subprocess.Popen([ACTORSCTL, "-s", node.sock, "reload"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=node.env)
+    tap.cleanups.append(lambda: ctl.poll() is None and ctl.kill())
+    worst = 0.0
+    while ctl.poll() is None and time.monotonic() - t0 < 30:
+        t = time.monotonic()
+        node.status()
+        worst = max(worst, time.monotonic() - t)
+        time.sleep(0.05)
+    out, err = ctl.communicate(timeout=30)
+    tap.is_(ctl.returncode, 1, "a module that hangs in its init: reload exits 1")
+    tap.ok("hung" in err and "nothing changed" in err, "it says the module hung (%r)" % err.strip())
+    tap.ok(time.monotonic() - t0 >= 1.4, "the check ran for module_timeout_ms")
+    tap.ok(worst < 1.0, "status answered during the check (slowest %.0f ms)" % (worst * 1000))
+    tap.is_(node.pids(), pids, "a hanging module: every worker keeps its pid")
+    tap.is_(node.status()["reload"]["refused"], 9, "a hanging module: counted as refused")
+    write(node, node.app)
 
     # ---- a settings change restarts that group alone; the policy restarts nothing -------------
     new = copy.deepcopy(node.app)
