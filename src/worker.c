@@ -337,6 +337,15 @@ int act__worker_main(const struct act__worker_args *a)
 		}
 		start = (act_start){ true, w->part->standby_n_restarts,
 		                     w->part->standby_last_signal, w->part->standby_last_exit };
+		/* The worker we replace used the rings after we attached: the
+		 * positions our handles cached then are stale (a producer
+		 * would write over records at its old tail, a consumer read
+		 * handled ones again).  It is dead now: take them afresh. */
+		for (uint32_t i = 0; i < w->n_parts; i++) {
+			act__shm_ring(&w->shm, w->self, i, &w->out[i]);
+			if (!(w->quarantined[i / 64u] & (1ull << (i % 64u))))
+				act__shm_ring(&w->shm, i, w->self, &w->in[i]);
+		}
 	}
 	atomic_store_explicit(&w->part->pid, getpid(), memory_order_relaxed);
 	beat(w, act__now_ns());
