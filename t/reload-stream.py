@@ -13,7 +13,9 @@ and the sink's counters went on across the restart (import_state ran: a
 sink without its state would count the next Seq as a gap).  At the end:
 every envelope arrived once, in per-sender order (lost = dup = 0).  A
 spawned actor's state is handed over too, and one of a behaviour without
-hooks starts from init.  SIGHUP does the same as actorsctl reload.
+hooks starts from init.  SIGHUP does the same as actorsctl reload.  The
+group has a hot standby: the one that takes over after a crash at the
+end runs the last reloaded code.
 """
 import os
 import re
@@ -65,7 +67,7 @@ with tap:
                            actor("p1", "producer", {"to": "sink", "id": 1, "count": COUNT})],
                   ring_bytes=65536, max_msg_bytes=1024),
             {"name": "cons", "module": "cons.so", "ring_bytes": 65536, "max_msg_bytes": 1024,
-             "actors": [actor("sink", "sink")]},
+             "actors": [actor("sink", "sink")], "hot_standby": True},
         ],
     }
     node = Node(tap, app, name="rls")
@@ -141,4 +143,13 @@ with tap:
     copies = [f for f in os.listdir(os.path.join(node.state_dir, "reload"))
               if f.endswith(".so")]
     tap.is_(len(copies), 1, "one module copy left in STATE_DIR/reload, the running one")
+
+    # the hot standby was forked again with the new code at each reload
+    st = node.wait_group("cons", lambda g, st: g["standby_pid"], 30, "a standby for cons")
+    cons = node.group("cons", st)
+    os.kill(cons["pid"], signal.SIGKILL)
+    st = node.wait_group("cons", lambda g, st: g["pid"] == cons["standby_pid"] and
+                         g["state"] == "ready", 30, "the standby to take over")
+    tap.is_(stats(node)["version"], "v%011d" % RELOADS,
+            "after a crash, the hot standby that took over runs the reloaded code")
     tap.is_(node.terminate(), 0, "clean stop")
