@@ -20,9 +20,13 @@
  *   nohand  as tally, without handoff hooks (starts from zero each time).
  *   badexp  as tally, but its export_state fails (-EIO).
  *   crashexp as tally, but its export_state crashes the worker (SIGSEGV).
+ *   source  streams Seq{args.id, 0, 1, ...} to "sink" (backing off on a
+ *           full ring) until Halt, which it answers with Sent{count}: a
+ *           stream that lasts as long as the test needs.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +180,65 @@ static const act_behaviour nohand_b = {
 	.n_handlers = 1,
 };
 
+/* ---- source --------------------------------------------------------------------- */
+
+struct source {
+	act_ref to;
+	int32_t id;
+	int64_t next;
+	bool halted;
+};
+
+typedef struct { char unused; } halt_t;
+typedef struct { int64_t count; } sent_t;
+ACT_MESSAGE_TYPE_EMPTY(halt_type, halt_t, "Halt");
+ACT_MESSAGE_TYPE(sent_type, sent_t, "Sent", ACT_FIELD(sent_t, count, ACT_I64));
+
+static int source_init(act_ctx *ctx, void *st, const char *args)
+{
+	struct source *s = st;
+	const char *p = args ? strstr(args, "\"id\":") : NULL;
+	s->id = p ? (int32_t)atoi(p + 5) : 0;
+	return act_lookup(ctx, "sink", &s->to);
+}
+
+static void source_pump(act_ctx *ctx, void *st, const void *m)
+{
+	struct source *s = st;
+	int n = 0;
+	(void)m;
+	while (!s->halted && n++ < 4096) {
+		seq_t q = { s->id, s->next };
+		int err = act_send(ctx, s->to, &seq_type, &q);
+		if (err == ACT_EFULL)
+			break;
+		if (err)
+			return;
+		s->next++;
+	}
+	if (!s->halted)
+		act_timer_once(ctx, n > 4096 ? 0 : 1, 1);
+}
+
+static void source_halt(act_ctx *ctx, void *st, const void *m)
+{
+	struct source *s = st;
+	sent_t r = { s->next };
+	(void)m;
+	s->halted = true;
+	act_timer_cancel(ctx, 1);
+	act_reply(ctx, &sent_type, &r);
+}
+
+static const act_handler source_h[] = {
+	{ &act_start_type, source_pump }, { &act_timeout_type, source_pump },
+	{ &halt_type, source_halt },
+};
+static const act_behaviour source_b = {
+	.name = "source", .state_size = sizeof(struct source), .init = source_init,
+	.handlers = source_h, .n_handlers = 3,
+};
+
 static int bad_export(act_ctx *ctx, void *st, act_buf *out)
 {
 	(void)ctx, (void)st, (void)out;
@@ -203,6 +266,10 @@ ACT_MODULE_INIT(m)
 	int err = act_module_add_behaviour(m, &sink_b);
 	if (!err)
 		err = act_module_add_behaviour(m, &badexp_b);
+	if (!err)
+		err = act_module_add_behaviour(m, &source_b);
+	if (!err)
+		err = act_module_add_type(m, &sent_type);
 	if (!err)
 		err = act_module_add_behaviour(m, &crashexp_b);
 	if (!err)
