@@ -21,6 +21,7 @@
 #include "base64.h"
 #include "clock.h"
 #include "dyn-remote.h"
+#include "handoff.h"
 #include "log.h"
 #include "message.h"
 #include "worker-int.h"
@@ -110,6 +111,13 @@ static void handle_ctrl(struct worker *w, const struct act__env *e)
 		 * supervisor's SIGTERM after shutdown_ms bounds this), then run
 		 * the Shutdown handlers.  Timers no longer fire. */
 		w->draining = true;
+		/* A reload restart for new code (handoff.c): stop after this
+		 * handler, leave what is queued to the next worker, and hand
+		 * the actors' state over. */
+		if (act__handoff_wanted()) {
+			w->handoff = true;
+			w->stopping = true;
+		}
 		break;
 	default:
 		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);

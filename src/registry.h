@@ -138,7 +138,7 @@ static inline uint32_t act__reg_type_id(const struct act__registry *r, const act
  * act__reg_freeze() in the supervisor, and in the zygote after modules
  * were loaded, so that every worker inherits the same ids.
  */
-void act__reg_add_declared(struct act__registry *r);
+ACT__SHARED void act__reg_add_declared(struct act__registry *r);
 /* True if a and b have the same wire name, size and fields (one type). */
 bool act__type_same_shape(const act_type *a, const act_type *b);
 /* Type by wire name or NULL. */

@@ -131,6 +131,7 @@ struct worker {
 	uint64_t next_corr;
 	bool stopping;
 	bool draining;               /* STOP received: empty the rings, then stop */
+	bool handoff;                /* STOP for a reload: export state, no drain */
 	uint64_t heartbeat_ns;       /* the group's heartbeat period */
 	bool in_fini;
 	int exit_code;

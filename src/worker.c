@@ -27,6 +27,7 @@
 #include <actors.h>
 
 #include "clock.h"
+#include "handoff.h"
 #include "log.h"
 #include "worker.h"
 #include "worker-int.h"
@@ -343,6 +344,15 @@ int act__worker_main(const struct act__worker_args *a)
 		}
 		start = (act_start){ true, w->part->standby_n_restarts,
 		                     w->part->standby_last_signal, w->part->standby_last_exit };
+		/* The worker we replace used the rings after we attached: the
+		 * positions our handles cached then are stale (a producer
+		 * would write over records at its old tail, a consumer read
+		 * handled ones again).  It is dead now: take them afresh. */
+		for (uint32_t i = 0; i < w->n_parts; i++) {
+			act__shm_ring(&w->shm, w->self, i, &w->out[i]);
+			if (!(w->quarantined[i / 64u] & (1ull << (i % 64u))))
+				act__shm_ring(&w->shm, i, w->self, &w->in[i]);
+		}
 	}
 	atomic_store_explicit(&w->part->pid, getpid(), memory_order_relaxed);
 	beat(w, act__now_ns());
@@ -369,6 +379,8 @@ int act__worker_main(const struct act__worker_args *a)
 		rc = err == -ENOMEM ? ACT_EXIT_TEMPORARY : ACT_EXIT_PERMANENT;
 		goto out;
 	}
+	/* A reload restart: the last worker's state, before any envelope. */
+	act__handoff_import(w);
 	w->ctx.w = w;
 	/* Not to actors that an init or a Start spawned: act_spawn() started them. */
 	for (uint32_t i = 0; i < act__w_n_used(w); i++) {
@@ -385,6 +397,16 @@ int act__worker_main(const struct act__worker_args *a)
 
 	/* Clean stop: Shutdown to every actor (in reverse order), then fini. */
 	atomic_store_explicit(&w->part->state, ACT__PS_STOPPING, memory_order_relaxed);
+	if (w->handoff) {
+		/* A reload: the actors live on in the next worker, so no
+		 * Shutdown (and no Down); export their state, then fini. */
+		act__handoff_export(w);
+		for (uint32_t i = act__w_n_used(w); i-- > 0;)
+			if (!w->actors[i].stopped)
+				act__w_stop_actor(w, &w->actors[i]);
+		act__w_flush_notify(w);
+		goto out;
+	}
 	/* Spawned actors (newest slot first) before the static ones.  Their
 	 * records stay: a restart of the group re-creates the permanent ones. */
 	act_shutdown_msg sm = { 0 };

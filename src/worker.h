@@ -28,6 +28,11 @@ struct act__worker_args {
 	 * modules here); non-zero makes the zygote fail with that code. */
 	int (*zygote_init)(void *arg);
 	void *zygote_arg;
+	/* Runs in each freshly forked worker (and standby) before the group
+	 * starts, on the worker's own copy of the registry (actorsd: new code
+	 * and settings after a reload).  Non-zero: the worker exits with it. */
+	int (*worker_init)(struct act__registry *reg, uint32_t self, void *arg);
+	void *worker_init_arg;
 };
 
 /*

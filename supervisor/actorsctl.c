@@ -49,6 +49,7 @@ enum {
 
 #define DEFAULT_SOCKET        "./actorsd.sock"
 #define DEFAULT_IO_TIMEOUT_MS 10000
+#define RELOAD_WAIT_MS        600000  /* the node's own limit for a reload */
 #define DEFAULT_ASK_MS        5000
 #define ASK_GRACE_MS          2000            /* I/O timeout of ask beyond its own */
 #define MAX_TIMEOUT_S         86400.0         /* -t */
@@ -59,7 +60,7 @@ enum {
 #define MAX_JSON_ID           9007199254740991ULL  /* 2^53 - 1: exact as a JSON number */
 
 enum cmd { CMD_STATUS, CMD_RESTART, CMD_STOP, CMD_SEND, CMD_ASK, CMD_DEAD_LETTERS,
-           CMD_REPLAY, CMD_METRICS, CMD_SPAWN, CMD_STOP_ACTOR, CMD_ACTORS };
+           CMD_REPLAY, CMD_METRICS, CMD_SPAWN, CMD_STOP_ACTOR, CMD_ACTORS, CMD_RELOAD };
 
 struct opts {
 	const char *socket;
@@ -130,6 +131,8 @@ static void print_help(void)
 "Commands:\n"
 "  status                    groups, counters and recent crashes\n"
 "  restart GROUP             restart GROUP's worker; returns once it is ready\n"
+"  reload                    re-read the app file and apply what changed (new\n"
+"                            code one group at a time); returns when done\n"
 "  stop                      stop the node gracefully\n"
 "  upgrade                   re-execute actorsd's binary (a new one installed\n"
 "                            at the same path) without losing an envelope\n"
@@ -493,6 +496,11 @@ static int build_request(const struct opts *o, enum cmd *cmd, char **line)
 		if ((rc = need_args(o, 0, c)) >= 0)
 			goto out;
 		oom |= !cJSON_AddStringToObject(req, "cmd", c);
+	} else if (!strcmp(c, "reload")) {
+		*cmd = CMD_RELOAD;
+		if ((rc = need_args(o, 0, "reload")) >= 0)
+			goto out;
+		oom |= !cJSON_AddStringToObject(req, "cmd", "reload");
 	} else if (!strcmp(c, "restart")) {
 		*cmd = CMD_RESTART;
 		if ((rc = need_args(o, 1, "restart GROUP")) >= 0 ||
@@ -1346,6 +1354,10 @@ static int present(const struct opts *o, enum cmd cmd, const cJSON *a, const cha
 		if (get_str(a, "name"))
 			printf("%s\n", clean(b1, sizeof b1, get_str(a, "name")));
 		return CTL_OK;
+	case CMD_RELOAD:
+		if (get_str(a, "summary") && *get_str(a, "summary"))
+			printf("%s\n", clean(b1, sizeof b1, get_str(a, "summary")));
+		return CTL_OK;
 	case CMD_RESTART:
 	case CMD_STOP:
 	case CMD_STOP_ACTOR:
@@ -1510,6 +1522,8 @@ int main(int argc, char **argv)
 	else if (cmd == CMD_ASK)
 		timeout_ms = (o.ask_timeout_ms >= 0 ? o.ask_timeout_ms : DEFAULT_ASK_MS) +
 		             ASK_GRACE_MS;
+	else if (cmd == CMD_RELOAD)
+		timeout_ms = RELOAD_WAIT_MS;
 	else
 		timeout_ms = DEFAULT_IO_TIMEOUT_MS;
 

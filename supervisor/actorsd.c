@@ -47,6 +47,7 @@
 #include "pathcheck.h"
 #include "preflight.h"
 #include "recover.h"
+#include "reload.h"
 #include "sysdirs.h"
 
 static void usage(FILE *f)
@@ -467,7 +468,12 @@ int main(int argc, char **argv)
 		rc = ACT_EXIT_TEMPORARY;
 		goto out;
 	}
+	/* actorsctl reload and SIGHUP (reload.c); without it, SIGHUP is ignored. */
+	struct act__reloader *reloader = act__reload_arm(n, &app, err, sizeof err);
+	if (!reloader)
+		act__warn("%s: %s", app.path, err);
 	rc = act_node_run(n);
+	act__reload_free(reloader);
 	if (act__recover_refused(n)) {
 		/* A region from an earlier run that this app file cannot take
 		 * over, or one a live actorsd serves: do not restart. */

@@ -56,6 +56,7 @@
 #define READ_TIMEOUT_NS (5000000000ull)
 #define WRITE_TIMEOUT_NS (5000000000ull)
 #define RESTART_TIMEOUT_NS (60000000000ull)
+#define RELOAD_TIMEOUT_NS (600000000000ull)  /* a rolling restart of many groups */
 #define DEFAULT_WAIT_MS 5000u        /* ask and send, unless timeout_ms says */
 #define LOG_WINDOW_NS (10000000000ull)
 #define LOG_PER_WINDOW 10u           /* rejected sends logged per window */
@@ -292,6 +293,23 @@ static void do_upgrade(struct act__ctl_conn *c, struct act_node *n)
 	act__recover_request_upgrade(n);
 }
 
+/* The reload counters (actorsctl reload, SIGHUP), when the node has one. */
+static void add_reload_status(cJSON *a, const struct act_node *n)
+{
+	if (!n->reload)
+		return;
+	cJSON *r = cJSON_AddObjectToObject(a, "reload");
+	if (!r)
+		return;
+	cJSON_AddNumberToObject(r, "done", (double)n->n_reloads);
+	cJSON_AddNumberToObject(r, "failed", (double)n->n_reloads_failed);
+	cJSON_AddNumberToObject(r, "refused", (double)n->n_reloads_refused);
+	cJSON_AddNumberToObject(r, "handoffs", (double)n->n_handoffs);
+	cJSON_AddNumberToObject(r, "handoffs_failed", (double)n->n_handoffs_failed);
+	cJSON_AddNumberToObject(r, "gap_last_us", (double)n->reload_gap_last_us);
+	cJSON_AddNumberToObject(r, "gap_max_us", (double)n->reload_gap_max_us);
+}
+
 static cJSON *status_json(struct act_node *n)
 {
 	cJSON *a = cJSON_CreateObject(), *groups, *crashes;
@@ -312,6 +330,7 @@ static cJSON *status_json(struct act_node *n)
 	cJSON_AddStringToObject(a, "strategy", act__strategy_name(n->pol.strategy));
 	cJSON_AddNumberToObject(a, "restarts", n->n_restarts_total);
 	act__recover_status(n, a); /* recovered, epochs, envelopes taken over */
+	add_reload_status(a, n);
 	groups = cJSON_AddArrayToObject(a, "groups");
 	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
 		const struct act__gstate *g = &n->gs[gi];
@@ -773,6 +792,24 @@ char *act__ctl_metrics_text(struct act_node *n)
 }
 
 /* "actors": every actor, static and spawned (actorlist.h). */
+/* actorsctl reload: the answer comes with act__ctl_reload_done(), once
+ * the last group restarted (or at once, when there is nothing to do). */
+static void do_reload(struct act__ctl_conn *c, struct act_node *n)
+{
+	char err[1024];
+	int rc;
+
+	if (!n->reload) {
+		answer_error(c, "unsupported", "this node has no app file to reload "
+		             "(embedded act_node_run())");
+		return;
+	}
+	c->state = C_WAIT_READY;
+	c->deadline_ns = act__now_ns() + RELOAD_TIMEOUT_NS;
+	if ((rc = n->reload(n, c, err, sizeof err)))
+		answer_error(c, rc == -EBUSY ? "busy" : "reload_failed", "%s", err);
+}
+
 static void do_actors(struct act__ctl_conn *c, struct act_node *n)
 {
 	cJSON *a = cJSON_CreateObject(), *list = act__actorlist(n);
@@ -837,6 +874,8 @@ static void process(struct act__ctl *ctl, struct act__ctl_conn *c)
 				                 RESTART_TIMEOUT_NS * (pool ? pool->pool_n : 1);
 			}
 		}
+	} else if (!strcmp(cmd, "reload")) {
+		do_reload(c, n);
 	} else if (!strcmp(cmd, "stop")) {
 		answer_ok(c);
 		act__node_stop(n, ACT_EXIT_OK, "stop requested by actorsctl");
@@ -977,6 +1016,8 @@ static void read_conn(struct act__ctl *ctl, struct act__ctl_conn *c)
 
 static void forget_waiter(struct act__ctl *ctl, const struct act__ctl_conn *c)
 {
+	if (ctl->n->reload_waiter == c)
+		ctl->n->reload_waiter = NULL;
 	for (uint32_t g = 0; g < ctl->n->reg.n_groups; g++)
 		if (ctl->n->gs[g].waiter == c)
 			ctl->n->gs[g].waiter = NULL;
@@ -1126,6 +1167,12 @@ void act__ctl_tick(struct act__ctl *ctl, uint64_t now)
 			break;
 		}
 		case C_WAIT_READY:
+			if (ctl->n->reload_waiter == c) {
+				forget_waiter(ctl, c);
+				answer_error(c, "timeout", "the reload did not finish in time; it "
+				             "goes on (see the log)");
+				break;
+			}
 			forget_waiter(ctl, c);
 			answer_error(c, "timeout", "the group did not become ready in time");
 			break;
@@ -1191,6 +1238,21 @@ bool act__ctl_reply(struct act__ctl *ctl, uint64_t corr, const char *type, const
 		return true;
 	}
 	return false;
+}
+
+void act__ctl_reload_done(struct act__ctl *ctl, struct act__ctl_conn *c, bool ok,
+                          const char *text)
+{
+	if (!ctl || !c || c->state != C_WAIT_READY)
+		return;
+	if (ok) {
+		cJSON *a = cJSON_CreateObject();
+		cJSON_AddTrueToObject(a, "ok");
+		cJSON_AddStringToObject(a, "summary", text ? text : "");
+		answer(c, a);
+	} else {
+		answer_error(c, "reload_failed", "%s", text ? text : "unknown");
+	}
 }
 
 void act__ctl_group_ready(struct act__ctl *ctl, struct act__ctl_conn *c, bool ok,

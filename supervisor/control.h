@@ -67,6 +67,10 @@ void act__ctl_tick(struct act__ctl *c, uint64_t now_ns);
 bool act__ctl_reply(struct act__ctl *c, uint64_t corr, const char *type,
                     const char *json, size_t json_len);
 /* A restart the client waits for finished (ok) or failed (why). */
+/* Answers a waiting actorsctl reload: ok with a summary, or the reason it
+ * failed.  Ignored if c no longer waits (it timed out or went away). */
+ACT__SHARED void act__ctl_reload_done(struct act__ctl *c, struct act__ctl_conn *conn, bool ok,
+                          const char *text);
 void act__ctl_group_ready(struct act__ctl *c, struct act__ctl_conn *conn, bool ok,
                           const char *why);
 

@@ -27,7 +27,7 @@ void act__group_run_start_queue(struct act_node *n, uint64_t now);
 /* Forks a missing hot standby (at most one per call). */
 void act__group_maintain_spares(struct act_node *n, uint64_t now);
 /* Kills and reaps group gi's hot standby, if any. */
-void act__group_kill_spare(struct act_node *n, uint32_t gi);
+ACT__SHARED void act__group_kill_spare(struct act_node *n, uint32_t gi);
 /* Reaps group gi's hot standby if it died. */
 void act__group_reap_spare(struct act_node *n, uint32_t gi);
 /* While the node stops: stops groups one at a time, in reverse order. */

@@ -51,6 +51,22 @@ void act__loop_poll(struct act__loop *l, struct act__evh *h, int fd, unsigned ev
 
 /* ---- the loop's own handles -------------------------------------------------------- */
 
+/* systemctl reload (or a closed terminal: a node must not stop because
+ * its terminal went): what actorsctl reload does, when the node has a
+ * reload (actorsd); the outcome is only logged. */
+static void on_sighup(act_node_t *n)
+{
+	char err[512];
+
+	if (!n->reload) {
+		act__info("SIGHUP received: ignored (no reload here; stop with SIGTERM)");
+		return;
+	}
+	act__info("SIGHUP received: reloading");
+	if (n->reload(n, NULL, err, sizeof err))
+		act__err("reload refused: %s", err);
+}
+
 static void on_signal(struct act__evh *h, int res)
 {
 	act_node_t *n = act__container_of(h, act_node_t, sig_h);
@@ -64,9 +80,7 @@ static void on_signal(struct act__evh *h, int res)
 		else if (si.ssi_signo == SIGUSR2)
 			act__recover_request_upgrade(n); /* re-exec at the end of this turn */
 		else if (si.ssi_signo == SIGHUP)
-			/* systemctl reload, or a closed terminal: there is no reload
-			 * yet, and a node must not stop because its terminal went. */
-			act__info("SIGHUP received: ignored (no reload; stop with SIGTERM)");
+			on_sighup(n);
 		else
 			act__node_stop(n, ACT_EXIT_OK, si.ssi_signo == SIGINT ? "SIGINT received" :
 			               "SIGTERM received");
@@ -178,6 +192,8 @@ void act__loop_once(act_node_t *n)
 		}
 	if (reaped)
 		act__group_reap_strays(n);
+	if (n->reload_tick)
+		n->reload_tick(n);
 	now = act__now_ns();
 	act__group_check_heartbeats(n, now);
 	act__group_check_stops(n, now);
@@ -313,7 +329,7 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);  /* logged and ignored, not the default death */
+	sigaddset(&mask, SIGHUP);  /* a reload (or ignored), not the default death */
 	sigaddset(&mask, SIGCHLD);
 	if (n->rec)
 		sigaddset(&mask, SIGUSR2); /* actorsd: upgrade (recover.c) */
@@ -327,6 +343,8 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 	tmpl.standby_efd = n->standby_efd;
 	tmpl.zygote_init = zygote_init_trampoline;
 	tmpl.zygote_arg = n;
+	tmpl.worker_init = n->worker_init;
+	tmpl.worker_init_arg = n->worker_init_arg;
 	if ((err = act__spawner_start(&n->sp, &tmpl)))
 		return err;
 

@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "export.h"
+
 struct act_node;
 
 /* The struct of type `type` whose member `member` is at p. */
@@ -45,7 +47,8 @@ struct act__loop {
  * arm a handle twice.  Never blocks (submits early only when the submission
  * queue is full).
  */
-void act__loop_poll(struct act__loop *l, struct act__evh *h, int fd, unsigned events);
+ACT__SHARED void act__loop_poll(struct act__loop *l, struct act__evh *h, int fd,
+                                unsigned events);
 
 /* Creates everything act_node_run() needs.  0 or a negative code; call
  * act__loop_teardown() in either case. */

@@ -109,6 +109,20 @@ struct act_node {
 	/* actorsd: runs in the zygote before any worker is forked */
 	int (*zygote_init)(struct act_node *n, void *arg);
 	void *zygote_arg;
+	/* actorsd: runs in each forked worker before the group starts */
+	int (*worker_init)(struct act__registry *reg, uint32_t self, void *arg);
+	void *worker_init_arg;
+	/* actorsd: reload (supervisor/reload.c).  reload starts one, from
+	 * SIGHUP (c NULL) or actorsctl reload (c waits for the outcome), and
+	 * returns 0 or a negative code with the reason in err; reload_tick
+	 * runs every loop pass, after reaping and before the start queue. */
+	int (*reload)(struct act_node *n, struct act__ctl_conn *c, char *err, size_t err_cap);
+	void (*reload_tick)(struct act_node *n);
+	void *reload_arg;
+	struct act__ctl_conn *reload_waiter; /* actorsctl reload waiting, or NULL */
+	uint64_t n_reloads, n_reloads_failed, n_reloads_refused; /* done, stopped midway, refused */
+	uint64_t n_handoffs, n_handoffs_failed; /* reload restarts with / without state */
+	uint64_t reload_gap_last_us, reload_gap_max_us; /* a group's STOP to its new READY */
 
 	/* runtime, valid while act_node_run() runs */
 	uint64_t dir_hash;
@@ -175,7 +189,8 @@ int act__node_inject(struct act_node *n, const char *actor, const char *type,
                      const char *endpoint, uint32_t from_peer, uint16_t flags, uint64_t corr);
 
 /* Starts a manual restart of group gi; waiter (may be NULL) is answered on READY. */
-int act__node_restart_group(struct act_node *n, uint32_t gi, struct act__ctl_conn *waiter);
+ACT__SHARED int act__node_restart_group(struct act_node *n, uint32_t gi,
+                                        struct act__ctl_conn *waiter);
 
 /* Begins a graceful stop of the whole node. */
 void act__node_stop(struct act_node *n, int exit_code, const char *why);
@@ -189,7 +204,7 @@ static inline struct act__ring *act__node_ring(const struct act_node *n, uint32_
 }
 
 /* Text name of group gi's state, as status shows it (group.c's table). */
-const char *act__node_group_state(const struct act_node *n, uint32_t gi);
+ACT__SHARED const char *act__node_group_state(const struct act_node *n, uint32_t gi);
 /* True if status should flag group gi's state as a problem (failed, dead, backoff). */
 bool act__node_group_problem(const struct act_node *n, uint32_t gi);
 /* True if group gi waits in the start queue (possibly behind its own stop). */

@@ -121,6 +121,13 @@ static void worker_child(const struct act__worker_args *tmpl, const struct req *
 	a.self = rq->self;
 	a.start = rq->start;
 	a.standby = rq->standby != 0;
+	if (tmpl->worker_init) {
+		/* The registry is this process's copy (the zygote's, forked). */
+		int rc = tmpl->worker_init((struct act__registry *)tmpl->reg, rq->self,
+		                           tmpl->worker_init_arg);
+		if (rc)
+			_exit(rc);
+	}
 	_exit(act__worker_main(&a));
 }
 

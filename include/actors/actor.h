@@ -158,6 +158,22 @@ typedef struct act_behaviour {
 	/* Optional: how actors of this behaviour supervise the actors they
 	 * spawn (see act_child_policy); NULL: a failed child just stops. */
 	const act_child_policy *children;
+	/*
+	 * Optional state handoff for a reload (actorsctl reload, SIGHUP) that
+	 * restarts this actor's group with new code -- Erlang's code_change.
+	 * export_state runs in the old worker after its last handler returned
+	 * (no envelope is handled after it) and appends whatever it wants to
+	 * keep to *out (bytes or JSON text, its own format: out->ptr is
+	 * malloc()ed by the callee, out->len its length; the runtime frees
+	 * it).  It returns 0, or a negative code to hand nothing over.
+	 * import_state runs in the new worker right after init (spawned
+	 * actors: after they were re-created) and before any envelope, with
+	 * the bytes the old instance exported; a negative return is logged and
+	 * the actor keeps what init gave it.  Neither runs on a crash restart.
+	 * Both NULL: the new instance starts from init alone.
+	 */
+	int (*export_state)(act_ctx *ctx, void *state, act_buf *out);
+	int (*import_state)(act_ctx *ctx, void *state, const void *data, size_t len);
 } act_behaviour;
 
 /* ---- names ---------------------------------------------------------------- */

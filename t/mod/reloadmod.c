@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * t/mod/reloadmod.c - the group module that t/reload-*.py rebuild and
+ * reload under a stream.
+ *
+ * The module's version is the text after "RELOADMOD-VERSION=" in
+ * version_tag below; the tests make each "new build" by copying the .so
+ * and overwriting those 12 characters (same length), which gives a file
+ * with other bytes and another version without running a compiler 20
+ * times.
+ *
+ * Behaviours:
+ *   sink    counts Seq{sender, seq} from testmod's producers, per sender:
+ *           seq == expected: in order; below: a duplicate; above: a gap
+ *           (lost envelopes).  GetStats -> Stats{total, lost, dup, imports,
+ *           max_gap_us (longest time between two Seq), version}.  Its whole state is handed over on a reload
+ *           (export_state / import_state), so the counts go on across
+ *           reloads; without the handoff the next Seq would be a gap.
+ *   tally   (spawn it) Ping -> Pong{count = Pings so far}, handed over too.
+ *   nohand  as tally, without handoff hooks (starts from zero each time).
+ *   badexp  as tally, but its export_state fails (-EIO).
+ *   crashexp as tally, but its export_state crashes the worker (SIGSEGV).
+ *   source  streams Seq{args.id, 0, 1, ...} to "sink" (backing off on a
+ *           full ring) until Halt, which it answers with Sent{count}: a
+ *           stream that lasts as long as the test needs.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <actors.h>
+
+#define MAX_SENDERS 8
+
+/* volatile: the compiler must read the bytes the tests patch. */
+static const volatile char version_tag[] = "RELOADMOD-VERSION=v00000000000";
+
+typedef struct { int32_t sender; int64_t seq; } seq_t;
+typedef struct { int64_t count; } ping_t;
+typedef struct { int64_t count; } pong_t;
+typedef struct { int32_t unused; } getstats_t;
+typedef struct {
+	int64_t total, lost, dup, imports, max_gap_us;
+	char version[16];
+} stats_t;
+
+ACT_MESSAGE_TYPE(seq_type, seq_t, "Seq", ACT_FIELD(seq_t, sender, ACT_I32),
+                 ACT_FIELD(seq_t, seq, ACT_I64));
+ACT_MESSAGE_TYPE(ping_type, ping_t, "Ping", ACT_FIELD(ping_t, count, ACT_I64));
+ACT_MESSAGE_TYPE(pong_type, pong_t, "Pong", ACT_FIELD(pong_t, count, ACT_I64));
+ACT_MESSAGE_TYPE_EMPTY(getstats_type, getstats_t, "GetStats");
+ACT_MESSAGE_TYPE(stats_type, stats_t, "Stats", ACT_FIELD(stats_t, total, ACT_I64),
+                 ACT_FIELD(stats_t, lost, ACT_I64), ACT_FIELD(stats_t, dup, ACT_I64),
+                 ACT_FIELD(stats_t, imports, ACT_I64), ACT_FIELD(stats_t, max_gap_us, ACT_I64),
+                 ACT_FIELD(stats_t, version, ACT_STR));
+
+static void version(char *out, size_t cap)
+{
+	size_t pre = strlen("RELOADMOD-VERSION="), i = 0;
+	for (; i + 1 < cap && version_tag[pre + i]; i++)
+		out[i] = version_tag[pre + i];
+	out[i] = '\0';
+}
+
+/* ---- sink ---------------------------------------------------------------------- */
+
+struct sink {
+	int64_t expected[MAX_SENDERS];
+	int64_t total, lost, dup, imports;
+	/* The longest time between two Seq handled (across reloads too: the
+	 * last time is handed over), for bench/bench-reload.py. */
+	uint64_t last_ns, max_gap_ns;
+};
+
+static void sink_seq(act_ctx *ctx, void *st, const void *m)
+{
+	struct sink *s = st;
+	const seq_t *q = m;
+	(void)ctx;
+	if (q->sender < 0 || q->sender >= MAX_SENDERS)
+		return;
+	int64_t *e = &s->expected[q->sender];
+	uint64_t now = act_now_ns();
+	if (s->last_ns && now - s->last_ns > s->max_gap_ns)
+		s->max_gap_ns = now - s->last_ns;
+	s->last_ns = now;
+	s->total++;
+	if (q->seq == *e) {
+		(*e)++;
+	} else if (q->seq < *e) {
+		s->dup++;
+	} else {
+		s->lost += q->seq - *e;
+		*e = q->seq + 1;
+	}
+}
+
+static void sink_stats(act_ctx *ctx, void *st, const void *m)
+{
+	const struct sink *s = st;
+	stats_t r = { s->total, s->lost, s->dup, s->imports, (int64_t)(s->max_gap_ns / 1000u), "" };
+	(void)m;
+	version(r.version, sizeof r.version);
+	act_reply(ctx, &stats_type, &r);
+}
+
+/* The whole struct, as bytes: the next build has the same layout. */
+static int export_bytes(act_ctx *ctx, void *st, size_t len, act_buf *out)
+{
+	void *p = malloc(len);
+	(void)ctx;
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, st, len);
+	out->ptr = p;
+	out->len = (uint32_t)len;
+	return 0;
+}
+
+static int sink_export(act_ctx *ctx, void *st, act_buf *out)
+{
+	return export_bytes(ctx, st, sizeof(struct sink), out);
+}
+
+static int sink_import(act_ctx *ctx, void *st, const void *data, size_t len)
+{
+	struct sink *s = st;
+	(void)ctx;
+	if (len != sizeof *s)
+		return -EPROTO;
+	memcpy(s, data, len);
+	s->imports++;
+	return 0;
+}
+
+static const act_handler sink_h[] = {
+	{ &seq_type, sink_seq }, { &getstats_type, sink_stats },
+};
+static const act_behaviour sink_b = {
+	.name = "sink", .state_size = sizeof(struct sink), .handlers = sink_h, .n_handlers = 2,
+	.export_state = sink_export, .import_state = sink_import,
+};
+
+/* ---- tally / nohand ----------------------------------------------------------------- */
+
+struct tally { int64_t count; };
+
+static void tally_ping(act_ctx *ctx, void *st, const void *m)
+{
+	struct tally *t = st;
+	pong_t r = { ++t->count };
+	(void)m;
+	act_reply(ctx, &pong_type, &r);
+}
+
+static int tally_export(act_ctx *ctx, void *st, act_buf *out)
+{
+	return export_bytes(ctx, st, sizeof(struct tally), out);
+}
+
+static int tally_import(act_ctx *ctx, void *st, const void *data, size_t len)
+{
+	(void)ctx;
+	if (len != sizeof(struct tally))
+		return -EPROTO;
+	memcpy(st, data, len);
+	return 0;
+}
+
+static const act_handler tally_h[] = { { &ping_type, tally_ping } };
+static const act_behaviour tally_b = {
+	.name = "tally", .state_size = sizeof(struct tally), .handlers = tally_h, .n_handlers = 1,
+	.export_state = tally_export, .import_state = tally_import,
+};
+static const act_behaviour nohand_b = {
+	.name = "nohand", .state_size = sizeof(struct tally), .handlers = tally_h,
+	.n_handlers = 1,
+};
+
+/* ---- source --------------------------------------------------------------------- */
+
+struct source {
+	act_ref to;
+	int32_t id;
+	int64_t next;
+	bool halted;
+};
+
+typedef struct { char unused; } halt_t;
+typedef struct { int64_t count; } sent_t;
+ACT_MESSAGE_TYPE_EMPTY(halt_type, halt_t, "Halt");
+ACT_MESSAGE_TYPE(sent_type, sent_t, "Sent", ACT_FIELD(sent_t, count, ACT_I64));
+
+static int source_init(act_ctx *ctx, void *st, const char *args)
+{
+	struct source *s = st;
+	const char *p = args ? strstr(args, "\"id\":") : NULL;
+	s->id = p ? (int32_t)atoi(p + 5) : 0;
+	return act_lookup(ctx, "sink", &s->to);
+}
+
+static void source_pump(act_ctx *ctx, void *st, const void *m)
+{
+	struct source *s = st;
+	int n = 0;
+	(void)m;
+	while (!s->halted && n++ < 4096) {
+		seq_t q = { s->id, s->next };
+		int err = act_send(ctx, s->to, &seq_type, &q);
+		if (err == ACT_EFULL)
+			break;
+		if (err)
+			return;
+		s->next++;
+	}
+	if (!s->halted)
+		act_timer_once(ctx, n > 4096 ? 0 : 1, 1);
+}
+
+static void source_halt(act_ctx *ctx, void *st, const void *m)
+{
+	struct source *s = st;
+	sent_t r = { s->next };
+	(void)m;
+	s->halted = true;
+	act_timer_cancel(ctx, 1);
+	act_reply(ctx, &sent_type, &r);
+}
+
+static const act_handler source_h[] = {
+	{ &act_start_type, source_pump }, { &act_timeout_type, source_pump },
+	{ &halt_type, source_halt },
+};
+static const act_behaviour source_b = {
+	.name = "source", .state_size = sizeof(struct source), .init = source_init,
+	.handlers = source_h, .n_handlers = 3,
+};
+
+static int bad_export(act_ctx *ctx, void *st, act_buf *out)
+{
+	(void)ctx, (void)st, (void)out;
+	return -EIO;
+}
+
+static int crash_export(act_ctx *ctx, void *st, act_buf *out)
+{
+	(void)ctx, (void)st, (void)out;
+	raise(SIGSEGV);
+	return -EIO;
+}
+
+static const act_behaviour badexp_b = {
+	.name = "badexp", .state_size = sizeof(struct tally), .handlers = tally_h,
+	.n_handlers = 1, .export_state = bad_export, .import_state = tally_import,
+};
+static const act_behaviour crashexp_b = {
+	.name = "crashexp", .state_size = sizeof(struct tally), .handlers = tally_h,
+	.n_handlers = 1, .export_state = crash_export, .import_state = tally_import,
+};
+
+ACT_MODULE_INIT(m)
+{
+	int err = act_module_add_behaviour(m, &sink_b);
+	if (!err)
+		err = act_module_add_behaviour(m, &badexp_b);
+	if (!err)
+		err = act_module_add_behaviour(m, &source_b);
+	if (!err)
+		err = act_module_add_type(m, &sent_type);
+	if (!err)
+		err = act_module_add_behaviour(m, &crashexp_b);
+	if (!err)
+		err = act_module_add_behaviour(m, &tally_b);
+	if (!err)
+		err = act_module_add_behaviour(m, &nohand_b);
+	if (!err)
+		err = act_module_add_type(m, &stats_type);
+	if (!err)
+		err = act_module_add_type(m, &pong_type);
+	return err;
+}
