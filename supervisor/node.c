@@ -33,6 +33,7 @@
 #include "loop.h"
 #include "metricsaddr.h"
 #include "node.h"
+#include "topics.h"
 
 void (*act__node_inspect_hook)(struct act_node *n);
 
@@ -72,6 +73,7 @@ ACT_API void act_node_free(act_node_t *n)
 {
 	if (!n)
 		return;
+	act__topics_forget(n);
 	act__reg_fini(&n->reg);
 	free(n->endpoint);
 	free(n->advertise);
