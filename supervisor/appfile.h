@@ -54,6 +54,7 @@
  *       shutdown_ms 0..3600000 or "brutal_kill" [5000]
  *       hot_standby bool [false]
  *       max_spawned 1..4194304: room for actors spawned at run time [16384]
+ *       trace       bool [false]: log one line per handled message (intercept.c)
  *       actors      required, >= 1 of { name (required, unique in the whole
  *                   node, 1..63 bytes, no control characters), behaviour
  *                   (required, 1..255 bytes, no control characters), args
@@ -104,6 +105,7 @@ struct act__app_group {
 	uint32_t shutdown_ms;   /* 0 when brutal_kill (as in act__group_def) */
 	bool brutal_kill;
 	bool hot_standby;
+	bool trace;          /* the message-flow logger runs in its worker */
 	uint32_t max_spawned;   /* 0: the default (ACT__DYN_SLOTS_DEFAULT) */
 	struct act__app_actor *actors;  /* in declaration order */
 	uint32_t n_actors;
@@ -156,6 +158,8 @@ struct act__app {
 	struct act__app_backoff backoff;
 	struct act__app_limits limits;
 	struct act__app_curve curve;
+	struct act__app_topic { char *name; bool remote; } *topics; /* "topics", in file order */
+	uint32_t n_topics;
 	struct act__app_peer *peers;   /* in file order */
 	uint32_t n_peers;
 	struct act__app_group *groups; /* in declaration (start) order */

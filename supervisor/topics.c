@@ -223,8 +223,14 @@ void act__topics_status(struct act_node *n, cJSON *a)
 			cJSON_AddNumberToObject(o, "timed", (double)timed);
 			cJSON_AddNumberToObject(o, "mean_ns", timed ?
 			    (double)atomic_load_explicit(&ts->ns_sum, memory_order_relaxed) / (double)timed : 0);
-			cJSON_AddNumberToObject(o, "p50_le_ns", quantile_le(hist, total, 0.5));
-			cJSON_AddNumberToObject(o, "p99_le_ns", quantile_le(hist, total, 0.99));
+			/* Upper bounds of the buckets: -1 means +Inf; null: nothing timed. */
+			if (total) {
+				cJSON_AddNumberToObject(o, "p50_le_ns", quantile_le(hist, total, 0.5));
+				cJSON_AddNumberToObject(o, "p99_le_ns", quantile_le(hist, total, 0.99));
+			} else {
+				cJSON_AddNullToObject(o, "p50_le_ns");
+				cJSON_AddNullToObject(o, "p99_le_ns");
+			}
 			cJSON *h = cJSON_AddArrayToObject(o, "hist");
 			for (uint32_t b = 0; h && b < ACT__STATS_BUCKETS; b++)
 				cJSON_AddItemToArray(h, cJSON_CreateNumber((double)hist[b]));
@@ -252,9 +258,13 @@ static const char *str(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : "?";
 }
 
-static void fmt_ns(double ns, char *buf, size_t cap)
+static void fmt_ns(const cJSON *v, char *buf, size_t cap)
 {
-	if (ns < 0)
+	double ns = cJSON_IsNumber(v) ? v->valuedouble : 0;
+
+	if (!cJSON_IsNumber(v))
+		snprintf(buf, cap, "-");
+	else if (ns < 0)
 		snprintf(buf, cap, "inf");
 	else if (ns < 10000)
 		snprintf(buf, cap, "%.0fns", ns);
@@ -301,9 +311,11 @@ void act__topics_print(const cJSON *a, FILE *out)
 		fprintf(out, "handling time by type (sampled envelopes):\n");
 		cJSON_ArrayForEach(o, types) {
 			char mean[24], p50[24], p99[24], what[2 * ACT_NAME_MAX + 4];
-			fmt_ns(num(o, "mean_ns"), mean, sizeof mean);
-			fmt_ns(num(o, "p50_le_ns"), p50, sizeof p50);
-			fmt_ns(num(o, "p99_le_ns"), p99, sizeof p99);
+			const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "timed");
+			bool timed = cJSON_IsNumber(t) && t->valuedouble > 0;
+			fmt_ns(timed ? cJSON_GetObjectItemCaseSensitive(o, "mean_ns") : NULL, mean, sizeof mean);
+			fmt_ns(cJSON_GetObjectItemCaseSensitive(o, "p50_le_ns"), p50, sizeof p50);
+			fmt_ns(cJSON_GetObjectItemCaseSensitive(o, "p99_le_ns"), p99, sizeof p99);
 			snprintf(what, sizeof what, "%s/%s", str(o, "group"), str(o, "type"));
 			fprintf(out, "  %-32s timed %-8.0f mean %-8s p50<=%-8s p99<=%-8s dropped %.0f\n",
 			        what, num(o, "timed"), mean, p50, p99, num(o, "dropped"));
