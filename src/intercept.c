@@ -45,6 +45,7 @@ static uint32_t n_traced;
 const act_interceptor *act__ic_chain[ACT__IC_MAX];
 uint32_t act__ic_n;
 static struct act__gstat *ic_gstat; /* the running group's figures, or NULL */
+static bool ic_timed;               /* an interceptor of the chain wants elapsed_ns */
 
 /* ---- registration ------------------------------------------------------------ */
 
@@ -154,6 +155,7 @@ static void trace_failure(act_ctx *ctx, void *user, const char *reason)
 
 static const act_interceptor tracer = {
 	ACT_INTERCEPTOR_INIT,
+	.flags = ACT_INTERCEPTOR_TIMED,
 	.name = "trace",
 	.after = trace_after,
 	.on_start = trace_start,
@@ -199,6 +201,9 @@ void act__ic_activate(const struct act__registry *reg, uint32_t self, struct act
 			trace = !strcmp(traced[i], reg->groups[self - 1].name);
 	if (trace)
 		act__ic_chain[act__ic_n++] = &tracer;
+	ic_timed = false;
+	for (uint32_t i = 0; i < act__ic_n; i++)
+		ic_timed |= (act__ic_chain[i]->flags & ACT_INTERCEPTOR_TIMED) != 0;
 	ic_gstat = gs;
 	if (gs) {
 		for (uint32_t i = 0; i < act__ic_n; i++)
@@ -262,9 +267,10 @@ void act__ic_call(act_ctx *ctx, void *state, act_handler_fn fn, const act_type *
 			return;
 		}
 	}
-	t0 = act__now_ns();
+	/* Two clock reads cost as much as a small handler: only when asked. */
+	t0 = ic_timed ? act__now_ns() : 0;
 	fn(ctx, state, msg);
-	t0 = act__now_ns() - t0;
+	t0 = ic_timed ? act__now_ns() - t0 : 0;
 	for (uint32_t i = n; i-- > 0;) {
 		const act_interceptor *ic = act__ic_chain[i];
 		if (ic->after)

@@ -77,7 +77,7 @@ static void on_failure(act_ctx *ctx, void *user, const char *why)
 }
 
 static const act_interceptor ic_a = {
-	ACT_INTERCEPTOR_INIT, .name = "A", .user = "A", .before = before, .after = after,
+	ACT_INTERCEPTOR_INIT, .flags = ACT_INTERCEPTOR_TIMED, .name = "A", .user = "A", .before = before, .after = after,
 	.on_start = on_start, .on_restart = on_restart, .on_stop = on_stop, .on_failure = on_failure,
 };
 static const act_interceptor ic_b = {

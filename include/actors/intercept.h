@@ -14,8 +14,10 @@
  *               left NULL) is logged at debug level, and the drop is
  *               counted per interceptor and message type (actorsctl
  *               status).  A dropped message is not a dead letter.
- *   after       after the handler returned, with its run time in ns
- *               (wall clock, CLOCK_MONOTONIC), only if before let it run.
+ *   after       after the handler returned, only if before let it run;
+ *               elapsed_ns is the handler's run time (CLOCK_MONOTONIC) if
+ *               any interceptor of the chain sets ACT_INTERCEPTOR_TIMED
+ *               in flags (two clock reads per message), else 0.
  *   on_start    before the actor's Start (its first, restart = false).
  *   on_restart  before Start after a restart of its worker or by its
  *               parent (restart = true).
@@ -45,7 +47,7 @@ typedef struct act_interceptor {
 	/* sizeof(act_interceptor) as the caller was built: lets later versions
 	 * add hooks at the end.  Use ACT_INTERCEPTOR_INIT. */
 	uint32_t size;
-	uint32_t flags;            /* 0 */
+	uint32_t flags;            /* ACT_INTERCEPTOR_* */
 	const char *name;          /* shown by actorsctl status (cut at 31 bytes) */
 	void *user;                /* passed to every hook */
 	int (*before)(act_ctx *ctx, void *user, const act_type *type, const void *msg,
@@ -60,6 +62,8 @@ typedef struct act_interceptor {
 } act_interceptor;
 
 #define ACT_INTERCEPTOR_INIT .size = sizeof(act_interceptor)
+/* act_interceptor.flags: after() wants the handler's run time. */
+#define ACT_INTERCEPTOR_TIMED 1u
 
 /*
  * Adds ic (kept by pointer: it must outlive the node) to every group of the
