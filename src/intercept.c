@@ -188,11 +188,17 @@ void act__ic_activate(const struct act__registry *reg, uint32_t self, struct act
 	act__ic_n = 0;
 	/* Node interceptors first, then the modules', each in registration order. */
 	for (int pass = 0; pass < 2; pass++) {
-		for (uint32_t i = 0; i < n_regs && act__ic_n < ACT__IC_MAX - 1; i++) {
+		for (uint32_t i = 0; i < n_regs && pass < 2; i++) {
 			const struct reg_ent *r = &regs[i];
 			if (pass == 0 ? (r->is_module || r->owner != reg) :
 			    (!r->is_module || !module_serves(r->owner, reg, self)))
 				continue;
+			if (act__ic_n == ACT__IC_MAX - 1) {
+				act__err("more than %u interceptors for this group: '%s' and later "
+				         "ones do not run", ACT__IC_MAX - 1, r->ic->name ? r->ic->name : "?");
+				pass = 2;
+				break;
+			}
 			act__ic_chain[act__ic_n++] = r->ic;
 		}
 	}

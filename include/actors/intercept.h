@@ -69,8 +69,9 @@ typedef struct act_interceptor {
  * Adds ic (kept by pointer: it must outlive the node) to every group of the
  * node.  Before act_node_run().  -EINVAL (NULL, size too small or larger
  * than this library knows with non-NULL hooks beyond), -EEXIST if ic was
- * already added, -ENOSPC beyond ACT_INTERCEPTORS_MAX (node and modules
- * together, per worker), -EBUSY once the node runs.
+ * already added, -ENOSPC beyond 15 per node or module, -EBUSY once the
+ * node runs.  A worker's chain holds ACT_INTERCEPTORS_MAX, the logger
+ * included: module interceptors beyond are left out (logged).
  */
 ACT_API int act_node_add_interceptor(act_node_t *node, const act_interceptor *ic);
 /*
