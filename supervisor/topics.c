@@ -322,3 +322,64 @@ void act__topics_print(const cJSON *a, FILE *out)
 		}
 	}
 }
+
+/* ---- metrics --------------------------------------------------------------------- */
+
+static void esc_label(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+void act__topics_metrics(FILE *f, const cJSON *a)
+{
+	static const struct { const char *name, *key, *help; bool counter; } fams[] = {
+		{ "actors_topic_members", "members", "Members of the topic.", false },
+		{ "actors_topic_published", "published", "Publications to the topic.", true },
+		{ "actors_topic_delivered", "delivered", "Envelopes put into members' rings.", true },
+		{ "actors_topic_refused", "refused",
+		  "Members that missed a publication (their ring was full).", true },
+	};
+	const cJSON *topics = cJSON_GetObjectItemCaseSensitive(a, "topics");
+	const cJSON *types = cJSON_GetObjectItemCaseSensitive(a, "types");
+	const cJSON *o, *d;
+
+	if (cJSON_IsArray(topics) && cJSON_GetArraySize(topics) > 0) {
+		for (size_t k = 0; k < sizeof fams / sizeof *fams; k++) {
+			fprintf(f, "# TYPE %s %s\n# HELP %s %s\n", fams[k].name,
+			        fams[k].counter ? "counter" : "gauge", fams[k].name, fams[k].help);
+			cJSON_ArrayForEach(o, topics) {
+				fprintf(f, "%s%s{topic=\"", fams[k].name, fams[k].counter ? "_total" : "");
+				esc_label(f, str(o, "name"));
+				fprintf(f, "\"} %.17g\n", num(o, fams[k].key));
+			}
+		}
+	}
+	if (!cJSON_IsArray(types))
+		return;
+	bool head = false;
+	cJSON_ArrayForEach(o, types) {
+		cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(o, "dropped_by")) {
+			if (!cJSON_IsNumber(d) || !d->string)
+				continue;
+			if (!head)
+				fputs("# TYPE actors_interceptor_dropped counter\n"
+				      "# HELP actors_interceptor_dropped Messages an interceptor dropped "
+				      "(not dead letters).\n", f);
+			head = true;
+			fputs("actors_interceptor_dropped_total{group=\"", f);
+			esc_label(f, str(o, "group"));
+			fputs("\",interceptor=\"", f);
+			esc_label(f, d->string);
+			fputs("\",type=\"", f);
+			esc_label(f, str(o, "type"));
+			fprintf(f, "\"} %.17g\n", d->valuedouble);
+		}
+	}
+}

@@ -29,6 +29,8 @@ int act__node_publish_json(struct act_node *n, const char *topic, const char *ty
                            const char *endpoint, uint32_t *reached, uint32_t *refused);
 /* Adds "topics", "types" and "interceptors" to a status answer. */
 void act__topics_status(struct act_node *n, cJSON *status);
+/* The metrics families of those parts (metrics.c renders the rest). */
+void act__topics_metrics(FILE *f, const cJSON *status);
 /* actorsctl: prints those parts of a status answer (if present). */
 ACT__SHARED void act__topics_print(const cJSON *status, FILE *out);
 /* Forgets what was registered for node n (act_node_free). */

@@ -103,6 +103,11 @@ with tap:
     tap.ok(rc == 0 and "topics:" in out and "news" in out and "(remote)" in out and
            "interceptors:" in out,
            "actorsctl status shows topics and interceptors (%d)\n%s" % (rc, out))
+    rc, out, err = node.ctl("metrics")
+    tap.ok(rc == 0 and 'actors_topic_delivered_total{topic="news"} 3' in out and
+           'actors_topic_members{topic="private"} 3' in out and
+           'actors_interceptor_dropped_total{group="g2",interceptor="nonneg",type="Ping"} 1' in out,
+           "actorsctl metrics has the topic and drop counters (%d)" % rc)
     tap.is_(node.terminate(), 0, "the node stops cleanly")
 
     # bad topic declarations are refused at load
