@@ -19,5 +19,7 @@
 #include <actors/actor.h>
 #include <actors/node.h>
 #include <actors/module.h>
+#include <actors/topic.h>
+#include <actors/intercept.h>
 
 #endif /* ACTORS_H */

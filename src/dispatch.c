@@ -22,8 +22,10 @@
 #include "clock.h"
 #include "dyn-remote.h"
 #include "handoff.h"
+#include "intercept.h"
 #include "log.h"
 #include "message.h"
+#include "topic.h"
 #include "worker-int.h"
 
 void act__w_dead_letter(struct worker *w, const char *why, uint32_t type, uint32_t to)
@@ -59,6 +61,15 @@ void act__w_stop_actor(struct worker *w, struct actor *a)
 		return;
 	act__timers_cancel_owner(&w->timers, slot);
 	act__ask_drop_owner(w, slot);
+	/* An actor that stops for good (not its worker shutting down: a
+	 * restart brings static actors back) leaves its topics; a spawned one
+	 * needs no sweep, its ref no longer matches its slot. */
+	if (a->stopping && !a->dynamic)
+		act__topic_leave_all(w->shm.xa, a->id);
+	if (__builtin_expect(act__ic_n != 0, 0) && !a->init_failed) {
+		act__w_set_ctx(w, a, NULL, NULL, NULL, 0, NULL);
+		act__ic_stop(&w->ctx);
+	}
 	if (a->def->b->fini && !a->init_failed) {
 		act__w_set_ctx(w, a, NULL, NULL, NULL, 0, NULL);
 		w->in_fini = true;
@@ -72,12 +83,19 @@ void act__w_invoke(struct worker *w, struct actor *a, const act_type *t, const v
                    const struct act__env *env, uint32_t redelivered,
                    const struct act__jview *jv)
 {
-	act_handler_fn fn = a->by_type[act__reg_type_id(w->reg, t)];
+	uint32_t tid = act__reg_type_id(w->reg, t);
+	act_handler_fn fn = a->by_type[tid];
 
 	/* Start and Shutdown without a handler are simply not needed; they
-	 * never reach on_unhandled or the dead letters. */
-	if (!fn && (t == &act_start_type || t == &act_shutdown_type))
+	 * never reach on_unhandled or the dead letters (but interceptors
+	 * still see the Start: it is the actor's start or restart). */
+	if (!fn && (t == &act_start_type || t == &act_shutdown_type)) {
+		if (__builtin_expect(act__ic_n != 0, 0) && t == &act_start_type) {
+			act__w_set_ctx(w, a, t, msg, env, redelivered, jv);
+			act__ic_call(&w->ctx, a->state, NULL, t, msg, tid);
+		}
 		return;
+	}
 	if (!fn)
 		fn = a->def->b->on_unhandled;
 	if (!fn) {
@@ -96,7 +114,11 @@ void act__w_invoke(struct worker *w, struct actor *a, const act_type *t, const v
 	}
 	act__w_set_ctx(w, a, t, msg, env, redelivered, jv);
 	a->running++;
-	fn(&w->ctx, a->state, msg);
+	/* One predictable branch when no interceptor is registered. */
+	if (__builtin_expect(act__ic_n != 0, 0))
+		act__ic_call(&w->ctx, a->state, fn, t, msg, tid);
+	else
+		fn(&w->ctx, a->state, msg);
 	a->running--;
 	/* Stopped or failed: ended, or its parent's policy applies (children.c). */
 	if (a->stopping && !a->running)
@@ -359,8 +381,11 @@ done:
 	if (st) {
 		act__stats_bump(&st->n_handled, 1);
 		if (t0) {
+			uint64_t ns = act__now_ns() - t0;
 			act__stats_waited(st, e->sent_ns, t0);
-			act__stats_timed(st, act__now_ns() - t0);
+			act__stats_timed(st, ns);
+			if (!json)
+				act__tstat_timed(reg, e->type, ns); /* per type (intercept.c) */
 		}
 	}
 	/* Single writer: a plain increment, no locked instruction. */

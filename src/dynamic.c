@@ -30,6 +30,7 @@
 #include "dyn-remote.h"
 #include "log.h"
 #include "pool.h"
+#include "intercept.h"
 #include "worker-int.h"
 #include "remote-mon.h"
 
@@ -1058,6 +1059,8 @@ ACT_API void act_fail(act_ctx *ctx, const char *reason)
 	free(a->fail_reason);
 	a->fail_reason = why;
 	a->stopping = true;
+	if (__builtin_expect(act__ic_n != 0, 0)) /* interceptors' on_failure */
+		act__ic_failure(ctx, why ? why : "failed: ?");
 	/* Rate-limited: a child its parent restarts may fail on every message. */
 	act__err_every("actor '%s' failed: %s", a->def->name, reason ? reason : "?");
 }

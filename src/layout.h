@@ -633,4 +633,91 @@ struct act__region {
 /* The format is frozen in bytes, not in names: the limits above must not move it. */
 _Static_assert(ACT_NAME_MAX + 1 == 64, "act__part name fields are 64 bytes in layout 2");
 
+/*
+ * Topics and per-type figures (topic.c, intercept.c): one self-describing
+ * area right after the last spawn area (where act__topic_area_off() finds
+ * it from the checksummed spawn table), carrying its own magic and
+ * version like the statistics area, so it changes without bumping
+ * ACT__LAYOUT_VERSION.  Untouched pages of it cost nothing.
+ *
+ * The topic table is open addressing over ACT__TOPICS_MAX entries by the
+ * name's hash.  An entry's word goes FREE -> BUSY (CAS by the creating
+ * participant, which then writes name, hash and flags) -> LIVE (release
+ * store); entries are never freed, so a probe passes a LIVE entry of
+ * another name and waits (bounded) on a BUSY one: two groups creating one
+ * name at once end on the same entry.  Readers (publish) take no lock.
+ *
+ * Members: members[] holds (id + 1) << 32 | gen words, 0 = empty.  Only the
+ * member's own worker adds itself (CAS 0 -> word, at or above no limit but
+ * ACT__TOPIC_MEMBERS) and removes itself (CAS word -> 0); publishers may
+ * also clear a word whose spawned actor is gone (CAS word -> 0).  n_hi is
+ * raised (CAS to a maximum) before a word at or above it is stored, so a
+ * publisher scanning [0, n_hi) sees every member that joined before it.
+ */
+#define ACT__XAREA_MAGIC    0x4349504f54525443ull /* "CTRTOPIC" */
+#define ACT__XAREA_VERSION  1u
+#define ACT__TOPICS_MAX     256u   /* topics per node, a power of two */
+#define ACT__TOPIC_NAME_MAX 63u
+#define ACT__TOPIC_MEMBERS  1024u  /* members per topic */
+#define ACT__IC_MAX         16u    /* interceptors per worker */
+#define ACT__IC_NAME_MAX    31u
+#define ACT__TSTAT_TYPES    128u   /* per-type figures for type ids below this */
+
+enum { ACT__TOPIC_FREE = 0, ACT__TOPIC_BUSY = 1, ACT__TOPIC_LIVE = 2 };
+/* act__topic.flags */
+#define ACT__TOPIC_REMOTE 1u  /* peers may publish to it through the gateway */
+
+struct act__topic {
+	_Atomic uint32_t state;     /* ACT__TOPIC_*; BUSY | creator << 8 */
+	uint32_t hash;              /* of the name (act__topic_hash) */
+	_Atomic uint32_t flags;     /* ACT__TOPIC_REMOTE: set by the supervisor */
+	_Atomic uint32_t n_hi;      /* members[] at and above it were never used */
+	char name[ACT__TOPIC_NAME_MAX + 1];
+	/* counters, bumped by publishers in any process (atomic adds) */
+	_Atomic uint64_t n_published;
+	_Atomic uint64_t n_delivered;  /* envelopes put into a member's ring */
+	_Atomic uint64_t n_refused;    /* members whose ring was full */
+	_Atomic uint64_t n_joins;
+	_Atomic uint64_t n_leaves;
+	uint64_t reserved[5];
+	_Atomic uint64_t members[ACT__TOPIC_MEMBERS];
+};
+_Static_assert(sizeof(struct act__topic) == 160 + 8 * ACT__TOPIC_MEMBERS, "topic entry size");
+
+/*
+ * Per-type handling figures of one group (written by its worker only,
+ * relaxed stores; the supervisor reads them): handling time of the sampled
+ * envelopes (the ones act__stats times, same buckets as act__astat), and
+ * messages dropped by interceptors, per interceptor and type.
+ */
+struct act__tstat {
+	_Atomic uint64_t n_timed;
+	_Atomic uint64_t ns_sum;
+	_Atomic uint64_t n_dropped;    /* by any interceptor */
+	uint64_t reserved;
+	_Atomic uint64_t hist[ACT__STATS_BUCKETS];
+};
+struct act__gstat {
+	_Atomic uint32_t n_ic;         /* interceptors of the running worker */
+	uint32_t reserved[15];
+	char ic_name[ACT__IC_MAX][ACT__IC_NAME_MAX + 1];
+	char type_name[ACT__TSTAT_TYPES][ACT_NAME_MAX + 1]; /* written on first use */
+	struct act__tstat types[ACT__TSTAT_TYPES];
+	_Atomic uint64_t ic_drops[ACT__IC_MAX][ACT__TSTAT_TYPES];
+};
+
+struct act__xarea {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t n_topics;          /* ACT__TOPICS_MAX */
+	uint32_t topic_bytes;       /* sizeof(struct act__topic) */
+	uint32_t n_groups;          /* act__gstat blocks, group g at [g - 1] */
+	uint32_t gstat_bytes;       /* sizeof(struct act__gstat) */
+	uint32_t reserved0;
+	uint64_t topics_off;        /* from the start of this area */
+	uint64_t gstat_off;
+	uint64_t bytes;             /* of the whole area */
+	uint64_t reserved[8];
+};
+
 #endif

@@ -23,6 +23,7 @@
 #include <actors.h>
 
 #include "shm.h"
+#include "topic.h"
 
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U
@@ -145,7 +146,7 @@ static int create(act__shm *shm, const struct act__part_spec *parts, uint32_t n_
                   uint32_t n_actors, uint32_t n_types, uint64_t directory_hash, const char *path)
 {
 	char tmp[4096];
-	size_t parts_off, rings_off, off, size, dyn_off;
+	size_t parts_off, rings_off, off, size, dyn_off, xa_off;
 	struct act__region *dh;
 	uint64_t gen = 0;
 	int err;
@@ -172,6 +173,8 @@ static int create(act__shm *shm, const struct act__part_spec *parts, uint32_t n_
 	if (!(dh = calloc(1, sizeof *dh)))
 		return -ENOMEM;
 	size = layout_dyn(dh, parts, n_parts, dyn_off);
+	xa_off = size; /* topics and per-type figures (topic.c) follow the spawn areas */
+	size += act__xarea_bytes(n_parts);
 	/* The per-actor statistics describe themselves from the last page. */
 	size += act__stats_bytes(n_parts, n_actors);
 
@@ -246,6 +249,8 @@ static int create(act__shm *shm, const struct act__part_spec *parts, uint32_t n_
 	h->dyn_checksum = dyn_checksum(h);
 	map_dyn(shm, h);
 	h->checksum = header_checksum(h);
+	act__xarea_format((struct act__xarea *)(shm->base + xa_off), n_parts);
+	shm->xa = act__xarea_open(shm->base, size, xa_off);
 	act__stats_format(shm->base, size, n_parts, n_actors);
 	act__stats_open(&shm->stats, shm->base, size);
 	shm->stats.dyn_shift = shm->dyn_shift;
@@ -378,6 +383,16 @@ int act__shm_attach(act__shm *shm, int fd, uint64_t directory_hash, char *err, s
 	shm->generation = h.generation;
 	shm->n_parts = h.n_parts;
 	map_dyn(shm, &h);
+	/* The topic area follows the last spawn area (a region without it:
+	 * no topics, act_join() says -ENOTSUP). */
+	uint64_t xa_off = h.dyn_off;
+	for (uint32_t g = 1; g < h.n_parts; g++) {
+		uint64_t end = (h.dyn[g].ext_off + (uint64_t)h.dyn[g].n_slots *
+		                sizeof(struct act__spawn_ext) + 4095) & ~(uint64_t)4095;
+		if (end > xa_off)
+			xa_off = end;
+	}
+	shm->xa = act__xarea_open(shm->base, shm->size, xa_off);
 	/* A region without (valid) statistics still works: the hooks skip. */
 	act__stats_open(&shm->stats, shm->base, shm->size);
 	shm->stats.dyn_shift = shm->dyn_shift;

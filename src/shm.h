@@ -45,6 +45,7 @@ typedef struct act__shm {
 		uint32_t n_slots;
 	} dyn[ACT__MAX_PARTS];
 	struct act__stats stats;   /* per-actor statistics (stats.h); base NULL if none */
+	struct act__xarea *xa;     /* topics and per-type figures (topic.h), or NULL */
 } act__shm;
 
 /*

@@ -36,9 +36,11 @@
 #include <actors/testkit.h>
 
 #include "clock.h"
+#include "intercept.h"
 #include "log.h"
 #include "message.h"
 #include "registry.h"
+#include "topic.h"
 #include "worker-int.h"
 
 #define MAX_MSG (64u * 1024u)        /* a group's default record limit */
@@ -85,6 +87,7 @@ struct act_test {
 	struct tk_unit *units;       /* [TK_SPAWN_SLOTS] */
 	bool *restoring;             /* [TK_SPAWN_SLOTS]: act__tk_restores() */
 	void *area;                  /* the spawn area (mmap) */
+	struct act__xarea *xa;       /* topics and per-type figures, as in a region */
 	size_t area_len;
 	uint32_t n_types_seen;       /* types when refresh() last ran */
 	struct queue fifo;
@@ -607,9 +610,16 @@ static int run_fifo(act_test_t *t)
 /* Makes t the testkit whose clock act_now_ns() reads.  Type ids live in
  * each testkit's registry, so testkits alive at once never disturb each
  * other's numbering. */
+/* The testkit whose interceptors form this process's chain (intercept.c). */
+static const act_test_t *ic_owner;
+
 static int use(act_test_t *t)
 {
 	act__virtual_now_ns = &t->w.vnow_ns;
+	if (ic_owner != t) {
+		act__ic_activate(&t->reg, 1, act__xa_gstat(t->xa, 1));
+		ic_owner = t;
+	}
 	return 0;
 }
 
@@ -681,6 +691,11 @@ ACT_API act_test_t *act_test_new(void)
 		.n_slots = TK_SPAWN_SLOTS,
 	};
 	w->dyn_cap = TK_SPAWN_SLOTS;
+	/* Topics and per-type figures: one group's worth, on the heap. */
+	if (!(t->xa = calloc(1, act__xarea_bytes(2))))
+		goto fail;
+	act__xarea_format(t->xa, 2);
+	w->shm.xa = t->xa;
 	if (act__dyn_setup(w))
 		goto fail;
 	w->mon_seq = 0; /* monitor ids from 1: the same in every run */
@@ -709,6 +724,9 @@ ACT_API void act_test_free(act_test_t *t)
 	if (!t)
 		return;
 	w = &t->w;
+	if (w->actors && t->xa) {
+		use(t); /* its interceptors see the stops */
+	}
 	if (w->actors) {
 		act__virtual_now_ns = &w->vnow_ns;
 		/* Like a clean stop without Shutdown: every live actor's fini,
@@ -745,8 +763,47 @@ ACT_API void act_test_free(act_test_t *t)
 	free(w->asks);
 	free(w->remotes);
 	free(w->jbuf);
+	act__ic_forget(&t->reg);
+	if (ic_owner == t) {
+		act__ic_activate(&t->reg, 1, NULL); /* nothing left: an empty chain */
+		ic_owner = NULL;
+	}
+	free(t->xa);
 	act__reg_fini(&t->reg);
 	free(t);
+}
+
+ACT_API int act_test_add_interceptor(act_test_t *t, const act_interceptor *ic)
+{
+	int err;
+
+	if (!t)
+		return -EINVAL;
+	if (t->in_handler)
+		return -EBUSY;
+	if ((err = act__ic_add(&t->reg, false, ic)))
+		return err;
+	ic_owner = NULL; /* rebuild the chain on next use */
+	return use(t);
+}
+
+ACT_API uint64_t act_test_dropped(const act_test_t *t, const act_interceptor *ic,
+                                  const act_type *type)
+{
+	struct act__gstat *gs = t ? act__xa_gstat(t->xa, 1) : NULL;
+	uint64_t n = 0;
+
+	if (!gs || ic_owner != t)
+		return 0;
+	uint32_t tid = type ? act__reg_type_id(&t->reg, type) : 0;
+	for (uint32_t i = 0; i < act__ic_n; i++) {
+		if (act__ic_chain[i] != ic)
+			continue;
+		for (uint32_t k = 1; k < ACT__TSTAT_TYPES; k++)
+			if (!type || k == tid)
+				n += atomic_load_explicit(&gs->ic_drops[i][k], memory_order_relaxed);
+	}
+	return n;
 }
 
 ACT_API int act_test_add_type(act_test_t *t, const act_type *type)

@@ -30,6 +30,8 @@
 #include "handoff.h"
 #include "log.h"
 #include "worker.h"
+#include "intercept.h"
+#include "topic.h"
 #include "worker-int.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -356,6 +358,7 @@ int act__worker_main(const struct act__worker_args *a)
 	}
 	atomic_store_explicit(&w->part->pid, getpid(), memory_order_relaxed);
 	beat(w, act__now_ns());
+	act__ic_activate(a->reg, a->self, act__xa_gstat(w->shm.xa, a->self)); /* intercept.c */
 
 	/* init hooks, then Start, in declaration order. */
 	for (uint32_t i = 0; i < w->n_local; i++) {

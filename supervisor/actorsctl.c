@@ -38,6 +38,7 @@
 
 #include "curve.h"
 #include "utf8.h"
+#include "topics.h"
 
 /* Exit codes of actorsctl itself (see actorsctl(1)). */
 enum {
@@ -1322,6 +1323,7 @@ static int present(const struct opts *o, enum cmd cmd, const cJSON *a, const cha
 	switch (cmd) {
 	case CMD_STATUS:
 		print_status(a);
+		act__topics_print(a, stdout);
 		return report_problems(a) ? CTL_PROBLEM : CTL_OK;
 	case CMD_ASK: {
 		char *m = cJSON_PrintUnformatted(get(a, "message"));

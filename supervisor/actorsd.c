@@ -39,6 +39,7 @@
 #include <actors.h>
 
 #include "appfile.h"
+#include "intercept.h"
 #include "control.h"
 #include "curve.h"
 #include "log.h"
@@ -252,6 +253,8 @@ static act_node_t *node_from_app(const struct act__app *app, int *err)
 		                  (*err = act_node_set_pool_routing(n, g->name, g->pool_routing,
 		                                                    g->pool_key))))
 			goto fail;
+		if (g->trace && (*err = act__ic_trace_group(g->name)))
+			goto fail;
 		for (uint32_t ai = 0; ai < g->n_actors; ai++) {
 			const struct act__app_actor *a = &g->actors[ai];
 			if ((*err = act__reg_add_actor_named(&n->reg, g->name, a->name, a->behaviour,
@@ -260,6 +263,9 @@ static act_node_t *node_from_app(const struct act__app *app, int *err)
 			n->reg.actors[n->reg.n_actors - 1].remote = a->remote;
 		}
 	}
+	for (uint32_t i = 0; i < app->n_topics; i++)
+		if ((*err = act_node_set_topic_remote(n, app->topics[i].name, app->topics[i].remote)))
+			goto fail;
 	for (uint32_t i = 0; i < app->n_peers; i++)
 		if ((*err = act__reg_add_peer(&n->reg, app->peers[i].name, app->peers[i].endpoint)))
 			goto fail;

@@ -28,6 +28,7 @@
 #include <cjson/cJSON.h>
 
 #include "appfile.h"
+#include "topic.h"
 #include "jsoncheck.h"
 #include "metricsaddr.h"
 #include "pathcheck.h"
@@ -786,11 +787,11 @@ static int parse_actor(struct pctx *c, const cJSON *obj, uint32_t gi, uint32_t a
 static const char *const group_keys[] = {
 	"name", "module", "restart", "ring_bytes", "max_msg_bytes", "spin_us",
 	"max_redeliveries", "heartbeat_ms", "heartbeat_timeout_ms", "shutdown_ms",
-	"hot_standby", "actors", "max_spawned", "pool", "routing", "key", NULL
+	"hot_standby", "actors", "max_spawned", "pool", "routing", "key", "trace", NULL
 };
 enum { G_NAME, G_MODULE, G_RESTART, G_RING, G_MAXMSG, G_SPIN, G_REDELIV,
        G_HB, G_HBTO, G_SHUTDOWN, G_STANDBY, G_ACTORS, G_MAXSPAWNED, G_POOL, G_ROUTING,
-       G_KEY };
+       G_KEY, G_TRACE };
 
 /* By act_pool_routing (as src/pool.c's act__pool_routing_names, which this
  * parser does not link: the fuzz target builds it alone). */
@@ -915,6 +916,9 @@ static int parse_group(struct pctx *c, const cJSON *obj, uint32_t gi, struct str
 			break;
 		case G_ACTORS:
 			rc = parse_actors(c, it, gi);
+			break;
+		case G_TRACE:
+			rc = get_bool(c, it, &g->trace);
 			break;
 		case G_MAXSPAWNED:
 			/* Each slot reserves 1.2 KiB of the region's address space
@@ -1153,6 +1157,70 @@ static int parse_peers(struct pctx *c, const cJSON *obj)
 	return rc;
 }
 
+static const char *const topic_keys[] = { "name", "remote", NULL };
+
+/* "topics": [{"name": "...", "remote": bool}]: topics peers may publish to. */
+static int parse_topics(struct pctx *c, const cJSON *arr)
+{
+	struct act__app *app = c->app;
+	struct strset names = { 0 };
+	const cJSON *it, *f;
+	char d[QBUF], g[QBUF];
+	size_t n, mark, mk;
+	uint32_t i = 0;
+	int rc = 0;
+
+	if (!cJSON_IsArray(arr))
+		return fail(c, "expected an array of topics, got %s", describe(c, arr, d));
+	n = (size_t)cJSON_GetArraySize(arr);
+	if (n > ACT__TOPICS_MAX)
+		return fail(c, "at most %u topics, got %zu", ACT__TOPICS_MAX, n);
+	if (n && !(app->topics = calloc(n, sizeof *app->topics)))
+		return fail_oom(c);
+	cJSON_ArrayForEach(it, arr) {
+		struct act__app_topic *t = &app->topics[app->n_topics++];
+		unsigned seen = 0;
+		uint64_t prev;
+		int k;
+
+		mark = path_idx(c, i++);
+		if ((rc = want_object(c, it, "a topic")))
+			goto next;
+		cJSON_ArrayForEach(f, it) {
+			if ((k = key_index(c, f, topic_keys, &seen)) < 0) {
+				rc = k;
+				break;
+			}
+			mk = path_key(c, f->string);
+			if (k == 0) {
+				if (!cJSON_IsString(f) || !act__topic_name_ok(f->valuestring))
+					rc = fail(c, "expected a topic name (1..%u bytes, no control "
+					          "characters), got %s", ACT__TOPIC_NAME_MAX, describe(c, f, d));
+				else if (!(t->name = strdup(f->valuestring)))
+					rc = fail_oom(c);
+				else if ((k = strset_put(&names, t->name, i - 1, &prev)) < 0)
+					rc = fail_oom(c);
+				else if (k > 0)
+					rc = fail(c, "duplicate topic %s (first at $.topics[%u])",
+					          q(g, t->name), (unsigned)prev);
+			} else {
+				rc = get_bool(c, f, &t->remote);
+			}
+			path_pop(c, mk);
+			if (rc)
+				break;
+		}
+		if (!rc && !t->name)
+			rc = fail(c, "missing required key 'name'");
+next:
+		path_pop(c, mark);
+		if (rc)
+			break;
+	}
+	strset_fini(&names);
+	return rc;
+}
+
 static int parse_allow(struct pctx *c, const cJSON *arr)
 {
 	struct act__app_curve *cv = &c->app->curve;
@@ -1300,11 +1368,11 @@ static int parse_limits(struct pctx *c, const cJSON *obj)
 static const char *const top_keys[] = {
 	"node", "state_dir", "endpoint", "advertise", "control_socket", "strategy",
 	"max_restarts", "period_ms", "backoff", "peers", "limits", "curve", "groups",
-	"module_timeout_ms", "metrics_endpoint", "runtime_dir", NULL
+	"module_timeout_ms", "metrics_endpoint", "runtime_dir", "topics", NULL
 };
 enum { T_NODE, T_STATE_DIR, T_ENDPOINT, T_ADVERTISE, T_CONTROL, T_STRATEGY,
        T_MAX_RESTARTS, T_PERIOD, T_BACKOFF, T_PEERS, T_LIMITS, T_CURVE, T_GROUPS,
-       T_MODULE_TIMEOUT, T_METRICS, T_RUNTIME_DIR };
+       T_MODULE_TIMEOUT, T_METRICS, T_RUNTIME_DIR, T_TOPICS };
 
 /* Checks that need the whole file: references between top-level keys. */
 static int cross_checks(struct pctx *c, unsigned seen)
@@ -1434,6 +1502,9 @@ static int parse_top(struct pctx *c, const cJSON *root)
 			break;
 		case T_PEERS:
 			rc = parse_peers(c, it);
+			break;
+		case T_TOPICS:
+			rc = parse_topics(c, it);
 			break;
 		case T_LIMITS:
 			rc = parse_limits(c, it);
@@ -1704,6 +1775,9 @@ void act__app_free(struct act__app *app)
 		free(app->peers[i].server_key_file);
 	}
 	free(app->peers);
+	for (uint32_t i = 0; i < app->n_topics && app->topics; i++)
+		free(app->topics[i].name);
+	free(app->topics);
 	free(app->curve.secret_key_file);
 	free(app->curve.public_key_file);
 	free(app->curve.allow);

@@ -69,6 +69,7 @@
  *                   needs pool
  *       key         the message field key_hash hashes (a name); required
  *                   with key_hash, refused with the others
+ *       trace       bool [false]: log one line per handled message (intercept.c)
  *       actors      required, >= 1 of { name (required, unique in the whole
  *                   node, 1..63 bytes, no control characters), behaviour
  *                   (required, 1..255 bytes, no control characters), args
@@ -119,6 +120,7 @@ struct act__app_group {
 	uint32_t shutdown_ms;   /* 0 when brutal_kill (as in act__group_def) */
 	bool brutal_kill;
 	bool hot_standby;
+	bool trace;          /* the message-flow logger runs in its worker */
 	uint32_t max_spawned;   /* 0: the default (ACT__DYN_SLOTS_DEFAULT) */
 	uint32_t pool_n;        /* "pool": members, 0 = not a pool */
 	act_pool_routing pool_routing;
@@ -180,6 +182,8 @@ struct act__app {
 	struct act__app_backoff backoff;
 	struct act__app_limits limits;
 	struct act__app_curve curve;
+	struct act__app_topic { char *name; bool remote; } *topics; /* "topics", in file order */
+	uint32_t n_topics;
 	struct act__app_peer *peers;   /* in file order */
 	uint32_t n_peers;
 	struct act__app_group *groups; /* in declaration (start) order */

@@ -47,6 +47,7 @@
 #include "recover.h"
 #include "ring.h"
 #include "route.h"
+#include "topics.h"
 
 #define MAX_CONNS 64u                /* connections served at once */
 #define N_SLOTS (2u * MAX_CONNS)     /* room for CLOSING slots as well */
@@ -443,6 +444,7 @@ static cJSON *status_json(struct act_node *n)
 	if (n->gw)
 		act__gw_status(n->gw, a);
 	act__httpd_status(n->httpd, a);
+	act__topics_status(n, a); /* topics, interceptors, per-type figures */
 	return a;
 }
 

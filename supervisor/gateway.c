@@ -33,6 +33,7 @@
 #include "node.h"
 #include "peers.h"
 #include "remote-ask.h"
+#include "topics.h"
 #include "utf8.h"
 
 _Static_assert(ACT__WIRE_NAME_MAX <= ACT__REMOTE_NAME_MAX && ACT__WIRE_NAME_MAX <= ACT__ENDPOINT_MAX,
@@ -953,6 +954,14 @@ static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 		return; /* an answer to one of our remote asks */
 	/* A declared actor, or a named spawned one (reachable if its
 	 * behaviour says remote: true). */
+	/* "topic:NAME": published to the members of a remote topic; any
+	 * other topic is an unknown actor (below). */
+	uint32_t t_reached, t_refused;
+	if (!strncmp(env.receiver, "topic:", 6) &&
+	    act__node_publish_json(gw->n, env.receiver + 6, env.message_type, env.message_text,
+	                           env.message_len, env.sender_actor, env.sender_endpoint,
+	                           &t_reached, &t_refused) == 0)
+		return;
 	struct act__target tgt;
 	int id = act__node_resolve(gw->n, env.receiver, &tgt) ? -1 : 0;
 	bool can_reach = id >= 0 && (gw->all_remote || tgt.remote);

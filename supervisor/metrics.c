@@ -18,6 +18,7 @@
 #include "actorlist.h"
 #include "layout.h"
 #include "metrics.h"
+#include "topics.h"
 
 static void esc(FILE *f, const char *s)
 {
@@ -314,6 +315,7 @@ char *act__metrics_render(const cJSON *st)
 	const cJSON *mh = cJSON_GetObjectItemCaseSensitive(st, "metrics_http");
 	if (cJSON_IsObject(mh))
 		metrics_http(f, mh);
+	act__topics_metrics(f, st); /* topics and interceptor drops (topics.c) */
 	fputs("# EOF\n", f);
 	if (fclose(f) != 0) {
 		free(text);

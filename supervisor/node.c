@@ -34,6 +34,7 @@
 #include "metricsaddr.h"
 #include "node.h"
 #include "recover.h"
+#include "topics.h"
 
 void (*act__node_inspect_hook)(struct act_node *n);
 
@@ -73,6 +74,7 @@ ACT_API void act_node_free(act_node_t *n)
 {
 	if (!n)
 		return;
+	act__topics_forget(n);
 	act__reg_fini(&n->reg);
 	act__recover_free(n);
 	free(n->endpoint);
