@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1288,7 +1289,7 @@ static int make_addr(const char *path, struct sockaddr_un *sa)
  * EAGAIN (a listener whose backlog is full: also alive) or ECONNREFUSED
  * (a socket file nobody listens on).  1, 0 or a negative errno.
  */
-static int listener_alive(const struct sockaddr_un *sa)
+static int probe_listener(const struct sockaddr_un *sa)
 {
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	int rc, e;
@@ -1301,6 +1302,25 @@ static int listener_alive(const struct sockaddr_un *sa)
 	if (rc == 0 || e == EAGAIN || e == EINPROGRESS)
 		return 1;
 	return e == ECONNREFUSED ? 0 : -e;
+}
+
+/*
+ * 1 if a node listens on sa, 0 if the socket is stale.  A connect that
+ * succeeds proves only that some process still holds the listening socket:
+ * a node killed a moment ago may have a child (a worker being forked, still
+ * between fork and its parent-death signal) that holds it for a few
+ * milliseconds more.  So "alive" must hold for 250 ms; one refusal in that
+ * time means stale.  Only a start that finds the path pays this.
+ */
+static int listener_alive(const struct sockaddr_un *sa)
+{
+	for (int i = 0;; i++) {
+		int rc = probe_listener(sa);
+		if (rc <= 0 || i == 10)
+			return rc;
+		struct timespec ts = { 0, 25 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* act__ctl_check_path(); *stale is the stale socket file found (st_ino 0: none). */

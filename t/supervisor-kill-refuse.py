@@ -84,7 +84,7 @@ with tap:
 
     def one_more(app):
         app["groups"].append(group("extra", [actor("idle", "sk_relay", {"to": "sink"})]))
-    refused(tap, node, one_more, "a group added", "groups")
+    refused(tap, node, one_more, "a group added", "it has 3 groups, the app file 4")
 
     kill_mid_stream(node, "corrupt header")
     # act__region.n_types: nothing but the header checksum can tell.
