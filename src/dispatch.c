@@ -116,7 +116,7 @@ void act__w_invoke(struct worker *w, struct actor *a, const act_type *t, const v
 	a->running++;
 	/* One predictable branch when no interceptor is registered. */
 	if (__builtin_expect(act__ic_n != 0, 0))
-		act__ic_call(&w->ctx, a->state, fn, t, msg, tid);
+		act__ic_around(&w->ctx, a->state, fn, t, msg, tid);
 	else
 		fn(&w->ctx, a->state, msg);
 	a->running--;

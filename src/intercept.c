@@ -45,7 +45,7 @@ static uint32_t n_traced;
 const act_interceptor *act__ic_chain[ACT__IC_MAX];
 uint32_t act__ic_n;
 static struct act__gstat *ic_gstat; /* the running group's figures, or NULL */
-static bool ic_timed;               /* an interceptor of the chain wants elapsed_ns */
+bool act__ic_timed;               /* an interceptor of the chain wants elapsed_ns */
 
 /* ---- registration ------------------------------------------------------------ */
 
@@ -207,9 +207,9 @@ void act__ic_activate(const struct act__registry *reg, uint32_t self, struct act
 			trace = !strcmp(traced[i], reg->groups[self - 1].name);
 	if (trace)
 		act__ic_chain[act__ic_n++] = &tracer;
-	ic_timed = false;
+	act__ic_timed = false;
 	for (uint32_t i = 0; i < act__ic_n; i++)
-		ic_timed |= (act__ic_chain[i]->flags & ACT_INTERCEPTOR_TIMED) != 0;
+		act__ic_timed |= (act__ic_chain[i]->flags & ACT_INTERCEPTOR_TIMED) != 0;
 	ic_gstat = gs;
 	if (gs) {
 		for (uint32_t i = 0; i < act__ic_n; i++)
@@ -227,8 +227,8 @@ static void name_type(const struct act__registry *reg, uint32_t tid)
 		         reg->types[tid]->name);
 }
 
-static void count_drop(act_ctx *ctx, uint32_t i, const act_type *t, uint32_t tid,
-                       const char *reason)
+void act__ic_drop(act_ctx *ctx, uint32_t i, const act_type *t, uint32_t tid,
+                  const char *reason)
 {
 	act__debug("interceptor '%s' dropped a %s for '%s': %s",
 	           act__ic_chain[i]->name ? act__ic_chain[i]->name : "?", t ? t->name : "?",
@@ -267,16 +267,16 @@ void act__ic_call(act_ctx *ctx, void *state, act_handler_fn fn, const act_type *
 		const act_interceptor *ic = act__ic_chain[ran];
 		const char *reason = NULL;
 		if (ic->before && ic->before(ctx, ic->user, t, msg, &reason)) {
-			count_drop(ctx, ran, t, tid, reason);
+			act__ic_drop(ctx, ran, t, tid, reason);
 			/* No handler ran, so no after() either, not even for
 			 * the interceptors whose before() let it through. */
 			return;
 		}
 	}
 	/* Two clock reads cost as much as a small handler: only when asked. */
-	t0 = ic_timed ? act__now_ns() : 0;
+	t0 = act__ic_timed ? act__now_ns() : 0;
 	fn(ctx, state, msg);
-	t0 = ic_timed ? act__now_ns() - t0 : 0;
+	t0 = act__ic_timed ? act__now_ns() - t0 : 0;
 	for (uint32_t i = n; i-- > 0;) {
 		const act_interceptor *ic = act__ic_chain[i];
 		if (ic->after)

@@ -13,6 +13,7 @@
 
 #include <actors.h>
 
+#include "clock.h"
 #include "layout.h"
 
 struct act__registry;
@@ -50,6 +51,45 @@ void act__ic_activate(const struct act__registry *reg, uint32_t self, struct act
  */
 void act__ic_call(act_ctx *ctx, void *state, act_handler_fn fn, const act_type *t,
                   const void *msg, uint32_t tid);
+/* Counts (and logs at debug) interceptor i's drop of a message of type tid. */
+void act__ic_drop(act_ctx *ctx, uint32_t i, const act_type *t, uint32_t tid,
+                  const char *reason);
+/* Some interceptor of the chain asked for elapsed_ns (ACT_INTERCEPTOR_TIMED). */
+extern bool act__ic_timed;
+
+/*
+ * act__ic_call() for an ordinary message, inlined into dispatch: an empty
+ * interceptor then costs its two indirect calls and nothing else (no call
+ * into intercept.c, no lifecycle tests).  Start and Shutdown go out of line.
+ */
+static inline void act__ic_around(act_ctx *ctx, void *state, act_handler_fn fn,
+                                  const act_type *t, const void *msg, uint32_t tid)
+{
+	uint32_t n = act__ic_n;
+	uint64_t t0;
+
+	if (__builtin_expect(t == &act_start_type || t == &act_shutdown_type, 0)) {
+		act__ic_call(ctx, state, fn, t, msg, tid);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const act_interceptor *ic = act__ic_chain[i];
+		const char *reason = NULL;
+		if (ic->before && ic->before(ctx, ic->user, t, msg, &reason)) {
+			act__ic_drop(ctx, i, t, tid, reason);
+			return; /* no handler ran, so no after() either */
+		}
+	}
+	t0 = act__ic_timed ? act__now_ns() : 0;
+	fn(ctx, state, msg);
+	t0 = act__ic_timed ? act__now_ns() - t0 : 0;
+	for (uint32_t i = n; i-- > 0;) {
+		const act_interceptor *ic = act__ic_chain[i];
+		if (ic->after)
+			ic->after(ctx, ic->user, t, msg, t0);
+	}
+}
+
 /* The actor of ctx stops (before its fini) / failed (act_fail). */
 void act__ic_stop(act_ctx *ctx);
 void act__ic_failure(act_ctx *ctx, const char *reason);
