@@ -90,6 +90,13 @@ void act__ic_forget(const void *owner)
 	n_regs = k;
 }
 
+/* A traced group name covers the group, and a pool's members NAME#k. */
+static bool traced_name(const char *name, const char *group)
+{
+	size_t len = strlen(name);
+	return !strncmp(name, group, len) && (group[len] == '\0' || group[len] == '#');
+}
+
 int act__ic_trace_group(const char *group)
 {
 	for (uint32_t i = 0; i < n_traced; i++)
@@ -204,7 +211,7 @@ void act__ic_activate(const struct act__registry *reg, uint32_t self, struct act
 	}
 	if (self >= 1 && self <= reg->n_groups)
 		for (uint32_t i = 0; i < n_traced && !trace; i++)
-			trace = !strcmp(traced[i], reg->groups[self - 1].name);
+			trace = traced_name(traced[i], reg->groups[self - 1].name);
 	if (trace)
 		act__ic_chain[act__ic_n++] = &tracer;
 	act__ic_timed = false;
