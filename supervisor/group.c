@@ -405,9 +405,22 @@ void act__group_run_start_queue(act_node_t *n, uint64_t now)
 		if (g->state == ACT__G_STARTING || stopping_state(g->state))
 			return; /* one transition at a time, in order */
 	}
-	uint32_t gi = n->startq[0];
-	if (n->gs[gi].state != ACT__G_QUEUED)
-		return; /* its backoff has not elapsed */
+	/* The first queued group whose backoff elapsed; a group still in its
+	 * backoff holds back the ones after it (start order), except a pool's
+	 * member: members are independent, so one in a long backoff must not
+	 * keep a crashed sibling with a short one from serving. */
+	uint32_t gi = UINT32_MAX;
+	for (uint32_t i = 0; i < n->n_startq; i++) {
+		uint32_t q = n->startq[i];
+		if (n->gs[q].state == ACT__G_QUEUED) {
+			gi = q;
+			break;
+		}
+		if (!n->reg.groups[q].pool_first)
+			return; /* its backoff has not elapsed */
+	}
+	if (gi == UINT32_MAX)
+		return;
 	dequeue(n, gi);
 	if (spawn_group(n, gi)) {
 		act__group_set_state(n, gi, ACT__G_DEAD);
