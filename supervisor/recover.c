@@ -606,6 +606,20 @@ static int adopt(struct act_node *n, int fd, const struct act__part_spec *spec, 
 	    n->shm.hdr->directory_hash != n->dir_hash)
 		bad = "the actors or message types differ from the app file's (their ids "
 		      "in the queued envelopes would name others)";
+	/* Every ring's table entry and header, as loop.c will resolve them:
+	 * a region that passes here cannot fail the setup after its adoption
+	 * (which would exit 111 and be adopted again at every start). */
+	for (uint32_t from = 0; !bad && from < np; from++)
+		for (uint32_t to = 0; !bad && to < np; to++) {
+			act__ring_h rh;
+			int e = act__shm_ring(&n->shm, from, to, &rh);
+			if (e) {
+				snprintf(buf, sizeof buf, "the ring %s -> %s is damaged (%s)",
+				         from ? n->reg.groups[from - 1].name : "supervisor",
+				         to ? n->reg.groups[to - 1].name : "supervisor", act_strerror(e));
+				bad = buf;
+			}
+		}
 	if (bad) {
 		act__shm_detach(&n->shm, 0);
 		return refuse(n, fd, where, bad);

@@ -19,6 +19,7 @@ import glob
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -91,6 +92,24 @@ with tap:
     corrupt(region, 40, b"\x77\x77\x00\x00")
     refused(tap, node, lambda app: None, "corrupt header", "header checksum mismatch")
 
+    # A ring's header (supervisor -> first group) damaged: refused at the
+    # adoption, not adopted and then failed at every start (exit 111).
+    kill_mid_stream(node, "damaged ring")
+    with open(region, "rb") as f:
+        head = f.read(64)
+    n_parts = struct.unpack_from("<I", head, 32)[0]
+    rings_off = struct.unpack_from("<Q", head, 56)[0]
+    with open(region, "rb") as f:
+        f.seek(rings_off + (0 * n_parts + 1) * 16)
+        ring_off = struct.unpack("<Q", f.read(8))[0]
+    for off in (ring_off, ring_off + 14):
+        with open(region, "r+b") as f:
+            f.seek(off)
+            b = f.read(8)
+            f.seek(off)
+            f.write(bytes(x ^ 0x5A for x in b))
+    refused(tap, node, lambda app: None, "damaged ring", "is damaged")
+
     kill_mid_stream(node, "bad magic")
     corrupt(region, 0, b"NOTAREGN")
     refused(tap, node, lambda app: None, "bad magic", "bad magic")
@@ -113,5 +132,5 @@ with tap:
            "the running node and its region are untouched")
     tap.is_(node.terminate(), 0, "clean stop")
     tap.ok(not os.path.exists(region), "a clean stop removes the region")
-    tap.is_(len(glob.glob(node.path("run", "region.refused-*"))), 4,
-            "the 4 refused regions are all kept")
+    tap.is_(len(glob.glob(node.path("run", "region.refused-*"))), 5,
+            "the 5 refused regions are all kept")
