@@ -100,8 +100,11 @@ int act__node_publish_json(struct act_node *n, const char *topic, const char *ty
 	                            strlen(type), json_len);
 	if (len > UINT32_MAX)
 		return -EMSGSIZE;
-	/* A remote topic nobody joined yet has no entry: it reaches no one. */
-	if (!(tp = act__topic_get(n->shm.xa, topic, false, ACT__SUPERVISOR, &err)))
+	/* A remote topic nobody joined yet gets its entry now, so that the
+	 * publication is counted (published, 0 delivered) and shows in
+	 * status, rather than vanishing.  A full table: counted nowhere but
+	 * here, as refused by every member (none). */
+	if (!(tp = act__topic_get(n->shm.xa, topic, true, ACT__SUPERVISOR, &err)))
 		return 0;
 	uint32_t hi = atomic_load_explicit(&tp->n_hi, memory_order_acquire);
 	for (uint32_t i = 0; i < hi; i++) {

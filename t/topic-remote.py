@@ -20,7 +20,7 @@ import sys
 
 sys.dont_write_bytecode = True   # never write into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from actorsd_harness import Tap, Node, actor, TOP_BUILDDIR, ACTORSD  # noqa: E402
+from actorsd_harness import Tap, Node, actor, wait_for, TOP_BUILDDIR, ACTORSD  # noqa: E402
 from zmq_peer import Peer, need_zmq, reject_fields, wait_log  # noqa: E402
 
 need_zmq()
@@ -37,7 +37,8 @@ def grp(name, actors, **kw):
 tap = Tap(timeout=90)
 with tap:
     node = Node(tap, {"endpoint": "tcp://127.0.0.1:*",
-                      "topics": [{"name": "news", "remote": True}, {"name": "private"}],
+                      "topics": [{"name": "news", "remote": True}, {"name": "private"},
+                                 {"name": "empty", "remote": True}],
                       "groups": [grp("g1", [actor("s1", "tsub", ARGS), actor("s2", "tsub", ARGS)]),
                                  grp("g2", [actor("s3", "tsub", ARGS)], trace=True)]},
                 name="topicremote")
@@ -73,6 +74,18 @@ with tap:
     env = peer.recv(10)
     tap.ok(env is not None and env.get("message") == {"count": 7} and peer.recv(0.3) is None,
            "the module interceptor dropped the negative Ping, the other was answered (%r)" % (env,))
+
+    # A remote topic nobody joined: the publication is counted, not lost
+    # without a trace (it reaches no one).
+    peer.send(ep, "topic:empty", "Ping", {"count": 5})
+
+    def empty_counted():
+        s = node.status()
+        e = {t["name"]: t for t in s.get("topics", [])}.get("empty")
+        return e if e and e.get("published") == 1 else None
+    empty = wait_for(empty_counted, 10, "the publication to 'empty' counted")
+    tap.ok(empty.get("members") == 0 and empty.get("delivered") == 0,
+           "a remote topic with no member: 1 publication, 0 delivered (%r)" % (empty,))
 
     st = node.status()
     topics = {t["name"]: t for t in st.get("topics", [])}
