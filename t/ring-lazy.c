@@ -9,7 +9,9 @@
  * made before that is kept), then a node of 64 groups where one pair
  * streams, the receiver is killed mid-stream and restarted: nothing lost,
  * order kept, the region holds a few pages per group instead of one per
- * ring, and only the rings that carried something are touched.
+ * ring, and only the rings that carried something are touched.  Then the
+ * same with a hot standby for the receiver: it attached while the ring
+ * was untouched, and must find what its predecessor left there.
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -145,6 +147,7 @@ static const act_behaviour idle_b = { .name = "idle", .handlers = idle_h, .n_han
 static void inspect(struct act_node *n)
 {
 	struct stat st;
+	A->n_touched = 0;
 	uint32_t np = n->shm.n_parts;
 
 	A->alloc_kib = fstat(n->shm.fd, &st) == 0 ? (long)(st.st_blocks / 2) : -1;
@@ -156,27 +159,34 @@ static void inspect(struct act_node *n)
 	A->idle_touched = act__shm_ring_touched(&n->shm, 5, 9) + act__shm_ring_touched(&n->shm, 2, 1);
 }
 
-static void node_run(void)
+static void node_run(bool standby)
 {
 	char name[16];
 	act_node_t *n = act_node_new("ring-lazy");
+	const char *how = standby ? "standby" : "fork";
 
-	A = shared_area(sizeof *A);
+	memset(A, 0, sizeof *A);
+	sent = 0;
 	for (int i = 0; i < N_GROUPS; i++) {
 		snprintf(name, sizeof name, "g%d", i);
 		act_node_add_group(n, name);
 		act_node_add_actor(n, name, name, i == 0 ? &src_b : i == 1 ? &sink_b : &idle_b, NULL);
 	}
+	if (standby)
+		act_node_set_hot_standby(n, "g1", true);
 	act__node_inspect_hook = inspect;
 	int rc = act_node_run(n);
 	act_node_free(n);
-	ok(rc == 0, "node of %d groups ran and stopped cleanly (rc %d)", N_GROUPS, rc);
-	ok(A->killed == 1 && A->sink_starts == 2, "the sink was killed mid-stream and restarted (%d starts)",
-	   A->sink_starts);
-	ok(A->handled == N && A->send_errors == 0, "every envelope arrived (%d of %d, %d send errors)",
-	   A->handled, N, A->send_errors);
-	ok(A->order_errors == 0 && A->dup == 0, "in order, none twice (%d out of order, %d twice)",
-	   A->order_errors, A->dup);
+	ok(rc == 0, "%s: node of %d groups ran and stopped cleanly (rc %d)", how, N_GROUPS, rc);
+	ok(A->killed == 1 && A->sink_starts == 2,
+	   "%s: the sink was killed mid-stream and restarted (%d starts)", how, A->sink_starts);
+	ok(A->handled == N && A->send_errors == 0,
+	   "%s: every envelope arrived (%d of %d, %d send errors)", how, A->handled, N,
+	   A->send_errors);
+	ok(A->order_errors == 0 && A->dup == 0,
+	   "%s: in order, none twice (%d out of order, %d twice)", how, A->order_errors, A->dup);
+	if (standby)
+		return; /* the figures below are the plain run's */
 	ok(A->pair_touched == 1 && A->idle_touched == 0,
 	   "the streaming pair's ring is touched; rings that carried nothing are not");
 	/* Each group talks to the supervisor both ways (Start, READY): about
@@ -191,7 +201,9 @@ static void node_run(void)
 int main(void)
 {
 	tap_timeout(120);
+	A = shared_area(sizeof *A);
 	ring_alone();
-	node_run();
+	node_run(false);
+	node_run(true);
 	return done_testing();
 }
