@@ -130,8 +130,7 @@ void act__ring_touch(act__ring_h *h)
 	/* The constants only: the positions and counters of a ring never
 	 * touched are zero, which is what they must start at (an inflight
 	 * count of 0 says nothing was begun), and they may already hold a
-	 * size refusal of ours or a consumer's quarantine flag, which a
-	 * memset would lose.  Whoever writes here writes the same values
+	 * consumer's quarantine flag, which a memset would lose.  Whoever writes here writes the same values
 	 * (the producer on its first reservation, the consumer when it
 	 * quarantines a ring it found garbage in), so a race between them is
 	 * harmless; the magic goes last, after a release fence, so a header
@@ -170,6 +169,11 @@ void *act__ring_reserve(act__ring_h *h, uint32_t len, int *err)
 
 	/* Check before rounding: rounding a length near UINT32_MAX wraps. */
 	if (len < sizeof(struct act__rec) || len > h->max_rec) {
+		/* A ring not yet used gets its header (and its touched bit)
+		 * now, so that status, which reads only touched rings, shows
+		 * the refusal. */
+		if (__builtin_expect(h->touch_word != NULL, 0))
+			act__ring_touch(h);
 		atomic_fetch_add_explicit(&r->n_refused_size, 1, memory_order_relaxed);
 		*err = -EMSGSIZE;
 		return NULL;

@@ -95,7 +95,8 @@ void act__ring_attach_lazy(act__ring_h *h, void *mem, uint32_t cap, uint32_t max
 /* The first-use step of a lazily attached ring: writes the header's
  * constants if nobody did, then sets the touched bit.  Called by
  * act__ring_reserve() on its slow path, and by a consumer that quarantines
- * a ring it found garbage in (so later instances see the flag).  No-op on
+ * a ring it found garbage in (so later instances see the flag); a size
+ * refusal touches the ring too, so that status shows it.  No-op on
  * a handle attached the ordinary way. */
 void act__ring_touch(act__ring_h *h);
 

@@ -32,7 +32,9 @@
 
 static void ring_alone(void)
 {
-	unsigned char *mem = aligned_alloc(4096, act__ring_bytes(CAP));
+	/* aligned_alloc wants a size that is a multiple of the alignment. */
+	size_t bytes = (act__ring_bytes(CAP) + 4095u) & ~(size_t)4095u;
+	unsigned char *mem = aligned_alloc(4096, bytes);
 	_Atomic uint64_t word = 0;
 	act__ring_h p, c, v;
 	uint64_t pos;
@@ -41,22 +43,18 @@ static void ring_alone(void)
 
 	if (!mem)
 		bail("out of memory");
-	memset(mem, 0, act__ring_bytes(CAP));
+	memset(mem, 0, bytes);
 	struct act__ring *r = (struct act__ring *)mem;
 
 	act__ring_attach_lazy(&c, mem, CAP, 512, 3, 4, 77, &word, 1u << 5);
 	ok(act__ring_peek(&c, &err) == NULL && err == 0, "an all-zero ring reads as empty");
 	ok(!act__ring_inflight(r, &pos, &count), "an all-zero ring has nothing in flight");
 	act__ring_attach_lazy(&p, mem, CAP, 512, 3, 4, 77, &word, 1u << 5);
-	ok(act__ring_reserve(&p, 600, &err) == NULL && err == -EMSGSIZE,
-	   "an oversized record is refused before the ring is formatted");
-	ok(r->magic == 0 && atomic_load(&word) == 0, "a refusal neither formats nor marks the ring");
 	struct act__rec *rec = act__ring_reserve(&p, 64, &err);
 	ok(rec && err == 0, "the first reservation succeeds");
 	ok(r->magic == ACT__RING_MAGIC && r->cap == CAP && r->max_rec == 512 && r->from == 3 &&
 	   r->to == 4 && r->generation == 77, "and formatted the header with the given constants");
 	ok(atomic_load(&word) == 1u << 5, "and set the ring's touched bit, and only it");
-	ok(atomic_load(&r->n_refused_size) == 1, "the earlier size refusal is still counted");
 	rec->len = 64;
 	rec->kind = ACT__REC_MSG;
 	rec->flags = 0;
@@ -69,6 +67,19 @@ static void ring_alone(void)
 	   "the formatted header validates like one made at creation");
 	ok(act__ring_attach(&v, mem, act__ring_bytes(CAP), 3, 4, 78) == -EPROTO,
 	   "and still names its generation");
+
+	/* A size refusal on a ring never used: counted where status looks. */
+	memset(mem, 0, bytes);
+	atomic_store(&word, 0);
+	act__ring_attach_lazy(&p, mem, CAP, 512, 3, 4, 77, &word, 1u << 5);
+	ok(act__ring_reserve(&p, 600, &err) == NULL && err == -EMSGSIZE,
+	   "an oversized record on an untouched ring is refused");
+	ok(r->magic == ACT__RING_MAGIC && atomic_load(&word) == 1u << 5 &&
+	   atomic_load(&r->n_refused_size) == 1,
+	   "and counted in a formatted, touched ring (status reads touched rings only)");
+	rec = act__ring_reserve(&p, 64, &err);
+	ok(rec && err == 0 && atomic_load(&r->n_refused_size) == 1,
+	   "the next reservation works and keeps the count");
 	free(mem);
 }
 
