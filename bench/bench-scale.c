@@ -19,8 +19,11 @@
  *                  the node settled, in percent of one CPU; also their
  *                  context switches per second (wake-ups).  Goal < 0.1 %.
  *   region_G       the region's address space (memfd mapping size), how
- *                  much of it is resident, and the supervisor's VmRSS, for
- *                  the same idle nodes; ratio against G = 1.
+ *                  much of it the supervisor has mapped (its Rss), how much
+ *                  the memfd holds in all (pages any process touched:
+ *                  what the node really costs, st_blocks of the memfd),
+ *                  and the supervisor's VmRSS, for the same idle nodes;
+ *                  ratio against G = 1.
  *
  * Every figure line also carries the node's wake-up counts per message
  * (src/perfcount.h) where messages flow.  On a 2-CPU machine the message
@@ -44,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -512,6 +516,35 @@ static void region_kib(pid_t pid, long *size, long *rss)
 	fclose(f);
 }
 
+/* KiB the region's memfd holds (pages touched by any process), from a
+ * stat of the supervisor's fd for it; -1 if not found. */
+static long region_alloc_kib(pid_t pid)
+{
+	char dir[64], path[320], target[256];
+	struct dirent *de;
+	struct stat st;
+	long v = -1;
+	DIR *d;
+
+	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+	if (!(d = opendir(dir)))
+		return -1;
+	while ((de = readdir(d))) {
+		ssize_t len;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		len = readlink(path, target, sizeof target - 1);
+		if (len <= 0)
+			continue;
+		target[len] = 0;
+		if (strstr(target, "memfd:actors-region") && stat(path, &st) == 0) {
+			v = (long)(st.st_blocks / 2);
+			break;
+		}
+	}
+	closedir(d);
+	return v;
+}
+
 static long vm_rss_kib(pid_t pid)
 {
 	char path[64], buf[256];
@@ -531,7 +564,7 @@ static long vm_rss_kib(pid_t pid)
 struct idle_out {
 	_Atomic int measured;
 	double cpu_pct, csw_per_s;
-	long region_kib, region_rss_kib, sup_rss_kib, n_procs;
+	long region_kib, region_rss_kib, region_alloc_kib, sup_rss_kib, n_procs;
 };
 
 /*
@@ -578,6 +611,7 @@ static void idle_monitor(pid_t sup, int g, uint64_t window_ns, struct idle_out *
 	o->csw_per_s = (double)(c1 - c0) * 1e9 / (double)(t1 - t0);
 	o->n_procs = n;
 	region_kib(sup, &o->region_kib, &o->region_rss_kib);
+	o->region_alloc_kib = region_alloc_kib(sup);
 	o->sup_rss_kib = vm_rss_kib(sup);
 	atomic_store(&o->measured, 1);
 	kill(sup, SIGTERM);
@@ -690,7 +724,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (wanted("idle")) {
-		double base_rss = -1, base_reg = -1, base_map = -1;
+		double base_rss = -1, base_reg = -1, base_map = -1, base_alloc = -1;
 		uint64_t win = (uint64_t)(scale * 3e9);
 		if (win < 500000000)
 			win = 500000000;
@@ -706,9 +740,10 @@ int main(int argc, char **argv)
 				continue;
 			}
 			printf("# idle_%d: %ld processes, %.1f context switches/s, region %ld KiB "
-			       "mapped, %ld KiB resident, supervisor VmRSS %ld KiB\n", idl[i],
+			       "mapped, %ld KiB resident in the supervisor, %ld KiB allocated "
+			       "(all processes), supervisor VmRSS %ld KiB\n", idl[i],
 			       io->n_procs, io->csw_per_s, io->region_kib, io->region_rss_kib,
-			       io->sup_rss_kib);
+			       io->region_alloc_kib, io->sup_rss_kib);
 			snprintf(name, sizeof name, "idle_cpu_%d", idl[i]);
 			bench_line(name, io->cpu_pct, "%cpu", 0.1);
 			snprintf(name, sizeof name, "idle_wakeups_%d", idl[i]);
@@ -717,11 +752,14 @@ int main(int argc, char **argv)
 				base_reg = (double)io->region_rss_kib;
 				base_rss = (double)io->sup_rss_kib;
 				base_map = (double)io->region_kib;
+				base_alloc = (double)io->region_alloc_kib;
 			}
 			snprintf(name, sizeof name, "region_mapped_%d", idl[i]);
 			bench_line(name, (double)io->region_kib, "KiB", base_map);
 			snprintf(name, sizeof name, "region_resident_%d", idl[i]);
 			bench_line(name, (double)io->region_rss_kib, "KiB", base_reg);
+			snprintf(name, sizeof name, "region_allocated_%d", idl[i]);
+			bench_line(name, (double)io->region_alloc_kib, "KiB", base_alloc);
 			snprintf(name, sizeof name, "supervisor_rss_%d", idl[i]);
 			bench_line(name, (double)io->sup_rss_kib, "KiB", base_rss);
 		}

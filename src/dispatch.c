@@ -404,8 +404,14 @@ void act__w_quarantine(struct worker *w, uint32_t s, struct act__ring *r, const 
 	w->quarantined[s / 64u] |= bit;
 	w->pending[s / 64u] &= ~bit;
 	atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
-	if (r)
+	if (r) {
 		act__ring_quarantine(r);
+		/* A ring nobody formatted (a scribbler wrote into it without
+		 * reserving): format it and mark it touched, so the flag is
+		 * seen by the next instance of this group and by status. */
+		if (w->in[s].r == r && w->in[s].touch_word)
+			act__ring_touch(&w->in[s]);
+	}
 	act__err("ring %u->%u quarantined: %s; its envelopes are no longer read, the other "
 	         "rings are served", s, w->self, why);
 }

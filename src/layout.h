@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * layout.h - private: the frozen shared-memory format (layout version 7).
+ * layout.h - private: the frozen shared-memory format (layout version 8).
  *
  * The region is one memfd created by the supervisor before any worker
  * starts.  It holds, in order: the region header, one control block per
@@ -34,6 +34,13 @@
  *            act__spawn_ext block after the records).
  * Version 7: the region outlives its supervisor (supervisor/recover.c):
  *            act__region.epoch, sup_start, n_adoptions after dyn_checksum.
+ * Version 8: rings are no longer formatted when the region is made: an
+ *            all-zero ring is a valid empty one, written (and its header
+ *            formatted) first by its producer, which then sets the ring's
+ *            bit in the touched bitmap (act__region.touched_off, one bit
+ *            per ring of the table).  Nobody reads a ring whose bit is
+ *            clear, so a ring never used costs address space only
+ *            (issue 14: 255 groups are 65,536 rings, a page each).
  */
 #ifndef ACT_LAYOUT_H
 #define ACT_LAYOUT_H
@@ -49,7 +56,7 @@
 #define ACT__REGION_MAGIC   0x4d48535352544341ull /* "ACTRSSHM" little-endian */
 #define ACT__RING_MAGIC     0x474e495252544341ull /* "ACTRRING" */
 #define ACT__POISON_MAGIC   0xdeaddeaddeaddeadull /* written at teardown */
-#define ACT__LAYOUT_VERSION 7u
+#define ACT__LAYOUT_VERSION 8u
 
 #define ACT__MAX_PARTS   256u  /* supervisor + up to 255 groups */
 #define ACT__READY_WORDS (ACT__MAX_PARTS / 64u)
@@ -604,6 +611,18 @@ struct act__region {
 	uint32_t part_bytes;       /* sizeof(struct act__part) */
 	uint64_t parts_off;
 	uint64_t rings_off;        /* the ring table: n_parts * n_parts entries */
+	/*
+	 * Layout 8: the touched bitmap, n_parts * n_parts bits in 64-bit
+	 * words, bit (from * n_parts + to), right after the ring table.  A
+	 * ring's bit is set (fetch_or, release) by its producer once it has
+	 * formatted the ring's header, before it commits the first record;
+	 * it is never cleared while the region lives.  A clear bit says the
+	 * ring's pages were never written: it is empty, its constants are
+	 * implied by the ring table (capacity) and its consumer's
+	 * act__part (max_msg), and reading it would only allocate a page.
+	 * Read it with acquire before any field of the ring.
+	 */
+	uint64_t touched_off;
 	uint64_t directory_hash;   /* hash of all group, actor and type names */
 	uint64_t checksum;         /* of everything above, see act__region_checksum */
 	_Atomic uint32_t stopping; /* set by the supervisor when the node stops */

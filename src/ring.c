@@ -33,14 +33,18 @@ size_t act__ring_bytes(uint32_t cap)
 
 static int is_pow2(uint32_t v) { return v && !(v & (v - 1)); }
 
+bool act__ring_params_ok(uint32_t cap, uint32_t max_rec)
+{
+	return is_pow2(cap) && cap >= ACT__RING_MIN_CAP && cap <= ACT__RING_MAX_CAP &&
+	       max_rec >= 64 && max_rec <= cap / 4;
+}
+
 int act__ring_format(void *mem, uint32_t cap, uint32_t max_rec,
                      uint16_t from, uint16_t to, uint64_t generation)
 {
 	struct act__ring *r = mem;
 
-	if (!is_pow2(cap) || cap < ACT__RING_MIN_CAP || cap > ACT__RING_MAX_CAP)
-		return -EINVAL;
-	if (max_rec < 64 || max_rec > cap / 4)
+	if (!act__ring_params_ok(cap, max_rec))
 		return -EINVAL;
 	memset(r, 0, sizeof *r);
 	r->version = ACT__LAYOUT_VERSION;
@@ -97,6 +101,59 @@ int act__ring_attach(act__ring_h *h, void *mem, size_t bytes,
 	return 0;
 }
 
+void act__ring_attach_lazy(act__ring_h *h, void *mem, uint32_t cap, uint32_t max_rec,
+                           uint16_t from, uint16_t to, uint64_t generation,
+                           _Atomic uint64_t *touch_word, uint64_t touch_bit)
+{
+	memset(h, 0, sizeof *h);
+	h->r = mem;
+	h->data = h->r->data; /* address arithmetic: nothing is read */
+	h->mask = cap - 1;
+	h->max_rec = max_rec & ~7u;
+	/* Positions 0, as in a ring nobody wrote.  A cached head one lap
+	 * behind makes the first act__ring_reserve() take its slow path,
+	 * which formats the ring (act__ring_touch()) before it reads head. */
+	h->cached_head = 0 - (uint64_t)cap - 8;
+	h->touch_word = touch_word;
+	h->touch_bit = touch_bit;
+	h->touch_gen = generation;
+	h->touch_from = from;
+	h->touch_to = to;
+}
+
+void act__ring_touch(act__ring_h *h)
+{
+	struct act__ring *r = h->r;
+
+	if (!h->touch_word)
+		return;
+	/* The constants only: the positions and counters of a ring never
+	 * touched are zero, which is what they must start at (an inflight
+	 * count of 0 says nothing was begun), and they may already hold a
+	 * consumer's quarantine flag, which a memset would lose.  Whoever writes here writes the same values
+	 * (the producer on its first reservation, the consumer when it
+	 * quarantines a ring it found garbage in), so a race between them is
+	 * harmless; the magic goes last, after a release fence, so a header
+	 * that validates is whole. */
+	if (r->magic != ACT__RING_MAGIC) {
+		r->version = ACT__LAYOUT_VERSION;
+		r->cap = h->mask + 1;
+		r->max_rec = h->max_rec;
+		r->from = h->touch_from;
+		r->to = h->touch_to;
+		r->generation = h->touch_gen;
+		atomic_thread_fence(memory_order_release);
+		r->magic = ACT__RING_MAGIC;
+	}
+	/* Release: pairs with the acquire load of the bit by anyone about to
+	 * read the ring (act__shm_ring_touched()): whoever sees the bit sees
+	 * the formatted header.  The first record's tail store comes after
+	 * this, so a set bit is also never later than the first record. */
+	atomic_fetch_or_explicit(h->touch_word, h->touch_bit, memory_order_release);
+	h->touch_word = NULL;
+	h->cached_head = 0; /* a producer reloads it from the ring next, in reserve */
+}
+
 /* ---- producer ------------------------------------------------------------- */
 
 void *act__ring_reserve(act__ring_h *h, uint32_t len, int *err)
@@ -112,6 +169,11 @@ void *act__ring_reserve(act__ring_h *h, uint32_t len, int *err)
 
 	/* Check before rounding: rounding a length near UINT32_MAX wraps. */
 	if (len < sizeof(struct act__rec) || len > h->max_rec) {
+		/* A ring not yet used gets its header (and its touched bit)
+		 * now, so that status, which reads only touched rings, shows
+		 * the refusal. */
+		if (__builtin_expect(h->touch_word != NULL, 0))
+			act__ring_touch(h);
 		atomic_fetch_add_explicit(&r->n_refused_size, 1, memory_order_relaxed);
 		*err = -EMSGSIZE;
 		return NULL;
@@ -121,6 +183,11 @@ void *act__ring_reserve(act__ring_h *h, uint32_t len, int *err)
 	if (need > to_end)
 		total += to_end; /* a PAD record fills the rest first */
 	if (tail + total - h->cached_head > (uint64_t)h->mask + 1) {
+		/* A lazily attached ring's first reservation lands here (its
+		 * cached head is a lap behind): format it before anything is
+		 * written into it. */
+		if (__builtin_expect(h->touch_word != NULL, 0))
+			act__ring_touch(h);
 		/* Pairs with the consumer's release of head (R2): once we see
 		 * the new head, the consumer is done reading that space. */
 		h->cached_head = atomic_load_explicit(&r->head, memory_order_acquire);
@@ -273,7 +340,10 @@ bool act__ring_inflight(const struct act__ring *r, uint64_t *pos, uint32_t *coun
 	 * reaped it (waitid() is a full barrier); relaxed loads suffice. */
 	uint64_t p = atomic_load_explicit(&w->inflight_pos, memory_order_relaxed);
 	uint64_t done = atomic_load_explicit(&w->done_pos, memory_order_relaxed);
-	if (p == UINT64_MAX || p != done)
+	/* UINT64_MAX, or a count of 0 in a ring never formatted (all zero):
+	 * nothing was started. */
+	if (p == UINT64_MAX || p != done ||
+	    !atomic_load_explicit(&w->inflight_count, memory_order_relaxed))
 		return false; /* nothing started, or the last start finished */
 	*pos = p;
 	*count = atomic_load_explicit(&w->inflight_count, memory_order_relaxed);

@@ -52,6 +52,17 @@ typedef struct act__ring_h {
 	uint64_t published;    /* consumer: head last published */
 	uint64_t tail;         /* producer: the tail it last published (no shm read) */
 	uint32_t hwm_skip;     /* producer: commits until the next exact hwm check */
+	/*
+	 * A producer attached to a ring never touched (act__ring_attach_lazy):
+	 * its bit in the region's touched bitmap, set by act__ring_touch() on
+	 * the first reservation (after formatting the header), then NULL.
+	 * cached_head starts out so that the first reservation takes the slow
+	 * path, where the touch is; the hot path never looks at these.
+	 */
+	_Atomic uint64_t *touch_word;
+	uint64_t touch_bit;
+	uint64_t touch_gen;
+	uint16_t touch_from, touch_to;
 } act__ring_h;
 
 /*
@@ -63,6 +74,31 @@ typedef struct act__ring_h {
  */
 int act__ring_attach(act__ring_h *h, void *mem, size_t bytes,
                      uint16_t from, uint16_t to, uint64_t generation);
+
+/* True if (cap, max_rec) would format: see act__ring_format(). */
+bool act__ring_params_ok(uint32_t cap, uint32_t max_rec);
+
+/*
+ * Attaches h to a ring at mem that was never touched (its bit in the
+ * touched bitmap, *touch_word & touch_bit, was clear), without reading or
+ * writing a byte of it: its constants are the caller's (cap, max_rec, from,
+ * to, generation; they must pass act__ring_params_ok()) and its positions
+ * are 0, which is what an untouched ring holds.  As a producer, the first
+ * reservation formats the header and sets the bit; as a consumer, the
+ * handle reads records once a producer wrote some.  Either side, any
+ * process.
+ */
+void act__ring_attach_lazy(act__ring_h *h, void *mem, uint32_t cap, uint32_t max_rec,
+                           uint16_t from, uint16_t to, uint64_t generation,
+                           _Atomic uint64_t *touch_word, uint64_t touch_bit);
+
+/* The first-use step of a lazily attached ring: writes the header's
+ * constants if nobody did, then sets the touched bit.  Called by
+ * act__ring_reserve() on its slow path, and by a consumer that quarantines
+ * a ring it found garbage in (so later instances see the flag); a size
+ * refusal touches the ring too, so that status shows it.  No-op on
+ * a handle attached the ordinary way. */
+void act__ring_touch(act__ring_h *h);
 
 /* ---- producer side ------------------------------------------------------- */
 

@@ -50,6 +50,12 @@ static uint64_t header_checksum(const struct act__region *r)
 
 static size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
 
+/* Bytes of the touched bitmap (layout.h) for n_parts participants. */
+static size_t touched_bytes(uint32_t n_parts)
+{
+	return ((size_t)n_parts * n_parts + 63) / 64 * 8;
+}
+
 static uint64_t dyn_checksum(const struct act__region *r)
 {
 	const unsigned char *p = (const unsigned char *)r;
@@ -146,7 +152,7 @@ static int create(act__shm *shm, const struct act__part_spec *parts, uint32_t n_
                   uint32_t n_actors, uint32_t n_types, uint64_t directory_hash, const char *path)
 {
 	char tmp[4096];
-	size_t parts_off, rings_off, off, size, dyn_off, xa_off;
+	size_t parts_off, rings_off, touched_off, off, size, dyn_off, xa_off;
 	struct act__region *dh;
 	uint64_t gen = 0;
 	int err;
@@ -160,8 +166,12 @@ static int create(act__shm *shm, const struct act__part_spec *parts, uint32_t n_
 			return -EINVAL;
 
 	parts_off = align_up(sizeof(struct act__region), 4096);
+	for (uint32_t to = 0; to < n_parts; to++)
+		if (!act__ring_params_ok(parts[to].ring_bytes, parts[to].max_msg))
+			return -EINVAL;
 	rings_off = align_up(parts_off + (size_t)n_parts * sizeof(struct act__part), 64);
-	off = align_up(rings_off + (size_t)n_parts * n_parts * sizeof(struct act__ring_ent), 4096);
+	touched_off = align_up(rings_off + (size_t)n_parts * n_parts * sizeof(struct act__ring_ent), 64);
+	off = align_up(touched_off + touched_bytes(n_parts), 4096);
 	size = off;
 	for (uint32_t from = 0; from < n_parts; from++)
 		for (uint32_t to = 0; to < n_parts; to++)
@@ -209,8 +219,10 @@ static int create(act__shm *shm, const struct act__part_spec *parts, uint32_t n_
 	h->part_bytes = sizeof(struct act__part);
 	h->parts_off = parts_off;
 	h->rings_off = rings_off;
+	h->touched_off = touched_off;
 	shm->parts_off = parts_off;
 	shm->rings_off = rings_off;
+	shm->touched = (_Atomic uint64_t *)(shm->base + touched_off);
 	shm->generation = gen;
 	shm->n_parts = n_parts;
 	h->directory_hash = directory_hash;
@@ -236,10 +248,9 @@ static int create(act__shm *shm, const struct act__part_spec *parts, uint32_t n_
 			struct act__ring_ent *e = &tab[from * n_parts + to];
 			e->offset = off;
 			e->bytes = act__ring_bytes(parts[to].ring_bytes);
-			err = act__ring_format(shm->base + off, parts[to].ring_bytes,
-			                       parts[to].max_msg, (uint16_t)from, (uint16_t)to, gen);
-			if (err)
-				goto fail_map;
+			/* Not formatted: its producer does that on first use
+			 * (act__ring_touch()), so a ring never used is never
+			 * written and costs no memory. */
 			off = align_up(off + e->bytes, 4096);
 		}
 	}
@@ -365,7 +376,9 @@ int act__shm_attach(act__shm *shm, int fd, uint64_t directory_hash, char *err, s
 	else if (h.n_parts < 1 || h.n_parts > ACT__MAX_PARTS)
 		why = "participant count out of range";
 	else if (h.parts_off + (uint64_t)h.n_parts * sizeof(struct act__part) > h.size ||
-	         h.rings_off + (uint64_t)h.n_parts * h.n_parts * sizeof(struct act__ring_ent) > h.size)
+	         h.rings_off + (uint64_t)h.n_parts * h.n_parts * sizeof(struct act__ring_ent) > h.size ||
+	         (h.touched_off & 7) || h.touched_off > h.size ||
+	         h.size - h.touched_off < touched_bytes(h.n_parts))
 		why = "tables out of bounds";
 	else if (directory_hash && h.directory_hash != directory_hash)
 		why = "actor directory differs from this process's registry";
@@ -380,6 +393,7 @@ int act__shm_attach(act__shm *shm, int fd, uint64_t directory_hash, char *err, s
 		goto bad;
 	shm->parts_off = h.parts_off;
 	shm->rings_off = h.rings_off;
+	shm->touched = (_Atomic uint64_t *)(shm->base + h.touched_off);
 	shm->generation = h.generation;
 	shm->n_parts = h.n_parts;
 	map_dyn(shm, &h);
@@ -418,8 +432,22 @@ int act__shm_ring(const act__shm *shm, uint32_t from, uint32_t to, act__ring_h *
 	bytes = tab[from * shm->n_parts + to].bytes;
 	if (offset > shm->size || bytes > shm->size - offset || (offset & 63))
 		return -EPROTO;
-	return act__ring_attach(h, shm->base + offset, bytes, (uint16_t)from, (uint16_t)to,
-	                        shm->generation);
+	if (act__shm_ring_touched(shm, from, to))
+		return act__ring_attach(h, shm->base + offset, bytes, (uint16_t)from, (uint16_t)to,
+		                        shm->generation);
+	/* Never touched: all zero, and reading it would cost a page.  Its
+	 * constants come from the table and the consumer's control block
+	 * (checked as act__ring_format() would), not from the ring. */
+	uint64_t cap = bytes - sizeof(struct act__ring);
+	uint32_t max_rec = act__shm_part(shm, to)->max_msg;
+	if (bytes < sizeof(struct act__ring) || cap > UINT32_MAX ||
+	    !act__ring_params_ok((uint32_t)cap, max_rec))
+		return -EPROTO;
+	act__ring_attach_lazy(h, shm->base + offset, (uint32_t)cap, max_rec, (uint16_t)from,
+	                      (uint16_t)to, shm->generation,
+	                      &shm->touched[((uint64_t)from * shm->n_parts + to) / 64u],
+	                      1ull << (((uint64_t)from * shm->n_parts + to) % 64u));
+	return 0;
 }
 
 void act__shm_detach(act__shm *shm, int close_fd)

@@ -34,6 +34,7 @@ typedef struct act__shm {
 	uint64_t rings_off;
 	uint64_t generation;
 	uint32_t n_parts;
+	_Atomic uint64_t *touched; /* the touched bitmap (layout.h, layout 8) */
 	/* The spawn areas (layout.h), per participant; [0] and, in a
 	 * testkit's unattached shm, every entry are zero (no slots). */
 	uint32_t dyn_shift;
@@ -138,8 +139,20 @@ static inline uint32_t act__dyn_slot_of(const act__shm *shm, uint32_t id)
 	return (id - ACT__DYN_BASE) & ((1u << shm->dyn_shift) - 1u);
 }
 
-/* Attaches h to the ring from -> to (validating it).  0, -EPROTO or
- * -EBADMSG (see act__ring_attach()). */
+/* True once the ring from -> to was written by its producer (the touched
+ * bitmap, layout.h): before that it is empty and must not be read (a read
+ * costs a page of memory).  Acquire: pairs with the release in
+ * act__ring_touch(), so a caller that sees true may read the header. */
+static inline bool act__shm_ring_touched(const act__shm *shm, uint32_t from, uint32_t to)
+{
+	uint64_t i = (uint64_t)from * shm->n_parts + to;
+	return (atomic_load_explicit(&shm->touched[i / 64u], memory_order_acquire) >>
+	        (i % 64u)) & 1u;
+}
+
+/* Attaches h to the ring from -> to: validating its header if it was
+ * touched, else without reading it (act__ring_attach_lazy()).  0, -EPROTO
+ * or -EBADMSG (see act__ring_attach()). */
 int act__shm_ring(const act__shm *shm, uint32_t from, uint32_t to, act__ring_h *h);
 
 /* FNV-1a over a byte string, chained: used for the checksum and directory hash. */

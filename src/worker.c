@@ -240,8 +240,14 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 		}
 		/* An inbound ring that is corrupt (now, or when an earlier
 		 * instance of this group quarantined it) is not read; the group
-		 * serves its other rings. */
+		 * serves its other rings.  One its producer never touched is
+		 * empty: attached without a read (a read would cost a page), and
+		 * not pending; its first record comes with the producer's
+		 * doorbell like any other. */
+		bool touched = act__shm_ring_touched(&w->shm, i, w->self);
 		err = act__shm_ring(&w->shm, i, w->self, &w->in[i]);
+		if (!err && !touched)
+			continue;
 		if (err && err != -EBADMSG) {
 			act__w_quarantine(w, i, NULL, "ring header failed validation");
 			continue;
@@ -352,8 +358,13 @@ int act__worker_main(const struct act__worker_args *a)
 		 * handled ones again).  It is dead now: take them afresh. */
 		for (uint32_t i = 0; i < w->n_parts; i++) {
 			act__shm_ring(&w->shm, w->self, i, &w->out[i]);
-			if (!(w->quarantined[i / 64u] & (1ull << (i % 64u))))
+			if (!(w->quarantined[i / 64u] & (1ull << (i % 64u))) &&
+			    act__shm_ring_touched(&w->shm, i, w->self)) {
+				/* Touched since we attached, maybe left with records
+				 * whose ready bits the dead worker took. */
 				act__shm_ring(&w->shm, i, w->self, &w->in[i]);
+				w->pending[i / 64u] |= 1ull << (i % 64u);
+			}
 		}
 	}
 	atomic_store_explicit(&w->part->pid, getpid(), memory_order_relaxed);

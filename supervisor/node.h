@@ -195,12 +195,16 @@ ACT__SHARED int act__node_restart_group(struct act_node *n, uint32_t gi,
 /* Begins a graceful stop of the whole node. */
 void act__node_stop(struct act_node *n, int exit_code, const char *why);
 
-/* The ring from -> to, as resolved when the node started (NULL if invalid). */
+/* The ring from -> to, as resolved when the node started; NULL if invalid
+ * or never touched by its producer (empty, and reading it would cost a
+ * page of memory: see the touched bitmap in layout.h). */
 static inline struct act__ring *act__node_ring(const struct act_node *n, uint32_t from,
                                                uint32_t to)
 {
 	uint32_t np = n->reg.n_groups + 1;
-	return from < np && to < np ? n->rings[from * np + to] : NULL;
+	if (from >= np || to >= np || !act__shm_ring_touched(&n->shm, from, to))
+		return NULL;
+	return n->rings[from * np + to];
 }
 
 /* Text name of group gi's state, as status shows it (group.c's table). */

@@ -661,7 +661,10 @@ static int adopt(struct act_node *n, int fd, const struct act__part_spec *spec, 
 			act__ring_h rh;
 			uint64_t pos;
 			uint32_t count;
-			if (act__shm_ring(&n->shm, from, to, &rh))
+			/* An untouched ring holds nothing (and reading it would
+			 * cost a page). */
+			if (!act__shm_ring_touched(&n->shm, from, to) ||
+			    act__shm_ring(&n->shm, from, to, &rh))
 				continue; /* checked again, and reported, by loop.c */
 			r->taken_over += count_records(rh.r);
 			/* The envelope a killed worker had in hand comes back flagged
@@ -778,7 +781,7 @@ void act__recover_started(struct act_node *n)
 		bool more = false;
 		act__route_drain(n);
 		for (uint32_t s = 1; s <= n->reg.n_groups; s++)
-			more |= act__ring_depth(n->in[s].r) > 0;
+			more |= act__shm_ring_touched(&n->shm, s, 0) && act__ring_depth(n->in[s].r) > 0;
 		if (!more || n->out_blocked)
 			break;
 	}

@@ -293,7 +293,9 @@ void act__route_drain(act_node_t *n)
 	for (uint32_t s = 1; s < n->reg.n_groups + 1; s++) {
 		const struct act__rec *rec;
 		unsigned k = 0;
-		if (act__ring_is_quarantined(n->in[s].r))
+		/* A ring its producer never touched is empty; reading it would
+		 * only allocate its page (layout.h, the touched bitmap). */
+		if (!act__shm_ring_touched(&n->shm, s, 0) || act__ring_is_quarantined(n->in[s].r))
 			continue;
 		while (k++ < 1024 && (rec = act__ring_peek(&n->in[s], &err))) {
 			if (!handle_sup_record(n, s, rec)) {

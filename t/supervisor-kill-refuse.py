@@ -92,15 +92,18 @@ with tap:
     corrupt(region, 40, b"\x77\x77\x00\x00")
     refused(tap, node, lambda app: None, "corrupt header", "header checksum mismatch")
 
-    # A ring's header (supervisor -> first group) damaged: refused at the
-    # adoption, not adopted and then failed at every start (exit 111).
+    # A ring's header (first group -> supervisor, which carried its READY)
+    # damaged: refused at the adoption, not adopted and then failed at
+    # every start (exit 111).  A ring never used is never read (layout 8's
+    # touched bitmap), so the ring damaged must be one that carried
+    # something.
     kill_mid_stream(node, "damaged ring")
     with open(region, "rb") as f:
         head = f.read(64)
     n_parts = struct.unpack_from("<I", head, 32)[0]
     rings_off = struct.unpack_from("<Q", head, 56)[0]
     with open(region, "rb") as f:
-        f.seek(rings_off + (0 * n_parts + 1) * 16)
+        f.seek(rings_off + (1 * n_parts + 0) * 16)
         ring_off = struct.unpack("<Q", f.read(8))[0]
     for off in (ring_off, ring_off + 14):
         with open(region, "r+b") as f:
