@@ -938,7 +938,7 @@ static void learn_key(struct act__gateway *gw, const char *endpoint)
 	          esc(ep, e1, sizeof e1), reg->peers[k].name);
 }
 
-/* Rings the doorbells still owed for this batch (see BELL_EVERY). */
+/* Rings the doorbells still owed for this batch (see bell_due()). */
 static void bell_flush(struct act__gateway *gw)
 {
 	for (uint32_t i = 0; i < gw->n_bell; i++) {
@@ -951,13 +951,19 @@ static void bell_flush(struct act__gateway *gw)
 	gw->n_bell = 0;
 }
 
-/* Notes a record for group g; its doorbell rings at bell_flush(), or now
- * if BELL_EVERY frames went in since it last rang. */
+/*
+ * Notes a record for group g.  The first of a batch rings at once: a lone
+ * frame (a request waiting for its answer) must not wait for the recv
+ * that finds the socket empty, which costs system calls.  The next ones
+ * ring every BELL_EVERY frames and at bell_flush().
+ */
 static void bell_due(struct act__gateway *gw, uint32_t g)
 {
 	if (!gw->bell_listed[g]) {
 		gw->bell_listed[g] = true;
 		gw->bell_list[gw->n_bell++] = g;
+		act__node_ring_group(gw->n, g);
+		return;
 	}
 	if (++gw->bell_due[g] >= BELL_EVERY) {
 		act__node_ring_group(gw->n, g);
