@@ -720,7 +720,7 @@ static void named(struct sb *b, size_t n_rcv, size_t n_type, size_t n_sa, size_t
 		sb_puts(b, key[k]);
 		sb_puts(b, "\":\"");
 		for (size_t i = 0; i < n[k]; i++)
-			sb_put(b, "rtae" + k, 1);
+			sb_put(b, &"rtae"[k], 1);
 		sb_puts(b, "\",");
 	}
 	sb_puts(b, MSG "}");
