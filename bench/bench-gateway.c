@@ -10,6 +10,17 @@
  *   gateway_remote_rtt  a C client's Ping -> our pong -> Pong round trip
  *                       over tcp loopback, beside a bare PUSH/PULL echo
  * Every client runs in its own forked process with its own ZeroMQ context.
+ *
+ * Beside the rates, per message: doorbells rung (the supervisor's
+ * included), eventfd wake-ups, sleeps and yields of the node, and as
+ * gateway_ingress_instr the user-space instructions per frame of the
+ * supervisor's thread (the gateway: receive, check, route) beside those
+ * of the bare receiver's thread (receive, cJSON parse): both are
+ * independent of CPU sharing, unlike the rates.
+ *
+ * Usage: bench-gateway [N_INGRESS].  BENCH_ONLY=ingress or BENCH_ONLY=rtt
+ * runs only our side of one figure (no baseline), e.g. under strace -c or
+ * perf record.
  */
 #include "config.h"
 
@@ -41,7 +52,7 @@ struct area {
 	_Atomic int64_t got;
 	_Atomic int client_done;
 	double rtt_ns;
-	struct act__perf perf0, perf1; /* the node's wake-up counters, ingress */
+	struct act__perf perf0, perf1; /* the node's wake-up counters, ingress or rtt */
 };
 static struct area *A;
 static long n_ingress = 200000, n_rtt = 5000;
@@ -121,7 +132,7 @@ static void rtt_client(const char *to, long n)
 
 /* ---- the bare baselines ------------------------------------------------------------ */
 
-static double bare_ingress(void)
+static double bare_ingress(double *instr_per_frame)
 {
 	void *ctx = zmq_ctx_new(), *pull = zmq_socket(ctx, ZMQ_PULL);
 	int hwm = 100000;
@@ -132,6 +143,7 @@ static double bare_ingress(void)
 	pid_t c = fork();
 	if (c == 0)
 		stream_client(node_ep, n_ingress);
+	int ic = bench_icount_open();
 	for (long i = 0; i <= n_ingress; i++) {
 		int len = zmq_recv(pull, buf, sizeof buf - 1, 0);
 		if (len < 0)
@@ -144,6 +156,10 @@ static double bare_ingress(void)
 		A->got = i + 1;
 	}
 	uint64_t t1 = act__now_ns();
+	double instr = bench_icount_read(ic);
+	*instr_per_frame = instr >= 0 ? instr / (double)(n_ingress + 1) : -1;
+	if (ic >= 0)
+		close(ic);
 	waitpid(c, NULL, 0);
 	zmq_close(pull);
 	zmq_ctx_term(ctx);
@@ -189,9 +205,13 @@ static void counter_ping(act_ctx *ctx, void *st, const void *m)
 static void pong_ping(act_ctx *ctx, void *st, const void *m)
 {
 	ping_t r = { ((const ping_t *)m)->count };
+	if (r.count == 1)
+		act__perf_read(ctx, &A->perf0);
 	act_reply(ctx, &pong_type, &r);
-	if (r.count == n_rtt)
+	if (r.count == n_rtt) {
+		act__perf_read(ctx, &A->perf1);
 		act_shutdown(ctx);
+	}
 }
 
 static const act_handler counter_h[] = { { &ping_type, counter_ping } };
@@ -199,7 +219,9 @@ static const act_behaviour counter_b = { .name = "counter", .handlers = counter_
 static const act_handler pong_h[] = { { &ping_type, pong_ping } };
 static const act_behaviour pong_b = { .name = "pong", .handlers = pong_h, .n_handlers = 1 };
 
-static int run_node(const char *actor, const act_behaviour *b, bool ingress)
+/* Runs the node with actor as its only remote actor; the supervisor's
+ * thread (this one) counts its instructions into *instr (-1: no counter). */
+static int run_node(const char *actor, const act_behaviour *b, bool ingress, double *instr)
 {
 	act_node_t *n = act_node_new("gwbench");
 	act_node_add_group(n, "g");
@@ -214,7 +236,11 @@ static int run_node(const char *actor, const act_behaviour *b, bool ingress)
 			stream_client(node_ep, n_ingress);
 		rtt_client(node_ep, n_rtt);
 	}
+	int ic = bench_icount_open();
 	int rc = act_node_run(n);
+	*instr = bench_icount_read(ic);
+	if (ic >= 0)
+		close(ic);
 	act_node_free(n);
 	/* The node's supervisor (this process) reaps stray children itself,
 	 * so the client reports through the shared area, not its status. */
@@ -222,8 +248,21 @@ static int run_node(const char *actor, const act_behaviour *b, bool ingress)
 	return rc == 0 && A->client_done ? 0 : -1;
 }
 
+/* Per message, from the node's counters in A (perf0 -> perf1), over n. */
+static struct bench_counts counts(long n)
+{
+	struct act__perf d;
+
+	act__perf_diff(&A->perf0, &A->perf1, &d);
+	return (struct bench_counts){ (double)d.n_notifies / n, (double)d.n_wakeups / n,
+	                              (double)d.n_sleeps / n, (double)d.n_yields / n };
+}
+
 int main(int argc, char **argv)
 {
+	const char *only = getenv("BENCH_ONLY");
+	double instr, bare_instr = -1;
+
 	if (argc > 1)
 		n_ingress = atol(argv[1]) > 0 ? atol(argv[1]) : n_ingress;
 	act__log_level = getenv("BENCH_LOG") ? ACT_LOG_INFO : ACT_LOG_ERR;
@@ -232,23 +271,32 @@ int main(int argc, char **argv)
 	snprintf(node_ep, sizeof node_ep, "tcp://127.0.0.1:%d", free_port());
 	snprintf(client_ep, sizeof client_ep, "tcp://127.0.0.1:%d", free_port());
 
-	double bare_in = bare_ingress();
-	memset(A, 0, sizeof *A);
-	double ours_in = -1;
-	if (run_node("counter", &counter_b, true) == 0 && A->t1 > A->t0)
-		ours_in = (double)n_ingress * 1e9 / (double)(A->t1 - A->t0);
-	/* Per message into the worker; the supervisor's own doorbells (it is
-	 * the producer here) are not counted, its eventfd writes are. */
-	struct act__perf d;
-	act__perf_diff(&A->perf0, &A->perf1, &d);
-	struct bench_counts c = { (double)d.n_notifies / n_ingress, (double)d.n_wakeups / n_ingress,
-	                          (double)d.n_sleeps / n_ingress, (double)d.n_yields / n_ingress };
-	bench_line_counts("gateway_ingress", ours_in, "msgs/s", bare_in, ours_in > 0 ? &c : NULL);
-
-	memset(A, 0, sizeof *A);
-	double bare_r = bare_rtt();
-	memset(A, 0, sizeof *A);
-	double ours_r = run_node("pong", &pong_b, false) == 0 ? A->rtt_ns : -1;
-	bench_line("gateway_remote_rtt", ours_r, "ns", bare_r);
+	if (!only || !strcmp(only, "ingress")) {
+		double bare_in = only ? -1 : bare_ingress(&bare_instr);
+		memset(A, 0, sizeof *A);
+		double ours_in = -1;
+		if (run_node("counter", &counter_b, true, &instr) == 0 && A->t1 > A->t0)
+			ours_in = (double)n_ingress * 1e9 / (double)(A->t1 - A->t0);
+		/* Per frame into the worker, the supervisor's doorbells included. */
+		struct bench_counts c = counts(n_ingress);
+		bench_line_counts("gateway_ingress", ours_in, "msgs/s", bare_in, ours_in > 0 ? &c : NULL);
+		/* The supervisor's whole run (start-up and stop included) over
+		 * the frames: at 200000 frames the start-up is below 1 %. */
+		if (instr >= 0)
+			bench_line("gateway_ingress_instr", instr / (double)(n_ingress + 1),
+			           "instr/frame", bare_instr);
+		else
+			printf("# bench-gateway: gateway_ingress_instr: no instruction counter here "
+			       "(no PMU, or perf_event_paranoid); valgrind --tool=callgrind gives it\n");
+	}
+	if (!only || !strcmp(only, "rtt")) {
+		memset(A, 0, sizeof *A);
+		double bare_r = only ? -1 : bare_rtt();
+		memset(A, 0, sizeof *A);
+		double ours_r = run_node("pong", &pong_b, false, &instr) == 0 ? A->rtt_ns : -1;
+		/* Per round trip: the Ping in, the Pong out. */
+		struct bench_counts c = counts(n_rtt - 1);
+		bench_line_counts("gateway_remote_rtt", ours_r, "ns", bare_r, ours_r > 0 ? &c : NULL);
+	}
 	return 0;
 }

@@ -16,7 +16,10 @@
  *
  * Each client runs in a forked process with its own ZeroMQ context; the
  * node runs in this process (act_node_run), so this process is the
- * supervisor whose RSS and fds are read.  Usage: bench-remote [ROUNDS].
+ * supervisor whose RSS and fds are read.  The round-trip lines carry the
+ * node's doorbells, eventfd wake-ups, sleeps and yields per round trip
+ * (src/perfcount.c), which explain a ratio better than the time does on
+ * shared CPUs.  Usage: bench-remote [ROUNDS].
  */
 #include "config.h"
 
@@ -39,6 +42,7 @@
 #include "clock.h"
 #include "log.h"
 #include "node.h"
+#include "perfcount.h"
 #include "../t/harness.h"
 
 typedef struct { int64_t count; } ping_t;
@@ -54,6 +58,7 @@ struct area {
 	double rtt_ns;
 	long rss_kib, fds;
 	pid_t sup;
+	struct act__perf perf0, perf1; /* the node's counters over the timed rounds */
 };
 static struct area *A;
 static long n_rtt = 5000, n_ingress = 100000;
@@ -243,9 +248,13 @@ static void pong_ping(act_ctx *ctx, void *st, const void *m)
 {
 	ping_t r = { ((const ping_t *)m)->count };
 	(void)st;
+	if (r.count == 1)
+		act__perf_read(ctx, &A->perf0);
 	act_reply(ctx, &pong_type, &r);
-	if (r.count == n_rtt)
+	if (r.count == n_rtt) {
+		act__perf_read(ctx, &A->perf1);
 		act_shutdown(ctx);
+	}
 }
 
 static void sup_usage(void)
@@ -299,6 +308,7 @@ static void on_pong(act_ctx *ctx, void *st, int status, const act_type *t, const
 		return;
 	}
 	if ((int64_t)cookie == n_rtt) {
+		act__perf_read(ctx, &A->perf1);
 		A->rtt_ns = (double)(act__now_ns() - ask_t0) / (double)n_rtt;
 		A->client_done = 1;
 		act_shutdown(ctx);
@@ -310,8 +320,10 @@ static void on_pong(act_ctx *ctx, void *st, int status, const act_type *t, const
 static void ask_next(act_ctx *ctx, int64_t i)
 {
 	ping_t p = { i };
-	if (i == 1)
+	if (i == 1) {
+		act__perf_read(ctx, &A->perf0);
 		ask_t0 = act__now_ns();
+	}
 	if (act_ask(ctx, echo_ref, &ping_type, &p, 5000, on_pong, (uint64_t)i))
 		act_shutdown(ctx);
 }
@@ -371,6 +383,17 @@ static int run_node(enum mode mode)
 	return rc == 0 && A->client_done ? 0 : -1;
 }
 
+/* Per round trip, from the node's counters in A (perf0 -> perf1). */
+static struct bench_counts counts(void)
+{
+	struct act__perf d;
+	double n = (double)(n_rtt - 1);
+
+	act__perf_diff(&A->perf0, &A->perf1, &d);
+	return (struct bench_counts){ (double)d.n_notifies / n, (double)d.n_wakeups / n,
+	                              (double)d.n_sleeps / n, (double)d.n_yields / n };
+}
+
 int main(int argc, char **argv)
 {
 	struct rlimit rl;
@@ -384,6 +407,7 @@ int main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	A = shared_area(sizeof *A);
+	bench_print_machine("bench-remote");
 	if (zmq_curve_keypair(srv_pub, srv_sec) || zmq_curve_keypair(cli_pub, cli_sec)) {
 		printf("bench: libzmq without CURVE\n");
 		return 1;
@@ -392,16 +416,19 @@ int main(int argc, char **argv)
 	double bare = bare_rtt(false);
 	memset(A, 0, sizeof *A);
 	double ask = run_node(M_ASK) == 0 ? A->rtt_ns : -1;
-	bench_line("remote_ask_rtt", ask, "ns", bare);
+	struct bench_counts c = counts();
+	bench_line_counts("remote_ask_rtt", ask, "ns", bare, ask > 0 ? &c : NULL);
 	memset(A, 0, sizeof *A);
 	double gw = run_node(M_PONG) == 0 ? A->rtt_ns : -1;
-	bench_line("gateway_remote_rtt", gw, "ns", bare);
+	c = counts();
+	bench_line_counts("gateway_remote_rtt", gw, "ns", bare, gw > 0 ? &c : NULL);
 
 	memset(A, 0, sizeof *A);
 	double bare_c = bare_rtt(true);
 	memset(A, 0, sizeof *A);
 	double gw_c = run_node(M_PONG_CURVE) == 0 ? A->rtt_ns : -1;
-	bench_line("gateway_remote_rtt_curve", gw_c, "ns", bare_c);
+	c = counts();
+	bench_line_counts("gateway_remote_rtt_curve", gw_c, "ns", bare_c, gw_c > 0 ? &c : NULL);
 
 	static const long steps[] = { 1, 10, 100, 1000 };
 	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -231,6 +232,35 @@ static inline void bench_line_counts(const char *name, double value, const char 
 	}
 	printf("\n");
 	fflush(stdout);
+}
+
+/*
+ * User-space instructions retired by the calling thread only (not its
+ * children or other threads), from bench_icount_open() on: a figure that
+ * CPU sharing does not blur.  Returns the counter's fd, or -1 where perf
+ * events are not allowed (perf_event_paranoid, a VM without a PMU);
+ * bench_icount_read() then gives -1.
+ */
+static inline int bench_icount_open(void)
+{
+	struct perf_event_attr a;
+
+	memset(&a, 0, sizeof a);
+	a.type = PERF_TYPE_HARDWARE;
+	a.size = sizeof a;
+	a.config = PERF_COUNT_HW_INSTRUCTIONS;
+	a.exclude_kernel = 1;
+	a.exclude_hv = 1;
+	return (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+static inline double bench_icount_read(int fd)
+{
+	uint64_t v;
+
+	if (fd < 0 || read(fd, &v, sizeof v) != (ssize_t)sizeof v)
+		return -1;
+	return (double)v;
 }
 
 /* The CPUs in pid's affinity mask as a list "0-3,6" into buf (0: this

@@ -16,7 +16,9 @@
  *   n_handled   envelopes the worker handled.
  * Every counter costs at most one relaxed add per event (a batch, a sleep,
  * a wake-up), never a locked instruction per message.  The supervisor's
- * own notifies (participant 0 as producer) are not counted.
+ * own doorbells (participant 0 as producer) count in its n_notifies when
+ * they go through act__node_ring_group() (route.c): the gateway's inbound
+ * frames and remote-ask replies, once per group per batch.
  */
 #ifndef ACT_PERFCOUNT_H
 #define ACT_PERFCOUNT_H

@@ -382,6 +382,9 @@ static enum act__wire_err fail_word(char *err, size_t cap, const char *word, siz
 }
 static void scan_view_number(struct vscan *vx, const unsigned char *s, size_t at, size_t end);
 
+/* In scan_json(): the result once a non-JSON number word was met, if one was. */
+#define WORD_OR(e) (word_err ? ACT__WIRE_BAD_JSON : (e))
+
 /*
  * Checks that s[0..len) is exactly one JSON value (RFC 8259, whitespace
  * allowed around it) nested at most max_depth deep, without recursion: a
@@ -393,6 +396,12 @@ static void scan_view_number(struct vscan *vx, const unsigned char *s, size_t at
  * Only the bytes of strings are checked for UTF-8 (NOT_UTF8): any other
  * byte above 0x7F is a grammar error.  A caller that has not checked the
  * whole frame first must, on an error, still look for invalid UTF-8.
+ *
+ * NaN, Infinity and -Infinity (Python's json writes them) fail with
+ * BAD_JSON and a reason naming their member at once without vx; with vx
+ * the reason is the first such word's, but the scan goes on to the end
+ * of the frame (or to the next error) so that sender fields written after
+ * the word are still gathered for the Reject PROTOCOL.md asks for.
  */
 static enum act__wire_err scan_json(const unsigned char *s, size_t len,
                                     unsigned max_depth, struct act__wire_scan *out,
@@ -413,6 +422,11 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 	enum act__wire_err e;
 	const unsigned char *key = NULL;    /* the last key read, for reasons */
 	size_t key_len = 0;
+	/* A NaN or Infinity met on the view's scan: the frame is refused with
+	 * that reason whatever follows, but the scan goes on to read the
+	 * sender fields that may come after it (PROTOCOL.md: such a frame is
+	 * answered with a Reject).  Later errors only end the scan. */
+	int word_err = 0;
 
 	if (max_depth > ACT__WIRE_DEPTH_CAP)
 		max_depth = ACT__WIRE_DEPTH_CAP;
@@ -427,16 +441,16 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 			i++;
 		if (depth == 0 && st == WANT_COMMA_OR_CLOSE) {
 			if (i < len)
-				return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
-				            "trailing data at byte %zu", i);
-			return ACT__WIRE_OK;
+				return WORD_OR(act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
+				            "trailing data at byte %zu", i));
+			return WORD_OR(ACT__WIRE_OK);
 		}
 		if (i >= len && depth == 0)
-			return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
-			            len ? "no JSON value in the frame" : "empty frame");
+			return WORD_OR(act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
+			            len ? "no JSON value in the frame" : "empty frame"));
 		if (i >= len)
-			return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
-			            "truncated JSON (%zu bytes)", len);
+			return WORD_OR(act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
+			            "truncated JSON (%zu bytes)", len));
 		c = s[i];
 		in_obj = depth && (is_obj[(depth - 1) / 8] >> ((depth - 1) % 8) & 1);
 		switch (st) {
@@ -446,13 +460,13 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 			/* fall through */
 		case WANT_KEY:
 			if (c != '"')
-				return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
-				            "expected a string key at byte %zu", i);
+				return WORD_OR(act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
+				            "expected a string key at byte %zu", i));
 			at = i;
 			str.buf = NULL;
 			e = scan_string(s, len, &i, &str, err, cap);
 			if (e)
-				return e;
+				return WORD_OR(e);
 			if (str.nul)
 				*(depth == 1 ? &out->nul_top : &out->nul_deep) = 1;
 			key = s + at + 1;
@@ -463,8 +477,8 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 			continue;
 		case WANT_COLON:
 			if (c != ':')
-				return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
-				            "expected ':' at byte %zu", i);
+				return WORD_OR(act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
+				            "expected ':' at byte %zu", i));
 			i++;
 			st = WANT_VALUE;
 			continue;
@@ -476,8 +490,8 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 			}
 			if (c == (in_obj ? '}' : ']'))
 				goto close;
-			return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
-			            "expected ',' or '%c' at byte %zu", in_obj ? '}' : ']', i);
+			return WORD_OR(act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
+			            "expected ',' or '%c' at byte %zu", in_obj ? '}' : ']', i));
 		case WANT_VALUE_OR_CLOSE:
 			if (c == ']')
 				goto close;
@@ -495,8 +509,8 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 		case '{':
 		case '[':
 			if (depth >= max_depth)
-				return act__wire_fail(err, cap, ACT__WIRE_TOO_DEEP,
-				            "nesting deeper than %u at byte %zu", max_depth, i);
+				return WORD_OR(act__wire_fail(err, cap, ACT__WIRE_TOO_DEEP,
+				            "nesting deeper than %u at byte %zu", max_depth, i));
 			if (c == '{')
 				is_obj[depth / 8] |= (unsigned char)(1u << depth % 8);
 			else
@@ -518,7 +532,7 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 			}
 			e = scan_string(s, len, &i, &str, err, cap);
 			if (e)
-				return e;
+				return WORD_OR(e);
 			if (str.nul)
 				*(depth <= 1 ? &out->nul_top : &out->nul_deep) = 1;
 			if (vx) {
@@ -535,24 +549,34 @@ static enum act__wire_err scan_json(const unsigned char *s, size_t len,
 			size_t n = strlen(lit);
 
 			if (len - i < n || memcmp(s + i, lit, n))
-				return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
-				            "bad literal at byte %zu", i);
+				return WORD_OR(act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
+				            "bad literal at byte %zu", i));
 			i += n;
 			break;
 		}
 		default:
 			if (c == 'N' || c == 'I' || c == '-') {
 				const char *w = non_json_number(s, len, i);
-				if (w)
+				if (w && !vx)
 					return fail_word(err, cap, w, i, key, key_len);
+				if (w) {
+					if (!word_err)
+						fail_word(err, cap, w, i, key, key_len);
+					word_err = 1;
+					/* The error is kept; what follows only ends the scan. */
+					err = NULL;
+					cap = 0;
+					i += strlen(w);
+					break;
+				}
 			}
 			if (c != '-' && !is_digit(c))
-				return act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
-				            "unexpected byte 0x%02x at byte %zu", c, i);
+				return WORD_OR(act__wire_fail(err, cap, ACT__WIRE_BAD_JSON,
+				            "unexpected byte 0x%02x at byte %zu", c, i));
 			at = i;
 			e = scan_number(s, len, &i, err, cap);
 			if (e)
-				return e;
+				return WORD_OR(e);
 			if (vx && depth >= 2 && vx->cur == F_MESSAGE)
 				scan_view_number(vx, s, at, i);
 			break;

@@ -32,6 +32,7 @@
 #include "message.h"
 #include "node.h"
 #include "peers.h"
+#include "poolsup.h"
 #include "remote-ask.h"
 #include "topics.h"
 #include "utf8.h"
@@ -59,6 +60,12 @@ _Static_assert(ACT__WIRE_NAME_MAX <= ACT__REMOTE_NAME_MAX && ACT__WIRE_NAME_MAX 
 #define MAX_ROUTES 512u
 #define ROUTE_TTL_NS (600ull * 1000000000ull)
 #define PUMP_BATCH 512u
+/*
+ * Frames for one group between two rings of its doorbell within a batch:
+ * the worker starts draining while we still read, but a doorbell (a fence
+ * and a cache line shared with the worker) is not paid per frame.
+ */
+#define BELL_EVERY 64u
 #define SNDHWM 10000
 #define RCVHWM 10000
 #define LINGER_MS 1000
@@ -150,6 +157,18 @@ struct act__gateway {
 	struct act__rask *rask;    /* outstanding remote asks (remote-ask.c) */
 	struct act__watches *watches; /* monitors of remote refs (peers.c) */
 	bool more;              /* the last pump stopped at its batch limit */
+	/*
+	 * The sockets whose ZMQ_FD fired (or that may hold data for another
+	 * reason) since we last read them to EAGAIN.  Reading an idle ZeroMQ
+	 * socket costs two system calls (getpid() and poll() in its mailbox),
+	 * so a socket is read only when its fd said so, and then until EAGAIN,
+	 * which re-arms the fd: ZeroMQ signals it again only after that.
+	 */
+	bool pull_ready, mon_ready, zap_ready;
+	/* Groups given frames in this batch whose doorbell is not rung yet. */
+	uint16_t bell_due[ACT__MAX_PARTS];      /* frames since the last ring */
+	bool bell_listed[ACT__MAX_PARTS];
+	uint32_t bell_list[ACT__MAX_PARTS], n_bell;
 	/* counters */
 	uint64_t frames_in, frames_out, rejects_sent, rejects_received;
 	uint64_t malformed[ACT__WIRE_N_ERRS];
@@ -653,6 +672,7 @@ static int push(struct act__gateway *gw, const char *endpoint, const char *text,
 		p->q_len++;
 		p->q_bytes += len;
 		gw->queued_total++;
+		gw->queues_left = true;
 		return 0;
 	}
 	peer_sent(gw, p);
@@ -918,6 +938,39 @@ static void learn_key(struct act__gateway *gw, const char *endpoint)
 	          esc(ep, e1, sizeof e1), reg->peers[k].name);
 }
 
+/* Rings the doorbells still owed for this batch (see bell_due()). */
+static void bell_flush(struct act__gateway *gw)
+{
+	for (uint32_t i = 0; i < gw->n_bell; i++) {
+		uint32_t g = gw->bell_list[i];
+		if (gw->bell_due[g])
+			act__node_ring_group(gw->n, g);
+		gw->bell_due[g] = 0;
+		gw->bell_listed[g] = false;
+	}
+	gw->n_bell = 0;
+}
+
+/*
+ * Notes a record for group g.  The first of a batch rings at once: a lone
+ * frame (a request waiting for its answer) must not wait for the recv
+ * that finds the socket empty, which costs system calls.  The next ones
+ * ring every BELL_EVERY frames and at bell_flush().
+ */
+static void bell_due(struct act__gateway *gw, uint32_t g)
+{
+	if (!gw->bell_listed[g]) {
+		gw->bell_listed[g] = true;
+		gw->bell_list[gw->n_bell++] = g;
+		act__node_ring_group(gw->n, g);
+		return;
+	}
+	if (++gw->bell_due[g] >= BELL_EVERY) {
+		act__node_ring_group(gw->n, g);
+		gw->bell_due[g] = 0;
+	}
+}
+
 /*
  * One inbound frame.  The frame is checked in a single pass without
  * building a tree (act__wire_parse_view): the names are decoded, and the
@@ -990,12 +1043,16 @@ static void handle_frame(struct act__gateway *gw, const void *data, size_t len)
 		reject(gw, &env, why);
 		return;
 	}
+	/* Resolved once: an actor of a pool goes to the member it picks. */
+	act__node_pool_pick(gw->n, &tgt, env.message_text, env.message_len);
 	uint32_t group = tgt.group;
-	int rc = act__node_inject(gw->n, env.receiver, env.message_type, env.message_text,
-	                          env.message_len, env.sender_actor, env.sender_endpoint,
-	                          ACT__PEER_REMOTE, 0, 0);
-	if (rc == 0)
+	int rc = act__node_inject_quiet(gw->n, &tgt, env.message_type, env.message_text,
+	                                env.message_len, env.sender_actor, env.sender_endpoint,
+	                                ACT__PEER_REMOTE, 0, 0);
+	if (rc == 0) {
 		gw->stalled[group] = false;
+		bell_due(gw, group);
+	}
 	if (rc == ACT_EFULL && gw->stalled[group]) {
 		char e1[ESC_CAP];
 		gw->rejected_full++;
@@ -1188,39 +1245,56 @@ static void pump_monitor(struct act__gateway *gw)
 	}
 }
 
-void act__gw_pump(struct act__gateway *gw)
+/*
+ * Reads the PULL socket: every frame ZeroMQ has ready, up to PUMP_BATCH,
+ * without asking ZMQ_EVENTS first (each ask is two system calls); the
+ * recv that finds nothing is the one that re-arms ZMQ_FD.  The doorbells
+ * of the groups that got frames ring once at the end (bell_flush()).
+ */
+static void pump_pull(struct act__gateway *gw)
 {
-	if (gw->mon)
-		pump_monitor(gw);
-	pump_peer_monitors(gw);
-	gw->queues_left = flush_queues(gw);
-	act__rask_pump(gw->rask);
-	act__peers_check(gw, gw->watches);
-	if (gw->zap)
-		pump_zap(gw);
-	gw->more = false;
-	for (unsigned k = 0; k < PUMP_BATCH; k++) {
-		uint32_t ev = 0;
-		size_t sz = sizeof ev;
-		zmq_msg_t m;
+	zmq_msg_t m;
 
+	zmq_msg_init(&m);
+	for (unsigned k = 0; k < PUMP_BATCH; k++) {
 		if (gw->pend.set && !pend_retry(gw))
-			return; /* still full: leave the rest queued in ZeroMQ */
-		if (zmq_getsockopt(gw->pull, ZMQ_EVENTS, &ev, &sz) < 0 || !(ev & ZMQ_POLLIN))
-			return;
-		zmq_msg_init(&m);
+			goto out; /* still full: leave the rest queued in ZeroMQ */
 		if (zmq_msg_recv(&m, gw->pull, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&m);
-			return;
+			/* EAGAIN: drained, ZMQ_FD is armed again; anything else
+			 * (ETERM at shutdown) leaves nothing to read either. */
+			gw->pull_ready = false;
+			goto out;
 		}
 		/* The ZAP handler made the client's key its User-Id (CURVE only). */
 		gw->cur_key = gw->zap ? zmq_msg_gets(&m, "User-Id") : NULL;
 		handle_frame(gw, zmq_msg_data(&m), zmq_msg_size(&m));
 		gw->cur_key = NULL;
-		zmq_msg_close(&m);
 	}
 	/* Frames may be left: the edge-triggered fd will not say so again. */
 	gw->more = true;
+out:
+	zmq_msg_close(&m);
+	bell_flush(gw);
+}
+
+void act__gw_pump(struct act__gateway *gw)
+{
+	if (gw->mon && gw->mon_ready) {
+		gw->mon_ready = false;
+		pump_monitor(gw);
+	}
+	pump_peer_monitors(gw);
+	if (gw->queues_left)
+		gw->queues_left = flush_queues(gw);
+	act__rask_pump(gw->rask);
+	act__peers_check(gw, gw->watches);
+	if (gw->zap && gw->zap_ready) {
+		gw->zap_ready = false;
+		pump_zap(gw);
+	}
+	gw->more = false;
+	if (gw->pull_ready || gw->pend.set)
+		pump_pull(gw);
 }
 
 bool act__gw_busy(const struct act__gateway *gw)
@@ -1238,7 +1312,7 @@ static void on_pull(struct act__evh *h, int res)
 	struct act__gateway *gw = act__container_of(h, struct act__gateway, pull_evh);
 	(void)res;
 	gw->pull_armed = false;
-	act__gw_pump(gw);
+	gw->pull_ready = true; /* read by the pump at the end of this loop turn */
 }
 
 static void on_zap(struct act__evh *h, int res)
@@ -1246,7 +1320,7 @@ static void on_zap(struct act__evh *h, int res)
 	struct act__gateway *gw = act__container_of(h, struct act__gateway, zap_evh);
 	(void)res;
 	gw->zap_armed = false;
-	act__gw_pump(gw);
+	gw->zap_ready = true;
 }
 
 static void on_mon(struct act__evh *h, int res)
@@ -1254,7 +1328,7 @@ static void on_mon(struct act__evh *h, int res)
 	struct act__gateway *gw = act__container_of(h, struct act__gateway, mon_evh);
 	(void)res;
 	gw->mon_armed = false;
-	act__gw_pump(gw);
+	gw->mon_ready = true;
 }
 
 void act__gw_arm(struct act__gateway *gw)
@@ -1380,6 +1454,8 @@ struct act__gateway *act__gw_new(struct act_node *n, const struct act__gw_config
 		*err = -ENOMEM;
 		return NULL;
 	}
+	/* Read everything once: an fd only says what changes after that. */
+	gw->pull_ready = gw->mon_ready = gw->zap_ready = true;
 	gw->n = n;
 	gw->pull_evh.fn = on_pull;
 	gw->zap_evh.fn = on_zap;

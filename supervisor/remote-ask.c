@@ -21,10 +21,10 @@
 #include <actors.h>
 
 #include "clock.h"
-#include "doorbell.h"
 #include "gateway.h"
 #include "log.h"
 #include "node.h"
+#include "route.h"
 #include "remote-ask.h"
 #include "ring.h"
 
@@ -145,7 +145,7 @@ int act__gw_inject_json(struct act_node *n, uint32_t group, uint32_t actor, uint
 	                                         .flags = flags, .corr = corr },
 	                sender, endpoint, type, json, json_len);
 	act__ring_commit(&n->out[group], e);
-	act__doorbell_notify(act__shm_part(&n->shm, group), ACT__SUPERVISOR, n->efd[group]);
+	act__node_ring_group(n, group); /* counted with the supervisor's doorbells */
 	return 0;
 }
 

@@ -95,6 +95,31 @@ int act__node_inject_to(struct act_node *n, const struct act__target *tp, const 
                         const char *json, size_t json_len, const char *sender,
                         const char *endpoint, uint32_t from_peer, uint16_t flags, uint64_t corr)
 {
+	int err = act__node_inject_quiet(n, tp, type, json, json_len, sender, endpoint,
+	                                 from_peer, flags, corr);
+
+	if (!err)
+		act__node_ring_group(n, tp->group);
+	return err;
+}
+
+void act__node_ring_group(struct act_node *n, uint32_t group)
+{
+	struct act__part *me = act__shm_part(&n->shm, ACT__SUPERVISOR);
+
+	act__doorbell_notify(act__shm_part(&n->shm, group), ACT__SUPERVISOR, n->efd[group]);
+	/* Counted on our own control block, which only this process writes:
+	 * a plain relaxed add, so the benches can show doorbells per frame. */
+	atomic_store_explicit(&me->n_notifies,
+	                      atomic_load_explicit(&me->n_notifies, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
+}
+
+int act__node_inject_quiet(struct act_node *n, const struct act__target *tp, const char *type,
+                           const char *json, size_t json_len, const char *sender,
+                           const char *endpoint, uint32_t from_peer, uint16_t flags,
+                           uint64_t corr)
+{
 	struct act__target t = *tp;
 	size_t len;
 	int err;
@@ -116,7 +141,6 @@ int act__node_inject_to(struct act_node *n, const struct act__target *tp, const 
 	                                         .corr = corr },
 	                sender, endpoint, type, json, json_len);
 	act__ring_commit(&n->out[g], e);
-	act__doorbell_notify(act__shm_part(&n->shm, g), ACT__SUPERVISOR, n->efd[g]);
 	return 0;
 }
 

@@ -28,6 +28,19 @@ int act__node_resolve(struct act_node *n, const char *name, struct act__target *
 int act__node_inject_to(struct act_node *n, const struct act__target *t, const char *type,
                         const char *json, size_t json_len, const char *sender,
                         const char *endpoint, uint32_t from_peer, uint16_t flags, uint64_t corr);
+/*
+ * act__node_inject_to() without ringing the group's doorbell: the record
+ * is committed, but a sleeping worker learns of it only at the caller's
+ * act__node_ring_group(n, t->group), which must follow (the gateway rings once
+ * per group per batch of frames instead of once per frame).
+ */
+int act__node_inject_quiet(struct act_node *n, const struct act__target *t, const char *type,
+                           const char *json, size_t json_len, const char *sender,
+                           const char *endpoint, uint32_t from_peer, uint16_t flags,
+                           uint64_t corr);
+/* Rings participant group's doorbell for the supervisor's records (a
+ * fence, and an eventfd write only if the worker sleeps). */
+void act__node_ring_group(struct act_node *n, uint32_t group);
 /* actorsctl spawn: behaviour into group (name, args may be NULL), no
  * parent.  0 and *out, or -ENOENT, -EINVAL, -EEXIST, -ENOSPC, ACT_EFULL,
  * -EOPNOTSUPP (a pool or a member of one). */

@@ -108,6 +108,12 @@ add("byte order mark", "bad_json", None, lambda s, me: b"\xef\xbb\xbf" + j(s, me
 add("NaN", "bad_json", ("Ping", "pong", mal('NaN is not a JSON number (field "count"')), lambda s, me: j(s, me).replace(b'"count": 1', b'"count": NaN'))
 add("Infinity", "bad_json", ("Ping", "pong", mal('-Infinity is not a JSON number (field "count"')),
     lambda s, me: j(s, me).replace(b'"count": 1', b'"count": -Infinity'))
+# NaN before the sender fields (message first, as some peers order it):
+# still answered, the scan reads on past the word for the senders.
+add("NaN before the sender fields", "bad_json", ("Ping", "pong", mal('NaN is not a JSON number (field "count"')),
+    lambda s, me: json.dumps({"message": {"count": 1}, "receiver": "pong", "message_type": "Ping",
+                              "sender_actor": s, "sender_endpoint": me}).encode()
+    .replace(b'"count": 1', b'"count": NaN'))
 add("lone surrogate escape", "bad_json", ("", "", mal()),
     lambda s, me: j(s, me, receiver="po@ng").replace(b"@", b"\\ud800"))
 add("raw control character in a string", "bad_json", ("", "", mal()),

@@ -720,7 +720,7 @@ static void named(struct sb *b, size_t n_rcv, size_t n_type, size_t n_sa, size_t
 		sb_puts(b, key[k]);
 		sb_puts(b, "\":\"");
 		for (size_t i = 0; i < n[k]; i++)
-			sb_put(b, "rtae" + k, 1);
+			sb_put(b, &"rtae"[k], 1);
 		sb_puts(b, "\",");
 	}
 	sb_puts(b, MSG "}");
@@ -1144,7 +1144,21 @@ static void salvage(void)
 		   TOO_DEEP, S_A | S_E | RCV | TYP, NULL),
 		SV("truncated in sender_endpoint", "{\"sender_actor\":\"ping\",\"sender_endpoint\":\"tcp://",
 		   BAD_JSON, S_A, NULL),
-		SV("sender after the error", "{" REC TYPE "\"message\":{\"v\":NaN}," SND "}",
+		SV("sender after a NaN", "{" REC TYPE "\"message\":{\"v\":NaN}," SND "}",
+		   BAD_JSON, S_A | S_E | RCV | TYP, "NaN is not a JSON number (field \"v\""),
+		SV("everything after an Infinity", "{\"message\":{\"v\":[Infinity,2]}," SND REC TYPE "}",
+		   BAD_JSON, S_A | S_E | RCV | TYP, "Infinity is not a JSON number (field \"v\""),
+		SV("the first of two NaNs names the field", "{\"message\":{\"a\":NaN,\"b\":-Infinity},"
+		   SND REC TYPE "}", BAD_JSON, S_A | S_E | RCV | TYP,
+		   "NaN is not a JSON number (field \"a\""),
+		SV("NaN as a sender: the other fields", "{\"sender_actor\":NaN,"
+		   "\"sender_endpoint\":\"tcp://localhost:5002\"," REC TYPE "\"message\":{}}",
+		   BAD_JSON, S_E | RCV | TYP, "NaN is not a JSON number (field \"sender_actor\""),
+		SV("sender after a NaN and a grammar error", "{" REC TYPE "\"message\":{\"v\":NaN,}," SND "}",
+		   BAD_JSON, RCV | TYP, "NaN is not a JSON number (field \"v\""),
+		SV("sender after a NaN, then not UTF-8", "{\"message\":{\"v\":NaN}," SND REC TYPE
+		   "\"x\":\"\xff\"}", NOT_UTF8, S_A | S_E | RCV | TYP, NULL),
+		SV("sender after the error", "{" REC TYPE "\"message\":{\"v\":1,}," SND "}",
 		   BAD_JSON, RCV | TYP, NULL),
 		SV("duplicate sender before the error", "{" SND "\"sender_actor\":\"evil\"," REC "x}",
 		   BAD_JSON, S_E | RCV, NULL),
