@@ -42,6 +42,10 @@
 #define cpu_relax() do { } while (0)
 #endif
 
+/* Looks at the rings per turn of an idle spinning loop (a turn reads the
+ * clock): at most a few microseconds between turns. */
+#define SPIN_LOOKS 64u
+
 static void beat(struct worker *w, uint64_t now)
 {
 	atomic_store_explicit(&w->part->heartbeat_ns, now, memory_order_relaxed);
@@ -156,7 +160,13 @@ static int run(struct worker *w)
 			 * a pure spin would burn our whole slice before it could
 			 * run (seen as ~1 ms round trips on a busy 2-CPU machine). */
 			if (now - idle_since < 5000) {
-				cpu_relax();
+				/* Look at the rings alone for a while before the
+				 * next turn of the loop: a turn (a clock read, the
+				 * timers, the doorbells) costs several times this
+				 * look, and a record arriving mid-turn waits for
+				 * the rest of it. */
+				for (unsigned k = 0; k < SPIN_LOOKS && !act__w_work_waiting(w); k++)
+					cpu_relax();
 			} else {
 				sched_yield();
 				atomic_store_explicit(&w->part->n_yields,
