@@ -61,6 +61,7 @@
 #include "baseline.h"
 #include "bench-util.h"
 #include "perfcount.h"
+#include "ring.h"
 
 #define REPS 3                   /* runs per figure, median taken (default) */
 #define MAX_REPS 15              /* $BENCH_CORE_REPS may ask for up to this many */
@@ -835,6 +836,33 @@ static void report(const char *name, double v, const char *unit, double base)
 	bench_line_counts(name, v, unit, base, take_counts());
 }
 
+/*
+ * What the layout makes a message cost in cache lines, computed, not
+ * measured: these only change with the layout, so a figure that moves
+ * with them unchanged points at the machine.  A record of a 64-byte
+ * payload is the envelope header plus the payload, rounded to
+ * ACT__REC_ALIGN; a stream moves record/64 lines per message; a lone
+ * record (a ping-pong) touches every line it overlaps, averaged over the
+ * ACT__REC_ALIGN-aligned offsets it can start at.  The bare ring moves
+ * one 64-byte slot.
+ */
+static void print_layout(void)
+{
+	uint32_t rec = act__rec_round((uint32_t)(sizeof(struct act__env) + sizeof(blob)));
+	double touched = 0;
+	unsigned n_off = 64u / ACT__REC_ALIGN;
+
+	for (unsigned o = 0; o < 64u; o += ACT__REC_ALIGN)
+		touched += (double)((o + rec + 63u) / 64u);
+	printf("# layout: envelope header %zu B + payload %zu B = record %u B; "
+	       "lines/msg streamed %.2f (bare 1.00), lines touched by a lone record %.2f "
+	       "(bare 1.00); prefetch read %u B, write %u B ahead%s\n",
+	       sizeof(struct act__env), sizeof(blob), rec, rec / 64.0, touched / n_off,
+	       ACT__RING_READ_AHEAD, ACT__RING_WRITE_AHEAD,
+	       getenv("ACTORS_RING_PREFETCH") && !strcmp(getenv("ACTORS_RING_PREFETCH"), "0") ?
+	       " (off: ACTORS_RING_PREFETCH=0)" : "");
+}
+
 /* Round trips: REPS runtime runs and REPS baseline runs, interleaved. */
 static void bench_rtt(const char *name, uint32_t spin_us, int cpu_a, int cpu_b, long iters,
                       long base_iters)
@@ -992,6 +1020,7 @@ int main(int argc, char **argv)
 	printf("# bench-core %s: %d cpus; pair = cpu %d,%d; scale %g; load average %.2f\n",
 	       act_version(), bench_ncpus(), c0, c1, scale, load);
 	bench_print_machine("bench-core");
+	print_layout();
 
 	/* First, while this process (every worker is forked from it) is as
 	 * small as it gets. */
