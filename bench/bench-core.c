@@ -25,8 +25,11 @@
  *                                group (no bare equivalent: own value)
  *   worker_idle_rss              VmRSS of an idle worker (own value)
  *
- * Repeated measurements are reduced to their median, runtime and baseline
- * alike; the individual runs are printed as '#' comment lines.
+ * Repeated measurements (REPS, or $BENCH_CORE_REPS up to MAX_REPS) are
+ * reduced to their median, runtime and baseline alike; the individual runs
+ * are printed as '#' comment lines, runtime and baseline runs alternate,
+ * and the ratio of each runtime run to the baseline run beside it is
+ * printed too (on a shared machine the load moves within seconds).
  *
  *     bench-core [SCALE [FIGURE...]]
  *
@@ -58,8 +61,10 @@
 #include "baseline.h"
 #include "bench-util.h"
 #include "perfcount.h"
+#include "ring.h"
 
-#define REPS 3                   /* runs per figure, median taken */
+#define REPS 3                   /* runs per figure, median taken (default) */
+#define MAX_REPS 15              /* $BENCH_CORE_REPS may ask for up to this many */
 #define RTT_BATCH 64             /* round trips per timed batch, as baseline.c */
 #define STREAM_CHUNK 65536       /* messages per timed stretch, as baseline.c */
 #define MAX_SAMPLES 65536        /* batches or stretch stamps per run */
@@ -775,6 +780,7 @@ static const char *const figures[] = {
 };
 
 static int n_failed;
+static int reps = REPS;       /* runs per figure: REPS or $BENCH_CORE_REPS */
 static char **only;           /* NULL-terminated figure names, or NULL: all */
 
 /* Whether figure name was asked for. */
@@ -797,7 +803,7 @@ static long scaled(double scale, long n, long min)
 /* Median of the successful runs in v[n]; negative (the first error) if none. */
 static double median_of(double *v, int n)
 {
-	double ok[REPS];
+	double ok[MAX_REPS];
 	int m = 0;
 
 	for (int i = 0; i < n; i++)
@@ -830,11 +836,38 @@ static void report(const char *name, double v, const char *unit, double base)
 	bench_line_counts(name, v, unit, base, take_counts());
 }
 
+/*
+ * What the layout makes a message cost in cache lines, computed, not
+ * measured: these only change with the layout, so a figure that moves
+ * with them unchanged points at the machine.  A record of a 64-byte
+ * payload is the envelope header plus the payload, rounded to
+ * ACT__REC_ALIGN; a stream moves record/64 lines per message; a lone
+ * record (a ping-pong) touches every line it overlaps, averaged over the
+ * ACT__REC_ALIGN-aligned offsets it can start at.  The bare ring moves
+ * one 64-byte slot.
+ */
+static void print_layout(void)
+{
+	uint32_t rec = act__rec_round((uint32_t)(sizeof(struct act__env) + sizeof(blob)));
+	double touched = 0;
+	unsigned n_off = 64u / ACT__REC_ALIGN;
+
+	for (unsigned o = 0; o < 64u; o += ACT__REC_ALIGN)
+		touched += (double)((o + rec + 63u) / 64u);
+	printf("# layout: envelope header %zu B + payload %zu B = record %u B; "
+	       "lines/msg streamed %.2f (bare 1.00), lines touched by a lone record %.2f "
+	       "(bare 1.00); prefetch read %u B, write %u B ahead%s\n",
+	       sizeof(struct act__env), sizeof(blob), rec, rec / 64.0, touched / n_off,
+	       ACT__RING_READ_AHEAD, ACT__RING_WRITE_AHEAD,
+	       getenv("ACTORS_RING_PREFETCH") && !strcmp(getenv("ACTORS_RING_PREFETCH"), "0") ?
+	       " (off: ACTORS_RING_PREFETCH=0)" : "");
+}
+
 /* Round trips: REPS runtime runs and REPS baseline runs, interleaved. */
 static void bench_rtt(const char *name, uint32_t spin_us, int cpu_a, int cpu_b, long iters,
                       long base_iters)
 {
-	double rt[REPS], base[REPS];
+	double rt[MAX_REPS], base[MAX_REPS], pair[MAX_REPS];
 	int spin = spin_us != 0;
 
 	if (!wanted(name))
@@ -843,16 +876,19 @@ static void bench_rtt(const char *name, uint32_t spin_us, int cpu_a, int cpu_b, 
 		printf("# %s skipped: only one CPU\n", name);
 		return;
 	}
-	for (int i = 0; i < REPS; i++) {
+	for (int i = 0; i < reps; i++) {
 		rt[i] = rt_pingpong(spin_us, cpu_a, cpu_b, iters, spin);
 		base[i] = spin ? bare_ring_rtt_ns(cpu_a, cpu_b, base_iters)
 		               : bare_eventfd_rtt_ns(cpu_a, cpu_b, base_iters);
 	}
 	printf("# %s: cpus %d,%d, %ld round trips a run (baseline %ld)\n", name, cpu_a, cpu_b,
 	       iters, base_iters);
-	print_runs("runtime runs (ns):", rt, REPS);
-	print_runs(spin ? "bare_ring_rtt_ns runs:" : "bare_eventfd_rtt_ns runs:", base, REPS);
-	report(name, median_of(rt, REPS), "ns", median_of(base, REPS));
+	print_runs("runtime runs (ns):", rt, reps);
+	print_runs(spin ? "bare_ring_rtt_ns runs:" : "bare_eventfd_rtt_ns runs:", base, reps);
+	for (int i = 0; i < reps; i++)
+		pair[i] = rt[i] >= 0 && base[i] > 0 ? rt[i] / base[i] : -1;
+	print_runs("ratio to the run beside:", pair, reps);
+	report(name, median_of(rt, reps), "ns", median_of(base, reps));
 }
 
 /* The idle worker's RSS, measured first: see main(). */
@@ -884,7 +920,7 @@ static void bench_stream(double scale, int c0, int c1, int c2)
 	long n = scaled(scale, 30000000, 1000000);
 	/* With two CPUs both producers share one (they take turns). */
 	int prods[2] = { c0, c2 >= 0 ? c2 : c0 };
-	double rt[REPS], window[REPS], bs[REPS], base;
+	double rt[2][MAX_REPS], window[2][MAX_REPS], bs[MAX_REPS], pair[MAX_REPS], base;
 
 	if (!wanted(names[0]) && !wanted(names[1]))
 		return;
@@ -892,38 +928,46 @@ static void bench_stream(double scale, int c0, int c1, int c2)
 		printf("# throughput_1to1, throughput_2to1 skipped: only one CPU\n");
 		return;
 	}
-	for (int i = 0; i < REPS; i++)
+	/* Interleaved, each runtime run next to a baseline run: on a shared
+	 * machine the load moves within seconds, and the ratio of neighbours
+	 * is what carries over to a quiet one. */
+	for (int i = 0; i < reps; i++) {
 		bs[i] = bare_ring_stream_rate(c0, c1, scaled(scale, 30000000, 1000));
-	base = median_of(bs, REPS);
+		for (int np = 1; np <= 2; np++)
+			if (wanted(names[np - 1]))
+				rt[np - 1][i] = rt_stream(np, prods, c1, n, &window[np - 1][i]);
+	}
+	base = median_of(bs, reps);
 	for (int np = 1; np <= 2; np++) {
 		if (!wanted(names[np - 1]))
 			continue;
-		for (int i = 0; i < REPS; i++)
-			rt[i] = rt_stream(np, prods, c1, n, &window[i]);
 		if (np == 1)
 			printf("# throughput_1to1: producer cpu %d, consumer cpu %d, 64-byte "
 			       "payloads, at most %ld messages or ~1 s a run\n", c0, c1, n);
 		else
 			printf("# throughput_2to1: producers cpu %d,%d, consumer cpu %d; "
 			       "baseline: the 1->1 bare_ring_stream_rate\n", prods[0], prods[1], c1);
-		print_runs("runtime runs (msgs/s):", rt, REPS);
-		print_runs("runtime whole windows:", window, REPS);
-		print_runs("bare_ring_stream runs:", bs, REPS);
-		report(names[np - 1], median_of(rt, REPS), "msgs/s", base);
+		print_runs("runtime runs (msgs/s):", rt[np - 1], reps);
+		print_runs("runtime whole windows:", window[np - 1], reps);
+		print_runs("bare_ring_stream runs:", bs, reps);
+		for (int i = 0; i < reps; i++)
+			pair[i] = rt[np - 1][i] >= 0 && bs[i] > 0 ? rt[np - 1][i] / bs[i] : -1;
+		print_runs("ratio to the run beside:", pair, reps);
+		report(names[np - 1], median_of(rt[np - 1], reps), "msgs/s", base);
 	}
 }
 
 static void bench_intragroup(double scale, int c0)
 {
-	double rt[REPS], v;
+	double rt[MAX_REPS], v;
 
 	if (!wanted("intragroup_rate"))
 		return;
-	for (int i = 0; i < REPS; i++)
+	for (int i = 0; i < reps; i++)
 		rt[i] = rt_intragroup(c0, 64, scaled(scale, 50000000, 1000000));
 	printf("# intragroup_rate: two actors of one group on cpu %d, 64 hops in flight\n", c0);
-	print_runs("runtime runs (msgs/s):", rt, REPS);
-	v = median_of(rt, REPS);
+	print_runs("runtime runs (msgs/s):", rt, reps);
+	v = median_of(rt, reps);
 	report("intragroup_rate", v, "msgs/s", v);
 }
 
@@ -940,6 +984,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	only = argc > 2 ? argv + 2 : NULL;
+	if ((end = getenv("BENCH_CORE_REPS"))) {
+		long r = strtol(end, NULL, 10);
+		if (r < 1 || r > MAX_REPS) {
+			fprintf(stderr, "%s: BENCH_CORE_REPS must be 1..%d\n", argv[0], MAX_REPS);
+			return 2;
+		}
+		reps = (int)r;
+	}
 	for (char **p = only; p && *p; p++) {
 		size_t k = 0;
 		while (k < sizeof figures / sizeof *figures && strcmp(figures[k], *p))
@@ -968,6 +1020,7 @@ int main(int argc, char **argv)
 	printf("# bench-core %s: %d cpus; pair = cpu %d,%d; scale %g; load average %.2f\n",
 	       act_version(), bench_ncpus(), c0, c1, scale, load);
 	bench_print_machine("bench-core");
+	print_layout();
 
 	/* First, while this process (every worker is forked from it) is as
 	 * small as it gets. */

@@ -457,6 +457,21 @@ bool act__w_any_ring_nonempty(struct worker *w)
 	return false;
 }
 
+bool act__w_work_waiting(struct worker *w)
+{
+	for (unsigned i = 0; i < ACT__READY_WORDS; i++)
+		if (w->pending[i])
+			return true;
+	if (w->part->scan_all)
+		return act__w_any_ring_nonempty(w);
+	/* Relaxed: a hint to stop spinning; act__w_poll_rings() takes the
+	 * bits with the exchange that orders what follows. */
+	for (unsigned i = 0; i < ACT__READY_WORDS; i++)
+		if (atomic_load_explicit(&w->part->ready[i], memory_order_relaxed))
+			return true;
+	return false;
+}
+
 unsigned act__w_poll_rings(struct worker *w)
 {
 	uint64_t bits[ACT__READY_WORDS];

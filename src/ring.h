@@ -63,7 +63,23 @@ typedef struct act__ring_h {
 	uint64_t touch_bit;
 	uint64_t touch_gen;
 	uint16_t touch_from, touch_to;
+	uint64_t ahead;        /* consumer: lines prefetched for reading up to here;
+	                          producer: lines prefetched for writing up to here */
+	uint32_t read_ahead;   /* consumer: ACT__RING_READ_AHEAD, or 0 (see attach) */
+	uint32_t write_ahead;  /* producer: ACT__RING_WRITE_AHEAD, or 0 */
 } act__ring_h;
+
+/*
+ * How far ahead of its position each side touches the ring's lines before
+ * it needs them (bytes, a multiple of 64).  The consumer asks for the lines
+ * of published records it has not reached; the producer asks for ownership
+ * of the free lines it will write next.  Either way the cross-CPU transfers
+ * of several lines overlap instead of stalling one after another, which is
+ * what a line costs on CPUs far apart (see README, Performance).
+ * $ACTORS_RING_PREFETCH=0 turns both off, to measure what they bring.
+ */
+#define ACT__RING_READ_AHEAD  512u
+#define ACT__RING_WRITE_AHEAD 256u
 
 /*
  * Validates the ring header at mem (bytes long) against the expected

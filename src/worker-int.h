@@ -310,6 +310,9 @@ void act__w_quarantine(struct worker *w, uint32_t s, struct act__ring *r, const 
 unsigned act__w_poll_rings(struct worker *w);
 /* True if any inbound ring holds a record. */
 bool act__w_any_ring_nonempty(struct worker *w);
+/* True if act__w_poll_rings() would find something: a cheap look for a
+ * spinning worker (no clearing, no handling). */
+bool act__w_work_waiting(struct worker *w);
 /* Fires due timers and ask timeouts.  Returns how many fired. */
 unsigned act__w_run_timers(struct worker *w, uint64_t now);
 

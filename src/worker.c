@@ -42,6 +42,35 @@
 #define cpu_relax() do { } while (0)
 #endif
 
+/* Looks at the rings per turn of an idle spinning loop (a turn reads the
+ * clock): at most a few microseconds between turns. */
+#define SPIN_LOOKS 64u
+
+/*
+ * Whether a busy worker should read the clock again: once the cycle
+ * counter moved CLOCK_SPAN_CYCLES (about 15 us at 2 GHz; any jump, even
+ * backwards after a migration, counts as moved) since *last.  Without a
+ * cycle counter, always.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#define CLOCK_SPAN_CYCLES (1u << 15)
+static inline bool clock_due(uint64_t *last)
+{
+	uint64_t t = __rdtsc();
+	if (t - *last < CLOCK_SPAN_CYCLES)
+		return false;
+	*last = t;
+	return true;
+}
+#else
+static inline bool clock_due(uint64_t *last)
+{
+	(void)last;
+	return true;
+}
+#endif
+
 static void beat(struct worker *w, uint64_t now)
 {
 	atomic_store_explicit(&w->part->heartbeat_ns, now, memory_order_relaxed);
@@ -124,10 +153,21 @@ static int run(struct worker *w)
 {
 	uint64_t spin_ns = (uint64_t)w->part->spin_us * 1000u;
 	uint64_t idle_since = 0;
+	uint64_t now = act__now_ns(), tsc = 0;
+	bool just_busy = false;
 
 	while (!w->stopping) {
 		unsigned did = act__w_poll_rings(w);
-		uint64_t now = act__now_ns();
+
+		/* The clock costs about as much as a small message (a vDSO
+		 * call, 50-90 ns on a VM), and a turn that handled a message
+		 * is followed by a turn that finds none: reading it in both
+		 * put two clock reads between sending a reply and looking for
+		 * the next message.  So a busy worker reads it only when the
+		 * cycle counter says CLOCK_SPAN_CYCLES went by, and the first
+		 * idle turn not at all; timers and heartbeats are in ms. */
+		if (w->draining || (did ? clock_due(&tsc) : !just_busy))
+			now = act__now_ns();
 
 		if (w->draining) {
 			act__w_flush_notify(w);
@@ -142,11 +182,22 @@ static int run(struct worker *w)
 		if (act__timers_next(&w->timers) <= now)
 			did += act__w_run_timers(w, now);
 		act__w_flush_notify(w);
-		if (now - w->last_beat_ns > w->heartbeat_ns / 4)
+		if (now - w->last_beat_ns > w->heartbeat_ns / 4 && now > w->last_beat_ns)
 			beat(w, now);
 		if (did) {
 			idle_since = 0;
+			just_busy = true;
 			continue;
+		}
+		if (just_busy) {
+			/* The first idle turn (its `now` is stale): look at the
+			 * rings before anything else. */
+			just_busy = false;
+			if (spin_ns) {
+				for (unsigned k = 0; k < SPIN_LOOKS && !act__w_work_waiting(w); k++)
+					cpu_relax();
+				continue;
+			}
 		}
 		if (!idle_since)
 			idle_since = now;
@@ -156,7 +207,13 @@ static int run(struct worker *w)
 			 * a pure spin would burn our whole slice before it could
 			 * run (seen as ~1 ms round trips on a busy 2-CPU machine). */
 			if (now - idle_since < 5000) {
-				cpu_relax();
+				/* Look at the rings alone for a while before the
+				 * next turn of the loop: a turn (a clock read, the
+				 * timers, the doorbells) costs several times this
+				 * look, and a record arriving mid-turn waits for
+				 * the rest of it. */
+				for (unsigned k = 0; k < SPIN_LOOKS && !act__w_work_waiting(w); k++)
+					cpu_relax();
 			} else {
 				sched_yield();
 				atomic_store_explicit(&w->part->n_yields,
@@ -182,7 +239,8 @@ static int run(struct worker *w)
 		if (deadline != UINT64_MAX && deadline > now + w->heartbeat_ns)
 			deadline = now + w->heartbeat_ns;
 		sleep_until(w, deadline);
-		beat(w, act__now_ns());
+		now = act__now_ns();
+		beat(w, now);
 		act__doorbell_awake(w->part);
 		idle_since = 0;
 	}
