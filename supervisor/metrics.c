@@ -149,6 +149,7 @@ static const struct {
 } actor_metrics[] = {
 	{ "actors_actor_handled", "handled", true, "Envelopes delivered to the actor (dropped ones included)." },
 	{ "actors_actor_refused", "refused", true, "Sends to the actor refused because its group's ring was full." },
+	{ "actors_actor_keyless", "keyless", true, "Sends to the actor (of a key_hash pool) without a usable key, routed to member 0." },
 	{ "actors_actor_redelivered", "redelivered", true, "Envelopes to the actor redelivered after a worker death." },
 	{ "actors_actor_dead_letters", "dead_letters", true, "Envelopes to the actor that became dead letters." },
 	{ "actors_actor_restarts", "restarts", true, "Restarts of the actor (with its group's worker)." },
