@@ -353,6 +353,15 @@ static cJSON *status_json(struct act_node *n)
 			refused += atomic_load_explicit(&r->n_refused_full, memory_order_relaxed) +
 			           atomic_load_explicit(&r->n_refused_size, memory_order_relaxed);
 		}
+		/* A ring's producer refreshes its mark at most once every 32
+		 * commits, and a mark is per ring while depth sums the group's
+		 * rings: either could show a mark below the depth.  The mark
+		 * shown is the highest of both ever seen, never below depth. */
+		if (depth > hwm)
+			hwm = depth;
+		if (hwm > n->gs[gi].ring_hwm_seen)
+			n->gs[gi].ring_hwm_seen = hwm;
+		hwm = n->gs[gi].ring_hwm_seen;
 		if (act__node_group_problem(n, gi))
 			problem = true;
 		cJSON_AddStringToObject(o, "name", gd->name);

@@ -87,7 +87,7 @@ static const struct {
 	{ "actors_group_policy_restarts", "policy_restarts", true, "Restarts of the group's spawned actors by their parents' policies." },
 	{ "actors_group_escalations", "escalations", true, "Failures of the group's spawned actors escalated to their parents." },
 	{ "actors_group_ring_depth", "ring_depth", false, "Bytes waiting in the group's inbound rings." },
-	{ "actors_group_ring_hwm", "ring_hwm", false, "High-water mark of one inbound ring's depth, in bytes." },
+	{ "actors_group_ring_hwm", "ring_hwm", false, "Highest depth of the group's inbound rings seen (one ring's own mark, or all of them when status looked), in bytes; never below ring_depth." },
 	{ "actors_group_ring_capacity_bytes", "ring_capacity", false, "Capacity of each inbound ring." },
 };
 

@@ -77,6 +77,9 @@ struct act__gstate {
 	bool spare_armed;
 	struct act__evh spare_h;
 	uint64_t n_takeovers;
+	/* The highest inbound depth status has shown (control.c): the rings'
+	 * own marks lag their depth, so status keeps its own. */
+	uint64_t ring_hwm_seen;
 };
 
 /* A ring's in-flight bookkeeping when a group's worker started, to tell a
