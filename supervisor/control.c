@@ -1135,6 +1135,21 @@ void act__ctl_arm(struct act__ctl *ctl)
 	}
 }
 
+bool act__ctl_busy(const struct act__ctl *ctl)
+{
+	if (!ctl)
+		return false;
+	if (ctl->n_unlogged)
+		return true;
+	for (uint32_t i = 0; i < MAX_QUEUED; i++)
+		if (ctl->queued[i].corr)
+			return true;
+	for (uint32_t i = 0; i < N_SLOTS; i++)
+		if (ctl->conns[i].state != C_FREE)
+			return true;
+	return false;
+}
+
 void act__ctl_tick(struct act__ctl *ctl, uint64_t now)
 {
 	if (ctl->n_unlogged && now - ctl->log_window_ns >= LOG_WINDOW_NS) {
