@@ -580,7 +580,11 @@ struct act__astat {
 	 * that escalated to its parent (children.c). */
 	_Atomic uint64_t n_policy_restarts;
 	_Atomic uint64_t n_escalations;
-	uint64_t reserved3[6];
+	/* Sends to it (an actor of a key_hash pool) whose message had no
+	 * usable key: routed to member 0 (pool.c).  Any sender adds (atomic
+	 * add); what was reserved space, so a region of an older build reads 0. */
+	_Atomic uint64_t n_keyless;
+	uint64_t reserved3[5];
 };
 _Static_assert(sizeof(struct act__astat) == 512, "act__astat is 512 bytes");
 

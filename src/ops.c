@@ -56,7 +56,7 @@ int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_ty
 	uint32_t g = act__w_group_of(w, to);
 	uint32_t tid = act__reg_type_id(reg, t);
 	if (to < reg->n_actors && reg->groups[g - 1].pool_first) /* an actor of a pool */
-		g = act__pool_member_w(w, g, t, msg, flags, corr);
+		g = act__pool_member_w(w, g, to, t, msg, flags, corr);
 	bool var = reg->type_has_var[tid];
 	size_t psize = var ? act__msg_packed_size(t, msg) : t->size;
 	int err;
@@ -351,7 +351,7 @@ ACT_API int act_forward(act_ctx *ctx, act_ref to)
 		return act__w_send_env(w, to.id - 1, to.gen, ctx->type, ctx->msg, 0, 0, 0, 0);
 	}
 	if (to.id <= w->reg->n_actors && w->reg->groups[g - 1].pool_first)
-		g = act__pool_member_w(w, g, ctx->type, ctx->msg, src->rec.flags & ~ACT__ENV_REPLY,
+		g = act__pool_member_w(w, g, to.id - 1, ctx->type, ctx->msg, src->rec.flags & ~ACT__ENV_REPLY,
 		                       src->corr);
 	struct act__env *e = out_reserve(w, g, src->rec.len, &err);
 	if (!e)

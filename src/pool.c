@@ -20,7 +20,9 @@
 #include <cjson/cJSON.h>
 
 #include "layout.h"
+#include "log.h"
 #include "pool.h"
+#include "stats.h"
 #include "worker-int.h"
 
 const char *const act__pool_routing_names[3] = { "round_robin", "least_loaded", "key_hash" };
@@ -240,8 +242,11 @@ uint32_t act__pool_choose(const struct act__group_def *pd, const act__shm *shm,
 
 	if ((flags & ACT__ENV_REPLY) && asker >= first && asker - first < n)
 		return asker;
-	if (pd->pool_routing == ACT_POOL_KEY_HASH && has_key)
-		return first + (uint32_t)(key_hash % n);
+	if (pd->pool_routing == ACT_POOL_KEY_HASH)
+		/* No key: member 0, always.  Spreading keyless messages would
+		 * quietly break the promise that one member handles them one at
+		 * a time; a fixed member keeps it (act__pool_keyless() counts). */
+		return has_key ? first + (uint32_t)(key_hash % n) : first;
 	if (self >= first && self - first < n)
 		return self;
 	uint32_t start = rotation[first] % n, best = UINT32_MAX;
@@ -266,8 +271,37 @@ uint32_t act__pool_choose(const struct act__group_def *pd, const act__shm *shm,
 	return best;
 }
 
-uint32_t act__pool_member_w(struct worker *w, uint32_t g, const act_type *t, const void *msg,
-                            uint16_t flags, uint64_t corr)
+/* Per process: the pools (by first participant) whose keyless sends this
+ * process has already logged; the counter says how many followed. */
+static bool keyless_logged[ACT__MAX_PARTS];
+
+bool act__pool_is_keyless(const struct act__group_def *pd, uint16_t flags, uint64_t corr,
+                          bool has_key)
+{
+	uint32_t asker = (uint32_t)(corr >> 48), n = pd->pool_n ? pd->pool_n : 1;
+
+	if (pd->pool_routing != ACT_POOL_KEY_HASH || has_key)
+		return false;
+	/* A reply goes home to the member that asked: it needs no key. */
+	return !((flags & ACT__ENV_REPLY) && asker >= pd->pool_first && asker - pd->pool_first < n);
+}
+
+void act__pool_keyless(const act__shm *shm, const struct act__group_def *pd, uint32_t to,
+                       const char *type_name)
+{
+	act__stats_keyless(&shm->stats, to);
+	if (pd->pool_first < ACT__MAX_PARTS && !keyless_logged[pd->pool_first]) {
+		keyless_logged[pd->pool_first] = true;
+		act__warn("pool '%s' routes by key_hash on '%s', but a%s%s%s message has no "
+		          "such field of string, integer or bool value: it goes to member 0 "
+		          "(counted as keyless; logged once per sender)", pd->pool_name,
+		          pd->pool_key, type_name ? " '" : "", type_name ? type_name : "",
+		          type_name ? "'" : "");
+	}
+}
+
+uint32_t act__pool_member_w(struct worker *w, uint32_t g, uint32_t to, const act_type *t,
+                            const void *msg, uint16_t flags, uint64_t corr)
 {
 	const struct act__group_def *pd = &w->reg->groups[g - 1];
 	uint64_t h = 0;
@@ -275,6 +309,8 @@ uint32_t act__pool_member_w(struct worker *w, uint32_t g, const act_type *t, con
 	               act__pool_key_hash(t, msg, pd->pool_key, &h);
 	if (__builtin_expect(w->tk != NULL, 0))
 		return g; /* a testkit has one group and no rings */
+	if (__builtin_expect(act__pool_is_keyless(pd, flags, corr, has_key), 0))
+		act__pool_keyless(&w->shm, pd, to, t ? t->name : NULL);
 	return act__pool_choose(pd, &w->shm, w->out, w->self, flags, corr, has_key, h);
 }
 

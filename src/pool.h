@@ -59,7 +59,8 @@ bool act__pool_key_hash_json(const char *json, size_t len, const char *field, ui
  * from participant `self` goes to; out[] are self's rings (out[m] into
  * member m).  A reply (ACT__ENV_REPLY) to an ask goes back to the member
  * that asked (its participant is in corr's top 16 bits).  key_hash with a
- * key: the key's member, up or not.  Otherwise a sender inside the pool
+ * key: the key's member, up or not; without one (act__pool_is_keyless()):
+ * member 0, up or not.  Otherwise a sender inside the pool
  * keeps the envelope in its own member; others pick, among the members
  * whose state is READY, the next in their own rotation (round_robin) or
  * the one with the fewest bytes waiting from them (least_loaded, ties in
@@ -70,10 +71,21 @@ uint32_t act__pool_choose(const struct act__group_def *pd, const act__shm *shm,
                           const act__ring_h *out, uint32_t self, uint16_t flags, uint64_t corr,
                           bool has_key, uint64_t key_hash);
 
+/* True if an envelope (flags, corr) into the pool of pd, whose key was
+ * found (has_key) or not, is a keyless send of a key_hash pool: not a
+ * reply going home to its asker, and no usable key. */
+bool act__pool_is_keyless(const struct act__group_def *pd, uint16_t flags, uint64_t corr,
+                          bool has_key);
+/* Counts a keyless send to actor `to` (its n_keyless, shown by actorsctl
+ * actors, metrics and status) and logs the first one of this process per
+ * pool, naming the pool, its key and the message type.  Any process. */
+void act__pool_keyless(const act__shm *shm, const struct act__group_def *pd, uint32_t to,
+                       const char *type_name);
+
 struct worker;
-/* act__pool_choose() for a worker's send of (t, msg) to an actor of the
- * pool whose member 0 is participant g. */
-uint32_t act__pool_member_w(struct worker *w, uint32_t g, const act_type *t, const void *msg,
-                            uint16_t flags, uint64_t corr);
+/* act__pool_choose() for a worker's send of (t, msg) to actor `to` of the
+ * pool whose member 0 is participant g; counts a keyless send. */
+uint32_t act__pool_member_w(struct worker *w, uint32_t g, uint32_t to, const act_type *t,
+                            const void *msg, uint16_t flags, uint64_t corr);
 
 #endif

@@ -149,4 +149,13 @@ static inline void act__stats_refused(const struct act__stats *st, uint32_t to)
 		atomic_fetch_add_explicit(&e->n_refused, 1, memory_order_relaxed);
 }
 
+/* A send to actor `to` of a key_hash pool without a usable key (pool.c).
+ * Any process: an atomic add, as several senders may count at once. */
+static inline void act__stats_keyless(const struct act__stats *st, uint32_t to)
+{
+	struct act__astat *e = act__stats_entry(st, to);
+	if (e)
+		atomic_fetch_add_explicit(&e->n_keyless, 1, memory_order_relaxed);
+}
+
 #endif

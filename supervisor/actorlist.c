@@ -103,6 +103,7 @@ static void add_common(cJSON *o, const struct act__astat *st, uint32_t gen, uint
 	cJSON_AddNumberToObject(o, "redelivered", (double)atomic_load_explicit(&st->n_redelivered, memory_order_relaxed));
 	cJSON_AddNumberToObject(o, "dead_letters", (double)atomic_load_explicit(&st->n_dead_letters, memory_order_relaxed));
 	cJSON_AddNumberToObject(o, "refused", (double)atomic_load_explicit(&st->n_refused, memory_order_relaxed));
+	cJSON_AddNumberToObject(o, "keyless", (double)atomic_load_explicit(&st->n_keyless, memory_order_relaxed));
 	cJSON_AddNumberToObject(o, "mailbox", mailbox);
 	cJSON_AddNumberToObject(o, "policy_restarts", (double)atomic_load_explicit(&st->n_policy_restarts, memory_order_relaxed));
 	cJSON_AddNumberToObject(o, "escalations", (double)atomic_load_explicit(&st->n_escalations, memory_order_relaxed));

@@ -1480,6 +1480,20 @@ static int keygen(const struct opts *o)
 	if (o->n_pos > 2)
 		return usage_error("unexpected argument '%s': usage: actorsctl keygen [DIR]",
 		                   o->pos[2]);
+	/* The directory first: an error on DIR/curve.secret alone reads as if
+	 * the key file were what is missing. */
+	struct stat st;
+	if (stat(dir, &st) < 0) {
+		int e = errno;
+		say_err("keygen: cannot use the directory %s: %s%s", dir, strerror(e),
+		        e == ENOENT ? " (keygen does not make it: mkdir -m 700 it first)" : "");
+		return CTL_PROBLEM;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		say_err("keygen: %s is not a directory (keygen writes curve.secret and "
+		        "curve.public into a directory)", dir);
+		return CTL_PROBLEM;
+	}
 	if (act__curve_keygen(dir, why, sizeof why)) {
 		say_err("keygen: %s", why);
 		return CTL_PROBLEM;

@@ -353,6 +353,15 @@ static cJSON *status_json(struct act_node *n)
 			refused += atomic_load_explicit(&r->n_refused_full, memory_order_relaxed) +
 			           atomic_load_explicit(&r->n_refused_size, memory_order_relaxed);
 		}
+		/* A ring's producer refreshes its mark at most once every 32
+		 * commits, and a mark is per ring while depth sums the group's
+		 * rings: either could show a mark below the depth.  The mark
+		 * shown is the highest of both ever seen, never below depth. */
+		if (depth > hwm)
+			hwm = depth;
+		if (hwm > n->gs[gi].ring_hwm_seen)
+			n->gs[gi].ring_hwm_seen = hwm;
+		hwm = n->gs[gi].ring_hwm_seen;
 		if (act__node_group_problem(n, gi))
 			problem = true;
 		cJSON_AddStringToObject(o, "name", gd->name);
@@ -1124,6 +1133,21 @@ void act__ctl_arm(struct act__ctl *ctl)
 			c->r_armed = true;
 		}
 	}
+}
+
+bool act__ctl_busy(const struct act__ctl *ctl)
+{
+	if (!ctl)
+		return false;
+	if (ctl->n_unlogged)
+		return true;
+	for (uint32_t i = 0; i < MAX_QUEUED; i++)
+		if (ctl->queued[i].corr)
+			return true;
+	for (uint32_t i = 0; i < N_SLOTS; i++)
+		if (ctl->conns[i].state != C_FREE)
+			return true;
+	return false;
 }
 
 void act__ctl_tick(struct act__ctl *ctl, uint64_t now)

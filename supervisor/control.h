@@ -60,6 +60,10 @@ int act__ctl_listen_fd(const struct act__ctl *ctl);
 void act__ctl_arm(struct act__ctl *c);
 /* Decides waiting sends and expires requests whose deadline passed. */
 void act__ctl_tick(struct act__ctl *c, uint64_t now_ns);
+/* True while act__ctl_tick() has work to poll (a connection open, a send
+ * queued, rejections not yet logged): the loop then keeps its short tick.
+ * NULL-safe. */
+bool act__ctl_busy(const struct act__ctl *c);
 
 /* An outbound envelope for a client arrived: answers the ask with this
  * correlation id, or the send it rejects (then kept as a dead letter).

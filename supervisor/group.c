@@ -38,6 +38,8 @@
 #endif
 
 #define TICK_NS (50u * 1000000u)
+/* The longest the loop sleeps when nothing is due (act__group_next_deadline). */
+#define IDLE_TICK_NS (2000u * 1000000u)
 
 /* ---- state machine ---------------------------------------------------------- */
 
@@ -883,9 +885,68 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
 
 /* ---- the loop ---------------------------------------------------------------------- */
 
-uint64_t act__group_next_deadline(act_node_t *n, uint64_t now)
+/* Whether group gi is settled: nothing about it is polled by the tick
+ * (only its heartbeat, whose deadline act__group_next_deadline() knows). */
+static bool settled(const act_node_t *n, uint32_t gi)
+{
+	const struct act__gstate *g = &n->gs[gi];
+
+	switch (g->state) {
+	case ACT__G_READY:
+		/* A standby still to fork (or whose fork failed) is retried by
+		 * maintain_spares at the tick. */
+		return !n->reg.groups[gi].hot_standby || g->spare_pidfd >= 0;
+	case ACT__G_BACKOFF: /* its not_before_ns is a deadline below */
+	case ACT__G_DOWN:
+	case ACT__G_DONE:
+	case ACT__G_FAILED:
+		return !g->reap_pending;
+	default:
+		return false;
+	}
+}
+
+/*
+ * When a settled group's heartbeat must be looked at next: an awake
+ * worker's just after its heartbeat would go stale; a sleeping one's
+ * every half timeout, to see work waiting for it that it sleeps through
+ * (asleep_on_work() needs two looks more than a timeout apart).
+ */
+static uint64_t heartbeat_due(const act_node_t *n, uint32_t gi, uint64_t now)
+{
+	const struct act__gstate *g = &n->gs[gi];
+	uint64_t timeout_ns = (uint64_t)n->reg.groups[gi].heartbeat_timeout_ms * 1000000u;
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
+
+	if (g->state != ACT__G_READY)
+		return UINT64_MAX;
+	/* Relaxed: as in act__group_check_heartbeats(), a stale value only
+	 * moves the next look, and that look reads them again. */
+	if (atomic_load_explicit(&p->sleeping, memory_order_relaxed))
+		return g->asleep_work_since_ns ? g->asleep_work_since_ns + timeout_ns + 1000000u :
+		       now + timeout_ns / 2;
+	uint64_t hb = atomic_load_explicit(&p->heartbeat_ns, memory_order_relaxed);
+	return hb + timeout_ns + 1000000u > now ? hb + timeout_ns + 1000000u : now;
+}
+
+uint64_t act__group_next_deadline(act_node_t *n, uint64_t now, bool busy)
 {
 	uint64_t d = now + TICK_NS;
+	bool quiet = !busy && !n->stopping && !n->rolling.active && !n->n_startq;
+	for (uint32_t i = 0; quiet && i < n->reg.n_groups; i++)
+		quiet = settled(n, i);
+	/* Settled, the loop wakes only for what is due: no tick per 50 ms
+	 * (an idle node's whole cost, issue 14), only heartbeat looks. */
+	if (quiet) {
+		d = now + IDLE_TICK_NS;
+		if (n->wake_by_ns && n->wake_by_ns < d)
+			d = n->wake_by_ns > now ? n->wake_by_ns : now;
+		for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+			uint64_t h = heartbeat_due(n, i, now);
+			if (h < d)
+				d = h;
+		}
+	}
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		const struct act__gstate *g = &n->gs[i];
 		if (act__node_group_pending(n, i) && g->not_before_ns > now && g->not_before_ns < d)

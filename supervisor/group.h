@@ -36,7 +36,9 @@ void act__group_run_stop_sequence(struct act_node *n);
 void act__group_reap(struct act_node *n, uint32_t gi);
 /* Reaps children that are not workers; marks dead workers reap_pending. */
 void act__group_reap_strays(struct act_node *n);
-/* The earliest deadline of any group (start, standby, stop), at most a tick. */
-uint64_t act__group_next_deadline(struct act_node *n, uint64_t now);
+/* The earliest deadline of any group (start, standby, stop), at most a
+ * tick (50 ms); when nothing is busy (busy: the loop's other pollers) and
+ * every group is settled, the next heartbeat look instead, at most 2 s. */
+uint64_t act__group_next_deadline(struct act_node *n, uint64_t now, bool busy);
 
 #endif

@@ -433,6 +433,14 @@ void act__httpd_arm(struct act__httpd *h)
 	}
 }
 
+bool act__httpd_busy(const struct act__httpd *h)
+{
+	for (uint32_t i = 0; h && i < N_SLOTS; i++)
+		if (h->conns[i].state != H_FREE)
+			return true;
+	return false;
+}
+
 void act__httpd_tick(struct act__httpd *h, uint64_t now)
 {
 	if (!h)

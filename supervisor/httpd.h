@@ -6,6 +6,7 @@
 #ifndef ACT_HTTPD_H
 #define ACT_HTTPD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,9 @@ void act__httpd_free(struct act__httpd *h);
 void act__httpd_arm(struct act__httpd *h);
 /* Expires connections past their deadline (each turn of the loop). */
 void act__httpd_tick(struct act__httpd *h, uint64_t now_ns);
+/* True while a connection is open (its deadline is polled by the tick).
+ * NULL-safe. */
+bool act__httpd_busy(const struct act__httpd *h);
 /* Adds {"address", "requests", "bad_requests", ...} as "metrics_http" to o. */
 void act__httpd_status(const struct act__httpd *h, cJSON *o);
 

@@ -124,13 +124,29 @@ static void on_spare_pidfd(struct act__evh *h, int res)
 
 /* ---- the loop ---------------------------------------------------------------------- */
 
+/* Whether records wait in the supervisor's inbound rings: act__route_drain()
+ * takes at most 1024 per ring and turn, and leaves the rest for the next
+ * one, which the doorbell (already taken) will not ring for. */
+static bool sup_rings_pending(act_node_t *n)
+{
+	for (uint32_t s = 1; s < n->reg.n_groups + 1; s++)
+		if (n->in[s].r && !act__ring_is_quarantined(n->in[s].r) &&
+		    act__ring_nonempty(&n->in[s]))
+			return true;
+	return false;
+}
+
 void act__loop_once(act_node_t *n)
 {
 	struct io_uring_cqe *cqe;
 	struct __kernel_timespec ts;
 	unsigned head, count = 0;
 	struct act__part *p0 = act__shm_part(&n->shm, 0);
-	uint64_t now = act__now_ns(), timeout_ns = act__group_next_deadline(n, now) - now;
+	/* Anything the tick polls keeps it at 50 ms; else only deadlines wake us. */
+	bool busy = n->gw || n->out_blocked || act__ctl_busy(n->ctl) ||
+	            act__httpd_busy(n->httpd) || (n->reload_busy && n->reload_busy(n)) ||
+	            sup_rings_pending(n);
+	uint64_t now = act__now_ns(), timeout_ns = act__group_next_deadline(n, now, busy) - now;
 
 	if (!n->sigfd_armed) {
 		act__loop_poll(&n->loop, &n->sig_h, n->sigfd, POLLIN);

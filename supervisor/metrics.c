@@ -87,7 +87,7 @@ static const struct {
 	{ "actors_group_policy_restarts", "policy_restarts", true, "Restarts of the group's spawned actors by their parents' policies." },
 	{ "actors_group_escalations", "escalations", true, "Failures of the group's spawned actors escalated to their parents." },
 	{ "actors_group_ring_depth", "ring_depth", false, "Bytes waiting in the group's inbound rings." },
-	{ "actors_group_ring_hwm", "ring_hwm", false, "High-water mark of one inbound ring's depth, in bytes." },
+	{ "actors_group_ring_hwm", "ring_hwm", false, "Highest depth of the group's inbound rings seen (one ring's own mark, or all of them when status looked), in bytes; never below ring_depth." },
 	{ "actors_group_ring_capacity_bytes", "ring_capacity", false, "Capacity of each inbound ring." },
 };
 
@@ -149,6 +149,7 @@ static const struct {
 } actor_metrics[] = {
 	{ "actors_actor_handled", "handled", true, "Envelopes delivered to the actor (dropped ones included)." },
 	{ "actors_actor_refused", "refused", true, "Sends to the actor refused because its group's ring was full." },
+	{ "actors_actor_keyless", "keyless", true, "Sends to the actor (of a key_hash pool) without a usable key, routed to member 0." },
 	{ "actors_actor_redelivered", "redelivered", true, "Envelopes to the actor redelivered after a worker death." },
 	{ "actors_actor_dead_letters", "dead_letters", true, "Envelopes to the actor that became dead letters." },
 	{ "actors_actor_restarts", "restarts", true, "Restarts of the actor (with its group's worker)." },

@@ -542,6 +542,7 @@ ACT_API int act_node_run(act_node_t *n)
 				sd_notify_("WATCHDOG=1");
 				wd_next = now + wd_ns;
 			}
+			n->wake_by_ns = wd_next; /* an idle loop must still wake to ping */
 		}
 	}
 	act__info("node '%s' stopped (exit %d)", n->name, n->exit_code);

@@ -77,6 +77,9 @@ struct act__gstate {
 	bool spare_armed;
 	struct act__evh spare_h;
 	uint64_t n_takeovers;
+	/* The highest inbound depth status has shown (control.c): the rings'
+	 * own marks lag their depth, so status keeps its own. */
+	uint64_t ring_hwm_seen;
 };
 
 /* A ring's in-flight bookkeeping when a group's worker started, to tell a
@@ -118,6 +121,12 @@ struct act_node {
 	 * runs every loop pass, after reaping and before the start queue. */
 	int (*reload)(struct act_node *n, struct act__ctl_conn *c, char *err, size_t err_cap);
 	void (*reload_tick)(struct act_node *n);
+	/* True while a reload runs: its steps are polled by reload_tick, so
+	 * the loop keeps its short tick (NULL: never). */
+	bool (*reload_busy)(const struct act_node *n);
+	/* When the caller of the loop needs it to return (the systemd
+	 * watchdog's next ping), 0 if never: an idle loop sleeps up to 2 s. */
+	uint64_t wake_by_ns;
 	void *reload_arg;
 	struct act__ctl_conn *reload_waiter; /* actorsctl reload waiting, or NULL */
 	uint64_t n_reloads, n_reloads_failed, n_reloads_refused; /* done, stopped midway, refused */

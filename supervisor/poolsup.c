@@ -20,6 +20,7 @@
 #include "pool.h"
 #include "poolsup.h"
 #include "route.h"
+#include "stats.h"
 
 void act__node_pool_pick(struct act_node *n, struct act__target *t, const char *json,
                          size_t len)
@@ -32,6 +33,8 @@ void act__node_pool_pick(struct act_node *n, struct act__target *t, const char *
 	uint64_t h = 0;
 	bool has_key = pd->pool_routing == ACT_POOL_KEY_HASH && json &&
 	               act__pool_key_hash_json(json, len, pd->pool_key, &h);
+	if (act__pool_is_keyless(pd, 0, 0, has_key))
+		act__pool_keyless(&n->shm, pd, t->id, NULL);
 	t->group = act__pool_choose(pd, &n->shm, n->out, ACT__SUPERVISOR, 0, 0, has_key, h);
 }
 
@@ -149,6 +152,15 @@ void act__pool_status(const struct act_node *n, cJSON *a)
 		cJSON_AddNumberToObject(o, "ready", ready);
 		cJSON_AddNumberToObject(o, "restarts", restarts);
 		cJSON_AddNumberToObject(o, "ring_depth", (double)depth);
+		/* Keyless sends to the pool's actors (they name member 0 as their group). */
+		uint64_t keyless = 0;
+		for (uint32_t id = 0; id < n->reg.n_actors; id++) {
+			const struct act__astat *e = n->reg.actors[id].group == gi + 1 ?
+			                             act__stats_entry(&n->shm.stats, id) : NULL;
+			if (e)
+				keyless += atomic_load_explicit(&e->n_keyless, memory_order_relaxed);
+		}
+		cJSON_AddNumberToObject(o, "keyless", (double)keyless);
 		cJSON_AddBoolToObject(o, "rolling_restart",
 		                      n->rolling.active && n->rolling.first == gi);
 		cJSON_AddItemToArray(pools, o);

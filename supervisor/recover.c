@@ -705,6 +705,48 @@ static int make_dir(const char *dir)
 	return err;
 }
 
+/* What a non-regular file mode is, for a message. */
+static const char *kind_of(mode_t m)
+{
+	return S_ISDIR(m) ? "a directory" : S_ISLNK(m) ? "a symbolic link" :
+	       S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket" :
+	       S_ISCHR(m) || S_ISBLK(m) ? "a device" : "not a regular file";
+}
+
+/*
+ * Refuses what was found at the region's path that is not a regular file
+ * (exit 100, as for any refused region): it is never opened nor followed
+ * (a symlink could lead anywhere), nor deleted, but renamed aside, the
+ * link itself and not its target, so that the next start makes a region.
+ */
+static int refuse_not_file(struct act_node *n, mode_t mode)
+{
+	struct act__recover *r = n->rec;
+	char stamp[32], name[64], *aside = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	act__err("refusing the region found in %s: it is %s, not a region file; not "
+	         "starting (exit 100). Remove it or move it away", r->path, kind_of(mode));
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(name, sizeof name, i ? REGION_NAME ".refused-%s.%d" : REGION_NAME
+		         ".refused-%s", stamp, i);
+		free(aside);
+		struct stat st;
+		if (!(aside = join(r->dir, "/", name)) || lstat(aside, &st) < 0)
+			break;
+	}
+	if (aside && rename(r->path, aside) == 0)
+		act__err("it is kept as %s", aside);
+	else if (aside)
+		act__err("cannot move it aside to %s: %s", aside, strerror(errno));
+	free(aside);
+	r->refused = true;
+	return -EPROTO;
+}
+
 int act__recover_region(struct act_node *n, const struct act__part_spec *spec, uint32_t np)
 {
 	struct act__recover *r = n->rec;
@@ -723,10 +765,22 @@ int act__recover_region(struct act_node *n, const struct act__part_spec *spec, u
 		return adopt(n, fd, spec, np, "the fd store");
 	}
 	if (r->path) {
-		if ((fd = open(r->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
+		struct stat st;
+		/* Only a regular file can be a region: look before opening (a
+		 * device or FIFO must not even be opened), and again after, in
+		 * case it was swapped in between. */
+		if (lstat(r->path, &st) == 0 && !S_ISREG(st.st_mode))
+			return refuse_not_file(n, st.st_mode);
+		if ((fd = open(r->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) >= 0) {
+			if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+				close(fd);
+				return refuse_not_file(n, st.st_mode);
+			}
 			r->source = "file";
 			return adopt(n, fd, spec, np, r->path);
 		}
+		if (errno == ELOOP || errno == EISDIR)
+			return refuse_not_file(n, errno == ELOOP ? S_IFLNK : S_IFDIR);
 		if (errno != ENOENT) {
 			err = -errno;
 			act__err("cannot open the region %s: %s", r->path, strerror(errno));

@@ -607,6 +607,13 @@ static void next_step(struct act__reloader *r)
 
 static void tick_check(struct act__reloader *r);
 
+/* A reload under way is stepped by tick(): the loop must keep ticking. */
+static bool busy(const struct act_node *n)
+{
+	const struct act__reloader *r = n->reload_arg;
+	return r && r->active;
+}
+
 static void tick(struct act_node *n)
 {
 	struct act__reloader *r = n->reload_arg;
@@ -897,6 +904,7 @@ struct act__reloader *act__reload_arm(struct act_node *n, const struct act__app 
 	}
 	n->reload = begin;
 	n->reload_tick = tick;
+	n->reload_busy = busy;
 	n->reload_arg = r;
 	n->worker_init = worker_init;
 	n->worker_init_arg = r;

@@ -1,0 +1,81 @@
+#!/bin/sh
+''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
+# SPDX-License-Identifier: MIT
+"""
+t/region-not-file.py - what sits at the runtime directory's region path
+but is not a regular file is refused like a bad region: exit 100 (do not
+restart), a message that names the path and what it is, and the thing
+kept aside (renamed region.refused-TIMESTAMP) as it was: never followed,
+never deleted.  Then the next start makes a new region.
+
+Cases: a directory (with a file in it), a symlink to a file elsewhere
+(which must stay untouched), a dangling symlink, a FIFO.
+"""
+import glob
+import os
+
+from actorsd_harness import Tap, Node, group, actor
+
+tap = Tap(timeout=120)
+
+
+def start_refused(node, what, kind):
+    before = set(glob.glob(node.path("run", "region.refused-*")))
+    node.start(wait_ready=False)
+    rc = node.wait_exit(20)
+    node.log.flush()
+    with open(node.log_path, errors="replace") as f:
+        text = f.read()
+    tap.is_(rc, 100, "%s: actorsd exits 100" % what)
+    tap.ok("refusing the region found in %s: it is %s" % (node.path("run", "region"), kind)
+           in text, "%s: the log names the path and says it is %s" % (what, kind))
+    aside = sorted(set(glob.glob(node.path("run", "region.refused-*"))) - before)
+    tap.ok(len(aside) == 1 and not os.path.lexists(node.path("run", "region")),
+           "%s: moved aside as %s" % (what, [os.path.basename(a) for a in aside]))
+    return aside[0] if aside else node.path("nothing")
+
+
+with tap:
+    node = Node(tap, {"groups": [group("alpha", [actor("a_alpha", "pid")])]},
+                name="regnf")
+    run = node.path("run")
+    os.makedirs(run)
+    region = os.path.join(run, "region")
+
+    # ---- a directory --------------------------------------------------------------------
+    os.mkdir(region)
+    with open(os.path.join(region, "keep"), "w") as f:
+        f.write("mine\n")
+    a = start_refused(node, "a directory", "a directory")
+    tap.ok(os.path.isdir(a) and open(os.path.join(a, "keep")).read() == "mine\n",
+           "a directory: kept with its contents")
+
+    # ---- a symlink to a file elsewhere: never followed -------------------------------------
+    precious = node.path("precious")
+    with open(precious, "wb") as f:
+        f.write(b"do not touch\n")
+    os.symlink(precious, region)
+    a = start_refused(node, "a symlink", "a symbolic link")
+    tap.ok(os.path.islink(a) and os.readlink(a) == precious,
+           "a symlink: the link itself kept aside, still pointing where it did")
+    with open(precious, "rb") as f:
+        tap.is_(f.read(), b"do not touch\n", "a symlink: its target untouched")
+
+    # ---- a dangling symlink: not followed to create a region there -------------------------
+    target = node.path("elsewhere")
+    os.symlink(target, region)
+    a = start_refused(node, "a dangling symlink", "a symbolic link")
+    tap.ok(os.path.islink(a) and not os.path.lexists(target),
+           "a dangling symlink: kept, nothing created at its target")
+
+    # ---- a FIFO: refused without being opened (an open could block) -----------------------
+    os.mkfifo(region, 0o600)
+    a = start_refused(node, "a FIFO", "a FIFO")
+    tap.ok(os.path.exists(a) and not os.path.isfile(a), "a FIFO: kept aside")
+
+    # ---- the next start makes its region -------------------------------------------------
+    st = node.start()
+    tap.ok(st and node.group("alpha", st)["state"] == "ready",
+           "the next start makes a new region and runs")
+    tap.ok(os.path.isfile(region), "a regular region file is there")
+    tap.is_(node.terminate(), 0, "SIGTERM -> exit 0")
