@@ -142,6 +142,13 @@ void act__loop_once(act_node_t *n)
 	struct __kernel_timespec ts;
 	unsigned head, count = 0;
 	struct act__part *p0 = act__shm_part(&n->shm, 0);
+
+	/* Groups that may start now start before we wait, not after: on the
+	 * first pass (a fresh or adopting node) the wait would otherwise be a
+	 * whole tick (50 ms) before the first group is forked. */
+	if (!n->stopping)
+		act__group_run_start_queue(n, act__now_ns());
+
 	/* Anything the tick polls keeps it at 50 ms; else only deadlines wake us. */
 	bool busy = n->gw || n->out_blocked || act__ctl_busy(n->ctl) ||
 	            act__httpd_busy(n->httpd) || (n->reload_busy && n->reload_busy(n)) ||
