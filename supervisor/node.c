@@ -435,6 +435,20 @@ static bool status_changed(const struct act_node *n, struct status_seen *s)
 	return changed;
 }
 
+/* Sends STATUS= when the line differs from the last one sent (both
+ * buffers are 512 bytes, act_node_run()'s). */
+static void notify_status(const struct act_node *n, struct status_seen *seen, char *status,
+                          char *last_status)
+{
+	if (!status_changed(n, seen))
+		return;
+	status_line(n, status, 512);
+	if (strcmp(status, last_status)) {
+		sd_notify_(status);
+		memcpy(last_status, status, 512);
+	}
+}
+
 /*
  * Readiness of the whole node: 1 when every group is up (READY, or done
  * for a group that was allowed to finish) and one still runs, -1 when a
@@ -495,17 +509,14 @@ ACT_API int act_node_run(act_node_t *n)
 	act__recover_started(n); /* an adopted region's leftovers, the fd store */
 	for (uint32_t i = 0; i < n->reg.n_groups; i++)
 		act__group_enqueue(n, i, 0);
+	/* The node as it starts (no group up yet): the first pass of the loop
+	 * may already bring a group up. */
+	notify_status(n, &seen, status, last_status);
 	while (!n->stop_done) {
 		act__loop_once(n);
 		act__recover_poll(n); /* a requested upgrade execs from here */
 		/* STATUS= first, so that READY=1 follows a status that says why. */
-		if (status_changed(n, &seen)) {
-			status_line(n, status, sizeof status);
-			if (strcmp(status, last_status)) {
-				sd_notify_(status);
-				memcpy(last_status, status, sizeof status);
-			}
-		}
+		notify_status(n, &seen, status, last_status);
 		if (announced == 0 && !n->stopping) {
 			uint32_t failed = 0;
 			int r = node_readiness(n, &failed);
