@@ -5,8 +5,9 @@
 # Needs clang and libclang-rt (Debian: clang libclang-rt-14-dev).  New
 # crashes are left as crash-* files in BUILDDIR/fuzz and fail the run.
 set -eu
-src=$1
-build=$2
+# Absolute: the targets run from BUILDDIR/fuzz.
+src=$(cd "$1" && pwd)
+build=$(cd "$2" && pwd)
 secs=${3:-60}
 cc=${FUZZ_CC:-clang}
 if ! command -v "$cc" >/dev/null 2>&1; then
@@ -27,7 +28,7 @@ build_target wire-fuzz "$src/src/wire.c" "$src/src/utf8.c" "$src/t/wire-tree.c"
 build_target codec-fuzz "$src/src/codec.c" "$src/src/message.c" "$src/src/base64.c"
 build_target appfile-fuzz "$src/supervisor/appfile.c" "$src/supervisor/jsoncheck.c" \
 	"$src/supervisor/pathcheck.c" "$src/supervisor/restart.c" \
-	"$src/supervisor/metricsaddr.c" \
+	"$src/supervisor/metricsaddr.c" "$src/src/topicname.c" \
 	"$src/src/utf8.c"
 for t in wire codec appfile; do
 	corpus=$out/corpus-$t

@@ -75,21 +75,6 @@ struct act__xarea *act__xarea_open(unsigned char *base, size_t size, uint64_t of
 	return (struct act__xarea *)(base + off);
 }
 
-bool act__topic_name_ok(const char *name)
-{
-	size_t n;
-
-	if (!name)
-		return false;
-	n = strnlen(name, ACT__TOPIC_NAME_MAX + 1);
-	if (n == 0 || n > ACT__TOPIC_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
-			return false;
-	return true;
-}
-
 static uint32_t topic_hash(const char *name)
 {
 	uint32_t h = 2166136261u;
