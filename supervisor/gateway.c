@@ -1302,6 +1302,19 @@ bool act__gw_busy(const struct act__gateway *gw)
 	return gw->pend.set || gw->queues_left || act__rask_busy(gw->rask);
 }
 
+bool act__gw_needs_tick(const struct act__gateway *gw)
+{
+	if (act__gw_busy(gw) || gw->more || act__rask_live(gw->rask) ||
+	    act__peers_watching(gw->watches))
+		return true;
+	/* Pinned peers and strangers still in their handshake keep a monitor
+	 * socket, read by pump_peer_monitors() each turn. */
+	for (uint32_t i = 0; i < gw->n_peers; i++)
+		if (gw->peers[i].mon)
+			return true;
+	return false;
+}
+
 bool act__gw_more(const struct act__gateway *gw)
 {
 	return gw->more;

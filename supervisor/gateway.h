@@ -68,6 +68,10 @@ void act__gw_pump(struct act__gateway *gw);
 bool act__gw_busy(const struct act__gateway *gw);
 /* True if the last pump stopped at its batch limit: more frames wait now. */
 bool act__gw_more(const struct act__gateway *gw);
+/* True if the gateway has something only a periodic look sees: peer
+ * monitor sockets (not polled through the loop), remote asks to retire,
+ * work to retry.  An idle gateway is woken by its sockets' fds alone. */
+bool act__gw_needs_tick(const struct act__gateway *gw);
 
 /*
  * Sends an envelope to `peer` at endpoint (sender_actor = from).  0,

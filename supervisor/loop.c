@@ -150,7 +150,7 @@ void act__loop_once(act_node_t *n)
 		act__group_run_start_queue(n, act__now_ns());
 
 	/* Anything the tick polls keeps it at 50 ms; else only deadlines wake us. */
-	bool busy = n->gw || n->out_blocked || act__ctl_busy(n->ctl) ||
+	bool busy = (n->gw && act__gw_needs_tick(n->gw)) || n->out_blocked || act__ctl_busy(n->ctl) ||
 	            act__httpd_busy(n->httpd) || (n->reload_busy && n->reload_busy(n)) ||
 	            sup_rings_pending(n);
 	uint64_t now = act__now_ns(), timeout_ns = act__group_next_deadline(n, now, busy) - now;

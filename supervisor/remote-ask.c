@@ -391,6 +391,11 @@ void act__rask_pump(struct act__rask *r)
 		}
 }
 
+uint32_t act__rask_live(const struct act__rask *r)
+{
+	return r ? r->n_live : 0;
+}
+
 bool act__rask_busy(const struct act__rask *r)
 {
 	return r && r->h_head;

@@ -65,6 +65,8 @@ int act__gw_inject_json(struct act_node *n, uint32_t group, uint32_t actor, uint
 void act__rask_pump(struct act__rask *r);
 /* True while replies wait for ring space (the loop should come back soon). */
 bool act__rask_busy(const struct act__rask *r);
+/* Remote asks waiting for their reply (their names retire at the sweep). */
+uint32_t act__rask_live(const struct act__rask *r);
 /* Adds {"asks": {...}} to a gateway status object. */
 void act__rask_status(struct act__rask *r, cJSON *gw_status);
 
