@@ -205,6 +205,16 @@ def gone(pid):
     return False
 
 
+def switches(pid):
+    """How often process pid has slept (voluntary context switches of its
+    main thread): what the idle tests count as wake-ups."""
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith("voluntary_ctxt_switches:"):
+                return int(ln.split()[1])
+    return 0
+
+
 def wait_for(pred, timeout, what, interval=0.005, max_interval=0.05):
     """
     Polls pred() until it returns a true value (which is returned) or the

@@ -15,20 +15,12 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from actorsd_harness import Tap, Node, group, actor  # noqa: E402
+from actorsd_harness import Tap, Node, group, actor, switches  # noqa: E402
 from zmq_peer import Peer, need_zmq, reject_fields  # noqa: E402
 
 need_zmq()
 WINDOW = 3.0
 tap = Tap(timeout=60)
-
-
-def switches(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for ln in f:
-            if ln.startswith("voluntary_ctxt_switches:"):
-                return int(ln.split()[1])
-    return 0
 
 
 with tap:

@@ -16,20 +16,12 @@ import os
 import signal
 import time
 
-from actorsd_harness import Tap, Node, group, actor, wait_for
+from actorsd_harness import Tap, Node, group, actor, wait_for, switches
 
 WINDOW = 3.0
 G = 8
 
 tap = Tap(timeout=90)
-
-
-def switches(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for ln in f:
-            if ln.startswith("voluntary_ctxt_switches:"):
-                return int(ln.split()[1])
-    return 0
 
 
 with tap:
