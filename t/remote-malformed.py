@@ -344,7 +344,14 @@ with tap:
     mon_push = peer.ctx.socket(zmq.PUSH)
     tap.cleanups.append(mon_push.close)
     mon = mon_push.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+    c0 = node.status()["gateway"]["connections"]
     mon_push.connect(ep)
+    # The node learns a peer's address from the accepted socket (ZeroMQ's
+    # monitor gives its fd).  A frame that makes ZeroMQ drop the connection
+    # at once can close that fd before the node reads the accept - then it
+    # logs "an unknown peer" - so let the node see the accept first.
+    wait_for(lambda: node.status()["gateway"]["connections"] > c0, 10,
+             "the node to see the connection accepted")
     send_frame(mon_push, b"{" + b" " * (4 * MAX_FRAME) + b"}")
     events = []
 
