@@ -1150,6 +1150,16 @@ bool act__ctl_busy(const struct act__ctl *ctl)
 	return false;
 }
 
+bool act__ctl_waiting_send(const struct act__ctl *ctl)
+{
+	if (!ctl)
+		return false;
+	for (uint32_t i = 0; i < N_SLOTS; i++)
+		if (ctl->conns[i].state == C_WAIT_SEND)
+			return true;
+	return false;
+}
+
 void act__ctl_tick(struct act__ctl *ctl, uint64_t now)
 {
 	if (ctl->n_unlogged && now - ctl->log_window_ns >= LOG_WINDOW_NS) {

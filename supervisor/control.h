@@ -64,6 +64,9 @@ void act__ctl_tick(struct act__ctl *c, uint64_t now_ns);
  * queued, rejections not yet logged): the loop then keeps its short tick.
  * NULL-safe. */
 bool act__ctl_busy(const struct act__ctl *c);
+/* A client waits to hear that its send was taken: nothing signals that
+ * (the worker does not ring us per envelope), so the loop looks soon. */
+bool act__ctl_waiting_send(const struct act__ctl *c);
 
 /* An outbound envelope for a client arrived: answers the ask with this
  * correlation id, or the send it rejects (then kept as a dead letter).

@@ -34,6 +34,8 @@
 #include "recover.h"
 #include "route.h"
 
+#define SEND_POLL_NS 1000000u /* an actorsctl send waiting to be taken: 1 ms */
+
 /* ---- plumbing ------------------------------------------------------------------ */
 
 void act__loop_poll(struct act__loop *l, struct act__evh *h, int fd, unsigned events)
@@ -174,8 +176,13 @@ void act__loop_once(act_node_t *n)
 			g->spare_armed = true;
 		}
 	}
-	if (n->ctl)
+	if (n->ctl) {
 		act__ctl_arm(n->ctl);
+		/* `actorsctl send` answers when the worker took the envelope:
+		 * look every SEND_POLL_NS, not at the 50 ms tick. */
+		if (act__ctl_waiting_send(n->ctl) && timeout_ns > SEND_POLL_NS)
+			timeout_ns = SEND_POLL_NS;
+	}
 	act__httpd_arm(n->httpd);
 	if (n->gw) {
 		act__gw_arm(n->gw);
