@@ -20,10 +20,21 @@
  * node's doorbells, eventfd wake-ups, sleeps and yields per round trip
  * (src/perfcount.c), which explain a ratio better than the time does on
  * shared CPUs.  Usage: bench-remote [ROUNDS].
+ *
+ *   remote_ask_rtt_spin       remote_ask_rtt with the asking group set for
+ *                             latency (spin_us = SPIN_LATENCY_US, longer
+ *                             than a round trip), beside the bare echo
+ *                             whose client polls with ZMQ_DONTWAIT the
+ *                             same way instead of blocking.  On VMs where
+ *                             waking an idle vCPU costs tens of
+ *                             microseconds, the wake-ups per round trip
+ *                             decide both figures.
  */
 #include "config.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -63,6 +74,9 @@ struct area {
 static struct area *A;
 static long n_rtt = 5000, n_ingress = 100000;
 static long n_peers;
+#define SPIN_LATENCY_US 300
+static uint32_t group_spin_us;  /* 0: the default */
+static bool client_spin;        /* the bare client polls instead of blocking */
 static char node_ep[64], client_ep[64];
 /* CURVE keys: the server's (node or bare echo) and the client's. */
 static char srv_pub[41], srv_sec[41], cli_pub[41], cli_sec[41];
@@ -129,8 +143,21 @@ static void rtt_client(const char *to, long n, bool curve)
 		if (i == 1)
 			t0 = act__now_ns();
 		int len = envelope(buf, sizeof buf, "pong", "Ping", i);
-		if (zmq_send(push, buf, (size_t)len, 0) < 0 || zmq_recv(pull, buf, sizeof buf, 0) < 0)
+		if (zmq_send(push, buf, (size_t)len, 0) < 0)
 			_exit(1);
+		if (client_spin) {
+			/* As a worker with spin_us set waits: polls, yielding
+			 * the CPU after the first few microseconds. */
+			uint64_t since = act__now_ns();
+			while (zmq_recv(pull, buf, sizeof buf, ZMQ_DONTWAIT) < 0) {
+				if (zmq_errno() != EAGAIN)
+					_exit(1);
+				if (act__now_ns() - since > 5000)
+					sched_yield();
+			}
+		} else if (zmq_recv(pull, buf, sizeof buf, 0) < 0) {
+			_exit(1);
+		}
 	}
 	A->rtt_ns = (double)(act__now_ns() - t0) / (double)n;
 	A->client_done = 1;
@@ -354,6 +381,8 @@ static int run_node(enum mode mode)
 
 	new_endpoints();
 	act_node_add_group(n, "g");
+	if (group_spin_us)
+		act_node_set_spin_us(n, "g", group_spin_us);
 	act_node_add_actor(n, "g", actor[mode], beh[mode], NULL);
 	act_node_add_type(n, &pong_type);
 	act_node_set_remote(n, actor[mode], true);
@@ -422,6 +451,17 @@ int main(int argc, char **argv)
 	double gw = run_node(M_PONG) == 0 ? A->rtt_ns : -1;
 	c = counts();
 	bench_line_counts("gateway_remote_rtt", gw, "ns", bare, gw > 0 ? &c : NULL);
+
+	memset(A, 0, sizeof *A);
+	client_spin = true;
+	double bare_s = bare_rtt(false);
+	client_spin = false;
+	memset(A, 0, sizeof *A);
+	group_spin_us = SPIN_LATENCY_US;
+	double ask_s = run_node(M_ASK) == 0 ? A->rtt_ns : -1;
+	group_spin_us = 0;
+	c = counts();
+	bench_line_counts("remote_ask_rtt_spin", ask_s, "ns", bare_s, ask_s > 0 ? &c : NULL);
 
 	memset(A, 0, sizeof *A);
 	double bare_c = bare_rtt(true);

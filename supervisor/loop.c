@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,58 @@ static bool sup_rings_pending(act_node_t *n)
 	return false;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield")
+#else
+#define cpu_relax() do { } while (0)
+#endif
+
+/* Whether a group left a record for us since we last took the doorbell
+ * bits (or, for a node small enough that nobody sets bits, in any ring). */
+static bool sup_bell_pending(act_node_t *n, const struct act__part *p0)
+{
+	if (p0->scan_all)
+		return sup_rings_pending(n);
+	for (unsigned i = 0; i < ACT__READY_WORDS; i++)
+		if (atomic_load_explicit(&p0->ready[i], memory_order_relaxed))
+			return true;
+	return false;
+}
+
+/*
+ * The gateway handed a spinning group a frame (a request from a peer, or
+ * the reply to one of its asks): the group's answer (or its next ask)
+ * usually follows within a few microseconds.  Sleeping on the doorbell
+ * instead costs the worker an eventfd write and us a wake-up, tens of
+ * microseconds on a VM whose idle CPU must be woken by an interrupt (issue
+ * 13: remote_ask_rtt, gateway_remote_rtt).  So look for it first, for at
+ * most ANSWER_SPIN_NS, then spin with sched_yield() (the worker and the
+ * ZeroMQ I/O thread may share our CPU).  Our doorbell flag says "awake"
+ * all along, so the worker skips its write.  Poll completions (a frame,
+ * a signal) end the spin too: they were submitted first.
+ */
+#define ANSWER_SPIN_NS  30000u
+#define ANSWER_PURE_NS  4000u
+static bool answer_spin(act_node_t *n, const struct act__part *p0)
+{
+	uint64_t t0 = act__now_ns(), t = t0;
+
+	io_uring_submit(&n->loop.uring);
+	while (t - t0 < ANSWER_SPIN_NS) {
+		for (unsigned k = 0; k < 64; k++) {
+			if (sup_bell_pending(n, p0) || io_uring_cq_ready(&n->loop.uring))
+				return true;
+			cpu_relax();
+		}
+		t = act__now_ns();
+		if (t - t0 >= ANSWER_PURE_NS)
+			sched_yield();
+	}
+	return false;
+}
+
 void act__loop_once(act_node_t *n)
 {
 	struct io_uring_cqe *cqe;
@@ -196,6 +249,21 @@ void act__loop_once(act_node_t *n)
 			timeout_ns = 50000000u;
 	}
 
+	if (n->expect_answer && timeout_ns) {
+		/* One-way traffic never answers: after each miss, skip twice
+		 * as many chances to spin (up to 63), so a stream of
+		 * one-way frames costs a spin per 64 batches at most. */
+		if (n->answer_skip)
+			n->answer_skip--;
+		else if (answer_spin(n, p0)) {
+			n->answer_misses = 0;
+			timeout_ns = 0;
+		} else {
+			n->answer_misses += n->answer_misses < 6;
+			n->answer_skip = (1u << n->answer_misses) - 1;
+		}
+	}
+	n->expect_answer = false;
 	if (!act__doorbell_prepare_sleep(p0))
 		timeout_ns = 0;
 	ts.tv_sec = (long long)(timeout_ns / 1000000000u);

@@ -170,6 +170,11 @@ struct act_node {
 	uint32_t n_curve_allow;
 	bool all_remote;
 	bool out_blocked;         /* an outbound envelope waits for a full peer */
+	/* The gateway just handed a spinning group work (act__node_ring_group):
+	 * its answer usually comes within microseconds, so the loop looks for
+	 * it a little before it sleeps (loop.c, answer_spin()). */
+	bool expect_answer;
+	uint32_t answer_misses, answer_skip; /* spins that found nothing; spins to skip */
 	/* A rolling restart of a pool's members (poolsup.c): member `next`
 	 * of the pool whose member 0 is group `first` is being restarted. */
 	struct act__rolling {

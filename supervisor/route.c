@@ -107,7 +107,11 @@ void act__node_ring_group(struct act_node *n, uint32_t group)
 {
 	struct act__part *me = act__shm_part(&n->shm, ACT__SUPERVISOR);
 
-	act__doorbell_notify(act__shm_part(&n->shm, group), ACT__SUPERVISOR, n->efd[group]);
+	struct act__part *p = act__shm_part(&n->shm, group);
+
+	act__doorbell_notify(p, ACT__SUPERVISOR, n->efd[group]);
+	if (p->spin_us)
+		n->expect_answer = true;
 	/* Counted on our own control block, which only this process writes:
 	 * a plain relaxed add, so the benches can show doorbells per frame. */
 	atomic_store_explicit(&me->n_notifies,
