@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "clock.h"
 #include "log.h"
 #include "message.h"
 #include "worker-int.h"
@@ -78,6 +79,15 @@ void act__ask_drop_owner(struct worker *w, uint32_t slot)
 		}
 }
 
+/* Folds the time ask k took into the worker's average (worker-int.h). */
+static void ask_timed(struct worker *w, const struct ask *k)
+{
+	if (w->tk || !k->sent_ns)
+		return; /* virtual time (testkit): nothing to learn */
+	uint64_t took = act__now_ns() - k->sent_ns;
+	w->ask_avg_ns = w->ask_avg_ns ? w->ask_avg_ns - w->ask_avg_ns / 8 + took / 8 : took;
+}
+
 /* Completes ask k of actor a with status (and the reply, if any). */
 static void complete(struct worker *w, struct actor *a, struct ask *k, int status,
                      const act_type *t, const void *msg, const struct act__env *env,
@@ -87,6 +97,7 @@ static void complete(struct worker *w, struct actor *a, struct ask *k, int statu
 	uint64_t cookie = k->cookie;
 
 	act__timers_cancel(&w->timers, k->slot | ASK_OWNER_BIT, (int64_t)k->corr);
+	ask_timed(w, k);
 	act__ask_remove(w, k);
 	act__w_set_ctx(w, a, t, msg, env, 0, jv);
 	cb(&w->ctx, a->state, status, t, msg, cookie);
@@ -154,6 +165,7 @@ void act__ask_expire(struct worker *w, uint64_t corr)
 	struct actor *a = &w->actors[k->slot];
 	act_ask_fn cb = k->cb;
 	uint64_t cookie = k->cookie;
+	ask_timed(w, k);
 	act__ask_remove(w, k);
 	act__w_set_ctx(w, a, NULL, NULL, NULL, 0, NULL);
 	cb(&w->ctx, a->state, ACT_ETIMEDOUT, NULL, NULL, cookie);

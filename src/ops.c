@@ -374,14 +374,23 @@ ACT_API int act_forward(act_ctx *ctx, act_ref to)
 
 /* now + ms, saturating: a delay too large to represent means "never".
  * A testkit's worker runs on its virtual clock. */
-static uint64_t deadline_after_ms(const struct worker *w, uint64_t ms)
+static uint64_t worker_now(const struct worker *w)
+{
+	return __builtin_expect(w->tk != NULL, 0) ? w->vnow_ns : act__now_ns();
+}
+
+static uint64_t deadline_from(uint64_t now, uint64_t ms)
 {
 	uint64_t ns, d;
-	uint64_t now = __builtin_expect(w->tk != NULL, 0) ? w->vnow_ns : act__now_ns();
 	if (__builtin_mul_overflow(ms, 1000000u, &ns) ||
 	    __builtin_add_overflow(now, ns, &d))
 		return UINT64_MAX;
 	return d;
+}
+
+static uint64_t deadline_after_ms(const struct worker *w, uint64_t ms)
+{
+	return deadline_from(worker_now(w), ms);
 }
 
 static uint64_t ms_to_ns_sat(uint64_t ms)
@@ -410,8 +419,9 @@ ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg
 	corr = ((uint64_t)w->self << 48) | (++w->next_corr & 0xffffffffffffull);
 	if (!corr)
 		corr = 1;
+	uint64_t now = worker_now(w);
 	err = act__timers_set(&w->timers, slot | ASK_OWNER_BIT, (int64_t)corr,
-	                      deadline_after_ms(w, timeout_ms), 0);
+	                      deadline_from(now, timeout_ms), 0);
 	if (err)
 		return err;
 	if (to.peer)
@@ -428,6 +438,7 @@ ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg
 	a->slot = slot;
 	a->cb = cb;
 	a->cookie = cookie;
+	a->sent_ns = now;
 	return 0;
 }
 

@@ -72,6 +72,7 @@ struct ask {
 	uint32_t slot;
 	act_ask_fn cb;
 	uint64_t cookie;
+	uint64_t sent_ns;            /* when it was asked (act__ask_timed) */
 };
 
 struct act_ctx {
@@ -128,6 +129,11 @@ struct worker {
 	uint32_t n_dirty_sends;             /* envelopes sent since the last flush */
 	struct ask *asks;
 	uint32_t n_asks;
+	/* Average time an ask of this worker took to complete (1/8 weight
+	 * per ask; a timeout counts as its whole wait).  While asks are
+	 * outstanding and this is short, the idle loop spins for twice it
+	 * rather than sleeping (worker.c, spin_window()). */
+	uint64_t ask_avg_ns;
 	uint64_t next_corr;
 	bool stopping;
 	bool draining;               /* STOP received: empty the rings, then stop */

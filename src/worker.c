@@ -149,6 +149,24 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 
 /* ---- the loop ------------------------------------------------------------- */
 
+/*
+ * How long an idle worker spins before it sleeps: the group's spin_us,
+ * or, while an ask of ours is outstanding and asks have been completing
+ * within ASK_SPIN_MAX_NS, twice the average ask: the answer is then
+ * likely before that, and sleeping for it would cost an eventfd write to
+ * whoever answers and a wake-up of this process (tens of microseconds on
+ * a VM whose idle vCPU must be woken; remote_ask_rtt, issue 13).  Slower
+ * answers are waited for asleep.  spin_us 0 turns spinning off entirely.
+ */
+#define ASK_SPIN_MAX_NS 250000u
+static uint64_t spin_window(const struct worker *w, uint64_t spin_ns)
+{
+	if (spin_ns && w->n_asks && w->ask_avg_ns && w->ask_avg_ns <= ASK_SPIN_MAX_NS &&
+	    2 * w->ask_avg_ns > spin_ns)
+		return 2 * w->ask_avg_ns;
+	return spin_ns;
+}
+
 static int run(struct worker *w)
 {
 	uint64_t spin_ns = (uint64_t)w->part->spin_us * 1000u;
@@ -201,7 +219,7 @@ static int run(struct worker *w)
 		}
 		if (!idle_since)
 			idle_since = now;
-		if (now - idle_since < spin_ns) {
+		if (now - idle_since < spin_window(w, spin_ns)) {
 			/* Pure spinning for a few microseconds, then spinning with
 			 * sched_yield(): if the producer we wait for shares our CPU,
 			 * a pure spin would burn our whole slice before it could
