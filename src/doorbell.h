@@ -59,4 +59,15 @@ void act__doorbell_awake(struct act__part *p);
 /* Consumer side: drains the eventfd's counter (nonblocking). */
 void act__doorbell_drain(int efd);
 
+/* The pause between two looks of a spinning waiter (worker and
+ * supervisor loops): lets the sibling hyperthread run and eases the
+ * memory-order exit when the line finally changes. */
+#if defined(__x86_64__) || defined(__i386__)
+#define act__cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define act__cpu_relax() __asm__ __volatile__("yield")
+#else
+#define act__cpu_relax() do { } while (0)
+#endif
+
 #endif

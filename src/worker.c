@@ -34,14 +34,6 @@
 #include "topic.h"
 #include "worker-int.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#define cpu_relax() __builtin_ia32_pause()
-#elif defined(__aarch64__)
-#define cpu_relax() __asm__ __volatile__("yield")
-#else
-#define cpu_relax() do { } while (0)
-#endif
-
 /* Looks at the rings per turn of an idle spinning loop (a turn reads the
  * clock): at most a few microseconds between turns. */
 #define SPIN_LOOKS 64u
@@ -213,7 +205,7 @@ static int run(struct worker *w)
 			just_busy = false;
 			if (spin_ns) {
 				for (unsigned k = 0; k < SPIN_LOOKS && !act__w_work_waiting(w); k++)
-					cpu_relax();
+					act__cpu_relax();
 				continue;
 			}
 		}
@@ -231,7 +223,7 @@ static int run(struct worker *w)
 				 * look, and a record arriving mid-turn waits for
 				 * the rest of it. */
 				for (unsigned k = 0; k < SPIN_LOOKS && !act__w_work_waiting(w); k++)
-					cpu_relax();
+					act__cpu_relax();
 			} else {
 				sched_yield();
 				atomic_store_explicit(&w->part->n_yields,

@@ -139,14 +139,6 @@ static bool sup_rings_pending(act_node_t *n)
 	return false;
 }
 
-#if defined(__x86_64__) || defined(__i386__)
-#define cpu_relax() __builtin_ia32_pause()
-#elif defined(__aarch64__)
-#define cpu_relax() __asm__ __volatile__("yield")
-#else
-#define cpu_relax() do { } while (0)
-#endif
-
 /* Whether a group left a record for us since we last took the doorbell
  * bits (or, for a node small enough that nobody sets bits, in any ring). */
 static bool sup_bell_pending(act_node_t *n, const struct act__part *p0)
@@ -182,7 +174,7 @@ static bool answer_spin(act_node_t *n, const struct act__part *p0)
 		for (unsigned k = 0; k < 64; k++) {
 			if (sup_bell_pending(n, p0) || io_uring_cq_ready(&n->loop.uring))
 				return true;
-			cpu_relax();
+			act__cpu_relax();
 		}
 		t = act__now_ns();
 		if (t - t0 >= ANSWER_PURE_NS)
