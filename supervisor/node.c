@@ -507,8 +507,19 @@ ACT_API int act_node_run(act_node_t *n)
 		          (unsigned long long)(wd_ns / 1000000u));
 
 	act__recover_started(n); /* an adopted region's leftovers, the fd store */
-	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+		struct act__part *p = act__shm_part(&n->shm, i + 1);
+		/* An adopted region may say a reload of the last supervisor
+		 * removed this group; the app file we started from lists it,
+		 * and the file is what this node runs: it is back.  (Release:
+		 * no worker runs yet; senders pair with it as in a reload.) */
+		if (act__part_removed(p)) {
+			act__warn("group '%s' was removed by a reload of the last supervisor; the app "
+			          "file lists it, so it runs again", n->reg.groups[i].name);
+			atomic_store_explicit(&p->removed, 0, memory_order_release);
+		}
 		act__group_enqueue(n, i, 0);
+	}
 	/* The node as it starts (no group up yet): the first pass of the loop
 	 * may already bring a group up. */
 	notify_status(n, &seen, status, last_status);
