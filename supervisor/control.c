@@ -392,6 +392,12 @@ static cJSON *status_json(struct act_node *n)
 		dl_groups += atomic_load(&p->n_dead_letters);
 		cJSON_AddNumberToObject(o, "dead_letters", (double)atomic_load(&p->n_dead_letters));
 		cJSON_AddBoolToObject(o, "failed", g->state == ACT__G_FAILED);
+		/* A reload removed it (state "removed" once it stopped); sends to
+		 * its actors are refused with ACT_ESTOPPED, counted here. */
+		cJSON_AddBoolToObject(o, "removed", act__node_group_removed(n, gi));
+		cJSON_AddNumberToObject(o, "refused_removed",
+		                        (double)atomic_load_explicit(&p->n_refused_removed,
+		                                                     memory_order_relaxed));
 		if (g->spare_pid > 0)
 			cJSON_AddNumberToObject(o, "standby_pid", g->spare_pid);
 		else
@@ -872,6 +878,9 @@ static void process(struct act__ctl *ctl, struct act__ctl_conn *c)
 		const struct act__group_def *pool = g && gi < 0 ? act__pool_find(&n->reg, g) : NULL;
 		if (gi < 0 && !pool) {
 			answer_error(c, "not_found", "no such group '%s'", g ? g : "");
+		} else if (!pool && act__node_group_removed(n, (uint32_t)gi)) {
+			answer_error(c, "removed", "cannot restart '%s': a reload removed it (a reload "
+			             "whose app file lists it adds it back)", g);
 		} else {
 			/* A pool restarts member by member (poolsup.c). */
 			int err = pool ? act__node_restart_pool(n, (uint32_t)(pool - n->reg.groups), c) :

@@ -218,7 +218,7 @@ ACT__SHARED void act__node_remove_group(struct act_node *n, uint32_t gi);
 ACT__SHARED int act__node_add_group(struct act_node *n, uint32_t gi);
 /* Bytes still in the rings into group gi (what a removed group left:
  * a send that raced with its removal). */
-uint64_t act__node_group_leftover(const struct act_node *n, uint32_t gi);
+ACT__SHARED uint64_t act__node_group_leftover(const struct act_node *n, uint32_t gi);
 /* True if a reload removed group gi (it may still be draining). */
 ACT__SHARED bool act__node_group_removed(const struct act_node *n, uint32_t gi);
 

@@ -486,7 +486,18 @@ static const char *mismatch(const act__shm *shm, const struct act__part_spec *sp
                             uint32_t np, char *buf, size_t cap)
 {
 	if (shm->n_parts != np) {
-		snprintf(buf, cap, "it has %u groups, the app file %u", shm->n_parts - 1, np - 1);
+		int len = snprintf(buf, cap, "it has %u groups, the app file %u", shm->n_parts - 1,
+		                   np - 1);
+		/* A reload of the last supervisor removed groups (their slots
+		 * stay in the region): say which, and how to adopt it. */
+		for (uint32_t i = 1; i < shm->n_parts && len > 0 && (size_t)len < cap; i++) {
+			struct act__part *p = act__shm_part(shm, i);
+			if (act__part_removed(p))
+				len += snprintf(buf + len, cap - (size_t)len, "%s'%.64s'",
+				                strstr(buf, "; removed by a reload") ? ", " :
+				                "; removed by a reload (list them in the app file "
+				                "again to adopt the region): ", p->name);
+		}
 		return buf;
 	}
 	for (uint32_t i = 1; i < np; i++) {

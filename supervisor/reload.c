@@ -15,11 +15,20 @@
  *    without draining, so the new code handles the rest.
  *  - the restart policy (strategy, max_restarts, period_ms, backoff) and
  *    module_timeout_ms are applied at once;
- *  - everything that shapes the shared region or the network side (the
- *    groups and their order, static actors, ring sizes, max_msg_bytes,
- *    max_spawned, remote, node, state_dir, control_socket, endpoints,
- *    peers, limits, curve) needs a node restart: such a reload is refused
- *    as a whole, naming the first difference, and changes nothing.
+ *  - a group the node started with that is no longer in the file is
+ *    removed (act__node_remove_group()): senders are refused from then on
+ *    with ACT_ESTOPPED, its worker handles what is queued for it, runs its
+ *    actors' Shutdown and stops, and nothing restarts it.  Its participant
+ *    keeps its place in the region, so a later reload whose file lists it
+ *    again adds it back (act__node_add_group()), with new code or settings
+ *    if they changed.  Groups are matched by name.  Removals go first,
+ *    then additions (each waits for the group's READY), then restarts;
+ *  - everything else that shapes the shared region or the network side (a
+ *    group the node did not start with, the order of the groups, static
+ *    actors, ring sizes, max_msg_bytes, max_spawned, pools, remote, node,
+ *    state_dir, control_socket, endpoints, peers, limits, curve) needs a
+ *    node restart: such a reload is refused as a whole, naming the first
+ *    difference, and changes nothing.
  *
  * New code in a worker: every worker is a fork of the zygote, which loaded
  * the modules at startup and keeps them.  A changed module is copied to
@@ -107,14 +116,24 @@ struct act__reloader {
 	size_t chk_len;
 	uint64_t chk_deadline_ns;
 	struct act__app next;
+	int32_t nmap[ACT__APP_MAX_GROUPS];   /* boot group -> its index in next, -1: gone */
 	uint64_t next_sig[ACT__APP_MAX_GROUPS];
 	uint32_t queue[ACT__APP_MAX_GROUPS], n_queue, qi;
+	uint8_t op[ACT__APP_MAX_GROUPS];     /* what queue[i] gets: enum step */
 	bool stepping;                /* queue[qi] was asked to stop */
 	pid_t old_pid;
 	bool export_seen;             /* the old worker's exit was noted */
 	uint64_t step_start_ns;
 	char done[1024];              /* the groups reloaded so far, for the summary */
 	uint32_t n_done, n_handoff_ok, n_handoff_failed;
+	uint32_t n_removed, n_added;
+};
+
+/* What a step of a reload does to its group. */
+enum step {
+	STEP_RESTART = 0, /* new code or settings, on its rings */
+	STEP_REMOVE,      /* drain, Shutdown, stop, stay removed */
+	STEP_ADD,         /* a removed group starts again */
 };
 
 /* ---- signatures ------------------------------------------------------------------- */
@@ -181,6 +200,15 @@ static bool same_str(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
+/* Index of the group called name in app, or -1. */
+static int32_t app_group_index(const struct act__app *app, const char *name)
+{
+	for (uint32_t i = 0; i < app->n_groups; i++)
+		if (!strcmp(app->groups[i].name, name))
+			return (int32_t)i;
+	return -1;
+}
+
 /* The first difference between the running layout a and the new file b
  * that only a node restart can apply, into why; false if there is none. */
 static bool layout_changed(const struct act__app *a, const struct act__app *b, char *why,
@@ -205,36 +233,41 @@ static bool layout_changed(const struct act__app *a, const struct act__app *b, c
 	for (uint32_t i = 0; i < a->n_peers; i++)
 		DIFF(!same_str(a->peers[i].name, b->peers[i].name) ||
 		     !same_str(a->peers[i].endpoint, b->peers[i].endpoint), "$.peers changed");
+	/* Groups by name: one the node started with may be gone (a removal)
+	 * or back (an addition); any other may not. */
+	int32_t last = -1;
 	for (uint32_t i = 0; i < a->n_groups; i++) {
-		bool found = false;
-		for (uint32_t k = 0; k < b->n_groups && !found; k++)
-			found = !strcmp(a->groups[i].name, b->groups[k].name);
-		DIFF(!found, "group '%s' is gone (removing groups)", a->groups[i].name);
+		int32_t k = app_group_index(b, a->groups[i].name);
+		DIFF(k < 0 && a->groups[i].pool_n, "group '%s' is gone, and it is a pool (removing "
+		     "a pool)", a->groups[i].name);
 	}
 	for (uint32_t k = 0; k < b->n_groups; k++) {
-		bool found = false;
-		for (uint32_t i = 0; i < a->n_groups && !found; i++)
-			found = !strcmp(a->groups[i].name, b->groups[k].name);
-		DIFF(!found, "$.groups[%u] '%s' is new (adding groups)", k, b->groups[k].name);
+		int32_t i = app_group_index(a, b->groups[k].name);
+		DIFF(i < 0, "$.groups[%u] '%s' is new (adding a group the node did not start with: "
+		     "a reload adds back only removed groups, whose slots are in the region)", k,
+		     b->groups[k].name);
+		DIFF(i < last, "$.groups[%u] '%s' is now after '%s' (reordering groups: a group's "
+		     "position is its participant index in the region)", k, b->groups[k].name,
+		     a->groups[last].name);
+		last = i;
 	}
-	for (uint32_t i = 0; i < a->n_groups; i++)
-		DIFF(strcmp(a->groups[i].name, b->groups[i].name),
-		     "$.groups[%u] is '%s', was '%s' (reordering groups: a group's position is "
-		     "its participant index in the region)", i, b->groups[i].name, a->groups[i].name);
-	for (uint32_t i = 0; i < a->n_groups; i++) {
-		const struct act__app_group *x = &a->groups[i], *y = &b->groups[i];
+	for (uint32_t k = 0; k < b->n_groups; k++) {
+		const struct act__app_group *x = &a->groups[app_group_index(a, b->groups[k].name)];
+		const struct act__app_group *y = &b->groups[k];
+		uint32_t i = k;
+		DIFF(x->pool_n != y->pool_n, "$.groups[%u].pool changed", i);
 		DIFF(x->ring_bytes != y->ring_bytes, "$.groups[%u].ring_bytes changed", i);
 		DIFF(x->max_msg_bytes != y->max_msg_bytes, "$.groups[%u].max_msg_bytes changed", i);
 		DIFF(x->max_spawned != y->max_spawned, "$.groups[%u].max_spawned changed", i);
 		DIFF(x->n_actors != y->n_actors, "$.groups[%u].actors: %s static actors (static "
 		     "actors have their slots in the region)", i,
 		     y->n_actors > x->n_actors ? "added" : "removed");
-		for (uint32_t k = 0; k < x->n_actors; k++) {
-			DIFF(strcmp(x->actors[k].name, y->actors[k].name),
+		for (uint32_t k2 = 0; k2 < x->n_actors; k2++) {
+			DIFF(strcmp(x->actors[k2].name, y->actors[k2].name),
 			     "$.groups[%u].actors[%u] is '%s', was '%s' (static actors have their "
-			     "slots in the region)", i, k, y->actors[k].name, x->actors[k].name);
-			DIFF(x->actors[k].remote != y->actors[k].remote,
-			     "$.groups[%u].actors[%u].remote changed", i, k);
+			     "slots in the region)", i, k2, y->actors[k2].name, x->actors[k2].name);
+			DIFF(x->actors[k2].remote != y->actors[k2].remote,
+			     "$.groups[%u].actors[%u].remote changed", i, k2);
 		}
 	}
 	return false;
@@ -565,14 +598,36 @@ static void next_step(struct act__reloader *r)
 		struct act__gstate *g = &n->gs[gi];
 		char hp[PATH_MAX + 64];
 
-		set_group(&n->reg, gi, &r->next.groups[gi]);
+		r->old_pid = g->pid;
+		r->export_seen = true;
+		r->step_start_ns = act__now_ns();
+		if (r->op[r->qi] == STEP_REMOVE) {
+			act__node_remove_group(n, gi);
+			r->stepping = true;
+			return; /* tick() waits for REMOVED */
+		}
+		const struct act__app_group *ng = &r->next.groups[r->nmap[gi]];
+		set_group(&n->reg, gi, ng);
 		struct act__part *p = act__shm_part(&n->shm, gi + 1);
-		p->spin_us = r->next.groups[gi].spin_us;
-		p->max_redeliveries = r->next.groups[gi].max_redeliveries;
-		n->sup.g[gi].restart = r->next.groups[gi].restart;
-		update_table(r, gi, r->next.groups[gi].module);
+		p->spin_us = ng->spin_us;
+		p->max_redeliveries = ng->max_redeliveries;
+		n->sup.g[gi].restart = ng->restart;
+		if (r->next_sig[gi] != r->applied[gi])
+			update_table(r, gi, ng->module);
 		r->applied[gi] = r->next_sig[gi];
 		act__group_kill_spare(n, gi); /* it has the old code */
+		if (r->op[r->qi] == STEP_ADD) {
+			int err = act__node_add_group(n, gi);
+			if (err) {
+				finish(r, false, "cannot add group '%s' back: %s (done so far: %s)",
+				       n->reg.groups[gi].name, act_strerror(err),
+				       r->n_done ? r->done : "none");
+				return;
+			}
+			r->old_pid = 0;
+			r->stepping = true;
+			return; /* tick() waits for READY */
+		}
 		if (g->state != ACT__G_READY && g->state != ACT__G_STARTING) {
 			/* Not running: it gets the new code at its next start. */
 			act__info("reload: group '%s' is %s: its next start runs the new code",
@@ -582,13 +637,11 @@ static void next_step(struct act__reloader *r)
 		}
 		handoff_path(r, gi, hp, sizeof hp);
 		unlink(hp);
+		r->export_seen = false;
 		/* Release: pairs with the worker's acquire load when STOP arrives
 		 * (act__handoff_wanted()); the STOP record itself is published
 		 * after this store. */
 		atomic_store_explicit(&r->tab->g[gi].export_req, 1, memory_order_release);
-		r->old_pid = g->pid;
-		r->export_seen = false;
-		r->step_start_ns = act__now_ns();
 		act__info("reload: restarting group '%s' with its new code", n->reg.groups[gi].name);
 		int err = act__node_restart_group(n, gi, NULL);
 		if (err) {
@@ -600,8 +653,10 @@ static void next_step(struct act__reloader *r)
 		r->stepping = true;
 		return;
 	}
-	finish(r, true, "%u group%s restarted with new code or settings%s%s; state handed over "
-	       "by %u, not by %u", r->n_done, r->n_done == 1 ? "" : "s", r->n_done ? ": " : "",
+	uint32_t n_restarted = r->n_done - r->n_removed - r->n_added;
+	finish(r, true, "%u group%s restarted with new code or settings, %u removed, %u added "
+	       "back%s%s; state handed over by %u, not by %u", n_restarted,
+	       n_restarted == 1 ? "" : "s", r->n_removed, r->n_added, r->n_done ? ": " : "",
 	       r->n_done ? r->done : "", r->n_handoff_ok, r->n_handoff_failed);
 }
 
@@ -633,6 +688,30 @@ static void tick(struct act_node *n)
 	uint64_t now = act__now_ns();
 	const char *name = n->reg.groups[gi].name;
 
+	if (r->op[r->qi] == STEP_REMOVE) {
+		if (g->state != ACT__G_REMOVED) {
+			if (now - r->step_start_ns > STEP_TIMEOUT_NS)
+				finish(r, false, "group '%s' did not stop (%s); the groups after it were "
+				       "not reloaded (done: %s)", name, act__node_group_state(n, gi),
+				       r->n_done ? r->done : "none");
+			return;
+		}
+		uint64_t left = act__node_group_leftover(n, gi);
+		if (left)
+			act__warn("reload: group '%s' removed with %llu bytes in its rings (sent as it "
+			          "was being removed): they wait there for a reload that adds it back",
+			          name, (unsigned long long)left);
+		act__info("reload: group '%s' removed (pid %d %s)", name, (int)r->old_pid,
+		          r->old_pid ? g->last_death : "was not running");
+		size_t dl = strlen(r->done);
+		snprintf(r->done + dl, sizeof r->done - dl, "%s-%s", r->n_done ? ", " : "", name);
+		r->n_done++;
+		r->n_removed++;
+		r->stepping = false;
+		r->qi++;
+		next_step(r);
+		return;
+	}
 	if (!r->export_seen && g->pid != r->old_pid) {
 		/* The old worker is gone (this runs before the start queue, so
 		 * the new one has not read the handoff file yet). */
@@ -654,14 +733,23 @@ static void tick(struct act_node *n)
 	}
 	if (g->state == ACT__G_READY && g->pid != r->old_pid) {
 		uint64_t gap_us = (now - r->step_start_ns) / 1000u;
-		if (gap_us > n->reload_gap_max_us)
-			n->reload_gap_max_us = gap_us;
-		n->reload_gap_last_us = gap_us;
-		act__info("reload: group '%s' runs its new code (pid %d -> %d, %" PRIu64 " us from "
-		          "STOP to READY)", name, (int)r->old_pid, (int)g->pid, gap_us);
+		if (r->op[r->qi] == STEP_RESTART) { /* an addition stopped nothing: no gap */
+			if (gap_us > n->reload_gap_max_us)
+				n->reload_gap_max_us = gap_us;
+			n->reload_gap_last_us = gap_us;
+		}
+		if (r->op[r->qi] == STEP_ADD)
+			act__info("reload: group '%s' is back (pid %d, %" PRIu64 " us to READY)", name,
+			          (int)g->pid, gap_us);
+		else
+			act__info("reload: group '%s' runs its new code (pid %d -> %d, %" PRIu64 " us "
+			          "from STOP to READY)", name, (int)r->old_pid, (int)g->pid, gap_us);
 		size_t dl = strlen(r->done);
-		snprintf(r->done + dl, sizeof r->done - dl, "%s%s", r->n_done ? ", " : "", name);
+		snprintf(r->done + dl, sizeof r->done - dl, "%s%s%s", r->n_done ? ", " : "",
+		         r->op[r->qi] == STEP_ADD ? "+" : "", name);
 		r->n_done++;
+		if (r->op[r->qi] == STEP_ADD)
+			r->n_added++;
 		r->stepping = false;
 		r->qi++;
 		next_step(r);
@@ -798,16 +886,34 @@ static void apply_checked(struct act__reloader *r)
 		goto refuse;
 	}
 	/* Copies of the changed modules under a name per content (and of the
-	 * app file), for the new workers to load. */
+	 * app file), for the new workers to load.  Boot group gi is group gi
+	 * of the node (the participant gi + 1). */
 	r->n_queue = 0;
-	for (uint32_t gi = 0; gi < r->next.n_groups; gi++) {
-		struct act__app_group *g = &r->next.groups[gi];
+	uint32_t n_rm = 0, n_add = 0;
+	uint8_t want[ACT__APP_MAX_GROUPS];
+	for (uint32_t gi = 0; gi < r->boot->n_groups; gi++) {
+		int32_t ni = app_group_index(&r->next, r->boot->groups[gi].name);
+		bool removed = act__node_group_removed(n, gi);
+		r->nmap[gi] = ni;
+		want[gi] = 0xff;
+		if (ni < 0) {
+			if (!removed) {
+				want[gi] = STEP_REMOVE;
+				n_rm++;
+			}
+			continue;
+		}
+		struct act__app_group *g = &r->next.groups[ni];
 		if ((rc = file_hash(g->module, &mods[gi]))) {
-			snprintf(err, sizeof err, "%s: $.groups[%u].module: cannot read %s: %s",
-			         r->next.path, gi, g->module, strerror(-rc));
+			snprintf(err, sizeof err, "%s: $.groups[%d].module: cannot read %s: %s",
+			         r->next.path, ni, g->module, strerror(-rc));
 			goto refuse;
 		}
 		r->next_sig[gi] = group_sig(g, mods[gi] ^ fnv_str(0, g->module));
+		if (removed) {
+			want[gi] = STEP_ADD;
+			n_add++;
+		}
 		if (r->next_sig[gi] == r->applied[gi])
 			continue;
 		char copy[PATH_MAX];
@@ -823,8 +929,17 @@ static void apply_checked(struct act__reloader *r)
 			snprintf(err, sizeof err, "out of memory");
 			goto refuse;
 		}
-		r->queue[r->n_queue++] = gi;
+		if (!removed)
+			want[gi] = STEP_RESTART;
 	}
+	/* Removals first, then additions, then restarts, each in start order. */
+	static const uint8_t order[3] = { STEP_REMOVE, STEP_ADD, STEP_RESTART };
+	for (int o = 0; o < 3; o++)
+		for (uint32_t gi = 0; gi < r->boot->n_groups; gi++)
+			if (want[gi] == order[o]) {
+				r->op[r->n_queue] = order[o];
+				r->queue[r->n_queue++] = gi;
+			}
 	if (r->n_queue) {
 		char copy[PATH_MAX];
 		snprintf(copy, sizeof copy, "%s/app-%u.json", r->dir, ++r->n_app_copies);
@@ -842,10 +957,11 @@ static void apply_checked(struct act__reloader *r)
 		}
 	}
 	apply_policy(n, &r->next);
-	act__info("reload of %s: %u group%s to restart", r->app_path, r->n_queue,
-	          r->n_queue == 1 ? "" : "s");
+	act__info("reload of %s: %u group%s to remove, %u to add back, %u to restart", r->app_path,
+	          n_rm, n_rm == 1 ? "" : "s", n_add, r->n_queue - n_rm - n_add);
 	r->qi = 0;
 	r->n_done = r->n_handoff_ok = r->n_handoff_failed = 0;
+	r->n_removed = r->n_added = 0;
 	r->done[0] = '\0';
 	next_step(r);
 	return;
