@@ -761,6 +761,8 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 
 	if (was_stopped) {
 		act__info("group '%s' (pid %d) stopped: %s", gd->name, (int)pid, g->last_death);
+		if (g->state == ACT__G_REMOVED)
+			down_for_lost_group(n, gi); /* removed by a reload: not running again */
 		if (g->waiter && !act__node_group_pending(n, gi)) {
 			act__ctl_group_ready(n->ctl, g->waiter, false, "the group stopped");
 			g->waiter = NULL;
