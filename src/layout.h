@@ -272,7 +272,7 @@ struct act__part {
  * pairs with the supervisor's release store when it removes or adds the
  * group back, so a sender that sees 0 after an add sees the group's
  * constants of that add too. */
-static inline int act__part_removed(struct act__part *p)
+static inline int act__part_removed(const struct act__part *p)
 {
 	return atomic_load_explicit(&p->removed, memory_order_acquire) != 0;
 }

@@ -342,6 +342,10 @@ static cJSON *status_json(struct act_node *n)
 		uint64_t depth = 0, hwm = 0, refused = 0;
 		const char *st = act__node_group_state(n, gi);
 
+		if (act__node_group_unused_spare(n, gi)) {
+			cJSON_Delete(o);
+			continue;
+		}
 		for (uint32_t s = 0; s < n->reg.n_groups + 1; s++) {
 			struct act__ring *r = act__node_ring(n, s, gi + 1);
 			if (!r)

@@ -579,6 +579,8 @@ int act__node_restart_group(struct act_node *n, uint32_t gi, struct act__ctl_con
 	return 0;
 }
 
+static void forget_spawned(act_node_t *n, uint32_t gi);
+
 bool act__node_group_removed(const struct act_node *n, uint32_t gi)
 {
 	return gi < n->reg.n_groups && act__part_removed(act__shm_part(&n->shm, gi + 1));
@@ -604,6 +606,8 @@ void act__node_remove_group(struct act_node *n, uint32_t gi)
 		g->next = ACT__G_REMOVED;
 	} else {
 		act__group_set_state(n, gi, ACT__G_REMOVED);
+		if (n->reg.groups[gi].spare)
+			forget_spawned(n, gi);
 	}
 	if (g->waiter) {
 		act__ctl_group_ready(n->ctl, g->waiter, false, "the group was removed by a reload");
@@ -761,8 +765,11 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 
 	if (was_stopped) {
 		act__info("group '%s' (pid %d) stopped: %s", gd->name, (int)pid, g->last_death);
-		if (g->state == ACT__G_REMOVED)
+		if (g->state == ACT__G_REMOVED) {
 			down_for_lost_group(n, gi); /* removed by a reload: not running again */
+			if (gd->spare)
+				forget_spawned(n, gi);
+		}
 		if (g->waiter && !act__node_group_pending(n, gi)) {
 			act__ctl_group_ready(n->ctl, g->waiter, false, "the group stopped");
 			g->waiter = NULL;
@@ -945,6 +952,47 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
 		n->n_dead_letters += lost;
 		act__warn("%u Down messages lost: their rings were full", lost);
 	}
+}
+
+/*
+ * The group of spare participant gi was removed (reload.c): the records
+ * of its spawned actors - the ones its app file declared, spawned when it
+ * was added, and any it spawned since - are freed, so that a group a later
+ * reload puts here (or this one, added back: its declared actors are
+ * spawned again) starts with none of them.  Each keeps its generation, so
+ * the slot's next tenant gets a higher one and a ref to an old actor never
+ * reaches it.  Called once no worker of the group runs; a record another
+ * participant is writing (reserved by it) is left to it.
+ */
+static void forget_spawned(act_node_t *n, uint32_t gi)
+{
+	uint32_t part = gi + 1, freed = 0;
+	uint32_t hi = atomic_load_explicit(&act__shm_dyn(&n->shm, part)->hi, memory_order_acquire);
+
+	if (hi > act__shm_dyn_slots(&n->shm, part))
+		hi = act__shm_dyn_slots(&n->shm, part);
+	for (uint32_t s = 0; s < hi; s++) {
+		struct act__spawn_rec *r = act__shm_spawn_rec(&n->shm, part, s);
+		uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+		uint32_t st = ACT__SLOT_STATE(word);
+		if ((st & 0x7fu) == ACT__SLOT_FREE ||
+		    (ACT__SLOT_IS_RESERVED(st) && ACT__SLOT_RESERVER(st) != part))
+			continue;
+		/* Release: as when a worker frees a slot (dynamic.c): lookups
+		 * that see FREE no longer follow the record. */
+		atomic_store_explicit(&r->word, ACT__SLOT_WORD(ACT__SLOT_GEN(word), ACT__SLOT_FREE),
+		                      memory_order_release);
+		freed++;
+	}
+	/* The behaviours its worker published (act__dyn_known, after the
+	 * head in its area's first page): the next group here publishes its
+	 * own; until then a spawn into it is not checked against them. */
+	struct act__dyn_known *known = (struct act__dyn_known *)((char *)act__shm_dyn(&n->shm, part) +
+	                                                        sizeof(struct act__dyn_hdr));
+	atomic_store_explicit(&known->n, 0, memory_order_release);
+	if (freed)
+		act__info("group '%s' removed: the records of its %u spawned actors are freed",
+		          n->reg.groups[gi].name, freed);
 }
 
 /* ---- the loop ---------------------------------------------------------------------- */

@@ -81,7 +81,14 @@ struct act__gstate {
 	/* The highest inbound depth status has shown (control.c): the rings'
 	 * own marks lag their depth, so status keeps its own. */
 	uint64_t ring_hwm_seen;
+	/* A spare participant a reload gave a group (reload.c): shown in
+	 * status from then on; an unused spare is not. */
+	bool spare_used;
 };
+
+/* True if group gi is a spare participant no reload has used: status and
+ * metrics leave it out. */
+static inline bool act__node_group_unused_spare(const struct act_node *n, uint32_t gi);
 
 /* A ring's in-flight bookkeeping when a group's worker started, to tell a
  * record this worker started from one an earlier worker left unfinished. */
@@ -235,6 +242,11 @@ static inline struct act__ring *act__node_ring(const struct act_node *n, uint32_
 	if (from >= np || to >= np || !act__shm_ring_touched(&n->shm, from, to))
 		return NULL;
 	return n->rings[from * np + to];
+}
+
+static inline bool act__node_group_unused_spare(const struct act_node *n, uint32_t gi)
+{
+	return n->reg.groups[gi].spare && !n->gs[gi].spare_used;
 }
 
 /* Text name of group gi's state, as status shows it (group.c's table). */

@@ -81,6 +81,7 @@
 #include "modload.h"
 #include "node.h"
 #include "reload.h"
+#include "route.h"
 #include "sysdirs.h"
 
 #define STEP_TIMEOUT_NS (60000000000ull) /* a group's new worker must be READY by then */
@@ -90,6 +91,9 @@ struct tab_group {
 	_Atomic uint32_t export_req; /* the next STOP asks for a handoff */
 	_Atomic uint32_t gen;        /* 0: the zygote's code; else module/app below */
 	char module[PATH_MAX];
+	/* A spare participant's group, given by a reload ("" for the others:
+	 * their registry names them).  Written before gen is raised. */
+	char name[ACT_NAME_MAX + 1];
 };
 
 struct tab {
@@ -134,6 +138,7 @@ enum step {
 	STEP_RESTART = 0, /* new code or settings, on its rings */
 	STEP_REMOVE,      /* drain, Shutdown, stop, stay removed */
 	STEP_ADD,         /* a removed group starts again */
+	STEP_NEW,         /* a group the node did not have, in a spare participant */
 };
 
 /* ---- signatures ------------------------------------------------------------------- */
@@ -229,6 +234,7 @@ static bool layout_changed(const struct act__app *a, const struct act__app *b, c
 	     (a->curve.n_allow && memcmp(a->curve.allow, b->curve.allow,
 	                                 a->curve.n_allow * sizeof *a->curve.allow)),
 	     "$.curve changed");
+	DIFF(a->spare_groups != b->spare_groups, "$.spare_groups changed");
 	DIFF(a->n_peers != b->n_peers, "$.peers changed");
 	for (uint32_t i = 0; i < a->n_peers; i++)
 		DIFF(!same_str(a->peers[i].name, b->peers[i].name) ||
@@ -243,15 +249,16 @@ static bool layout_changed(const struct act__app *a, const struct act__app *b, c
 	}
 	for (uint32_t k = 0; k < b->n_groups; k++) {
 		int32_t i = app_group_index(a, b->groups[k].name);
-		DIFF(i < 0, "$.groups[%u] '%s' is new (adding a group the node did not start with: "
-		     "a reload adds back only removed groups, whose slots are in the region)", k,
-		     b->groups[k].name);
+		if (i < 0)
+			continue; /* new: a spare participant takes it (apply_checked()) */
 		DIFF(i < last, "$.groups[%u] '%s' is now after '%s' (reordering groups: a group's "
 		     "position is its participant index in the region)", k, b->groups[k].name,
 		     a->groups[last].name);
 		last = i;
 	}
 	for (uint32_t k = 0; k < b->n_groups; k++) {
+		if (app_group_index(a, b->groups[k].name) < 0)
+			continue;
 		const struct act__app_group *x = &a->groups[app_group_index(a, b->groups[k].name)];
 		const struct act__app_group *y = &b->groups[k];
 		uint32_t i = k;
@@ -431,7 +438,8 @@ static int copy_file(const char *from, const char *to)
 
 static void handoff_path(const struct act__reloader *r, uint32_t gi, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s/%s.handoff", r->dir, r->n->reg.groups[gi].name);
+	const char *name = r->tab->g[gi].name[0] ? r->tab->g[gi].name : r->n->reg.groups[gi].name;
+	snprintf(buf, cap, "%s/%s.handoff", r->dir, name);
 }
 
 /* ---- applying settings ------------------------------------------------------------------- */
@@ -497,6 +505,14 @@ static int worker_init(struct act__registry *reg, uint32_t self, void *arg)
 	 * after the names were written. */
 	if (!atomic_load_explicit(&r->tab->g[gi].gen, memory_order_acquire))
 		return 0;
+	if (r->tab->g[gi].name[0] && strcmp(reg->groups[gi].name, r->tab->g[gi].name)) {
+		/* A spare participant a reload gave this group: this process's
+		 * registry takes its name (the zygote's copy does not know it). */
+		char *name = strdup(r->tab->g[gi].name);
+		if (!name)
+			return ACT_EXIT_TEMPORARY;
+		reg->groups[gi].name = name;
+	}
 	if (act__app_load(r->tab->app, &app, err, sizeof err)) {
 		act__err("reload: cannot read the app file copy: %s", err);
 		return ACT_EXIT_TEMPORARY;
@@ -607,8 +623,25 @@ static void next_step(struct act__reloader *r)
 			return; /* tick() waits for REMOVED */
 		}
 		const struct act__app_group *ng = &r->next.groups[r->nmap[gi]];
-		set_group(&n->reg, gi, ng);
 		struct act__part *p = act__shm_part(&n->shm, gi + 1);
+		if (r->op[r->qi] == STEP_NEW) {
+			/* The spare participant takes the group's name: in our
+			 * registry, in its part header (what an adopting supervisor
+			 * compares with its app file), and in the table for the
+			 * workers, whose registries still call it a spare. */
+			char *name = strdup(ng->name);
+			if (!name) {
+				finish(r, false, "out of memory (done so far: %s)",
+				       r->n_done ? r->done : "none");
+				return;
+			}
+			free(n->reg.groups[gi].name);
+			n->reg.groups[gi].name = name;
+			snprintf(p->name, sizeof p->name, "%s", name);
+			snprintf(r->tab->g[gi].name, sizeof r->tab->g[gi].name, "%s", name);
+			g->spare_used = true;
+		}
+		set_group(&n->reg, gi, ng);
 		p->spin_us = ng->spin_us;
 		p->max_redeliveries = ng->max_redeliveries;
 		n->sup.g[gi].restart = ng->restart;
@@ -616,10 +649,23 @@ static void next_step(struct act__reloader *r)
 			update_table(r, gi, ng->module);
 		r->applied[gi] = r->next_sig[gi];
 		act__group_kill_spare(n, gi); /* it has the old code */
-		if (r->op[r->qi] == STEP_ADD) {
+		if (r->op[r->qi] == STEP_ADD || r->op[r->qi] == STEP_NEW) {
 			int err = act__node_add_group(n, gi);
+			/* A spare participant's group has no static actors: its
+			 * declared ones are spawned into it, named, permanent, so that
+			 * every group finds them by name (act_lookup) and its worker
+			 * re-creates them after a crash.  They wait in its rings for
+			 * its first start. */
+			for (uint32_t ai = 0; !err && n->reg.groups[gi].spare && ai < ng->n_actors; ai++) {
+				const struct act__app_actor *a = &ng->actors[ai];
+				act_ref ref;
+				err = act__node_spawn(n, ng->name, a->behaviour, a->name, a->args_json, &ref);
+				if (err)
+					act__err("reload: group '%s': cannot create its actor '%s': %s",
+					         ng->name, a->name, act_strerror(err));
+			}
 			if (err) {
-				finish(r, false, "cannot add group '%s' back: %s (done so far: %s)",
+				finish(r, false, "cannot add group '%s': %s (done so far: %s)",
 				       n->reg.groups[gi].name, act_strerror(err),
 				       r->n_done ? r->done : "none");
 				return;
@@ -654,8 +700,8 @@ static void next_step(struct act__reloader *r)
 		return;
 	}
 	uint32_t n_restarted = r->n_done - r->n_removed - r->n_added;
-	finish(r, true, "%u group%s restarted with new code or settings, %u removed, %u added "
-	       "back%s%s; state handed over by %u, not by %u", n_restarted,
+	finish(r, true, "%u group%s restarted with new code or settings, %u removed, %u added"
+	       "%s%s; state handed over by %u, not by %u", n_restarted,
 	       n_restarted == 1 ? "" : "s", r->n_removed, r->n_added, r->n_done ? ": " : "",
 	       r->n_done ? r->done : "", r->n_handoff_ok, r->n_handoff_failed);
 }
@@ -738,17 +784,17 @@ static void tick(struct act_node *n)
 				n->reload_gap_max_us = gap_us;
 			n->reload_gap_last_us = gap_us;
 		}
-		if (r->op[r->qi] == STEP_ADD)
-			act__info("reload: group '%s' is back (pid %d, %" PRIu64 " us to READY)", name,
+		if (r->op[r->qi] == STEP_ADD || r->op[r->qi] == STEP_NEW)
+			act__info("reload: group '%s' is up (pid %d, %" PRIu64 " us to READY)", name,
 			          (int)g->pid, gap_us);
 		else
 			act__info("reload: group '%s' runs its new code (pid %d -> %d, %" PRIu64 " us "
 			          "from STOP to READY)", name, (int)r->old_pid, (int)g->pid, gap_us);
 		size_t dl = strlen(r->done);
 		snprintf(r->done + dl, sizeof r->done - dl, "%s%s%s", r->n_done ? ", " : "",
-		         r->op[r->qi] == STEP_ADD ? "+" : "", name);
+		         r->op[r->qi] == STEP_ADD || r->op[r->qi] == STEP_NEW ? "+" : "", name);
 		r->n_done++;
-		if (r->op[r->qi] == STEP_ADD)
+		if (r->op[r->qi] == STEP_ADD || r->op[r->qi] == STEP_NEW)
 			r->n_added++;
 		r->stepping = false;
 		r->qi++;
@@ -889,13 +935,74 @@ static void apply_checked(struct act__reloader *r)
 	 * app file), for the new workers to load.  Boot group gi is group gi
 	 * of the node (the participant gi + 1). */
 	r->n_queue = 0;
-	uint32_t n_rm = 0, n_add = 0;
+	uint32_t n_rm = 0, n_add = 0, n_new = 0;
 	uint8_t want[ACT__APP_MAX_GROUPS];
-	for (uint32_t gi = 0; gi < r->boot->n_groups; gi++) {
-		int32_t ni = app_group_index(&r->next, r->boot->groups[gi].name);
-		bool removed = act__node_group_removed(n, gi);
-		r->nmap[gi] = ni;
+	bool placed[ACT__APP_MAX_GROUPS] = { false }; /* next's groups that have a participant */
+	uint32_t np = n->reg.n_groups < ACT__APP_MAX_GROUPS ? n->reg.n_groups : ACT__APP_MAX_GROUPS;
+	for (uint32_t gi = 0; gi < np; gi++)
 		want[gi] = 0xff;
+	/* A group of the file the node has no participant for goes into a
+	 * spare one: one never used, else one whose group was removed and is
+	 * not in the file either. */
+	for (uint32_t pass = 0; pass < 2; pass++)
+		for (uint32_t gi = 0; gi < np; gi++) {
+			const char *name = gi < r->boot->n_groups ? r->boot->groups[gi].name :
+			                   n->reg.groups[gi].spare && n->gs[gi].spare_used ?
+			                   n->reg.groups[gi].name : NULL;
+			int32_t ni = name ? app_group_index(&r->next, name) : -1;
+			if (pass == 0 && ni >= 0)
+				placed[ni] = true;
+			if (pass == 0 || !n->reg.groups[gi].spare || (ni >= 0 && name))
+				continue;
+			if (n->gs[gi].spare_used && !act__node_group_removed(n, gi))
+				continue; /* hosts a group that this reload removes: not free yet */
+			for (uint32_t k = 0; k < r->next.n_groups; k++) {
+				const struct act__app_group *g = &r->next.groups[k];
+				const struct act__group_def *gd = &n->reg.groups[gi];
+				uint32_t slots = g->max_spawned ? g->max_spawned : ACT__DYN_SLOTS_DEFAULT;
+				uint32_t spare_slots = gd->max_spawned ? gd->max_spawned :
+				                       ACT__DYN_SLOTS_DEFAULT;
+				if (placed[k])
+					continue;
+				if (g->pool_n || g->ring_bytes != gd->ring_bytes ||
+				    g->max_msg_bytes != gd->max_msg ||
+				    slots != spare_slots) {
+					rc = -EINVAL;
+					snprintf(err, sizeof err, "$.groups[%u] '%s' is new: a group a reload "
+					         "adds takes a spare participant, which has ring_bytes %u, "
+					         "max_msg_bytes %u, max_spawned %u and is no pool",
+					         k, g->name, gd->ring_bytes, gd->max_msg, spare_slots);
+					goto refuse;
+				}
+				placed[k] = true;
+				r->nmap[gi] = (int32_t)k;
+				want[gi] = STEP_NEW;
+				r->applied[gi] = 0; /* its module is copied below, whatever it is */
+				n_new++;
+				break;
+			}
+		}
+	for (uint32_t k = 0; k < r->next.n_groups; k++)
+		if (!placed[k]) {
+			uint32_t n_spare = 0;
+			for (uint32_t gi = 0; gi < np; gi++)
+				n_spare += n->reg.groups[gi].spare;
+			rc = -ENOSPC;
+			snprintf(err, sizeof err, "$.groups[%u] '%s' is new and no spare participant is "
+			         "free (the node started with %u, $.spare_groups): needs a node restart",
+			         k, r->next.groups[k].name, n_spare);
+			goto refuse;
+		}
+	for (uint32_t gi = 0; gi < np; gi++) {
+		const char *name = gi < r->boot->n_groups ? r->boot->groups[gi].name :
+		                   n->reg.groups[gi].spare && n->gs[gi].spare_used ?
+		                   n->reg.groups[gi].name : NULL;
+		int32_t ni = want[gi] == STEP_NEW ? r->nmap[gi] :
+		             name ? app_group_index(&r->next, name) : -1;
+		bool removed = act__node_group_removed(n, gi);
+		if (!name && want[gi] != STEP_NEW)
+			continue; /* an unused spare */
+		r->nmap[gi] = ni;
 		if (ni < 0) {
 			if (!removed) {
 				want[gi] = STEP_REMOVE;
@@ -910,7 +1017,7 @@ static void apply_checked(struct act__reloader *r)
 			goto refuse;
 		}
 		r->next_sig[gi] = group_sig(g, mods[gi] ^ fnv_str(0, g->module));
-		if (removed) {
+		if (removed && want[gi] != STEP_NEW) {
 			want[gi] = STEP_ADD;
 			n_add++;
 		}
@@ -933,9 +1040,9 @@ static void apply_checked(struct act__reloader *r)
 			want[gi] = STEP_RESTART;
 	}
 	/* Removals first, then additions, then restarts, each in start order. */
-	static const uint8_t order[3] = { STEP_REMOVE, STEP_ADD, STEP_RESTART };
-	for (int o = 0; o < 3; o++)
-		for (uint32_t gi = 0; gi < r->boot->n_groups; gi++)
+	static const uint8_t order[4] = { STEP_REMOVE, STEP_ADD, STEP_NEW, STEP_RESTART };
+	for (int o = 0; o < 4; o++)
+		for (uint32_t gi = 0; gi < np; gi++)
 			if (want[gi] == order[o]) {
 				r->op[r->n_queue] = order[o];
 				r->queue[r->n_queue++] = gi;
@@ -957,8 +1064,9 @@ static void apply_checked(struct act__reloader *r)
 		}
 	}
 	apply_policy(n, &r->next);
-	act__info("reload of %s: %u group%s to remove, %u to add back, %u to restart", r->app_path,
-	          n_rm, n_rm == 1 ? "" : "s", n_add, r->n_queue - n_rm - n_add);
+	act__info("reload of %s: %u group%s to remove, %u to add back, %u new, %u to restart",
+	          r->app_path, n_rm, n_rm == 1 ? "" : "s", n_add, n_new,
+	          r->n_queue - n_rm - n_add - n_new);
 	r->qi = 0;
 	r->n_done = r->n_handoff_ok = r->n_handoff_failed = 0;
 	r->n_removed = r->n_added = 0;

@@ -11,6 +11,8 @@
 
 #include <actors.h>
 
+#include "export.h"
+
 struct act_node;
 struct act__env;
 
@@ -45,7 +47,7 @@ void act__node_ring_group(struct act_node *n, uint32_t group);
 /* actorsctl spawn: behaviour into group (name, args may be NULL), no
  * parent.  0 and *out, or -ENOENT, -EINVAL, -EEXIST, -ENOSPC, ACT_EFULL,
  * -EOPNOTSUPP (a pool or a member of one). */
-int act__node_spawn(struct act_node *n, const char *group, const char *behaviour,
+ACT__SHARED int act__node_spawn(struct act_node *n, const char *group, const char *behaviour,
                     const char *name, const char *args_json, act_ref *out);
 /* actorsctl stop: stops the spawned actor `name`.  0, -ENOENT, -EPERM (a
  * declared actor), ACT_EFULL. */

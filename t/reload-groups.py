@@ -68,10 +68,12 @@ def log_text(node):
 
 with tap:
     full = {
+        "spare_groups": 2,
+        "max_restarts": 10,
         "groups": [
             {"name": "prod", "module": RELOADMOD, "ring_bytes": 65536, "max_msg_bytes": 1024,
              "actors": [actor("p0", "source", {"id": 0}), actor("p1", "source", {"id": 1}),
-                        actor("recorder", "recorder")]},
+                        actor("recorder", "recorder"), actor("c0", "caller")]},
             {"name": "cons", "module": RELOADMOD, "ring_bytes": 65536, "max_msg_bytes": 1024,
              "actors": [actor("sink", "sink")]},
         ],
@@ -120,12 +122,13 @@ with tap:
     # ---- refused: a new group, a failed check ------------------------------------------------
     refused0 = node.status()["reload"]["refused"]
     bad = copy.deepcopy(full)
-    bad["groups"].append({"name": "extra", "module": RELOADMOD,
-                          "actors": [actor("sink2", "sink")]})
+    for nm in ("x1", "x2", "x3"):
+        bad["groups"].append({"name": nm, "module": RELOADMOD, "actors": [actor(nm + "a", "tally")]})
     write(node, bad)
     rc, out, err = node.ctl("reload", timeout=120)
-    tap.ok(rc == 1 and "nothing changed" in err and "'extra' is new" in err,
-           "adding a group the node did not start with is refused (%r)" % err.strip())
+    tap.ok(rc == 1 and "nothing changed" in err and "'x3' is new and no spare participant is "
+           "free (the node started with 2" in err,
+           "cons back and three new groups, two spares: refused (%r)" % err.strip())
     bad = copy.deepcopy(full)
     bad["groups"][1]["actors"][0]["behaviour"] = "nosuch"
     write(node, bad)
@@ -140,7 +143,7 @@ with tap:
     write(node, full)
     rc, out, err = node.ctl("reload", timeout=120)
     tap.is_(rc, 0, "the full file again: reload answers 0 (%r)" % (out.strip() or err.strip()))
-    tap.ok("1 added back" in out and "+cons" in out, "it says cons was added (%r)" % out.strip())
+    tap.ok("1 added" in out and "+cons" in out, "it says cons was added (%r)" % out.strip())
     st = node.status()
     cons = node.group("cons", st)
     tap.ok(cons["state"] == "ready" and cons["pid"] and not cons["removed"],
@@ -182,6 +185,81 @@ with tap:
             "status counted every refusal the sources saw (%d) and actorsctl's send" % refused)
     tap.ok(refused > 0, "there were refusals")
 
+    # ---- a group the node did not start with: into a spare participant ------------------------
+    def call(name, group=None):
+        """c0 (group prod) looks name up and sends it a Ping; with group, waits
+        until that group handled it (c0's ring to it and actorsctl's are two
+        rings: no order between them)."""
+        h = node.group(group)["handled"] if group else 0
+        a = node.ask("c0", "Call", {"name": name})
+        assert a.get("ok"), a
+        if group and a["message"]["count"]:
+            wait_for(lambda: node.group(group)["handled"] > h, 10, "%s to get the Ping" % name)
+        return a["message"]
+
+    def ping(name):
+        a = node.ask(name, "Ping", {"count": 0})
+        return a["message"]["count"] if a.get("ok") else a
+
+    tap.is_(len(node.status()["groups"]), 2, "status: unused spare participants are not shown")
+    more = copy.deepcopy(full)
+    more["groups"].append({"name": "extra", "module": RELOADMOD,
+                           "actors": [actor("t9", "tally"), actor("t10", "tally")]})
+    write(node, more)
+    rc, out, err = node.ctl("reload", timeout=120)
+    tap.ok(rc == 0 and "1 added" in out and "+extra" in out,
+           "a reload adds group 'extra' (%r)" % (out.strip() or err.strip()))
+    st = node.status()
+    ex = node.group("extra", st)
+    tap.ok(ex["state"] == "ready" and ex["pid"], "status: extra is ready in its own worker")
+    tap.is_(call("t9", "extra"), {"count": 1, "refused": 0},
+            "an old group's actor finds extra's t9 by name (act_lookup) and sends to it")
+    tap.is_(ping("t9"), 2, "t9 handled that Ping and answers the next (Pong 2)")
+    tap.is_(ping("t10"), 1, "extra's second actor answers too")
+    old = ex
+    os.kill(old["pid"], signal.SIGKILL)
+    st = node.wait_group("extra", lambda g, s: g["pid"] and g["pid"] != old["pid"] and
+                         g["state"] == "ready", 30, "extra to restart after SIGKILL")
+    tap.is_(node.group("extra", st)["restarts"], 1, "SIGKILL of extra's worker: one restart")
+    tap.is_(call("t9", "extra"), {"count": 1, "refused": 0},
+            "t9 is reachable by name after the restart")
+    tap.is_(ping("t9"), 2, "and handled the Ping sent after the restart (state from init)")
+
+    # too many: one spare left, two new groups asked for
+    pids = node.pids()
+    bad = copy.deepcopy(more)
+    for nm in ("x1", "x2"):
+        bad["groups"].append({"name": nm, "module": RELOADMOD, "actors": [actor(nm + "a", "tally")]})
+    write(node, bad)
+    rc, out, err = node.ctl("reload", timeout=120)
+    tap.ok(rc == 1 and "nothing changed" in err and "'x2' is new and no spare participant is free"
+           in err, "two more groups than spares: refused (%r)" % err.strip())
+    tap.is_(node.pids(), pids, "nothing changed: same groups, same workers")
+
+    # remove it: its actors' names are gone, the slot is reused by another group
+    write(node, full)
+    rc, out, err = node.ctl("reload", timeout=120)
+    tap.ok(rc == 0 and "-extra" in out, "a reload removes extra (%r)" % out.strip())
+    tap.is_(node.group("extra")["state"], "removed", "status: extra is removed")
+    r = call("t9")
+    tap.ok(r["count"] == 0 and r["refused"] == -2,
+           "t9's name is gone: act_lookup fails with -ENOENT (%r)" % r)
+    other = copy.deepcopy(full)
+    other["groups"].append({"name": "other", "module": RELOADMOD,
+                            "actors": [actor("t11", "tally")]})
+    write(node, other)
+    rc, out, err = node.ctl("reload", timeout=120)
+    tap.ok(rc == 0 and "+other" in out, "another new group takes the freed spare (%r)"
+           % (out.strip() or err.strip()))
+    names = [g["name"] for g in node.status()["groups"]]
+    tap.is_(names, ["prod", "cons", "other", "~spare-2"] if "~spare-2" in names else
+            ["prod", "cons", "other"], "status: extra's participant is other's now")
+    tap.is_(call("t11", "other"), {"count": 1, "refused": 0}, "other's actor is reached by name")
+    tap.is_(ping("t11"), 2, "and answers")
+    write(node, full)
+    rc, out, err = node.ctl("reload", timeout=120)
+    tap.ok(rc == 0 and "-other" in out, "other removed again")
+
     # ---- node restart after a removal ---------------------------------------------------------
     # The file lists cons again: the new actorsd adopts the region and runs it.
     write(node, small)
@@ -207,5 +285,6 @@ with tap:
     code = node.wait_exit(30)
     log = log_text(node)
     tap.is_(code, 100, "SIGKILL of actorsd, the smaller file: the region is refused (exit 100)")
-    tap.ok("it has 2 groups, the app file 1; removed by a reload" in log and "'cons'" in log,
+    tap.ok("it has 4 groups, the app file 3; removed by a reload (list them in the app file "
+           "again to adopt the region): 'cons';" in log,
            "it says why: the region keeps the removed group's slot, and which group")

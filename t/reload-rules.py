@@ -106,7 +106,7 @@ with tap:
     refused(bad, "a ring size change", "ring_bytes changed: needs a node restart", 4)
     bad = copy.deepcopy(node.app)
     bad["groups"].append(group("c", [actor("pc", "pid")]))
-    refused(bad, "a new group", "'c' is new (adding a group the node did not start with", 5)
+    refused(bad, "a new group", "'c' is new and no spare participant is free", 5)
     bad = copy.deepcopy(node.app)
     del bad["groups"][0]
     bad["groups"][0]["module"] = "notamodule.so"

@@ -24,6 +24,8 @@
  *           one (t/reload-groups.py: what a removed group handled).
  *   recorder keeps the last Stats it was sent; GetStats answers it
  *           (imports = how many it got).
+ *   caller  Call{name}: act_lookup(name), then a Ping to it; answers
+ *           Sent{count = 1 if sent, refused = the error}.
  *   source  streams Seq{args.id, 0, 1, ...} to "sink" (backing off on a
  *           full ring, retrying a refusal ACT_ESTOPPED every ms: the
  *           sink's group was removed) until Halt, which it answers with
@@ -300,6 +302,32 @@ static const act_behaviour source_b = {
 	.handlers = source_h, .n_handlers = 4,
 };
 
+/* ---- caller ------------------------------------------------------------------------- */
+
+/* Call{name}: looks name up (act_lookup: static or spawned, any group)
+ * and sends it a Ping; answers Sent{count = 1 if sent, refused = the
+ * error code}.  t/reload-groups.py: an old group reaches a new one. */
+typedef struct { char name[32]; } call_t;
+ACT_MESSAGE_TYPE(call_type, call_t, "Call", ACT_FIELD(call_t, name, ACT_STR));
+
+static void caller_call(act_ctx *ctx, void *st, const void *m)
+{
+	const call_t *c = m;
+	ping_t p = { 0 };
+	act_ref to;
+	(void)st;
+	int err = act_lookup(ctx, c->name, &to);
+	if (!err)
+		err = act_send(ctx, to, &ping_type, &p);
+	sent_t r = { err ? 0 : 1, err };
+	act_reply(ctx, &sent_type, &r);
+}
+
+static const act_handler caller_h[] = { { &call_type, caller_call } };
+static const act_behaviour caller_b = {
+	.name = "caller", .state_size = 1, .handlers = caller_h, .n_handlers = 1,
+};
+
 static int bad_export(act_ctx *ctx, void *st, act_buf *out)
 {
 	(void)ctx, (void)st, (void)out;
@@ -337,6 +365,8 @@ ACT_MODULE_INIT(m)
 		err = act_module_add_behaviour(m, &tally_b);
 	if (!err)
 		err = act_module_add_behaviour(m, &recorder_b);
+	if (!err)
+		err = act_module_add_behaviour(m, &caller_b);
 	if (!err)
 		err = act_module_add_behaviour(m, &nohand_b);
 	if (!err)
