@@ -310,6 +310,16 @@ static void add_reload_status(cJSON *a, const struct act_node *n)
 	cJSON_AddNumberToObject(r, "handoffs_failed", (double)n->n_handoffs_failed);
 	cJSON_AddNumberToObject(r, "gap_last_us", (double)n->reload_gap_last_us);
 	cJSON_AddNumberToObject(r, "gap_max_us", (double)n->reload_gap_max_us);
+	/* Spare participants ("spare_groups") and how many a reload could
+	 * still give a new group: never used, or their group removed. */
+	uint32_t spares = 0, free_spares = 0;
+	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
+		spares += n->reg.groups[gi].spare;
+		free_spares += n->reg.groups[gi].spare && n->gs &&
+		               (!n->gs[gi].spare_used || act__node_group_removed(n, gi));
+	}
+	cJSON_AddNumberToObject(r, "spare_groups", spares);
+	cJSON_AddNumberToObject(r, "spare_groups_free", free_spares);
 }
 
 static cJSON *status_json(struct act_node *n)

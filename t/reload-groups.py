@@ -201,7 +201,10 @@ with tap:
         a = node.ask(name, "Ping", {"count": 0})
         return a["message"]["count"] if a.get("ok") else a
 
-    tap.is_(len(node.status()["groups"]), 2, "status: unused spare participants are not shown")
+    st = node.status()
+    tap.is_(len(st["groups"]), 2, "status: unused spare participants are not shown")
+    tap.is_((st["reload"]["spare_groups"], st["reload"]["spare_groups_free"]), (2, 2),
+            "status: 2 spare participants, both free")
     more = copy.deepcopy(full)
     more["groups"].append({"name": "extra", "module": RELOADMOD,
                            "actors": [actor("t9", "tally"), actor("t10", "tally")]})
@@ -212,6 +215,7 @@ with tap:
     st = node.status()
     ex = node.group("extra", st)
     tap.ok(ex["state"] == "ready" and ex["pid"], "status: extra is ready in its own worker")
+    tap.is_(st["reload"]["spare_groups_free"], 1, "status: one spare participant left")
     tap.is_(call("t9", "extra"), {"count": 1, "refused": 0},
             "an old group's actor finds extra's t9 by name (act_lookup) and sends to it")
     tap.is_(ping("t9"), 2, "t9 handled that Ping and answers the next (Pong 2)")
