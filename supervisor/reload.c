@@ -1039,6 +1039,19 @@ static void apply_checked(struct act__reloader *r)
 		if (!removed)
 			want[gi] = STEP_RESTART;
 	}
+	/* A pool's members are groups of their own in the node, after the
+	 * pool's place: the node's groups are no longer the file's one for
+	 * one, and removing or adding groups by position would touch the
+	 * wrong ones. */
+	bool pools = false;
+	for (uint32_t gi = 0; gi < r->boot->n_groups; gi++)
+		pools |= r->boot->groups[gi].pool_n != 0;
+	if (pools && (n_rm || n_add || n_new)) {
+		rc = -EINVAL;
+		snprintf(err, sizeof err, "the node has pools: removing or adding groups by a reload "
+		         "needs a node without them (restart the node)");
+		goto refuse;
+	}
 	/* Removals first, then additions, then restarts, each in start order. */
 	static const uint8_t order[4] = { STEP_REMOVE, STEP_ADD, STEP_NEW, STEP_RESTART };
 	for (int o = 0; o < 4; o++)
