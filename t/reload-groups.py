@@ -229,6 +229,19 @@ with tap:
             "t9 is reachable by name after the restart")
     tap.is_(ping("t9"), 2, "and handled the Ping sent after the restart (state from init)")
 
+    # new settings for it: a restart on its rings, its actors still found by name
+    before = node.group("extra")["pid"]
+    more["groups"][2]["heartbeat_ms"] = 200
+    write(node, more)
+    rc, out, err = node.ctl("reload", timeout=120)
+    tap.ok(rc == 0 and "1 group restarted" in out and "extra" in out,
+           "a settings change restarts the added group with them (%r)" % out.strip())
+    st = node.status()
+    tap.ok(node.group("extra", st)["pid"] != before and
+           node.group("extra", st)["state"] == "ready", "extra runs in a new worker")
+    tap.is_(call("t9", "extra"), {"count": 1, "refused": 0},
+            "t9 is found by name after the reload restart")
+
     # too many: one spare left, two new groups asked for
     pids = node.pids()
     bad = copy.deepcopy(more)
