@@ -21,14 +21,23 @@
  *    actors' Shutdown and stops, and nothing restarts it.  Its participant
  *    keeps its place in the region, so a later reload whose file lists it
  *    again adds it back (act__node_add_group()), with new code or settings
- *    if they changed.  Groups are matched by name.  Removals go first,
- *    then additions (each waits for the group's READY), then restarts;
- *  - everything else that shapes the shared region or the network side (a
- *    group the node did not start with, the order of the groups, static
- *    actors, ring sizes, max_msg_bytes, max_spawned, pools, remote, node,
- *    state_dir, control_socket, endpoints, peers, limits, curve) needs a
- *    node restart: such a reload is refused as a whole, naming the first
- *    difference, and changes nothing.
+ *    if they changed.  Groups are matched by name;
+ *  - a group the node does not have goes into a spare participant (the
+ *    app file's spare_groups: registry groups "~spare-N" with no actors,
+ *    removed from the start, that status does not show): the participant
+ *    takes the group's name (our registry, its part header, and the table
+ *    below, from which its forked worker renames its own registry copy),
+ *    and the group's declared actors are spawned into it, named and
+ *    permanent, so every group finds them by name.  Removing it frees
+ *    their records (group.c), and the participant can take another group.
+ *    Removals go first, then groups added back, then new groups (each
+ *    waits for its READY), then restarts;
+ *  - everything else that shapes the shared region or the network side
+ *    (more new groups than free spares, the order of the groups, static
+ *    actors, ring sizes, max_msg_bytes, max_spawned, pools, spare_groups,
+ *    remote, node, state_dir, control_socket, endpoints, peers, limits,
+ *    curve) needs a node restart: such a reload is refused as a whole,
+ *    naming the first difference, and changes nothing.
  *
  * New code in a worker: every worker is a fork of the zygote, which loaded
  * the modules at startup and keeps them.  A changed module is copied to
@@ -48,7 +57,7 @@
  * A reload is a small state machine driven by the loop (tick(), every
  * pass): checking (actorsd --check runs as a separate process, its output
  * watched through the loop, so the node keeps serving) -> stepping through
- * the groups to restart -> idle.  The waiting actorsctl gets its answer
+ * the groups to remove, add and restart (enum step) -> idle.  The waiting actorsctl gets its answer
  * at the end.
  */
 #include "config.h"
@@ -964,6 +973,15 @@ static void apply_checked(struct act__reloader *r)
 				                       ACT__DYN_SLOTS_DEFAULT;
 				if (placed[k])
 					continue;
+				bool taken = false;
+				for (uint32_t j = 0; j < n->reg.n_groups && !taken; j++)
+					taken = !strcmp(n->reg.groups[j].name, g->name);
+				if (taken) {
+					rc = -EEXIST;
+					snprintf(err, sizeof err, "$.groups[%u] '%s' is new, but that is the "
+					         "name of a spare participant", k, g->name);
+					goto refuse;
+				}
 				if (g->pool_n || g->ring_bytes != gd->ring_bytes ||
 				    g->max_msg_bytes != gd->max_msg ||
 				    slots != spare_slots) {
