@@ -264,12 +264,11 @@ static act_node_t *node_from_app(const struct act__app *app, int *err)
 		}
 	}
 	/* Spare participants for groups a reload adds (reload.c): after the
-	 * groups, so no group's index moves; named so no group can be. */
+	 * groups, so no group's index moves; '~' is not allowed in an app
+	 * file's names, so no group is called like one. */
 	for (uint32_t k = 0; k < app->spare_groups; k++) {
 		char name[ACT_NAME_MAX + 1];
-		int len = snprintf(name, sizeof name, "~spare-%u", k + 1);
-		while (act__reg_group(&n->reg, name) && len < ACT_NAME_MAX)
-			name[len++] = '~', name[len] = '\0';
+		snprintf(name, sizeof name, "~spare-%u", k + 1);
 		if ((*err = act__reg_add_group(&n->reg, name)))
 			goto fail;
 		act__reg_group(&n->reg, name)->spare = true;

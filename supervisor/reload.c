@@ -973,15 +973,6 @@ static void apply_checked(struct act__reloader *r)
 				                       ACT__DYN_SLOTS_DEFAULT;
 				if (placed[k])
 					continue;
-				bool taken = false;
-				for (uint32_t j = 0; j < n->reg.n_groups && !taken; j++)
-					taken = !strcmp(n->reg.groups[j].name, g->name);
-				if (taken) {
-					rc = -EEXIST;
-					snprintf(err, sizeof err, "$.groups[%u] '%s' is new, but that is the "
-					         "name of a spare participant", k, g->name);
-					goto refuse;
-				}
 				if (g->pool_n || g->ring_bytes != gd->ring_bytes ||
 				    g->max_msg_bytes != gd->max_msg ||
 				    slots != spare_slots) {

@@ -252,6 +252,13 @@ with tap:
     tap.ok(rc == 1 and "nothing changed" in err and "'x2' is new and no spare participant is free"
            in err, "two more groups than spares: refused (%r)" % err.strip())
     tap.is_(node.pids(), pids, "nothing changed: same groups, same workers")
+    bad = copy.deepcopy(more)
+    bad["groups"].append({"name": "~spare-2", "module": RELOADMOD,
+                          "actors": [actor("y1", "tally")]})
+    write(node, bad)
+    rc, out, err = node.ctl("reload", timeout=120)
+    tap.ok(rc == 1 and "nothing changed" in err and "bad character '~'" in err,
+           "a new group named like a spare: refused, '~' is no group name's (%r)" % err.strip())
 
     # remove it: its actors' names are gone, the slot is reused by another group
     write(node, full)
