@@ -28,6 +28,7 @@ sink sends from its Shutdown handler.  Then:
     the group count), and with the full file adopts it and runs cons.
 """
 import copy
+import errno
 import json
 import os
 import signal
@@ -261,6 +262,8 @@ with tap:
            "a new group named like a spare: refused, '~' is no group name's (%r)" % err.strip())
 
     # remove it: its actors' names are gone, the slot is reused by another group
+    a = node.ask("c0", "Keep", {"name": "t9"})
+    tap.is_(a["message"], {"count": 1, "refused": 0}, "c0 keeps a ref to t9")
     write(node, full)
     rc, out, err = node.ctl("reload", timeout=120)
     tap.ok(rc == 0 and "-extra" in out, "a reload removes extra (%r)" % out.strip())
@@ -268,6 +271,9 @@ with tap:
     r = call("t9")
     tap.ok(r["count"] == 0 and r["refused"] == -2,
            "t9's name is gone: act_lookup fails with -ENOENT (%r)" % r)
+    r = node.ask("c0", "Poke", {})["message"]
+    tap.ok(r["count"] == 0 and r["refused"] == -errno.ESHUTDOWN,
+           "a send on the kept ref fails at the call with ACT_ESTOPPED (%r)" % r)
     other = copy.deepcopy(full)
     other["groups"].append({"name": "other", "module": RELOADMOD,
                             "actors": [actor("t11", "tally")]})
@@ -280,6 +286,13 @@ with tap:
             ["prod", "cons", "other"], "status: extra's participant is other's now")
     tap.is_(call("t11", "other"), {"count": 1, "refused": 0}, "other's actor is reached by name")
     tap.is_(ping("t11"), 2, "and answers")
+    # the ref c0 kept names t9's slot with t9's generation: it never reaches t11
+    dl = node.group("other")["dead_letters"]
+    r = node.ask("c0", "Poke", {})["message"]
+    if r["count"]:
+        wait_for(lambda: node.group("other")["dead_letters"] > dl, 10, "the stale Ping's fate")
+    tap.is_(ping("t11"), 3, "a send on t9's old ref did not reach the participant's new tenant "
+            "(%r: refused at the call, or a dead letter of the receiver)" % r)
     write(node, full)
     rc, out, err = node.ctl("reload", timeout=120)
     tap.ok(rc == 0 and "-other" in out, "other removed again")

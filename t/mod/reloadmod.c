@@ -25,7 +25,8 @@
  *   recorder keeps the last Stats it was sent; GetStats answers it
  *           (imports = how many it got).
  *   caller  Call{name}: act_lookup(name), then a Ping to it; answers
- *           Sent{count = 1 if sent, refused = the error}.
+ *           Sent{count = 1 if sent, refused = the error}.  Keep{name}
+ *           keeps a looked-up ref, Poke pings it.
  *   source  streams Seq{args.id, 0, 1, ...} to "sink" (backing off on a
  *           full ring, retrying a refusal ACT_ESTOPPED every ms: the
  *           sink's group was removed) until Halt, which it answers with
@@ -323,9 +324,37 @@ static void caller_call(act_ctx *ctx, void *st, const void *m)
 	act_reply(ctx, &sent_type, &r);
 }
 
-static const act_handler caller_h[] = { { &call_type, caller_call } };
+/* Keep{name}: looks name up and keeps the ref (Sent{count = 1 if found,
+ * refused = the error}); Poke: a Ping to the kept ref, answered as Call.
+ * t/reload-groups.py: a ref kept across a group's removal and the reuse
+ * of its participant. */
+typedef struct { char name[32]; } keep_t;
+typedef struct { int32_t unused; } poke_t;
+ACT_MESSAGE_TYPE(keep_type, keep_t, "Keep", ACT_FIELD(keep_t, name, ACT_STR));
+ACT_MESSAGE_TYPE_EMPTY(poke_type, poke_t, "Poke");
+
+static void caller_keep(act_ctx *ctx, void *st, const void *m)
+{
+	const keep_t *k = m;
+	int err = act_lookup(ctx, k->name, (act_ref *)st);
+	sent_t r = { err ? 0 : 1, err };
+	act_reply(ctx, &sent_type, &r);
+}
+
+static void caller_poke(act_ctx *ctx, void *st, const void *m)
+{
+	ping_t p = { 0 };
+	(void)m;
+	int err = act_send(ctx, *(act_ref *)st, &ping_type, &p);
+	sent_t r = { err ? 0 : 1, err };
+	act_reply(ctx, &sent_type, &r);
+}
+
+static const act_handler caller_h[] = {
+	{ &call_type, caller_call }, { &keep_type, caller_keep }, { &poke_type, caller_poke },
+};
 static const act_behaviour caller_b = {
-	.name = "caller", .state_size = 1, .handlers = caller_h, .n_handlers = 1,
+	.name = "caller", .state_size = sizeof(act_ref), .handlers = caller_h, .n_handlers = 3,
 };
 
 static int bad_export(act_ctx *ctx, void *st, act_buf *out)
