@@ -222,12 +222,24 @@ struct act__part {
 	 * mark the ready bitmap and the consumer reads only marked rings.
 	 */
 	uint32_t scan_all;
-	uint32_t reserved0;
+	/*
+	 * 1 while a reload has removed this group (supervisor/reload.c): the
+	 * only field of this line that changes after creation, written by the
+	 * supervisor alone (release), rarely.  Every sender reads it (acquire)
+	 * before it reserves room in a ring into this participant and refuses
+	 * with ACT_ESTOPPED instead (act__part_removed()), so that nothing is
+	 * queued for a group nobody will run.  What was reserved0: a region
+	 * of an older build reads 0, "not removed".
+	 */
+	_Atomic uint32_t removed;
 
 	/* wake line: the consumer's sleep flag and the producers' ready bitmap */
 	alignas(ACT__CACHELINE) _Atomic uint32_t sleeping;
 	_Atomic uint64_t ready[ACT__READY_WORDS];
 	_Atomic uint64_t n_wakeups;         /* eventfd writes by producers */
+	/* Sends refused because the group was removed (any sender, atomic
+	 * add, on the refusal path only); in this line's padding. */
+	_Atomic uint64_t n_refused_removed;
 
 	/* liveness, written by the worker */
 	alignas(ACT__CACHELINE) _Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC */
@@ -255,6 +267,15 @@ struct act__part {
 	_Atomic uint64_t n_notifies;        /* doorbells rung by this worker as a producer */
 	_Atomic uint64_t n_yields;          /* sched_yield() calls while spinning idle */
 };
+
+/* True if a reload removed participant p (act__part.removed).  Acquire:
+ * pairs with the supervisor's release store when it removes or adds the
+ * group back, so a sender that sees 0 after an add sees the group's
+ * constants of that add too. */
+static inline int act__part_removed(const struct act__part *p)
+{
+	return atomic_load_explicit(&p->removed, memory_order_acquire) != 0;
+}
 
 /*
  * One ring.  Positions are monotonically increasing byte counts; the byte

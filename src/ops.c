@@ -35,6 +35,14 @@ static inline struct act__env *out_reserve(struct worker *w, uint32_t g, uint32_
 {
 	if (__builtin_expect(w->tk != NULL, 0))
 		return act__tk_reserve(w->tk, len, err);
+	/* A group a reload removed is refused at the call (a line every
+	 * sender reads and the supervisor writes only at a reload): nothing
+	 * waits in a ring that no worker will read. */
+	if (__builtin_expect(g != ACT__SUPERVISOR && act__part_removed(w->parts[g]), 0)) {
+		atomic_fetch_add_explicit(&w->parts[g]->n_refused_removed, 1, memory_order_relaxed);
+		*err = ACT_ESTOPPED;
+		return NULL;
+	}
 	return act__ring_reserve(&w->out[g], len, err);
 }
 

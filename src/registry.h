@@ -53,6 +53,9 @@ struct act__group_def {
 	char *pool_name;        /* expanded: the pool's name */
 	uint32_t pool_first;    /* expanded: participant of member 0; 0 = no pool */
 	uint32_t pool_member;   /* expanded: this member's number, 0..pool_n-1 */
+	/* A spare participant (actorsd's "spare_groups"): no actors, never
+	 * started until a reload gives it a group (and its name). */
+	bool spare;
 };
 
 /* One slot of the registry's descriptor-to-id table (act__reg_type_id()). */

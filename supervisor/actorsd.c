@@ -263,6 +263,16 @@ static act_node_t *node_from_app(const struct act__app *app, int *err)
 			n->reg.actors[n->reg.n_actors - 1].remote = a->remote;
 		}
 	}
+	/* Spare participants for groups a reload adds (reload.c): after the
+	 * groups, so no group's index moves; '~' is not allowed in an app
+	 * file's names, so no group is called like one. */
+	for (uint32_t k = 0; k < app->spare_groups; k++) {
+		char name[ACT_NAME_MAX + 1];
+		snprintf(name, sizeof name, "~spare-%u", k + 1);
+		if ((*err = act__reg_add_group(&n->reg, name)))
+			goto fail;
+		act__reg_group(&n->reg, name)->spare = true;
+	}
 	for (uint32_t i = 0; i < app->n_topics; i++)
 		if ((*err = act_node_set_topic_remote(n, app->topics[i].name, app->topics[i].remote)))
 			goto fail;

@@ -1368,11 +1368,11 @@ static int parse_limits(struct pctx *c, const cJSON *obj)
 static const char *const top_keys[] = {
 	"node", "state_dir", "endpoint", "advertise", "control_socket", "strategy",
 	"max_restarts", "period_ms", "backoff", "peers", "limits", "curve", "groups",
-	"module_timeout_ms", "metrics_endpoint", "runtime_dir", "topics", NULL
+	"module_timeout_ms", "metrics_endpoint", "runtime_dir", "topics", "spare_groups", NULL
 };
 enum { T_NODE, T_STATE_DIR, T_ENDPOINT, T_ADVERTISE, T_CONTROL, T_STRATEGY,
        T_MAX_RESTARTS, T_PERIOD, T_BACKOFF, T_PEERS, T_LIMITS, T_CURVE, T_GROUPS,
-       T_MODULE_TIMEOUT, T_METRICS, T_RUNTIME_DIR, T_TOPICS };
+       T_MODULE_TIMEOUT, T_METRICS, T_RUNTIME_DIR, T_TOPICS, T_SPARE_GROUPS };
 
 /* Checks that need the whole file: references between top-level keys. */
 static int cross_checks(struct pctx *c, unsigned seen)
@@ -1381,6 +1381,17 @@ static int cross_checks(struct pctx *c, unsigned seen)
 	size_t mark;
 	int rc = 0;
 
+	uint32_t total = app->spare_groups;
+	for (uint32_t g = 0; g < app->n_groups; g++)
+		total += app->groups[g].pool_n ? app->groups[g].pool_n : 1;
+	if (total > ACT__APP_MAX_GROUPS) {
+		mark = path_key(c, "spare_groups");
+		rc = fail(c, "%u spare groups and %u groups (pools counted as their members) are "
+		          "more than %u", app->spare_groups, total - app->spare_groups,
+		          ACT__APP_MAX_GROUPS);
+		path_pop(c, mark);
+		return rc;
+	}
 	if (!app->endpoint) {
 		if (seen & (1u << T_ADVERTISE)) {
 			mark = path_key(c, "advertise");
@@ -1497,6 +1508,9 @@ static int parse_top(struct pctx *c, const cJSON *root)
 		case T_MODULE_TIMEOUT:
 			rc = get_u32(c, it, 1, ACT__APP_MAX_MODULE_TIMEOUT_MS, &app->module_timeout_ms);
 			break;
+		case T_SPARE_GROUPS:
+			rc = get_u32(c, it, 0, ACT__APP_MAX_GROUPS - 1, &app->spare_groups);
+			break;
 		case T_BACKOFF:
 			rc = parse_backoff(c, it);
 			break;
@@ -1557,6 +1571,7 @@ static void app_defaults(struct act__app *app)
 	app->max_restarts = 1;
 	app->period_ms = 5000;
 	app->module_timeout_ms = ACT__APP_MODULE_TIMEOUT_MS;
+	app->spare_groups = ACT__APP_SPARE_GROUPS;
 	app->backoff = (struct act__app_backoff){ 10, 2.0, 10000, 10000 };
 	app->limits = (struct act__app_limits){ 1048576, 32, 65536, 256 };
 }

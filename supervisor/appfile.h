@@ -93,6 +93,7 @@
 
 #define ACT__APP_MAX_FILE_BYTES (16u * 1024u * 1024u)
 #define ACT__APP_MAX_GROUPS     255u
+#define ACT__APP_SPARE_GROUPS   0u   /* default "spare_groups" */
 #define ACT__APP_NAME_MAX       ((unsigned)ACT_NAME_MAX) /* node, group, peer and actor names */
 #define ACT__APP_Z85_KEY_LEN    40u   /* a CURVE public key in Z85 */
 #define ACT__APP_MODULE_TIMEOUT_MS     10000u
@@ -178,6 +179,9 @@ struct act__app {
 	uint32_t max_restarts;
 	uint32_t period_ms;
 	uint32_t module_timeout_ms; /* loading all modules, at startup and --check */
+	/* "spare_groups": participants the region gets beyond the groups, for
+	 * groups a reload adds (reload.c); default ACT__APP_SPARE_GROUPS. */
+	uint32_t spare_groups;
 	bool has_backoff;      /* "backoff" was given; values are filled either way */
 	struct act__app_backoff backoff;
 	struct act__app_limits limits;

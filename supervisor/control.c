@@ -310,6 +310,16 @@ static void add_reload_status(cJSON *a, const struct act_node *n)
 	cJSON_AddNumberToObject(r, "handoffs_failed", (double)n->n_handoffs_failed);
 	cJSON_AddNumberToObject(r, "gap_last_us", (double)n->reload_gap_last_us);
 	cJSON_AddNumberToObject(r, "gap_max_us", (double)n->reload_gap_max_us);
+	/* Spare participants ("spare_groups") and how many a reload could
+	 * still give a new group: never used, or their group removed. */
+	uint32_t spares = 0, free_spares = 0;
+	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
+		spares += n->reg.groups[gi].spare;
+		free_spares += n->reg.groups[gi].spare && n->gs &&
+		               (!n->gs[gi].spare_used || act__node_group_removed(n, gi));
+	}
+	cJSON_AddNumberToObject(r, "spare_groups", spares);
+	cJSON_AddNumberToObject(r, "spare_groups_free", free_spares);
 }
 
 static cJSON *status_json(struct act_node *n)
@@ -342,6 +352,10 @@ static cJSON *status_json(struct act_node *n)
 		uint64_t depth = 0, hwm = 0, refused = 0;
 		const char *st = act__node_group_state(n, gi);
 
+		if (act__node_group_unused_spare(n, gi)) {
+			cJSON_Delete(o);
+			continue;
+		}
 		for (uint32_t s = 0; s < n->reg.n_groups + 1; s++) {
 			struct act__ring *r = act__node_ring(n, s, gi + 1);
 			if (!r)
@@ -392,6 +406,12 @@ static cJSON *status_json(struct act_node *n)
 		dl_groups += atomic_load(&p->n_dead_letters);
 		cJSON_AddNumberToObject(o, "dead_letters", (double)atomic_load(&p->n_dead_letters));
 		cJSON_AddBoolToObject(o, "failed", g->state == ACT__G_FAILED);
+		/* A reload removed it (state "removed" once it stopped); sends to
+		 * its actors are refused with ACT_ESTOPPED, counted here. */
+		cJSON_AddBoolToObject(o, "removed", act__node_group_removed(n, gi));
+		cJSON_AddNumberToObject(o, "refused_removed",
+		                        (double)atomic_load_explicit(&p->n_refused_removed,
+		                                                     memory_order_relaxed));
 		if (g->spare_pid > 0)
 			cJSON_AddNumberToObject(o, "standby_pid", g->spare_pid);
 		else
@@ -872,6 +892,9 @@ static void process(struct act__ctl *ctl, struct act__ctl_conn *c)
 		const struct act__group_def *pool = g && gi < 0 ? act__pool_find(&n->reg, g) : NULL;
 		if (gi < 0 && !pool) {
 			answer_error(c, "not_found", "no such group '%s'", g ? g : "");
+		} else if (!pool && act__node_group_removed(n, (uint32_t)gi)) {
+			answer_error(c, "removed", "cannot restart '%s': a reload removed it (a reload "
+			             "whose app file lists it adds it back)", g);
 		} else {
 			/* A pool restarts member by member (poolsup.c). */
 			int err = pool ? act__node_restart_pool(n, (uint32_t)(pool - n->reg.groups), c) :

@@ -58,25 +58,30 @@ static const struct {
 	bool problem;
 	uint32_t to;
 } states[ACT__G_N_STATES] = {
-	[ACT__G_DOWN]        = { "down", ACT__PS_DOWN, false, B(QUEUED) | B(BACKOFF) },
+	[ACT__G_DOWN]        = { "down", ACT__PS_DOWN, false, B(QUEUED) | B(BACKOFF) | B(REMOVED) },
 	[ACT__G_QUEUED]      = { "starting", ACT__PS_DOWN, false,
-	                         B(STARTING) | B(BACKOFF) | B(DOWN) | B(DEAD) },
+	                         B(STARTING) | B(BACKOFF) | B(DOWN) | B(DEAD) | B(REMOVED) },
 	[ACT__G_BACKOFF]     = { "backoff", ACT__PS_BACKOFF, true,
-	                         B(QUEUED) | B(STARTING) | B(DOWN) | B(DEAD) },
+	                         B(QUEUED) | B(STARTING) | B(DOWN) | B(DEAD) | B(REMOVED) },
 	[ACT__G_STARTING]    = { "starting", ACT__PS_STARTING, false,
 	                         B(READY) | STOP_STATES | B(HUNG) | B(DEAD) },
 	[ACT__G_READY]       = { "ready", ACT__PS_READY, false, STOP_STATES | B(HUNG) | B(DEAD) },
 	[ACT__G_STOPPING]    = { "stopping", ACT__PS_STOPPING, false,
-	                         B(TERMINATING) | B(DEAD) | B(DONE) | B(QUEUED) | B(BACKOFF) },
+	                         B(TERMINATING) | B(DEAD) | B(DONE) | B(QUEUED) | B(BACKOFF) |
+	                         B(REMOVED) },
 	[ACT__G_TERMINATING] = { "stopping", ACT__PS_STOPPING, false,
-	                         B(KILLING) | B(DEAD) | B(DONE) | B(QUEUED) | B(BACKOFF) },
+	                         B(KILLING) | B(DEAD) | B(DONE) | B(QUEUED) | B(BACKOFF) |
+	                         B(REMOVED) },
 	[ACT__G_KILLING]     = { "stopping", ACT__PS_STOPPING, false,
-	                         B(DEAD) | B(DONE) | B(QUEUED) | B(BACKOFF) },
+	                         B(DEAD) | B(DONE) | B(QUEUED) | B(BACKOFF) | B(REMOVED) },
 	[ACT__G_HUNG]        = { "hung", ACT__PS_READY,  false, STOP_STATES | B(DEAD) },
 	[ACT__G_DEAD]        = { "dead", ACT__PS_DEAD, true,
-	                         B(QUEUED) | B(BACKOFF) | B(STARTING) | B(DONE) | B(FAILED) },
-	[ACT__G_DONE]        = { "done", ACT__PS_DEAD, false, B(QUEUED) | B(BACKOFF) },
-	[ACT__G_FAILED]      = { "failed", ACT__PS_DEAD, true, B(QUEUED) | B(BACKOFF) },
+	                         B(QUEUED) | B(BACKOFF) | B(STARTING) | B(DONE) | B(FAILED) |
+	                         B(REMOVED) },
+	[ACT__G_DONE]        = { "done", ACT__PS_DEAD, false, B(QUEUED) | B(BACKOFF) | B(REMOVED) },
+	[ACT__G_FAILED]      = { "failed", ACT__PS_DEAD, true, B(QUEUED) | B(BACKOFF) | B(REMOVED) },
+	/* Removed by a reload (its part says so too, act__part.removed). */
+	[ACT__G_REMOVED]     = { "removed", ACT__PS_DOWN, false, B(QUEUED) },
 };
 
 static bool stopping_state(enum act__gphase s) { return ((1u << s) & STOP_STATES) != 0; }
@@ -561,6 +566,8 @@ int act__node_restart_group(struct act_node *n, uint32_t gi, struct act__ctl_con
 		return ACT_ESTOPPED;
 	if (n->gs[gi].waiter)
 		return -EBUSY;
+	if (act__node_group_removed(n, gi))
+		return ACT_ESTOPPED; /* only a reload adds it back */
 	act__sup_manual_restart(&n->sup, gi, &plan);
 	if (plan.action != ACT__SUP_RESTART)
 		return -EINVAL;
@@ -570,6 +577,65 @@ int act__node_restart_group(struct act_node *n, uint32_t gi, struct act__ctl_con
 	act__group_enqueue(n, gi, 0);
 	n->gs[gi].waiter = waiter;
 	return 0;
+}
+
+static void forget_spawned(act_node_t *n, uint32_t gi);
+
+bool act__node_group_removed(const struct act_node *n, uint32_t gi)
+{
+	return gi < n->reg.n_groups && act__part_removed(act__shm_part(&n->shm, gi + 1));
+}
+
+void act__node_remove_group(struct act_node *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
+
+	/* Release: pairs with the senders' acquire load (act__part_removed());
+	 * from here on no sender reserves room in a ring into this group, so
+	 * what the worker drains below is all there will be.  (A sender that
+	 * read 0 just before may still commit one record after the drain:
+	 * see act__node_group_leftover().) */
+	atomic_store_explicit(&p->removed, 1, memory_order_release);
+	act__sup_set_removed(&n->sup, gi, true);
+	act__group_kill_spare(n, gi);
+	dequeue(n, gi);
+	g->not_before_ns = 0;
+	if (act__group_alive(g)) {
+		request_stop(n, gi);
+		g->next = ACT__G_REMOVED;
+	} else {
+		act__group_set_state(n, gi, ACT__G_REMOVED);
+		if (n->reg.groups[gi].spare)
+			forget_spawned(n, gi);
+	}
+	if (g->waiter) {
+		act__ctl_group_ready(n->ctl, g->waiter, false, "the group was removed by a reload");
+		g->waiter = NULL;
+	}
+	act__info("group '%s' removed by a reload%s", n->reg.groups[gi].name,
+	          act__group_alive(g) ? ": it handles what is queued for it, then stops" : "");
+}
+
+int act__node_add_group(struct act_node *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
+
+	if (g->state != ACT__G_REMOVED)
+		return -EBUSY;
+	act__sup_set_removed(&n->sup, gi, false);
+	/* Release: pairs with the senders' acquire load; the rings into the
+	 * group are read again by the worker queued below. */
+	atomic_store_explicit(&p->removed, 0, memory_order_release);
+	act__group_enqueue(n, gi, 0);
+	act__info("group '%s' added back by a reload", n->reg.groups[gi].name);
+	return 0;
+}
+
+uint64_t act__node_group_leftover(const struct act_node *n, uint32_t gi)
+{
+	return work_waiting(n, gi);
 }
 
 void act__node_stop(struct act_node *n, int code, const char *why)
@@ -699,6 +765,11 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 
 	if (was_stopped) {
 		act__info("group '%s' (pid %d) stopped: %s", gd->name, (int)pid, g->last_death);
+		if (g->state == ACT__G_REMOVED) {
+			down_for_lost_group(n, gi); /* removed by a reload: not running again */
+			if (gd->spare)
+				forget_spawned(n, gi);
+		}
 		if (g->waiter && !act__node_group_pending(n, gi)) {
 			act__ctl_group_ready(n->ctl, g->waiter, false, "the group stopped");
 			g->waiter = NULL;
@@ -857,7 +928,7 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
 			snprintf(d.reason, sizeof d.reason, "%s", reason);
 			int err;
 			uint32_t len = (uint32_t)(sizeof(struct act__env) + sizeof d);
-			struct act__env *e = act__ring_reserve(&n->out[wg], len, &err);
+			struct act__env *e = act__node_out_reserve(n, wg, len, &err);
 			if (!e) {
 				lost++;
 				continue;
@@ -883,6 +954,47 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
 	}
 }
 
+/*
+ * The group of spare participant gi was removed (reload.c): the records
+ * of its spawned actors - the ones its app file declared, spawned when it
+ * was added, and any it spawned since - are freed, so that a group a later
+ * reload puts here (or this one, added back: its declared actors are
+ * spawned again) starts with none of them.  Each keeps its generation, so
+ * the slot's next tenant gets a higher one and a ref to an old actor never
+ * reaches it.  Called once no worker of the group runs; a record another
+ * participant is writing (reserved by it) is left to it.
+ */
+static void forget_spawned(act_node_t *n, uint32_t gi)
+{
+	uint32_t part = gi + 1, freed = 0;
+	uint32_t hi = atomic_load_explicit(&act__shm_dyn(&n->shm, part)->hi, memory_order_acquire);
+
+	if (hi > act__shm_dyn_slots(&n->shm, part))
+		hi = act__shm_dyn_slots(&n->shm, part);
+	for (uint32_t s = 0; s < hi; s++) {
+		struct act__spawn_rec *r = act__shm_spawn_rec(&n->shm, part, s);
+		uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+		uint32_t st = ACT__SLOT_STATE(word);
+		if ((st & 0x7fu) == ACT__SLOT_FREE ||
+		    (ACT__SLOT_IS_RESERVED(st) && ACT__SLOT_RESERVER(st) != part))
+			continue;
+		/* Release: as when a worker frees a slot (dynamic.c): lookups
+		 * that see FREE no longer follow the record. */
+		atomic_store_explicit(&r->word, ACT__SLOT_WORD(ACT__SLOT_GEN(word), ACT__SLOT_FREE),
+		                      memory_order_release);
+		freed++;
+	}
+	/* The behaviours its worker published (act__dyn_known, after the
+	 * head in its area's first page): the next group here publishes its
+	 * own; until then a spawn into it is not checked against them. */
+	struct act__dyn_known *known = (struct act__dyn_known *)((char *)act__shm_dyn(&n->shm, part) +
+	                                                        sizeof(struct act__dyn_hdr));
+	atomic_store_explicit(&known->n, 0, memory_order_release);
+	if (freed)
+		act__info("group '%s' removed: the records of its %u spawned actors are freed",
+		          n->reg.groups[gi].name, freed);
+}
+
 /* ---- the loop ---------------------------------------------------------------------- */
 
 /* Whether group gi is settled: nothing about it is polled by the tick
@@ -900,6 +1012,7 @@ static bool settled(const act_node_t *n, uint32_t gi)
 	case ACT__G_DOWN:
 	case ACT__G_DONE:
 	case ACT__G_FAILED:
+	case ACT__G_REMOVED:
 		return !g->reap_pending;
 	default:
 		return false;

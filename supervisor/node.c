@@ -397,14 +397,17 @@ static void status_line(const struct act_node *n, char *buf, size_t cap)
 	uint32_t up = 0;
 	size_t len;
 
-	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+	uint32_t shown = 0;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		up += n->gs[i].state == ACT__G_READY;
+		shown += n->gs[i].state != ACT__G_REMOVED; /* spares, removed groups */
+	}
 	len = (size_t)snprintf(buf, cap, "STATUS=%s%u/%u groups up, %u restarts",
-	                       n->stopping ? "stopping: " : "", up, n->reg.n_groups,
+	                       n->stopping ? "stopping: " : "", up, shown,
 	                       n->n_restarts_total);
 	for (uint32_t i = 0; i < n->reg.n_groups && len < cap; i++) {
 		enum act__gphase s = n->gs[i].state;
-		if (s == ACT__G_READY || s == ACT__G_DONE)
+		if (s == ACT__G_READY || s == ACT__G_DONE || s == ACT__G_REMOVED)
 			continue;
 		len += (size_t)snprintf(buf + len, cap - len, "; %s %s", n->reg.groups[i].name,
 		                        act__node_group_state(n, i));
@@ -467,7 +470,7 @@ static int node_readiness(const struct act_node *n, uint32_t *failed)
 			*failed = i;
 			return -1;
 		}
-		if (s != ACT__G_READY && s != ACT__G_DONE)
+		if (s != ACT__G_READY && s != ACT__G_DONE && s != ACT__G_REMOVED)
 			return 0;
 		any_alive |= act__group_alive(&n->gs[i]);
 	}
@@ -507,8 +510,30 @@ ACT_API int act_node_run(act_node_t *n)
 		          (unsigned long long)(wd_ns / 1000000u));
 
 	act__recover_started(n); /* an adopted region's leftovers, the fd store */
-	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+		struct act__part *p = act__shm_part(&n->shm, i + 1);
+		if (n->reg.groups[i].spare) {
+			/* A spare waits for a reload to give it a group: removed
+			 * until then (nothing can be sent to it, nothing starts it). */
+			atomic_store_explicit(&p->removed, 1, memory_order_release);
+			/* An adopted region's spare may carry the name of a group the
+			 * last supervisor's reload put there and removed. */
+			snprintf(p->name, sizeof p->name, "%s", n->reg.groups[i].name);
+			act__sup_set_removed(&n->sup, i, true);
+			act__group_set_state(n, i, ACT__G_REMOVED);
+			continue;
+		}
+		/* An adopted region may say a reload of the last supervisor
+		 * removed this group; the app file we started from lists it,
+		 * and the file is what this node runs: it is back.  (Release:
+		 * no worker runs yet; senders pair with it as in a reload.) */
+		if (act__part_removed(p)) {
+			act__warn("group '%s' was removed by a reload of the last supervisor; the app "
+			          "file lists it, so it runs again", n->reg.groups[i].name);
+			atomic_store_explicit(&p->removed, 0, memory_order_release);
+		}
 		act__group_enqueue(n, i, 0);
+	}
 	/* The node as it starts (no group up yet): the first pass of the loop
 	 * may already bring a group up. */
 	notify_status(n, &seen, status, last_status);

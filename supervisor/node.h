@@ -44,6 +44,7 @@ enum act__gphase {
 	ACT__G_DEAD,         /* died or stopped; only an operator starts it again */
 	ACT__G_DONE,         /* will not run again (temporary / transient) */
 	ACT__G_FAILED,       /* exited 100 (permanent error): not restarted */
+	ACT__G_REMOVED,      /* a reload removed it; only a reload adds it back */
 	ACT__G_N_STATES
 };
 
@@ -80,7 +81,14 @@ struct act__gstate {
 	/* The highest inbound depth status has shown (control.c): the rings'
 	 * own marks lag their depth, so status keeps its own. */
 	uint64_t ring_hwm_seen;
+	/* A spare participant a reload gave a group (reload.c): shown in
+	 * status from then on; an unused spare is not. */
+	bool spare_used;
 };
+
+/* True if group gi is a spare participant no reload has used: status and
+ * metrics leave it out. */
+static inline bool act__node_group_unused_spare(const struct act_node *n, uint32_t gi);
 
 /* A ring's in-flight bookkeeping when a group's worker started, to tell a
  * record this worker started from one an earlier worker left unfinished. */
@@ -206,6 +214,26 @@ int act__node_inject(struct act_node *n, const char *actor, const char *type,
 ACT__SHARED int act__node_restart_group(struct act_node *n, uint32_t gi,
                                         struct act__ctl_conn *waiter);
 
+/*
+ * Reload (reload.c): removes group gi.  Senders are refused from now on
+ * (act__part.removed); a running worker is sent STOP, so it handles what
+ * is already in its rings, runs its actors' Shutdown and exits (SIGTERM,
+ * SIGKILL after shutdown_ms, as any stop); then the group is REMOVED and
+ * nothing restarts it.  A waiting actorsctl restart is answered.
+ */
+ACT__SHARED void act__node_remove_group(struct act_node *n, uint32_t gi);
+/*
+ * Reload: adds back group gi, REMOVED: senders are accepted again and the
+ * group is queued to start (a fresh start: restart counters go on).
+ * 0, or -EBUSY if it is not (yet) REMOVED.
+ */
+ACT__SHARED int act__node_add_group(struct act_node *n, uint32_t gi);
+/* Bytes still in the rings into group gi (what a removed group left:
+ * a send that raced with its removal). */
+ACT__SHARED uint64_t act__node_group_leftover(const struct act_node *n, uint32_t gi);
+/* True if a reload removed group gi (it may still be draining). */
+ACT__SHARED bool act__node_group_removed(const struct act_node *n, uint32_t gi);
+
 /* Begins a graceful stop of the whole node. */
 void act__node_stop(struct act_node *n, int exit_code, const char *why);
 
@@ -219,6 +247,11 @@ static inline struct act__ring *act__node_ring(const struct act_node *n, uint32_
 	if (from >= np || to >= np || !act__shm_ring_touched(&n->shm, from, to))
 		return NULL;
 	return n->rings[from * np + to];
+}
+
+static inline bool act__node_group_unused_spare(const struct act_node *n, uint32_t gi)
+{
+	return n->reg.groups[gi].spare && !n->gs[gi].spare_used;
 }
 
 /* Text name of group gi's state, as status shows it (group.c's table). */

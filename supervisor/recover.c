@@ -486,15 +486,31 @@ static const char *mismatch(const act__shm *shm, const struct act__part_spec *sp
                             uint32_t np, char *buf, size_t cap)
 {
 	if (shm->n_parts != np) {
-		snprintf(buf, cap, "it has %u groups, the app file %u", shm->n_parts - 1, np - 1);
+		int len = snprintf(buf, cap, "it has %u groups, the app file %u", shm->n_parts - 1,
+		                   np - 1);
+		/* A reload of the last supervisor removed groups (their slots
+		 * stay in the region): say which, and how to adopt it. */
+		for (uint32_t i = 1; i < shm->n_parts && len > 0 && (size_t)len < cap; i++) {
+			struct act__part *p = act__shm_part(shm, i);
+			if (act__part_removed(p) && strncmp(p->name, "~spare-", 7))
+				len += snprintf(buf + len, cap - (size_t)len, "%s'%.64s'",
+				                strstr(buf, "; removed by a reload") ? ", " :
+				                "; removed by a reload (list them in the app file "
+				                "again to adopt the region): ", p->name);
+		}
 		return buf;
 	}
 	for (uint32_t i = 1; i < np; i++) {
 		const struct act__part *p = act__shm_part(shm, i);
 		uint32_t slots = spec[i].max_spawned ? spec[i].max_spawned : ACT__DYN_SLOTS_DEFAULT;
-		if (strncmp(p->name, spec[i].name, sizeof p->name))
-			snprintf(buf, cap, "group %u is '%.64s' there, '%s' in the app file", i,
-			         p->name, spec[i].name);
+		/* A spare participant (actorsd.c names them "~spare-N") whose
+		 * group a reload removed is free again, whatever it was called. */
+		bool free_spare = !strncmp(spec[i].name, "~spare-", 7) && act__part_removed(p);
+		if (!free_spare && strncmp(p->name, spec[i].name, sizeof p->name))
+			snprintf(buf, cap, "group %u is '%.64s' there, '%s' in the app file%s", i,
+			         p->name, spec[i].name, !strncmp(spec[i].name, "~spare-", 7) ?
+			         " (a group a reload added: list it in the app file and restart the "
+			         "node without the region)" : "");
 		else if (p->ring_bytes != spec[i].ring_bytes)
 			snprintf(buf, cap, "group '%s': ring_bytes %u there, %u in the app file",
 			         spec[i].name, p->ring_bytes, spec[i].ring_bytes);

@@ -15,11 +15,29 @@
  *    without draining, so the new code handles the rest.
  *  - the restart policy (strategy, max_restarts, period_ms, backoff) and
  *    module_timeout_ms are applied at once;
- *  - everything that shapes the shared region or the network side (the
- *    groups and their order, static actors, ring sizes, max_msg_bytes,
- *    max_spawned, remote, node, state_dir, control_socket, endpoints,
- *    peers, limits, curve) needs a node restart: such a reload is refused
- *    as a whole, naming the first difference, and changes nothing.
+ *  - a group the node started with that is no longer in the file is
+ *    removed (act__node_remove_group()): senders are refused from then on
+ *    with ACT_ESTOPPED, its worker handles what is queued for it, runs its
+ *    actors' Shutdown and stops, and nothing restarts it.  Its participant
+ *    keeps its place in the region, so a later reload whose file lists it
+ *    again adds it back (act__node_add_group()), with new code or settings
+ *    if they changed.  Groups are matched by name;
+ *  - a group the node does not have goes into a spare participant (the
+ *    app file's spare_groups: registry groups "~spare-N" with no actors,
+ *    removed from the start, that status does not show): the participant
+ *    takes the group's name (our registry, its part header, and the table
+ *    below, from which its forked worker renames its own registry copy),
+ *    and the group's declared actors are spawned into it, named and
+ *    permanent, so every group finds them by name.  Removing it frees
+ *    their records (group.c), and the participant can take another group.
+ *    Removals go first, then groups added back, then new groups (each
+ *    waits for its READY), then restarts;
+ *  - everything else that shapes the shared region or the network side
+ *    (more new groups than free spares, the order of the groups, static
+ *    actors, ring sizes, max_msg_bytes, max_spawned, pools, spare_groups,
+ *    remote, node, state_dir, control_socket, endpoints, peers, limits,
+ *    curve) needs a node restart: such a reload is refused as a whole,
+ *    naming the first difference, and changes nothing.
  *
  * New code in a worker: every worker is a fork of the zygote, which loaded
  * the modules at startup and keeps them.  A changed module is copied to
@@ -39,7 +57,7 @@
  * A reload is a small state machine driven by the loop (tick(), every
  * pass): checking (actorsd --check runs as a separate process, its output
  * watched through the loop, so the node keeps serving) -> stepping through
- * the groups to restart -> idle.  The waiting actorsctl gets its answer
+ * the groups to remove, add and restart (enum step) -> idle.  The waiting actorsctl gets its answer
  * at the end.
  */
 #include "config.h"
@@ -72,6 +90,7 @@
 #include "modload.h"
 #include "node.h"
 #include "reload.h"
+#include "route.h"
 #include "sysdirs.h"
 
 #define STEP_TIMEOUT_NS (60000000000ull) /* a group's new worker must be READY by then */
@@ -81,6 +100,9 @@ struct tab_group {
 	_Atomic uint32_t export_req; /* the next STOP asks for a handoff */
 	_Atomic uint32_t gen;        /* 0: the zygote's code; else module/app below */
 	char module[PATH_MAX];
+	/* A spare participant's group, given by a reload ("" for the others:
+	 * their registry names them).  Written before gen is raised. */
+	char name[ACT_NAME_MAX + 1];
 };
 
 struct tab {
@@ -107,14 +129,25 @@ struct act__reloader {
 	size_t chk_len;
 	uint64_t chk_deadline_ns;
 	struct act__app next;
+	int32_t nmap[ACT__APP_MAX_GROUPS];   /* boot group -> its index in next, -1: gone */
 	uint64_t next_sig[ACT__APP_MAX_GROUPS];
 	uint32_t queue[ACT__APP_MAX_GROUPS], n_queue, qi;
+	uint8_t op[ACT__APP_MAX_GROUPS];     /* what queue[i] gets: enum step */
 	bool stepping;                /* queue[qi] was asked to stop */
 	pid_t old_pid;
 	bool export_seen;             /* the old worker's exit was noted */
 	uint64_t step_start_ns;
 	char done[1024];              /* the groups reloaded so far, for the summary */
 	uint32_t n_done, n_handoff_ok, n_handoff_failed;
+	uint32_t n_removed, n_added;
+};
+
+/* What a step of a reload does to its group. */
+enum step {
+	STEP_RESTART = 0, /* new code or settings, on its rings */
+	STEP_REMOVE,      /* drain, Shutdown, stop, stay removed */
+	STEP_ADD,         /* a removed group starts again */
+	STEP_NEW,         /* a group the node did not have, in a spare participant */
 };
 
 /* ---- signatures ------------------------------------------------------------------- */
@@ -181,6 +214,15 @@ static bool same_str(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
+/* Index of the group called name in app, or -1. */
+static int32_t app_group_index(const struct act__app *app, const char *name)
+{
+	for (uint32_t i = 0; i < app->n_groups; i++)
+		if (!strcmp(app->groups[i].name, name))
+			return (int32_t)i;
+	return -1;
+}
+
 /* The first difference between the running layout a and the new file b
  * that only a node restart can apply, into why; false if there is none. */
 static bool layout_changed(const struct act__app *a, const struct act__app *b, char *why,
@@ -201,40 +243,47 @@ static bool layout_changed(const struct act__app *a, const struct act__app *b, c
 	     (a->curve.n_allow && memcmp(a->curve.allow, b->curve.allow,
 	                                 a->curve.n_allow * sizeof *a->curve.allow)),
 	     "$.curve changed");
+	DIFF(a->spare_groups != b->spare_groups, "$.spare_groups changed");
 	DIFF(a->n_peers != b->n_peers, "$.peers changed");
 	for (uint32_t i = 0; i < a->n_peers; i++)
 		DIFF(!same_str(a->peers[i].name, b->peers[i].name) ||
 		     !same_str(a->peers[i].endpoint, b->peers[i].endpoint), "$.peers changed");
+	/* Groups by name: one the node started with may be gone (a removal)
+	 * or back (an addition); any other may not. */
+	int32_t last = -1;
 	for (uint32_t i = 0; i < a->n_groups; i++) {
-		bool found = false;
-		for (uint32_t k = 0; k < b->n_groups && !found; k++)
-			found = !strcmp(a->groups[i].name, b->groups[k].name);
-		DIFF(!found, "group '%s' is gone (removing groups)", a->groups[i].name);
+		int32_t k = app_group_index(b, a->groups[i].name);
+		DIFF(k < 0 && a->groups[i].pool_n, "group '%s' is gone, and it is a pool (removing "
+		     "a pool)", a->groups[i].name);
 	}
 	for (uint32_t k = 0; k < b->n_groups; k++) {
-		bool found = false;
-		for (uint32_t i = 0; i < a->n_groups && !found; i++)
-			found = !strcmp(a->groups[i].name, b->groups[k].name);
-		DIFF(!found, "$.groups[%u] '%s' is new (adding groups)", k, b->groups[k].name);
+		int32_t i = app_group_index(a, b->groups[k].name);
+		if (i < 0)
+			continue; /* new: a spare participant takes it (apply_checked()) */
+		DIFF(i < last, "$.groups[%u] '%s' is now after '%s' (reordering groups: a group's "
+		     "position is its participant index in the region)", k, b->groups[k].name,
+		     a->groups[last].name);
+		last = i;
 	}
-	for (uint32_t i = 0; i < a->n_groups; i++)
-		DIFF(strcmp(a->groups[i].name, b->groups[i].name),
-		     "$.groups[%u] is '%s', was '%s' (reordering groups: a group's position is "
-		     "its participant index in the region)", i, b->groups[i].name, a->groups[i].name);
-	for (uint32_t i = 0; i < a->n_groups; i++) {
-		const struct act__app_group *x = &a->groups[i], *y = &b->groups[i];
+	for (uint32_t k = 0; k < b->n_groups; k++) {
+		if (app_group_index(a, b->groups[k].name) < 0)
+			continue;
+		const struct act__app_group *x = &a->groups[app_group_index(a, b->groups[k].name)];
+		const struct act__app_group *y = &b->groups[k];
+		uint32_t i = k;
+		DIFF(x->pool_n != y->pool_n, "$.groups[%u].pool changed", i);
 		DIFF(x->ring_bytes != y->ring_bytes, "$.groups[%u].ring_bytes changed", i);
 		DIFF(x->max_msg_bytes != y->max_msg_bytes, "$.groups[%u].max_msg_bytes changed", i);
 		DIFF(x->max_spawned != y->max_spawned, "$.groups[%u].max_spawned changed", i);
 		DIFF(x->n_actors != y->n_actors, "$.groups[%u].actors: %s static actors (static "
 		     "actors have their slots in the region)", i,
 		     y->n_actors > x->n_actors ? "added" : "removed");
-		for (uint32_t k = 0; k < x->n_actors; k++) {
-			DIFF(strcmp(x->actors[k].name, y->actors[k].name),
+		for (uint32_t k2 = 0; k2 < x->n_actors; k2++) {
+			DIFF(strcmp(x->actors[k2].name, y->actors[k2].name),
 			     "$.groups[%u].actors[%u] is '%s', was '%s' (static actors have their "
-			     "slots in the region)", i, k, y->actors[k].name, x->actors[k].name);
-			DIFF(x->actors[k].remote != y->actors[k].remote,
-			     "$.groups[%u].actors[%u].remote changed", i, k);
+			     "slots in the region)", i, k2, y->actors[k2].name, x->actors[k2].name);
+			DIFF(x->actors[k2].remote != y->actors[k2].remote,
+			     "$.groups[%u].actors[%u].remote changed", i, k2);
 		}
 	}
 	return false;
@@ -398,7 +447,8 @@ static int copy_file(const char *from, const char *to)
 
 static void handoff_path(const struct act__reloader *r, uint32_t gi, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s/%s.handoff", r->dir, r->n->reg.groups[gi].name);
+	const char *name = r->tab->g[gi].name[0] ? r->tab->g[gi].name : r->n->reg.groups[gi].name;
+	snprintf(buf, cap, "%s/%s.handoff", r->dir, name);
 }
 
 /* ---- applying settings ------------------------------------------------------------------- */
@@ -464,6 +514,14 @@ static int worker_init(struct act__registry *reg, uint32_t self, void *arg)
 	 * after the names were written. */
 	if (!atomic_load_explicit(&r->tab->g[gi].gen, memory_order_acquire))
 		return 0;
+	if (r->tab->g[gi].name[0] && strcmp(reg->groups[gi].name, r->tab->g[gi].name)) {
+		/* A spare participant a reload gave this group: this process's
+		 * registry takes its name (the zygote's copy does not know it). */
+		char *name = strdup(r->tab->g[gi].name);
+		if (!name)
+			return ACT_EXIT_TEMPORARY;
+		reg->groups[gi].name = name;
+	}
 	if (act__app_load(r->tab->app, &app, err, sizeof err)) {
 		act__err("reload: cannot read the app file copy: %s", err);
 		return ACT_EXIT_TEMPORARY;
@@ -565,14 +623,66 @@ static void next_step(struct act__reloader *r)
 		struct act__gstate *g = &n->gs[gi];
 		char hp[PATH_MAX + 64];
 
-		set_group(&n->reg, gi, &r->next.groups[gi]);
+		r->old_pid = g->pid;
+		r->export_seen = true;
+		r->step_start_ns = act__now_ns();
+		if (r->op[r->qi] == STEP_REMOVE) {
+			act__node_remove_group(n, gi);
+			r->stepping = true;
+			return; /* tick() waits for REMOVED */
+		}
+		const struct act__app_group *ng = &r->next.groups[r->nmap[gi]];
 		struct act__part *p = act__shm_part(&n->shm, gi + 1);
-		p->spin_us = r->next.groups[gi].spin_us;
-		p->max_redeliveries = r->next.groups[gi].max_redeliveries;
-		n->sup.g[gi].restart = r->next.groups[gi].restart;
-		update_table(r, gi, r->next.groups[gi].module);
+		if (r->op[r->qi] == STEP_NEW) {
+			/* The spare participant takes the group's name: in our
+			 * registry, in its part header (what an adopting supervisor
+			 * compares with its app file), and in the table for the
+			 * workers, whose registries still call it a spare. */
+			char *name = strdup(ng->name);
+			if (!name) {
+				finish(r, false, "out of memory (done so far: %s)",
+				       r->n_done ? r->done : "none");
+				return;
+			}
+			free(n->reg.groups[gi].name);
+			n->reg.groups[gi].name = name;
+			snprintf(p->name, sizeof p->name, "%s", name);
+			snprintf(r->tab->g[gi].name, sizeof r->tab->g[gi].name, "%s", name);
+			g->spare_used = true;
+		}
+		set_group(&n->reg, gi, ng);
+		p->spin_us = ng->spin_us;
+		p->max_redeliveries = ng->max_redeliveries;
+		n->sup.g[gi].restart = ng->restart;
+		if (r->next_sig[gi] != r->applied[gi])
+			update_table(r, gi, ng->module);
 		r->applied[gi] = r->next_sig[gi];
 		act__group_kill_spare(n, gi); /* it has the old code */
+		if (r->op[r->qi] == STEP_ADD || r->op[r->qi] == STEP_NEW) {
+			int err = act__node_add_group(n, gi);
+			/* A spare participant's group has no static actors: its
+			 * declared ones are spawned into it, named, permanent, so that
+			 * every group finds them by name (act_lookup) and its worker
+			 * re-creates them after a crash.  They wait in its rings for
+			 * its first start. */
+			for (uint32_t ai = 0; !err && n->reg.groups[gi].spare && ai < ng->n_actors; ai++) {
+				const struct act__app_actor *a = &ng->actors[ai];
+				act_ref ref;
+				err = act__node_spawn(n, ng->name, a->behaviour, a->name, a->args_json, &ref);
+				if (err)
+					act__err("reload: group '%s': cannot create its actor '%s': %s",
+					         ng->name, a->name, act_strerror(err));
+			}
+			if (err) {
+				finish(r, false, "cannot add group '%s': %s (done so far: %s)",
+				       n->reg.groups[gi].name, act_strerror(err),
+				       r->n_done ? r->done : "none");
+				return;
+			}
+			r->old_pid = 0;
+			r->stepping = true;
+			return; /* tick() waits for READY */
+		}
 		if (g->state != ACT__G_READY && g->state != ACT__G_STARTING) {
 			/* Not running: it gets the new code at its next start. */
 			act__info("reload: group '%s' is %s: its next start runs the new code",
@@ -582,13 +692,11 @@ static void next_step(struct act__reloader *r)
 		}
 		handoff_path(r, gi, hp, sizeof hp);
 		unlink(hp);
+		r->export_seen = false;
 		/* Release: pairs with the worker's acquire load when STOP arrives
 		 * (act__handoff_wanted()); the STOP record itself is published
 		 * after this store. */
 		atomic_store_explicit(&r->tab->g[gi].export_req, 1, memory_order_release);
-		r->old_pid = g->pid;
-		r->export_seen = false;
-		r->step_start_ns = act__now_ns();
 		act__info("reload: restarting group '%s' with its new code", n->reg.groups[gi].name);
 		int err = act__node_restart_group(n, gi, NULL);
 		if (err) {
@@ -600,8 +708,10 @@ static void next_step(struct act__reloader *r)
 		r->stepping = true;
 		return;
 	}
-	finish(r, true, "%u group%s restarted with new code or settings%s%s; state handed over "
-	       "by %u, not by %u", r->n_done, r->n_done == 1 ? "" : "s", r->n_done ? ": " : "",
+	uint32_t n_restarted = r->n_done - r->n_removed - r->n_added;
+	finish(r, true, "%u group%s restarted with new code or settings, %u removed, %u added"
+	       "%s%s; state handed over by %u, not by %u", n_restarted,
+	       n_restarted == 1 ? "" : "s", r->n_removed, r->n_added, r->n_done ? ": " : "",
 	       r->n_done ? r->done : "", r->n_handoff_ok, r->n_handoff_failed);
 }
 
@@ -633,6 +743,30 @@ static void tick(struct act_node *n)
 	uint64_t now = act__now_ns();
 	const char *name = n->reg.groups[gi].name;
 
+	if (r->op[r->qi] == STEP_REMOVE) {
+		if (g->state != ACT__G_REMOVED) {
+			if (now - r->step_start_ns > STEP_TIMEOUT_NS)
+				finish(r, false, "group '%s' did not stop (%s); the groups after it were "
+				       "not reloaded (done: %s)", name, act__node_group_state(n, gi),
+				       r->n_done ? r->done : "none");
+			return;
+		}
+		uint64_t left = act__node_group_leftover(n, gi);
+		if (left)
+			act__warn("reload: group '%s' removed with %llu bytes in its rings (sent as it "
+			          "was being removed): they wait there for a reload that adds it back",
+			          name, (unsigned long long)left);
+		act__info("reload: group '%s' removed (pid %d %s)", name, (int)r->old_pid,
+		          r->old_pid ? g->last_death : "was not running");
+		size_t dl = strlen(r->done);
+		snprintf(r->done + dl, sizeof r->done - dl, "%s-%s", r->n_done ? ", " : "", name);
+		r->n_done++;
+		r->n_removed++;
+		r->stepping = false;
+		r->qi++;
+		next_step(r);
+		return;
+	}
 	if (!r->export_seen && g->pid != r->old_pid) {
 		/* The old worker is gone (this runs before the start queue, so
 		 * the new one has not read the handoff file yet). */
@@ -654,14 +788,23 @@ static void tick(struct act_node *n)
 	}
 	if (g->state == ACT__G_READY && g->pid != r->old_pid) {
 		uint64_t gap_us = (now - r->step_start_ns) / 1000u;
-		if (gap_us > n->reload_gap_max_us)
-			n->reload_gap_max_us = gap_us;
-		n->reload_gap_last_us = gap_us;
-		act__info("reload: group '%s' runs its new code (pid %d -> %d, %" PRIu64 " us from "
-		          "STOP to READY)", name, (int)r->old_pid, (int)g->pid, gap_us);
+		if (r->op[r->qi] == STEP_RESTART) { /* an addition stopped nothing: no gap */
+			if (gap_us > n->reload_gap_max_us)
+				n->reload_gap_max_us = gap_us;
+			n->reload_gap_last_us = gap_us;
+		}
+		if (r->op[r->qi] == STEP_ADD || r->op[r->qi] == STEP_NEW)
+			act__info("reload: group '%s' is up (pid %d, %" PRIu64 " us to READY)", name,
+			          (int)g->pid, gap_us);
+		else
+			act__info("reload: group '%s' runs its new code (pid %d -> %d, %" PRIu64 " us "
+			          "from STOP to READY)", name, (int)r->old_pid, (int)g->pid, gap_us);
 		size_t dl = strlen(r->done);
-		snprintf(r->done + dl, sizeof r->done - dl, "%s%s", r->n_done ? ", " : "", name);
+		snprintf(r->done + dl, sizeof r->done - dl, "%s%s%s", r->n_done ? ", " : "",
+		         r->op[r->qi] == STEP_ADD || r->op[r->qi] == STEP_NEW ? "+" : "", name);
 		r->n_done++;
+		if (r->op[r->qi] == STEP_ADD || r->op[r->qi] == STEP_NEW)
+			r->n_added++;
 		r->stepping = false;
 		r->qi++;
 		next_step(r);
@@ -798,16 +941,95 @@ static void apply_checked(struct act__reloader *r)
 		goto refuse;
 	}
 	/* Copies of the changed modules under a name per content (and of the
-	 * app file), for the new workers to load. */
+	 * app file), for the new workers to load.  Boot group gi is group gi
+	 * of the node (the participant gi + 1). */
 	r->n_queue = 0;
-	for (uint32_t gi = 0; gi < r->next.n_groups; gi++) {
-		struct act__app_group *g = &r->next.groups[gi];
+	uint32_t n_rm = 0, n_add = 0, n_new = 0;
+	uint8_t want[ACT__APP_MAX_GROUPS];
+	bool placed[ACT__APP_MAX_GROUPS] = { false }; /* next's groups that have a participant */
+	uint32_t np = n->reg.n_groups < ACT__APP_MAX_GROUPS ? n->reg.n_groups : ACT__APP_MAX_GROUPS;
+	for (uint32_t gi = 0; gi < np; gi++)
+		want[gi] = 0xff;
+	/* A group of the file the node has no participant for goes into a
+	 * spare one: one never used, else one whose group was removed and is
+	 * not in the file either. */
+	for (uint32_t pass = 0; pass < 2; pass++)
+		for (uint32_t gi = 0; gi < np; gi++) {
+			const char *name = gi < r->boot->n_groups ? r->boot->groups[gi].name :
+			                   n->reg.groups[gi].spare && n->gs[gi].spare_used ?
+			                   n->reg.groups[gi].name : NULL;
+			int32_t ni = name ? app_group_index(&r->next, name) : -1;
+			if (pass == 0 && ni >= 0)
+				placed[ni] = true;
+			if (pass == 0 || !n->reg.groups[gi].spare || (ni >= 0 && name))
+				continue;
+			if (n->gs[gi].spare_used && !act__node_group_removed(n, gi))
+				continue; /* hosts a group that this reload removes: not free yet */
+			for (uint32_t k = 0; k < r->next.n_groups; k++) {
+				const struct act__app_group *g = &r->next.groups[k];
+				const struct act__group_def *gd = &n->reg.groups[gi];
+				uint32_t slots = g->max_spawned ? g->max_spawned : ACT__DYN_SLOTS_DEFAULT;
+				uint32_t spare_slots = gd->max_spawned ? gd->max_spawned :
+				                       ACT__DYN_SLOTS_DEFAULT;
+				if (placed[k])
+					continue;
+				if (g->pool_n || g->ring_bytes != gd->ring_bytes ||
+				    g->max_msg_bytes != gd->max_msg ||
+				    slots != spare_slots) {
+					rc = -EINVAL;
+					snprintf(err, sizeof err, "$.groups[%u] '%s' is new: a group a reload "
+					         "adds takes a spare participant, which has ring_bytes %u, "
+					         "max_msg_bytes %u, max_spawned %u and is no pool",
+					         k, g->name, gd->ring_bytes, gd->max_msg, spare_slots);
+					goto refuse;
+				}
+				placed[k] = true;
+				r->nmap[gi] = (int32_t)k;
+				want[gi] = STEP_NEW;
+				r->applied[gi] = 0; /* its module is copied below, whatever it is */
+				n_new++;
+				break;
+			}
+		}
+	for (uint32_t k = 0; k < r->next.n_groups; k++)
+		if (!placed[k]) {
+			uint32_t n_spare = 0;
+			for (uint32_t gi = 0; gi < np; gi++)
+				n_spare += n->reg.groups[gi].spare;
+			rc = -ENOSPC;
+			snprintf(err, sizeof err, "$.groups[%u] '%s' is new and no spare participant is "
+			         "free (the node started with %u, $.spare_groups): needs a node restart",
+			         k, r->next.groups[k].name, n_spare);
+			goto refuse;
+		}
+	for (uint32_t gi = 0; gi < np; gi++) {
+		const char *name = gi < r->boot->n_groups ? r->boot->groups[gi].name :
+		                   n->reg.groups[gi].spare && n->gs[gi].spare_used ?
+		                   n->reg.groups[gi].name : NULL;
+		int32_t ni = want[gi] == STEP_NEW ? r->nmap[gi] :
+		             name ? app_group_index(&r->next, name) : -1;
+		bool removed = act__node_group_removed(n, gi);
+		if (!name && want[gi] != STEP_NEW)
+			continue; /* an unused spare */
+		r->nmap[gi] = ni;
+		if (ni < 0) {
+			if (!removed) {
+				want[gi] = STEP_REMOVE;
+				n_rm++;
+			}
+			continue;
+		}
+		struct act__app_group *g = &r->next.groups[ni];
 		if ((rc = file_hash(g->module, &mods[gi]))) {
-			snprintf(err, sizeof err, "%s: $.groups[%u].module: cannot read %s: %s",
-			         r->next.path, gi, g->module, strerror(-rc));
+			snprintf(err, sizeof err, "%s: $.groups[%d].module: cannot read %s: %s",
+			         r->next.path, ni, g->module, strerror(-rc));
 			goto refuse;
 		}
 		r->next_sig[gi] = group_sig(g, mods[gi] ^ fnv_str(0, g->module));
+		if (removed && want[gi] != STEP_NEW) {
+			want[gi] = STEP_ADD;
+			n_add++;
+		}
 		if (r->next_sig[gi] == r->applied[gi])
 			continue;
 		char copy[PATH_MAX];
@@ -823,8 +1045,30 @@ static void apply_checked(struct act__reloader *r)
 			snprintf(err, sizeof err, "out of memory");
 			goto refuse;
 		}
-		r->queue[r->n_queue++] = gi;
+		if (!removed)
+			want[gi] = STEP_RESTART;
 	}
+	/* A pool's members are groups of their own in the node, after the
+	 * pool's place: the node's groups are no longer the file's one for
+	 * one, and removing or adding groups by position would touch the
+	 * wrong ones. */
+	bool pools = false;
+	for (uint32_t gi = 0; gi < r->boot->n_groups; gi++)
+		pools |= r->boot->groups[gi].pool_n != 0;
+	if (pools && (n_rm || n_add || n_new)) {
+		rc = -EINVAL;
+		snprintf(err, sizeof err, "the node has pools: removing or adding groups by a reload "
+		         "needs a node without them (restart the node)");
+		goto refuse;
+	}
+	/* Removals first, then additions, then restarts, each in start order. */
+	static const uint8_t order[4] = { STEP_REMOVE, STEP_ADD, STEP_NEW, STEP_RESTART };
+	for (int o = 0; o < 4; o++)
+		for (uint32_t gi = 0; gi < np; gi++)
+			if (want[gi] == order[o]) {
+				r->op[r->n_queue] = order[o];
+				r->queue[r->n_queue++] = gi;
+			}
 	if (r->n_queue) {
 		char copy[PATH_MAX];
 		snprintf(copy, sizeof copy, "%s/app-%u.json", r->dir, ++r->n_app_copies);
@@ -842,10 +1086,12 @@ static void apply_checked(struct act__reloader *r)
 		}
 	}
 	apply_policy(n, &r->next);
-	act__info("reload of %s: %u group%s to restart", r->app_path, r->n_queue,
-	          r->n_queue == 1 ? "" : "s");
+	act__info("reload of %s: %u group%s to remove, %u to add back, %u new, %u to restart",
+	          r->app_path, n_rm, n_rm == 1 ? "" : "s", n_add, n_new,
+	          r->n_queue - n_rm - n_add - n_new);
 	r->qi = 0;
 	r->n_done = r->n_handoff_ok = r->n_handoff_failed = 0;
+	r->n_removed = r->n_added = 0;
 	r->done[0] = '\0';
 	next_step(r);
 	return;

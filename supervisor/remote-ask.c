@@ -137,7 +137,7 @@ int act__gw_inject_json(struct act_node *n, uint32_t group, uint32_t actor, uint
 		return -ENOENT;
 	if (len > UINT32_MAX)
 		return -EMSGSIZE;
-	struct act__env *e = act__ring_reserve(&n->out[group], (uint32_t)len, &err);
+	struct act__env *e = act__node_out_reserve(n, group, (uint32_t)len, &err);
 	if (!e)
 		return err;
 	act__jenv_write(e, &(struct act__route){ .to = actor, .to_gen = gen,

@@ -160,7 +160,7 @@ static bool charge_restart(struct act__sup *s, uint64_t now_ns)
 /* Whether a strategy restart may start group j again. */
 static bool restartable(const struct act__sup_group *g)
 {
-	return g->restart != ACT_TEMPORARY && !g->failed && !g->done;
+	return g->restart != ACT_TEMPORARY && !g->failed && !g->done && !g->removed;
 }
 
 /*
@@ -313,4 +313,15 @@ bool act__death_counts(int signal, int exit_code, bool hang_kill)
 	default:
 		return false;
 	}
+}
+
+void act__sup_set_removed(struct act__sup *s, uint32_t i, bool removed)
+{
+	if (!s || i >= s->n_groups)
+		return;
+	s->g[i].removed = removed;
+	s->g[i].running = false;
+	s->g[i].failed = false;
+	s->g[i].done = false;
+	s->g[i].next_backoff_ms = 0;
 }

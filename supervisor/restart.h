@@ -118,6 +118,9 @@ struct act__sup_group {
 	 * it still counts toward the intensity, and the strategy still takes
 	 * it down with other groups' deaths. */
 	bool pool_member;
+	/* A reload removed the group: no plan starts it until a reload adds
+	 * it back (act__sup_set_removed). */
+	bool removed;
 };
 
 struct act__sup {
@@ -168,6 +171,14 @@ void act__sup_exited(struct act__sup *s, uint32_t i, int exit_code, int signal,
  * group too.  Fills plan: ACT__SUP_RESTART, or ACT__SUP_NONE for a bad i.
  */
 void act__sup_manual_restart(struct act__sup *s, uint32_t i, struct act__sup_plan *plan);
+
+/*
+ * A reload removed group i (removed true: it is stopped by the supervisor
+ * outside any plan, is no longer running, and no plan starts it) or added
+ * it back (false: it starts as after a manual restart, without a backoff).
+ * Ignores a bad i.
+ */
+void act__sup_set_removed(struct act__sup *s, uint32_t i, bool removed);
 
 /*
  * Whether a worker's death counts toward max_redeliveries of the envelope

@@ -51,6 +51,18 @@ int act__route_ctrl(act_node_t *n, uint32_t to, uint32_t code)
 	return 0;
 }
 
+struct act__env *act__node_out_reserve(act_node_t *n, uint32_t g, uint32_t len, int *err)
+{
+	struct act__part *p = act__shm_part(&n->shm, g);
+
+	if (__builtin_expect(act__part_removed(p), 0)) {
+		atomic_fetch_add_explicit(&p->n_refused_removed, 1, memory_order_relaxed);
+		*err = ACT_ESTOPPED;
+		return NULL;
+	}
+	return act__ring_reserve(&n->out[g], len, err);
+}
+
 int act__node_resolve(struct act_node *n, const char *name, struct act__target *t)
 {
 	int id = act__reg_find_actor(&n->reg, name);
@@ -137,7 +149,7 @@ int act__node_inject_quiet(struct act_node *n, const struct act__target *tp, con
 	                     strlen(type), json_len);
 	if (len > UINT32_MAX)
 		return -EMSGSIZE;
-	struct act__env *e = act__ring_reserve(&n->out[g], (uint32_t)len, &err);
+	struct act__env *e = act__node_out_reserve(n, g, (uint32_t)len, &err);
 	if (!e)
 		return err;
 	act__jenv_write(e, &(struct act__route){ .to = t.id, .to_gen = t.gen,
@@ -189,7 +201,7 @@ int act__node_stop_actor(struct act_node *n, const char *name)
 		return -ENOENT;
 	if (!t.spawned)
 		return -EPERM; /* declared actors stop with their group */
-	struct act__env *e = act__ring_reserve(&n->out[t.group], sizeof *e, &err);
+	struct act__env *e = act__node_out_reserve(n, t.group, sizeof *e, &err);
 	if (!e)
 		return err;
 	act__env_write(e, ACT__REC_SYS, sizeof *e,

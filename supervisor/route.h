@@ -11,7 +11,10 @@
 
 #include <actors.h>
 
+#include "export.h"
+
 struct act_node;
+struct act__env;
 
 /* An actor of this node addressed by name. */
 struct act__target {
@@ -44,7 +47,7 @@ void act__node_ring_group(struct act_node *n, uint32_t group);
 /* actorsctl spawn: behaviour into group (name, args may be NULL), no
  * parent.  0 and *out, or -ENOENT, -EINVAL, -EEXIST, -ENOSPC, ACT_EFULL,
  * -EOPNOTSUPP (a pool or a member of one). */
-int act__node_spawn(struct act_node *n, const char *group, const char *behaviour,
+ACT__SHARED int act__node_spawn(struct act_node *n, const char *group, const char *behaviour,
                     const char *name, const char *args_json, act_ref *out);
 /* actorsctl stop: stops the spawned actor `name`.  0, -ENOENT, -EPERM (a
  * declared actor), ACT_EFULL. */
@@ -52,6 +55,15 @@ int act__node_stop_actor(struct act_node *n, const char *name);
 
 /* Sends a control record to participant `to`.  0 or ACT_EFULL. */
 int act__route_ctrl(struct act_node *n, uint32_t to, uint32_t code);
+
+/*
+ * Room for len bytes in the supervisor's ring to group participant g, as
+ * act__ring_reserve(), but refused with ACT_ESTOPPED (and counted in the
+ * group's n_refused_removed) while a reload has the group removed.  Every
+ * envelope the supervisor writes for an actor goes through here; only
+ * control records (STOP) do not.  Supervisor only; never blocks.
+ */
+struct act__env *act__node_out_reserve(struct act_node *n, uint32_t g, uint32_t len, int *err);
 /* Handles every record the groups sent to the supervisor. */
 void act__route_drain(struct act_node *n);
 

@@ -20,6 +20,7 @@
 #include "intercept.h"
 #include "node.h"
 #include "topic.h"
+#include "route.h"
 #include "topics.h"
 
 #define MAX_REMOTE_TOPICS ACT__TOPICS_MAX
@@ -118,7 +119,7 @@ int act__node_publish_json(struct act_node *n, const char *topic, const char *ty
 		uint32_t id = (uint32_t)(v >> 32) - 1, gen = (uint32_t)v;
 		uint32_t g = id < n->reg.n_actors ? n->reg.actors[id].group :
 		             act__dyn_group_of(&n->shm, id);
-		struct act__env *e = g ? act__ring_reserve(&n->out[g], (uint32_t)len, &err) : NULL;
+		struct act__env *e = g ? act__node_out_reserve(n, g, (uint32_t)len, &err) : NULL;
 		if (!e) {
 			(*refused)++;
 			continue;

@@ -183,6 +183,7 @@ static void test_good_minimal(void)
 	ok(app.strategy == ACT_ONE_FOR_ONE && app.max_restarts == 1 && app.period_ms == 5000 &&
 	   app.module_timeout_ms == 10000,
 	   "supervision defaults one_for_one, 1 in 5000 ms");
+	ok(app.spare_groups == 0, "no spare participants by default");
 	ok(!app.has_backoff && app.backoff.initial_ms == 10 && app.backoff.factor == 2.0 &&
 	   app.backoff.max_ms == 10000 && app.backoff.reset_after_ms == 10000, "backoff defaults");
 	ok(app.limits.max_frame_bytes == 1048576 && app.limits.max_depth == 32 &&
@@ -393,6 +394,10 @@ static void test_edges(void)
 		{ ",\"module_timeout_ms\":0", 0, "$.module_timeout_ms: expected an integer in 1..3600000, got 0" },
 		{ ",\"module_timeout_ms\":3600001", 0, "$.module_timeout_ms: expected an integer in 1..3600000" },
 		{ ",\"period_ms\":0", 0, "$.period_ms: expected an integer in 1..4294967295, got 0" },
+		{ ",\"spare_groups\":0", 0, NULL },
+		{ ",\"spare_groups\":254", 0, NULL },
+		{ ",\"spare_groups\":255", 0, "$.spare_groups: expected an integer in 0..254, got 255" },
+		{ ",\"spare_groups\":-1", 0, "$.spare_groups: expected an integer in 0..254" },
 		{ ",\"node\":\"x\"", 0, "$: duplicate key 'node'" },
 		{ ",\"state_dir\":\"a\tb\"", 0, "syntax error: control character 0x09 in string (write it as \\u0009)" },
 		{ ",\"state_dir\":\"a\\qb\"", 0, "syntax error: invalid escape '\\q' in string" },

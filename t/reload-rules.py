@@ -6,8 +6,9 @@ t/reload-rules.py - what actorsctl reload applies, refuses, and says.
 
 An unchanged file restarts nothing.  A file that fails the check (syntax,
 a module that is no module, a behaviour the module lacks) or changes what
-needs a node restart (ring sizes, adding, removing or reordering groups,
-the static actors) changes nothing: actorsctl exits 1 with the reason, the
+needs a node restart (ring sizes, adding a group the node did not start
+with, reordering groups, the static actors) changes nothing - also when it
+removes a group (t/reload-groups.py has removals that apply): actorsctl exits 1 with the reason, the
 log says it, the workers keep their pids, the "refused" counter counts it.
 A module that hangs while the check loads it is refused after
 module_timeout_ms, and the node answers status meanwhile (the check runs
@@ -105,10 +106,11 @@ with tap:
     refused(bad, "a ring size change", "ring_bytes changed: needs a node restart", 4)
     bad = copy.deepcopy(node.app)
     bad["groups"].append(group("c", [actor("pc", "pid")]))
-    refused(bad, "a new group", "'c' is new (adding groups)", 5)
+    refused(bad, "a new group", "'c' is new and no spare participant is free", 5)
     bad = copy.deepcopy(node.app)
     del bad["groups"][0]
-    refused(bad, "a removed group", "group 'a' is gone (removing groups)", 6)
+    bad["groups"][0]["module"] = "notamodule.so"
+    refused(bad, "a removed group with a check that fails", "$.groups[0].module", 6)
     bad = copy.deepcopy(node.app)
     bad["groups"].reverse()
     refused(bad, "groups in another order", "reordering groups", 7)

@@ -20,9 +20,18 @@
  *   nohand  as tally, without handoff hooks (starts from zero each time).
  *   badexp  as tally, but its export_state fails (-EIO).
  *   crashexp as tally, but its export_state crashes the worker (SIGSEGV).
+ *           On Shutdown it sends its Stats to "recorder", if the node has
+ *           one (t/reload-groups.py: what a removed group handled).
+ *   recorder keeps the last Stats it was sent; GetStats answers it
+ *           (imports = how many it got).
+ *   caller  Call{name}: act_lookup(name), then a Ping to it; answers
+ *           Sent{count = 1 if sent, refused = the error}.  Keep{name}
+ *           keeps a looked-up ref, Poke pings it.
  *   source  streams Seq{args.id, 0, 1, ...} to "sink" (backing off on a
- *           full ring) until Halt, which it answers with Sent{count}: a
- *           stream that lasts as long as the test needs.
+ *           full ring, retrying a refusal ACT_ESTOPPED every ms: the
+ *           sink's group was removed) until Halt, which it answers with
+ *           Sent{count, refused}: a stream that lasts as long as the test
+ *           needs.  GetStats answers Sent without halting.
  */
 #include <errno.h>
 #include <signal.h>
@@ -136,12 +145,53 @@ static int sink_import(act_ctx *ctx, void *st, const void *data, size_t len)
 	return 0;
 }
 
+static void sink_shutdown(act_ctx *ctx, void *st, const void *m)
+{
+	const struct sink *s = st;
+	stats_t r = { s->total, s->lost, s->dup, s->imports, (int64_t)(s->max_gap_ns / 1000u), "" };
+	act_ref rec;
+	(void)m;
+	version(r.version, sizeof r.version);
+	if (act_lookup(ctx, "recorder", &rec) == 0)
+		act_send(ctx, rec, &stats_type, &r);
+}
+
 static const act_handler sink_h[] = {
 	{ &seq_type, sink_seq }, { &getstats_type, sink_stats },
+	{ &act_shutdown_type, sink_shutdown },
 };
 static const act_behaviour sink_b = {
-	.name = "sink", .state_size = sizeof(struct sink), .handlers = sink_h, .n_handlers = 2,
+	.name = "sink", .state_size = sizeof(struct sink), .handlers = sink_h, .n_handlers = 3,
 	.export_state = sink_export, .import_state = sink_import,
+};
+
+/* ---- recorder ----------------------------------------------------------------------- */
+
+struct recorder { stats_t last; int64_t n; };
+
+static void recorder_stats(act_ctx *ctx, void *st, const void *m)
+{
+	struct recorder *r = st;
+	(void)ctx;
+	memcpy(&r->last, m, sizeof r->last);
+	r->n++;
+}
+
+static void recorder_get(act_ctx *ctx, void *st, const void *m)
+{
+	struct recorder *r = st;
+	stats_t out = r->last;
+	(void)m;
+	out.imports = r->n;
+	act_reply(ctx, &stats_type, &out);
+}
+
+static const act_handler recorder_h[] = {
+	{ &stats_type, recorder_stats }, { &getstats_type, recorder_get },
+};
+static const act_behaviour recorder_b = {
+	.name = "recorder", .state_size = sizeof(struct recorder), .handlers = recorder_h,
+	.n_handlers = 2,
 };
 
 /* ---- tally / nohand ----------------------------------------------------------------- */
@@ -185,14 +235,15 @@ static const act_behaviour nohand_b = {
 struct source {
 	act_ref to;
 	int32_t id;
-	int64_t next;
+	int64_t next, refused;
 	bool halted;
 };
 
 typedef struct { char unused; } halt_t;
-typedef struct { int64_t count; } sent_t;
+typedef struct { int64_t count, refused; } sent_t;
 ACT_MESSAGE_TYPE_EMPTY(halt_type, halt_t, "Halt");
-ACT_MESSAGE_TYPE(sent_type, sent_t, "Sent", ACT_FIELD(sent_t, count, ACT_I64));
+ACT_MESSAGE_TYPE(sent_type, sent_t, "Sent", ACT_FIELD(sent_t, count, ACT_I64),
+                 ACT_FIELD(sent_t, refused, ACT_I64));
 
 static int source_init(act_ctx *ctx, void *st, const char *args)
 {
@@ -212,6 +263,11 @@ static void source_pump(act_ctx *ctx, void *st, const void *m)
 		int err = act_send(ctx, s->to, &seq_type, &q);
 		if (err == ACT_EFULL)
 			break;
+		if (err == ACT_ESTOPPED) {
+			s->refused++; /* the sink's group is removed: try again in a ms */
+			n = 4096;
+			break;
+		}
 		if (err)
 			return;
 		s->next++;
@@ -223,20 +279,82 @@ static void source_pump(act_ctx *ctx, void *st, const void *m)
 static void source_halt(act_ctx *ctx, void *st, const void *m)
 {
 	struct source *s = st;
-	sent_t r = { s->next };
+	sent_t r = { s->next, s->refused };
 	(void)m;
 	s->halted = true;
 	act_timer_cancel(ctx, 1);
 	act_reply(ctx, &sent_type, &r);
 }
 
+static void source_count(act_ctx *ctx, void *st, const void *m)
+{
+	struct source *s = st;
+	sent_t r = { s->next, s->refused };
+	(void)m;
+	act_reply(ctx, &sent_type, &r);
+}
+
 static const act_handler source_h[] = {
 	{ &act_start_type, source_pump }, { &act_timeout_type, source_pump },
-	{ &halt_type, source_halt },
+	{ &halt_type, source_halt }, { &getstats_type, source_count },
 };
 static const act_behaviour source_b = {
 	.name = "source", .state_size = sizeof(struct source), .init = source_init,
-	.handlers = source_h, .n_handlers = 3,
+	.handlers = source_h, .n_handlers = 4,
+};
+
+/* ---- caller ------------------------------------------------------------------------- */
+
+/* Call{name}: looks name up (act_lookup: static or spawned, any group)
+ * and sends it a Ping; answers Sent{count = 1 if sent, refused = the
+ * error code}.  t/reload-groups.py: an old group reaches a new one. */
+typedef struct { char name[32]; } call_t;
+ACT_MESSAGE_TYPE(call_type, call_t, "Call", ACT_FIELD(call_t, name, ACT_STR));
+
+static void caller_call(act_ctx *ctx, void *st, const void *m)
+{
+	const call_t *c = m;
+	ping_t p = { 0 };
+	act_ref to;
+	(void)st;
+	int err = act_lookup(ctx, c->name, &to);
+	if (!err)
+		err = act_send(ctx, to, &ping_type, &p);
+	sent_t r = { err ? 0 : 1, err };
+	act_reply(ctx, &sent_type, &r);
+}
+
+/* Keep{name}: looks name up and keeps the ref (Sent{count = 1 if found,
+ * refused = the error}); Poke: a Ping to the kept ref, answered as Call.
+ * t/reload-groups.py: a ref kept across a group's removal and the reuse
+ * of its participant. */
+typedef struct { char name[32]; } keep_t;
+typedef struct { int32_t unused; } poke_t;
+ACT_MESSAGE_TYPE(keep_type, keep_t, "Keep", ACT_FIELD(keep_t, name, ACT_STR));
+ACT_MESSAGE_TYPE_EMPTY(poke_type, poke_t, "Poke");
+
+static void caller_keep(act_ctx *ctx, void *st, const void *m)
+{
+	const keep_t *k = m;
+	int err = act_lookup(ctx, k->name, (act_ref *)st);
+	sent_t r = { err ? 0 : 1, err };
+	act_reply(ctx, &sent_type, &r);
+}
+
+static void caller_poke(act_ctx *ctx, void *st, const void *m)
+{
+	ping_t p = { 0 };
+	(void)m;
+	int err = act_send(ctx, *(act_ref *)st, &ping_type, &p);
+	sent_t r = { err ? 0 : 1, err };
+	act_reply(ctx, &sent_type, &r);
+}
+
+static const act_handler caller_h[] = {
+	{ &call_type, caller_call }, { &keep_type, caller_keep }, { &poke_type, caller_poke },
+};
+static const act_behaviour caller_b = {
+	.name = "caller", .state_size = sizeof(act_ref), .handlers = caller_h, .n_handlers = 3,
 };
 
 static int bad_export(act_ctx *ctx, void *st, act_buf *out)
@@ -274,6 +392,10 @@ ACT_MODULE_INIT(m)
 		err = act_module_add_behaviour(m, &crashexp_b);
 	if (!err)
 		err = act_module_add_behaviour(m, &tally_b);
+	if (!err)
+		err = act_module_add_behaviour(m, &recorder_b);
+	if (!err)
+		err = act_module_add_behaviour(m, &caller_b);
 	if (!err)
 		err = act_module_add_behaviour(m, &nohand_b);
 	if (!err)
