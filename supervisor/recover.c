@@ -804,6 +804,21 @@ int act__recover_region(struct act_node *n, const struct act__part_spec *spec, u
 				close(fd);
 				return refuse_not_file(n, st.st_mode);
 			}
+			/* Ours alone, as we make it (0600): whoever else can
+			 * write it (who planted it, in a directory others can
+			 * write) could map it and put envelopes in its rings, or
+			 * read every message that passes. */
+			if (st.st_uid != geteuid() || (st.st_mode & 077)) {
+				char why[200];
+				snprintf(why, sizeof why, "the file is owned by uid %u with mode %04o, "
+				         "but a region must be ours (uid %u) and mode 0600: anyone "
+				         "else who can open it can read and write every ring",
+				         (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+				         (unsigned)geteuid());
+				err = refuse(n, fd, r->path, why);
+				close(fd);
+				return err;
+			}
 			r->source = "file";
 			return adopt(n, fd, spec, np, r->path);
 		}
