@@ -15,6 +15,10 @@
  * a file that is counted here.  The victim then dies once (SIGKILL): its
  * next instance must start although two of its rings are corrupt, keep
  * them quarantined without counting them again, and serve the rest.
+ * The vandals also set the touched bit of the victim's ring to the goods,
+ * which nobody ever formatted (layout 8): the victim's next instance finds
+ * an outbound ring whose header fails validation, and must start all the
+ * same, its sends into that ring refused with ACT_ESTOPPED.
  *
  * Each instance of the victim idles asleep, without timers (a worker with
  * a timer pending wakes every heartbeat period), for over three of its
@@ -52,7 +56,7 @@ struct area {
 	_Atomic int quarantined[5];
 	_Atomic int traitor_done, sup_quarantined;
 	_Atomic int victim_starts, victim_restart_seen;
-	_Atomic int dies_sent;
+	_Atomic int dies_sent, send_to_bad_rc;
 	_Atomic uint64_t idle_from_ns;
 	_Atomic int watchdog;
 };
@@ -82,11 +86,25 @@ static struct act__ring *ring_of(uint32_t from, uint32_t to)
 	return (struct act__ring *)(base + tab[from * h->n_parts + to].offset);
 }
 
+/* Sets the touched bit of (from -> to) in the region's bitmap. */
+static void set_touched(uint32_t from, uint32_t to)
+{
+	unsigned char *base = find_region();
+	if (!base)
+		return;
+	struct act__region *h = (struct act__region *)base;
+	_Atomic uint64_t *bits = (_Atomic uint64_t *)(base + h->touched_off);
+	uint64_t bit = (uint64_t)from * h->n_parts + to;
+	atomic_fetch_or(&bits[bit / 64u], 1ull << (bit % 64u));
+}
+
 static void vandal_start(act_ctx *ctx, void *st, const void *m)
 {
 	struct act__ring *r = ring_of(G_VANDALS, G_VICTIMS);
 	if (!r)
 		return;
+	/* Never used, so never formatted: its header is all zeros. */
+	set_touched(G_VICTIMS, G_GOODS);
 	/* Neither a multiple of 8 nor within a capacity of head. */
 	atomic_store_explicit(&r->tail, 0xabababababababadull, memory_order_release);
 	A->corrupted++;
@@ -176,8 +194,13 @@ static void victim_seq(act_ctx *ctx, void *st, const void *m)
 static void victim_start(act_ctx *ctx, void *st, const void *m)
 {
 	const act_start *s = m;
-	if (++A->victim_starts > 1)
+	if (++A->victim_starts > 1) {
 		A->victim_restart_seen = s->restart;
+		act_ref g;
+		seq_msg q = { -1 };
+		A->send_to_bad_rc = act_lookup(ctx, "good", &g) ? -1000 :
+		                    act_send(ctx, g, &seq_type, &q);
+	}
 }
 
 /* First instance: it idled with the bad rings in place, now it dies (the
@@ -305,6 +328,9 @@ int main(void)
 	ok(A->victim_starts == 2 && A->victim_restart_seen,
 	   "the victim's worker was restarted once and its Start said so (%d starts)",
 	   A->victim_starts);
+	ok(A->send_to_bad_rc == ACT_ESTOPPED,
+	   "the restarted victim's send into its ring whose header fails validation: "
+	   "ACT_ESTOPPED (%d)", A->send_to_bad_rc);
 	ok(hung == 0 && A->dies_sent == 2,
 	   "asleep beside its quarantined rings for %d ms twice, the victim was never "
 	   "taken for hung (%d lines say so)", IDLE_MS, hung);
