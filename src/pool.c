@@ -227,6 +227,11 @@ static bool member_up(const act__shm *shm, uint32_t m)
 /* Bytes this sender left unhandled in its ring to member m. */
 static uint64_t waiting(const act__ring_h *h)
 {
+	/* A quarantined ring (or one that failed validation when this
+	 * worker started, worker.c) takes nothing more: never the least
+	 * loaded, whatever its positions say. */
+	if (act__ring_is_quarantined(h->r))
+		return UINT64_MAX;
 	/* Relaxed: an estimate; done_pos is the consumer's real progress
 	 * (head is published only in steps), tail our own. */
 	uint64_t done = atomic_load_explicit(&h->r->done_pos, memory_order_relaxed);

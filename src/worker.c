@@ -257,6 +257,30 @@ static int run(struct worker *w)
 	return w->exit_code;
 }
 
+/*
+ * What an outbound ring that fails validation is replaced with: a ring of
+ * 8 bytes that is always full and flagged quarantined, so that every send
+ * into it is refused with ACT_ESTOPPED (act__ring_reserve's slow path) and
+ * nothing is ever written to shared memory.  The real ring's consumer
+ * quarantines it and counts it (n_corrupt); this group goes on serving.
+ */
+static struct act__ring dead_ring = { .cap = 8, .quarantined = 1 };
+
+static void attach_out(struct worker *w, uint32_t to)
+{
+	act__ring_h *h = &w->out[to];
+
+	if (!act__shm_ring(&w->shm, w->self, to, h))
+		return;
+	act__err("ring %u->%u failed validation: sends into it are refused (ACT_ESTOPPED), "
+	         "the other rings are served", w->self, to);
+	memset(h, 0, sizeof *h);
+	h->r = &dead_ring;
+	h->data = dead_ring.data;
+	h->mask = dead_ring.cap - 1;
+	h->max_rec = act__shm_part(&w->shm, to)->max_msg & ~7u;
+}
+
 static int setup(struct worker *w, const struct act__worker_args *a)
 {
 	const struct act__registry *reg = a->reg;
@@ -302,10 +326,7 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < w->n_parts; i++) {
 		w->parts[i] = act__shm_part(&w->shm, i);
-		if ((err = act__shm_ring(&w->shm, w->self, i, &w->out[i]))) {
-			act__err("ring %u->%u failed validation", w->self, i);
-			return err;
-		}
+		attach_out(w, i);
 		/* An inbound ring that is corrupt (now, or when an earlier
 		 * instance of this group quarantined it) is not read; the group
 		 * serves its other rings.  One its producer never touched is
@@ -425,7 +446,7 @@ int act__worker_main(const struct act__worker_args *a)
 		 * would write over records at its old tail, a consumer read
 		 * handled ones again).  It is dead now: take them afresh. */
 		for (uint32_t i = 0; i < w->n_parts; i++) {
-			act__shm_ring(&w->shm, w->self, i, &w->out[i]);
+			attach_out(w, i);
 			if (!(w->quarantined[i / 64u] & (1ull << (i % 64u))) &&
 			    act__shm_ring_touched(&w->shm, i, w->self)) {
 				/* Touched since we attached, maybe left with records

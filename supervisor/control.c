@@ -1164,9 +1164,11 @@ bool act__ctl_busy(const struct act__ctl *ctl)
 		return false;
 	if (ctl->n_unlogged)
 		return true;
-	for (uint32_t i = 0; i < MAX_QUEUED; i++)
-		if (ctl->queued[i].corr)
-			return true;
+	/* Not the sends whose client heard "queued": what they still wait
+	 * for, a Reject, comes through a ring with a doorbell that wakes us
+	 * (act__ctl_reply()); the tick only forgets them once they are taken,
+	 * which any later turn does as well.  Counting them kept an idle node
+	 * ticking for good after a send to a group that never runs again. */
 	for (uint32_t i = 0; i < N_SLOTS; i++)
 		if (ctl->conns[i].state != C_FREE)
 			return true;

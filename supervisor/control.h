@@ -60,8 +60,9 @@ int act__ctl_listen_fd(const struct act__ctl *ctl);
 void act__ctl_arm(struct act__ctl *c);
 /* Decides waiting sends and expires requests whose deadline passed. */
 void act__ctl_tick(struct act__ctl *c, uint64_t now_ns);
-/* True while act__ctl_tick() has work to poll (a connection open, a send
- * queued, rejections not yet logged): the loop then keeps its short tick.
+/* True while act__ctl_tick() has work to poll (a connection open,
+ * rejections not yet logged): the loop then keeps its short tick.  Sends
+ * already answered "queued" need no tick (their Reject rings a doorbell).
  * NULL-safe. */
 bool act__ctl_busy(const struct act__ctl *c);
 /* A client waits to hear that its send was taken: nothing signals that

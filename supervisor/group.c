@@ -290,13 +290,16 @@ void act__group_check_stops(act_node_t *n, uint64_t now)
 	}
 }
 
-/* Bytes waiting in the rings into group gi (records not yet handled). */
+/* Bytes waiting in the rings into group gi (records not yet handled).  A
+ * quarantined ring is never read again (its depth, maybe garbage, stays):
+ * what is in it waits for nobody, and a worker asleep beside it is idle,
+ * not hung. */
 static uint64_t work_waiting(const act_node_t *n, uint32_t gi)
 {
 	uint64_t depth = 0;
 	for (uint32_t s = 0; s < n->reg.n_groups + 1; s++) {
 		struct act__ring *r = act__node_ring(n, s, gi + 1);
-		if (r)
+		if (r && !act__ring_is_quarantined(r))
 			depth += act__ring_depth(r);
 	}
 	return depth;

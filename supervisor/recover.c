@@ -600,6 +600,30 @@ static int refuse(struct act_node *n, int fd, const char *where, const char *why
 	return -EPROTO;
 }
 
+/*
+ * Whether ring rg, whose bit in the touched bitmap is clear, was used all
+ * the same: a clear bit says its pages were never written, so nobody reads
+ * it, and whatever its positions say is lost (its consumer starts at 0 and
+ * its producer writes from 0 over the records).  Only a bitmap scribbled on
+ * makes this: the bit is set before the first record's tail is stored.
+ * Read only where the file has data: a hole is zeros (SEEK_DATA skips it
+ * without allocating a page); a ring whose header page exists but whose
+ * positions are 0 (a producer killed while it formatted it) holds nothing.
+ */
+static bool untouched_but_used(int fd, const act__shm *shm, const struct act__ring *rg)
+{
+	off_t off = (off_t)((const unsigned char *)rg - shm->base);
+	off_t data = lseek(fd, off, SEEK_DATA);
+
+	if (data < 0 && errno == ENXIO)
+		return false; /* no data from here to the end */
+	if (data >= 0 && (uint64_t)data >= (uint64_t)off + sizeof *rg)
+		return false;
+	return atomic_load_explicit(&rg->tail, memory_order_relaxed) ||
+	       atomic_load_explicit(&rg->head, memory_order_relaxed) ||
+	       atomic_load_explicit(&rg->done_pos, memory_order_relaxed);
+}
+
 /* Validates the region behind fd and takes it over. */
 static int adopt(struct act_node *n, int fd, const struct act__part_spec *spec, uint32_t np,
                  const char *where)
@@ -629,10 +653,14 @@ static int adopt(struct act_node *n, int fd, const struct act__part_spec *spec, 
 		for (uint32_t to = 0; !bad && to < np; to++) {
 			act__ring_h rh;
 			int e = act__shm_ring(&n->shm, from, to, &rh);
-			if (e) {
+			const char *what = e ? act_strerror(e) : NULL;
+			if (!e && !act__shm_ring_touched(&n->shm, from, to) &&
+			    untouched_but_used(fd, &n->shm, rh.r))
+				what = "it holds positions, but its bit in the touched bitmap is clear";
+			if (what) {
 				snprintf(buf, sizeof buf, "the ring %s -> %s is damaged (%s)",
 				         from ? n->reg.groups[from - 1].name : "supervisor",
-				         to ? n->reg.groups[to - 1].name : "supervisor", act_strerror(e));
+				         to ? n->reg.groups[to - 1].name : "supervisor", what);
 				bad = buf;
 			}
 		}
@@ -791,6 +819,21 @@ int act__recover_region(struct act_node *n, const struct act__part_spec *spec, u
 			if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
 				close(fd);
 				return refuse_not_file(n, st.st_mode);
+			}
+			/* Ours alone, as we make it (0600): whoever else can
+			 * write it (who planted it, in a directory others can
+			 * write) could map it and put envelopes in its rings, or
+			 * read every message that passes. */
+			if (st.st_uid != geteuid() || (st.st_mode & 077)) {
+				char why[200];
+				snprintf(why, sizeof why, "the file is owned by uid %u with mode %04o, "
+				         "but a region must be ours (uid %u) and mode 0600: anyone "
+				         "else who can open it can read and write every ring",
+				         (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+				         (unsigned)geteuid());
+				err = refuse(n, fd, r->path, why);
+				close(fd);
+				return err;
 			}
 			r->source = "file";
 			return adopt(n, fd, spec, np, r->path);

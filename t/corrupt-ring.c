@@ -15,6 +15,17 @@
  * a file that is counted here.  The victim then dies once (SIGKILL): its
  * next instance must start although two of its rings are corrupt, keep
  * them quarantined without counting them again, and serve the rest.
+ * The vandals also set the touched bit of the victim's ring to the goods,
+ * which nobody ever formatted (layout 8): the victim's next instance finds
+ * an outbound ring whose header fails validation, and must start all the
+ * same, its sends into that ring refused with ACT_ESTOPPED.
+ *
+ * Each instance of the victim idles asleep, without timers (a worker with
+ * a timer pending wakes every heartbeat period), for over three of its
+ * heartbeat timeouts, next to the quarantined rings, whose records nobody
+ * will read: the supervisor must not take them for work the victim sleeps
+ * through and kill it as hung.  The good sender tells it when to go on
+ * (a Die message after each idle period).
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -24,12 +35,18 @@
 #include "harness.h"
 
 #define N_GOOD 2000
-#define IDLE_MS 300 /* the victim idles this long with the bad rings in place */
+/* The victim idles this long with the bad rings in place: over three of its
+ * heartbeat timeouts, so a supervisor that took the quarantined rings'
+ * records for work it sleeps through would kill it as hung meanwhile. */
+#define IDLE_MS 500
+#define VICTIM_HB_TIMEOUT_MS 150
+#define MS 1000000ull
 
 enum { G_VANDALS = 1, G_SMUDGERS, G_GOODS, G_VICTIMS, G_TRAITORS };
 
 typedef struct { int64_t seq; } seq_msg;
 ACT_MESSAGE_TYPE(seq_type, seq_msg, "Seq", ACT_FIELD(seq_msg, seq, ACT_I64));
+ACT_MESSAGE_TYPE(die_type, seq_msg, "Die", ACT_FIELD(seq_msg, seq, ACT_I64));
 
 struct area {
 	_Atomic int corrupted;    /* rings scribbled on (2 when both are) */
@@ -39,6 +56,8 @@ struct area {
 	_Atomic int quarantined[5];
 	_Atomic int traitor_done, sup_quarantined;
 	_Atomic int victim_starts, victim_restart_seen;
+	_Atomic int dies_sent, send_to_bad_rc;
+	_Atomic uint64_t idle_from_ns;
 	_Atomic int watchdog;
 };
 static struct area *A;
@@ -67,11 +86,25 @@ static struct act__ring *ring_of(uint32_t from, uint32_t to)
 	return (struct act__ring *)(base + tab[from * h->n_parts + to].offset);
 }
 
+/* Sets the touched bit of (from -> to) in the region's bitmap. */
+static void set_touched(uint32_t from, uint32_t to)
+{
+	unsigned char *base = find_region();
+	if (!base)
+		return;
+	struct act__region *h = (struct act__region *)base;
+	_Atomic uint64_t *bits = (_Atomic uint64_t *)(base + h->touched_off);
+	uint64_t bit = (uint64_t)from * h->n_parts + to;
+	atomic_fetch_or(&bits[bit / 64u], 1ull << (bit % 64u));
+}
+
 static void vandal_start(act_ctx *ctx, void *st, const void *m)
 {
 	struct act__ring *r = ring_of(G_VANDALS, G_VICTIMS);
 	if (!r)
 		return;
+	/* Never used, so never formatted: its header is all zeros. */
+	set_touched(G_VICTIMS, G_GOODS);
 	/* Neither a multiple of 8 nor within a capacity of head. */
 	atomic_store_explicit(&r->tail, 0xabababababababadull, memory_order_release);
 	A->corrupted++;
@@ -95,12 +128,48 @@ static void good_start(act_ctx *ctx, void *st, const void *m)
 	act_timer_periodic(ctx, 2, 1);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Once the victim has all N_GOOD (or its next instance has started), lets
+ * it idle IDLE_MS, then sends it a Die: the first kills it, the second
+ * stops the node.
+ */
+static void good_pace_victim(act_ctx *ctx, act_ref v)
+{
+	int want = A->dies_sent + 1;
+	if (A->dies_sent >= 2 || A->received < N_GOOD || A->victim_starts < want)
+		return;
+	if (!A->idle_from_ns) {
+		A->idle_from_ns = mono_ns();
+		return;
+	}
+	if (mono_ns() - A->idle_from_ns < IDLE_MS * MS)
+		return;
+	seq_msg d = { want };
+	if (act_send(ctx, v, &die_type, &d) == 0) {
+		A->dies_sent = want;
+		A->idle_from_ns = 0;
+	}
+	if (A->dies_sent == 2)
+		act_timer_cancel(ctx, 1);
+}
+
 /* Waits for both rings to be bad, then sends in chunks, backing off on a full ring. */
 static void good_tick(act_ctx *ctx, void *st, const void *m)
 {
 	act_ref v;
 	if (A->corrupted < 2 || act_lookup(ctx, "victim", &v))
 		return;
+	if (A->sent == N_GOOD) {
+		good_pace_victim(ctx, v);
+		return;
+	}
 	while (A->sent < N_GOOD) {
 		seq_msg s = { A->sent };
 		int rc = act_send(ctx, v, &seq_type, &s);
@@ -112,7 +181,6 @@ static void good_tick(act_ctx *ctx, void *st, const void *m)
 		}
 		A->sent++;
 	}
-	act_timer_cancel(ctx, 1);
 }
 
 static void victim_seq(act_ctx *ctx, void *st, const void *m)
@@ -120,8 +188,7 @@ static void victim_seq(act_ctx *ctx, void *st, const void *m)
 	const seq_msg *s = m;
 	if (s->seq != A->received)
 		A->out_of_order++;
-	if (++A->received == N_GOOD)
-		act_timer_once(ctx, IDLE_MS, 7);
+	++A->received;
 }
 
 static void victim_start(act_ctx *ctx, void *st, const void *m)
@@ -129,16 +196,22 @@ static void victim_start(act_ctx *ctx, void *st, const void *m)
 	const act_start *s = m;
 	if (++A->victim_starts > 1) {
 		A->victim_restart_seen = s->restart;
-		act_timer_once(ctx, IDLE_MS, 8);
+		act_ref g;
+		seq_msg q = { -1 };
+		A->send_to_bad_rc = act_lookup(ctx, "good", &g) ? -1000 :
+		                    act_send(ctx, g, &seq_type, &q);
 	}
 }
 
-/* First instance: idle with the bad rings in place, then die.  Second: stop. */
-static void victim_timeout(act_ctx *ctx, void *st, const void *m)
+/* First instance: it idled with the bad rings in place, now it dies (the
+ * Die comes back to the next instance, flagged redelivered).  Second: stop. */
+static void victim_die(act_ctx *ctx, void *st, const void *m)
 {
-	if (A->victim_starts == 1)
+	const seq_msg *d = m;
+	if (d->seq == 1 && !act_redelivered(ctx))
 		raise(SIGKILL);
-	act_shutdown(ctx);
+	if (d->seq == 2)
+		act_shutdown(ctx);
 }
 
 static void traitor_start(act_ctx *ctx, void *st, const void *m)
@@ -170,7 +243,7 @@ static const act_handler traitor_h[] = {
 };
 static const act_behaviour traitor_b = { .name = "traitor", .handlers = traitor_h, .n_handlers = 2 };
 static const act_handler victim_h[] = {
-	{ &seq_type, victim_seq }, { &act_timeout_type, victim_timeout },
+	{ &seq_type, victim_seq }, { &die_type, victim_die },
 	{ &act_start_type, victim_start },
 };
 static const act_behaviour victim_b = { .name = "victim", .handlers = victim_h, .n_handlers = 3 };
@@ -209,6 +282,8 @@ int main(void)
 	act_node_add_actor(n, "victims", "victim", &victim_b, NULL);
 	act_node_add_actor(n, "traitors", "traitor", &traitor_b, NULL);
 	act_node_add_actor(n, "goods", "watchdog", &harness_watchdog_b, NULL);
+	if (act_node_set_heartbeat(n, "victims", 10, VICTIM_HB_TIMEOUT_MS))
+		bail("act_node_set_heartbeat");
 	harness_watchdog_fired = &A->watchdog;
 	act__node_inspect_hook = inspect;
 	int rc = act_node_run(n);
@@ -220,12 +295,13 @@ int main(void)
 
 	/* Count the lines about the two bad rings, and all lines. */
 	char line[1200];
-	int total = 0, about[5] = { 0 }, about_sup = 0;
+	int total = 0, about[5] = { 0 }, about_sup = 0, hung = 0;
 	rewind(log);
 	while (fgets(line, sizeof line, log)) {
 		if (total < 30)
 			diag("log: %.200s", line);
 		total++;
+		hung += strstr(line, "is hung") != NULL;
 		/* (the old wording was "corrupt record from group 5") */
 		about_sup += strstr(line, "corrupt") &&
 		             (strstr(line, "ring 5->0") || strstr(line, "from group 5"));
@@ -252,6 +328,12 @@ int main(void)
 	ok(A->victim_starts == 2 && A->victim_restart_seen,
 	   "the victim's worker was restarted once and its Start said so (%d starts)",
 	   A->victim_starts);
+	ok(A->send_to_bad_rc == ACT_ESTOPPED,
+	   "the restarted victim's send into its ring whose header fails validation: "
+	   "ACT_ESTOPPED (%d)", A->send_to_bad_rc);
+	ok(hung == 0 && A->dies_sent == 2,
+	   "asleep beside its quarantined rings for %d ms twice, the victim was never "
+	   "taken for hung (%d lines say so)", IDLE_MS, hung);
 	ok(about[1] == 2 && about[2] == 2,
 	   "one log line per bad ring per worker instance (%d and %d lines, want 2)", about[1],
 	   about[2]);

@@ -10,7 +10,9 @@ a few times a second - its heartbeat looks at sleeping workers, every half
 heartbeat_timeout_ms - where it used to tick every 50 ms (60 in 3 s), and
 no idle worker wakes at all.  Then hang detection still works on the idle
 node: a worker SIGSTOPped while it sleeps, sent a message, is killed as
-hung and restarted.
+hung and restarted.  Last, a send that can never be taken (its group is
+temporary and done) is answered "queued" and does not keep the node
+ticking.
 """
 import os
 import signal
@@ -26,7 +28,8 @@ tap = Tap(timeout=90)
 
 with tap:
     node = Node(tap, {"groups": [group("g%d" % i, [actor("a%d" % i, "echo")],
-                                       heartbeat_timeout_ms=1000) for i in range(G)]},
+                                       heartbeat_timeout_ms=1000) for i in range(G)] +
+                      [group("tmp", [actor("t0", "echo")], restart="temporary")]},
                 name="idle")
     st = node.start()
     pids = {g["name"]: g["pid"] for g in st["groups"]}
@@ -54,4 +57,19 @@ with tap:
     tap.ok(took < 3.0, "killed as hung and restarted %.2f s after the send (timeout 1 s)" % took)
     with open(node.log_path, errors="replace") as f:
         tap.ok("'g3' (pid %d) is hung: asleep" % victim in f.read(), "the log says it hung asleep")
+
+    # A send that will never be taken (its group is temporary and done):
+    # actorsctl hears "queued" after 5 s, and the node goes back to sleep
+    # instead of ticking for it forever.
+    r = node.ctl("send", "t0", "Crash", '{"how": "exit0"}')
+    tap.is_(r[0], 0, "the temporary group's actor takes a Crash (exit 0)")
+    wait_for(lambda: node.group("tmp")["state"] == "done", 10, "the temporary group to be done")
+    r = node.ctl("send", "t0", "Ping", '{"count": 1}')
+    tap.ok(r[0] == 0 and "queued" in r[2], "a send to it is queued (%r)" % (r[2].strip(),))
+    time.sleep(0.5)  # as above: the status requests and the send are wakes
+    before = switches(sup)
+    time.sleep(WINDOW)
+    sup_w = switches(sup) - before
+    tap.ok(sup_w <= 4 * WINDOW, "with that send queued for good, actorsd: %d wake-ups in %.0f s "
+           "(at most %d; a 50 ms tick made 60)" % (sup_w, WINDOW, 4 * WINDOW))
     tap.is_(node.terminate(), 0, "SIGTERM -> exit 0")

@@ -9,10 +9,14 @@ kept aside (renamed region.refused-TIMESTAMP) as it was: never followed,
 never deleted.  Then the next start makes a new region.
 
 Cases: a directory (with a file in it), a symlink to a file elsewhere
-(which must stay untouched), a dangling symlink, a FIFO.
+(which must stay untouched), a dangling symlink, a FIFO.  Then, after a
+SIGKILL, a region file that others may open (mode 0666, 0640) or that
+another user owns: whoever else can write it could put envelopes in its
+rings; refused and kept aside the same way, never adopted.
 """
 import glob
 import os
+import signal
 
 from actorsd_harness import Tap, Node, group, actor
 
@@ -78,4 +82,35 @@ with tap:
     tap.ok(st and node.group("alpha", st)["state"] == "ready",
            "the next start makes a new region and runs")
     tap.ok(os.path.isfile(region), "a regular region file is there")
+    tap.is_(os.stat(region).st_mode & 0o7777, 0o600, "made with mode 0600")
+
+    # ---- a region others may open: refused (whoever can write it writes the rings) ---------
+    def kill_and(change, what, why):
+        node.proc.send_signal(signal.SIGKILL)
+        node.proc.wait()
+        change()
+        before = set(glob.glob(node.path("run", "region.refused-*")))
+        node.start(wait_ready=False)
+        rc = node.wait_exit(20)
+        node.log.flush()
+        with open(node.log_path, errors="replace") as f:
+            text = f.read()
+        tap.is_(rc, 100, "%s: actorsd exits 100" % what)
+        tap.ok("refusing the region found in %s: %s" % (region, why) in text,
+               "%s: the log says why (%r)" % (what, why))
+        aside = set(glob.glob(node.path("run", "region.refused-*"))) - before
+        tap.ok(len(aside) == 1 and not os.path.lexists(region),
+               "%s: moved aside, not adopted" % what)
+        st = node.start()
+        tap.ok(st and not st.get("recovered"), "%s: the next start makes a new region" % what)
+
+    kill_and(lambda: os.chmod(region, 0o666), "mode 0666",
+             "the file is owned by uid %d with mode 0666" % os.geteuid())
+    kill_and(lambda: os.chmod(region, 0o640), "mode 0640",
+             "the file is owned by uid %d with mode 0640" % os.geteuid())
+    if os.geteuid() == 0:
+        kill_and(lambda: os.chown(region, 65534, -1), "owned by another user",
+                 "the file is owned by uid 65534 with mode 0600")
+    else:
+        tap.ok(True, "# SKIP owned by another user: needs root to chown")
     tap.is_(node.terminate(), 0, "SIGTERM -> exit 0")

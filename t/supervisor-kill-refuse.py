@@ -10,6 +10,8 @@ region aside (renamed region.refused-TIMESTAMP), never discarding it, when:
   - a group's ring_bytes changed in the app file;
   - a group was added (the group list differs);
   - the region header was corrupted (checksum), or its magic;
+  - a used ring's header was damaged, or its bit in the touched bitmap
+    cleared (layout 8: it would be read as a ring never used);
 and it refuses to start a second supervisor on a region whose actorsd is
 alive (exit 100, the region left alone, the first node unharmed).  With
 the app file as it was, the next start makes a new region; a clean stop
@@ -113,6 +115,25 @@ with tap:
             f.write(bytes(x ^ 0x5A for x in b))
     refused(tap, node, lambda app: None, "damaged ring", "is damaged")
 
+    # The touched bitmap scribbled on: the bit of a ring that carried
+    # something (relay -> cons, mid-stream) cleared.  Adopted, that ring
+    # would be read as never used: its records lost, its consumer reading
+    # from position 0, its producer writing over them.
+    kill_mid_stream(node, "touched bit cleared")
+    with open(region, "r+b") as f:
+        head = f.read(72)
+        n_parts = struct.unpack_from("<I", head, 32)[0]
+        touched_off = struct.unpack_from("<Q", head, 64)[0]
+        bit = 2 * n_parts + 1   # relay (2) -> cons (1)
+        f.seek(touched_off + bit // 64 * 8)
+        word = struct.unpack("<Q", f.read(8))[0]
+        tap.ok(word & (1 << bit % 64), "touched bit cleared: relay -> cons was marked touched")
+        f.seek(touched_off + bit // 64 * 8)
+        f.write(struct.pack("<Q", word & ~(1 << bit % 64)))
+    refused(tap, node, lambda app: None, "touched bit cleared",
+            "relay -> cons is damaged (it holds positions, but its bit in the touched bitmap "
+            "is clear)")
+
     kill_mid_stream(node, "bad magic")
     corrupt(region, 0, b"NOTAREGN")
     refused(tap, node, lambda app: None, "bad magic", "bad magic")
@@ -135,5 +156,5 @@ with tap:
            "the running node and its region are untouched")
     tap.is_(node.terminate(), 0, "clean stop")
     tap.ok(not os.path.exists(region), "a clean stop removes the region")
-    tap.is_(len(glob.glob(node.path("run", "region.refused-*"))), 5,
-            "the 5 refused regions are all kept")
+    tap.is_(len(glob.glob(node.path("run", "region.refused-*"))), 6,
+            "the 6 refused regions are all kept")
