@@ -241,6 +241,8 @@ void act__loop_once(act_node_t *n)
 			timeout_ns = 50000000u;
 	}
 
+	if (n->drain_more)
+		timeout_ns = 0;
 	if (n->expect_answer && timeout_ns) {
 		/* One-way traffic never answers: after each miss, skip twice
 		 * as many chances to spin (up to 63), so a stream of

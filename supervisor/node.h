@@ -178,6 +178,7 @@ struct act_node {
 	uint32_t n_curve_allow;
 	bool all_remote;
 	bool out_blocked;         /* an outbound envelope waits for a full peer */
+	bool drain_more;          /* route_drain() stopped at its per-ring cap */
 	/* The gateway just handed a spinning group work (act__node_ring_group):
 	 * its answer usually comes within microseconds, so the loop looks for
 	 * it a little before it sleeps (loop.c, answer_spin()). */

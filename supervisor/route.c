@@ -328,6 +328,7 @@ void act__route_drain(act_node_t *n)
 
 	act__doorbell_take(act__shm_part(&n->shm, 0), bits);
 	n->out_blocked = false;
+	n->drain_more = false;
 	/* The supervisor handles few records: scanning every ring is cheap
 	 * and robust against a dead producer's stale ready bit. */
 	for (uint32_t s = 1; s < n->reg.n_groups + 1; s++) {
@@ -346,6 +347,10 @@ void act__route_drain(act_node_t *n)
 			}
 			act__ring_release(&n->in[s]);
 		}
+		/* Stopped at the cap, not at the end: the rest is for the next
+		 * turn at once (the doorbell will not ring for it). */
+		if (k > 1024)
+			n->drain_more = true;
 		act__ring_publish(&n->in[s]);
 		if (err) {
 			/* Once, not on every turn: the ring is read no further. */
