@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "handoff.h"
 #include "log.h"
+#include "phase.h"
 #include "worker.h"
 #include "intercept.h"
 #include "topic.h"
@@ -395,6 +396,8 @@ int act__worker_main(const struct act__worker_args *a)
 		rc = err == -ENOMEM ? ACT_EXIT_TEMPORARY : ACT_EXIT_PERMANENT;
 		goto out;
 	}
+	if (!a->standby)
+		act__phase(ACT__PH_SETUP);
 	if (a->standby) {
 		/* A hot standby: attached and allocated, it waits here until the
 		 * supervisor saw the group's worker die and wakes us.  Nothing
@@ -408,6 +411,7 @@ int act__worker_main(const struct act__worker_args *a)
 			rc = ACT_EXIT_TEMPORARY;
 			goto out;
 		}
+		act__phase(ACT__PH_STANDBY_WAKE);
 		start = (act_start){ true, w->part->standby_n_restarts,
 		                     w->part->standby_last_signal, w->part->standby_last_exit };
 		/* The worker we replace used the rings after we attached: the
@@ -464,6 +468,7 @@ int act__worker_main(const struct act__worker_args *a)
 	atomic_store_explicit(&w->part->state, ACT__PS_READY, memory_order_relaxed);
 	act__w_send_ctrl(w, ACT__CTRL_READY, NULL, 0);
 	act__w_flush_notify(w);
+	act__phase(ACT__PH_STARTED);
 
 	rc = run(w);
 
