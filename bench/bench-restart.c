@@ -187,7 +187,7 @@ static void print_phases(const char *what)
 		[ACT__PH_CHILD] = "forked", [ACT__PH_ASSIGNED] = "assigned",
 		[ACT__PH_ADOPTED] = "adopted",
 		[ACT__PH_SPAWN_REP] = "answer", [ACT__PH_SETUP] = "setup",
-		[ACT__PH_STANDBY_WAKE] = "standby_woke", [ACT__PH_STARTED] = "started",
+		[ACT__PH_STANDBY_WAKE] = "standby_woke", [ACT__PH_STANDBY_GO] = "standby_go", [ACT__PH_STARTED] = "started",
 		[ACT__PH_READY_SEEN] = "ready_seen", [ACT__PH_HANDLED] = "handled",
 	};
 	static float v[MAX_ROUNDS];

@@ -31,7 +31,8 @@ enum act__phase {
 	ACT__PH_ADOPTED,       /* new worker: re-parented, past PDEATHSIG */
 	ACT__PH_SPAWN_REP,     /* supervisor: the zygote's answer read (pid known) */
 	ACT__PH_SETUP,         /* worker: region attached, actors allocated */
-	ACT__PH_STANDBY_WAKE,  /* standby: told to take over */
+	ACT__PH_STANDBY_WAKE,  /* standby: woken (by the death, or by the supervisor) */
+	ACT__PH_STANDBY_GO,    /* standby: told to take over */
 	ACT__PH_STARTED,       /* worker: init and Start ran, READY sent */
 	ACT__PH_READY_SEEN,    /* supervisor: READY read */
 	ACT__PH_HANDLED,       /* the program: first message handled (written by it) */
