@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -73,6 +74,19 @@ static inline bool clock_due(uint64_t *last)
 	return true;
 }
 #endif
+
+void *act__w_zalloc(size_t len)
+{
+	void *p = mmap(NULL, len ? len : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	               -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void act__w_zfree(void *p, size_t len)
+{
+	if (p)
+		munmap(p, len ? len : 1);
+}
 
 static void beat(struct worker *w, uint64_t now)
 {
@@ -295,11 +309,12 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 	w->in = calloc(w->n_parts, sizeof *w->in);
 	w->out = calloc(w->n_parts, sizeof *w->out);
 	w->slot_of = malloc(reg->n_actors * sizeof *w->slot_of + 1);
-	/* The static actors, then one entry per spawn slot (dynamic.c).  A
-	 * large calloc is fresh zero pages from mmap: an entry costs memory
-	 * only once its slot is used (act__dyn_touch()). */
+	/* The static actors, then one entry per spawn slot (dynamic.c), in
+	 * fresh zero pages from mmap: an entry costs memory only once its
+	 * slot is used (act__dyn_touch()). */
 	w->dyn_cap = act__shm_dyn_slots(&w->shm, w->self);
-	w->actors = calloc((size_t)g->n_actors + w->dyn_cap, sizeof *w->actors);
+	w->actors_bytes = ((size_t)g->n_actors + w->dyn_cap) * sizeof *w->actors;
+	w->actors = act__w_zalloc(w->actors_bytes);
 	w->asks = calloc(ASK_SLOTS, sizeof *w->asks);
 	w->remotes = calloc(MAX_REMOTES, sizeof *w->remotes);
 	/* A decoded JSON message is at most its struct plus its strings: the
@@ -381,7 +396,7 @@ static void teardown(struct worker *w)
 	if (w->uring_ok)
 		io_uring_queue_exit(&w->uring);
 	act__timers_fini(&w->timers);
-	free(w->actors);
+	act__w_zfree(w->actors, w->actors_bytes);
 	free(w->asks);
 	free(w->remotes);
 	free(w->scratch);
