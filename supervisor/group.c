@@ -540,7 +540,13 @@ void act__group_maintain_prefork(act_node_t *n, uint64_t now)
 	}
 }
 
-/* Wakes group gi's standby in place of its dead worker.  False if none. */
+/*
+ * Wakes group gi's standby in place of its dead worker.  False if none.
+ * The standby watches the worker's pidfd too (worker.c, standby_wait()):
+ * usually it is already awake, polling for this write, when it comes; it
+ * never takes over without it, so the plan and the marks below stay the
+ * supervisor's.
+ */
 static bool promote_spare(act_node_t *n, uint32_t gi)
 {
 	struct act__gstate *g = &n->gs[gi];
