@@ -598,8 +598,10 @@ int act__spawner_spawn2(act__spawner *sp, uint32_t self, const act_start *start,
 	 * Its socket is empty and ours alone, so the send neither blocks
 	 * nor tears.  One that dies right after the look takes the assignment
 	 * with it: its pidfd fires and the group is restarted like after any
-	 * death. */
-	if (act__spawner_has_prefork(sp)) {
+	 * death.  Not for a hot standby: nothing waits for one (it is made
+	 * once its group settled), and the prefork stays for a start that
+	 * someone waits for. */
+	if (!standby && act__spawner_has_prefork(sp)) {
 		act__phase(ACT__PH_SPAWN_REQ);
 		ssize_t w = send(sp->prefork_wr, &rq, sizeof rq, MSG_NOSIGNAL | MSG_DONTWAIT);
 		close(sp->prefork_wr);
