@@ -557,8 +557,11 @@ bool act__spawner_has_prefork(act__spawner *sp)
 		return false;
 	if (poll(&p, 1, 0) == 0)
 		return true;
-	/* It died unused (the loop reaps it as a stray child). */
-	act__warn("the prefork (pid %d) died; another one will be made", (int)sp->prefork);
+	/* It died unused (the loop reaps it as a stray child).  The next one
+	 * waits a second: something that kills idle processes (an OOM
+	 * killer, an operator's script) must not meet a fork loop. */
+	act__warn("the prefork (pid %d) died; another one will be made in 1 s", (int)sp->prefork);
+	sp->prefork_not_before_ns = act__now_ns() + 1000000000ull;
 	close(sp->prefork_pidfd);
 	close(sp->prefork_wr);
 	sp->prefork_pidfd = -1;

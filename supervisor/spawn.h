@@ -52,7 +52,7 @@ typedef struct act__spawner {
 	int prefork_wr; /* our end of the prefork's assignment socket */
 	uint32_t n_preforked, n_prefork_used; /* for status and the bench */
 	bool no_prefork;                /* $ACTORS_PREFORK=0: always fork on demand */
-	uint64_t prefork_not_before_ns; /* after a failed prefork: retry then */
+	uint64_t prefork_not_before_ns; /* after a failed or dead prefork: retry then */
 	/* Set by the caller before act__spawner_start() (0: the default). */
 	uint32_t init_timeout_ms;
 	/* After act__spawner_start() failed with -ECHILD or -ETIMEDOUT: the

@@ -9,7 +9,7 @@ the zygote and adopted ahead, titled "actorsd: NODE/prefork", that waits
 for a group (supervisor/spawn.h).  Here: status names it; a SIGKILLed
 worker is replaced by exactly that process (the restart was one send, no
 fork) and a new prefork is made; its actor answers; a prefork killed
-while it waits is replaced and counts as no restart; an operator restart
+while it waits is replaced (a second later) and counts as no restart; an operator restart
 uses it too; SIGTERM leaves no process behind; with ACTORS_PREFORK=0
 there is none and restarts fork as before.  (The zero-loss scenarios,
 t/supervise-kill.py and t/supervise-redeliver.py, restart through the
