@@ -118,6 +118,7 @@ struct worker {
 	const int *efd;
 	struct io_uring uring;
 	bool uring_ok, read_armed;
+	bool uring_tried;        /* the ring is made at the first timed sleep */
 	bool prepared;           /* act__worker_prepare() ran (in a prefork) */
 	uint64_t efd_buf;
 	act__timers timers;

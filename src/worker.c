@@ -142,6 +142,16 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 		(void)r;
 		return;
 	}
+	if (!w->uring_tried) {
+		/* The first timed sleep makes the ring: a group that never
+		 * sleeps with a timer pending never has one, and its death
+		 * does not wait for the ring's teardown (~20 us of a worker's
+		 * exit on a 2-vCPU VM, before its pidfd fires). */
+		w->uring_tried = true;
+		w->uring_ok = io_uring_queue_init(8, &w->uring, 0) == 0;
+		if (!w->uring_ok)
+			act__warn("io_uring unavailable; falling back to select()");
+	}
 	if (!w->uring_ok) {
 		/* Fallback without io_uring: a plain blocking poll. */
 		struct timespec t = act__ns_to_ts(deadline_ns - now);
@@ -280,9 +290,6 @@ static int prepare(struct worker *w, const struct act__worker_args *a)
 		act__shm_detach(&w->shm, 0);
 		return err;
 	}
-	w->uring_ok = io_uring_queue_init(8, &w->uring, 0) == 0;
-	if (!w->uring_ok)
-		act__warn("io_uring unavailable; falling back to select()");
 	w->prepared = true;
 	return 0;
 }

@@ -49,7 +49,7 @@ struct worker;
 /*
  * What every worker does first, whatever its group: its own memory, the
  * region attached and checked (a->shm_fd, a->directory_hash), the timer
- * heap, the io_uring.  A prefork (supervisor/spawn.h) runs it before it
+ * heap.  A prefork (supervisor/spawn.h) runs it before it
  * waits for its group, so that a restart does not wait for it.  Returns
  * the worker for act__worker_main_prepared(), or NULL if something
  * failed (nothing is left allocated; act__worker_main() then tries again
