@@ -30,6 +30,7 @@
 #include "bench-util.h"
 #include "clock.h"
 #include "log.h"
+#include "phase.h"
 #include "../t/harness.h"
 
 #define MAX_ROUNDS 4096
@@ -43,6 +44,10 @@ struct area {
 	_Atomic uint64_t handled_ns;  /* when the victim handled its last Ping */
 	_Atomic int done;
 	double us[MAX_ROUNDS];
+	/* Phase stamps of the restart under way (phase.h), and each round's
+	 * copy, in us after the kill (0: the phase was not seen in time). */
+	_Atomic uint64_t stamps[ACT__PH_N];
+	float phase_us[MAX_ROUNDS][ACT__PH_N];
 	/* isolation */
 	_Atomic uint64_t received;
 	_Atomic int crashes;
@@ -83,6 +88,10 @@ static void driver_pong(act_ctx *ctx, void *st, const void *m)
 			act_send(ctx, d->victim, &ping_type, &p);
 			return;
 		}
+		for (int k = 0; k < ACT__PH_N; k++) {
+			uint64_t t = k == ACT__PH_HANDLED ? A->handled_ns : A->stamps[k];
+			A->phase_us[d->round][k] = t >= d->t0 ? (float)((double)(t - d->t0) / 1e3) : 0;
+		}
 		A->us[d->round++] = (double)(A->handled_ns - d->t0) / 1e3;
 	}
 	if (d->round >= n_rounds) {
@@ -102,7 +111,10 @@ static void driver_timeout(act_ctx *ctx, void *st, const void *m)
 {
 	struct driver *d = st;
 	num_t p = { 0 };
+	for (int k = 0; k < ACT__PH_N; k++)
+		A->stamps[k] = 0;
 	d->t0 = act__now_ns();
+	A->stamps[ACT__PH_KILL] = d->t0;
 	kill(d->killed, SIGKILL);
 	act_send(ctx, d->victim, &ping_type, &p);
 }
@@ -157,6 +169,42 @@ static double bare_death_notice_us(int idle_ms, int rounds)
 	return v[rounds / 2];
 }
 
+static int cmp_f(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Prints the p50 of each phase of the last run's restarts, in us after
+ * the kill, so that a figure that moved says where (phase.h names them).
+ */
+static void print_phases(const char *what)
+{
+	static const char *const names[ACT__PH_N] = {
+		[ACT__PH_KILL] = "kill", [ACT__PH_PIDFD] = "pidfd", [ACT__PH_REAPED] = "reaped",
+		[ACT__PH_SPAWN_REQ] = "request", [ACT__PH_ZYGOTE] = "zygote",
+		[ACT__PH_CHILD] = "forked", [ACT__PH_ASSIGNED] = "assigned",
+		[ACT__PH_ADOPTED] = "adopted",
+		[ACT__PH_SPAWN_REP] = "answer", [ACT__PH_SETUP] = "setup",
+		[ACT__PH_STANDBY_WAKE] = "standby_woke", [ACT__PH_STANDBY_GO] = "standby_go", [ACT__PH_STARTED] = "started",
+		[ACT__PH_READY_SEEN] = "ready_seen", [ACT__PH_HANDLED] = "handled",
+	};
+	static float v[MAX_ROUNDS];
+	printf("# %s phases, p50 us after kill:", what);
+	for (int k = 1; k < ACT__PH_N; k++) {
+		int m = 0;
+		for (int r = 0; r < A->rounds; r++)
+			if (A->phase_us[r][k] > 0)
+				v[m++] = A->phase_us[r][k];
+		if (m < A->rounds / 2)
+			continue; /* not a phase of this kind of restart */
+		qsort(v, (size_t)m, sizeof v[0], cmp_f);
+		printf(" %s %.0f", names[k], (double)v[m / 2]);
+	}
+	printf("\n");
+}
+
 static int restart_run(bool standby, double *p50, double *p99)
 {
 	memset(A, 0, sizeof *A);
@@ -174,6 +222,7 @@ static int restart_run(bool standby, double *p50, double *p99)
 	act_node_free(n);
 	if (rc || A->rounds < 10)
 		return -1;
+	print_phases(standby ? "restart_standby" : "restart");
 	qsort(A->us, (size_t)A->rounds, sizeof A->us[0], cmp_d);
 	*p50 = A->us[A->rounds / 2];
 	*p99 = A->us[(A->rounds * 99) / 100];
@@ -286,6 +335,7 @@ int main(int argc, char **argv)
 	/* A restart logs lines: keep the output readable (BENCH_LOG=1 shows them). */
 	act__log_level = getenv("BENCH_LOG") ? ACT_LOG_DEBUG : ACT_LOG_ERR;
 	A = shared_area(sizeof *A);
+	act__phase_ns = A->stamps;
 	bench_print_machine("bench-restart");
 
 	fork50 = bare_fork_ready_us(300, &fork99);

@@ -9,6 +9,7 @@
 #include <actors.h>
 
 #include "clock.h"
+#include "phase.h"
 
 uint64_t act__wall_ms(void)
 {
@@ -18,6 +19,8 @@ uint64_t act__wall_ms(void)
 }
 
 const uint64_t *act__virtual_now_ns;
+
+_Atomic uint64_t *act__phase_ns; /* phase.h */
 
 ACT_API uint64_t act_now_ns(void)
 {

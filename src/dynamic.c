@@ -215,16 +215,16 @@ int act__dyn_setup(struct worker *w)
 {
 	uint32_t n_names = 2;
 
-	/* Sized for the group's capacity, yet paid for only as used: both
-	 * arrays are large allocations (fresh zero pages from mmap), and a
-	 * page of them costs memory once written.  The name table stays at
+	/* Sized for the group's capacity, yet paid for only as used: the
+	 * name table comes straight from mmap (act__w_zalloc()), and a page
+	 * of it costs memory once written.  The name table stays at
 	 * most half full, so that probing stays short. */
 	while (n_names < 2u * w->dyn_cap)
 		n_names <<= 1;
 	w->n_slots = w->n_local + w->dyn_cap;
 	w->dyn = act__shm_dyn(&w->shm, w->self);
 	w->free_slots = malloc((w->dyn_cap ? w->dyn_cap : 1) * sizeof *w->free_slots);
-	w->names = calloc(n_names, sizeof *w->names);
+	w->names = act__w_zalloc(n_names * sizeof *w->names);
 	w->names_mask = n_names - 1;
 	/* Unique across restarts too: monitors outlive a worker in the records. */
 	w->mon_seq = act__now_ns() / 1000u;
@@ -262,7 +262,8 @@ void act__dyn_teardown(struct worker *w)
 	for (uint32_t i = 0; i < w->n_btab; i++)
 		free(w->btab[i].by_type);
 	free(w->btab);
-	free(w->names);
+	if (w->names)
+		act__w_zfree(w->names, ((size_t)w->names_mask + 1) * sizeof *w->names);
 	free(w->free_slots);
 	act__dyn_remote_teardown(w);
 }

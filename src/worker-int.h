@@ -94,6 +94,7 @@ struct worker {
 	const struct act__registry *reg;
 	/* spawned actors (dynamic.c) */
 	uint32_t n_slots;            /* entries of actors[]: n_local + dyn_cap */
+	size_t actors_bytes;         /* actors[] came from act__w_zalloc(), this long */
 	uint32_t dyn_cap;            /* this group's spawn slots (max_spawned) */
 	struct act__dyn_hdr *dyn;    /* this group's spawn area */
 	uint32_t *free_slots;        /* stack of freed slots below hi: the next spawn
@@ -118,6 +119,8 @@ struct worker {
 	const int *efd;
 	struct io_uring uring;
 	bool uring_ok, read_armed;
+	bool uring_tried;        /* the ring is made at the first timed sleep */
+	bool prepared;           /* act__worker_prepare() ran (in a prefork) */
 	uint64_t efd_buf;
 	act__timers timers;
 	struct actor *actors;
@@ -249,6 +252,18 @@ int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_ty
 
 /* Sends a control record to the supervisor.  0, ACT_EFULL or -EMSGSIZE. */
 int act__w_send_ctrl(struct worker *w, uint32_t code, const void *payload, uint32_t len);
+
+/*
+ * Zeroed memory for a table sized for capacity (the spawn slots, the name
+ * table): straight from mmap, so that a page costs neither memory nor
+ * time until it is written.  calloc() gives that only above malloc's mmap
+ * threshold, which glibc raises after large frees (a zygote forked from a
+ * program that freed large blocks): then it cleared the whole table on
+ * every worker start (a 128 KiB name table: ~45 us of page faults, most
+ * of a restart's setup).  NULL on failure; act__w_zfree() takes the len.
+ */
+void *act__w_zalloc(size_t len);
+void act__w_zfree(void *p, size_t len);
 /* Answers an undeliverable envelope from outside with a Reject (PROTOCOL.md). */
 void act__w_send_reject(struct worker *w, const struct act__env *e, const struct act__jview *jv,
                         const char *reason);

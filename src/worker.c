@@ -17,11 +17,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/select.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <actors.h>
@@ -29,6 +32,7 @@
 #include "clock.h"
 #include "handoff.h"
 #include "log.h"
+#include "phase.h"
 #include "worker.h"
 #include "intercept.h"
 #include "topic.h"
@@ -62,6 +66,19 @@ static inline bool clock_due(uint64_t *last)
 	return true;
 }
 #endif
+
+void *act__w_zalloc(size_t len)
+{
+	void *p = mmap(NULL, len ? len : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	               -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void act__w_zfree(void *p, size_t len)
+{
+	if (p)
+		munmap(p, len ? len : 1);
+}
 
 static void beat(struct worker *w, uint64_t now)
 {
@@ -116,6 +133,16 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 		ssize_t r = read(w->efd[w->self], &v, sizeof v);
 		(void)r;
 		return;
+	}
+	if (!w->uring_tried) {
+		/* The first timed sleep makes the ring: a group that never
+		 * sleeps with a timer pending never has one, and its death
+		 * does not wait for the ring's teardown (~20 us of a worker's
+		 * exit on a 2-vCPU VM, before its pidfd fires). */
+		w->uring_tried = true;
+		w->uring_ok = io_uring_queue_init(8, &w->uring, 0) == 0;
+		if (!w->uring_ok)
+			act__warn("io_uring unavailable; falling back to select()");
 	}
 	if (!w->uring_ok) {
 		/* Fallback without io_uring: a plain blocking poll. */
@@ -281,22 +308,37 @@ static void attach_out(struct worker *w, uint32_t to)
 	h->max_rec = act__shm_part(&w->shm, to)->max_msg & ~7u;
 }
 
-static int setup(struct worker *w, const struct act__worker_args *a)
+/* The group-independent part of setup (act__worker_prepare()). */
+static int prepare(struct worker *w, const struct act__worker_args *a)
 {
-	const struct act__registry *reg = a->reg;
-	const struct act__group_def *g = &reg->groups[a->self - 1];
 	char why[128] = "";
 	int err;
 
 	memset(w, 0, sizeof *w);
-	w->reg = reg;
-	w->self = a->self;
-	w->efd = a->efd;
 	err = act__shm_attach(&w->shm, a->shm_fd, a->directory_hash, why, sizeof why);
 	if (err) {
 		act__err("cannot attach shared memory: %s", why[0] ? why : act_strerror(err));
 		return err;
 	}
+	if ((err = act__timers_init(&w->timers))) {
+		act__shm_detach(&w->shm, 0);
+		return err;
+	}
+	w->prepared = true;
+	return 0;
+}
+
+static int setup(struct worker *w, const struct act__worker_args *a)
+{
+	const struct act__registry *reg = a->reg;
+	const struct act__group_def *g = &reg->groups[a->self - 1];
+	int err;
+
+	if (!w->prepared && (err = prepare(w, a)))
+		return err;
+	w->reg = reg;
+	w->self = a->self;
+	w->efd = a->efd;
 	w->n_parts = w->shm.n_parts;
 	w->heartbeat_ns = (uint64_t)(g->heartbeat_ms ? g->heartbeat_ms : 100) * 1000000u;
 	if (w->self >= w->n_parts || w->n_parts != reg->n_groups + 1) {
@@ -308,11 +350,12 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 	w->in = calloc(w->n_parts, sizeof *w->in);
 	w->out = calloc(w->n_parts, sizeof *w->out);
 	w->slot_of = malloc(reg->n_actors * sizeof *w->slot_of + 1);
-	/* The static actors, then one entry per spawn slot (dynamic.c).  A
-	 * large calloc is fresh zero pages from mmap: an entry costs memory
-	 * only once its slot is used (act__dyn_touch()). */
+	/* The static actors, then one entry per spawn slot (dynamic.c), in
+	 * fresh zero pages from mmap: an entry costs memory only once its
+	 * slot is used (act__dyn_touch()). */
 	w->dyn_cap = act__shm_dyn_slots(&w->shm, w->self);
-	w->actors = calloc((size_t)g->n_actors + w->dyn_cap, sizeof *w->actors);
+	w->actors_bytes = ((size_t)g->n_actors + w->dyn_cap) * sizeof *w->actors;
+	w->actors = act__w_zalloc(w->actors_bytes);
 	w->asks = calloc(ASK_SLOTS, sizeof *w->asks);
 	w->remotes = calloc(MAX_REMOTES, sizeof *w->remotes);
 	/* A decoded JSON message is at most its struct plus its strings: the
@@ -354,12 +397,6 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 		 * as pending work. */
 		w->pending[i / 64u] |= 1ull << (i % 64u);
 	}
-	if ((err = act__timers_init(&w->timers)))
-		return err;
-	w->uring_ok = io_uring_queue_init(8, &w->uring, 0) == 0;
-	if (!w->uring_ok)
-		act__warn("io_uring unavailable; falling back to select()");
-
 	for (uint32_t i = 0; i < reg->n_actors; i++)
 		w->slot_of[i] = -1;
 	for (uint32_t i = 0; i < g->n_actors; i++) {
@@ -397,7 +434,7 @@ static void teardown(struct worker *w)
 	if (w->uring_ok)
 		io_uring_queue_exit(&w->uring);
 	act__timers_fini(&w->timers);
-	free(w->actors);
+	act__w_zfree(w->actors, w->actors_bytes);
 	free(w->asks);
 	free(w->remotes);
 	free(w->scratch);
@@ -409,9 +446,95 @@ static void teardown(struct worker *w)
 	act__shm_detach(&w->shm, 0);
 }
 
+struct worker *act__worker_prepare(const struct act__worker_args *a)
+{
+	struct worker *w = malloc(sizeof *w);
+
+	if (w && prepare(w, a)) {
+		free(w);
+		w = NULL;
+	}
+	return w;
+}
+
 int act__worker_main(const struct act__worker_args *a)
 {
-	struct worker *w = calloc(1, sizeof *w);
+	return act__worker_main_prepared(a, NULL);
+}
+
+/*
+ * How long a standby whose primary just died waits, awake, for the
+ * supervisor's word before it sleeps on it: the supervisor was woken by
+ * the same death and decides in ~20 us; this covers its wake-up on a
+ * busy machine.
+ */
+#define STANDBY_AWAKE_NS (1000u * 1000u)
+
+/*
+ * A pidfd on the primary worker of our group, whose death we wait for, or
+ * -1.  The primary writes its pid in the group's part header; it cannot be
+ * reaped (and its pid reused) before the supervisor sees it die, which
+ * clears the pid and bumps the generation: so if both are unchanged after
+ * the open, the pidfd is the primary's.
+ */
+static int open_primary(struct worker *w)
+{
+	uint64_t gen = atomic_load_explicit(&w->part->generation, memory_order_acquire);
+	pid_t pid = atomic_load_explicit(&w->part->pid, memory_order_acquire);
+	if (pid <= 0)
+		return -1;
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd >= 0 && (atomic_load_explicit(&w->part->pid, memory_order_acquire) != pid ||
+	                atomic_load_explicit(&w->part->generation, memory_order_acquire) != gen)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/*
+ * A hot standby waits for the supervisor to wake it in place of the
+ * group's worker (its standby eventfd).  It also watches that worker's
+ * pidfd: the death wakes the standby and the supervisor at once, and the
+ * standby then waits awake (yielding its CPU to anyone else, the
+ * supervisor first) for the supervisor's word, which the supervisor
+ * still gives after its restart plan and the redelivery bookkeeping
+ * (group.c), so that nothing about the takeover changes but the time:
+ * the standby's own wake-up, which comes after the supervisor's
+ * otherwise, is taken off the restart (bench-restart: standby_woke).
+ * 0 when woken, -1 on error (the eventfd gone).
+ */
+static int standby_wait(struct worker *w, int efd)
+{
+	int pfd = open_primary(w);
+	uint64_t v;
+	ssize_t r;
+
+	if (pfd >= 0) {
+		struct pollfd p[2] = { { .fd = efd, .events = POLLIN }, { .fd = pfd, .events = POLLIN } };
+		int n;
+		do {
+			n = poll(p, 2, -1);
+		} while (n < 0 && errno == EINTR);
+		close(pfd);
+		if (n > 0 && !(p[0].revents & POLLIN) && (p[1].revents & POLLIN)) {
+			act__phase(ACT__PH_STANDBY_WAKE);
+			uint64_t until = act__now_ns() + STANDBY_AWAKE_NS;
+			struct pollfd q = { .fd = efd, .events = POLLIN };
+			while (poll(&q, 1, 0) == 0 && act__now_ns() < until)
+				sched_yield();
+		}
+	}
+	do {
+		r = read(efd, &v, sizeof v);
+	} while (r < 0 && errno == EINTR);
+	return r == (ssize_t)sizeof v ? 0 : -1;
+}
+
+int act__worker_main_prepared(const struct act__worker_args *a, struct worker *w)
+{
+	if (!w)
+		w = calloc(1, sizeof *w);
 	const struct act__group_def *g = &a->reg->groups[a->self - 1];
 	char ident[80];
 	int rc = ACT_EXIT_OK;
@@ -426,19 +549,22 @@ int act__worker_main(const struct act__worker_args *a)
 		rc = err == -ENOMEM ? ACT_EXIT_TEMPORARY : ACT_EXIT_PERMANENT;
 		goto out;
 	}
+	if (!a->standby)
+		act__phase(ACT__PH_SETUP);
+	/* Process-local (the chain of interceptors): a standby does it before
+	 * its wait, which takes the first writes to those pages (copy on
+	 * write after the fork, ~10 us) off its takeover. */
+	act__ic_activate(a->reg, a->self, act__xa_gstat(w->shm.xa, a->self)); /* intercept.c */
 	if (a->standby) {
 		/* A hot standby: attached and allocated, it waits here until the
 		 * supervisor saw the group's worker die and wakes us.  Nothing
 		 * about the group is touched before that. */
-		uint64_t v;
-		ssize_t r;
-		do {
-			r = read(a->standby_efd[a->self - 1], &v, sizeof v);
-		} while (r < 0 && errno == EINTR);
-		if (r != (ssize_t)sizeof v) {
+		if (standby_wait(w, a->standby_efd[a->self - 1])) {
 			rc = ACT_EXIT_TEMPORARY;
 			goto out;
 		}
+		act__phase(ACT__PH_STANDBY_WAKE);
+		act__phase(ACT__PH_STANDBY_GO);
 		start = (act_start){ true, w->part->standby_n_restarts,
 		                     w->part->standby_last_signal, w->part->standby_last_exit };
 		/* The worker we replace used the rings after we attached: the
@@ -458,7 +584,6 @@ int act__worker_main(const struct act__worker_args *a)
 	}
 	atomic_store_explicit(&w->part->pid, getpid(), memory_order_relaxed);
 	beat(w, act__now_ns());
-	act__ic_activate(a->reg, a->self, act__xa_gstat(w->shm.xa, a->self)); /* intercept.c */
 
 	/* init hooks, then Start, in declaration order. */
 	for (uint32_t i = 0; i < w->n_local; i++) {
@@ -494,7 +619,13 @@ int act__worker_main(const struct act__worker_args *a)
 	}
 	atomic_store_explicit(&w->part->state, ACT__PS_READY, memory_order_relaxed);
 	act__w_send_ctrl(w, ACT__CTRL_READY, NULL, 0);
+	/* The doorbell now, not with the first batch: that would save the
+	 * replacement an eventfd write (15-20 us on a VM) before its first
+	 * envelope, but a first handler that blocks (for a sender that the
+	 * start queue holds back until this READY) would then never let the
+	 * supervisor see READY (t/dispatch's full-ring case). */
 	act__w_flush_notify(w);
+	act__phase(ACT__PH_STARTED);
 
 	rc = run(w);
 

@@ -44,4 +44,21 @@ struct act__worker_args {
  */
 int act__worker_main(const struct act__worker_args *a);
 
+struct worker;
+
+/*
+ * What every worker does first, whatever its group: its own memory, the
+ * region attached and checked (a->shm_fd, a->directory_hash), the timer
+ * heap.  A prefork (supervisor/spawn.h) runs it before it
+ * waits for its group, so that a restart does not wait for it.  Returns
+ * the worker for act__worker_main_prepared(), or NULL if something
+ * failed (nothing is left allocated; act__worker_main() then tries again
+ * and reports it).
+ */
+struct worker *act__worker_prepare(const struct act__worker_args *a);
+
+/* act__worker_main() on a worker from act__worker_prepare() (NULL: the
+ * same as act__worker_main()); takes it over and frees it. */
+int act__worker_main_prepared(const struct act__worker_args *a, struct worker *w);
+
 #endif

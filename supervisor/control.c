@@ -341,6 +341,18 @@ static cJSON *status_json(struct act_node *n)
 	cJSON_AddStringToObject(a, "state", n->stopping ? "stopping" : "running");
 	cJSON_AddStringToObject(a, "strategy", act__strategy_name(n->pol.strategy));
 	cJSON_AddNumberToObject(a, "restarts", n->n_restarts_total);
+	/* The worker forked ahead for the next start (spawn.h): its pid (null
+	 * while there is none), how many were made and how many started a
+	 * group; starts beyond those forked on demand. */
+	cJSON *pf = cJSON_AddObjectToObject(a, "prefork");
+	if (pf) {
+		if (n->sp.prefork > 0)
+			cJSON_AddNumberToObject(pf, "pid", n->sp.prefork);
+		else
+			cJSON_AddNullToObject(pf, "pid");
+		cJSON_AddNumberToObject(pf, "made", n->sp.n_preforked);
+		cJSON_AddNumberToObject(pf, "used", n->sp.n_prefork_used);
+	}
 	act__recover_status(n, a); /* recovered, epochs, envelopes taken over */
 	add_reload_status(a, n);
 	groups = cJSON_AddArrayToObject(a, "groups");

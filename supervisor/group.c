@@ -30,6 +30,7 @@
 #include "group.h"
 #include "log.h"
 #include "node.h"
+#include "phase.h"
 #include "poolsup.h"
 #include "route.h"
 
@@ -504,7 +505,56 @@ void act__group_maintain_spares(act_node_t *n, uint64_t now)
 	}
 }
 
-/* Wakes group gi's standby in place of its dead worker.  False if none. */
+/*
+ * Keeps one prefork ready (spawn.h): forked ahead, it makes the next start
+ * a pipe write instead of two forks and an adoption.  Made only when the
+ * node is quiet (nothing queued, starting or stopping, no standby missing)
+ * and PREFORK_DELAY_NS after the last start, so that the fork round trip,
+ * which blocks this loop, does not compete with a worker that just
+ * started.  A failed prefork is retried a second later.
+ */
+#define PREFORK_DELAY_NS (1u * 1000000u)
+
+/* When the prefork may be made, or UINT64_MAX if it need not be. */
+static uint64_t prefork_due(const act_node_t *n)
+{
+	uint64_t last = n->sp.prefork_not_before_ns;
+
+	if (n->stopping || n->n_startq || n->sp.no_prefork || n->sp.prefork > 0 ||
+	    n->sp.sock < 0)
+		return UINT64_MAX;
+	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
+		const struct act__gstate *g = &n->gs[gi];
+		if (g->state == ACT__G_STARTING || stopping_state(g->state) ||
+		    (n->reg.groups[gi].hot_standby && act__group_alive(g) && g->spare_pidfd < 0))
+			return UINT64_MAX;
+		if (g->started_ns + PREFORK_DELAY_NS > last)
+			last = g->started_ns + PREFORK_DELAY_NS;
+	}
+	return last;
+}
+
+void act__group_maintain_prefork(act_node_t *n, uint64_t now)
+{
+	if (prefork_due(n) > now)
+		return;
+	int err = act__spawner_prefork(&n->sp);
+	if (err) {
+		act__warn("cannot fork a worker ahead of time: %s (retrying in 1 s)",
+		          act_strerror(err));
+		n->sp.prefork_not_before_ns = now + 1000000000ull;
+	} else {
+		act__debug("prefork ready (pid %d)", (int)n->sp.prefork);
+	}
+}
+
+/*
+ * Wakes group gi's standby in place of its dead worker.  False if none.
+ * The standby watches the worker's pidfd too (worker.c, standby_wait()):
+ * usually it is already awake, polling for this write, when it comes; it
+ * never takes over without it, so the plan and the marks below stay the
+ * supervisor's.
+ */
 static bool promote_spare(act_node_t *n, uint32_t gi)
 {
 	struct act__gstate *g = &n->gs[gi];
@@ -522,6 +572,7 @@ static bool promote_spare(act_node_t *n, uint32_t gi)
 	mark_inflight(n, gi);
 	/* The write orders the stores above before the standby's read of them
 	 * (a system call is a full barrier for both processes). */
+	act__phase(ACT__PH_SPAWN_REQ);
 	if (write(n->standby_efd[gi], &one, sizeof one) != (ssize_t)sizeof one) {
 		act__group_kill_spare(n, gi);
 		return false;
@@ -832,6 +883,7 @@ void act__group_reap(act_node_t *n, uint32_t gi)
 	memset(&si, 0, sizeof si);
 	if (waitid((idtype_t)P_PIDFD, (id_t)g->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		return; /* not dead yet; re-armed by the loop */
+	act__phase(ACT__PH_REAPED);
 	on_death(n, gi, &si);
 }
 
@@ -862,6 +914,8 @@ void act__group_reap_strays(act_node_t *n)
 		}
 		if (si.si_pid == -1)
 			continue;
+		if (si.si_pid == n->sp.prefork)
+			act__spawner_has_prefork(&n->sp); /* forgets it (dead) */
 		waitpid(si.si_pid, NULL, WNOHANG);
 		if (si.si_pid == n->sp.zygote) {
 			n->sp.zygote = -1;
@@ -1063,6 +1117,9 @@ uint64_t act__group_next_deadline(act_node_t *n, uint64_t now, bool busy)
 				d = h;
 		}
 	}
+	uint64_t pf = prefork_due(n);
+	if (pf < d)
+		d = pf > now ? pf : now;
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		const struct act__gstate *g = &n->gs[i];
 		if (act__node_group_pending(n, i) && g->not_before_ns > now && g->not_before_ns < d)

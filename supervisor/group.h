@@ -26,6 +26,8 @@ void act__group_check_heartbeats(struct act_node *n, uint64_t now);
 void act__group_run_start_queue(struct act_node *n, uint64_t now);
 /* Forks a missing hot standby (at most one per call). */
 void act__group_maintain_spares(struct act_node *n, uint64_t now);
+/* Makes the spawner's prefork (spawn.h) once the node is quiet. */
+void act__group_maintain_prefork(struct act_node *n, uint64_t now);
 /* Kills and reaps group gi's hot standby, if any. */
 ACT__SHARED void act__group_kill_spare(struct act_node *n, uint32_t gi);
 /* Reaps group gi's hot standby if it died. */

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "loop.h"
 #include "node.h"
+#include "phase.h"
 #include "pool.h"
 #include "recover.h"
 #include "route.h"
@@ -106,6 +107,7 @@ static void on_pidfd(struct act__evh *h, int res)
 	struct act__gstate *g = act__container_of(h, struct act__gstate, pid_h);
 
 	(void)res;
+	act__phase(ACT__PH_PIDFD);
 	g->pidfd_armed = false;
 	g->reap_pending = true;
 }
@@ -297,6 +299,7 @@ void act__loop_once(act_node_t *n)
 	else {
 		act__group_run_start_queue(n, now);
 		act__group_maintain_spares(n, now);
+		act__group_maintain_prefork(n, now);
 	}
 }
 

@@ -492,6 +492,9 @@ ACT_API int act_node_run(act_node_t *n)
 	n->stopping = n->stop_done = false;
 	n->sp.zygote = -1;
 	n->sp.sock = -1;
+	n->sp.prefork_wr = -1;
+	n->sp.prefork = 0;
+	n->sp.prefork_pidfd = -1;
 	n->exit_code = ACT_EXIT_OK;
 	n->started_ns = act__now_ns();
 	sigprocmask(SIG_SETMASK, NULL, &oldmask);

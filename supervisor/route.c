@@ -24,6 +24,7 @@
 #include "group.h"
 #include "log.h"
 #include "node.h"
+#include "phase.h"
 #include "pool.h"
 #include "poolsup.h"
 #include "peers.h"
@@ -284,6 +285,7 @@ static bool handle_sup_record(act_node_t *n, uint32_t from, const struct act__re
 	case ACT__CTRL_READY:
 		if (from >= 1 && from <= n->reg.n_groups && n->gs[from - 1].state == ACT__G_STARTING) {
 			struct act__gstate *g = &n->gs[from - 1];
+			act__phase(ACT__PH_READY_SEEN);
 			act__group_set_state(n, from - 1, ACT__G_READY);
 			if (g->waiter) {
 				act__ctl_group_ready(n->ctl, g->waiter, true, NULL);

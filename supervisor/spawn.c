@@ -3,8 +3,11 @@
  * spawn.c - the zygote process and the worker's first steps.
  *
  * Request: { self, start } over a SOCK_SEQPACKET socketpair; reply:
- * { err, pid }.  The zygote is single-threaded and never runs user code;
- * workers run it only after they detached from the zygote.
+ * { err, pid }.  Self 0 asks for a prefork (spawn.h): the reply then
+ * carries (SCM_RIGHTS) our end of the prefork's own assignment socket,
+ * on which the supervisor later sends it the same record.  The zygote is
+ * single-threaded and never runs user code; workers run it only after
+ * they detached from the zygote.
  */
 #include "config.h"
 
@@ -24,11 +27,13 @@
 
 #include "clock.h"
 #include "log.h"
+#include "phase.h"
 #include "registry.h"
 #include "spawn.h"
 
+/* A start request to the zygote, or an assignment to a prefork. */
 struct req {
-	uint32_t self;
+	uint32_t self;     /* 0: make a prefork */
 	uint32_t standby;
 	act_start start;
 };
@@ -47,6 +52,8 @@ struct rep {
  * reads, and it is only rewritten if that starts with argv[0] as
  * expected.  Never fails: a title is a courtesy.
  */
+static ssize_t title_len; /* the area's length, once known (inherited by forks) */
+
 static void set_title(const char *title)
 {
 	char cmd[4096], full[256];
@@ -55,6 +62,15 @@ static void set_title(const char *title)
 
 	prctl(PR_SET_NAME, title);
 	snprintf(full, sizeof full, "actorsd: %s", title);
+	if (title_len > 0) {
+		/* The zygote checked and rewrote the area: a worker, forked
+		 * from it, need not read /proc again (~20 us of a restart). */
+		char *a0 = program_invocation_name;
+		memset(a0, 0, (size_t)title_len);
+		memcpy(a0, full, strlen(full) < (size_t)title_len - 1 ? strlen(full) :
+		       (size_t)title_len - 1);
+		return;
+	}
 	fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -67,6 +83,7 @@ static void set_title(const char *title)
 		return;
 	memset(a0, 0, (size_t)len);
 	memcpy(a0, full, strlen(full) < (size_t)len - 1 ? strlen(full) : (size_t)len - 1);
+	title_len = len;
 }
 
 static int pidfd_open_(pid_t pid)
@@ -75,18 +92,38 @@ static int pidfd_open_(pid_t pid)
 }
 
 /*
- * Runs in the worker: detach, wait to be adopted, then become the group.
- * release is the read end of a pipe whose only write end the zygote
- * closes after it reaped our intermediate parent: EOF on it means that we
- * were re-parented (to the supervisor, unless the supervisor is gone).
+ * A prefork, adopted: sleeps in read() on its assignment socket until the
+ * supervisor hands it a group.  EOF: the supervisor stopped, or exec'd
+ * itself (its end is O_CLOEXEC), without using us.
  */
-static void worker_child(const struct act__worker_args *tmpl, const struct req *rq,
-                         pid_t supervisor, int sock, int release)
+static void await_assignment(struct req *rq, int assign_rd)
+{
+	ssize_t n;
+	do {
+		n = read(assign_rd, rq, sizeof *rq);
+	} while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof *rq || rq->self == 0)
+		_exit(0);
+	act__phase(ACT__PH_ASSIGNED);
+}
+
+/*
+ * Runs in the worker: detach, wait to be adopted, then become the group
+ * (or, for a prefork, wait for a group first).  release is the read end
+ * of a pipe whose only write end the zygote closes after it reaped our
+ * intermediate parent: EOF on it means that we were re-parented (to the
+ * supervisor, unless the supervisor is gone).
+ */
+static void worker_child(const struct act__worker_args *tmpl, const struct req *req,
+                         pid_t supervisor, int sock, int release, int assign_rd)
 {
 	struct act__worker_args a = *tmpl;
+	struct req asg = *req;
+	const struct req *rq = &asg;
 	sigset_t none;
 	char c;
 
+	act__phase(ACT__PH_CHILD);
 	close(sock);
 	setpgid(0, 0); /* own process group: the supervisor signals it as a unit */
 	sigemptyset(&none);
@@ -111,9 +148,20 @@ static void worker_child(const struct act__worker_args *tmpl, const struct req *
 	 * died before the prctl: then we were adopted by someone else. */
 	if (getppid() != supervisor)
 		_exit(ACT_EXIT_TEMPORARY);
+	act__phase(ACT__PH_ADOPTED);
 
 	char title[200];
 	const char *node = act__log_node();
+	struct worker *prepared = NULL;
+	if (rq->self == 0) {
+		snprintf(title, sizeof title, "%s%sprefork", node, node[0] ? "/" : "");
+		set_title(title);
+		/* What does not depend on the group is done before the wait. */
+		prepared = act__worker_prepare(tmpl);
+		await_assignment(&asg, assign_rd);
+	}
+	if (assign_rd >= 0)
+		close(assign_rd);
 	snprintf(title, sizeof title, "%s%s%.80s%s", node, node[0] ? "/" : "",
 	         rq->self >= 1 && rq->self <= tmpl->reg->n_groups ?
 	         tmpl->reg->groups[rq->self - 1].name : "?", rq->standby ? " (standby)" : "");
@@ -128,7 +176,30 @@ static void worker_child(const struct act__worker_args *tmpl, const struct req *
 		if (rc)
 			_exit(rc);
 	}
-	_exit(act__worker_main(&a));
+	_exit(act__worker_main_prepared(&a, prepared));
+}
+
+/* Sends the reply, with fd attached when it is not -1. */
+static ssize_t send_rep(int sock, const struct rep *rp, int fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = { (void *)rp, sizeof *rp };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd >= 0) {
+		memset(&u, 0, sizeof u);
+		m.msg_control = u.buf;
+		m.msg_controllen = sizeof u.buf;
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof fd);
+	}
+	return sendmsg(sock, &m, MSG_NOSIGNAL);
 }
 
 static void zygote_main(const struct act__worker_args *tmpl, int sock, pid_t supervisor)
@@ -157,13 +228,21 @@ static void zygote_main(const struct act__worker_args *tmpl, int sock, pid_t sup
 	for (;;) {
 		ssize_t n = recv(sock, &rq, sizeof rq, 0);
 		struct rep rp = { 0, 0 };
-		int pfd[2], rel[2];
+		int pfd[2], rel[2], asg[2] = { -1, -1 };
 		pid_t mid;
 
 		if (n == 0 || (n < 0 && errno != EINTR))
 			_exit(0); /* supervisor closed its end */
 		if (n != (ssize_t)sizeof rq)
 			continue;
+		act__phase(ACT__PH_ZYGOTE);
+		/* A socket, not a pipe: the supervisor's send to a prefork
+		 * that died must not raise SIGPIPE in a process that may be
+		 * the user's own (embedded). */
+		if (rq.self == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, asg) < 0) {
+			rp.err = -errno;
+			goto reply;
+		}
 		if (pipe2(pfd, O_CLOEXEC) < 0) {
 			rp.err = -errno;
 			goto reply;
@@ -189,7 +268,9 @@ static void zygote_main(const struct act__worker_args *tmpl, int sock, pid_t sup
 			pid_t w = fork();
 			if (w == 0) {
 				close(pfd[1]);
-				worker_child(tmpl, &rq, supervisor, sock, rel[0]);
+				if (asg[1] >= 0)
+					close(asg[1]);
+				worker_child(tmpl, &rq, supervisor, sock, rel[0], asg[0]);
 			}
 			int32_t v = w < 0 ? -errno : (int32_t)w;
 			ssize_t wr = write(pfd[1], &v, sizeof v);
@@ -197,6 +278,9 @@ static void zygote_main(const struct act__worker_args *tmpl, int sock, pid_t sup
 		}
 		close(pfd[1]);
 		close(rel[0]);
+		if (asg[0] >= 0)
+			close(asg[0]); /* the prefork's end; ours goes to the supervisor */
+		asg[0] = -1;
 		int32_t v = -EIO;
 		ssize_t rd;
 		do {
@@ -215,7 +299,17 @@ static void zygote_main(const struct act__worker_args *tmpl, int sock, pid_t sup
 		else
 			rp.pid = v;
 reply:
-		if (send(sock, &rp, sizeof rp, MSG_NOSIGNAL) < 0)
+		if (rp.err || rp.pid <= 0) {
+			if (asg[0] >= 0)
+				close(asg[0]);
+			if (asg[1] >= 0)
+				close(asg[1]);
+			asg[1] = -1;
+		}
+		ssize_t sent = send_rep(sock, &rp, asg[1]);
+		if (asg[1] >= 0)
+			close(asg[1]);
+		if (sent < 0)
 			_exit(0);
 	}
 }
@@ -255,6 +349,12 @@ int act__spawner_start(act__spawner *sp, const struct act__worker_args *tmpl)
 
 	sp->zygote = -1;
 	sp->sock = -1;
+	sp->prefork_wr = -1;
+	sp->prefork = 0;
+	sp->prefork_pidfd = -1;
+	sp->prefork_not_before_ns = 0;
+	const char *pf = getenv("ACTORS_PREFORK");
+	sp->no_prefork = pf && strcmp(pf, "0") == 0;
 	sp->init_status = 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
@@ -374,21 +474,27 @@ int act__spawner_spawn(act__spawner *sp, uint32_t self, const act_start *start,
 	return act__spawner_spawn2(sp, self, start, false, pid, pidfd);
 }
 
-int act__spawner_spawn2(act__spawner *sp, uint32_t self, const act_start *start, bool standby,
-                        pid_t *pid, int *pidfd)
+/* One request to the zygote and its answer: a forked, adopted child, and
+ * for a prefork (self 0) our end of its assignment socket in *wr. */
+static int zygote_request(act__spawner *sp, const struct req *rqp, pid_t *pid, int *pidfd,
+                          int *wr)
 {
-	struct req rq;
+	struct req rq = *rqp;
 	struct rep rp;
 	ssize_t n;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = { &rp, sizeof rp };
+	struct msghdr m;
+	int fd = -1;
 
 	if (sp->sock < 0)
 		return -EPIPE;
-	memset(&rq, 0, sizeof rq);
-	rq.self = self;
-	rq.standby = standby;
-	rq.start = *start;
 	if (send(sp->sock, &rq, sizeof rq, MSG_NOSIGNAL) != (ssize_t)sizeof rq)
 		return -EPIPE;
+	act__phase(ACT__PH_SPAWN_REQ);
 	/* The zygote only forks (no user code runs there after its start),
 	 * so an answer that does not come in time means it is stuck: give up
 	 * on it rather than block the supervisor's loop.  Its death is then
@@ -407,25 +513,131 @@ int act__spawner_spawn2(act__spawner *sp, uint32_t self, const act_start *start,
 		return -ETIMEDOUT;
 	}
 	do {
-		n = recv(sp->sock, &rp, sizeof rp, 0);
+		memset(&m, 0, sizeof m);
+		m.msg_iov = &iov;
+		m.msg_iovlen = 1;
+		m.msg_control = u.buf;
+		m.msg_controllen = sizeof u.buf;
+		n = recvmsg(sp->sock, &m, MSG_CMSG_CLOEXEC);
 	} while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof rp)
-		return -EPIPE;
-	if (rp.err)
-		return rp.err;
+	if (n >= 0) {
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(c), sizeof fd);
+	}
+	if (n != (ssize_t)sizeof rp || rp.err || (rq.self == 0) != (fd >= 0)) {
+		if (fd >= 0)
+			close(fd);
+		if (n == (ssize_t)sizeof rp && rp.pid > 0)
+			kill(rp.pid, SIGKILL); /* a prefork without its socket: useless */
+		return n != (ssize_t)sizeof rp ? -EPIPE : rp.err ? rp.err : -EPROTO;
+	}
+	act__phase(ACT__PH_SPAWN_REP);
 	*pid = rp.pid;
 	*pidfd = pidfd_open_(rp.pid);
 	if (*pidfd < 0) {
 		int err = -errno;
 		kill(rp.pid, SIGKILL);
+		if (fd >= 0)
+			close(fd);
 		return err;
 	}
 	fcntl(*pidfd, F_SETFD, FD_CLOEXEC);
+	if (wr)
+		*wr = fd;
 	return 0;
+}
+
+bool act__spawner_has_prefork(act__spawner *sp)
+{
+	struct pollfd p = { .fd = sp->prefork_pidfd, .events = POLLIN };
+
+	if (sp->prefork <= 0)
+		return false;
+	if (poll(&p, 1, 0) == 0)
+		return true;
+	/* It died unused (the loop reaps it as a stray child).  The next one
+	 * waits a second: something that kills idle processes (an OOM
+	 * killer, an operator's script) must not meet a fork loop. */
+	act__warn("the prefork (pid %d) died; another one will be made in 1 s", (int)sp->prefork);
+	sp->prefork_not_before_ns = act__now_ns() + 1000000000ull;
+	close(sp->prefork_pidfd);
+	close(sp->prefork_wr);
+	sp->prefork_pidfd = -1;
+	sp->prefork_wr = -1;
+	sp->prefork = 0;
+	return false;
+}
+
+int act__spawner_prefork(act__spawner *sp)
+{
+	struct req rq;
+	int err;
+
+	if (sp->no_prefork || act__spawner_has_prefork(sp))
+		return 0;
+	memset(&rq, 0, sizeof rq);
+	if ((err = zygote_request(sp, &rq, &sp->prefork, &sp->prefork_pidfd, &sp->prefork_wr))) {
+		sp->prefork = 0;
+		sp->prefork_pidfd = -1;
+		sp->prefork_wr = -1;
+		return err;
+	}
+	sp->n_preforked++;
+	return 0;
+}
+
+int act__spawner_spawn2(act__spawner *sp, uint32_t self, const act_start *start, bool standby,
+                        pid_t *pid, int *pidfd)
+{
+	struct req rq;
+
+	memset(&rq, 0, sizeof rq);
+	rq.self = self;
+	rq.standby = standby;
+	rq.start = *start;
+	/* The prefork, when there is one: one send instead of two forks.
+	 * Its socket is empty and ours alone, so the send neither blocks
+	 * nor tears.  One that dies right after the look takes the assignment
+	 * with it: its pidfd fires and the group is restarted like after any
+	 * death.  Not for a hot standby: nothing waits for one (it is made
+	 * once its group settled), and the prefork stays for a start that
+	 * someone waits for. */
+	if (!standby && act__spawner_has_prefork(sp)) {
+		act__phase(ACT__PH_SPAWN_REQ);
+		ssize_t w = send(sp->prefork_wr, &rq, sizeof rq, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(sp->prefork_wr);
+		sp->prefork_wr = -1;
+		if (w == (ssize_t)sizeof rq) {
+			*pid = sp->prefork;
+			*pidfd = sp->prefork_pidfd;
+			sp->prefork = 0;
+			sp->prefork_pidfd = -1;
+			sp->n_prefork_used++;
+			return 0;
+		}
+		/* Unusable (EPIPE: it died): it exits on EOF if it lives. */
+		close(sp->prefork_pidfd);
+		sp->prefork_pidfd = -1;
+		sp->prefork = 0;
+	}
+	return zygote_request(sp, &rq, pid, pidfd, NULL);
 }
 
 void act__spawner_stop(act__spawner *sp)
 {
+	if (sp->prefork > 0) {
+		/* Our child, unused: it holds nothing, kill and reap it. */
+		int st;
+		kill(sp->prefork, SIGKILL);
+		wait_child(sp->prefork, sp->prefork_pidfd, ACT__SPAWN_FORK_TIMEOUT_MS, &st);
+		close(sp->prefork_pidfd);
+		close(sp->prefork_wr);
+		sp->prefork_pidfd = -1;
+		sp->prefork_wr = -1;
+		sp->prefork = 0;
+	}
 	if (sp->sock >= 0) {
 		close(sp->sock);
 		sp->sock = -1;

@@ -12,6 +12,21 @@
  * when the intermediate exited, just before); only then does it arm its
  * parent-death signal.
  *
+ * The fork is also the slow part of a restart: the zygote's two forks, the
+ * intermediate's exit and the release each wake a process, and on a VM
+ * whose idle CPUs sleep each wake-up can cost 50-150 us (bench-restart's
+ * phases: ~470 us from the request to the adopted worker).  So the
+ * supervisor keeps one "prefork" ready: a worker forked and adopted ahead
+ * of time (act__spawner_prefork(), at a quiet moment), blocked on a socket
+ * of its own whose other end the zygote passed to the supervisor.  A start
+ * then costs one send and one wake-up: the prefork reads { self,
+ * standby, start } and becomes that group's worker.  A prefork that dies
+ * unused is reaped as a stray child and replaced; one that dies right
+ * after its assignment is seen as the group's worker dying, and the group
+ * is restarted the usual way.  EOF on its socket (the supervisor stopped or
+ * exec'd itself) makes it exit.  When no prefork is ready the zygote forks
+ * on demand as before.
+ *
  * Why not clone(CLONE_PARENT), which would make the supervisor the parent
  * at once: a raw clone() skips what glibc's fork() does in the child (the
  * thread descriptor's TID, atfork handlers, the locks of malloc and stdio),
@@ -32,6 +47,12 @@
 typedef struct act__spawner {
 	pid_t zygote;
 	int sock;      /* supervisor end of the request socket */
+	pid_t prefork; /* a worker forked ahead, waiting for its assignment, or 0 */
+	int prefork_pidfd;
+	int prefork_wr; /* our end of the prefork's assignment socket */
+	uint32_t n_preforked, n_prefork_used; /* for status and the bench */
+	bool no_prefork;                /* $ACTORS_PREFORK=0: always fork on demand */
+	uint64_t prefork_not_before_ns; /* after a failed or dead prefork: retry then */
 	/* Set by the caller before act__spawner_start() (0: the default). */
 	uint32_t init_timeout_ms;
 	/* After act__spawner_start() failed with -ECHILD or -ETIMEDOUT: the
@@ -65,6 +86,17 @@ int act__spawner_spawn(act__spawner *sp, uint32_t self, const act_start *start,
 /* Same, as a hot standby (waits on its standby eventfd before running). */
 int act__spawner_spawn2(act__spawner *sp, uint32_t self, const act_start *start, bool standby,
                         pid_t *pid, int *pidfd);
+
+/*
+ * Makes the prefork (see above) if there is none: one fork round trip
+ * with the zygote, like a start, so call it when nothing waits for the
+ * supervisor (no group starting).  A prefork found dead is replaced.
+ * Returns 0, or what act__spawner_spawn() would.
+ */
+int act__spawner_prefork(act__spawner *sp);
+
+/* Whether a prefork is ready (alive, as far as its pidfd tells). */
+bool act__spawner_has_prefork(act__spawner *sp);
 
 /* Tells the zygote to exit and reaps it (killing it if it has not exited
  * within ACT__SPAWN_FORK_TIMEOUT_MS).  Idempotent. */

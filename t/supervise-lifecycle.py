@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 
-from actorsd_harness import ACTORSCTL, Tap, Node, group, actor, wait_gone, children
+from actorsd_harness import ACTORSCTL, Tap, Node, group, actor, wait_gone, wait_for, children
 
 NOBODY = 65534
 tap = Tap(timeout=60)
@@ -37,10 +37,14 @@ def ppid(pid):
 
 
 def all_processes(node):
-    """The worker pids (from status) and the zygote (actorsd's other child)."""
+    """The worker pids (from status), and the zygote and the prefork
+    (actorsd's other children, once the prefork was made: it is forked
+    1 ms after the last start)."""
     st = node.status()
     workers = node.worker_pids(st)
-    zyg = set(children(node.proc.pid)) - set(workers)
+    zyg = wait_for(lambda: [p for p in children(node.proc.pid) if p not in workers]
+                   if len(children(node.proc.pid)) == len(workers) + 2 else None,
+                   10, "the zygote and the prefork")
     return workers, sorted(zyg)
 
 
@@ -150,13 +154,13 @@ with tap:
            "actorsctl as nobody through a 0666 socket: exit 1 (%s)" % err.strip())
     tap.is_(node.status()["state"], "running", "root is still served")
 
-    # ---- SIGKILL of actorsd: every worker and the zygote die with it ---------------------
+    # ---- SIGKILL of actorsd: every worker, the zygote and the prefork die with it ---------
     workers, zyg = all_processes(node)
-    tap.ok(len(workers) == 3 and len(zyg) == 1,
-           "found 3 workers %s and the zygote %s" % (workers, zyg))
+    tap.ok(len(workers) == 3 and len(zyg) == 2,
+           "found 3 workers %s, the zygote and the prefork %s" % (workers, zyg))
     node.proc.send_signal(signal.SIGKILL)
     tap.is_(node.wait_exit(10), -signal.SIGKILL, "actorsd killed by SIGKILL")
-    tap.is_(wait_gone(workers + zyg, 10), [], "every worker and the zygote are gone")
+    tap.is_(wait_gone(workers + zyg, 10), [], "every worker, the zygote and the prefork are gone")
 
     # ---- NOTIFY_SOCKET; SIGTERM stops cleanly ------------------------------------------
     node = three_groups("notify")
@@ -184,7 +188,7 @@ with tap:
     msg = next_state()
     tap.is_(msg, "STOPPING=1", "sd_notify: STOPPING=1 after SIGTERM")
     tap.is_(node.wait_exit(20), 0, "SIGTERM: actorsd exits 0")
-    tap.is_(wait_gone(workers + zyg, 10), [], "SIGTERM: no worker and no zygote left")
+    tap.is_(wait_gone(workers + zyg, 10), [], "SIGTERM: no worker, no zygote, no prefork left")
     nsock.settimeout(0)
     more = []
     try:
