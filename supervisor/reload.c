@@ -805,6 +805,31 @@ static void tick(struct act_node *n)
 		r->n_done++;
 		if (r->op[r->qi] == STEP_ADD || r->op[r->qi] == STEP_NEW)
 			r->n_added++;
+		/* A spare participant's declared actors are spawned actors: one
+		 * whose init fails is logged by the worker and gone, while the
+		 * group says READY.  The reload must not report success then. */
+		if ((r->op[r->qi] == STEP_ADD || r->op[r->qi] == STEP_NEW) &&
+		    n->reg.groups[gi].spare) {
+			const struct act__app_group *ng = &r->next.groups[r->nmap[gi]];
+			char missing[512] = "";
+			uint32_t n_missing = 0;
+			for (uint32_t ai = 0; ai < ng->n_actors; ai++) {
+				struct act__target t;
+				if (!act__node_resolve(n, ng->actors[ai].name, &t))
+					continue;
+				size_t ml = strlen(missing);
+				snprintf(missing + ml, sizeof missing - ml, "%s'%s'", n_missing ? ", " : "",
+				         ng->actors[ai].name);
+				n_missing++;
+			}
+			if (n_missing) {
+				finish(r, false, "group '%s' is up but its actor%s %s did not start (init "
+				       "failed: see the worker's log); the groups after it were not "
+				       "reloaded (done: %s)", name, n_missing == 1 ? "" : "s", missing,
+				       r->done);
+				return;
+			}
+		}
 		r->stepping = false;
 		r->qi++;
 		next_step(r);
