@@ -649,6 +649,24 @@ static void next_step(struct act__reloader *r)
 			snprintf(p->name, sizeof p->name, "%s", name);
 			snprintf(r->tab->g[gi].name, sizeof r->tab->g[gi].name, "%s", name);
 			g->spare_used = true;
+			/* Another group's counters are not this one's: status and
+			 * metrics show a new group from zero, not with the
+			 * handled, restarts and last death of the participant's
+			 * last tenant.  No worker of it runs now (it was free). */
+			g->n_restarts = 0;
+			g->last_signal = 0;
+			g->last_exit = -1;
+			g->last_core = false;
+			g->last_death[0] = '\0';
+			g->n_takeovers = 0;
+			g->ring_hwm_seen = 0;
+			atomic_store_explicit(&p->n_handled, 0, memory_order_relaxed);
+			atomic_store_explicit(&p->n_redelivered, 0, memory_order_relaxed);
+			atomic_store_explicit(&p->n_dead_letters, 0, memory_order_relaxed);
+			atomic_store_explicit(&p->n_refused_removed, 0, memory_order_relaxed);
+			struct act__dyn_hdr *dh = act__shm_dyn(&n->shm, gi + 1);
+			atomic_store_explicit(&dh->n_child_restarts, 0, memory_order_relaxed);
+			atomic_store_explicit(&dh->n_child_escalations, 0, memory_order_relaxed);
 		}
 		set_group(&n->reg, gi, ng);
 		p->spin_us = ng->spin_us;
