@@ -20,7 +20,10 @@ Groups "prod" and "cons" (t/mod/reloadmod.c; no actor is named
     "sink", which the node lacks): the reload must not say it worked:
     it exits 1 naming the actor, reload.failed counts it; the actor that
     did start answers, and a reload without the group removes it and frees
-    its spare participant.
+    its spare participant;
+  - new groups in both spares (one of them the removed group's): status
+    shows them from zero, not with the last tenant's handled, restarts
+    and last death.
 """
 import copy
 import json
@@ -128,3 +131,19 @@ with tap:
     tap.ok(rc == 0 and "-bad" in out, "a reload without it removes it (%r)"
            % (out.strip() or err.strip()))
     tap.is_(node.status()["reload"]["spare_groups_free"], 2, "and frees its spare")
+
+    # ---- a new tenant of a used spare starts from zero ----------------------------------
+    tap.ok(node.group("bad")["handled"] >= 1 and node.group("bad")["last_death"],
+           "the removed group 'bad' handled a Ping and has a last death")
+    fresh = copy.deepcopy(small)
+    for nm in ("f1", "f2"):  # both spares: one of them is the one 'bad' had
+        fresh["groups"].append({"name": nm, "module": RELOADMOD, "actors": [actor(nm + "a", "tally")]})
+    rc, out, err = reload(node, fresh)
+    tap.ok(rc == 0 and "+f1" in out and "+f2" in out, "two new groups take both spares (%r)"
+           % (out.strip() or err.strip()))
+    st = node.status()
+    for nm in ("f1", "f2"):
+        g = node.group(nm, st)
+        tap.is_((g["handled"], g["restarts"], g["last_death"], g["dead_letters"]),
+                (0, 0, None, 0), "%s starts with its own counters, not its participant's "
+                "last tenant's" % nm)
