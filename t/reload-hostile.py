@@ -14,8 +14,8 @@ Groups "prod" and "cons" (t/mod/reloadmod.c; no actor is named
     changed: each is refused, names the problem, changes nothing and is
     counted (reload.refused);
   - "cons" removed: actorsctl send, ask and spawn to it exit 1 and say
-    that a reload removed the group (not just "receiver stopped"), and the
-    send and the ask are counted as refused_removed;
+    that a reload removed the group (not just "receiver stopped"), and
+    each is counted as refused_removed;
   - a new group whose declared actor fails its init ("source" looks up
     "sink", which the node lacks): the reload must not say it worked:
     it exits 1 naming the actor, reload.failed counts it; the actor that
@@ -108,8 +108,8 @@ with tap:
     rc, out, err = node.ctl("spawn", "cons", "tally", "t5")
     tap.ok(rc == 1 and "cannot spawn 'tally' into 'cons': a reload removed it" in err,
            "actorsctl spawn into it: exit 1, says a reload removed it (%r)" % err.strip())
-    tap.is_(node.group("cons")["refused_removed"], 2, "the send and the ask counted as "
-            "refused_removed")
+    tap.is_(node.group("cons")["refused_removed"], 3, "the send, the ask and the spawn "
+            "counted as refused_removed")
 
     # ---- a new group whose declared actor fails its init -------------------------------
     failed0 = node.status()["reload"]["failed"]

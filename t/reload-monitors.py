@@ -12,10 +12,13 @@ cons) and kid2 (an actor w1 spawned into cons); w1 monitors o1.  Then:
     kid2 (before the fix, the static actor's monitor never fired: its
     monitors live in the worker, which stopped without a word);
   - o1, watched from the removed group, lives on and nobody hears of it;
+    a new act_monitor of t0 fails at the call and is counted
+    (refused_removed) like a send;
   - cons added back and removed again: w0, which monitored t0 again,
     gets one Down more - none repeated from the first removal.
 """
 import copy
+import errno
 import json
 import os
 
@@ -81,6 +84,10 @@ with tap:
     tap.ok("kid2: group stopped" in d["last"], "one says kid2 did (%r)" % d["last"])
     tap.is_(ask("o1", "Ping", {"count": 0}), {"count": 1},
             "o1, monitored from the removed group, lives on")
+    rr = node.group("cons")["refused_removed"]
+    tap.is_(ask("w0", "Watch", {"name": "t0"}), {"count": 0, "refused": -errno.ESHUTDOWN},
+            "act_monitor of the removed t0 fails at the call with ACT_ESTOPPED")
+    tap.is_(node.group("cons")["refused_removed"], rr + 1, "counted as refused_removed")
 
     rc, out, err = reload(node, full)
     tap.ok(rc == 0 and "+cons" in out, "cons added back (%r)" % (out.strip() or err.strip()))
