@@ -499,8 +499,10 @@ static int send_sys_flags(struct worker *w, uint32_t g, uint32_t code, uint16_t 
 
 	if (w->tk) /* a testkit runs one group */
 		return -EOPNOTSUPP;
-	if (act__part_removed(w->parts[g]))
-		return ACT_ESTOPPED; /* a reload removed the group */
+	if (act__part_removed(w->parts[g])) { /* a reload removed the group */
+		atomic_fetch_add_explicit(&w->parts[g]->n_refused_removed, 1, memory_order_relaxed);
+		return ACT_ESTOPPED;
+	}
 	struct act__env *e = act__ring_reserve(&w->out[g], (uint32_t)sizeof *e, &err);
 	if (!e)
 		return err;
@@ -546,8 +548,12 @@ int act__dyn_post_spawn(act__shm *shm, const struct act__registry *reg, uint32_t
 	uint32_t slot = 0, gen = 0, seed = (uint32_t)(uintptr_t)out ^ (uint32_t)args_len;
 	int err;
 
-	if (act__part_removed(act__shm_part(shm, g)))
-		return ACT_ESTOPPED; /* a reload removed the group: nobody would start it */
+	if (act__part_removed(act__shm_part(shm, g))) {
+		/* A reload removed the group: nobody would start it. */
+		atomic_fetch_add_explicit(&act__shm_part(shm, g)->n_refused_removed, 1,
+		                          memory_order_relaxed);
+		return ACT_ESTOPPED;
+	}
 
 	if (!act__dyn_behaviour_known(shm, g, b->name))
 		return -ENOENT;

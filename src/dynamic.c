@@ -420,6 +420,28 @@ static void down_fanout(struct worker *w, struct actor *a, const char *reason)
 	}
 }
 
+void act__dyn_down_static(struct worker *w, const char *reason)
+{
+	for (uint32_t i = 0; i < w->n_local; i++) {
+		struct actor *a = &w->actors[i];
+		uint32_t n = act__dyn_n_mon(a);
+		for (uint32_t k = 0; k < n; k++) {
+			struct act__spawn_mon *m = &a->mon[k];
+			uint32_t wid = m->watcher - 1;
+			if (!m->watcher)
+				continue;
+			/* A watcher of this group stops with it: a Down left in
+			 * our rings would reach it after the group is added back,
+			 * when its target lives again. */
+			uint32_t wg = wid < w->reg->n_actors ? w->reg->actors[wid].group
+			                                     : act__dyn_group_of(&w->shm, wid);
+			if (wg != w->self)
+				send_down(w, m, a->def->name, a->id, a->gen, reason);
+			__atomic_store_n(&m->watcher, 0, __ATOMIC_RELAXED);
+		}
+	}
+}
+
 /* The live local parent of spawned actor a, or NULL. */
 static struct actor *parent_of(struct worker *w, const struct actor *a)
 {

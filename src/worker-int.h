@@ -354,6 +354,10 @@ int act__dyn_lookup(struct worker *w, const char *name, act_ref *out);
 const char *act__dyn_ref_name(struct worker *w, act_ref ref);
 /* Frees what act__dyn_setup() and the spawns allocated. */
 void act__dyn_teardown(struct worker *w);
+/* The group stops for good (a reload removed it): Down{name, reason} to
+ * every monitor of its static actors in other groups; their spawned
+ * actors' monitors are told by the supervisor. */
+void act__dyn_down_static(struct worker *w, const char *reason);
 
 /* ---- children.c: supervision of spawned actors by their parents ----------- */
 

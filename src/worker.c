@@ -650,6 +650,11 @@ int act__worker_main_prepared(const struct act__worker_args *a, struct worker *w
 	for (uint32_t i = act__w_n_used(w); i-- > 0;)
 		if (!w->actors[i].stopped)
 			act__w_stop_actor(w, &w->actors[i]);
+	/* A reload removed the group: its static actors are gone until a
+	 * reload adds it back, so their monitors hear it now, as those of
+	 * its spawned actors do from the supervisor ("group stopped"). */
+	if (act__part_removed(w->part))
+		act__dyn_down_static(w, "group stopped");
 	act__w_flush_notify(w); /* what the Shutdown handlers sent */
 out:
 	teardown(w);

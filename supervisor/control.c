@@ -544,6 +544,13 @@ static void inject(struct act__ctl *ctl, struct act__ctl_conn *c, const char *ac
 		answer_error(c, "not_found", "Actor '%s' not found", actor);
 		return;
 	}
+	if (err == ACT_ESTOPPED && act__node_group_removed(n, tgt.group - 1)) {
+		/* Counted as refused_removed by the reserve that refused it. */
+		answer_error(c, "removed", "cannot deliver to '%s': its group '%s' was removed by a "
+		             "reload (a reload whose app file lists it adds it back)", actor,
+		             n->reg.groups[tgt.group - 1].name);
+		return;
+	}
 	if (err) {
 		answer_error(c, err == ACT_EFULL ? "full" : "usage", "cannot deliver to '%s': %s",
 		             actor, act_strerror(err));
@@ -779,6 +786,11 @@ static void do_spawn(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON 
 		answer_error(c, "not_found", "unknown behaviour '%s' in group '%s'", behaviour, group);
 	} else if (err == -EEXIST) {
 		answer_error(c, "exists", "an actor named '%s' exists already", name);
+	} else if (err == ACT_ESTOPPED && act__reg_group(&ctl->n->reg, group) &&
+	           act__node_group_removed(ctl->n, (uint32_t)(act__reg_group(&ctl->n->reg, group) -
+	                                                      ctl->n->reg.groups))) {
+		answer_error(c, "removed", "cannot spawn '%s' into '%s': a reload removed it (a reload "
+		             "whose app file lists it adds it back)", behaviour, group);
 	} else if (err) {
 		answer_error(c, err == -ENOSPC || err == ACT_EFULL ? "full" : "usage",
 		             "cannot spawn '%s' into '%s': %s", behaviour, group, act_strerror(err));

@@ -683,7 +683,9 @@ int act__node_add_group(struct act_node *n, uint32_t gi)
 	 * group are read again by the worker queued below. */
 	atomic_store_explicit(&p->removed, 0, memory_order_release);
 	act__group_enqueue(n, gi, 0);
-	act__info("group '%s' added back by a reload", n->reg.groups[gi].name);
+	/* A spare participant's group may be new (reload.c names it). */
+	act__info("group '%s' %s by a reload", n->reg.groups[gi].name,
+	          n->reg.groups[gi].spare ? "added" : "added back");
 	return 0;
 }
 

@@ -649,6 +649,24 @@ static void next_step(struct act__reloader *r)
 			snprintf(p->name, sizeof p->name, "%s", name);
 			snprintf(r->tab->g[gi].name, sizeof r->tab->g[gi].name, "%s", name);
 			g->spare_used = true;
+			/* Another group's counters are not this one's: status and
+			 * metrics show a new group from zero, not with the
+			 * handled, restarts and last death of the participant's
+			 * last tenant.  No worker of it runs now (it was free). */
+			g->n_restarts = 0;
+			g->last_signal = 0;
+			g->last_exit = -1;
+			g->last_core = false;
+			g->last_death[0] = '\0';
+			g->n_takeovers = 0;
+			g->ring_hwm_seen = 0;
+			atomic_store_explicit(&p->n_handled, 0, memory_order_relaxed);
+			atomic_store_explicit(&p->n_redelivered, 0, memory_order_relaxed);
+			atomic_store_explicit(&p->n_dead_letters, 0, memory_order_relaxed);
+			atomic_store_explicit(&p->n_refused_removed, 0, memory_order_relaxed);
+			struct act__dyn_hdr *dh = act__shm_dyn(&n->shm, gi + 1);
+			atomic_store_explicit(&dh->n_child_restarts, 0, memory_order_relaxed);
+			atomic_store_explicit(&dh->n_child_escalations, 0, memory_order_relaxed);
 		}
 		set_group(&n->reg, gi, ng);
 		p->spin_us = ng->spin_us;
@@ -805,6 +823,31 @@ static void tick(struct act_node *n)
 		r->n_done++;
 		if (r->op[r->qi] == STEP_ADD || r->op[r->qi] == STEP_NEW)
 			r->n_added++;
+		/* A spare participant's declared actors are spawned actors: one
+		 * whose init fails is logged by the worker and gone, while the
+		 * group says READY.  The reload must not report success then. */
+		if ((r->op[r->qi] == STEP_ADD || r->op[r->qi] == STEP_NEW) &&
+		    n->reg.groups[gi].spare) {
+			const struct act__app_group *ng = &r->next.groups[r->nmap[gi]];
+			char missing[512] = "";
+			uint32_t n_missing = 0;
+			for (uint32_t ai = 0; ai < ng->n_actors; ai++) {
+				struct act__target t;
+				if (!act__node_resolve(n, ng->actors[ai].name, &t))
+					continue;
+				size_t ml = strlen(missing);
+				snprintf(missing + ml, sizeof missing - ml, "%s'%s'", n_missing ? ", " : "",
+				         ng->actors[ai].name);
+				n_missing++;
+			}
+			if (n_missing) {
+				finish(r, false, "group '%s' is up but its actor%s %s did not start (init "
+				       "failed: see the worker's log); the groups after it were not "
+				       "reloaded (done: %s)", name, n_missing == 1 ? "" : "s", missing,
+				       r->done);
+				return;
+			}
+		}
 		r->stepping = false;
 		r->qi++;
 		next_step(r);

@@ -25,7 +25,8 @@ struct act__target {
 };
 /* Resolves `name`: a declared actor, else a live or pending spawned one.
  * 0 or -ENOENT. */
-int act__node_resolve(struct act_node *n, const char *name, struct act__target *t);
+ACT__SHARED int act__node_resolve(struct act_node *n, const char *name,
+                                  struct act__target *t);
 /* act__node_inject() to the resolved target t (whose group may have been
  * moved to a pool member by act__node_pool_pick()). */
 int act__node_inject_to(struct act_node *n, const struct act__target *t, const char *type,

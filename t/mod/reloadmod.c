@@ -27,6 +27,8 @@
  *   caller  Call{name}: act_lookup(name), then a Ping to it; answers
  *           Sent{count = 1 if sent, refused = the error}.  Keep{name}
  *           keeps a looked-up ref, Poke pings it.
+ *   watcher Watch{name} monitors an actor, SpawnIn{"GROUP/NAME"} spawns a
+ *           tally there, GetDowns lists the Downs it got (see below).
  *   source  streams Seq{args.id, 0, 1, ...} to "sink" (backing off on a
  *           full ring, retrying a refusal ACT_ESTOPPED every ms: the
  *           sink's group was removed) until Halt, which it answers with
@@ -37,6 +39,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -357,6 +360,84 @@ static const act_behaviour caller_b = {
 	.name = "caller", .state_size = sizeof(act_ref), .handlers = caller_h, .n_handlers = 3,
 };
 
+/* ---- watcher ------------------------------------------------------------------------ */
+
+/* Watch{name}: act_lookup(name) and act_monitor() of it; answers Sent{count
+ * = 1 if monitored, refused = the error}.  SpawnIn{name = "GROUP/CHILD"}:
+ * spawns a tally named CHILD into GROUP (its parent is the watcher);
+ * answered as Watch.  GetDowns: Downs{count = Downs so far, last = them
+ * all as "actor: reason; ..." (as far as they fit)}.  t/reload-monitors.py: monitors and children
+ * across a group's removal. */
+typedef struct { char name[64]; } watch_t;
+typedef struct { int32_t unused; } getdowns_t;
+typedef struct { int64_t count; char last[200]; } downs_t;
+ACT_MESSAGE_TYPE(watch_type, watch_t, "Watch", ACT_FIELD(watch_t, name, ACT_STR));
+ACT_MESSAGE_TYPE(spawnin_type, watch_t, "SpawnIn", ACT_FIELD(watch_t, name, ACT_STR));
+ACT_MESSAGE_TYPE_EMPTY(getdowns_type, getdowns_t, "GetDowns");
+ACT_MESSAGE_TYPE(downs_type, downs_t, "Downs", ACT_FIELD(downs_t, count, ACT_I64),
+                 ACT_FIELD(downs_t, last, ACT_STR));
+
+struct watcher { int64_t downs; char last[200]; };
+
+static void watcher_watch(act_ctx *ctx, void *st, const void *m)
+{
+	const watch_t *w = m;
+	act_ref to;
+	uint64_t id;
+	(void)st;
+	int err = act_lookup(ctx, w->name, &to);
+	if (!err)
+		err = act_monitor(ctx, to, &id);
+	sent_t r = { err ? 0 : 1, err };
+	act_reply(ctx, &sent_type, &r);
+}
+
+static void watcher_spawnin(act_ctx *ctx, void *st, const void *m)
+{
+	const watch_t *w = m;
+	char group[64];
+	const char *slash = strchr(w->name, '/');
+	act_ref child;
+	int err = -EINVAL;
+	(void)st;
+	if (slash && (size_t)(slash - w->name) < sizeof group) {
+		memcpy(group, w->name, (size_t)(slash - w->name));
+		group[slash - w->name] = '\0';
+		err = act_spawn(ctx, group, "tally", slash + 1, NULL, &child);
+	}
+	sent_t r = { err ? 0 : 1, err };
+	act_reply(ctx, &sent_type, &r);
+}
+
+static void watcher_down(act_ctx *ctx, void *st, const void *m)
+{
+	struct watcher *w = st;
+	const act_down *d = m;
+	(void)ctx;
+	size_t len = strlen(w->last);
+	w->downs++;
+	snprintf(w->last + len, sizeof w->last - len, "%s%s: %s", len ? "; " : "", d->actor,
+	         d->reason);
+}
+
+static void watcher_get(act_ctx *ctx, void *st, const void *m)
+{
+	const struct watcher *w = st;
+	downs_t r = { w->downs, "" };
+	(void)m;
+	snprintf(r.last, sizeof r.last, "%s", w->last);
+	act_reply(ctx, &downs_type, &r);
+}
+
+static const act_handler watcher_h[] = {
+	{ &watch_type, watcher_watch }, { &spawnin_type, watcher_spawnin },
+	{ &act_down_type, watcher_down }, { &getdowns_type, watcher_get },
+};
+static const act_behaviour watcher_b = {
+	.name = "watcher", .state_size = sizeof(struct watcher), .handlers = watcher_h,
+	.n_handlers = 4,
+};
+
 static int bad_export(act_ctx *ctx, void *st, act_buf *out)
 {
 	(void)ctx, (void)st, (void)out;
@@ -402,5 +483,9 @@ ACT_MODULE_INIT(m)
 		err = act_module_add_type(m, &stats_type);
 	if (!err)
 		err = act_module_add_type(m, &pong_type);
+	if (!err)
+		err = act_module_add_behaviour(m, &watcher_b);
+	if (!err)
+		err = act_module_add_type(m, &downs_type);
 	return err;
 }

@@ -1,0 +1,101 @@
+#!/bin/sh
+''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
+# SPDX-License-Identifier: MIT
+"""
+t/reload-monitors.py - monitors of a removed group's actors hear that it
+stopped, once.
+
+Groups "prod" (watcher w0), "cons" (tally t0, watcher w1) and "other"
+(tally o1), all t/mod/reloadmod.c.  w0 monitors t0 (a static actor of
+cons) and kid2 (an actor w1 spawned into cons); w1 monitors o1.  Then:
+  - a reload removes cons: w0 gets Down "group stopped" for both t0 and
+    kid2 (before the fix, the static actor's monitor never fired: its
+    monitors live in the worker, which stopped without a word);
+  - o1, watched from the removed group, lives on and nobody hears of it;
+    a new act_monitor of t0 fails at the call and is counted
+    (refused_removed) like a send;
+  - cons added back and removed again: w0, which monitored t0 again,
+    gets one Down more - none repeated from the first removal.
+"""
+import copy
+import errno
+import json
+import os
+
+from actorsd_harness import (Tap, Node, actor, wait_for, Timeout, TOP_BUILDDIR)
+
+RELOADMOD = os.path.join(TOP_BUILDDIR, "t", "mod", ".libs", "reloadmod.so")
+
+tap = Tap(timeout=120)
+
+
+def write(node, app):
+    with open(node.app_path + ".tmp", "w") as f:
+        json.dump(app, f, indent=1)
+    os.rename(node.app_path + ".tmp", node.app_path)
+
+
+def reload(node, app):
+    write(node, app)
+    return node.ctl("reload", timeout=60)
+
+
+with tap:
+    node = Node(tap, {
+        "groups": [
+            {"name": "prod", "module": RELOADMOD, "actors": [actor("w0", "watcher")]},
+            {"name": "cons", "module": RELOADMOD,
+             "actors": [actor("t0", "tally"), actor("w1", "watcher")]},
+            {"name": "other", "module": RELOADMOD, "actors": [actor("o1", "tally")]},
+        ],
+    }, name="rlm")
+    full = copy.deepcopy(node.app)
+    node.start()
+    small = copy.deepcopy(full)
+    del small["groups"][1]
+
+    def ask(who, t, m):
+        a = node.ask(who, t, m)
+        assert a.get("ok"), (who, t, a)
+        return a["message"]
+
+    def downs():
+        return ask("w0", "GetDowns", {})
+
+    def wait_downs(n):
+        try:
+            return wait_for(lambda: (lambda d: d if d["count"] >= n else None)(downs()), 10,
+                            "%d Downs at w0" % n)
+        except Timeout:
+            return downs()
+
+    ok = {"count": 1, "refused": 0}
+    tap.is_(ask("w1", "SpawnIn", {"name": "cons/kid2"}), ok, "w1 spawns kid2 into cons")
+    tap.is_(ask("w0", "Watch", {"name": "t0"}), ok, "w0 monitors t0, cons's static actor")
+    tap.is_(ask("w0", "Watch", {"name": "kid2"}), ok, "w0 monitors kid2, spawned in cons")
+    tap.is_(ask("w1", "Watch", {"name": "o1"}), ok, "w1 (in cons) monitors o1")
+
+    rc, out, err = reload(node, small)
+    tap.ok(rc == 0 and "-cons" in out, "a reload removes cons (%r)" % (out.strip() or err.strip()))
+    d = wait_downs(2)
+    tap.is_(d["count"], 2, "w0 got two Downs (%r)" % d["last"])
+    tap.ok("t0: group stopped" in d["last"],
+           "one says the static actor t0 stopped with its group (%r)" % d["last"])
+    tap.ok("kid2: group stopped" in d["last"], "one says kid2 did (%r)" % d["last"])
+    tap.is_(ask("o1", "Ping", {"count": 0}), {"count": 1},
+            "o1, monitored from the removed group, lives on")
+    rr = node.group("cons")["refused_removed"]
+    tap.is_(ask("w0", "Watch", {"name": "t0"}), {"count": 0, "refused": -errno.ESHUTDOWN},
+            "act_monitor of the removed t0 fails at the call with ACT_ESTOPPED")
+    tap.is_(node.group("cons")["refused_removed"], rr + 1, "counted as refused_removed")
+
+    rc, out, err = reload(node, full)
+    tap.ok(rc == 0 and "+cons" in out, "cons added back (%r)" % (out.strip() or err.strip()))
+    tap.is_(ask("w0", "Watch", {"name": "t0"}), ok, "w0 monitors the added-back t0")
+    rc, out, err = reload(node, small)
+    tap.ok(rc == 0 and "-cons" in out, "cons removed again")
+    d = wait_downs(3)
+    tap.is_(d["count"], 3, "one Down more, none repeated from the first removal (%r)"
+            % d["last"])
+    tap.ok(d["last"].endswith("; t0: group stopped"), "it is t0's (%r)" % d["last"])
+    tap.is_(node.status()["dead_letters"], 0, "no Down became a dead letter")
