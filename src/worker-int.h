@@ -137,6 +137,8 @@ struct worker {
 	 * outstanding and this is short, the idle loop spins for twice it
 	 * rather than sleeping (worker.c, spin_window()). */
 	uint64_t ask_avg_ns;
+	/* Average idle gap ended by work (1/8 weight), for the same. */
+	uint64_t gap_avg_ns;
 	uint64_t next_corr;
 	bool stopping;
 	bool draining;               /* STOP received: empty the rings, then stop */

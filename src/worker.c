@@ -169,27 +169,50 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 /* ---- the loop ------------------------------------------------------------- */
 
 /*
- * How long an idle worker spins before it sleeps: the group's spin_us,
- * or, while an ask of ours is outstanding and asks have been completing
- * within ASK_SPIN_MAX_NS, twice the average ask: the answer is then
- * likely before that, and sleeping for it would cost an eventfd write to
- * whoever answers and a wake-up of this process (tens of microseconds on
- * a VM whose idle vCPU must be woken; remote_ask_rtt, issue 13).  Slower
- * answers are waited for asleep.  spin_us 0 turns spinning off entirely.
+ * How long an idle worker spins before it sleeps: the group's spin_us, or
+ * longer where spinning has been paying off, up to ADAPT_SPIN_MAX_NS:
+ *  - while an ask of ours is outstanding, twice the average time asks
+ *    have been taking (the answer is likely before that);
+ *  - twice the average idle gap (from running out of work to the next
+ *    record), when work has been coming back that soon: a request/reply
+ *    partner, a ping-pong through the gateway.
+ * Sleeping through such a gap costs whoever ends it an eventfd write and
+ * this process a wake-up: tens of microseconds, up to ~100 on a VM whose
+ * idle vCPU must be woken by an interrupt (remote_ask_rtt and
+ * gateway_remote_rtt, issues 13 and 14).  One long gap (1/8 weight) is
+ * enough to fall back to spin_us, so a worker whose traffic thins out
+ * soon sleeps again after spin_us.  spin_us 0 turns all spinning off.
  */
-#define ASK_SPIN_MAX_NS 250000u
+#define ADAPT_SPIN_MAX_NS 250000u
+static uint64_t extend(uint64_t avg)
+{
+	if (!avg || avg > ADAPT_SPIN_MAX_NS)
+		return 0; /* nothing learnt, or waits too long to spin through */
+	return 2 * avg < ADAPT_SPIN_MAX_NS ? 2 * avg : ADAPT_SPIN_MAX_NS;
+}
+
 static uint64_t spin_window(const struct worker *w, uint64_t spin_ns)
 {
-	if (spin_ns && w->n_asks && w->ask_avg_ns && w->ask_avg_ns <= ASK_SPIN_MAX_NS &&
-	    2 * w->ask_avg_ns > spin_ns)
-		return 2 * w->ask_avg_ns;
-	return spin_ns;
+	uint64_t win = spin_ns, e;
+	if (!spin_ns)
+		return 0;
+	if (w->n_asks && (e = extend(w->ask_avg_ns)) > win)
+		win = e;
+	if ((e = extend(w->gap_avg_ns)) > win)
+		win = e;
+	return win;
+}
+
+/* Folds an idle gap that work ended into the average (spin_window()). */
+static void gap_seen(struct worker *w, uint64_t gap)
+{
+	w->gap_avg_ns = w->gap_avg_ns ? w->gap_avg_ns - w->gap_avg_ns / 8 + gap / 8 : gap;
 }
 
 static int run(struct worker *w)
 {
 	uint64_t spin_ns = (uint64_t)w->part->spin_us * 1000u;
-	uint64_t idle_since = 0;
+	uint64_t idle_since = 0, gap_from = 0;
 	uint64_t now = act__now_ns(), tsc = 0;
 	bool just_busy = false;
 
@@ -222,6 +245,12 @@ static int run(struct worker *w)
 		if (now - w->last_beat_ns > w->heartbeat_ns / 4 && now > w->last_beat_ns)
 			beat(w, now);
 		if (did) {
+			/* `now` is from the last idle turn or the wake-up: the gap
+			 * is measured without a clock read of its own. */
+			if (gap_from) {
+				gap_seen(w, now - gap_from);
+				gap_from = 0;
+			}
 			idle_since = 0;
 			just_busy = true;
 			continue;
@@ -238,6 +267,8 @@ static int run(struct worker *w)
 		}
 		if (!idle_since)
 			idle_since = now;
+		if (!gap_from)
+			gap_from = now;
 		if (now - idle_since < spin_window(w, spin_ns)) {
 			/* Pure spinning for a few microseconds, then spinning with
 			 * sched_yield(): if the producer we wait for shares our CPU,
