@@ -260,7 +260,8 @@ void act__loop_once(act_node_t *n)
 		}
 	}
 	n->expect_answer = false;
-	if (!act__doorbell_prepare_sleep(p0))
+	/* Only a wait that may block advertises sleep (and counts as one). */
+	if (timeout_ns && !act__doorbell_prepare_sleep(p0))
 		timeout_ns = 0;
 	ts.tv_sec = (long long)(timeout_ns / 1000000000u);
 	ts.tv_nsec = (long long)(timeout_ns % 1000000000u);
