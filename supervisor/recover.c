@@ -29,6 +29,13 @@
  * toward max_redeliveries), spawn records, quarantines and sequence
  * numbers are in the region already.  Restart counters start again.
  *
+ * Groups a reload added live in spare participants ("~spare-N" to the app
+ * file, the group's name in the region): actorsd reads the region's names
+ * first (act__recover_peek()) and builds such a group of its app file as
+ * the spare it occupies, matched here under the group's name (loop.c);
+ * such a region, refused, is left where it is (keep_refused): only the
+ * reload's app file can adopt it.
+ *
  * An upgrade re-executes the binary by path (/proc/self/exe read at
  * start, so a package that replaced the file runs the new one), handing
  * over the region and the control socket's listening fd, which keeps its
