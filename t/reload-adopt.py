@@ -25,6 +25,8 @@ systemd's fd store, played by sk_stream.FdStore):
   - at the end every SkSeq accepted (each producer's whole count, every
     send the control socket accepted) is in sink's log: 0 lost, a
     duplicate only where flagged (redelivered, or re-sent by a producer);
+  - actorsctl upgrade (execve, the region handed over, the same file)
+    adopts it the same way;
   - a later reload removes x from the adopted node, and after one more
     SIGKILL the old file adopts the region (x's spare is free again).
 """
@@ -213,6 +215,21 @@ def run(tap, mode):
            % (mode, len(accepted)))
     st = node.status()
     tap.is_(st["dead_letters"], 0, "%s: no dead letters" % mode)
+
+    # ---- an upgrade re-executes actorsd, which reads the same file: adopted ------------------
+    pid = node.proc.pid
+    rc, out, err = node.ctl("upgrade")
+    st = wait_for(lambda: (lambda t: t if t.get("epoch") == 5 else None)(node.status()), 20,
+                  "the upgraded node")
+    st = node.wait_ready(20)
+    tap.ok(node.proc.pid == pid and node.proc.poll() is None and
+           node.group("x", st)["state"] == "ready",
+           "%s: actorsctl upgrade: the same pid adopts the region, x runs again (%r)"
+           % (mode, err.strip()))
+    ctl_sends(5)
+    wait_for(lambda: pump() >= 0 and set(accepted) <= lg.seen[CTL], 30,
+             "the sends after the upgrade in sink's log")
+    tap.is_(len(accepted), 155, "%s: and sink handles what is sent to it" % mode)
 
     # ---- a later reload removes x ----------------------------------------------------------
     node.app = old
