@@ -20,6 +20,8 @@ systemd's fd store, played by sk_stream.FdStore):
   - SIGKILL, started with the file from before the reload (x not listed):
     refused with exit 100, saying to list x, and the region stays where
     it is (not moved aside): the reload's file then adopts it;
+  - SIGKILL, started with a file that gives x other ring sizes than the
+    spares have: exit 100 before the region is touched;
   - SIGKILL, started with a file that adds yet another group: refused in
     place the same way; the reload's file adopts it;
   - at the end every SkSeq accepted (each producer's whole count, every
@@ -180,6 +182,21 @@ def run(tap, mode):
            node.group("x", st)["state"] == "ready",
            "%s: then the reload's file adopts it (epoch %r)" % (mode, st.get("epoch")))
 
+    # ---- x with other ring sizes than a spare's: refused, the region untouched ---------------
+    wider = copy.deepcopy(new)
+    wider["groups"][1]["ring_bytes"] = 4 * 1048576
+    node.proc.send_signal(signal.SIGKILL)
+    node.proc.wait()
+    start(wider, wait=False)
+    code = node.wait_exit(30)
+    tap.ok(code == 100 and "group 'x' was added by a reload into a spare participant of the "
+           "region left in place (ring_bytes" in log_text(node) and not aside(),
+           "%s: SIGKILL, x with other ring_bytes: exit 100, says why, nothing moved aside" % mode)
+    st = start(new)
+    took.append(st.get("taken_over", 0))
+    tap.ok(st.get("recovered") and st.get("epoch") == 4,
+           "%s: the reload's file adopts it (epoch %r)" % (mode, st.get("epoch")))
+
     # ---- a file that adds yet another group: refused in place --------------------------------
     ctl_sends(25)
     newer = copy.deepcopy(new)
@@ -195,7 +212,7 @@ def run(tap, mode):
     tap.ok(not aside(), "%s: nothing moved aside" % mode)
     st = start(new)
     took.append(st.get("taken_over", 0))
-    tap.ok(st.get("recovered") and st.get("epoch") == 4,
+    tap.ok(st.get("recovered") and st.get("epoch") == 5,
            "%s: the reload's file adopts it again (epoch %r)" % (mode, st.get("epoch")))
     ctl_sends(25)
     tap.ok(sum(took) > 0, "%s: envelopes were in the rings at the adoptions (%r)" % (mode, took))
@@ -219,7 +236,7 @@ def run(tap, mode):
     # ---- an upgrade re-executes actorsd, which reads the same file: adopted ------------------
     pid = node.proc.pid
     rc, out, err = node.ctl("upgrade")
-    st = wait_for(lambda: (lambda t: t if t.get("epoch") == 5 else None)(node.status()), 20,
+    st = wait_for(lambda: (lambda t: t if t.get("epoch") == 6 else None)(node.status()), 20,
                   "the upgraded node")
     st = node.wait_ready(20)
     tap.ok(node.proc.pid == pid and node.proc.poll() is None and
