@@ -47,6 +47,7 @@ void act__reg_fini(struct act__registry *r)
 		free(r->groups[i].name);
 		free(r->groups[i].actors);
 		free(r->groups[i].pool_key);
+		free(r->groups[i].tenant);
 		free(r->groups[i].pool_name);
 	}
 	for (uint32_t i = 0; i < r->n_peers; i++) {

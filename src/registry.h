@@ -56,6 +56,11 @@ struct act__group_def {
 	/* A spare participant (actorsd's "spare_groups"): no actors, never
 	 * started until a reload gives it a group (and its name). */
 	bool spare;
+	/* A spare participant that the region actorsd adopts says hosts this
+	 * group, which a reload of the last supervisor added (actorsd.c): the
+	 * group's name; the participant takes it once the region is adopted
+	 * (act_node_run()), until then it is matched under it (loop.c). */
+	char *tenant;
 };
 
 /* One slot of the registry's descriptor-to-id table (act__reg_type_id()). */

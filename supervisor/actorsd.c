@@ -401,6 +401,129 @@ static int check_modules(act_node_t *n, struct binder *b)
 	return report_load_fault(b->app, b->watch, st < 0, st < 0 ? 0 : st);
 }
 
+/*
+ * Groups a reload of the last supervisor added into spare participants
+ * (reload.c): the region it left (act__recover_peek(), nothing consumed)
+ * names them in its last spare_groups participants.  Each group of the
+ * app file hosted there (same name, not removed since) is taken out of
+ * app->groups (moved behind n_groups, where *n_all finds it for the
+ * final free): the node is built as the region was made, and the group
+ * goes back into its spare (tenant[k]: its index in app->groups, -1 for
+ * none) once the node is built (place_tenants()).  A node with pools
+ * never has one: a reload adds no group there.  True if the region has
+ * such a group, listed in the app file or not.
+ */
+static bool find_tenants(struct act__app *app, int32_t *tenant, uint32_t *n_all)
+{
+	uint32_t np = 0, s = app->spare_groups, cap = ACT__APP_MAX_GROUPS + 1;
+	char (*names)[ACT_NAME_MAX + 1] = calloc(cap, sizeof *names);
+	bool *live = calloc(cap, sizeof *live);
+
+	*n_all = app->n_groups;
+	for (uint32_t k = 0; k < s; k++)
+		tenant[k] = -1;
+	for (uint32_t i = 0; i < app->n_groups; i++)
+		if (app->groups[i].pool_n)
+			s = 0;
+	if (!s || !names || !live ||
+	    act__recover_peek(app->runtime_dir, app->node, &np, names, live, cap) <= 0 ||
+	    np < s + 1) {
+		free(names);
+		free(live);
+		return false;
+	}
+	bool any = false;
+	for (uint32_t k = 0; k < s; k++) {
+		const char *name = names[np - s + k];
+		if (!live[np - s + k] || !strncmp(name, "~spare-", 7))
+			continue;
+		any = true;
+		for (uint32_t i = 0; i < app->n_groups; i++)
+			if (!strcmp(app->groups[i].name, name))
+				tenant[k] = (int32_t)i;
+	}
+	/* Stable: the other groups keep their order (their participants). */
+	struct act__app_group *tmp = calloc(app->n_groups ? app->n_groups : 1, sizeof *tmp);
+	uint32_t n_keep = 0, n_out = 0;
+	int32_t moved[ACT__APP_MAX_GROUPS];
+	if (!tmp) {
+		for (uint32_t k = 0; k < s; k++)
+			tenant[k] = -1;
+		free(names);
+		free(live);
+		return any;
+	}
+	for (uint32_t i = 0; i < app->n_groups; i++) {
+		bool hosted = false;
+		for (uint32_t k = 0; k < s; k++)
+			hosted |= tenant[k] == (int32_t)i;
+		if (!hosted)
+			tmp[n_keep++] = app->groups[i];
+	}
+	for (uint32_t i = 0; i < app->n_groups; i++) {
+		moved[i] = -1;
+		for (uint32_t k = 0; k < s; k++)
+			if (tenant[k] == (int32_t)i) {
+				moved[i] = (int32_t)(n_keep + n_out);
+				tmp[n_keep + n_out++] = app->groups[i];
+			}
+	}
+	for (uint32_t k = 0; k < s; k++)
+		if (tenant[k] >= 0)
+			tenant[k] = moved[tenant[k]];
+	memcpy(app->groups, tmp, app->n_groups * sizeof *tmp);
+	for (uint32_t i = n_keep; i < app->n_groups; i++)
+		app->n_actors -= app->groups[i].n_actors;
+	app->n_groups = n_keep;
+	free(tmp);
+	free(names);
+	free(live);
+	return any;
+}
+
+/*
+ * Gives spare participant "~spare-K" its tenant's settings and name (the
+ * region is matched under it: loop.c; it takes it in act_node_run()).
+ * A tenant that no spare participant could take (other ring_bytes,
+ * max_msg_bytes or max_spawned than the spares') is a permanent error:
+ * the region stays where it is for a file that fits.
+ */
+static int place_tenants(act_node_t *n, const struct act__app *app, const int32_t *tenant)
+{
+	for (uint32_t k = 0; k < app->spare_groups; k++) {
+		char spare[ACT_NAME_MAX + 1];
+		if (tenant[k] < 0)
+			continue;
+		const struct act__app_group *g = &app->groups[tenant[k]];
+		snprintf(spare, sizeof spare, "~spare-%u", k + 1);
+		struct act__group_def *gd = act__reg_group(&n->reg, spare);
+		uint32_t slots = g->max_spawned ? g->max_spawned : ACT__DYN_SLOTS_DEFAULT;
+		uint32_t spare_slots = gd && gd->max_spawned ? gd->max_spawned : ACT__DYN_SLOTS_DEFAULT;
+		if (!gd)
+			return ACT_EXIT_TEMPORARY;
+		if (g->pool_n || g->ring_bytes != gd->ring_bytes || g->max_msg_bytes != gd->max_msg ||
+		    slots != spare_slots) {
+			fprintf(stderr, "actorsd: %s: group '%s' was added by a reload into a spare "
+			        "participant of the region left in place (ring_bytes %u, max_msg_bytes "
+			        "%u, max_spawned %u, no pool), and the app file now gives it other ones: "
+			        "restore them to adopt the region (not starting, exit 100; the region "
+			        "stays where it is)\n", app->path, g->name, gd->ring_bytes, gd->max_msg,
+			        spare_slots);
+			return ACT_EXIT_PERMANENT;
+		}
+		if (!(gd->tenant = strdup(g->name)))
+			return ACT_EXIT_TEMPORARY;
+		gd->spin_us = g->spin_us;
+		gd->max_redeliveries = g->max_redeliveries;
+		gd->heartbeat_ms = g->heartbeat_ms;
+		gd->heartbeat_timeout_ms = g->heartbeat_timeout_ms;
+		gd->shutdown_ms = g->brutal_kill ? 0 : g->shutdown_ms;
+		gd->restart = g->restart;
+		gd->hot_standby = g->hot_standby;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -411,7 +534,9 @@ int main(int argc, char **argv)
 		{ 0, 0, 0, 0 },
 	};
 	struct act__app app;
-	struct binder binder;
+	struct binder binder = { 0 };
+	int32_t tenant[ACT__APP_MAX_GROUPS];
+	uint32_t n_all = 0;
 	char err[1024];
 	int check = 0, c, rc;
 
@@ -439,12 +564,17 @@ int main(int argc, char **argv)
 		act__app_free(&app);
 		return rc == -ENOMEM ? ACT_EXIT_TEMPORARY : ACT_EXIT_PERMANENT;
 	}
+	/* Not for --check: it checks the file as the operator wrote it. */
+	bool tenants = !check && find_tenants(&app, tenant, &n_all);
 	act_node_t *n = node_from_app(&app, &rc);
 	if (!n) {
 		fprintf(stderr, "actorsd: %s: %s\n", app.path, act_strerror(rc));
+		app.n_groups = n_all;
 		act__app_free(&app);
 		return rc == -ENOMEM ? ACT_EXIT_TEMPORARY : ACT_EXIT_PERMANENT;
 	}
+	if (!check && (rc = place_tenants(n, &app, tenant)))
+		goto out;
 	binder.app = &app;
 	/* Shared with the process that loads the modules (zygote or --check
 	 * child), so that its death or hang can be blamed on one module. */
@@ -472,9 +602,8 @@ int main(int argc, char **argv)
 	if (app.control_socket && !getenv("ACTORS_UPGRADE_FDS") &&
 	    act__ctl_check_path(app.control_socket, err, sizeof err) < 0) {
 		fprintf(stderr, "actorsd: %s: $.control_socket: %s\n", app.path, err);
-		act_node_free(n);
-		act__app_free(&app);
-		return ACT_EXIT_PERMANENT;
+		rc = ACT_EXIT_PERMANENT;
+		goto out;
 	}
 	n->zygote_init = bind_modules;
 	n->zygote_arg = &binder;
@@ -484,10 +613,27 @@ int main(int argc, char **argv)
 		rc = ACT_EXIT_TEMPORARY;
 		goto out;
 	}
+	/* A region whose spare participants host groups a reload added is
+	 * refused in place, if at all: moved aside, nothing could adopt it
+	 * (a next start with the right app file would make a new one). */
+	if (tenants)
+		act__recover_keep_refused(n);
 	/* actorsctl reload and SIGHUP (reload.c); without it, SIGHUP is ignored. */
 	struct act__reloader *reloader = act__reload_arm(n, &app, err, sizeof err);
 	if (!reloader)
 		act__warn("%s: %s", app.path, err);
+	/* A group back in its spare participant needs the reload machinery:
+	 * its worker loads its module from there. */
+	for (uint32_t k = 0; k < app.spare_groups; k++)
+		if (tenant[k] >= 0 && (!reloader || act__reload_tenant(reloader,
+		                                                        &app.groups[tenant[k]], k,
+		                                                        err, sizeof err))) {
+			if (reloader)
+				act__err("%s: %s; not starting (exit 111)", app.path, err);
+			act__reload_free(reloader);
+			rc = ACT_EXIT_TEMPORARY;
+			goto out;
+		}
 	rc = act_node_run(n);
 	act__reload_free(reloader);
 	if (act__recover_refused(n)) {
@@ -508,6 +654,8 @@ int main(int argc, char **argv)
 		rc = ACT_EXIT_TEMPORARY;
 	}
 out:
+	if (n_all > app.n_groups)
+		app.n_groups = n_all; /* the tenants, for the free */
 	if (binder.watch && binder.watch != MAP_FAILED)
 		munmap(binder.watch, sizeof *binder.watch);
 	act_node_free(n);

@@ -354,7 +354,7 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 	spec[0].max_redeliveries = 1;
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		const struct act__group_def *g = &n->reg.groups[i];
-		spec[i + 1].name = g->name;
+		spec[i + 1].name = g->tenant ? g->tenant : g->name;
 		spec[i + 1].ring_bytes = g->ring_bytes;
 		spec[i + 1].max_msg = g->max_msg;
 		spec[i + 1].spin_us = g->spin_us;

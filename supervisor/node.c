@@ -515,6 +515,33 @@ ACT_API int act_node_run(act_node_t *n)
 	act__recover_started(n); /* an adopted region's leftovers, the fd store */
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		struct act__part *p = act__shm_part(&n->shm, i + 1);
+		struct act__group_def *gd = &n->reg.groups[i];
+		if (gd->spare && gd->tenant && act__recover_adopted(n) && !act__part_removed(p)) {
+			/* The adopted region says a reload of the last supervisor
+			 * put this group here (actorsd.c found it, and the app
+			 * file lists it): the participant is its again, with its
+			 * rings and its spawn records (its declared actors come
+			 * back from them, as after a crash); its worker loads its
+			 * module (reload.c's table). */
+			free(gd->name);
+			gd->name = gd->tenant;
+			gd->tenant = NULL;
+			p->spin_us = gd->spin_us;
+			p->max_redeliveries = gd->max_redeliveries;
+			n->gs[i].spare_used = true;
+			act__info("group '%s' was added by a reload of the last supervisor: it runs "
+			          "again in its spare participant %u", gd->name, i + 1);
+			act__group_enqueue(n, i, 0);
+			continue;
+		}
+		if (gd->tenant) {
+			/* Only when the region is adopted: a new one has none of its
+			 * actors (nothing was queued for it either). */
+			act__err("group '%s' is not restored: the region is a new one, not the one "
+			         "that hosted it; a reload adds it", gd->tenant);
+			free(gd->tenant);
+			gd->tenant = NULL;
+		}
 		if (n->reg.groups[i].spare) {
 			/* A spare waits for a reload to give it a group: removed
 			 * until then (nothing can be sent to it, nothing starts it). */

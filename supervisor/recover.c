@@ -29,6 +29,13 @@
  * toward max_redeliveries), spawn records, quarantines and sequence
  * numbers are in the region already.  Restart counters start again.
  *
+ * Groups a reload added live in spare participants ("~spare-N" to the app
+ * file, the group's name in the region): actorsd reads the region's names
+ * first (act__recover_peek()) and builds such a group of its app file as
+ * the spare it occupies, matched here under the group's name (loop.c);
+ * such a region, refused, is left where it is (keep_refused): only the
+ * reload's app file can adopt it.
+ *
  * An upgrade re-executes the binary by path (/proc/self/exe read at
  * start, so a package that replaced the file runs the new one), handing
  * over the region and the control socket's listening fd, which keeps its
@@ -91,6 +98,7 @@ struct act__recover {
 	bool from_store;      /* the region came from the fd store */
 	bool stored;          /* handed to the fd store */
 	bool upgrade;         /* requested */
+	bool keep_refused;    /* a refused region stays where it is */
 	uint64_t upgrade_by_ns; /* exec then even if clients are still served */
 	const char *source;   /* "file", "fdstore", "upgrade", "new" */
 	uint64_t epoch, prev_epoch;
@@ -109,10 +117,30 @@ static char *join(const char *a, const char *b, const char *c)
 	return s;
 }
 
+/* The runtime directory of node name's region (see act__recover_config()),
+ * or NULL for none. */
+static char *region_dir(const char *runtime_dir, const char *name)
+{
+	const char *env;
+
+	if (runtime_dir)
+		return *runtime_dir ? strdup(runtime_dir) : NULL;
+	if ((env = getenv("RUNTIME_DIRECTORY")) && *env)
+		/* systemd may list several, separated by ':': the first is ours. */
+		return strndup(env, strcspn(env, ":"));
+	if ((env = getenv("ACTORS_RUNTIME_DIR")) && *env == '/')
+		/* in place of /run/actors (tests, packagers) */
+		return join(env, "/", name);
+	if (geteuid() == 0)
+		return join("/run/actors/", name, "");
+	if ((env = getenv("XDG_RUNTIME_DIR")) && *env == '/')
+		return join(env, "/actors/", name);
+	return NULL;
+}
+
 int act__recover_config(struct act_node *n, const char *runtime_dir, char **argv)
 {
 	struct act__recover *r = calloc(1, sizeof *r);
-	const char *env;
 	char exe[4096];
 	ssize_t len;
 	size_t argc = 0;
@@ -121,18 +149,7 @@ int act__recover_config(struct act_node *n, const char *runtime_dir, char **argv
 		return -ENOMEM;
 	r->ctl_fd = -1;
 	r->source = "new";
-	if (runtime_dir)
-		r->dir = *runtime_dir ? strdup(runtime_dir) : NULL;
-	else if ((env = getenv("RUNTIME_DIRECTORY")) && *env)
-		/* systemd may list several, separated by ':': the first is ours. */
-		r->dir = strndup(env, strcspn(env, ":"));
-	else if ((env = getenv("ACTORS_RUNTIME_DIR")) && *env == '/')
-		/* in place of /run/actors (tests, packagers) */
-		r->dir = join(env, "/", n->name);
-	else if (geteuid() == 0)
-		r->dir = join("/run/actors/", n->name, "");
-	else if ((env = getenv("XDG_RUNTIME_DIR")) && *env == '/')
-		r->dir = join(env, "/actors/", n->name);
+	r->dir = region_dir(runtime_dir, n->name);
 	if (r->dir && !(r->path = join(r->dir, "/", REGION_NAME)))
 		goto fail;
 	len = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -173,6 +190,17 @@ void act__recover_free(struct act_node *n)
 		close(r->ctl_fd);
 	free(r);
 	n->rec = NULL;
+}
+
+void act__recover_keep_refused(struct act_node *n)
+{
+	if (n->rec)
+		n->rec->keep_refused = true;
+}
+
+bool act__recover_adopted(const struct act_node *n)
+{
+	return n->rec && n->rec->recovered;
 }
 
 bool act__recover_refused(const struct act_node *n)
@@ -254,7 +282,7 @@ static bool fdstore_wanted(const struct act__recover *r)
 
 /* The fd systemd passed under name, from $LISTEN_FDS/$LISTEN_FDNAMES if
  * $LISTEN_PID is this process; -1 if none.  The others get FD_CLOEXEC. */
-static int listen_fd(const char *name)
+static int listen_fd(const char *name, bool peek)
 {
 	const char *pid = getenv("LISTEN_PID"), *nfds = getenv("LISTEN_FDS");
 	const char *names = getenv("LISTEN_FDNAMES");
@@ -275,6 +303,8 @@ static int listen_fd(const char *name)
 		if (names)
 			names = names[len] ? names + len + 1 : NULL;
 	}
+	if (peek)
+		return found;
 	/* Not for our children (nor for a re-executed us). */
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
@@ -283,7 +313,7 @@ static int listen_fd(const char *name)
 }
 
 /* "region=5,control=6": the fds a supervisor passed across execve(). */
-static void upgrade_fds(int *region, int *ctl)
+static void upgrade_fds(int *region, int *ctl, bool peek)
 {
 	const char *s = getenv("ACTORS_UPGRADE_FDS");
 
@@ -305,7 +335,49 @@ static void upgrade_fds(int *region, int *ctl)
 		if (*s == ',')
 			s++;
 	}
-	unsetenv("ACTORS_UPGRADE_FDS");
+	if (!peek)
+		unsetenv("ACTORS_UPGRADE_FDS");
+}
+
+int act__recover_peek(const char *runtime_dir, const char *node, uint32_t *n_parts,
+                      char (*names)[ACT_NAME_MAX + 1], bool *live, uint32_t cap)
+{
+	char why[256], *dir = NULL, *path = NULL;
+	int fd, ctl, own = 0;
+	act__shm shm;
+	struct stat st;
+
+	*n_parts = 0;
+	upgrade_fds(&fd, &ctl, true);
+	if (fd < 0)
+		fd = listen_fd(REGION_NAME, true);
+	if (fd < 0 && (dir = region_dir(runtime_dir, node)) && (path = join(dir, "/", REGION_NAME))) {
+		/* As act__recover_region() opens it; anything odd is for it to
+		 * refuse, with its reasons: here it is only not looked at. */
+		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		own = fd >= 0;
+		if (own && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+		            (st.st_mode & 077))) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	free(dir);
+	free(path);
+	if (fd < 0)
+		return 0;
+	if (act__shm_attach(&shm, fd, 0, why, sizeof why) == 0) {
+		*n_parts = shm.n_parts <= cap ? shm.n_parts : 0;
+		for (uint32_t i = 0; i < *n_parts; i++) {
+			const struct act__part *p = act__shm_part(&shm, i);
+			snprintf(names[i], ACT_NAME_MAX + 1, "%.*s", (int)ACT_NAME_MAX, p->name);
+			live[i] = !act__part_removed(p);
+		}
+	}
+	act__shm_detach(&shm, 0);
+	if (own)
+		close(fd);
+	return (int)*n_parts;
 }
 
 /* ---- the old generation's processes ---------------------------------------------- */
@@ -509,8 +581,8 @@ static const char *mismatch(const act__shm *shm, const struct act__part_spec *sp
 		if (!free_spare && strncmp(p->name, spec[i].name, sizeof p->name))
 			snprintf(buf, cap, "group %u is '%.64s' there, '%s' in the app file%s", i,
 			         p->name, spec[i].name, !strncmp(spec[i].name, "~spare-", 7) ?
-			         " (a group a reload added: list it in the app file and restart the "
-			         "node without the region)" : "");
+			         " (a group a reload added: list it in the app file, as the reload's file "
+			         "did, to adopt the region)" : "");
 		else if (p->ring_bytes != spec[i].ring_bytes)
 			snprintf(buf, cap, "group '%s': ring_bytes %u there, %u in the app file",
 			         spec[i].name, p->ring_bytes, spec[i].ring_bytes);
@@ -592,6 +664,17 @@ static void move_aside(struct act_node *n, int fd)
 
 static int refuse(struct act_node *n, int fd, const char *where, const char *why)
 {
+	if (n->rec->keep_refused) {
+		/* Its spare participants host groups a reload added: only an app
+		 * file that lists them can adopt it, so it waits for one where
+		 * it is (in the fd store too), never moved aside. */
+		act__err("refusing the region found in %s: %s; not starting (exit 100). The region "
+		         "stays where it is, for the app file of the last reload (it lists the "
+		         "groups that reload added, which live in the region's spare participants)",
+		         where, why);
+		n->rec->refused = true;
+		return -EPROTO;
+	}
 	act__err("refusing the region found in %s: %s; not starting (exit 100). "
 	         "Restore the app file it was made for, or remove the region after "
 	         "reading it", where, why);
@@ -796,14 +879,14 @@ int act__recover_region(struct act_node *n, const struct act__part_spec *spec, u
 	struct act__recover *r = n->rec;
 	int fd = -1, ctl = -1, err;
 
-	upgrade_fds(&fd, &ctl);
+	upgrade_fds(&fd, &ctl, false);
 	if (ctl >= 0)
 		r->ctl_fd = ctl;
 	if (fd >= 0) {
 		r->source = "upgrade";
 		return adopt(n, fd, spec, np, "the upgrade hand-over");
 	}
-	if ((fd = listen_fd(REGION_NAME)) >= 0) {
+	if ((fd = listen_fd(REGION_NAME, false)) >= 0) {
 		r->source = "fdstore";
 		r->from_store = true;
 		return adopt(n, fd, spec, np, "the fd store");

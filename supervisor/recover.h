@@ -35,6 +35,26 @@ struct act_node;
  */
 ACT__SHARED int act__recover_config(struct act_node *n, const char *runtime_dir, char **argv);
 
+/*
+ * Before the node is built: what the region the next act__recover_region()
+ * would adopt (upgrade fds, fd store, runtime_dir's file for node; none is
+ * consumed) says of its participants: their names and whether each is
+ * live (not removed by a reload), names[0] the supervisor.  Returns how
+ * many (*n_parts), 0 if there is no region, it does not validate or has
+ * more than cap: act__recover_region() decides about it then.  actorsd
+ * learns from it which spare participants host a group a reload added.
+ */
+ACT__SHARED int act__recover_peek(const char *runtime_dir, const char *node, uint32_t *n_parts,
+                                  char (*names)[ACT_NAME_MAX + 1], bool *live, uint32_t cap);
+
+/* A region refused at this start stays where it is (file, fd store)
+ * instead of being moved aside: actorsd, when its spare participants host
+ * groups a reload added (only an app file listing them can adopt it). */
+ACT__SHARED void act__recover_keep_refused(struct act_node *n);
+
+/* True if the node adopted a region (not made a new one). */
+bool act__recover_adopted(const struct act_node *n);
+
 /* True if the node refused to adopt a region it found (actorsd exits 100). */
 ACT__SHARED bool act__recover_refused(const struct act_node *n);
 

@@ -1200,6 +1200,52 @@ struct act__reloader *act__reload_arm(struct act_node *n, const struct act__app 
 	return r;
 }
 
+int act__reload_tenant(struct act__reloader *r, const struct act__app_group *g, uint32_t k,
+                       char *err, size_t err_cap)
+{
+	char spare[ACT_NAME_MAX + 1], copy[PATH_MAX];
+	struct act__group_def *gd;
+	uint64_t h = 0;
+	int rc;
+
+	snprintf(spare, sizeof spare, "~spare-%u", k + 1);
+	if (!(gd = act__reg_group(&r->n->reg, spare)))
+		return -ENOENT;
+	uint32_t gi = (uint32_t)(gd - r->n->reg.groups);
+	if (gi >= ACT__APP_MAX_GROUPS)
+		return -ERANGE;
+	if (mkdir(r->dir, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, err_cap, "cannot create %s: %s", r->dir, strerror(-rc));
+		return rc;
+	}
+	/* As a reload that adds it: its module under a name per content (the
+	 * zygote may have the file's path mapped with other code), the app
+	 * file copy its worker reads its settings from. */
+	if ((rc = file_hash(g->module, &h)) ||
+	    (snprintf(copy, sizeof copy, "%s/%s-%016" PRIx64 ".so", r->dir, g->name, h),
+	     rc = copy_file(g->module, copy))) {
+		snprintf(err, err_cap, "group '%s': cannot copy its module %s: %s", g->name,
+		         g->module, strerror(-rc));
+		return rc;
+	}
+	if (!r->n_app_copies) {
+		char app[PATH_MAX];
+		snprintf(app, sizeof app, "%s/app-%u.json", r->dir, r->n_app_copies + 1);
+		if ((rc = copy_file(r->app_path, app))) {
+			snprintf(err, err_cap, "cannot copy %.300s to %.300s: %s", r->app_path, app,
+			         strerror(-rc));
+			return rc;
+		}
+		r->n_app_copies++;
+		snprintf(r->tab->app, sizeof r->tab->app, "%s", app);
+	}
+	snprintf(r->tab->g[gi].name, sizeof r->tab->g[gi].name, "%s", g->name);
+	update_table(r, gi, copy);
+	r->applied[gi] = group_sig(g, h ^ fnv_str(0, g->module));
+	return 0;
+}
+
 void act__reload_free(struct act__reloader *r)
 {
 	if (!r)

@@ -26,6 +26,17 @@ struct act__reloader;
 struct act__reloader *act__reload_arm(struct act_node *n, const struct act__app *app,
                                       char *err, size_t err_cap);
 
+/*
+ * Before act_node_run(), after act__reload_arm(): group g, which a reload
+ * of the last supervisor added into spare participant "~spare-K" (K = k +
+ * 1) of the region this node adopts (actorsd.c), is that participant's
+ * as if this reloader had added it: its workers load g's module (copied
+ * as a reload copies it) and take its name and settings from the app
+ * file.  0 or -errno with why in err.
+ */
+int act__reload_tenant(struct act__reloader *r, const struct act__app_group *g, uint32_t k,
+                       char *err, size_t err_cap);
+
 /* Frees what act__reload_arm made.  NULL-safe; after act_node_run(). */
 void act__reload_free(struct act__reloader *r);
 

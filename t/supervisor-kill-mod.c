@@ -19,7 +19,9 @@
  *                flagged = redelivered or redo, before its handler returns;
  *                with args.first, each instance writes "PID NS" there
  *                (CLOCK_MONOTONIC) when it handled its first envelope
- *                (bench/bench-recovery.c).
+ *                (bench/bench-recovery.c); with args.delay_us, it sleeps that
+ *                long per SkSeq (t/reload-adopt.py: a stream slow enough
+ *                to be killed in the middle of).
  * So a duplicate in the log is legitimate only when flagged.
  */
 #include <errno.h>
@@ -168,7 +170,7 @@ static const act_behaviour relay_b = {
 
 /* ---- consumer ---------------------------------------------------------------- */
 
-struct consumer { int fd, first_fd; bool stamped; };
+struct consumer { int fd, first_fd; bool stamped; long delay_ns; };
 
 static int consumer_init(act_ctx *ctx, void *st, const char *args)
 {
@@ -177,6 +179,7 @@ static int consumer_init(act_ctx *ctx, void *st, const char *args)
 	const char *log = str_of(o, "log");
 	(void)ctx;
 	const char *first = str_of(o, "first");
+	c->delay_ns = (long)int_of(o, "delay_us", 0) * 1000;
 	c->fd = log ? open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) : -1;
 	c->first_fd = first ? open(first, O_WRONLY | O_CREAT | O_CLOEXEC, 0600) : -1;
 	cJSON_Delete(o);
@@ -191,6 +194,10 @@ static void consumer_seq(act_ctx *ctx, void *st, const void *msg)
 	int n = snprintf(line, sizeof line, "%d %lld %d\n", m->sender, (long long)m->seq,
 	                 act_redelivered(ctx) > 0 || m->redo);
 	(void)!write(c->fd, line, (size_t)n);
+	if (c->delay_ns > 0) {
+		struct timespec d = { c->delay_ns / 1000000000, c->delay_ns % 1000000000 };
+		nanosleep(&d, NULL);
+	}
 	if (c->first_fd >= 0 && !c->stamped) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
