@@ -117,6 +117,7 @@ struct act__reloader {
 	char *dir;                    /* STATE_DIR/reload */
 	struct tab *tab;
 	uint64_t applied[ACT__APP_MAX_GROUPS]; /* each group's signature, as running */
+	bool by_node;                 /* applied[] is per node group (see node_indexed()) */
 	uint32_t n_app_copies;
 	/* the reload under way */
 	bool active;
@@ -221,6 +222,44 @@ static int32_t app_group_index(const struct act__app *app, const char *name)
 		if (!strcmp(app->groups[i].name, name))
 			return (int32_t)i;
 	return -1;
+}
+
+/*
+ * The app file's name for node group gi (participant gi + 1): a pool's
+ * members ("p#0", "p#1", ...) are the file's group "p", a spare is the
+ * group a reload gave it (NULL while unused), any other group its own.
+ * The node's groups and the file's are one for one only without pools:
+ * a pool's members are inserted at its place.
+ */
+static const char *file_name(const struct act__reloader *r, uint32_t gi)
+{
+	const struct act__group_def *gd = &r->n->reg.groups[gi];
+	if (gd->spare)
+		return r->n->gs[gi].spare_used ? gd->name : NULL;
+	return gd->pool_first ? gd->pool_name : gd->name;
+}
+
+/*
+ * applied[] starts per group of the file (act__reload_arm() runs before
+ * the node expands its pools); the first reload turns it into one entry
+ * per node group, each member of a pool taking its pool's.
+ */
+static void node_indexed(struct act__reloader *r)
+{
+	uint64_t by_file[ACT__APP_MAX_GROUPS];
+	uint32_t np = r->n->reg.n_groups < ACT__APP_MAX_GROUPS ? r->n->reg.n_groups :
+	              ACT__APP_MAX_GROUPS;
+
+	if (r->by_node)
+		return;
+	memcpy(by_file, r->applied, sizeof by_file);
+	for (uint32_t gi = 0; gi < np; gi++) {
+		const char *name = r->n->reg.groups[gi].spare ? NULL : file_name(r, gi);
+		int32_t ai = name ? app_group_index(r->boot, name) : -1;
+		if (ai >= 0)
+			r->applied[gi] = by_file[ai];
+	}
+	r->by_node = true;
 }
 
 /* The first difference between the running layout a and the new file b
@@ -527,8 +566,11 @@ static int worker_init(struct act__registry *reg, uint32_t self, void *arg)
 		return ACT_EXIT_TEMPORARY;
 	}
 	const struct act__app_group *g = NULL;
+	/* A pool's member runs its pool's group of the file. */
+	const char *fname = reg->groups[gi].pool_first ? reg->groups[gi].pool_name :
+	                    reg->groups[gi].name;
 	for (uint32_t i = 0; i < app.n_groups; i++)
-		if (!strcmp(app.groups[i].name, reg->groups[gi].name))
+		if (!strcmp(app.groups[i].name, fname))
 			g = &app.groups[i];
 	struct act_module *m = g ? act__module_load(r->tab->g[gi].module, NULL, err, sizeof err)
 	                         : NULL;
@@ -978,6 +1020,7 @@ static void apply_checked(struct act__reloader *r)
 	char err[1024];
 	int rc;
 
+	node_indexed(r);
 	if (mkdir(r->dir, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, sizeof err, "cannot create %s: %s", r->dir, strerror(errno));
 		rc = -errno;
@@ -998,9 +1041,7 @@ static void apply_checked(struct act__reloader *r)
 	 * not in the file either. */
 	for (uint32_t pass = 0; pass < 2; pass++)
 		for (uint32_t gi = 0; gi < np; gi++) {
-			const char *name = gi < r->boot->n_groups ? r->boot->groups[gi].name :
-			                   n->reg.groups[gi].spare && n->gs[gi].spare_used ?
-			                   n->reg.groups[gi].name : NULL;
+			const char *name = file_name(r, gi);
 			int32_t ni = name ? app_group_index(&r->next, name) : -1;
 			if (pass == 0 && ni >= 0)
 				placed[ni] = true;
@@ -1046,9 +1087,7 @@ static void apply_checked(struct act__reloader *r)
 			goto refuse;
 		}
 	for (uint32_t gi = 0; gi < np; gi++) {
-		const char *name = gi < r->boot->n_groups ? r->boot->groups[gi].name :
-		                   n->reg.groups[gi].spare && n->gs[gi].spare_used ?
-		                   n->reg.groups[gi].name : NULL;
+		const char *name = file_name(r, gi);
 		int32_t ni = want[gi] == STEP_NEW ? r->nmap[gi] :
 		             name ? app_group_index(&r->next, name) : -1;
 		bool removed = act__node_group_removed(n, gi);
