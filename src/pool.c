@@ -261,6 +261,10 @@ uint32_t act__pool_choose(const struct act__group_def *pd, const act__shm *shm,
 		if (!member_up(shm, m))
 			continue;
 		if (pd->pool_routing != ACT_POOL_LEAST_LOADED) {
+			/* A ring that takes nothing more (waiting()) is no
+			 * member's turn either. */
+			if (act__ring_is_quarantined(out[m].r))
+				continue;
 			best = m;
 			break;
 		}

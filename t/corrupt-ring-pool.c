@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * t/corrupt-ring-pool.c - a sender whose ring to one member of a
- * least_loaded pool failed validation when its worker started (here: the
- * ring's bit in the touched bitmap set, its header never written) sends
- * into that ring no more (ACT_ESTOPPED), so the pool's routing must not
- * take it for the least loaded member: every send goes to the other
- * member, none is refused.
+ * pool failed validation when its worker started (here: the ring's bit in
+ * the touched bitmap set, its header never written) sends into that ring
+ * no more (ACT_ESTOPPED), so the pool's routing must not pick that member:
+ * least_loaded must not take it for the least loaded, round_robin must
+ * skip it.  Every send goes to the other member, none is refused.
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -111,10 +111,9 @@ static const act_behaviour sender_b = { .name = "sender", .handlers = sender_h, 
 static const act_handler w_h[] = { { &job_type, w_job } };
 static const act_behaviour w_b = { .name = "w", .handlers = w_h, .n_handlers = 1 };
 
-int main(void)
+static void run(act_pool_routing routing, const char *rname)
 {
-	tap_timeout(60);
-	A = shared_area(sizeof *A);
+	memset(A, 0, sizeof *A);
 	A->sender_idx = A->member0_idx = -1;
 
 	act_node_t *n = act_node_new("corrupt-ring-pool");
@@ -125,8 +124,7 @@ int main(void)
 	act_node_add_actor(n, "pool", "w", &w_b, NULL);
 	act_node_add_actor(n, "senders", "s", &sender_b, NULL);
 	act_node_add_actor(n, "vandals", "watchdog", &harness_watchdog_b, NULL);
-	if (act_node_set_pool(n, "pool", 2) ||
-	    act_node_set_pool_routing(n, "pool", ACT_POOL_LEAST_LOADED, NULL))
+	if (act_node_set_pool(n, "pool", 2) || act_node_set_pool_routing(n, "pool", routing, NULL))
 		bail("cannot make the pool");
 	harness_watchdog_ms = 10000;
 	harness_watchdog_fired = &A->watchdog;
@@ -134,14 +132,22 @@ int main(void)
 	act_node_free(n);
 
 	ok(A->sender_idx > 0 && A->member0_idx > 0 && A->bit_set,
-	   "the vandal set the touched bit of senders (%d) -> pool#0 (%d)", A->sender_idx,
-	   A->member0_idx);
-	ok(A->sender_starts == 2, "the sender started again after that (%d starts)",
+	   "%s: the vandal set the touched bit of senders (%d) -> pool#0 (%d)", rname,
+	   A->sender_idx, A->member0_idx);
+	ok(A->sender_starts == 2, "%s: the sender started again after that (%d starts)", rname,
 	   A->sender_starts);
 	ok(A->sent_ok == N && A->refused == 0 && A->other_err == 0,
-	   "least_loaded sent all %d to the member it can reach (%d sent, %d refused "
-	   "ACT_ESTOPPED, %d other errors)", N, A->sent_ok, A->refused, A->other_err);
-	ok(A->handled == N, "the pool handled all %d (%d)", N, A->handled);
-	ok(!A->watchdog && rc == 0, "the node stopped by itself, cleanly (rc %d)", rc);
+	   "%s sent all %d to the member it can reach (%d sent, %d refused "
+	   "ACT_ESTOPPED, %d other errors)", rname, N, A->sent_ok, A->refused, A->other_err);
+	ok(A->handled == N, "%s: the pool handled all %d (%d)", rname, N, A->handled);
+	ok(!A->watchdog && rc == 0, "%s: the node stopped by itself, cleanly (rc %d)", rname, rc);
+}
+
+int main(void)
+{
+	tap_timeout(60);
+	A = shared_area(sizeof *A);
+	run(ACT_POOL_LEAST_LOADED, "least_loaded");
+	run(ACT_POOL_ROUND_ROBIN, "round_robin");
 	return done_testing();
 }
