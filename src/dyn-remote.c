@@ -716,6 +716,22 @@ int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 	struct act__spawn_rec *r = NULL;
 	int claim = -1, err;
 
+	/* A group gone for good (a temporary group that finished, one the
+	 * supervisor gave up on) reads no ring: nothing would ever answer a
+	 * monitor sent there.  Its actors are gone, so the Down comes now, as
+	 * for any actor already gone.  (A removed group refuses below.) */
+	if (!w->tk && g && !act__part_removed(w->parts[g]) &&
+	    atomic_load_explicit(&w->parts[g]->state, memory_order_acquire) == ACT__PS_DEAD) {
+		char name[ACT_NAME_MAX + 1];
+		if (act__is_dyn_id(id))
+			snprintf(name, sizeof name, "$%u.%u.%u", g, act__dyn_slot_of(&w->shm, id),
+			         who.gen);
+		else
+			snprintf(name, sizeof name, "%s", w->reg->actors[id].name);
+		act__dyn_send_down(w, me->id + 1, me->gen, mid, name, id, who.gen, "noproc");
+		*monitor_id = mid;
+		return 0;
+	}
 	/* A spawned actor's monitor entries are counted in its record: one
 	 * is taken here, or the call fails now rather than with a Down
 	 * later.  A stale ref takes none (its group answers "noproc"), nor
