@@ -204,7 +204,9 @@ static void poison(struct worker *w, const struct act__env *e, uint32_t len, uin
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (text) {
-		if (act__w_send_ctrl(w, ACT__CTRL_DEAD_LETTER, text, (uint32_t)strlen(text)))
+		if (act__w_send_ctrl_corr(w, ACT__CTRL_DEAD_LETTER,
+		                          e->from_peer == ACT__PEER_CLIENT ? e->corr : 0, text,
+		                          (uint32_t)strlen(text)))
 			act__err_every("dead letter could not reach the supervisor (ring full or too large)");
 		free(text);
 	}

@@ -90,12 +90,18 @@ int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_ty
 
 int act__w_send_ctrl(struct worker *w, uint32_t code, const void *payload, uint32_t len)
 {
+	return act__w_send_ctrl_corr(w, code, 0, payload, len);
+}
+
+int act__w_send_ctrl_corr(struct worker *w, uint32_t code, uint64_t corr, const void *payload,
+                          uint32_t len)
+{
 	int err;
 	struct act__env *e = out_reserve(w, ACT__SUPERVISOR, (uint32_t)sizeof *e + len, &err);
 	if (!e)
 		return err;
 	act__env_write(e, ACT__REC_CTRL, (uint32_t)sizeof *e + len,
-	               &(struct act__route){ .type = code, .from = w->self });
+	               &(struct act__route){ .type = code, .from = w->self, .corr = corr });
 	if (len)
 		memcpy(e + 1, payload, len);
 	out_commit(w, ACT__SUPERVISOR, e);

@@ -254,6 +254,11 @@ int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_ty
 
 /* Sends a control record to the supervisor.  0, ACT_EFULL or -EMSGSIZE. */
 int act__w_send_ctrl(struct worker *w, uint32_t code, const void *payload, uint32_t len);
+/* The same with a correlation id: a dead letter of an envelope from an
+ * actorsctl client carries the client's corr, so that its waiting send or
+ * ask is answered at once (supervisor/control.c). */
+int act__w_send_ctrl_corr(struct worker *w, uint32_t code, uint64_t corr, const void *payload,
+                          uint32_t len);
 
 /*
  * Zeroed memory for a table sized for capacity (the spawn slots, the name

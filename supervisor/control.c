@@ -1281,6 +1281,33 @@ void act__ctl_tick(struct act__ctl *ctl, uint64_t now)
 	}
 }
 
+void act__ctl_dead_letter(struct act__ctl *ctl, uint64_t corr, int64_t id)
+{
+	char where[48] = "";
+
+	if (!ctl || !corr)
+		return;
+	if (id > 0)
+		snprintf(where, sizeof where, " #%lld", (long long)id);
+	for (uint32_t i = 0; i < MAX_QUEUED; i++) {
+		struct pending_send *q = &ctl->queued[i];
+		if (q->corr == corr) { /* told "queued" already: the store has it */
+			cJSON_Delete(q->sent);
+			memset(q, 0, sizeof *q);
+		}
+	}
+	for (uint32_t i = 0; i < N_SLOTS; i++) {
+		struct act__ctl_conn *c = &ctl->conns[i];
+		if ((c->state == C_WAIT_ASK && c->corr == corr) ||
+		    (c->state == C_WAIT_SEND && c->send.corr == corr)) {
+			answer_error(c, "dead_letter", "the message killed its group's worker as many "
+			             "times as max_redeliveries allows: it is dead letter%s (actorsctl "
+			             "dead-letters)", where);
+			return;
+		}
+	}
+}
+
 bool act__ctl_reply(struct act__ctl *ctl, uint64_t corr, const char *type, const char *json,
                     size_t json_len)
 {

@@ -302,6 +302,9 @@ static bool handle_sup_record(act_node_t *n, uint32_t from, const struct act__re
 		n->n_dead_letters++;
 		if (n->dl)
 			id = act__dl_append(n->dl, (const char *)(e + 1), rec->len - sizeof *e);
+		/* An actorsctl client's send or ask: it hears it now. */
+		if (e->corr && n->ctl)
+			act__ctl_dead_letter(n->ctl, e->corr, id);
 		act__warn_every("dead letter #%lld from group '%s' stored%s%s", (long long)id,
 		                from >= 1 && from <= n->reg.n_groups ? n->reg.groups[from - 1].name : "?",
 		                n->dl && act__dl_path(n->dl) ? " in " : " in memory",
