@@ -1298,8 +1298,11 @@ void act__ctl_dead_letter(struct act__ctl *ctl, uint64_t corr, int64_t id)
 	}
 	for (uint32_t i = 0; i < N_SLOTS; i++) {
 		struct act__ctl_conn *c = &ctl->conns[i];
-		if ((c->state == C_WAIT_ASK && c->corr == corr) ||
-		    (c->state == C_WAIT_SEND && c->send.corr == corr)) {
+		/* A send is answered when its worker took the envelope (a
+		 * poison message is taken: its handler ran), as always; an
+		 * ask would otherwise wait out its timeout for a reply that
+		 * cannot come. */
+		if (c->state == C_WAIT_ASK && c->corr == corr) {
 			answer_error(c, "dead_letter", "the message killed its group's worker as many "
 			             "times as max_redeliveries allows: it is dead letter%s (actorsctl "
 			             "dead-letters)", where);

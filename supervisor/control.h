@@ -73,7 +73,7 @@ bool act__ctl_waiting_send(const struct act__ctl *c);
  * correlation id, or the send it rejects (then kept as a dead letter).
  * Returns false if no client waits for it. */
 /* The envelope of a client's send or ask (corr) became dead letter id
- * (-1: not stored): the waiting client is told so. */
+ * (-1: not stored): a waiting ask is answered so, a queued send forgotten. */
 void act__ctl_dead_letter(struct act__ctl *c, uint64_t corr, int64_t id);
 bool act__ctl_reply(struct act__ctl *c, uint64_t corr, const char *type,
                     const char *json, size_t json_len);
