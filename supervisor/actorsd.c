@@ -241,13 +241,7 @@ static act_node_t *node_from_app(const struct act__app *app, int *err)
 		struct act__group_def *gd = act__reg_group(&n->reg, g->name);
 		gd->ring_bytes = g->ring_bytes;
 		gd->max_msg = g->max_msg_bytes;
-		gd->spin_us = g->spin_us;
-		gd->max_redeliveries = g->max_redeliveries;
-		gd->heartbeat_ms = g->heartbeat_ms;
-		gd->heartbeat_timeout_ms = g->heartbeat_timeout_ms;
-		gd->shutdown_ms = g->brutal_kill ? 0 : g->shutdown_ms;
-		gd->restart = g->restart;
-		gd->hot_standby = g->hot_standby;
+		act__app_group_settings(gd, g);
 		gd->max_spawned = g->max_spawned;
 		if (g->pool_n && ((*err = act_node_set_pool(n, g->name, g->pool_n)) ||
 		                  (*err = act_node_set_pool_routing(n, g->name, g->pool_routing,
@@ -513,13 +507,7 @@ static int place_tenants(act_node_t *n, const struct act__app *app, const int32_
 		}
 		if (!(gd->tenant = strdup(g->name)))
 			return ACT_EXIT_TEMPORARY;
-		gd->spin_us = g->spin_us;
-		gd->max_redeliveries = g->max_redeliveries;
-		gd->heartbeat_ms = g->heartbeat_ms;
-		gd->heartbeat_timeout_ms = g->heartbeat_timeout_ms;
-		gd->shutdown_ms = g->brutal_kill ? 0 : g->shutdown_ms;
-		gd->restart = g->restart;
-		gd->hot_standby = g->hot_standby;
+		act__app_group_settings(gd, g);
 	}
 	return 0;
 }

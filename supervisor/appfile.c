@@ -28,6 +28,7 @@
 #include <cjson/cJSON.h>
 
 #include "appfile.h"
+#include "registry.h"
 #include "topic.h"
 #include "jsoncheck.h"
 #include "metricsaddr.h"
@@ -1808,3 +1809,13 @@ void act__app_free(struct act__app *app)
 	memset(app, 0, sizeof *app);
 }
 
+void act__app_group_settings(struct act__group_def *gd, const struct act__app_group *g)
+{
+	gd->spin_us = g->spin_us;
+	gd->max_redeliveries = g->max_redeliveries;
+	gd->heartbeat_ms = g->heartbeat_ms;
+	gd->heartbeat_timeout_ms = g->heartbeat_timeout_ms;
+	gd->shutdown_ms = g->brutal_kill ? 0 : g->shutdown_ms;
+	gd->restart = g->restart;
+	gd->hot_standby = g->hot_standby;
+}

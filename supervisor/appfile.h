@@ -229,4 +229,9 @@ int act__app_parse(const char *text, size_t len, const char *path_for_messages,
 void act__app_free(struct act__app *app);
 
 
+/* The settings of file group g a running group takes (and a reload
+ * changes): into a registry's group definition. */
+struct act__group_def;
+void act__app_group_settings(struct act__group_def *gd, const struct act__app_group *g);
+
 #endif

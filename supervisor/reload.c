@@ -497,13 +497,7 @@ static void handoff_path(const struct act__reloader *r, uint32_t gi, char *buf, 
 static void set_group(struct act__registry *reg, uint32_t gi, const struct act__app_group *g)
 {
 	struct act__group_def *gd = &reg->groups[gi];
-	gd->spin_us = g->spin_us;
-	gd->max_redeliveries = g->max_redeliveries;
-	gd->heartbeat_ms = g->heartbeat_ms;
-	gd->heartbeat_timeout_ms = g->heartbeat_timeout_ms;
-	gd->shutdown_ms = g->brutal_kill ? 0 : g->shutdown_ms;
-	gd->restart = g->restart;
-	gd->hot_standby = g->hot_standby;
+	act__app_group_settings(gd, g);
 	for (uint32_t ai = 0; ai < g->n_actors; ai++) {
 		int id = act__reg_find_actor(reg, g->actors[ai].name);
 		if (id < 0)

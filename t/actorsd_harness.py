@@ -454,6 +454,22 @@ class Node:
         return self.request({"cmd": "send", "actor": actor_name, "type": type_,
                              "message": msg})
 
+    # -- the app file and the log
+    def rewrite_app(self, app):
+        """Replaces the app file at once (rename), as an operator's tool would."""
+        with open(self.app_path + ".tmp", "w") as f:
+            json.dump(app, f, indent=1)
+        os.rename(self.app_path + ".tmp", self.app_path)
+
+    def reload(self, app, timeout=60):
+        """rewrite_app(app), then actorsctl reload: (exit code, stdout, stderr)."""
+        self.rewrite_app(app)
+        return self.ctl("reload", timeout=timeout)
+
+    def log_text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
     # -- through the real actorsctl
     def ctl(self, *args, timeout=30, user=None):
         """Runs actorsctl -s SOCK ARGS; returns (exit code, stdout, stderr)."""

@@ -26,19 +26,6 @@ struct area {
 };
 static struct area *A;
 
-static unsigned char *find_region(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
-	unsigned long lo = 0;
-	while (f && fgets(line, sizeof line, f))
-		if (strstr(line, "actors-region") && sscanf(line, "%lx-", &lo) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return (unsigned char *)lo;
-}
-
 /* Participant index of the group named name, or -1. */
 static int part_of(unsigned char *base, const char *name)
 {
@@ -54,7 +41,7 @@ static int part_of(unsigned char *base, const char *name)
 /* Sets the touched bit of (sender -> pool#0), a ring nobody formatted. */
 static void vandal_start(act_ctx *ctx, void *st, const void *m)
 {
-	unsigned char *base = find_region();
+	unsigned char *base = harness_find_region();
 	if (!base)
 		return;
 	struct act__region *h = (struct act__region *)base;

@@ -62,23 +62,9 @@ struct area {
 };
 static struct area *A;
 
-/* The region is the memfd mapping named "actors-region" in /proc/self/maps. */
-static unsigned char *find_region(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
-	unsigned long lo = 0;
-	while (f && fgets(line, sizeof line, f))
-		if (strstr(line, "actors-region") && sscanf(line, "%lx-", &lo) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return (unsigned char *)lo;
-}
-
 static struct act__ring *ring_of(uint32_t from, uint32_t to)
 {
-	unsigned char *base = find_region();
+	unsigned char *base = harness_find_region();
 	if (!base)
 		return NULL;
 	struct act__region *h = (struct act__region *)base;
@@ -89,7 +75,7 @@ static struct act__ring *ring_of(uint32_t from, uint32_t to)
 /* Sets the touched bit of (from -> to) in the region's bitmap. */
 static void set_touched(uint32_t from, uint32_t to)
 {
-	unsigned char *base = find_region();
+	unsigned char *base = harness_find_region();
 	if (!base)
 		return;
 	struct act__region *h = (struct act__region *)base;

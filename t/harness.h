@@ -8,6 +8,9 @@
 #define ACTORS_T_HARNESS_H
 
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include <actors.h>
@@ -24,6 +27,22 @@ static inline void *shared_area(size_t n)
 		exit(1);
 	}
 	return p;
+}
+
+/* Where this process (a worker) maps the region: the memfd mapping named
+ * "actors-region" in /proc/self/maps, or NULL.  For tests that scribble
+ * on it as an attacker would. */
+static inline unsigned char *harness_find_region(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned long lo = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (strstr(line, "actors-region") && sscanf(line, "%lx-", &lo) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (unsigned char *)lo;
 }
 
 /* Final per-participant counters, filled by the inspect hook. */

@@ -46,11 +46,6 @@ PER = int(os.environ.get("RA_PER", "30000"))
 CTL = 3   # the sender id of the SkSeq sent through the control socket
 
 
-def log_text(node):
-    with open(node.log_path, errors="replace") as f:
-        return f.read()
-
-
 def run(tap, mode):
     app = {"spare_groups": 2, "max_restarts": 100, "period_ms": 1000,
            "backoff": {"initial_ms": 1, "factor": 2.0, "max_ms": 20, "reset_after_ms": 50}}
@@ -152,7 +147,7 @@ def run(tap, mode):
             "%s: status shows prod and x, the unused spare hidden" % mode)
     tap.is_(st["reload"]["spare_groups_free"], 1, "%s: one spare participant is free" % mode)
     tap.ok("group 'x' was added by a reload of the last supervisor: it runs again in its "
-           "spare participant" in log_text(node), "%s: the log says so" % mode)
+           "spare participant" in node.log_text(), "%s: the log says so" % mode)
     rc, a, err = node.ctl_json("actors")
     names = sorted(e.get("name") for e in (a or {}).get("actors", []) if e.get("name"))
     tap.is_([n for n in names if n in ("sink", "p1", "p2")], ["p1", "p2", "sink"],
@@ -163,7 +158,7 @@ def run(tap, mode):
     kill_at(2, "two fifths of the stream in sink's log")
     start(old, wait=False)
     code = node.wait_exit(30)
-    log = log_text(node)
+    log = node.log_text()
     tap.is_(code, 100, "%s: SIGKILL, the file without x: refused (exit 100)" % mode)
     tap.ok("group 2 is 'x' there, '~spare-1' in the app file (a group a reload added: list it "
            "in the app file, as the reload's file did, to adopt the region)" in log,
@@ -190,7 +185,7 @@ def run(tap, mode):
     start(wider, wait=False)
     code = node.wait_exit(30)
     tap.ok(code == 100 and "group 'x' was added by a reload into a spare participant of the "
-           "region left in place (ring_bytes" in log_text(node) and not aside(),
+           "region left in place (ring_bytes" in node.log_text() and not aside(),
            "%s: SIGKILL, x with other ring_bytes: exit 100, says why, nothing moved aside" % mode)
     st = start(new)
     took.append(st.get("taken_over", 0))
@@ -205,7 +200,7 @@ def run(tap, mode):
     kill_at(3, "three fifths of the stream in sink's log")
     start(newer, wait=False)
     code = node.wait_exit(30)
-    log = log_text(node)
+    log = node.log_text()
     tap.is_(code, 100, "%s: SIGKILL, a file with another new group y: refused (exit 100)" % mode)
     tap.ok("it has 3 groups, the app file 4" in log and log.count("The region stays where it is")
            == 2, "%s: it says why, and the region stays" % mode)

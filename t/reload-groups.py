@@ -40,12 +40,6 @@ RELOADMOD = os.path.join(TOP_BUILDDIR, "t", "mod", ".libs", "reloadmod.so")
 tap = Tap(timeout=240)
 
 
-def write(node, app):
-    with open(node.app_path + ".tmp", "w") as f:
-        json.dump(app, f, indent=1)
-    os.rename(node.app_path + ".tmp", node.app_path)
-
-
 def sent(node):
     """(accepted, refused) summed over both sources, without halting them."""
     acc = ref = 0
@@ -60,11 +54,6 @@ def sent(node):
 
 def handled(node, st=None):
     return node.group("cons", st)["handled"]
-
-
-def log_text(node):
-    with open(node.log_path, errors="replace") as f:
-        return f.read()
 
 
 with tap:
@@ -88,7 +77,7 @@ with tap:
     # ---- remove cons during the stream ---------------------------------------------------
     small = copy.deepcopy(node.app)
     del small["groups"][1]
-    write(node, small)
+    node.rewrite_app(small)
     rc, out, err = node.ctl("reload", timeout=120)
     tap.is_(rc, 0, "a reload without 'cons' answers 0 (%r)" % (out.strip() or err.strip()))
     tap.ok("1 removed" in out and "-cons" in out, "it says cons was removed (%r)" % out.strip())
@@ -126,14 +115,14 @@ with tap:
     bad = copy.deepcopy(full)
     for nm in ("x1", "x2", "x3"):
         bad["groups"].append({"name": nm, "module": RELOADMOD, "actors": [actor(nm + "a", "tally")]})
-    write(node, bad)
+    node.rewrite_app(bad)
     rc, out, err = node.ctl("reload", timeout=120)
     tap.ok(rc == 1 and "nothing changed" in err and "'x3' is new and no spare participant is "
            "free (the node started with 2" in err,
            "cons back and three new groups, two spares: refused (%r)" % err.strip())
     bad = copy.deepcopy(full)
     bad["groups"][1]["actors"][0]["behaviour"] = "nosuch"
-    write(node, bad)
+    node.rewrite_app(bad)
     rc, out, err = node.ctl("reload", timeout=120)
     tap.ok(rc == 1 and "nothing changed" in err and "nosuch" in err,
            "adding cons back with a check that fails is refused (%r)" % err.strip())
@@ -142,7 +131,7 @@ with tap:
     tap.is_(st["reload"]["refused"], refused0 + 2, "both counted as refused")
 
     # ---- add cons back ---------------------------------------------------------------------------
-    write(node, full)
+    node.rewrite_app(full)
     rc, out, err = node.ctl("reload", timeout=120)
     tap.is_(rc, 0, "the full file again: reload answers 0 (%r)" % (out.strip() or err.strip()))
     tap.ok("1 added" in out and "+cons" in out, "it says cons was added (%r)" % out.strip())
@@ -210,7 +199,7 @@ with tap:
     more = copy.deepcopy(full)
     more["groups"].append({"name": "extra", "module": RELOADMOD,
                            "actors": [actor("t9", "tally"), actor("t10", "tally")]})
-    write(node, more)
+    node.rewrite_app(more)
     rc, out, err = node.ctl("reload", timeout=120)
     tap.ok(rc == 0 and "1 added" in out and "+extra" in out,
            "a reload adds group 'extra' (%r)" % (out.strip() or err.strip()))
@@ -234,7 +223,7 @@ with tap:
     # new settings for it: a restart on its rings, its actors still found by name
     before = node.group("extra")["pid"]
     more["groups"][2]["heartbeat_ms"] = 200
-    write(node, more)
+    node.rewrite_app(more)
     rc, out, err = node.ctl("reload", timeout=120)
     tap.ok(rc == 0 and "1 group restarted" in out and "extra" in out,
            "a settings change restarts the added group with them (%r)" % out.strip())
@@ -249,7 +238,7 @@ with tap:
     bad = copy.deepcopy(more)
     for nm in ("x1", "x2"):
         bad["groups"].append({"name": nm, "module": RELOADMOD, "actors": [actor(nm + "a", "tally")]})
-    write(node, bad)
+    node.rewrite_app(bad)
     rc, out, err = node.ctl("reload", timeout=120)
     tap.ok(rc == 1 and "nothing changed" in err and "'x2' is new and no spare participant is free"
            in err, "two more groups than spares: refused (%r)" % err.strip())
@@ -257,7 +246,7 @@ with tap:
     bad = copy.deepcopy(more)
     bad["groups"].append({"name": "~spare-2", "module": RELOADMOD,
                           "actors": [actor("y1", "tally")]})
-    write(node, bad)
+    node.rewrite_app(bad)
     rc, out, err = node.ctl("reload", timeout=120)
     tap.ok(rc == 1 and "nothing changed" in err and "bad character '~'" in err,
            "a new group named like a spare: refused, '~' is no group name's (%r)" % err.strip())
@@ -265,7 +254,7 @@ with tap:
     # remove it: its actors' names are gone, the slot is reused by another group
     a = node.ask("c0", "Keep", {"name": "t9"})
     tap.is_(a["message"], {"count": 1, "refused": 0}, "c0 keeps a ref to t9")
-    write(node, full)
+    node.rewrite_app(full)
     rc, out, err = node.ctl("reload", timeout=120)
     tap.ok(rc == 0 and "-extra" in out, "a reload removes extra (%r)" % out.strip())
     tap.is_(node.group("extra")["state"], "removed", "status: extra is removed")
@@ -278,7 +267,7 @@ with tap:
     other = copy.deepcopy(full)
     other["groups"].append({"name": "other", "module": RELOADMOD,
                             "actors": [actor("t11", "tally")]})
-    write(node, other)
+    node.rewrite_app(other)
     rc, out, err = node.ctl("reload", timeout=120)
     tap.ok(rc == 0 and "+other" in out, "another new group takes the freed spare (%r)"
            % (out.strip() or err.strip()))
@@ -294,13 +283,13 @@ with tap:
         wait_for(lambda: node.group("other")["dead_letters"] > dl, 10, "the stale Ping's fate")
     tap.is_(ping("t11"), 3, "a send on t9's old ref did not reach the participant's new tenant "
             "(%r: refused at the call, or a dead letter of the receiver)" % r)
-    write(node, full)
+    node.rewrite_app(full)
     rc, out, err = node.ctl("reload", timeout=120)
     tap.ok(rc == 0 and "-other" in out, "other removed again")
 
     # ---- node restart after a removal ---------------------------------------------------------
     # The file lists cons again: the new actorsd adopts the region and runs it.
-    write(node, small)
+    node.rewrite_app(small)
     rc, out, err = node.ctl("reload", timeout=120)
     tap.is_(rc, 0, "cons removed again")
     node.proc.send_signal(signal.SIGKILL)
@@ -310,10 +299,10 @@ with tap:
     cons = node.group("cons", st)
     tap.ok(cons["state"] == "ready" and not cons["removed"],
            "SIGKILL of actorsd, the full file: the region is adopted and cons runs again")
-    tap.ok("was removed by a reload of the last supervisor" in log_text(node),
+    tap.ok("was removed by a reload of the last supervisor" in node.log_text(),
            "the log says the file brought it back")
     # The file does not list it: the region is refused, clearly.
-    write(node, small)
+    node.rewrite_app(small)
     rc, out, err = node.ctl("reload", timeout=120)
     tap.is_(rc, 0, "cons removed once more")
     node.proc.send_signal(signal.SIGKILL)
@@ -321,7 +310,7 @@ with tap:
     node.app = small
     node.start(wait_ready=False)
     code = node.wait_exit(30)
-    log = log_text(node)
+    log = node.log_text()
     tap.is_(code, 100, "SIGKILL of actorsd, the smaller file: the region is refused (exit 100)")
     tap.ok("it has 4 groups, the app file 3; removed by a reload (list them in the app file "
            "again to adopt the region): 'cons';" in log,

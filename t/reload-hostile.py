@@ -37,17 +37,6 @@ HOSTILE = os.path.join(TOP_BUILDDIR, "t", "mod", ".libs", "hostile.so")
 tap = Tap(timeout=120)
 
 
-def write(node, app):
-    with open(node.app_path + ".tmp", "w") as f:
-        json.dump(app, f, indent=1)
-    os.rename(node.app_path + ".tmp", node.app_path)
-
-
-def reload(node, app):
-    write(node, app)
-    return node.ctl("reload", timeout=60)
-
-
 with tap:
     node = Node(tap, {
         "spare_groups": 2,
@@ -86,7 +75,7 @@ with tap:
     pids = node.pids()
     refused0 = node.status()["reload"]["refused"]
     for app, says, what in cases:
-        rc, out, err = reload(node, app)
+        rc, out, err = node.reload(app)
         tap.ok(rc == 1 and "nothing changed" in err and says in err,
                "reload with %s: refused, says why (%r)" % (what, err.strip()))
     st = node.status()
@@ -97,7 +86,7 @@ with tap:
     # ---- a removed group: the operator hears that a reload removed it -----------------
     small = copy.deepcopy(full)
     del small["groups"][1]
-    rc, out, err = reload(node, small)
+    rc, out, err = node.reload(small)
     tap.ok(rc == 0 and "-cons" in out, "cons removed (%r)" % (out.strip() or err.strip()))
     rc, out, err = node.ctl("send", "t0", "Ping", '{"count": 0}')
     tap.ok(rc == 1 and "its group 'cons' was removed by a reload" in err and "(removed)" in err,
@@ -116,7 +105,7 @@ with tap:
     bad = copy.deepcopy(small)
     bad["groups"].append({"name": "bad", "module": RELOADMOD,
                           "actors": [actor("src9", "source", {"id": 3}), actor("t1", "tally")]})
-    rc, out, err = reload(node, bad)
+    rc, out, err = node.reload(bad)
     tap.ok(rc == 1 and "group 'bad' is up but its actor 'src9' did not start" in err,
            "a new group whose actor fails init: the reload fails and names it (%r)"
            % (out.strip() or err.strip()))
@@ -127,7 +116,7 @@ with tap:
     tap.ok(a.get("ok") and a["message"]["count"] == 1, "its other actor answers (%r)" % a)
     a = node.ask("src9", "GetStats", {})
     tap.is_(a.get("code"), "not_found", "the failed one is not there")
-    rc, out, err = reload(node, small)
+    rc, out, err = node.reload(small)
     tap.ok(rc == 0 and "-bad" in out, "a reload without it removes it (%r)"
            % (out.strip() or err.strip()))
     tap.is_(node.status()["reload"]["spare_groups_free"], 2, "and frees its spare")
@@ -138,7 +127,7 @@ with tap:
     fresh = copy.deepcopy(small)
     for nm in ("f1", "f2"):  # both spares: one of them is the one 'bad' had
         fresh["groups"].append({"name": nm, "module": RELOADMOD, "actors": [actor(nm + "a", "tally")]})
-    rc, out, err = reload(node, fresh)
+    rc, out, err = node.reload(fresh)
     tap.ok(rc == 0 and "+f1" in out and "+f2" in out, "two new groups take both spares (%r)"
            % (out.strip() or err.strip()))
     st = node.status()

@@ -29,17 +29,6 @@ RELOADMOD = os.path.join(TOP_BUILDDIR, "t", "mod", ".libs", "reloadmod.so")
 tap = Tap(timeout=120)
 
 
-def write(node, app):
-    with open(node.app_path + ".tmp", "w") as f:
-        json.dump(app, f, indent=1)
-    os.rename(node.app_path + ".tmp", node.app_path)
-
-
-def reload(node, app):
-    write(node, app)
-    return node.ctl("reload", timeout=60)
-
-
 with tap:
     node = Node(tap, {
         "groups": [
@@ -75,7 +64,7 @@ with tap:
     tap.is_(ask("w0", "Watch", {"name": "kid2"}), ok, "w0 monitors kid2, spawned in cons")
     tap.is_(ask("w1", "Watch", {"name": "o1"}), ok, "w1 (in cons) monitors o1")
 
-    rc, out, err = reload(node, small)
+    rc, out, err = node.reload(small)
     tap.ok(rc == 0 and "-cons" in out, "a reload removes cons (%r)" % (out.strip() or err.strip()))
     d = wait_downs(2)
     tap.is_(d["count"], 2, "w0 got two Downs (%r)" % d["last"])
@@ -89,10 +78,10 @@ with tap:
             "act_monitor of the removed t0 fails at the call with ACT_ESTOPPED")
     tap.is_(node.group("cons")["refused_removed"], rr + 1, "counted as refused_removed")
 
-    rc, out, err = reload(node, full)
+    rc, out, err = node.reload(full)
     tap.ok(rc == 0 and "+cons" in out, "cons added back (%r)" % (out.strip() or err.strip()))
     tap.is_(ask("w0", "Watch", {"name": "t0"}), ok, "w0 monitors the added-back t0")
-    rc, out, err = reload(node, small)
+    rc, out, err = node.reload(small)
     tap.ok(rc == 0 and "-cons" in out, "cons removed again")
     d = wait_downs(3)
     tap.is_(d["count"], 3, "one Down more, none repeated from the first removal (%r)"

@@ -27,11 +27,7 @@ def pids(node):
 def reload_with(node, change):
     app = json.load(open(node.app_path))
     change(app)
-    with open(node.app_path + ".tmp", "w") as f:
-        json.dump(app, f)
-    import os
-    os.rename(node.app_path + ".tmp", node.app_path)
-    return node.ctl("reload")
+    return node.reload(app)
 
 
 with tap:

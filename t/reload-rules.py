@@ -41,21 +41,10 @@ def build(node, version):
     os.rename(tmp, node.path("cons.so"))
 
 
-def write(node, app):
-    with open(node.app_path + ".tmp", "w") as f:
-        json.dump(app, f, indent=1)
-    os.rename(node.app_path + ".tmp", node.app_path)
-
-
 def ping(node, name):
     a = node.ask(name, "Ping", {"count": 0})
     assert a.get("ok"), a
     return a["message"]["count"]
-
-
-def log_text(node):
-    with open(node.log_path, errors="replace") as f:
-        return f.read()
 
 
 with tap:
@@ -76,7 +65,7 @@ with tap:
             with open(node.app_path, "w") as f:
                 f.write(app)
         else:
-            write(node, app)
+            node.rewrite_app(app)
         rc, out, err = node.ctl("reload")
         tap.is_(rc, 1, "%s: actorsctl reload exits 1" % what)
         tap.ok("nothing changed" in err and want_in_err in err,
@@ -117,7 +106,7 @@ with tap:
     bad = copy.deepcopy(node.app)
     bad["groups"][0]["actors"].append(actor("pa2", "pid"))
     refused(bad, "a new static actor", "added static actors", 8)
-    tap.ok(log_text(node).count("reload refused, nothing changed:") == 8,
+    tap.ok(node.log_text().count("reload refused, nothing changed:") == 8,
            "the log has one line per refused reload")
 
     # ---- a module that hangs while the check loads it: the node keeps answering -------------
@@ -125,7 +114,7 @@ with tap:
     bad["module_timeout_ms"] = 1500
     bad["groups"][1]["module"] = os.path.join(TOP_BUILDDIR, "t", "mod", ".libs", "hostile.so")
     bad["groups"][1]["actors"] = [actor("sink", "echo")]
-    write(node, bad)
+    node.rewrite_app(bad)
     t0 = time.monotonic()
     ctl = subprocess.Popen([ACTORSCTL, "-s", node.sock, "reload"], stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -144,13 +133,13 @@ with tap:
     tap.ok(worst < 1.0, "status answered during the check (slowest %.0f ms)" % (worst * 1000))
     tap.is_(node.pids(), pids, "a hanging module: every worker keeps its pid")
     tap.is_(node.status()["reload"]["refused"], 9, "a hanging module: counted as refused")
-    write(node, node.app)
+    node.rewrite_app(node.app)
 
     # ---- a settings change restarts that group alone; the policy restarts nothing -------------
     new = copy.deepcopy(node.app)
     new["groups"][0]["heartbeat_ms"] = 50
     new["strategy"] = "one_for_all"
-    write(node, new)
+    node.rewrite_app(new)
     rc, out, err = node.ctl("reload")
     st = node.status()
     tap.ok(rc == 0 and "1 group restarted" in out and ": a;" in out,
@@ -171,7 +160,7 @@ with tap:
     tap.is_(rc, 0, "reload with an actor whose export fails")
     tap.is_(ping(node, "t1"), 3, "the actor with a working export kept its state")
     tap.is_(ping(node, "bx"), 1, "the actor whose export failed starts from init")
-    tap.ok("export_state failed" in log_text(node), "the log names the failed export")
+    tap.ok("export_state failed" in node.log_text(), "the log names the failed export")
 
     rc, out, err = node.ctl("spawn", "b", "crashexp", "cx")
     tap.is_(rc, 0, "spawn an actor whose export crashes its worker")
@@ -184,6 +173,6 @@ with tap:
             "the lost handoff is counted")
     tap.is_(node.group("b", st)["state"], "ready", "the group came back with its new code")
     tap.is_(ping(node, "t1"), 1, "its actors start from init")
-    tap.ok("handed no state over" in log_text(node), "the log says no state was handed over")
+    tap.ok("handed no state over" in node.log_text(), "the log says no state was handed over")
     tap.is_(node.pids(st)["a"], pids["a"], "the other group was not touched")
     tap.is_(node.terminate(), 0, "clean stop")
