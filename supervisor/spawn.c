@@ -596,7 +596,12 @@ int act__spawner_spawn2(act__spawner *sp, uint32_t self, const act_start *start,
 	memset(&rq, 0, sizeof rq);
 	rq.self = self;
 	rq.standby = standby;
-	rq.start = *start;
+	/* Field by field: a struct copy could carry *start's padding (never
+	 * written) onto the socket. */
+	rq.start.restart = start->restart;
+	rq.start.n_restarts = start->n_restarts;
+	rq.start.last_signal = start->last_signal;
+	rq.start.last_exit = start->last_exit;
 	/* The prefork, when there is one: one send instead of two forks.
 	 * Its socket is empty and ours alone, so the send neither blocks
 	 * nor tears.  One that dies right after the look takes the assignment
