@@ -296,6 +296,8 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 		act__ring_release(h);
 		return;
 	}
+	if (w->dynx && !json)
+		act__dyn_down_arrived(w, h->r->from, e); /* a cross-group monitor ends */
 
 	/* This actor's statistics; a new tenant of a spawn slot starts at zero. */
 	st = act__stats_entry(&w->shm.stats, e->to);
@@ -491,6 +493,8 @@ unsigned act__w_poll_rings(struct worker *w)
 				n += drain(w, s);
 			}
 		}
+		if (w->dynx)
+			act__dyn_gone_flush(w);
 		return n;
 	}
 
@@ -507,6 +511,8 @@ unsigned act__w_poll_rings(struct worker *w)
 				n += drain(w, s);
 		}
 	}
+	if (w->dynx)
+		act__dyn_gone_flush(w);
 	return n;
 }
 

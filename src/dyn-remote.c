@@ -437,9 +437,24 @@ struct rparent {
 	uint64_t groups[ACT__READY_WORDS];
 };
 
+/* A monitor this worker's actor holds on a static actor of another
+ * group: that group's worker keeps the watch, and dies with it.  If the
+ * group dies for good, the supervisor says so (ACT__SYS_GROUP_GONE) and
+ * the Down is made here from this entry. */
+struct rmon {
+	uint64_t mid;
+	uint32_t watcher, watcher_gen; /* actors[] index of the watcher, its gen */
+	uint32_t target, target_gen;   /* the static actor's id, the ref's gen */
+	uint32_t group;
+};
+
 struct act__dynx {
 	struct rparent *v;
 	uint32_t n, cap;
+	struct rmon *m;
+	uint32_t n_m, cap_m;
+	uint64_t gone[ACT__READY_WORDS]; /* groups gone for good, their Downs not yet made */
+	bool any_gone;
 };
 
 void act__dyn_see(struct worker *w, uint32_t upto)
@@ -455,8 +470,10 @@ void act__dyn_see(struct worker *w, uint32_t upto)
 
 void act__dyn_remote_teardown(struct worker *w)
 {
-	if (w->dynx)
+	if (w->dynx) {
 		free(w->dynx->v);
+		free(w->dynx->m);
+	}
 	free(w->dynx);
 	w->dynx = NULL;
 }
@@ -706,6 +723,149 @@ void act__dyn_mon_release(struct act__spawn_rec *r, uint32_t gen)
 		;
 }
 
+/* ---- monitors of static actors in other groups ------------------------------------- */
+
+static struct act__dynx *dynx_get(struct worker *w)
+{
+	if (!w->dynx)
+		w->dynx = calloc(1, sizeof *w->dynx);
+	return w->dynx;
+}
+
+/* True if entry m's watcher has ended (or its slot holds another actor). */
+static bool rmon_stale(const struct worker *w, const struct rmon *m)
+{
+	const struct actor *a = &w->actors[m->watcher];
+	return a->stopped || a->gen != m->watcher_gen;
+}
+
+static int rmon_add(struct worker *w, const struct actor *me, uint64_t mid, uint32_t target,
+                    uint32_t target_gen, uint32_t g)
+{
+	struct act__dynx *x = dynx_get(w);
+
+	if (!x)
+		return -ENOMEM;
+	if (x->n_m == x->cap_m) {
+		/* Full: first drop the entries of watchers that have ended. */
+		uint32_t k = 0;
+		for (uint32_t i = 0; i < x->n_m; i++)
+			if (!rmon_stale(w, &x->m[i]))
+				x->m[k++] = x->m[i];
+		x->n_m = k;
+	}
+	if (x->n_m == x->cap_m) {
+		uint32_t cap = x->cap_m ? 2 * x->cap_m : 16;
+		struct rmon *v = realloc(x->m, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		x->m = v;
+		x->cap_m = cap;
+	}
+	x->m[x->n_m++] = (struct rmon){ .mid = mid, .watcher = (uint32_t)(me - w->actors),
+	                                .watcher_gen = me->gen, .target = target,
+	                                .target_gen = target_gen, .group = g };
+	return 0;
+}
+
+static void rmon_forget(struct worker *w, uint64_t mid)
+{
+	struct act__dynx *x = w->dynx;
+
+	for (uint32_t i = 0; x && i < x->n_m; i++)
+		if (x->m[i].mid == mid) {
+			x->m[i] = x->m[--x->n_m];
+			return;
+		}
+}
+
+void act__dyn_down_arrived(struct worker *w, uint32_t ring_from, const struct act__env *e)
+{
+	struct act__dynx *x = w->dynx;
+
+	/* Only a Down from the watched actor's own group clears an entry: a
+	 * Down made here (noproc, or for a group gone) comes on our own ring. */
+	if (!x || !x->n_m || ring_from == w->self || ring_from == ACT__SUPERVISOR || !e->from ||
+	    e->type != act__reg_type_id(w->reg, &act_down_type))
+		return;
+	for (uint32_t i = 0; i < x->n_m; i++) {
+		struct rmon *m = &x->m[i];
+		if (m->group == ring_from && m->target == e->from - 1 &&
+		    w->actors[m->watcher].id == e->to && m->watcher_gen == e->to_gen) {
+			x->m[i] = x->m[--x->n_m];
+			return;
+		}
+	}
+}
+
+/* Makes the Downs of the monitors into group g, gone for good: "group stopped". */
+static void gone_downs(struct worker *w, uint32_t g)
+{
+	struct act__dynx *x = w->dynx;
+	uint32_t sent = 0;
+
+	for (uint32_t i = 0; i < x->n_m;) {
+		struct rmon m = x->m[i];
+		if (m.group != g) {
+			i++;
+			continue;
+		}
+		x->m[i] = x->m[--x->n_m];
+		if (rmon_stale(w, &m))
+			continue;
+		const struct actor *a = &w->actors[m.watcher];
+		const char *name = m.target < w->reg->n_actors ? w->reg->actors[m.target].name : "?";
+		act__dyn_send_down(w, a->id + 1, a->gen, m.mid, name, m.target, m.target_gen,
+		                   "group stopped");
+		sent++;
+	}
+	if (sent)
+		act__info("group %u is gone for good: Down 'group stopped' made for %u monitors of "
+		          "its actors", g, sent);
+}
+
+void act__dyn_gone_flush(struct worker *w)
+{
+	struct act__dynx *x = w->dynx;
+
+	if (!x || !x->any_gone)
+		return;
+	x->any_gone = false;
+	for (unsigned k = 0; k < ACT__READY_WORDS; k++)
+		for (uint64_t bits = x->gone[k]; bits; bits &= bits - 1) {
+			uint32_t g = k * 64u + (uint32_t)__builtin_ctzll(bits);
+			uint64_t bit = 1ull << (g % 64u);
+			/* What the dead worker put in its ring to us is read first:
+			 * a Down there clears its entry; no more will come. */
+			bool quarantined = (w->quarantined[g / 64u] & bit) != 0;
+			if (!quarantined && act__shm_ring_touched(&w->shm, g, w->self) &&
+			    act__ring_nonempty(&w->in[g])) {
+				w->pending[g / 64u] |= bit;
+				x->any_gone = true;
+				continue;
+			}
+			x->gone[k] &= ~bit;
+			gone_downs(w, g);
+		}
+}
+
+/* ACT__SYS_GROUP_GONE from the supervisor: group e->to will not run again. */
+static void group_gone(struct worker *w, const struct act__env *e)
+{
+	struct act__dynx *x = w->dynx;
+	uint32_t g = e->to;
+
+	if (g == 0 || g >= w->n_parts || g == w->self) {
+		atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
+		act__warn_every("group-gone record for participant %u ignored", g);
+		return;
+	}
+	if (!x || !x->n_m)
+		return; /* no monitor of ours into it */
+	x->gone[g / 64u] |= 1ull << (g % 64u);
+	x->any_gone = true;
+}
+
 int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 {
 	struct actor *me = w->ctx.actor;
@@ -741,10 +901,16 @@ int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 		if ((claim = act__dyn_mon_claim(r, who.gen)) == 0)
 			return -ENOSPC;
 	}
+	/* A static actor's watch lives in its group's worker: remember it
+	 * here too, for the day that group dies for good. */
+	if (!act__is_dyn_id(id) && (err = rmon_add(w, me, mid, id, who.gen, g)))
+		return err;
 	err = send_sys_flags(w, g, ACT__SYS_MONITOR, claim == 1 ? ACT__SYS_CLAIMED : 0, id, who.gen,
 	                     me->id + 1, me->gen, mid);
 	if (err && claim == 1)
 		act__dyn_mon_release(r, who.gen);
+	if (err && !act__is_dyn_id(id))
+		rmon_forget(w, mid);
 	*monitor_id = err ? 0 : mid;
 	return err;
 }
@@ -755,6 +921,7 @@ int act__dyn_demonitor_remote(struct worker *w, uint64_t monitor_id)
 
 	if (!g || g == w->self)
 		return -ENOENT;
+	rmon_forget(w, monitor_id);
 	return send_sys(w, g, ACT__SYS_DEMONITOR, id, 0, w->ctx.actor->id + 1, w->ctx.actor->gen,
 	                monitor_id);
 }
@@ -871,6 +1038,10 @@ void act__dyn_sys(struct worker *w, const struct act__env *e)
 
 	if (e->type == ACT__SYS_STOP_CHILDREN) {
 		stop_children_of(w, e->from, e->from_gen);
+		return;
+	}
+	if (e->type == ACT__SYS_GROUP_GONE) {
+		group_gone(w, e);
 		return;
 	}
 	if (act__w_group_of(w, e->to) != w->self || !(a = act__w_local(w, e->to))) {

@@ -83,7 +83,11 @@ enum {
 	ACT__SYS_MONITOR,       /* watch `to` for (from, from_gen), monitor id corr */
 	ACT__SYS_DEMONITOR,     /* forget monitor corr of `to` (any gen) */
 	ACT__SYS_STOP_CHILDREN, /* stop every actor whose parent is (from, from_gen) */
+	ACT__SYS_GROUP_GONE,    /* supervisor: participant `to` will not run again */
 };
+/* ACT__SYS_GROUP_GONE came without a layout bump: a reader that does not
+ * know a code skips the record (counted as corrupt, logged), and the
+ * supervisor and its workers run one library build anyway. */
 /* act__env.rec.flags of ACT__SYS_MONITOR: the sender took a monitor
  * entry of the record (act__spawn_rec.mon_claims) for it. */
 #define ACT__SYS_CLAIMED 1u
