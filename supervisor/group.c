@@ -660,6 +660,7 @@ void act__node_remove_group(struct act_node *n, uint32_t gi)
 		g->next = ACT__G_REMOVED;
 	} else {
 		act__group_set_state(n, gi, ACT__G_REMOVED);
+		act__group_announce_gone(n, gi);
 		if (n->reg.groups[gi].spare)
 			forget_spawned(n, gi);
 	}
@@ -940,6 +941,38 @@ void act__group_reap_strays(act_node_t *n)
  * later manual start of the group does not tell them again).  Watchers in
  * the dead group itself are gone too.
  */
+/*
+ * Group gi will not run again: every other running group hears it
+ * (ACT__SYS_GROUP_GONE), so that its watchers of gi's static actors, whose
+ * watch died with gi's worker, get their Down (dyn-remote.c).  Called once
+ * no worker of gi runs.
+ */
+void act__group_announce_gone(act_node_t *n, uint32_t gi)
+{
+	uint32_t lost = 0;
+
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+		struct act__part *p = act__shm_part(&n->shm, i + 1);
+		if (i == gi || !act__group_alive(&n->gs[i]) || act__part_removed(p))
+			continue;
+		int err;
+		struct act__env *e = act__node_out_reserve(n, i + 1, sizeof *e, &err);
+		if (!e) {
+			lost++;
+			continue;
+		}
+		act__env_write(e, ACT__REC_SYS, sizeof *e,
+		               &(struct act__route){ .type = ACT__SYS_GROUP_GONE, .to = gi + 1 });
+		act__ring_commit(&n->out[i + 1], e);
+		act__doorbell_notify(p, ACT__SUPERVISOR, n->efd[i + 1]);
+	}
+	if (lost) {
+		n->n_dead_letters += lost;
+		act__warn("group '%s' will not run again: %u groups not told (full rings); their "
+		          "monitors of its actors get no Down", n->reg.groups[gi].name, lost);
+	}
+}
+
 static void down_for_lost_group(act_node_t *n, uint32_t gi)
 {
 	const struct act__gstate *g = &n->gs[gi];
@@ -950,6 +983,7 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
 
 	uint32_t down_id = act__reg_type_id(&n->reg, &act_down_type);
 
+	act__group_announce_gone(n, gi);
 	if (!down_id || act_down_type.size != sizeof d)
 		return;
 	if (g->last_signal)

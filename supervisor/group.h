@@ -15,6 +15,8 @@
 static inline bool act__group_alive(const struct act__gstate *g) { return g->pidfd >= 0; }
 
 /* Moves group gi to state s and mirrors it in its shared part header. */
+/* Tells every running group that group gi will not run again. */
+void act__group_announce_gone(struct act_node *n, uint32_t gi);
 void act__group_set_state(struct act_node *n, uint32_t gi, enum act__gphase s);
 /* Queues group gi for a start no earlier than not_before_ns. */
 void act__group_enqueue(struct act_node *n, uint32_t gi, uint64_t not_before_ns);
