@@ -12,11 +12,18 @@ after that used to go into tmp's ring and never be answered (the docs
 promise "noproc" for an actor already gone); now the watcher's own group
 answers it at once.  A monitor of an actor of a live group still waits
 for that actor's end (none comes here).
+
+A monitor of t0 taken while tmp lived was kept in tmp's worker and died
+with it: now the supervisor tells the other groups that tmp is gone for
+good, and w0 gets one Down "t0: group stopped" from its own group; w1,
+which took and then dropped (act_demonitor) such a monitor, gets none.
+Group "perm" (t/mod/testmod.c echo e0, restart permanent) exits 100: it is
+failed, not restarted, and w0's monitor of e0 ends the same way.
 """
 import os
 import signal
 
-from actorsd_harness import Tap, Node, actor, wait_for, Timeout, TOP_BUILDDIR
+from actorsd_harness import Tap, Node, actor, wait_for, Timeout, TOP_BUILDDIR, TESTMOD
 
 RELOADMOD = os.path.join(TOP_BUILDDIR, "t", "mod", ".libs", "reloadmod.so")
 
@@ -25,10 +32,12 @@ tap = Tap(timeout=60)
 with tap:
     node = Node(tap, {
         "groups": [
-            {"name": "prod", "module": RELOADMOD, "actors": [actor("w0", "watcher")]},
+            {"name": "prod", "module": RELOADMOD,
+             "actors": [actor("w0", "watcher"), actor("w1", "watcher")]},
             {"name": "tmp", "module": RELOADMOD, "restart": "temporary",
              "actors": [actor("t0", "tally")]},
             {"name": "live", "module": RELOADMOD, "actors": [actor("l0", "tally")]},
+            {"name": "perm", "module": TESTMOD, "actors": [actor("e0", "echo")]},
         ],
     }, name="mgone")
     node.start()
@@ -38,11 +47,21 @@ with tap:
         assert a.get("ok"), (who, t, a)
         return a["message"]
 
-    def downs():
-        return ask("w0", "GetDowns", {})
+    def downs(who="w0"):
+        return ask(who, "GetDowns", {})
+
+    def downs_at_least(n, what):
+        try:
+            return wait_for(lambda: (lambda d: d if d["count"] >= n else None)(downs()), 10,
+                            what)
+        except Timeout:
+            return downs()
 
     ok = {"count": 1, "refused": 0}
     tap.is_(ask("w0", "Watch", {"name": "l0"}), ok, "w0 monitors l0 (a live group)")
+    tap.is_(ask("w0", "Watch", {"name": "t0"}), ok, "w0 monitors t0 while tmp lives")
+    tap.is_(ask("w1", "Watch", {"name": "t0"}), ok, "w1 monitors t0 while tmp lives")
+    tap.is_(ask("w1", "Unwatch", {}), ok, "w1 demonitors it")
     pid = node.group("tmp")["pid"]
     os.kill(pid, signal.SIGKILL)
     st = wait_for(lambda: (lambda g: g if g["state"] not in ("ready", "starting") and
@@ -50,13 +69,22 @@ with tap:
                   "the temporary group tmp to stay down")
     tap.ok(st["state"] in ("failed", "done", "dead"),
            "tmp is down for good after SIGKILL (state %s)" % st["state"])
+    d = downs_at_least(1, "the Down of t0 at w0")
+    tap.is_(d["count"], 1, "w0 got one Down for its monitor of t0 (%r)" % d["last"])
+    tap.is_(d["last"], "t0: group stopped", "it says t0's group stopped")
     tap.is_(ask("w0", "Watch", {"name": "t0"}), ok, "w0 monitors t0 of the dead group")
-    try:
-        d = wait_for(lambda: (lambda d: d if d["count"] >= 1 else None)(downs()), 10,
-                     "a Down at w0")
-    except Timeout:
-        d = downs()
-    tap.is_(d["count"], 1, "w0 got one Down (%r)" % d["last"])
-    tap.is_(d["last"], "t0: noproc", "it says t0 is gone: noproc")
-    tap.is_(downs()["count"], 1, "and none for l0, which lives")
+    d = downs_at_least(2, "a second Down at w0")
+    tap.is_(d["count"], 2, "w0 got one more Down (%r)" % d["last"])
+    tap.is_(d["last"], "t0: group stopped; t0: noproc", "it says t0 is gone: noproc")
+    tap.is_(downs("w1")["count"], 0, "w1, which demonitored, got no Down")
+
+    tap.is_(ask("w0", "Watch", {"name": "e0"}), ok, "w0 monitors e0 of group perm")
+    node.send("e0", "Crash", {"how": "exit100"})
+    st = wait_for(lambda: (lambda g: g if g["state"] == "failed" else None)(node.group("perm")),
+                  10, "perm to be failed after exit 100")
+    tap.is_(st["state"], "failed", "perm exited 100: failed, not restarted")
+    d = downs_at_least(3, "the Down of e0 at w0")
+    tap.is_(d["count"], 3, "w0 got one Down for e0 (%r)" % d["last"])
+    tap.ok(d["last"].endswith("; e0: group stopped"), "it says e0's group stopped")
+    tap.is_(downs()["count"], 3, "and none for l0, which lives")
     tap.is_(node.terminate(), 0, "SIGTERM: exit 0")

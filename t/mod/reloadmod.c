@@ -366,7 +366,8 @@ static const act_behaviour caller_b = {
  * = 1 if monitored, refused = the error}.  SpawnIn{name = "GROUP/CHILD"}:
  * spawns a tally named CHILD into GROUP (its parent is the watcher);
  * answered as Watch.  GetDowns: Downs{count = Downs so far, last = them
- * all as "actor: reason; ..." (as far as they fit)}.  t/reload-monitors.py: monitors and children
+ * all as "actor: reason; ..." (as far as they fit)}.  Unwatch{}: act_demonitor() of
+ * the last monitor Watch took, answered as Watch.  t/reload-monitors.py: monitors and children
  * across a group's removal. */
 typedef struct { char name[64]; } watch_t;
 typedef struct { int32_t unused; } getdowns_t;
@@ -374,20 +375,32 @@ typedef struct { int64_t count; char last[200]; } downs_t;
 ACT_MESSAGE_TYPE(watch_type, watch_t, "Watch", ACT_FIELD(watch_t, name, ACT_STR));
 ACT_MESSAGE_TYPE(spawnin_type, watch_t, "SpawnIn", ACT_FIELD(watch_t, name, ACT_STR));
 ACT_MESSAGE_TYPE_EMPTY(getdowns_type, getdowns_t, "GetDowns");
+ACT_MESSAGE_TYPE_EMPTY(unwatch_type, getdowns_t, "Unwatch");
 ACT_MESSAGE_TYPE(downs_type, downs_t, "Downs", ACT_FIELD(downs_t, count, ACT_I64),
                  ACT_FIELD(downs_t, last, ACT_STR));
 
-struct watcher { int64_t downs; char last[200]; };
+struct watcher { int64_t downs; char last[200]; uint64_t mid; };
 
 static void watcher_watch(act_ctx *ctx, void *st, const void *m)
 {
 	const watch_t *w = m;
 	act_ref to;
 	uint64_t id;
-	(void)st;
 	int err = act_lookup(ctx, w->name, &to);
 	if (!err)
 		err = act_monitor(ctx, to, &id);
+	if (!err)
+		((struct watcher *)st)->mid = id;
+	sent_t r = { err ? 0 : 1, err };
+	act_reply(ctx, &sent_type, &r);
+}
+
+/* Unwatch{}: act_demonitor() of the last monitor Watch took. */
+static void watcher_unwatch(act_ctx *ctx, void *st, const void *m)
+{
+	struct watcher *w = st;
+	(void)m;
+	int err = act_demonitor(ctx, w->mid);
 	sent_t r = { err ? 0 : 1, err };
 	act_reply(ctx, &sent_type, &r);
 }
@@ -432,10 +445,11 @@ static void watcher_get(act_ctx *ctx, void *st, const void *m)
 static const act_handler watcher_h[] = {
 	{ &watch_type, watcher_watch }, { &spawnin_type, watcher_spawnin },
 	{ &act_down_type, watcher_down }, { &getdowns_type, watcher_get },
+	{ &unwatch_type, watcher_unwatch },
 };
 static const act_behaviour watcher_b = {
 	.name = "watcher", .state_size = sizeof(struct watcher), .handlers = watcher_h,
-	.n_handlers = 4,
+	.n_handlers = 5,
 };
 
 static int bad_export(act_ctx *ctx, void *st, act_buf *out)
