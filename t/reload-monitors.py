@@ -15,7 +15,10 @@ cons) and kid2 (an actor w1 spawned into cons); w1 monitors o1.  Then:
     a new act_monitor of t0 fails at the call and is counted
     (refused_removed) like a send;
   - cons added back and removed again: w0, which monitored t0 again,
-    gets one Down more - none repeated from the first removal.
+    gets one Down more - none repeated from the first removal;
+  - group "bk" (tally t9, shutdown brutal_kill) removed by a reload is
+    killed at once, its worker says nothing: w0's monitor of t9 still
+    gets one Down "group stopped" (made in prod, told by the supervisor).
 """
 import copy
 import errno
@@ -36,6 +39,8 @@ with tap:
             {"name": "cons", "module": RELOADMOD,
              "actors": [actor("t0", "tally"), actor("w1", "watcher")]},
             {"name": "other", "module": RELOADMOD, "actors": [actor("o1", "tally")]},
+            {"name": "bk", "module": RELOADMOD, "shutdown_ms": "brutal_kill",
+             "actors": [actor("t9", "tally")]},
         ],
     }, name="rlm")
     full = copy.deepcopy(node.app)
@@ -87,4 +92,13 @@ with tap:
     tap.is_(d["count"], 3, "one Down more, none repeated from the first removal (%r)"
             % d["last"])
     tap.ok(d["last"].endswith("; t0: group stopped"), "it is t0's (%r)" % d["last"])
+
+    tap.is_(ask("w0", "Watch", {"name": "t9"}), ok, "w0 monitors t9 of bk (brutal_kill)")
+    no_bk = copy.deepcopy(small)
+    no_bk["groups"] = [g for g in no_bk["groups"] if g["name"] != "bk"]
+    rc, out, err = node.reload(no_bk)
+    tap.ok(rc == 0 and "-bk" in out, "a reload removes bk (%r)" % (out.strip() or err.strip()))
+    d = wait_downs(4)
+    tap.is_(d["count"], 4, "w0 got one Down for t9 (%r)" % d["last"])
+    tap.ok(d["last"].endswith("; t9: group stopped"), "it says t9's group stopped")
     tap.is_(node.status()["dead_letters"], 0, "no Down became a dead letter")
