@@ -381,11 +381,9 @@ static void index_rebuild(act__shm *shm, uint32_t p)
 	struct act__dyn_hdr *d = act__shm_dyn(shm, p);
 	struct act__name_ent *idx = name_index(shm, p);
 	uint32_t n_idx = name_idx_n(shm, p);
-	uint32_t hi = atomic_load_explicit(&d->hi, memory_order_acquire);
+	uint32_t hi = act__shm_dyn_hi(shm, p);
 	char copy[ACT_NAME_MAX + 1];
 
-	if (hi > act__shm_dyn_slots(shm, p))
-		hi = act__shm_dyn_slots(shm, p);
 	d->name_rebuilding = 1;
 	/* The compiler must not sink the flag below the clearing: a death in
 	 * between is what it is for (the lock's release orders it for the
@@ -615,7 +613,7 @@ int act__dyn_post_spawn(act__shm *shm, const struct act__registry *reg, uint32_t
 	if (name)
 		snprintf(r->name, sizeof r->name, "%s", name);
 	else
-		snprintf(r->name, sizeof r->name, "$%u.%u.%u", g, slot, gen);
+		act__dyn_anon_name(r->name, sizeof r->name, g, slot, gen);
 	if (!args_json) {
 		r->has_args = ACT__ARGS_NONE;
 	} else if (args_len < sizeof r->args) {
@@ -884,8 +882,7 @@ int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 	    atomic_load_explicit(&w->parts[g]->state, memory_order_acquire) == ACT__PS_DEAD) {
 		char name[ACT_NAME_MAX + 1];
 		if (act__is_dyn_id(id))
-			snprintf(name, sizeof name, "$%u.%u.%u", g, act__dyn_slot_of(&w->shm, id),
-			         who.gen);
+			act__dyn_anon_name(name, sizeof name, g, act__dyn_slot_of(&w->shm, id), who.gen);
 		else
 			snprintf(name, sizeof name, "%s", w->reg->actors[id].name);
 		act__dyn_send_down(w, me->id + 1, me->gen, mid, name, id, who.gen, "noproc");
@@ -1076,7 +1073,8 @@ void act__dyn_sys(struct worker *w, const struct act__env *e)
 		                                                      memory_order_acquire)) == e->to_gen)
 			snprintf(name, sizeof name, "%s", a->rec->name);
 		else
-			snprintf(name, sizeof name, "$%u.%u.%u", w->self, act__dyn_slot_of(&w->shm, e->to), e->to_gen);
+			act__dyn_anon_name(name, sizeof name, w->self, act__dyn_slot_of(&w->shm, e->to),
+			                   e->to_gen);
 		act__dyn_send_down(w, e->from, e->from_gen, e->corr, name, e->to, e->to_gen, why);
 		break;
 	case ACT__SYS_DEMONITOR:
@@ -1101,9 +1099,7 @@ void act__dyn_recall_children(struct worker *w)
 	for (uint32_t p = 1; p < w->n_parts; p++) {
 		if (p == w->self)
 			continue;
-		uint32_t hi = atomic_load_explicit(&act__shm_dyn(&w->shm, p)->hi, memory_order_acquire);
-		if (hi > act__shm_dyn_slots(&w->shm, p))
-			hi = act__shm_dyn_slots(&w->shm, p);
+		uint32_t hi = act__shm_dyn_hi(&w->shm, p);
 		for (uint32_t s = 0; s < hi; s++) {
 			struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, s);
 			/* Acquire: pairs with the commit of the record (a LIVE or
@@ -1128,9 +1124,7 @@ void act__dyn_recall_children(struct worker *w)
 void act__dyn_release_claims(struct worker *w)
 {
 	for (uint32_t p = 1; p < w->n_parts; p++) {
-		uint32_t hi = atomic_load_explicit(&act__shm_dyn(&w->shm, p)->hi, memory_order_acquire);
-		if (hi > act__shm_dyn_slots(&w->shm, p))
-			hi = act__shm_dyn_slots(&w->shm, p);
+		uint32_t hi = act__shm_dyn_hi(&w->shm, p);
 		for (uint32_t s = 0; s < hi; s++) {
 			struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, s);
 			uint64_t word = atomic_load_explicit(&r->word, memory_order_relaxed);

@@ -129,10 +129,10 @@ static bool match_slot(const struct worker *w, uint32_t p, uint32_t s, const cha
 /* Group p's slots in use: those below its high-water mark. */
 static uint32_t slots_used(const struct worker *w, uint32_t p)
 {
-	/* Acquire: pairs with the release raise of hi in act_spawn(), so every
-	 * slot below it was formatted before we look at it. */
-	uint32_t hi = atomic_load_explicit(&act__shm_dyn(&w->shm, p)->hi, memory_order_acquire);
-	return hi < act__shm_dyn_slots(&w->shm, p) ? hi : act__shm_dyn_slots(&w->shm, p);
+	/* Acquire (in act__shm_dyn_hi()): pairs with the release raise of hi
+	 * in act_spawn(), so every slot below it was formatted before we look
+	 * at it. */
+	return act__shm_dyn_hi(&w->shm, p);
 }
 
 static bool find_in_group(const struct worker *w, uint32_t p, const char *name, act_ref *out)
@@ -978,8 +978,8 @@ ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id)
 		if (!err || !a->dynamic)
 			snprintf(name, sizeof name, "%s", a->def->name);
 		else
-			snprintf(name, sizeof name, "$%u.%u.%u", w->self,
-			         a->dynamic ? (uint32_t)(idx - w->n_local) : idx, who.gen);
+			act__dyn_anon_name(name, sizeof name, w->self,
+			                   a->dynamic ? (uint32_t)(idx - w->n_local) : idx, who.gen);
 		send_down(w, &m, name, who.id - 1, who.gen, "noproc");
 		return 0;
 	}

@@ -5,7 +5,9 @@
 #ifndef ACT_SHM_H
 #define ACT_SHM_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "layout.h"
@@ -99,6 +101,16 @@ static inline uint32_t act__shm_dyn_slots(const act__shm *shm, uint32_t part)
 {
 	return shm->dyn[part].n_slots;
 }
+
+/* How many slots of part's spawn area were ever used (its hi mark, an
+ * acquire load: the records below it are visible), never more than the
+ * area has: any process may raise hi, and a wild value must not send a
+ * reader past the area. */
+static inline uint32_t act__shm_dyn_hi(const act__shm *shm, uint32_t part)
+{
+	uint32_t hi = atomic_load_explicit(&shm->dyn[part].hdr->hi, memory_order_acquire);
+	return hi < shm->dyn[part].n_slots ? hi : shm->dyn[part].n_slots;
+}
 static inline struct act__spawn_rec *act__shm_spawn_rec(const act__shm *shm, uint32_t part,
                                                         uint32_t slot)
 {
@@ -137,6 +149,14 @@ static inline uint32_t act__dyn_group_of(const act__shm *shm, uint32_t id)
 static inline uint32_t act__dyn_slot_of(const act__shm *shm, uint32_t id)
 {
 	return (id - ACT__DYN_BASE) & ((1u << shm->dyn_shift) - 1u);
+}
+
+/* The name shown for an anonymous spawned actor (or a stale ref to one):
+ * "$GROUP.SLOT.GEN". */
+static inline void act__dyn_anon_name(char *buf, size_t cap, uint32_t group, uint32_t slot,
+                                      uint32_t gen)
+{
+	snprintf(buf, cap, "$%u.%u.%u", group, slot, gen);
 }
 
 /* True once the ring from -> to was written by its producer (the touched

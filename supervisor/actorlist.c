@@ -204,9 +204,7 @@ cJSON *act__actorlist(struct act_node *n)
 	for (uint32_t g = 0; g < ng; g++) {
 		/* Acquire: pairs with the owner's release when it raises hi, so
 		 * the records below it are formatted. */
-		uint32_t hi = atomic_load_explicit(&act__shm_dyn(&n->shm, g + 1)->hi, memory_order_acquire);
-		uint32_t cap = act__shm_dyn_slots(&n->shm, g + 1);
-		mb.hi[g] = hi < cap ? hi : cap;
+		mb.hi[g] = act__shm_dyn_hi(&n->shm, g + 1);
 		if (mb.hi[g] && !(mb.by_slot[g] = calloc(mb.hi[g], sizeof **mb.by_slot)))
 			goto fail;
 	}

@@ -809,8 +809,8 @@ static void do_spawn(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON 
 		cJSON *a = cJSON_CreateObject();
 		char anon[64];
 		if (!name)
-			snprintf(anon, sizeof anon, "$%u.%u.%u", act__dyn_group_of(&ctl->n->shm, r.id - 1),
-			         act__dyn_slot_of(&ctl->n->shm, r.id - 1), r.gen);
+			act__dyn_anon_name(anon, sizeof anon, act__dyn_group_of(&ctl->n->shm, r.id - 1),
+			                   act__dyn_slot_of(&ctl->n->shm, r.id - 1), r.gen);
 		cJSON_AddTrueToObject(a, "ok");
 		cJSON_AddStringToObject(a, "name", name ? name : anon);
 		cJSON_AddNumberToObject(a, "id", r.id);

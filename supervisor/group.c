@@ -977,7 +977,7 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
 {
 	const struct act__gstate *g = &n->gs[gi];
 	uint32_t part = gi + 1, sent = 0, lost = 0;
-	uint32_t hi = atomic_load_explicit(&act__shm_dyn(&n->shm, part)->hi, memory_order_acquire);
+	uint32_t hi = act__shm_dyn_hi(&n->shm, part);
 	act_down d;
 	char reason[sizeof d.reason];
 
@@ -992,8 +992,6 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
 		snprintf(reason, sizeof reason, "crashed: exit %d", g->last_exit);
 	else
 		snprintf(reason, sizeof reason, "group stopped");
-	if (hi > act__shm_dyn_slots(&n->shm, part))
-		hi = act__shm_dyn_slots(&n->shm, part);
 	for (uint32_t s = 0; s < hi; s++) {
 		struct act__spawn_rec *r = act__shm_spawn_rec(&n->shm, part, s);
 		uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
@@ -1060,10 +1058,8 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
 static void forget_spawned(act_node_t *n, uint32_t gi)
 {
 	uint32_t part = gi + 1, freed = 0;
-	uint32_t hi = atomic_load_explicit(&act__shm_dyn(&n->shm, part)->hi, memory_order_acquire);
+	uint32_t hi = act__shm_dyn_hi(&n->shm, part);
 
-	if (hi > act__shm_dyn_slots(&n->shm, part))
-		hi = act__shm_dyn_slots(&n->shm, part);
 	for (uint32_t s = 0; s < hi; s++) {
 		struct act__spawn_rec *r = act__shm_spawn_rec(&n->shm, part, s);
 		uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
