@@ -25,6 +25,7 @@ Typical use:
 """
 import ctypes
 import errno
+import glob
 import json
 import os
 import random
@@ -469,6 +470,16 @@ class Node:
     def log_text(self):
         with open(self.log_path, errors="replace") as f:
             return f.read()
+
+    def start_refused(self, timeout=20):
+        """Starts actorsd expecting it to refuse and exit by itself:
+        (exit code, the log so far, the region files it moved aside)."""
+        before = set(glob.glob(self.path("run", "region.refused-*")))
+        self.start(wait_ready=False)
+        rc = self.wait_exit(timeout)
+        self.log.flush()
+        aside = sorted(set(glob.glob(self.path("run", "region.refused-*"))) - before)
+        return rc, self.log_text(), aside
 
     # -- through the real actorsctl
     def ctl(self, *args, timeout=30, user=None):

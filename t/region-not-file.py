@@ -14,7 +14,6 @@ SIGKILL, a region file that others may open (mode 0666, 0640) or that
 another user owns: whoever else can write it could put envelopes in its
 rings; refused and kept aside the same way, never adopted.
 """
-import glob
 import os
 import signal
 
@@ -24,16 +23,10 @@ tap = Tap(timeout=120)
 
 
 def start_refused(node, what, kind):
-    before = set(glob.glob(node.path("run", "region.refused-*")))
-    node.start(wait_ready=False)
-    rc = node.wait_exit(20)
-    node.log.flush()
-    with open(node.log_path, errors="replace") as f:
-        text = f.read()
+    rc, text, aside = node.start_refused()
     tap.is_(rc, 100, "%s: actorsd exits 100" % what)
     tap.ok("refusing the region found in %s: it is %s" % (node.path("run", "region"), kind)
            in text, "%s: the log names the path and says it is %s" % (what, kind))
-    aside = sorted(set(glob.glob(node.path("run", "region.refused-*"))) - before)
     tap.ok(len(aside) == 1 and not os.path.lexists(node.path("run", "region")),
            "%s: moved aside as %s" % (what, [os.path.basename(a) for a in aside]))
     return aside[0] if aside else node.path("nothing")
@@ -89,16 +82,10 @@ with tap:
         node.proc.send_signal(signal.SIGKILL)
         node.proc.wait()
         change()
-        before = set(glob.glob(node.path("run", "region.refused-*")))
-        node.start(wait_ready=False)
-        rc = node.wait_exit(20)
-        node.log.flush()
-        with open(node.log_path, errors="replace") as f:
-            text = f.read()
+        rc, text, aside = node.start_refused()
         tap.is_(rc, 100, "%s: actorsd exits 100" % what)
         tap.ok("refusing the region found in %s: %s" % (region, why) in text,
                "%s: the log says why (%r)" % (what, why))
-        aside = set(glob.glob(node.path("run", "region.refused-*"))) - before
         tap.ok(len(aside) == 1 and not os.path.lexists(region),
                "%s: moved aside, not adopted" % what)
         st = node.start()

@@ -43,18 +43,12 @@ def kill_mid_stream(node, what):
 
 def refused(tap, node, change, what, why):
     """Starts actorsd on the changed app; checks exit 100, the reason, the aside file."""
-    before = set(glob.glob(node.path("run", "region.refused-*")))
     saved = json.loads(json.dumps(node.app))
     change(node.app)
-    node.start(wait_ready=False)
-    rc = node.wait_exit(20)
-    node.log.flush()
-    with open(node.log_path, errors="replace") as f:
-        text = f.read()
+    rc, text, aside = node.start_refused()
     tap.is_(rc, 100, "%s: actorsd exits 100" % what)
     tap.ok("refusing the region" in text and why in text,
            "%s: the log says why (%r)" % (what, why))
-    aside = set(glob.glob(node.path("run", "region.refused-*"))) - before
     tap.ok(len(aside) == 1 and not os.path.exists(node.path("run", "region")),
            "%s: the old region was moved aside (%s), not discarded" %
            (what, ", ".join(os.path.basename(a) for a in aside)))
