@@ -536,17 +536,6 @@ static void inject(struct act__ctl *ctl, struct act__ctl_conn *c, const char *ac
 	/* A send carries a correlation id too: the worker's Reject names it. */
 	corr = ++n->next_corr | (1ull << 62);
 	act__node_pool_pick(n, &tgt, json, strlen(json)); /* a pool's actor: its member */
-	enum act__gphase gst = n->gs[tgt.group - 1].state;
-	if (gst == ACT__G_DONE || gst == ACT__G_FAILED || gst == ACT__G_DEAD) {
-		/* Nothing reads its rings until an operator starts it again:
-		 * say so now rather than "queued" at the timeout. */
-		free(json);
-		answer_error(c, "stopped", "cannot deliver to '%s': its group '%s' is %s and runs "
-		             "again only after `actorsctl restart %s`", actor,
-		             n->reg.groups[tgt.group - 1].name, act__node_group_state(n, tgt.group - 1),
-		             n->reg.groups[tgt.group - 1].name);
-		return;
-	}
 	uint64_t start_pos = act__ring_committed(&n->out[tgt.group]);
 	err = act__node_inject_to(n, &tgt, type, json, strlen(json), NULL, NULL, ACT__PEER_CLIENT,
 	                          ask ? ACT__ENV_ASK : 0, corr);
@@ -559,6 +548,15 @@ static void inject(struct act__ctl *ctl, struct act__ctl_conn *c, const char *ac
 		/* Counted as refused_removed by the reserve that refused it. */
 		answer_error(c, "removed", "cannot deliver to '%s': its group '%s' was removed by a "
 		             "reload (a reload whose app file lists it adds it back)", actor,
+		             n->reg.groups[tgt.group - 1].name);
+		return;
+	}
+	if (err == ACT_ESTOPPED && act__node_group_gone(n, tgt.group - 1)) {
+		/* Nothing reads its rings until an operator starts it again:
+		 * said now rather than "queued" at the timeout. */
+		answer_error(c, "stopped", "cannot deliver to '%s': its group '%s' is %s and runs "
+		             "again only after `actorsctl restart %s`", actor,
+		             n->reg.groups[tgt.group - 1].name, act__node_group_state(n, tgt.group - 1),
 		             n->reg.groups[tgt.group - 1].name);
 		return;
 	}

@@ -640,6 +640,14 @@ bool act__node_group_removed(const struct act_node *n, uint32_t gi)
 	return gi < n->reg.n_groups && act__part_removed(act__shm_part(&n->shm, gi + 1));
 }
 
+bool act__node_group_gone(const struct act_node *n, uint32_t gi)
+{
+	if (gi >= n->reg.n_groups)
+		return false;
+	enum act__gphase st = n->gs[gi].state;
+	return st == ACT__G_DONE || st == ACT__G_FAILED || st == ACT__G_DEAD;
+}
+
 void act__node_remove_group(struct act_node *n, uint32_t gi)
 {
 	struct act__gstate *g = &n->gs[gi];

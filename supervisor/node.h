@@ -234,6 +234,9 @@ ACT__SHARED int act__node_add_group(struct act_node *n, uint32_t gi);
 ACT__SHARED uint64_t act__node_group_leftover(const struct act_node *n, uint32_t gi);
 /* True if a reload removed group gi (it may still be draining). */
 ACT__SHARED bool act__node_group_removed(const struct act_node *n, uint32_t gi);
+/* True if group gi will not run again until an operator starts it (done,
+ * failed, dead): nothing reads its rings meanwhile. */
+bool act__node_group_gone(const struct act_node *n, uint32_t gi);
 
 /* Begins a graceful stop of the whole node. */
 void act__node_stop(struct act_node *n, int exit_code, const char *why);

@@ -146,6 +146,11 @@ int act__node_inject_quiet(struct act_node *n, const struct act__target *tp, con
 	    (endpoint && strlen(endpoint) > ACT__ENDPOINT_MAX))
 		return -EINVAL;
 	uint32_t g = t.group;
+	/* A group that will not run again until an operator starts it reads
+	 * no ring: refuse (a Reject to a peer, "stopped" to actorsctl) rather
+	 * than leave the envelope where nobody will take it. */
+	if (act__node_group_gone(n, g - 1))
+		return ACT_ESTOPPED;
 	len = act__jenv_size(sender ? strlen(sender) : 0, endpoint ? strlen(endpoint) : 0,
 	                     strlen(type), json_len);
 	if (len > UINT32_MAX)
