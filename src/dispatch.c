@@ -79,11 +79,10 @@ void act__w_stop_actor(struct worker *w, struct actor *a)
 	a->stopped = true;
 }
 
-void act__w_invoke(struct worker *w, struct actor *a, const act_type *t, const void *msg,
-                   const struct act__env *env, uint32_t redelivered,
-                   const struct act__jview *jv)
+void act__w_invoke_id(struct worker *w, struct actor *a, const act_type *t, uint32_t tid,
+                      const void *msg, const struct act__env *env, uint32_t redelivered,
+                      const struct act__jview *jv)
 {
-	uint32_t tid = act__reg_type_id(w->reg, t);
 	act_handler_fn fn = a->by_type[tid];
 
 	/* Start and Shutdown without a handler are simply not needed; they
@@ -378,7 +377,7 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 		else
 			act__w_dead_letter(w, "reply after its ask timed out", e->type, e->to);
 	} else {
-		act__w_invoke(w, a, t, msg, e, redelivered, NULL);
+		act__w_invoke_id(w, a, t, e->type, msg, e, redelivered, NULL); /* t's id */
 	}
 done:
 	atomic_store_explicit(&w->part->handling_type, 0, memory_order_relaxed);

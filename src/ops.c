@@ -56,13 +56,14 @@ static inline void out_commit(struct worker *w, uint32_t g, struct act__env *e)
 	act__w_notify(w, g);
 }
 
-int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_type *t,
-                    const void *msg, uint32_t from, uint32_t from_gen, uint16_t flags,
-                    uint64_t corr)
+/* act__w_send_env() for a caller that knows t's id (check_target() found
+ * it): one hash lookup per send, not two. */
+static inline int send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_type *t,
+                           uint32_t tid, const void *msg, uint32_t from, uint32_t from_gen,
+                           uint16_t flags, uint64_t corr)
 {
 	const struct act__registry *reg = w->reg;
 	uint32_t g = act__w_group_of(w, to);
-	uint32_t tid = act__reg_type_id(reg, t);
 	if (to < reg->n_actors && reg->groups[g - 1].pool_first) /* an actor of a pool */
 		g = act__pool_member_w(w, g, to, t, msg, flags, corr);
 	bool var = reg->type_has_var[tid];
@@ -86,6 +87,14 @@ int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_ty
 		memcpy(e + 1, msg, t->size);
 	out_commit(w, g, e);
 	return 0;
+}
+
+int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_type *t,
+                    const void *msg, uint32_t from, uint32_t from_gen, uint16_t flags,
+                    uint64_t corr)
+{
+	return send_env(w, to, to_gen, t, act__reg_type_id(w->reg, t), msg, from, from_gen, flags,
+	                corr);
 }
 
 int act__w_send_ctrl(struct worker *w, uint32_t code, const void *payload, uint32_t len)
@@ -243,13 +252,23 @@ static const act_type *resolve_type(struct worker *w, const struct actor *a, con
 	return NULL;
 }
 
-/* The registered descriptor for t, or NULL (logged).  Inline: on every send. */
+/* The registered descriptor for t, or NULL (logged), and its id in *tid.
+ * Inline: on every send. */
+static inline const act_type *known_type_id(struct worker *w, const struct actor *a,
+                                            const act_type *t, uint32_t *tid)
+{
+	if ((*tid = act__reg_type_id(w->reg, t)))
+		return t;
+	if ((t = resolve_type(w, a, t)))
+		*tid = act__reg_type_id(w->reg, t);
+	return t;
+}
+
 static inline const act_type *known_type(struct worker *w, const struct actor *a,
                                          const act_type *t)
 {
-	if (act__reg_type_id(w->reg, t))
-		return t;
-	return resolve_type(w, a, t);
+	uint32_t tid;
+	return known_type_id(w, a, t, &tid);
 }
 
 /*
@@ -258,7 +277,7 @@ static inline const act_type *known_type(struct worker *w, const struct actor *a
  * descriptor, which is what the envelope is built from.
  */
 static int check_target(struct worker *w, const struct actor *a, act_ref to,
-                        const act_type **t)
+                        const act_type **t, uint32_t *tid)
 {
 	if (to.peer) {
 		if (to.peer > w->n_remotes)
@@ -276,7 +295,7 @@ static int check_target(struct worker *w, const struct actor *a, act_ref to,
 				return -ENOENT;
 		}
 	}
-	if (!(*t = known_type(w, a, *t)))
+	if (!(*t = known_type_id(w, a, *t, tid)))
 		return -EINVAL;
 	return 0;
 }
@@ -284,19 +303,21 @@ static int check_target(struct worker *w, const struct actor *a, act_ref to,
 int act__w_send_as(struct worker *w, const struct actor *a, uint32_t from, act_ref to,
                    const act_type *t, const void *msg)
 {
-	int err = check_target(w, a, to, &t);
+	uint32_t tid;
+	int err = check_target(w, a, to, &t, &tid);
 	if (err)
 		return err;
 	if (to.peer) {
 		const struct remote *r = &w->remotes[to.peer - 1];
 		return send_outside(w, r->name, r->endpoint, t, msg, from, 0, 0);
 	}
-	return act__w_send_env(w, to.id - 1, to.gen, t, msg, from, a ? a->gen : 0, 0, 0);
+	return send_env(w, to.id - 1, to.gen, t, tid, msg, from, a ? a->gen : 0, 0, 0);
 }
 
 ACT_API int act_send(act_ctx *ctx, act_ref to, const act_type *t, const void *msg)
 {
-	int err = check_target(ctx->w, ctx->actor, to, &t);
+	uint32_t tid;
+	int err = check_target(ctx->w, ctx->actor, to, &t, &tid);
 	if (err)
 		return err;
 	if (ctx->w->in_fini)
@@ -305,14 +326,15 @@ ACT_API int act_send(act_ctx *ctx, act_ref to, const act_type *t, const void *ms
 		const struct remote *r = &ctx->w->remotes[to.peer - 1];
 		return send_outside(ctx->w, r->name, r->endpoint, t, msg, ctx->actor->id + 1, 0, 0);
 	}
-	return act__w_send_env(ctx->w, to.id - 1, to.gen, t, msg, ctx->actor->id + 1,
-	                       ctx->actor->gen, 0, 0);
+	return send_env(ctx->w, to.id - 1, to.gen, t, tid, msg, ctx->actor->id + 1,
+	                ctx->actor->gen, 0, 0);
 }
 
 ACT_API int act_reply(act_ctx *ctx, const act_type *t, const void *msg)
 {
 	const struct act__env *e = ctx->env;
 	act_ref to;
+	uint32_t tid;
 	int err;
 
 	if (e && ctx->jv) {
@@ -332,15 +354,15 @@ ACT_API int act_reply(act_ctx *ctx, const act_type *t, const void *msg)
 	to.id = e->from;
 	to.peer = e->from_peer;
 	to.gen = e->from_gen;
-	if ((err = check_target(ctx->w, ctx->actor, to, &t)))
+	if ((err = check_target(ctx->w, ctx->actor, to, &t, &tid)))
 		return err;
 	if (ctx->w->in_fini)
 		return ACT_ESTOPPED;
 	if (e->rec.flags & ACT__ENV_ASK)
-		return act__w_send_env(ctx->w, to.id - 1, to.gen, t, msg, ctx->actor->id + 1,
-		                       ctx->actor->gen, ACT__ENV_REPLY, e->corr);
-	return act__w_send_env(ctx->w, to.id - 1, to.gen, t, msg, ctx->actor->id + 1,
-	                       ctx->actor->gen, 0, 0);
+		return send_env(ctx->w, to.id - 1, to.gen, t, tid, msg, ctx->actor->id + 1,
+		                ctx->actor->gen, ACT__ENV_REPLY, e->corr);
+	return send_env(ctx->w, to.id - 1, to.gen, t, tid, msg, ctx->actor->id + 1,
+	                ctx->actor->gen, 0, 0);
 }
 
 ACT_API int act_forward(act_ctx *ctx, act_ref to)
@@ -420,13 +442,14 @@ ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg
 	uint32_t slot = (uint32_t)(ctx->actor - w->actors);
 	uint64_t corr;
 	struct ask *a;
+	uint32_t tid;
 	int err;
 
 	if (!cb)
 		return -EINVAL;
 	if (w->in_fini)
 		return ACT_ESTOPPED;
-	if ((err = check_target(w, ctx->actor, to, &t)))
+	if ((err = check_target(w, ctx->actor, to, &t, &tid)))
 		return err;
 	if (w->n_asks >= ASK_MAX)
 		return -ENOSPC;
@@ -442,8 +465,8 @@ ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg
 		err = send_remote_ask(w, &w->remotes[to.peer - 1], t, msg, ctx->actor, corr,
 		                      timeout_ms);
 	else
-		err = act__w_send_env(w, to.id - 1, to.gen, t, msg, ctx->actor->id + 1,
-		                      ctx->actor->gen, ACT__ENV_ASK, corr);
+		err = send_env(w, to.id - 1, to.gen, t, tid, msg, ctx->actor->id + 1,
+		               ctx->actor->gen, ACT__ENV_ASK, corr);
 	if (err) {
 		act__timers_cancel(&w->timers, slot | ASK_OWNER_BIT, (int64_t)corr);
 		return err;

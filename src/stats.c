@@ -16,6 +16,22 @@
 #include "stats.h"
 
 uint32_t act__stats_period = ACT__STATS_PERIOD, act__stats_ctr;
+uint32_t act__stats_floor = ACT__STATS_PERIOD;
+uint64_t act__stats_last_ns;
+
+uint64_t act__stats_stamp_at(uint64_t now_ns)
+{
+	act__stats_ctr = 0;
+	if (act__stats_floor) {
+		uint64_t gap = now_ns - act__stats_last_ns;
+		if (gap < ACT__STATS_GAP_NS && act__stats_period < ACT__STATS_PERIOD_MAX)
+			act__stats_period *= 2u;
+		else if (gap > 4u * ACT__STATS_GAP_NS && act__stats_period > act__stats_floor)
+			act__stats_period /= 2u;
+	}
+	act__stats_last_ns = now_ns;
+	return now_ns;
+}
 
 static size_t align_page(size_t v) { return (v + 4095u) & ~(size_t)4095u; }
 
@@ -68,8 +84,10 @@ int act__stats_open(struct act__stats *st, unsigned char *base, size_t size)
 	if (env && *env) {
 		char *end;
 		unsigned long v = strtoul(env, &end, 10);
-		if (!*end && v <= 1000000)
+		if (!*end && v <= 1000000) {
 			act__stats_period = (uint32_t)v;
+			act__stats_floor = 0; /* fixed: the operator's choice */
+		}
 	}
 	memset(st, 0, sizeof *st);
 	if (!base || size < ACT__STATS_HDR_BYTES)

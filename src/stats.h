@@ -74,22 +74,39 @@ static inline void act__stats_bump(_Atomic uint64_t *c, uint64_t by)
  * Sampling of the histograms.  Every process stamps one envelope in
  * act__stats_period it writes with its send time (act__env.sent_ns, else
  * 0), and receivers time exactly the stamped ones (time in the mailbox,
- * time in the handler): a clock read costs about as much as a small
- * message, so timing every envelope would double its cost.  The period is
- * ACT__STATS_PERIOD unless $ACTORS_STATS_SAMPLE says otherwise (0: never;
- * 1: every envelope), read by act__stats_open().  Process-local, single
- * threaded (the supervisor's loop, a worker).
+ * time in the handler).  Timing every envelope would double the cost of a
+ * small one; worse, a clock read waits for the loads in flight before it
+ * (the vDSO orders it), which on a stream of envelopes from another CPU
+ * costs more than the read itself.
+ *
+ * So the period adapts (while $ACTORS_STATS_SAMPLE is not set): it is
+ * ACT__STATS_PERIOD while stamps are sparse, doubles (up to
+ * ACT__STATS_PERIOD_MAX) whenever a stamp comes less than
+ * ACT__STATS_GAP_NS after the last one, and halves back when stamps come
+ * more than four gaps apart.  A busy sender thus stamps about one
+ * envelope per 20-80 us whatever its rate, a quiet one every 16th, and no
+ * extra clock read decides it: the stamp's own read is the clock.
+ * $ACTORS_STATS_SAMPLE=N fixes the period at N (0: never; 1: every
+ * envelope); act__stats_open() reads it.  Process-local, single threaded
+ * (the supervisor's loop, a worker).
  */
-#define ACT__STATS_PERIOD 16u
+#define ACT__STATS_PERIOD     16u
+#define ACT__STATS_PERIOD_MAX 65536u
+#define ACT__STATS_GAP_NS     20000u
 extern uint32_t act__stats_period, act__stats_ctr;
+extern uint32_t act__stats_floor;  /* the period adapts from here; 0: fixed */
+extern uint64_t act__stats_last_ns; /* the last stamp */
+
+/* The slow path of act__stats_stamp(): stamps now_ns and adapts the
+ * period.  Apart for tests, which give it a clock of their own. */
+uint64_t act__stats_stamp_at(uint64_t now_ns);
 
 /* The send time to stamp on the next envelope: now, or 0 if unsampled. */
 static inline uint64_t act__stats_stamp(void)
 {
 	if (!act__stats_period || ++act__stats_ctr < act__stats_period)
 		return 0;
-	act__stats_ctr = 0;
-	return act__now_ns();
+	return act__stats_stamp_at(act__now_ns());
 }
 
 /* Histogram bucket of a duration. */

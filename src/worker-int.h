@@ -324,10 +324,19 @@ void act__w_end_actor(struct worker *w, struct actor *a, const char *reason);
 /* An envelope for a spawned actor that is not (or no longer) in its slot:
  * a dead letter, stored with the reason if its actor was lost in a crash. */
 void act__w_stale_letter(struct worker *w, const struct actor *a, const struct act__env *e);
-/* Calls actor a's handler for (t, msg); env may be NULL (local events). */
-void act__w_invoke(struct worker *w, struct actor *a, const act_type *t, const void *msg,
-                   const struct act__env *env, uint32_t redelivered,
-                   const struct act__jview *jv);
+/* Calls actor a's handler for (t, msg), t's id being tid; env may be NULL
+ * (local events). */
+void act__w_invoke_id(struct worker *w, struct actor *a, const act_type *t, uint32_t tid,
+                      const void *msg, const struct act__env *env, uint32_t redelivered,
+                      const struct act__jview *jv);
+
+/* act__w_invoke_id() for a caller that does not know t's id. */
+static inline void act__w_invoke(struct worker *w, struct actor *a, const act_type *t,
+                                 const void *msg, const struct act__env *env,
+                                 uint32_t redelivered, const struct act__jview *jv)
+{
+	act__w_invoke_id(w, a, t, act__reg_type_id(w->reg, t), msg, env, redelivered, jv);
+}
 /*
  * Stops reading inbound ring s for good: counts the corruption once, logs
  * one line, and flags the ring in shared memory so that later instances

@@ -39,7 +39,7 @@ int main(void)
 	unsigned char *base = region(&size);
 	char why[128];
 
-	plan(28);
+	plan(33);
 
 	/* ---- buckets */
 	ok(act__stats_bucket(0) == 0 && act__stats_bucket(1023) == 0,
@@ -91,8 +91,9 @@ int main(void)
 	ok(d0->n_refused == 1, "a refused send counts on its receiver; an unknown id is ignored");
 
 	/* ---- sampling: one stamp per period */
-	uint32_t saved_period = act__stats_period;
+	uint32_t saved_period = act__stats_period, saved_floor = act__stats_floor;
 	int n_stamped = 0;
+	act__stats_floor = 0; /* fixed, as $ACTORS_STATS_SAMPLE sets it */
 	act__stats_period = 4;
 	act__stats_ctr = 0;
 	for (int i = 0; i < 40; i++)
@@ -101,7 +102,45 @@ int main(void)
 	for (int i = 0; i < 40; i++)
 		n_stamped += act__stats_stamp() != 0;
 	ok(n_stamped == 10, "period 4: 10 of 40 envelopes stamped; period 0: none (%d)", n_stamped);
+
+	/* ---- sampling: the period adapts to how close stamps come */
+	act__stats_floor = ACT__STATS_PERIOD;
+	act__stats_period = ACT__STATS_PERIOD;
+	act__stats_last_ns = 0;
+	uint64_t t = 1000000000u;
+	act__stats_stamp_at(t);
+	ok(act__stats_period == ACT__STATS_PERIOD, "a lone stamp keeps the period at %u (%u)",
+	   ACT__STATS_PERIOD, act__stats_period);
+	/* A sender at 100 M envelopes/s: each stamp comes period * 10 ns after
+	 * the last, until that is at least the gap. */
+	int steps = 0;
+	while (act__stats_period * 10u < ACT__STATS_GAP_NS && steps < 64) {
+		t += act__stats_period * 10u;
+		act__stats_stamp_at(t);
+		steps++;
+	}
+	ok(act__stats_period >= ACT__STATS_GAP_NS / 10u && act__stats_period <= ACT__STATS_PERIOD_MAX,
+	   "stamps closer than %u ns double the period: %u after %d stamps", ACT__STATS_GAP_NS,
+	   act__stats_period, steps);
+	uint32_t busy = act__stats_period;
+	t += busy * 10u;
+	act__stats_stamp_at(t);
+	ok(act__stats_period == busy, "at that rate the period holds (%u)", act__stats_period);
+	for (int i = 0; i < 200; i++) {
+		t += 1000000u; /* the sender went quiet: a stamp per ms */
+		act__stats_stamp_at(t);
+	}
+	ok(act__stats_period == ACT__STATS_PERIOD, "sparse stamps halve it back to %u (%u)",
+	   ACT__STATS_PERIOD, act__stats_period);
+	for (int i = 0; i < 200; i++) {
+		t += 1;
+		act__stats_stamp_at(t);
+	}
+	ok(act__stats_period == ACT__STATS_PERIOD_MAX, "it never passes %u (%u)",
+	   ACT__STATS_PERIOD_MAX, act__stats_period);
 	act__stats_period = saved_period;
+	act__stats_floor = saved_floor;
+	act__stats_ctr = 0;
 
 	/* ---- damage */
 	struct act__stats_hdr *h = (struct act__stats_hdr *)(base + size - ACT__STATS_HDR_BYTES);
