@@ -47,6 +47,7 @@
 
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <actors/common.h>
@@ -565,8 +566,9 @@ struct act__dyn_group {
  * One entry per static actor (by id), then per group ACT__STATS_DYN_SLOTS
  * entries for its spawn slots (by slot).  Every field of an entry is
  * written by one process only - the worker of the actor's group - with
- * plain relaxed stores (no locked instructions), except n_refused, which
- * senders in any process bump with an atomic add on their failure path.
+ * plain relaxed stores (no locked instructions), except n_refused and
+ * n_keyless, which senders in any process bump with an atomic add (in the
+ * entry's last line, apart from the worker's).
  * The supervisor reads with relaxed loads: a scrape may see a handled
  * count one ahead of its histogram, never a torn word.
  *
@@ -595,7 +597,11 @@ struct act__astat {
 	_Atomic uint64_t n_handled;
 	_Atomic uint64_t n_redelivered;
 	_Atomic uint64_t n_dead_letters;  /* addressed to it, dropped */
-	_Atomic uint64_t n_refused;       /* sends to it refused (ring full) */
+	/* Was n_refused, until senders' atomic adds on this line (the line of
+	 * n_handled) were seen taking it from the worker on every refusal:
+	 * now in the last line, with the other counters any sender bumps.
+	 * Reads 0 in a region of an older build. */
+	uint64_t reserved_was_refused;
 	_Atomic uint64_t handling_ns_sum;
 	_Atomic uint64_t mailbox_ns_sum;  /* written -> its handler began */
 	uint64_t reserved2;
@@ -609,8 +615,14 @@ struct act__astat {
 	 * usable key: routed to member 0 (pool.c).  Any sender adds (atomic
 	 * add); what was reserved space, so a region of an older build reads 0. */
 	_Atomic uint64_t n_keyless;
-	uint64_t reserved3[5];
+	_Atomic uint64_t n_refused;       /* sends to it refused (ring full): any sender adds */
+	uint64_t reserved3[4];
 };
+/* The counters every sender may bump sit on a line of their own (and in
+ * a 128-byte pair apart from the worker's hot counters), so that a
+ * refused send does not take the receiving worker's line from it. */
+_Static_assert(offsetof(struct act__astat, n_keyless) >= 384 &&
+               offsetof(struct act__astat, n_refused) >= 384, "senders' counters apart");
 _Static_assert(sizeof(struct act__astat) == 512, "act__astat is 512 bytes");
 
 struct act__stats_hdr {

@@ -63,7 +63,7 @@ int act__ring_format(void *mem, uint32_t cap, uint32_t max_rec,
 }
 
 /*
- * The distances of read_ahead() and write_ahead(): ACT__RING_*_AHEAD, or
+ * The distances of act__ring_read_ahead() and act__ring_write_ahead(): ACT__RING_*_AHEAD, or
  * none when $ACTORS_RING_PREFETCH is "0" (to measure what they bring on a
  * given machine).  Read once per process.
  */
@@ -177,80 +177,9 @@ void act__ring_touch(act__ring_h *h)
 	h->cached_head = 0; /* a producer reloads it from the ring next, in reserve */
 }
 
-/* ---- touching lines ahead ------------------------------------------------- */
-
-/*
- * A prefetch for writing: the line comes owned (exclusive), not shared.
- * __builtin_prefetch(p, 1, ...) only emits PREFETCHW when the compiler is
- * told the CPU has it (-mprfchw), and falls back to a read prefetch, which
- * brings the line shared and leaves the ownership transfer to the store.
- * Every x86-64 CPU decodes PREFETCHW (older Intel ones as a no-op).
- */
-static inline void prefetch_for_write(const void *p)
-{
-#if defined(__x86_64__)
-	__asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
-#else
-	__builtin_prefetch(p, 1, 3);
-#endif
-}
-
-/*
- * Producer, after publishing up to h->pos: asks for ownership of the next
- * free lines it will write, so that taking them from the consumer's cache
- * (where they sit since it read them a lap ago) overlaps with other work
- * instead of stalling the stores of the next record one line at a time.
- * Only whole lines past the one holding h->pos (the consumer still reads
- * its start) and below what the consumer has released as far as we know
- * (cached_head + cap: beyond it lie records not yet read).  A prefetch
- * changes no data: a stale bound costs a transfer, never correctness.
- */
-static inline void write_ahead(act__ring_h *h)
-{
-	uint64_t from = (h->pos + 63u) & ~(uint64_t)63u;
-	uint64_t end = h->pos + h->write_ahead;
-	uint64_t released = h->cached_head + h->mask + 1u;
-
-	if (!h->write_ahead)
-		return;
-	if (end > released)
-		end = released;
-	if (h->ahead > from)
-		from = h->ahead;
-	for (; from + 64u <= end; from += 64u)
-		prefetch_for_write(h->data + (from & h->mask));
-	h->ahead = from;
-}
-
-/*
- * Consumer, before reading the record at head: asks for the lines of the
- * published bytes from head on (up to ACT__RING_READ_AHEAD), each once, so
- * that their transfers from the producer's cache overlap.  Without it the
- * consumer stalls on one line, handles a record, then stalls on the next:
- * on CPUs far apart each stall is most of a message's cost.  Only whole
- * lines below tail: published bytes are not written again before we
- * release them, but a line the producer is still filling would be taken
- * back by its next store, and a consumer that keeps up with its producer
- * would do that to every record (measured: the 1->1 stream fell from 7 to
- * 3 M msgs/s when the line holding tail was prefetched too).
- */
-static inline void read_ahead(act__ring_h *h, uint64_t head)
-{
-	uint64_t from = h->ahead > head ? h->ahead : head & ~(uint64_t)63u;
-	uint64_t end = h->cached_tail & ~(uint64_t)63u;
-
-	if (!h->read_ahead)
-		return;
-	if (end > head + h->read_ahead)
-		end = head + h->read_ahead;
-	for (; from < end; from += 64u)
-		__builtin_prefetch(h->data + (from & h->mask), 0, 3);
-	h->ahead = from;
-}
-
 /* ---- producer ------------------------------------------------------------- */
 
-void *act__ring_reserve(act__ring_h *h, uint32_t len, int *err)
+void *act__ring_reserve_slow(act__ring_h *h, uint32_t len, int *err)
 {
 	struct act__ring *r = h->r;
 	/* Our own published tail, kept in the handle: reading it back from
@@ -273,7 +202,12 @@ void *act__ring_reserve(act__ring_h *h, uint32_t len, int *err)
 		return NULL;
 	}
 	need = act__rec_round(len); /* max_rec is a multiple of 8: need <= max_rec */
-	total = need;
+	/* The record and the PAD to the end of its line (ACT__RING_LINE_ALIGN,
+	 * ring.h), at off or, after a PAD to the end of the data, at 0.  A
+	 * line never crosses the end: the capacity is a multiple of it. */
+	uint32_t at = need > to_end ? 0 : off;
+	uint32_t gap = (0u - (at + need)) & (ACT__RING_LINE_ALIGN - 1u);
+	total = need + gap;
 	if (need > to_end)
 		total += to_end; /* a PAD record fills the rest first */
 	if (tail + total - h->cached_head > (uint64_t)h->mask + 1) {
@@ -305,47 +239,42 @@ void *act__ring_reserve(act__ring_h *h, uint32_t len, int *err)
 		tail += to_end;
 		off = 0;
 	}
-	h->pos = tail + need;
+	if (gap) {
+		struct act__rec *pad = (struct act__rec *)(h->data + off + need);
+		pad->len = gap;
+		pad->kind = ACT__REC_PAD;
+		pad->flags = 0;
+	}
+	h->pos = tail + need + gap;
 	*err = 0;
 	return h->data + off;
 }
 
-void act__ring_commit(act__ring_h *h, void *rec)
+void act__ring_hwm(act__ring_h *h)
 {
 	struct act__ring *r = h->r;
 	uint64_t depth;
 
-	(void)rec;
-	/* R1: everything written into the record (and any PAD before it)
-	 * becomes visible no later than the new tail; pairs with the
-	 * consumer's acquire load of tail in act__ring_peek(). */
-	atomic_store_explicit(&r->tail, h->pos, memory_order_release);
-	h->tail = h->pos;
-	write_ahead(h);
-	/* Counters are statistics: relaxed, and written only by us. */
-	atomic_store_explicit(&r->n_sent,
-	    atomic_load_explicit(&r->n_sent, memory_order_relaxed) + 1,
-	    memory_order_relaxed);
 	/* The cached head may be stale (it overestimates the depth); only
 	 * when the estimate beats the mark do we pay for a fresh look at the
 	 * consumer's head, and then at most once every 256 commits (the
 	 * line is the consumer's: each look costs a transfer, and a second
 	 * one when the consumer next writes it), so the mark is exact but
 	 * lags a little. */
-	depth = h->pos - h->cached_head;
-	if (depth > atomic_load_explicit(&r->depth_hwm, memory_order_relaxed) &&
-	    (h->hwm_skip ? (h->hwm_skip--, 0) : 1)) {
-		h->hwm_skip = 255;
-		h->cached_head = atomic_load_explicit(&r->head, memory_order_acquire);
-		depth = h->pos - h->cached_head;
-		if (depth > atomic_load_explicit(&r->depth_hwm, memory_order_relaxed))
-			atomic_store_explicit(&r->depth_hwm, depth, memory_order_relaxed);
+	if (h->hwm_skip) {
+		h->hwm_skip--;
+		return;
 	}
+	h->hwm_skip = 255;
+	h->cached_head = atomic_load_explicit(&r->head, memory_order_acquire);
+	depth = h->pos - h->cached_head;
+	if (depth > atomic_load_explicit(&r->depth_hwm, memory_order_relaxed))
+		atomic_store_explicit(&r->depth_hwm, depth, memory_order_relaxed);
 }
 
 /* ---- consumer ------------------------------------------------------------- */
 
-const struct act__rec *act__ring_peek(act__ring_h *h, int *err)
+const struct act__rec *act__ring_peek_slow(act__ring_h *h, int *err)
 {
 	struct act__ring *r = h->r;
 	uint64_t head = h->done;
@@ -366,7 +295,7 @@ const struct act__rec *act__ring_peek(act__ring_h *h, int *err)
 			*err = -EPROTO;
 			return NULL;
 		}
-		read_ahead(h, head);
+		act__ring_read_ahead(h, head);
 		uint32_t off = (uint32_t)head & h->mask;
 		uint32_t to_end = h->mask + 1 - off;
 		const struct act__rec *rec = (const struct act__rec *)(h->data + off);
@@ -396,32 +325,9 @@ const struct act__rec *act__ring_peek(act__ring_h *h, int *err)
 			*err = -EPROTO;
 			return NULL;
 		}
-		h->pos = head + need;
+		act__ring_take_(h, head, off, need, h->cached_tail - head);
 		return rec;
 	}
-}
-
-uint32_t act__ring_begin(act__ring_h *h)
-{
-	struct act__ring *r = h->r;
-	uint64_t head = h->done;
-	uint32_t count;
-
-	/* These stores only need to survive our own death, which they do
-	 * (the memory is shared); nobody reads them concurrently for
-	 * correctness, so relaxed suffices.  Count before position: dying in
-	 * between leaves a position that does not match, i.e. "new record". */
-	if (atomic_load_explicit(&r->inflight_pos, memory_order_relaxed) == head) {
-		count = atomic_load_explicit(&r->inflight_count, memory_order_relaxed);
-		atomic_store_explicit(&r->inflight_count, count + 1, memory_order_relaxed);
-		return count;
-	}
-	atomic_store_explicit(&r->inflight_count, 1, memory_order_relaxed);
-	atomic_store_explicit(&r->inflight_forgiven, 0, memory_order_relaxed);
-	/* Release keeps the compiler from moving the count store after this
-	 * one (the order is what makes a death in between harmless). */
-	atomic_store_explicit(&r->inflight_pos, head, memory_order_release);
-	return 0;
 }
 
 uint32_t act__ring_forgiven(const act__ring_h *h)
@@ -456,27 +362,6 @@ void act__ring_forgive(struct act__ring *r)
 	 * (a full barrier), see act__ring_forgiven(). */
 	if (f < c)
 		atomic_store_explicit(&r->inflight_forgiven, f + 1, memory_order_relaxed);
-}
-
-void act__ring_release(act__ring_h *h)
-{
-	struct act__ring *r = h->r;
-
-	atomic_store_explicit(&r->n_delivered,
-	    atomic_load_explicit(&r->n_delivered, memory_order_relaxed) + 1,
-	    memory_order_relaxed);
-	/* The record is handled: that is what done_pos says, on our own line
-	 * (a crash from here on does not redeliver it).  Release: pairs with
-	 * the acquire load in act__ring_handled() (the supervisor, for
-	 * `actorsctl send`, in control.c), which
-	 * then relies on seeing everything the handler sent, such as the
-	 * Reject of a bad message; relaxed, it could see done_pos first.
-	 * (A plain store on x86.) */
-	h->done = h->pos;
-	atomic_store_explicit(&r->done_pos, h->done, memory_order_release);
-	/* Publishing head costs the producer a cache miss: do it in steps. */
-	if (h->done - h->published >= ((uint64_t)h->mask + 1) / 8)
-		act__ring_publish(h);
 }
 
 void act__ring_publish(act__ring_h *h)

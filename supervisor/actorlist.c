@@ -74,7 +74,11 @@ static void walk_ring(const struct act_node *n, struct mailbox *mb, struct act__
 			return;
 		memcpy(&e.rec, r->data + off, sizeof e.rec);
 		if (e.rec.kind == ACT__REC_PAD) {
-			pos += cap - off;
+			/* Filler to the end of the data (before a wrap) or to the
+			 * end of a record's cache line (ring.h); a length that
+			 * makes no sense is taken as the former. */
+			uint32_t l = e.rec.len;
+			pos += l >= sizeof e.rec && l <= cap - off && !(l & 7u) ? l : cap - off;
 			continue;
 		}
 		if (e.rec.len < sizeof e.rec || e.rec.len > max_rec || e.rec.len > cap - off)

@@ -148,6 +148,14 @@ static uint64_t head_of(struct act__ring *r)
 }
 
 /* Sends record seq of len bytes (len >= TREC_MIN); returns 0 or the error. */
+/* Bytes a record of len takes at offset off: rounded to 8, then padded to
+ * the end of its cache line (ACT__RING_LINE_ALIGN, ring.h). */
+static uint32_t span(uint32_t off, uint32_t len)
+{
+	uint32_t n = act__rec_round(len);
+	return n + ((0u - (off + n)) & (ACT__RING_LINE_ALIGN - 1u));
+}
+
 static int put(act__ring_h *p, uint64_t seq, uint32_t len)
 {
 	int err;
@@ -365,7 +373,7 @@ static void test_fifo_wrap(void)
 	while (sent < 100000 && fifo_ok) {
 		uint32_t burst = 1 + rnd(12);
 
-		for (uint32_t b = 0; b < burst; b++) {
+		for (uint32_t b = 0; b < burst && sent < 100000; b++) {
 			/* Sizes 16..MAXR, none dividing the capacity in general;
 			 * one record in 64 is exactly max_rec. */
 			uint32_t len = rnd(64) == 0 ? MAXR : TREC_MIN + rnd(MAXR - TREC_MIN + 1);
@@ -392,10 +400,10 @@ static void test_fifo_wrap(void)
 				if (pad->kind != ACT__REC_PAD || pad->len != to_end)
 					pad_bad++;
 				if (((struct trec *)r->data)->seq != sent ||
-				    tail_of(r) != tail + to_end + act__rec_round(len))
+				    tail_of(r) != tail + to_end + span(0, len))
 					misplaced++;
 			} else if (((struct trec *)(r->data + off))->seq != sent ||
-			           tail_of(r) != tail + act__rec_round(len)) {
+			           tail_of(r) != tail + span(off, len)) {
 				misplaced++;
 			}
 			if (len == MAXR)
@@ -427,7 +435,7 @@ static void test_fifo_wrap(void)
 	ok(fifo_ok && recvd == 100000 && !extra && err == 0,
 	   "FIFO: %llu varied-size records came out once each, in order, intact%s%s",
 	   (unsigned long long)recvd, fifo_ok ? "" : ": ", why);
-	ok(misplaced == 0, "FIFO: each record sits right after the previous one "
+	ok(misplaced == 0, "FIFO: each record starts on the line after the previous one "
 	   "(or at offset 0 after a PAD); %llu misplaced", (unsigned long long)misplaced);
 	ok(pads > 5000 && pad_bad == 0,
 	   "wrap-around: %llu PAD records written, each filling exactly to the end "
@@ -518,23 +526,30 @@ static void test_full(void)
 	ok(act__ring_depth(r) == 0 && head_of(r) == tail_of(r), "full: drained after refusals: %s",
 	   why[0] ? why : "every record intact");
 
-	/* The PAD counts against free space.  4 x 1000 bytes leave the tail 96
-	 * bytes before the end; after one release 1096 bytes are free, enough
-	 * for a 1000-byte record after its 96-byte PAD but not for 1008. */
+	/* The PAD counts against free space, and so does the padding to the
+	 * end of a record's line.  900 bytes (960 with its line padding) and
+	 * 3 x 1000 (1024 each) leave the tail 64 bytes before the end; after
+	 * the first is released 1024 bytes are free: enough for a 952-byte
+	 * record (960) after its 64-byte PAD, not for 1000 (1024). */
 	struct act__ring *r2 = ring_new(CAP, MAXR, NULL);
 	attach(&p, r2);
 	attach(&c, r2);
-	for (uint64_t s = 0; s < 4; s++)
+	put(&p, 0, 900);
+	for (uint64_t s = 1; s < 4; s++)
 		put(&p, s, 1000);
-	take_one(&c, 0, 1000, why, sizeof why);
+	take_one(&c, 0, 900, why, sizeof why);
 	tail = tail_of(r2);
-	ok(put(&p, 4, 1008) == ACT_EFULL && tail_of(r2) == tail && r2->n_refused_full == 1,
-	   "full: 1008 bytes refused when 1096 are free but 96 of them must be PAD");
-	ok(put(&p, 4, 1000) == 0 && tail_of(r2) == tail + 96 + 1000 && act__ring_depth(r2) == CAP,
-	   "full: 1000 bytes + 96-byte PAD fill the ring exactly");
+	int rc = put(&p, 4, 1000);
+	ok((tail & (CAP - 1)) == CAP - 64 && rc == ACT_EFULL &&
+	   tail_of(r2) == tail && r2->n_refused_full == 1,
+	   "full: 1000 bytes refused when 1024 are free but 64 of them must be PAD "
+	   "(tail at %llu, %d, %llu refusals)", (unsigned long long)(tail & (CAP - 1)), rc,
+	   (unsigned long long)r2->n_refused_full);
+	ok(put(&p, 4, 952) == 0 && tail_of(r2) == tail + 64 + 960 && act__ring_depth(r2) == CAP,
+	   "full: 952 bytes + 8 of line padding + a 64-byte PAD fill the ring exactly");
 	int all = 1;
 	for (uint64_t s = 1; s <= 4; s++)
-		all &= take_one(&c, s, 1000, why, sizeof why);
+		all &= take_one(&c, s, s == 4 ? 952 : 1000, why, sizeof why);
 	ok(all && act__ring_depth(r2) == 0, "full: records around the PAD read back intact");
 	ring_free(r2);
 	ring_free(r);
@@ -904,11 +919,11 @@ static void test_producer_death(void)
 	   why[0] ? why : "ok");
 	s++;
 
-	/* Again, where the reservation wrote a PAD: move the tail to 96
+	/* Again, where the reservation wrote a PAD: move the tail to 128
 	 * bytes before the end, reserve 200 (PAD + record at 0), die. */
-	while ((tail_of(r) & (CAP - 1)) != CAP - 96) {
+	while ((tail_of(r) & (CAP - 1)) != CAP - 128) {
 		uint32_t off = (uint32_t)tail_of(r) & (CAP - 1);
-		uint32_t len = CAP - 96 - off > MAXR ? MAXR : CAP - 96 - off;
+		uint32_t len = CAP - 128 - off > MAXR ? MAXR : CAP - 128 - off;
 		put(&p, s, len);
 		take_one(&c, s, len, why, sizeof why);
 		s++;
@@ -916,7 +931,7 @@ static void test_producer_death(void)
 	uint64_t tail = tail_of(r);
 	t = act__ring_reserve(&p, 200, &err);
 	ok(t && (unsigned char *)t == r->data &&
-	   ((struct act__rec *)(r->data + CAP - 96))->kind == ACT__REC_PAD,
+	   ((struct act__rec *)(r->data + CAP - 128))->kind == ACT__REC_PAD,
 	   "reservation across the end wrote a PAD and returned offset 0");
 	t->h.len = 200;
 	t->h.kind = ACT__REC_MSG;
