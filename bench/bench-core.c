@@ -841,23 +841,20 @@ static void report(const char *name, double v, const char *unit, double base)
  * measured: these only change with the layout, so a figure that moves
  * with them unchanged points at the machine.  A record of a 64-byte
  * payload is the envelope header plus the payload, rounded to
- * ACT__REC_ALIGN; a stream moves record/64 lines per message; a lone
- * record (a ping-pong) touches every line it overlaps, averaged over the
- * ACT__REC_ALIGN-aligned offsets it can start at.  The bare ring moves
- * one 64-byte slot.
+ * ACT__REC_ALIGN; every record starts on a line of its own (ring.h,
+ * ACT__RING_LINE_ALIGN), so a stream moves, and a lone record (a
+ * ping-pong) touches, the record's size in lines rounded up.  The bare
+ * ring moves one 64-byte slot.
  */
 static void print_layout(void)
 {
 	uint32_t rec = act__rec_round((uint32_t)(sizeof(struct act__env) + sizeof(blob)));
-	double touched = 0;
-	unsigned n_off = 64u / ACT__REC_ALIGN;
+	double lines = (double)((rec + ACT__RING_LINE_ALIGN - 1u) / ACT__RING_LINE_ALIGN);
 
-	for (unsigned o = 0; o < 64u; o += ACT__REC_ALIGN)
-		touched += (double)((o + rec + 63u) / 64u);
 	printf("# layout: envelope header %zu B + payload %zu B = record %u B; "
 	       "lines/msg streamed %.2f (bare 1.00), lines touched by a lone record %.2f "
 	       "(bare 1.00); prefetch read %u B, write %u B ahead%s\n",
-	       sizeof(struct act__env), sizeof(blob), rec, rec / 64.0, touched / n_off,
+	       sizeof(struct act__env), sizeof(blob), rec, lines, lines,
 	       ACT__RING_READ_AHEAD, ACT__RING_WRITE_AHEAD,
 	       getenv("ACTORS_RING_PREFETCH") && !strcmp(getenv("ACTORS_RING_PREFETCH"), "0") ?
 	       " (off: ACTORS_RING_PREFETCH=0)" : "");

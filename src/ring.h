@@ -198,8 +198,9 @@ static inline void act__ring_read_ahead(act__ring_h *h, uint64_t head)
  * takes that line back, and so on for every record: two transfers of one
  * line per envelope, and the 1->1 stream swung between 0.23 and 0.75 of
  * the bare ring from run to run depending on which side was faster.
- * Aligned, it holds at 0.69 (bench-core, throughput_1to1, 10 runs).  The
- * price is ring space: a record of 65-128 bytes takes 128.
+ * Aligned, ten runs in a row held at 0.69 (bench-core, throughput_1to1);
+ * low runs still happen, more rarely (README, Performance).  The price
+ * is ring space: a record of 65-128 bytes takes 128.
  */
 #define ACT__RING_LINE_ALIGN 64u
 
