@@ -43,6 +43,47 @@
 #define SPIN_LOOKS 64u
 
 /*
+ * How far apart a spinning worker's looks at its rings are, in ns
+ * ($ACTORS_SPIN_LOOK_NS overrides it, 0 to 1000).  Each look reads the
+ * tail line of every inbound ring, and the producer of an answer has to
+ * take that line back to publish it: looks 10 ns apart (one PAUSE on the
+ * Xeon VMs here) held the answer up.  pingpong_spin_rtt against the bare
+ * ring, by spacing: 10 ns 1.43-1.48, 40 ns 1.26, 60 ns 1.19-1.27, 80 ns
+ * 1.20-1.22, 120 ns 1.33-1.38, 160 ns 1.53 (longer, the look comes late);
+ * throughput_1to1 did not move.  A PAUSE takes 10 ns on some x86 CPUs and
+ * ~40 on others, so the count is calibrated once per process.
+ */
+#define SPIN_LOOK_NS 70u
+
+static unsigned look_pauses_n; /* PAUSEs between two looks; 0: not calibrated */
+
+/* Calibrates look_pauses_n: the PAUSEs that take SPIN_LOOK_NS, at least 1. */
+static void look_pauses_calibrate(void)
+{
+	unsigned want = SPIN_LOOK_NS;
+	const char *env = getenv("ACTORS_SPIN_LOOK_NS");
+	if (env && *env) {
+		char *end;
+		unsigned long v = strtoul(env, &end, 10);
+		if (!*end && v <= 1000)
+			want = (unsigned)v;
+	}
+	uint64_t t0 = act__now_ns();
+	for (unsigned i = 0; i < 512; i++)
+		act__cpu_relax();
+	uint64_t per = (act__now_ns() - t0) / 512u; /* ns per PAUSE, rounded down */
+	unsigned n = per ? (unsigned)((want + per / 2u) / per) : want / 10u;
+	look_pauses_n = n < 1 ? 1 : n > 128 ? 128 : n;
+}
+
+/* Waits between two looks of an idle spinning worker. */
+static inline void look_pause(void)
+{
+	for (unsigned i = 0; i < look_pauses_n; i++)
+		act__cpu_relax();
+}
+
+/*
  * Whether a busy worker should read the clock again: once the cycle
  * counter moved CLOCK_SPAN_CYCLES (about 15 us at 2 GHz; any jump, even
  * backwards after a migration, counts as moved) since *last.  Without a
@@ -261,7 +302,7 @@ static int run(struct worker *w)
 			just_busy = false;
 			if (spin_ns) {
 				for (unsigned k = 0; k < SPIN_LOOKS && !act__w_work_waiting(w); k++)
-					act__cpu_relax();
+					look_pause();
 				continue;
 			}
 		}
@@ -281,7 +322,7 @@ static int run(struct worker *w)
 				 * look, and a record arriving mid-turn waits for
 				 * the rest of it. */
 				for (unsigned k = 0; k < SPIN_LOOKS && !act__w_work_waiting(w); k++)
-					act__cpu_relax();
+					look_pause();
 			} else {
 				sched_yield();
 				atomic_store_explicit(&w->part->n_yields,
@@ -346,6 +387,8 @@ static int prepare(struct worker *w, const struct act__worker_args *a)
 	int err;
 
 	memset(w, 0, sizeof *w);
+	if (!look_pauses_n)
+		look_pauses_calibrate(); /* ~5-20 us, in the prefork ahead of a start */
 	err = act__shm_attach(&w->shm, a->shm_fd, a->directory_hash, why, sizeof why);
 	if (err) {
 		act__err("cannot attach shared memory: %s", why[0] ? why : act_strerror(err));
