@@ -307,6 +307,15 @@ struct act__ring {
 	_Atomic uint64_t n_refused_full;
 	_Atomic uint64_t n_refused_size;
 	_Atomic uint64_t depth_hwm;        /* high-water mark of tail - head */
+	/*
+	 * Everything the producer committed, published or not: within a
+	 * handler's burst a worker publishes tail in steps (ring.h,
+	 * act__ring_commit_batched()).  If it dies before the rest is
+	 * published, the supervisor publishes it (act__ring_promote()), so an
+	 * envelope act_send() accepted is not lost with its sender.  In the
+	 * padding of this block: a region of an older build reads 0 here.
+	 */
+	_Atomic uint64_t tail_committed;
 
 	/* consumer-written */
 	alignas(128) _Atomic uint64_t head; /* committed read position */

@@ -52,7 +52,12 @@ static inline void out_commit(struct worker *w, uint32_t g, struct act__env *e)
 		act__tk_commit(w->tk, e);
 		return;
 	}
-	act__ring_commit(&w->out[g], e);
+	/* To another participant: published in steps within a burst, and
+	 * wholly by act__w_flush_notify() with its doorbell (ring.h). */
+	if (g != w->self)
+		act__ring_commit_batched(&w->out[g], e);
+	else
+		act__ring_commit(&w->out[g], e);
 	act__w_notify(w, g);
 }
 

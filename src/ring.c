@@ -108,6 +108,7 @@ int act__ring_attach(act__ring_h *h, void *mem, size_t bytes,
 	h->cached_head = head;
 	h->cached_tail = tail;
 	h->tail = tail;
+	h->shown = tail;
 	/* The consumer's progress may be ahead of the published head if the
 	 * last consumer died between a handler and a publish. */
 	uint64_t done = atomic_load_explicit(&r->done_pos, memory_order_relaxed);
@@ -362,6 +363,20 @@ void act__ring_forgive(struct act__ring *r)
 	 * (a full barrier), see act__ring_forgiven(). */
 	if (f < c)
 		atomic_store_explicit(&r->inflight_forgiven, f + 1, memory_order_relaxed);
+}
+
+bool act__ring_promote(struct act__ring *r)
+{
+	/* The producer is dead: nobody else writes tail, and waitid() (or
+	 * the kill of its generation) made its last stores visible. */
+	uint64_t committed = atomic_load_explicit(&r->tail_committed, memory_order_acquire);
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+
+	if (committed <= tail || committed - head > r->cap || (committed & 7))
+		return false;
+	atomic_store_explicit(&r->tail, committed, memory_order_release);
+	return true;
 }
 
 void act__ring_publish(act__ring_h *h)

@@ -172,11 +172,16 @@ struct worker {
  */
 static inline void act__w_flush_notify(struct worker *w)
 {
+	/* Nothing sent since the last flush (act__w_notify() counts every
+	 * dirty bit it sets): one load, not a look at every word. */
+	if (!w->n_dirty_sends)
+		return;
 	w->n_dirty_sends = 0;
 	for (unsigned i = 0; i < ACT__READY_WORDS; i++) {
 		while (w->dirty[i]) {
 			uint32_t g = i * 64u + (uint32_t)__builtin_ctzll(w->dirty[i]);
 			w->dirty[i] &= w->dirty[i] - 1;
+			act__ring_show(&w->out[g]); /* the rest of a batched burst */
 			act__doorbell_notify(w->parts[g], w->self, w->efd[g]);
 			/* Single writer (this worker), own counter line: no
 			 * locked instruction (perfcount.h). */

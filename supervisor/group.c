@@ -165,6 +165,25 @@ static void forgive_inflight(act_node_t *n, uint32_t gi, int sig)
 	}
 }
 
+/*
+ * Group gi's worker is dead: what it committed into its outbound rings
+ * and had not published yet (the rest of a burst, ring.h) is published
+ * now, and its receivers are told, so that every envelope its actors
+ * were told was sent is delivered.
+ */
+static void promote_outbound(act_node_t *n, uint32_t gi)
+{
+	uint32_t np = n->reg.n_groups + 1;
+	for (uint32_t s = 0; s < np; s++) {
+		struct act__ring *r = act__node_ring(n, gi + 1, s);
+		if (!r || !act__ring_promote(r))
+			continue;
+		act__debug("group '%s': published the rest of its last burst to participant %u",
+		           n->reg.groups[gi].name, s);
+		act__doorbell_notify(act__shm_part(&n->shm, s), gi + 1, n->efd[s]);
+	}
+}
+
 static int spawn_group(act_node_t *n, uint32_t gi)
 {
 	struct act__gstate *g = &n->gs[gi];
@@ -798,6 +817,7 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	atomic_store_explicit(&p->handling_type, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->handling_from, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->handling_json, 0, memory_order_relaxed);
+	promote_outbound(n, gi);
 	if (!act__death_counts(g->last_signal, g->last_exit, g->hang_kill))
 		forgive_inflight(n, gi, g->last_signal);
 	bool was_starting = g->state == ACT__G_STARTING;

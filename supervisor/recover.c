@@ -780,6 +780,15 @@ static int adopt(struct act_node *n, int fd, const struct act__part_spec *spec, 
 	atomic_store(&h->stopping, 0);
 	r->recovered = true;
 	r->taken_over = 0;
+	/* What dead workers committed and had not published (the rest of a
+	 * burst, ring.h) is published before anything is counted or read. */
+	for (uint32_t from = 1; from < np; from++)
+		for (uint32_t to = 0; to < np; to++) {
+			act__ring_h rh;
+			if (act__shm_ring_touched(&n->shm, from, to) &&
+			    !act__shm_ring(&n->shm, from, to, &rh))
+				act__ring_promote(rh.r);
+		}
 	for (uint32_t to = 1; to < np; to++) {
 		struct act__part *p = act__shm_part(&n->shm, to);
 		atomic_store(&p->pid, 0);

@@ -1016,9 +1016,83 @@ static void test_done_pos(void)
 	ring_free(r);
 }
 
+/* ---- batched commits and their promotion after the producer's death ------- */
+
+/* Commits record seq of len bytes with act__ring_commit_batched(). */
+static int put_batched(act__ring_h *p, uint64_t seq, uint32_t len)
+{
+	int err;
+	struct trec *t = act__ring_reserve(p, len, &err);
+
+	if (!t)
+		return err;
+	t->h.len = len;
+	t->h.kind = ACT__REC_MSG;
+	t->h.flags = (uint16_t)seq;
+	t->seq = seq;
+	fill_pat(t->payload, seq, len - TREC_MIN);
+	act__ring_commit_batched(p, t);
+	return 0;
+}
+
+static void test_batched(void)
+{
+	/* Room for a burst longer than the step. */
+	const uint32_t cap = 4 * ACT__RING_SHOW_STEP;
+	struct act__ring *r = ring_new(cap, MAXR, NULL);
+	act__ring_h p, c;
+	char why[256] = "";
+	int err, all = 1;
+
+	attach(&p, r);
+	attach(&c, r);
+	/* A burst of three: the first is published at once, the others wait
+	 * for the step (ACT__RING_SHOW_STEP bytes) or act__ring_show(). */
+	for (uint64_t s = 0; s < 3; s++)
+		put_batched(&p, s, 100);
+	ok(tail_of(r) == 128 && atomic_load(&r->tail_committed) == 3 * 128,
+	   "batched: the first record of a burst is published, the rest only committed "
+	   "(tail %llu, committed %llu)", (unsigned long long)tail_of(r),
+	   (unsigned long long)atomic_load(&r->tail_committed));
+	ok(take_one(&c, 0, 100, why, sizeof why) && !act__ring_peek(&c, &err) && err == 0,
+	   "batched: the consumer sees the first record only: %s", why[0] ? why : "ok");
+	act__ring_show(&p);
+	for (uint64_t s = 1; s < 3; s++)
+		all &= take_one(&c, s, 100, why, sizeof why);
+	ok(all && tail_of(r) == 3 * 128, "batched: act__ring_show() publishes the rest, in order");
+
+	/* A burst longer than the step publishes every ACT__RING_SHOW_STEP. */
+	uint64_t base = tail_of(r), n = ACT__RING_SHOW_STEP / 128 + 2;
+	for (uint64_t s = 0; s < n; s++)
+		put_batched(&p, 3 + s, 100);
+	ok(tail_of(r) - base >= ACT__RING_SHOW_STEP && tail_of(r) - base < n * 128,
+	   "batched: a long burst is published in steps of %u bytes (%llu of %llu)",
+	   ACT__RING_SHOW_STEP, (unsigned long long)(tail_of(r) - base),
+	   (unsigned long long)(n * 128));
+
+	/* The producer dies mid-burst: promotion publishes what it committed. */
+	memset(&p, 0xee, sizeof p);
+	ok(act__ring_promote(r) && tail_of(r) - base == n * 128,
+	   "promote: the dead producer's committed records are published");
+	all = 1;
+	for (uint64_t s = 0; s < n && all; s++)
+		all &= take_one(&c, 3 + s, 100, why, sizeof why);
+	ok(all && !act__ring_peek(&c, &err) && err == 0,
+	   "promote: every one of them arrives once, in order: %s", why[0] ? why : "ok");
+	ok(!act__ring_promote(r), "promote: nothing more to publish the second time");
+	uint64_t t = tail_of(r);
+	atomic_store(&r->tail_committed, t + 12); /* not a record boundary */
+	ok(!act__ring_promote(r) && tail_of(r) == t, "promote: an unaligned committed position is ignored");
+	atomic_store(&r->tail_committed, t + 2 * cap);
+	ok(!act__ring_promote(r) && tail_of(r) == t,
+	   "promote: a committed position beyond a lap is ignored");
+	ring_free(r);
+}
+
 int main(void)
 {
 	tap_timeout(60);
+	test_batched();
 	test_done_pos();
 	test_format();
 	test_attach();
