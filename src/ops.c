@@ -43,7 +43,13 @@ static inline struct act__env *out_reserve(struct worker *w, uint32_t g, uint32_
 		*err = ACT_ESTOPPED;
 		return NULL;
 	}
-	return act__ring_reserve(&w->out[g], len, err);
+	void *rec = act__ring_reserve(&w->out[g], len, err);
+	/* No room: what this burst committed but has not published yet (ring.h,
+	 * act__ring_commit_batched()) is published now, or a sender that
+	 * retries until there is room would wait for its own records. */
+	if (__builtin_expect(!rec, 0))
+		act__ring_show(&w->out[g]);
+	return rec;
 }
 
 static inline void out_commit(struct worker *w, uint32_t g, struct act__env *e)
