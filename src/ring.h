@@ -266,7 +266,7 @@ void act__ring_hwm(act__ring_h *h);
  * Within a burst, a batched commit publishes tail only every this many
  * bytes (see act__ring_commit_batched()).
  */
-#define ACT__RING_SHOW_STEP 4096u
+#define ACT__RING_SHOW_STEP 16384u
 
 /* Publishes everything committed so far: a release store of tail (R1 in
  * ring.c: the records, and any PAD before them, are visible no later than
@@ -303,14 +303,16 @@ static inline void act__ring_committed_(act__ring_h *h)
  * batched commit after act__ring_show() publishes at once (a lone send is
  * seen at once), later ones every ACT__RING_SHOW_STEP bytes, and the
  * caller calls act__ring_show() when its burst ends (a worker: when the
- * handler returns, or after 64 sends, with the doorbell).  Why: a
+ * handler returns, or after 256 sends, with the doorbell).  Why: a
  * consumer that keeps up with its producer loads tail after every record
  * or two, and each load takes the line the producer stores tail into per
  * record; with the producer's stores queued behind that line, a 1->1
  * stream fell to 15-18 M msgs/s whenever the consumer was the faster side
- * (bench-core, throughput_1to1; 41-53 M/s published in steps, no run
- * low).  A producer that dies mid-burst leaves the rest to
- * act__ring_promote().
+ * (bench-core, throughput_1to1).  Published in steps: 4 KiB and a flush
+ * every 64 sends 38-49 M/s, 16 KiB and 256 sends 46-51 M/s, no run low;
+ * each step a consumer that caught up waits for the next.  A producer
+ * that dies mid-burst leaves the rest to act__ring_promote(), one that
+ * finds the ring full publishes it (ops.c).
  */
 static inline void act__ring_commit_batched(act__ring_h *h, void *rec)
 {

@@ -195,11 +195,13 @@ static inline void act__w_flush_notify(struct worker *w)
 /*
  * Records that participant g has new work from us.  The doorbell itself
  * (a full fence, maybe an eventfd write) is rung once per receiver by
- * act__w_flush_notify() when the handler returns (or after every 64
- * envelopes of a long burst), not once per envelope: a handler that sends
- * a burst pays for one fence per receiver.  The price: a receiver may see
- * a handler's envelopes only when that handler returns.
+ * act__w_flush_notify() when the handler returns (or after every
+ * ACT__W_FLUSH_SENDS envelopes of a long burst), not once per envelope: a
+ * handler that sends a burst pays for one fence per receiver.  The price:
+ * a receiver may see a handler's envelopes only when that handler returns
+ * (the first one at once, ring.h, act__ring_commit_batched()).
  */
+#define ACT__W_FLUSH_SENDS 256u
 static inline void act__w_notify(struct worker *w, uint32_t g)
 {
 	if (g == w->self) {
@@ -207,7 +209,7 @@ static inline void act__w_notify(struct worker *w, uint32_t g)
 		return;
 	}
 	w->dirty[g / 64u] |= 1ull << (g % 64u);
-	if (++w->n_dirty_sends >= 64)
+	if (++w->n_dirty_sends >= ACT__W_FLUSH_SENDS)
 		act__w_flush_notify(w);
 }
 

@@ -8,7 +8,7 @@
  * every envelope act_send() accepted must arrive, once and in order.
  *
  * Then a sender that retries ACT_EFULL inside one handler, into a ring of
- * the smallest size (4 KiB, one publication step): a refused send
+ * the smallest size (4 KiB, a quarter of a publication step): a refused send
  * publishes what the burst committed (ops.c, out_reserve()), so a sender
  * never waits for room behind records of its own that nobody can see.
  */
@@ -19,8 +19,9 @@
 #include "tap.h"
 #include "harness.h"
 
-/* More than ACT__RING_SHOW_STEP bytes of records (128 each), fewer than the
- * 64 sends after which a worker publishes and rings anyway. */
+/* Fewer sends than make a worker publish and ring anyway (ACT__W_FLUSH_SENDS)
+ * and fewer bytes than a publication step (ACT__RING_SHOW_STEP): only the
+ * first of the burst is published when the sender dies. */
 #define N 48
 #define WATCHDOG_MS 10000u
 
