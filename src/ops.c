@@ -117,6 +117,12 @@ int act__w_send_ctrl_corr(struct worker *w, uint32_t code, uint64_t corr, const 
                           uint32_t len)
 {
 	int err;
+
+	/* The supervisor may act on this at once (act_shutdown() stops the
+	 * node, whose groups then handle what their rings hold): publish
+	 * everything sent before it first, bursts included (ring.h). */
+	if (__builtin_expect(w->tk == NULL, 1))
+		act__w_flush_notify(w);
 	struct act__env *e = out_reserve(w, ACT__SUPERVISOR, (uint32_t)sizeof *e + len, &err);
 	if (!e)
 		return err;

@@ -6,6 +6,7 @@
  * handled, and Shutdown must come after the last one.
  */
 #include <stdatomic.h>
+#include <time.h>
 
 #include "tap.h"
 #include "harness.h"
@@ -40,6 +41,12 @@ static void prod_go(act_ctx *ctx, void *st, const void *m)
 			A->send_errors++;
 	}
 	act_shutdown(ctx); /* the messages are all still in the sink's ring */
+	/* The handler goes on working a while after asking for the stop: the
+	 * sink may stop long before this handler returns, so everything sent
+	 * before act_shutdown() must be visible to it by then, the end of the
+	 * burst too (a worker publishes a burst in steps, ring.h). */
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
 }
 
 static void sink_seq(act_ctx *ctx, void *st, const void *m)
