@@ -233,19 +233,12 @@ void *act__ring_reserve_slow(act__ring_h *h, uint32_t len, int *err)
 		}
 	}
 	if (need > to_end) {
-		struct act__rec *pad = (struct act__rec *)(h->data + off);
-		pad->len = to_end;
-		pad->kind = ACT__REC_PAD;
-		pad->flags = 0;
+		act__ring_pad(h->data + off, to_end);
 		tail += to_end;
 		off = 0;
 	}
-	if (gap) {
-		struct act__rec *pad = (struct act__rec *)(h->data + off + need);
-		pad->len = gap;
-		pad->kind = ACT__REC_PAD;
-		pad->flags = 0;
-	}
+	if (gap)
+		act__ring_pad(h->data + off + need, gap);
 	h->pos = tail + need + gap;
 	*err = 0;
 	return h->data + off;

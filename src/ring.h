@@ -216,6 +216,15 @@ static inline void act__ring_read_ahead(act__ring_h *h, uint64_t head)
 
 /* ---- producer side ------------------------------------------------------- */
 
+/* Writes a PAD record of len bytes at p (filler the consumer passes over). */
+static inline void act__ring_pad(unsigned char *p, uint32_t len)
+{
+	struct act__rec *pad = (struct act__rec *)p;
+	pad->len = len;
+	pad->kind = ACT__REC_PAD;
+	pad->flags = 0;
+}
+
 /* The whole of act__ring_reserve(), for what the fast path does not take. */
 void *act__ring_reserve_slow(act__ring_h *h, uint32_t len, int *err);
 
@@ -245,12 +254,8 @@ static inline void *act__ring_reserve(act__ring_h *h, uint32_t len, int *err)
 		uint32_t gap = (uint32_t)(0u - (off + need)) & (ACT__RING_LINE_ALIGN - 1u);
 		if (__builtin_expect(need + gap <= h->mask + 1u - off &&
 		                     tail + need + gap - h->cached_head <= (uint64_t)h->mask + 1u, 1)) {
-			if (gap) {
-				struct act__rec *pad = (struct act__rec *)(h->data + off + need);
-				pad->len = gap;
-				pad->kind = ACT__REC_PAD;
-				pad->flags = 0;
-			}
+			if (gap)
+				act__ring_pad(h->data + off + need, gap);
 			h->pos = tail + need + gap;
 			*err = 0;
 			return h->data + off;

@@ -156,7 +156,8 @@ static uint32_t span(uint32_t off, uint32_t len)
 	return n + ((0u - (off + n)) & (ACT__RING_LINE_ALIGN - 1u));
 }
 
-static int put(act__ring_h *p, uint64_t seq, uint32_t len)
+/* Commits record seq of len bytes, published at once or batched (ring.h). */
+static int put_as(act__ring_h *p, uint64_t seq, uint32_t len, bool batched)
 {
 	int err;
 	struct trec *t = act__ring_reserve(p, len, &err);
@@ -170,8 +171,16 @@ static int put(act__ring_h *p, uint64_t seq, uint32_t len)
 	t->h.flags = (uint16_t)seq;
 	t->seq = seq;
 	fill_pat(t->payload, seq, len - TREC_MIN);
-	act__ring_commit(p, t);
+	if (batched)
+		act__ring_commit_batched(p, t);
+	else
+		act__ring_commit(p, t);
 	return 0;
+}
+
+static int put(act__ring_h *p, uint64_t seq, uint32_t len)
+{
+	return put_as(p, seq, len, false);
 }
 
 /* Checks that rec is record seq of len bytes; describes the first
@@ -1018,21 +1027,9 @@ static void test_done_pos(void)
 
 /* ---- batched commits and their promotion after the producer's death ------- */
 
-/* Commits record seq of len bytes with act__ring_commit_batched(). */
 static int put_batched(act__ring_h *p, uint64_t seq, uint32_t len)
 {
-	int err;
-	struct trec *t = act__ring_reserve(p, len, &err);
-
-	if (!t)
-		return err;
-	t->h.len = len;
-	t->h.kind = ACT__REC_MSG;
-	t->h.flags = (uint16_t)seq;
-	t->seq = seq;
-	fill_pat(t->payload, seq, len - TREC_MIN);
-	act__ring_commit_batched(p, t);
-	return 0;
+	return put_as(p, seq, len, true);
 }
 
 static void test_batched(void)
