@@ -19,11 +19,15 @@ SENDERS = (1, 2)
 MOD = os.path.join(TOP_BUILDDIR, "t", ".libs", "supervisor-kill-mod.so")
 
 
-def stream_groups(node, count, ring_bytes=262144):
-    """The three groups, consumer first (it exists before anything is sent)."""
+def stream_groups(node, count, ring_bytes=262144, spin_ns=0):
+    """The three groups, consumer first (it exists before anything is sent).
+    spin_ns keeps the consumer busy that long per envelope (a backlog)."""
     per = count // len(SENDERS)
+    sink = {"log": node.path("consumer.log")}
+    if spin_ns:
+        sink["spin_ns"] = spin_ns
     return [
-        group("cons", [actor("sink", "sk_consumer", {"log": node.path("consumer.log")})],
+        group("cons", [actor("sink", "sk_consumer", sink)],
               ring_bytes=ring_bytes, max_redeliveries=1000),
         group("relay", [actor("relay", "sk_relay", {"to": "sink"})],
               ring_bytes=ring_bytes, max_redeliveries=1000),

@@ -21,7 +21,10 @@
  *                (CLOCK_MONOTONIC) when it handled its first envelope
  *                (bench/bench-recovery.c); with args.delay_us, it sleeps that
  *                long per SkSeq (t/reload-adopt.py: a stream slow enough
- *                to be killed in the middle of).
+ *                to be killed in the middle of); with args.spin_ns, it stays
+ *                that long in the handler, busy (t/supervisor-kill.py: a
+ *                consumer a little slower than its producers, so that a
+ *                backlog waits in the rings whenever a kill lands).
  * So a duplicate in the log is legitimate only when flagged.
  */
 #include <errno.h>
@@ -170,7 +173,7 @@ static const act_behaviour relay_b = {
 
 /* ---- consumer ---------------------------------------------------------------- */
 
-struct consumer { int fd, first_fd; bool stamped; long delay_ns; };
+struct consumer { int fd, first_fd; bool stamped; long delay_ns, spin_ns; };
 
 static int consumer_init(act_ctx *ctx, void *st, const char *args)
 {
@@ -180,6 +183,7 @@ static int consumer_init(act_ctx *ctx, void *st, const char *args)
 	(void)ctx;
 	const char *first = str_of(o, "first");
 	c->delay_ns = (long)int_of(o, "delay_us", 0) * 1000;
+	c->spin_ns = (long)int_of(o, "spin_ns", 0);
 	c->fd = log ? open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) : -1;
 	c->first_fd = first ? open(first, O_WRONLY | O_CREAT | O_CLOEXEC, 0600) : -1;
 	cJSON_Delete(o);
@@ -197,6 +201,13 @@ static void consumer_seq(act_ctx *ctx, void *st, const void *msg)
 	if (c->delay_ns > 0) {
 		struct timespec d = { c->delay_ns / 1000000000, c->delay_ns % 1000000000 };
 		nanosleep(&d, NULL);
+	}
+	if (c->spin_ns > 0) {
+		struct timespec t0, t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < c->spin_ns);
 	}
 	if (c->first_fd >= 0 && !c->stamped) {
 		struct timespec ts;

@@ -43,7 +43,10 @@ def run(tap, mode):
         app["runtime_dir"] = ""
     node = Node(tap, app, name="sk" + mode[:2])
     log = node.path("consumer.log")
-    node.app["groups"] = stream_groups(node, COUNT)
+    # The consumer a little slower than the stream (1 us per envelope,
+    # about a second more per mode): whatever the machine's load, the
+    # kills land with a backlog in the rings.
+    node.app["groups"] = stream_groups(node, COUNT, spin_ns=1000)
     store = FdStore(node.path("notify")) if mode == "fdstore" else None
     start = (lambda: store.start(node)) if store else (lambda: node.start(timeout=30))
     region = node.path("run", "region")
