@@ -76,6 +76,7 @@
 #include "gateway.h"
 #include "log.h"
 #include "node.h"
+#include "fdpass.h"
 #include "recover.h"
 #include "ring.h"
 #include "route.h"
@@ -215,10 +216,7 @@ static int notify_fd(const char *state, int fd)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un sa;
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
+	union act__fd_cmsg cm;
 	struct iovec iov = { (void *)state, strlen(state) };
 	struct msghdr msg;
 	size_t len;
@@ -239,16 +237,7 @@ static int notify_fd(const char *state, int fd)
 	msg.msg_namelen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
-	if (fd >= 0) {
-		memset(&cm, 0, sizeof cm);
-		msg.msg_control = cm.buf;
-		msg.msg_controllen = sizeof cm.buf;
-		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof fd);
-	}
+	act__fd_attach(&msg, &cm, fd);
 	if ((s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 		return -errno;
 	/* Unlike a STATUS= line, an fd-store message must not be lost to a
@@ -780,19 +769,12 @@ static int adopt(struct act_node *n, int fd, const struct act__part_spec *spec, 
 	atomic_store(&h->stopping, 0);
 	r->recovered = true;
 	r->taken_over = 0;
-	/* What dead workers committed and had not published (the rest of a
-	 * burst, ring.h) is published before anything is counted or read. */
-	for (uint32_t from = 1; from < np; from++)
-		for (uint32_t to = 0; to < np; to++) {
-			act__ring_h rh;
-			if (act__shm_ring_touched(&n->shm, from, to) &&
-			    !act__shm_ring(&n->shm, from, to, &rh))
-				act__ring_promote(rh.r);
+	for (uint32_t to = 0; to < np; to++) {
+		if (to != ACT__SUPERVISOR) {
+			struct act__part *p = act__shm_part(&n->shm, to);
+			atomic_store(&p->pid, 0);
+			atomic_store(&p->state, ACT__PS_DOWN);
 		}
-	for (uint32_t to = 1; to < np; to++) {
-		struct act__part *p = act__shm_part(&n->shm, to);
-		atomic_store(&p->pid, 0);
-		atomic_store(&p->state, ACT__PS_DOWN);
 		for (uint32_t from = 0; from < np; from++) {
 			act__ring_h rh;
 			uint64_t pos;
@@ -802,6 +784,13 @@ static int adopt(struct act_node *n, int fd, const struct act__part_spec *spec, 
 			if (!act__shm_ring_touched(&n->shm, from, to) ||
 			    act__shm_ring(&n->shm, from, to, &rh))
 				continue; /* checked again, and reported, by loop.c */
+			/* What a dead worker committed and had not published (the
+			 * rest of a burst, ring.h) is published before it is
+			 * counted or read. */
+			if (from != ACT__SUPERVISOR)
+				act__ring_promote(rh.r);
+			if (to == ACT__SUPERVISOR)
+				continue; /* the supervisor's own inbound rings: only that */
 			r->taken_over += count_records(rh.r);
 			/* The envelope a killed worker had in hand comes back flagged
 			 * redelivered; the kill came from outside, so it does not

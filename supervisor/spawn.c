@@ -29,6 +29,7 @@
 #include "log.h"
 #include "phase.h"
 #include "registry.h"
+#include "fdpass.h"
 #include "spawn.h"
 
 /* A start request to the zygote, or an assignment to a prefork. */
@@ -182,23 +183,11 @@ static void worker_child(const struct act__worker_args *tmpl, const struct req *
 /* Sends the reply, with fd attached when it is not -1. */
 static ssize_t send_rep(int sock, const struct rep *rp, int fd)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
+	union act__fd_cmsg u;
 	struct iovec iov = { (void *)rp, sizeof *rp };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (fd >= 0) {
-		memset(&u, 0, sizeof u);
-		m.msg_control = u.buf;
-		m.msg_controllen = sizeof u.buf;
-		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof fd);
-	}
+	act__fd_attach(&m, &u, fd);
 	return sendmsg(sock, &m, MSG_NOSIGNAL);
 }
 

@@ -451,6 +451,23 @@ class Node:
                              "message": msg, "timeout_ms": timeout_ms},
                             timeout=timeout_ms / 1000.0 + 5)
 
+    def ask_ok(self, actor_name, type_, msg):
+        """An ask that must be answered: the answer's message."""
+        a = self.ask(actor_name, type_, msg)
+        assert a.get("ok"), (actor_name, type_, a)
+        return a["message"]
+
+    def wait_downs(self, n, what, who="w0"):
+        """t/testmod's watcher `who` reports its Downs (GetDowns) once it
+        counts n of them, or after 10 s what it has then."""
+        def downs():
+            return self.ask_ok(who, "GetDowns", {})
+        try:
+            return wait_for(lambda: (lambda d: d if d["count"] >= n else None)(downs()), 10,
+                            what)
+        except Timeout:
+            return downs()
+
     def send(self, actor_name, type_, msg):
         return self.request({"cmd": "send", "actor": actor_name, "type": type_,
                              "message": msg})

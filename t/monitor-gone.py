@@ -23,7 +23,7 @@ failed, not restarted, and w0's monitor of e0 ends the same way.
 import os
 import signal
 
-from actorsd_harness import Tap, Node, actor, wait_for, Timeout, TOP_BUILDDIR, TESTMOD
+from actorsd_harness import Tap, Node, actor, wait_for, TOP_BUILDDIR, TESTMOD
 
 RELOADMOD = os.path.join(TOP_BUILDDIR, "t", "mod", ".libs", "reloadmod.so")
 
@@ -42,20 +42,13 @@ with tap:
     }, name="mgone")
     node.start()
 
-    def ask(who, t, m):
-        a = node.ask(who, t, m)
-        assert a.get("ok"), (who, t, a)
-        return a["message"]
+    ask = node.ask_ok
 
     def downs(who="w0"):
         return ask(who, "GetDowns", {})
 
     def downs_at_least(n, what):
-        try:
-            return wait_for(lambda: (lambda d: d if d["count"] >= n else None)(downs()), 10,
-                            what)
-        except Timeout:
-            return downs()
+        return node.wait_downs(n, what)
 
     ok = {"count": 1, "refused": 0}
     tap.is_(ask("w0", "Watch", {"name": "l0"}), ok, "w0 monitors l0 (a live group)")

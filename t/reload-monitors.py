@@ -25,7 +25,7 @@ import errno
 import json
 import os
 
-from actorsd_harness import (Tap, Node, actor, wait_for, Timeout, TOP_BUILDDIR)
+from actorsd_harness import (Tap, Node, actor, TOP_BUILDDIR)
 
 RELOADMOD = os.path.join(TOP_BUILDDIR, "t", "mod", ".libs", "reloadmod.so")
 
@@ -48,20 +48,13 @@ with tap:
     small = copy.deepcopy(full)
     del small["groups"][1]
 
-    def ask(who, t, m):
-        a = node.ask(who, t, m)
-        assert a.get("ok"), (who, t, a)
-        return a["message"]
+    ask = node.ask_ok
 
     def downs():
         return ask("w0", "GetDowns", {})
 
     def wait_downs(n):
-        try:
-            return wait_for(lambda: (lambda d: d if d["count"] >= n else None)(downs()), 10,
-                            "%d Downs at w0" % n)
-        except Timeout:
-            return downs()
+        return node.wait_downs(n, "%d Downs at w0" % n)
 
     ok = {"count": 1, "refused": 0}
     tap.is_(ask("w1", "SpawnIn", {"name": "cons/kid2"}), ok, "w1 spawns kid2 into cons")
