@@ -6,6 +6,10 @@
  *   restart_p50/p99            SIGKILL of a worker -> its replacement has
  *                              handled a message (fork from the zygote)
  *   restart_standby_p50/p99    the same with a hot standby taking over
+ *   restart_quick_*, restart_standby_quick_*
+ *                              the same two with ACTORS_QUICK_REAP=1: the
+ *                              dead worker's address space is torn down
+ *                              after its death is seen (worker.c)
  *   isolation_rate             msgs/s between two healthy groups while a
  *                              third crashes 10 times a second, beside the
  *                              rate without crashes measured in the same run
@@ -205,9 +209,17 @@ static void print_phases(const char *what)
 	printf("\n");
 }
 
-static int restart_run(bool standby, double *p50, double *p99)
+/* quick: with ACTORS_QUICK_REAP=1 (worker.c: the dead worker's address
+ * space is torn down after its death is seen, not before). */
+static int restart_run(bool standby, bool quick, double *p50, double *p99)
 {
+	char what[64];
+
 	memset(A, 0, sizeof *A);
+	if (quick)
+		setenv("ACTORS_QUICK_REAP", "1", 1);
+	else
+		unsetenv("ACTORS_QUICK_REAP");
 	act_node_t *n = act_node_new("restart");
 	act_node_add_group(n, "drivers");
 	act_node_add_group(n, "victims");
@@ -220,9 +232,11 @@ static int restart_run(bool standby, double *p50, double *p99)
 	act_node_set_hot_standby(n, "victims", standby);
 	int rc = act_node_run(n);
 	act_node_free(n);
+	unsetenv("ACTORS_QUICK_REAP");
 	if (rc || A->rounds < 10)
 		return -1;
-	print_phases(standby ? "restart_standby" : "restart");
+	snprintf(what, sizeof what, "restart%s%s", standby ? "_standby" : "", quick ? "_quick" : "");
+	print_phases(what);
 	qsort(A->us, (size_t)A->rounds, sizeof A->us[0], cmp_d);
 	*p50 = A->us[A->rounds / 2];
 	*p99 = A->us[(A->rounds * 99) / 100];
@@ -355,21 +369,31 @@ int main(int argc, char **argv)
 	printf("# %d crashes per run; baselines: fork ready p50 %.1f us p99 %.1f us, "
 	       "fork+exec ready of %s p50 %.1f us p99 %.1f us\n", n_rounds, fork50, fork99,
 	       small, exec50, exec99);
+	double floor50 = bare_death_notice_us(3, 40);
 	printf("# floor: kill() -> a sleeping watcher woken by the pidfd, p50 %.1f us "
-	       "(after 3 ms idle, as between our crashes)\n", bare_death_notice_us(3, 40));
+	       "(after 3 ms idle, as between our crashes)\n", floor50);
 
-	if (restart_run(false, &p50, &p99) == 0) {
-		bench_line("restart_p50", p50, "us", exec50);
-		bench_line("restart_p99", p99, "us", exec99);
-		printf("# restart_p50 vs bare fork round: ratio %.2f\n", p50 / fork50);
-	} else {
-		printf("# restart run failed\n");
-	}
-	if (restart_run(true, &s50, &s99) == 0) {
-		bench_line("restart_standby_p50", s50, "us", fork50);
-		bench_line("restart_standby_p99", s99, "us", fork99);
-	} else {
-		printf("# standby restart run failed\n");
+	for (int quick = 0; quick <= 1; quick++) {
+		const char *q = quick ? "_quick" : "";
+		char name[64];
+		if (restart_run(false, quick, &p50, &p99) == 0) {
+			snprintf(name, sizeof name, "restart%s_p50", q);
+			bench_line(name, p50, "us", exec50);
+			snprintf(name, sizeof name, "restart%s_p99", q);
+			bench_line(name, p99, "us", exec99);
+			printf("# restart%s_p50 vs bare fork round: ratio %.2f\n", q, p50 / fork50);
+		} else {
+			printf("# restart%s run failed\n", q);
+		}
+		if (restart_run(true, quick, &s50, &s99) == 0) {
+			snprintf(name, sizeof name, "restart_standby%s_p50", q);
+			bench_line(name, s50, "us", fork50);
+			snprintf(name, sizeof name, "restart_standby%s_p99", q);
+			bench_line(name, s99, "us", fork99);
+			printf("# restart_standby%s_p50 vs the floor: floor + %.0f us\n", q, s50 - floor50);
+		} else {
+			printf("# standby%s restart run failed\n", q);
+		}
 	}
 	double calm = isolation_run(false), stormy = isolation_run(true);
 	if (calm > 0 && stormy > 0) {
