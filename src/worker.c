@@ -407,9 +407,10 @@ static void attach_out(struct worker *w, uint32_t to)
  * the lock at once finds it held).  actorsd(8) says so.
  *
  * The holder runs in the worker's memory with the worker's thread-local
- * storage: it makes only system calls that cannot fail (errno is the
- * worker's), blocks every signal (a handler would run worker code), and
- * never returns.
+ * storage: it makes only system calls that do not fail on a supported
+ * kernel (errno is the worker's), closes its copy of the descriptors,
+ * blocks every signal (a handler would run worker code), and never
+ * returns.
  */
 #define HOLDER_STACK (16u * 1024u)
 
@@ -419,6 +420,10 @@ static int holder_main(void *arg)
 	struct sched_param sp = { 0 };
 
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof all);
+	/* Its copy of the worker's descriptors (no CLONE_FILES) would keep
+	 * them open past the worker's death: a socket's peer would not see
+	 * the end.  Linux 5.9; on an older kernel the holder keeps them. */
+	syscall(SYS_close_range, 0u, ~0u, 0u);
 	syscall(SYS_prctl, PR_SET_NAME, (unsigned long)"actors-mmhold", 0ul, 0ul, 0ul);
 	/* The teardown must not delay the restart it makes way for: it runs
 	 * when a CPU has nothing else to do (any other task preempts it). */

@@ -50,6 +50,10 @@ def maps(pid):
         return f.read()
 
 
+def fds(pid):
+    return os.listdir("/proc/%d/fd" % pid)
+
+
 def check_holder(tap, pid, what):
     """The one holder of worker pid, checked; None if there is not one."""
     h = holders(pid)
@@ -57,6 +61,7 @@ def check_holder(tap, pid, what):
     if len(h) != 1:
         return None
     tap.ok(maps(h[0]) == maps(pid), "%s's holder %d shares its address space" % (what, h[0]))
+    tap.is_(fds(h[0]), [], "%s's holder keeps no descriptor open" % what)
     return h[0]
 
 
