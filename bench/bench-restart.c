@@ -7,9 +7,9 @@
  *                              handled a message (fork from the zygote)
  *   restart_standby_p50/p99    the same with a hot standby taking over
  *   restart_quick_*, restart_standby_quick_*
- *                              the same two with ACTORS_QUICK_REAP=1: the
- *                              dead worker's address space is torn down
- *                              after its death is seen (worker.c)
+ *                              the same two with quick_reap on the victims'
+ *                              group: the dead worker's address space is
+ *                              torn down after its death is seen (worker.c)
  *   isolation_rate             msgs/s between two healthy groups while a
  *                              third crashes 10 times a second, beside the
  *                              rate without crashes measured in the same run
@@ -209,17 +209,13 @@ static void print_phases(const char *what)
 	printf("\n");
 }
 
-/* quick: with ACTORS_QUICK_REAP=1 (worker.c: the dead worker's address
- * space is torn down after its death is seen, not before). */
+/* quick: the victims group with quick_reap (worker.c: the dead worker's
+ * address space is torn down after its death is seen, not before). */
 static int restart_run(bool standby, bool quick, double *p50, double *p99)
 {
 	char what[64];
 
 	memset(A, 0, sizeof *A);
-	if (quick)
-		setenv("ACTORS_QUICK_REAP", "1", 1);
-	else
-		unsetenv("ACTORS_QUICK_REAP");
 	act_node_t *n = act_node_new("restart");
 	act_node_add_group(n, "drivers");
 	act_node_add_group(n, "victims");
@@ -230,9 +226,9 @@ static int restart_run(bool standby, bool quick, double *p50, double *p99)
 	act_node_set_intensity(n, 50, 10);
 	act_node_set_backoff(n, 0, 1.0, 0, 0);
 	act_node_set_hot_standby(n, "victims", standby);
+	act_node_set_quick_reap(n, "victims", quick);
 	int rc = act_node_run(n);
 	act_node_free(n);
-	unsetenv("ACTORS_QUICK_REAP");
 	if (rc || A->rounds < 10)
 		return -1;
 	snprintf(what, sizeof what, "restart%s%s", standby ? "_standby" : "", quick ? "_quick" : "");

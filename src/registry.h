@@ -43,6 +43,7 @@ struct act__group_def {
 	uint32_t heartbeat_ms;
 	uint32_t heartbeat_timeout_ms;
 	bool hot_standby;       /* keep a spare worker attached, ready to take over */
+	bool quick_reap;        /* an address-space holder per worker (worker.c) */
 	uint32_t max_spawned;   /* spawn slots; 0 = ACT__DYN_SLOTS_DEFAULT */
 	/* Pools (pool.c).  As declared: pool_n members (0 = not a pool),
 	 * routing and key.  act__pool_expand() turns the group into pool_n

@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include <sys/prctl.h>
 #include <sys/select.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <actors.h>
@@ -392,7 +394,8 @@ static void attach_out(struct worker *w, uint32_t to)
  * that teardown is 150-250 us of a 2-vCPU VM, most of a restart (issue 14:
  * kill -> pidfd 190-240 us for a worker, 60 us for a bare fork's exit).
  *
- * With ACTORS_QUICK_REAP=1 each worker makes a holder: a process that
+ * With quick_reap (a group setting; ACTORS_QUICK_REAP=1 sets it for every
+ * group) each worker makes a holder: a process that
  * shares its address space (clone(CLONE_VM)) and only sleeps.  The
  * worker's exit is then not the last user of the address space: it drops
  * a reference, closes its files (releasing their POSIX and flock() locks)
@@ -437,10 +440,22 @@ static int holder_main(void *arg)
 	return 0;
 }
 
-static void start_holder(void)
+static pid_t holder_pid; /* this process's holder, 0: none */
+
+static bool quick_everywhere(const struct act__registry *reg)
 {
 	const char *env = getenv("ACTORS_QUICK_REAP");
-	if (!env || strcmp(env, "1") != 0)
+	if (env && strcmp(env, "1") == 0)
+		return true;
+	for (uint32_t i = 0; i < reg->n_groups; i++)
+		if (!reg->groups[i].quick_reap)
+			return false;
+	return reg->n_groups > 0;
+}
+
+static void start_holder(void)
+{
+	if (holder_pid > 0)
 		return;
 	void *stk = mmap(NULL, HOLDER_STACK, PROT_READ | PROT_WRITE,
 	                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -448,11 +463,31 @@ static void start_holder(void)
 		return;
 	/* The exit signal is SIGCHLD, so that the supervisor (the subreaper
 	 * it falls to) reaps it like any orphan. */
-	if (clone(holder_main, (char *)stk + HOLDER_STACK, CLONE_VM | SIGCHLD,
-	          (void *)(intptr_t)getpid()) < 0) {
-		act__warn("ACTORS_QUICK_REAP: no address-space holder (%s): this worker's "
-		          "death is seen after its teardown", strerror(errno));
+	holder_pid = clone(holder_main, (char *)stk + HOLDER_STACK, CLONE_VM | SIGCHLD,
+	                   (void *)(intptr_t)getpid());
+	if (holder_pid < 0) {
+		act__warn("quick_reap: no address-space holder (%s): this worker's death is "
+		          "seen after its teardown", strerror(errno));
 		munmap(stk, HOLDER_STACK);
+		holder_pid = 0;
+	}
+}
+
+/*
+ * What group g wants, once this process knows it is g's (setup()): a
+ * prefork made one ahead only if every group wants one, and one that a
+ * group does not want goes (its exit tears nothing down: we still use the
+ * address space).
+ */
+static void holder_for_group(const struct act__registry *reg, const struct act__group_def *g)
+{
+	if (quick_everywhere(reg) || g->quick_reap) {
+		start_holder();
+	} else if (holder_pid > 0) {
+		kill(holder_pid, SIGKILL);
+		while (waitpid(holder_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		holder_pid = 0;
 	}
 }
 
@@ -474,7 +509,9 @@ static int prepare(struct worker *w, const struct act__worker_args *a)
 		act__shm_detach(&w->shm, 0);
 		return err;
 	}
-	start_holder(); /* in the prefork or standby, ahead of a start, when there is one */
+	/* Ahead of the group's start (in the prefork) when any group will do. */
+	if (quick_everywhere(a->reg))
+		start_holder();
 	w->prepared = true;
 	return 0;
 }
@@ -487,6 +524,7 @@ static int setup(struct worker *w, const struct act__worker_args *a)
 
 	if (!w->prepared && (err = prepare(w, a)))
 		return err;
+	holder_for_group(reg, g);
 	w->reg = reg;
 	w->self = a->self;
 	w->efd = a->efd;

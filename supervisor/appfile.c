@@ -788,11 +788,11 @@ static int parse_actor(struct pctx *c, const cJSON *obj, uint32_t gi, uint32_t a
 static const char *const group_keys[] = {
 	"name", "module", "restart", "ring_bytes", "max_msg_bytes", "spin_us",
 	"max_redeliveries", "heartbeat_ms", "heartbeat_timeout_ms", "shutdown_ms",
-	"hot_standby", "actors", "max_spawned", "pool", "routing", "key", "trace", NULL
+	"hot_standby", "actors", "max_spawned", "pool", "routing", "key", "trace", "quick_reap", NULL
 };
 enum { G_NAME, G_MODULE, G_RESTART, G_RING, G_MAXMSG, G_SPIN, G_REDELIV,
        G_HB, G_HBTO, G_SHUTDOWN, G_STANDBY, G_ACTORS, G_MAXSPAWNED, G_POOL, G_ROUTING,
-       G_KEY, G_TRACE };
+       G_KEY, G_TRACE, G_QUICK };
 
 /* By act_pool_routing (as src/pool.c's act__pool_routing_names, which this
  * parser does not link: the fuzz target builds it alone). */
@@ -914,6 +914,9 @@ static int parse_group(struct pctx *c, const cJSON *obj, uint32_t gi, struct str
 			break;
 		case G_STANDBY:
 			rc = get_bool(c, it, &g->hot_standby);
+			break;
+		case G_QUICK:
+			rc = get_bool(c, it, &g->quick_reap);
 			break;
 		case G_ACTORS:
 			rc = parse_actors(c, it, gi);
@@ -1818,4 +1821,5 @@ void act__app_group_settings(struct act__group_def *gd, const struct act__app_gr
 	gd->shutdown_ms = g->brutal_kill ? 0 : g->shutdown_ms;
 	gd->restart = g->restart;
 	gd->hot_standby = g->hot_standby;
+	gd->quick_reap = g->quick_reap;
 }

@@ -62,6 +62,7 @@
  *       heartbeat_timeout_ms heartbeat_ms+1..600000 [1000]
  *       shutdown_ms 0..3600000 or "brutal_kill" [5000]
  *       hot_standby bool [false]
+ *       quick_reap  bool [false]
  *       max_spawned 1..4194304: room for actors spawned at run time [16384]
  *       pool        1..64: run the group as that many identical workers
  *                   (members NAME#0..; counted as groups toward 255) [none]
@@ -121,6 +122,7 @@ struct act__app_group {
 	uint32_t shutdown_ms;   /* 0 when brutal_kill (as in act__group_def) */
 	bool brutal_kill;
 	bool hot_standby;
+	bool quick_reap;
 	bool trace;          /* the message-flow logger runs in its worker */
 	uint32_t max_spawned;   /* 0: the default (ACT__DYN_SLOTS_DEFAULT) */
 	uint32_t pool_n;        /* "pool": members, 0 = not a pool */

@@ -225,6 +225,15 @@ ACT_API int act_node_set_hot_standby(act_node_t *n, const char *group, bool on)
 	return 0;
 }
 
+ACT_API int act_node_set_quick_reap(act_node_t *n, const char *group, bool on)
+{
+	struct act__group_def *g = group_or_null(n, group);
+	if (!g)
+		return -ENOENT;
+	g->quick_reap = on;
+	return 0;
+}
+
 ACT_API int act_node_set_pool(act_node_t *n, const char *group, uint32_t members)
 {
 	struct act__group_def *g = n ? group_or_null(n, group) : NULL;

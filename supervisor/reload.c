@@ -196,8 +196,9 @@ static int file_hash(const char *path, uint64_t *out)
 static uint64_t group_sig(const struct act__app_group *g, uint64_t mod)
 {
 	uint64_t h = 14695981039346656037ull;
-	uint32_t v[8] = { (uint32_t)g->restart, g->spin_us, g->max_redeliveries, g->heartbeat_ms,
-	                  g->heartbeat_timeout_ms, g->shutdown_ms, g->brutal_kill, g->hot_standby };
+	uint32_t v[9] = { (uint32_t)g->restart, g->spin_us, g->max_redeliveries, g->heartbeat_ms,
+	                  g->heartbeat_timeout_ms, g->shutdown_ms, g->brutal_kill, g->hot_standby,
+	                  g->quick_reap };
 
 	h = fnv(h, v, sizeof v);
 	h = fnv(h, &mod, sizeof mod);

@@ -2,7 +2,7 @@
 ''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
 # SPDX-License-Identifier: MIT
 """
-t/quick-reap.py - ACTORS_QUICK_REAP=1: a worker's death is seen before its
+t/quick-reap.py - quick_reap (ACTORS_QUICK_REAP=1): a worker's death is seen before its
 address space is torn down.
 
 With the variable set, each worker makes a holder (src/worker.c): a child
@@ -15,8 +15,9 @@ SIGSEGV and exit(111) are seen with their exact cause and restarted, the
 dead worker's holder goes, the new worker has its own; a hot standby takes
 over as before; a killed holder costs the worker nothing and its death is
 still seen (it stays a zombie of its worker until then); SIGTERM leaves
-no process behind.  Without the variable there
-is no holder.
+no process behind.  The app file's quick_reap gives holders to its group
+only, through restarts by the prefork too.  Without either there is no
+holder.
 """
 import os
 import signal
@@ -131,6 +132,26 @@ with tap:
 
     tap.is_(node.terminate(), 0, "SIGTERM: actorsd exits 0")
     tap.is_(leftovers_after(10), [], "no process left behind, holders included")
+
+    # ---- per group, in the app file -----------------------------------------------
+    node3 = Node(tap, {"max_restarts": 20, "period_ms": 10000,
+                       "groups": [group("q", [actor("a", "echo")], quick_reap=True),
+                                  group("n", [actor("b", "echo")])]}, name="qreap1")
+    st = node3.start()
+    check_holder(tap, node3.group("q", st)["pid"], "quick_reap group q's worker")
+    tap.is_(holders(node3.group("n", st)["pid"]), [], "group n without quick_reap has no holder")
+    for name in ("n", "q", "n"):  # restarts go through the prefork, made without holder
+        old = node3.group(name)["pid"]
+        os.kill(old, signal.SIGKILL)
+        st = node3.wait_group(name, lambda g, st: g["pid"] not in (None, old) and
+                              g["state"] == "ready", 20, "the restart of %s" % name)
+        new = node3.group(name, st)["pid"]
+        if name == "q":
+            check_holder(tap, new, "q's replacement")
+        else:
+            tap.is_(holders(new), [], "n's replacement has no holder")
+    tap.is_(node3.terminate(), 0, "actorsd exits 0")
+    tap.is_(leftovers_after(10), [], "no process left behind")
 
     # ---- off by default -----------------------------------------------------------
     node2 = Node(tap, {"groups": [group("g", [actor("a", "echo")])]}, name="qreap0")
