@@ -395,9 +395,9 @@ static void attach_out(struct worker *w, uint32_t to)
  * kill -> pidfd 190-240 us for a worker, 60 us for a bare fork's exit).
  *
  * With quick_reap (a group setting; ACTORS_QUICK_REAP=1 sets it for every
- * group) each worker makes a holder: a process that
- * shares its address space (clone(CLONE_VM)) and only sleeps.  The
- * worker's exit is then not the last user of the address space: it drops
+ * group) each worker makes a holder: a process that shares its address
+ * space (clone(CLONE_VM)) and only sleeps.  The worker's exit is then not
+ * the last user of the address space: it drops
  * a reference, closes its files (releasing their POSIX and flock() locks)
  * and is reaped, its death seen as early as a bare process's.  The holder
  * gets SIGKILL when the worker is gone (parent-death signal) and tears
