@@ -45,10 +45,11 @@ static inline struct act__env *out_reserve(struct worker *w, uint32_t g, uint32_
 	}
 	void *rec = act__ring_reserve(&w->out[g], len, err);
 	/* No room: what this burst committed but has not published yet (ring.h,
-	 * act__ring_commit_batched()) is published now, or a sender that
-	 * retries until there is room would wait for its own records. */
+	 * act__ring_commit_batched()) is published now, and the receiver's
+	 * doorbell rung, or a sender that retries until there is room would
+	 * wait for its own records, or for a receiver asleep on them. */
 	if (__builtin_expect(!rec, 0))
-		act__ring_show(&w->out[g]);
+		act__w_flush_one(w, g);
 	return rec;
 }
 

@@ -365,6 +365,12 @@ static bool asleep_on_work(act_node_t *n, uint32_t gi, uint64_t hb, uint64_t now
 	if (!g->asleep_work_since_ns || hb != g->asleep_work_hb_ns) {
 		g->asleep_work_since_ns = now;
 		g->asleep_work_hb_ns = hb;
+		/* Its senders may not have rung yet: a handler rings its
+		 * receivers' doorbells when it returns (worker-int.h), and one
+		 * may run long, or be stopped, after it published.  So ring it
+		 * ourselves: a worker that wakes beats, which ends this; one that
+		 * cannot (stopped, stuck) is hung after timeout_ns. */
+		act__doorbell_notify(act__shm_part(&n->shm, gi + 1), ACT__SUPERVISOR, n->efd[gi + 1]);
 		return false;
 	}
 	*waited_ns = now - g->asleep_work_since_ns;
