@@ -759,6 +759,23 @@ void act__group_run_stop_sequence(act_node_t *n)
 		return; /* wait for this one before the next */
 	}
 	n->stop_done = true;
+	/* Every worker drained its rings before it stopped; what is left waits
+	 * for a group that was not running (never started: the node stopped
+	 * while starting, or done, failed, dead).  Say so, never silently:
+	 * actorsd keeps the region of a stop that is not clean for its next
+	 * start (recover.c), else it goes with the node. */
+	bool kept = n->rec && n->exit_code != ACT_EXIT_OK;
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+		uint64_t left = work_waiting(n, i);
+		if (!left)
+			continue;
+		n->bytes_left_at_stop += left;
+		act__warn("%llu bytes of envelopes for group '%s' were never handled (the group %s at "
+		          "the stop): %s", (unsigned long long)left, n->reg.groups[i].name,
+		          n->gs[i].state == ACT__G_DOWN ? "had not started" : "was not running",
+		          kept ? "they stay in the region, for the next start" :
+		          "they are dropped with the node");
+	}
 }
 
 /* ---- deaths ------------------------------------------------------------------------ */

@@ -499,6 +499,7 @@ ACT_API int act_node_run(act_node_t *n)
 		return -EINVAL;
 	n->running = true;
 	n->stopping = n->stop_done = false;
+	n->bytes_left_at_stop = 0;
 	n->sp.zygote = -1;
 	n->sp.sock = -1;
 	n->sp.prefork_wr = -1;
@@ -620,7 +621,11 @@ ACT_API int act_node_run(act_node_t *n)
 			n->wake_by_ns = wd_next; /* an idle loop must still wake to ping */
 		}
 	}
-	act__info("node '%s' stopped (exit %d)", n->name, n->exit_code);
+	if (n->bytes_left_at_stop)
+		act__warn("node '%s' stopped (exit %d) with %llu bytes of envelopes not handled",
+		          n->name, n->exit_code, (unsigned long long)n->bytes_left_at_stop);
+	else
+		act__info("node '%s' stopped (exit %d)", n->name, n->exit_code);
 	if (act__node_inspect_hook)
 		act__node_inspect_hook(n);
 	act__loop_teardown(n, &oldmask);

@@ -168,6 +168,7 @@ struct act_node {
 	struct act__httpd *httpd;
 	struct act__dlstore *dl;
 	uint64_t n_dead_letters;
+	uint64_t bytes_left_at_stop; /* envelopes dropped with the node (group.c) */
 	uint64_t next_corr;
 	struct act__gateway *gw;
 	/* gateway configuration (no endpoint: no gateway) */
