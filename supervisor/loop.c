@@ -12,11 +12,15 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <actors.h>
@@ -483,6 +487,55 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 	return 0;
 }
 
+/*
+ * The holders of quick-reaping workers (src/worker.c) fall to us, the
+ * subreaper, when their workers die, and die a moment later (parent-death
+ * signal) after tearing down what their worker held: its memory, files it
+ * mapped and their flock()s.  At the end of a node, wait for them (at most
+ * HOLDERS_WAIT_MS, on a saturated machine; usually a few ms), so that
+ * nothing of the node outlives it.  Only processes titled actors-mmhold:
+ * a program that runs a node may have children of its own.
+ */
+#define HOLDERS_WAIT_MS 2000u
+static void reap_holders(void)
+{
+	uint64_t until = act__now_ns() + HOLDERS_WAIT_MS * 1000000ull;
+	char path[64];
+
+	snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)syscall(SYS_gettid));
+	for (;;) {
+		bool any = false;
+		long pid;
+		FILE *f = fopen(path, "re");
+		if (!f)
+			return; /* no /proc: they go on their own */
+		while (fscanf(f, "%ld", &pid) == 1) {
+			char cp[64], comm[32] = "";
+			snprintf(cp, sizeof cp, "/proc/%ld/comm", pid);
+			FILE *c = fopen(cp, "re");
+			if (c) {
+				if (!fgets(comm, sizeof comm, c))
+					comm[0] = '\0';
+				fclose(c);
+			}
+			if (strncmp(comm, "actors-mmhold\n", 14) == 0) {
+				any = true;
+				waitpid((pid_t)pid, NULL, WNOHANG);
+			}
+		}
+		fclose(f);
+		if (!any)
+			return;
+		if (act__now_ns() >= until) {
+			act__warn("address-space holders of quick-reaping workers still alive after "
+			          "%u ms: not waited for", HOLDERS_WAIT_MS);
+			return;
+		}
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
 void act__loop_teardown(act_node_t *n, const sigset_t *oldmask)
 {
 	uint32_t np = n->reg.n_groups + 1;
@@ -498,6 +551,7 @@ void act__loop_teardown(act_node_t *n, const sigset_t *oldmask)
 	for (uint32_t i = 0; i < n->reg.n_groups && n->gs; i++)
 		act__group_kill_spare(n, i);
 	act__spawner_stop(&n->sp);
+	reap_holders();
 	for (uint32_t i = 0; i < n->reg.n_groups && n->gs; i++)
 		if (n->gs[i].pidfd >= 0)
 			close(n->gs[i].pidfd);

@@ -130,7 +130,16 @@ with tap:
     tap.ok(node.group("p", st)["last_death"].startswith("killed by signal 9"),
            "its death is still seen (by the teardown's end)")
 
+    st = node.status()
+    owners = [g["pid"] for g in st["groups"] if g["pid"]] + \
+        [g["standby_pid"] for g in st["groups"] if g["standby_pid"]] + \
+        ([st["prefork"]["pid"]] if st["prefork"]["pid"] else [])
+    hs = [h for w in owners for h in holders(w)]
+    tap.ok(len(hs) >= 4, "before the stop: %d holders (workers, standby, prefork)" % len(hs))
     tap.is_(node.terminate(), 0, "SIGTERM: actorsd exits 0")
+    # Not reaped by us: actorsd waited for them before it exited.
+    tap.is_([h for h in hs if os.path.exists("/proc/%d" % h)], [],
+            "every holder was gone when actorsd exited")
     tap.is_(leftovers_after(10), [], "no process left behind, holders included")
 
     # ---- per group, in the app file -----------------------------------------------
