@@ -198,19 +198,7 @@ static inline void act__w_flush_notify(struct worker *w)
  * that found the ring full, whose sender may retry inside its handler
  * until g makes room, which a g asleep on its doorbell never would.
  */
-static inline void act__w_flush_one(struct worker *w, uint32_t g)
-{
-	uint64_t bit = 1ull << (g % 64u);
-
-	act__ring_show(&w->out[g]);
-	if (!(w->dirty[g / 64u] & bit))
-		return;
-	w->dirty[g / 64u] &= ~bit;
-	act__doorbell_notify(w->parts[g], w->self, w->efd[g]);
-	atomic_store_explicit(&w->part->n_notifies,
-	    atomic_load_explicit(&w->part->n_notifies, memory_order_relaxed) + 1,
-	    memory_order_relaxed);
-}
+void act__w_flush_one(struct worker *w, uint32_t g);
 
 /*
  * Records that participant g has new work from us.  The doorbell itself
