@@ -161,6 +161,11 @@ static void reap(struct worker *w)
 }
 
 /* Blocks until the doorbell rings or deadline_ns passes. */
+/* Quick reaping's holder (see below). */
+static pid_t holder_pid;    /* this process's holder, 0: none */
+static pid_t holder_zombie; /* one it killed and has not reaped yet, 0: none */
+static void reap_holder(void);
+
 static void sleep_until(struct worker *w, uint64_t deadline_ns)
 {
 	uint64_t now = act__now_ns();
@@ -169,6 +174,8 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 
 	if (deadline_ns <= now)
 		return;
+	if (__builtin_expect(holder_zombie != 0, 0))
+		reap_holder();
 	if (deadline_ns == UINT64_MAX && !w->read_armed) {
 		/* No timer to wake for: block in a plain read(2) on the doorbell
 		 * (a blocking eventfd), the cheapest sleep there is.  The
@@ -440,17 +447,22 @@ static int holder_main(void *arg)
 	return 0;
 }
 
-static pid_t holder_pid; /* this process's holder, 0: none */
 
-static bool quick_everywhere(const struct act__registry *reg)
+static bool quick_env(void)
 {
 	const char *env = getenv("ACTORS_QUICK_REAP");
-	if (env && strcmp(env, "1") == 0)
+	return env && strcmp(env, "1") == 0;
+}
+
+/* Whether any group of reg quick-reaps (a prefork may become any of them). */
+static bool quick_anywhere(const struct act__registry *reg)
+{
+	if (quick_env())
 		return true;
 	for (uint32_t i = 0; i < reg->n_groups; i++)
-		if (!reg->groups[i].quick_reap)
-			return false;
-	return reg->n_groups > 0;
+		if (reg->groups[i].quick_reap)
+			return true;
+	return false;
 }
 
 static void start_holder(void)
@@ -474,21 +486,29 @@ static void start_holder(void)
 }
 
 /*
- * What group g wants, once this process knows it is g's (setup()): a
- * prefork made one ahead only if every group wants one, and one that a
- * group does not want goes (its exit tears nothing down: we still use the
- * address space).
+ * What group g wants, once this process knows it is g's (setup()).  A
+ * prefork made one ahead if any group wants one (the clone, ~20 us, is
+ * then off that group's restart); a group that does not want it kills it
+ * (its exit tears nothing down: we still use the address space) and reaps
+ * it when it first sleeps (act__w_reap_holder()), not now: the holder runs
+ * at idle priority, and waiting for its exit would hold this start up.
  */
 static void holder_for_group(const struct act__registry *reg, const struct act__group_def *g)
 {
-	if (quick_everywhere(reg) || g->quick_reap) {
+	if (quick_env() || g->quick_reap) {
 		start_holder();
 	} else if (holder_pid > 0) {
 		kill(holder_pid, SIGKILL);
-		while (waitpid(holder_pid, NULL, 0) < 0 && errno == EINTR)
-			;
+		holder_zombie = holder_pid;
 		holder_pid = 0;
 	}
+}
+
+/* Reaps a holder that holder_for_group() killed, once it is gone. */
+static void reap_holder(void)
+{
+	if (holder_zombie && waitpid(holder_zombie, NULL, WNOHANG) != 0)
+		holder_zombie = 0;
 }
 
 /* The group-independent part of setup (act__worker_prepare()). */
@@ -509,8 +529,8 @@ static int prepare(struct worker *w, const struct act__worker_args *a)
 		act__shm_detach(&w->shm, 0);
 		return err;
 	}
-	/* Ahead of the group's start (in the prefork) when any group will do. */
-	if (quick_everywhere(a->reg))
+	/* Ahead of the group's start (in the prefork) if any group may want it. */
+	if (quick_anywhere(a->reg))
 		start_holder();
 	w->prepared = true;
 	return 0;

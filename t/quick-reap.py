@@ -16,7 +16,8 @@ dead worker's holder goes, the new worker has its own; a hot standby takes
 over as before; a killed holder costs the worker nothing and its death is
 still seen (it stays a zombie of its worker until then); SIGTERM leaves
 no process behind.  The app file's quick_reap gives holders to its group
-only, through restarts by the prefork too.  Without either there is no
+only, through restarts by the prefork too (which makes one ahead when
+any group has it; a group without it kills and reaps it).  Without either there is no
 holder.
 """
 import os
@@ -149,16 +150,22 @@ with tap:
     st = node3.start()
     check_holder(tap, node3.group("q", st)["pid"], "quick_reap group q's worker")
     tap.is_(holders(node3.group("n", st)["pid"]), [], "group n without quick_reap has no holder")
-    for name in ("n", "q", "n"):  # restarts go through the prefork, made without holder
+    for name in ("n", "q", "n"):  # restarts go through the prefork, made with a holder
+        st = node3.wait_group(name, lambda g, st: st["prefork"]["pid"], 20, "a prefork")
+        pf = st["prefork"]["pid"]
+        check_holder(tap, pf, "the prefork")
         old = node3.group(name)["pid"]
         os.kill(old, signal.SIGKILL)
         st = node3.wait_group(name, lambda g, st: g["pid"] not in (None, old) and
                               g["state"] == "ready", 20, "the restart of %s" % name)
         new = node3.group(name, st)["pid"]
+        tap.is_(new, pf, "%s restarted in the prefork" % name)
         if name == "q":
             check_holder(tap, new, "q's replacement")
         else:
-            tap.is_(holders(new), [], "n's replacement has no holder")
+            # It killed the prefork's holder, and reaps it when it first sleeps.
+            tap.ok(wait_for(lambda: not holders(new), 10, "n's holder to go"),
+                   "n's replacement killed and reaped the prefork's holder")
     tap.is_(node3.terminate(), 0, "actorsd exits 0")
     tap.is_(leftovers_after(10), [], "no process left behind")
 
