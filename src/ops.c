@@ -37,14 +37,12 @@ __attribute__((cold, noinline)) void act__w_flush_one(struct worker *w, uint32_t
 {
 	uint64_t bit = 1ull << (g % 64u);
 
-	act__ring_show(&w->out[g]);
-	if (!(w->dirty[g / 64u] & bit))
+	if (!(w->dirty[g / 64u] & bit)) {
+		act__ring_show(&w->out[g]);
 		return;
+	}
 	w->dirty[g / 64u] &= ~bit;
-	act__doorbell_notify(w->parts[g], w->self, w->efd[g]);
-	atomic_store_explicit(&w->part->n_notifies,
-	    atomic_load_explicit(&w->part->n_notifies, memory_order_relaxed) + 1,
-	    memory_order_relaxed);
+	act__w_ring(w, g);
 }
 
 static inline struct act__env *out_reserve(struct worker *w, uint32_t g, uint32_t len, int *err)

@@ -166,6 +166,18 @@ struct worker {
 
 /* ---- notifying receivers (inline: on every send) ------------------------- */
 
+/* Publishes the rest of a batched burst into g and rings g's doorbell. */
+static inline void act__w_ring(struct worker *w, uint32_t g)
+{
+	act__ring_show(&w->out[g]); /* the rest of a batched burst */
+	act__doorbell_notify(w->parts[g], w->self, w->efd[g]);
+	/* Single writer (this worker), own counter line: no locked
+	 * instruction (perfcount.h). */
+	atomic_store_explicit(&w->part->n_notifies,
+	    atomic_load_explicit(&w->part->n_notifies, memory_order_relaxed) + 1,
+	    memory_order_relaxed);
+}
+
 /*
  * Rings the doorbell of every participant we sent to since the last flush:
  * once per receiver, not once per envelope (see act__w_notify()).
@@ -181,13 +193,7 @@ static inline void act__w_flush_notify(struct worker *w)
 		while (w->dirty[i]) {
 			uint32_t g = i * 64u + (uint32_t)__builtin_ctzll(w->dirty[i]);
 			w->dirty[i] &= w->dirty[i] - 1;
-			act__ring_show(&w->out[g]); /* the rest of a batched burst */
-			act__doorbell_notify(w->parts[g], w->self, w->efd[g]);
-			/* Single writer (this worker), own counter line: no
-			 * locked instruction (perfcount.h). */
-			atomic_store_explicit(&w->part->n_notifies,
-			    atomic_load_explicit(&w->part->n_notifies, memory_order_relaxed) + 1,
-			    memory_order_relaxed);
+			act__w_ring(w, g);
 		}
 	}
 }

@@ -160,12 +160,12 @@ static void reap(struct worker *w)
 	io_uring_cq_advance(&w->uring, n);
 }
 
-/* Blocks until the doorbell rings or deadline_ns passes. */
 /* Quick reaping's holder (see below). */
 static pid_t holder_pid;    /* this process's holder, 0: none */
 static pid_t holder_zombie; /* one it killed and has not reaped yet, 0: none */
 static void reap_holder(void);
 
+/* Blocks until the doorbell rings or deadline_ns passes. */
 static void sleep_until(struct worker *w, uint64_t deadline_ns)
 {
 	uint64_t now = act__now_ns();
@@ -404,9 +404,9 @@ static void attach_out(struct worker *w, uint32_t to)
  * With quick_reap (a group setting; ACTORS_QUICK_REAP=1 sets it for every
  * group) each worker makes a holder: a process that shares its address
  * space (clone(CLONE_VM)) and only sleeps.  The worker's exit is then not
- * the last user of the address space: it drops
- * a reference, closes its files (releasing their POSIX and flock() locks)
- * and is reaped, its death seen as early as a bare process's.  The holder
+ * the last user of the address space: it drops a reference, closes its
+ * files (releasing their POSIX and flock() locks) and is reaped, its death
+ * seen as early as a bare process's.  The holder
  * gets SIGKILL when the worker is gone (parent-death signal) and tears
  * the address space down at idle priority, after the restart began.
  *
@@ -446,7 +446,6 @@ static int holder_main(void *arg)
 		syscall(SYS_pause); /* only SIGKILL ends it */
 	return 0;
 }
-
 
 static bool quick_env(void)
 {
@@ -490,7 +489,7 @@ static void start_holder(void)
  * prefork made one ahead if any group wants one (the clone, ~20 us, is
  * then off that group's restart); a group that does not want it kills it
  * (its exit tears nothing down: we still use the address space) and reaps
- * it when it first sleeps (act__w_reap_holder()), not now: the holder runs
+ * it when it first sleeps (reap_holder(), from sleep_until()), not now: the holder runs
  * at idle priority, and waiting for its exit would hold this start up.
  */
 static void holder_for_group(const struct act__registry *reg, const struct act__group_def *g)

@@ -32,6 +32,7 @@
 #include "node.h"
 #include "phase.h"
 #include "poolsup.h"
+#include "recover.h"
 #include "route.h"
 
 #ifndef P_PIDFD
@@ -763,8 +764,8 @@ void act__group_run_stop_sequence(act_node_t *n)
 	 * for a group that was not running (never started: the node stopped
 	 * while starting, or done, failed, dead).  Say so, never silently:
 	 * actorsd keeps the region of a stop that is not clean for its next
-	 * start (recover.c), else it goes with the node. */
-	bool kept = n->rec && n->exit_code != ACT_EXIT_OK;
+	 * start, else it goes with the node. */
+	bool kept = act__recover_keeps_region(n);
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		uint64_t left = work_waiting(n, i);
 		if (!left)

@@ -981,6 +981,24 @@ void act__recover_started(struct act_node *n)
 	}
 }
 
+bool act__recover_keeps_region(const struct act_node *n)
+{
+	const struct act__recover *r = n->rec;
+
+	if (!r)
+		return false; /* a memfd: it goes with the process */
+	/* Only a node that ran and stopped cleanly removes its region: a
+	 * setup that failed after adopting one (an endpoint still in use, exit
+	 * 111) must leave its envelopes for the next try. */
+	if (!n->stop_done && !r->recovered && !r->refused)
+		/* A region made by this run, which never got to run (a module
+		 * that did not load: exit 100): nothing was accepted into it, and
+		 * left behind it would stand in the way of the fixed app file. */
+		return false;
+	/* Not a clean stop: the next start takes over what is left. */
+	return !n->stop_done || n->exit_code != ACT_EXIT_OK || r->refused;
+}
+
 void act__recover_teardown(struct act_node *n)
 {
 	struct act__recover *r = n->rec;
@@ -991,15 +1009,7 @@ void act__recover_teardown(struct act_node *n)
 		act__shm_destroy(&n->shm);
 		return;
 	}
-	/* Only a node that ran and stopped cleanly removes its region: a
-	 * setup that failed after adopting one (an endpoint still in use, exit
-	 * 111) must leave its envelopes for the next try. */
-	if (!n->stop_done && !r->recovered && !r->refused) {
-		/* A region made by this run, which never got to run (a module
-		 * that did not load: exit 100): nothing was accepted into it, and
-		 * left behind it would stand in the way of the fixed app file. */
-	} else if (!n->stop_done || n->exit_code != ACT_EXIT_OK || r->refused) {
-		/* Not a clean stop: the next start takes over what is left. */
+	if (act__recover_keeps_region(n)) {
 		if (!r->refused)
 			act__info("region kept for the next start (exit %d)%s%s", n->exit_code,
 			          r->path ? " in " : "", r->path ? r->path : "");

@@ -80,6 +80,9 @@ void act__recover_started(struct act_node *n);
  * an adoption, keeps it for the next start.
  * Detaches (and poisons only a removed region). */
 void act__recover_teardown(struct act_node *n);
+/* Whether act__recover_teardown() will keep the region for the next start
+ * (a stop that was not clean), as decided now. */
+bool act__recover_keeps_region(const struct act_node *n);
 
 /* SIGUSR2 / actorsctl upgrade: re-executes the binary at the end of this
  * loop turn (act__recover_poll()). */
