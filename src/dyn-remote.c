@@ -514,10 +514,8 @@ static int send_sys_flags(struct worker *w, uint32_t g, uint32_t code, uint16_t 
 
 	if (w->tk) /* a testkit runs one group */
 		return -EOPNOTSUPP;
-	if (act__part_removed(w->parts[g])) { /* a reload removed the group */
-		atomic_fetch_add_explicit(&w->parts[g]->n_refused_removed, 1, memory_order_relaxed);
-		return ACT_ESTOPPED;
-	}
+	if ((err = act__part_refuses(w->parts[g]))) /* removed, or gone */
+		return err;
 	struct act__env *e = act__ring_reserve(&w->out[g], (uint32_t)sizeof *e, &err);
 	if (!e)
 		return err;
@@ -563,12 +561,9 @@ int act__dyn_post_spawn(act__shm *shm, const struct act__registry *reg, uint32_t
 	uint32_t slot = 0, gen = 0, seed = (uint32_t)(uintptr_t)out ^ (uint32_t)args_len;
 	int err;
 
-	if (act__part_removed(act__shm_part(shm, g))) {
-		/* A reload removed the group: nobody would start it. */
-		atomic_fetch_add_explicit(&act__shm_part(shm, g)->n_refused_removed, 1,
-		                          memory_order_relaxed);
-		return ACT_ESTOPPED;
-	}
+	/* A reload removed the group, or it is gone: nobody would start it. */
+	if ((err = act__part_refuses(act__shm_part(shm, g))))
+		return err;
 
 	if (!act__dyn_behaviour_known(shm, g, b->name))
 		return -ENOENT;
@@ -878,8 +873,7 @@ int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 	 * supervisor gave up on) reads no ring: nothing would ever answer a
 	 * monitor sent there.  Its actors are gone, so the Down comes now, as
 	 * for any actor already gone.  (A removed group refuses below.) */
-	if (!w->tk && g && !act__part_removed(w->parts[g]) &&
-	    atomic_load_explicit(&w->parts[g]->state, memory_order_acquire) == ACT__PS_DEAD) {
+	if (!w->tk && g && !act__part_removed(w->parts[g]) && act__part_gone(w->parts[g])) {
 		char name[ACT_NAME_MAX + 1];
 		if (act__is_dyn_id(id))
 			act__dyn_anon_name(name, sizeof name, g, act__dyn_slot_of(&w->shm, id), who.gen);

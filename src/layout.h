@@ -237,6 +237,17 @@ struct act__part {
 	 * of an older build reads 0, "not removed".
 	 */
 	_Atomic uint32_t removed;
+	/*
+	 * 1 while the group will not run again until an operator restarts it:
+	 * it finished (temporary, or transient after a normal exit) or failed
+	 * (exit 100, or the supervisor gave up on it).  Written by the
+	 * supervisor alone (release) when the group enters or leaves those
+	 * states; senders read it beside `removed` and refuse the same way
+	 * (act__part_refuses()), so that nothing waits in a ring no worker
+	 * reads.  In what was this line's padding: a region of an older build
+	 * reads 0, and an older build ignores it.
+	 */
+	_Atomic uint32_t gone;
 
 	/* wake line: the consumer's sleep flag and the producers' ready bitmap */
 	alignas(ACT__CACHELINE) _Atomic uint32_t sleeping;
@@ -245,6 +256,9 @@ struct act__part {
 	/* Sends refused because the group was removed (any sender, atomic
 	 * add, on the refusal path only); in this line's padding. */
 	_Atomic uint64_t n_refused_removed;
+	/* Sends refused because the group was gone (done or failed); the same
+	 * way, in the rest of the padding. */
+	_Atomic uint64_t n_refused_gone;
 
 	/* liveness, written by the worker */
 	alignas(ACT__CACHELINE) _Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC */
@@ -273,6 +287,12 @@ struct act__part {
 	_Atomic uint64_t n_yields;          /* sched_yield() calls while spinning idle */
 };
 
+/* gone and n_refused_gone took padding: nothing after them moved. */
+_Static_assert(offsetof(struct act__part, gone) == 96 &&
+               offsetof(struct act__part, sleeping) == 128 &&
+               offsetof(struct act__part, n_refused_gone) == 184 &&
+               offsetof(struct act__part, heartbeat_ns) == 192, "act__part layout 8");
+
 /* True if a reload removed participant p (act__part.removed).  Acquire:
  * pairs with the supervisor's release store when it removes or adds the
  * group back, so a sender that sees 0 after an add sees the group's
@@ -280,6 +300,32 @@ struct act__part {
 static inline int act__part_removed(const struct act__part *p)
 {
 	return atomic_load_explicit(&p->removed, memory_order_acquire) != 0;
+}
+
+/* 1 if the group is gone until an operator restarts it (act__part.gone);
+ * acquire, as act__part_removed(). */
+static inline int act__part_gone(const struct act__part *p)
+{
+	return atomic_load_explicit(&p->gone, memory_order_acquire) != 0;
+}
+
+/*
+ * What a sender asks before it reserves room in a ring into p: 0 to go on,
+ * else ACT_ESTOPPED, with the refusal counted (removed by a reload, or gone
+ * until an operator restarts it).  Two loads of one line no other process
+ * writes but at a reload or a group's end.
+ */
+static inline int act__part_refuses(struct act__part *p)
+{
+	if (__builtin_expect(act__part_removed(p), 0)) {
+		atomic_fetch_add_explicit(&p->n_refused_removed, 1, memory_order_relaxed);
+		return ACT_ESTOPPED;
+	}
+	if (__builtin_expect(act__part_gone(p), 0)) {
+		atomic_fetch_add_explicit(&p->n_refused_gone, 1, memory_order_relaxed);
+		return ACT_ESTOPPED;
+	}
+	return 0;
 }
 
 /*

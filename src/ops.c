@@ -49,14 +49,12 @@ static inline struct act__env *out_reserve(struct worker *w, uint32_t g, uint32_
 {
 	if (__builtin_expect(w->tk != NULL, 0))
 		return act__tk_reserve(w->tk, len, err);
-	/* A group a reload removed is refused at the call (a line every
-	 * sender reads and the supervisor writes only at a reload): nothing
-	 * waits in a ring that no worker will read. */
-	if (__builtin_expect(g != ACT__SUPERVISOR && act__part_removed(w->parts[g]), 0)) {
-		atomic_fetch_add_explicit(&w->parts[g]->n_refused_removed, 1, memory_order_relaxed);
-		*err = ACT_ESTOPPED;
+	/* A group a reload removed, or one gone until an operator restarts
+	 * it, is refused at the call (a line every sender reads and the
+	 * supervisor writes only at a reload or a group's end): nothing waits
+	 * in a ring that no worker will read. */
+	if (__builtin_expect(g != ACT__SUPERVISOR && (*err = act__part_refuses(w->parts[g])), 0))
 		return NULL;
-	}
 	void *rec = act__ring_reserve(&w->out[g], len, err);
 	/* No room: what this burst committed but has not published yet (ring.h,
 	 * act__ring_commit_batched()) is published now, and the receiver's

@@ -424,6 +424,10 @@ static cJSON *status_json(struct act_node *n)
 		cJSON_AddNumberToObject(o, "refused_removed",
 		                        (double)atomic_load_explicit(&p->n_refused_removed,
 		                                                     memory_order_relaxed));
+		/* Done or failed: refused the same way until `actorsctl restart`. */
+		cJSON_AddNumberToObject(o, "refused_gone",
+		                        (double)atomic_load_explicit(&p->n_refused_gone,
+		                                                     memory_order_relaxed));
 		if (g->spare_pid > 0)
 			cJSON_AddNumberToObject(o, "standby_pid", g->spare_pid);
 		else
@@ -800,6 +804,13 @@ static void do_spawn(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON 
 	                                                      ctl->n->reg.groups))) {
 		answer_error(c, "removed", "cannot spawn '%s' into '%s': a reload removed it (a reload "
 		             "whose app file lists it adds it back)", behaviour, group);
+	} else if (err == ACT_ESTOPPED && act__reg_group(&ctl->n->reg, group) &&
+	           act__node_group_gone(ctl->n, (uint32_t)(act__reg_group(&ctl->n->reg, group) -
+	                                                   ctl->n->reg.groups))) {
+		answer_error(c, "stopped", "cannot spawn '%s' into '%s': the group is %s and runs "
+		             "again only after `actorsctl restart %s`", behaviour, group,
+		             act__node_group_state(ctl->n, (uint32_t)(act__reg_group(&ctl->n->reg,
+		                                   group) - ctl->n->reg.groups)), group);
 	} else if (err) {
 		answer_error(c, err == -ENOSPC || err == ACT_EFULL ? "full" : "usage",
 		             "cannot spawn '%s' into '%s': %s", behaviour, group, act_strerror(err));

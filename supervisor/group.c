@@ -122,11 +122,18 @@ void act__group_set_state(act_node_t *n, uint32_t gi, enum act__gphase s)
 	assert(states[g->state].to & (1u << s));
 	act__debug("group '%s': %s -> %s", n->reg.groups[gi].name, states[g->state].name,
 	           states[s].name);
+	bool was_gone = g->state == ACT__G_DONE || g->state == ACT__G_FAILED;
+	bool is_gone = s == ACT__G_DONE || s == ACT__G_FAILED;
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
 	g->state = s;
 	/* Relaxed: the part header's state is a mirror for inspection that no
 	 * process synchronises on (it pairs with no barrier). */
-	atomic_store_explicit(&act__shm_part(&n->shm, gi + 1)->state, states[s].part,
-	                      memory_order_relaxed);
+	atomic_store_explicit(&p->state, states[s].part, memory_order_relaxed);
+	/* Gone until an operator restarts it: senders are refused from now on
+	 * (act__part_refuses()).  Release: pairs with their acquire load, as
+	 * `removed` does; a restart clears it before the worker is started. */
+	if (is_gone != was_gone)
+		atomic_store_explicit(&p->gone, is_gone, memory_order_release);
 }
 
 /* ---- starting and stopping groups ------------------------------------------------ */

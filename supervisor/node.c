@@ -526,6 +526,11 @@ ACT_API int act_node_run(act_node_t *n)
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		struct act__part *p = act__shm_part(&n->shm, i + 1);
 		struct act__group_def *gd = &n->reg.groups[i];
+		/* An adopted region may say the last supervisor had given up on
+		 * this group (done or failed): this one starts it again, so it
+		 * takes envelopes again.  (No worker runs yet: release, as for
+		 * `removed` below.) */
+		atomic_store_explicit(&p->gone, 0, memory_order_release);
 		if (gd->spare && gd->tenant && act__recover_adopted(n) && !act__part_removed(p)) {
 			/* The adopted region says a reload of the last supervisor
 			 * put this group here (actorsd.c found it, and the app

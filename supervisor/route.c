@@ -56,11 +56,8 @@ struct act__env *act__node_out_reserve(act_node_t *n, uint32_t g, uint32_t len, 
 {
 	struct act__part *p = act__shm_part(&n->shm, g);
 
-	if (__builtin_expect(act__part_removed(p), 0)) {
-		atomic_fetch_add_explicit(&p->n_refused_removed, 1, memory_order_relaxed);
-		*err = ACT_ESTOPPED;
+	if (__builtin_expect((*err = act__part_refuses(p)), 0))
 		return NULL;
-	}
 	return act__ring_reserve(&n->out[g], len, err);
 }
 
@@ -147,10 +144,9 @@ int act__node_inject_quiet(struct act_node *n, const struct act__target *tp, con
 		return -EINVAL;
 	uint32_t g = t.group;
 	/* A group that will not run again until an operator starts it reads
-	 * no ring: refuse (a Reject to a peer, "stopped" to actorsctl) rather
-	 * than leave the envelope where nobody will take it. */
-	if (act__node_group_gone(n, g - 1))
-		return ACT_ESTOPPED;
+	 * no ring: act__node_out_reserve() refuses (a Reject to a peer,
+	 * "stopped" to actorsctl, counted as refused_gone) rather than leave
+	 * the envelope where nobody will take it. */
 	len = act__jenv_size(sender ? strlen(sender) : 0, endpoint ? strlen(endpoint) : 0,
 	                     strlen(type), json_len);
 	if (len > UINT32_MAX)

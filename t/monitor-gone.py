@@ -19,7 +19,14 @@ good, and w0 gets one Down "t0: group stopped" from its own group; w1,
 which took and then dropped (act_demonitor) such a monitor, gets none.
 Group "perm" (t/mod/testmod.c echo e0, restart permanent) exits 100: it is
 failed, not restarted, and w0's monitor of e0 ends the same way.
+
+Sends to a group gone for good are refused at the call: caller c0's
+act_send() to t0 (tmp done) and to e0 (perm failed) returns ACT_ESTOPPED,
+counted as the group's refused_gone, as is `actorsctl send` (answered
+"stopped").  `actorsctl restart tmp` takes sends again: c0's Ping reaches
+the new t0.
 """
+import errno
 import os
 import signal
 
@@ -33,7 +40,8 @@ with tap:
     node = Node(tap, {
         "groups": [
             {"name": "prod", "module": RELOADMOD,
-             "actors": [actor("w0", "watcher"), actor("w1", "watcher")]},
+             "actors": [actor("w0", "watcher"), actor("w1", "watcher"),
+                        actor("c0", "caller")]},
             {"name": "tmp", "module": RELOADMOD, "restart": "temporary",
              "actors": [actor("t0", "tally")]},
             {"name": "live", "module": RELOADMOD, "actors": [actor("l0", "tally")]},
@@ -51,6 +59,8 @@ with tap:
         return node.wait_downs(n, what)
 
     ok = {"count": 1, "refused": 0}
+    refused = {"count": 0, "refused": -errno.ESHUTDOWN}   # ACT_ESTOPPED
+    tap.is_(ask("c0", "Call", {"name": "t0"}), ok, "c0's send to t0 while tmp lives is taken")
     tap.is_(ask("w0", "Watch", {"name": "l0"}), ok, "w0 monitors l0 (a live group)")
     tap.is_(ask("w0", "Watch", {"name": "t0"}), ok, "w0 monitors t0 while tmp lives")
     tap.is_(ask("w1", "Watch", {"name": "t0"}), ok, "w1 monitors t0 while tmp lives")
@@ -71,6 +81,13 @@ with tap:
     tap.is_(d["last"], "t0: group stopped; t0: noproc", "it says t0 is gone: noproc")
     tap.is_(downs("w1")["count"], 0, "w1, which demonitored, got no Down")
 
+    tap.is_(ask("c0", "Call", {"name": "t0"}), refused,
+            "c0's send to t0 of the done group: refused at the call (ACT_ESTOPPED)")
+    a = node.send("t0", "Ping", {"count": 0})
+    tap.ok(not a.get("ok") and a.get("code") == "stopped",
+           "actorsctl send to t0: refused, 'stopped' (%r)" % a.get("error"))
+    tap.is_(node.group("tmp")["refused_gone"], 2, "both refusals counted as tmp's refused_gone")
+
     tap.is_(ask("w0", "Watch", {"name": "e0"}), ok, "w0 monitors e0 of group perm")
     node.send("e0", "Crash", {"how": "exit100"})
     st = wait_for(lambda: (lambda g: g if g["state"] == "failed" else None)(node.group("perm")),
@@ -80,4 +97,18 @@ with tap:
     tap.is_(d["count"], 3, "w0 got one Down for e0 (%r)" % d["last"])
     tap.ok(d["last"].endswith("; e0: group stopped"), "it says e0's group stopped")
     tap.is_(downs()["count"], 3, "and none for l0, which lives")
+    tap.is_(ask("c0", "Call", {"name": "e0"}), refused,
+            "c0's send to e0 of the failed group: refused at the call")
+    tap.is_(node.group("perm")["refused_gone"], 1, "counted as perm's refused_gone")
+    tap.is_(ask("c0", "Call", {"name": "l0"}), ok, "c0's send to l0 of a live group is taken")
+    tap.is_(node.group("live")["refused_gone"], 0, "live refused nothing")
+
+    rc, out, err = node.ctl("restart", "tmp")
+    tap.is_(rc, 0, "actorsctl restart tmp (%r)" % (err.strip() or out.strip()))
+    node.wait_ready(10, groups=["tmp"])
+    tap.is_(ask("c0", "Call", {"name": "t0"}), ok, "after the restart, c0's send to t0 is taken")
+    p = wait_for(lambda: (lambda m: m if m["count"] >= 2 else None)(
+        ask("t0", "Ping", {"count": 0})), 10, "c0's Ping handled by the new t0")
+    tap.ok(p["count"] >= 2, "the new t0 handled it (Pong %r)" % p)
+    tap.is_(node.group("tmp")["refused_gone"], 2, "nothing more refused")
     tap.is_(node.terminate(), 0, "SIGTERM: exit 0")

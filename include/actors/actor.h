@@ -219,7 +219,9 @@ ACT_API uint32_t act_redelivered(const act_ctx *ctx);
  * Sends msg (of type t) to `to`, fire-and-forget.  Returns 0 once the
  * envelope is in the receiver's ring; ACT_EFULL if the ring is full (nothing
  * was sent, the refusal is counted); ACT_ESTOPPED if it is full because the
- * receiver quarantined it as corrupt and reads it no more; -EMSGSIZE if it
+ * receiver quarantined it as corrupt and reads it no more, or if the
+ * receiver's group will not run until restarted (removed by a reload, or
+ * done or failed: counted in its status); -EMSGSIZE if it
  * exceeds the ring's record limit; -ENOENT for an unknown ref; -EINVAL if
  * the node does not know t (declare types with ACT_MESSAGE_TYPE, which
  * registers them before the node starts; a descriptor built by hand needs
