@@ -444,6 +444,14 @@ struct rmon {
 	uint32_t watcher, watcher_gen; /* actors[] index of the watcher, its gen */
 	uint32_t target, target_gen;   /* the static actor's id, the ref's gen */
 	uint32_t group;
+	uint32_t part_gen;             /* the group's worker generation when taken */
+};
+
+/* A restart of group g's worker, its Downs not yet made (group_gone()). */
+struct restarted {
+	uint64_t tail;       /* read the ring from g up to here first */
+	uint32_t gen;        /* monitors taken at or before this generation end */
+	int32_t sig, exit;   /* how that worker ended */
 };
 
 struct act__dynx {
@@ -452,6 +460,8 @@ struct act__dynx {
 	struct rmon *m;
 	uint32_t n_m, cap_m;
 	uint64_t gone[ACT__READY_WORDS]; /* groups gone for good, their Downs not yet made */
+	uint64_t restart[ACT__READY_WORDS]; /* groups restarted, the same (rs[g] says which) */
+	struct restarted *rs;              /* n_parts entries, made at the first restart */
 	bool any_gone;
 };
 
@@ -471,6 +481,7 @@ void act__dyn_remote_teardown(struct worker *w)
 	if (w->dynx) {
 		free(w->dynx->v);
 		free(w->dynx->m);
+		free(w->dynx->rs);
 	}
 	free(w->dynx);
 	w->dynx = NULL;
@@ -755,9 +766,13 @@ static int rmon_add(struct worker *w, const struct actor *me, uint64_t mid, uint
 		x->m = v;
 		x->cap_m = cap;
 	}
+	/* Acquire: a generation bumped for a worker started after the one
+	 * whose death we may hear of; the monitor then goes to the new one. */
+	uint32_t pgen = (uint32_t)atomic_load_explicit(&w->parts[g]->generation,
+	                                               memory_order_acquire);
 	x->m[x->n_m++] = (struct rmon){ .mid = mid, .watcher = (uint32_t)(me - w->actors),
 	                                .watcher_gen = me->gen, .target = target,
-	                                .target_gen = target_gen, .group = g };
+	                                .target_gen = target_gen, .group = g, .part_gen = pgen };
 	return 0;
 }
 
@@ -791,15 +806,29 @@ void act__dyn_down_arrived(struct worker *w, uint32_t ring_from, const struct ac
 	}
 }
 
-/* Makes the Downs of the monitors into group g, gone for good: "group stopped". */
-static void gone_downs(struct worker *w, uint32_t g)
+/*
+ * Makes the Downs of the monitors into group g: gone for good (rs NULL:
+ * "group stopped"), or restarted (those taken while the worker of
+ * generation rs->gen or an earlier one ran, with how it ended).
+ */
+static void gone_downs(struct worker *w, uint32_t g, const struct restarted *rs)
 {
 	struct act__dynx *x = w->dynx;
 	uint32_t sent = 0;
+	char why[48];
 
+	if (!rs)
+		snprintf(why, sizeof why, "group stopped");
+	else if (rs->sig > 0)
+		snprintf(why, sizeof why, "crashed: signal %d", rs->sig);
+	else if (rs->exit > 0)
+		snprintf(why, sizeof why, "crashed: exit %d", rs->exit);
+	else
+		snprintf(why, sizeof why, "group restarted");
 	for (uint32_t i = 0; i < x->n_m;) {
 		struct rmon m = x->m[i];
-		if (m.group != g) {
+		/* Serial order: a generation after rs->gen is a later worker's. */
+		if (m.group != g || (rs && (int32_t)(m.part_gen - rs->gen) > 0)) {
 			i++;
 			continue;
 		}
@@ -808,13 +837,26 @@ static void gone_downs(struct worker *w, uint32_t g)
 			continue;
 		const struct actor *a = &w->actors[m.watcher];
 		const char *name = m.target < w->reg->n_actors ? w->reg->actors[m.target].name : "?";
-		act__dyn_send_down(w, a->id + 1, a->gen, m.mid, name, m.target, m.target_gen,
-		                   "group stopped");
+		act__dyn_send_down(w, a->id + 1, a->gen, m.mid, name, m.target, m.target_gen, why);
 		sent++;
 	}
 	if (sent)
-		act__info("group %u is gone for good: Down 'group stopped' made for %u monitors of "
-		          "its actors", g, sent);
+		act__info("group %u %s: Down '%s' made for %u monitors of its actors", g,
+		          rs ? "restarts" : "is gone for good", why, sent);
+}
+
+/* True once we read what group g's dead worker sent us: up to `tail`
+ * (0: anything), or nothing more will be read (quarantined, untouched). */
+static bool read_up_to(struct worker *w, uint32_t g, uint64_t tail)
+{
+	uint64_t bit = 1ull << (g % 64u);
+
+	if ((w->quarantined[g / 64u] & bit) || !act__shm_ring_touched(&w->shm, g, w->self))
+		return true;
+	if (tail ? w->in[g].done >= tail : !act__ring_nonempty(&w->in[g]))
+		return true;
+	w->pending[g / 64u] |= bit;
+	return false;
 }
 
 void act__dyn_gone_flush(struct worker *w)
@@ -824,22 +866,28 @@ void act__dyn_gone_flush(struct worker *w)
 	if (!x || !x->any_gone)
 		return;
 	x->any_gone = false;
-	for (unsigned k = 0; k < ACT__READY_WORDS; k++)
-		for (uint64_t bits = x->gone[k]; bits; bits &= bits - 1) {
+	for (unsigned k = 0; k < ACT__READY_WORDS; k++) {
+		/* What the dead worker put in its ring to us is read first: a
+		 * Down there clears its entry; no more will come from it. */
+		for (uint64_t bits = x->restart[k]; bits; bits &= bits - 1) {
 			uint32_t g = k * 64u + (uint32_t)__builtin_ctzll(bits);
-			uint64_t bit = 1ull << (g % 64u);
-			/* What the dead worker put in its ring to us is read first:
-			 * a Down there clears its entry; no more will come. */
-			bool quarantined = (w->quarantined[g / 64u] & bit) != 0;
-			if (!quarantined && act__shm_ring_touched(&w->shm, g, w->self) &&
-			    act__ring_nonempty(&w->in[g])) {
-				w->pending[g / 64u] |= bit;
+			if (!read_up_to(w, g, x->rs[g].tail)) {
 				x->any_gone = true;
 				continue;
 			}
-			x->gone[k] &= ~bit;
-			gone_downs(w, g);
+			x->restart[k] &= ~(1ull << (g % 64u));
+			gone_downs(w, g, &x->rs[g]);
 		}
+		for (uint64_t bits = x->gone[k]; bits; bits &= bits - 1) {
+			uint32_t g = k * 64u + (uint32_t)__builtin_ctzll(bits);
+			if (!read_up_to(w, g, 0)) {
+				x->any_gone = true;
+				continue;
+			}
+			x->gone[k] &= ~(1ull << (g % 64u));
+			gone_downs(w, g, NULL);
+		}
+	}
 }
 
 /* ACT__SYS_GROUP_GONE from the supervisor: group e->to will not run again. */
@@ -855,7 +903,22 @@ static void group_gone(struct worker *w, const struct act__env *e)
 	}
 	if (!x || !x->n_m)
 		return; /* no monitor of ours into it */
-	x->gone[g / 64u] |= 1ull << (g % 64u);
+	if (e->rec.flags & ACT__GONE_RESTART) {
+		if (!x->rs && !(x->rs = calloc(w->n_parts, sizeof *x->rs))) {
+			act__err_every("a restart of group %u not followed: out of memory; its "
+			               "monitors' Downs come when it stops for good", g);
+			return;
+		}
+		struct restarted *r = &x->rs[g];
+		bool queued = (x->restart[g / 64u] >> (g % 64u)) & 1u;
+		/* Two restarts before the first one's Downs: the later covers both. */
+		if (!queued || (int32_t)(e->to_gen - r->gen) > 0)
+			*r = (struct restarted){ .tail = e->corr, .gen = e->to_gen,
+			                         .sig = (int32_t)e->from, .exit = (int32_t)e->from_gen };
+		x->restart[g / 64u] |= 1ull << (g % 64u);
+	} else {
+		x->gone[g / 64u] |= 1ull << (g % 64u);
+	}
 	x->any_gone = true;
 }
 

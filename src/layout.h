@@ -92,6 +92,16 @@ enum {
 /* act__env.rec.flags of ACT__SYS_MONITOR: the sender took a monitor
  * entry of the record (act__spawn_rec.mon_claims) for it. */
 #define ACT__SYS_CLAIMED 1u
+/*
+ * act__env.rec.flags of ACT__SYS_GROUP_GONE: participant `to`'s worker
+ * ended and the group runs again (a crash, a restart), so the watches its
+ * static actors held died with it: each receiver makes the Downs of its
+ * monitors into `to` taken while that worker ran (act__part.generation,
+ * low 32 bits, <= to_gen), once it has read what that worker sent it (its
+ * ring from `to` up to position corr).  from = the signal that killed it
+ * (0: none), from_gen = its exit code (as int32_t; -1: none).
+ */
+#define ACT__GONE_RESTART 1u
 
 /*
  * Rings: capacities (act__ring.cap) are powers of two in [MIN_CAP,

@@ -667,6 +667,7 @@ int act__node_restart_group(struct act_node *n, uint32_t gi, struct act__ctl_con
 }
 
 static void forget_spawned(act_node_t *n, uint32_t gi);
+static void announce_restart(act_node_t *n, uint32_t gi, uint64_t gen);
 
 bool act__node_group_removed(const struct act_node *n, uint32_t gi)
 {
@@ -849,6 +850,8 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	atomic_store_explicit(&p->handling_from, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->handling_json, 0, memory_order_relaxed);
 	promote_outbound(n, gi);
+	/* The generation that ran (a restart below bumps it). */
+	uint64_t gen = atomic_load_explicit(&p->generation, memory_order_relaxed);
 	if (!act__death_counts(g->last_signal, g->last_exit, g->hang_kill))
 		forgive_inflight(n, gi, g->last_signal);
 	bool was_starting = g->state == ACT__G_STARTING;
@@ -892,6 +895,8 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 		}
 		if (!act__node_group_pending(n, gi))
 			act__pool_rolling_event(n, gi, false, "the member stopped");
+		else if (!n->stopping)
+			announce_restart(n, gi, gen); /* an operator's, a reload's, a sibling's */
 		return;
 	}
 	record_crash(n, gi, pid, htype, hfrom, jname);
@@ -918,6 +923,7 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 		if (plan.delay_ms)
 			act__info("%s; next start of '%s' in %llu ms", plan.why ? plan.why : "restarting",
 			          gd->name, (unsigned long long)plan.delay_ms);
+		announce_restart(n, gi, gen);
 		apply_plan(n, &plan, now);
 		break;
 	case ACT__SUP_GIVE_UP:
@@ -1006,8 +1012,12 @@ void act__group_reap_strays(act_node_t *n)
  * watch died with gi's worker, get their Down (dyn-remote.c).  Called once
  * no worker of gi runs.
  */
-void act__group_announce_gone(act_node_t *n, uint32_t gi)
+/* ACT__SYS_GROUP_GONE for every other running group; restart: flagged
+ * ACT__GONE_RESTART, with the worker's generation and its end (layout.h).
+ * Returns how many groups could not be told (full rings). */
+static uint32_t announce(act_node_t *n, uint32_t gi, bool restart, uint64_t gen)
 {
+	const struct act__gstate *g = &n->gs[gi];
 	uint32_t lost = 0;
 
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
@@ -1020,15 +1030,47 @@ void act__group_announce_gone(act_node_t *n, uint32_t gi)
 			lost++;
 			continue;
 		}
-		act__env_write(e, ACT__REC_SYS, sizeof *e,
-		               &(struct act__route){ .type = ACT__SYS_GROUP_GONE, .to = gi + 1 });
+		struct act__route rt = { .type = ACT__SYS_GROUP_GONE, .to = gi + 1 };
+		if (restart) {
+			/* Where the dead worker's sends to group i end (promoted:
+			 * its last burst included), which i reads before the Downs. */
+			const struct act__ring *r = act__node_ring(n, gi + 1, i + 1);
+			rt.flags = ACT__GONE_RESTART;
+			rt.corr = r ? atomic_load_explicit(&r->tail, memory_order_acquire) : 0;
+			rt.to_gen = (uint32_t)gen;
+			rt.from = (uint32_t)g->last_signal;
+			rt.from_gen = (uint32_t)g->last_exit;
+		}
+		act__env_write(e, ACT__REC_SYS, sizeof *e, &rt);
 		act__ring_commit(&n->out[i + 1], e);
 		act__doorbell_notify(p, ACT__SUPERVISOR, n->efd[i + 1]);
 	}
+	return lost;
+}
+
+void act__group_announce_gone(act_node_t *n, uint32_t gi)
+{
+	uint32_t lost = announce(n, gi, false, 0);
 	if (lost) {
 		n->n_dead_letters += lost;
 		act__warn("group '%s' will not run again: %u groups not told (full rings); their "
 		          "monitors of its actors get no Down", n->reg.groups[gi].name, lost);
+	}
+}
+
+/*
+ * Group gi's worker, of generation gen, ended and the group runs again:
+ * the watches its static actors held died with that worker (their refs
+ * stay valid, the new worker knows none of them), so every other group
+ * makes the Downs of its monitors into them (dyn-remote.c).
+ */
+static void announce_restart(act_node_t *n, uint32_t gi, uint64_t gen)
+{
+	uint32_t lost = announce(n, gi, true, gen);
+	if (lost) {
+		n->n_dead_letters += lost;
+		act__warn("group '%s' restarts: %u groups not told (full rings); their monitors of "
+		          "its static actors get no Down", n->reg.groups[gi].name, lost);
 	}
 }
 

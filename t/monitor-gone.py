@@ -25,6 +25,11 @@ act_send() to t0 (tmp done) and to e0 (perm failed) returns ACT_ESTOPPED,
 counted as the group's refused_gone, as is `actorsctl send` (answered
 "stopped").  `actorsctl restart tmp` takes sends again: c0's Ping reaches
 the new t0.
+
+A monitor of a static actor of a group that restarts ends with its worker
+(whose watch died with it): live's worker SIGKILLed gives w0 a Down "l0:
+crashed: signal 9", `actorsctl restart live` one "l0: group restarted";
+each monitor ends once.
 """
 import errno
 import os
@@ -37,7 +42,7 @@ RELOADMOD = os.path.join(TOP_BUILDDIR, "t", "mod", ".libs", "reloadmod.so")
 tap = Tap(timeout=60)
 
 with tap:
-    node = Node(tap, {
+    node = Node(tap, {"max_restarts": 20,
         "groups": [
             {"name": "prod", "module": RELOADMOD,
              "actors": [actor("w0", "watcher"), actor("w1", "watcher"),
@@ -103,6 +108,28 @@ with tap:
     tap.is_(ask("c0", "Call", {"name": "l0"}), ok, "c0's send to l0 of a live group is taken")
     tap.is_(node.group("live")["refused_gone"], 0, "live refused nothing")
 
+    # A group that restarts: its worker's watches died with it, so w0's
+    # monitor of l0 (taken at the start) ends, saying how; one taken after
+    # the restart lives on in the new worker, until its end.
+    pid = node.group("live")["pid"]
+    os.kill(pid, signal.SIGKILL)
+    d = downs_at_least(4, "the Down of l0 at w0 after live's crash")
+    tap.is_(d["count"], 4, "live crashed and restarts: w0 got one Down for l0 (%r)" % d["last"])
+    tap.ok(d["last"].endswith("; l0: crashed: signal 9"), "it says l0's worker was killed")
+    node.wait_ready(10, groups=["live"])
+    tap.is_(ask("w0", "Watch", {"name": "l0"}), ok, "w0 monitors l0 of the new worker")
+    rc, out, err = node.ctl("restart", "live")
+    tap.is_(rc, 0, "actorsctl restart live (%r)" % (err.strip() or out.strip()))
+    d = downs_at_least(5, "the Down of l0 at w0 after live's restart")
+    tap.is_(d["count"], 5, "w0 got one Down for it (%r)" % d["last"])
+    tap.ok(d["last"].endswith("; l0: group restarted"), "it says l0's group restarted")
+    node.wait_ready(10, groups=["live"])
+    tap.is_(ask("w0", "Watch", {"name": "l0"}), ok, "w0 monitors l0 again")
+    os.kill(node.group("live")["pid"], signal.SIGKILL)
+    d = downs_at_least(6, "the Down of l0 at w0 after live's second crash")
+    tap.is_(d["count"], 6, "the next crash ends that monitor, once (%r)" % d["last"])
+    node.wait_ready(10, groups=["live"])
+
     rc, out, err = node.ctl("restart", "tmp")
     tap.is_(rc, 0, "actorsctl restart tmp (%r)" % (err.strip() or out.strip()))
     node.wait_ready(10, groups=["tmp"])
@@ -111,4 +138,5 @@ with tap:
         ask("t0", "Ping", {"count": 0})), 10, "c0's Ping handled by the new t0")
     tap.ok(p["count"] >= 2, "the new t0 handled it (Pong %r)" % p)
     tap.is_(node.group("tmp")["refused_gone"], 2, "nothing more refused")
+    tap.is_(downs()["count"], 6, "w0 got no Down for a monitor it no longer held")
     tap.is_(node.terminate(), 0, "SIGTERM: exit 0")
