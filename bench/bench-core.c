@@ -21,6 +21,9 @@
  *   throughput_1to1, _2to1       median rate of 65536-message stretches
  *                                of 64-byte payloads seen by the consumer;
  *                                baseline bare_ring_stream_rate (both)
+ *   throughput_1to1_16b          the same with 16-byte payloads: records
+ *                                of one cache line, as the bare ring's
+ *                                slots (the 64-byte ones take two)
  *   intragroup_rate              send + dispatch between two actors of one
  *                                group (no bare equivalent: own value)
  *   worker_idle_rss              VmRSS of an idle worker (own value)
@@ -107,6 +110,7 @@ static struct run_cfg {
 	long n;               /* timed round trips / messages (upper bound) */
 	int n_prod;           /* stream: producers feeding the consumer */
 	int depth;            /* intragroup: messages in flight */
+	int small;            /* stream: 16-byte payloads (blob16) */
 } cfg;
 
 /* Records the first failure and stops the node. */
@@ -130,6 +134,14 @@ ACT_MESSAGE_TYPE(blob_type, blob, "BenchBlob",
                  ACT_FIELD(blob, w2, ACT_U64), ACT_FIELD(blob, w3, ACT_U64),
                  ACT_FIELD(blob, w4, ACT_U64), ACT_FIELD(blob, w5, ACT_U64),
                  ACT_FIELD(blob, w6, ACT_U64), ACT_FIELD(blob, w7, ACT_U64));
+
+/* 16 bytes: with the envelope's header, a record of one cache line. */
+typedef struct {
+	uint64_t seq, w1;
+} blob16;
+
+ACT_MESSAGE_TYPE(blob16_type, blob16, "BenchBlob16", ACT_FIELD(blob16, seq, ACT_U64),
+                 ACT_FIELD(blob16, w1, ACT_U64));
 
 /* The producer's "keep pumping" note to itself. */
 typedef struct { uint8_t unused; } kick;
@@ -339,11 +351,18 @@ static void prod_pump(act_ctx *ctx, struct prod_state *s)
 {
 	kick k = { 0 };
 	blob b;
+	blob16 b16;
 	int err = 0;
 
 	for (int i = 0; i < PUMP_BURST; i++) {
-		blob_fill(&b, s->seq);
-		if ((err = act_send(ctx, s->cons, &blob_type, &b)))
+		if (cfg.small) {
+			b16 = (blob16){ s->seq, s->seq + 1 };
+			err = act_send(ctx, s->cons, &blob16_type, &b16);
+		} else {
+			blob_fill(&b, s->seq);
+			err = act_send(ctx, s->cons, &blob_type, &b);
+		}
+		if (err)
 			break;
 		s->seq++;
 	}
@@ -412,6 +431,8 @@ static void cons_on_start(act_ctx *ctx, void *state, const void *m)
 		fail(ctx, err);
 }
 
+static void cons_count(act_ctx *ctx, struct cons_state *s, int i);
+
 static void cons_on_blob(act_ctx *ctx, void *state, const void *m)
 {
 	struct cons_state *s = state;
@@ -425,6 +446,29 @@ static void cons_on_blob(act_ctx *ctx, void *state, const void *m)
 		fail(ctx, -EPROTO);
 		return;
 	}
+	cons_count(ctx, s, i);
+}
+
+static void cons_on_blob16(act_ctx *ctx, void *state, const void *m)
+{
+	struct cons_state *s = state;
+	const blob16 *b = m;
+	act_ref from = act_sender(ctx);
+	int i = act_ref_eq(from, s->prod[0]) ? 0 : 1;
+
+	if (atomic_load_explicit(&R->done, memory_order_relaxed))
+		return;
+	if (i >= cfg.n_prod || !act_ref_eq(from, s->prod[i]) || b->seq != s->next_seq[i] ||
+	    b->w1 != b->seq + 1) {
+		fail(ctx, -EPROTO);
+		return;
+	}
+	cons_count(ctx, s, i);
+}
+
+/* A checked message from producer i: counts it, stamps every stretch. */
+static void cons_count(act_ctx *ctx, struct cons_state *s, int i)
+{
 	s->next_seq[i]++;
 	if (++s->total != s->next_stamp)
 		return;
@@ -446,11 +490,12 @@ static void cons_on_blob(act_ctx *ctx, void *state, const void *m)
 static const act_handler cons_handlers[] = {
 	{ &act_start_type, cons_on_start },
 	{ &blob_type, cons_on_blob },
+	{ &blob16_type, cons_on_blob16 },
 	{ &act_timeout_type, on_watchdog },
 };
 static const act_behaviour cons_behaviour = {
 	.name = "bench-consumer", .state_size = sizeof(struct cons_state), .init = role_init,
-	.handlers = cons_handlers, .n_handlers = 3,
+	.handlers = cons_handlers, .n_handlers = 4,
 };
 
 /* ---- intragroup ----------------------------------------------------------------- */
@@ -693,7 +738,8 @@ static double rt_pingpong(uint32_t spin_us, int cpu_a, int cpu_b, long iters, in
  * Runtime stream from n_prod producers to one consumer.  Returns the median
  * stretch rate; *window receives the rate over the whole timed window.
  */
-static double rt_stream(int n_prod, const int *cpu_prod, int cpu_cons, long n, double *window)
+static double rt_stream(int n_prod, int small, const int *cpu_prod, int cpu_cons, long n,
+                        double *window)
 {
 	struct actor_spec as[3] = {
 		{ "cons", "cons", &cons_behaviour, cpu_cons, 0, NULL },
@@ -708,6 +754,7 @@ static double rt_stream(int n_prod, const int *cpu_prod, int cpu_cons, long n, d
 		as[1 + i] = (struct actor_spec){ names[i], names[i], &prod_behaviour,
 		                                 cpu_prod[i], i, "cons" };
 	cfg.n_prod = n_prod;
+	cfg.small = small;
 	cfg.warm = n / 10;
 	cfg.n = n;
 	if ((err = run_node(as, 1 + n_prod, 1000000)))
@@ -776,7 +823,8 @@ static double plain_fork_rss(void)
 
 static const char *const figures[] = {
 	"worker_idle_rss", "pingpong_spin_rtt", "pingpong_sleep_samecpu_rtt",
-	"pingpong_sleep_crosscpu_rtt", "throughput_1to1", "throughput_2to1", "intragroup_rate",
+	"pingpong_sleep_crosscpu_rtt", "throughput_1to1", "throughput_2to1", "throughput_1to1_16b",
+	"intragroup_rate",
 };
 
 static int n_failed;
@@ -913,16 +961,25 @@ static void bench_rss(void)
  */
 static void bench_stream(double scale, int c0, int c1, int c2)
 {
-	const char *const names[2] = { "throughput_1to1", "throughput_2to1" };
+	enum { N_FIG = 3 };
+	const char *const names[N_FIG] = { "throughput_1to1", "throughput_2to1",
+	                                   "throughput_1to1_16b" };
+	const int n_prod[N_FIG] = { 1, 2, 1 }, small[N_FIG] = { 0, 0, 1 };
 	long n = scaled(scale, 30000000, 1000000);
 	/* With two CPUs both producers share one (they take turns). */
 	int prods[2] = { c0, c2 >= 0 ? c2 : c0 };
-	double rt[2][MAX_REPS], window[2][MAX_REPS], bs[MAX_REPS], pair[MAX_REPS], base;
+	double rt[N_FIG][MAX_REPS], window[N_FIG][MAX_REPS], bs[MAX_REPS], pair[MAX_REPS], base;
+	/* The counters of each figure's runs: the runs interleave. */
+	struct act__perf fig_acc[N_FIG] = { { 0 } };
+	uint64_t fig_msgs[N_FIG] = { 0 };
+	bool any = false;
 
-	if (!wanted(names[0]) && !wanted(names[1]))
+	for (int f = 0; f < N_FIG; f++)
+		any |= wanted(names[f]);
+	if (!any)
 		return;
 	if (c1 < 0) {
-		printf("# throughput_1to1, throughput_2to1 skipped: only one CPU\n");
+		printf("# throughput_1to1, _2to1, _1to1_16b skipped: only one CPU\n");
 		return;
 	}
 	/* Interleaved, each runtime run next to a baseline run: on a shared
@@ -930,27 +987,44 @@ static void bench_stream(double scale, int c0, int c1, int c2)
 	 * is what carries over to a quiet one. */
 	for (int i = 0; i < reps; i++) {
 		bs[i] = bare_ring_stream_rate(c0, c1, scaled(scale, 30000000, 1000));
-		for (int np = 1; np <= 2; np++)
-			if (wanted(names[np - 1]))
-				rt[np - 1][i] = rt_stream(np, prods, c1, n, &window[np - 1][i]);
+		for (int f = 0; f < N_FIG; f++) {
+			if (!wanted(names[f]))
+				continue;
+			acc = fig_acc[f];
+			acc_msgs = fig_msgs[f];
+			rt[f][i] = rt_stream(n_prod[f], small[f], prods, c1, n, &window[f][i]);
+			fig_acc[f] = acc;
+			fig_msgs[f] = acc_msgs;
+		}
 	}
 	base = median_of(bs, reps);
-	for (int np = 1; np <= 2; np++) {
-		if (!wanted(names[np - 1]))
+	for (int f = 0; f < N_FIG; f++) {
+		/* What a record takes in the ring: header, payload, then the
+		 * rest of its last cache line (ring.h, ACT__RING_LINE_ALIGN). */
+		size_t payload = small[f] ? sizeof(blob16) : sizeof(blob);
+		size_t rec = sizeof(struct act__env) + payload;
+		size_t lines = (rec + ACT__RING_LINE_ALIGN - 1) / ACT__RING_LINE_ALIGN;
+
+		if (!wanted(names[f]))
 			continue;
-		if (np == 1)
-			printf("# throughput_1to1: producer cpu %d, consumer cpu %d, 64-byte "
-			       "payloads, at most %ld messages or ~1 s a run\n", c0, c1, n);
+		if (n_prod[f] == 1)
+			printf("# %s: producer cpu %d, consumer cpu %d, %zu-byte payloads: records of "
+			       "%zu bytes, %zu cache line%s each (the bare ring: 64 bytes, 1 line); at "
+			       "most %ld messages or ~1 s a run\n", names[f], c0, c1, payload, rec,
+			       lines, lines == 1 ? "" : "s", n);
 		else
-			printf("# throughput_2to1: producers cpu %d,%d, consumer cpu %d; "
-			       "baseline: the 1->1 bare_ring_stream_rate\n", prods[0], prods[1], c1);
-		print_runs("runtime runs (msgs/s):", rt[np - 1], reps);
-		print_runs("runtime whole windows:", window[np - 1], reps);
+			printf("# %s: producers cpu %d,%d, consumer cpu %d; "
+			       "baseline: the 1->1 bare_ring_stream_rate\n", names[f], prods[0], prods[1],
+			       c1);
+		print_runs("runtime runs (msgs/s):", rt[f], reps);
+		print_runs("runtime whole windows:", window[f], reps);
 		print_runs("bare_ring_stream runs:", bs, reps);
 		for (int i = 0; i < reps; i++)
-			pair[i] = rt[np - 1][i] >= 0 && bs[i] > 0 ? rt[np - 1][i] / bs[i] : -1;
+			pair[i] = rt[f][i] >= 0 && bs[i] > 0 ? rt[f][i] / bs[i] : -1;
 		print_runs("ratio to the run beside:", pair, reps);
-		report(names[np - 1], median_of(rt[np - 1], reps), "msgs/s", base);
+		acc = fig_acc[f];
+		acc_msgs = fig_msgs[f];
+		report(names[f], median_of(rt[f], reps), "msgs/s", base);
 	}
 }
 
