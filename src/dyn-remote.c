@@ -811,10 +811,11 @@ void act__dyn_down_arrived(struct worker *w, uint32_t ring_from, const struct ac
  * "group stopped"), or restarted (those taken while the worker of
  * generation rs->gen or an earlier one ran, with how it ended).
  */
-static void gone_downs(struct worker *w, uint32_t g, const struct restarted *rs)
+static bool gone_downs(struct worker *w, uint32_t g, const struct restarted *rs)
 {
 	struct act__dynx *x = w->dynx;
 	uint32_t sent = 0;
+	bool done = true;
 	char why[48];
 
 	if (!rs)
@@ -832,17 +833,27 @@ static void gone_downs(struct worker *w, uint32_t g, const struct restarted *rs)
 			i++;
 			continue;
 		}
+		if (!rmon_stale(w, &m)) {
+			const struct actor *a = &w->actors[m.watcher];
+			const char *name = m.target < w->reg->n_actors ?
+			                   w->reg->actors[m.target].name : "?";
+			/* Our own ring full (a watcher holds more monitors than it
+			 * takes Downs): the rest wait for the next round, after
+			 * this one drained it; the entry stays until then. */
+			if (act__dyn_try_down(w, a->id + 1, a->gen, m.mid, name, m.target, m.target_gen,
+			                      why) == ACT_EFULL) {
+				done = false;
+				break;
+			}
+			sent++;
+		}
 		x->m[i] = x->m[--x->n_m];
-		if (rmon_stale(w, &m))
-			continue;
-		const struct actor *a = &w->actors[m.watcher];
-		const char *name = m.target < w->reg->n_actors ? w->reg->actors[m.target].name : "?";
-		act__dyn_send_down(w, a->id + 1, a->gen, m.mid, name, m.target, m.target_gen, why);
-		sent++;
 	}
 	if (sent)
-		act__info("group %u %s: Down '%s' made for %u monitors of its actors", g,
-		          rs ? "restarts" : "is gone for good", why, sent);
+		act__info("group %u %s: Down '%s' made for %u monitors of its actors%s", g,
+		          rs ? "restarts" : "is gone for good", why, sent,
+		          done ? "" : " (more when its ring has room)");
+	return done;
 }
 
 /* True once we read what group g's dead worker sent us: up to `tail`
@@ -875,8 +886,11 @@ void act__dyn_gone_flush(struct worker *w)
 				x->any_gone = true;
 				continue;
 			}
+			if (!gone_downs(w, g, &x->rs[g])) {
+				x->any_gone = true;
+				continue;
+			}
 			x->restart[k] &= ~(1ull << (g % 64u));
-			gone_downs(w, g, &x->rs[g]);
 		}
 		for (uint64_t bits = x->gone[k]; bits; bits &= bits - 1) {
 			uint32_t g = k * 64u + (uint32_t)__builtin_ctzll(bits);
@@ -884,8 +898,11 @@ void act__dyn_gone_flush(struct worker *w)
 				x->any_gone = true;
 				continue;
 			}
+			if (!gone_downs(w, g, NULL)) {
+				x->any_gone = true;
+				continue;
+			}
 			x->gone[k] &= ~(1ull << (g % 64u));
-			gone_downs(w, g, NULL);
 		}
 	}
 }

@@ -136,6 +136,10 @@ void act__dyn_mon_release(struct act__spawn_rec *r, uint32_t gen);
 /* Sends Down{name, reason} about (id, gen) to watcher (id + 1, gen). */
 void act__dyn_send_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen, uint64_t mid,
                         const char *name, uint32_t id, uint32_t gen, const char *reason);
+/* act__dyn_send_down() for a caller that tries again when the ring is
+ * full: ACT_EFULL is returned, not made a dead letter.  0 or the error. */
+int act__dyn_try_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen, uint64_t mid,
+                      const char *name, uint32_t id, uint32_t gen, const char *reason);
 
 /* Monitors in use among the first n_mon entries of a spawned actor's
  * (act__spawn_rec.n_mon, capped at ACT__SPAWN_MONITORS): a racy count

@@ -376,9 +376,11 @@ int act__dyn_run_init(struct worker *w, struct actor *a)
 
 /* ---- Down ------------------------------------------------------------------------- */
 
-/* Sends Down{name, reason} from (id, gen) to one watcher. */
-static void send_down(struct worker *w, const struct act__spawn_mon *m, const char *name,
-                      uint32_t id, uint32_t gen, const char *reason)
+/* Sends Down{name, reason} from (id, gen) to one watcher; a Down that
+ * cannot be sent is a dead letter, unless `keep_full` and the ring is full
+ * (the caller tries again).  0 or the error. */
+static int send_down_(struct worker *w, const struct act__spawn_mon *m, const char *name,
+                      uint32_t id, uint32_t gen, const char *reason, bool keep_full)
 {
 	act_down d;
 	memset(&d, 0, sizeof d);
@@ -386,11 +388,18 @@ static void send_down(struct worker *w, const struct act__spawn_mon *m, const ch
 	snprintf(d.reason, sizeof d.reason, "%s", reason);
 	int err = act__w_send_env(w, m->watcher - 1, m->watcher_gen, &act_down_type, &d, id + 1,
 	                          gen, 0, 0);
-	if (err) {
+	if (err && !(keep_full && err == ACT_EFULL)) {
 		act__w_dead_letter(w, "Down could not be sent",
 		                   act__reg_type_id(w->reg, &act_down_type), m->watcher - 1);
 		act__warn_every("Down{%s, %s} lost: %s", name, reason, act_strerror(err));
 	}
+	return err;
+}
+
+static void send_down(struct worker *w, const struct act__spawn_mon *m, const char *name,
+                      uint32_t id, uint32_t gen, const char *reason)
+{
+	(void)send_down_(w, m, name, id, gen, reason, false);
 }
 
 void act__dyn_send_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen, uint64_t mid,
@@ -398,6 +407,13 @@ void act__dyn_send_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen
 {
 	struct act__spawn_mon m = { watcher, watcher_gen, mid };
 	send_down(w, &m, name, id, gen, reason);
+}
+
+int act__dyn_try_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen, uint64_t mid,
+                      const char *name, uint32_t id, uint32_t gen, const char *reason)
+{
+	struct act__spawn_mon m = { watcher, watcher_gen, mid };
+	return send_down_(w, &m, name, id, gen, reason, true);
 }
 
 /*

@@ -29,7 +29,8 @@ the new t0.
 A monitor of a static actor of a group that restarts ends with its worker
 (whose watch died with it): live's worker SIGKILLed gives w0 a Down "l0:
 crashed: signal 9", `actorsctl restart live` one "l0: group restarted";
-each monitor ends once.
+each monitor ends once, 1100 of them too (more than the watcher's ring
+takes at once).
 """
 import errno
 import os
@@ -139,4 +140,15 @@ with tap:
     tap.ok(p["count"] >= 2, "the new t0 handled it (Pong %r)" % p)
     tap.is_(node.group("tmp")["refused_gone"], 2, "nothing more refused")
     tap.is_(downs()["count"], 6, "w0 got no Down for a monitor it no longer held")
+
+    # More monitors than the watcher's own ring takes Downs at once: the
+    # rest wait for room, none is lost.
+    many = 1100
+    for _ in range(many):
+        ask("w1", "Watch", {"name": "l0"})
+    dl = node.group("prod")["dead_letters"]
+    os.kill(node.group("live")["pid"], signal.SIGKILL)
+    d = node.wait_downs(many, "w1's %d Downs" % many, who="w1")
+    tap.is_(d["count"], many, "w1's %d monitors of l0 each got their Down" % many)
+    tap.is_(node.group("prod")["dead_letters"] - dl, 0, "none became a dead letter")
     tap.is_(node.terminate(), 0, "SIGTERM: exit 0")
