@@ -248,14 +248,15 @@ struct act__part {
 	 */
 	_Atomic uint32_t removed;
 	/*
-	 * 1 while the group will not run again until an operator restarts it:
-	 * it finished (temporary, or transient after a normal exit) or failed
-	 * (exit 100, or the supervisor gave up on it).  Written by the
+	 * Non-zero while the group will not run again until an operator
+	 * restarts it: ACT__GONE_DONE, it finished (temporary, or transient
+	 * after a normal exit), or ACT__GONE_FAILED (exit 100).  Written by the
 	 * supervisor alone (release) when the group enters or leaves those
 	 * states; senders read it beside `removed` and refuse the same way
 	 * (act__part_refuses()), so that nothing waits in a ring no worker
-	 * reads.  In what was this line's padding: a region of an older build
-	 * reads 0, and an older build ignores it.
+	 * reads; a supervisor that adopts the region keeps the group so.  In
+	 * what was this line's padding: a region of an older build reads 0,
+	 * and an older build ignores it.
 	 */
 	_Atomic uint32_t gone;
 
@@ -311,6 +312,10 @@ static inline int act__part_removed(const struct act__part *p)
 {
 	return atomic_load_explicit(&p->removed, memory_order_acquire) != 0;
 }
+
+/* Values of act__part.gone. */
+#define ACT__GONE_DONE   1u
+#define ACT__GONE_FAILED 2u
 
 /* 1 if the group is gone until an operator restarts it (act__part.gone);
  * acquire, as act__part_removed(). */

@@ -60,7 +60,9 @@ static const struct {
 	bool problem;
 	uint32_t to;
 } states[ACT__G_N_STATES] = {
-	[ACT__G_DOWN]        = { "down", ACT__PS_DOWN, false, B(QUEUED) | B(BACKOFF) | B(REMOVED) },
+	/* DONE, FAILED: as the last supervisor left it (an adopted region). */
+	[ACT__G_DOWN]        = { "down", ACT__PS_DOWN, false,
+	                         B(QUEUED) | B(BACKOFF) | B(REMOVED) | B(DONE) | B(FAILED) },
 	[ACT__G_QUEUED]      = { "starting", ACT__PS_DOWN, false,
 	                         B(STARTING) | B(BACKOFF) | B(DOWN) | B(DEAD) | B(REMOVED) },
 	[ACT__G_BACKOFF]     = { "backoff", ACT__PS_BACKOFF, true,
@@ -113,6 +115,12 @@ bool act__node_group_pending(const struct act_node *n, uint32_t gi)
 	return s == ACT__G_QUEUED || s == ACT__G_BACKOFF;
 }
 
+/* act__part.gone for a group in state s. */
+static uint32_t gone_value(enum act__gphase s)
+{
+	return s == ACT__G_DONE ? ACT__GONE_DONE : s == ACT__G_FAILED ? ACT__GONE_FAILED : 0;
+}
+
 void act__group_set_state(act_node_t *n, uint32_t gi, enum act__gphase s)
 {
 	struct act__gstate *g = &n->gs[gi];
@@ -122,8 +130,7 @@ void act__group_set_state(act_node_t *n, uint32_t gi, enum act__gphase s)
 	assert(states[g->state].to & (1u << s));
 	act__debug("group '%s': %s -> %s", n->reg.groups[gi].name, states[g->state].name,
 	           states[s].name);
-	bool was_gone = g->state == ACT__G_DONE || g->state == ACT__G_FAILED;
-	bool is_gone = s == ACT__G_DONE || s == ACT__G_FAILED;
+	uint32_t was_gone = gone_value(g->state), is_gone = gone_value(s);
 	struct act__part *p = act__shm_part(&n->shm, gi + 1);
 	g->state = s;
 	/* Relaxed: the part header's state is a mirror for inspection that no
@@ -134,6 +141,8 @@ void act__group_set_state(act_node_t *n, uint32_t gi, enum act__gphase s)
 	 * `removed` does; a restart clears it before the worker is started. */
 	if (is_gone != was_gone)
 		atomic_store_explicit(&p->gone, is_gone, memory_order_release);
+	if (!is_gone)
+		g->kept_gone = false;
 }
 
 /* ---- starting and stopping groups ------------------------------------------------ */

@@ -475,10 +475,14 @@ static int node_readiness(const struct act_node *n, uint32_t *failed)
 		return 0;
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		enum act__gphase s = n->gs[i].state;
-		if (s == ACT__G_FAILED) {
+		/* Failed under the last supervisor, kept so (an adopted region):
+		 * the node was running with it, and runs on. */
+		if (s == ACT__G_FAILED && !n->gs[i].kept_gone) {
 			*failed = i;
 			return -1;
 		}
+		if (s == ACT__G_FAILED)
+			continue;
 		if (s != ACT__G_READY && s != ACT__G_DONE && s != ACT__G_REMOVED)
 			return 0;
 		any_alive |= act__group_alive(&n->gs[i]);
@@ -526,10 +530,23 @@ ACT_API int act_node_run(act_node_t *n)
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		struct act__part *p = act__shm_part(&n->shm, i + 1);
 		struct act__group_def *gd = &n->reg.groups[i];
-		/* An adopted region may say the last supervisor had given up on
-		 * this group (done or failed): this one starts it again, so it
-		 * takes envelopes again.  (No worker runs yet: release, as for
-		 * `removed` below.) */
+		/* An adopted region says the last supervisor had this group done
+		 * or failed: it stays so, its sends refused, until an operator
+		 * restarts it (starting it would run, and fail on, what ended it:
+		 * a failed group failing again before the node is ready would
+		 * stop the whole node).  A new region runs every group. */
+		uint32_t gone = atomic_load_explicit(&p->gone, memory_order_relaxed);
+		if (gone && act__recover_adopted(n) && !act__part_removed(p) && !gd->spare) {
+			bool failed = gone == ACT__GONE_FAILED;
+			act__group_set_state(n, i, failed ? ACT__G_FAILED : ACT__G_DONE);
+			act__sup_set_gone(&n->sup, i, failed);
+			n->gs[i].kept_gone = true;
+			act__warn("group '%s' was %s under the last supervisor: it stays so, its sends "
+			          "refused, until `actorsctl restart %s`", gd->name,
+			          failed ? "failed" : "done", gd->name);
+			continue;
+		}
+		/* (No worker runs yet: release, as for `removed` below.) */
 		atomic_store_explicit(&p->gone, 0, memory_order_release);
 		if (gd->spare && gd->tenant && act__recover_adopted(n) && !act__part_removed(p)) {
 			/* The adopted region says a reload of the last supervisor

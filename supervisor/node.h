@@ -58,6 +58,7 @@ struct act__gstate {
 	bool pidfd_armed;
 	struct act__evh pid_h;
 	bool reap_pending;     /* its pidfd fired: reap after the rings are drained */
+	bool kept_gone;        /* done or failed as the last supervisor left it (node.c) */
 	uint64_t started_ns;
 	uint32_t n_restarts;
 	/* the last death (or, with hang_kill, the one under way) */

@@ -315,6 +315,15 @@ bool act__death_counts(int signal, int exit_code, bool hang_kill)
 	}
 }
 
+void act__sup_set_gone(struct act__sup *s, uint32_t i, bool failed)
+{
+	if (!s || i >= s->n_groups)
+		return;
+	s->g[i].running = false;
+	s->g[i].failed = failed;
+	s->g[i].done = !failed;
+}
+
 void act__sup_set_removed(struct act__sup *s, uint32_t i, bool removed)
 {
 	if (!s || i >= s->n_groups)

@@ -181,6 +181,13 @@ void act__sup_manual_restart(struct act__sup *s, uint32_t i, struct act__sup_pla
 void act__sup_set_removed(struct act__sup *s, uint32_t i, bool removed);
 
 /*
+ * Group i is done (failed false) or failed, as the last supervisor left
+ * it (an adopted region): not running, and no plan starts it until an
+ * operator's restart.  Ignores a bad i.
+ */
+void act__sup_set_gone(struct act__sup *s, uint32_t i, bool failed);
+
+/*
  * Whether a worker's death counts toward max_redeliveries of the envelope
  * it had started and not finished, i.e. whether that envelope can have
  * caused it.  It counts if the worker
