@@ -81,7 +81,12 @@ typedef struct act__ring_h {
  * $ACTORS_RING_PREFETCH=0 turns both off, to measure what they bring.
  */
 #define ACT__RING_READ_AHEAD  512u
-#define ACT__RING_WRITE_AHEAD 256u
+/* 1024 rather than 256: a stream's producer then has the ownership of
+ * eight 128-byte records on its way instead of two, and streams 6-14 %
+ * faster (bench-core throughput_1to1, 12 alternating runs: 50.0-54.8
+ * against 47.2-51.0 M msgs/s), the round trip unchanged.  Beyond 1024 it
+ * gained nothing more. */
+#define ACT__RING_WRITE_AHEAD 1024u
 
 /*
  * Validates the ring header at mem (bytes long) against the expected
