@@ -447,11 +447,13 @@ struct rmon {
 	uint32_t part_gen;             /* the group's worker generation when taken */
 };
 
-/* A restart of group g's worker, its Downs not yet made (group_gone()). */
+/* A restart of group g's worker, its Downs not yet made (group_gone()),
+ * and how its last worker ended if it is gone for good. */
 struct restarted {
 	uint64_t tail;       /* read the ring from g up to here first */
 	uint32_t gen;        /* monitors taken at or before this generation end */
 	int32_t sig, exit;   /* how that worker ended */
+	int32_t gone_sig, gone_exit; /* gone for good: how (0, 0: not said) */
 };
 
 struct act__dynx {
@@ -461,7 +463,7 @@ struct act__dynx {
 	uint32_t n_m, cap_m;
 	uint64_t gone[ACT__READY_WORDS]; /* groups gone for good, their Downs not yet made */
 	uint64_t restart[ACT__READY_WORDS]; /* groups restarted, the same (rs[g] says which) */
-	struct restarted *rs;              /* n_parts entries, made at the first restart */
+	struct restarted *rs;              /* n_parts entries, made at first use */
 	bool any_gone;
 };
 
@@ -807,25 +809,25 @@ void act__dyn_down_arrived(struct worker *w, uint32_t ring_from, const struct ac
 }
 
 /*
- * Makes the Downs of the monitors into group g: gone for good (rs NULL:
- * "group stopped"), or restarted (those taken while the worker of
- * generation rs->gen or an earlier one ran, with how it ended).
+ * Makes the Downs of the monitors into group g: gone for good (rs NULL),
+ * or restarted (those taken while the worker of generation rs->gen or an
+ * earlier one ran).  The reason says how the worker ended (sig, exit), or
+ * "group stopped" / "group restarted" for a clean end or one not said.
  */
-static bool gone_downs(struct worker *w, uint32_t g, const struct restarted *rs)
+static bool gone_downs(struct worker *w, uint32_t g, const struct restarted *rs, int32_t sig,
+                       int32_t exit_code)
 {
 	struct act__dynx *x = w->dynx;
 	uint32_t sent = 0;
 	bool done = true;
 	char why[48];
 
-	if (!rs)
-		snprintf(why, sizeof why, "group stopped");
-	else if (rs->sig > 0)
-		snprintf(why, sizeof why, "crashed: signal %d", rs->sig);
-	else if (rs->exit > 0)
-		snprintf(why, sizeof why, "crashed: exit %d", rs->exit);
+	if (sig > 0)
+		snprintf(why, sizeof why, "crashed: signal %d", sig);
+	else if (exit_code > 0)
+		snprintf(why, sizeof why, "crashed: exit %d", exit_code);
 	else
-		snprintf(why, sizeof why, "group restarted");
+		snprintf(why, sizeof why, rs ? "group restarted" : "group stopped");
 	for (uint32_t i = 0; i < x->n_m;) {
 		struct rmon m = x->m[i];
 		/* Serial order: a generation after rs->gen is a later worker's. */
@@ -886,7 +888,7 @@ void act__dyn_gone_flush(struct worker *w)
 				x->any_gone = true;
 				continue;
 			}
-			if (!gone_downs(w, g, &x->rs[g])) {
+			if (!gone_downs(w, g, &x->rs[g], x->rs[g].sig, x->rs[g].exit)) {
 				x->any_gone = true;
 				continue;
 			}
@@ -898,7 +900,8 @@ void act__dyn_gone_flush(struct worker *w)
 				x->any_gone = true;
 				continue;
 			}
-			if (!gone_downs(w, g, NULL)) {
+			if (!gone_downs(w, g, NULL, x->rs ? x->rs[g].gone_sig : 0,
+			                x->rs ? x->rs[g].gone_exit : 0)) {
 				x->any_gone = true;
 				continue;
 			}
@@ -920,20 +923,30 @@ static void group_gone(struct worker *w, const struct act__env *e)
 	}
 	if (!x || !x->n_m)
 		return; /* no monitor of ours into it */
-	if (e->rec.flags & ACT__GONE_RESTART) {
-		if (!x->rs && !(x->rs = calloc(w->n_parts, sizeof *x->rs))) {
-			act__err_every("a restart of group %u not followed: out of memory; its "
-			               "monitors' Downs come when it stops for good", g);
+	if (!x->rs && (e->rec.flags & (ACT__GONE_RESTART | ACT__GONE_CAUSE)) &&
+	    !(x->rs = calloc(w->n_parts, sizeof *x->rs))) {
+		act__err_every("group %u's end not followed: out of memory; its monitors' Downs "
+		               "come when it stops for good, saying only that", g);
+		if (e->rec.flags & ACT__GONE_RESTART)
 			return;
-		}
+	}
+	if (e->rec.flags & ACT__GONE_RESTART) {
 		struct restarted *r = &x->rs[g];
 		bool queued = (x->restart[g / 64u] >> (g % 64u)) & 1u;
 		/* Two restarts before the first one's Downs: the later covers both. */
-		if (!queued || (int32_t)(e->to_gen - r->gen) > 0)
-			*r = (struct restarted){ .tail = e->corr, .gen = e->to_gen,
-			                         .sig = (int32_t)e->from, .exit = (int32_t)e->from_gen };
+		if (!queued || (int32_t)(e->to_gen - r->gen) > 0) {
+			r->tail = e->corr;
+			r->gen = e->to_gen;
+			r->sig = (int32_t)e->from;
+			r->exit = (int32_t)e->from_gen;
+		}
 		x->restart[g / 64u] |= 1ull << (g % 64u);
 	} else {
+		if (x->rs) {
+			bool cause = (e->rec.flags & ACT__GONE_CAUSE) != 0;
+			x->rs[g].gone_sig = cause ? (int32_t)e->from : 0;
+			x->rs[g].gone_exit = cause ? (int32_t)e->from_gen : 0;
+		}
 		x->gone[g / 64u] |= 1ull << (g % 64u);
 	}
 	x->any_gone = true;

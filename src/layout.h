@@ -102,6 +102,9 @@ enum {
  * (0: none), from_gen = its exit code (as int32_t; -1: none).
  */
 #define ACT__GONE_RESTART 1u
+/* ... of a group gone for good: from and from_gen say how its last worker
+ * ended, as for a restart (without it: "group stopped", e.g. a removal). */
+#define ACT__GONE_CAUSE 2u
 
 /*
  * Rings: capacities (act__ring.cap) are powers of two in [MIN_CAP,

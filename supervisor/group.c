@@ -1021,10 +1021,10 @@ void act__group_reap_strays(act_node_t *n)
  * watch died with gi's worker, get their Down (dyn-remote.c).  Called once
  * no worker of gi runs.
  */
-/* ACT__SYS_GROUP_GONE for every other running group; restart: flagged
- * ACT__GONE_RESTART, with the worker's generation and its end (layout.h).
- * Returns how many groups could not be told (full rings). */
-static uint32_t announce(act_node_t *n, uint32_t gi, bool restart, uint64_t gen)
+/* ACT__SYS_GROUP_GONE for every other running group; flags 0,
+ * ACT__GONE_CAUSE or ACT__GONE_RESTART (with the worker's generation):
+ * layout.h.  Returns how many groups could not be told (full rings). */
+static uint32_t announce(act_node_t *n, uint32_t gi, uint16_t flags, uint64_t gen)
 {
 	const struct act__gstate *g = &n->gs[gi];
 	uint32_t lost = 0;
@@ -1039,16 +1039,17 @@ static uint32_t announce(act_node_t *n, uint32_t gi, bool restart, uint64_t gen)
 			lost++;
 			continue;
 		}
-		struct act__route rt = { .type = ACT__SYS_GROUP_GONE, .to = gi + 1 };
-		if (restart) {
+		struct act__route rt = { .type = ACT__SYS_GROUP_GONE, .to = gi + 1, .flags = flags };
+		if (flags & (ACT__GONE_RESTART | ACT__GONE_CAUSE)) {
+			rt.from = (uint32_t)g->last_signal;
+			rt.from_gen = (uint32_t)g->last_exit;
+		}
+		if (flags & ACT__GONE_RESTART) {
 			/* Where the dead worker's sends to group i end (promoted:
 			 * its last burst included), which i reads before the Downs. */
 			const struct act__ring *r = act__node_ring(n, gi + 1, i + 1);
-			rt.flags = ACT__GONE_RESTART;
 			rt.corr = r ? atomic_load_explicit(&r->tail, memory_order_acquire) : 0;
 			rt.to_gen = (uint32_t)gen;
-			rt.from = (uint32_t)g->last_signal;
-			rt.from_gen = (uint32_t)g->last_exit;
 		}
 		act__env_write(e, ACT__REC_SYS, sizeof *e, &rt);
 		act__ring_commit(&n->out[i + 1], e);
@@ -1059,7 +1060,10 @@ static uint32_t announce(act_node_t *n, uint32_t gi, bool restart, uint64_t gen)
 
 void act__group_announce_gone(act_node_t *n, uint32_t gi)
 {
-	uint32_t lost = announce(n, gi, false, 0);
+	/* Done or failed (not a removal): say how its worker ended. */
+	enum act__gphase s = n->gs[gi].state;
+	uint32_t lost = announce(n, gi, s == ACT__G_DONE || s == ACT__G_FAILED ? ACT__GONE_CAUSE : 0,
+	                         0);
 	if (lost) {
 		n->n_dead_letters += lost;
 		act__warn("group '%s' will not run again: %u groups not told (full rings); their "
@@ -1075,7 +1079,7 @@ void act__group_announce_gone(act_node_t *n, uint32_t gi)
  */
 static void announce_restart(act_node_t *n, uint32_t gi, uint64_t gen)
 {
-	uint32_t lost = announce(n, gi, true, gen);
+	uint32_t lost = announce(n, gi, ACT__GONE_RESTART, gen);
 	if (lost) {
 		n->n_dead_letters += lost;
 		act__warn("group '%s' restarts: %u groups not told (full rings); their monitors of "

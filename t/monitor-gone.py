@@ -15,7 +15,7 @@ for that actor's end (none comes here).
 
 A monitor of t0 taken while tmp lived was kept in tmp's worker and died
 with it: now the supervisor tells the other groups that tmp is gone for
-good, and w0 gets one Down "t0: group stopped" from its own group; w1,
+good, and w0 gets one Down "t0: crashed: signal 9" from its own group; w1,
 which took and then dropped (act_demonitor) such a monitor, gets none.
 Group "perm" (t/mod/testmod.c echo e0, restart permanent) exits 100: it is
 failed, not restarted, and w0's monitor of e0 ends the same way.
@@ -80,11 +80,11 @@ with tap:
            "tmp is down for good after SIGKILL (state %s)" % st["state"])
     d = downs_at_least(1, "the Down of t0 at w0")
     tap.is_(d["count"], 1, "w0 got one Down for its monitor of t0 (%r)" % d["last"])
-    tap.is_(d["last"], "t0: group stopped", "it says t0's group stopped")
+    tap.is_(d["last"], "t0: crashed: signal 9", "it says how t0's worker ended")
     tap.is_(ask("w0", "Watch", {"name": "t0"}), ok, "w0 monitors t0 of the dead group")
     d = downs_at_least(2, "a second Down at w0")
     tap.is_(d["count"], 2, "w0 got one more Down (%r)" % d["last"])
-    tap.is_(d["last"], "t0: group stopped; t0: noproc", "it says t0 is gone: noproc")
+    tap.is_(d["last"], "t0: crashed: signal 9; t0: noproc", "it says t0 is gone: noproc")
     tap.is_(downs("w1")["count"], 0, "w1, which demonitored, got no Down")
 
     tap.is_(ask("c0", "Call", {"name": "t0"}), refused,
@@ -101,7 +101,7 @@ with tap:
     tap.is_(st["state"], "failed", "perm exited 100: failed, not restarted")
     d = downs_at_least(3, "the Down of e0 at w0")
     tap.is_(d["count"], 3, "w0 got one Down for e0 (%r)" % d["last"])
-    tap.ok(d["last"].endswith("; e0: group stopped"), "it says e0's group stopped")
+    tap.ok(d["last"].endswith("; e0: crashed: exit 100"), "it says e0's worker exited 100")
     tap.is_(downs()["count"], 3, "and none for l0, which lives")
     tap.is_(ask("c0", "Call", {"name": "e0"}), refused,
             "c0's send to e0 of the failed group: refused at the call")
