@@ -141,6 +141,10 @@ void act__group_set_state(act_node_t *n, uint32_t gi, enum act__gphase s)
 	 * `removed` does; a restart clears it before the worker is started. */
 	if (is_gone != was_gone)
 		atomic_store_explicit(&p->gone, is_gone, memory_order_release);
+	/* A hot standby of a group that will not run again would idle until
+	 * the node stops (an operator's restart makes a new one). */
+	if (is_gone && !was_gone)
+		act__group_kill_spare(n, gi);
 	if (!is_gone)
 		g->kept_gone = false;
 }

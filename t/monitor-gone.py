@@ -13,7 +13,8 @@ promise "noproc" for an actor already gone); now the watcher's own group
 answers it at once.  A monitor of an actor of a live group still waits
 for that actor's end (none comes here).
 
-A monitor of t0 taken while tmp lived was kept in tmp's worker and died
+tmp has a hot standby, killed when tmp is done (a new one comes with
+`actorsctl restart tmp`).  A monitor of t0 taken while tmp lived was kept in tmp's worker and died
 with it: now the supervisor tells the other groups that tmp is gone for
 good, and w0 gets one Down "t0: crashed: signal 9" from its own group; w1,
 which took and then dropped (act_demonitor) such a monitor, gets none.
@@ -48,7 +49,7 @@ with tap:
             {"name": "prod", "module": RELOADMOD,
              "actors": [actor("w0", "watcher"), actor("w1", "watcher"),
                         actor("c0", "caller")]},
-            {"name": "tmp", "module": RELOADMOD, "restart": "temporary",
+            {"name": "tmp", "module": RELOADMOD, "restart": "temporary", "hot_standby": True,
              "actors": [actor("t0", "tally")]},
             {"name": "live", "module": RELOADMOD, "actors": [actor("l0", "tally")]},
             {"name": "perm", "module": TESTMOD, "actors": [actor("e0", "echo")]},
@@ -71,6 +72,9 @@ with tap:
     tap.is_(ask("w0", "Watch", {"name": "t0"}), ok, "w0 monitors t0 while tmp lives")
     tap.is_(ask("w1", "Watch", {"name": "t0"}), ok, "w1 monitors t0 while tmp lives")
     tap.is_(ask("w1", "Unwatch", {}), ok, "w1 demonitors it")
+    spare = node.wait_group("tmp", lambda g, st: g["standby_pid"], 20,
+                            "tmp's hot standby")["groups"]
+    spare = [g for g in spare if g["name"] == "tmp"][0]["standby_pid"]
     pid = node.group("tmp")["pid"]
     os.kill(pid, signal.SIGKILL)
     st = wait_for(lambda: (lambda g: g if g["state"] not in ("ready", "starting") and
@@ -78,6 +82,8 @@ with tap:
                   "the temporary group tmp to stay down")
     tap.ok(st["state"] in ("failed", "done", "dead"),
            "tmp is down for good after SIGKILL (state %s)" % st["state"])
+    tap.ok(st["standby_pid"] is None and not os.path.exists("/proc/%d" % spare),
+           "its hot standby (pid %d) is gone with it" % spare)
     d = downs_at_least(1, "the Down of t0 at w0")
     tap.is_(d["count"], 1, "w0 got one Down for its monitor of t0 (%r)" % d["last"])
     tap.is_(d["last"], "t0: crashed: signal 9", "it says how t0's worker ended")
@@ -135,6 +141,9 @@ with tap:
     tap.is_(rc, 0, "actorsctl restart tmp (%r)" % (err.strip() or out.strip()))
     node.wait_ready(10, groups=["tmp"])
     tap.is_(ask("c0", "Call", {"name": "t0"}), ok, "after the restart, c0's send to t0 is taken")
+    st = node.wait_group("tmp", lambda g, st: g["standby_pid"], 20, "a new standby for tmp")
+    tap.ok(node.group("tmp", st)["standby_pid"] not in (None, spare),
+           "tmp has a new hot standby")
     p = wait_for(lambda: (lambda m: m if m["count"] >= 2 else None)(
         ask("t0", "Ping", {"count": 0})), 10, "c0's Ping handled by the new t0")
     tap.ok(p["count"] >= 2, "the new t0 handled it (Pong %r)" % p)
