@@ -863,8 +863,11 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	atomic_store_explicit(&p->handling_from, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->handling_json, 0, memory_order_relaxed);
 	promote_outbound(n, gi);
-	/* The generation that ran (a restart below bumps it). */
-	uint64_t gen = atomic_load_explicit(&p->generation, memory_order_relaxed);
+	/* The generation that ran; bumped now, not only at the next start, so
+	 * that a monitor taken from here on (its watcher notes the new one)
+	 * is not ended by this death's Downs: it goes to the next worker.
+	 * Release: pairs with the watchers' acquire load (rmon_add()). */
+	uint64_t gen = atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
 	if (!act__death_counts(g->last_signal, g->last_exit, g->hang_kill))
 		forgive_inflight(n, gi, g->last_signal);
 	bool was_starting = g->state == ACT__G_STARTING;
