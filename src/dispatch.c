@@ -281,7 +281,8 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 		return;
 	}
 	if (rec->kind == ACT__REC_SYS && rec->len >= sizeof *e) {
-		act__dyn_sys(w, e); /* cross-group spawn, stop, monitor (dyn-remote.c) */
+		/* cross-group spawn, stop, monitor (dyn-remote.c) */
+		act__dyn_sys(w, (uint32_t)(h - w->in), e);
 		act__ring_release(h);
 		return;
 	}

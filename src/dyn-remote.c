@@ -1114,7 +1114,7 @@ static void stop_children_of(struct worker *w, uint32_t pid, uint32_t pgen)
 	}
 }
 
-void act__dyn_sys(struct worker *w, const struct act__env *e)
+void act__dyn_sys(struct worker *w, uint32_t ring_from, const struct act__env *e)
 {
 	struct actor *a = NULL;
 	char name[ACT_NAME_MAX + 1];
@@ -1125,6 +1125,13 @@ void act__dyn_sys(struct worker *w, const struct act__env *e)
 		return;
 	}
 	if (e->type == ACT__SYS_GROUP_GONE) {
+		/* The supervisor's word only: a forged one could end monitors, or
+		 * name a ring position never reached and keep us polling. */
+		if (ring_from != ACT__SUPERVISOR) {
+			atomic_fetch_add_explicit(&w->part->n_corrupt, 1, memory_order_relaxed);
+			act__warn_every("group-gone record from participant %u ignored", ring_from);
+			return;
+		}
 		group_gone(w, e);
 		return;
 	}

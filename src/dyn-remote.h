@@ -99,8 +99,8 @@ void act__dyn_down_arrived(struct worker *w, uint32_t ring_from, const struct ac
 /* Makes the Downs of monitors into groups gone for good, once what their
  * dead workers left in the rings to us is read. */
 void act__dyn_gone_flush(struct worker *w);
-/* Handles a system record from another participant. */
-void act__dyn_sys(struct worker *w, const struct act__env *e);
+/* Handles a system record that came on ring_from's ring to us. */
+void act__dyn_sys(struct worker *w, uint32_t ring_from, const struct act__env *e);
 /* Spawn slot entry a is empty: starts its record if that is (gen, PENDING). */
 void act__dyn_start_pending(struct worker *w, struct actor *a, uint32_t gen);
 /* Actor a ended: its children in other groups are told to stop. */
