@@ -161,6 +161,7 @@ static void reap(struct worker *w)
 }
 
 /* Quick reaping's holder (see below). */
+#define HOLDER_REAP_LOOK_NS 5000000ull /* a killed holder not reaped yet: look again */
 static pid_t holder_pid;    /* this process's holder, 0: none */
 static pid_t holder_zombie; /* one it killed and has not reaped yet, 0: none */
 static void reap_holder(void);
@@ -174,8 +175,13 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 
 	if (deadline_ns <= now)
 		return;
-	if (__builtin_expect(holder_zombie != 0, 0))
+	if (__builtin_expect(holder_zombie != 0, 0)) {
 		reap_holder();
+		/* Still exiting (at idle priority, slow on a busy machine): look
+		 * again soon rather than leave a zombie for as long as we sleep. */
+		if (holder_zombie && deadline_ns - now > HOLDER_REAP_LOOK_NS)
+			deadline_ns = now + HOLDER_REAP_LOOK_NS;
+	}
 	if (deadline_ns == UINT64_MAX && !w->read_armed) {
 		/* No timer to wake for: block in a plain read(2) on the doorbell
 		 * (a blocking eventfd), the cheapest sleep there is.  The

@@ -153,6 +153,9 @@ with tap:
     for name in ("n", "q", "n"):  # restarts go through the prefork, made with a holder
         st = node3.wait_group(name, lambda g, st: st["prefork"]["pid"], 20, "a prefork")
         pf = st["prefork"]["pid"]
+        # Shown once forked; it makes its holder as it prepares (on a busy
+        # machine that can come later).
+        wait_for(lambda: holders(pf), 10, "the prefork's holder")
         check_holder(tap, pf, "the prefork")
         old = node3.group(name)["pid"]
         os.kill(old, signal.SIGKILL)
