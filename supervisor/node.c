@@ -527,6 +527,15 @@ ACT_API int act_node_run(act_node_t *n)
 		          (unsigned long long)(wd_ns / 1000000u));
 
 	act__recover_started(n); /* an adopted region's leftovers, the fd store */
+	/* Groups done or failed under the last supervisor stay so (below),
+	 * unless none was left running: that node stopped itself ("no group
+	 * left to run"), and this start is the operator's word to try again. */
+	bool keep_gone = false;
+	for (uint32_t i = 0; i < n->reg.n_groups && act__recover_adopted(n); i++) {
+		struct act__part *p = act__shm_part(&n->shm, i + 1);
+		keep_gone |= !n->reg.groups[i].spare && !act__part_removed(p) &&
+		             !atomic_load_explicit(&p->gone, memory_order_relaxed);
+	}
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		struct act__part *p = act__shm_part(&n->shm, i + 1);
 		struct act__group_def *gd = &n->reg.groups[i];
@@ -536,7 +545,7 @@ ACT_API int act_node_run(act_node_t *n)
 		 * a failed group failing again before the node is ready would
 		 * stop the whole node).  A new region runs every group. */
 		uint32_t gone = atomic_load_explicit(&p->gone, memory_order_relaxed);
-		if (gone && act__recover_adopted(n) && !act__part_removed(p) && !gd->spare) {
+		if (gone && keep_gone && !act__part_removed(p) && !gd->spare) {
 			bool failed = gone == ACT__GONE_FAILED;
 			act__group_set_state(n, i, failed ? ACT__G_FAILED : ACT__G_DONE);
 			act__sup_set_gone(&n->sup, i, failed);
@@ -546,6 +555,9 @@ ACT_API int act_node_run(act_node_t *n)
 			          failed ? "failed" : "done", gd->name);
 			continue;
 		}
+		if (gone && act__recover_adopted(n) && !act__part_removed(p) && !gd->spare)
+			act__info("group '%s' was %s under the last supervisor, as every group was: "
+			          "it runs again", gd->name, gone == ACT__GONE_FAILED ? "failed" : "done");
 		/* (No worker runs yet: release, as for `removed` below.) */
 		atomic_store_explicit(&p->gone, 0, memory_order_release);
 		if (gd->spare && gd->tenant && act__recover_adopted(n) && !act__part_removed(p)) {

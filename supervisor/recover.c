@@ -770,10 +770,15 @@ static int adopt(struct act_node *n, int fd, const struct act__part_spec *spec, 
 	r->recovered = true;
 	r->taken_over = 0;
 	for (uint32_t to = 0; to < np; to++) {
+		/* A group done or failed under the last supervisor had no worker
+		 * for it to take down: its last worker's end was its own, and
+		 * already counted against the envelope it had in hand. */
+		bool ended_before = false;
 		if (to != ACT__SUPERVISOR) {
 			struct act__part *p = act__shm_part(&n->shm, to);
 			atomic_store(&p->pid, 0);
 			atomic_store(&p->state, ACT__PS_DOWN);
+			ended_before = atomic_load_explicit(&p->gone, memory_order_relaxed) != 0;
 		}
 		for (uint32_t from = 0; from < np; from++) {
 			act__ring_h rh;
@@ -795,7 +800,7 @@ static int adopt(struct act_node *n, int fd, const struct act__part_spec *spec, 
 			/* The envelope a killed worker had in hand comes back flagged
 			 * redelivered; the kill came from outside, so it does not
 			 * count toward max_redeliveries. */
-			if (act__ring_inflight(rh.r, &pos, &count))
+			if (!ended_before && act__ring_inflight(rh.r, &pos, &count))
 				act__ring_forgive(rh.r);
 		}
 	}

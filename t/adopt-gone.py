@@ -15,6 +15,12 @@ with exit 100), and runs prod.  c0's sends to t0 and e0 are still refused.
 `actorsctl upgrade` (an adoption too) keeps them so; `actorsctl restart tmp`
 runs tmp, which takes sends again; `actorsctl restart perm` runs perm, the
 redelivered Crash fails it again, and the node runs on.
+
+A node whose only group failed stops itself (exit 100); a start adopts
+the region and, every group having been done or failed, runs them all
+again.  The redelivered Crash fails it each time and counts (the region
+keeps the count: the death was the group's own, not the last actorsd's),
+so the third start finds it a dead letter and runs.
 """
 import errno
 import os
@@ -94,3 +100,22 @@ with tap:
     tap.ok(node.running() and state("prod") == "ready",
            "actorsctl restart perm: the redelivered Crash fails it again, the node runs on")
     tap.is_(node.terminate(), 0, "SIGTERM: exit 0")
+
+    # ---- every group failed: the node stopped itself, a start runs them again ------------
+    solo = Node(tap, {"groups": [{"name": "f1", "module": TESTMOD,
+                                  "actors": [actor("e1", "echo")]}]}, name="agone1")
+    solo.start()
+    solo.send("e1", "Crash", {"how": "exit100"})
+    tap.is_(solo.wait_exit(10), 100, "its only group exits 100: the node stops itself (100)")
+    codes = []
+    for _ in range(2):
+        solo.start(wait_ready=False)
+        codes.append(solo.wait_exit(10))
+    log = solo.log_text()
+    tap.ok(codes == [100, 100] and log.count("as every group was: it runs again") == 2,
+           "the next starts run f1 again, which the redelivered Crash fails (%r)" % codes)
+    st = solo.start()
+    tap.ok("envelope to 'e1' killed the group 3 times: moved to dead letters" in
+           solo.log_text() and solo.group("f1", st)["state"] == "ready",
+           "the third time the Crash is a dead letter, and the node runs")
+    tap.is_(solo.terminate(), 0, "SIGTERM: exit 0")
