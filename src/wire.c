@@ -341,7 +341,9 @@ static void scan_view_key(struct vscan *vx, const unsigned char *s, size_t at,
 
 /*
  * Python's json module writes a float NaN or infinity as these bare words,
- * which are not JSON.  Returns the word at s[i], or NULL.
+ * which are not JSON.  Returns the word at s[i], or NULL: only a whole
+ * word, ended by what may end a value (whitespace, ',', ']', '}' or the
+ * end), so that "NaNx" is the grammar error it is, not a NaN.
  */
 static const char *non_json_number(const unsigned char *s, size_t len, size_t i)
 {
@@ -349,7 +351,9 @@ static const char *non_json_number(const unsigned char *s, size_t len, size_t i)
 
 	for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
 		size_t n = strlen(words[k]);
-		if (len - i >= n && !memcmp(s + i, words[k], n))
+		if (len - i >= n && !memcmp(s + i, words[k], n) &&
+		    (len - i == n || is_ws(s[i + n]) || s[i + n] == ',' || s[i + n] == ']' ||
+		     s[i + n] == '}'))
 			return words[k];
 	}
 	return NULL;
