@@ -769,7 +769,8 @@ static int rmon_add(struct worker *w, const struct actor *me, uint64_t mid, uint
 		x->cap_m = cap;
 	}
 	/* Acquire: a generation bumped for a worker started after the one
-	 * whose death we may hear of; the monitor then goes to the new one. */
+	 * whose death we may hear of; the monitor then goes to the new one.
+	 * (watches_others is set already: act__dyn_monitor_remote().) */
 	uint32_t pgen = (uint32_t)atomic_load_explicit(&w->parts[g]->generation,
 	                                               memory_order_acquire);
 	x->m[x->n_m++] = (struct rmon){ .mid = mid, .watcher = (uint32_t)(me - w->actors),
@@ -962,6 +963,14 @@ int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 	struct act__spawn_rec *r = NULL;
 	int claim = -1, err;
 
+	/* The supervisor tells us of g's end from now on (layout.h,
+	 * watches_others).  Set before we look at g's state below, with a
+	 * full barrier (seq_cst exchange), as the supervisor changes that
+	 * state (gone, generation) before it reads the flag: either it tells
+	 * us, or we see the change. */
+	if (!w->tk && g && !act__is_dyn_id(id) &&
+	    !atomic_load_explicit(&w->part->watches_others, memory_order_relaxed))
+		atomic_exchange(&w->part->watches_others, 1);
 	/* A group gone for good (a temporary group that finished, one the
 	 * supervisor gave up on) reads no ring: nothing would ever answer a
 	 * monitor sent there.  Its actors are gone, so the Down comes now, as

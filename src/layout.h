@@ -287,6 +287,13 @@ struct act__part {
 	/* Written by the supervisor before it wakes a hot standby: what the
 	 * standby's Start message says. */
 	int32_t standby_n_restarts, standby_last_signal, standby_last_exit;
+	/* 1 once this group's worker monitors a static actor of another group
+	 * (dyn-remote.c, rmon_add()); 0 again when a new worker starts.  The
+	 * supervisor tells only such groups of another group's end or
+	 * restart: a doorbell rung at every restart for nothing would wake
+	 * every sleeping worker then (restart_p50 +60 us on a 2-CPU VM).  In
+	 * what was this line's padding. */
+	_Atomic uint32_t watches_others;
 
 	/* counters, written by the consumer (this participant) */
 	alignas(ACT__CACHELINE) _Atomic uint64_t n_handled;
@@ -305,7 +312,9 @@ struct act__part {
 _Static_assert(offsetof(struct act__part, gone) == 96 &&
                offsetof(struct act__part, sleeping) == 128 &&
                offsetof(struct act__part, n_refused_gone) == 184 &&
-               offsetof(struct act__part, heartbeat_ns) == 192, "act__part layout 8");
+               offsetof(struct act__part, heartbeat_ns) == 192 &&
+               offsetof(struct act__part, watches_others) == 304 &&
+               offsetof(struct act__part, n_handled) == 320, "act__part layout 8");
 
 /* True if a reload removed participant p (act__part.removed).  Acquire:
  * pairs with the supervisor's release store when it removes or adds the

@@ -139,8 +139,10 @@ void act__group_set_state(act_node_t *n, uint32_t gi, enum act__gphase s)
 	/* Gone until an operator restarts it: senders are refused from now on
 	 * (act__part_refuses()).  Release: pairs with their acquire load, as
 	 * `removed` does; a restart clears it before the worker is started. */
+	/* seq_cst: before the read of the watchers' flags that follows
+	 * (announce(); dyn-remote.c, act__dyn_monitor_remote()). */
 	if (is_gone != was_gone)
-		atomic_store_explicit(&p->gone, is_gone, memory_order_release);
+		atomic_store(&p->gone, is_gone);
 	/* A hot standby of a group that will not run again would idle until
 	 * the node stops (an operator's restart makes a new one). */
 	if (is_gone && !was_gone)
@@ -214,6 +216,7 @@ static int spawn_group(act_node_t *n, uint32_t gi)
 
 	atomic_store_explicit(&p->sleeping, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->heartbeat_ns, act__now_ns(), memory_order_relaxed);
+	atomic_store_explicit(&p->watches_others, 0, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->generation, 1, memory_order_relaxed);
 	mark_inflight(n, gi);
 	err = act__spawner_spawn(&n->sp, gi + 1, &st, &g->pid, &g->pidfd);
@@ -614,6 +617,7 @@ static bool promote_spare(act_node_t *n, uint32_t gi)
 	p->standby_last_exit = g->last_exit;
 	atomic_store_explicit(&p->sleeping, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->heartbeat_ns, act__now_ns(), memory_order_relaxed);
+	atomic_store_explicit(&p->watches_others, 0, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->generation, 1, memory_order_relaxed);
 	mark_inflight(n, gi);
 	/* The write orders the stores above before the standby's read of them
@@ -867,7 +871,7 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	 * that a monitor taken from here on (its watcher notes the new one)
 	 * is not ended by this death's Downs: it goes to the next worker.
 	 * Release: pairs with the watchers' acquire load (rmon_add()). */
-	uint64_t gen = atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+	uint64_t gen = atomic_fetch_add(&p->generation, 1); /* seq_cst: see rmon_add() */
 	if (!act__death_counts(g->last_signal, g->last_exit, g->hang_kill))
 		forgive_inflight(n, gi, g->last_signal);
 	bool was_starting = g->state == ACT__G_STARTING;
@@ -1038,7 +1042,10 @@ static uint32_t announce(act_node_t *n, uint32_t gi, uint16_t flags, uint64_t ge
 
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		struct act__part *p = act__shm_part(&n->shm, i + 1);
-		if (i == gi || !act__group_alive(&n->gs[i]) || act__part_removed(p))
+		/* Only a group whose worker took a monitor into another group
+		 * has anything to do with this (layout.h, watches_others). */
+		if (i == gi || !act__group_alive(&n->gs[i]) || act__part_removed(p) ||
+		    !atomic_load_explicit(&p->watches_others, memory_order_acquire))
 			continue;
 		int err;
 		struct act__env *e = act__node_out_reserve(n, i + 1, sizeof *e, &err);
