@@ -83,7 +83,7 @@ typedef struct act__ring_h {
 #define ACT__RING_READ_AHEAD  512u
 /* 1024 rather than 256: a stream's producer then has the ownership of
  * eight 128-byte records on its way instead of two, and streams 6-14 %
- * faster (bench-core throughput_1to1, 12 alternating runs: 50.0-54.8
+ * faster (bench-core throughput_1to1, six alternations of three runs: 50.0-54.8
  * against 47.2-51.0 M msgs/s), the round trip unchanged.  Beyond 1024 it
  * gained nothing more. */
 #define ACT__RING_WRITE_AHEAD 1024u
