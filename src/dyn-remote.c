@@ -823,12 +823,7 @@ static bool gone_downs(struct worker *w, uint32_t g, const struct restarted *rs,
 	bool done = true;
 	char why[48];
 
-	if (sig > 0)
-		snprintf(why, sizeof why, "crashed: signal %d", sig);
-	else if (exit_code > 0)
-		snprintf(why, sizeof why, "crashed: exit %d", exit_code);
-	else
-		snprintf(why, sizeof why, rs ? "group restarted" : "group stopped");
+	act__death_reason(why, sizeof why, sig, exit_code, rs ? "group restarted" : "group stopped");
 	for (uint32_t i = 0; i < x->n_m;) {
 		struct rmon m = x->m[i];
 		/* Serial order: a generation after rs->gen is a later worker's. */

@@ -136,6 +136,10 @@ void act__dyn_mon_release(struct act__spawn_rec *r, uint32_t gen);
 /* Sends Down{name, reason} about (id, gen) to watcher (id + 1, gen). */
 void act__dyn_send_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen, uint64_t mid,
                         const char *name, uint32_t id, uint32_t gen, const char *reason);
+/* The reason of a Down for actors lost with a worker that ended by
+ * signal sig or exit code exit_code: "crashed: signal N", "crashed: exit
+ * N", or `clean` for an exit 0 (or none). */
+void act__death_reason(char *buf, size_t cap, int sig, int exit_code, const char *clean);
 /* act__dyn_send_down() for a caller that tries again when the ring is
  * full: ACT_EFULL is returned, not made a dead letter.  0 or the error. */
 int act__dyn_try_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen, uint64_t mid,

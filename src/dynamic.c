@@ -376,6 +376,16 @@ int act__dyn_run_init(struct worker *w, struct actor *a)
 
 /* ---- Down ------------------------------------------------------------------------- */
 
+void act__death_reason(char *buf, size_t cap, int sig, int exit_code, const char *clean)
+{
+	if (sig > 0)
+		snprintf(buf, cap, "crashed: signal %d", sig);
+	else if (exit_code > 0)
+		snprintf(buf, cap, "crashed: exit %d", exit_code);
+	else
+		snprintf(buf, cap, "%s", clean);
+}
+
 /* Sends Down{name, reason} from (id, gen) to one watcher; a Down that
  * cannot be sent is a dead letter, unless `keep_full` and the ring is full
  * (the caller tries again).  0 or the error. */
@@ -590,13 +600,8 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 	uint32_t n_back = 0, n_lost = 0, n_failed = 0;
 	uint64_t t0_ns = act__now_ns();
 
-	if (start->last_signal)
-		snprintf(w->lost_reason, sizeof w->lost_reason, "crashed: signal %d",
-		         start->last_signal);
-	else if (start->last_exit > 0)
-		snprintf(w->lost_reason, sizeof w->lost_reason, "crashed: exit %d", start->last_exit);
-	else
-		snprintf(w->lost_reason, sizeof w->lost_reason, "group stopped");
+	act__death_reason(w->lost_reason, sizeof w->lost_reason, start->last_signal,
+	                  start->last_exit, "group stopped");
 	if (hi > w->dyn_cap) {
 		act__err("spawn area: high-water mark %u out of range; treated as %u", hi,
 		         w->dyn_cap);

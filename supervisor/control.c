@@ -792,25 +792,22 @@ static void do_spawn(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON 
 	}
 	free(args_text);
 	args = NULL;
-	if (err == -ENOENT && !act__reg_group(&ctl->n->reg, group)) {
+	const struct act__group_def *gd = act__reg_group(&ctl->n->reg, group);
+	uint32_t gi = gd ? (uint32_t)(gd - ctl->n->reg.groups) : 0;
+	if (err == -ENOENT && !gd) {
 		answer_error(c, "not_found", "no group '%s'", group);
 	} else if (err == -ENOENT) {
 		/* The group published what it can spawn (dyn-remote.c). */
 		answer_error(c, "not_found", "unknown behaviour '%s' in group '%s'", behaviour, group);
 	} else if (err == -EEXIST) {
 		answer_error(c, "exists", "an actor named '%s' exists already", name);
-	} else if (err == ACT_ESTOPPED && act__reg_group(&ctl->n->reg, group) &&
-	           act__node_group_removed(ctl->n, (uint32_t)(act__reg_group(&ctl->n->reg, group) -
-	                                                      ctl->n->reg.groups))) {
+	} else if (err == ACT_ESTOPPED && gd && act__node_group_removed(ctl->n, gi)) {
 		answer_error(c, "removed", "cannot spawn '%s' into '%s': a reload removed it (a reload "
 		             "whose app file lists it adds it back)", behaviour, group);
-	} else if (err == ACT_ESTOPPED && act__reg_group(&ctl->n->reg, group) &&
-	           act__node_group_gone(ctl->n, (uint32_t)(act__reg_group(&ctl->n->reg, group) -
-	                                                   ctl->n->reg.groups))) {
+	} else if (err == ACT_ESTOPPED && gd && act__node_group_gone(ctl->n, gi)) {
 		answer_error(c, "stopped", "cannot spawn '%s' into '%s': the group is %s and runs "
 		             "again only after `actorsctl restart %s`", behaviour, group,
-		             act__node_group_state(ctl->n, (uint32_t)(act__reg_group(&ctl->n->reg,
-		                                   group) - ctl->n->reg.groups)), group);
+		             act__node_group_state(ctl->n, gi), group);
 	} else if (err) {
 		answer_error(c, err == -ENOSPC || err == ACT_EFULL ? "full" : "usage",
 		             "cannot spawn '%s' into '%s': %s", behaviour, group, act_strerror(err));

@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "control.h"
 #include "doorbell.h"
+#include "dyn-remote.h" /* act__death_reason() */
 #include "envelope.h"
 #include "group.h"
 #include "log.h"
@@ -1114,12 +1115,7 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
 	act__group_announce_gone(n, gi);
 	if (!down_id || act_down_type.size != sizeof d)
 		return;
-	if (g->last_signal)
-		snprintf(reason, sizeof reason, "crashed: signal %d", g->last_signal);
-	else if (g->last_exit > 0)
-		snprintf(reason, sizeof reason, "crashed: exit %d", g->last_exit);
-	else
-		snprintf(reason, sizeof reason, "group stopped");
+	act__death_reason(reason, sizeof reason, g->last_signal, g->last_exit, "group stopped");
 	for (uint32_t s = 0; s < hi; s++) {
 		struct act__spawn_rec *r = act__shm_spawn_rec(&n->shm, part, s);
 		uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
