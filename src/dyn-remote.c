@@ -976,9 +976,11 @@ int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 			act__dyn_anon_name(name, sizeof name, g, act__dyn_slot_of(&w->shm, id), who.gen);
 		else
 			snprintf(name, sizeof name, "%s", w->reg->actors[id].name);
-		act__dyn_send_down(w, me->id + 1, me->gen, mid, name, id, who.gen, "noproc");
-		*monitor_id = mid;
-		return 0;
+		/* Our own ring full (a burst of these, or Downs of a group's end
+		 * in it): the caller is told, as for any send, not left waiting. */
+		err = act__dyn_try_down(w, me->id + 1, me->gen, mid, name, id, who.gen, "noproc");
+		*monitor_id = err ? 0 : mid;
+		return err;
 	}
 	/* A spawned actor's monitor entries are counted in its record: one
 	 * is taken here, or the call fails now rather than with a Down

@@ -346,7 +346,9 @@ ACT_API int act_stop(act_ctx *ctx, act_ref who);
  * Returns 0 and a monitor id.  For `who` in another group the check is
  * made there: an actor already gone gives Down "noproc", and so does one
  * with ACT_MONITORS_MAX monitors ("noproc: too many monitors"); in the
- * caller's group that is -ENOSPC.
+ * caller's group that is -ENOSPC.  A target whose group is done or failed
+ * gives its "noproc" Down at once, from the caller's own group; ACT_EFULL
+ * (no monitor taken) if the caller's own ring has no room for it.
  */
 /*
  * For a remote `who` (act_ref_remote()), the watch is on its node: Down
