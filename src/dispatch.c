@@ -27,6 +27,7 @@
 #include "message.h"
 #include "topic.h"
 #include "worker-int.h"
+#include "remote-mon.h" /* after worker-int.h */
 
 void act__w_dead_letter(struct worker *w, const char *why, uint32_t type, uint32_t to)
 {
@@ -66,6 +67,7 @@ void act__w_stop_actor(struct worker *w, struct actor *a)
 	 * needs no sweep, its ref no longer matches its slot. */
 	if (a->stopping && !a->dynamic)
 		act__topic_leave_all(w->shm.xa, a->id);
+	act__peer_unwatch_all(w, a);
 	if (__builtin_expect(act__ic_n != 0, 0) && !a->init_failed) {
 		act__w_set_ctx(w, a, NULL, NULL, NULL, 0, NULL);
 		act__ic_stop(&w->ctx);

@@ -13,10 +13,11 @@
 
 #include <actors.h>
 
+#include "log.h"
 #include "worker-int.h"
 #include "remote-mon.h"
 
-int act__peer_monitor(struct worker *w, const struct actor *me, act_ref who,
+int act__peer_monitor(struct worker *w, struct actor *me, act_ref who,
                       uint64_t *monitor_id)
 {
 	struct act__peer_watch pw;
@@ -36,7 +37,26 @@ int act__peer_monitor(struct worker *w, const struct actor *me, act_ref who,
 	if ((err = act__w_send_ctrl(w, ACT__CTRL_PEER_WATCH, &pw, sizeof pw)))
 		return err;
 	*monitor_id = pw.monitor_id;
+	me->peer_watched = true;
 	return 0;
+}
+
+void act__peer_unwatch_all(struct worker *w, struct actor *a)
+{
+	struct act__peer_watch pw;
+
+	if (!a->peer_watched || w->tk)
+		return;
+	a->peer_watched = false;
+	memset(&pw, 0, sizeof pw);
+	pw.watcher = a->id + 1;
+	pw.watcher_gen = a->gen;
+	/* Monitor id 0: all of this watcher's.  With the ring to the
+	 * supervisor full the watches stay until their peer goes down (a
+	 * Down to a stopped actor) or this worker ends. */
+	if (act__w_send_ctrl(w, ACT__CTRL_PEER_UNWATCH, &pw, sizeof pw))
+		act__warn_every("watches on remote peers of a stopped actor kept: "
+		                "the ring to the supervisor is full");
 }
 
 int act__peer_demonitor(struct worker *w, uint64_t monitor_id)

@@ -39,8 +39,11 @@ static inline bool act__peer_is_monitor(uint64_t monitor_id)
 #ifdef ACT_WORKER_INT_H
 /* act_monitor(ctx, who) for a remote `who`: 0 and *monitor_id, or ACT_EFULL,
  * -ENOENT (unknown ref). */
-int act__peer_monitor(struct worker *w, const struct actor *me, act_ref who,
+int act__peer_monitor(struct worker *w, struct actor *me, act_ref who,
                       uint64_t *monitor_id);
+/* Actor a stops: the watches it took end without a Down (the supervisor
+ * drops them; it drops a whole worker's when that ends). */
+void act__peer_unwatch_all(struct worker *w, struct actor *a);
 /* act_demonitor() of a peer monitor: 0 or ACT_EFULL. */
 int act__peer_demonitor(struct worker *w, uint64_t monitor_id);
 #endif

@@ -28,9 +28,11 @@
 #include "doorbell.h"
 #include "dyn-remote.h" /* act__death_reason() */
 #include "envelope.h"
+#include "gateway.h"
 #include "group.h"
 #include "log.h"
 #include "node.h"
+#include "peers.h"
 #include "phase.h"
 #include "poolsup.h"
 #include "recover.h"
@@ -868,6 +870,11 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	atomic_store_explicit(&p->handling_from, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->handling_json, 0, memory_order_relaxed);
 	promote_outbound(n, gi);
+	/* Its actors' watches on remote peers end with it (peers.h), and so
+	 * do those still on their way in its ring to us. */
+	g->peer_mark = atomic_load_explicit(&n->in[gi + 1].r->tail, memory_order_acquire);
+	if (n->gw)
+		act__peers_drop_group(act__gw_watches(n->gw), gi + 1);
 	/* The generation that ran; bumped now, not only at the next start, so
 	 * that a monitor taken from here on (its watcher notes the new one)
 	 * is not ended by this death's Downs: it goes to the next worker.

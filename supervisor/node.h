@@ -85,6 +85,10 @@ struct act__gstate {
 	/* A spare participant a reload gave a group (reload.c): shown in
 	 * status from then on; an unused spare is not. */
 	bool spare_used;
+	/* Where the last ended worker's records to the supervisor end in
+	 * their ring: a peer watch read from before it is a dead watcher's
+	 * (peers.c). */
+	uint64_t peer_mark;
 };
 
 /* True if group gi is a spare participant no reload has used: status and

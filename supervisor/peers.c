@@ -37,6 +37,7 @@ struct act__watches {
 	struct watch *w;
 	uint32_t n;
 	uint64_t downs, refused;
+	uint64_t dropped; /* their watcher ended first: no Down, none owed */
 };
 
 struct act__watches *act__watches_new(void)
@@ -95,11 +96,20 @@ void act__peers_ctrl(struct act_node *n, uint32_t group, uint32_t code, const vo
 		return;
 	}
 	if (code == ACT__CTRL_PEER_UNWATCH) {
-		for (uint32_t i = 0; ws && i < ws->n; i++)
-			if (ws->w[i].monitor_id == pw->monitor_id && ws->w[i].group == group) {
-				ws->w[i] = ws->w[--ws->n];
-				break;
+		/* Monitor id 0: every watch of one watcher, which stopped. */
+		for (uint32_t i = 0; ws && i < ws->n; i++) {
+			struct watch *x = &ws->w[i];
+			if (x->group != group)
+				continue;
+			if (pw->monitor_id ? x->monitor_id == pw->monitor_id :
+			    x->watcher == pw->watcher && x->gen == pw->watcher_gen) {
+				if (!pw->monitor_id)
+					ws->dropped++;
+				ws->w[i--] = ws->w[--ws->n];
+				if (pw->monitor_id)
+					break;
 			}
+		}
 		return;
 	}
 	memset(&w, 0, sizeof w);
@@ -163,6 +173,21 @@ void act__peers_check(struct act__gateway *gw, struct act__watches *ws)
 	}
 }
 
+void act__peers_drop_group(struct act__watches *ws, uint32_t group)
+{
+	for (uint32_t i = 0; ws && i < ws->n; i++)
+		if (ws->w[i].group == group) {
+			ws->dropped++;
+			ws->w[i--] = ws->w[--ws->n];
+		}
+}
+
+void act__peers_drop_stale(struct act__watches *ws)
+{
+	if (ws)
+		ws->dropped++;
+}
+
 bool act__peers_watching(const struct act__watches *ws)
 {
 	return ws && ws->n;
@@ -174,4 +199,5 @@ void act__peers_status(const struct act__watches *ws, cJSON *g)
 		return;
 	cJSON_AddNumberToObject(g, "peer_watches", ws->n);
 	cJSON_AddNumberToObject(g, "peer_downs", (double)ws->downs);
+	cJSON_AddNumberToObject(g, "peer_watches_dropped", (double)ws->dropped);
 }

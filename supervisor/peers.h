@@ -16,6 +16,11 @@
  *    connect;
  *  - after a Down, a new act_monitor() is how to learn when the peer is
  *    gone again; there is no "up" notice: send to it, or ask it.
+ *  - a watch ends without a Down with its watcher: when the watcher
+ *    stops (its worker sends PEER_UNWATCH with monitor id 0 for it) and
+ *    when its group's worker ends, for whatever reason (the supervisor
+ *    drops the group's watches, and ignores watch records the dead
+ *    worker left in its ring); counted as peer_watches_dropped.
  * A watch says nothing about the remote actor itself (the family's
  * protocol has no monitors): only that its node cannot be reached.
  */
@@ -38,6 +43,10 @@ void act__watches_free(struct act__watches *ws);
  * Without a gateway (no endpoint) a watch fires at once. */
 void act__peers_ctrl(struct act_node *n, uint32_t group, uint32_t code, const void *payload,
                      uint32_t len);
+/* Group's worker ended: its watchers are gone, and so are their watches. */
+void act__peers_drop_group(struct act__watches *ws, uint32_t group);
+/* Counts a watch record from a worker that had ended when it was read. */
+void act__peers_drop_stale(struct act__watches *ws);
 /* Fires the watches whose peers are gone; on every turn of the loop. */
 void act__peers_check(struct act__gateway *gw, struct act__watches *ws);
 /* True while watches exist: the loop must come back within 50 ms. */

@@ -313,6 +313,13 @@ static bool handle_sup_record(act_node_t *n, uint32_t from, const struct act__re
 		break;
 	}
 	case ACT__CTRL_PEER_WATCH:
+		/* From a worker that has ended since: its watcher is gone. */
+		if (from >= 1 && from <= n->reg.n_groups &&
+		    n->in[from].done < n->gs[from - 1].peer_mark) {
+			act__peers_drop_stale(n->gw ? act__gw_watches(n->gw) : NULL);
+			break;
+		}
+		/* fall through */
 	case ACT__CTRL_PEER_UNWATCH: /* act_monitor() of a remote ref (peers.c) */
 		act__peers_ctrl(n, from, e->type, e + 1, rec->len - (uint32_t)sizeof *e);
 		break;
