@@ -241,6 +241,14 @@ static void handle_json(struct worker *w, struct actor *a, const struct act__env
 		act__w_dead_letter(w, "built-in type from outside", act__reg_type_id(w->reg, t), e->to);
 		return;
 	}
+	/* A watch's Down (supervisor/peers.c) whose monitor was removed
+	 * meanwhile, or belongs to an earlier tenant of the slot: no Down
+	 * is owed.  A network frame never carries a monitor id in corr. */
+	if (t == &act_down_type && e->from_peer == ACT__PEER_REMOTE &&
+	    act__peer_is_monitor(e->corr) && !act__peer_down_arrived(w, a, e->corr)) {
+		act__debug("Down of a removed remote monitor dropped");
+		return;
+	}
 	if (!t) {
 		atomic_fetch_add_explicit(&w->part->n_unknown_type, 1, memory_order_relaxed);
 		snprintf(why, sizeof why, "Unknown message type '%s'", jv->type);

@@ -48,7 +48,6 @@ struct actor {
 	bool stopped;
 	bool dynamic;                /* a spawn slot (by_type is shared, per behaviour) */
 	bool lost;                   /* its last tenant was lost with the last worker */
-	bool peer_watched;           /* it monitored a remote ref (remote-mon.c) */
 	uint32_t gen;                /* spawn slot: generation of the (last) tenant */
 	uint32_t running;            /* handlers of it on the stack (act_spawn nests) */
 	uint32_t n_children;         /* live spawned actors whose parent it is */
@@ -104,6 +103,8 @@ struct worker {
 	uint32_t *names;             /* open addressing: actors[] index + 1, 0 = empty */
 	uint32_t names_mask;         /* entries of names[] - 1 (a power of two - 1) */
 	uint64_t mon_seq;
+	struct act__pwatch *pw;      /* monitors of remote refs taken here (remote-mon.c) */
+	uint32_t n_pw, cap_pw;
 	uint64_t spawn_seq;          /* the last actor spawned here (children.c's order) */
 	uint64_t start_seq;          /* spawned up to here when the Start round began */
 	char lost_reason[64];        /* why the last worker's temporary actors are gone */

@@ -78,7 +78,10 @@ static int down(struct act_node *n, const struct watch *w, const char *reason)
 	cJSON_Delete(o);
 	if (!text)
 		return -ENOMEM;
-	err = act__gw_inject_json(n, w->group, w->watcher - 1, w->gen, 0, 0, w->name, w->endpoint,
+	/* corr: the monitor id, by which the worker knows the monitor
+	 * (src/remote-mon.h); a network frame's corr is always 0. */
+	err = act__gw_inject_json(n, w->group, w->watcher - 1, w->gen, 0, w->monitor_id, w->name,
+	                          w->endpoint,
 	                          "Down", text, strlen(text));
 	free(text);
 	return err;

@@ -12,7 +12,11 @@ kept by actorsd) ends with its watcher, without a Down:
     only that watch is left; the two of the dead worker are dropped;
  c. it monitors again and stops itself: its watches are dropped;
  d. P goes away for longer than peer_down_ms: no Down reaches anyone (a
-    stopped asker's Downs would be dead letters), none is counted.
+    stopped asker's Downs would be dead letters), none is counted;
+ e. a second asker monitors the gone P and demonitors in the same handler:
+    actorsd sends the Down at once (it reads the watch first), and the
+    worker drops it: the monitor was removed before it arrived;
+ f. act_demonitor() of a monitor that is no longer there: -ENOENT.
 Before this was fixed the watches of dead watchers stayed in actorsd's
 table (4096 at most) until their peer went down, then fired into the
 new worker or the dead letters.
@@ -25,6 +29,7 @@ sys.dont_write_bytecode = True   # never write into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from actorsd_harness import Tap, Node, actor, wait_for, TOP_BUILDDIR  # noqa: E402
 from zmq_peer import Peer, need_zmq, send_frame  # noqa: E402
+import errno  # noqa: E402
 import json  # noqa: E402
 
 ASKMOD = os.path.join(TOP_BUILDDIR, "t", "mod", ".libs", "askmod.so")
@@ -48,13 +53,14 @@ with tap:
     a.app.update({"endpoint": ep_a,
                   "peers": {"P": {"endpoint": p.me, "peer_down_ms": DOWN_MS}},
                   "groups": [{"name": "ask", "module": ASKMOD,
-                              "actors": [actor("asker", "asker", remote=True)]}]})
+                              "actors": [actor("asker", "asker", remote=True),
+                                         actor("asker2", "asker", remote=True)]}]})
     a.start()
     to_a = boss.push(ep_a)
 
-    def watch(tag, count=0):
+    def watch(tag, count=0, who="asker"):
         send_frame(to_a, json.dumps({
-            "sender_actor": "boss", "sender_endpoint": boss.me, "receiver": "asker",
+            "sender_actor": "boss", "sender_endpoint": boss.me, "receiver": who,
             "message_type": "WatchTo",
             "message": {"tag": tag, "to": "pong", "endpoint": p.me, "count": count,
                         "timeout_ms": 1000}}).encode())
@@ -104,4 +110,19 @@ with tap:
     g = gw()
     tap.is_(g["peer_downs"], 0, "peer_downs 0")
     tap.is_(a.status()["dead_letters"], dl0, "no dead letter")
+
+    # e. a Down that crosses act_demonitor()
+    watch(5, -4, who="asker2")
+    r = result(5)
+    tap.is_(r and (r["status"], r["type"]), (0, "Demonitor"),
+            "asker2 monitored the gone P and demonitored at once")
+    wait_for(lambda: gw()["peer_downs"] == 1, 10, "actorsd to send that watch's Down")
+    tap.is_(result(-1, 1.0), None, "the Down that crossed act_demonitor() is not delivered")
+    tap.is_(a.status()["dead_letters"], dl0, "... nor made a dead letter")
+
+    # f. demonitor again
+    watch(6, -1, who="asker2")
+    r = result(6)
+    tap.is_(r and (r["status"], r["type"]), (-errno.ENOENT, "Demonitor"),
+            "act_demonitor() of a removed remote monitor: -ENOENT")
     tap.ok(a.running(), "actorsd runs")

@@ -355,10 +355,11 @@ ACT_API int act_stop(act_ctx *ctx, act_ref who);
  * {actor, "peer unreachable"} from `who` once the peer's endpoint has had
  * no ZeroMQ connection for its peer_down_ms (app file "peers", default
  * 3000), at once if it is unreachable already.  The Down consumes the
- * monitor; monitor again to keep watching (there is no Up notice).  A Down
- * on its way may still arrive after act_demonitor() of a remote monitor.
+ * monitor; monitor again to keep watching (there is no Up notice).  After
+ * act_demonitor() no Down comes for it, not even one already on its way.
  * The watch ends, without a Down, when the caller stops or its worker ends
  * (a restart of its group, crash or reload: monitor again in Start).
+ * -ENOMEM if the worker cannot note the monitor.
  */
 #define ACT_MONITORS_MAX 8
 ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id);

@@ -122,7 +122,8 @@ static void on_askto(act_ctx *ctx, void *state, const void *msg)
  * WatchTo{tag, to, endpoint, count}: act_monitor() of the remote actor
  * (count 0), answered at once with Result{tag, status, "Monitor"}; with
  * count -1, act_demonitor() of the last monitor instead ("Demonitor");
- * -2 and -3 monitor and then crash the worker or stop the asker.
+ * -2 and -3 monitor and then crash the worker or stop the asker; -4
+ * monitors and demonitors in one handler ("Demonitor").
  * A Down comes back as Result{tag -1, 0, "Down", count 0,
  * reason "<actor>|<reason>|<name of act_sender()>"}.
  */
@@ -142,9 +143,15 @@ static void on_watchto(act_ctx *ctx, void *state, const void *msg)
 	to = act_ref_remote(ctx, m->to, m->endpoint.ptr);
 	err = act_ref_is_nobody(to) ? -EINVAL : act_monitor(ctx, to, &s->last_monitor);
 	/* count -2: the worker dies right after the monitor (not when the
-	 * envelope comes again); -3: the asker stops after answering. */
+	 * envelope comes again); -3: the asker stops after answering; -4:
+	 * demonitors at once. */
 	if (m->count == -2 && !act_redelivered(ctx))
 		abort();
+	if (m->count == -4 && !err) { /* monitor and demonitor at once */
+		err = act_demonitor(ctx, s->last_monitor);
+		result(ctx, s, m->tag, err, "Demonitor", 0, "");
+		return;
+	}
 	result(ctx, s, m->tag, err, "Monitor", 0, "");
 	if (m->count == -3)
 		act_stop(ctx, act_self(ctx));
