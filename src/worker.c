@@ -691,7 +691,7 @@ int act__worker_main(const struct act__worker_args *a)
  * clears the pid and bumps the generation: so if both are unchanged after
  * the open, the pidfd is the primary's.
  */
-static int open_primary(struct worker *w)
+static int open_primary(struct worker *w, uint64_t *genp)
 {
 	uint64_t gen = atomic_load_explicit(&w->part->generation, memory_order_acquire);
 	pid_t pid = atomic_load_explicit(&w->part->pid, memory_order_acquire);
@@ -703,8 +703,14 @@ static int open_primary(struct worker *w)
 		close(fd);
 		fd = -1;
 	}
+	*genp = gen;
 	return fd;
 }
+
+/* The longest a standby with no primary to watch sleeps before it looks
+ * for one again: a restart that did not need the standby (an operator's,
+ * or one after a backoff) starts a new primary, which it should watch. */
+#define STANDBY_LOOK_MAX_MS 100
 
 /*
  * A hot standby waits for the supervisor to wake it in place of the
@@ -716,28 +722,52 @@ static int open_primary(struct worker *w)
  * (group.c), so that nothing about the takeover changes but the time:
  * the standby's own wake-up, which comes after the supervisor's
  * otherwise, is taken off the restart (bench-restart: standby_woke).
- * 0 when woken, -1 on error (the eventfd gone).
+ * If the word does not come (the group was restarted without us, or is
+ * stopping), it watches the next primary once one runs: it looks for
+ * one after 1, 2, 4 ... up to STANDBY_LOOK_MAX_MS, then sleeps on both
+ * again.  0 when woken, -1 on error (the eventfd gone).
  */
 static int standby_wait(struct worker *w, int efd)
 {
-	int pfd = open_primary(w);
+	uint64_t watched = UINT64_MAX; /* generation of the primary last seen dying */
+	int look_ms = 1;
 	uint64_t v;
 	ssize_t r;
 
-	if (pfd >= 0) {
+	for (;;) {
+		uint64_t gen = 0;
+		int pfd = open_primary(w, &gen);
+		if (pfd >= 0 && gen == watched) { /* still the dead one, not yet reaped */
+			close(pfd);
+			pfd = -1;
+		}
 		struct pollfd p[2] = { { .fd = efd, .events = POLLIN }, { .fd = pfd, .events = POLLIN } };
 		int n;
 		do {
-			n = poll(p, 2, -1);
+			n = poll(p, pfd >= 0 ? 2 : 1, pfd >= 0 ? -1 : look_ms);
 		} while (n < 0 && errno == EINTR);
-		close(pfd);
-		if (n > 0 && !(p[0].revents & POLLIN) && (p[1].revents & POLLIN)) {
-			act__phase(ACT__PH_STANDBY_WAKE);
-			uint64_t until = act__now_ns() + STANDBY_AWAKE_NS;
-			struct pollfd q = { .fd = efd, .events = POLLIN };
-			while (poll(&q, 1, 0) == 0 && act__now_ns() < until)
-				sched_yield();
+		if (pfd >= 0)
+			close(pfd);
+		if (n < 0 || (p[0].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)))
+			break;
+		if (pfd < 0) {
+			if (look_ms < STANDBY_LOOK_MAX_MS)
+				look_ms = look_ms * 2 > STANDBY_LOOK_MAX_MS ? STANDBY_LOOK_MAX_MS
+				                                            : look_ms * 2;
+			continue;
 		}
+		if (!(p[1].revents & POLLIN))
+			continue;
+		/* The primary died: the supervisor's word is likely to follow. */
+		act__phase(ACT__PH_STANDBY_WAKE);
+		watched = gen;
+		look_ms = 1;
+		uint64_t until = act__now_ns() + STANDBY_AWAKE_NS;
+		struct pollfd q = { .fd = efd, .events = POLLIN };
+		while ((n = poll(&q, 1, 0)) == 0 && act__now_ns() < until)
+			sched_yield();
+		if (n != 0)
+			break;
 	}
 	do {
 		r = read(efd, &v, sizeof v);

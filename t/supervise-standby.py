@@ -8,12 +8,13 @@ A group with hot_standby keeps a forked, idle spare.  When its worker is
 SIGKILLed the spare is woken in its place (status: takeovers 1, the new pid
 is the old standby_pid), a new spare is made, and the actor answers from
 the new worker.  A dead spare is replaced; an operator restart and a stop
-still work with a spare around.
+still work with a spare around, and after the restart the spare watches
+the new worker (its pidfd) and takes over when that one is killed.
 """
 import os
 import signal
 
-from actorsd_harness import Tap, Node, group, actor, wait_gone
+from actorsd_harness import Tap, Node, group, actor, wait_for, wait_gone
 
 tap = Tap(timeout=60)
 with tap:
@@ -52,4 +53,35 @@ with tap:
     g = node.group("s")
     tap.ok(g["state"] == "ready" and g["pid"] not in (None, spare),
            "after the restart: ready with a new worker (%s, %r)" % (g["state"], g["pid"]))
+
+    def watched_by(standby):
+        """The pids the standby holds a pidfd on (from /proc fdinfo)."""
+        pids = set()
+        d = "/proc/%d/fdinfo" % standby
+        for fd in os.listdir(d):
+            try:
+                with open(os.path.join(d, fd)) as f:
+                    for line in f:
+                        if line.startswith("Pid:"):
+                            pids.add(int(line.split()[1]))
+            except OSError:
+                pass
+        return pids
+
+    # The standby watched the old primary, which the restart stopped; it
+    # watches the new one (its death wakes it with the supervisor).
+    g = node.group("s")
+    new_pid, sb = g["pid"], g["standby_pid"]
+    try:
+        wait_for(lambda: new_pid in watched_by(sb), 10, "the standby to watch the new worker")
+        ok = True
+    except Exception:
+        ok = False
+    tap.ok(ok, "after the restart the standby watches the new worker's pidfd (%r)" %
+           (watched_by(sb) if sb else None))
+    os.kill(new_pid, signal.SIGKILL)
+    st = node.wait_group("s", lambda g, st: g["pid"] not in (None, new_pid) and
+                         g["state"] == "ready", 20, "the second takeover")
+    g = node.group("s", st)
+    tap.is_((g["pid"], g["takeovers"]), (sb, 2), "and takes over when it is killed")
     tap.is_(node.terminate(), 0, "SIGTERM -> exit 0")
