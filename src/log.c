@@ -216,6 +216,145 @@ ACT_API void act_log(const act_ctx *ctx, int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* ---- from a signal handler: write(2) and integer arithmetic only ---------------- */
+
+struct sbuf {
+	char *p;
+	size_t n, cap;
+};
+
+static void s_str(struct sbuf *b, const char *s)
+{
+	for (; *s && b->n + 1 < b->cap; s++)
+		b->p[b->n++] = *s;
+}
+
+/* s as the body of a JSON string (json) or with control characters as
+ * '?' (text): a path must not start a line of its own. */
+static void s_text(struct sbuf *b, const char *s, bool json)
+{
+	for (; *s && b->n + 7 < b->cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (json && (c == '"' || c == '\\')) {
+			b->p[b->n++] = '\\';
+			b->p[b->n++] = (char)c;
+		} else {
+			b->p[b->n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+		}
+	}
+}
+
+static void s_uint(struct sbuf *b, uint64_t v, int width)
+{
+	char d[24];
+	int k = 0;
+
+	do {
+		d[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && k < (int)sizeof d);
+	while (k < width && k < (int)sizeof d)
+		d[k++] = '0';
+	while (k && b->n + 1 < b->cap)
+		b->p[b->n++] = d[--k];
+}
+
+/* "2026-12-05T02:08:48.123Z", or compact "20261205T020848Z", without
+ * gmtime_r() (days to civil date: Howard Hinnant's algorithm). */
+static void s_timestamp(struct sbuf *b, bool compact)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t secs = ts.tv_sec, z = secs / 86400 + 719468, sod = secs % 86400;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
+	int64_t m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
+	const char *dsep = compact ? "" : "-", *tsep = compact ? "" : ":";
+
+	s_uint(b, (uint64_t)y, 4);
+	s_str(b, dsep);
+	s_uint(b, (uint64_t)m, 2);
+	s_str(b, dsep);
+	s_uint(b, (uint64_t)d, 2);
+	s_str(b, "T");
+	s_uint(b, (uint64_t)(sod / 3600), 2);
+	s_str(b, tsep);
+	s_uint(b, (uint64_t)(sod / 60 % 60), 2);
+	s_str(b, tsep);
+	s_uint(b, (uint64_t)(sod % 60), 2);
+	if (!compact) {
+		s_str(b, ".");
+		s_uint(b, (uint64_t)(ts.tv_nsec / 1000000L), 3);
+	}
+	s_str(b, "Z");
+}
+
+void act__log_stamp(char *buf, size_t cap)
+{
+	struct sbuf b = { buf, 0, cap };
+
+	if (!cap)
+		return;
+	s_timestamp(&b, true);
+	buf[b.n] = '\0';
+}
+
+void act__log_prepare(void)
+{
+	if (act__log_level < 0)
+		init_level();
+}
+
+void act__log_signal_safe(int level, const char *msg)
+{
+	static const char *names[8] = { "emerg", "alert", "crit", "error",
+	                                "warning", "notice", "info", "debug" };
+	char line[2048];
+	struct sbuf b = { line, 0, sizeof line - 1 };
+
+	if (json_mode) {
+		s_str(&b, "{\"ts\":\"");
+		s_timestamp(&b, false);
+		s_str(&b, "\",\"level\":\"");
+		s_str(&b, names[level & 7]);
+		s_str(&b, "\",\"priority\":");
+		s_uint(&b, (uint64_t)(level & 7), 1);
+		s_str(&b, ",\"pid\":");
+		s_uint(&b, (uint64_t)getpid(), 1);
+		s_str(&b, ",\"node\":\"");
+		s_text(&b, node_name, true);
+		s_str(&b, "\",\"ident\":\"");
+		s_text(&b, ident, true);
+		s_str(&b, "\",\"msg\":\"");
+		s_text(&b, msg, true);
+		s_str(&b, "\"}");
+	} else {
+		if (!isatty(2)) {
+			s_str(&b, "<");
+			s_uint(&b, (uint64_t)(level & 7), 1);
+			s_str(&b, ">");
+		}
+		if (!journald) {
+			s_timestamp(&b, false);
+			s_str(&b, " ");
+		}
+		s_text(&b, ident, false);
+		s_str(&b, "[");
+		s_uint(&b, (uint64_t)getpid(), 1);
+		s_str(&b, "]: ");
+		s_str(&b, names[level & 7]);
+		s_str(&b, ": ");
+		s_text(&b, msg, false);
+	}
+	line[b.n++] = '\n';
+	ssize_t w = write(2, line, b.n);
+	(void)w;
+}
+
 uint64_t act__log_n_suppressed;
 
 bool act__log_limit_take(struct act__log_limit *l, uint64_t now_ns)

@@ -4,6 +4,7 @@
 #define ACT_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "export.h"
@@ -23,6 +24,17 @@ const char *act__log_node(void);
 
 __attribute__((format(printf, 2, 3)))
 ACT__SHARED void act__log(int level, const char *fmt, ...);
+
+/*
+ * For a signal handler (async-signal-safe: no stdio, no malloc, no
+ * locale): writes msg as one line in the format act__log() uses, at any
+ * level.  act__log_prepare() first, outside the handler: it reads the
+ * environment (level, JSON, journald) that the line's format follows.
+ */
+void act__log_prepare(void);
+void act__log_signal_safe(int level, const char *msg);
+/* The UTC time as "20261205T020848Z" (for file names), async-signal-safe. */
+void act__log_stamp(char *buf, size_t cap);
 
 /*
  * A per-call-site token bucket for log lines that can repeat once per

@@ -1002,8 +1002,19 @@ static void print_group(const cJSON *g, int wg)
 	       W_REFUSED, fmt_count(ref, sizeof ref, g, "refused", W_REFUSED),
 	       W_REDELIV, fmt_count(red, sizeof red, g, "redelivered", W_REDELIV),
 	       W_DEAD, fmt_count(dead, sizeof dead, g, "dead_letters", W_DEAD));
-	if ((s = get_str(g, "last_death")) && *s)
+	if (cJSON_IsTrue(get(g, "removed"))) {
+		/* Not a death: a reload took the group out, and its worker (if
+		 * one ran) stopped for it. */
+		char at[64];
+		printf("    removed by a reload");
+		if (cJSON_IsNumber(get(g, "removed_at_ms")))
+			printf(" at %s", fmt_time(at, sizeof at, g, "removed_at_ms"));
+		if ((s = get_str(g, "last_death")) && *s)
+			printf(" (its last worker: %s)", clean(why, sizeof why, s));
+		putchar('\n');
+	} else if ((s = get_str(g, "last_death")) && *s) {
 		printf("    last death: %s\n", clean(why, sizeof why, s));
+	}
 }
 
 /* One crash record: when, which worker, how it died, and what it was doing;

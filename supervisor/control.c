@@ -421,6 +421,13 @@ static cJSON *status_json(struct act_node *n)
 		/* A reload removed it (state "removed" once it stopped); sends to
 		 * its actors are refused with ACT_ESTOPPED, counted here. */
 		cJSON_AddBoolToObject(o, "removed", act__node_group_removed(n, gi));
+		/* When (wall clock, ms): its worker's stop is not a death, and
+		 * last_death alone read like one.  Null if not removed, or removed
+		 * by the reload of an earlier actorsd (the region says so, not when). */
+		if (act__node_group_removed(n, gi) && g->removed_at_ms)
+			cJSON_AddNumberToObject(o, "removed_at_ms", (double)g->removed_at_ms);
+		else
+			cJSON_AddNullToObject(o, "removed_at_ms");
 		cJSON_AddNumberToObject(o, "refused_removed",
 		                        (double)atomic_load_explicit(&p->n_refused_removed,
 		                                                     memory_order_relaxed));

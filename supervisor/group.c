@@ -714,6 +714,7 @@ void act__node_remove_group(struct act_node *n, uint32_t gi)
 	 * see act__node_group_leftover().) */
 	atomic_store_explicit(&p->removed, 1, memory_order_release);
 	act__sup_set_removed(&n->sup, gi, true);
+	g->removed_at_ms = act__wall_ms(); /* status says removed, and when: not a death */
 	act__group_kill_spare(n, gi);
 	dequeue(n, gi);
 	g->not_before_ns = 0;
@@ -742,6 +743,7 @@ int act__node_add_group(struct act_node *n, uint32_t gi)
 	if (g->state != ACT__G_REMOVED)
 		return -EBUSY;
 	act__sup_set_removed(&n->sup, gi, false);
+	g->removed_at_ms = 0;
 	/* Release: pairs with the senders' acquire load; the rings into the
 	 * group are read again by the worker queued below. */
 	atomic_store_explicit(&p->removed, 0, memory_order_release);

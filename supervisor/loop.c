@@ -38,6 +38,7 @@
 #include "phase.h"
 #include "pool.h"
 #include "recover.h"
+#include "regionguard.h"
 #include "route.h"
 
 #define SEND_POLL_NS 1000000u /* an actorsctl send waiting to be taken: 1 ms */
@@ -270,6 +271,10 @@ void act__loop_once(act_node_t *n)
 	ts.tv_sec = (long long)(timeout_ns / 1000000000u);
 	ts.tv_nsec = (long long)(timeout_ns % 1000000000u);
 	io_uring_submit_and_wait_timeout(&n->loop.uring, &cqe, 1, &ts, NULL);
+	/* Before anything of this turn reads the region: a truncated region
+	 * file is a logged stop here (exit 111), not a SIGBUS, and a worker
+	 * that died of it is not restarted into the same death. */
+	act__regionguard_check();
 	act__doorbell_awake(p0);
 
 	io_uring_for_each_cqe(&n->loop.uring, head, cqe) {

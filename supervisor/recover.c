@@ -78,6 +78,7 @@
 #include "node.h"
 #include "fdpass.h"
 #include "recover.h"
+#include "regionguard.h"
 #include "ring.h"
 #include "route.h"
 #include "control.h"
@@ -877,7 +878,7 @@ static int refuse_not_file(struct act_node *n, mode_t mode)
 	return -EPROTO;
 }
 
-int act__recover_region(struct act_node *n, const struct act__part_spec *spec, uint32_t np)
+static int region(struct act_node *n, const struct act__part_spec *spec, uint32_t np)
 {
 	struct act__recover *r = n->rec;
 	int fd = -1, ctl = -1, err;
@@ -956,6 +957,22 @@ int act__recover_region(struct act_node *n, const struct act__part_spec *spec, u
 	return 0;
 }
 
+int act__recover_region(struct act_node *n, const struct act__part_spec *spec, uint32_t np)
+{
+	struct act__recover *r = n->rec;
+	int err = region(n, spec, np);
+
+	/* A region file can be truncated under us (only a memfd is sealed):
+	 * from now on that is a logged stop, not a silent SIGBUS. */
+	if (!err && r->path && n->shm.base) {
+		int e = act__regionguard_arm(&n->shm, r->path, r->dir);
+		if (e)
+			act__warn("cannot watch the region file %s for truncation: %s", r->path,
+			          act_strerror(e));
+	}
+	return err;
+}
+
 /* ---- after setup, teardown ---------------------------------------------------------- */
 
 void act__recover_started(struct act_node *n)
@@ -970,6 +987,7 @@ void act__recover_started(struct act_node *n)
 		if (err)
 			act__warn("cannot hand the region to systemd's fd store: %s", act_strerror(err));
 	}
+	act__regionguard_in_store(r->stored || r->from_store);
 	if (!r->recovered)
 		return;
 	/* What the old workers wrote to the supervisor (dead letters, replies,
@@ -1010,6 +1028,7 @@ void act__recover_teardown(struct act_node *n)
 
 	if (!n->shm.base)
 		return;
+	act__regionguard_disarm();
 	if (!r) {
 		act__shm_destroy(&n->shm);
 		return;

@@ -32,6 +32,7 @@ import errno
 import json
 import os
 import signal
+import time
 
 from actorsd_harness import (Tap, Node, actor, wait_for, TOP_BUILDDIR)
 
@@ -85,6 +86,15 @@ with tap:
     cons = node.group("cons", st)
     tap.is_(cons["state"], "removed", "status: cons is removed")
     tap.ok(cons["removed"] and cons["pid"] is None, "status: removed, no worker")
+    tap.ok(isinstance(cons.get("removed_at_ms"), (int, float)) and
+           abs(cons["removed_at_ms"] / 1000.0 - time.time()) < 120,
+           "status --json: when it was removed (removed_at_ms %r)" % cons.get("removed_at_ms"))
+    rc, out, err = node.ctl("status")
+    lines = out.splitlines()
+    at = [i for i, ln in enumerate(lines) if ln.startswith("cons ")]
+    below = lines[at[0] + 1] if at and at[0] + 1 < len(lines) else ""
+    tap.ok(below.startswith("    removed by a reload at ") and "last death" not in out,
+           "actorsctl status says cons was removed and when, not a death (%r)" % below)
     tap.is_(node.group("prod", st)["pid"], prod_pid, "prod's worker is untouched")
     # the sources keep trying: their refusals grow, their accepted count does not
     acc1, ref1 = sent(node)
@@ -139,6 +149,8 @@ with tap:
     cons = node.group("cons", st)
     tap.ok(cons["state"] == "ready" and cons["pid"] and not cons["removed"],
            "status: cons is ready again in a new worker (%r)" % cons["state"])
+    tap.ok(cons["removed_at_ms"] is None and "removed by a reload" not in node.ctl("status")[1],
+           "added back: no longer shown as removed")
     wait_for(lambda: handled(node) > h1 + 10000, 60, "the stream to flow into cons again")
     tap.ok(True, "the sources' retries went through: cons handles the stream again")
     a = node.ask("sink", "GetStats", {})
