@@ -505,6 +505,8 @@ unsigned act__w_poll_rings(struct worker *w)
 		}
 		if (w->dynx)
 			act__dyn_gone_flush(w);
+		if (w->n_dw)
+			n += act__dyn_downs_flush(w);
 		return n;
 	}
 
@@ -523,6 +525,9 @@ unsigned act__w_poll_rings(struct worker *w)
 	}
 	if (w->dynx)
 		act__dyn_gone_flush(w);
+	/* After the drain: a Down to ourselves finds the room it made. */
+	if (w->n_dw)
+		n += act__dyn_downs_flush(w);
 	return n;
 }
 

@@ -265,6 +265,10 @@ void act__dyn_teardown(struct worker *w)
 	if (w->names)
 		act__w_zfree(w->names, ((size_t)w->names_mask + 1) * sizeof *w->names);
 	free(w->free_slots);
+	free(w->dw);
+	w->dw = NULL;
+	w->n_dw = w->cap_dw = 0;
+	memset(w->dw_groups, 0, sizeof w->dw_groups);
 	act__dyn_remote_teardown(w);
 }
 
@@ -386,9 +390,82 @@ void act__death_reason(char *buf, size_t cap, int sig, int exit_code, const char
 		snprintf(buf, cap, "%s", clean);
 }
 
-/* Sends Down{name, reason} from (id, gen) to one watcher; a Down that
- * cannot be sent is a dead letter, unless `keep_full` and the ring is full
- * (the caller tries again).  0 or the error. */
+/*
+ * A Down that found its watcher's ring full.  It waits in this worker, in
+ * order behind the others for the same group, rather than become a dead
+ * letter: an actor with more monitors than the ring takes Downs at once
+ * (a static actor's list grows to STATIC_MONITORS_MAX) would otherwise
+ * leave most of its watchers waiting for ever.  The monitor entry is
+ * cleared as for a sent Down: the Down is now ours to deliver.
+ */
+struct act__down_wait {
+	uint32_t watcher, watcher_gen; /* id + 1, gen */
+	uint32_t id, gen;              /* the actor that ended: the Down's sender */
+	uint32_t g;                    /* the watcher's participant */
+	act_down d;
+};
+
+/* A sleep with Downs waiting ends after DOWN_RETRY_MIN_NS at first: the
+ * watcher's group drains its ring, but does not tell a producer that it
+ * made room.  Each sleep without progress doubles it, up to
+ * DOWN_RETRY_MAX_NS, so that a watcher that stays stuck costs few wakeups. */
+#define DOWN_RETRY_MIN_NS 200000ull
+#define DOWN_RETRY_MAX_NS 100000000ull
+
+/* At most this many Downs wait (~28 MB): each stands for a monitor taken,
+ * or a monitor asked for an actor already gone (a "noproc" Down); a
+ * watcher that floods such requests while it never reads its ring must
+ * not grow this worker without bound.  Past it, a Down is a dead letter,
+ * as any Down that cannot be kept. */
+#define DOWN_WAIT_MAX (1u << 17)
+
+static bool downs_wait_for(const struct worker *w, uint32_t g)
+{
+	return w->n_dw && g < w->n_parts && ((w->dw_groups[g / 64u] >> (g % 64u)) & 1u);
+}
+
+/* Queues Down d for the watcher m in group g.  0 or -ENOMEM (no memory,
+ * or DOWN_WAIT_MAX reached). */
+static int down_wait(struct worker *w, const struct act__spawn_mon *m, uint32_t g, uint32_t id,
+                     uint32_t gen, const act_down *d)
+{
+	if (w->n_dw >= DOWN_WAIT_MAX)
+		return -ENOMEM;
+	if (w->n_dw == w->cap_dw) {
+		uint32_t cap = w->cap_dw ? 2 * w->cap_dw : 64;
+		struct act__down_wait *v = realloc(w->dw, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		w->dw = v;
+		w->cap_dw = cap;
+	}
+	if (!w->n_dw) {
+		w->dw_retry_ns = DOWN_RETRY_MIN_NS;
+		act__log_every(ACT_LOG_INFO, "Downs wait for room in the ring to group '%s'",
+		               g && g <= w->reg->n_groups ? w->reg->groups[g - 1].name : "?");
+	}
+	w->dw[w->n_dw++] = (struct act__down_wait){ .watcher = m->watcher,
+	                                            .watcher_gen = m->watcher_gen, .id = id,
+	                                            .gen = gen, .g = g, .d = *d };
+	w->dw_groups[g / 64u] |= 1ull << (g % 64u);
+	return 0;
+}
+
+static void down_lost(struct worker *w, uint32_t watcher, const act_down *d, int err)
+{
+	act__w_dead_letter(w, "Down could not be sent", act__reg_type_id(w->reg, &act_down_type),
+	                   watcher - 1);
+	act__warn_every("Down{%s, %s} lost: %s", d->actor, d->reason, act_strerror(err));
+}
+
+/*
+ * Sends Down{name, reason} from (id, gen) to one watcher.  One that finds
+ * the watcher's ring full, or Downs already waiting for that group (they
+ * go first: a watcher gets its Downs in the order they were made), waits
+ * in the worker (act__dyn_downs_flush()), or, if `keep_full`, is left to
+ * the caller, who tries again (ACT_EFULL).  One that cannot be sent, or
+ * not kept (out of memory), is a dead letter.  0 or the error.
+ */
 static int send_down_(struct worker *w, const struct act__spawn_mon *m, const char *name,
                       uint32_t id, uint32_t gen, const char *reason, bool keep_full)
 {
@@ -396,14 +473,83 @@ static int send_down_(struct worker *w, const struct act__spawn_mon *m, const ch
 	memset(&d, 0, sizeof d);
 	snprintf(d.actor, sizeof d.actor, "%s", name);
 	snprintf(d.reason, sizeof d.reason, "%s", reason);
-	int err = act__w_send_env(w, m->watcher - 1, m->watcher_gen, &act_down_type, &d, id + 1,
+	uint32_t g = act__w_group_of(w, m->watcher - 1);
+	int err = downs_wait_for(w, g) ? ACT_EFULL :
+	          act__w_send_env(w, m->watcher - 1, m->watcher_gen, &act_down_type, &d, id + 1,
 	                          gen, 0, 0);
-	if (err && !(keep_full && err == ACT_EFULL)) {
-		act__w_dead_letter(w, "Down could not be sent",
-		                   act__reg_type_id(w->reg, &act_down_type), m->watcher - 1);
-		act__warn_every("Down{%s, %s} lost: %s", name, reason, act_strerror(err));
+	if (err != ACT_EFULL || keep_full) {
+		if (err && err != ACT_EFULL)
+			down_lost(w, m->watcher, &d, err);
+		return err;
 	}
+	/* A testkit drains its FIFO on its own (its ACT_EFULL is an
+	 * allocation that failed), never through the worker's loop. */
+	if (!w->tk && down_wait(w, m, g, id, gen, &d) == 0)
+		return 0;
+	down_lost(w, m->watcher, &d, err);
 	return err;
+}
+
+unsigned act__dyn_downs_flush(struct worker *w)
+{
+	uint64_t full[ACT__READY_WORDS] = { 0 };
+	uint32_t k = 0, sent = 0;
+
+	for (uint32_t i = 0; i < w->n_dw; i++) {
+		const struct act__down_wait *q = &w->dw[i];
+		uint64_t bit = 1ull << (q->g % 64u);
+		if (!(full[q->g / 64u] & bit)) {
+			int err = act__w_send_env(w, q->watcher - 1, q->watcher_gen, &act_down_type,
+			                          &q->d, q->id + 1, q->gen, 0, 0);
+			if (err != ACT_EFULL) {
+				if (err)
+					down_lost(w, q->watcher, &q->d, err);
+				else
+					sent++;
+				continue;
+			}
+			/* Still full: this group's later Downs stay behind this one. */
+			full[q->g / 64u] |= bit;
+		}
+		w->dw[k++] = *q;
+	}
+	w->n_dw = k;
+	memcpy(w->dw_groups, full, sizeof full);
+	if (sent)
+		w->dw_retry_ns = DOWN_RETRY_MIN_NS;
+	if (!k && sent)
+		act__log_every(ACT_LOG_INFO, "the Downs that waited for room are sent");
+	return sent;
+}
+
+uint64_t act__dyn_downs_retry_ns(struct worker *w)
+{
+	uint64_t ns = w->dw_retry_ns ? w->dw_retry_ns : DOWN_RETRY_MIN_NS;
+	w->dw_retry_ns = 2 * ns < DOWN_RETRY_MAX_NS ? 2 * ns : DOWN_RETRY_MAX_NS;
+	return ns;
+}
+
+void act__dyn_downs_at_exit(struct worker *w)
+{
+	if (!w->n_dw)
+		return;
+	/* The receivers see what we published so far; then one more look. */
+	act__w_flush_notify(w);
+	act__dyn_downs_flush(w);
+	act__w_flush_notify(w);
+	if (!w->n_dw)
+		return;
+	/* Nobody sends them after us (a restarted worker does not know of
+	 * them): each is a dead letter.  A watcher in another group of a
+	 * static actor of ours still gets a Down, "group restarted" or
+	 * "group stopped", when it hears of our end (dyn-remote.c). */
+	act__err("%u Downs lost: their watchers' rings stayed full until this worker ended",
+	         w->n_dw);
+	for (uint32_t i = 0; i < w->n_dw; i++)
+		act__w_dead_letter(w, "Down could not be sent (ring full at the worker's end)",
+		                   act__reg_type_id(w->reg, &act_down_type), w->dw[i].watcher - 1);
+	w->n_dw = 0;
+	memset(w->dw_groups, 0, sizeof w->dw_groups);
 }
 
 static void send_down(struct worker *w, const struct act__spawn_mon *m, const char *name,
@@ -428,8 +574,9 @@ int act__dyn_try_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen, 
 
 /*
  * Tells every monitor of a that it is gone.  Each entry is cleared after
- * its Down is in the ring, so that a crash in between repeats at most
- * that one Down, and never loses one.
+ * its Down is in the ring, or waits in this worker for room there
+ * (send_down_()), so that a crash in between repeats at most that one
+ * Down; a crash loses those that wait.
  */
 static void down_fanout(struct worker *w, struct actor *a, const char *reason)
 {

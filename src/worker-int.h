@@ -113,6 +113,12 @@ struct worker {
 	uint32_t n_btab;
 	uint32_t dyn_seen;           /* spawn slots below it have formatted entries */
 	struct act__dynx *dynx;      /* cross-group spawns (dyn-remote.c), or NULL */
+	/* Downs that found their watcher's ring full, oldest first: sent by
+	 * act__dyn_downs_flush() as room comes (dynamic.c) */
+	struct act__down_wait *dw;
+	uint32_t n_dw, cap_dw;
+	uint64_t dw_groups[ACT__READY_WORDS]; /* participants that Downs wait for */
+	uint64_t dw_retry_ns;        /* a sleep with Downs waiting ends after this */
 	act__shm shm;
 	uint32_t self, n_parts;
 	struct act__part *part;
@@ -393,6 +399,19 @@ int act__dyn_lookup(struct worker *w, const char *name, act_ref *out);
 const char *act__dyn_ref_name(struct worker *w, act_ref ref);
 /* Frees what act__dyn_setup() and the spawns allocated. */
 void act__dyn_teardown(struct worker *w);
+/*
+ * Sends the Downs that wait for room in their watchers' rings (w->n_dw),
+ * in order per watcher's group, as far as the rings take them; the rest
+ * wait for the next call (every turn of the loop, act__w_poll_rings()).
+ * Returns how many were sent.
+ */
+unsigned act__dyn_downs_flush(struct worker *w);
+/* How long a worker with Downs waiting may sleep: longer each time
+ * (until a flush sends one), so that a stuck watcher costs few wakeups. */
+uint64_t act__dyn_downs_retry_ns(struct worker *w);
+/* The worker ends: sends the waiting Downs that fit now; the others are
+ * dead letters, logged. */
+void act__dyn_downs_at_exit(struct worker *w);
 /* The group stops for good (a reload removed it): Down{name, reason} to
  * every monitor of its static actors in other groups; their spawned
  * actors' monitors are told by the supervisor. */

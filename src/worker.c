@@ -365,6 +365,14 @@ static int run(struct worker *w)
 		uint64_t deadline = act__timers_next(&w->timers);
 		if (deadline != UINT64_MAX && deadline > now + w->heartbeat_ns)
 			deadline = now + w->heartbeat_ns;
+		/* Downs wait for room in a watcher's ring: its group drains it
+		 * without waking us, so we look again after a while (never,
+		 * with none waiting: an idle worker stays asleep). */
+		if (w->n_dw) {
+			uint64_t retry = now + act__dyn_downs_retry_ns(w);
+			if (retry < deadline)
+				deadline = retry;
+		}
 		sleep_until(w, deadline);
 		now = act__now_ns();
 		beat(w, now);
@@ -883,7 +891,7 @@ int act__worker_main_prepared(const struct act__worker_args *a, struct worker *w
 			if (!w->actors[i].stopped)
 				act__w_stop_actor(w, &w->actors[i]);
 		act__w_flush_notify(w);
-		goto out;
+		goto downs;
 	}
 	/* Spawned actors (newest slot first) before the static ones.  Their
 	 * records stay: a restart of the group re-creates the permanent ones. */
@@ -900,6 +908,10 @@ int act__worker_main_prepared(const struct act__worker_args *a, struct worker *w
 	if (act__part_removed(w->part))
 		act__dyn_down_static(w, "group stopped");
 	act__w_flush_notify(w); /* what the Shutdown handlers sent */
+downs:
+	/* Downs still waiting for room (act__dyn_downs_flush()): what fits
+	 * now, and the rest logged; no later worker knows of them. */
+	act__dyn_downs_at_exit(w);
 out:
 	teardown(w);
 	free(w);
