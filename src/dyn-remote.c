@@ -799,10 +799,15 @@ void act__dyn_down_arrived(struct worker *w, uint32_t ring_from, const struct ac
 	if (!x || !x->n_m || ring_from == w->self || ring_from == ACT__SUPERVISOR || !e->from ||
 	    e->type != act__reg_type_id(w->reg, &act_down_type))
 		return;
+	/* A Down carries its monitor's id (corr): with two monitors of one
+	 * actor, one taken before a restart of its group and one after,
+	 * only the id tells which one this Down ends.  A Down without one
+	 * (from a worker of an older build) ends the first that matches. */
 	for (uint32_t i = 0; i < x->n_m; i++) {
 		struct rmon *m = &x->m[i];
 		if (m->group == ring_from && m->target == e->from - 1 &&
-		    w->actors[m->watcher].id == e->to && m->watcher_gen == e->to_gen) {
+		    w->actors[m->watcher].id == e->to && m->watcher_gen == e->to_gen &&
+		    (!e->corr || m->mid == e->corr)) {
 			x->m[i] = x->m[--x->n_m];
 			return;
 		}

@@ -402,6 +402,7 @@ struct act__down_wait {
 	uint32_t watcher, watcher_gen; /* id + 1, gen */
 	uint32_t id, gen;              /* the actor that ended: the Down's sender */
 	uint32_t g;                    /* the watcher's participant */
+	uint64_t mid;                  /* the monitor: the Down's corr */
 	act_down d;
 };
 
@@ -446,7 +447,7 @@ static int down_wait(struct worker *w, const struct act__spawn_mon *m, uint32_t 
 	}
 	w->dw[w->n_dw++] = (struct act__down_wait){ .watcher = m->watcher,
 	                                            .watcher_gen = m->watcher_gen, .id = id,
-	                                            .gen = gen, .g = g, .d = *d };
+	                                            .gen = gen, .g = g, .mid = m->id, .d = *d };
 	w->dw_groups[g / 64u] |= 1ull << (g % 64u);
 	return 0;
 }
@@ -476,7 +477,7 @@ static int send_down_(struct worker *w, const struct act__spawn_mon *m, const ch
 	uint32_t g = act__w_group_of(w, m->watcher - 1);
 	int err = downs_wait_for(w, g) ? ACT_EFULL :
 	          act__w_send_env(w, m->watcher - 1, m->watcher_gen, &act_down_type, &d, id + 1,
-	                          gen, 0, 0);
+	                          gen, 0, m->id);
 	if (err != ACT_EFULL || keep_full) {
 		if (err && err != ACT_EFULL)
 			down_lost(w, m->watcher, &d, err);
@@ -500,7 +501,7 @@ unsigned act__dyn_downs_flush(struct worker *w)
 		uint64_t bit = 1ull << (q->g % 64u);
 		if (!(full[q->g / 64u] & bit)) {
 			int err = act__w_send_env(w, q->watcher - 1, q->watcher_gen, &act_down_type,
-			                          &q->d, q->id + 1, q->gen, 0, 0);
+			                          &q->d, q->id + 1, q->gen, 0, q->mid);
 			if (err != ACT_EFULL) {
 				if (err)
 					down_lost(w, q->watcher, &q->d, err);
