@@ -433,8 +433,18 @@ void act__group_check_heartbeats(act_node_t *n, uint64_t now)
 			g->asleep_work_since_ns = 0;
 			if (hb >= now || now - hb <= timeout_ns)
 				continue;
-			act__err("group '%s' (pid %d) is hung: no heartbeat for %llu ms; killing it",
-			         gd->name, (int)g->pid, (unsigned long long)((now - hb) / 1000000u));
+			/* Every writer stores a CLOCK_MONOTONIC time (the
+			 * supervisor when it starts the worker, then the worker):
+			 * zero is a control block written over, and "no
+			 * heartbeat for" the time since boot would mislead. */
+			if (!hb)
+				act__err("group '%s' (pid %d) is hung: its heartbeat in the region reads 0, "
+				         "which no process writes (was the region written over?); "
+				         "killing it", gd->name, (int)g->pid);
+			else
+				act__err("group '%s' (pid %d) is hung: no heartbeat for %llu ms; "
+				         "killing it", gd->name, (int)g->pid,
+				         (unsigned long long)((now - hb) / 1000000u));
 		}
 		g->asleep_work_since_ns = 0;
 		g->hang_kill = true;

@@ -9,7 +9,10 @@
  * In a child each: a fault inside the truncated region exits 111 with
  * one line naming the file, the offset and what is left, and the file is
  * kept aside as region.refused-TIMESTAMP; the loop's check does the same
- * without a fault; a fault in another truncated mapping, and a fault in
+ * without a fault; so does the loop's check of a file cut and grown back
+ * between two looks (the region header or the last page no longer as
+ * they were), but not of one only chmod()ed or written with its own
+ * bytes; a fault in another truncated mapping, and a fault in
  * the region by a process forked from the armed one (a worker), still
  * kill with SIGBUS as before.
  */
@@ -17,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -100,6 +104,54 @@ static void check_without_fault(void)
 		_exit(3);
 	act__regionguard_check();
 	_exit(4);
+}
+
+/* Cut to `to` and grown back at once, between two looks: the size is
+ * whole again, but the pages past the cut read zero.  With stats, the
+ * region has a statistics header in its last page (as every region this
+ * build makes). */
+static void regrown(off_t to, bool stats)
+{
+	act__shm shm;
+	map_file(path, &shm);
+	if (stats)
+		shm.stats.base = shm.base;
+	if (act__regionguard_arm(&shm, path, dir))
+		_exit(2);
+	act__regionguard_check(); /* untouched: returns */
+	if (ftruncate(shm.fd, to) < 0 || ftruncate(shm.fd, SIZE) < 0)
+		_exit(3);
+	act__regionguard_check();
+	_exit(4);
+}
+
+static void regrown_in_header(void) { regrown(4096, false); }
+static void regrown_past_header(void) { regrown(SIZE - 8192, true); }
+
+/* What moves the ctime without touching the region's constant parts: a
+ * chmod, the first write of a process to a page through its mapping, a
+ * write(2) of the same bytes.  The node goes on. */
+static void ctime_only(void)
+{
+	act__shm shm;
+	map_file(path, &shm);
+	shm.stats.base = shm.base;
+	if (act__regionguard_arm(&shm, path, dir))
+		_exit(2);
+	if (fchmod(shm.fd, 0640) < 0)
+		_exit(3);
+	act__regionguard_check();
+	pid_t pid = fork();
+	if (pid == 0) {
+		((volatile unsigned char *)shm.base)[SIZE / 2] = 9; /* not a constant part */
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+	act__regionguard_check();
+	if (pwrite(shm.fd, shm.base, 4096, 0) != 4096)
+		_exit(3);
+	act__regionguard_check();
+	_exit(5);
 }
 
 static void fault_elsewhere(void)
@@ -195,6 +247,39 @@ int main(void)
 	ok(WIFEXITED(s) && WEXITSTATUS(s) == ACT_EXIT_TEMPORARY && strstr(out, want) &&
 	   refused(aside, sizeof aside) == 1,
 	   "the loop's look at the size: the same stop, before any fault");
+	clean();
+
+	s = run(regrown_in_header, out, sizeof out);
+	snprintf(want, sizeof want, "error: the region file %s was truncated and grown back, or "
+	         "overwritten, under the running node (it has its %u bytes, but its spawn area "
+	         "table no longer holds what it held)", path, SIZE);
+	ok(WIFEXITED(s) && WEXITSTATUS(s) == ACT_EXIT_TEMPORARY && strstr(out, want) &&
+	   strchr(out, '\n') == out + strlen(out) - 1,
+	   "cut to a page and grown back between two looks: one line, exit 111 (status 0x%x)",
+	   (unsigned)s);
+	ok(refused(aside, sizeof aside) == 1 && stat(aside, &st) == 0 && st.st_size == SIZE &&
+	   access(path, F_OK) < 0 && (snprintf(want, sizeof want, "kept as %s\n", aside),
+	                              strstr(out, want)),
+	   "the file kept aside, named in the line");
+	if (tap_failed)
+		diag("%s", out);
+	clean();
+
+	s = run(regrown_past_header, out, sizeof out);
+	ok(WIFEXITED(s) && WEXITSTATUS(s) == ACT_EXIT_TEMPORARY &&
+	   strstr(out, "grown back, or overwritten") &&
+	   strstr(out, "its statistics header in its last page no longer holds") &&
+	   refused(aside, sizeof aside) == 1,
+	   "cut past the header and grown back: the last page tells (status 0x%x)", (unsigned)s);
+	clean();
+
+	s = run(ctime_only, out, sizeof out);
+	ok(WIFEXITED(s) && WEXITSTATUS(s) == 5 && !*out && refused(aside, sizeof aside) == 0 &&
+	   access(path, F_OK) == 0,
+	   "a chmod, a first write to a page, a write(2) of the same bytes: no stop (status 0x%x)",
+	   (unsigned)s);
+	if (tap_failed)
+		diag("%s", out);
 	clean();
 
 	s = run(fault_elsewhere, out, sizeof out);

@@ -13,12 +13,20 @@ names the file, says it was truncated and how much is left, and where
 the rest was kept (region.refused-TIMESTAMP, one page, as recover.c
 keeps a refused region); no worker, zygote or prefork is left; the next
 start makes a new, whole region and runs (no exit-100 refusal of what is
-left in between).  A SIGBUS from outside (kill -BUS) is not the region's:
-actorsd still dies of it, as before.
+left in between).  The same when the file is cut to one page and grown
+back to its size at once, between two looks of the loop (its size is
+whole, but every page past the cut reads zero): the line says it was
+truncated and grown back, or overwritten, and the whole file is kept
+aside; in the runtime directory of the tests and in one on tmpfs
+(/dev/shm), where the kernel keeps the file's times differently.  A chmod
+of the file (its ctime moves, its contents do not) does not stop the
+node.  A SIGBUS from outside (kill -BUS) is not the region's: actorsd
+still dies of it, as before.
 """
 import glob
 import os
 import signal
+import tempfile
 import time
 
 from actorsd_harness import Tap, Node, group, actor, wait_for, leftovers_after
@@ -26,15 +34,23 @@ from actorsd_harness import Tap, Node, group, actor, wait_for, leftovers_after
 tap = Tap(timeout=120)
 
 
-def truncate_and_stop(node, what, traffic):
+def run_dir(node):
+    return os.path.join(node.dir, node.app["runtime_dir"])
+
+
+def truncate_and_stop(node, what, traffic, regrow=False, cut=None):
     st = node.start()
     pids = node.worker_pids(st)
     node.note_pids(st)
-    region = node.path("run", "region")
+    region = os.path.join(run_dir(node), "region")
     size = os.path.getsize(region)
-    before = set(glob.glob(node.path("run", "region.refused-*")))
+    before = set(glob.glob(os.path.join(run_dir(node), "region.refused-*")))
     log_at = os.path.getsize(node.log_path)
-    os.truncate(region, 4096)
+    os.truncate(region, 4096 if cut is None else cut(size))
+    if regrow:
+        # Back to its size before the loop's next look (a turn, ~0.5 s
+        # when idle): the size alone no longer tells.
+        os.truncate(region, size)
     t0 = time.monotonic()
     if traffic:
         # Keep the supervisor and the workers busy on the rings meanwhile.
@@ -56,13 +72,20 @@ def truncate_and_stop(node, what, traffic):
     with open(node.log_path, errors="replace") as f:
         f.seek(log_at)
         text = f.read()
-    line = [ln for ln in text.splitlines() if "was truncated under the running node" in ln]
+    if regrow:
+        says, left = "was truncated and grown back, or overwritten, under the running node", size
+        detail = "it has its %d bytes" % size
+    else:
+        says, left = "was truncated under the running node", 4096
+        detail = "4096 of its %d bytes left" % size
+    line = [ln for ln in text.splitlines() if says in ln]
     tap.ok(len(line) == 1 and ("the region file %s was truncated" % region) in line[0]
-           and ("4096 of its %d bytes left" % size) in line[0] and "exit 111" in line[0],
+           and detail in line[0] and "exit 111" in line[0] and
+           text.count("the region file ") == 1,
            "%s: one log line names the file and says what is left" % what)
     tap.diag(line[0] if line else text[-2000:])
-    aside = sorted(set(glob.glob(node.path("run", "region.refused-*"))) - before)
-    tap.ok(len(aside) == 1 and os.path.getsize(aside[0]) == 4096 and
+    aside = sorted(set(glob.glob(os.path.join(run_dir(node), "region.refused-*"))) - before)
+    tap.ok(len(aside) == 1 and os.path.getsize(aside[0]) == left and
            not os.path.exists(region) and line and ("kept as %s" % aside[0]) in line[0],
            "%s: what is left kept aside (%s), named in the line"
            % (what, [os.path.basename(a) for a in aside]))
@@ -84,6 +107,46 @@ with tap:
                 name="rtrunc")
     truncate_and_stop(node, "idle", traffic=False)
     truncate_and_stop(node, "busy", traffic=True)
+
+    truncate_and_stop(node, "grown back", traffic=False, regrow=True)
+    # Cut past the header: the statistics header in the last page tells.
+    truncate_and_stop(node, "grown back from half", traffic=False, regrow=True,
+                      cut=lambda size: size // 2 // 4096 * 4096)
+
+    # A chmod moves the file's ctime, as a truncation does: the guard
+    # looks, finds the region as it was, and the node goes on.
+    st = node.start()
+    region = node.path("run", "region")
+    before = set(glob.glob(node.path("run", "region.refused-*")))
+    log_at = os.path.getsize(node.log_path)
+    os.chmod(region, 0o400)
+    time.sleep(0.3)
+    os.chmod(region, 0o600)
+    time.sleep(1.5)
+    tap.ok(node.running(), "chmod: the node still runs")
+    tap.is_(node.ask_ok("e0", "Ping", {"count": 3}).get("count"), 3, "chmod: and answers")
+    tap.ok("the region file" not in node.log_text()[log_at:] and os.path.exists(region) and
+           set(glob.glob(node.path("run", "region.refused-*"))) == before,
+           "chmod: nothing said, nothing kept aside")
+    node.terminate()
+
+    # On tmpfs, where a runtime_dir should be: the kernel moves the ctime
+    # there on every first write to a page through a mapping, not on
+    # later ones, and on a truncation.
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        shm_dir = tempfile.mkdtemp(prefix="actorsd-rtrunc-", dir="/dev/shm")
+        tnode = Node(tap, {"groups": [group("alpha", [actor("a_alpha", "pid")]),
+                                      group("beta", [actor("e0", "echo")])],
+                           "runtime_dir": shm_dir}, name="rtrunc-shm")
+        try:
+            truncate_and_stop(tnode, "grown back on tmpfs", traffic=False, regrow=True)
+            truncate_and_stop(tnode, "grown back on tmpfs, busy", traffic=True, regrow=True)
+        finally:
+            for f in glob.glob(os.path.join(shm_dir, "*")):
+                os.unlink(f)
+            os.rmdir(shm_dir)
+    else:
+        tap.diag("no writable /dev/shm: the tmpfs cases are not run")
 
     # A SIGBUS that no access to the region caused: the default action.
     node.start()

@@ -7,8 +7,11 @@ t/supervise-hang.py - a hung worker is found by its heartbeat and restarted.
 Crash{"how":"hang"} makes a handler spin forever without returning to the
 worker loop, so the heartbeat in shared memory stops.  With heartbeat_ms
 100 and heartbeat_timeout_ms 800 the supervisor must kill the worker
-(SIGKILL, recorded as hung) and start a new one, which then answers asks.
+(SIGKILL, recorded as hung) and start a new one, which then answers asks.  A heartbeat written over with 0 is
+reported as such, not as one missing since boot.
 """
+import os
+import struct
 import time
 
 from actorsd_harness import Tap, Node, group, actor, wait_gone
@@ -62,4 +65,22 @@ with tap:
     st = node.status()
     tap.is_(node.group("anchor", st)["pid"], before["anchor"], "the anchor group was untouched")
     tap.is_(node.group("h", st)["pid"], h["pid"], "no second hang: h kept its new worker")
+
+    # A heartbeat that reads 0 (its control block written over, as by a
+    # region file cut and grown back): no worker writes 0, so the line
+    # must not claim "no heartbeat for" the time since boot.
+    log_at = os.path.getsize(node.log_path)
+    rc, out, err = node.ctl("send", "a_h", "Crash", '{"how":"hang"}')
+    time.sleep(0.3)  # in the spinning handler: no more beats
+    with open(node.path("run", "region"), "r+b") as f:
+        part_bytes, parts_off = struct.unpack("<IQ", f.read(56)[44:56])
+        os.pwrite(f.fileno(), bytes(8), parts_off + 2 * part_bytes + 192)  # h's heartbeat_ns
+    node.wait_group("h", lambda g, st: g["pid"] != h["pid"] and g["state"] == "ready", 20,
+                    "the hung group restarted again")
+    text = node.log_text()[log_at:]
+    tap.ok("'h' (pid %d) is hung: its heartbeat in the region reads 0" % h["pid"] in text and
+           "'h' (pid %d) is hung: no heartbeat" % h["pid"] not in text,
+           "a zeroed heartbeat is said to read 0, not to be days old")
+    tap.ok(node.running() and "the region file" not in text,
+           "and the write(2) to the region file alone does not stop the node")
     tap.is_(node.terminate(), 0, "SIGTERM -> exit 0")
