@@ -130,6 +130,14 @@ static void handle_ctrl(struct worker *w, const struct act__env *e)
 {
 	switch (e->type) {
 	case ACT__CTRL_STOP:
+		/* A STOP names the worker it is for (its generation; 0 from an
+		 * older supervisor: any).  One an earlier worker of this group
+		 * never read is not for us. */
+		if (e->corr && e->corr != atomic_load_explicit(&w->part->generation,
+		                                               memory_order_relaxed)) {
+			act__info("a stop request for an earlier worker of this group ignored");
+			break;
+		}
 		/* Stop cleanly: first handle what is already in our rings (the
 		 * supervisor's SIGTERM after shutdown_ms bounds this), then run
 		 * the Shutdown handlers.  Timers no longer fire. */

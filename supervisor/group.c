@@ -314,7 +314,12 @@ static void request_stop(act_node_t *n, uint32_t gi)
 	}
 	act__group_set_state(n, gi, ACT__G_STOPPING);
 	g->stop_deadline_ns = act__now_ns() + (uint64_t)gd->shutdown_ms * 1000000u;
-	if (act__route_ctrl(n, gi + 1, ACT__CTRL_STOP)) {
+	/* For this worker only (its generation): one that never read it (a
+	 * worker stopped with SIGSTOP, killed at the deadline) must not
+	 * leave it to the next worker, which would stop at once. */
+	uint64_t gen = atomic_load_explicit(&act__shm_part(&n->shm, gi + 1)->generation,
+	                                    memory_order_relaxed);
+	if (act__route_ctrl(n, gi + 1, ACT__CTRL_STOP, gen)) {
 		/* Its ring is full: go straight to SIGTERM. */
 		g->stop_deadline_ns = act__now_ns();
 	}

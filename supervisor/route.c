@@ -40,13 +40,14 @@ static bool is_spawned_id(const act_node_t *n, uint32_t id)
 /* ---- records to the groups ---------------------------------------------------- */
 
 /* Sends a control record to participant `to`.  0 or ACT_EFULL. */
-int act__route_ctrl(act_node_t *n, uint32_t to, uint32_t code)
+int act__route_ctrl(act_node_t *n, uint32_t to, uint32_t code, uint64_t corr)
 {
 	int err;
 	struct act__env *e = act__ring_reserve(&n->out[to], sizeof *e, &err);
 	if (!e)
 		return err;
-	act__env_write(e, ACT__REC_CTRL, sizeof *e, &(struct act__route){ .type = code });
+	act__env_write(e, ACT__REC_CTRL, sizeof *e,
+	               &(struct act__route){ .type = code, .corr = corr });
 	act__ring_commit(&n->out[to], e);
 	act__doorbell_notify(act__shm_part(&n->shm, to), ACT__SUPERVISOR, n->efd[to]);
 	return 0;

@@ -55,7 +55,7 @@ ACT__SHARED int act__node_spawn(struct act_node *n, const char *group, const cha
 int act__node_stop_actor(struct act_node *n, const char *name);
 
 /* Sends a control record to participant `to`.  0 or ACT_EFULL. */
-int act__route_ctrl(struct act_node *n, uint32_t to, uint32_t code);
+int act__route_ctrl(struct act_node *n, uint32_t to, uint32_t code, uint64_t corr);
 
 /*
  * Room for len bytes in the supervisor's ring to group participant g, as
