@@ -314,8 +314,14 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 		act__ring_release(h);
 		return;
 	}
-	if (w->dynx && !json)
-		act__dyn_down_arrived(w, h->r->from, e); /* a cross-group monitor ends */
+	/* A cross-group monitor ends; a Down for one we do not hold is
+	 * dropped (dyn-remote.c).  A Down from another group names its
+	 * monitor in corr, so the test costs nothing on other envelopes. */
+	if (!json && (w->dynx || e->corr) && !act__dyn_down_arrived(w, h->r->from, e)) {
+		act__debug("Down of %u for a monitor this worker does not hold: dropped", e->from - 1);
+		act__ring_release(h);
+		return;
+	}
 
 	/* This actor's statistics; a new tenant of a spawn slot starts at zero. */
 	st = act__stats_entry(&w->shm.stats, e->to);

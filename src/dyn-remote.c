@@ -790,28 +790,34 @@ static void rmon_forget(struct worker *w, uint64_t mid)
 		}
 }
 
-void act__dyn_down_arrived(struct worker *w, uint32_t ring_from, const struct act__env *e)
+bool act__dyn_down_arrived(struct worker *w, uint32_t ring_from, const struct act__env *e)
 {
 	struct act__dynx *x = w->dynx;
 
-	/* Only a Down from the watched actor's own group clears an entry: a
+	/* Only a Down from the watched actor's own group ends a note: a
 	 * Down made here (noproc, or for a group gone) comes on our own ring. */
-	if (!x || !x->n_m || ring_from == w->self || ring_from == ACT__SUPERVISOR || !e->from ||
+	if (ring_from == w->self || ring_from == ACT__SUPERVISOR || !e->from ||
 	    e->type != act__reg_type_id(w->reg, &act_down_type))
-		return;
+		return true;
 	/* A Down carries its monitor's id (corr): with two monitors of one
 	 * actor, one taken before a restart of its group and one after,
 	 * only the id tells which one this Down ends.  A Down without one
 	 * (from a worker of an older build) ends the first that matches. */
-	for (uint32_t i = 0; i < x->n_m; i++) {
+	for (uint32_t i = 0; x && i < x->n_m; i++) {
 		struct rmon *m = &x->m[i];
 		if (m->group == ring_from && m->target == e->from - 1 &&
 		    w->actors[m->watcher].id == e->to && m->watcher_gen == e->to_gen &&
 		    (!e->corr || m->mid == e->corr)) {
 			x->m[i] = x->m[--x->n_m];
-			return;
+			return true;
 		}
 	}
+	/* No note for a Down of a static actor that names its monitor: this
+	 * worker holds no such monitor.  An earlier worker of our group took
+	 * it (a watcher restarted with its worker loses its monitors), or we
+	 * removed it (act_demonitor(), or its group's restart already gave
+	 * its Down).  No Down is owed. */
+	return !(e->corr && act__dyn_is_remote_monitor(e->corr) && e->from - 1 < w->reg->n_actors);
 }
 
 /*

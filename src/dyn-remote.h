@@ -94,8 +94,11 @@ static inline bool act__dyn_is_remote_monitor(uint64_t monitor_id)
 	return (monitor_id >> 63) != 0;
 }
 /* A Down envelope arrived on ring ring_from: the entry of its monitor of
- * a static actor in another group, if any, is done with. */
-void act__dyn_down_arrived(struct worker *w, uint32_t ring_from, const struct act__env *e);
+ * a static actor in another group, if any, is done with.  False if the
+ * Down is not to be delivered: a static actor's Down for a monitor this
+ * worker does not hold (taken by an earlier worker of the group, or
+ * removed). */
+bool act__dyn_down_arrived(struct worker *w, uint32_t ring_from, const struct act__env *e);
 /* Makes the Downs of monitors into groups gone for good, once what their
  * dead workers left in the rings to us is read. */
 void act__dyn_gone_flush(struct worker *w);
