@@ -551,8 +551,15 @@ static const char *mismatch(const act__shm *shm, const struct act__part_spec *sp
 		int len = snprintf(buf, cap, "it has %u groups, the app file %u", shm->n_parts - 1,
 		                   np - 1);
 		/* A reload of the last supervisor removed groups (their slots
-		 * stay in the region): say which, and how to adopt it. */
-		for (uint32_t i = 1; i < shm->n_parts && len > 0 && (size_t)len < cap; i++) {
+		 * stay in the region): say which, and how to adopt it.  Not
+		 * those that lived in spare participants (the region's last
+		 * ones, as many as the app file has spares): a removed tenant
+		 * leaves its spare free, and listing it would be wrong. */
+		uint32_t n_spares = 0;
+		for (uint32_t i = 1; i < np; i++)
+			n_spares += !strncmp(spec[i].name, "~spare-", 7);
+		uint32_t first_spare = shm->n_parts > n_spares ? shm->n_parts - n_spares : 1;
+		for (uint32_t i = 1; i < first_spare && len > 0 && (size_t)len < cap; i++) {
 			struct act__part *p = act__shm_part(shm, i);
 			if (act__part_removed(p) && strncmp(p->name, "~spare-", 7))
 				len += snprintf(buf + len, cap - (size_t)len, "%s'%.64s'",
@@ -660,7 +667,8 @@ static int refuse(struct act_node *n, int fd, const char *where, const char *why
 		 * it is (in the fd store too), never moved aside. */
 		act__err("refusing the region found in %s: %s; not starting (exit 100). The region "
 		         "stays where it is, for the app file of the last reload (it lists the "
-		         "groups that reload added, which live in the region's spare participants)",
+		         "groups that reload added, which live in the region's spare participants), "
+		         "with any removed group named above listed again",
 		         where, why);
 		n->rec->refused = true;
 		return -EPROTO;
