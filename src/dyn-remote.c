@@ -524,17 +524,24 @@ static int send_sys_flags(struct worker *w, uint32_t g, uint32_t code, uint16_t 
                           uint64_t corr)
 {
 	int err;
+	/* A monitor says which worker of ours took it (our generation): its
+	 * target frees the entry once that worker has ended (dynamic.c,
+	 * static_mon_room()). */
+	uint32_t pgen = (uint32_t)atomic_load_explicit(&w->part->generation, memory_order_relaxed);
+	uint32_t len = (uint32_t)sizeof(struct act__env) + (code == ACT__SYS_MONITOR ? sizeof pgen : 0);
 
 	if (w->tk) /* a testkit runs one group */
 		return -EOPNOTSUPP;
 	if ((err = act__part_refuses(w->parts[g]))) /* removed, or gone */
 		return err;
-	struct act__env *e = act__ring_reserve(&w->out[g], (uint32_t)sizeof *e, &err);
+	struct act__env *e = act__ring_reserve(&w->out[g], len, &err);
 	if (!e)
 		return err;
-	act__env_write(e, ACT__REC_SYS, (uint32_t)sizeof *e,
+	act__env_write(e, ACT__REC_SYS, len,
 	               &(struct act__route){ .type = code, .to = to, .to_gen = to_gen,
 	                                     .from = from, .from_gen = from_gen, .corr = corr });
+	if (code == ACT__SYS_MONITOR)
+		memcpy(e + 1, &pgen, sizeof pgen);
 	e->rec.flags = flags;
 	act__ring_commit(&w->out[g], e);
 	act__w_notify(w, g);
@@ -1171,8 +1178,13 @@ void act__dyn_sys(struct worker *w, uint32_t ring_from, const struct act__env *e
 	case ACT__SYS_MONITOR:
 		why = "noproc";
 		if (alive) {
+			/* The watcher's worker generation, if its worker said. */
+			uint32_t pgen = 0;
+			if (e->rec.len >= sizeof *e + sizeof pgen)
+				memcpy(&pgen, e + 1, sizeof pgen);
 			int err = act__dyn_add_monitor(w, a, e->from, e->from_gen, e->corr,
-			                               a->dynamic && (e->rec.flags & ACT__SYS_CLAIMED));
+			                               a->dynamic && (e->rec.flags & ACT__SYS_CLAIMED),
+			                               pgen);
 			if (!err)
 				break;
 			why = err == -ENOSPC ? "noproc: too many monitors" : "noproc: out of memory";

@@ -127,9 +127,11 @@ int act__dyn_run_init(struct worker *w, struct actor *a);
 void act__dyn_vacate(struct worker *w, struct actor *a);
 /* Adds a monitor (watcher id + 1, its gen, id mid) to local actor a:
  * 0 or -ENOSPC/-ENOMEM.  claimed: its entry was taken by the requester
- * (act__dyn_mon_claim()), else it is taken here. */
+ * (act__dyn_mon_claim()), else it is taken here.  watcher_pgen: the
+ * generation of the watcher's worker when it asked (0: not said). */
 int act__dyn_add_monitor(struct worker *w, struct actor *a, uint32_t watcher,
-                         uint32_t watcher_gen, uint64_t mid, bool claimed);
+                         uint32_t watcher_gen, uint64_t mid, bool claimed,
+                         uint32_t watcher_pgen);
 /* Takes a monitor entry of record r for its tenant of generation gen
  * (act__spawn_rec.mon_claims): 1 taken, 0 all taken (-ENOSPC), -1 not
  * that tenant (a stale ref).  Any participant. */

@@ -255,8 +255,10 @@ void act__dyn_teardown(struct worker *w)
 		struct actor *a = &w->actors[i];
 		if (a->dynamic)
 			free(a->state);
-		if (!a->dynamic)
+		if (!a->dynamic) {
 			free(a->mon);
+			free(a->mon_pgen);
+		}
 		free(a->fail_reason);
 	}
 	for (uint32_t i = 0; i < w->n_btab; i++)
@@ -1152,7 +1154,7 @@ ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id)
 		send_down(w, &m, name, who.id - 1, who.gen, "noproc");
 		return 0;
 	}
-	if ((err = act__dyn_add_monitor(w, a, me->id + 1, me->gen, *monitor_id, false)))
+	if ((err = act__dyn_add_monitor(w, a, me->id + 1, me->gen, *monitor_id, false, 0)))
 		*monitor_id = 0;
 	return err;
 }
@@ -1160,16 +1162,47 @@ ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id)
 /* Room for one more monitor of static actor a (its entries live in this
  * process and grow, up to STATIC_MONITORS_MAX): 0, -ENOSPC, -ENOMEM. */
 #define STATIC_MONITORS_MAX 4096u
-static int static_mon_room(struct actor *a)
+/* The generation of the worker of watcher's group now, for an entry of a
+ * static actor's list; 0 (never pruned) for a watcher of our own group,
+ * whose end is ours. */
+static uint32_t watcher_pgen(struct worker *w, uint32_t watcher)
+{
+	uint32_t g = act__w_group_of(w, watcher - 1);
+
+	if (!g || g == w->self || g >= w->n_parts || w->tk)
+		return 0;
+	return (uint32_t)atomic_load_explicit(&w->parts[g]->generation, memory_order_relaxed);
+}
+
+static int static_mon_room(struct worker *w, struct actor *a)
 {
 	if (!a->mon)
 		a->mon_cap = 0; /* a testkit frees them between runs */
 	for (uint32_t i = 0; i < a->mon_cap; i++)
 		if (!a->mon[i].watcher)
 			return 0;
-	if (a->mon_cap >= STATIC_MONITORS_MAX)
-		return -ENOSPC;
+	if (a->mon_cap >= STATIC_MONITORS_MAX) {
+		/* Full.  The entries of watchers whose worker has ended since
+		 * they were taken are free: those monitors ended with it (the
+		 * new worker drops their Downs, dyn-remote.c).  Without this, a
+		 * watcher that monitors us in every Start and restarts fills
+		 * the list for good. */
+		bool freed = false;
+		for (uint32_t i = 0; a->mon_pgen && i < a->mon_cap; i++) {
+			uint32_t pg = a->mon_pgen[i], watcher = a->mon[i].watcher;
+			if (pg && watcher && watcher_pgen(w, watcher) != pg) {
+				__atomic_store_n(&a->mon[i].watcher, 0, __ATOMIC_RELAXED);
+				freed = true;
+			}
+		}
+		return freed ? 0 : -ENOSPC;
+	}
 	uint32_t cap = a->mon_cap ? 2 * a->mon_cap : ACT__SPAWN_MONITORS;
+	uint32_t *pg = realloc(a->mon_pgen, cap * sizeof *pg);
+	if (!pg)
+		return -ENOMEM;
+	a->mon_pgen = pg;
+	memset(pg + a->mon_cap, 0, (cap - a->mon_cap) * sizeof *pg);
 	struct act__spawn_mon *m = realloc(a->mon, cap * sizeof *m);
 	if (!m)
 		return -ENOMEM;
@@ -1180,11 +1213,11 @@ static int static_mon_room(struct actor *a)
 }
 
 int act__dyn_add_monitor(struct worker *w, struct actor *a, uint32_t watcher,
-                         uint32_t watcher_gen, uint64_t mid, bool claimed)
+                         uint32_t watcher_gen, uint64_t mid, bool claimed,
+                         uint32_t pgen)
 {
-	(void)w;
 	if (!a->dynamic) {
-		int err = static_mon_room(a);
+		int err = static_mon_room(w, a);
 		if (err)
 			return err;
 	} else if (!claimed) {
@@ -1200,6 +1233,11 @@ int act__dyn_add_monitor(struct worker *w, struct actor *a, uint32_t watcher,
 			continue;
 		m->id = mid;
 		m->watcher_gen = watcher_gen;
+		/* The watcher's worker generation as it said (an older
+		 * worker says nothing: the group's now, which a watcher that
+		 * died with its request still unread outlives). */
+		if (!a->dynamic)
+			a->mon_pgen[i] = pgen ? pgen : watcher_pgen(w, watcher);
 		if (a->dynamic && i >= n_mon)
 			a->rec->n_mon = (uint8_t)(i + 1); /* before the watcher that counts */
 		/* Release: the entry's other fields before the watcher that makes

@@ -433,6 +433,8 @@ static int restart(act_test_t *t, uint32_t u, struct rec *inflight)
 	a->stopped = false;
 	free(a->mon); /* a static actor's monitors lived in the process */
 	a->mon = NULL;
+	free(a->mon_pgen);
+	a->mon_pgen = NULL;
 	x->crash = false;
 	x->n_restarts++;
 	if (inflight) {

@@ -57,6 +57,8 @@ struct actor {
 	struct act__spawn_mon *mon;  /* [ACT__SPAWN_MONITORS]: spawned, in the slot's ext
 	                                block in the region; static, on the heap or NULL */
 	uint32_t mon_cap;            /* static: entries of mon[] (it grows) */
+	uint32_t *mon_pgen;          /* static: per entry, the generation of the watcher's
+	                                group's worker when taken (0: our own group) */
 	struct act__actor_def ddef;  /* spawned: what def points to */
 	/* supervision of children (children.c) */
 	bool escalated;              /* its failure came up from a child */
