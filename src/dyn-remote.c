@@ -527,7 +527,7 @@ static int send_sys_flags(struct worker *w, uint32_t g, uint32_t code, uint16_t 
 	/* A monitor says which worker of ours took it (our generation): its
 	 * target frees the entry once that worker has ended (dynamic.c,
 	 * static_mon_room()). */
-	uint32_t pgen = (uint32_t)atomic_load_explicit(&w->part->generation, memory_order_relaxed);
+	uint32_t pgen = 0;
 	uint32_t len = (uint32_t)sizeof(struct act__env) + (code == ACT__SYS_MONITOR ? sizeof pgen : 0);
 
 	if (w->tk) /* a testkit runs one group */
@@ -540,8 +540,10 @@ static int send_sys_flags(struct worker *w, uint32_t g, uint32_t code, uint16_t 
 	act__env_write(e, ACT__REC_SYS, len,
 	               &(struct act__route){ .type = code, .to = to, .to_gen = to_gen,
 	                                     .from = from, .from_gen = from_gen, .corr = corr });
-	if (code == ACT__SYS_MONITOR)
+	if (code == ACT__SYS_MONITOR) {
+		pgen = (uint32_t)atomic_load_explicit(&w->part->generation, memory_order_relaxed);
 		memcpy(e + 1, &pgen, sizeof pgen);
+	}
 	e->rec.flags = flags;
 	act__ring_commit(&w->out[g], e);
 	act__w_notify(w, g);

@@ -28,6 +28,7 @@
 
 #include "clock.h"
 #include "dyn-remote.h"
+#include "grow.h"
 #include "log.h"
 #include "pool.h"
 #include "intercept.h"
@@ -434,14 +435,8 @@ static int down_wait(struct worker *w, const struct act__spawn_mon *m, uint32_t 
 {
 	if (w->n_dw >= DOWN_WAIT_MAX)
 		return -ENOMEM;
-	if (w->n_dw == w->cap_dw) {
-		uint32_t cap = w->cap_dw ? 2 * w->cap_dw : 64;
-		struct act__down_wait *v = realloc(w->dw, cap * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		w->dw = v;
-		w->cap_dw = cap;
-	}
+	if (act__grow((void **)&w->dw, &w->cap_dw, w->n_dw + 1, sizeof *w->dw))
+		return -ENOMEM;
 	if (!w->n_dw) {
 		w->dw_retry_ns = DOWN_RETRY_MIN_NS;
 		act__log_every(ACT_LOG_INFO, "Downs wait for room in the ring to group '%s'",

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "log.h"
 #include "message.h"
 #include "registry.h"
@@ -63,23 +64,6 @@ void act__reg_fini(struct act__registry *r)
 	free(r->type_has_var);
 	free(r->type_check);
 	memset(r, 0, sizeof *r);
-}
-
-static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
-{
-	void *p;
-	uint32_t ncap;
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 8;
-	while (ncap < need)
-		ncap *= 2;
-	p = realloc(*arr, (size_t)ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
 }
 
 const act_type *act__reg_type_by_name(const struct act__registry *r, const char *name)
@@ -156,13 +140,13 @@ int act__reg_add_type(struct act__registry *r, const act_type *t)
 	}
 	/* Slot 0 is unused so that id 0 means "unregistered". */
 	uint32_t cap = r->cap_types;
-	if ((err = grow((void **)&r->types, &cap, r->n_types + 2, sizeof *r->types)))
+	if ((err = act__grow((void **)&r->types, &cap, r->n_types + 2, sizeof *r->types)))
 		return err;
 	cap = r->cap_types;
-	if ((err = grow((void **)&r->type_has_var, &cap, r->n_types + 2, sizeof *r->type_has_var)))
+	if ((err = act__grow((void **)&r->type_has_var, &cap, r->n_types + 2, sizeof *r->type_has_var)))
 		return err;
 	cap = r->cap_types;
-	if ((err = grow((void **)&r->type_check, &cap, r->n_types + 2, sizeof *r->type_check)))
+	if ((err = act__grow((void **)&r->type_check, &cap, r->n_types + 2, sizeof *r->type_check)))
 		return err;
 	r->cap_types = cap;
 	/* Indexed first: if that fails, the type is simply not registered. */
@@ -216,7 +200,7 @@ int act__reg_add_group(struct act__registry *r, const char *name)
 		return -EEXIST;
 	if (r->n_groups + 1 >= ACT__MAX_PARTS)
 		return -ENOSPC;
-	if ((err = grow((void **)&r->groups, &r->cap_groups, r->n_groups + 1, sizeof *r->groups)))
+	if ((err = act__grow((void **)&r->groups, &r->cap_groups, r->n_groups + 1, sizeof *r->groups)))
 		return err;
 	g = &r->groups[r->n_groups];
 	memset(g, 0, sizeof *g);
@@ -265,7 +249,7 @@ static int add_actor(struct act__registry *r, const char *group, const char *nam
 	for (size_t i = 0; b && i < b->n_handlers; i++)
 		if ((err = act__reg_add_type(r, b->handlers[i].type)))
 			return err;
-	if ((err = grow((void **)&r->actors, &r->cap_actors, r->n_actors + 1, sizeof *r->actors)))
+	if ((err = act__grow((void **)&r->actors, &r->cap_actors, r->n_actors + 1, sizeof *r->actors)))
 		return err;
 	ids = realloc(g->actors, (g->n_actors + 1) * sizeof *ids);
 	if (!ids)
@@ -365,7 +349,7 @@ int act__reg_add_behaviour(struct act__registry *r, const act_behaviour *b)
 	for (size_t i = 0; i < b->n_handlers; i++)
 		if (!b->handlers[i].fn || (err = act__reg_add_type(r, b->handlers[i].type)))
 			return b->handlers[i].fn ? err : -EINVAL;
-	if ((err = grow((void **)&r->behaviours, &r->cap_behaviours, r->n_behaviours + 1,
+	if ((err = act__grow((void **)&r->behaviours, &r->cap_behaviours, r->n_behaviours + 1,
 	                sizeof *r->behaviours)))
 		return err;
 	r->behaviours[r->n_behaviours++] = b;

@@ -14,6 +14,7 @@
 
 #include <actors.h>
 
+#include "grow.h"
 #include "log.h"
 #include "worker-int.h"
 #include "remote-mon.h"
@@ -42,14 +43,8 @@ int act__peer_monitor(struct worker *w, struct actor *me, act_ref who,
 		return -ENOENT;
 	if (w->tk) /* a testkit runs one group, without a supervisor */
 		return -EOPNOTSUPP;
-	if (w->n_pw == w->cap_pw) {
-		uint32_t cap = w->cap_pw ? w->cap_pw * 2 : 16;
-		struct act__pwatch *v = realloc(w->pw, (size_t)cap * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		w->pw = v;
-		w->cap_pw = cap;
-	}
+	if (act__grow((void **)&w->pw, &w->cap_pw, w->n_pw + 1, sizeof *w->pw))
+		return -ENOMEM;
 	struct act__pwatch *x = &w->pw[w->n_pw];
 	x->monitor_id = (1ull << 63) | ((++w->mon_seq & 0x7fffffffull) << 32) | ACT__PEER_MON_LOW;
 	x->slot = (uint32_t)(me - w->actors);
