@@ -802,31 +802,65 @@ static void rmon_forget(struct worker *w, uint64_t mid)
 bool act__dyn_down_arrived(struct worker *w, uint32_t ring_from, const struct act__env *e)
 {
 	struct act__dynx *x = w->dynx;
+	uint32_t target = e->from - 1;
 
-	/* Only a Down from the watched actor's own group ends a note: a
-	 * Down made here (noproc, or for a group gone) comes on our own ring. */
-	if (ring_from == w->self || ring_from == ACT__SUPERVISOR || !e->from ||
+	/* A Down made here (noproc, or for a group gone) comes on our own
+	 * ring, and one from a peer is not a record of ours. */
+	if (ring_from == w->self || !e->from || e->from_peer ||
 	    e->type != act__reg_type_id(w->reg, &act_down_type))
 		return true;
+	bool dyn = act__is_dyn_id(target);
+	/* The supervisor speaks for the spawned actors of a group that will
+	 * not run again (group.c); for anything else the watched actor's own
+	 * group does. */
+	if (ring_from == ACT__SUPERVISOR && !dyn)
+		return true;
+	uint32_t g = dyn ? act__dyn_group_of(&w->shm, target) : ring_from;
 	/* A Down carries its monitor's id (corr): with two monitors of one
 	 * actor, one taken before a restart of its group and one after,
 	 * only the id tells which one this Down ends.  A Down without one
 	 * (from a worker of an older build) ends the first that matches. */
 	for (uint32_t i = 0; x && i < x->n_m; i++) {
 		struct rmon *m = &x->m[i];
-		if (m->group == ring_from && m->target == e->from - 1 &&
+		if (m->group == g && m->target == target &&
 		    w->actors[m->watcher].id == e->to && m->watcher_gen == e->to_gen &&
 		    (!e->corr || m->mid == e->corr)) {
 			x->m[i] = x->m[--x->n_m];
 			return true;
 		}
 	}
-	/* No note for a Down of a static actor that names its monitor: this
-	 * worker holds no such monitor.  An earlier worker of our group took
-	 * it (a watcher restarted with its worker loses its monitors), or we
-	 * removed it (act_demonitor(), or its group's restart already gave
-	 * its Down).  No Down is owed. */
-	return !(e->corr && act__dyn_is_remote_monitor(e->corr) && e->from - 1 < w->reg->n_actors);
+	/* No note for a Down that names its monitor: this worker holds no
+	 * such monitor.  An earlier worker of our group took it (a watcher
+	 * restarted with its worker loses its monitors), or we removed it
+	 * (act_demonitor(), or a restart of a static actor's group, or the
+	 * end of a spawned actor's group, already gave its Down).  No Down
+	 * is owed. */
+	return !(e->corr && act__dyn_is_remote_monitor(e->corr) &&
+	         (dyn || target < w->reg->n_actors));
+}
+
+/* The name of actor id (of generation gen) of group g, for a Down. */
+static void target_name(struct worker *w, char *buf, size_t cap, uint32_t g, uint32_t id,
+                        uint32_t gen)
+{
+	if (!act__is_dyn_id(id)) {
+		snprintf(buf, cap, "%s", id < w->reg->n_actors ? w->reg->actors[id].name : "?");
+		return;
+	}
+	uint32_t s = act__dyn_slot_of(&w->shm, id);
+	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, g, s);
+	char name[ACT_NAME_MAX + 1];
+	/* The record may hold a later tenant by now: its name only if the
+	 * word read the same, of that generation, around the copy. */
+	uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+	memcpy(name, r->name, sizeof name - 1);
+	name[sizeof name - 1] = '\0';
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&r->word, memory_order_relaxed) == word &&
+	    ACT__SLOT_GEN(word) == gen && name[0])
+		snprintf(buf, cap, "%s", name);
+	else
+		act__dyn_anon_name(buf, cap, g, s, gen);
 }
 
 /*
@@ -847,14 +881,17 @@ static bool gone_downs(struct worker *w, uint32_t g, const struct restarted *rs,
 	for (uint32_t i = 0; i < x->n_m;) {
 		struct rmon m = x->m[i];
 		/* Serial order: a generation after rs->gen is a later worker's. */
-		if (m.group != g || (rs && (int32_t)(m.part_gen - rs->gen) > 0)) {
+		/* A spawned actor's monitors outlive a restart of its group
+		 * (they live in its record): they end with the actor. */
+		if (m.group != g || (rs && (act__is_dyn_id(m.target) ||
+		                          (int32_t)(m.part_gen - rs->gen) > 0))) {
 			i++;
 			continue;
 		}
 		if (!rmon_stale(w, &m)) {
 			const struct actor *a = &w->actors[m.watcher];
-			const char *name = m.target < w->reg->n_actors ?
-			                   w->reg->actors[m.target].name : "?";
+			char name[ACT_NAME_MAX + 1];
+			target_name(w, name, sizeof name, g, m.target, m.target_gen);
 			/* Our own ring full (a watcher holds more monitors than it
 			 * takes Downs): the rest wait for the next round, after
 			 * this one drained it; the entry stays until then. */
@@ -968,6 +1005,23 @@ static void group_gone(struct worker *w, const struct act__env *e)
 	x->any_gone = true;
 }
 
+/* Whether spawned actor id of group g has a monitor entry taken by a
+ * worker that has ended since.  A racy look at g's entries: g decides. */
+static bool stale_entry(struct worker *w, uint32_t g, uint32_t id)
+{
+	uint32_t s = act__dyn_slot_of(&w->shm, id);
+	const struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, g, s);
+	uint32_t n = r->n_mon < ACT__SPAWN_MONITORS ? r->n_mon : ACT__SPAWN_MONITORS;
+	const struct act__spawn_mon *mon = act__shm_spawn_ext(&w->shm, g, s)->mon;
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct act__spawn_mon m = mon[i];
+		if (m.watcher && act__dyn_mon_entry_stale(w, &m, id))
+			return true;
+	}
+	return false;
+}
+
 int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 {
 	struct actor *me = w->ctx.actor;
@@ -983,7 +1037,7 @@ int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 	 * full barrier (seq_cst exchange), as the supervisor changes that
 	 * state (gone, generation) before it reads the flag: either it tells
 	 * us, or we see the change. */
-	if (!w->tk && g && !act__is_dyn_id(id) &&
+	if (!w->tk && g &&
 	    !atomic_load_explicit(&w->part->watches_others, memory_order_relaxed))
 		atomic_exchange(&w->part->watches_others, 1);
 	/* A group gone for good (a temporary group that finished, one the
@@ -1008,18 +1062,26 @@ int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 	 * does a static actor (its group's list of them grows). */
 	if (act__is_dyn_id(id)) {
 		r = act__shm_spawn_rec(&w->shm, g, act__dyn_slot_of(&w->shm, id));
-		if ((claim = act__dyn_mon_claim(r, who.gen)) == 0)
+		/* All taken, but one by a worker that has ended since: the
+		 * request goes unclaimed, and g frees that entry for it (or,
+		 * if it finds none free by then, answers with a Down). */
+		if ((claim = act__dyn_mon_claim(r, who.gen)) == 0 && !stale_entry(w, g, id))
 			return -ENOSPC;
 	}
-	/* A static actor's watch lives in its group's worker: remember it
-	 * here too, for the day that group dies for good. */
-	if (!act__is_dyn_id(id) && (err = rmon_add(w, me, mid, id, who.gen, g)))
+	/* The watch lives in g's worker: remember it here too, so that a
+	 * Down for a monitor this worker no longer holds (an earlier
+	 * worker's, or one removed) is known for what it is, and for the
+	 * day g dies for good. */
+	if ((err = rmon_add(w, me, mid, id, who.gen, g))) {
+		if (claim == 1)
+			act__dyn_mon_release(r, who.gen);
 		return err;
+	}
 	err = send_sys_flags(w, g, ACT__SYS_MONITOR, claim == 1 ? ACT__SYS_CLAIMED : 0, id, who.gen,
 	                     me->id + 1, me->gen, mid);
 	if (err && claim == 1)
 		act__dyn_mon_release(r, who.gen);
-	if (err && !act__is_dyn_id(id))
+	if (err)
 		rmon_forget(w, mid);
 	*monitor_id = err ? 0 : mid;
 	return err;
@@ -1204,7 +1266,7 @@ void act__dyn_sys(struct worker *w, uint32_t ring_from, const struct act__env *e
 		break;
 	case ACT__SYS_DEMONITOR:
 		for (uint32_t i = 0, n = act__dyn_n_mon(a); i < n; i++)
-			if (a->mon[i].watcher && a->mon[i].id == e->corr) {
+			if (a->mon[i].watcher && act__mon_entry_id(&a->mon[i], a->id) == e->corr) {
 				/* One store removes it (see dynamic.c). */
 				__atomic_store_n(&a->mon[i].watcher, 0, __ATOMIC_RELAXED);
 				if (a->dynamic && !a->stopped)

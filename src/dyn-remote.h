@@ -132,6 +132,10 @@ void act__dyn_vacate(struct worker *w, struct actor *a);
 int act__dyn_add_monitor(struct worker *w, struct actor *a, uint32_t watcher,
                          uint32_t watcher_gen, uint64_t mid, bool claimed,
                          uint32_t watcher_pgen);
+/* Whether entry m of spawned actor target (its id) was taken by a worker
+ * of another group that has ended since (so that monitor ended with it);
+ * any participant may ask, reading another group's entries. */
+bool act__dyn_mon_entry_stale(struct worker *w, const struct act__spawn_mon *m, uint32_t target);
 /* Takes a monitor entry of record r for its tenant of generation gen
  * (act__spawn_rec.mon_claims): 1 taken, 0 all taken (-ENOSPC), -1 not
  * that tenant (a stale ref).  Any participant. */

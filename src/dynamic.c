@@ -584,7 +584,8 @@ static void down_fanout(struct worker *w, struct actor *a, const char *reason)
 		struct act__spawn_mon *m = &a->mon[i];
 		if (!m->watcher)
 			continue;
-		send_down(w, m, a->def->name, a->id, a->gen, reason);
+		struct act__spawn_mon d = { m->watcher, m->watcher_gen, act__mon_entry_id(m, a->id) };
+		send_down(w, &d, a->def->name, a->id, a->gen, reason);
 		/* Relaxed: only a later worker of this group reads it, after our
 		 * death (the supervisor's wait and the fork order that). */
 		__atomic_store_n(&m->watcher, 0, __ATOMIC_RELAXED);
@@ -730,6 +731,40 @@ static void beat(struct worker *w)
 	atomic_store_explicit(&w->part->heartbeat_ns, act__now_ns(), memory_order_relaxed);
 }
 
+bool act__dyn_mon_entry_stale(struct worker *w, const struct act__spawn_mon *m, uint32_t target)
+{
+	uint32_t pg = act__mon_entry_pgen(m, target), watcher = m->watcher;
+	uint32_t g = watcher ? act__w_group_of(w, watcher - 1) : 0;
+
+	if (!pg || !g || g >= w->n_parts || w->tk)
+		return false;
+	return act__part_gone(w->parts[g]) ||
+	       (uint32_t)atomic_load_explicit(&w->parts[g]->generation, memory_order_relaxed) != pg;
+}
+
+/*
+ * Frees the entries of spawned actor a whose watcher, in another group,
+ * took them in a worker that has ended since: those monitors ended with
+ * it (the watcher's new worker holds no note of them and drops their
+ * Downs, dyn-remote.c).  Watchers of our own group keep theirs across
+ * our restarts (t/dynamic-alias).  How many were freed.
+ */
+static uint32_t dyn_mon_prune(struct worker *w, struct actor *a)
+{
+	uint32_t freed = 0;
+
+	for (uint32_t i = 0, n = act__dyn_n_mon(a); i < n; i++) {
+		struct act__spawn_mon *m = &a->mon[i];
+		if (!m->watcher || !act__dyn_mon_entry_stale(w, m, a->id))
+			continue;
+		/* One store frees it (relaxed: see down_fanout()). */
+		__atomic_store_n(&m->watcher, 0, __ATOMIC_RELAXED);
+		act__dyn_mon_release(a->rec, a->gen);
+		freed++;
+	}
+	return freed;
+}
+
 /* True if restore handles slot s: every slot in a worker; in a testkit,
  * whose one spawn area holds the actors of all its groups, only the free
  * slots and those of the group that crashed (testkit.c). */
@@ -820,6 +855,8 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 				atomic_store_explicit(&r->mon_claims, ACT__MON_CLAIMS(gen, n),
 				                      memory_order_relaxed);
 			}
+			/* Monitors other groups' ended workers took are free. */
+			dyn_mon_prune(w, a);
 			n_back++;
 			continue;
 		}
@@ -832,6 +869,9 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		/* A no-op in a new worker; a testkit's table still holds it. */
 		name_remove(w, r->name);
 		struct actor tmp = *a;
+		/* No Down for a monitor that ended with the worker of another
+		 * group that took it. */
+		dyn_mon_prune(w, &tmp);
 		down_fanout(w, &tmp, w->lost_reason);
 		/* Release: as in act__w_end_actor(). */
 		atomic_store_explicit(&r->word, ACT__SLOT_WORD(gen, ACT__SLOT_FREE),
@@ -1217,8 +1257,12 @@ int act__dyn_add_monitor(struct worker *w, struct actor *a, uint32_t watcher,
 			return err;
 	} else if (!claimed) {
 		/* A local monitor takes its entry as remote ones do, so that
-		 * they see it (dyn-remote.c). */
-		if (act__dyn_mon_claim(a->rec, a->gen) != 1)
+		 * they see it (dyn-remote.c).  All taken: first free those of
+		 * watchers whose worker has ended. */
+		int c = act__dyn_mon_claim(a->rec, a->gen);
+		if (c == 0 && dyn_mon_prune(w, a))
+			c = act__dyn_mon_claim(a->rec, a->gen);
+		if (c != 1)
 			return -ENOSPC;
 	}
 	uint32_t n_mon = act__dyn_n_mon(a), n_ent = a->dynamic ? ACT__SPAWN_MONITORS : a->mon_cap;
@@ -1226,7 +1270,9 @@ int act__dyn_add_monitor(struct worker *w, struct actor *a, uint32_t watcher,
 		struct act__spawn_mon *m = &a->mon[i];
 		if (i < n_mon && m->watcher)
 			continue;
-		m->id = mid;
+		/* A spawned actor's entry keeps the watcher's worker
+		 * generation in place of our id (layout.h). */
+		m->id = a->dynamic ? act__mon_entry_pack(mid, a->id, pgen) : mid;
 		m->watcher_gen = watcher_gen;
 		/* The watcher's worker generation as it said (an older
 		 * worker says nothing: the group's now, which a watcher that
@@ -1263,7 +1309,7 @@ ACT_API int act_demonitor(act_ctx *ctx, uint64_t monitor_id)
 	struct actor *a = &w->actors[idx - 1];
 	struct act__spawn_mon *mon = a->mon;
 	for (uint32_t i = 0, n = act__dyn_n_mon(a); i < n; i++)
-		if (mon[i].watcher && mon[i].id == monitor_id) {
+		if (mon[i].watcher && act__mon_entry_id(&mon[i], a->id) == monitor_id) {
 			/* One store removes it (relaxed: see down_fanout()). */
 			__atomic_store_n(&mon[i].watcher, 0, __ATOMIC_RELAXED);
 			if (a->dynamic && !a->stopped)

@@ -495,12 +495,44 @@ enum { ACT__SLOT_FREE = 0, ACT__SLOT_LIVE = 1, ACT__SLOT_PENDING = 2, ACT__SLOT_
 enum { ACT__ARGS_NONE = 0, ACT__ARGS_INLINE = 1, ACT__ARGS_EXT = 2 };
 
 /* A monitor: the watcher's ref (id + 1, 0 = entry unused) and the id
- * act_monitor() returned. */
+ * act_monitor() returned.  In a spawned actor's entry, the id of a
+ * monitor from another group (bit 63 set: a sequence number, then the
+ * watched actor's id, which the entry's place says) keeps in its low 32
+ * bits the generation of the watcher's worker instead, so that the entry
+ * can be freed once that worker has ended (act__mon_entry_*()). */
 struct act__spawn_mon {
 	uint32_t watcher;
 	uint32_t watcher_gen;
 	uint64_t id;
 };
+
+/* The id to store for monitor mid of actor target, taken by a watcher
+ * whose worker has generation pgen (0: not said). */
+static inline uint64_t act__mon_entry_pack(uint64_t mid, uint32_t target, uint32_t pgen)
+{
+	if (!(mid >> 63) || (uint32_t)mid != target || !pgen)
+		return mid;
+	return (mid & ~(uint64_t)0xffffffffu) | pgen;
+}
+
+/* The monitor id act_monitor() returned, of entry m of actor target. */
+static inline uint64_t act__mon_entry_id(const struct act__spawn_mon *m, uint32_t target)
+{
+	if (!(m->id >> 63))
+		return m->id;
+	return (m->id & ~(uint64_t)0xffffffffu) | target;
+}
+
+/* The generation of the worker that took entry m of actor target, or 0
+ * if not known (a monitor of this group, or one that did not say).  A
+ * generation equal to the target's id reads as "not known": the entry is
+ * then kept, never freed early. */
+static inline uint32_t act__mon_entry_pgen(const struct act__spawn_mon *m, uint32_t target)
+{
+	if (!(m->id >> 63) || (uint32_t)m->id == target)
+		return 0;
+	return (uint32_t)m->id;
+}
 
 /*
  * One slot's spawn record.  A spawn first moves the word to (gen + 1,

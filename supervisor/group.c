@@ -1172,11 +1172,16 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
 				lost++;
 				continue;
 			}
+			/* corr: the monitor's id, which the watcher's worker
+			 * matches with its note (dyn-remote.c), so that this
+			 * Down and one made there for the same monitor count
+			 * once. */
+			uint32_t id = act__dyn_id(&n->shm, part, s);
 			act__env_write(e, ACT__REC_MSG, len,
 			               &(struct act__route){ .type = down_id, .to = wid,
-			                                     .to_gen = m.watcher_gen,
-			                                     .from = act__dyn_id(&n->shm, part, s) + 1,
-			                                     .from_gen = ACT__SLOT_GEN(word) });
+			                                     .to_gen = m.watcher_gen, .from = id + 1,
+			                                     .from_gen = ACT__SLOT_GEN(word),
+			                                     .corr = act__mon_entry_id(&m, id) });
 			memcpy(e + 1, &d, sizeof d);
 			act__ring_commit(&n->out[wg], e);
 			act__doorbell_notify(act__shm_part(&n->shm, wg), ACT__SUPERVISOR, n->efd[wg]);
