@@ -759,6 +759,13 @@ int act__node_add_group(struct act_node *n, uint32_t gi)
 		return -EBUSY;
 	act__sup_set_removed(&n->sup, gi, false);
 	g->removed_at_ms = 0;
+	/* Its last worker stopped cleanly because the group was removed: that
+	 * was no death, and the group added back has not died since.  (A
+	 * worker that died before the removal, with none running after, stays
+	 * its last death.) */
+	if (g->death_by_removal)
+		g->last_death[0] = '\0';
+	g->death_by_removal = false;
 	/* Release: pairs with the senders' acquire load; the rings into the
 	 * group are read again by the worker queued below. */
 	atomic_store_explicit(&p->removed, 0, memory_order_release);
@@ -926,6 +933,11 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 		         jname[0] ? jname : "a JSON message");
 	size_t dl = strlen(g->last_death);
 	snprintf(g->last_death + dl, sizeof g->last_death - dl, "%s", doing);
+	/* The clean stop a reload's removal asked for: status shows it as the
+	 * removal's while the group is removed, and forgets it when a reload
+	 * adds the group back.  A crash while draining, or a stop that had to
+	 * be forced, stays a death. */
+	g->death_by_removal = g->state == ACT__G_REMOVED && !g->last_signal && g->last_exit == 0;
 
 	if (was_stopped) {
 		act__info("group '%s' (pid %d) stopped: %s", gd->name, (int)pid, g->last_death);

@@ -70,6 +70,7 @@ struct act__gstate {
 	 * with work waiting (0: not seen), and its heartbeat then */
 	uint64_t asleep_work_since_ns, asleep_work_hb_ns;
 	char last_death[192];  /* one line, for status */
+	bool death_by_removal; /* last_death is the stop a reload's removal asked for */
 	uint64_t removed_at_ms;/* wall clock of the reload that removed it; 0 if none */
 	uint64_t stop_deadline_ns; /* in a stop state: when to escalate */
 	uint64_t not_before_ns;/* with a start pending: do not start before */

@@ -695,6 +695,7 @@ static void next_step(struct act__reloader *r)
 			g->last_exit = -1;
 			g->last_core = false;
 			g->last_death[0] = '\0';
+			g->death_by_removal = false;
 			g->n_takeovers = 0;
 			g->ring_hwm_seen = 0;
 			atomic_store_explicit(&p->n_handled, 0, memory_order_relaxed);

@@ -9,9 +9,10 @@ The app file is the shipped examples/bank/bank.json (module and state paths
 made absolute, fewer transfers).  Three runs:
   1. the ledger's crash switch on (it raise()s SIGSEGV at random points
      inside applying a transfer, between debit and credit among them);
-  2. fresh books, the switch off, paced tellers, and the test SIGKILLs the
-     ledger's worker from outside at random points of the run instead, so
-     that crashes also land at instructions the switch does not choose;
+  2. fresh books, the switch off, 64 tellers, and the test SIGKILLs the
+     ledger's worker from outside eight times at random points of the run
+     instead, so that crashes also land at instructions the switch does not
+     choose, while the ledger is busy (the tellers keep its ring full);
   3. run 1's books again with the tellers' progress files removed: every
      teller sends all of its transfers again, under the switch.
 After runs 1 and 2:
@@ -32,6 +33,7 @@ import json
 import os
 import random
 import signal
+import struct
 import sys
 import time
 
@@ -43,7 +45,9 @@ BANK_JSON = os.path.join(TOP_SRCDIR, "examples", "bank", "bank.json")
 TRANSFERS = 5000          # per teller
 CRASH_PROBABILITY = 0.01  # per delivered transfer: a few hundred crashes
 KILLS = 8                 # SIGKILLs from outside in run 2
-TRANSFERS_KILL = 400000   # per teller in run 2 (long enough to aim 8 kills at, under load)
+TELLERS_KILL = 64         # tellers in run 2 (bank.c's most), most spawned by the test
+TRANSFERS_KILL = 25000    # per teller in run 2
+AHEAD = 4 * TRANSFERS_KILL  # spawned and not yet applied, in run 2
 
 M64 = (1 << 64) - 1
 
@@ -72,6 +76,28 @@ def expected_balances(p):
     return bal
 
 
+class Books:
+    """Reads the ledger's progress straight from its books (struct books in
+    bank.c): a file read, cheaper than asking an actor, and exact while the
+    ledger is frozen."""
+    MAGIC, VERSION, APPLIED_AT = 0x314b4f4f424b4e42, 1, 56
+
+    def __init__(self, path):
+        self.path = path
+
+    def applied(self):
+        try:
+            with open(self.path, "rb") as f:
+                head = f.read(self.APPLIED_AT + 8)
+        except FileNotFoundError:
+            return 0
+        if len(head) < self.APPLIED_AT + 8 or struct.unpack_from("<Q", head)[0] == 0:
+            return 0  # the first ledger is still making the file
+        if struct.unpack_from("<QI", head) != (self.MAGIC, self.VERSION):
+            raise ValueError("%s: not books of the layout this test knows" % self.path)
+        return struct.unpack_from("<q", head, self.APPLIED_AT)[0]
+
+
 def actor_args(app, behaviour):
     return [a["args"] for g in app["groups"] for a in g["actors"] if a["behaviour"] == behaviour]
 
@@ -79,7 +105,7 @@ def actor_args(app, behaviour):
 class Bank:
     """One actorsd running bank.json in its own temporary directory."""
 
-    def __init__(self, tap, name, crash_probability, transfers=TRANSFERS):
+    def __init__(self, tap, name, crash_probability, transfers=TRANSFERS, tellers=None):
         with open(BANK_JSON) as f:
             app = json.load(f)
         self.node = node = Node(tap, app, name=name)
@@ -90,6 +116,8 @@ class Bank:
                 args = a["args"]
                 if "transfers" in args:
                     args["transfers"] = transfers
+                if tellers and "tellers" in args:
+                    args["tellers"] = tellers
                 for key in ("books", "progress"):
                     if key in args:
                         args[key] = os.path.join(node.state_dir, os.path.basename(args[key]))
@@ -106,6 +134,20 @@ class Bank:
                        "max_amount": self.auditor_args["max_amount"],
                        "initial_balance": self.ledger_args["initial_balance"]}
         self.total_transfers = self.params["tellers"] * transfers
+        self.spawned = len(self.teller_args)  # tellers running, ids 0..spawned-1
+
+    def spawn_tellers(self, n):
+        """Spawns the next n tellers (ones the app file does not list) into
+        the tellers group: their transfers join the run."""
+        for _ in range(n):
+            tid = self.spawned
+            args = dict(self.teller_args[0], id=tid,
+                        progress=os.path.join(self.node.state_dir, "teller-%d.next" % tid))
+            r = self.node.request({"cmd": "spawn", "group": "tellers", "behaviour": "teller",
+                                   "name": "teller-%d" % tid, "args": args})
+            if not r.get("ok"):
+                raise ValueError("spawn of teller %d: %r" % (tid, r))
+            self.spawned += 1
 
     def start(self):
         # Not start()'s wait for every group to be ready at once: a crashing
@@ -195,53 +237,81 @@ with tap:
     tap.is_(bank.node.terminate(), 0, "run 1: actorsd stops cleanly (exit 0)")
     books1, dup1 = bank, a["duplicates"]
 
-    # ---- run 2: SIGKILL from outside at random points, switch off.  More
-    # transfers, so that the run lasts long enough to aim at, with the
-    # ledger busy (the tellers keep its ring full).
-    bank = Bank(tap, "bank-kill", 0, TRANSFERS_KILL)
+    # ---- run 2: SIGKILL from outside at random points, switch off.  The
+    # test, not the clock, decides how far the run may go before each kill,
+    # so that the ledger can never finish the run before the eighth kill
+    # however slow the test is on a loaded machine: the app file starts
+    # four of the 64 tellers, and the test spawns the others, always
+    # enough to keep AHEAD transfers not yet applied (it never needs more
+    # than 49 before the eighth kill).  It aims each kill at a random
+    # number of transfers past the last, at most half of AHEAD, read from
+    # the books, so that the ledger is still busy with the rest when the
+    # test gets there unless the test was held up for that long; freezes
+    # the ledger there (SIGSTOP: it stops at whatever instruction it was
+    # executing), reads what it had applied, spawns tellers (nothing
+    # progresses meanwhile), and SIGKILLs it.
+    bank = Bank(tap, "bank-kill", 0, TRANSFERS_KILL, TELLERS_KILL)
     want_kill = expected_balances(bank.params)
+    books = Books(bank.ledger_args["books"])
     bank.start()
-    points = sorted(random.randint(bank.total_transfers // 20, bank.total_transfers * 4 // 10)
-                    for _ in range(KILLS))
-    kills = 0
+
+    def spawn_ahead(applied):
+        short = AHEAD - (bank.spawned * TRANSFERS_KILL - applied)
+        if short > 0:
+            bank.spawn_tellers(min(-(-short // TRANSFERS_KILL), TELLERS_KILL - bank.spawned))
+
+    def next_instance(old):
+        # Polled at a steady 1 ms (not wait_for's growing interval): the
+        # new instance works on while the test sleeps.
+        return wait_for(lambda: (lambda pid: pid if pid not in (None, old) else None)(
+            bank.node.group("ledger")["pid"]), 20, "the ledger to be restarted after kill %d"
+            % kills, interval=0.001, max_interval=0.001)
+
+    kills, at_kill, released = 0, [], []
     deadline = time.monotonic() + 30
-    for target in points:
-        # Poll at a steady 1 ms (not wait_for's growing interval): the
-        # whole run lasts well under a second.
-        victim = None
-        while victim is None and time.monotonic() < deadline:
-            g = bank.node.group("ledger")
-            if g["pid"]:
-                r = bank.report()
-                if r["complete"]:
-                    break
-                if r["applied"] >= target:
-                    victim = g["pid"]
-            if victim is None:
+    victim = wait_for(lambda: bank.node.group("ledger")["pid"], 20, "the ledger's pid")
+    applied, frozen = books.applied(), None
+    spawn_ahead(applied)
+    try:
+        while kills < KILLS:
+            target = applied + random.randint(1, AHEAD // 2)
+            while books.applied() < target and time.monotonic() < deadline:
                 time.sleep(0.001)
-        if victim is None:
-            break
-        os.kill(victim, signal.SIGKILL)
-        kills += 1
-        # The next kill waits for the next instance, polled at the same
-        # steady 1 ms: with wait_for's growing interval a fast ledger can
-        # finish the run before the last kills.
-        wait_for(lambda: bank.node.group("ledger")["pid"] not in (None, victim), 20,
-                 "the ledger to be restarted after kill %d" % kills, interval=0.001,
-                 max_interval=0.001)
-    # Aiming needs a status poll and an ask per kill: on a loaded machine
-    # the 1.6 M transfers can finish before the eighth.  What the run
-    # proves (books exact, no duplicate, no dead letter, one crash record
-    # per kill) holds for every kill made; at least half must land.
-    tap.ok(kills >= KILLS // 2, "run 2: SIGKILLed the ledger %d times from outside (aimed at %d)"
-           % (kills, KILLS))
+            if time.monotonic() >= deadline:
+                break
+            os.kill(victim, signal.SIGSTOP)
+            frozen = victim
+            applied = books.applied()  # exact: nothing writes the books now
+            at_kill.append(applied)
+            released.append(bank.spawned * TRANSFERS_KILL)
+            spawn_ahead(applied)
+            os.kill(victim, signal.SIGKILL)
+            frozen = None
+            kills += 1
+            victim = next_instance(victim)
+    finally:
+        if frozen:
+            os.kill(frozen, signal.SIGCONT)
+    tap.is_(kills, KILLS, "run 2: SIGKILLed the ledger %d times from outside" % kills)
+    tap.ok(kills and bank.spawned < TELLERS_KILL
+           and all(n < bank.total_transfers for n in at_kill),
+           "run 2: every kill landed with transfers outstanding (%d tellers of %d spawned)"
+           % (bank.spawned, TELLERS_KILL))
+    tap.diag("run 2: kills at %s transfers applied, of %s spawned; %d with some of them "
+             "still to apply" % (", ".join(map(str, at_kill)), ", ".join(map(str, released)),
+                                 sum(1 for n, w in zip(at_kill, released) if n < w)))
+    bank.spawn_tellers(TELLERS_KILL - bank.spawned)
     bank.wait_complete()
     st, a = check_books(tap, bank, want_kill, "run 2")
-    sig9 = [c for c in st["crashes"] if c["group"] == "ledger" and c["signal"] == 9]
+    # Not "hung": the supervisor SIGKILLs a ledger frozen too long itself.
+    sig9 = [c for c in st["crashes"]
+            if c["group"] == "ledger" and c["signal"] == 9 and not c["hung"]]
     tap.is_(len(sig9), kills, "run 2: crash records show the %d SIGKILLs" % kills)
+    # handling_type, not handling_from: a crash record keeps the sender of
+    # the last envelope even when the worker died between two of them.
     tap.diag("run 2: %d of the kills landed inside a handler; %d transfers finished from the "
              "journal, %d redelivered ones recognised"
-             % (sum(1 for c in sig9 if c["handling_from"]), a["recoveries"], a["duplicates"]))
+             % (sum(1 for c in sig9 if c["handling_type"]), a["recoveries"], a["duplicates"]))
     tap.is_(bank.node.terminate(), 0, "run 2: actorsd stops cleanly (exit 0)")
 
     # ---- run 3: run 1's books, the tellers start over from seq 0

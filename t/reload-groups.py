@@ -57,6 +57,16 @@ def handled(node, st=None):
     return node.group("cons", st)["handled"]
 
 
+def status_below(node, group):
+    """The line `actorsctl status` prints under group's row if it is
+    indented (last death, removed by a reload), else None."""
+    lines = node.ctl("status")[1].splitlines()
+    at = [i for i, ln in enumerate(lines) if ln.startswith(group + " ")]
+    if at and at[0] + 1 < len(lines) and lines[at[0] + 1].startswith("    "):
+        return lines[at[0] + 1]
+    return None
+
+
 with tap:
     full = {
         "spare_groups": 2,
@@ -90,9 +100,7 @@ with tap:
            abs(cons["removed_at_ms"] / 1000.0 - time.time()) < 120,
            "status --json: when it was removed (removed_at_ms %r)" % cons.get("removed_at_ms"))
     rc, out, err = node.ctl("status")
-    lines = out.splitlines()
-    at = [i for i, ln in enumerate(lines) if ln.startswith("cons ")]
-    below = lines[at[0] + 1] if at and at[0] + 1 < len(lines) else ""
+    below = status_below(node, "cons") or ""
     tap.ok(below.startswith("    removed by a reload at ") and "last death" not in out,
            "actorsctl status says cons was removed and when, not a death (%r)" % below)
     tap.is_(node.group("prod", st)["pid"], prod_pid, "prod's worker is untouched")
@@ -151,6 +159,10 @@ with tap:
            "status: cons is ready again in a new worker (%r)" % cons["state"])
     tap.ok(cons["removed_at_ms"] is None and "removed by a reload" not in node.ctl("status")[1],
            "added back: no longer shown as removed")
+    # Its last worker's stop was the removal's, not a death.
+    tap.is_(cons["last_death"], None, "status --json: added back, no last death from the removal")
+    tap.is_(status_below(node, "cons"), None,
+            "actorsctl status: added back, no line under cons (no last death from the removal)")
     wait_for(lambda: handled(node) > h1 + 10000, 60, "the stream to flow into cons again")
     tap.ok(True, "the sources' retries went through: cons handles the stream again")
     a = node.ask("sink", "GetStats", {})
@@ -165,6 +177,13 @@ with tap:
     h2 = handled(node)
     wait_for(lambda: handled(node) > h2 + 10000, 60, "the stream to flow after the crash")
     tap.is_(node.group("cons")["restarts"], old["restarts"] + 1, "the crash was one restart")
+    # ... while a death after the addition is one.
+    death = node.group("cons")["last_death"]
+    tap.ok(death and death.startswith("killed by signal 9"),
+           "status --json: the crash is its last death (%r)" % death)
+    below = status_below(node, "cons")
+    tap.ok(below and below.startswith("    last death: killed by signal 9"),
+           "actorsctl status: the crash is its last death (%r)" % below)
 
     # ---- the end: nothing lost -------------------------------------------------------------------
     total = refused = 0
