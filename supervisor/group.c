@@ -833,6 +833,31 @@ void act__group_run_stop_sequence(act_node_t *n)
 
 /* ---- deaths ------------------------------------------------------------------------ */
 
+/* The name of sender hfrom (actor id + 1) into buf; "" if none. */
+static void sender_name(act_node_t *n, uint32_t hfrom, char *buf, size_t cap)
+{
+	uint32_t id = hfrom - 1, sg = hfrom ? act__dyn_group_of(&n->shm, id) : 0;
+
+	buf[0] = '\0';
+	if (hfrom && hfrom <= n->reg.n_actors) {
+		snprintf(buf, cap, "%s", n->reg.actors[id].name);
+	} else if (sg) {
+		/* Spawned: its record's name, if the slot still holds a tenant
+		 * with one (it may have ended since), else the name of the
+		 * slot's last tenant ($group.slot.gen). */
+		uint32_t slot = act__dyn_slot_of(&n->shm, id);
+		struct act__spawn_rec *r = act__shm_spawn_rec(&n->shm, sg, slot);
+		uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+		char name[ACT_NAME_MAX + 1];
+		memcpy(name, r->name, sizeof name - 1);
+		name[sizeof name - 1] = '\0';
+		if (name[0] && ACT__SLOT_STATE(word) == ACT__SLOT_LIVE)
+			snprintf(buf, cap, "%s", name);
+		else
+			act__dyn_anon_name(buf, cap, sg, slot, ACT__SLOT_GEN(word));
+	}
+}
+
 static void record_crash(act_node_t *n, uint32_t gi, pid_t pid, uint32_t htype, uint32_t hfrom,
                          const char *jname)
 {
@@ -851,8 +876,7 @@ static void record_crash(act_node_t *n, uint32_t gi, pid_t pid, uint32_t htype, 
 		snprintf(c->handling_type, sizeof c->handling_type, "%s", n->reg.types[htype]->name);
 	else if (jname[0])
 		snprintf(c->handling_type, sizeof c->handling_type, "%s", jname);
-	if (hfrom && hfrom <= n->reg.n_actors)
-		snprintf(c->handling_from, sizeof c->handling_from, "%s", n->reg.actors[hfrom - 1].name);
+	sender_name(n, hfrom, c->handling_from, sizeof c->handling_from);
 	for (uint32_t s = 0; s < n->reg.n_groups + 1; s++) {
 		struct act__ring *r = act__node_ring(n, s, gi + 1);
 		if (r)
@@ -871,6 +895,10 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	uint32_t hfrom = atomic_load_explicit(&p->handling_from, memory_order_relaxed);
 	bool hjson = atomic_load_explicit(&p->handling_json, memory_order_relaxed) != 0;
 	bool was_handling = htype != 0 || hjson;
+	/* The worker names the sender with the type, and leaves it when it
+	 * goes idle: between messages it is the last one's. */
+	if (!was_handling)
+		hfrom = 0;
 	/* The worker names the type it handles (the supervisor may not know
 	 * module types); copy it out of shared memory, bounded. */
 	char jname[64] = "";
@@ -923,11 +951,12 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 		         strsignal(g->last_signal), g->last_core ? ", core dumped" : "");
 	else
 		snprintf(g->last_death, sizeof g->last_death, "exited with code %d", g->last_exit);
+	char from[ACT_NAME_MAX + 32];
+	sender_name(n, hfrom, from, sizeof from);
 	if (was_handling && htype)
 		snprintf(doing, sizeof doing, " while handling %s from %s",
 		         htype <= n->reg.n_types ? n->reg.types[htype]->name :
-		         jname[0] ? jname : "a message",
-		         hfrom && hfrom <= n->reg.n_actors ? n->reg.actors[hfrom - 1].name : "nobody");
+		         jname[0] ? jname : "a message", from[0] ? from : "nobody");
 	else if (was_handling)
 		snprintf(doing, sizeof doing, " while handling %s from outside the node",
 		         jname[0] ? jname : "a JSON message");

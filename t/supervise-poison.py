@@ -81,6 +81,15 @@ with tap:
            "status: last_death names the sender p1 (%r)" % cons["last_death"])
     tap.ok(cons["redelivered"] >= 3, "status: redelivered %d >= 3" % cons["redelivered"])
 
+    # ---- killed between messages: the crash record names no message --------------------
+    os.kill(cons["pid"], 9)
+    st = node.wait_group("cons", lambda g, st: g["restarts"] >= 4 and g["state"] == "ready",
+                         10, "cons back after a SIGKILL")
+    killed = [c for c in st["crashes"] if c["group"] == "cons" and c["signal"] == 9]
+    tap.is_([(c["handling_type"], c["handling_from"]) for c in killed], [(None, None)],
+            "status: the idle worker's SIGKILL is recorded handling nothing, from nobody "
+            "(not p1, whose Seq it handled last)")
+
     dls = dead_letters(node)
     tap.is_(len(dls), 1, "dead-letters lists one entry")
     d = dls[0] if dls else {}
@@ -104,7 +113,7 @@ with tap:
     st = node.wait_group("cons", lambda g, st: st["dead_letters"] >= 2 and
                          g["state"] == "ready", 20, "the replayed poison to be parked again")
     cons = node.group("cons", st)
-    tap.is_(cons["restarts"], 6, "replay: the poison crashed the group 3 more times")
+    tap.is_(cons["restarts"], 7, "replay: the poison crashed the group 3 more times")
     dls = dead_letters(node)
     tap.is_([x.get("id") for x in dls], [first_id, first_id + 1], "replay: a second dead letter")
     d2 = dls[-1] if dls else {}
