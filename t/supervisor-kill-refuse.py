@@ -65,7 +65,9 @@ def corrupt(path, offset, data):
 tap = Tap(timeout=120)
 with tap:
     node = Node(tap, {"max_restarts": 100, "period_ms": 1000}, name="skre")
-    node.app["groups"] = stream_groups(node, 400000)
+    # Each start resumes the producers where the last left off (their state
+    # files): enough for six rounds however far each runs before its kill.
+    node.app["groups"] = stream_groups(node, 4000000)
     region = node.path("run", "region")
 
     kill_mid_stream(node, "ring size")
