@@ -706,7 +706,7 @@ int act__dyn_stop_remote(struct worker *w, act_ref who)
 	                0);
 }
 
-int act__dyn_mon_claim(struct act__spawn_rec *r, uint32_t gen)
+int act__dyn_mon_claim(struct act__spawn_rec *r, uint32_t gen, uint32_t extra)
 {
 	uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
 	uint32_t st = ACT__SLOT_STATE(word);
@@ -719,7 +719,7 @@ int act__dyn_mon_claim(struct act__spawn_rec *r, uint32_t gen)
 	for (;;) {
 		if ((v >> 8) != (gen & 0xffu))
 			return -1; /* another tenant's count: the ref is stale */
-		if ((v & 0xffu) >= ACT__SPAWN_MONITORS)
+		if ((v & 0xffu) >= ACT__SPAWN_MONITORS + extra)
 			return 0;
 		/* Relaxed is enough: the count guards nothing else. */
 		if (atomic_compare_exchange_weak_explicit(&r->mon_claims, &v, (uint16_t)(v + 1),
@@ -788,15 +788,26 @@ static int rmon_add(struct worker *w, const struct actor *me, uint64_t mid, uint
 	return 0;
 }
 
-static void rmon_forget(struct worker *w, uint64_t mid)
+static bool rmon_has(const struct worker *w, uint64_t mid)
+{
+	const struct act__dynx *x = w->dynx;
+
+	for (uint32_t i = 0; x && i < x->n_m; i++)
+		if (x->m[i].mid == mid)
+			return true;
+	return false;
+}
+
+static bool rmon_forget(struct worker *w, uint64_t mid)
 {
 	struct act__dynx *x = w->dynx;
 
 	for (uint32_t i = 0; x && i < x->n_m; i++)
 		if (x->m[i].mid == mid) {
 			x->m[i] = x->m[--x->n_m];
-			return;
+			return true;
 		}
+	return false;
 }
 
 bool act__dyn_down_arrived(struct worker *w, uint32_t ring_from, const struct act__env *e)
@@ -1005,11 +1016,12 @@ static void group_gone(struct worker *w, const struct act__env *e)
 	x->any_gone = true;
 }
 
-/* Whether spawned actor id of group g has a monitor entry taken by a
- * worker that has ended since.  A racy look at g's entries: g decides. */
-static bool stale_entry(struct worker *w, uint32_t g, uint32_t id)
+/* How many of spawned actor id's monitor entries (group g's) a watcher
+ * that has ended since still holds.  A racy look at g's entries: g frees
+ * them when it needs the room (dynamic.c). */
+static uint32_t stale_count(struct worker *w, uint32_t g, uint32_t id)
 {
-	uint32_t s = act__dyn_slot_of(&w->shm, id);
+	uint32_t s = act__dyn_slot_of(&w->shm, id), k = 0;
 	const struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, g, s);
 	uint32_t n = r->n_mon < ACT__SPAWN_MONITORS ? r->n_mon : ACT__SPAWN_MONITORS;
 	const struct act__spawn_mon *mon = act__shm_spawn_ext(&w->shm, g, s)->mon;
@@ -1017,9 +1029,9 @@ static bool stale_entry(struct worker *w, uint32_t g, uint32_t id)
 	for (uint32_t i = 0; i < n; i++) {
 		struct act__spawn_mon m = mon[i];
 		if (m.watcher && act__dyn_mon_entry_stale(w, &m, id))
-			return true;
+			k++;
 	}
-	return false;
+	return k;
 }
 
 int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
@@ -1046,10 +1058,7 @@ int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 	 * for any actor already gone.  (A removed group refuses below.) */
 	if (!w->tk && g && !act__part_removed(w->parts[g]) && act__part_gone(w->parts[g])) {
 		char name[ACT_NAME_MAX + 1];
-		if (act__is_dyn_id(id))
-			act__dyn_anon_name(name, sizeof name, g, act__dyn_slot_of(&w->shm, id), who.gen);
-		else
-			snprintf(name, sizeof name, "%s", w->reg->actors[id].name);
+		target_name(w, name, sizeof name, g, id, who.gen);
 		/* Our own ring full (a burst of these, or Downs of a group's end
 		 * in it): the caller is told, as for any send, not left waiting. */
 		err = act__dyn_try_down(w, me->id + 1, me->gen, mid, name, id, who.gen, "noproc");
@@ -1062,11 +1071,15 @@ int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 	 * does a static actor (its group's list of them grows). */
 	if (act__is_dyn_id(id)) {
 		r = act__shm_spawn_rec(&w->shm, g, act__dyn_slot_of(&w->shm, id));
-		/* All taken, but one by a worker that has ended since: the
-		 * request goes unclaimed, and g frees that entry for it (or,
-		 * if it finds none free by then, answers with a Down). */
-		if ((claim = act__dyn_mon_claim(r, who.gen)) == 0 && !stale_entry(w, g, id))
-			return -ENOSPC;
+		/* All taken, some by watchers that have ended since: the count
+		 * may pass 8 by as many, and g frees those entries for the
+		 * requests (dynamic.c), bringing it back to 8.  Taken in the
+		 * count, the room cannot be promised twice. */
+		if ((claim = act__dyn_mon_claim(r, who.gen, 0)) == 0) {
+			uint32_t k = stale_count(w, g, id);
+			if (!k || (claim = act__dyn_mon_claim(r, who.gen, k)) == 0)
+				return -ENOSPC;
+		}
 	}
 	/* The watch lives in g's worker: remember it here too, so that a
 	 * Down for a monitor this worker no longer holds (an earlier
@@ -1087,15 +1100,47 @@ int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 	return err;
 }
 
+void act__dyn_unwatch_all(struct worker *w, const struct actor *a)
+{
+	struct act__dynx *x = w->dynx;
+	uint32_t idx = (uint32_t)(a - w->actors), kept = 0;
+
+	for (uint32_t i = 0; x && i < x->n_m;) {
+		struct rmon m = x->m[i];
+		if (m.watcher != idx || m.watcher_gen != a->gen) {
+			i++;
+			continue;
+		}
+		x->m[i] = x->m[--x->n_m];
+		/* A group gone or removed holds no entry any more. */
+		if (send_sys(w, m.group, ACT__SYS_DEMONITOR, m.target, 0, a->id + 1, a->gen,
+		             m.mid) == ACT_EFULL)
+			kept++;
+	}
+	if (kept)
+		act__warn_every("actor '%s' ended with %u monitors of actors in other groups whose "
+		                "rings were full: their entries stay until those actors end (or, "
+		                "for a spawned watcher, until they need the room)",
+		                a->def->name, kept);
+}
+
 int act__dyn_demonitor_remote(struct worker *w, uint64_t monitor_id)
 {
 	uint32_t id = (uint32_t)monitor_id, g = act__w_group_of(w, id);
 
 	if (!g || g == w->self)
 		return -ENOENT;
-	rmon_forget(w, monitor_id);
-	return send_sys(w, g, ACT__SYS_DEMONITOR, id, 0, w->ctx.actor->id + 1, w->ctx.actor->gen,
-	                monitor_id);
+	/* No note: its Down came already, it was removed, or an earlier
+	 * worker of ours took it (each is noted until then). */
+	if (!rmon_has(w, monitor_id))
+		return -ENOENT;
+	int err = send_sys(w, g, ACT__SYS_DEMONITOR, id, 0, w->ctx.actor->id + 1,
+	                   w->ctx.actor->gen, monitor_id);
+	/* Sent, or g will never read it (gone, removed): ended.  A full
+	 * ring keeps it, for the caller to try again. */
+	if (err != ACT_EFULL)
+		rmon_forget(w, monitor_id);
+	return err == ACT_EFULL ? err : 0;
 }
 
 void act__dyn_ended(struct worker *w, const struct actor *a)

@@ -106,6 +106,9 @@ void act__dyn_gone_flush(struct worker *w);
 void act__dyn_sys(struct worker *w, uint32_t ring_from, const struct act__env *e);
 /* Spawn slot entry a is empty: starts its record if that is (gen, PENDING). */
 void act__dyn_start_pending(struct worker *w, struct actor *a, uint32_t gen);
+/* Actor a ended for good: its monitors of actors in other groups end
+ * (their groups are told, so that their entries are free again). */
+void act__dyn_unwatch_all(struct worker *w, const struct actor *a);
 /* Actor a ended: its children in other groups are told to stop. */
 void act__dyn_ended(struct worker *w, const struct actor *a);
 /* A restarted worker, its actors re-created: remembers which other groups
@@ -138,8 +141,10 @@ int act__dyn_add_monitor(struct worker *w, struct actor *a, uint32_t watcher,
 bool act__dyn_mon_entry_stale(struct worker *w, const struct act__spawn_mon *m, uint32_t target);
 /* Takes a monitor entry of record r for its tenant of generation gen
  * (act__spawn_rec.mon_claims): 1 taken, 0 all taken (-ENOSPC), -1 not
- * that tenant (a stale ref).  Any participant. */
-int act__dyn_mon_claim(struct act__spawn_rec *r, uint32_t gen);
+ * that tenant (a stale ref).  The count may reach ACT__SPAWN_MONITORS +
+ * extra: extra entries held by ended watchers, which the owner frees for
+ * these claims.  Any participant. */
+int act__dyn_mon_claim(struct act__spawn_rec *r, uint32_t gen, uint32_t extra);
 /* Gives one back (the owning worker, as it frees an entry). */
 void act__dyn_mon_release(struct act__spawn_rec *r, uint32_t gen);
 /* Sends Down{name, reason} about (id, gen) to watcher (id + 1, gen). */

@@ -661,6 +661,10 @@ void act__w_end_actor(struct worker *w, struct actor *a, const char *reason)
 	/* Its children in other groups are told before it stops (their
 	 * groups stop them on their own threads, dyn-remote.c). */
 	act__dyn_ended(w, a);
+	/* Its monitors in other groups end with it (a worker that ends
+	 * takes them all with it: its watchers' entries are freed then). */
+	if (!w->stopping)
+		act__dyn_unwatch_all(w, a);
 	act__w_stop_actor(w, a);
 	down_fanout(w, a, reason);
 	if (!a->dynamic)
@@ -733,29 +737,54 @@ static void beat(struct worker *w)
 
 bool act__dyn_mon_entry_stale(struct worker *w, const struct act__spawn_mon *m, uint32_t target)
 {
-	uint32_t pg = act__mon_entry_pgen(m, target), watcher = m->watcher;
-	uint32_t g = watcher ? act__w_group_of(w, watcher - 1) : 0;
+	uint32_t watcher = m->watcher, wid = watcher - 1;
+	uint32_t g = watcher ? act__w_group_of(w, wid) : 0;
 
-	if (!pg || !g || g >= w->n_parts || w->tk)
+	if (!g || g >= w->n_parts || w->tk)
+		return false;
+	if (act__is_dyn_id(wid)) {
+		/* A spawned watcher that has ended: its slot's record says so,
+		 * in any group (a later tenant, or free). */
+		struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, g, act__dyn_slot_of(&w->shm, wid));
+		uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+		uint32_t st = ACT__SLOT_STATE(word);
+		if (ACT__SLOT_GEN(word) != m->watcher_gen ||
+		    (st != ACT__SLOT_LIVE && st != ACT__SLOT_PENDING))
+			return true;
+	}
+	uint32_t pg = act__mon_entry_pgen(m, target);
+	if (!pg)
 		return false;
 	return act__part_gone(w->parts[g]) ||
 	       (uint32_t)atomic_load_explicit(&w->parts[g]->generation, memory_order_relaxed) != pg;
 }
 
 /*
- * Frees the entries of spawned actor a whose watcher, in another group,
- * took them in a worker that has ended since: those monitors ended with
- * it (the watcher's new worker holds no note of them and drops their
- * Downs, dyn-remote.c).  Watchers of our own group keep theirs across
- * our restarts (t/dynamic-alias).  How many were freed.
+ * Frees the entries of spawned actor a whose watcher has ended: one of
+ * another group whose worker took them has ended since (those monitors
+ * ended with it: the watcher's new worker holds no note of them and drops
+ * their Downs, dyn-remote.c), a spawned watcher that has ended, and, if
+ * `running` (not while restoring, when our static actors are not back
+ * yet), a static actor of ours that has stopped.  Watchers of our own
+ * group keep their monitors across our restarts (t/dynamic-alias).  How
+ * many were freed.
  */
-static uint32_t dyn_mon_prune(struct worker *w, struct actor *a)
+static uint32_t dyn_mon_prune(struct worker *w, struct actor *a, bool running)
 {
 	uint32_t freed = 0;
 
 	for (uint32_t i = 0, n = act__dyn_n_mon(a); i < n; i++) {
 		struct act__spawn_mon *m = &a->mon[i];
-		if (!m->watcher || !act__dyn_mon_entry_stale(w, m, a->id))
+		uint32_t wid = m->watcher - 1;
+		if (!m->watcher)
+			continue;
+		bool ended = act__dyn_mon_entry_stale(w, m, a->id);
+		if (!ended && running && wid < w->reg->n_actors &&
+		    w->reg->actors[wid].group == w->self) {
+			const struct actor *wa = act__w_local(w, wid);
+			ended = wa && wa->stopped;
+		}
+		if (!ended)
 			continue;
 		/* One store frees it (relaxed: see down_fanout()). */
 		__atomic_store_n(&m->watcher, 0, __ATOMIC_RELAXED);
@@ -855,8 +884,8 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 				atomic_store_explicit(&r->mon_claims, ACT__MON_CLAIMS(gen, n),
 				                      memory_order_relaxed);
 			}
-			/* Monitors other groups' ended workers took are free. */
-			dyn_mon_prune(w, a);
+			/* Monitors of watchers that have ended are free. */
+			dyn_mon_prune(w, a, false);
 			n_back++;
 			continue;
 		}
@@ -871,7 +900,7 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		struct actor tmp = *a;
 		/* No Down for a monitor that ended with the worker of another
 		 * group that took it. */
-		dyn_mon_prune(w, &tmp);
+		dyn_mon_prune(w, &tmp, false);
 		down_fanout(w, &tmp, w->lost_reason);
 		/* Release: as in act__w_end_actor(). */
 		atomic_store_explicit(&r->word, ACT__SLOT_WORD(gen, ACT__SLOT_FREE),
@@ -1259,13 +1288,15 @@ int act__dyn_add_monitor(struct worker *w, struct actor *a, uint32_t watcher,
 		/* A local monitor takes its entry as remote ones do, so that
 		 * they see it (dyn-remote.c).  All taken: first free those of
 		 * watchers whose worker has ended. */
-		int c = act__dyn_mon_claim(a->rec, a->gen);
-		if (c == 0 && dyn_mon_prune(w, a))
-			c = act__dyn_mon_claim(a->rec, a->gen);
+		int c = act__dyn_mon_claim(a->rec, a->gen, 0);
+		if (c == 0 && dyn_mon_prune(w, a, true))
+			c = act__dyn_mon_claim(a->rec, a->gen, 0);
 		if (c != 1)
 			return -ENOSPC;
 	}
-	uint32_t n_mon = act__dyn_n_mon(a), n_ent = a->dynamic ? ACT__SPAWN_MONITORS : a->mon_cap;
+	uint32_t n_ent = a->dynamic ? ACT__SPAWN_MONITORS : a->mon_cap;
+again:;
+	uint32_t n_mon = act__dyn_n_mon(a);
 	for (uint32_t i = 0; i < n_ent; i++) {
 		struct act__spawn_mon *m = &a->mon[i];
 		if (i < n_mon && m->watcher)
@@ -1288,8 +1319,13 @@ int act__dyn_add_monitor(struct worker *w, struct actor *a, uint32_t watcher,
 		__atomic_store_n(&m->watcher, watcher, __ATOMIC_RELEASE);
 		return 0;
 	}
-	/* Not reached while the claims count right; if they ever do not,
-	 * the claim goes back. */
+	/* A claim made beyond 8 counted on entries of ended watchers
+	 * (dyn-remote.c): they are freed now, for it. */
+	if (a->dynamic && dyn_mon_prune(w, a, true))
+		goto again;
+	/* Not reached while the claims count right; if they ever do not
+	 * (those entries were freed for another meanwhile), the claim goes
+	 * back, and the caller answers with a Down. */
 	if (a->dynamic)
 		act__dyn_mon_release(a->rec, a->gen);
 	return -ENOSPC;

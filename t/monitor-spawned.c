@@ -35,7 +35,9 @@
 
 struct shared {
 	_Atomic int watchdog, starts, taken, refused, downs, downs_s2, done, errors;
-	_Atomic int last_err;
+	_Atomic int last_err, again_s, again_s2;
+	/* node 2 */
+	_Atomic int first_taken, second_taken, second_err, x_taken, after_x, y_taken, after_y;
 };
 static struct shared *A;
 
@@ -46,6 +48,7 @@ ACT_MESSAGE_TYPE_EMPTY(pong_type, empty_t, "MspPong");
 ACT_MESSAGE_TYPE_EMPTY(tell_type, empty_t, "MspTell");
 ACT_MESSAGE_TYPE_EMPTY(done_type, empty_t, "MspDone");
 ACT_MESSAGE_TYPE_EMPTY(go_type, empty_t, "MspGo");
+ACT_MESSAGE_TYPE_EMPTY(xdone_type, empty_t, "MspXDone");
 
 static const empty_t E;
 
@@ -67,7 +70,7 @@ static void s_quit(act_ctx *ctx, void *st, const void *m)
 	act_ref t2;
 	(void)st, (void)m;
 	/* t2 handles Tell after our end, whose Downs are then in the ring. */
-	if (!strcmp(act_self_name(ctx), "s") &&
+	if (strcmp(act_self_name(ctx), "s2") &&
 	    (act_lookup(ctx, "t2", &t2) || act_send(ctx, t2, &tell_type, &E)))
 		fail();
 	act_stop(ctx, act_self(ctx));
@@ -105,6 +108,7 @@ static const act_behaviour p_b = { .name = "spawner", .handlers = p_h, .n_handle
 /* ---- node 1: the watcher in group b ----------------------------------------- */
 
 static int w_monitored; /* this worker's: w took its monitor of s */
+static uint64_t id_s, id_s2; /* the last worker's monitors of s and s2 */
 
 static void w_down(act_ctx *ctx, void *st, const void *m)
 {
@@ -143,7 +147,8 @@ static void w_go(act_ctx *ctx, void *st, const void *m)
 	if (act_monitor(ctx, s2, &id2) || act_send(ctx, s2, &quit_type, &E) ||
 	    act_demonitor(ctx, id2))
 		fail();
-	if ((err = act_monitor(ctx, s, &id))) {
+	id_s2 = id2;
+	if ((err = act_monitor(ctx, s, &id_s))) {
 		atomic_fetch_add(&A->refused, 1);
 		atomic_store(&A->last_err, err);
 	} else {
@@ -167,6 +172,9 @@ static void w_pong(act_ctx *ctx, void *st, const void *m)
 static void w_done(act_ctx *ctx, void *st, const void *m)
 {
 	(void)st, (void)m;
+	/* Both monitors are over: s's Down came, s2's was removed. */
+	atomic_store(&A->again_s, act_demonitor(ctx, id_s));
+	atomic_store(&A->again_s2, act_demonitor(ctx, id_s2));
 	atomic_store(&A->done, 1);
 	act_shutdown(ctx);
 }
@@ -175,6 +183,173 @@ static const act_handler w_h[] = {
 	{ &act_down_type, w_down }, { &done_type, w_done },
 };
 static const act_behaviour w_b = { .name = "watcher", .handlers = w_h, .n_handlers = 5 };
+
+/* ---- node 2: the count of entries, watchers that stop ------------------------- *
+ *
+ * The first worker of "w" (group b) takes 8 monitors of s3, waits for
+ * s3's Pong and dies: its 8 entries are its ended worker's.  The second
+ * takes monitors of s3 until -ENOSPC: exactly 8 (those 8 entries freed
+ * for it, no more promised).  Then "x" (group b) takes 8 of s4 and stops
+ * itself; once s4 answers a Ping from w (after x's end in the same ring),
+ * w takes one: x's ended with it.  Then "y" (group a, s5's) takes 8 of s5
+ * and stops itself, and "y2" takes one.  Last, s3 quits: w must get its 8
+ * Downs, and Done after them. */
+
+static int w2_phase; /* this worker's */
+
+static void w2_go(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref s3, x;
+	uint64_t id;
+	int err = 0, n = 0;
+	(void)st, (void)m;
+	if (w2_phase || act_lookup(ctx, "s3", &s3) || act_lookup(ctx, "x", &x))
+		return;
+	w2_phase = 1;
+	if (atomic_load(&A->starts) == 1) {
+		while (n < 8 && !(err = act_monitor(ctx, s3, &id)))
+			n++;
+		atomic_store(&A->first_taken, n);
+		if (act_send(ctx, s3, &ping_type, &E))
+			fail();
+		return;
+	}
+	while (n < 20 && !(err = act_monitor(ctx, s3, &id)))
+		n++;
+	atomic_store(&A->second_taken, n);
+	atomic_store(&A->second_err, err);
+	if (act_send(ctx, x, &go_type, &E))
+		fail();
+}
+static void w2_start(act_ctx *ctx, void *st, const void *m)
+{
+	atomic_fetch_add(&A->starts, 1);
+	w2_go(ctx, st, m);
+}
+static void w2_pong(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref s3, s4, y;
+	uint64_t id;
+	(void)st, (void)m;
+	if (act_redelivered(ctx))
+		return;
+	if (atomic_load(&A->starts) == 1)
+		raise(SIGKILL); /* the first worker: its 8 monitors end with it */
+	if (act_lookup(ctx, "s3", &s3) || act_lookup(ctx, "s4", &s4) || act_lookup(ctx, "y", &y))
+		fail();
+	else if (act_sender(ctx).id != s4.id)
+		fail();
+	/* x ended before this Pong was asked for: its entries are free. */
+	else if (!act_monitor(ctx, s4, &id))
+		atomic_store(&A->after_x, 1);
+	if (act_send(ctx, y, &go_type, &E))
+		fail();
+}
+/* From x, ended: s4's Pong comes after x's demonitors were handled. */
+static void w2_xdone(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref s4;
+	(void)st, (void)m;
+	if (act_lookup(ctx, "s4", &s4) || act_send(ctx, s4, &ping_type, &E))
+		fail();
+}
+/* From y2: s3 quits, its Downs then t2's Done. */
+static void w2_fin(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref s3;
+	(void)st, (void)m;
+	if (act_lookup(ctx, "s3", &s3) || act_send(ctx, s3, &quit_type, &E))
+		fail();
+}
+static void w2_down(act_ctx *ctx, void *st, const void *m)
+{
+	const act_down *d = m;
+	(void)ctx, (void)st;
+	if (!strcmp(d->actor, "s3") && !strcmp(d->reason, "stopped"))
+		atomic_fetch_add(&A->downs, 1);
+	else
+		fail();
+}
+static void w2_done(act_ctx *ctx, void *st, const void *m)
+{
+	(void)st, (void)m;
+	atomic_store(&A->done, 1);
+	act_shutdown(ctx);
+}
+static const act_handler w2_h[] = {
+	{ &act_start_type, w2_start }, { &go_type, w2_go }, { &pong_type, w2_pong },
+	{ &tell_type, w2_fin }, { &act_down_type, w2_down }, { &done_type, w2_done },
+	{ &xdone_type, w2_xdone },
+};
+static const act_behaviour w2_b = { .name = "watcher2", .handlers = w2_h, .n_handlers = 7 };
+
+/* x and y: take 8 monitors of `target`, then stop; x has w ping s4. */
+static void take8_stop(act_ctx *ctx, const char *target, _Atomic int *taken)
+{
+	act_ref t;
+	uint64_t id;
+	int n = 0;
+	if (act_lookup(ctx, target, &t)) {
+		fail();
+		return;
+	}
+	while (n < 8 && !act_monitor(ctx, t, &id))
+		n++;
+	atomic_store(taken, n);
+	act_stop_self(ctx);
+}
+static void x_go(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref s4;
+	(void)st, (void)m;
+	take8_stop(ctx, "s4", &A->x_taken);
+	/* w handles this after our end, whose demonitors then are in the
+	 * ring to a before w's Ping of s4. */
+	if (act_lookup(ctx, "s4", &s4) || act_send(ctx, act_sender(ctx), &xdone_type, &E))
+		fail();
+}
+static const act_handler x_h[] = { { &go_type, x_go } };
+static const act_behaviour x_b = { .name = "stopper", .handlers = x_h, .n_handlers = 1 };
+
+static void y_go(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref y2;
+	(void)st, (void)m;
+	take8_stop(ctx, "s5", &A->y_taken);
+	if (act_lookup(ctx, "y2", &y2) || act_send(ctx, y2, &go_type, &E))
+		fail();
+}
+static const act_handler y_h[] = { { &go_type, y_go } };
+static const act_behaviour y_b = { .name = "stopper2", .handlers = y_h, .n_handlers = 1 };
+
+static void y2_go(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref s5, w;
+	uint64_t id;
+	(void)st, (void)m;
+	/* y's handler returned before ours ran: y has stopped. */
+	if (!act_lookup(ctx, "s5", &s5) && !act_monitor(ctx, s5, &id))
+		atomic_store(&A->after_y, 1);
+	if (act_lookup(ctx, "w", &w) || act_send(ctx, w, &tell_type, &E))
+		fail();
+}
+static const act_handler y2_h[] = { { &go_type, y2_go } };
+static const act_behaviour y2_b = { .name = "taker", .handlers = y2_h, .n_handlers = 1 };
+
+static void p2_start(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref r, w;
+	(void)st, (void)m;
+	if (act_lookup(ctx, "s3", &r) &&
+	    (act_spawn(ctx, NULL, "watched", "s3", NULL, &r) ||
+	     act_spawn(ctx, NULL, "watched", "s4", NULL, &r) ||
+	     act_spawn(ctx, NULL, "watched", "s5", NULL, &r)))
+		fail();
+	if (!act_lookup(ctx, "w", &w) && act_send(ctx, w, &go_type, &E))
+		fail();
+}
+static const act_handler p2_h[] = { { &act_start_type, p2_start } };
+static const act_behaviour p2_b = { .name = "spawner2", .handlers = p2_h, .n_handlers = 1 };
 
 static act_node_t *new_node(const char *name)
 {
@@ -223,6 +398,33 @@ int main(void)
 	ok(A->errors == 0, "no error, no other Down (%d)", A->errors);
 	ok(counters[2].dead_letters == 0, "group b made no dead letter (%llu)",
 	   (unsigned long long)counters[2].dead_letters);
+	ok(A->again_s == -ENOENT && A->again_s2 == -ENOENT,
+	   "act_demonitor() of a monitor whose Down came, or removed already: -ENOENT (%d, %d)",
+	   A->again_s, A->again_s2);
+
+	reset();
+	n = new_node("monitor-spawned-2");
+	act_node_add_actor(n, "a", "p", &p2_b, NULL);
+	act_node_add_actor(n, "a", "t2", &t2_b, NULL);
+	act_node_add_actor(n, "a", "y", &y_b, NULL);
+	act_node_add_actor(n, "a", "y2", &y2_b, NULL);
+	act_node_add_actor(n, "b", "w", &w2_b, NULL);
+	act_node_add_actor(n, "b", "x", &x_b, NULL);
+	rc = act_node_run(n);
+	act_node_free(n);
+
+	ok(rc == 0 && !A->watchdog && A->done, "node 2 ran and stopped cleanly (rc %d)", rc);
+	ok(A->first_taken == 8 && A->starts == 2, "w's first worker took 8 monitors of s3 (%d)",
+	   A->first_taken);
+	ok(A->second_taken == 8 && A->second_err == -ENOSPC,
+	   "its second took exactly 8 more, then -ENOSPC: the 8 entries of the ended worker, no "
+	   "more (%d, error %d)", A->second_taken, A->second_err);
+	ok(A->downs == 8, "s3's end gave w 8 Downs, those of its second worker (%d)", A->downs);
+	ok(A->x_taken == 8 && A->after_x, "x took 8 of s4 and stopped: its monitors ended with it, "
+	   "w could take one (%d, %d)", A->x_taken, A->after_x);
+	ok(A->y_taken == 8 && A->after_y, "y took 8 of s5 in s5's group and stopped: y2 could "
+	   "take one (%d, %d)", A->y_taken, A->after_y);
+	ok(A->errors == 0, "no error, no other Down (%d)", A->errors);
 
 	return done_testing();
 }
