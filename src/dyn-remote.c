@@ -874,6 +874,17 @@ static void target_name(struct worker *w, char *buf, size_t cap, uint32_t g, uin
 		act__dyn_anon_name(buf, cap, g, s, gen);
 }
 
+/* Whether spawned actor id of group g, of generation gen, has ended (its
+ * slot free, or another tenant's). */
+static bool tenant_gone(struct worker *w, uint32_t g, uint32_t id, uint32_t gen)
+{
+	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, g, act__dyn_slot_of(&w->shm, id));
+	uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+	uint32_t st = ACT__SLOT_STATE(word);
+
+	return ACT__SLOT_GEN(word) != gen || (st != ACT__SLOT_LIVE && st != ACT__SLOT_PENDING);
+}
+
 /*
  * Makes the Downs of the monitors into group g: gone for good (rs NULL),
  * or restarted (those taken while the worker of generation rs->gen or an
@@ -892,10 +903,18 @@ static bool gone_downs(struct worker *w, uint32_t g, const struct restarted *rs,
 	for (uint32_t i = 0; i < x->n_m;) {
 		struct rmon m = x->m[i];
 		/* Serial order: a generation after rs->gen is a later worker's. */
+		if (m.group != g || (rs && (int32_t)(m.part_gen - rs->gen) > 0)) {
+			i++;
+			continue;
+		}
 		/* A spawned actor's monitors outlive a restart of its group
-		 * (they live in its record): they end with the actor. */
-		if (m.group != g || (rs && (act__is_dyn_id(m.target) ||
-		                          (int32_t)(m.part_gen - rs->gen) > 0))) {
+		 * (they live in its record): they end with the actor, whose
+		 * Down its worker sends - or its restore, if it was lost.  One
+		 * that ended before, its Down still waiting in the dead worker
+		 * for room in our ring, is gone with no Down on its way: it is
+		 * made here, saying how that worker ended (as a lost actor's
+		 * would; if the restore's comes first, this note is gone). */
+		if (rs && act__is_dyn_id(m.target) && !tenant_gone(w, g, m.target, m.target_gen)) {
 			i++;
 			continue;
 		}

@@ -27,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "harness.h"
@@ -38,6 +39,9 @@ struct shared {
 	_Atomic int last_err, again_s, again_s2;
 	/* node 2 */
 	_Atomic int first_taken, second_taken, second_err, x_taken, after_x, y_taken, after_y;
+	/* node 3 */
+	_Atomic int wpid, flooded, downs_a, downs_other;
+	char reason[sizeof(((act_down *)0)->reason)];
 };
 static struct shared *A;
 
@@ -49,6 +53,8 @@ ACT_MESSAGE_TYPE_EMPTY(tell_type, empty_t, "MspTell");
 ACT_MESSAGE_TYPE_EMPTY(done_type, empty_t, "MspDone");
 ACT_MESSAGE_TYPE_EMPTY(go_type, empty_t, "MspGo");
 ACT_MESSAGE_TYPE_EMPTY(xdone_type, empty_t, "MspXDone");
+ACT_MESSAGE_TYPE_EMPTY(fill_type, empty_t, "MspFill");
+ACT_MESSAGE_TYPE_EMPTY(cont_type, empty_t, "MspCont");
 
 static const empty_t E;
 
@@ -351,6 +357,118 @@ static void p2_start(act_ctx *ctx, void *st, const void *m)
 static const act_handler p2_h[] = { { &act_start_type, p2_start } };
 static const act_behaviour p2_b = { .name = "spawner2", .handlers = p2_h, .n_handlers = 1 };
 
+/* ---- node 3: a Down that waited in a worker that died -------------------------- *
+ *
+ * "w" (group b, 4 KiB rings in) monitors the spawned "A" (group a).  Then
+ * "c" (group c) stops w's worker (SIGSTOP) and has "ts" (group a) fill
+ * w's ring, stop A - whose Down must wait in a's worker for room - and
+ * kill that worker.  c lets w go on (SIGCONT).  The Down that waited is
+ * lost with a's worker; A's record says A is gone, so w's worker makes it
+ * when it hears of a's restart: one Down.  w then asks the new ts for a
+ * Pong, which comes after anything the new worker sent before. */
+
+static void w3_go(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref a;
+	uint64_t id;
+	(void)st, (void)m;
+	if (w2_phase || act_lookup(ctx, "A", &a))
+		return;
+	w2_phase = 1;
+	if (act_monitor(ctx, a, &id) || act_send(ctx, a, &ping_type, &E))
+		fail();
+}
+static void w3_start(act_ctx *ctx, void *st, const void *m)
+{
+	atomic_store(&A->wpid, (int)getpid());
+	w3_go(ctx, st, m);
+}
+static void w3_pong(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref c;
+	(void)st, (void)m;
+	if (atomic_load(&A->downs_a)) { /* the new ts's Pong: the end */
+		atomic_store(&A->done, 1);
+		act_shutdown(ctx);
+	} else if (act_lookup(ctx, "c", &c) || act_send(ctx, c, &go_type, &E)) {
+		fail();
+	}
+}
+static void w3_fill(act_ctx *ctx, void *st, const void *m)
+{
+	(void)ctx, (void)st, (void)m;
+}
+static void w3_down(act_ctx *ctx, void *st, const void *m)
+{
+	const act_down *d = m;
+	act_ref ts;
+	(void)st;
+	if (strcmp(d->actor, "A")) {
+		atomic_fetch_add(&A->downs_other, 1);
+		return;
+	}
+	snprintf(A->reason, sizeof A->reason, "%s", d->reason);
+	if (atomic_fetch_add(&A->downs_a, 1) == 0 &&
+	    (act_lookup(ctx, "ts", &ts) || act_send(ctx, ts, &ping_type, &E)))
+		fail();
+}
+static const act_handler w3_h[] = {
+	{ &act_start_type, w3_start }, { &go_type, w3_go }, { &pong_type, w3_pong },
+	{ &fill_type, w3_fill }, { &act_down_type, w3_down },
+};
+static const act_behaviour w3_b = { .name = "watcher3", .handlers = w3_h, .n_handlers = 5 };
+
+static void c_go(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref ts;
+	(void)st, (void)m;
+	if (kill(atomic_load(&A->wpid), SIGSTOP) || act_lookup(ctx, "ts", &ts) ||
+	    act_send(ctx, ts, &go_type, &E))
+		fail();
+}
+static void c_cont(act_ctx *ctx, void *st, const void *m)
+{
+	(void)ctx, (void)st, (void)m;
+	if (kill(atomic_load(&A->wpid), SIGCONT))
+		fail();
+}
+static const act_handler c_h[] = { { &go_type, c_go }, { &cont_type, c_cont } };
+static const act_behaviour c_b = { .name = "controller", .handlers = c_h, .n_handlers = 2 };
+
+static void ts_go(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref w, a, c;
+	int n = 0, err;
+	(void)st, (void)m;
+	if (act_redelivered(ctx))
+		return; /* this worker's end was the point */
+	if (act_lookup(ctx, "w", &w) || act_lookup(ctx, "A", &a) || act_lookup(ctx, "c", &c)) {
+		fail();
+		return;
+	}
+	while (n < 100000 && !(err = act_send(ctx, w, &fill_type, &E)))
+		n++;
+	atomic_store(&A->flooded, err == ACT_EFULL ? n : -1);
+	/* A's Down finds w's ring full: it waits in this worker, which dies. */
+	if (act_stop(ctx, a) || act_send(ctx, c, &cont_type, &E))
+		fail();
+	raise(SIGKILL);
+}
+static const act_handler ts_h[] = { { &go_type, ts_go }, { &ping_type, s_ping } };
+static const act_behaviour ts_b = { .name = "flooder", .handlers = ts_h, .n_handlers = 2 };
+
+static void p3_start(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref r, w;
+	(void)st, (void)m;
+	if (act_lookup(ctx, "A", &r) && act_spawn(ctx, NULL, "watched", "A", NULL, &r))
+		fail();
+	if (!act_lookup(ctx, "w", &w) && act_send(ctx, w, &go_type, &E))
+		fail();
+}
+static const act_handler p3_h[] = { { &act_start_type, p3_start } };
+static const act_behaviour p3_b = { .name = "spawner3", .handlers = p3_h, .n_handlers = 1 };
+
 static act_node_t *new_node(const char *name)
 {
 	act_node_t *n = act_node_new(name);
@@ -425,6 +543,26 @@ int main(void)
 	ok(A->y_taken == 8 && A->after_y, "y took 8 of s5 in s5's group and stopped: y2 could "
 	   "take one (%d, %d)", A->y_taken, A->after_y);
 	ok(A->errors == 0, "no error, no other Down (%d)", A->errors);
+
+	reset();
+	n = new_node("monitor-spawned-3");
+	act_node_add_group(n, "c");
+	act_node_add_actor(n, "a", "p", &p3_b, NULL);
+	act_node_add_actor(n, "a", "ts", &ts_b, NULL);
+	act_node_add_actor(n, "b", "w", &w3_b, NULL);
+	act_node_add_actor(n, "c", "c", &c_b, NULL);
+	if (act_node_set_ring_bytes(n, "b", 4096))
+		bail("ring_bytes");
+	rc = act_node_run(n);
+	act_node_free(n);
+
+	ok(rc == 0 && !A->watchdog && A->done, "node 3 ran and stopped cleanly (rc %d)", rc);
+	ok(A->flooded > 0, "ts filled w's ring (%d envelopes, then ACT_EFULL)", A->flooded);
+	ok(A->downs_a == 1 && !strcmp(A->reason, "crashed: signal 9"),
+	   "w got one Down of A, whose Down died waiting in a's worker: \"%s\" (%d)", A->reason,
+	   A->downs_a);
+	ok(A->downs_other == 0 && A->errors == 0, "no other Down, no error (%d, %d)",
+	   A->downs_other, A->errors);
 
 	return done_testing();
 }
