@@ -1109,6 +1109,7 @@ int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 			act__dyn_mon_release(r, who.gen);
 		return err;
 	}
+	me->xmon = true; /* its end withdraws it (act__dyn_unwatch_all()) */
 	err = send_sys_flags(w, g, ACT__SYS_MONITOR, claim == 1 ? ACT__SYS_CLAIMED : 0, id, who.gen,
 	                     me->id + 1, me->gen, mid);
 	if (err && claim == 1)
@@ -1124,6 +1125,8 @@ void act__dyn_unwatch_all(struct worker *w, const struct actor *a)
 	struct act__dynx *x = w->dynx;
 	uint32_t idx = (uint32_t)(a - w->actors), kept = 0;
 
+	if (!a->xmon) /* the common case: no note to look for */
+		return;
 	for (uint32_t i = 0; x && i < x->n_m;) {
 		struct rmon m = x->m[i];
 		if (m.watcher != idx || m.watcher_gen != a->gen) {
