@@ -809,8 +809,10 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 	uint32_t n_back = 0, n_lost = 0, n_failed = 0;
 	uint64_t t0_ns = act__now_ns();
 
+	/* A clean end that brought us here was a restart (a reload's, an
+	 * operator's, a sibling's): said as the static actors' Downs say it. */
 	act__death_reason(w->lost_reason, sizeof w->lost_reason, start->last_signal,
-	                  start->last_exit, "group stopped");
+	                  start->last_exit, "group restarted");
 	if (hi > w->dyn_cap) {
 		act__err("spawn area: high-water mark %u out of range; treated as %u", hi,
 		         w->dyn_cap);

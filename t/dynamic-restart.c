@@ -3,7 +3,8 @@
  * t/dynamic-restart.c - spawned actors across a clean restart of their
  * group: with one_for_all, a sibling's crash stops the group cleanly and
  * restarts it; its permanent spawned actors come back (same name and ref),
- * and the monitors of its temporary ones get Down "group stopped".
+ * and the monitors of its temporary ones get Down "group restarted", as
+ * those of its static actors in other groups do.
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -68,7 +69,7 @@ static void parent_start(act_ctx *ctx, void *st, const void *m)
 static void parent_down(act_ctx *ctx, void *st, const void *m)
 {
 	const act_down *d = m;
-	if (!strcmp(d->reason, "group stopped"))
+	if (!strcmp(d->reason, "group restarted"))
 		A->downs_stopped++;
 	else
 		A->downs_other++;
@@ -107,7 +108,7 @@ int main(void)
 	ok(A->inits == 2 * N, "permanent spawned actors came back (%d inits)", A->inits);
 	ok(A->same_refs, "with the same names and refs");
 	ok(A->downs_stopped == N && A->downs_other == 0,
-	   "each temporary one's monitor got Down 'group stopped' once (%d, other %d)",
+	   "each temporary one's monitor got Down 'group restarted' once (%d, other %d)",
 	   A->downs_stopped, A->downs_other);
 	return done_testing();
 }
