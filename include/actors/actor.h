@@ -344,11 +344,15 @@ ACT_API int act_stop(act_ctx *ctx, act_ref who);
  * One Down{actor, reason} message to the caller when `who` stops, fails, or
  * is lost with its worker (at once, reason "noproc", if it is already gone).
  * Returns 0 and a monitor id.  For `who` in another group the check is
- * made there: an actor already gone gives Down "noproc", and so does one
- * with ACT_MONITORS_MAX monitors ("noproc: too many monitors"); in the
- * caller's group that is -ENOSPC.  A target whose group is done or failed
+ * made there: an actor already gone gives Down "noproc".  A spawned actor
+ * holds ACT_MONITORS_MAX monitors, from any group: one more is -ENOSPC.  A
+ * static actor holds 4096: one more gets Down "noproc: too many monitors"
+ * (-ENOSPC in its own group).  A target whose group is done or failed
  * gives its "noproc" Down at once, from the caller's own group; ACT_EFULL
  * (no monitor taken) if the caller's own ring has no room for it.
+ * Monitors end with the caller: when it stops, and when its worker ends
+ * (monitor again in Start) - but a caller in the group of a spawned `who`
+ * keeps its monitors of it across that group's restarts (act_spawn(3)).
  */
 /*
  * For a remote `who` (act_ref_remote()), the watch is on its node: Down
@@ -363,7 +367,8 @@ ACT_API int act_stop(act_ctx *ctx, act_ref who);
  */
 #define ACT_MONITORS_MAX 8
 ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id);
-/* Removes a monitor: no Down will come for it.  0, or -ENOENT. */
+/* Removes a monitor: no Down will come for it.  0, or -ENOENT (unknown,
+ * or ended: its Down came, or it was removed). */
 ACT_API int act_demonitor(act_ctx *ctx, uint64_t monitor_id);
 /* Fails this actor after the current handler.  If its parent declares an
  * act_child_policy, that decides (restart, resume, stop, escalate);
