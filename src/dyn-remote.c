@@ -445,6 +445,9 @@ struct rmon {
 	uint32_t target, target_gen;   /* the static actor's id, the ref's gen */
 	uint32_t group;
 	uint32_t part_gen;             /* the group's worker generation when taken */
+	/* A spawned target's name when taken: its slot may hold another
+	 * tenant by the time a Down is made here (gone_downs()). */
+	char name[ACT_NAME_MAX + 1];
 };
 
 /* A restart of group g's worker, its Downs not yet made (group_gone()),
@@ -748,6 +751,30 @@ static struct act__dynx *dynx_get(struct worker *w)
 }
 
 /* True if entry m's watcher has ended (or its slot holds another actor). */
+/* The name of actor id (of generation gen) of group g, for a Down. */
+static void target_name(struct worker *w, char *buf, size_t cap, uint32_t g, uint32_t id,
+                        uint32_t gen)
+{
+	if (!act__is_dyn_id(id)) {
+		snprintf(buf, cap, "%s", id < w->reg->n_actors ? w->reg->actors[id].name : "?");
+		return;
+	}
+	uint32_t s = act__dyn_slot_of(&w->shm, id);
+	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, g, s);
+	char name[ACT_NAME_MAX + 1];
+	/* The record may hold a later tenant by now: its name only if the
+	 * word read the same, of that generation, around the copy. */
+	uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+	memcpy(name, r->name, sizeof name - 1);
+	name[sizeof name - 1] = '\0';
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&r->word, memory_order_relaxed) == word &&
+	    ACT__SLOT_GEN(word) == gen && name[0])
+		snprintf(buf, cap, "%s", name);
+	else
+		act__dyn_anon_name(buf, cap, g, s, gen);
+}
+
 static bool rmon_stale(const struct worker *w, const struct rmon *m)
 {
 	const struct actor *a = &w->actors[m->watcher];
@@ -782,9 +809,12 @@ static int rmon_add(struct worker *w, const struct actor *me, uint64_t mid, uint
 	 * (watches_others is set already: act__dyn_monitor_remote().) */
 	uint32_t pgen = (uint32_t)atomic_load_explicit(&w->parts[g]->generation,
 	                                               memory_order_acquire);
-	x->m[x->n_m++] = (struct rmon){ .mid = mid, .watcher = (uint32_t)(me - w->actors),
-	                                .watcher_gen = me->gen, .target = target,
-	                                .target_gen = target_gen, .group = g, .part_gen = pgen };
+	struct rmon *m = &x->m[x->n_m++];
+	*m = (struct rmon){ .mid = mid, .watcher = (uint32_t)(me - w->actors),
+	                    .watcher_gen = me->gen, .target = target, .target_gen = target_gen,
+	                    .group = g, .part_gen = pgen };
+	if (act__is_dyn_id(target))
+		target_name(w, m->name, sizeof m->name, g, target, target_gen);
 	return 0;
 }
 
@@ -850,30 +880,6 @@ bool act__dyn_down_arrived(struct worker *w, uint32_t ring_from, const struct ac
 	         (dyn || target < w->reg->n_actors));
 }
 
-/* The name of actor id (of generation gen) of group g, for a Down. */
-static void target_name(struct worker *w, char *buf, size_t cap, uint32_t g, uint32_t id,
-                        uint32_t gen)
-{
-	if (!act__is_dyn_id(id)) {
-		snprintf(buf, cap, "%s", id < w->reg->n_actors ? w->reg->actors[id].name : "?");
-		return;
-	}
-	uint32_t s = act__dyn_slot_of(&w->shm, id);
-	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, g, s);
-	char name[ACT_NAME_MAX + 1];
-	/* The record may hold a later tenant by now: its name only if the
-	 * word read the same, of that generation, around the copy. */
-	uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
-	memcpy(name, r->name, sizeof name - 1);
-	name[sizeof name - 1] = '\0';
-	atomic_thread_fence(memory_order_acquire);
-	if (atomic_load_explicit(&r->word, memory_order_relaxed) == word &&
-	    ACT__SLOT_GEN(word) == gen && name[0])
-		snprintf(buf, cap, "%s", name);
-	else
-		act__dyn_anon_name(buf, cap, g, s, gen);
-}
-
 /* Whether spawned actor id of group g, of generation gen, has ended (its
  * slot free, or another tenant's). */
 static bool tenant_gone(struct worker *w, uint32_t g, uint32_t id, uint32_t gen)
@@ -921,7 +927,10 @@ static bool gone_downs(struct worker *w, uint32_t g, const struct restarted *rs,
 		if (!rmon_stale(w, &m)) {
 			const struct actor *a = &w->actors[m.watcher];
 			char name[ACT_NAME_MAX + 1];
-			target_name(w, name, sizeof name, g, m.target, m.target_gen);
+			if (m.name[0])
+				memcpy(name, m.name, sizeof name);
+			else
+				target_name(w, name, sizeof name, g, m.target, m.target_gen);
 			/* Our own ring full (a watcher holds more monitors than it
 			 * takes Downs): the rest wait for the next round, after
 			 * this one drained it; the entry stays until then. */
@@ -1134,16 +1143,26 @@ void act__dyn_unwatch_all(struct worker *w, const struct actor *a)
 			continue;
 		}
 		x->m[i] = x->m[--x->n_m];
-		/* A group gone or removed holds no entry any more. */
-		if (send_sys(w, m.group, ACT__SYS_DEMONITOR, m.target, 0, a->id + 1, a->gen,
-		             m.mid) == ACT_EFULL)
+		/* A group gone or removed holds no entry any more.  A full ring
+		 * (or withdrawals already waiting for it, which go first): it
+		 * waits in this worker with the Downs that wait (dynamic.c). */
+		int err = act__dyn_waits_for(w, m.group) ? ACT_EFULL :
+		          act__dyn_send_demon(w, m.group, m.target, a->id + 1, a->gen, m.mid);
+		if (err == ACT_EFULL &&
+		    act__dyn_demon_wait(w, m.group, m.target, a->id + 1, a->gen, m.mid))
 			kept++;
 	}
 	if (kept)
-		act__warn_every("actor '%s' ended with %u monitors of actors in other groups whose "
-		                "rings were full: their entries stay until those actors end (or, "
-		                "for a spawned watcher, until they need the room)",
-		                a->def->name, kept);
+		act__warn_every("actor '%s' ended with %u monitors of actors in other groups that "
+		                "could not be withdrawn (ring full, out of memory): their entries "
+		                "stay until those actors end (or, for a spawned watcher, until they "
+		                "need the room)", a->def->name, kept);
+}
+
+int act__dyn_send_demon(struct worker *w, uint32_t g, uint32_t target, uint32_t watcher,
+                        uint32_t watcher_gen, uint64_t mid)
+{
+	return send_sys(w, g, ACT__SYS_DEMONITOR, target, 0, watcher, watcher_gen, mid);
 }
 
 int act__dyn_demonitor_remote(struct worker *w, uint64_t monitor_id)

@@ -109,6 +109,16 @@ void act__dyn_start_pending(struct worker *w, struct actor *a, uint32_t gen);
 /* Actor a ended for good: its monitors of actors in other groups end
  * (their groups are told, so that their entries are free again). */
 void act__dyn_unwatch_all(struct worker *w, const struct actor *a);
+/* Sends the withdrawal of monitor mid of `target` (group g) by watcher
+ * (id + 1, gen): 0 or the error (ACT_EFULL: g's ring full). */
+int act__dyn_send_demon(struct worker *w, uint32_t g, uint32_t target, uint32_t watcher,
+                        uint32_t watcher_gen, uint64_t mid);
+/* Keeps it for later, with the Downs that wait for room (dynamic.c):
+ * 0, or -ENOMEM. */
+int act__dyn_demon_wait(struct worker *w, uint32_t g, uint32_t target, uint32_t watcher,
+                        uint32_t watcher_gen, uint64_t mid);
+/* Whether Downs or withdrawals wait for room in the ring to g. */
+bool act__dyn_waits_for(const struct worker *w, uint32_t g);
 /* Actor a ended: its children in other groups are told to stop. */
 void act__dyn_ended(struct worker *w, const struct actor *a);
 /* A restarted worker, its actors re-created: remembers which other groups

@@ -339,7 +339,7 @@ int act__dyn_occupy(struct worker *w, struct actor *a, const act_behaviour *b, u
 	                                   .b = b, .behaviour = r->behaviour,
 	                                   .args = spawn_args(w, a) };
 	a->gen = gen;
-	a->stopped = a->stopping = a->lost = a->xmon = false;
+	a->stopped = a->stopping = a->lost = a->xmon = a->lmon = false;
 	a->stop_reason = NULL;
 	a->n_children = 0;
 	free(a->fail_reason);
@@ -406,6 +406,10 @@ struct act__down_wait {
 	uint32_t id, gen;              /* the actor that ended: the Down's sender */
 	uint32_t g;                    /* the watcher's participant */
 	uint64_t mid;                  /* the monitor: the Down's corr */
+	/* Not a Down but the withdrawal of monitor mid of actor `id` (of
+	 * group g) by `watcher`, an actor of ours that ended while the ring
+	 * to g was full (act__dyn_demon_wait()). */
+	bool demon;
 	act_down d;
 };
 
@@ -428,6 +432,11 @@ static bool downs_wait_for(const struct worker *w, uint32_t g)
 	return w->n_dw && g < w->n_parts && ((w->dw_groups[g / 64u] >> (g % 64u)) & 1u);
 }
 
+bool act__dyn_waits_for(const struct worker *w, uint32_t g)
+{
+	return downs_wait_for(w, g);
+}
+
 /* Queues Down d for the watcher m in group g.  0 or -ENOMEM (no memory,
  * or DOWN_WAIT_MAX reached). */
 static int down_wait(struct worker *w, const struct act__spawn_mon *m, uint32_t g, uint32_t id,
@@ -445,6 +454,22 @@ static int down_wait(struct worker *w, const struct act__spawn_mon *m, uint32_t 
 	w->dw[w->n_dw++] = (struct act__down_wait){ .watcher = m->watcher,
 	                                            .watcher_gen = m->watcher_gen, .id = id,
 	                                            .gen = gen, .g = g, .mid = m->id, .d = *d };
+	w->dw_groups[g / 64u] |= 1ull << (g % 64u);
+	return 0;
+}
+
+int act__dyn_demon_wait(struct worker *w, uint32_t g, uint32_t target, uint32_t watcher,
+                        uint32_t watcher_gen, uint64_t mid)
+{
+	if (w->tk || w->n_dw >= DOWN_WAIT_MAX)
+		return -ENOMEM;
+	if (act__grow((void **)&w->dw, &w->cap_dw, w->n_dw + 1, sizeof *w->dw))
+		return -ENOMEM;
+	if (!w->n_dw)
+		w->dw_retry_ns = DOWN_RETRY_MIN_NS;
+	w->dw[w->n_dw++] = (struct act__down_wait){ .watcher = watcher, .watcher_gen = watcher_gen,
+	                                            .id = target, .g = g, .mid = mid,
+	                                            .demon = true };
 	w->dw_groups[g / 64u] |= 1ull << (g % 64u);
 	return 0;
 }
@@ -497,12 +522,14 @@ unsigned act__dyn_downs_flush(struct worker *w)
 		const struct act__down_wait *q = &w->dw[i];
 		uint64_t bit = 1ull << (q->g % 64u);
 		if (!(full[q->g / 64u] & bit)) {
-			int err = act__w_send_env(w, q->watcher - 1, q->watcher_gen, &act_down_type,
+			int err = q->demon ?
+			          act__dyn_send_demon(w, q->g, q->id, q->watcher, q->watcher_gen, q->mid) :
+			          act__w_send_env(w, q->watcher - 1, q->watcher_gen, &act_down_type,
 			                          &q->d, q->id + 1, q->gen, 0, q->mid);
 			if (err != ACT_EFULL) {
-				if (err)
+				if (err && !q->demon) /* a group gone holds no entry */
 					down_lost(w, q->watcher, &q->d, err);
-				else
+				else if (!err)
 					sent++;
 				continue;
 			}
@@ -540,12 +567,20 @@ void act__dyn_downs_at_exit(struct worker *w)
 	/* Nobody sends them after us (a restarted worker does not know of
 	 * them): each is a dead letter.  A watcher in another group of a
 	 * static actor of ours still gets a Down, "group restarted" or
-	 * "group stopped", when it hears of our end (dyn-remote.c). */
-	act__err("%u Downs lost: their watchers' rings stayed full until this worker ended",
-	         w->n_dw);
-	for (uint32_t i = 0; i < w->n_dw; i++)
+	 * "group stopped", when it hears of our end (dyn-remote.c).  A
+	 * withdrawal that waited is not owed: our end ends those monitors
+	 * (their entries are freed as those of an ended worker). */
+	uint32_t n_downs = 0;
+	for (uint32_t i = 0; i < w->n_dw; i++) {
+		if (w->dw[i].demon)
+			continue;
+		n_downs++;
 		act__w_dead_letter(w, "Down could not be sent (ring full at the worker's end)",
 		                   act__reg_type_id(w->reg, &act_down_type), w->dw[i].watcher - 1);
+	}
+	if (n_downs)
+		act__err("%u Downs lost: their watchers' rings stayed full until this worker ended",
+		         n_downs);
 	w->n_dw = 0;
 	memset(w->dw_groups, 0, sizeof w->dw_groups);
 }
@@ -650,6 +685,29 @@ static void stop_children(struct worker *w, struct actor *a)
 	w->ctx = saved;
 }
 
+/* Static actor a stops for good: the entries of its monitors of our
+ * actors are freed (no Down for them).  A walk over our actors: static
+ * actors that stop are few. */
+static void drop_local_watches(struct worker *w, const struct actor *a)
+{
+	uint32_t watcher = a->id + 1, n_used = act__w_n_used(w);
+
+	for (uint32_t k = 0; k < n_used; k++) {
+		struct actor *t = &w->actors[k];
+		if (t == a || t->stopped || !t->mon)
+			continue;
+		for (uint32_t i = 0, n = act__dyn_n_mon(t); i < n; i++) {
+			struct act__spawn_mon *m = &t->mon[i];
+			if (m->watcher != watcher || m->watcher_gen != a->gen)
+				continue;
+			/* One store frees it (relaxed: see down_fanout()). */
+			__atomic_store_n(&m->watcher, 0, __ATOMIC_RELAXED);
+			if (t->dynamic)
+				act__dyn_mon_release(t->rec, t->gen);
+		}
+	}
+}
+
 void act__w_end_actor(struct worker *w, struct actor *a, const char *reason)
 {
 	if (a->stopped)
@@ -662,9 +720,14 @@ void act__w_end_actor(struct worker *w, struct actor *a, const char *reason)
 	 * groups stop them on their own threads, dyn-remote.c). */
 	act__dyn_ended(w, a);
 	/* Its monitors in other groups end with it (a worker that ends
-	 * takes them all with it: its watchers' entries are freed then). */
-	if (!w->stopping)
+	 * takes them all with it: its watchers' entries are freed then),
+	 * and a static actor's of ours (a spawned one's are seen as ended
+	 * by its record; a static one comes back with a restart). */
+	if (!w->stopping) {
 		act__dyn_unwatch_all(w, a);
+		if (!a->dynamic && a->lmon)
+			drop_local_watches(w, a);
+	}
 	act__w_stop_actor(w, a);
 	down_fanout(w, a, reason);
 	if (!a->dynamic)
@@ -1222,6 +1285,8 @@ ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id)
 	}
 	if ((err = act__dyn_add_monitor(w, a, me->id + 1, me->gen, *monitor_id, false, 0)))
 		*monitor_id = 0;
+	else
+		me->lmon = true; /* its end removes it (drop_local_watches()) */
 	return err;
 }
 

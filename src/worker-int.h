@@ -49,6 +49,7 @@ struct actor {
 	bool dynamic;                /* a spawn slot (by_type is shared, per behaviour) */
 	bool lost;                   /* its last tenant was lost with the last worker */
 	bool xmon;                   /* it monitored an actor of another group (this tenant) */
+	bool lmon;                   /* it monitored an actor of its own group (this tenant) */
 	uint32_t gen;                /* spawn slot: generation of the (last) tenant */
 	uint32_t running;            /* handlers of it on the stack (act_spawn nests) */
 	uint32_t n_children;         /* live spawned actors whose parent it is */

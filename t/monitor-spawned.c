@@ -41,6 +41,8 @@ struct shared {
 	_Atomic int first_taken, second_taken, second_err, x_taken, after_x, y_taken, after_y;
 	/* node 3 */
 	_Atomic int wpid, flooded, downs_a, downs_other;
+	/* node 4 */
+	_Atomic int apid, wo_taken, after_wo, x_taken4, x_flooded, after_x4, tries;
 	char reason[sizeof(((act_down *)0)->reason)];
 };
 static struct shared *A;
@@ -55,6 +57,9 @@ ACT_MESSAGE_TYPE_EMPTY(go_type, empty_t, "MspGo");
 ACT_MESSAGE_TYPE_EMPTY(xdone_type, empty_t, "MspXDone");
 ACT_MESSAGE_TYPE_EMPTY(fill_type, empty_t, "MspFill");
 ACT_MESSAGE_TYPE_EMPTY(cont_type, empty_t, "MspCont");
+ACT_MESSAGE_TYPE_EMPTY(stopa_type, empty_t, "MspStopA");
+ACT_MESSAGE_TYPE_EMPTY(stopped_type, empty_t, "MspStopped");
+ACT_MESSAGE_TYPE_EMPTY(retry_type, empty_t, "MspRetry");
 
 static const empty_t E;
 
@@ -469,6 +474,200 @@ static void p3_start(act_ctx *ctx, void *st, const void *m)
 static const act_handler p3_h[] = { { &act_start_type, p3_start } };
 static const act_behaviour p3_b = { .name = "spawner3", .handlers = p3_h, .n_handlers = 1 };
 
+/* ---- node 4: static watchers that stop ------------------------------------------ *
+ *
+ * "wo" (group a) takes 8 monitors of the spawned "B" (group a) and stops:
+ * "w" (group b) can then take one (B's group frees the entries of its
+ * stopped static actors, for any claimer).  "x" (group b) takes 8 of "C"
+ * (group a); "c" (group c) stops a's worker (SIGSTOP), x fills its ring to
+ * a and stops: its 8 withdrawals wait in b's worker for room.  c lets a go
+ * on; w tries to monitor C until it can (each try after a Pong of C): the
+ * withdrawals reach a, and one entry is free.  B then quits: w gets one
+ * Down, wo none. */
+
+static void w4_go(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref wo;
+	(void)st, (void)m;
+	if (w2_phase || act_lookup(ctx, "wo", &wo))
+		return;
+	w2_phase = 1;
+	if (act_send(ctx, wo, &go_type, &E))
+		fail();
+}
+static void w4_wodone(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref b;
+	(void)st, (void)m;
+	/* B's Pong comes after wo's end (it is in the same ring, after). */
+	if (act_lookup(ctx, "B", &b) || act_send(ctx, b, &ping_type, &E))
+		fail();
+}
+static void w4_try(act_ctx *ctx)
+{
+	act_ref c;
+	int err;
+	/* Until a has handled x's withdrawals (bounded by the watchdog). */
+	atomic_fetch_add(&A->tries, 1);
+	if (act_lookup(ctx, "C", &c)) {
+		fail();
+		return;
+	}
+	if ((err = act_send(ctx, c, &ping_type, &E)) == ACT_EFULL)
+		err = act_send(ctx, act_self(ctx), &retry_type, &E); /* a's ring still full */
+	if (err)
+		fail();
+}
+static void w4_retry(act_ctx *ctx, void *st, const void *m)
+{
+	(void)st, (void)m;
+	w4_try(ctx);
+}
+static void w4_pong(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref b, c, x;
+	uint64_t id;
+	int err;
+	(void)st, (void)m;
+	if (act_lookup(ctx, "B", &b) || act_lookup(ctx, "C", &c) || act_lookup(ctx, "x", &x)) {
+		fail();
+		return;
+	}
+	if (act_sender(ctx).id == b.id) {
+		if (!act_monitor(ctx, b, &id))
+			atomic_store(&A->after_wo, 1);
+		if (act_send(ctx, x, &go_type, &E))
+			fail();
+		return;
+	}
+	if ((err = act_monitor(ctx, c, &id)) == -ENOSPC) {
+		w4_try(ctx); /* x's withdrawals not there yet */
+		return;
+	}
+	if (!err)
+		atomic_store(&A->after_x4, 1);
+	if (act_send(ctx, b, &quit_type, &E))
+		fail();
+}
+/* From x, ended: a may go on; then try C. */
+static void w4_xdone(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref c;
+	(void)st, (void)m;
+	if (act_lookup(ctx, "c", &c) || act_send(ctx, c, &cont_type, &E))
+		fail();
+	w4_try(ctx);
+}
+static void w4_down(act_ctx *ctx, void *st, const void *m)
+{
+	const act_down *d = m;
+	(void)ctx, (void)st;
+	if (!strcmp(d->actor, "B") && !strcmp(d->reason, "stopped"))
+		atomic_fetch_add(&A->downs, 1);
+	else
+		fail();
+}
+static const act_handler w4_h[] = {
+	{ &go_type, w4_go }, { &tell_type, w4_wodone }, { &pong_type, w4_pong },
+	{ &retry_type, w4_retry }, { &xdone_type, w4_xdone }, { &act_down_type, w4_down },
+	{ &done_type, w2_done },
+};
+static const act_behaviour w4_b = { .name = "watcher4", .handlers = w4_h, .n_handlers = 7 };
+
+static void wo_go(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref w;
+	(void)st, (void)m;
+	take8_stop(ctx, "B", &A->wo_taken);
+	if (act_lookup(ctx, "w", &w) || act_send(ctx, w, &tell_type, &E))
+		fail();
+}
+static const act_handler wo_h[] = { { &go_type, wo_go } };
+static const act_behaviour wo_b = { .name = "stopper4", .handlers = wo_h, .n_handlers = 1 };
+
+static void x4_go(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref c;
+	uint64_t id;
+	int n = 0;
+	(void)st, (void)m;
+	if (act_lookup(ctx, "C", &c)) {
+		fail();
+		return;
+	}
+	while (n < 8 && !act_monitor(ctx, c, &id))
+		n++;
+	atomic_store(&A->x_taken4, n);
+	if (act_send(ctx, c, &ping_type, &E)) /* its Pong: the 8 are recorded */
+		fail();
+}
+static void x4_pong(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref c;
+	(void)st, (void)m;
+	if (act_lookup(ctx, "c", &c) || act_send(ctx, c, &stopa_type, &E))
+		fail();
+}
+static void x4_stopped(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref c, w;
+	int n = 0, err;
+	(void)st, (void)m;
+	if (act_lookup(ctx, "C", &c) || act_lookup(ctx, "w", &w)) {
+		fail();
+		return;
+	}
+	while (n < 100000 && !(err = act_send(ctx, c, &fill_type, &E)))
+		n++;
+	atomic_store(&A->x_flooded, err == ACT_EFULL ? n : -1);
+	/* w handles this after our end, whose withdrawals find the ring
+	 * full and wait; then it lets a go on. */
+	if (act_send(ctx, w, &xdone_type, &E))
+		fail();
+	act_stop_self(ctx);
+}
+static const act_handler x4_h[] = {
+	{ &go_type, x4_go }, { &pong_type, x4_pong }, { &stopped_type, x4_stopped },
+};
+static const act_behaviour x4_b = { .name = "stopper5", .handlers = x4_h, .n_handlers = 3 };
+
+static void c4_stopa(act_ctx *ctx, void *st, const void *m)
+{
+	(void)st, (void)m;
+	if (kill(atomic_load(&A->apid), SIGSTOP) ||
+	    act_send(ctx, act_sender(ctx), &stopped_type, &E))
+		fail();
+}
+static void c4_cont(act_ctx *ctx, void *st, const void *m)
+{
+	(void)ctx, (void)st, (void)m;
+	if (kill(atomic_load(&A->apid), SIGCONT))
+		fail();
+}
+static const act_handler c4_h[] = { { &stopa_type, c4_stopa }, { &cont_type, c4_cont } };
+static const act_behaviour c4_b = { .name = "controller4", .handlers = c4_h, .n_handlers = 2 };
+
+static const act_handler watched4_h[] = {
+	{ &ping_type, s_ping }, { &quit_type, s_quit }, { &fill_type, w3_fill },
+};
+static const act_behaviour watched4_b = { .name = "watched4", .handlers = watched4_h,
+                                          .n_handlers = 3, .restart = ACT_PERMANENT };
+
+static void p4_start(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref r, w;
+	(void)st, (void)m;
+	atomic_store(&A->apid, (int)getpid());
+	if (act_lookup(ctx, "B", &r) &&
+	    (act_spawn(ctx, NULL, "watched4", "B", NULL, &r) ||
+	     act_spawn(ctx, NULL, "watched4", "C", NULL, &r)))
+		fail();
+	if (!act_lookup(ctx, "w", &w) && act_send(ctx, w, &go_type, &E))
+		fail();
+}
+static const act_handler p4_h[] = { { &act_start_type, p4_start } };
+static const act_behaviour p4_b = { .name = "spawner4", .handlers = p4_h, .n_handlers = 1 };
+
 static act_node_t *new_node(const char *name)
 {
 	act_node_t *n = act_node_new(name);
@@ -563,6 +762,33 @@ int main(void)
 	   A->downs_a);
 	ok(A->downs_other == 0 && A->errors == 0, "no other Down, no error (%d, %d)",
 	   A->downs_other, A->errors);
+
+	reset();
+	n = new_node("monitor-spawned-4");
+	act_node_add_group(n, "c");
+	act_node_add_behaviour(n, &watched4_b);
+	act_node_add_actor(n, "a", "p", &p4_b, NULL);
+	act_node_add_actor(n, "a", "t2", &t2_b, NULL);
+	act_node_add_actor(n, "a", "wo", &wo_b, NULL);
+	act_node_add_actor(n, "b", "w", &w4_b, NULL);
+	act_node_add_actor(n, "b", "x", &x4_b, NULL);
+	act_node_add_actor(n, "c", "c", &c4_b, NULL);
+	if (act_node_set_ring_bytes(n, "a", 4096))
+		bail("ring_bytes");
+	rc = act_node_run(n);
+	act_node_free(n);
+
+	ok(rc == 0 && !A->watchdog && A->done, "node 4 ran and stopped cleanly (rc %d)", rc);
+	ok(A->wo_taken == 8 && A->after_wo, "wo took 8 of B in B's group and stopped: w, in "
+	   "another group, could take one (%d, %d)", A->wo_taken, A->after_wo);
+	ok(A->x_taken4 == 8 && A->x_flooded > 0 && A->after_x4,
+	   "x took 8 of C and stopped with its ring to C's group full (%d envelopes): its "
+	   "withdrawals waited, then w could take one (%d, %d tries)", A->x_flooded, A->x_taken4,
+	   A->tries);
+	ok(A->downs == 1, "B's end gave w one Down, wo none (%d)", A->downs);
+	ok(A->errors == 0, "no error, no other Down (%d)", A->errors);
+	ok(counters[1].dead_letters == 0, "group a made no dead letter (%llu)",
+	   (unsigned long long)counters[1].dead_letters);
 
 	return done_testing();
 }
