@@ -619,8 +619,12 @@ static void down_fanout(struct worker *w, struct actor *a, const char *reason)
 		struct act__spawn_mon *m = &a->mon[i];
 		if (!m->watcher)
 			continue;
+		/* A watcher that has ended gets none: its monitor ended with it
+		 * (a spawned one's record, or its worker's generation, says so),
+		 * and the Down would only be a dead letter or dropped. */
 		struct act__spawn_mon d = { m->watcher, m->watcher_gen, act__mon_entry_id(m, a->id) };
-		send_down(w, &d, a->def->name, a->id, a->gen, reason);
+		if (!act__dyn_mon_entry_stale(w, m, a->id))
+			send_down(w, &d, a->def->name, a->id, a->gen, reason);
 		/* Relaxed: only a later worker of this group reads it, after our
 		 * death (the supervisor's wait and the fork order that). */
 		__atomic_store_n(&m->watcher, 0, __ATOMIC_RELAXED);
@@ -1321,7 +1325,8 @@ static int static_mon_room(struct worker *w, struct actor *a)
 		bool freed = false;
 		for (uint32_t i = 0; a->mon_pgen && i < a->mon_cap; i++) {
 			uint32_t pg = a->mon_pgen[i], watcher = a->mon[i].watcher;
-			if (pg && watcher && watcher_pgen(w, watcher) != pg) {
+			if (watcher && ((pg && watcher_pgen(w, watcher) != pg) ||
+			                act__dyn_mon_entry_stale(w, &a->mon[i], a->id))) {
 				__atomic_store_n(&a->mon[i].watcher, 0, __ATOMIC_RELAXED);
 				freed = true;
 			}

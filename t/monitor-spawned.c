@@ -483,7 +483,8 @@ static const act_behaviour p3_b = { .name = "spawner3", .handlers = p3_h, .n_han
  * a and stops: its 8 withdrawals wait in b's worker for room.  c lets a go
  * on; w tries to monitor C until it can (each try after a Pong of C): the
  * withdrawals reach a, and one entry is free.  B then quits: w gets one
- * Down, wo none. */
+ * Down, wo none.  And "S5" (spawned in a) monitors wo and stops at once:
+ * wo's end sends it no Down. */
 
 static void w4_go(act_ctx *ctx, void *st, const void *m)
 {
@@ -653,6 +654,20 @@ static const act_handler watched4_h[] = {
 static const act_behaviour watched4_b = { .name = "watched4", .handlers = watched4_h,
                                           .n_handlers = 3, .restart = ACT_PERMANENT };
 
+/* "S5", spawned in group a, monitors wo (a static actor of a) and stops
+ * at once: wo's end later must not send it a Down (a dead letter). */
+static void s5_start(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref wo;
+	uint64_t id;
+	(void)st, (void)m;
+	if (act_lookup(ctx, "wo", &wo) || act_monitor(ctx, wo, &id))
+		fail();
+	act_stop_self(ctx);
+}
+static const act_handler s5_h[] = { { &act_start_type, s5_start } };
+static const act_behaviour s5_b = { .name = "watcher5", .handlers = s5_h, .n_handlers = 1 };
+
 static void p4_start(act_ctx *ctx, void *st, const void *m)
 {
 	act_ref r, w;
@@ -660,7 +675,8 @@ static void p4_start(act_ctx *ctx, void *st, const void *m)
 	atomic_store(&A->apid, (int)getpid());
 	if (act_lookup(ctx, "B", &r) &&
 	    (act_spawn(ctx, NULL, "watched4", "B", NULL, &r) ||
-	     act_spawn(ctx, NULL, "watched4", "C", NULL, &r)))
+	     act_spawn(ctx, NULL, "watched4", "C", NULL, &r) ||
+	     act_spawn(ctx, NULL, "watcher5", "S5", NULL, &r)))
 		fail();
 	if (!act_lookup(ctx, "w", &w) && act_send(ctx, w, &go_type, &E))
 		fail();
@@ -767,6 +783,7 @@ int main(void)
 	n = new_node("monitor-spawned-4");
 	act_node_add_group(n, "c");
 	act_node_add_behaviour(n, &watched4_b);
+	act_node_add_behaviour(n, &s5_b);
 	act_node_add_actor(n, "a", "p", &p4_b, NULL);
 	act_node_add_actor(n, "a", "t2", &t2_b, NULL);
 	act_node_add_actor(n, "a", "wo", &wo_b, NULL);
@@ -787,8 +804,8 @@ int main(void)
 	   A->tries);
 	ok(A->downs == 1, "B's end gave w one Down, wo none (%d)", A->downs);
 	ok(A->errors == 0, "no error, no other Down (%d)", A->errors);
-	ok(counters[1].dead_letters == 0, "group a made no dead letter (%llu)",
-	   (unsigned long long)counters[1].dead_letters);
+	ok(counters[1].dead_letters == 0, "group a made no dead letter: no Down to wo's watcher "
+	   "S5, a spawned actor that had stopped (%llu)", (unsigned long long)counters[1].dead_letters);
 
 	return done_testing();
 }
