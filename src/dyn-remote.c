@@ -750,7 +750,6 @@ static struct act__dynx *dynx_get(struct worker *w)
 	return w->dynx;
 }
 
-/* True if entry m's watcher has ended (or its slot holds another actor). */
 /* The name of actor id (of generation gen) of group g, for a Down. */
 static void target_name(struct worker *w, char *buf, size_t cap, uint32_t g, uint32_t id,
                         uint32_t gen)
@@ -775,6 +774,7 @@ static void target_name(struct worker *w, char *buf, size_t cap, uint32_t g, uin
 		act__dyn_anon_name(buf, cap, g, s, gen);
 }
 
+/* True if entry m's watcher has ended (or its slot holds another actor). */
 static bool rmon_stale(const struct worker *w, const struct rmon *m)
 {
 	const struct actor *a = &w->actors[m->watcher];
@@ -818,26 +818,23 @@ static int rmon_add(struct worker *w, const struct actor *me, uint64_t mid, uint
 	return 0;
 }
 
-static bool rmon_has(const struct worker *w, uint64_t mid)
+/* The index of monitor mid's note, or -1. */
+static int32_t rmon_find(const struct worker *w, uint64_t mid)
 {
 	const struct act__dynx *x = w->dynx;
 
 	for (uint32_t i = 0; x && i < x->n_m; i++)
 		if (x->m[i].mid == mid)
-			return true;
-	return false;
+			return (int32_t)i;
+	return -1;
 }
 
-static bool rmon_forget(struct worker *w, uint64_t mid)
+static void rmon_forget(struct worker *w, uint64_t mid)
 {
-	struct act__dynx *x = w->dynx;
+	int32_t i = rmon_find(w, mid);
 
-	for (uint32_t i = 0; x && i < x->n_m; i++)
-		if (x->m[i].mid == mid) {
-			x->m[i] = x->m[--x->n_m];
-			return true;
-		}
-	return false;
+	if (i >= 0)
+		w->dynx->m[i] = w->dynx->m[--w->dynx->n_m];
 }
 
 bool act__dyn_down_arrived(struct worker *w, uint32_t ring_from, const struct act__env *e)
@@ -880,17 +877,6 @@ bool act__dyn_down_arrived(struct worker *w, uint32_t ring_from, const struct ac
 	         (dyn || target < w->reg->n_actors));
 }
 
-/* Whether spawned actor id of group g, of generation gen, has ended (its
- * slot free, or another tenant's). */
-static bool tenant_gone(struct worker *w, uint32_t g, uint32_t id, uint32_t gen)
-{
-	struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, g, act__dyn_slot_of(&w->shm, id));
-	uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
-	uint32_t st = ACT__SLOT_STATE(word);
-
-	return ACT__SLOT_GEN(word) != gen || (st != ACT__SLOT_LIVE && st != ACT__SLOT_PENDING);
-}
-
 /*
  * Makes the Downs of the monitors into group g: gone for good (rs NULL),
  * or restarted (those taken while the worker of generation rs->gen or an
@@ -920,7 +906,7 @@ static bool gone_downs(struct worker *w, uint32_t g, const struct restarted *rs,
 		 * for room in our ring, is gone with no Down on its way: it is
 		 * made here, saying how that worker ended (as a lost actor's
 		 * would; if the restore's comes first, this note is gone). */
-		if (rs && act__is_dyn_id(m.target) && !tenant_gone(w, g, m.target, m.target_gen)) {
+		if (rs && act__is_dyn_id(m.target) && !act__dyn_tenant_gone(&w->shm, g, m.target, m.target_gen)) {
 			i++;
 			continue;
 		}
@@ -1146,7 +1132,7 @@ void act__dyn_unwatch_all(struct worker *w, const struct actor *a)
 		/* A group gone or removed holds no entry any more.  A full ring
 		 * (or withdrawals already waiting for it, which go first): it
 		 * waits in this worker with the Downs that wait (dynamic.c). */
-		int err = act__dyn_waits_for(w, m.group) ? ACT_EFULL :
+		int err = act__dyn_downs_wait_for(w, m.group) ? ACT_EFULL :
 		          act__dyn_send_demon(w, m.group, m.target, a->id + 1, a->gen, m.mid);
 		if (err == ACT_EFULL &&
 		    act__dyn_demon_wait(w, m.group, m.target, a->id + 1, a->gen, m.mid))
@@ -1173,7 +1159,7 @@ int act__dyn_demonitor_remote(struct worker *w, uint64_t monitor_id)
 		return -ENOENT;
 	/* No note: its Down came already, it was removed, or an earlier
 	 * worker of ours took it (each is noted until then). */
-	if (!rmon_has(w, monitor_id))
+	if (rmon_find(w, monitor_id) < 0)
 		return -ENOENT;
 	int err = send_sys(w, g, ACT__SYS_DEMONITOR, id, 0, w->ctx.actor->id + 1,
 	                   w->ctx.actor->gen, monitor_id);

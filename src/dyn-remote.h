@@ -118,7 +118,7 @@ int act__dyn_send_demon(struct worker *w, uint32_t g, uint32_t target, uint32_t 
 int act__dyn_demon_wait(struct worker *w, uint32_t g, uint32_t target, uint32_t watcher,
                         uint32_t watcher_gen, uint64_t mid);
 /* Whether Downs or withdrawals wait for room in the ring to g. */
-bool act__dyn_waits_for(const struct worker *w, uint32_t g);
+bool act__dyn_downs_wait_for(const struct worker *w, uint32_t g);
 /* Actor a ended: its children in other groups are told to stop. */
 void act__dyn_ended(struct worker *w, const struct actor *a);
 /* A restarted worker, its actors re-created: remembers which other groups

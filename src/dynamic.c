@@ -427,14 +427,9 @@ struct act__down_wait {
  * as any Down that cannot be kept. */
 #define DOWN_WAIT_MAX (1u << 17)
 
-static bool downs_wait_for(const struct worker *w, uint32_t g)
+bool act__dyn_downs_wait_for(const struct worker *w, uint32_t g)
 {
 	return w->n_dw && g < w->n_parts && ((w->dw_groups[g / 64u] >> (g % 64u)) & 1u);
-}
-
-bool act__dyn_waits_for(const struct worker *w, uint32_t g)
-{
-	return downs_wait_for(w, g);
 }
 
 /* Queues Down d for the watcher m in group g.  0 or -ENOMEM (no memory,
@@ -497,7 +492,7 @@ static int send_down_(struct worker *w, const struct act__spawn_mon *m, const ch
 	snprintf(d.actor, sizeof d.actor, "%s", name);
 	snprintf(d.reason, sizeof d.reason, "%s", reason);
 	uint32_t g = act__w_group_of(w, m->watcher - 1);
-	int err = downs_wait_for(w, g) ? ACT_EFULL :
+	int err = act__dyn_downs_wait_for(w, g) ? ACT_EFULL :
 	          act__w_send_env(w, m->watcher - 1, m->watcher_gen, &act_down_type, &d, id + 1,
 	                          gen, 0, m->id);
 	if (err != ACT_EFULL || keep_full) {
@@ -812,11 +807,7 @@ bool act__dyn_mon_entry_stale(struct worker *w, const struct act__spawn_mon *m, 
 	if (act__is_dyn_id(wid)) {
 		/* A spawned watcher that has ended: its slot's record says so,
 		 * in any group (a later tenant, or free). */
-		struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, g, act__dyn_slot_of(&w->shm, wid));
-		uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
-		uint32_t st = ACT__SLOT_STATE(word);
-		if (ACT__SLOT_GEN(word) != m->watcher_gen ||
-		    (st != ACT__SLOT_LIVE && st != ACT__SLOT_PENDING))
+		if (act__dyn_tenant_gone(&w->shm, g, wid, m->watcher_gen))
 			return true;
 	}
 	uint32_t pg = act__mon_entry_pgen(m, target);

@@ -151,6 +151,18 @@ static inline uint32_t act__dyn_slot_of(const act__shm *shm, uint32_t id)
 	return (id - ACT__DYN_BASE) & ((1u << shm->dyn_shift) - 1u);
 }
 
+/* Whether spawned actor id (of group g, generation gen) has ended: its
+ * slot is free or another tenant's.  Any participant may ask. */
+static inline bool act__dyn_tenant_gone(const act__shm *shm, uint32_t g, uint32_t id,
+                                        uint32_t gen)
+{
+	struct act__spawn_rec *r = act__shm_spawn_rec(shm, g, act__dyn_slot_of(shm, id));
+	uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+	uint32_t st = ACT__SLOT_STATE(word);
+
+	return ACT__SLOT_GEN(word) != gen || (st != ACT__SLOT_LIVE && st != ACT__SLOT_PENDING);
+}
+
 /* The name shown for an anonymous spawned actor (or a stale ref to one):
  * "$GROUP.SLOT.GEN". */
 static inline void act__dyn_anon_name(char *buf, size_t cap, uint32_t group, uint32_t slot,
