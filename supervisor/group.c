@@ -229,6 +229,10 @@ static int spawn_group(act_node_t *n, uint32_t gi)
 		return err;
 	}
 	g->started_ns = act__now_ns();
+	/* The spawn may have waited long (a zygote slow to fork, or held up
+	 * as t/spawn-adopt.py does): the hang check counts from now, not from
+	 * the request, or it would kill the new worker before it ran. */
+	atomic_store_explicit(&p->heartbeat_ns, g->started_ns, memory_order_relaxed);
 	g->pidfd_armed = false;
 	g->hang_kill = false;
 	g->asleep_work_since_ns = 0;
