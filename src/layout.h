@@ -294,6 +294,12 @@ struct act__part {
 	 * every sleeping worker then (restart_p50 +60 us on a 2-CPU VM).  In
 	 * what was this line's padding. */
 	_Atomic uint32_t watches_others;
+	/* The worker's address-space holder (worker.c, quick_reap), 0: none.
+	 * Written by the worker before it says it runs (with pid), taken
+	 * and cleared by the supervisor at its death: a restart waits for the
+	 * holder's teardown when the dead worker's file locks may still be
+	 * held through it (group.c).  In what was this line's padding. */
+	_Atomic int32_t holder_pid;
 
 	/* counters, written by the consumer (this participant) */
 	alignas(ACT__CACHELINE) _Atomic uint64_t n_handled;
@@ -314,6 +320,7 @@ _Static_assert(offsetof(struct act__part, gone) == 96 &&
                offsetof(struct act__part, n_refused_gone) == 184 &&
                offsetof(struct act__part, heartbeat_ns) == 192 &&
                offsetof(struct act__part, watches_others) == 304 &&
+               offsetof(struct act__part, holder_pid) == 308 &&
                offsetof(struct act__part, n_handled) == 320, "act__part layout 8");
 
 /* True if a reload removed participant p (act__part.removed).  Acquire:

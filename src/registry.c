@@ -216,6 +216,7 @@ int act__reg_add_group(struct act__registry *r, const char *name)
 	g->shutdown_ms = 5000;
 	g->heartbeat_ms = 100;
 	g->heartbeat_timeout_ms = 1000;
+	g->quick_reap = true;
 	r->n_groups++;
 	return 0;
 }

@@ -163,6 +163,7 @@ static void reap(struct worker *w)
 /* Quick reaping's holder (see below). */
 #define HOLDER_REAP_LOOK_NS 5000000ull /* a killed holder not reaped yet: look again */
 static pid_t holder_pid;    /* this process's holder, 0: none */
+static pid_t holder_sup;    /* the supervisor, as its holder knows it */
 static pid_t holder_zombie; /* one it killed and has not reaped yet, 0: none */
 static void reap_holder(void);
 
@@ -415,65 +416,117 @@ static void attach_out(struct worker *w, uint32_t to)
  * that teardown is 150-250 us of a 2-vCPU VM, most of a restart (issue 14:
  * kill -> pidfd 190-240 us for a worker, 60 us for a bare fork's exit).
  *
- * With quick_reap (a group setting; ACTORS_QUICK_REAP=1 sets it for every
- * group) each worker makes a holder: a process that shares its address
- * space (clone(CLONE_VM)) and only sleeps.  The worker's exit is then not
- * the last user of the address space: it drops a reference, closes its
- * files (releasing their POSIX and flock() locks) and is reaped, its death
- * seen as early as a bare process's.  The holder
- * gets SIGKILL when the worker is gone (parent-death signal) and tears
- * the address space down at idle priority, after the restart began.
+ * With quick_reap (a group setting, on by default; ACTORS_QUICK_REAP=1 or
+ * 0 overrides it for every group) each worker makes a holder: a process
+ * that shares its address space (clone(CLONE_VM)) and only sleeps.  The
+ * worker's exit is then not the last user of the address space: it drops
+ * a reference, closes its files (releasing their POSIX locks, and the
+ * flock()s of files it did not map) and is reaped, its death seen as early
+ * as a bare process's.  The holder, now the supervisor's child, waits for
+ * the supervisor: it looks at what the address space maps and kills the
+ * holder, which tears it down at idle priority, after the restart began.
  *
- * Why it is not the default: what the address space holds outlives the
- * worker by that teardown.  Its memory is freed a moment later, and a file
- * it had mapped stays open until then, with any flock() or OFD lock taken
- * through that file (the bank example's books: a replacement that takes
- * the lock at once finds it held).  actorsd(8) says so.
+ * What the address space holds outlives the worker by that teardown: its
+ * memory, and a file it had mapped stays open until then, with any flock()
+ * or OFD lock taken through that file (the bank example's books).  So the
+ * supervisor looks before it kills the holder: if a file is mapped shared,
+ * the restart waits for the teardown (supervisor/group.c,
+ * teardown_pinned()).  That look is why the holder must not start the
+ * teardown itself: it would race with it.  If the supervisor does not
+ * come (it died, or the worker was adopted by a supervisor that does not
+ * know holders), the holder goes after HOLDER_WAIT_S.
  *
  * The holder runs in the worker's memory with the worker's thread-local
- * storage: it makes only system calls that do not fail on a supported
- * kernel (errno is the worker's), closes its copy of the descriptors,
- * blocks every signal (a handler would run worker code), and never
- * returns.
+ * storage: it closes its copy of the descriptors, blocks every signal (a
+ * handler would run worker code), never returns, and makes only raw
+ * system calls while the worker may live (libc's wrapper writes errno on
+ * a failure, and errno is the worker's).
  */
 #define HOLDER_STACK (16u * 1024u)
+#define HOLDER_WAIT_S 2
+
+#if defined(__x86_64__)
+static long holder_sys4(long nr, long a, long b, long c, long d)
+{
+	long ret;
+	register long r10 __asm__("r10") = d;
+	__asm__ volatile("syscall"
+	                 : "=a"(ret)
+	                 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
+	                 : "rcx", "r11", "memory");
+	return ret;
+}
+#elif defined(__aarch64__)
+static long holder_sys4(long nr, long a, long b, long c, long d)
+{
+	register long x8 __asm__("x8") = nr;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+	__asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+	return x0;
+}
+#else
+/* Elsewhere libc's wrapper: a failure (none expected) writes errno. */
+#define holder_sys4(nr, a, b, c, d) syscall(nr, a, b, c, d)
+#endif
+#define holder_sys(nr, a, b, c) holder_sys4(nr, (long)(a), (long)(b), (long)(c), 0)
 
 static int holder_main(void *arg)
 {
-	uint64_t all = ~(uint64_t)0;
+	uint64_t all = ~(uint64_t)0, usr1 = (uint64_t)1 << (SIGUSR1 - 1);
 	struct sched_param sp = { 0 };
+	struct timespec wait = { HOLDER_WAIT_S, 0 };
 
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof all);
+	holder_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof all);
 	/* Its copy of the worker's descriptors (no CLONE_FILES) would keep
 	 * them open past the worker's death: a socket's peer would not see
 	 * the end.  Linux 5.9; on an older kernel the holder keeps them. */
-	syscall(SYS_close_range, 0u, ~0u, 0u);
-	syscall(SYS_prctl, PR_SET_NAME, (unsigned long)"actors-mmhold", 0ul, 0ul, 0ul);
+	holder_sys(SYS_close_range, 0u, ~0u, 0u);
+	holder_sys(SYS_prctl, PR_SET_NAME, "actors-mmhold", 0);
 	/* The teardown must not delay the restart it makes way for: it runs
 	 * when a CPU has nothing else to do (any other task preempts it). */
-	syscall(SYS_sched_setscheduler, 0, SCHED_IDLE, &sp);
-	syscall(SYS_prctl, PR_SET_PDEATHSIG, (unsigned long)SIGKILL, 0ul, 0ul, 0ul);
-	/* The worker died before the line above: nothing would kill us. */
-	if (syscall(SYS_getppid) != (long)(intptr_t)arg)
-		syscall(SYS_exit, 0);
-	for (;;)
-		syscall(SYS_pause); /* only SIGKILL ends it */
+	holder_sys(SYS_sched_setscheduler, 0, SCHED_IDLE, &sp);
+	/* SIGUSR1 (blocked: it waits for us) when the worker dies, and again
+	 * if the supervisor we then fall to dies. */
+	holder_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGUSR1, 0);
+	/* Unless the worker died before the line above. */
+	if (holder_sys(SYS_getppid, 0, 0, 0) == (long)(intptr_t)arg)
+		while (holder_sys4(SYS_rt_sigtimedwait, (long)&usr1, 0, 0, sizeof usr1) != SIGUSR1)
+			;
+	/* The worker is dead, and we fell to the supervisor: its SIGKILL ends
+	 * us.  If we fell to another (the supervisor died first, and the
+	 * worker with it), nobody will look: go now, or the files the worker
+	 * mapped would stay locked for the next supervisor's workers. */
+	if (holder_sys(SYS_getppid, 0, 0, 0) == (long)holder_sup)
+		holder_sys4(SYS_rt_sigtimedwait, (long)&usr1, 0, (long)&wait, sizeof usr1);
+	holder_sys(SYS_exit, 0, 0, 0);
 	return 0;
 }
 
-static bool quick_env(void)
+/* ACTORS_QUICK_REAP: 1 or 0 overrides every group's quick_reap; -1: unset. */
+static int quick_env(void)
 {
 	const char *env = getenv("ACTORS_QUICK_REAP");
-	return env && strcmp(env, "1") == 0;
+	if (env && strcmp(env, "1") == 0)
+		return 1;
+	if (env && strcmp(env, "0") == 0)
+		return 0;
+	return -1;
+}
+
+static bool quick_group(const struct act__group_def *g)
+{
+	int env = quick_env();
+	return env >= 0 ? env == 1 : g->quick_reap;
 }
 
 /* Whether any group of reg quick-reaps (a prefork may become any of them). */
 static bool quick_anywhere(const struct act__registry *reg)
 {
-	if (quick_env())
-		return true;
 	for (uint32_t i = 0; i < reg->n_groups; i++)
-		if (reg->groups[i].quick_reap)
+		if (quick_group(&reg->groups[i]))
 			return true;
 	return false;
 }
@@ -488,6 +541,7 @@ static void start_holder(void)
 		return;
 	/* The exit signal is SIGCHLD, so that the supervisor (the subreaper
 	 * it falls to) reaps it like any orphan. */
+	holder_sup = getppid();
 	holder_pid = clone(holder_main, (char *)stk + HOLDER_STACK, CLONE_VM | SIGCHLD,
 	                   (void *)(intptr_t)getpid());
 	if (holder_pid < 0) {
@@ -508,7 +562,7 @@ static void start_holder(void)
  */
 static void holder_for_group(const struct act__registry *reg, const struct act__group_def *g)
 {
-	if (quick_env() || g->quick_reap) {
+	if (quick_group(g)) {
 		start_holder();
 	} else if (holder_pid > 0) {
 		kill(holder_pid, SIGKILL);
@@ -834,6 +888,9 @@ int act__worker_main_prepared(const struct act__worker_args *a, struct worker *w
 			}
 		}
 	}
+	/* Before the pid: the supervisor that sees this worker die must know
+	 * whether its address space outlives it (group.c, teardown_pinned()). */
+	atomic_store_explicit(&w->part->holder_pid, holder_pid, memory_order_relaxed);
 	atomic_store_explicit(&w->part->pid, getpid(), memory_order_relaxed);
 	beat(w, act__now_ns());
 

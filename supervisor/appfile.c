@@ -848,6 +848,7 @@ static int parse_group(struct pctx *c, const cJSON *obj, uint32_t gi, struct str
 	g->heartbeat_ms = 100;
 	g->heartbeat_timeout_ms = 1000;
 	g->shutdown_ms = 5000;
+	g->quick_reap = true;
 	if ((rc = want_object(c, obj, "a group")))
 		return rc;
 	cJSON_ArrayForEach(it, obj) {

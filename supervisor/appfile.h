@@ -62,7 +62,7 @@
  *       heartbeat_timeout_ms heartbeat_ms+1..600000 [1000]
  *       shutdown_ms 0..3600000 or "brutal_kill" [5000]
  *       hot_standby bool [false]
- *       quick_reap  bool [false]
+ *       quick_reap  bool [true]
  *       max_spawned 1..4194304: room for actors spawned at run time [16384]
  *       pool        1..64: run the group as that many identical workers
  *                   (members NAME#0..; counted as groups toward 255) [none]

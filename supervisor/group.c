@@ -14,10 +14,16 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1030,15 +1036,200 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 		act__pool_rolling_event(n, gi, false, g->last_death);
 }
 
+/* Reads a /proc file whole into a fresh NUL-terminated buffer (at most
+ * 1 MiB); NULL if it cannot. */
+static char *read_proc(const char *path)
+{
+	size_t cap = 16384, len = 0;
+	char *buf = malloc(cap);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || !buf)
+		goto fail;
+	for (;;) {
+		if (cap - len < 4096) {
+			char *nb = cap < (1u << 20) ? realloc(buf, cap * 2) : NULL;
+			if (!nb)
+				goto fail;
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + len, cap - 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto fail;
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return NULL;
+}
+
+/* PROCMAP_QUERY (Linux 6.11, <linux/fs.h>): one VMA of a process by
+ * address and kind, without formatting the rest of /proc/PID/maps. */
+#ifndef PROCMAP_QUERY
+struct procmap_query {
+	uint64_t size, query_flags, query_addr;
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
+#endif
+#define PMQ_SHARED  0x08u
+#define PMQ_NEXT    0x10u
+#define PMQ_FILE    0x20u
+
+/* A shared file mapping that holds nothing a replacement could trip on:
+ * the node's region, the worker's io_uring rings, shared anonymous memory. */
+static bool harmless_shared(const struct stat *region, unsigned major, unsigned minor,
+                            unsigned long ino, const char *name)
+{
+	if (region && makedev(major, minor) == region->st_dev && ino == region->st_ino)
+		return true;
+	return !strncmp(name, "anon_inode:[io_uring]", 21) || !strcmp(name, "/dev/zero (deleted)");
+}
+
+/* maps_shared_files() from the text of /proc/PID/maps (before Linux 6.11). */
+static bool maps_text_shared_files(const char *path, const struct stat *region)
+{
+	char *save = NULL, *buf = read_proc(path);
+	bool found = false;
+
+	if (!buf)
+		return errno != ENOENT && errno != ESRCH;
+	for (char *line = strtok_r(buf, "\n", &save); line && !found;
+	     line = strtok_r(NULL, "\n", &save)) {
+		/* "7f..-7f.. rw-s 00000000 08:01 5678   /path" */
+		char perms[8];
+		unsigned major, minor;
+		unsigned long ino;
+		int at = 0;
+		if (sscanf(line, "%*s %7s %*s %x:%x %lu %n", perms, &major, &minor, &ino, &at) < 4 ||
+		    perms[3] != 's' || !ino)
+			continue;
+		found = !harmless_shared(region, major, minor, ino, at ? line + at : "");
+	}
+	free(buf);
+	return found;
+}
+
+/*
+ * Whether the address space that holder keeps maps a file shared (other
+ * than harmless_shared()): such a file stays open until the teardown, and
+ * with it any flock(), OFD lock or lease taken through it, or a device's
+ * open state.  Cannot tell: it may.  A few microseconds with
+ * PROCMAP_QUERY, which looks at those mappings only.
+ */
+static bool maps_shared_files(act_node_t *n, pid_t holder)
+{
+	char path[48], name[256];
+	struct stat rs;
+	const struct stat *region = fstat(n->shm.fd, &rs) == 0 ? &rs : NULL;
+	uint64_t addr = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)holder);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno != ENOENT && errno != ESRCH; /* gone: torn down */
+	for (;;) {
+		struct procmap_query q = {
+			.size = sizeof q, .query_flags = PMQ_NEXT | PMQ_SHARED | PMQ_FILE,
+			.query_addr = addr, .vma_name_addr = (uintptr_t)name,
+			.vma_name_size = sizeof name,
+		};
+		if (ioctl(fd, PROCMAP_QUERY, &q)) {
+			int e = errno;
+			close(fd);
+			if (e == ENOENT)
+				return false; /* no more */
+			if (e == ENOTTY || e == EINVAL)
+				return maps_text_shared_files(path, region);
+			return true;
+		}
+		if (!q.vma_name_size)
+			name[0] = '\0';
+		if (!harmless_shared(region, q.dev_major, q.dev_minor, (unsigned long)q.inode, name)) {
+			close(fd);
+			return true;
+		}
+		addr = q.vma_end;
+	}
+}
+
+/*
+ * A worker with an address-space holder (quick_reap, src/worker.c) is
+ * dead to its pidfd before its address space is torn down: the holder
+ * keeps it until we have looked at it and kill the holder here, which
+ * then tears it down at idle priority.  A file the worker had mapped
+ * shared stays open until then, and with it any flock(), OFD lock or
+ * lease taken through it: a replacement that takes the lock at once
+ * would find it held (the bank example's books).  So if the address space
+ * maps such a file, the death is handled only once the holder is gone:
+ * true if we wait for that (the loop polls hold_pidfd).  Otherwise the
+ * restart goes ahead of the teardown, which is quick_reap's point.
+ */
+static bool teardown_pinned(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
+	pid_t holder = atomic_exchange_explicit(&p->holder_pid, 0, memory_order_relaxed);
+
+	if (holder <= 0)
+		return false;
+	/* Ours since the worker died (we are the subreaper; an adopted
+	 * worker's went to init), waiting for our signal; if already reaped,
+	 * its teardown is over (ESRCH). */
+	int hfd = (int)syscall(SYS_pidfd_open, holder, 0);
+	if (hfd < 0)
+		return false;
+	bool wait = maps_shared_files(n, holder);
+	syscall(SYS_pidfd_send_signal, hfd, SIGKILL, NULL, 0);
+	if (!wait) {
+		close(hfd);
+		return false;
+	}
+	/* It tears down at idle priority; a supervisor allowed to (root)
+	 * lets it run as any other process, since a restart waits for it. */
+	struct sched_param sp = { 0 };
+	(void)sched_setscheduler(holder, SCHED_OTHER, &sp);
+	g->hold_pidfd = hfd;
+	g->n_teardown_waits++;
+	act__info("group '%s': worker %d had files mapped shared (their locks outlive it until "
+	          "its address space is torn down): restart after that",
+	          n->reg.groups[gi].name, (int)g->pid);
+	return true;
+}
+
 void act__group_reap(act_node_t *n, uint32_t gi)
 {
 	struct act__gstate *g = &n->gs[gi];
 	siginfo_t si;
 
 	g->pidfd_armed = false;
-	if (g->pidfd < 0)
+	if (g->pidfd < 0 || g->hold_pidfd >= 0)
 		return;
 	memset(&si, 0, sizeof si);
+	if (!g->hold_done && atomic_load_explicit(&act__shm_part(&n->shm, gi + 1)->holder_pid,
+	                                          memory_order_relaxed) > 0) {
+		/* Look without reaping: a death that waits for the teardown
+		 * stays a zombie, so status and stop see the group as before. */
+		if (waitid((idtype_t)P_PIDFD, (id_t)g->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+		    si.si_pid == 0)
+			return; /* not dead yet; re-armed by the loop */
+		if (teardown_pinned(n, gi))
+			return;
+		memset(&si, 0, sizeof si);
+	}
+	g->hold_done = false;
 	if (waitid((idtype_t)P_PIDFD, (id_t)g->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		return; /* not dead yet; re-armed by the loop */
 	act__phase(ACT__PH_REAPED);

@@ -117,6 +117,20 @@ static void on_pidfd(struct act__evh *h, int res)
 	g->reap_pending = true;
 }
 
+/* A dead worker's address-space holder is gone (group.c,
+ * teardown_pinned()): its death can be handled now. */
+static void on_hold_pidfd(struct act__evh *h, int res)
+{
+	struct act__gstate *g = act__container_of(h, struct act__gstate, hold_h);
+
+	(void)res;
+	g->hold_armed = false;
+	close(g->hold_pidfd);
+	g->hold_pidfd = -1;
+	g->hold_done = true;
+	g->reap_pending = true;
+}
+
 /* A standby's pidfd fired.  Its poll may fire after it was promoted: then
  * its pidfd is the group's and the group path handles it. */
 static void on_spare_pidfd(struct act__evh *h, int res)
@@ -226,6 +240,10 @@ void act__loop_once(act_node_t *n)
 		if (g->spare_pidfd >= 0 && !g->spare_armed) {
 			act__loop_poll(&n->loop, &g->spare_h, g->spare_pidfd, POLLIN);
 			g->spare_armed = true;
+		}
+		if (g->hold_pidfd >= 0 && !g->hold_armed) {
+			act__loop_poll(&n->loop, &g->hold_h, g->hold_pidfd, POLLIN);
+			g->hold_armed = true;
 		}
 	}
 	if (n->ctl) {
@@ -374,8 +392,10 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 		n->gs[i].index = i;
 		n->gs[i].pid_h.fn = on_pidfd;
 		n->gs[i].spare_h.fn = on_spare_pidfd;
+		n->gs[i].hold_h.fn = on_hold_pidfd;
 		n->gs[i].pidfd = -1;
 		n->gs[i].spare_pidfd = -1;
+		n->gs[i].hold_pidfd = -1;
 		n->gs[i].last_exit = -1;
 		types[i] = (act_restart_type)g->restart;
 	}
@@ -494,12 +514,13 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 
 /*
  * The holders of quick-reaping workers (src/worker.c) fall to us, the
- * subreaper, when their workers die, and die a moment later (parent-death
- * signal) after tearing down what their worker held: its memory, files it
- * mapped and their flock()s.  At the end of a node, wait for them (at most
- * HOLDERS_WAIT_MS, on a saturated machine; usually a few ms), so that
- * nothing of the node outlives it.  Only processes titled actors-mmhold:
- * a program that runs a node may have children of its own.
+ * subreaper, when their workers die, and wait for our SIGKILL (group.c,
+ * teardown_pinned(); a standby's or a prefork's waits in vain, for
+ * HOLDER_WAIT_S), then tear down what their worker held: its memory, files
+ * it mapped and their flock()s.  At the end of a node, kill them and wait
+ * for them (at most HOLDERS_WAIT_MS, on a saturated machine; usually a few
+ * ms), so that nothing of the node outlives it.  Only processes titled
+ * actors-mmhold: a program that runs a node may have children of its own.
  */
 #define HOLDERS_WAIT_MS 2000u
 static void reap_holders(void)
@@ -525,6 +546,7 @@ static void reap_holders(void)
 			}
 			if (strncmp(comm, "actors-mmhold\n", 14) == 0) {
 				any = true;
+				kill((pid_t)pid, SIGKILL);
 				waitpid((pid_t)pid, NULL, WNOHANG);
 			}
 		}
@@ -560,6 +582,9 @@ void act__loop_teardown(act_node_t *n, const sigset_t *oldmask)
 	for (uint32_t i = 0; i < n->reg.n_groups && n->gs; i++)
 		if (n->gs[i].pidfd >= 0)
 			close(n->gs[i].pidfd);
+	for (uint32_t i = 0; i < n->reg.n_groups && n->gs; i++)
+		if (n->gs[i].hold_pidfd >= 0)
+			close(n->gs[i].hold_pidfd);
 	for (uint32_t i = 0; n->standby_efd && i < n->reg.n_groups; i++)
 		if (n->standby_efd[i] >= 0)
 			close(n->standby_efd[i]);

@@ -84,6 +84,7 @@ static const struct {
 	{ "actors_group_dead_letters", "dead_letters", true, "Dead letters counted by the group's workers." },
 	{ "actors_group_restarts", "restarts", true, "Restarts of the group's worker." },
 	{ "actors_group_takeovers", "takeovers", true, "Hot-standby takeovers." },
+	{ "actors_group_teardown_waits", "teardown_waits", true, "Deaths handled only after the dead worker's address space was torn down (it may have held file locks through files it mapped)." },
 	{ "actors_group_policy_restarts", "policy_restarts", true, "Restarts of the group's spawned actors by their parents' policies." },
 	{ "actors_group_escalations", "escalations", true, "Failures of the group's spawned actors escalated to their parents." },
 	{ "actors_group_ring_depth", "ring_depth", false, "Bytes waiting in the group's inbound rings." },

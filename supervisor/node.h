@@ -58,6 +58,13 @@ struct act__gstate {
 	bool pidfd_armed;
 	struct act__evh pid_h;
 	bool reap_pending;     /* its pidfd fired: reap after the rings are drained */
+	/* Its dead worker's address-space holder, while the restart waits for
+	 * its teardown (group.c, teardown_pinned()); -1: not waiting. */
+	int hold_pidfd;
+	bool hold_armed;
+	bool hold_done;        /* waited: the next reap handles the death */
+	struct act__evh hold_h;
+	uint64_t n_teardown_waits;
 	bool kept_gone;        /* done or failed as the last supervisor left it (node.c) */
 	uint64_t started_ns;
 	uint32_t n_restarts;

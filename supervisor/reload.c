@@ -697,6 +697,7 @@ static void next_step(struct act__reloader *r)
 			g->last_death[0] = '\0';
 			g->death_by_removal = false;
 			g->n_takeovers = 0;
+			g->n_teardown_waits = 0;
 			g->ring_hwm_seen = 0;
 			atomic_store_explicit(&p->n_handled, 0, memory_order_relaxed);
 			atomic_store_explicit(&p->n_redelivered, 0, memory_order_relaxed);

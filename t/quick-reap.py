@@ -2,8 +2,8 @@
 ''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
 # SPDX-License-Identifier: MIT
 """
-t/quick-reap.py - quick_reap (ACTORS_QUICK_REAP=1): a worker's death is seen before its
-address space is torn down.
+t/quick-reap.py - quick_reap (on by default; ACTORS_QUICK_REAP=1 or 0 for every
+group): a worker's death is seen before its address space is torn down.
 
 With the variable set, each worker makes a holder (src/worker.c): a child
 titled actors-mmhold that shares the worker's address space and only
@@ -15,10 +15,11 @@ SIGSEGV and exit(111) are seen with their exact cause and restarted, the
 dead worker's holder goes, the new worker has its own; a hot standby takes
 over as before; a killed holder costs the worker nothing and its death is
 still seen (it stays a zombie of its worker until then); SIGTERM leaves
-no process behind.  The app file's quick_reap gives holders to its group
-only, through restarts by the prefork too (which makes one ahead when
-any group has it; a group without it kills and reaps it).  Without either there is no
-holder.
+no process behind.  The app file's quick_reap false takes the holder
+from its group only, through restarts by the prefork too (which makes one
+ahead when any group has it; a group without it kills and reaps it).
+ACTORS_QUICK_REAP=0 leaves every group without one.  (File locks a dead
+worker may still hold through its holder: t/quick-reap-locks.py.)
 """
 import os
 import signal
@@ -145,11 +146,12 @@ with tap:
 
     # ---- per group, in the app file -----------------------------------------------
     node3 = Node(tap, {"max_restarts": 20, "period_ms": 10000,
-                       "groups": [group("q", [actor("a", "echo")], quick_reap=True),
-                                  group("n", [actor("b", "echo")])]}, name="qreap1")
+                       "groups": [group("q", [actor("a", "echo")]),
+                                  group("n", [actor("b", "echo")], quick_reap=False)]},
+                 name="qreap1")
     st = node3.start()
     check_holder(tap, node3.group("q", st)["pid"], "quick_reap group q's worker")
-    tap.is_(holders(node3.group("n", st)["pid"]), [], "group n without quick_reap has no holder")
+    tap.is_(holders(node3.group("n", st)["pid"]), [], "group n with quick_reap false has no holder")
     for name in ("n", "q", "n"):  # restarts go through the prefork, made with a holder
         st = node3.wait_group(name, lambda g, st: st["prefork"]["pid"], 20, "a prefork")
         pf = st["prefork"]["pid"]
@@ -172,8 +174,14 @@ with tap:
     tap.is_(node3.terminate(), 0, "actorsd exits 0")
     tap.is_(leftovers_after(10), [], "no process left behind")
 
-    # ---- off by default -----------------------------------------------------------
-    node2 = Node(tap, {"groups": [group("g", [actor("a", "echo")])]}, name="qreap0")
+    # ---- ACTORS_QUICK_REAP=0 turns it off for every group --------------------------
+    node2 = Node(tap, {"groups": [group("g", [actor("a", "echo")], quick_reap=True),
+                                  group("h", [actor("b", "echo")])]},
+                 name="qreap0", env={"ACTORS_QUICK_REAP": "0"})
     st = node2.start()
-    tap.is_(holders(node2.group("g", st)["pid"]), [], "without ACTORS_QUICK_REAP: no holder")
+    tap.is_([holders(node2.group(x, st)["pid"]) for x in ("g", "h")], [[], []],
+            "ACTORS_QUICK_REAP=0: no holder, whatever the app file says")
+    st = node2.wait_group("g", lambda g, st: st["prefork"]["pid"], 20, "a prefork")
+    pf = st["prefork"]["pid"]
+    tap.is_(holders(pf), [], "ACTORS_QUICK_REAP=0: the prefork has none either")
     tap.is_(node2.terminate(), 0, "and actorsd exits 0")

@@ -18,13 +18,18 @@
  *             envelope, again and again).
  *   pid       replies to Ping with Pong{count = getpid()} (so a test can see
  *             which worker answered).
+ *   locker    takes a file lock at init and maps the file (see below).
  * All arguments are JSON objects given in the app file.
  */
+#define _GNU_SOURCE /* F_OFD_SETLK */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -225,6 +230,65 @@ static const act_behaviour consumer_b = {
 	.handlers = consumer_h, .n_handlers = 3,
 };
 
+/* ---- locker ---------------------------------------------------------------------- */
+
+/*
+ * At init: opens args.path, takes args.lock on it without waiting ("flock",
+ * "ofd", "posix" or "none"), maps its first page shared (unless args.map
+ * is 0) and keeps the descriptor, then dirties args.mb MiB of private memory (so that its
+ * address space takes a while to tear down).  Ping answers Pong{1} if it
+ * got its lock, else Pong{-errno}.  (t/quick-reap-locks.py)
+ */
+struct locker {
+	int64_t got;
+};
+
+static int locker_init(act_ctx *ctx, void *st, const char *args)
+{
+	struct locker *l = st;
+	char path[256], kind[16] = "none";
+	int64_t mb = arg_int(args, "mb", 0);
+	int fd, rc = 0;
+
+	if (!arg_str(args, "path", path, sizeof path))
+		return -EINVAL;
+	arg_str(args, "lock", kind, sizeof kind);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, 4096))
+		return -errno;
+	if (!strcmp(kind, "flock")) {
+		rc = flock(fd, LOCK_EX | LOCK_NB);
+	} else if (!strcmp(kind, "ofd") || !strcmp(kind, "posix")) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		rc = fcntl(fd, !strcmp(kind, "ofd") ? F_OFD_SETLK : F_SETLK, &fl);
+	}
+	l->got = rc ? -errno : 1;
+	if (arg_int(args, "map", 1) &&
+	    mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED)
+		return -errno;
+	if (mb > 0) {
+		size_t n = (size_t)mb << 20;
+		char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return -errno;
+		for (size_t i = 0; i < n; i += 4096)
+			p[i] = 1;
+	}
+	return 0;
+}
+
+static void locker_ping(act_ctx *ctx, void *st, const void *m)
+{
+	pong_t r = { ((struct locker *)st)->got };
+	act_reply(ctx, &pong_type, &r);
+}
+
+static const act_handler locker_h[] = { { &ping_type, locker_ping } };
+static const act_behaviour locker_b = {
+	.name = "locker", .state_size = sizeof(struct locker), .init = locker_init,
+	.handlers = locker_h, .n_handlers = 1,
+};
+
 ACT_MODULE_INIT(m)
 {
 	int err = 0;
@@ -233,6 +297,7 @@ ACT_MODULE_INIT(m)
 	if (!err) err = act_module_add_behaviour(m, &recho_b);
 	if (!err) err = act_module_add_behaviour(m, &producer_b);
 	if (!err) err = act_module_add_behaviour(m, &consumer_b);
+	if (!err) err = act_module_add_behaviour(m, &locker_b);
 	if (!err) err = act_module_add_type(m, &pong_type);
 	return err;
 }

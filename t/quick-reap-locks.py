@@ -1,0 +1,70 @@
+#!/bin/sh
+''''exec "${PYTHON_ZMQ:-/usr/bin/python3}" "$0" "$@" # '''
+# SPDX-License-Identifier: MIT
+"""
+t/quick-reap-locks.py - quick_reap (on by default) does not hand a dead
+worker's file locks to its replacement.
+
+With quick_reap a worker's death is handled before its address space is
+torn down (its holder does that a moment later, at idle priority).  A file
+the worker had mapped stays open until then, and so does a flock() or OFD
+lock taken on it: a replacement that takes the lock at once would find it
+held.  Before it lets the holder go, the supervisor looks at what the dead
+worker's address space maps (supervisor/group.c): if a file is mapped
+shared, the death is handled only after the teardown (status:
+teardown_waits).
+
+Each group's actor (testmod's locker) takes a lock on its own file without
+waiting, maps the file, and dirties 64 MiB so that its teardown takes
+milliseconds, long after a replacement would have started.  Each worker is
+SIGKILLed once; its replacement (or standby) must get the lock.  A worker
+that mapped its file shared (flock(), OFD lock, with and without a hot
+standby) is restarted after the teardown; one that mapped no file is
+restarted at once: without a lock, with a flock() or a POSIX lock (both
+went when its descriptors closed).  A group with quick_reap false has no
+holder and waits for nothing.
+"""
+import os
+import signal
+
+from actorsd_harness import Tap, Node, group, actor
+
+MB = 64
+CASES = (  # group, lock, map the file, extra group settings, teardown waits expected
+    ("fl", "flock", 1, {}, 1),
+    ("ofd", "ofd", 1, {}, 1),
+    ("sb", "flock", 1, {"hot_standby": True}, 1),
+    ("none", "none", 0, {}, 0),
+    ("flfd", "flock", 0, {}, 0),
+    ("px", "posix", 0, {}, 0),
+    ("off", "flock", 1, {"quick_reap": False}, 0),
+)
+
+tap = Tap(timeout=90)
+with tap:
+    node = Node(tap, {"max_restarts": 50, "period_ms": 10000, "groups": []}, name="qrlock")
+    node.app["groups"] = [
+        group(g, [actor("a_" + g, "locker", {"path": node.path("file-" + g), "lock": lock,
+                                             "map": mapped, "mb": MB})], **kw)
+        for g, lock, mapped, kw, _ in CASES]
+    st = node.start()
+    for g, lock, _, _, _ in CASES:
+        tap.is_(node.ask("a_" + g, "Ping", {"count": 0}).get("message"), {"count": 1},
+                "%s: the first worker got its %s lock" % (g, lock))
+
+    st = node.wait_group("sb", lambda x, st: x["standby_pid"], 20, "sb's standby")
+    for g, lock, mapped, kw, waits in CASES:
+        old = node.group(g)
+        os.kill(old["pid"], signal.SIGKILL)
+        st = node.wait_group(g, lambda x, st: x["pid"] not in (None, old["pid"]) and
+                             x["state"] == "ready", 20, "%s's restart" % g)
+        new = node.group(g, st)
+        if kw.get("hot_standby"):
+            tap.is_(new["takeovers"], old["takeovers"] + 1, "%s: the standby took over" % g)
+        tap.is_(node.ask("a_" + g, "Ping", {"count": 0}).get("message"), {"count": 1},
+                "%s: the replacement got the %s lock its dead predecessor held" % (g, lock))
+        tap.is_(new["teardown_waits"] - old["teardown_waits"], waits,
+                "%s: %s for the dead worker's teardown" %
+                (g, "the restart waited" if waits else "no wait"))
+
+    tap.is_(node.terminate(), 0, "SIGTERM: actorsd exits 0")
