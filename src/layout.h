@@ -300,6 +300,12 @@ struct act__part {
 	 * holder's teardown when the dead worker's file locks may still be
 	 * held through it (group.c).  In what was this line's padding. */
 	_Atomic int32_t holder_pid;
+	/* 1 while the supervisor has not yet seen what the last worker's
+	 * address space (kept by its holder) maps, or waits for its teardown:
+	 * a new worker or standby runs no actor code before it reads 0
+	 * (worker.c, gate_wait(); group.c, act__group_check_teardowns()).
+	 * A futex word, written by the supervisor alone. */
+	_Atomic uint32_t gate;
 
 	/* counters, written by the consumer (this participant) */
 	alignas(ACT__CACHELINE) _Atomic uint64_t n_handled;
@@ -321,6 +327,7 @@ _Static_assert(offsetof(struct act__part, gone) == 96 &&
                offsetof(struct act__part, heartbeat_ns) == 192 &&
                offsetof(struct act__part, watches_others) == 304 &&
                offsetof(struct act__part, holder_pid) == 308 &&
+               offsetof(struct act__part, gate) == 312 &&
                offsetof(struct act__part, n_handled) == 320, "act__part layout 8");
 
 /* True if a reload removed participant p (act__part.removed).  Acquire:

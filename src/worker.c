@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -430,9 +431,9 @@ static void attach_out(struct worker *w, uint32_t to)
  * memory, and a file it had mapped stays open until then, with any flock()
  * or OFD lock taken through that file (the bank example's books).  So the
  * supervisor looks before it kills the holder: if a file is mapped shared,
- * the restart waits for the teardown (supervisor/group.c,
- * teardown_pinned()).  That look is why the holder must not start the
- * teardown itself: it would race with it.  If the supervisor does not
+ * the replacement runs no actor code before the teardown (gate_wait();
+ * supervisor/group.c, act__group_check_teardowns()).  That look is why the
+ * holder must not start the teardown itself: it would race with it.  If the supervisor does not
  * come (it died, or the worker was adopted by a supervisor that does not
  * know holders), the holder goes after HOLDER_WAIT_S.
  *
@@ -576,6 +577,39 @@ static void reap_holder(void)
 {
 	if (holder_zombie && waitpid(holder_zombie, NULL, WNOHANG) != 0)
 		holder_zombie = 0;
+}
+
+/*
+ * The gate (layout.h, act__part.gate): when our group's last worker had an
+ * address-space holder, the supervisor looks at what it maps after it
+ * started us, and we run no actor code (init, Start: they may take the
+ * locks that worker held through a file it mapped) until it opened the
+ * gate, at once or after that address space was torn down
+ * (supervisor/group.c, act__group_check_teardowns()).  The look takes
+ * tens of microseconds, about what our setup takes, so we spin a little
+ * (yielding) before we sleep on the futex; asleep, we keep beating, since
+ * a teardown on a saturated machine may take long.
+ */
+#define GATE_SPIN_NS 300000u
+#define GATE_SLEEP_NS 50000000u
+
+static void gate_wait(struct worker *w)
+{
+	_Atomic uint32_t *gate = &w->part->gate;
+	uint64_t until = act__now_ns() + GATE_SPIN_NS;
+
+	while (atomic_load_explicit(gate, memory_order_acquire)) {
+		uint64_t now = act__now_ns();
+		if (now < until) {
+			for (int k = 0; k < 64; k++)
+				act__cpu_relax();
+			sched_yield();
+			continue;
+		}
+		struct timespec ts = { 0, GATE_SLEEP_NS };
+		syscall(SYS_futex, gate, FUTEX_WAIT, 1u, &ts, NULL, 0);
+		beat(w, act__now_ns());
+	}
 }
 
 /* The group-independent part of setup (act__worker_prepare()). */
@@ -889,10 +923,12 @@ int act__worker_main_prepared(const struct act__worker_args *a, struct worker *w
 		}
 	}
 	/* Before the pid: the supervisor that sees this worker die must know
-	 * whether its address space outlives it (group.c, teardown_pinned()). */
+	 * whether its address space outlives it (supervisor/group.c,
+	 * act__group_reap()). */
 	atomic_store_explicit(&w->part->holder_pid, holder_pid, memory_order_relaxed);
 	atomic_store_explicit(&w->part->pid, getpid(), memory_order_relaxed);
 	beat(w, act__now_ns());
+	gate_wait(w);
 
 	/* init hooks, then Start, in declaration order. */
 	for (uint32_t i = 0; i < w->n_local; i++) {

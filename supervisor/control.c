@@ -440,8 +440,8 @@ static cJSON *status_json(struct act_node *n)
 		else
 			cJSON_AddNullToObject(o, "standby_pid");
 		cJSON_AddNumberToObject(o, "takeovers", (double)g->n_takeovers);
-		/* Restarts that waited for a dead worker's address space to be
-		 * torn down, for its file locks (group.c, teardown_pinned()). */
+		/* Starts that waited for a dead worker's address space to be torn
+		 * down, for its file locks (group.c, act__group_check_teardowns()). */
 		cJSON_AddNumberToObject(o, "teardown_waits", (double)g->n_teardown_waits);
 		/* Its spawned actors' supervision (children.c), from its area. */
 		struct act__dyn_hdr *dh = act__shm_dyn(&n->shm, gi + 1);

@@ -15,8 +15,10 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1165,74 +1167,91 @@ static bool maps_shared_files(act_node_t *n, pid_t holder)
 	}
 }
 
+/* Opens group gi's gate: a new worker (or standby) waiting in gate_wait()
+ * (worker.c) runs its actors now. */
+void act__group_open_gate(act_node_t *n, uint32_t gi)
+{
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
+
+	atomic_store_explicit(&p->gate, 0, memory_order_release);
+	syscall(SYS_futex, &p->gate, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
 /*
  * A worker with an address-space holder (quick_reap, src/worker.c) is
  * dead to its pidfd before its address space is torn down: the holder
- * keeps it until we have looked at it and kill the holder here, which
+ * keeps it until we have looked at it and killed the holder here, which
  * then tears it down at idle priority.  A file the worker had mapped
  * shared stays open until then, and with it any flock(), OFD lock or
  * lease taken through it: a replacement that takes the lock at once
- * would find it held (the bank example's books).  So if the address space
- * maps such a file, the death is handled only once the holder is gone:
- * true if we wait for that (the loop polls hold_pidfd).  Otherwise the
- * restart goes ahead of the teardown, which is quick_reap's point.
+ * would find it held (the bank example's books).  So the group's gate
+ * was closed when the worker was reaped (act__group_reap()), and its
+ * replacement, started meanwhile, runs no actor code until it opens: at
+ * once if the address space maps no such file, else when the holder is
+ * gone (the loop polls hold_pidfd).  Done here, after the turn's starts
+ * were sent, so that the look (40-100 us of a cold 2-vCPU VM: the kernel
+ * walks every mapping) overlaps the replacement's own setup.
  */
-static bool teardown_pinned(act_node_t *n, uint32_t gi)
+void act__group_check_teardowns(act_node_t *n)
 {
-	struct act__gstate *g = &n->gs[gi];
-	struct act__part *p = act__shm_part(&n->shm, gi + 1);
-	pid_t holder = atomic_exchange_explicit(&p->holder_pid, 0, memory_order_relaxed);
-
-	if (holder <= 0)
-		return false;
-	/* Ours since the worker died (we are the subreaper; an adopted
-	 * worker's went to init), waiting for our signal; if already reaped,
-	 * its teardown is over (ESRCH). */
-	int hfd = (int)syscall(SYS_pidfd_open, holder, 0);
-	if (hfd < 0)
-		return false;
-	bool wait = maps_shared_files(n, holder);
-	syscall(SYS_pidfd_send_signal, hfd, SIGKILL, NULL, 0);
-	if (!wait) {
-		close(hfd);
-		return false;
+	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
+		struct act__gstate *g = &n->gs[gi];
+		pid_t holder = g->check_holder;
+		if (!holder)
+			continue;
+		g->check_holder = 0;
+		/* Ours since the worker died (we are the subreaper; an adopted
+		 * worker's went to init), waiting for our signal; if already
+		 * reaped, its teardown is over (ESRCH). */
+		int hfd = (int)syscall(SYS_pidfd_open, holder, 0);
+		if (hfd < 0) {
+			act__group_open_gate(n, gi);
+			continue;
+		}
+		bool wait = maps_shared_files(n, holder);
+		syscall(SYS_pidfd_send_signal, hfd, SIGKILL, NULL, 0);
+		if (!wait) {
+			close(hfd);
+			act__group_open_gate(n, gi);
+			continue;
+		}
+		/* It tears down at idle priority; a supervisor allowed to
+		 * (root) lets it run as any other process, since a start
+		 * waits for it. */
+		struct sched_param sp = { 0 };
+		(void)sched_setscheduler(holder, SCHED_OTHER, &sp);
+		if (g->hold_pidfd >= 0)
+			close(g->hold_pidfd); /* an earlier one's: this one is later */
+		g->hold_pidfd = hfd;
+		g->hold_armed = false;
+		g->n_teardown_waits++;
+		act__info("group '%s': its last worker had files mapped shared (their locks outlive "
+		          "it until its address space is torn down): its actors run after that",
+		          n->reg.groups[gi].name);
 	}
-	/* It tears down at idle priority; a supervisor allowed to (root)
-	 * lets it run as any other process, since a restart waits for it. */
-	struct sched_param sp = { 0 };
-	(void)sched_setscheduler(holder, SCHED_OTHER, &sp);
-	g->hold_pidfd = hfd;
-	g->n_teardown_waits++;
-	act__info("group '%s': worker %d had files mapped shared (their locks outlive it until "
-	          "its address space is torn down): restart after that",
-	          n->reg.groups[gi].name, (int)g->pid);
-	return true;
 }
 
 void act__group_reap(act_node_t *n, uint32_t gi)
 {
 	struct act__gstate *g = &n->gs[gi];
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
 	siginfo_t si;
 
 	g->pidfd_armed = false;
-	if (g->pidfd < 0 || g->hold_pidfd >= 0)
+	if (g->pidfd < 0)
 		return;
 	memset(&si, 0, sizeof si);
-	if (!g->hold_done && atomic_load_explicit(&act__shm_part(&n->shm, gi + 1)->holder_pid,
-	                                          memory_order_relaxed) > 0) {
-		/* Look without reaping: a death that waits for the teardown
-		 * stays a zombie, so status and stop see the group as before. */
-		if (waitid((idtype_t)P_PIDFD, (id_t)g->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
-		    si.si_pid == 0)
-			return; /* not dead yet; re-armed by the loop */
-		if (teardown_pinned(n, gi))
-			return;
-		memset(&si, 0, sizeof si);
-	}
-	g->hold_done = false;
 	if (waitid((idtype_t)P_PIDFD, (id_t)g->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		return; /* not dead yet; re-armed by the loop */
 	act__phase(ACT__PH_REAPED);
+	/* Its holder keeps its address space: the next worker waits at the
+	 * gate until we looked (act__group_check_teardowns()).  Closed before
+	 * on_death() starts or wakes that worker. */
+	pid_t holder = atomic_exchange_explicit(&p->holder_pid, 0, memory_order_relaxed);
+	if (holder > 0) {
+		atomic_store_explicit(&p->gate, 1, memory_order_relaxed);
+		g->check_holder = holder;
+	}
 	on_death(n, gi, &si);
 }
 

@@ -38,6 +38,13 @@ void act__group_reap_spare(struct act_node *n, uint32_t gi);
 void act__group_run_stop_sequence(struct act_node *n);
 /* Reaps group gi's worker if it died, and applies the restart policy. */
 void act__group_reap(struct act_node *n, uint32_t gi);
+/* Looks at what the last worker of each group just reaped had mapped
+ * (through its address-space holder), and opens the group's gate for its
+ * replacement, at once or after the teardown.  Once per loop turn, after
+ * the turn's starts. */
+void act__group_check_teardowns(struct act_node *n);
+/* Opens group gi's gate (layout.h: act__part.gate). */
+void act__group_open_gate(struct act_node *n, uint32_t gi);
 /* Reaps children that are not workers; marks dead workers reap_pending. */
 void act__group_reap_strays(struct act_node *n);
 /* The earliest deadline of any group (start, standby, stop), at most a

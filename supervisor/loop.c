@@ -117,8 +117,9 @@ static void on_pidfd(struct act__evh *h, int res)
 	g->reap_pending = true;
 }
 
-/* A dead worker's address-space holder is gone (group.c,
- * teardown_pinned()): its death can be handled now. */
+/* A dead worker's address-space holder is gone, its teardown done
+ * (group.c, act__group_check_teardowns()): the group's next worker may run
+ * its actors. */
 static void on_hold_pidfd(struct act__evh *h, int res)
 {
 	struct act__gstate *g = act__container_of(h, struct act__gstate, hold_h);
@@ -127,8 +128,7 @@ static void on_hold_pidfd(struct act__evh *h, int res)
 	g->hold_armed = false;
 	close(g->hold_pidfd);
 	g->hold_pidfd = -1;
-	g->hold_done = true;
-	g->reap_pending = true;
+	act__group_open_gate(g->node, g->index);
 }
 
 /* A standby's pidfd fired.  Its poll may fire after it was promoted: then
@@ -329,6 +329,8 @@ void act__loop_once(act_node_t *n)
 		act__group_maintain_spares(n, now);
 		act__group_maintain_prefork(n, now);
 	}
+	/* After the starts: the look overlaps the new workers' setup. */
+	act__group_check_teardowns(n);
 }
 
 static int zygote_init_trampoline(void *arg)
@@ -427,6 +429,10 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 		act__err("cannot create the shared-memory region: %s", act_strerror(err));
 		return err;
 	}
+	/* An adopted region's gates may have been closed by a supervisor that
+	 * died before it looked (group.c): nobody would open them. */
+	for (uint32_t i = 1; i < np; i++)
+		atomic_store_explicit(&act__shm_part(&n->shm, i)->gate, 0, memory_order_relaxed);
 	/* Resolve every ring once, validated, while the region is known good:
 	 * status and crash records must not follow the region's tables later. */
 	n->rings = calloc((size_t)np * np, sizeof *n->rings);
@@ -515,7 +521,7 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 /*
  * The holders of quick-reaping workers (src/worker.c) fall to us, the
  * subreaper, when their workers die, and wait for our SIGKILL (group.c,
- * teardown_pinned(); a standby's or a prefork's waits in vain, for
+ * act__group_check_teardowns(); a standby's or a prefork's waits in vain, for
  * HOLDER_WAIT_S), then tear down what their worker held: its memory, files
  * it mapped and their flock()s.  At the end of a node, kill them and wait
  * for them (at most HOLDERS_WAIT_MS, on a saturated machine; usually a few

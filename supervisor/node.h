@@ -58,11 +58,12 @@ struct act__gstate {
 	bool pidfd_armed;
 	struct act__evh pid_h;
 	bool reap_pending;     /* its pidfd fired: reap after the rings are drained */
-	/* Its dead worker's address-space holder, while the restart waits for
-	 * its teardown (group.c, teardown_pinned()); -1: not waiting. */
+	/* Its dead worker's address-space holder (group.c,
+	 * act__group_check_teardowns()): to look at (0: none), then, if the
+	 * group's gate waits for its teardown, its pidfd (-1: not waiting). */
+	pid_t check_holder;
 	int hold_pidfd;
 	bool hold_armed;
-	bool hold_done;        /* waited: the next reap handles the death */
 	struct act__evh hold_h;
 	uint64_t n_teardown_waits;
 	bool kept_gone;        /* done or failed as the last supervisor left it (node.c) */
