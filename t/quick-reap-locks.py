@@ -22,7 +22,8 @@ that mapped its file shared (flock(), OFD lock, with and without a hot
 standby) is restarted after the teardown; one that mapped no file is
 restarted at once: without a lock, with a flock() or a POSIX lock (both
 went when its descriptors closed).  A group with quick_reap false has no
-holder and waits for nothing.
+holder and waits for nothing.  Then actorsd itself is SIGKILLed and started
+again: every new worker gets its lock.
 """
 import os
 import signal
@@ -67,4 +68,15 @@ with tap:
                 "%s: %s for the dead worker's teardown" %
                 (g, "the restart waited" if waits else "no wait"))
 
+    # actorsd SIGKILLed: its workers die with it; their holders fall to
+    # another parent and tear down at once (no supervisor will look), and
+    # the next actorsd kills what still maps the region anyway: its
+    # workers get the locks.
+    node.proc.send_signal(signal.SIGKILL)
+    node.proc.wait()
+    st = node.start()
+    tap.ok(st.get("recovered"), "actorsd SIGKILLed and started again: the region is adopted")
+    for g, lock, _, _, _ in CASES:
+        tap.is_(node.ask("a_" + g, "Ping", {"count": 0}).get("message"), {"count": 1},
+                "%s: after actorsd's SIGKILL the new worker got its %s lock" % (g, lock))
     tap.is_(node.terminate(), 0, "SIGTERM: actorsd exits 0")

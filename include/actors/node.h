@@ -107,9 +107,9 @@ ACT_API int act_node_set_hot_standby(act_node_t *node, const char *group, bool o
  * Quick reaping, on by default: the group's worker shares its address
  * space with a sleeping holder process, so that its death is seen before
  * the kernel has torn that address space down (a restart about 150 us
- * shorter on a 2-vCPU VM).  A dead worker that had a file mapped shared is
- * restarted only after the teardown, so that no flock() or OFD lock taken
- * through that file is still held when its replacement starts.  Its memory
+ * shorter on a 2-vCPU VM).  When a dead worker had a file mapped shared,
+ * its replacement runs its actors only after the teardown, so that no
+ * flock() or OFD lock taken through that file is still held then.  Its memory
  * outlives it by the teardown.  Off: no holder, every death is seen after
  * the teardown.  ACTORS_QUICK_REAP=1 or 0 overrides it for every group.
  * actorsd(8) has the details.
