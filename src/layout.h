@@ -306,6 +306,9 @@ struct act__part {
 	 * (worker.c, gate_wait(); group.c, act__group_check_teardowns()).
 	 * A futex word, written by the supervisor alone. */
 	_Atomic uint32_t gate;
+	/* The last holder the closed gate waits for, so that a supervisor
+	 * that adopts the region (an upgrade mid-wait) waits for it too. */
+	_Atomic int32_t gate_holder;
 
 	/* counters, written by the consumer (this participant) */
 	alignas(ACT__CACHELINE) _Atomic uint64_t n_handled;
@@ -328,6 +331,7 @@ _Static_assert(offsetof(struct act__part, gone) == 96 &&
                offsetof(struct act__part, watches_others) == 304 &&
                offsetof(struct act__part, holder_pid) == 308 &&
                offsetof(struct act__part, gate) == 312 &&
+               offsetof(struct act__part, gate_holder) == 316 &&
                offsetof(struct act__part, n_handled) == 320, "act__part layout 8");
 
 /* True if a reload removed participant p (act__part.removed).  Acquire:

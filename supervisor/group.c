@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -1177,6 +1178,62 @@ void act__group_open_gate(act_node_t *n, uint32_t gi)
 	syscall(SYS_futex, &p->gate, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 
+/* Group gi's gate waits for holder (its pidfd hfd, already signalled)
+ * too.  Beyond ACT__MAX_HOLDS (that many workers dead at the gate while
+ * the first teardown runs) this one is waited for here, blocking. */
+static void hold_push(act_node_t *n, uint32_t gi, pid_t holder, int hfd)
+{
+	struct act__gstate *g = &n->gs[gi];
+	struct sched_param sp = { 0 };
+
+	/* It tears down at idle priority; a supervisor allowed to (root)
+	 * lets it run as any other process, since a start waits for it. */
+	(void)sched_setscheduler(holder, SCHED_OTHER, &sp);
+	if (g->n_holds == ACT__MAX_HOLDS) {
+		struct pollfd pf = { hfd, POLLIN, 0 };
+		while (poll(&pf, 1, -1) < 0 && errno == EINTR)
+			;
+		close(hfd);
+		return;
+	}
+	g->hold_fds[g->n_holds++] = hfd;
+	atomic_store_explicit(&act__shm_part(&n->shm, gi + 1)->gate_holder, holder,
+	                      memory_order_relaxed);
+}
+
+void act__group_hold_done(act_node_t *n, uint32_t gi)
+{
+	struct act__gstate *g = &n->gs[gi];
+
+	if (!g->n_holds)
+		return;
+	close(g->hold_fds[0]);
+	memmove(g->hold_fds, g->hold_fds + 1, --g->n_holds * sizeof g->hold_fds[0]);
+	if (!g->n_holds) {
+		atomic_store_explicit(&act__shm_part(&n->shm, gi + 1)->gate_holder, 0,
+		                      memory_order_relaxed);
+		act__group_open_gate(n, gi);
+	}
+}
+
+void act__group_adopt_gate(act_node_t *n, uint32_t gi)
+{
+	struct act__part *p = act__shm_part(&n->shm, gi + 1);
+	pid_t holder = atomic_load_explicit(&p->gate_holder, memory_order_relaxed);
+	int hfd = -1;
+
+	if (!atomic_load_explicit(&p->gate, memory_order_relaxed))
+		return;
+	if (holder > 0 && (hfd = (int)syscall(SYS_pidfd_open, holder, 0)) >= 0) {
+		/* Ours (an upgrade keeps our pid), or gone: its exit says. */
+		syscall(SYS_pidfd_send_signal, hfd, SIGKILL, NULL, 0);
+		hold_push(n, gi, holder, hfd);
+		return;
+	}
+	atomic_store_explicit(&p->gate_holder, 0, memory_order_relaxed);
+	act__group_open_gate(n, gi);
+}
+
 /*
  * A worker with an address-space holder (quick_reap, src/worker.c) is
  * dead to its pidfd before its address space is torn down: the holder
@@ -1188,8 +1245,8 @@ void act__group_open_gate(act_node_t *n, uint32_t gi)
  * was closed when the worker was reaped (act__group_reap()), and its
  * replacement, started meanwhile, runs no actor code until it opens: at
  * once if the address space maps no such file, else when the holder is
- * gone (the loop polls hold_pidfd).  Done here, after the turn's starts
- * were sent, so that the look (40-100 us of a cold 2-vCPU VM: the kernel
+ * gone (the loop polls hold_fds).  Done here, after the turn's starts
+ * were sent, so that the look (40-190 us of a cold 2-vCPU VM: the kernel
  * walks every mapping) overlaps the replacement's own setup.
  */
 void act__group_check_teardowns(act_node_t *n)
@@ -1200,34 +1257,25 @@ void act__group_check_teardowns(act_node_t *n)
 		if (!holder)
 			continue;
 		g->check_holder = 0;
-		/* Ours since the worker died (we are the subreaper; an adopted
-		 * worker's went to init), waiting for our signal; if already
-		 * reaped, its teardown is over (ESRCH). */
+		/* Ours since the worker died (we are the subreaper), waiting for
+		 * our signal; if already reaped, its teardown is over (ESRCH). */
 		int hfd = (int)syscall(SYS_pidfd_open, holder, 0);
-		if (hfd < 0) {
-			act__group_open_gate(n, gi);
-			continue;
-		}
-		bool wait = maps_shared_files(n, holder);
-		syscall(SYS_pidfd_send_signal, hfd, SIGKILL, NULL, 0);
-		if (!wait) {
+		bool wait = hfd >= 0 && maps_shared_files(n, holder);
+		if (hfd >= 0)
+			syscall(SYS_pidfd_send_signal, hfd, SIGKILL, NULL, 0);
+		if (wait) {
+			hold_push(n, gi, holder, hfd);
+			g->n_teardown_waits++;
+			act__info("group '%s': its last worker had files mapped shared (their locks "
+			          "outlive it until its address space is torn down): its actors run "
+			          "after that", n->reg.groups[gi].name);
+		} else if (hfd >= 0) {
 			close(hfd);
-			act__group_open_gate(n, gi);
-			continue;
 		}
-		/* It tears down at idle priority; a supervisor allowed to
-		 * (root) lets it run as any other process, since a start
-		 * waits for it. */
-		struct sched_param sp = { 0 };
-		(void)sched_setscheduler(holder, SCHED_OTHER, &sp);
-		if (g->hold_pidfd >= 0)
-			close(g->hold_pidfd); /* an earlier one's: this one is later */
-		g->hold_pidfd = hfd;
-		g->hold_armed = false;
-		g->n_teardown_waits++;
-		act__info("group '%s': its last worker had files mapped shared (their locks outlive "
-		          "it until its address space is torn down): its actors run after that",
-		          n->reg.groups[gi].name);
+		/* A worker that died at the gate does not open it while an
+		 * earlier one's teardown is still awaited. */
+		if (!g->n_holds)
+			act__group_open_gate(n, gi);
 	}
 }
 

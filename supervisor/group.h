@@ -45,6 +45,11 @@ void act__group_reap(struct act_node *n, uint32_t gi);
 void act__group_check_teardowns(struct act_node *n);
 /* Opens group gi's gate (layout.h: act__part.gate). */
 void act__group_open_gate(struct act_node *n, uint32_t gi);
+/* The first holder group gi's gate waits for is gone: the next, or open. */
+void act__group_hold_done(struct act_node *n, uint32_t gi);
+/* A region just adopted: group gi's gate waits for the holder the last
+ * supervisor waited for, if it still lives, else opens. */
+void act__group_adopt_gate(struct act_node *n, uint32_t gi);
 /* Reaps children that are not workers; marks dead workers reap_pending. */
 void act__group_reap_strays(struct act_node *n);
 /* The earliest deadline of any group (start, standby, stop), at most a

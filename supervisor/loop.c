@@ -126,9 +126,7 @@ static void on_hold_pidfd(struct act__evh *h, int res)
 
 	(void)res;
 	g->hold_armed = false;
-	close(g->hold_pidfd);
-	g->hold_pidfd = -1;
-	act__group_open_gate(g->node, g->index);
+	act__group_hold_done(g->node, g->index);
 }
 
 /* A standby's pidfd fired.  Its poll may fire after it was promoted: then
@@ -241,8 +239,8 @@ void act__loop_once(act_node_t *n)
 			act__loop_poll(&n->loop, &g->spare_h, g->spare_pidfd, POLLIN);
 			g->spare_armed = true;
 		}
-		if (g->hold_pidfd >= 0 && !g->hold_armed) {
-			act__loop_poll(&n->loop, &g->hold_h, g->hold_pidfd, POLLIN);
+		if (g->n_holds && !g->hold_armed) {
+			act__loop_poll(&n->loop, &g->hold_h, g->hold_fds[0], POLLIN);
 			g->hold_armed = true;
 		}
 	}
@@ -397,7 +395,6 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 		n->gs[i].hold_h.fn = on_hold_pidfd;
 		n->gs[i].pidfd = -1;
 		n->gs[i].spare_pidfd = -1;
-		n->gs[i].hold_pidfd = -1;
 		n->gs[i].last_exit = -1;
 		types[i] = (act_restart_type)g->restart;
 	}
@@ -430,9 +427,9 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 		return err;
 	}
 	/* An adopted region's gates may have been closed by a supervisor that
-	 * died before it looked (group.c): nobody would open them. */
-	for (uint32_t i = 1; i < np; i++)
-		atomic_store_explicit(&act__shm_part(&n->shm, i)->gate, 0, memory_order_relaxed);
+	 * died or exec'd an upgrade before it opened them (group.c). */
+	for (uint32_t i = 0; i < n->reg.n_groups; i++)
+		act__group_adopt_gate(n, i);
 	/* Resolve every ring once, validated, while the region is known good:
 	 * status and crash records must not follow the region's tables later. */
 	n->rings = calloc((size_t)np * np, sizeof *n->rings);
@@ -589,8 +586,8 @@ void act__loop_teardown(act_node_t *n, const sigset_t *oldmask)
 		if (n->gs[i].pidfd >= 0)
 			close(n->gs[i].pidfd);
 	for (uint32_t i = 0; i < n->reg.n_groups && n->gs; i++)
-		if (n->gs[i].hold_pidfd >= 0)
-			close(n->gs[i].hold_pidfd);
+		for (uint32_t k = 0; k < n->gs[i].n_holds; k++)
+			close(n->gs[i].hold_fds[k]);
 	for (uint32_t i = 0; n->standby_efd && i < n->reg.n_groups; i++)
 		if (n->standby_efd[i] >= 0)
 			close(n->standby_efd[i]);

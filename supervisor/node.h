@@ -48,6 +48,8 @@ enum act__gphase {
 	ACT__G_N_STATES
 };
 
+#define ACT__MAX_HOLDS 8u
+
 struct act__gstate {
 	enum act__gphase state;
 	enum act__gphase next; /* in a stop state: the state its exit leads to */
@@ -59,10 +61,13 @@ struct act__gstate {
 	struct act__evh pid_h;
 	bool reap_pending;     /* its pidfd fired: reap after the rings are drained */
 	/* Its dead worker's address-space holder (group.c,
-	 * act__group_check_teardowns()): to look at (0: none), then, if the
-	 * group's gate waits for its teardown, its pidfd (-1: not waiting). */
+	 * act__group_check_teardowns()): to look at (0: none), then the
+	 * pidfds of the holders whose teardowns the group's gate waits for
+	 * (a worker may die at the gate while an earlier one tears down); the
+	 * loop polls the first. */
 	pid_t check_holder;
-	int hold_pidfd;
+	int hold_fds[ACT__MAX_HOLDS];
+	uint32_t n_holds;
 	bool hold_armed;
 	struct act__evh hold_h;
 	uint64_t n_teardown_waits;

@@ -22,7 +22,9 @@ that mapped its file shared (flock(), OFD lock, with and without a hot
 standby) is restarted after the teardown; one that mapped no file is
 restarted at once: without a lock, with a flock() or a POSIX lock (both
 went when its descriptors closed).  A group with quick_reap false has no
-holder and waits for nothing.  Then actorsd itself is SIGKILLed and started
+holder and waits for nothing.  A worker killed while it waits at the gate
+for its predecessor's teardown (1 GiB) does not open the gate for the
+next one.  Then actorsd itself is SIGKILLed and started
 again: every new worker gets its lock.
 """
 import os
@@ -67,6 +69,28 @@ with tap:
         tap.is_(new["teardown_waits"] - old["teardown_waits"], waits,
                 "%s: %s for the dead worker's teardown" %
                 (g, "the restart waited" if waits else "no wait"))
+
+    # A worker killed at the gate (it waits for its predecessor's long
+    # teardown: 1 GiB) must not open it for the next one.  (Its init, which
+    # dirties that GiB, takes longer than the default heartbeat timeout.)
+    node.app["groups"].append(
+        group("big", [actor("a_big", "locker", {"path": node.path("file-big"), "lock": "flock",
+                                                "mb": 1024})], heartbeat_timeout_ms=30000))
+    node.terminate()
+    st = node.start(timeout=60)
+    old = node.group("big", st)
+    os.kill(old["pid"], signal.SIGKILL)
+    st = node.wait_group("big", lambda x, st: x["pid"] not in (None, old["pid"]), 20,
+                         "big's next worker")
+    b = node.group("big", st)
+    os.kill(b["pid"], signal.SIGKILL)
+    st = node.wait_group("big", lambda x, st: x["pid"] not in (None, old["pid"], b["pid"]) and
+                         x["state"] == "ready", 60, "big's third worker")
+    c = node.group("big", st)
+    tap.is_(node.ask("a_big", "Ping", {"count": 0}).get("message"), {"count": 1},
+            "big: a worker killed at the gate did not open it: the third got the lock")
+    tap.is_((c["restarts"] - old["restarts"], c["teardown_waits"] - old["teardown_waits"]),
+            (2, 1), "big: two restarts, one wait (the second worker mapped nothing yet)")
 
     # actorsd SIGKILLed: its workers die with it; their holders fall to
     # another parent and tear down at once (no supervisor will look), and
