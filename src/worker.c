@@ -433,9 +433,10 @@ static void attach_out(struct worker *w, uint32_t to)
  * supervisor looks before it kills the holder: if a file is mapped shared,
  * the replacement runs no actor code before the teardown (gate_wait();
  * supervisor/group.c, act__group_check_teardowns()).  That look is why the
- * holder must not start the teardown itself: it would race with it.  If the supervisor does not
- * come (it died, or the worker was adopted by a supervisor that does not
- * know holders), the holder goes after HOLDER_WAIT_S.
+ * holder must not start the teardown itself: it would race with it.  A
+ * holder that falls to another process (the supervisor died first) goes at
+ * once; one whose supervisor never comes (a standby's or the prefork's, or
+ * a supervisor that does not know holders) goes after HOLDER_WAIT_S.
  *
  * The holder runs in the worker's memory with the worker's thread-local
  * storage: it closes its copy of the descriptors, blocks every signal (a
