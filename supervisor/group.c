@@ -1109,6 +1109,11 @@ static bool maps_text_shared_files(const char *path, const struct stat *region)
 
 	if (!buf)
 		return errno != ENOENT && errno != ESRCH;
+	/* Nothing mapped: it is exiting, its address space on its way down. */
+	if (!buf[0]) {
+		free(buf);
+		return true;
+	}
 	for (char *line = strtok_r(buf, "\n", &save); line && !found;
 	     line = strtok_r(NULL, "\n", &save)) {
 		/* "7f..-7f.. rw-s 00000000 08:01 5678   /path" */
@@ -1254,13 +1259,18 @@ void act__group_check_teardowns(act_node_t *n)
 	for (uint32_t gi = 0; gi < n->reg.n_groups; gi++) {
 		struct act__gstate *g = &n->gs[gi];
 		pid_t holder = g->check_holder;
+		int hfd = g->check_hfd;
 		if (!holder)
 			continue;
 		g->check_holder = 0;
-		/* Ours since the worker died (we are the subreaper), waiting for
-		 * our signal; if already reaped, its teardown is over (ESRCH). */
-		int hfd = (int)syscall(SYS_pidfd_open, holder, 0);
-		bool wait = hfd >= 0 && maps_shared_files(n, holder);
+		g->check_hfd = -1;
+		/* A holder that has exited is torn down: no wait.  One that is
+		 * exiting (killed with its worker's process group, as a hang
+		 * kill does) has no address space to look at: the look says
+		 * "may" (PROCMAP_QUERY fails with ESRCH, the text is empty), and
+		 * the gate waits for its exit, which comes after its teardown. */
+		struct pollfd gone = { hfd, POLLIN, 0 };
+		bool wait = hfd >= 0 && poll(&gone, 1, 0) == 0 && maps_shared_files(n, holder);
 		if (hfd >= 0)
 			syscall(SYS_pidfd_send_signal, hfd, SIGKILL, NULL, 0);
 		if (wait) {
@@ -1298,6 +1308,12 @@ void act__group_reap(act_node_t *n, uint32_t gi)
 	pid_t holder = atomic_exchange_explicit(&p->holder_pid, 0, memory_order_relaxed);
 	if (holder > 0) {
 		atomic_store_explicit(&p->gate, 1, memory_order_relaxed);
+		if (g->check_hfd >= 0)
+			close(g->check_hfd);
+		/* Ours since the worker died (we are the subreaper), alive or a
+		 * zombie, and not reaped before this turn's orphans are: the
+		 * pidfd is opened now, so that its pid is never another's. */
+		g->check_hfd = (int)syscall(SYS_pidfd_open, holder, 0);
 		g->check_holder = holder;
 	}
 	on_death(n, gi, &si);

@@ -393,6 +393,7 @@ int act__loop_setup(act_node_t *n, sigset_t *oldmask)
 		n->gs[i].pid_h.fn = on_pidfd;
 		n->gs[i].spare_h.fn = on_spare_pidfd;
 		n->gs[i].hold_h.fn = on_hold_pidfd;
+		n->gs[i].check_hfd = -1;
 		n->gs[i].pidfd = -1;
 		n->gs[i].spare_pidfd = -1;
 		n->gs[i].last_exit = -1;
@@ -588,6 +589,9 @@ void act__loop_teardown(act_node_t *n, const sigset_t *oldmask)
 	for (uint32_t i = 0; i < n->reg.n_groups && n->gs; i++)
 		for (uint32_t k = 0; k < n->gs[i].n_holds; k++)
 			close(n->gs[i].hold_fds[k]);
+	for (uint32_t i = 0; i < n->reg.n_groups && n->gs; i++)
+		if (n->gs[i].check_hfd >= 0)
+			close(n->gs[i].check_hfd);
 	for (uint32_t i = 0; n->standby_efd && i < n->reg.n_groups; i++)
 		if (n->standby_efd[i] >= 0)
 			close(n->standby_efd[i]);

@@ -61,11 +61,13 @@ struct act__gstate {
 	struct act__evh pid_h;
 	bool reap_pending;     /* its pidfd fired: reap after the rings are drained */
 	/* Its dead worker's address-space holder (group.c,
-	 * act__group_check_teardowns()): to look at (0: none), then the
+	 * act__group_check_teardowns()): to look at (0: none) and its pidfd,
+	 * opened when the worker was reaped (before orphans are), then the
 	 * pidfds of the holders whose teardowns the group's gate waits for
 	 * (a worker may die at the gate while an earlier one tears down); the
 	 * loop polls the first. */
 	pid_t check_holder;
+	int check_hfd;
 	int hold_fds[ACT__MAX_HOLDS];
 	uint32_t n_holds;
 	bool hold_armed;
