@@ -34,6 +34,8 @@
  *           sink's group was removed) until Halt, which it answers with
  *           Sent{count, refused}: a stream that lasts as long as the test
  *           needs.  GetStats answers Sent without halting.
+ *   burster Ping{count}: count Seqs to "sink" in one handler that then
+ *           stays args.pause_ms (see below).
  */
 #include <errno.h>
 #include <signal.h>
@@ -42,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <actors.h>
 
@@ -474,6 +477,61 @@ static const act_behaviour crashexp_b = {
 	.n_handlers = 1, .export_state = crash_export, .import_state = tally_import,
 };
 
+/* ---- burster ----------------------------------------------------------------------- */
+
+/* Ping{count}: sends count Seq{9, 0..} to "sink" in one handler, creates
+ * the file args.mark (a "/"-rooted path) and stays in the handler for
+ * args.pause_ms more: its records are committed, not yet all published
+ * (the ring publishes a burst in steps; t/reload-remove-burst.py). */
+struct burster {
+	act_ref to;
+	char mark[256];
+	int pause_ms;
+	int64_t next;
+};
+
+static int burster_init(act_ctx *ctx, void *st, const char *args)
+{
+	struct burster *b = st;
+	const char *p = args ? strstr(args, "\"mark\":\"") : NULL;
+	const char *q = args ? strstr(args, "\"pause_ms\":") : NULL;
+	if (!p)
+		return -EINVAL;
+	p += 8;
+	size_t n = strcspn(p, "\"");
+	if (n >= sizeof b->mark)
+		return -EINVAL;
+	memcpy(b->mark, p, n);
+	b->mark[n] = '\0';
+	b->pause_ms = q ? atoi(q + 11) : 1000;
+	return act_lookup(ctx, "sink", &b->to);
+}
+
+static void burster_ping(act_ctx *ctx, void *st, const void *m)
+{
+	struct burster *b = st;
+	int64_t count = ((const ping_t *)m)->count;
+	for (int64_t i = 0; i < count; i++) {
+		seq_t q = { 9, b->next };
+		if (act_send(ctx, b->to, &seq_type, &q) == 0)
+			b->next++;
+	}
+	FILE *f = fopen(b->mark, "w");
+	if (f) {
+		fprintf(f, "%lld\n", (long long)b->next);
+		fclose(f);
+	}
+	struct timespec ts = { b->pause_ms / 1000, (long)(b->pause_ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static const act_handler burster_h[] = { { &ping_type, burster_ping } };
+static const act_behaviour burster_b = {
+	.name = "burster", .state_size = sizeof(struct burster), .init = burster_init,
+	.handlers = burster_h, .n_handlers = 1,
+};
+
 ACT_MODULE_INIT(m)
 {
 	int err = act_module_add_behaviour(m, &sink_b);
@@ -501,5 +559,7 @@ ACT_MODULE_INIT(m)
 		err = act_module_add_behaviour(m, &watcher_b);
 	if (!err)
 		err = act_module_add_type(m, &downs_type);
+	if (!err)
+		err = act_module_add_behaviour(m, &burster_b);
 	return err;
 }
