@@ -46,7 +46,8 @@ def truncate_and_stop(node, what, traffic, regrow=False, cut=None):
     size = os.path.getsize(region)
     before = set(glob.glob(os.path.join(run_dir(node), "region.refused-*")))
     log_at = os.path.getsize(node.log_path)
-    os.truncate(region, 4096 if cut is None else cut(size))
+    cut_to = 4096 if cut is None else cut(size)
+    os.truncate(region, cut_to)
     regrown = False
     if regrow:
         # Back to its size before the loop's next look (a turn, ~0.5 s
@@ -78,16 +79,16 @@ def truncate_and_stop(node, what, traffic, regrow=False, cut=None):
     with open(node.log_path, errors="replace") as f:
         f.seek(log_at)
         text = f.read()
-    cut_says = ("was truncated under the running node", "4096 of its %d bytes left" % size)
+    cut_says = ("was truncated under the running node", "%d of its %d bytes left" % (cut_to, size))
     if regrow:
         # Seen grown back, or - when the node touched a cut page before
         # the file grew again (a SIGBUS) - seen cut: both are right.  The
         # file kept aside is the same file: whole again either way.
         ways = [("was truncated and grown back, or overwritten, under the running node",
                  "it has its %d bytes" % size), cut_says]
-        left = size if regrown else 4096
+        left = size if regrown else cut_to
     else:
-        ways, left = [cut_says], 4096
+        ways, left = [cut_says], cut_to
     line = [ln for ln in text.splitlines() if any(w[0] in ln for w in ways)]
     tap.ok(len(line) == 1 and ("the region file %s was truncated" % region) in line[0]
            and any(w[0] in line[0] and w[1] in line[0] for w in ways) and
