@@ -465,7 +465,12 @@ static const act_behaviour ts_b = { .name = "flooder", .handlers = ts_h, .n_hand
 static void p3_start(act_ctx *ctx, void *st, const void *m)
 {
 	act_ref r, w;
-	(void)st, (void)m;
+	(void)st;
+	/* a's restart (ts's SIGKILL) is part of the test: nothing to set up
+	 * again, and w's ring may still be full when it comes (a restart that
+	 * does not wait for the teardown is quick). */
+	if (((const act_start *)m)->restart)
+		return;
 	if (act_lookup(ctx, "A", &r) && act_spawn(ctx, NULL, "watched", "A", NULL, &r))
 		fail();
 	if (!act_lookup(ctx, "w", &w) && act_send(ctx, w, &go_type, &E))
