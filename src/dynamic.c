@@ -508,11 +508,21 @@ static int send_down_(struct worker *w, const struct act__spawn_mon *m, const ch
 	return err;
 }
 
+bool act__dyn_downs_ahead(struct worker *w, uint32_t g)
+{
+	if (w->dw_flushing || !act__dyn_downs_wait_for(w, g))
+		return false;
+	act__dyn_downs_flush(w);
+	return act__dyn_downs_wait_for(w, g);
+}
+
 unsigned act__dyn_downs_flush(struct worker *w)
 {
 	uint64_t full[ACT__READY_WORDS] = { 0 };
 	uint32_t k = 0, sent = 0;
 
+	/* Our own sends below must not wait behind the Downs they are. */
+	w->dw_flushing = true;
 	for (uint32_t i = 0; i < w->n_dw; i++) {
 		const struct act__down_wait *q = &w->dw[i];
 		uint64_t bit = 1ull << (q->g % 64u);
@@ -533,6 +543,7 @@ unsigned act__dyn_downs_flush(struct worker *w)
 		}
 		w->dw[k++] = *q;
 	}
+	w->dw_flushing = false;
 	w->n_dw = k;
 	memcpy(w->dw_groups, full, sizeof full);
 	if (sent)

@@ -90,6 +90,10 @@ static inline int send_env(struct worker *w, uint32_t to, uint32_t to_gen, const
 	uint32_t g = act__w_group_of(w, to);
 	if (to < reg->n_actors && reg->groups[g - 1].pool_first) /* an actor of a pool */
 		g = act__pool_member_w(w, g, to, t, msg, flags, corr);
+	if (__builtin_expect(w->n_dw != 0, 0) && act__dyn_downs_ahead(w, g)) {
+		act__stats_refused(&w->shm.stats, to);
+		return ACT_EFULL;
+	}
 	bool var = reg->type_has_var[tid];
 	size_t psize = var ? act__msg_packed_size(t, msg) : t->size;
 	int err;
@@ -419,9 +423,15 @@ ACT_API int act_forward(act_ctx *ctx, act_ref to)
 	if (to.id <= w->reg->n_actors && w->reg->groups[g - 1].pool_first)
 		g = act__pool_member_w(w, g, to.id - 1, ctx->type, ctx->msg, src->rec.flags & ~ACT__ENV_REPLY,
 		                       src->corr);
+	if (__builtin_expect(w->n_dw != 0, 0) && act__dyn_downs_ahead(w, g)) {
+		act__stats_refused(&w->shm.stats, to.id - 1);
+		return ACT_EFULL;
+	}
 	struct act__env *e = out_reserve(w, g, src->rec.len, &err);
-	if (!e)
+	if (!e) {
+		act__stats_refused(&w->shm.stats, to.id - 1);
 		return err;
+	}
 	/* A forwarded reply is a plain message to its new receiver, who has
 	 * no ask waiting for it.  (A forwarded ask stays an ask.) */
 	bool reply = src->rec.flags & ACT__ENV_REPLY;

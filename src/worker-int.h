@@ -123,6 +123,7 @@ struct worker {
 	uint32_t n_dw, cap_dw;
 	uint64_t dw_groups[ACT__READY_WORDS]; /* participants that Downs wait for */
 	uint64_t dw_retry_ns;        /* a sleep with Downs waiting ends after this */
+	bool dw_flushing;            /* act__dyn_downs_flush() is sending them */
 	act__shm shm;
 	uint32_t self, n_parts;
 	struct act__part *part;
@@ -410,6 +411,14 @@ void act__dyn_teardown(struct worker *w);
  * Returns how many were sent.
  */
 unsigned act__dyn_downs_flush(struct worker *w);
+/*
+ * True if Downs or withdrawals of ours still wait for room in the ring to
+ * participant g after one more try at sending them: an actor's send to g
+ * is then refused (ACT_EFULL), so that they go first.  Without that a
+ * sender that keeps the ring full would take every bit of room the
+ * receiver makes before the worker's loop comes back to them.
+ */
+bool act__dyn_downs_ahead(struct worker *w, uint32_t g);
 /* How long a worker with Downs waiting may sleep: longer each time
  * (until a flush sends one), so that a stuck watcher costs few wakeups. */
 uint64_t act__dyn_downs_retry_ns(struct worker *w);
