@@ -12,21 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "message.h"
 #include "module.h"
-
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 8;
-	void *p = realloc(*arr, ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
 
 ACT_API int act_module_add_behaviour(act_module *m, const act_behaviour *b)
 {
@@ -38,7 +26,7 @@ ACT_API int act_module_add_behaviour(act_module *m, const act_behaviour *b)
 		if (!b->handlers[i].type || !b->handlers[i].fn ||
 		    act__type_validate(b->handlers[i].type))
 			return -EINVAL;
-	if (grow((void **)&m->b, &m->cap_b, m->n_b + 1, sizeof *m->b))
+	if (act__grow((void **)&m->b, &m->cap_b, m->n_b + 1, sizeof *m->b))
 		return -ENOMEM;
 	m->b[m->n_b++] = b;
 	return 0;
@@ -48,7 +36,7 @@ ACT_API int act_module_add_type(act_module *m, const act_type *t)
 {
 	if (!m || !t || act__type_validate(t))
 		return -EINVAL;
-	if (grow((void **)&m->types, &m->cap_types, m->n_types + 1, sizeof *m->types))
+	if (act__grow((void **)&m->types, &m->cap_types, m->n_types + 1, sizeof *m->types))
 		return -ENOMEM;
 	m->types[m->n_types++] = t;
 	return 0;

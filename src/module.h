@@ -8,6 +8,7 @@
 #include "export.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <actors.h>
 
@@ -15,9 +16,9 @@ struct act_module {
 	char *path;
 	void *handle;
 	const act_behaviour **b;
-	size_t n_b, cap_b;
+	uint32_t n_b, cap_b;
 	const act_type **types;
-	size_t n_types, cap_types;
+	uint32_t n_types, cap_types;
 };
 
 /* Behaviour `name` of module m, or NULL. */
