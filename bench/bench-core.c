@@ -24,6 +24,8 @@
  *   throughput_1to1_16b          the same with 16-byte payloads: records
  *                                of one cache line, as the bare ring's
  *                                slots (the 64-byte ones take two)
+ *   pingpong_spin_rtt_16b        pingpong_spin_rtt with 16-byte payloads:
+ *                                one line per hop, as the bare ring
  *   intragroup_rate              send + dispatch between two actors of one
  *                                group (no bare equivalent: own value)
  *   worker_idle_rss              VmRSS of an idle worker (own value)
@@ -110,7 +112,7 @@ static struct run_cfg {
 	long n;               /* timed round trips / messages (upper bound) */
 	int n_prod;           /* stream: producers feeding the consumer */
 	int depth;            /* intragroup: messages in flight */
-	int small;            /* stream: 16-byte payloads (blob16) */
+	int small;            /* stream, ping-pong: 16-byte payloads (blob16) */
 } cfg;
 
 /* Records the first failure and stops the node. */
@@ -243,10 +245,17 @@ struct ping_state {
 static void ping_send(act_ctx *ctx, struct ping_state *s)
 {
 	blob b;
+	blob16 b16;
 	int err;
 
-	blob_fill(&b, s->seq);
-	if ((err = act_send(ctx, s->pong, &blob_type, &b)))
+	if (cfg.small) {
+		b16 = (blob16){ s->seq, s->seq + 1 };
+		err = act_send(ctx, s->pong, &blob16_type, &b16);
+	} else {
+		blob_fill(&b, s->seq);
+		err = act_send(ctx, s->pong, &blob_type, &b);
+	}
+	if (err)
 		fail(ctx, err);
 }
 
@@ -264,10 +273,11 @@ static void ping_on_start(act_ctx *ctx, void *state, const void *m)
 	ping_send(ctx, s);
 }
 
+static void ping_on_reply(act_ctx *ctx, struct ping_state *s);
+
 static void ping_on_blob(act_ctx *ctx, void *state, const void *m)
 {
 	struct ping_state *s = state;
-	uint64_t done;
 
 	if (atomic_load(&R->done))
 		return;
@@ -275,7 +285,28 @@ static void ping_on_blob(act_ctx *ctx, void *state, const void *m)
 		fail(ctx, -EPROTO);
 		return;
 	}
-	done = ++s->seq;
+	ping_on_reply(ctx, s);
+}
+
+static void ping_on_blob16(act_ctx *ctx, void *state, const void *m)
+{
+	struct ping_state *s = state;
+	const blob16 *b = m;
+
+	if (atomic_load(&R->done))
+		return;
+	if (b->seq != s->seq || b->w1 != s->seq + 1) {
+		fail(ctx, -EPROTO);
+		return;
+	}
+	ping_on_reply(ctx, s);
+}
+
+/* A checked reply: counts it, stamps every RTT_BATCH, sends the next. */
+static void ping_on_reply(act_ctx *ctx, struct ping_state *s)
+{
+	uint64_t done = ++s->seq;
+
 	if (done >= (uint64_t)cfg.warm && (done - (uint64_t)cfg.warm) % RTT_BATCH == 0) {
 		uint64_t now = now_ns();
 		if (done > (uint64_t)cfg.warm)
@@ -297,11 +328,12 @@ static void ping_on_blob(act_ctx *ctx, void *state, const void *m)
 static const act_handler ping_handlers[] = {
 	{ &act_start_type, ping_on_start },
 	{ &blob_type, ping_on_blob },
+	{ &blob16_type, ping_on_blob16 },
 	{ &act_timeout_type, on_watchdog },
 };
 static const act_behaviour ping_behaviour = {
 	.name = "bench-ping", .state_size = sizeof(struct ping_state), .init = role_init,
-	.handlers = ping_handlers, .n_handlers = 3,
+	.handlers = ping_handlers, .n_handlers = 4,
 };
 
 static void pong_on_start(act_ctx *ctx, void *state, const void *m)
@@ -316,13 +348,21 @@ static void pong_on_blob(act_ctx *ctx, void *state, const void *m)
 		fail(ctx, err);
 }
 
+static void pong_on_blob16(act_ctx *ctx, void *state, const void *m)
+{
+	int err = act_reply(ctx, &blob16_type, m);
+	if (err)
+		fail(ctx, err);
+}
+
 static const act_handler pong_handlers[] = {
 	{ &act_start_type, pong_on_start },
 	{ &blob_type, pong_on_blob },
+	{ &blob16_type, pong_on_blob16 },
 };
 static const act_behaviour pong_behaviour = {
 	.name = "bench-pong", .state_size = sizeof(struct role), .init = role_init,
-	.handlers = pong_handlers, .n_handlers = 2,
+	.handlers = pong_handlers, .n_handlers = 3,
 };
 
 /* ---- streaming ------------------------------------------------------------------ */
@@ -712,7 +752,8 @@ static const struct bench_counts *take_counts(void)
 }
 
 /* Runtime round trip; median (spinning) or mean (sleeping) of batch means. */
-static double rt_pingpong(uint32_t spin_us, int cpu_a, int cpu_b, long iters, int median)
+static double rt_pingpong(uint32_t spin_us, int small, int cpu_a, int cpu_b, long iters,
+                          int median)
 {
 	const struct actor_spec as[] = {
 		{ "ping", "ping", &ping_behaviour, cpu_a, 0, "pong" },
@@ -723,6 +764,7 @@ static double rt_pingpong(uint32_t spin_us, int cpu_a, int cpu_b, long iters, in
 
 	cfg.warm = iters / 10 < 20000 ? iters / 10 : 20000;
 	cfg.n = iters - cfg.warm;
+	cfg.small = small;
 	if ((err = run_node(as, 2, spin_us)))
 		return err;
 	if (R->n_samples < 1)
@@ -824,7 +866,7 @@ static double plain_fork_rss(void)
 static const char *const figures[] = {
 	"worker_idle_rss", "pingpong_spin_rtt", "pingpong_sleep_samecpu_rtt",
 	"pingpong_sleep_crosscpu_rtt", "throughput_1to1", "throughput_2to1", "throughput_1to1_16b",
-	"intragroup_rate",
+	"intragroup_rate", "pingpong_spin_rtt_16b",
 };
 
 static int n_failed;
@@ -909,8 +951,8 @@ static void print_layout(void)
 }
 
 /* Round trips: REPS runtime runs and REPS baseline runs, interleaved. */
-static void bench_rtt(const char *name, uint32_t spin_us, int cpu_a, int cpu_b, long iters,
-                      long base_iters)
+static void bench_rtt(const char *name, uint32_t spin_us, int small, int cpu_a, int cpu_b,
+                      long iters, long base_iters)
 {
 	double rt[MAX_REPS], base[MAX_REPS], pair[MAX_REPS];
 	int spin = spin_us != 0;
@@ -922,7 +964,7 @@ static void bench_rtt(const char *name, uint32_t spin_us, int cpu_a, int cpu_b, 
 		return;
 	}
 	for (int i = 0; i < reps; i++) {
-		rt[i] = rt_pingpong(spin_us, cpu_a, cpu_b, iters, spin);
+		rt[i] = rt_pingpong(spin_us, small, cpu_a, cpu_b, iters, spin);
 		base[i] = spin ? bare_ring_rtt_ns(cpu_a, cpu_b, base_iters)
 		               : bare_eventfd_rtt_ns(cpu_a, cpu_b, base_iters);
 	}
@@ -1096,11 +1138,13 @@ int main(int argc, char **argv)
 	/* First, while this process (every worker is forked from it) is as
 	 * small as it gets. */
 	bench_rss();
-	bench_rtt("pingpong_spin_rtt", 1000000, c0, c1, scaled(scale, 200000, 2000),
+	bench_rtt("pingpong_spin_rtt", 1000000, 0, c0, c1, scaled(scale, 200000, 2000),
 	          scaled(scale, 200000, 2000));
-	bench_rtt("pingpong_sleep_samecpu_rtt", 0, c0, c0, scaled(scale, 20000, 200),
+	bench_rtt("pingpong_spin_rtt_16b", 1000000, 1, c0, c1, scaled(scale, 200000, 2000),
+	          scaled(scale, 200000, 2000));
+	bench_rtt("pingpong_sleep_samecpu_rtt", 0, 0, c0, c0, scaled(scale, 20000, 200),
 	          scaled(scale, 20000, 200));
-	bench_rtt("pingpong_sleep_crosscpu_rtt", 0, c0, c1, scaled(scale, 4000, 200),
+	bench_rtt("pingpong_sleep_crosscpu_rtt", 0, 0, c0, c1, scaled(scale, 4000, 200),
 	          scaled(scale, 4000, 200));
 	bench_stream(scale, c0, c1, c2);
 	bench_intragroup(scale, c0);
