@@ -1145,6 +1145,11 @@ void act__dyn_unwatch_all(struct worker *w, const struct actor *a)
 		                "need the room)", a->def->name, kept);
 }
 
+int act__dyn_send_stop_children(struct worker *w, uint32_t g, uint32_t id, uint32_t gen)
+{
+	return send_sys(w, g, ACT__SYS_STOP_CHILDREN, 0, 0, id + 1, gen, 0);
+}
+
 int act__dyn_send_demon(struct worker *w, uint32_t g, uint32_t target, uint32_t watcher,
                         uint32_t watcher_gen, uint64_t mid)
 {
@@ -1185,7 +1190,13 @@ void act__dyn_ended(struct worker *w, const struct actor *a)
 		for (uint32_t k = 0; k < ACT__READY_WORDS; k++)
 			for (uint64_t bits = rp.groups[k]; bits; bits &= bits - 1) {
 				uint32_t g = k * 64u + (uint32_t)__builtin_ctzll(bits);
-				int err = send_sys(w, g, ACT__SYS_STOP_CHILDREN, 0, 0, a->id + 1, a->gen, 0);
+				/* A full ring (or Downs and withdrawals already
+				 * waiting for it, which go first): it waits in this
+				 * worker with them and goes when g makes room. */
+				int err = act__dyn_downs_wait_for(w, g) ? ACT_EFULL :
+				          act__dyn_send_stop_children(w, g, a->id, a->gen);
+				if (err == ACT_EFULL)
+					err = act__dyn_stop_children_wait(w, g, a->id, a->gen);
 				if (err)
 					act__warn_every("actor '%s' ended; its children in group %u not told: %s",
 					                a->def->name, g, act_strerror(err));

@@ -117,6 +117,12 @@ int act__dyn_send_demon(struct worker *w, uint32_t g, uint32_t target, uint32_t 
  * 0, or -ENOMEM. */
 int act__dyn_demon_wait(struct worker *w, uint32_t g, uint32_t target, uint32_t watcher,
                         uint32_t watcher_gen, uint64_t mid);
+/* Sends group g the word that actor (id, gen), which ended, stops its
+ * children there: 0 or the error (ACT_EFULL: g's ring full). */
+int act__dyn_send_stop_children(struct worker *w, uint32_t g, uint32_t id, uint32_t gen);
+/* Keeps it for later, with the Downs that wait for room (dynamic.c):
+ * 0, or -ENOMEM. */
+int act__dyn_stop_children_wait(struct worker *w, uint32_t g, uint32_t id, uint32_t gen);
 /* Whether Downs or withdrawals wait for room in the ring to g. */
 bool act__dyn_downs_wait_for(const struct worker *w, uint32_t g);
 /* Actor a ended: its children in other groups are told to stop. */

@@ -410,6 +410,9 @@ struct act__down_wait {
 	 * group g) by `watcher`, an actor of ours that ended while the ring
 	 * to g was full (act__dyn_demon_wait()). */
 	bool demon;
+	/* Not a Down but the word to group g that our actor (id, gen), which
+	 * ended, stops its children there (act__dyn_stop_children_wait()). */
+	bool stop_children;
 	act_down d;
 };
 
@@ -465,6 +468,20 @@ int act__dyn_demon_wait(struct worker *w, uint32_t g, uint32_t target, uint32_t 
 	w->dw[w->n_dw++] = (struct act__down_wait){ .watcher = watcher, .watcher_gen = watcher_gen,
 	                                            .id = target, .g = g, .mid = mid,
 	                                            .demon = true };
+	w->dw_groups[g / 64u] |= 1ull << (g % 64u);
+	return 0;
+}
+
+int act__dyn_stop_children_wait(struct worker *w, uint32_t g, uint32_t id, uint32_t gen)
+{
+	if (w->tk || w->n_dw >= DOWN_WAIT_MAX)
+		return -ENOMEM;
+	if (act__grow((void **)&w->dw, &w->cap_dw, w->n_dw + 1, sizeof *w->dw))
+		return -ENOMEM;
+	if (!w->n_dw)
+		w->dw_retry_ns = DOWN_RETRY_MIN_NS;
+	w->dw[w->n_dw++] = (struct act__down_wait){ .id = id, .gen = gen, .g = g,
+	                                            .stop_children = true };
 	w->dw_groups[g / 64u] |= 1ull << (g % 64u);
 	return 0;
 }
@@ -529,10 +546,13 @@ unsigned act__dyn_downs_flush(struct worker *w)
 		if (!(full[q->g / 64u] & bit)) {
 			int err = q->demon ?
 			          act__dyn_send_demon(w, q->g, q->id, q->watcher, q->watcher_gen, q->mid) :
+			          q->stop_children ?
+			          act__dyn_send_stop_children(w, q->g, q->id, q->gen) :
 			          act__w_send_env(w, q->watcher - 1, q->watcher_gen, &act_down_type,
 			                          &q->d, q->id + 1, q->gen, 0, q->mid);
 			if (err != ACT_EFULL) {
-				if (err && !q->demon) /* a group gone holds no entry */
+				/* A group gone holds no entry, and no child. */
+				if (err && !q->demon && !q->stop_children)
 					down_lost(w, q->watcher, &q->d, err);
 				else if (!err)
 					sent++;
@@ -578,6 +598,12 @@ void act__dyn_downs_at_exit(struct worker *w)
 	 * (their entries are freed as those of an ended worker). */
 	uint32_t n_downs = 0;
 	for (uint32_t i = 0; i < w->n_dw; i++) {
+		if (w->dw[i].stop_children) {
+			/* Nobody tells them later: the parent has ended. */
+			act__err("children of an ended actor in group %u not told to stop: the ring "
+			         "to it stayed full until this worker ended", w->dw[i].g);
+			continue;
+		}
 		if (w->dw[i].demon)
 			continue;
 		n_downs++;
