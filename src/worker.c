@@ -36,6 +36,7 @@
 #include <actors.h>
 
 #include "clock.h"
+#include "dyn-remote.h"
 #include "handoff.h"
 #include "log.h"
 #include "phase.h"
@@ -1017,6 +1018,14 @@ int act__worker_main_prepared(const struct act__worker_args *a, struct worker *w
 		act__w_flush_notify(w);
 		goto downs;
 	}
+	/* A reload removed the group: its actors end for good, so their
+	 * children in other groups are told to stop, as at any parent's end,
+	 * before the Shutdown handlers run.  (A restart keeps them: the
+	 * parents come back, and stop them when they end.) */
+	if (act__part_removed(w->part))
+		for (uint32_t i = act__w_n_used(w); i-- > 0;)
+			if (!w->actors[i].stopped)
+				act__dyn_ended(w, &w->actors[i]);
 	/* Spawned actors (newest slot first) before the static ones.  Their
 	 * records stay: a restart of the group re-creates the permanent ones. */
 	act_shutdown_msg sm = { 0 };

@@ -11,6 +11,9 @@ cons) and kid2 (an actor w1 spawned into cons); w1 monitors o1.  Then:
   - a reload removes cons: w0 gets Down "group stopped" for both t0 and
     kid2 (before the fix, the static actor's monitor never fired: its
     monitors live in the worker, which stopped without a word);
+  - kid3, which w1 (in cons) spawned into "other", is stopped with its
+    parent's group: w2 (in prod) gets its Down "stopped" (before, it
+    lived on with a parent that never came back);
   - o1, watched from the removed group, lives on and nobody hears of it;
     a new act_monitor of t0 fails at the call and is counted
     (refused_removed) like a send;
@@ -35,7 +38,8 @@ tap = Tap(timeout=120)
 with tap:
     node = Node(tap, {
         "groups": [
-            {"name": "prod", "module": RELOADMOD, "actors": [actor("w0", "watcher")]},
+            {"name": "prod", "module": RELOADMOD,
+             "actors": [actor("w0", "watcher"), actor("w2", "watcher")]},
             {"name": "cons", "module": RELOADMOD,
              "actors": [actor("t0", "tally"), actor("w1", "watcher")]},
             {"name": "other", "module": RELOADMOD, "actors": [actor("o1", "tally")]},
@@ -61,6 +65,8 @@ with tap:
     tap.is_(ask("w0", "Watch", {"name": "t0"}), ok, "w0 monitors t0, cons's static actor")
     tap.is_(ask("w0", "Watch", {"name": "kid2"}), ok, "w0 monitors kid2, spawned in cons")
     tap.is_(ask("w1", "Watch", {"name": "o1"}), ok, "w1 (in cons) monitors o1")
+    tap.is_(ask("w1", "SpawnIn", {"name": "other/kid3"}), ok, "w1 spawns kid3 into other")
+    tap.is_(ask("w2", "Watch", {"name": "kid3"}), ok, "w2 monitors kid3")
 
     rc, out, err = node.reload(small)
     tap.ok(rc == 0 and "-cons" in out, "a reload removes cons (%r)" % (out.strip() or err.strip()))
@@ -69,6 +75,9 @@ with tap:
     tap.ok("t0: group stopped" in d["last"],
            "one says the static actor t0 stopped with its group (%r)" % d["last"])
     tap.ok("kid2: group stopped" in d["last"], "one says kid2 did (%r)" % d["last"])
+    d2 = node.wait_downs(1, "1 Down at w2", who="w2")
+    tap.is_((d2["count"], d2["last"]), (1, "kid3: stopped"),
+            "kid3, spawned into other by w1 of the removed cons, stopped with its parent")
     tap.is_(ask("o1", "Ping", {"count": 0}), {"count": 1},
             "o1, monitored from the removed group, lives on")
     rr = node.group("cons")["refused_removed"]
