@@ -1052,9 +1052,9 @@ int act__dyn_monitor_remote(struct worker *w, act_ref who, uint64_t *monitor_id)
 {
 	struct actor *me = w->ctx.actor;
 	uint32_t id = who.id - 1, g = act__w_group_of(w, id);
-	/* Remote monitor ids: bit 63, a sequence number, and the watched id
-	 * (act_demonitor() finds the group from it). */
-	uint64_t mid = (1ull << 63) | ((++w->mon_seq & 0x7fffffffull) << 32) | id;
+	/* Remote monitor ids: bit 63, our participant, a sequence number, and
+	 * the watched id (act_demonitor() finds the group from it; layout.h). */
+	uint64_t mid = act__mid_make(w->self, ++w->mon_seq, id);
 	struct act__spawn_rec *r = NULL;
 	int claim = -1, err;
 

@@ -512,6 +512,25 @@ enum { ACT__SLOT_FREE = 0, ACT__SLOT_LIVE = 1, ACT__SLOT_PENDING = 2, ACT__SLOT_
 /* act__spawn_rec.has_args */
 enum { ACT__ARGS_NONE = 0, ACT__ARGS_INLINE = 1, ACT__ARGS_EXT = 2 };
 
+/*
+ * The id of a monitor of an actor in another group (act_monitor()): bit 63,
+ * the watcher's participant (8 bits: a pool's Downs go to the member that
+ * took the monitor, not to the pool's pick), a sequence number (23 bits),
+ * and the watched actor's id (32 bits).  The watched group keeps it and
+ * sends it back as the Down's corr.
+ */
+#define ACT__MID_PART_SHIFT 55
+static inline uint64_t act__mid_make(uint32_t part, uint64_t seq, uint32_t low)
+{
+	return (1ull << 63) | ((uint64_t)(part & 0xffu) << ACT__MID_PART_SHIFT) |
+	       ((seq & 0x7fffffull) << 32) | low;
+}
+/* The participant that took monitor mid, if mid says (bit 63), else 0. */
+static inline uint32_t act__mid_part(uint64_t mid)
+{
+	return mid >> 63 ? (uint32_t)(mid >> ACT__MID_PART_SHIFT) & 0xffu : 0;
+}
+
 /* A monitor: the watcher's ref (id + 1, 0 = entry unused) and the id
  * act_monitor() returned.  In a spawned actor's entry, the id of a
  * monitor from another group (bit 63 set: a sequence number, then the

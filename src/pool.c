@@ -318,6 +318,14 @@ uint32_t act__pool_member_w(struct worker *w, uint32_t g, uint32_t to, const act
 	               act__pool_key_hash(t, msg, pd->pool_key, &h);
 	if (__builtin_expect(w->tk != NULL, 0))
 		return g; /* a testkit has one group and no rings */
+	/* A Down is for the member that took the monitor: its id says which
+	 * (layout.h).  Picked by the pool's routing instead, it reached a
+	 * member holding no note of it, which drops it. */
+	if (t == &act_down_type) {
+		uint32_t m = act__mid_part(corr), first = pd->pool_first;
+		if (m >= first && m - first < (pd->pool_n ? pd->pool_n : 1u))
+			return m;
+	}
 	if (__builtin_expect(act__pool_is_keyless(pd, flags, corr, has_key), 0))
 		act__pool_keyless(&w->shm, pd, to, t ? t->name : NULL);
 	return act__pool_choose(pd, &w->shm, w->out, w->self, flags, corr, has_key, h);

@@ -46,7 +46,7 @@ int act__peer_monitor(struct worker *w, struct actor *me, act_ref who,
 	if (act__grow((void **)&w->pw, &w->cap_pw, w->n_pw + 1, sizeof *w->pw))
 		return -ENOMEM;
 	struct act__pwatch *x = &w->pw[w->n_pw];
-	x->monitor_id = (1ull << 63) | ((++w->mon_seq & 0x7fffffffull) << 32) | ACT__PEER_MON_LOW;
+	x->monitor_id = act__mid_make(w->self, ++w->mon_seq, ACT__PEER_MON_LOW);
 	x->slot = (uint32_t)(me - w->actors);
 	x->gen = me->gen;
 	x->remote = who.peer - 1;
