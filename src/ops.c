@@ -81,16 +81,19 @@ static inline void out_commit(struct worker *w, uint32_t g, struct act__env *e)
 }
 
 /* act__w_send_env() for a caller that knows t's id (check_target() found
- * it): one hash lookup per send, not two. */
+ * it): one hash lookup per send, not two.  `behind` (act_send, act_ask):
+ * refused with ACT_EFULL while Downs wait for the receiver's group
+ * (act__dyn_downs_ahead()); a reply is not held back, as it cannot be
+ * sent again after its handler. */
 static inline int send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_type *t,
                            uint32_t tid, const void *msg, uint32_t from, uint32_t from_gen,
-                           uint16_t flags, uint64_t corr)
+                           uint16_t flags, uint64_t corr, bool behind)
 {
 	const struct act__registry *reg = w->reg;
 	uint32_t g = act__w_group_of(w, to);
 	if (to < reg->n_actors && reg->groups[g - 1].pool_first) /* an actor of a pool */
 		g = act__pool_member_w(w, g, to, t, msg, flags, corr);
-	if (__builtin_expect(w->n_dw != 0, 0) && act__dyn_downs_ahead(w, g)) {
+	if (behind && __builtin_expect(w->n_dw != 0, 0) && act__dyn_downs_ahead(w, g)) {
 		act__stats_refused(&w->shm.stats, to);
 		return ACT_EFULL;
 	}
@@ -122,7 +125,7 @@ int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_ty
                     uint64_t corr)
 {
 	return send_env(w, to, to_gen, t, act__reg_type_id(w->reg, t), msg, from, from_gen, flags,
-	                corr);
+	                corr, false);
 }
 
 int act__w_send_ctrl(struct worker *w, uint32_t code, const void *payload, uint32_t len)
@@ -345,7 +348,7 @@ int act__w_send_as(struct worker *w, const struct actor *a, uint32_t from, act_r
 		const struct remote *r = &w->remotes[to.peer - 1];
 		return send_outside(w, r->name, r->endpoint, t, msg, from, 0, 0);
 	}
-	return send_env(w, to.id - 1, to.gen, t, tid, msg, from, a ? a->gen : 0, 0, 0);
+	return send_env(w, to.id - 1, to.gen, t, tid, msg, from, a ? a->gen : 0, 0, 0, true);
 }
 
 ACT_API int act_send(act_ctx *ctx, act_ref to, const act_type *t, const void *msg)
@@ -361,7 +364,7 @@ ACT_API int act_send(act_ctx *ctx, act_ref to, const act_type *t, const void *ms
 		return send_outside(ctx->w, r->name, r->endpoint, t, msg, ctx->actor->id + 1, 0, 0);
 	}
 	return send_env(ctx->w, to.id - 1, to.gen, t, tid, msg, ctx->actor->id + 1,
-	                ctx->actor->gen, 0, 0);
+	                ctx->actor->gen, 0, 0, true);
 }
 
 ACT_API int act_reply(act_ctx *ctx, const act_type *t, const void *msg)
@@ -394,9 +397,9 @@ ACT_API int act_reply(act_ctx *ctx, const act_type *t, const void *msg)
 		return ACT_ESTOPPED;
 	if (e->rec.flags & ACT__ENV_ASK)
 		return send_env(ctx->w, to.id - 1, to.gen, t, tid, msg, ctx->actor->id + 1,
-		                ctx->actor->gen, ACT__ENV_REPLY, e->corr);
+		                ctx->actor->gen, ACT__ENV_REPLY, e->corr, false);
 	return send_env(ctx->w, to.id - 1, to.gen, t, tid, msg, ctx->actor->id + 1,
-	                ctx->actor->gen, 0, 0);
+	                ctx->actor->gen, 0, 0, false);
 }
 
 ACT_API int act_forward(act_ctx *ctx, act_ref to)
@@ -423,10 +426,6 @@ ACT_API int act_forward(act_ctx *ctx, act_ref to)
 	if (to.id <= w->reg->n_actors && w->reg->groups[g - 1].pool_first)
 		g = act__pool_member_w(w, g, to.id - 1, ctx->type, ctx->msg, src->rec.flags & ~ACT__ENV_REPLY,
 		                       src->corr);
-	if (__builtin_expect(w->n_dw != 0, 0) && act__dyn_downs_ahead(w, g)) {
-		act__stats_refused(&w->shm.stats, to.id - 1);
-		return ACT_EFULL;
-	}
 	struct act__env *e = out_reserve(w, g, src->rec.len, &err);
 	if (!e) {
 		act__stats_refused(&w->shm.stats, to.id - 1);
@@ -506,7 +505,7 @@ ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg
 		                      timeout_ms);
 	else
 		err = send_env(w, to.id - 1, to.gen, t, tid, msg, ctx->actor->id + 1,
-		               ctx->actor->gen, ACT__ENV_ASK, corr);
+		               ctx->actor->gen, ACT__ENV_ASK, corr, true);
 	if (err) {
 		act__timers_cancel(&w->timers, slot | ASK_OWNER_BIT, (int64_t)corr);
 		return err;

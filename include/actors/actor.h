@@ -367,8 +367,10 @@ ACT_API int act_stop(act_ctx *ctx, act_ref who);
  */
 #define ACT_MONITORS_MAX 8
 ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id);
-/* Removes a monitor: no Down will come for it.  0, or -ENOENT (unknown,
- * or ended: its Down came, or it was removed). */
+/* Removes a monitor: no Down will come for it.  0, -ENOENT (unknown, or
+ * ended: its Down came, or it was removed), or ACT_EFULL (a monitor of an
+ * actor in another group, whose ring is full: the monitor stays, and its
+ * Down may still come; try again later). */
 ACT_API int act_demonitor(act_ctx *ctx, uint64_t monitor_id);
 /* Fails this actor after the current handler.  If its parent declares an
  * act_child_policy, that decides (restart, resume, stop, escalate);
