@@ -120,7 +120,7 @@ struct worker {
 	/* Downs that found their watcher's ring full, oldest first: sent by
 	 * act__dyn_downs_flush() as room comes (dynamic.c) */
 	struct act__down_wait *dw;
-	uint32_t n_dw, cap_dw;
+	uint32_t n_dw, cap_dw, dw_head; /* waiting: dw[dw_head .. dw_head + n_dw) */
 	uint64_t dw_groups[ACT__READY_WORDS]; /* participants that Downs wait for */
 	uint64_t dw_retry_ns;        /* a sleep with Downs waiting ends after this */
 	bool dw_flushing;            /* act__dyn_downs_flush() is sending them */
