@@ -318,11 +318,15 @@ uint32_t act__pool_member_w(struct worker *w, uint32_t g, uint32_t to, const act
 	               act__pool_key_hash(t, msg, pd->pool_key, &h);
 	if (__builtin_expect(w->tk != NULL, 0))
 		return g; /* a testkit has one group and no rings */
-	/* A Down is for the member that took the monitor: its id says which
-	 * (layout.h).  Picked by the pool's routing instead, it reached a
-	 * member holding no note of it, which drops it. */
+	/* A Down is for the member that took the monitor: the id of one of
+	 * another group's actor says which (layout.h); one of our own
+	 * group's actor was taken here.  Picked by the pool's routing
+	 * instead, it reached a member holding no note of it, which drops
+	 * it (key_hash: member 0, always). */
 	if (t == &act_down_type) {
 		uint32_t m = act__mid_part(corr), first = pd->pool_first;
+		if (!m)
+			m = w->self;
 		if (m >= first && m - first < (pd->pool_n ? pd->pool_n : 1u))
 			return m;
 	}

@@ -10,8 +10,10 @@
  * For each routing (round_robin, least_loaded, key_hash), a node with
  * group "a" (the target "t") and a pool "c" of N_MEMBERS members of
  * "wc": each member takes K monitors of t at its Start, then tells t; t
- * stops once every member did, and the node stops once every Down came
- * (or at the watchdog).
+ * stops once every member did.  Each member also spawns a child into
+ * its own member, monitors it and stops it: that Down, made in the
+ * member, must stay there (key_hash sent it to member 0).  The node
+ * stops once every Down came (or at the watchdog).
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -24,7 +26,7 @@
 
 struct area {
 	_Atomic int watchdog, readies, err, done;
-	_Atomic int taken[N_MEMBERS], downs[N_MEMBERS], other[N_MEMBERS];
+	_Atomic int taken[N_MEMBERS], downs[N_MEMBERS], other[N_MEMBERS], kid_downs[N_MEMBERS];
 };
 static struct area *A;
 
@@ -40,13 +42,17 @@ static void t_ready(act_ctx *ctx, void *st, const void *m)
 static const act_handler t_h[] = { { &ready_type, t_ready } };
 static const act_behaviour t_b = { .name = "pm-target", .handlers = t_h, .n_handlers = 1 };
 
+static const act_behaviour kid_b = { .name = "pm-kid" };
+
 static void wc_start(act_ctx *ctx, void *st, const void *m)
 {
 	int me = act_pool_member(ctx);
-	act_ref t;
+	act_ref t, kid;
 	uint64_t id;
 	(void)st, (void)m;
-	if (me < 0 || me >= N_MEMBERS || act_lookup(ctx, "t", &t)) {
+	if (me < 0 || me >= N_MEMBERS || act_lookup(ctx, "t", &t) ||
+	    act_spawn(ctx, NULL, "pm-kid", NULL, NULL, &kid) || act_monitor(ctx, kid, &id) ||
+	    act_stop(ctx, kid)) {
 		atomic_fetch_add(&A->err, 1);
 		act_shutdown(ctx);
 		return;
@@ -67,11 +73,13 @@ static void wc_down(act_ctx *ctx, void *st, const void *m)
 	(void)st;
 	if (!strcmp(d->actor, "t") && !strcmp(d->reason, "normal"))
 		atomic_fetch_add(&A->downs[me], 1);
+	else if (d->actor[0] == '$' && !strcmp(d->reason, "stopped"))
+		atomic_fetch_add(&A->kid_downs[me], 1);
 	else
 		atomic_fetch_add(&A->other[me], 1);
 	for (int i = 0; i < N_MEMBERS; i++)
-		total += atomic_load(&A->downs[i]);
-	if (total == N_MEMBERS * K && !atomic_exchange(&A->done, 1))
+		total += atomic_load(&A->downs[i]) + atomic_load(&A->kid_downs[i]);
+	if (total == N_MEMBERS * (K + 1) && !atomic_exchange(&A->done, 1))
 		act_shutdown(ctx);
 }
 static const act_handler wc_h[] = { { &act_start_type, wc_start }, { &act_down_type, wc_down } };
@@ -87,6 +95,7 @@ static void run(act_pool_routing routing, const char *key, const char *what)
 	act_node_add_actor(n, "a", "t", &t_b, NULL);
 	act_node_add_actor(n, "c", "wc", &wc_b, NULL);
 	act_node_add_actor(n, "dogs", "watchdog", &harness_watchdog_b, NULL);
+	act_node_add_behaviour(n, &kid_b);
 	if (act_node_set_pool(n, "c", N_MEMBERS) ||
 	    act_node_set_pool_routing(n, "c", routing, key))
 		bail("pool settings (%s)", what);
@@ -98,9 +107,10 @@ static void run(act_pool_routing routing, const char *key, const char *what)
 	ok(rc == 0 && !A->watchdog && !A->err, "%s: node ran and stopped (rc %d, watchdog %d, "
 	   "errors %d)", what, rc, A->watchdog, A->err);
 	for (int i = 0; i < N_MEMBERS; i++)
-		ok(A->taken[i] == K && A->downs[i] == K && !A->other[i],
-		   "%s: member %d took %d monitors of t and got a Down for each (%d, %d other)",
-		   what, i, A->taken[i], A->downs[i], A->other[i]);
+		ok(A->taken[i] == K && A->downs[i] == K && A->kid_downs[i] == 1 && !A->other[i],
+		   "%s: member %d took %d monitors of t and got a Down for each (%d), and its "
+		   "child's (%d; %d other)", what, i, A->taken[i], A->downs[i], A->kid_downs[i],
+		   A->other[i]);
 }
 
 int main(void)
