@@ -909,8 +909,14 @@ bool act__dyn_mon_entry_stale(struct worker *w, const struct act__spawn_mon *m, 
 	uint32_t pg = act__mon_entry_pgen(m, target);
 	if (!pg)
 		return false;
-	return act__part_gone(w->parts[g]) ||
-	       (uint32_t)atomic_load_explicit(&w->parts[g]->generation, memory_order_relaxed) != pg;
+	/* The worker that took it: the participant its id names, which is
+	 * not the watcher's group for a pool's member (its actor ids are the
+	 * pool's, its first member's group). */
+	uint32_t tg = act__mid_part(m->id);
+	if (!tg || tg >= w->n_parts)
+		tg = g;
+	return act__part_gone(w->parts[tg]) ||
+	       (uint32_t)atomic_load_explicit(&w->parts[tg]->generation, memory_order_relaxed) != pg;
 }
 
 /*
@@ -1387,9 +1393,14 @@ ACT_API int act_monitor(act_ctx *ctx, act_ref who, uint64_t *monitor_id)
 /* The generation of the worker of watcher's group now, for an entry of a
  * static actor's list; 0 (never pruned) for a watcher of our own group,
  * whose end is ours. */
-static uint32_t watcher_pgen(struct worker *w, uint32_t watcher)
+/* The generation of the worker of the watcher of monitor mid (its id
+ * names the participant: a pool's member), 0 if not another group's. */
+static uint32_t watcher_pgen(struct worker *w, uint32_t watcher, uint64_t mid)
 {
-	uint32_t g = act__w_group_of(w, watcher - 1);
+	uint32_t g = act__mid_part(mid);
+
+	if (!g || g >= w->n_parts)
+		g = act__w_group_of(w, watcher - 1);
 
 	if (!g || g == w->self || g >= w->n_parts || w->tk)
 		return 0;
@@ -1412,7 +1423,7 @@ static int static_mon_room(struct worker *w, struct actor *a)
 		bool freed = false;
 		for (uint32_t i = 0; a->mon_pgen && i < a->mon_cap; i++) {
 			uint32_t pg = a->mon_pgen[i], watcher = a->mon[i].watcher;
-			if (watcher && ((pg && watcher_pgen(w, watcher) != pg) ||
+			if (watcher && ((pg && watcher_pgen(w, watcher, a->mon[i].id) != pg) ||
 			                act__dyn_mon_entry_stale(w, &a->mon[i], a->id))) {
 				__atomic_store_n(&a->mon[i].watcher, 0, __ATOMIC_RELAXED);
 				freed = true;
@@ -1468,7 +1479,7 @@ again:;
 		 * worker says nothing: the group's now, which a watcher that
 		 * died with its request still unread outlives). */
 		if (!a->dynamic)
-			a->mon_pgen[i] = pgen ? pgen : watcher_pgen(w, watcher);
+			a->mon_pgen[i] = pgen ? pgen : watcher_pgen(w, watcher, mid);
 		if (a->dynamic && i >= n_mon)
 			a->rec->n_mon = (uint8_t)(i + 1); /* before the watcher that counts */
 		/* Release: the entry's other fields before the watcher that makes
