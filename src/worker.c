@@ -288,7 +288,9 @@ static bool inbound_left(struct worker *w)
 		uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 		if (atomic_load_explicit(&r->tail_committed, memory_order_acquire) != tail) {
 			left = true;
-		} else if (tail != w->in[i].pos) {
+		} else if (tail != w->in[i].done) {
+			/* done, not pos: a worker that resumes a ring read
+			 * before (a group added back) starts with pos 0. */
 			w->pending[i / 64u] |= 1ull << (i % 64u);
 			left = true;
 		}

@@ -18,7 +18,8 @@ cons) and kid2 (an actor w1 spawned into cons); w1 monitors o1.  Then:
     a new act_monitor of t0 fails at the call and is counted
     (refused_removed) like a send;
   - cons added back and removed again: w0, which monitored t0 again,
-    gets one Down more - none repeated from the first removal;
+    gets one Down more - none repeated from the first removal; kid4,
+    spawned into "other" by the added-back w1, stops with it;
   - group "bk" (tally t9, shutdown brutal_kill) removed by a reload is
     killed at once, its worker says nothing: w0's monitor of t9 still
     gets one Down "group stopped" (made in prod, told by the supervisor).
@@ -88,12 +89,19 @@ with tap:
     rc, out, err = node.reload(full)
     tap.ok(rc == 0 and "+cons" in out, "cons added back (%r)" % (out.strip() or err.strip()))
     tap.is_(ask("w0", "Watch", {"name": "t0"}), ok, "w0 monitors the added-back t0")
+    tap.is_(ask("w1", "SpawnIn", {"name": "other/kid4"}), ok,
+            "the added-back w1 spawns kid4 into other")
+    tap.is_(ask("w2", "Watch", {"name": "kid4"}), ok, "w2 monitors kid4")
     rc, out, err = node.reload(small)
     tap.ok(rc == 0 and "-cons" in out, "cons removed again")
     d = wait_downs(3)
     tap.is_(d["count"], 3, "one Down more, none repeated from the first removal (%r)"
             % d["last"])
     tap.ok(d["last"].endswith("; t0: group stopped"), "it is t0's (%r)" % d["last"])
+    d2 = node.wait_downs(2, "2 Downs at w2", who="w2")
+    tap.is_((d2["count"], d2["last"]), (2, "kid3: stopped; kid4: stopped"),
+            "the second removal stops kid4 too (before, the re-added worker waited for a "
+            "record it had read before the first removal, and was killed at shutdown_ms)")
 
     tap.is_(ask("w0", "Watch", {"name": "t9"}), ok, "w0 monitors t9 of bk (brutal_kill)")
     no_bk = copy.deepcopy(small)
