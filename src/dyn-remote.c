@@ -804,20 +804,27 @@ static void rmon_ix_put(struct act__dynx *x, uint32_t i)
 	x->ix[s] = i + 1;
 }
 
-/* Makes the index anew for cap_m notes.  0 or -ENOMEM (the old one stays). */
+/* Fills the index from the notes. */
+static void rmon_ix_fill(struct act__dynx *x)
+{
+	memset(x->ix, 0, ((size_t)x->ix_mask + 1u) * sizeof *x->ix);
+	for (uint32_t i = 0; i < x->n_m; i++)
+		rmon_ix_put(x, i);
+}
+
+/* An index for cap_m notes, filled.  0 or -ENOMEM (the old one stays). */
 static int rmon_ix_build(struct act__dynx *x)
 {
 	uint32_t size = 16;
 	while (size < 2 * x->cap_m)
 		size *= 2;
-	uint32_t *ix = calloc(size, sizeof *ix);
+	uint32_t *ix = malloc(size * sizeof *ix);
 	if (!ix)
 		return -ENOMEM;
 	free(x->ix);
 	x->ix = ix;
 	x->ix_mask = size - 1;
-	for (uint32_t i = 0; i < x->n_m; i++)
-		rmon_ix_put(x, i);
+	rmon_ix_fill(x);
 	return 0;
 }
 
@@ -875,11 +882,7 @@ static int rmon_add(struct worker *w, const struct actor *me, uint64_t mid, uint
 				x->m[k++] = x->m[i];
 		if (k != x->n_m) {
 			x->n_m = k;
-			if (rmon_ix_build(x)) { /* the old one may point past n_m */
-				memset(x->ix, 0, (x->ix_mask + 1u) * sizeof *x->ix);
-				for (uint32_t i = 0; i < x->n_m; i++)
-					rmon_ix_put(x, i);
-			}
+			rmon_ix_fill(x); /* the notes moved */
 		}
 	}
 	if (x->n_m == x->cap_m) {

@@ -406,13 +406,14 @@ struct act__down_wait {
 	uint32_t id, gen;              /* the actor that ended: the Down's sender */
 	uint32_t g;                    /* the watcher's participant */
 	uint64_t mid;                  /* the monitor: the Down's corr */
-	/* Not a Down but the withdrawal of monitor mid of actor `id` (of
-	 * group g) by `watcher`, an actor of ours that ended while the ring
-	 * to g was full (act__dyn_demon_wait()). */
-	bool demon;
-	/* Not a Down but the word to group g that our actor (id, gen), which
-	 * ended, stops its children there (act__dyn_stop_children_wait()). */
-	bool stop_children;
+	/*
+	 * DW_DOWN: Down d.  DW_DEMON: the withdrawal of monitor mid of actor
+	 * `id` (of group g) by `watcher`, an actor of ours that ended while
+	 * the ring to g was full (act__dyn_demon_wait()).  DW_STOP_CHILDREN:
+	 * the word to group g that our actor (id, gen), which ended, stops
+	 * its children there (act__dyn_stop_children_wait()).
+	 */
+	enum { DW_DOWN, DW_DEMON, DW_STOP_CHILDREN } kind;
 	act_down d;
 };
 
@@ -484,7 +485,7 @@ int act__dyn_demon_wait(struct worker *w, uint32_t g, uint32_t target, uint32_t 
 		return -ENOMEM;
 	return dw_push(w, &(struct act__down_wait){ .watcher = watcher, .watcher_gen = watcher_gen,
 	                                            .id = target, .g = g, .mid = mid,
-	                                            .demon = true });
+	                                            .kind = DW_DEMON });
 }
 
 int act__dyn_stop_children_wait(struct worker *w, uint32_t g, uint32_t id, uint32_t gen)
@@ -492,14 +493,15 @@ int act__dyn_stop_children_wait(struct worker *w, uint32_t g, uint32_t id, uint3
 	if (w->tk)
 		return -ENOMEM;
 	return dw_push(w, &(struct act__down_wait){ .id = id, .gen = gen, .g = g,
-	                                            .stop_children = true });
+	                                            .kind = DW_STOP_CHILDREN });
 }
 
-static void down_lost(struct worker *w, uint32_t watcher, const act_down *d, int err)
+/* A Down that will not be sent: a dead letter, and why. */
+static void down_lost(struct worker *w, uint32_t watcher, const act_down *d, const char *why)
 {
 	act__w_dead_letter(w, "Down could not be sent", act__reg_type_id(w->reg, &act_down_type),
 	                   watcher - 1);
-	act__warn_every("Down{%s, %s} lost: %s", d->actor, d->reason, act_strerror(err));
+	act__warn_every("Down{%s, %s} lost: %s", d->actor, d->reason, why);
 }
 
 /*
@@ -523,23 +525,20 @@ static int send_down_(struct worker *w, const struct act__spawn_mon *m, const ch
 	                          gen, 0, m->id);
 	if (err != ACT_EFULL || keep_full) {
 		if (err && err != ACT_EFULL)
-			down_lost(w, m->watcher, &d, err);
+			down_lost(w, m->watcher, &d, act_strerror(err));
 		return err;
 	}
 	/* A testkit drains its FIFO on its own (its ACT_EFULL is an
 	 * allocation that failed), never through the worker's loop. */
-	if (!w->tk && down_wait(w, m, g, id, gen, &d) == 0)
-		return 0;
 	if (w->tk) {
-		down_lost(w, m->watcher, &d, err);
+		down_lost(w, m->watcher, &d, act_strerror(err));
 		return err;
 	}
+	if (down_wait(w, m, g, id, gen, &d) == 0)
+		return 0;
 	/* Not the ring alone: there was no room to keep it either. */
-	act__w_dead_letter(w, "Down could not be sent", act__reg_type_id(w->reg, &act_down_type),
-	                   m->watcher - 1);
-	act__warn_every("Down{%s, %s} lost: the watcher's ring is full and it cannot wait (%u "
-	                "Downs wait in this worker, at most %u, or no memory)", d.actor, d.reason,
-	                w->n_dw, DOWN_WAIT_MAX);
+	down_lost(w, m->watcher, &d, "the watcher's ring is full and it cannot wait (as many "
+	          "Downs wait in this worker as may, or no memory)");
 	return err;
 }
 
@@ -555,14 +554,18 @@ bool act__dyn_downs_ahead(struct worker *w, uint32_t g)
  * (it is done with: a group gone holds no entry, and no child). */
 static int dw_send(struct worker *w, const struct act__down_wait *q)
 {
-	int err = q->demon ?
-	          act__dyn_send_demon(w, q->g, q->id, q->watcher, q->watcher_gen, q->mid) :
-	          q->stop_children ?
-	          act__dyn_send_stop_children(w, q->g, q->id, q->gen) :
-	          act__w_send_env(w, q->watcher - 1, q->watcher_gen, &act_down_type,
-	                          &q->d, q->id + 1, q->gen, 0, q->mid);
-	if (err && err != ACT_EFULL && !q->demon && !q->stop_children)
-		down_lost(w, q->watcher, &q->d, err);
+	switch (q->kind) {
+	case DW_DEMON:
+		return act__dyn_send_demon(w, q->g, q->id, q->watcher, q->watcher_gen, q->mid);
+	case DW_STOP_CHILDREN:
+		return act__dyn_send_stop_children(w, q->g, q->id, q->gen);
+	case DW_DOWN:
+		break;
+	}
+	int err = act__w_send_env(w, q->watcher - 1, q->watcher_gen, &act_down_type, &q->d,
+	                          q->id + 1, q->gen, 0, q->mid);
+	if (err && err != ACT_EFULL)
+		down_lost(w, q->watcher, &q->d, act_strerror(err));
 	return err;
 }
 
@@ -656,13 +659,13 @@ void act__dyn_downs_at_exit(struct worker *w)
 	uint32_t n_downs = 0;
 	const struct act__down_wait *v = w->dw + w->dw_head;
 	for (uint32_t i = 0; i < w->n_dw; i++) {
-		if (v[i].stop_children) {
+		if (v[i].kind == DW_STOP_CHILDREN) {
 			/* Nobody tells them later: the parent has ended. */
 			act__err("children of an ended actor in group %u not told to stop: the ring "
 			         "to it stayed full until this worker ended", v[i].g);
 			continue;
 		}
-		if (v[i].demon)
+		if (v[i].kind == DW_DEMON)
 			continue;
 		n_downs++;
 		act__w_dead_letter(w, "Down could not be sent (ring full at the worker's end)",
