@@ -372,8 +372,9 @@ int act__recover_peek(const char *runtime_dir, const char *node, uint32_t *n_par
 
 /* ---- the old generation's processes ---------------------------------------------- */
 
-/* Start time of pid (clock ticks since boot, /proc/PID/stat field 22), 0 if gone. */
-static uint64_t start_ticks(pid_t pid)
+/* Start time of pid (clock ticks since boot, /proc/PID/stat field 22), 0 if
+ * gone; *flags (if not NULL) gets its kernel flags (field 9). */
+static uint64_t start_ticks_flags(pid_t pid, unsigned long *flags)
 {
 	char path[64], buf[1024];
 	const char *p;
@@ -393,12 +394,24 @@ static uint64_t start_ticks(pid_t pid)
 	 * after the last ')', which ends field 2. */
 	if (!(p = strrchr(buf, ')')))
 		return 0;
-	for (int field = 2; field < 22 && p; field++)
+	for (int field = 2; field < 22 && p; field++) {
 		p = strchr(p + 1, ' ');
+		if (field == 8 && p && flags && sscanf(p + 1, "%lu", flags) != 1)
+			*flags = 0;
+	}
 	if (!p || sscanf(p + 1, "%llu", &v) != 1)
 		return 0;
 	return v;
 }
+
+static uint64_t start_ticks(pid_t pid)
+{
+	return start_ticks_flags(pid, NULL);
+}
+
+/* Kernel task flags (include/linux/sched.h): exiting, a kernel thread. */
+#define TASK_PF_EXITING 0x00000004ul
+#define TASK_PF_KTHREAD 0x00200000ul
 
 /* Whether pid holds the file (dev, ino) open or mapped. */
 static bool holds(pid_t pid, dev_t dev, ino_t ino)
@@ -469,15 +482,21 @@ static int kill_old(int fd, uint64_t since_ticks)
 		pid_t pid = (pid_t)v;
 		if (pid == getpid() || pid == getppid())
 			continue;
-		uint64_t st = start_ticks(pid);
+		unsigned long flags = 0;
+		uint64_t st = start_ticks_flags(pid, &flags);
 		if (!st || st < since_ticks)
 			continue;
+		/* One already exiting shows no mappings while the kernel tears
+		 * its address space down, and the files it mapped (their flock()
+		 * locks too) stay open until that is done: a quick-reap holder
+		 * whose worker died with the old supervisor.  Wait for it too. */
+		bool exiting = (flags & TASK_PF_EXITING) && !(flags & TASK_PF_KTHREAD);
 		int pfd = pidfd_open_(pid);
 		if (pfd < 0)
 			continue;
 		/* The pidfd pins the process: these checks are about it unless it
 		 * died meanwhile, and then the kill below fails harmlessly. */
-		if (start_ticks(pid) != st || !holds(pid, rs.st_dev, rs.st_ino)) {
+		if (start_ticks(pid) != st || (!exiting && !holds(pid, rs.st_dev, rs.st_ino))) {
 			close(pfd);
 			continue;
 		}
