@@ -750,10 +750,12 @@ void act__node_remove_group(struct act_node *n, uint32_t gi)
 		request_stop(n, gi);
 		g->next = ACT__G_REMOVED;
 	} else {
+		/* No worker runs (it waits for a restart, or is done): the
+		 * other groups' workers make the Downs of their monitors into
+		 * it from their notes (dyn-remote.c). */
 		act__group_set_state(n, gi, ACT__G_REMOVED);
 		act__group_announce_gone(n, gi);
-		if (n->reg.groups[gi].spare)
-			forget_spawned(n, gi);
+		forget_spawned(n, gi);
 	}
 	if (g->waiter) {
 		act__ctl_group_ready(n->ctl, g->waiter, false, "the group was removed by a reload");
@@ -985,8 +987,7 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 		act__info("group '%s' (pid %d) stopped: %s", gd->name, (int)pid, g->last_death);
 		if (g->state == ACT__G_REMOVED) {
 			down_for_lost_group(n, gi); /* removed by a reload: not running again */
-			if (gd->spare)
-				forget_spawned(n, gi);
+			forget_spawned(n, gi);
 		}
 		if (g->waiter && !act__node_group_pending(n, gi)) {
 			act__ctl_group_ready(n->ctl, g->waiter, false, "the group stopped");
@@ -1483,11 +1484,14 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
 }
 
 /*
- * The group of spare participant gi was removed (reload.c): the records
- * of its spawned actors - the ones its app file declared, spawned when it
- * was added, and any it spawned since - are freed, so that a group a later
- * reload puts here (or this one, added back: its declared actors are
- * spawned again) starts with none of them.  Each keeps its generation, so
+ * Group gi was removed by a reload: the records of its spawned actors are
+ * freed, so that the group a later reload puts here starts with none of
+ * them.  For a declared group added back, its static actors return and
+ * its spawned ones do not: their Shutdown ran (or their worker was lost)
+ * and their watchers got Down, so bringing them back would contradict
+ * both, and keep their names taken.  For a spare participant's group,
+ * the same holds for the actors its app file declared (spawned again
+ * when it is added) and any it spawned since.  Each keeps its generation, so
  * the slot's next tenant gets a higher one and a ref to an old actor never
  * reaches it.  Called once no worker of the group runs; a record another
  * participant is writing (reserved by it) is left to it.

@@ -17,7 +17,9 @@ cons) and kid2 (an actor w1 spawned into cons); w1 monitors o1.  Then:
   - o1, watched from the removed group, lives on and nobody hears of it;
     a new act_monitor of t0 fails at the call and is counted
     (refused_removed) like a send;
-  - cons added back and removed again: w0, which monitored t0 again,
+  - cons added back: its static actors are back, the spawned kid2 is not
+    (before, it came back to life after its Down, and kept its name);
+  - cons removed again: w0, which monitored t0 again,
     gets one Down more - none repeated from the first removal; kid4,
     spawned into "other" by the added-back w1, stops with it;
   - group "bk" (tally t9, shutdown brutal_kill) removed by a reload is
@@ -89,6 +91,12 @@ with tap:
     rc, out, err = node.reload(full)
     tap.ok(rc == 0 and "+cons" in out, "cons added back (%r)" % (out.strip() or err.strip()))
     tap.is_(ask("w0", "Watch", {"name": "t0"}), ok, "w0 monitors the added-back t0")
+    tap.is_(ask("w0", "Watch", {"name": "kid2"}), {"count": 0, "refused": -errno.ENOENT},
+            "kid2, stopped with the removed cons (w0 got its Down), is not back with it")
+    tap.ok("records of its 1 spawned actors are freed" in node.log_text(),
+           "the log says the removal freed kid2's record")
+    tap.is_(ask("w1", "SpawnIn", {"name": "cons/kid2"}), ok,
+            "its name is free: the added-back w1 spawns a new kid2 into cons")
     tap.is_(ask("w1", "SpawnIn", {"name": "other/kid4"}), ok,
             "the added-back w1 spawns kid4 into other")
     tap.is_(ask("w2", "Watch", {"name": "kid4"}), ok, "w2 monitors kid4")
