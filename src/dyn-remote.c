@@ -1493,9 +1493,18 @@ void act__dyn_recall_children(struct worker *w)
 			if (!parent || act__w_group_of(w, parent - 1) != w->self)
 				continue;
 			struct actor *a = act__w_local(w, parent - 1);
-			if (a && !a->stopped && a->gen == pgen)
+			if (a && a->gen == pgen && (a->lost || !a->stopped))
 				remember_child_group(w, a, p);
 		}
+	}
+	/* A temporary parent lost with the last worker (not re-created):
+	 * its children stop now, as at any parent's end.  Backwards, since
+	 * act__dyn_ended() moves the last entry into the one it takes. */
+	struct act__dynx *x = w->dynx;
+	for (uint32_t i = x ? x->n : 0; i-- > 0;) {
+		struct actor *a = &w->actors[x->v[i].idx];
+		if (a->lost && a->gen == x->v[i].gen)
+			act__dyn_ended(w, a);
 	}
 }
 

@@ -960,6 +960,16 @@ static uint32_t dyn_mon_prune(struct worker *w, struct actor *a, bool running)
 /* True if restore handles slot s: every slot in a worker; in a testkit,
  * whose one spawn area holds the actors of all its groups, only the free
  * slots and those of the group that crashed (testkit.c). */
+/* Whether spawned actor a's parent is one of ours that was lost with the
+ * last worker (a temporary actor, not re-created). */
+static bool parent_lost(struct worker *w, const struct actor *a)
+{
+	if (!a->dynamic || !a->rec->parent)
+		return false;
+	const struct actor *p = act__w_local(w, a->rec->parent - 1);
+	return p && p->lost && p->gen == a->rec->parent_gen;
+}
+
 static bool restoring(struct worker *w, uint32_t s)
 {
 	return !w->tk || act__tk_restores(w->tk, s);
@@ -969,7 +979,7 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 {
 	/* Acquire: pairs with the release raise of hi in act_spawn(). */
 	uint32_t hi = atomic_load_explicit(&w->dyn->hi, memory_order_acquire);
-	uint32_t n_back = 0, n_lost = 0, n_failed = 0;
+	uint32_t n_back = 0, n_pending = 0, n_lost = 0, n_failed = 0;
 	uint64_t t0_ns = act__now_ns();
 
 	/* A clean end that brought us here was a restart (a reload's, an
@@ -1051,7 +1061,8 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 			}
 			/* Monitors of watchers that have ended are free. */
 			dyn_mon_prune(w, a, false);
-			n_back++;
+			n_back += !pending;
+			n_pending += pending;
 			continue;
 		}
 		/* Temporary (or a behaviour this build lacks): gone with the
@@ -1126,9 +1137,32 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 			act__sup_settle(w, a);
 	}
 	w->restoring = false;
+	/* Children of a temporary parent that was lost (not re-created) stop
+	 * now, as at any parent's end; those in other groups were told by
+	 * act__dyn_recall_children().  In slot order: an orphan's own
+	 * children stop with it, first. */
+	unsigned n_orphans = 0;
+	for (uint32_t s = 0; n_lost && s < hi; s++) {
+		struct actor *a = &w->actors[w->n_local + s];
+		if (!restoring(w, s) || a->stopped || a->stopping || !parent_lost(w, a))
+			continue;
+		struct act_ctx saved = w->ctx;
+		act_shutdown_msg sm = { 2 };
+		a->stop_reason = "stopped";
+		act__w_invoke(w, a, &act_shutdown_type, &sm, NULL, 0, NULL);
+		act__w_end_actor(w, a, a->fail_reason ? a->fail_reason : "stopped");
+		w->ctx = saved;
+		n_orphans++;
+	}
 	if (n_back || n_lost)
 		act__info("re-created %u spawned actors in %.1f ms; %u temporary ones were lost (%s)",
 		          n_back, (double)(act__now_ns() - t0_ns) / 1e6, n_lost, w->lost_reason);
+	/* Spawned into the group while no worker of it ran (before its first
+	 * one, or while it was down): they start now, for the first time. */
+	if (n_pending)
+		act__info("started %u actors spawned into the group while no worker ran", n_pending);
+	if (n_orphans)
+		act__info("stopped %u of them: their temporary parent was lost", n_orphans);
 	return 0;
 }
 

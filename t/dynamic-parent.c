@@ -8,6 +8,10 @@
  *    static parent re-created with its group: stopping either later still
  *    stops the children it had spawned into other groups before the crash
  *    (and their children);
+ *  - a temporary spawned parent lost when its worker was SIGKILLed (not
+ *    re-created): the restarted worker stops its children in other groups
+ *    (and theirs), and its permanent child in its own group (re-created),
+ *    with that one's own child;
  *  - every child gets Down "stopped" exactly once, nothing else.
  */
 #include <signal.h>
@@ -20,9 +24,11 @@ typedef struct { int32_t v; } up_msg;
 ACT_MESSAGE_TYPE(up_type, up_msg, "Up", ACT_FIELD(up_msg, v, ACT_I32));
 ACT_MESSAGE_TYPE(die_type, up_msg, "Die", ACT_FIELD(up_msg, v, ACT_I32));
 
+#define N_FAM 5 /* families of children watched: see fam_names() */
+
 struct area {
 	_Atomic int fail, bombed, ups, phase, ticks;
-	_Atomic int stopped[3][2], other[3][2]; /* [family][child, grandchild] */
+	_Atomic int stopped[N_FAM][2], other[N_FAM][2]; /* [family][child, grandchild] */
 };
 static struct area *A;
 
@@ -70,6 +76,39 @@ static const act_handler par_h[] = { { &act_start_type, par_start } };
 static const act_behaviour par_b = {
 	.name = "par", .handlers = par_h, .n_handlers = 1, .restart = ACT_PERMANENT,
 };
+/* par as a temporary actor (lost with its worker, not re-created) that
+ * also spawns "l-<its name>" into its own group, with a child of its own. */
+static void tpar_start(act_ctx *ctx, void *st, const void *m)
+{
+	char name[40];
+	act_ref r;
+
+	par_start(ctx, st, m);
+	snprintf(name, sizeof name, "l-%s", act_self_name(ctx));
+	if (act_spawn(ctx, NULL, "lkid", name, NULL, &r))
+		A->fail++;
+}
+static const act_handler tpar_h[] = { { &act_start_type, tpar_start } };
+static const act_behaviour tpar_b = {
+	.name = "tpar", .handlers = tpar_h, .n_handlers = 1, .restart = ACT_TEMPORARY,
+};
+
+/* The local child of tp, in group b: spawns "ll-<its name>" there. */
+static void lkid_start(act_ctx *ctx, void *st, const void *m)
+{
+	char name[40];
+	act_ref r;
+
+	if (((const act_start *)m)->restart)
+		return;
+	snprintf(name, sizeof name, "l%s", act_self_name(ctx));
+	if (act_spawn(ctx, NULL, "grand", name, NULL, &r))
+		A->fail++;
+}
+static const act_handler lkid_h[] = { { &act_start_type, lkid_start } };
+static const act_behaviour lkid_b = {
+	.name = "lkid", .handlers = lkid_h, .n_handlers = 1, .restart = ACT_PERMANENT,
+};
 
 /* Group b's static actor that kills its worker once. */
 static void bomb_die(act_ctx *ctx, void *st, const void *m)
@@ -82,17 +121,29 @@ static const act_behaviour bomb_b = { .name = "bomb", .handlers = bomb_h, .n_han
 
 /* ---- the boss (group a) ------------------------------------------------------------ */
 
-static const char *const families[3] = { "p1", "sp", "p3" };
+static const char *const families[N_FAM - 1] = { "p1", "sp", "p3", "tp" };
+
+/* Family f's child and grandchild: c-P in c and g-c-P in d for parent P;
+ * the last family is tp's local child l-tp and its child ll-tp, in b. */
+static void fam_names(int f, char c[40], char g[48])
+{
+	if (f == N_FAM - 1) {
+		snprintf(c, 40, "l-tp");
+		snprintf(g, 48, "ll-tp");
+		return;
+	}
+	snprintf(c, 40, "c-%s", families[f]);
+	snprintf(g, 48, "g-%s", c);
+}
 
 /* Watches c-<f> and g-c-<f>; true once both exist. */
-static bool watch_family(act_ctx *ctx, const char *f)
+static bool watch_family(act_ctx *ctx, int f)
 {
 	char c[40], g[48];
 	act_ref rc, rg;
 	uint64_t mid;
 
-	snprintf(c, sizeof c, "c-%s", f);
-	snprintf(g, sizeof g, "g-%s", c);
+	fam_names(f, c, g);
 	if (act_lookup(ctx, c, &rc) || act_lookup(ctx, g, &rg))
 		return false;
 	if (act_monitor(ctx, rc, &mid) || act_monitor(ctx, rg, &mid))
@@ -110,14 +161,15 @@ static void stop_by_name(act_ctx *ctx, const char *name)
 static void boss_start(act_ctx *ctx, void *st, const void *m)
 {
 	act_ref r;
-	if (act_spawn(ctx, "b", "par", "p1", NULL, &r) || act_spawn(ctx, "b", "par", "p3", NULL, &r))
+	if (act_spawn(ctx, "b", "par", "p1", NULL, &r) || act_spawn(ctx, "b", "par", "p3", NULL, &r) ||
+	    act_spawn(ctx, "b", "tpar", "tp", NULL, &r))
 		A->fail++;
 	act_timer_periodic(ctx, 2, 1);
 }
 
 static bool all_stopped(void)
 {
-	for (int f = 0; f < 3; f++)
+	for (int f = 0; f < N_FAM; f++)
 		for (int k = 0; k < 2; k++)
 			if (!A->stopped[f][k])
 				return false;
@@ -132,16 +184,15 @@ static void boss_tick(act_ctx *ctx, void *st, const void *m)
 	if (A->phase == 0) {
 		/* every family complete: watch them all, stop p3 (never
 		 * crashed), kill group b */
-		for (int f = 0; f < 3; f++) {
+		for (int f = 0; f < N_FAM; f++) {
 			char c[40], g[48];
 			act_ref r;
-			snprintf(c, sizeof c, "c-%s", families[f]);
-			snprintf(g, sizeof g, "g-%s", c);
+			fam_names(f, c, g);
 			if (act_lookup(ctx, c, &r) || act_lookup(ctx, g, &r))
 				return;
 		}
-		for (int f = 0; f < 3; f++)
-			watch_family(ctx, families[f]);
+		for (int f = 0; f < N_FAM; f++)
+			watch_family(ctx, f);
 		A->phase = 1;
 		stop_by_name(ctx, "p3");
 		if (act_lookup(ctx, "bomb", &bomb) || act_send(ctx, bomb, &die_type, &(up_msg){ 0 }))
@@ -178,10 +229,9 @@ static void boss_up(act_ctx *ctx, void *st, const void *m)
 static void boss_down(act_ctx *ctx, void *st, const void *m)
 {
 	const act_down *d = m;
-	for (int f = 0; f < 3; f++) {
+	for (int f = 0; f < N_FAM; f++) {
 		char c[40], g[48];
-		snprintf(c, sizeof c, "c-%s", families[f]);
-		snprintf(g, sizeof g, "g-%s", c);
+		fam_names(f, c, g);
 		int k = !strcmp(d->actor, c) ? 0 : !strcmp(d->actor, g) ? 1 : -1;
 		if (k < 0)
 			continue;
@@ -220,6 +270,8 @@ int main(void)
 	act_node_add_actor(node, "b", "bomb", &bomb_b, NULL);
 	act_node_add_actor(node, "b", "sp", &par_b, NULL);
 	act_node_add_behaviour(node, &par_b);
+	act_node_add_behaviour(node, &tpar_b);
+	act_node_add_behaviour(node, &lkid_b);
 	act_node_add_behaviour(node, &kid_b);
 	act_node_add_behaviour(node, &grand_b);
 	act_node_set_intensity(node, 10, 10000);
@@ -240,8 +292,14 @@ int main(void)
 	ok(A->stopped[1][0] == 1 && A->stopped[1][1] == 1,
 	   "a static parent re-created with its group: its child and grandchild stopped with "
 	   "it (%d, %d)", A->stopped[1][0], A->stopped[1][1]);
+	ok(A->stopped[3][0] == 1 && A->stopped[3][1] == 1,
+	   "a temporary parent lost with its worker: its child and grandchild in other groups "
+	   "stopped (%d, %d)", A->stopped[3][0], A->stopped[3][1]);
+	ok(A->stopped[4][0] == 1 && A->stopped[4][1] == 1,
+	   "the lost temporary parent's child in its own group, re-created, stopped with its "
+	   "own child (%d, %d)", A->stopped[4][0], A->stopped[4][1]);
 	int other = 0;
-	for (int f = 0; f < 3; f++)
+	for (int f = 0; f < N_FAM; f++)
 		other += A->other[f][0] + A->other[f][1];
 	ok(other == 0, "no other Down (%d)", other);
 	return done_testing();
