@@ -411,11 +411,21 @@ struct act__down_wait {
 	 * `id` (of group g) by `watcher`, an actor of ours that ended while
 	 * the ring to g was full (act__dyn_demon_wait()).  DW_STOP_CHILDREN:
 	 * the word to group g that our actor (id, gen), which ended, stops
-	 * its children there (act__dyn_stop_children_wait()).
+	 * its children there (act__dyn_stop_children_wait()).  DW_ENV: env,
+	 * a whole envelope (malloc'd) for group g: an answer to an ask that
+	 * found the ring full (act__dyn_env_wait()).
 	 */
-	enum { DW_DOWN, DW_DEMON, DW_STOP_CHILDREN } kind;
-	act_down d;
+	enum { DW_DOWN, DW_DEMON, DW_STOP_CHILDREN, DW_ENV } kind;
+	union {
+		act_down d;
+		struct act__env *env;
+	};
 };
+
+/* At most this many bytes of envelopes wait (DW_ENV): an answer is at
+ * most a ring's record, and the asks a node has outstanding are bounded
+ * per actor, but a worker must not grow without bound either. */
+#define ENV_WAIT_BYTES (64u << 20)
 
 /* A sleep with Downs waiting ends after DOWN_RETRY_MIN_NS at first: the
  * watcher's group drains its ring, but does not tell a producer that it
@@ -496,6 +506,30 @@ int act__dyn_stop_children_wait(struct worker *w, uint32_t g, uint32_t id, uint3
 	                                            .kind = DW_STOP_CHILDREN });
 }
 
+int act__dyn_env_wait(struct worker *w, uint32_t g, struct act__env *e)
+{
+	bool first = !w->n_dw;
+	if (w->tk || w->dw_env_bytes + e->rec.len > ENV_WAIT_BYTES ||
+	    dw_push(w, &(struct act__down_wait){ .g = g, .kind = DW_ENV, .env = e })) {
+		free(e);
+		return ACT_EFULL;
+	}
+	w->dw_env_bytes += e->rec.len;
+	if (first)
+		act__log_every(ACT_LOG_INFO, "answers wait for room in the ring to group '%s'",
+		               g && g <= w->reg->n_groups ? w->reg->groups[g - 1].name : "?");
+	return 0;
+}
+
+/* A waiting envelope is done with: sent, or a dead letter (why). */
+static void env_done(struct worker *w, struct act__env *e, const char *why)
+{
+	if (why)
+		act__w_dead_letter(w, why, e->type, e->to);
+	w->dw_env_bytes -= e->rec.len;
+	free(e);
+}
+
 /* A Down that will not be sent: a dead letter, and why. */
 static void down_lost(struct worker *w, uint32_t watcher, const act_down *d, const char *why)
 {
@@ -559,6 +593,12 @@ static int dw_send(struct worker *w, const struct act__down_wait *q)
 		return act__dyn_send_demon(w, q->g, q->id, q->watcher, q->watcher_gen, q->mid);
 	case DW_STOP_CHILDREN:
 		return act__dyn_send_stop_children(w, q->g, q->id, q->gen);
+	case DW_ENV: {
+		int err = act__w_send_copy(w, q->g, q->env);
+		if (err != ACT_EFULL)
+			env_done(w, q->env, err ? "answer could not be sent (its group is gone)" : NULL);
+		return err;
+	}
 	case DW_DOWN:
 		break;
 	}
@@ -656,7 +696,7 @@ void act__dyn_downs_at_exit(struct worker *w)
 	 * "group stopped", when it hears of our end (dyn-remote.c).  A
 	 * withdrawal that waited is not owed: our end ends those monitors
 	 * (their entries are freed as those of an ended worker). */
-	uint32_t n_downs = 0;
+	uint32_t n_downs = 0, n_envs = 0;
 	const struct act__down_wait *v = w->dw + w->dw_head;
 	for (uint32_t i = 0; i < w->n_dw; i++) {
 		if (v[i].kind == DW_STOP_CHILDREN) {
@@ -667,6 +707,11 @@ void act__dyn_downs_at_exit(struct worker *w)
 		}
 		if (v[i].kind == DW_DEMON)
 			continue;
+		if (v[i].kind == DW_ENV) {
+			n_envs++;
+			env_done(w, v[i].env, "answer could not be sent (ring full at the worker's end)");
+			continue;
+		}
 		n_downs++;
 		act__w_dead_letter(w, "Down could not be sent (ring full at the worker's end)",
 		                   act__reg_type_id(w->reg, &act_down_type), v[i].watcher - 1);
@@ -674,6 +719,9 @@ void act__dyn_downs_at_exit(struct worker *w)
 	if (n_downs)
 		act__err("%u Downs lost: their watchers' rings stayed full until this worker ended",
 		         n_downs);
+	if (n_envs)
+		act__err("%u answers to asks lost: their askers' rings stayed full until this worker "
+		         "ended", n_envs);
 	w->n_dw = 0;
 	w->dw_head = 0;
 	memset(w->dw_groups, 0, sizeof w->dw_groups);

@@ -80,42 +80,84 @@ static inline void out_commit(struct worker *w, uint32_t g, struct act__env *e)
 	act__w_notify(w, g);
 }
 
+/* How send_env() treats the records waiting in this worker for room in
+ * the receiver's group's ring (Downs, withdrawals, answers; dynamic.c). */
+enum send_mode {
+	SEND_NOW,    /* tries the ring whatever waits (internal senders) */
+	SEND_BEHIND, /* act_send, act_ask: ACT_EFULL while records wait */
+	SEND_KEEP,   /* an answer to an ask: waits behind them, and waits
+	              * too if the ring is full (it cannot be sent again
+	              * after its handler) */
+};
+
+/* Writes the envelope of (t, msg) at e: len bytes; var: t has variable-length fields. */
+static inline void env_fill(struct act__env *e, uint32_t len, bool var, const act_type *t,
+                            const void *msg, const struct act__route *r)
+{
+	act__env_write(e, ACT__REC_MSG, len, r);
+	if (var)
+		act__msg_pack(t, msg, e + 1);
+	else
+		memcpy(e + 1, msg, t->size);
+}
+
+/* SEND_KEEP's wait: a copy of the envelope joins the waiting records. */
+static __attribute__((cold, noinline)) int keep_env(struct worker *w, uint32_t g, uint32_t len,
+                                                    bool var, const act_type *t,
+                                                    const void *msg, const struct act__route *r)
+{
+	struct act__env *e = malloc(len);
+	if (!e)
+		return ACT_EFULL;
+	env_fill(e, len, var, t, msg, r);
+	return act__dyn_env_wait(w, g, e);
+}
+
 /* act__w_send_env() for a caller that knows t's id (check_target() found
- * it): one hash lookup per send, not two.  `behind` (act_send, act_ask):
- * refused with ACT_EFULL while Downs wait for the receiver's group
- * (act__dyn_downs_ahead()); a reply is not held back, as it cannot be
- * sent again after its handler. */
+ * it): one hash lookup per send, not two. */
 static inline int send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_type *t,
                            uint32_t tid, const void *msg, uint32_t from, uint32_t from_gen,
-                           uint16_t flags, uint64_t corr, bool behind)
+                           uint16_t flags, uint64_t corr, enum send_mode mode)
 {
 	const struct act__registry *reg = w->reg;
 	uint32_t g = act__w_group_of(w, to);
 	if (to < reg->n_actors && reg->groups[g - 1].pool_first) /* an actor of a pool */
 		g = act__pool_member_w(w, g, to, t, msg, flags, corr);
-	if (behind && __builtin_expect(w->n_dw != 0, 0) && act__dyn_downs_ahead(w, g)) {
-		act__stats_refused(&w->shm.stats, to);
-		return ACT_EFULL;
-	}
 	bool var = reg->type_has_var[tid];
 	size_t psize = var ? act__msg_packed_size(t, msg) : t->size;
 	int err;
 
 	if (psize > UINT32_MAX - sizeof(struct act__env))
 		return -EMSGSIZE;
-	struct act__env *e = out_reserve(w, g, (uint32_t)(sizeof *e + psize), &err);
-	if (!e) {
-		act__stats_refused(&w->shm.stats, to);  /* per-actor "refused" */
+	uint32_t len = (uint32_t)(sizeof(struct act__env) + psize);
+	const struct act__route r = { .type = tid, .to = to, .from = from, .flags = flags,
+	                              .corr = corr, .to_gen = to_gen, .from_gen = from_gen };
+	if (mode != SEND_NOW && __builtin_expect(w->n_dw != 0, 0) && act__dyn_downs_ahead(w, g)) {
+		err = mode == SEND_KEEP ? keep_env(w, g, len, var, t, msg, &r) : ACT_EFULL;
+		if (err)
+			act__stats_refused(&w->shm.stats, to);
 		return err;
 	}
-	act__env_write(e, ACT__REC_MSG, (uint32_t)(sizeof *e + psize),
-	               &(struct act__route){ .type = tid, .to = to, .from = from,
-	                                     .flags = flags, .corr = corr,
-	                                     .to_gen = to_gen, .from_gen = from_gen });
-	if (var)
-		act__msg_pack(t, msg, e + 1);
-	else
-		memcpy(e + 1, msg, t->size);
+	struct act__env *e = out_reserve(w, g, len, &err);
+	if (!e) {
+		if (mode == SEND_KEEP && err == ACT_EFULL && !w->tk)
+			err = keep_env(w, g, len, var, t, msg, &r);
+		if (err)
+			act__stats_refused(&w->shm.stats, to);  /* per-actor "refused" */
+		return err;
+	}
+	env_fill(e, len, var, t, msg, &r);
+	out_commit(w, g, e);
+	return 0;
+}
+
+int act__w_send_copy(struct worker *w, uint32_t g, const struct act__env *src)
+{
+	int err;
+	struct act__env *e = out_reserve(w, g, src->rec.len, &err);
+	if (!e)
+		return err;
+	memcpy(e, src, src->rec.len);
 	out_commit(w, g, e);
 	return 0;
 }
@@ -125,7 +167,7 @@ int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_ty
                     uint64_t corr)
 {
 	return send_env(w, to, to_gen, t, act__reg_type_id(w->reg, t), msg, from, from_gen, flags,
-	                corr, false);
+	                corr, SEND_NOW);
 }
 
 int act__w_send_ctrl(struct worker *w, uint32_t code, const void *payload, uint32_t len)
@@ -348,7 +390,7 @@ int act__w_send_as(struct worker *w, const struct actor *a, uint32_t from, act_r
 		const struct remote *r = &w->remotes[to.peer - 1];
 		return send_outside(w, r->name, r->endpoint, t, msg, from, 0, 0);
 	}
-	return send_env(w, to.id - 1, to.gen, t, tid, msg, from, a ? a->gen : 0, 0, 0, true);
+	return send_env(w, to.id - 1, to.gen, t, tid, msg, from, a ? a->gen : 0, 0, 0, SEND_BEHIND);
 }
 
 ACT_API int act_send(act_ctx *ctx, act_ref to, const act_type *t, const void *msg)
@@ -364,7 +406,7 @@ ACT_API int act_send(act_ctx *ctx, act_ref to, const act_type *t, const void *ms
 		return send_outside(ctx->w, r->name, r->endpoint, t, msg, ctx->actor->id + 1, 0, 0);
 	}
 	return send_env(ctx->w, to.id - 1, to.gen, t, tid, msg, ctx->actor->id + 1,
-	                ctx->actor->gen, 0, 0, true);
+	                ctx->actor->gen, 0, 0, SEND_BEHIND);
 }
 
 ACT_API int act_reply(act_ctx *ctx, const act_type *t, const void *msg)
@@ -395,11 +437,14 @@ ACT_API int act_reply(act_ctx *ctx, const act_type *t, const void *msg)
 		return err;
 	if (ctx->w->in_fini)
 		return ACT_ESTOPPED;
+	/* The answer to an ask waits in this worker if it finds the ring
+	 * full (or records waiting ahead of it); a plain reply is not held
+	 * back, and gets ACT_EFULL, as act_send, when the ring is full. */
 	if (e->rec.flags & ACT__ENV_ASK)
 		return send_env(ctx->w, to.id - 1, to.gen, t, tid, msg, ctx->actor->id + 1,
-		                ctx->actor->gen, ACT__ENV_REPLY, e->corr, false);
+		                ctx->actor->gen, ACT__ENV_REPLY, e->corr, SEND_KEEP);
 	return send_env(ctx->w, to.id - 1, to.gen, t, tid, msg, ctx->actor->id + 1,
-	                ctx->actor->gen, 0, 0, false);
+	                ctx->actor->gen, 0, 0, SEND_NOW);
 }
 
 ACT_API int act_forward(act_ctx *ctx, act_ref to)
@@ -505,7 +550,7 @@ ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg
 		                      timeout_ms);
 	else
 		err = send_env(w, to.id - 1, to.gen, t, tid, msg, ctx->actor->id + 1,
-		               ctx->actor->gen, ACT__ENV_ASK, corr, true);
+		               ctx->actor->gen, ACT__ENV_ASK, corr, SEND_BEHIND);
 	if (err) {
 		act__timers_cancel(&w->timers, slot | ASK_OWNER_BIT, (int64_t)corr);
 		return err;

@@ -124,6 +124,7 @@ struct worker {
 	uint64_t dw_groups[ACT__READY_WORDS]; /* participants that Downs wait for */
 	uint64_t dw_retry_ns;        /* a sleep with Downs waiting ends after this */
 	bool dw_flushing;            /* act__dyn_downs_flush() is sending them */
+	size_t dw_env_bytes;         /* of the envelopes among them (act__dyn_env_wait) */
 	act__shm shm;
 	uint32_t self, n_parts;
 	struct act__part *part;
@@ -281,6 +282,9 @@ static inline uint32_t act__w_n_used(const struct worker *w)
 
 /* ---- ops.c: sending ------------------------------------------------------- */
 
+/* Copies whole envelope e into the ring to participant g: 0 or the
+ * ring's error (ACT_EFULL, ACT_ESTOPPED for a group removed or gone). */
+int act__w_send_copy(struct worker *w, uint32_t g, const struct act__env *e);
 /* Sends (t, msg) to actor `to` (generation to_gen) from `from` (id + 1). */
 int act__w_send_env(struct worker *w, uint32_t to, uint32_t to_gen, const act_type *t,
                     const void *msg, uint32_t from, uint32_t from_gen, uint16_t flags,
@@ -419,6 +423,15 @@ unsigned act__dyn_downs_flush(struct worker *w);
  * receiver makes before the worker's loop comes back to them.
  */
 bool act__dyn_downs_ahead(struct worker *w, uint32_t g);
+/*
+ * Keeps envelope e (a whole record, malloc'd; ours from now on) for
+ * participant g, to go with the waiting Downs when its ring has room:
+ * an answer to an ask that found the ring full (act_reply()), which
+ * cannot be sent again after its handler.  0, or ACT_EFULL (as many
+ * records or ACT__ENV_WAIT_BYTES of envelopes already wait, or no
+ * memory: e is freed).
+ */
+int act__dyn_env_wait(struct worker *w, uint32_t g, struct act__env *e);
 /* How long a worker with Downs waiting may sleep: longer each time
  * (until a flush sends one), so that a stuck watcher costs few wakeups. */
 uint64_t act__dyn_downs_retry_ns(struct worker *w);

@@ -230,7 +230,9 @@ ACT_API uint32_t act_redelivered(const act_ctx *ctx);
  */
 ACT_API int act_send(act_ctx *ctx, act_ref to, const act_type *t, const void *msg);
 
-/* Sends to the sender of the current message (local or remote). */
+/* Sends to the sender of the current message (local or remote).  The
+ * answer to a local act_ask() that finds the ring full waits in this
+ * worker and goes when there is room (0 is returned): see act_ask(3). */
 ACT_API int act_reply(act_ctx *ctx, const act_type *t, const void *msg);
 
 /* Forwards the current message unchanged to `to`, keeping its sender. */
