@@ -1008,6 +1008,18 @@ static uint32_t dyn_mon_prune(struct worker *w, struct actor *a, bool running)
 /* True if restore handles slot s: every slot in a worker; in a testkit,
  * whose one spawn area holds the actors of all its groups, only the free
  * slots and those of the group that crashed (testkit.c). */
+/* Stops actor a, whose handler is not on the stack: Shutdown, then its
+ * end (children first, fini, Down "stopped" or its failure's reason). */
+static void stop_now(struct worker *w, struct actor *a)
+{
+	struct act_ctx saved = w->ctx;
+	act_shutdown_msg sm = { 2 };
+	a->stop_reason = "stopped";
+	act__w_invoke(w, a, &act_shutdown_type, &sm, NULL, 0, NULL);
+	act__w_end_actor(w, a, a->fail_reason ? a->fail_reason : "stopped");
+	w->ctx = saved;
+}
+
 /* Whether spawned actor a's parent is one of ours that was lost with the
  * last worker (a temporary actor, not re-created). */
 static bool parent_lost(struct worker *w, const struct actor *a)
@@ -1194,12 +1206,7 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 		struct actor *a = &w->actors[w->n_local + s];
 		if (!restoring(w, s) || a->stopped || a->stopping || !parent_lost(w, a))
 			continue;
-		struct act_ctx saved = w->ctx;
-		act_shutdown_msg sm = { 2 };
-		a->stop_reason = "stopped";
-		act__w_invoke(w, a, &act_shutdown_type, &sm, NULL, 0, NULL);
-		act__w_end_actor(w, a, a->fail_reason ? a->fail_reason : "stopped");
-		w->ctx = saved;
+		stop_now(w, a);
 		n_orphans++;
 	}
 	if (n_back || n_lost)
@@ -1423,12 +1430,7 @@ ACT_API int act_stop(act_ctx *ctx, act_ref who)
 	}
 	if (w->in_fini)
 		return ACT_ESTOPPED;
-	struct act_ctx saved = w->ctx;
-	act_shutdown_msg sm = { 2 };
-	a->stop_reason = "stopped";
-	act__w_invoke(w, a, &act_shutdown_type, &sm, NULL, 0, NULL);
-	act__w_end_actor(w, a, a->fail_reason ? a->fail_reason : "stopped");
-	w->ctx = saved;
+	stop_now(w, a);
 	return 0;
 }
 
