@@ -1005,9 +1005,6 @@ static uint32_t dyn_mon_prune(struct worker *w, struct actor *a, bool running)
 	return freed;
 }
 
-/* True if restore handles slot s: every slot in a worker; in a testkit,
- * whose one spawn area holds the actors of all its groups, only the free
- * slots and those of the group that crashed (testkit.c). */
 /* Stops actor a, whose handler is not on the stack: Shutdown, then its
  * end (children first, fini, Down "stopped" or its failure's reason). */
 static void stop_now(struct worker *w, struct actor *a)
@@ -1030,6 +1027,9 @@ static bool parent_lost(struct worker *w, const struct actor *a)
 	return p && p->lost && p->gen == a->rec->parent_gen;
 }
 
+/* True if restore handles slot s: every slot in a worker; in a testkit,
+ * whose one spawn area holds the actors of all its groups, only the free
+ * slots and those of the group that crashed (testkit.c). */
 static bool restoring(struct worker *w, uint32_t s)
 {
 	return !w->tk || act__tk_restores(w->tk, s);
