@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <actors.h>
 
@@ -519,6 +521,25 @@ static uint64_t ms_to_ns_sat(uint64_t ms)
 	return __builtin_mul_overflow(ms, 1000000u, &ns) ? UINT64_MAX : ns;
 }
 
+/*
+ * Before the first ask of this worker process: its ids start at a random
+ * point of their 48 bits.  An answer to an ask of an earlier worker of the
+ * group (still in a ring, or waiting in the answering worker) must find no
+ * ask of ours with its id, and be a dead letter; when every worker counted
+ * from 1, the restarted worker's first ask took the old first ask's answer.
+ * A testkit counts from 1: its runs are reproducible.
+ */
+static void corr_seed(struct worker *w)
+{
+	uint64_t r = 0;
+	w->corr_seeded = true;
+	if (w->tk)
+		return;
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+		r = act__now_ns() * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid() << 20;
+	w->next_corr = r;
+}
+
 ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg,
                     uint32_t timeout_ms, act_ask_fn cb, uint64_t cookie)
 {
@@ -537,6 +558,8 @@ ACT_API int act_ask(act_ctx *ctx, act_ref to, const act_type *t, const void *msg
 		return err;
 	if (w->n_asks >= ASK_MAX)
 		return -ENOSPC;
+	if (__builtin_expect(!w->corr_seeded, 0))
+		corr_seed(w);
 	corr = ((uint64_t)w->self << 48) | (++w->next_corr & 0xffffffffffffull);
 	if (!corr)
 		corr = 1;

@@ -153,7 +153,8 @@ struct worker {
 	uint64_t ask_avg_ns;
 	/* Average idle gap ended by work (1/8 weight), for the same. */
 	uint64_t gap_avg_ns;
-	uint64_t next_corr;
+	uint64_t next_corr;          /* the last ask's id (low 48 bits): corr_seed() */
+	bool corr_seeded;
 	bool stopping;
 	bool draining;               /* STOP received: empty the rings, then stop */
 	bool handoff;                /* STOP for a reload: export state, no drain */
