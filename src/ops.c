@@ -440,13 +440,14 @@ ACT_API int act_reply(act_ctx *ctx, const act_type *t, const void *msg)
 	if (ctx->w->in_fini)
 		return ACT_ESTOPPED;
 	/* The answer to an ask waits in this worker if it finds the ring
-	 * full (or records waiting ahead of it); a plain reply is not held
-	 * back, and gets ACT_EFULL, as act_send, when the ring is full. */
+	 * full (or records waiting ahead of it); a plain reply is a send
+	 * like act_send's, refused while such records wait (it would
+	 * overtake an answer of ours among them). */
 	if (e->rec.flags & ACT__ENV_ASK)
 		return send_env(ctx->w, to.id - 1, to.gen, t, tid, msg, ctx->actor->id + 1,
 		                ctx->actor->gen, ACT__ENV_REPLY, e->corr, SEND_KEEP);
 	return send_env(ctx->w, to.id - 1, to.gen, t, tid, msg, ctx->actor->id + 1,
-	                ctx->actor->gen, 0, 0, SEND_NOW);
+	                ctx->actor->gen, 0, 0, SEND_BEHIND);
 }
 
 ACT_API int act_forward(act_ctx *ctx, act_ref to)

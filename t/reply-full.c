@@ -12,7 +12,8 @@
  * (the ring is full: the answer waits), and checks that a plain send to q
  * is refused (it would overtake the answer).  On Req 2 it answers again:
  * that one waits behind the first, though the ring may have room by then.
- * Then it releases q.  q must get every Fill, then answer 1, then answer 2.
+ * q's plain Note after its asks gets a plain reply, refused while the
+ * answers wait (it would overtake them).  Then r releases q.  q must get every Fill, then answer 1, then answer 2.
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -25,6 +26,7 @@ ACT_MESSAGE_TYPE(req_type, num_msg, "RfReq", ACT_FIELD(num_msg, v, ACT_I32));
 ACT_MESSAGE_TYPE(ans_type, num_msg, "RfAns", ACT_FIELD(num_msg, v, ACT_I32));
 ACT_MESSAGE_TYPE(block_type, num_msg, "RfBlock", ACT_FIELD(num_msg, v, ACT_I32));
 ACT_MESSAGE_TYPE(fill_type, num_msg, "RfFill", ACT_FIELD(num_msg, v, ACT_I32));
+ACT_MESSAGE_TYPE(note_type, num_msg, "RfNote", ACT_FIELD(num_msg, v, ACT_I32));
 
 #define SPIN_MAX_NS 15000000000ull /* a spinning actor gives up after this */
 #define ASK_MS 5000u               /* longer than any wait here, on a healthy run */
@@ -32,7 +34,7 @@ ACT_MESSAGE_TYPE(fill_type, num_msg, "RfFill", ACT_FIELD(num_msg, v, ACT_I32));
 struct area {
 	_Atomic int fail, blocked, release, gave_up;
 	_Atomic int fills_sent, fills_got, fills_bad, full_seen;
-	_Atomic int reply_rc[3], after_rc;
+	_Atomic int reply_rc[3], after_rc, plain_rc;
 	_Atomic int answers, answer_bad, answer_order[2], fills_before[2], status[2];
 	_Atomic int watchdog;
 };
@@ -83,6 +85,7 @@ static void q_start(act_ctx *ctx, void *st, const void *m)
 	if (act_lookup(ctx, "r", &r) ||
 	    act_ask(ctx, r, &req_type, &(num_msg){ 1 }, ASK_MS, q_answer, 1) ||
 	    act_ask(ctx, r, &req_type, &(num_msg){ 2 }, ASK_MS, q_answer, 2) ||
+	    act_send(ctx, r, &note_type, &(num_msg){ 0 }) ||
 	    act_send(ctx, act_self(ctx), &block_type, &(num_msg){ 0 })) {
 		atomic_fetch_add(&A->fail, 1);
 		act_shutdown(ctx);
@@ -125,14 +128,19 @@ static void r_req(act_ctx *ctx, void *st, const void *m)
 		atomic_store(&A->full_seen, err == ACT_EFULL);
 	}
 	atomic_store(&A->reply_rc[v], act_reply(ctx, &ans_type, &(num_msg){ v * 10 }));
-	if (v == 1) {
+	if (v == 1)
 		atomic_store(&A->after_rc, act_send(ctx, q, &fill_type, &(num_msg){ -1 }));
-	} else {
-		atomic_store(&A->release, 1);
-	}
 }
-static const act_handler r_h[] = { { &req_type, r_req } };
-static const act_behaviour r_b = { .name = "rf-replier", .handlers = r_h, .n_handlers = 1 };
+/* A plain message from q (after its asks): a plain reply would overtake
+ * the answers that wait, so it is refused; then q is let go. */
+static void r_note(act_ctx *ctx, void *st, const void *m)
+{
+	(void)st, (void)m;
+	atomic_store(&A->plain_rc, act_reply(ctx, &fill_type, &(num_msg){ -2 }));
+	atomic_store(&A->release, 1);
+}
+static const act_handler r_h[] = { { &req_type, r_req }, { &note_type, r_note } };
+static const act_behaviour r_b = { .name = "rf-replier", .handlers = r_h, .n_handlers = 2 };
 
 int main(void)
 {
@@ -164,6 +172,8 @@ int main(void)
 	ok(A->after_rc == ACT_EFULL,
 	   "a plain send after it to the same group is refused while it waits (%d)", A->after_rc);
 	ok(A->reply_rc[2] == 0, "the second answer was taken too (act_reply %d)", A->reply_rc[2]);
+	ok(A->plain_rc == ACT_EFULL,
+	   "a plain act_reply to q is refused while the answers wait (%d)", A->plain_rc);
 	ok(A->answers == 2 && A->status[0] == 0 && A->status[1] == 0 && !A->answer_bad,
 	   "q got both answers, none timed out (%d answers, status %d %d, %d bad)", A->answers,
 	   A->status[0], A->status[1], A->answer_bad);
