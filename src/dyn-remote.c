@@ -74,6 +74,7 @@
 #include <actors.h>
 
 #include "dyn-remote.h"
+#include "grow.h"
 #include "log.h"
 #include "worker-int.h"
 
@@ -1283,6 +1284,19 @@ int act__dyn_demonitor_remote(struct worker *w, uint64_t monitor_id)
 	return err == ACT_EFULL ? err : 0;
 }
 
+/* Tells group g that our actor (id, gen) ended: it stops that actor's
+ * children there.  A full ring (or Downs and withdrawals already waiting
+ * for it, which go first): the word waits in this worker with them and
+ * goes when g makes room.  0 or an error (not told). */
+static int tell_stop_children(struct worker *w, uint32_t g, uint32_t id, uint32_t gen)
+{
+	int err = act__dyn_downs_wait_for(w, g) ? ACT_EFULL :
+	          act__dyn_send_stop_children(w, g, id, gen);
+	if (err == ACT_EFULL)
+		err = act__dyn_stop_children_wait(w, g, id, gen);
+	return err;
+}
+
 void act__dyn_ended(struct worker *w, const struct actor *a)
 {
 	struct act__dynx *x = w->dynx;
@@ -1298,13 +1312,7 @@ void act__dyn_ended(struct worker *w, const struct actor *a)
 		for (uint32_t k = 0; k < ACT__READY_WORDS; k++)
 			for (uint64_t bits = rp.groups[k]; bits; bits &= bits - 1) {
 				uint32_t g = k * 64u + (uint32_t)__builtin_ctzll(bits);
-				/* A full ring (or Downs and withdrawals already
-				 * waiting for it, which go first): it waits in this
-				 * worker with them and goes when g makes room. */
-				int err = act__dyn_downs_wait_for(w, g) ? ACT_EFULL :
-				          act__dyn_send_stop_children(w, g, a->id, a->gen);
-				if (err == ACT_EFULL)
-					err = act__dyn_stop_children_wait(w, g, a->id, a->gen);
+				int err = tell_stop_children(w, g, a->id, a->gen);
 				if (err)
 					act__warn_every("actor '%s' ended; its children in group %u not told: %s",
 					                a->def->name, g, act_strerror(err));
@@ -1470,8 +1478,32 @@ void act__dyn_sys(struct worker *w, uint32_t ring_from, const struct act__env *e
 	}
 }
 
+/* A parent of ours gone, and one group its children are in. */
+struct orphans {
+	uint32_t g, id, gen;
+};
+
+/* Notes (g, id, gen) once in *v.  True if out of memory. */
+static bool orphan_note(struct orphans **v, uint32_t *n, uint32_t *cap, uint32_t g, uint32_t id,
+                        uint32_t gen)
+{
+	/* The children of one parent are usually neighbours: the last note
+	 * first, then the others (few parents are lost at once). */
+	for (uint32_t i = *n; i-- > 0;)
+		if ((*v)[i].g == g && (*v)[i].id == id && (*v)[i].gen == gen)
+			return false;
+	if (act__grow((void **)v, cap, *n + 1, sizeof **v))
+		return true;
+	(*v)[(*n)++] = (struct orphans){ g, id, gen };
+	return false;
+}
+
 void act__dyn_recall_children(struct worker *w)
 {
+	struct orphans *orph = NULL;
+	uint32_t n_orph = 0, cap_orph = 0;
+	bool nomem = false;
+
 	if (w->tk) /* a testkit runs one group */
 		return;
 	for (uint32_t p = 1; p < w->n_parts; p++) {
@@ -1493,19 +1525,32 @@ void act__dyn_recall_children(struct worker *w)
 			if (!parent || act__w_group_of(w, parent - 1) != w->self)
 				continue;
 			struct actor *a = act__w_local(w, parent - 1);
-			if (a && a->gen == pgen && (a->lost || !a->stopped))
+			if (!a)
+				continue;
+			if (!a->stopped && a->gen == pgen) {
 				remember_child_group(w, a, p);
+				continue;
+			}
+			/* Its parent, a spawned actor of ours, is gone: a
+			 * temporary one lost with the last worker, or one whose
+			 * word to stop them was lost (it waited for room in a
+			 * worker that crashed).  They stop now, as at any
+			 * parent's end; each parent's word goes once. */
+			if (act__is_dyn_id(parent - 1) && orphan_note(&orph, &n_orph, &cap_orph, p,
+			                                              parent - 1, pgen))
+				nomem = true;
 		}
 	}
-	/* A temporary parent lost with the last worker (not re-created):
-	 * its children stop now, as at any parent's end.  Backwards, since
-	 * act__dyn_ended() moves the last entry into the one it takes. */
-	struct act__dynx *x = w->dynx;
-	for (uint32_t i = x ? x->n : 0; i-- > 0;) {
-		struct actor *a = &w->actors[x->v[i].idx];
-		if (a->lost && a->gen == x->v[i].gen)
-			act__dyn_ended(w, a);
+	for (uint32_t i = 0; i < n_orph; i++) {
+		int err = tell_stop_children(w, orph[i].g, orph[i].id, orph[i].gen);
+		if (err)
+			act__warn_every("the children in group %u of an actor lost with the last worker "
+			                "were not told to stop: %s", orph[i].g, act_strerror(err));
 	}
+	if (nomem)
+		act__warn("out of memory: some children of actors lost with the last worker were not "
+		          "told to stop");
+	free(orph);
 }
 
 void act__dyn_release_claims(struct worker *w)

@@ -129,7 +129,9 @@ bool act__dyn_downs_wait_for(const struct worker *w, uint32_t g);
 void act__dyn_ended(struct worker *w, const struct actor *a);
 /* A restarted worker, its actors re-created: remembers which other groups
  * hold children of its live actors (their records say so), so that those
- * children stop with their parent as before the crash. */
+ * children stop with their parent as before the crash; children there of
+ * a spawned actor of ours that is gone (lost with the last worker, or
+ * ended while the word to stop them could not be sent) are told to stop. */
 void act__dyn_recall_children(struct worker *w);
 /* A restarting worker frees the slots it had claimed in other groups'
  * areas and never committed (it died mid-spawn). */

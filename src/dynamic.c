@@ -669,7 +669,7 @@ unsigned act__dyn_downs_flush(struct worker *w)
 	if (sent)
 		w->dw_retry_ns = DOWN_RETRY_MIN_NS;
 	if (!k && sent)
-		act__log_every(ACT_LOG_INFO, "the Downs that waited for room are sent");
+		act__log_every(ACT_LOG_INFO, "the Downs and answers that waited for room are sent");
 	return sent;
 }
 
@@ -1017,14 +1017,16 @@ static void stop_now(struct worker *w, struct actor *a)
 	w->ctx = saved;
 }
 
-/* Whether spawned actor a's parent is one of ours that was lost with the
- * last worker (a temporary actor, not re-created). */
-static bool parent_lost(struct worker *w, const struct actor *a)
+/* Whether spawned actor a's parent is a spawned actor of ours that is
+ * gone: lost with the last worker (a temporary actor, not re-created), or
+ * ended by an earlier worker that crashed before a was stopped with it. */
+static bool parent_gone(struct worker *w, const struct actor *a)
 {
-	if (!a->dynamic || !a->rec->parent)
+	uint32_t parent = a->dynamic ? a->rec->parent : 0;
+	if (!parent || !act__is_dyn_id(parent - 1))
 		return false;
-	const struct actor *p = act__w_local(w, a->rec->parent - 1);
-	return p && p->lost && p->gen == a->rec->parent_gen;
+	const struct actor *p = act__w_local(w, parent - 1);
+	return p && (p->stopped || p->gen != a->rec->parent_gen);
 }
 
 /* True if restore handles slot s: every slot in a worker; in a testkit,
@@ -1197,14 +1199,15 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 			act__sup_settle(w, a);
 	}
 	w->restoring = false;
-	/* Children of a temporary parent that was lost (not re-created) stop
+	/* Children of a parent that is gone (a temporary one lost now, or
+	 * one whose end an earlier worker did not live to carry out) stop
 	 * now, as at any parent's end; those in other groups were told by
 	 * act__dyn_recall_children().  In slot order: an orphan's own
 	 * children stop with it, first. */
 	unsigned n_orphans = 0;
-	for (uint32_t s = 0; n_lost && s < hi; s++) {
+	for (uint32_t s = 0; s < hi; s++) {
 		struct actor *a = &w->actors[w->n_local + s];
-		if (!restoring(w, s) || a->stopped || a->stopping || !parent_lost(w, a))
+		if (!restoring(w, s) || a->stopped || a->stopping || !parent_gone(w, a))
 			continue;
 		stop_now(w, a);
 		n_orphans++;
@@ -1217,7 +1220,7 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 	if (n_pending)
 		act__info("started %u actors spawned into the group while no worker ran", n_pending);
 	if (n_orphans)
-		act__info("stopped %u of them: their temporary parent was lost", n_orphans);
+		act__info("stopped %u of them: their parent is gone", n_orphans);
 	return 0;
 }
 
