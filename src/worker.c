@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <time.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <sched.h>
@@ -132,6 +133,31 @@ static void beat(struct worker *w, uint64_t now)
 {
 	atomic_store_explicit(&w->part->heartbeat_ns, now, memory_order_relaxed);
 	w->last_beat_ns = now;
+}
+
+/* How long a removed group's worker waits for room for its waiting
+ * records before it ends (within the supervisor's shutdown_ms, 5 s by
+ * default, after which it is killed anyway). */
+#define WAIT_OUT_NS 2000000000ull
+
+/* Sends the records waiting for room as the rings take them, for up to
+ * WAIT_OUT_NS: a removed group's many children elsewhere are told to stop
+ * even when their words do not fit in a ring at once (an outside attack
+ * left 1648 of 6000 running). */
+static void wait_out(struct worker *w)
+{
+	uint64_t t0 = act__now_ns(), now = t0;
+	while (w->n_dw && now - t0 < WAIT_OUT_NS) {
+		act__w_flush_notify(w);
+		bool sent = act__dyn_downs_flush(w) != 0;
+		act__w_flush_notify(w);
+		if (!sent) {
+			struct timespec ts = { 0, 100000 };
+			nanosleep(&ts, NULL);
+		}
+		now = act__now_ns();
+		beat(w, now);
+	}
 }
 
 /* ---- sleeping -------------------------------------------------------------- */
@@ -1043,6 +1069,11 @@ int act__worker_main_prepared(const struct act__worker_args *a, struct worker *w
 	if (act__part_removed(w->part))
 		act__dyn_down_static(w, "group stopped");
 	act__w_flush_notify(w); /* what the Shutdown handlers sent */
+	/* The other groups run on: what waits for room in their rings (the
+	 * words that stop our actors' children there, Downs, answers) goes
+	 * as they make it. */
+	if (act__part_removed(w->part))
+		wait_out(w);
 downs:
 	/* Downs still waiting for room (act__dyn_downs_flush()): what fits
 	 * now, and the rest logged; no later worker knows of them. */
