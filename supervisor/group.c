@@ -714,7 +714,6 @@ int act__node_restart_group(struct act_node *n, uint32_t gi, struct act__ctl_con
 	return 0;
 }
 
-static void forget_spawned(act_node_t *n, uint32_t gi);
 static void announce_restart(act_node_t *n, uint32_t gi, uint64_t gen);
 
 bool act__node_group_removed(const struct act_node *n, uint32_t gi)
@@ -755,7 +754,7 @@ void act__node_remove_group(struct act_node *n, uint32_t gi)
 		 * it from their notes (dyn-remote.c). */
 		act__group_set_state(n, gi, ACT__G_REMOVED);
 		act__group_announce_gone(n, gi);
-		forget_spawned(n, gi);
+		act__node_forget_spawned(n, gi);
 	}
 	if (g->waiter) {
 		act__ctl_group_ready(n->ctl, g->waiter, false, "the group was removed by a reload");
@@ -987,7 +986,7 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 		act__info("group '%s' (pid %d) stopped: %s", gd->name, (int)pid, g->last_death);
 		if (g->state == ACT__G_REMOVED) {
 			down_for_lost_group(n, gi); /* removed by a reload: not running again */
-			forget_spawned(n, gi);
+			act__node_forget_spawned(n, gi);
 		}
 		if (g->waiter && !act__node_group_pending(n, gi)) {
 			act__ctl_group_ready(n->ctl, g->waiter, false, "the group stopped");
@@ -1496,7 +1495,7 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
  * reaches it.  Called once no worker of the group runs; a record another
  * participant is writing (reserved by it) is left to it.
  */
-static void forget_spawned(act_node_t *n, uint32_t gi)
+void act__node_forget_spawned(act_node_t *n, uint32_t gi)
 {
 	uint32_t part = gi + 1, freed = 0;
 	uint32_t hi = act__shm_dyn_hi(&n->shm, part);

@@ -604,6 +604,10 @@ ACT_API int act_node_run(act_node_t *n)
 		if (act__part_removed(p)) {
 			act__warn("group '%s' was removed by a reload of the last supervisor; the app "
 			          "file lists it, so it runs again", n->reg.groups[i].name);
+			/* As if added back: without its spawned actors, also
+			 * when that supervisor died before the removal's stop
+			 * was over (their monitors ended with every worker). */
+			act__node_forget_spawned(n, i);
 			atomic_store_explicit(&p->removed, 0, memory_order_release);
 		}
 		act__group_enqueue(n, i, 0);

@@ -255,6 +255,9 @@ ACT__SHARED int act__node_add_group(struct act_node *n, uint32_t gi);
 /* Bytes still in the rings into group gi (what a removed group left:
  * a send that raced with its removal). */
 ACT__SHARED uint64_t act__node_group_leftover(const struct act_node *n, uint32_t gi);
+/* Frees the records of group gi's spawned actors: a reload removed it
+ * (called once no worker of it runs). */
+void act__node_forget_spawned(struct act_node *n, uint32_t gi);
 /* True if a reload removed group gi (it may still be draining). */
 ACT__SHARED bool act__node_group_removed(const struct act_node *n, uint32_t gi);
 /* True if group gi will not run again until an operator starts it (done,
