@@ -501,7 +501,9 @@ static void set_group(struct act__registry *reg, uint32_t gi, const struct act__
 	act__app_group_settings(gd, g);
 	for (uint32_t ai = 0; ai < g->n_actors; ai++) {
 		int id = act__reg_find_actor(reg, g->actors[ai].name);
-		if (id < 0)
+		/* Its own static actors: a spare participant's group has none
+		 * (its declared actors are spawned). */
+		if (id < 0 || reg->actors[id].group != gi + 1)
 			continue;
 		char *args = g->actors[ai].args_json ? strdup(g->actors[ai].args_json) : NULL;
 		if (g->actors[ai].args_json && !args)
@@ -597,7 +599,7 @@ static int worker_init(struct act__registry *reg, uint32_t self, void *arg)
 	for (uint32_t ai = 0; ai < g->n_actors; ai++) {
 		int id = act__reg_find_actor(reg, g->actors[ai].name);
 		const act_behaviour *b = act__module_behaviour(m, g->actors[ai].behaviour);
-		if (id >= 0 && b)
+		if (id >= 0 && b && reg->actors[id].group == gi + 1)
 			reg->actors[id].b = b;
 	}
 	reg->frozen = true;
@@ -722,18 +724,26 @@ static void next_step(struct act__reloader *r)
 			 * every group finds them by name (act_lookup) and its worker
 			 * re-creates them after a crash.  They wait in its rings for
 			 * its first start. */
-			for (uint32_t ai = 0; !err && n->reg.groups[gi].spare && ai < ng->n_actors; ai++) {
-				const struct act__app_actor *a = &ng->actors[ai];
-				act_ref ref;
-				err = act__node_spawn(n, ng->name, a->behaviour, a->name, a->args_json, &ref);
-				if (err)
-					act__err("reload: group '%s': cannot create its actor '%s': %s",
-					         ng->name, a->name, act_strerror(err));
-			}
 			if (err) {
 				finish(r, false, "cannot add group '%s': %s (done so far: %s)",
 				       n->reg.groups[gi].name, act_strerror(err),
 				       r->n_done ? r->done : "none");
+				return;
+			}
+			for (uint32_t ai = 0; n->reg.groups[gi].spare && ai < ng->n_actors; ai++) {
+				const struct act__app_actor *a = &ng->actors[ai];
+				act_ref ref;
+				err = act__node_spawn(n, ng->name, a->behaviour, a->name, a->args_json, &ref);
+				if (!err)
+					continue;
+				/* The group is added, and runs without that actor
+				 * (actorsd(8), reload 9): said as done. */
+				act__err("reload: group '%s': cannot create its actor '%s': %s",
+				         ng->name, a->name, act_strerror(err));
+				finish(r, false, "group '%s' added, but its actor '%s' could not be "
+				       "created: %s (done so far: %s%s+%s)", ng->name, a->name,
+				       act_strerror(err), r->n_done ? r->done : "",
+				       r->n_done ? ", " : "", ng->name);
 				return;
 			}
 			r->old_pid = 0;
@@ -1062,6 +1072,22 @@ static void apply_checked(struct act__reloader *r)
 					         "adds takes a spare participant, which has ring_bytes %u, "
 					         "max_msg_bytes %u, max_spawned %u and is no pool",
 					         k, g->name, gd->ring_bytes, gd->max_msg, spare_slots);
+					goto refuse;
+				}
+				for (uint32_t ai = 0; ai < g->n_actors; ai++) {
+					int id = act__reg_find_actor(&n->reg, g->actors[ai].name);
+					if (id < 0)
+						continue;
+					uint32_t og = n->reg.actors[id].group;
+					rc = -EEXIST;
+					snprintf(err, sizeof err, "$.groups[%u] '%s': actor '%s' is the "
+					         "name of a static actor of group '%s'%s", k, g->name,
+					         g->actors[ai].name,
+					         og && og <= np ? n->reg.groups[og - 1].name : "?",
+					         og && og <= np && act__node_group_removed(n, og - 1) &&
+					         app_group_index(&r->next, n->reg.groups[og - 1].name) < 0 ?
+					         " (removed by a reload: its static actors keep their names)" :
+					         "");
 					goto refuse;
 				}
 				placed[k] = true;
