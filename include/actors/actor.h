@@ -256,7 +256,8 @@ typedef void (*act_ask_fn)(act_ctx *ctx, void *state, int status,
  * (not to the handler table) with `cookie`; if none comes within
  * timeout_ms, cb runs with ACT_ETIMEDOUT, and a late reply is counted as a
  * dead letter.  Never blocks.  Same errors as act_send, plus -ENOSPC if the
- * actor has too many asks outstanding.
+ * worker has 3072 asks outstanding (a limit per group, shared by all its
+ * actors).
  *
  * `to` may be a remote ref (act_ref_remote(), act_lookup("a@peer")): the
  * request leaves with sender_actor "<asker>~ask-<n>.<token>", a name of
