@@ -39,6 +39,7 @@
 #include "envelope.h"
 #include "gateway.h"
 #include "group.h"
+#include "grow.h"
 #include "log.h"
 #include "node.h"
 #include "peers.h"
@@ -754,6 +755,7 @@ void act__node_remove_group(struct act_node *n, uint32_t gi)
 		 * it from their notes (dyn-remote.c). */
 		act__group_set_state(n, gi, ACT__G_REMOVED);
 		act__group_announce_gone(n, gi);
+		act__node_stop_children_of(n, gi); /* no worker of it tells them */
 		act__node_forget_spawned(n, gi);
 	}
 	if (g->waiter) {
@@ -986,6 +988,11 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 		act__info("group '%s' (pid %d) stopped: %s", gd->name, (int)pid, g->last_death);
 		if (g->state == ACT__G_REMOVED) {
 			down_for_lost_group(n, gi); /* removed by a reload: not running again */
+			/* A worker that did not stop by itself (killed: brutal_kill,
+			 * shutdown_ms, a crash) may not have told its actors'
+			 * children elsewhere to stop; a second word does nothing. */
+			if (!g->death_by_removal)
+				act__node_stop_children_of(n, gi);
 			act__node_forget_spawned(n, gi);
 		}
 		if (g->waiter && !act__node_group_pending(n, gi)) {
@@ -1495,6 +1502,68 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
  * reaches it.  Called once no worker of the group runs; a record another
  * participant is writing (reserved by it) is left to it.
  */
+void act__node_stop_children_of(act_node_t *n, uint32_t gi)
+{
+	uint32_t part = gi + 1, sent = 0, lost = 0, n_seen = 0, cap_seen = 0;
+	struct { uint32_t g, id, gen; } *seen = NULL;
+
+	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
+		uint32_t g = i + 1;
+		if (g == part || act__part_removed(act__shm_part(&n->shm, g)) ||
+		    act__node_group_gone(n, i))
+			continue;
+		uint32_t hi = act__shm_dyn_hi(&n->shm, g);
+		for (uint32_t s = 0; s < hi; s++) {
+			struct act__spawn_rec *r = act__shm_spawn_rec(&n->shm, g, s);
+			/* Acquire: a LIVE or PENDING word means its parent fields
+			 * are written (a later tenant's, at worst: a word for a
+			 * parent that has no child there does nothing). */
+			uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+			uint32_t st = ACT__SLOT_STATE(word);
+			uint32_t parent = r->parent, pgen = r->parent_gen;
+			if ((st != ACT__SLOT_LIVE && st != ACT__SLOT_PENDING) || !parent)
+				continue;
+			uint32_t pid = parent - 1;
+			uint32_t owner = pid < n->reg.n_actors ? n->reg.actors[pid].group :
+			                 pid >= ACT__DYN_BASE ? act__dyn_group_of(&n->shm, pid) : 0;
+			if (owner != part)
+				continue;
+			bool dup = false;
+			for (uint32_t k = n_seen; k-- > 0 && !dup;)
+				dup = seen[k].g == g && seen[k].id == pid && seen[k].gen == pgen;
+			if (dup)
+				continue;
+			if (act__grow((void **)&seen, &cap_seen, n_seen + 1, sizeof *seen)) {
+				lost++;
+				continue;
+			}
+			seen[n_seen].g = g;
+			seen[n_seen].id = pid;
+			seen[n_seen++].gen = pgen;
+			int err;
+			struct act__env *e = act__node_out_reserve(n, g, sizeof *e, &err);
+			if (!e) {
+				lost++;
+				continue;
+			}
+			act__env_write(e, ACT__REC_SYS, sizeof *e,
+			               &(struct act__route){ .type = ACT__SYS_STOP_CHILDREN,
+			                                     .from = pid + 1, .from_gen = pgen });
+			act__ring_commit(&n->out[g], e);
+			act__doorbell_notify(act__shm_part(&n->shm, g), ACT__SUPERVISOR, n->efd[g]);
+			sent++;
+		}
+	}
+	free(seen);
+	if (sent)
+		act__info("group '%s' removed: its actors' children in other groups are told to stop "
+		          "(%u words)", n->reg.groups[gi].name, sent);
+	if (lost)
+		act__warn("group '%s' removed: %u of its actors' children's groups not told to stop "
+		          "them (ring from the supervisor full, or no memory)", n->reg.groups[gi].name,
+		          lost);
+}
+
 void act__node_forget_spawned(act_node_t *n, uint32_t gi)
 {
 	uint32_t part = gi + 1, freed = 0;

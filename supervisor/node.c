@@ -607,6 +607,7 @@ ACT_API int act_node_run(act_node_t *n)
 			/* As if added back: without its spawned actors, also
 			 * when that supervisor died before the removal's stop
 			 * was over (their monitors ended with every worker). */
+			act__node_stop_children_of(n, i);
 			act__node_forget_spawned(n, i);
 			atomic_store_explicit(&p->removed, 0, memory_order_release);
 		}

@@ -255,6 +255,10 @@ ACT__SHARED int act__node_add_group(struct act_node *n, uint32_t gi);
 /* Bytes still in the rings into group gi (what a removed group left:
  * a send that raced with its removal). */
 ACT__SHARED uint64_t act__node_group_leftover(const struct act_node *n, uint32_t gi);
+/* Group gi, removed by a reload, has no worker that tells its actors'
+ * children in other groups to stop (killed, or none ran): the supervisor
+ * tells those groups, one word per parent found in their records. */
+void act__node_stop_children_of(struct act_node *n, uint32_t gi);
 /* Frees the records of group gi's spawned actors: a reload removed it
  * (called once no worker of it runs). */
 void act__node_forget_spawned(struct act_node *n, uint32_t gi);

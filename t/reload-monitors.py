@@ -24,7 +24,10 @@ cons) and kid2 (an actor w1 spawned into cons); w1 monitors o1.  Then:
     spawned into "other" by the added-back w1, stops with it;
   - group "bk" (tally t9, shutdown brutal_kill) removed by a reload is
     killed at once, its worker says nothing: w0's monitor of t9 still
-    gets one Down "group stopped" (made in prod, told by the supervisor).
+    gets one Down "group stopped" (made in prod, told by the supervisor),
+    and the children in "other" of its actors (bkid of the spawned bw,
+    bkid2 of the static w9) are stopped: the supervisor tells "other"
+    (before, they lived on).
 """
 import copy
 import errno
@@ -47,7 +50,7 @@ with tap:
              "actors": [actor("t0", "tally"), actor("w1", "watcher")]},
             {"name": "other", "module": RELOADMOD, "actors": [actor("o1", "tally")]},
             {"name": "bk", "module": RELOADMOD, "shutdown_ms": "brutal_kill",
-             "actors": [actor("t9", "tally")]},
+             "actors": [actor("t9", "tally"), actor("w9", "watcher")]},
         ],
     }, name="rlm")
     full = copy.deepcopy(node.app)
@@ -112,6 +115,13 @@ with tap:
             "record it had read before the first removal, and was killed at shutdown_ms)")
 
     tap.is_(ask("w0", "Watch", {"name": "t9"}), ok, "w0 monitors t9 of bk (brutal_kill)")
+    r = node.request({"cmd": "spawn", "group": "bk", "behaviour": "watcher", "name": "bw"})
+    tap.ok(r.get("ok"), "bw spawned into bk (%r)" % (r,))
+    tap.is_(ask("bw", "SpawnIn", {"name": "other/bkid"}), ok, "bw spawns bkid into other")
+    tap.is_(ask("w9", "SpawnIn", {"name": "other/bkid2"}), ok,
+            "w9, bk's static actor, spawns bkid2 into other")
+    tap.is_(ask("w2", "Watch", {"name": "bkid"}), ok, "w2 monitors bkid")
+    tap.is_(ask("w2", "Watch", {"name": "bkid2"}), ok, "w2 monitors bkid2")
     no_bk = copy.deepcopy(small)
     no_bk["groups"] = [g for g in no_bk["groups"] if g["name"] != "bk"]
     rc, out, err = node.reload(no_bk)
@@ -119,4 +129,9 @@ with tap:
     d = wait_downs(4)
     tap.is_(d["count"], 4, "w0 got one Down for t9 (%r)" % d["last"])
     tap.ok(d["last"].endswith("; t9: group stopped"), "it says t9's group stopped")
+    d2 = node.wait_downs(4, "4 Downs at w2", who="w2")
+    tap.is_((d2["count"], sorted(d2["last"].split("; ")[2:])),
+            (4, ["bkid2: stopped", "bkid: stopped"]),
+            "bk's killed worker told nobody: the supervisor stopped the children of its "
+            "spawned bw and static w9 in other (%r)" % d2["last"])
     tap.is_(node.status()["dead_letters"], 0, "no Down became a dead letter")
