@@ -1478,29 +1478,45 @@ void act__dyn_sys(struct worker *w, uint32_t ring_from, const struct act__env *e
 	}
 }
 
-/* A parent of ours gone, and one group its children are in. */
-struct orphans {
-	uint32_t g, id, gen;
-};
-
-/* Notes (g, id, gen) once in *v.  True if out of memory. */
-static bool orphan_note(struct orphans **v, uint32_t *n, uint32_t *cap, uint32_t g, uint32_t id,
-                        uint32_t gen)
+static int orphans_cmp(const void *a, const void *b)
 {
-	/* The children of one parent are usually neighbours: the last note
-	 * first, then the others (few parents are lost at once). */
-	for (uint32_t i = *n; i-- > 0;)
-		if ((*v)[i].g == g && (*v)[i].id == id && (*v)[i].gen == gen)
-			return false;
+	const struct act__orphans *x = a, *y = b;
+	if (x->g != y->g)
+		return x->g < y->g ? -1 : 1;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->gen < y->gen ? -1 : x->gen > y->gen;
+}
+
+uint32_t act__orphans_unique(struct act__orphans *v, uint32_t n)
+{
+	uint32_t k = 0;
+	if (n < 2)
+		return n;
+	qsort(v, n, sizeof *v, orphans_cmp);
+	for (uint32_t i = 1; i < n; i++)
+		if (orphans_cmp(&v[k], &v[i]))
+			v[++k] = v[i];
+	return k + 1;
+}
+
+/* Notes (g, id, gen) in *v (repeats too: act__orphans_unique()).  True
+ * if out of memory.  The children of one parent are often neighbours:
+ * a repeat of the last note is not kept. */
+static bool orphan_note(struct act__orphans **v, uint32_t *n, uint32_t *cap, uint32_t g,
+                        uint32_t id, uint32_t gen)
+{
+	if (*n && (*v)[*n - 1].g == g && (*v)[*n - 1].id == id && (*v)[*n - 1].gen == gen)
+		return false;
 	if (act__grow((void **)v, cap, *n + 1, sizeof **v))
 		return true;
-	(*v)[(*n)++] = (struct orphans){ g, id, gen };
+	(*v)[(*n)++] = (struct act__orphans){ g, id, gen };
 	return false;
 }
 
 void act__dyn_recall_children(struct worker *w)
 {
-	struct orphans *orph = NULL;
+	struct act__orphans *orph = NULL;
 	uint32_t n_orph = 0, cap_orph = 0;
 	bool nomem = false;
 
@@ -1541,6 +1557,7 @@ void act__dyn_recall_children(struct worker *w)
 				nomem = true;
 		}
 	}
+	n_orph = act__orphans_unique(orph, n_orph);
 	for (uint32_t i = 0; i < n_orph; i++) {
 		int err = tell_stop_children(w, orph[i].g, orph[i].id, orph[i].gen);
 		if (err)

@@ -172,6 +172,15 @@ void act__dyn_send_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen
  * signal sig or exit code exit_code: "crashed: signal N", "crashed: exit
  * N", or `clean` for an exit 0 (or none). */
 void act__death_reason(char *buf, size_t cap, int sig, int exit_code, const char *clean);
+
+/* A parent gone, and one group where it has children: one STOP_CHILDREN
+ * word each (act__dyn_recall_children(), the supervisor's removal). */
+struct act__orphans {
+	uint32_t g, id, gen;
+};
+/* Sorts v[0..n) and drops repeats: the count left.  O(n log n): a group
+ * may hold a million children. */
+uint32_t act__orphans_unique(struct act__orphans *v, uint32_t n);
 /* act__dyn_send_down() for a caller that tries again when the ring is
  * full: ACT_EFULL is returned, not made a dead letter.  0 or the error. */
 int act__dyn_try_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen, uint64_t mid,

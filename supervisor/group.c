@@ -1504,8 +1504,8 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
  */
 void act__node_stop_children_of(act_node_t *n, uint32_t gi)
 {
-	uint32_t part = gi + 1, sent = 0, lost = 0, n_seen = 0, cap_seen = 0;
-	struct { uint32_t g, id, gen; } *seen = NULL;
+	uint32_t part = gi + 1, sent = 0, lost = 0, n_v = 0, cap_v = 0;
+	struct act__orphans *v = NULL;
 
 	for (uint32_t i = 0; i < n->reg.n_groups; i++) {
 		uint32_t g = i + 1;
@@ -1528,33 +1528,31 @@ void act__node_stop_children_of(act_node_t *n, uint32_t gi)
 			                 pid >= ACT__DYN_BASE ? act__dyn_group_of(&n->shm, pid) : 0;
 			if (owner != part)
 				continue;
-			bool dup = false;
-			for (uint32_t k = n_seen; k-- > 0 && !dup;)
-				dup = seen[k].g == g && seen[k].id == pid && seen[k].gen == pgen;
-			if (dup)
+			if (n_v && v[n_v - 1].g == g && v[n_v - 1].id == pid && v[n_v - 1].gen == pgen)
 				continue;
-			if (act__grow((void **)&seen, &cap_seen, n_seen + 1, sizeof *seen)) {
+			if (act__grow((void **)&v, &cap_v, n_v + 1, sizeof *v)) {
 				lost++;
 				continue;
 			}
-			seen[n_seen].g = g;
-			seen[n_seen].id = pid;
-			seen[n_seen++].gen = pgen;
-			int err;
-			struct act__env *e = act__node_out_reserve(n, g, sizeof *e, &err);
-			if (!e) {
-				lost++;
-				continue;
-			}
-			act__env_write(e, ACT__REC_SYS, sizeof *e,
-			               &(struct act__route){ .type = ACT__SYS_STOP_CHILDREN,
-			                                     .from = pid + 1, .from_gen = pgen });
-			act__ring_commit(&n->out[g], e);
-			act__doorbell_notify(act__shm_part(&n->shm, g), ACT__SUPERVISOR, n->efd[g]);
-			sent++;
+			v[n_v++] = (struct act__orphans){ g, pid, pgen };
 		}
 	}
-	free(seen);
+	n_v = act__orphans_unique(v, n_v);
+	for (uint32_t k = 0; k < n_v; k++) {
+		int err;
+		struct act__env *e = act__node_out_reserve(n, v[k].g, sizeof *e, &err);
+		if (!e) {
+			lost++;
+			continue;
+		}
+		act__env_write(e, ACT__REC_SYS, sizeof *e,
+		               &(struct act__route){ .type = ACT__SYS_STOP_CHILDREN,
+		                                     .from = v[k].id + 1, .from_gen = v[k].gen });
+		act__ring_commit(&n->out[v[k].g], e);
+		act__doorbell_notify(act__shm_part(&n->shm, v[k].g), ACT__SUPERVISOR, n->efd[v[k].g]);
+		sent++;
+	}
+	free(v);
 	if (sent)
 		act__info("group '%s' removed: its actors' children in other groups are told to stop "
 		          "(%u words)", n->reg.groups[gi].name, sent);
