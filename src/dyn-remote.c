@@ -1379,7 +1379,16 @@ void act__dyn_start_pending(struct worker *w, struct actor *a, uint32_t gen)
 }
 
 /* Stops every local actor whose parent is (pid, pgen), an actor of another group. */
-static void stop_children_of(struct worker *w, uint32_t pid, uint32_t pgen)
+/*
+ * Stops the children here of actor (pid - 1, pgen).  `pending_too`: also
+ * those not started yet.  Without it (a word from the parent's own group),
+ * a child still PENDING was spawned after the word: its SPAWN record comes
+ * behind it in the same ring, as every spawn by that group's actors.  Such
+ * a child is the new one of a parent restarted by its act_child_policy
+ * (same ref and generation): it must live (an outside attack saw it get
+ * Start and Shutdown at once).
+ */
+static void stop_children_of(struct worker *w, uint32_t pid, uint32_t pgen, bool pending_too)
 {
 	uint32_t hi = atomic_load_explicit(&w->dyn->hi, memory_order_acquire);
 
@@ -1391,8 +1400,8 @@ static void stop_children_of(struct worker *w, uint32_t pid, uint32_t pgen)
 		struct act__spawn_rec *r = a->rec;
 		uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
 		uint32_t st = ACT__SLOT_STATE(word);
-		if ((st != ACT__SLOT_LIVE && st != ACT__SLOT_PENDING) || r->parent != pid ||
-		    r->parent_gen != pgen)
+		if ((st != ACT__SLOT_LIVE && (st != ACT__SLOT_PENDING || !pending_too)) ||
+		    r->parent != pid || r->parent_gen != pgen)
 			continue;
 		if (st == ACT__SLOT_PENDING)
 			act__dyn_start_pending(w, a, ACT__SLOT_GEN(word));
@@ -1408,7 +1417,8 @@ void act__dyn_sys(struct worker *w, uint32_t ring_from, const struct act__env *e
 	const char *why;
 
 	if (e->type == ACT__SYS_STOP_CHILDREN) {
-		stop_children_of(w, e->from, e->from_gen);
+		stop_children_of(w, e->from, e->from_gen,
+		                 !e->from || act__w_group_of(w, e->from - 1) != ring_from);
 		return;
 	}
 	if (e->type == ACT__SYS_GROUP_GONE) {
