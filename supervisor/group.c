@@ -1502,6 +1502,28 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
  * reaches it.  Called once no worker of the group runs; a record another
  * participant is writing (reserved by it) is left to it.
  */
+/* At most this many words wait for room (12 MB). */
+#define STOP_WAIT_MAX (1u << 20)
+
+/* One STOP_CHILDREN word into group o->g from the supervisor: 0,
+ * ACT_EFULL (no room yet), or another error (its group is removed or
+ * gone: nobody reads it). */
+static int stop_word(act_node_t *n, const struct act__orphans *o)
+{
+	int err;
+	if (act__part_removed(act__shm_part(&n->shm, o->g)) || act__node_group_gone(n, o->g - 1))
+		return ACT_ESTOPPED;
+	struct act__env *e = act__node_out_reserve(n, o->g, sizeof *e, &err);
+	if (!e)
+		return err;
+	act__env_write(e, ACT__REC_SYS, sizeof *e,
+	               &(struct act__route){ .type = ACT__SYS_STOP_CHILDREN, .from = o->id + 1,
+	                                     .from_gen = o->gen });
+	act__ring_commit(&n->out[o->g], e);
+	act__doorbell_notify(act__shm_part(&n->shm, o->g), ACT__SUPERVISOR, n->efd[o->g]);
+	return 0;
+}
+
 void act__node_stop_children_of(act_node_t *n, uint32_t gi)
 {
 	uint32_t part = gi + 1, sent = 0, lost = 0, n_v = 0, cap_v = 0;
@@ -1538,28 +1560,68 @@ void act__node_stop_children_of(act_node_t *n, uint32_t gi)
 		}
 	}
 	n_v = act__orphans_unique(v, n_v);
+	uint32_t kept = 0;
 	for (uint32_t k = 0; k < n_v; k++) {
-		int err;
-		struct act__env *e = act__node_out_reserve(n, v[k].g, sizeof *e, &err);
-		if (!e) {
+		/* Behind words already waiting for that group, or into a full
+		 * ring: it waits with them. */
+		int err = 0;
+		bool wait = false;
+		for (uint32_t j = 0; j < n->n_stop_wait && !wait; j++)
+			wait = n->stop_wait[j].g == v[k].g;
+		if (wait || (err = stop_word(n, &v[k])) == ACT_EFULL) {
+			if (n->n_stop_wait >= STOP_WAIT_MAX ||
+			    act__grow((void **)&n->stop_wait, &n->cap_stop_wait, n->n_stop_wait + 1,
+			              sizeof *n->stop_wait)) {
+				lost++;
+				continue;
+			}
+			n->stop_wait[n->n_stop_wait++] = v[k];
+			kept++;
+		} else if (err) {
 			lost++;
-			continue;
+		} else {
+			sent++;
 		}
-		act__env_write(e, ACT__REC_SYS, sizeof *e,
-		               &(struct act__route){ .type = ACT__SYS_STOP_CHILDREN,
-		                                     .from = v[k].id + 1, .from_gen = v[k].gen });
-		act__ring_commit(&n->out[v[k].g], e);
-		act__doorbell_notify(act__shm_part(&n->shm, v[k].g), ACT__SUPERVISOR, n->efd[v[k].g]);
-		sent++;
 	}
 	free(v);
-	if (sent)
+	if (sent || kept)
 		act__info("group '%s' removed: its actors' children in other groups are told to stop "
-		          "(%u words)", n->reg.groups[gi].name, sent);
-	if (lost)
+		          "(%u words, %u of them wait for room)", n->reg.groups[gi].name, sent + kept,
+		          kept);
+	if (lost) {
+		n->n_dead_letters += lost;
 		act__warn("group '%s' removed: %u of its actors' children's groups not told to stop "
-		          "them (ring from the supervisor full, or no memory)", n->reg.groups[gi].name,
-		          lost);
+		          "them (no memory, or %u words wait already)", n->reg.groups[gi].name, lost,
+		          STOP_WAIT_MAX);
+	}
+}
+
+void act__node_stop_children_flush(act_node_t *n)
+{
+	uint64_t full[ACT__READY_WORDS] = { 0 };
+	uint32_t k = 0, dropped = 0;
+
+	for (uint32_t i = 0; i < n->n_stop_wait; i++) {
+		struct act__orphans *o = &n->stop_wait[i];
+		uint64_t bit = 1ull << (o->g % 64u);
+		int err = full[o->g / 64u] & bit ? ACT_EFULL : stop_word(n, o);
+		if (err == ACT_EFULL) {
+			/* In order per group: the rest for it wait too. */
+			full[o->g / 64u] |= bit;
+			n->stop_wait[k++] = *o;
+		} else if (err) {
+			dropped++;
+		}
+	}
+	n->n_stop_wait = k;
+	if (dropped)
+		act__info("%u words to stop children were dropped: their groups were removed or "
+		          "are gone", dropped);
+	if (!k) {
+		free(n->stop_wait);
+		n->stop_wait = NULL;
+		n->cap_stop_wait = 0;
+	}
 }
 
 void act__node_forget_spawned(act_node_t *n, uint32_t gi)

@@ -77,6 +77,7 @@ ACT_API void act_node_free(act_node_t *n)
 	act__topics_forget(n);
 	act__reg_fini(&n->reg);
 	act__recover_free(n);
+	free(n->stop_wait);
 	free(n->endpoint);
 	free(n->advertise);
 	free(n->curve_secret);

@@ -201,6 +201,11 @@ struct act_node {
 	uint32_t n_curve_allow;
 	bool all_remote;
 	bool out_blocked;         /* an outbound envelope waits for a full peer */
+	/* STOP_CHILDREN words for the children of a removed group's actors
+	 * that found the ring to their group full: retried each turn of the
+	 * loop (act__node_stop_children_flush()). */
+	struct act__orphans *stop_wait;
+	uint32_t n_stop_wait, cap_stop_wait;
 	bool drain_more;          /* route_drain() stopped at its per-ring cap */
 	/* The gateway just handed a spinning group work (act__node_ring_group):
 	 * its answer usually comes within microseconds, so the loop looks for
@@ -259,6 +264,10 @@ ACT__SHARED uint64_t act__node_group_leftover(const struct act_node *n, uint32_t
  * children in other groups to stop (killed, or none ran): the supervisor
  * tells those groups, one word per parent found in their records. */
 void act__node_stop_children_of(struct act_node *n, uint32_t gi);
+/* Sends the words act__node_stop_children_of() keeps for full rings, as
+ * far as the rings take them; those for a group removed or gone since
+ * are dropped. */
+void act__node_stop_children_flush(struct act_node *n);
 /* Frees the records of group gi's spawned actors: a reload removed it
  * (called once no worker of it runs). */
 void act__node_forget_spawned(struct act_node *n, uint32_t gi);
