@@ -346,7 +346,7 @@ static void handle_record(struct worker *w, act__ring_h *h, const struct act__re
 	}
 
 	if (a->dynamic && a->stopped) /* spawned from another group, not started yet? */
-		act__dyn_start_pending(w, a, e->to_gen);
+		act__dyn_start_pending(w, a, e->to_gen, true);
 	/* Only stamped envelopes (one in act__stats_period) are timed: three
 	 * clock reads per envelope would double the cost of a small one. */
 	t0 = st && e->sent_ns ? act__now_ns() : 0;

@@ -1323,7 +1323,7 @@ void act__dyn_ended(struct worker *w, const struct actor *a)
 
 /* ---- the group's side ------------------------------------------------------------------- */
 
-void act__dyn_start_pending(struct worker *w, struct actor *a, uint32_t gen)
+void act__dyn_start_pending(struct worker *w, struct actor *a, uint32_t gen, bool early)
 {
 	struct act__spawn_rec *r = a->rec;
 	uint64_t exp = ACT__SLOT_WORD(gen, ACT__SLOT_PENDING);
@@ -1348,6 +1348,7 @@ void act__dyn_start_pending(struct worker *w, struct actor *a, uint32_t gen)
 	const act_behaviour *b = act__reg_behaviour(w->reg, r->behaviour);
 	struct act_ctx saved = w->ctx;
 	int err = b ? act__dyn_occupy(w, a, b, gen) : -ENOENT;
+	a->spawn_unread = early && !err;
 	if (err) {
 		act__err("actor '%s' spawned into this group cannot be created: %s%s%s", r->name,
 		         b ? act_strerror(err) : "unknown behaviour '", b ? "" : r->behaviour,
@@ -1404,7 +1405,9 @@ static void stop_children_of(struct worker *w, uint32_t pid, uint32_t pgen, bool
 		    r->parent != pid || r->parent_gen != pgen)
 			continue;
 		if (st == ACT__SLOT_PENDING)
-			act__dyn_start_pending(w, a, ACT__SLOT_GEN(word));
+			act__dyn_start_pending(w, a, ACT__SLOT_GEN(word), false);
+		else if (!pending_too && a->spawn_unread && a->gen == ACT__SLOT_GEN(word))
+			continue; /* started early: its SPAWN record is behind this word */
 		if (!a->stopped && a->gen == ACT__SLOT_GEN(word))
 			act_stop(&w->ctx, (act_ref){ a->id + 1, 0, a->gen });
 	}
@@ -1438,12 +1441,16 @@ void act__dyn_sys(struct worker *w, uint32_t ring_from, const struct act__env *e
 		return;
 	}
 	if (a->dynamic && a->stopped && e->type != ACT__SYS_DEMONITOR)
-		act__dyn_start_pending(w, a, e->to_gen);
+		act__dyn_start_pending(w, a, e->to_gen, e->type != ACT__SYS_SPAWN);
 	bool alive = !a->stopped && (!a->dynamic || a->gen == e->to_gen);
 
 	switch (e->type) {
 	case ACT__SYS_SPAWN:
-		break; /* started above, or already, or gone since */
+		/* Started above, or already (early: now its record is read), or
+		 * gone since. */
+		if (a->dynamic && a->gen == e->to_gen)
+			a->spawn_unread = false;
+		break;
 	case ACT__SYS_STOP:
 		if (alive)
 			act_stop(&w->ctx, (act_ref){ a->id + 1, 0, a->gen });

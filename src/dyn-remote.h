@@ -104,8 +104,9 @@ bool act__dyn_down_arrived(struct worker *w, uint32_t ring_from, const struct ac
 void act__dyn_gone_flush(struct worker *w);
 /* Handles a system record that came on ring_from's ring to us. */
 void act__dyn_sys(struct worker *w, uint32_t ring_from, const struct act__env *e);
-/* Spawn slot entry a is empty: starts its record if that is (gen, PENDING). */
-void act__dyn_start_pending(struct worker *w, struct actor *a, uint32_t gen);
+/* Spawn slot entry a is empty: starts its record if that is (gen, PENDING).
+ * early: an envelope to it does, not its SPAWN record (a->spawn_unread). */
+void act__dyn_start_pending(struct worker *w, struct actor *a, uint32_t gen, bool early);
 /* Actor a ended for good: its monitors of actors in other groups end
  * (their groups are told, so that their entries are free again). */
 void act__dyn_unwatch_all(struct worker *w, const struct actor *a);

@@ -339,7 +339,7 @@ int act__dyn_occupy(struct worker *w, struct actor *a, const act_behaviour *b, u
 	                                   .b = b, .behaviour = r->behaviour,
 	                                   .args = spawn_args(w, a) };
 	a->gen = gen;
-	a->stopped = a->stopping = a->lost = a->xmon = a->lmon = false;
+	a->stopped = a->stopping = a->lost = a->xmon = a->lmon = a->spawn_unread = false;
 	a->stop_reason = NULL;
 	a->n_children = 0;
 	free(a->fail_reason);

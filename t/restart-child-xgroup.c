@@ -4,15 +4,16 @@
  * act_child_policy stops its children in other groups, and the child its
  * new incarnation spawns there lives.
  *
- * G (group b, policy: restart) spawns P in b; P's Start spawns k<n> into
- * group c.  P fails once: G restarts it (same ref and generation), which
+ * G (group b, policy: restart) spawns P in b once c's worker runs (w has
+ * an answer from c's ck); P's Start spawns k<n> into group c.  P fails once: G restarts it (same ref and generation), which
  * tells c to stop k0, and P's new Start spawns k1 into c.  The word for
  * k0 and k1's spawn travel in that order in the ring b->c, but k1's record
  * is in c's area before c reads the word.  Before, c stopped every child
  * of P it found, k1 included (it got Start, then Shutdown at once; found
- * by an outside attack).  (If c's worker (re)starts while both are in
- * its ring, it starts k1 from its record and the word stops it: a known
- * limitation, act_spawn(3).)  The watcher w (group d) must get k0's Down
+ * by an outside attack); and when w's monitor of k1 (from ring d->c)
+ * started k1 before c read its spawn, the word stopped it too.  (If c's
+ * worker (re)starts while both are in its ring, it starts k1 from its
+ * record and the word stops it: a known limitation, act_spawn(3).)  The watcher w (group d) must get k0's Down
  * "stopped" and an answer from k1, and no Down for k1.
  */
 #include <stdatomic.h>
@@ -26,6 +27,7 @@ ACT_MESSAGE_TYPE(ready_type, num_msg, "RcReady", ACT_FIELD(num_msg, v, ACT_I32))
 ACT_MESSAGE_TYPE(fail_type, num_msg, "RcFail", ACT_FIELD(num_msg, v, ACT_I32));
 ACT_MESSAGE_TYPE(ping_type, num_msg, "RcPing", ACT_FIELD(num_msg, v, ACT_I32));
 ACT_MESSAGE_TYPE(pong_type, num_msg, "RcPong", ACT_FIELD(num_msg, v, ACT_I32));
+ACT_MESSAGE_TYPE(go_type, num_msg, "RcGo", ACT_FIELD(num_msg, v, ACT_I32));
 
 struct area {
 	_Atomic int fail, watchdog, p_starts, p_restarts;
@@ -59,6 +61,9 @@ static const act_handler k_h[] = {
 	{ &act_start_type, k_start }, { &act_shutdown_type, k_shutdown }, { &ping_type, k_ping },
 };
 static const act_behaviour k_b = { .name = "rc-kid", .handlers = k_h, .n_handlers = 3 };
+/* c's static actor: its answer says c's worker runs (its restore is over). */
+static const act_handler ck_h[] = { { &ping_type, k_ping } };
+static const act_behaviour ck_b = { .name = "rc-ck", .handlers = ck_h, .n_handlers = 1 };
 
 /* ---- group b: G and P ------------------------------------------------------------ */
 
@@ -82,14 +87,14 @@ static const act_handler p_h[] = { { &act_start_type, p_start }, { &fail_type, p
 static const act_behaviour p_b = { .name = "rc-par", .handlers = p_h, .n_handlers = 2 };
 
 static const act_child_policy g_pol = { ACT_ONE_FOR_ONE, ACT_CHILD_RESTART, 5, 60000, NULL };
-static void g_start(act_ctx *ctx, void *st, const void *m)
+static void g_go(act_ctx *ctx, void *st, const void *m)
 {
 	act_ref r;
 	(void)st, (void)m;
 	if (act_spawn(ctx, NULL, "rc-par", "P", NULL, &r))
 		atomic_fetch_add(&A->fail, 1);
 }
-static const act_handler g_h[] = { { &act_start_type, g_start } };
+static const act_handler g_h[] = { { &go_type, g_go } };
 static const act_behaviour g_b = {
 	.name = "rc-sup", .handlers = g_h, .n_handlers = 1, .children = &g_pol,
 };
@@ -117,6 +122,24 @@ static void w_maybe_ask(act_ctx *ctx)
 		atomic_fetch_add(&A->fail, 1);
 		act_shutdown(ctx);
 	}
+}
+/* c answered: its worker runs, so it reads k0's spawn from the ring, not
+ * from its record at a start; G may spawn P now. */
+static void w_c_up(act_ctx *ctx, void *st, int status, const act_type *t, const void *reply,
+                   uint64_t cookie)
+{
+	act_ref g;
+	(void)st, (void)t, (void)reply, (void)cookie;
+	if (status || act_lookup(ctx, "G", &g) || act_send(ctx, g, &go_type, &(num_msg){ 0 }))
+		atomic_fetch_add(&A->fail, 1);
+}
+static void w_start(act_ctx *ctx, void *st, const void *m)
+{
+	act_ref ck;
+	(void)st, (void)m;
+	if (act_lookup(ctx, "ck", &ck) ||
+	    act_ask(ctx, ck, &ping_type, &(num_msg){ 1 }, 10000, w_c_up, 0))
+		atomic_fetch_add(&A->fail, 1);
 }
 static void w_ready(act_ctx *ctx, void *st, const void *m)
 {
@@ -157,9 +180,10 @@ static void w_timeout(act_ctx *ctx, void *st, const void *m)
 	act_shutdown(ctx);
 }
 static const act_handler w_h[] = {
-	{ &ready_type, w_ready }, { &act_down_type, w_down }, { &act_timeout_type, w_timeout },
+	{ &act_start_type, w_start }, { &ready_type, w_ready }, { &act_down_type, w_down },
+	{ &act_timeout_type, w_timeout },
 };
-static const act_behaviour w_b = { .name = "rc-watcher", .handlers = w_h, .n_handlers = 3 };
+static const act_behaviour w_b = { .name = "rc-watcher", .handlers = w_h, .n_handlers = 4 };
 
 int main(void)
 {
@@ -169,13 +193,13 @@ int main(void)
 	harness_watchdog_ms = 20000;
 
 	act_node_t *n = act_node_new("restart-child-xgroup");
-	/* c starts before b: k0's spawn is read (k0 runs) before P fails. */
 	act_node_add_group(n, "d");
 	act_node_add_group(n, "c");
 	act_node_add_group(n, "b");
 	act_node_add_actor(n, "d", "w", &w_b, NULL);
 	act_node_add_actor(n, "d", "watchdog", &harness_watchdog_b, NULL);
 	act_node_add_actor(n, "b", "G", &g_b, NULL);
+	act_node_add_actor(n, "c", "ck", &ck_b, NULL);
 	act_node_add_behaviour(n, &p_b);
 	act_node_add_behaviour(n, &k_b);
 	int rc = act_node_run(n);
