@@ -1504,6 +1504,24 @@ static void down_for_lost_group(act_node_t *n, uint32_t gi)
  */
 /* At most this many words wait for room (12 MB). */
 #define STOP_WAIT_MAX (1u << 20)
+/* Their retries: 1 ms apart, doubling while none goes, up to 100 ms. */
+#define STOP_RETRY_MIN_NS 1000000ull
+#define STOP_RETRY_MAX_NS 100000000ull
+
+void act__node_stop_children_retry(act_node_t *n, uint64_t now, uint64_t *timeout_ns)
+{
+	if (!n->n_stop_wait)
+		return;
+	if (now >= n->stop_wait_next_ns) {
+		uint64_t r = n->stop_wait_retry_ns;
+		r = act__node_stop_children_flush(n) ? STOP_RETRY_MIN_NS :
+		    2 * r < STOP_RETRY_MAX_NS ? 2 * r : STOP_RETRY_MAX_NS;
+		n->stop_wait_retry_ns = r;
+		n->stop_wait_next_ns = now + r;
+	}
+	if (n->n_stop_wait && n->stop_wait_next_ns - now < *timeout_ns)
+		*timeout_ns = n->stop_wait_next_ns - now;
+}
 
 /* One STOP_CHILDREN word into group o->g from the supervisor: 0,
  * ACT_EFULL (no room yet), or another error (its group is removed or
@@ -1575,6 +1593,10 @@ void act__node_stop_children_of(act_node_t *n, uint32_t gi)
 				lost++;
 				continue;
 			}
+			if (!n->n_stop_wait) {
+				n->stop_wait_next_ns = act__now_ns() + STOP_RETRY_MIN_NS;
+				n->stop_wait_retry_ns = STOP_RETRY_MIN_NS;
+			}
 			n->stop_wait[n->n_stop_wait++] = v[k];
 			kept++;
 		} else if (err) {
@@ -1596,10 +1618,10 @@ void act__node_stop_children_of(act_node_t *n, uint32_t gi)
 	}
 }
 
-void act__node_stop_children_flush(act_node_t *n)
+unsigned act__node_stop_children_flush(act_node_t *n)
 {
 	uint64_t full[ACT__READY_WORDS] = { 0 };
-	uint32_t k = 0, dropped = 0;
+	uint32_t k = 0, dropped = 0, sent = 0;
 
 	for (uint32_t i = 0; i < n->n_stop_wait; i++) {
 		struct act__orphans *o = &n->stop_wait[i];
@@ -1611,6 +1633,8 @@ void act__node_stop_children_flush(act_node_t *n)
 			n->stop_wait[k++] = *o;
 		} else if (err) {
 			dropped++;
+		} else {
+			sent++;
 		}
 	}
 	n->n_stop_wait = k;
@@ -1622,6 +1646,7 @@ void act__node_stop_children_flush(act_node_t *n)
 		n->stop_wait = NULL;
 		n->cap_stop_wait = 0;
 	}
+	return sent;
 }
 
 void act__node_forget_spawned(act_node_t *n, uint32_t gi)

@@ -268,11 +268,7 @@ void act__loop_once(act_node_t *n)
 		timeout_ns = 0;
 	/* Words to stop a removed group's actors' children wait for room:
 	 * their groups drain, but do not tell us. */
-	if (n->n_stop_wait) {
-		act__node_stop_children_flush(n);
-		if (n->n_stop_wait && timeout_ns > 1000000u)
-			timeout_ns = 1000000u;
-	}
+	act__node_stop_children_retry(n, act__now_ns(), &timeout_ns);
 	if (n->expect_answer && timeout_ns) {
 		/* One-way traffic never answers: after each miss, skip twice
 		 * as many chances to spin (up to 63), so a stream of

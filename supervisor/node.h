@@ -206,6 +206,10 @@ struct act_node {
 	 * loop (act__node_stop_children_flush()). */
 	struct act__orphans *stop_wait;
 	uint32_t n_stop_wait, cap_stop_wait;
+	/* When to retry them, and the wait after a retry that sent nothing
+	 * (1 ms, doubling up to 100 ms: a group stopped for long costs few
+	 * wake-ups). */
+	uint64_t stop_wait_next_ns, stop_wait_retry_ns;
 	bool drain_more;          /* route_drain() stopped at its per-ring cap */
 	/* The gateway just handed a spinning group work (act__node_ring_group):
 	 * its answer usually comes within microseconds, so the loop looks for
@@ -266,8 +270,11 @@ ACT__SHARED uint64_t act__node_group_leftover(const struct act_node *n, uint32_t
 void act__node_stop_children_of(struct act_node *n, uint32_t gi);
 /* Sends the words act__node_stop_children_of() keeps for full rings, as
  * far as the rings take them; those for a group removed or gone since
- * are dropped. */
-void act__node_stop_children_flush(struct act_node *n);
+ * are dropped.  Returns how many were sent. */
+unsigned act__node_stop_children_flush(struct act_node *n);
+/* The loop's turn: retries those words when due (backing off while none
+ * goes) and lowers *timeout_ns to the next retry. */
+void act__node_stop_children_retry(struct act_node *n, uint64_t now, uint64_t *timeout_ns);
 /* Frees the records of group gi's spawned actors: a reload removed it
  * (called once no worker of it runs). */
 void act__node_forget_spawned(struct act_node *n, uint32_t gi);
