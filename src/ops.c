@@ -86,7 +86,8 @@ static inline void out_commit(struct worker *w, uint32_t g, struct act__env *e)
  * the receiver's group's ring (Downs, withdrawals, answers; dynamic.c). */
 enum send_mode {
 	SEND_NOW,    /* tries the ring whatever waits (internal senders) */
-	SEND_BEHIND, /* act_send, act_ask: ACT_EFULL while records wait */
+	SEND_BEHIND, /* act_send, act_ask, a plain act_reply: ACT_EFULL
+	              * while records wait (they would overtake them) */
 	SEND_KEEP,   /* an answer to an ask: waits behind them, and waits
 	              * too if the ring is full (it cannot be sent again
 	              * after its handler) */
