@@ -1531,6 +1531,12 @@ static int stop_word(act_node_t *n, const struct act__orphans *o)
 	int err;
 	if (act__part_removed(act__shm_part(&n->shm, o->g)) || act__node_group_gone(n, o->g - 1))
 		return ACT_ESTOPPED;
+	/* Half the ring stays for what else the supervisor sends that group
+	 * (actorsctl's sends and asks, the gateway's envelopes): thousands
+	 * of words must not make those "full" while they drain. */
+	act__ring_h *h = &n->out[o->g];
+	if (h->pos - atomic_load_explicit(&h->r->head, memory_order_acquire) > (h->mask + 1u) / 2u)
+		return ACT_EFULL;
 	struct act__env *e = act__node_out_reserve(n, o->g, sizeof *e, &err);
 	if (!e)
 		return err;

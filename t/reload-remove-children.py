@@ -18,7 +18,7 @@ removal, and the supervisor tells prod, its words waiting for room.
 import copy
 import os
 
-from actorsd_harness import (Tap, Node, Timeout, actor, wait_for, TOP_BUILDDIR)
+from actorsd_harness import (Tap, Node, actor, TOP_BUILDDIR)
 
 RELOADMOD = os.path.join(TOP_BUILDDIR, "t", "mod", ".libs", "reloadmod.so")
 N = 1500
@@ -79,16 +79,9 @@ with tap:
     nobk["groups"] = [g for g in nobk["groups"] if g["name"] != "bk"]
     rc, out, err = node.reload(nobk, timeout=120)
     tap.ok(rc == 0 and "-bk" in out, "a reload removes bk (%r)" % (out.strip() or err.strip()))
-    # The supervisor's ring to prod is full of its words for a moment: an
-    # ask from actorsctl gets "full" meanwhile (asked again).
-    def downs():
-        a = node.ask("w0", "GetDowns", {})
-        return a["message"] if a.get("ok") else {"count": -1}
-    try:
-        wait_for(lambda: downs()["count"] >= N + NB, 20, "%d Downs at w0" % (N + NB))
-    except Timeout:
-        pass
-    d = downs()
+    # The supervisor's words take at most half its ring to prod: asks
+    # from actorsctl still get in while they drain.
+    d = node.wait_downs(N + NB, "%d Downs at w0" % (N + NB))
     tap.is_(d["count"], N + NB, "every child of bk's actors stopped: %d Downs more of %d"
             % (d["count"] - N, NB))
     log = node.log_text()
