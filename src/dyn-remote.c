@@ -1517,11 +1517,8 @@ uint32_t act__orphans_unique(struct act__orphans *v, uint32_t n)
 	return k + 1;
 }
 
-/* Notes (g, id, gen) in *v (repeats too: act__orphans_unique()).  True
- * if out of memory.  The children of one parent are often neighbours:
- * a repeat of the last note is not kept. */
-static bool orphan_note(struct act__orphans **v, uint32_t *n, uint32_t *cap, uint32_t g,
-                        uint32_t id, uint32_t gen)
+bool act__orphans_note(struct act__orphans **v, uint32_t *n, uint32_t *cap, uint32_t g,
+                       uint32_t id, uint32_t gen)
 {
 	if (*n && (*v)[*n - 1].g == g && (*v)[*n - 1].id == id && (*v)[*n - 1].gen == gen)
 		return false;
@@ -1544,18 +1541,9 @@ void act__dyn_recall_children(struct worker *w)
 			continue;
 		uint32_t hi = act__shm_dyn_hi(&w->shm, p);
 		for (uint32_t s = 0; s < hi; s++) {
-			struct act__spawn_rec *r = act__shm_spawn_rec(&w->shm, p, s);
-			/* Acquire: pairs with the commit of the record (a LIVE or
-			 * PENDING word means its parent fields are written). */
-			uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
-			uint32_t st = ACT__SLOT_STATE(word);
-			if (st != ACT__SLOT_LIVE && st != ACT__SLOT_PENDING)
-				continue;
-			uint32_t parent = r->parent, pgen = r->parent_gen;
-			/* The fields may belong to a later tenant by now (no lock):
-			 * a stale match only sends one spare STOP_CHILDREN later,
-			 * which finds no child and does nothing. */
-			if (!parent || act__w_group_of(w, parent - 1) != w->self)
+			uint32_t parent, pgen;
+			if (!act__spawn_rec_parent(act__shm_spawn_rec(&w->shm, p, s), &parent, &pgen) ||
+			    act__w_group_of(w, parent - 1) != w->self)
 				continue;
 			struct actor *a = act__w_local(w, parent - 1);
 			if (!a)
@@ -1569,7 +1557,7 @@ void act__dyn_recall_children(struct worker *w)
 			 * word to stop them was lost (it waited for room in a
 			 * worker that crashed).  They stop now, as at any
 			 * parent's end; each parent's word goes once. */
-			if (act__is_dyn_id(parent - 1) && orphan_note(&orph, &n_orph, &cap_orph, p,
+			if (act__is_dyn_id(parent - 1) && act__orphans_note(&orph, &n_orph, &cap_orph, p,
 			                                              parent - 1, pgen))
 				nomem = true;
 		}

@@ -182,6 +182,11 @@ struct act__orphans {
 /* Sorts v[0..n) and drops repeats: the count left.  O(n log n): a group
  * may hold a million children. */
 uint32_t act__orphans_unique(struct act__orphans *v, uint32_t n);
+/* Appends (g, id, gen) to *v (n used, cap allocated), unless it repeats
+ * the last entry (a parent's children are often neighbours); the other
+ * repeats go in act__orphans_unique().  True if out of memory. */
+bool act__orphans_note(struct act__orphans **v, uint32_t *n, uint32_t *cap, uint32_t g,
+                       uint32_t id, uint32_t gen);
 /* act__dyn_send_down() for a caller that tries again when the ring is
  * full: ACT_EFULL is returned, not made a dead letter.  0 or the error. */
 int act__dyn_try_down(struct worker *w, uint32_t watcher, uint32_t watcher_gen, uint64_t mid,

@@ -805,6 +805,18 @@ static struct actor *parent_of(struct worker *w, const struct actor *a)
 	return p && !p->stopped && p->gen == a->rec->parent_gen ? p : NULL;
 }
 
+/* Stops actor a, whose handler is not on the stack: Shutdown, then its
+ * end (children first, fini, Down "stopped" or its failure's reason). */
+static void stop_now(struct worker *w, struct actor *a)
+{
+	struct act_ctx saved = w->ctx;
+	act_shutdown_msg sm = { 2 };
+	a->stop_reason = "stopped";
+	act__w_invoke(w, a, &act_shutdown_type, &sm, NULL, 0, NULL);
+	act__w_end_actor(w, a, a->fail_reason ? a->fail_reason : "stopped");
+	w->ctx = saved;
+}
+
 /*
  * Stops a's children before a, depth first (OTP): each gets Shutdown, then
  * ends with Down "stopped" (its own children first).  A child whose
@@ -813,22 +825,18 @@ static struct actor *parent_of(struct worker *w, const struct actor *a)
 static void stop_children(struct worker *w, struct actor *a)
 {
 	uint32_t hi = w->dyn_seen;
-	struct act_ctx saved = w->ctx;
-	act_shutdown_msg sm = { 2 };
 
 	for (uint32_t s = hi; s-- > 0 && a->n_children;) {
 		struct actor *c = &w->actors[w->n_local + s];
 		if (c->stopped || c->stopping || parent_of(w, c) != a)
 			continue;
-		c->stop_reason = "stopped";
 		if (c->running) {
+			c->stop_reason = "stopped";
 			c->stopping = true;
 			continue;
 		}
-		act__w_invoke(w, c, &act_shutdown_type, &sm, NULL, 0, NULL);
-		act__w_end_actor(w, c, c->fail_reason ? c->fail_reason : "stopped");
+		stop_now(w, c);
 	}
-	w->ctx = saved;
 }
 
 /* Static actor a stops for good: the entries of its monitors of our
@@ -1003,18 +1011,6 @@ static uint32_t dyn_mon_prune(struct worker *w, struct actor *a, bool running)
 		freed++;
 	}
 	return freed;
-}
-
-/* Stops actor a, whose handler is not on the stack: Shutdown, then its
- * end (children first, fini, Down "stopped" or its failure's reason). */
-static void stop_now(struct worker *w, struct actor *a)
-{
-	struct act_ctx saved = w->ctx;
-	act_shutdown_msg sm = { 2 };
-	a->stop_reason = "stopped";
-	act__w_invoke(w, a, &act_shutdown_type, &sm, NULL, 0, NULL);
-	act__w_end_actor(w, a, a->fail_reason ? a->fail_reason : "stopped");
-	w->ctx = saved;
 }
 
 /* Whether spawned actor a's parent is a spawned actor of ours that is

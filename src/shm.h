@@ -6,6 +6,7 @@
 #define ACT_SHM_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -128,6 +129,25 @@ static inline struct act__spawn_ext *act__shm_spawn_ext(const act__shm *shm, uin
 static inline uint32_t act__dyn_id(const act__shm *shm, uint32_t part, uint32_t slot)
 {
 	return ACT__DYN_BASE + shm->dyn[part].base + slot;
+}
+
+/*
+ * The parent (ref id + 1, and its generation) named by spawn record r,
+ * if r holds an actor (LIVE or PENDING) that has one.  Acquire: such a
+ * word means the parent fields are written - a later tenant's, at worst
+ * (no lock): a STOP_CHILDREN word sent on such a match finds no child
+ * and does nothing.
+ */
+static inline bool act__spawn_rec_parent(const struct act__spawn_rec *r, uint32_t *parent,
+                                         uint32_t *pgen)
+{
+	uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
+	uint32_t st = ACT__SLOT_STATE(word);
+	if (st != ACT__SLOT_LIVE && st != ACT__SLOT_PENDING)
+		return false;
+	*parent = r->parent;
+	*pgen = r->parent_gen;
+	return *parent != 0;
 }
 
 /* The group (participant) whose slot `id` is, or 0 if no spawned actor can

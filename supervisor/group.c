@@ -1560,39 +1560,29 @@ void act__node_stop_children_of(act_node_t *n, uint32_t gi)
 			continue;
 		uint32_t hi = act__shm_dyn_hi(&n->shm, g);
 		for (uint32_t s = 0; s < hi; s++) {
-			struct act__spawn_rec *r = act__shm_spawn_rec(&n->shm, g, s);
-			/* Acquire: a LIVE or PENDING word means its parent fields
-			 * are written (a later tenant's, at worst: a word for a
-			 * parent that has no child there does nothing). */
-			uint64_t word = atomic_load_explicit(&r->word, memory_order_acquire);
-			uint32_t st = ACT__SLOT_STATE(word);
-			uint32_t parent = r->parent, pgen = r->parent_gen;
-			if ((st != ACT__SLOT_LIVE && st != ACT__SLOT_PENDING) || !parent)
+			uint32_t parent, pgen;
+			if (!act__spawn_rec_parent(act__shm_spawn_rec(&n->shm, g, s), &parent, &pgen))
 				continue;
 			uint32_t pid = parent - 1;
 			uint32_t owner = pid < n->reg.n_actors ? n->reg.actors[pid].group :
 			                 pid >= ACT__DYN_BASE ? act__dyn_group_of(&n->shm, pid) : 0;
-			if (owner != part)
-				continue;
-			if (n_v && v[n_v - 1].g == g && v[n_v - 1].id == pid && v[n_v - 1].gen == pgen)
-				continue;
-			if (act__grow((void **)&v, &cap_v, n_v + 1, sizeof *v)) {
+			if (owner == part && act__orphans_note(&v, &n_v, &cap_v, g, pid, pgen))
 				lost++;
-				continue;
-			}
-			v[n_v++] = (struct act__orphans){ g, pid, pgen };
 		}
 	}
 	n_v = act__orphans_unique(v, n_v);
+	/* The groups that words wait for already: a new word goes behind. */
+	uint64_t waiting[ACT__READY_WORDS] = { 0 };
+	for (uint32_t j = 0; j < n->n_stop_wait; j++)
+		waiting[n->stop_wait[j].g / 64u] |= 1ull << (n->stop_wait[j].g % 64u);
 	uint32_t kept = 0;
 	for (uint32_t k = 0; k < n_v; k++) {
 		/* Behind words already waiting for that group, or into a full
 		 * ring: it waits with them. */
 		int err = 0;
-		bool wait = false;
-		for (uint32_t j = 0; j < n->n_stop_wait && !wait; j++)
-			wait = n->stop_wait[j].g == v[k].g;
-		if (wait || (err = stop_word(n, &v[k])) == ACT_EFULL) {
+		uint64_t bit = 1ull << (v[k].g % 64u);
+		if ((waiting[v[k].g / 64u] & bit) || (err = stop_word(n, &v[k])) == ACT_EFULL) {
+			waiting[v[k].g / 64u] |= bit;
 			if (n->n_stop_wait >= STOP_WAIT_MAX ||
 			    act__grow((void **)&n->stop_wait, &n->cap_stop_wait, n->n_stop_wait + 1,
 			              sizeof *n->stop_wait)) {
