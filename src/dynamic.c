@@ -1119,6 +1119,12 @@ int act__dyn_restore(struct worker *w, const act_start *start)
 			}
 			/* Monitors of watchers that have ended are free. */
 			dyn_mon_prune(w, a, false);
+			/* Started from its record, never by its SPAWN: that record
+			 * is still in the spawner's ring to us (or was never
+			 * queued), behind any word from its parent's group to stop
+			 * the parent's earlier children (worker-int.h).  The child
+			 * of a parent restarted by its policy must not take it. */
+			a->spawn_unread = pending;
 			n_back += !pending;
 			n_pending += pending;
 			continue;

@@ -50,9 +50,10 @@ struct actor {
 	bool lost;                   /* its last tenant was lost with the last worker */
 	bool xmon;                   /* it monitored an actor of another group (this tenant) */
 	bool lmon;                   /* it monitored an actor of its own group (this tenant) */
-	/* Spawned by another group and started by an envelope to it before
-	 * its SPAWN record was read: a word from its parent's group to stop
-	 * the parent's children came before that record, so not for it. */
+	/* Spawned by another group and started before its SPAWN record was
+	 * read (by an envelope to it, or by a restarted worker's restore):
+	 * a word from its parent's group to stop the parent's children came
+	 * before that record, so not for it. */
 	bool spawn_unread;
 	uint32_t gen;                /* spawn slot: generation of the (last) tenant */
 	uint32_t running;            /* handlers of it on the stack (act_spawn nests) */

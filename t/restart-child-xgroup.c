@@ -5,16 +5,17 @@
  * new incarnation spawns there lives.
  *
  * G (group b, policy: restart) spawns P in b once c's worker runs (w has
- * an answer from c's ck); P's Start spawns k<n> into group c.  P fails once: G restarts it (same ref and generation), which
- * tells c to stop k0, and P's new Start spawns k1 into c.  The word for
- * k0 and k1's spawn travel in that order in the ring b->c, but k1's record
+ * an answer from c's ck); P's Start spawns k<n> into group c.  P fails
+ * once: G restarts it (same ref and generation), which tells c to stop
+ * k0, and P's new Start spawns k1 into c.  The word for k0 and k1's
+ * spawn travel in that order in the ring b->c, but k1's record
  * is in c's area before c reads the word.  Before, c stopped every child
  * of P it found, k1 included (it got Start, then Shutdown at once; found
  * by an outside attack); and when w's monitor of k1 (from ring d->c)
- * started k1 before c read its spawn, the word stopped it too.  (If c's
- * worker (re)starts while both are in its ring, it starts k1 from its
- * record and the word stops it: a known limitation, act_spawn(3).)  The watcher w (group d) must get k0's Down
- * "stopped" and an answer from k1, and no Down for k1.
+ * started k1 before c read its spawn, the word stopped it too.  (c's worker
+ * restarting while both are in its ring: t/restart-child-restore.)  The
+ * watcher w (group d) must get k0's Down "stopped" and an answer from k1,
+ * and no Down for k1.
  */
 #include <stdatomic.h>
 #include <string.h>
