@@ -713,6 +713,12 @@ int act__dyn_stop_remote(struct worker *w, act_ref who)
 		return -ENOENT;
 	if (w->in_fini)
 		return ACT_ESTOPPED;
+	/* Records that wait in this worker for room in g's ring (Downs,
+	 * answers) go first, or the stop would overtake what this worker
+	 * sent the actor before it: an answer would find it gone.  Still
+	 * waiting: ACT_EFULL, as for act_send(). */
+	if (__builtin_expect(w->n_dw != 0, 0) && act__dyn_downs_ahead(w, g))
+		return ACT_EFULL;
 	return send_sys(w, g, ACT__SYS_STOP, id, who.gen, w->ctx.actor->id + 1, w->ctx.actor->gen,
 	                0);
 }

@@ -13,7 +13,9 @@
  * is refused (it would overtake the answer).  On Req 2 it answers again:
  * that one waits behind the first, though the ring may have room by then.
  * q's plain Note after its asks gets a plain reply, refused while the
- * answers wait (it would overtake them).  Then r releases q.  q must get every Fill, then answer 1, then answer 2.
+ * answers wait (it would overtake them).  Then r releases q, waits until
+ * q has read every Fill and stops q: the stop goes behind the answers.
+ * q must get every Fill, then answer 1, then answer 2, then Shutdown.
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -36,7 +38,7 @@ struct area {
 	_Atomic int fills_sent, fills_got, fills_bad, full_seen;
 	_Atomic int reply_rc[3], after_rc, plain_rc;
 	_Atomic int answers, answer_bad, answer_order[2], fills_before[2], status[2];
-	_Atomic int watchdog;
+	_Atomic int watchdog, fills_drained, stop_rc, shutdowns;
 };
 static struct area *A;
 
@@ -78,6 +80,14 @@ static void q_answer(act_ctx *ctx, void *st, int status, const act_type *t, cons
 	if (k == 1)
 		act_shutdown(ctx);
 }
+static void q_shutdown(act_ctx *ctx, void *st, const void *m)
+{
+	(void)ctx, (void)st, (void)m;
+	/* Stopped by r's act_stop, or at the node's end: after the answers. */
+	if (atomic_load(&A->answers) != 2)
+		atomic_fetch_add(&A->answer_bad, 1);
+	atomic_fetch_add(&A->shutdowns, 1);
+}
 static void q_start(act_ctx *ctx, void *st, const void *m)
 {
 	act_ref r;
@@ -103,12 +113,14 @@ static void q_fill(act_ctx *ctx, void *st, const void *m)
 	(void)ctx, (void)st;
 	if (f->v != atomic_load(&A->fills_got) || atomic_load(&A->answers))
 		atomic_fetch_add(&A->fills_bad, 1);
-	atomic_fetch_add(&A->fills_got, 1);
+	if (atomic_fetch_add(&A->fills_got, 1) + 1 == atomic_load(&A->fills_sent))
+		atomic_store(&A->fills_drained, 1);
 }
 static const act_handler q_h[] = {
 	{ &act_start_type, q_start }, { &block_type, q_block }, { &fill_type, q_fill },
+	{ &act_shutdown_type, q_shutdown },
 };
-static const act_behaviour q_b = { .name = "rf-asker", .handlers = q_h, .n_handlers = 3 };
+static const act_behaviour q_b = { .name = "rf-asker", .handlers = q_h, .n_handlers = 4 };
 
 /* ---- group b: the replier -------------------------------------------------------- */
 
@@ -135,9 +147,16 @@ static void r_req(act_ctx *ctx, void *st, const void *m)
  * the answers that wait, so it is refused; then q is let go. */
 static void r_note(act_ctx *ctx, void *st, const void *m)
 {
+	act_ref q = act_sender(ctx);
 	(void)st, (void)m;
 	atomic_store(&A->plain_rc, act_reply(ctx, &fill_type, &(num_msg){ -2 }));
 	atomic_store(&A->release, 1);
+	/* Once q has read every Fill, its ring has room, but this worker
+	 * has not looked at its waiting answers since (no turn of its
+	 * loop): a stop of q must not overtake them. */
+	if (!spin_until(&A->fills_drained))
+		return;
+	atomic_store(&A->stop_rc, act_stop(ctx, q));
 }
 static const act_handler r_h[] = { { &req_type, r_req }, { &note_type, r_note } };
 static const act_behaviour r_b = { .name = "rf-replier", .handlers = r_h, .n_handlers = 2 };
@@ -182,6 +201,10 @@ int main(void)
 	ok(A->fills_got == A->fills_sent && !A->fills_bad && A->fills_before[0] == A->fills_sent,
 	   "every Fill came before the answers, in order (%d of %d, %d out of order)", A->fills_got,
 	   A->fills_sent, A->fills_bad);
+	ok(A->stop_rc == 0 && A->shutdowns == 1,
+	   "r's act_stop of q, with room in the ring and the answers still waiting in its "
+	   "worker, went behind them (act_stop %d; q's Shutdown came after both answers)",
+	   A->stop_rc);
 	ok(counters[1].dead_letters == 0 && counters[2].dead_letters == 0,
 	   "no dead letters in a or b (%llu, %llu)", (unsigned long long)counters[1].dead_letters,
 	   (unsigned long long)counters[2].dead_letters);
