@@ -239,9 +239,16 @@ static void handle_json(struct worker *w, struct actor *a, const struct act__env
 		return;
 	}
 	t = act__reg_type_by_name(w->reg, jv->type);
-	if (t == &act_start_type || t == &act_timeout_type || t == &act_shutdown_type) {
+	/* The one Down that comes as JSON is the supervisor's, for a monitor
+	 * of a remote ref (supervisor/peers.c): it carries the monitor's id
+	 * in corr, which a network frame or an actorsctl client never sets. */
+	bool down_forged = t == &act_down_type &&
+	                   !(e->from_peer == ACT__PEER_REMOTE && act__peer_is_monitor(e->corr));
+	if (t == &act_start_type || t == &act_timeout_type || t == &act_shutdown_type ||
+	    down_forged) {
 		/* Lifecycle messages come from the runtime only: a peer must not
-		 * be able to fire an actor's timers or restart its run. */
+		 * be able to fire an actor's timers or restart its run, nor tell
+		 * it that an actor it monitors has ended. */
 		atomic_fetch_add_explicit(&w->part->n_unknown_type, 1, memory_order_relaxed);
 		snprintf(why, sizeof why, "Message type '%s' cannot be sent from outside the node",
 		         jv->type);

@@ -197,6 +197,9 @@ with tap:
     rejected("pong", "Start", {},
              "Message type 'Start' cannot be sent from outside the node", "pong",
              "a built-in Start from the network")
+    rejected("pong", "Down", {"actor": "ping", "reason": "crashed: signal 9"},
+             "Message type 'Down' cannot be sent from outside the node", "pong",
+             "a forged Down from the network")
     rejected("pong", "Ping", {"count": 1e300},
              "Cannot decode 'Ping': field 'count': integer out of range", "pong",
              "count is 1e300")
