@@ -1074,7 +1074,9 @@ static void print_peers(const cJSON *a)
 		cJSON_ArrayForEach(p, get(gw, "peers")) {
 			const char *state = get_str(p, "state");
 			const char *ep = get_str(p, "endpoint");
-			if (!state)
+			if (cJSON_IsTrue(get(p, "stalled")))
+				state = "stalled"; /* its envelopes are being dropped */
+			else if (!state)
 				state = cJSON_IsTrue(get(p, "connected")) ? "connected" : "stranger";
 			if (!get_num(p, "last_up_ms_ago", &v))
 				snprintf(ago, sizeof ago, "-");

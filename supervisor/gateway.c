@@ -100,6 +100,11 @@ struct peer {
 	struct qframe *q_head, *q_tail;
 	uint32_t q_len;
 	size_t q_bytes;
+	/* That queue full, and no frame taken since (0: not full).  After
+	 * the peer's peer_down_ms of it the peer is stalled (queue_full()). */
+	uint64_t full_since_ns;
+	bool stalled;
+	uint64_t dropped_stalled;   /* envelopes dropped while stalled */
 };
 
 #define PEER_QUEUE_MAX 4096u             /* frames per peer */
@@ -175,6 +180,7 @@ struct act__gateway {
 	uint64_t unknown_receiver, undeliverable, send_errors, backpressure;
 	uint64_t auth_denied, auth_allowed;
 	uint64_t peers_evicted, reject_send_failed, queued_total, dropped_evicted;
+	uint64_t dropped_stalled;  /* for stalled peers (queue_full()) */
 	uint64_t rejected_full;   /* inbound envelopes refused: receiver not keeping up */
 	uint64_t peers_refused;   /* no socket for a new stranger: envelope dropped */
 	uint64_t reply_routed;    /* inbound envelopes admitted as replies to our sends */
@@ -488,8 +494,17 @@ static struct peer *get_peer(struct act__gateway *gw, const char *endpoint, int 
 
 static void peer_sent(struct act__gateway *gw, struct peer *p)
 {
+	char e1[ESC_CAP];
+
 	p->sent++;
 	gw->frames_out++;
+	p->full_since_ns = 0;
+	if (p->stalled) {
+		p->stalled = false;
+		log_rl(gw, RL_PEER, "peer %s takes frames again (%llu envelopes for it were dropped "
+		       "while it took none)", esc(p->endpoint, e1, sizeof e1),
+		       (unsigned long long)p->dropped_stalled);
+	}
 }
 
 /* One event of peer p's monitor. */
@@ -638,6 +653,41 @@ static void pump_peer_monitors(struct act__gateway *gw)
 	}
 }
 
+/*
+ * Peer p's queue is full.  While the peer takes frames, however slowly,
+ * the envelope stays in its group's ring and comes back (ACT_EFULL), so
+ * that the group's senders feel the back-pressure.  But everything behind
+ * it in that ring waits too: envelopes for other peers, answers to
+ * actorsctl, the group's own control records.  A peer that took no frame
+ * for its peer_down_ms (default 3000) while full (gone, or an endpoint a
+ * forged frame named that never answers) would hold all of that for good:
+ * it is stalled, and its envelopes are dropped (-ETIMEDOUT: the caller
+ * counts a dead letter, a remote ask fails) until it takes a frame again.
+ */
+static int queue_full(struct act__gateway *gw, struct peer *p)
+{
+	uint64_t now = act__now_ns();
+	uint64_t limit = (uint64_t)(p->down_ms ? p->down_ms : ACT__PEER_DOWN_MS_DEFAULT) * 1000000u;
+	char e1[ESC_CAP];
+
+	if (!p->full_since_ns) {
+		p->full_since_ns = now;
+		p->refused++; /* once per time it fills, not per retry */
+	}
+	if (now - p->full_since_ns < limit)
+		return ACT_EFULL;
+	if (!p->stalled) {
+		p->stalled = true;
+		log_rl(gw, RL_PEER, "peer %s took no frame for %llu ms with its queue full: envelopes "
+		       "for it are dropped (dead letters) until it takes one, so that its group's "
+		       "other envelopes can go", esc(p->endpoint, e1, sizeof e1),
+		       (unsigned long long)(limit / 1000000u));
+	}
+	p->dropped_stalled++;
+	gw->dropped_stalled++;
+	return -ETIMEDOUT;
+}
+
 static int push(struct act__gateway *gw, const char *endpoint, const char *text, size_t len)
 {
 	int err = 0;
@@ -652,10 +702,8 @@ static int push(struct act__gateway *gw, const char *endpoint, const char *text,
 			p->refused++;
 			return -errno;
 		}
-		if (p->q_len >= PEER_QUEUE_MAX || p->q_bytes + len > PEER_QUEUE_BYTES) {
-			p->refused++;
-			return ACT_EFULL;
-		}
+		if (p->q_len >= PEER_QUEUE_MAX || p->q_bytes + len > PEER_QUEUE_BYTES)
+			return queue_full(gw, p);
 		struct qframe *f = malloc(sizeof *f + len);
 		if (!f) {
 			p->refused++;
@@ -1386,6 +1434,7 @@ void act__gw_status(const struct act__gateway *gw, cJSON *out)
 	cJSON_AddNumberToObject(g, "queued_total", (double)gw->queued_total);
 	cJSON_AddNumberToObject(g, "rejected_full", (double)gw->rejected_full);
 	cJSON_AddNumberToObject(g, "dropped_evicted", (double)gw->dropped_evicted);
+	cJSON_AddNumberToObject(g, "dropped_stalled", (double)gw->dropped_stalled);
 	cJSON_AddNumberToObject(g, "reject_send_failed", (double)gw->reject_send_failed);
 	cJSON_AddNumberToObject(g, "peers_refused", (double)gw->peers_refused);
 	cJSON_AddNumberToObject(g, "strangers", gw->n_strangers);
@@ -1413,6 +1462,8 @@ void act__gw_status(const struct act__gateway *gw, cJSON *out)
 		cJSON_AddNumberToObject(o, "sent", (double)p->sent);
 		cJSON_AddNumberToObject(o, "refused", (double)p->refused);
 		cJSON_AddNumberToObject(o, "queued", p->q_len);
+		cJSON_AddBoolToObject(o, "stalled", p->stalled);
+		cJSON_AddNumberToObject(o, "dropped_stalled", (double)p->dropped_stalled);
 		cJSON_AddBoolToObject(o, "connected", p->proven || p->state == PEER_UP);
 		cJSON_AddBoolToObject(o, "configured", p->pinned);
 		cJSON_AddBoolToObject(o, "curve", p->curve);

@@ -120,6 +120,7 @@ static void gateway(FILE *f, const cJSON *gw)
 		sample(f, "actors_gateway_malformed", true, "class", v->string, v->valuedouble);
 	static const struct { const char *key; bool counter; } pm[] = {
 		{ "sent", true }, { "refused", true }, { "queued", false }, { "connected", false },
+		{ "stalled", false }, { "dropped_stalled", true },
 	};
 	for (size_t i = 0; i < sizeof pm / sizeof pm[0]; i++) {
 		const cJSON *p;
