@@ -572,7 +572,7 @@ static int send_sys(struct worker *w, uint32_t g, uint32_t code, uint32_t to, ui
 int act__dyn_check_spawn(const char *name, const char *args_json, size_t *args_len)
 {
 	*args_len = 0;
-	if (name && (!act__name_ok(name) || name[0] == '$'))
+	if (name && (!act__name_ok(name) || name[0] == '$' || act__actor_name_problem(name)))
 		return -EINVAL;
 	if (args_json) {
 		*args_len = strlen(args_json);

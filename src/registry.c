@@ -239,7 +239,7 @@ static int add_actor(struct act__registry *r, const char *group, const char *nam
 	uint32_t *ids;
 	int err;
 
-	if (!act__name_ok(name) || (!b && !bname) || !group)
+	if (!act__name_ok(name) || act__actor_name_problem(name) || (!b && !bname) || !group)
 		return -EINVAL;
 	if (r->frozen)
 		return -EBUSY;

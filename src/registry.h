@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <actors.h>
 
@@ -182,5 +183,21 @@ uint64_t act__reg_freeze(struct act__registry *r);
 
 /* Checks that a name is usable: 1..ACT_NAME_MAX bytes, no control characters. */
 bool act__name_ok(const char *name);
+
+/*
+ * Why an actor's name (one that passed act__name_ok()) cannot be reached
+ * by its name: it contains '@', starts with "topic:" or contains "~ask-",
+ * which the API and the wire read as something else.  NULL if it is fine.
+ */
+static inline const char *act__actor_name_problem(const char *name)
+{
+	if (strchr(name, '@'))
+		return "must not contain '@' (act_lookup() reads \"actor@peer\" as a remote actor)";
+	if (!strncmp(name, "topic:", 6))
+		return "must not start with 'topic:' (a receiver so named is a topic on the wire)";
+	if (strstr(name, "~ask-"))
+		return "must not contain '~ask-' (the wire's form of an ask's reply address)";
+	return NULL;
+}
 
 #endif

@@ -749,8 +749,13 @@ static int parse_actor(struct pctx *c, const cJSON *obj, uint32_t gi, uint32_t a
 		case A_NAME: {
 			uint64_t prev;
 			char g[QBUF];
+			const char *why;
 			if ((rc = get_label(c, it, "actor name", ACT__APP_NAME_MAX, &a->name)))
 				break;
+			if ((why = act__actor_name_problem(a->name))) {
+				rc = fail(c, "actor name %s %s", q(g, a->name), why);
+				break;
+			}
 			rc = strset_put(&c->actor_names, a->name, (uint64_t)gi << 32 | ai, &prev);
 			if (rc < 0)
 				rc = fail_oom(c);

@@ -784,6 +784,11 @@ static void do_spawn(struct act__ctl *ctl, struct act__ctl_conn *c, const cJSON 
 		answer_error(c, "usage", "a NUL character (\\u0000) in the request");
 		return;
 	}
+	const char *why = name ? act__actor_name_problem(name) : NULL;
+	if (why) {
+		answer_error(c, "usage", "actor name '%s' %s", name, why);
+		return;
+	}
 	/* "args": JSON text in a string (what actorsctl sends), or the JSON
 	 * value itself. */
 	if (jargs && !cJSON_IsNull(jargs) && !args) {

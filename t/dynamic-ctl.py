@@ -61,6 +61,10 @@ with tap:
         tap.ok(rc == 0 and out.strip() == nm, "a name with '/', a space or UTF-8 is a name "
                "like any (%r: %d %r)" % (nm, rc, err))
         node.ctl("stop", nm)
+    for nm in ("x@y", "topic:x", "r~ask-1.0000000000000001"):
+        rc, out, err = node.ctl("spawn", "g", "echo", nm)
+        tap.ok(rc == 1 and not out.strip() and "must not" in err, "a name the wire or act_lookup() reads as "
+               "something else is refused (%r: %d %r)" % (nm, rc, err))
     rc, out, err = node.ctl("spawn", "g", "echo", "x", "{bad")
     tap.ok(rc == 2 and "ARGS_JSON" in err, "args that are not JSON: usage error (%d %r)"
            % (rc, err))
