@@ -175,17 +175,28 @@ static void arm_read(struct worker *w)
 	w->read_armed = true;
 }
 
+static __attribute__((noreturn, cold)) void doorbell_broken(struct worker *w, int err);
+
 static void reap(struct worker *w)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 
+	int bad = 0;
 	io_uring_for_each_cqe(&w->uring, head, cqe) {
-		if (io_uring_cqe_get_data64(cqe) == 1)
+		if (io_uring_cqe_get_data64(cqe) == 1) {
 			w->read_armed = false;
+			/* The doorbell's read failed (not cut short): its fd is
+			 * no eventfd any more (doorbell_broken()). */
+			if (cqe->res < 0 && cqe->res != -EINTR && cqe->res != -ECANCELED &&
+			    cqe->res != -EAGAIN)
+				bad = -cqe->res;
+		}
 		n++;
 	}
 	io_uring_cq_advance(&w->uring, n);
+	if (bad)
+		doorbell_broken(w, bad);
 }
 
 /* Quick reaping's holder (see below). */
@@ -194,6 +205,22 @@ static pid_t holder_pid;    /* this process's holder, 0: none */
 static pid_t holder_sup;    /* the supervisor, as its holder knows it */
 static pid_t holder_zombie; /* one it killed and has not reaped yet, 0: none */
 static void reap_holder(void);
+
+/*
+ * Waiting on the doorbell failed at once (EBADF, ...): a handler closed or
+ * replaced this worker's file descriptors (a hostile or broken module).
+ * Every wait would return at once from now on and the worker spin at full
+ * speed while its heartbeat says all is well, its doorbells to other
+ * groups dead too.  It exits instead, a temporary failure: its group
+ * restarts and the envelope being handled, if any, comes again.
+ */
+static __attribute__((noreturn, cold)) void doorbell_broken(struct worker *w, int err)
+{
+	act__err("cannot wait on the group's doorbell (fd %d): %s; the worker exits to be "
+	         "restarted (did a handler close its file descriptors?)", w->efd[w->self],
+	         strerror(err));
+	_exit(ACT_EXIT_TEMPORARY);
+}
 
 /* Blocks until the doorbell rings or deadline_ns passes. */
 static void sleep_until(struct worker *w, uint64_t deadline_ns)
@@ -218,8 +245,8 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 		 * advertised sleep, only that it wakes (and beats) when work
 		 * waits for it (see act__group_check_heartbeats()). */
 		uint64_t v;
-		ssize_t r = read(w->efd[w->self], &v, sizeof v);
-		(void)r;
+		if (read(w->efd[w->self], &v, sizeof v) < 0 && errno != EINTR && errno != EAGAIN)
+			doorbell_broken(w, errno);
 		return;
 	}
 	if (!w->uring_tried) {
@@ -239,10 +266,14 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 		FD_ZERO(&set);
 		FD_SET(w->efd[w->self], &set);
 		struct timeval tv = { t.tv_sec, t.tv_nsec / 1000 };
-		if (select(w->efd[w->self] + 1, &set, NULL, NULL, &tv) > 0) {
+		int n = select(w->efd[w->self] + 1, &set, NULL, NULL, &tv);
+		if (n > 0) {
 			uint64_t v; /* readable: this read does not block */
-			ssize_t r = read(w->efd[w->self], &v, sizeof v);
-			(void)r;
+			if (read(w->efd[w->self], &v, sizeof v) < 0 && errno != EINTR &&
+			    errno != EAGAIN)
+				doorbell_broken(w, errno);
+		} else if (n < 0 && errno != EINTR) {
+			doorbell_broken(w, errno);
 		}
 		return;
 	}
@@ -250,7 +281,9 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 	ts.tv_sec = (long long)((deadline_ns - now) / 1000000000u);
 	ts.tv_nsec = (long long)((deadline_ns - now) % 1000000000u);
 	/* Submits the armed read and waits for any completion or the timeout. */
-	io_uring_submit_and_wait_timeout(&w->uring, &cqe, 1, &ts, NULL);
+	int rc = io_uring_submit_and_wait_timeout(&w->uring, &cqe, 1, &ts, NULL);
+	if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
+		doorbell_broken(w, -rc); /* the ring's own fd is gone */
 	reap(w);
 }
 
