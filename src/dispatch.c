@@ -120,6 +120,8 @@ void act__w_invoke_id(struct worker *w, struct actor *a, const act_type *t, uint
 		act__ic_around(&w->ctx, a->state, fn, t, msg, tid);
 	else
 		fn(&w->ctx, a->state, msg);
+	if (__builtin_expect(act__w_forked, 0))
+		act__w_forked_exit(a); /* the handler forked: this is its child */
 	a->running--;
 	/* Stopped or failed: ended, or its parent's policy applies (children.c). */
 	if (a->stopping && !a->running)

@@ -249,6 +249,18 @@ static inline void act__w_notify(struct worker *w, uint32_t g)
 
 /* ---- actor ids ------------------------------------------------------------ */
 
+/* ---- a handler that forks ------------------------------------------------ */
+
+/*
+ * Set in the child of a fork() made in this worker (pthread_atfork, in a
+ * real worker only).  A handler's child that returns into the worker
+ * instead of exec'ing or exiting would run the loop on the same rings as
+ * its parent and handle every envelope a second time: dispatch and the
+ * loop look at the flag (one load) and end such a copy at once.
+ */
+extern bool act__w_forked;
+__attribute__((noreturn, cold)) void act__w_forked_exit(const struct actor *a);
+
 static inline bool act__is_dyn_id(uint32_t id) { return id >= ACT__DYN_BASE; }
 
 /* Participant of the group of actor `id`, or 0 if no actor can have that id. */

@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <time.h>
 #include <linux/futex.h>
 #include <poll.h>
@@ -362,6 +363,21 @@ static void gap_seen(struct worker *w, uint64_t gap)
 	w->gap_avg_ns = w->gap_avg_ns ? w->gap_avg_ns - w->gap_avg_ns / 8 + gap / 8 : gap;
 }
 
+bool act__w_forked;
+
+static void on_fork_child(void)
+{
+	act__w_forked = true;
+}
+
+void act__w_forked_exit(const struct actor *a)
+{
+	act__err("a handler%s%s%s called fork() and its child returned into the worker: that "
+	         "copy exits now, or it would handle the group's envelopes a second time (a "
+	         "child must exec or _exit)", a ? " of '" : "", a ? a->def->name : "", a ? "'" : "");
+	_exit(ACT_EXIT_TEMPORARY);
+}
+
 static int run(struct worker *w)
 {
 	uint64_t spin_ns = (uint64_t)w->part->spin_us * 1000u;
@@ -370,6 +386,8 @@ static int run(struct worker *w)
 	bool just_busy = false;
 
 	while (!w->stopping) {
+		if (__builtin_expect(act__w_forked, 0))
+			act__w_forked_exit(NULL); /* init, fini, an interceptor forked */
 		unsigned did = act__w_poll_rings(w);
 
 		/* The clock costs about as much as a small message (a vDSO
@@ -984,6 +1002,7 @@ int act__worker_main_prepared(const struct act__worker_args *a, struct worker *w
 	}
 	if (!a->standby)
 		act__phase(ACT__PH_SETUP);
+	pthread_atfork(NULL, NULL, on_fork_child); /* act__w_forked */
 	/* Process-local (the chain of interceptors): a standby does it before
 	 * its wait, which takes the first writes to those pages (copy on
 	 * write after the fork, ~10 us) off its takeover. */

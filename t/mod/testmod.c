@@ -6,7 +6,8 @@
  *   echo      Ping{count} -> replies Pong{count}; Crash{how} crashes the
  *             group ("segv", "abort", "exit100", "exit111", "exit0",
  *             "hang" = infinite loop without heartbeat; "closefds" closes
- *             every fd from 3 on and returns).
+ *             every fd from 3 on and returns; "forkcont" forks, and both
+ *             processes return).
  *   producer  on Start streams Seq{sender, seq} to args.to (args.count
  *             messages, resuming after a restart from a counter kept in a
  *             file, args.state) and backs off on a full ring.
@@ -100,6 +101,8 @@ static void do_crash(act_ctx *ctx, void *st, const void *m)
 	else if (!strcmp(how, "hang"))
 		for (volatile unsigned x = 0;; x++)
 			;
+	else if (!strcmp(how, "forkcont"))
+		(void)fork(); /* and both return: a hostile module's handler */
 	else if (!strcmp(how, "closefds"))
 		for (int fd = 3; fd < 4096; fd++) /* a hostile module's handler */
 			close(fd);
