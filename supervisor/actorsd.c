@@ -576,21 +576,25 @@ int main(int argc, char **argv)
 	atomic_store(&binder.watch->group, -1);
 	atomic_store(&binder.watch->phase, ACT__LOAD_IDLE);
 	if ((rc = load_curve(n, &app)) || (rc = act__curve_load_peers(n, &app)) ||
-	    (rc = act__preflight_modules(&app)) ||
-	    (rc = act__preflight_paths(&app, !check)) || (rc = act__preflight_endpoint(&app, check)))
+	    (rc = act__preflight_modules(&app)) || (rc = act__preflight_paths(&app, !check)))
+		goto out;
+	/* A path that is not a free or stale socket is a permanent error
+	 * (after an upgrade it is ours: the listening fd came across exec).
+	 * Before the endpoint: a second start against a live node (frozen
+	 * even) would otherwise find the port busy and exit 111, which a
+	 * service manager retries for good. */
+	if (!check && app.control_socket && !getenv("ACTORS_UPGRADE_FDS") &&
+	    act__ctl_check_path(app.control_socket, err, sizeof err) < 0) {
+		fprintf(stderr, "actorsd: %s: $.control_socket: %s\n", app.path, err);
+		rc = ACT_EXIT_PERMANENT;
+		goto out;
+	}
+	if ((rc = act__preflight_endpoint(&app, check)))
 		goto out;
 	if (check) {
 		rc = check_modules(n, &binder);
 		if (rc == 0)
 			printf("%s: OK (%u groups, %u actors)\n", app.path, app.n_groups, app.n_actors);
-		goto out;
-	}
-	/* A path that is not a free or stale socket is a permanent error
-	 * (after an upgrade it is ours: the listening fd came across exec). */
-	if (app.control_socket && !getenv("ACTORS_UPGRADE_FDS") &&
-	    act__ctl_check_path(app.control_socket, err, sizeof err) < 0) {
-		fprintf(stderr, "actorsd: %s: $.control_socket: %s\n", app.path, err);
-		rc = ACT_EXIT_PERMANENT;
 		goto out;
 	}
 	n->zygote_init = bind_modules;

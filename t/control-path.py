@@ -9,7 +9,8 @@ naming the app file and the path) and the file is left alone.  A stale
 socket file (nobody listens) is replaced.  A second actorsd on the app
 file of a running node refuses at once (exit 100), and so it does when the
 first node is frozen (SIGSTOP) with its listen backlog full, where a
-blocking connect would hang.  A node leaves a socket file that is no
+blocking connect would hang, or has an endpoint (whose port is busy then:
+before, that start exited 111, a temporary failure).  A node leaves a socket file that is no
 longer its own in place when it stops.
 """
 import errno
@@ -119,6 +120,23 @@ with tap:
     tap.ok(wait_for(lambda: node.status().get("ok"), 10, "the thawed node"),
            "the first node answers again after SIGCONT")
     tap.ok(os.path.exists(node.sock), "its socket file is still there")
+
+    # ---- ... and so with an endpoint: the port is busy too, but the node is live -------
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    node_ep = Node(tap, app(endpoint="tcp://127.0.0.1:%d" % port), name="path-ep")
+    node_ep.start()
+    os.kill(node_ep.proc.pid, signal.SIGSTOP)
+    try:
+        rc, out = run_actorsd(node_ep, timeout=10)
+    finally:
+        os.kill(node_ep.proc.pid, signal.SIGCONT)
+    tap.is_(rc, 100, "a second actorsd vs a frozen node with an endpoint: exit 100, not the "
+            "busy port's 111 (%r)" % out.strip()[-200:])
+    tap.ok("in use" in out, "it says the control socket is in use")
+    tap.is_(node_ep.terminate(), 0, "that node stops cleanly")
 
     # ---- a node only removes its own socket file -------------------------------------
     os.unlink(node.sock)
