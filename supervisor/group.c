@@ -933,7 +933,11 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	close(g->pidfd);
 	g->pidfd = -1;
 	g->pid = 0;
-	atomic_store_explicit(&p->pid, 0, memory_order_relaxed);
+	/* Judged before its pid goes: a supervisor that dies in between
+	 * leaves the pid, and its successor forgives the start (recover.c). */
+	if (!act__death_counts(g->last_signal, g->last_exit, g->hang_kill))
+		forgive_inflight(n, gi, g->last_signal);
+	atomic_store_explicit(&p->pid, 0, memory_order_release);
 	atomic_store_explicit(&p->handling_type, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->handling_from, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->handling_json, 0, memory_order_relaxed);
@@ -948,8 +952,6 @@ static void on_death(act_node_t *n, uint32_t gi, const siginfo_t *si)
 	 * is not ended by this death's Downs: it goes to the next worker.
 	 * Release: pairs with the watchers' acquire load (rmon_add()). */
 	uint64_t gen = atomic_fetch_add(&p->generation, 1); /* seq_cst: see rmon_add() */
-	if (!act__death_counts(g->last_signal, g->last_exit, g->hang_kill))
-		forgive_inflight(n, gi, g->last_signal);
 	bool was_starting = g->state == ACT__G_STARTING;
 	bool was_stopped = stopping_state(g->state) || n->stopping;
 	/* A stop leads where request_stop() or a queued start said; anything

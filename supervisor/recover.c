@@ -804,9 +804,16 @@ static int adopt(struct act_node *n, int fd, const struct act__part_spec *spec, 
 		bool ended_before = false;
 		if (to != ACT__SUPERVISOR) {
 			struct act__part *p = act__shm_part(&n->shm, to);
+			/* No pid: the last supervisor reaped the group's last
+			 * worker and judged its death (counted it against the
+			 * envelope it had in hand, or forgave it: group.c), as
+			 * when the poison killed it and the group waited out its
+			 * backoff.  Only a worker alive at the end (killed with
+			 * the supervisor) is forgiven here. */
+			ended_before = atomic_load_explicit(&p->gone, memory_order_relaxed) != 0 ||
+			               atomic_load(&p->pid) == 0;
 			atomic_store(&p->pid, 0);
 			atomic_store(&p->state, ACT__PS_DOWN);
-			ended_before = atomic_load_explicit(&p->gone, memory_order_relaxed) != 0;
 		}
 		for (uint32_t from = 0; from < np; from++) {
 			act__ring_h rh;
