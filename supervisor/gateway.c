@@ -105,6 +105,9 @@ struct peer {
 	uint64_t full_since_ns;
 	bool stalled;
 	uint64_t dropped_stalled;   /* envelopes dropped while stalled */
+	/* Bytes handed to ZeroMQ since the last completed handshake, while
+	 * there was none (unproven(): see UNPROVEN_BYTES). */
+	size_t zmq_bytes;
 };
 
 #define PEER_QUEUE_MAX 4096u             /* frames per peer */
@@ -112,6 +115,19 @@ struct peer {
  * (holding the whole PULL socket meanwhile) before it is rejected. */
 #define PENDING_MAX_NS (200u * 1000000u)
 #define PEER_QUEUE_BYTES (16u << 20)     /* bytes per peer */
+/*
+ * ZeroMQ bounds its queue for a peer in frames (SNDHWM), not bytes: 10,000
+ * large replies for an endpoint that never answers (a forged
+ * sender_endpoint costs nothing) would sit in the supervisor's memory, and
+ * a few such endpoints exhaust it (an outside attack: 1.5 GB from four).
+ * While a peer has not completed a handshake, what we hand to ZeroMQ for
+ * it is counted: at most PEER_QUEUE_BYTES for one peer, and at most
+ * UNPROVEN_BYTES for all such peers together, ZeroMQ's share and our
+ * queues' both.  Beyond that a frame waits in its group's ring (and such
+ * a peer is stalled after its peer_down_ms: queue_full()).  A handshake
+ * clears the peer's count: ZeroMQ then sends what it holds.
+ */
+#define UNPROVEN_BYTES (64u << 20)
 
 struct pending {           /* an inbound envelope waiting for ring space */
 	bool set;
@@ -519,6 +535,7 @@ static void peer_event(struct act__gateway *gw, struct peer *p, uint16_t event, 
 	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
 		p->shaking = false;
 		p->state = PEER_UP;
+		p->zmq_bytes = 0; /* ZeroMQ sends what it holds (UNPROVEN_BYTES) */
 		p->down_since_ns = 0;
 		p->handshakes++;
 		p->last_up_ns = act__now_ns();
@@ -688,6 +705,29 @@ static int queue_full(struct act__gateway *gw, struct peer *p)
 	return -ETIMEDOUT;
 }
 
+/* No handshake with the peer has completed since we last had one. */
+static bool unproven(const struct peer *p)
+{
+	return !p->proven && p->state != PEER_UP;
+}
+
+/* Bytes held for unproven peers: ZeroMQ's (as counted) and our queues'. */
+static size_t unproven_bytes(const struct act__gateway *gw)
+{
+	size_t n = 0;
+	for (uint32_t i = 0; i < gw->n_peers; i++)
+		if (unproven(&gw->peers[i]))
+			n += gw->peers[i].zmq_bytes + gw->peers[i].q_bytes;
+	return n;
+}
+
+/* Whether a frame of len bytes for unproven peer p may go to ZeroMQ now. */
+static bool zmq_room(const struct act__gateway *gw, const struct peer *p, size_t len)
+{
+	return !unproven(p) || (p->zmq_bytes + len <= PEER_QUEUE_BYTES &&
+	                        unproven_bytes(gw) + len <= UNPROVEN_BYTES);
+}
+
 static int push(struct act__gateway *gw, const char *endpoint, const char *text, size_t len)
 {
 	int err = 0;
@@ -697,12 +737,14 @@ static int push(struct act__gateway *gw, const char *endpoint, const char *text,
 		return err;
 	/* Behind queued frames, or refused by ZeroMQ: queue it ourselves
 	 * (order per peer is kept), or push back when that queue is full. */
-	if (p->q_len || zmq_send(p->sock, text, len, ZMQ_DONTWAIT) < 0) {
-		if (!p->q_len && errno != EAGAIN) {
+	bool hold = !p->q_len && !zmq_room(gw, p, len);
+	if (p->q_len || hold || zmq_send(p->sock, text, len, ZMQ_DONTWAIT) < 0) {
+		if (!p->q_len && !hold && errno != EAGAIN) {
 			p->refused++;
 			return -errno;
 		}
-		if (p->q_len >= PEER_QUEUE_MAX || p->q_bytes + len > PEER_QUEUE_BYTES)
+		if (p->q_len >= PEER_QUEUE_MAX || p->q_bytes + len > PEER_QUEUE_BYTES ||
+		    (unproven(p) && unproven_bytes(gw) + len > UNPROVEN_BYTES))
 			return queue_full(gw, p);
 		struct qframe *f = malloc(sizeof *f + len);
 		if (!f) {
@@ -723,6 +765,8 @@ static int push(struct act__gateway *gw, const char *endpoint, const char *text,
 		gw->queues_left = true;
 		return 0;
 	}
+	if (unproven(p))
+		p->zmq_bytes += len;
 	peer_sent(gw, p);
 	return 0;
 }
@@ -736,8 +780,13 @@ static bool flush_queues(struct act__gateway *gw)
 		struct peer *p = &gw->peers[i];
 		while (p->q_head) {
 			struct qframe *f = p->q_head;
-			if (zmq_send(p->sock, f->text, f->len, ZMQ_DONTWAIT) < 0)
+			/* Moving it from our queue to ZeroMQ's leaves the bytes
+			 * held the same: only the peer's own share is checked. */
+			if ((unproven(p) && p->zmq_bytes + f->len > PEER_QUEUE_BYTES) ||
+			    zmq_send(p->sock, f->text, f->len, ZMQ_DONTWAIT) < 0)
 				break;
+			if (unproven(p))
+				p->zmq_bytes += f->len;
 			p->q_head = f->next;
 			if (!p->q_head)
 				p->q_tail = NULL;
