@@ -141,6 +141,7 @@ struct worker {
 	bool uring_tried;        /* the ring is made at the first timed sleep */
 	bool prepared;           /* act__worker_prepare() ran (in a prefork) */
 	uint64_t efd_buf;
+	pid_t pid;                   /* this worker process (beat(): a copy of it is not) */
 	act__timers timers;
 	struct actor *actors;
 	uint32_t n_local;

@@ -130,8 +130,18 @@ void act__w_zfree(void *p, size_t len)
 		munmap(p, len ? len : 1);
 }
 
+/* A copy of this worker made without fork() (a raw clone(), which runs
+ * no pthread_atfork hook) is caught at its next heartbeat or before it
+ * sleeps: a getpid() there, not per envelope. */
+static inline void not_a_copy(const struct worker *w)
+{
+	if (__builtin_expect(w->pid != 0 && getpid() != w->pid, 0))
+		act__w_forked_exit(NULL);
+}
+
 static void beat(struct worker *w, uint64_t now)
 {
+	not_a_copy(w);
 	atomic_store_explicit(&w->part->heartbeat_ns, now, memory_order_relaxed);
 	w->last_beat_ns = now;
 }
@@ -192,12 +202,14 @@ static void reap(struct worker *w)
 			if (cqe->res < 0 && cqe->res != -EINTR && cqe->res != -ECANCELED &&
 			    cqe->res != -EAGAIN)
 				bad = -cqe->res;
+			else if (cqe->res >= 0 && (cqe->res != (int)sizeof w->efd_buf || !w->efd_buf))
+				bad = -1; /* no count: not an eventfd (doorbell_read_check()) */
 		}
 		n++;
 	}
 	io_uring_cq_advance(&w->uring, n);
 	if (bad)
-		doorbell_broken(w, bad);
+		doorbell_broken(w, bad > 0 ? bad : 0);
 }
 
 /* Quick reaping's holder (see below). */
@@ -218,9 +230,20 @@ static void reap_holder(void);
 static __attribute__((noreturn, cold)) void doorbell_broken(struct worker *w, int err)
 {
 	act__err("cannot wait on the group's doorbell (fd %d): %s; the worker exits to be "
-	         "restarted (did a handler close its file descriptors?)", w->efd[w->self],
-	         strerror(err));
+	         "restarted (did a handler close or replace its file descriptors?)",
+	         w->efd[w->self], err ? strerror(err) : "a read gave no count (not an eventfd)");
 	_exit(ACT_EXIT_TEMPORARY);
+}
+
+/* A read of the doorbell returned r with value v: an eventfd gives 8
+ * bytes and a count of at least 1; anything else is not our eventfd any
+ * more (a handler put /dev/null or /dev/zero in its place). */
+static void doorbell_read_check(struct worker *w, ssize_t r, uint64_t v)
+{
+	if (r < 0 && errno != EINTR && errno != EAGAIN)
+		doorbell_broken(w, errno);
+	if (r >= 0 && (r != (ssize_t)sizeof v || v == 0))
+		doorbell_broken(w, 0);
 }
 
 /* Blocks until the doorbell rings or deadline_ns passes. */
@@ -245,9 +268,9 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 		 * supervisor does not expect heartbeats from a worker that
 		 * advertised sleep, only that it wakes (and beats) when work
 		 * waits for it (see act__group_check_heartbeats()). */
-		uint64_t v;
-		if (read(w->efd[w->self], &v, sizeof v) < 0 && errno != EINTR && errno != EAGAIN)
-			doorbell_broken(w, errno);
+		uint64_t v = 0;
+		ssize_t r = read(w->efd[w->self], &v, sizeof v);
+		doorbell_read_check(w, r, v);
 		return;
 	}
 	if (!w->uring_tried) {
@@ -269,10 +292,9 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 		struct timeval tv = { t.tv_sec, t.tv_nsec / 1000 };
 		int n = select(w->efd[w->self] + 1, &set, NULL, NULL, &tv);
 		if (n > 0) {
-			uint64_t v; /* readable: this read does not block */
-			if (read(w->efd[w->self], &v, sizeof v) < 0 && errno != EINTR &&
-			    errno != EAGAIN)
-				doorbell_broken(w, errno);
+			uint64_t v = 0; /* readable: this read does not block */
+			ssize_t r = read(w->efd[w->self], &v, sizeof v);
+			doorbell_read_check(w, r, v);
 		} else if (n < 0 && errno != EINTR) {
 			doorbell_broken(w, errno);
 		}
@@ -462,6 +484,7 @@ static int run(struct worker *w)
 			}
 			continue;
 		}
+		not_a_copy(w); /* a copy must not sleep on our doorbell */
 		if (!act__doorbell_prepare_sleep(w->part))
 			continue;
 		if (w->part->scan_all && act__w_any_ring_nonempty(w)) {
@@ -1038,7 +1061,8 @@ int act__worker_main_prepared(const struct act__worker_args *a, struct worker *w
 	 * whether its address space outlives it (supervisor/group.c,
 	 * act__group_reap()). */
 	atomic_store_explicit(&w->part->holder_pid, holder_pid, memory_order_relaxed);
-	atomic_store_explicit(&w->part->pid, getpid(), memory_order_relaxed);
+	w->pid = getpid();
+	atomic_store_explicit(&w->part->pid, w->pid, memory_order_relaxed);
 	beat(w, act__now_ns());
 	gate_wait(w);
 

@@ -16,7 +16,11 @@ answers from its new worker.
 Crash{"how":"forkcont"} forks, and both processes return from the
 handler.  Before, the child ran the worker's loop on the same rings, and
 handled envelopes a second time (the same attack).  Now the child exits
-at once, saying why, and the worker goes on alone.
+at once, saying why, and the worker goes on alone.  A child made by a raw
+clone() runs no fork hooks: it exits at its first heartbeat, or before it sleeps
+(until then it may handle envelopes too: not prevented).  A handler
+that puts /dev/null in place of the worker's fds ends the worker as a
+closed fd does.
 """
 import os
 import time
@@ -25,7 +29,7 @@ from actorsd_harness import Tap, Node, group, actor, wait_gone, wait_for, Timeou
 
 tap = Tap(timeout=60)
 with tap:
-    node = Node(tap, {"groups": [
+    node = Node(tap, {"max_restarts": 10, "period_ms": 5000, "groups": [
         group("anchor", [actor("a_anchor", "pid")]),
         group("h", [actor("a_h", "pid")]),
     ]}, name="closefds")
@@ -49,6 +53,17 @@ with tap:
            "after: a_h answers from the new worker (%r)" % (a,))
     tap.is_(node.group("anchor", node.status())["pid"], before["anchor"],
             "the anchor group was untouched")
+
+    # ---- a handler that puts /dev/null where the worker's fds were --------
+    pid2 = h["pid"]
+    rc, out, err = node.ctl("send", "a_h", "Crash", '{"how":"nullfds"}')
+    tap.is_(rc, 0, "actorsctl send a_h Crash nullfds: exit 0")
+    st = node.wait_group("h", lambda g, st: g["pid"] not in (None, pid2) and
+                         g["state"] == "ready", 20, "the group whose fds became /dev/null")
+    h = node.group("h", st)
+    tap.ok(h["restarts"] == 2 and "no count" in node.log_text(),
+           "a doorbell that reads as /dev/null ends the worker too, logged (restarts %d)"
+           % h["restarts"])
 
     # ---- a handler that forks and returns in both processes ----------------
     def live_children(pid):
@@ -92,6 +107,23 @@ with tap:
         pids.add(a.get("message", {}).get("count"))
     st = node.status()
     tap.ok(pids == {wpid} and node.group("h", st)["pid"] == wpid and
-           node.group("h", st)["restarts"] == 1,
+           node.group("h", st)["restarts"] == 2,
            "20 asks are answered by the worker alone, which goes on (answered by %r, "
            "worker %d)" % (sorted(pids), wpid))
+
+    # ---- the same with a raw clone(), which runs no fork hooks --------------
+    log_at = len(node.log_text())
+    rc, out, err = node.ctl("send", "a_h", "Crash", '{"how":"clonecont"}')
+    tap.is_(rc, 0, "actorsctl send a_h Crash clonecont: exit 0")
+    for i in range(5):  # wakes the copy if it sleeps on the doorbell
+        node.ask("a_h", "Ping", {"count": i})
+    try:
+        wait_for(lambda: "called fork() and its child returned" in node.log_text()[log_at:] and
+                 live_children(wpid) == kids_before, 10, "the cloned copy to exit")
+        gone = True
+    except Timeout:
+        gone = False
+    tap.ok(gone, "a copy made by a raw clone() exits before it sleeps or at its first heartbeat (children of the "
+           "worker: %r, before %r)" % (sorted(live_children(wpid)), sorted(kids_before)))
+    st = node.status()
+    tap.ok(node.group("h", st)["pid"] == wpid, "the worker goes on")

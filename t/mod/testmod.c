@@ -6,8 +6,10 @@
  *   echo      Ping{count} -> replies Pong{count}; Crash{how} crashes the
  *             group ("segv", "abort", "exit100", "exit111", "exit0",
  *             "hang" = infinite loop without heartbeat; "closefds" closes
- *             every fd from 3 on and returns; "forkcont" forks, and both
- *             processes return).
+ *             every fd from 3 on and returns; "nullfds" puts /dev/null in
+ *             their place; "forkcont" forks, and both processes return;
+ *             "clonecont" the same with a raw clone(), which runs no
+ *             pthread_atfork hooks).
  *   producer  on Start streams Seq{sender, seq} to args.to (args.count
  *             messages, resuming after a restart from a counter kept in a
  *             file, args.state) and backs off on a full ring.
@@ -32,6 +34,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -103,6 +106,14 @@ static void do_crash(act_ctx *ctx, void *st, const void *m)
 			;
 	else if (!strcmp(how, "forkcont"))
 		(void)fork(); /* and both return: a hostile module's handler */
+	else if (!strcmp(how, "clonecont"))
+		(void)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0); /* fork without its hooks */
+	else if (!strcmp(how, "nullfds")) {
+		int nul = open("/dev/null", O_RDWR);
+		for (int fd = 3; fd < 4096; fd++)
+			if (fd != nul && fcntl(fd, F_GETFD) >= 0)
+				dup2(nul, fd);
+	}
 	else if (!strcmp(how, "closefds"))
 		for (int fd = 3; fd < 4096; fd++) /* a hostile module's handler */
 			close(fd);
