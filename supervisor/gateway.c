@@ -678,7 +678,7 @@ static void pump_peer_monitors(struct act__gateway *gw)
  * actorsctl, the group's own control records.  A peer that took no frame
  * for its peer_down_ms (default 3000) while full (gone, or an endpoint a
  * forged frame named that never answers) would hold all of that for good:
- * it is stalled, and its envelopes are dropped (-ETIMEDOUT: the caller
+ * it is stalled, and its envelopes are dropped (-EHOSTDOWN: the caller
  * counts a dead letter, a remote ask fails) until it takes a frame again.
  */
 static int queue_full(struct act__gateway *gw, struct peer *p)
@@ -702,7 +702,7 @@ static int queue_full(struct act__gateway *gw, struct peer *p)
 	}
 	p->dropped_stalled++;
 	gw->dropped_stalled++;
-	return -ETIMEDOUT;
+	return -EHOSTDOWN; /* "Host is down": a remote ask fails with it at once */
 }
 
 /* No handshake with the peer has completed since we last had one. */
