@@ -681,10 +681,20 @@ static void pump_peer_monitors(struct act__gateway *gw)
  * it is stalled, and its envelopes are dropped (-EHOSTDOWN: the caller
  * counts a dead letter, a remote ask fails) until it takes a frame again.
  */
+/* A stranger (never a handshake, not in the app file) is stalled after
+ * this: a flood of forged endpoints, each stalling its group's ring for
+ * peer_down_ms in turn, made replies to real peers fail for as long as
+ * it lasted (an outside attack).  A real new peer shakes hands in well
+ * under that, and only a full queue counts. */
+#define STRANGER_STALL_MS 250u
+
 static int queue_full(struct act__gateway *gw, struct peer *p)
 {
 	uint64_t now = act__now_ns();
-	uint64_t limit = (uint64_t)(p->down_ms ? p->down_ms : ACT__PEER_DOWN_MS_DEFAULT) * 1000000u;
+	uint32_t ms = p->down_ms ? p->down_ms : ACT__PEER_DOWN_MS_DEFAULT;
+	if (!p->proven && !p->pinned && ms > STRANGER_STALL_MS)
+		ms = STRANGER_STALL_MS;
+	uint64_t limit = (uint64_t)ms * 1000000u;
 	char e1[ESC_CAP];
 
 	if (!p->full_since_ns) {

@@ -11,8 +11,8 @@ that endpoint (SNDHWM 10000), then the gateway's own queue for it (4096),
 then wait at the head of pong's ring to the supervisor, and everything
 behind them waits too.  Before, that was for good: a live peer's Pong and
 an actorsctl ask of pong never came (an outside attack, stop 34).  Now a
-peer whose queue stays full for its peer_down_ms (3000 by default) with
-no frame taken is stalled: what comes for it is dropped, counted per peer
+peer whose queue stays full for its peer_down_ms (3000 by default; 250 ms
+for one that never shook hands, as here) with no frame taken is stalled: what comes for it is dropped, counted per peer
 (dropped_stalled) and as dead letters, and the live peer gets its Pong.
 When the endpoint is bound at last, it gets every reply that was not
 dropped, in order, and the peer is not stalled any more.
@@ -90,6 +90,9 @@ with tap:
            g["dropped_stalled"] == p["dropped_stalled"],
            "status: the peer is stalled, %d envelopes for it dropped (gateway total %d)"
            % (p["dropped_stalled"], g["dropped_stalled"]))
+    tap.ok("took no frame for 250 ms" in node.log_text(),
+           "the log says it was stalled after 250 ms, a stranger's limit (peer_down_ms "
+           "applies to peers that shook hands)")
     tap.ok(p["refused"] <= 2, "its refusals count the times its queue filled, not the "
            "retries (refused %d)" % p["refused"])
     tap.ok(node.status().get("dead_letters", 0) >= p["dropped_stalled"],
