@@ -394,9 +394,10 @@ static void on_fork_child(void)
 
 void act__w_forked_exit(const struct actor *a)
 {
-	act__err("a handler%s%s%s called fork() and its child returned into the worker: that "
-	         "copy exits now, or it would handle the group's envelopes a second time (a "
-	         "child must exec or _exit)", a ? " of '" : "", a ? a->def->name : "", a ? "'" : "");
+	act__err("a handler%s%s%s copied the worker process (fork() or clone()) and the copy "
+	         "returned into the worker: it exits now, or it would handle the group's "
+	         "envelopes a second time (a child must exec or _exit)", a ? " of '" : "",
+	         a ? a->def->name : "", a ? "'" : "");
 	_exit(ACT_EXIT_TEMPORARY);
 }
 

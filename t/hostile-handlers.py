@@ -87,7 +87,7 @@ with tap:
     rc, out, err = node.ctl("send", "a_h", "Crash", '{"how":"forkcont"}')
     tap.is_(rc, 0, "actorsctl send a_h Crash forkcont: exit 0")
     try:
-        wait_for(lambda: "called fork() and its child returned" in node.log_text()[log_at:],
+        wait_for(lambda: "copied the worker process" in node.log_text()[log_at:],
                  10, "the forked copy to say it exits")
         said = True
     except Timeout:
@@ -118,7 +118,7 @@ with tap:
     for i in range(5):  # wakes the copy if it sleeps on the doorbell
         node.ask("a_h", "Ping", {"count": i})
     try:
-        wait_for(lambda: "called fork() and its child returned" in node.log_text()[log_at:] and
+        wait_for(lambda: "copied the worker process" in node.log_text()[log_at:] and
                  live_children(wpid) == kids_before, 10, "the cloned copy to exit")
         gone = True
     except Timeout:
