@@ -589,6 +589,18 @@ int main(int argc, char **argv)
 		rc = ACT_EXIT_PERMANENT;
 		goto out;
 	}
+	/* So for the region: a second start of a node whose region a live
+	 * actorsd holds (another control socket) would find its endpoint
+	 * busy, exit 111 and be retried for good. */
+	pid_t owner;
+	if (!check && !getenv("ACTORS_UPGRADE_FDS") &&
+	    (owner = act__recover_owner(app.runtime_dir, app.node)) > 0) {
+		fprintf(stderr, "actorsd: %s: the region of node '%s' belongs to a running actorsd "
+		        "(pid %d): not starting a second supervisor\n", app.path, app.node,
+		        (int)owner);
+		rc = ACT_EXIT_PERMANENT;
+		goto out;
+	}
 	if ((rc = act__preflight_endpoint(&app, check)))
 		goto out;
 	if (check) {

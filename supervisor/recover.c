@@ -370,6 +370,31 @@ int act__recover_peek(const char *runtime_dir, const char *node, uint32_t *n_par
 	return (int)*n_parts;
 }
 
+static uint64_t start_ticks(pid_t pid);
+
+pid_t act__recover_owner(const char *runtime_dir, const char *node)
+{
+	char *dir = region_dir(runtime_dir, node), *path = dir ? join(dir, "/", REGION_NAME) : NULL;
+	struct act__region h;
+	pid_t owner = 0;
+	int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) : -1;
+
+	free(dir);
+	free(path);
+	if (fd < 0)
+		return 0;
+	/* The same test as act__recover_region(): a live supervisor named
+	 * in a sound header, not us (an upgrade execs in place). */
+	if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == ACT__REGION_MAGIC &&
+	    h.supervisor_pid > 1 && h.supervisor_pid != getpid()) {
+		uint64_t since = atomic_load(&h.sup_start);
+		if (since && start_ticks(h.supervisor_pid) == since)
+			owner = h.supervisor_pid;
+	}
+	close(fd);
+	return owner;
+}
+
 /* ---- the old generation's processes ---------------------------------------------- */
 
 /* Start time of pid (clock ticks since boot, /proc/PID/stat field 22), 0 if

@@ -47,6 +47,14 @@ ACT__SHARED int act__recover_config(struct act_node *n, const char *runtime_dir,
 ACT__SHARED int act__recover_peek(const char *runtime_dir, const char *node, uint32_t *n_parts,
                                   char (*names)[ACT_NAME_MAX + 1], bool *live, uint32_t cap);
 
+/*
+ * The pid of a running actorsd that the region file for node (in
+ * runtime_dir, as act__recover_config() finds it) names as its supervisor,
+ * or 0.  Read only; for a start to refuse at once (exit 100) before it
+ * tries that node's endpoint, which such a supervisor holds.
+ */
+ACT__SHARED pid_t act__recover_owner(const char *runtime_dir, const char *node);
+
 /* A region refused at this start stays where it is (file, fd store)
  * instead of being moved aside: actorsd, when its spare participants host
  * groups a reload added (only an app file listing them can adopt it). */

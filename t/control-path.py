@@ -14,6 +14,7 @@ before, that start exited 111, a temporary failure).  A node leaves a socket fil
 longer its own in place when it stops.
 """
 import errno
+import json
 import os
 import signal
 import socket
@@ -136,6 +137,20 @@ with tap:
     tap.is_(rc, 100, "a second actorsd vs a frozen node with an endpoint: exit 100, not the "
             "busy port's 111 (%r)" % out.strip()[-200:])
     tap.ok("in use" in out, "it says the control socket is in use")
+    # The same node with another control socket: its region is the live one's.
+    other = dict(node_ep.app, control_socket="other.sock")
+    other_path = node_ep.path("other.json")
+    with open(other_path, "w") as f:
+        json.dump(other, f)
+    os.kill(node_ep.proc.pid, signal.SIGSTOP)
+    try:
+        p = subprocess.run([ACTORSD, other_path], stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, cwd=node_ep.dir, env=node_ep.env, timeout=10)
+    finally:
+        os.kill(node_ep.proc.pid, signal.SIGCONT)
+    tap.ok(p.returncode == 100 and "belongs to a running actorsd" in p.stderr,
+           "with another control socket, the live node's region refuses it: exit 100, not the "
+           "busy port's 111 (%d %r)" % (p.returncode, p.stderr.strip()[-200:]))
     tap.is_(node_ep.terminate(), 0, "that node stops cleanly")
 
     # ---- a node only removes its own socket file -------------------------------------
