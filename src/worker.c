@@ -186,30 +186,26 @@ static void arm_read(struct worker *w)
 	w->read_armed = true;
 }
 
-static __attribute__((noreturn, cold)) void doorbell_broken(struct worker *w, int err);
+static void doorbell_read_check(struct worker *w, ssize_t r, uint64_t v);
 
 static void reap(struct worker *w)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
+	bool read_done = false;
+	ssize_t res = 0;
 
-	int bad = 0;
 	io_uring_for_each_cqe(&w->uring, head, cqe) {
 		if (io_uring_cqe_get_data64(cqe) == 1) {
 			w->read_armed = false;
-			/* The doorbell's read failed (not cut short): its fd is
-			 * no eventfd any more (doorbell_broken()). */
-			if (cqe->res < 0 && cqe->res != -EINTR && cqe->res != -ECANCELED &&
-			    cqe->res != -EAGAIN)
-				bad = -cqe->res;
-			else if (cqe->res >= 0 && (cqe->res != (int)sizeof w->efd_buf || !w->efd_buf))
-				bad = -1; /* no count: not an eventfd (doorbell_read_check()) */
+			read_done = true;
+			res = cqe->res;
 		}
 		n++;
 	}
 	io_uring_cq_advance(&w->uring, n);
-	if (bad)
-		doorbell_broken(w, bad > 0 ? bad : 0);
+	if (read_done)
+		doorbell_read_check(w, res, w->efd_buf);
 }
 
 /* Quick reaping's holder (see below). */
@@ -235,14 +231,18 @@ static __attribute__((noreturn, cold)) void doorbell_broken(struct worker *w, in
 	_exit(ACT_EXIT_TEMPORARY);
 }
 
-/* A read of the doorbell returned r with value v: an eventfd gives 8
- * bytes and a count of at least 1; anything else is not our eventfd any
- * more (a handler put /dev/null or /dev/zero in its place). */
+/* A read of the doorbell returned r (bytes, or a negative errno, as
+ * io_uring gives it) with value v: an eventfd gives 8 bytes and a count
+ * of at least 1.  A read cut short is no news; a failed one, or one that
+ * gives no count (a handler put /dev/null or /dev/zero in its place), is
+ * no eventfd any more. */
 static void doorbell_read_check(struct worker *w, ssize_t r, uint64_t v)
 {
-	if (r < 0 && errno != EINTR && errno != EAGAIN)
-		doorbell_broken(w, errno);
-	if (r >= 0 && (r != (ssize_t)sizeof v || v == 0))
+	if (r == -EINTR || r == -EAGAIN || r == -ECANCELED)
+		return;
+	if (r < 0)
+		doorbell_broken(w, (int)-r);
+	if (r != (ssize_t)sizeof v || v == 0)
 		doorbell_broken(w, 0);
 }
 
@@ -270,7 +270,7 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 		 * waits for it (see act__group_check_heartbeats()). */
 		uint64_t v = 0;
 		ssize_t r = read(w->efd[w->self], &v, sizeof v);
-		doorbell_read_check(w, r, v);
+		doorbell_read_check(w, r < 0 ? -errno : r, v);
 		return;
 	}
 	if (!w->uring_tried) {
@@ -294,7 +294,7 @@ static void sleep_until(struct worker *w, uint64_t deadline_ns)
 		if (n > 0) {
 			uint64_t v = 0; /* readable: this read does not block */
 			ssize_t r = read(w->efd[w->self], &v, sizeof v);
-			doorbell_read_check(w, r, v);
+			doorbell_read_check(w, r < 0 ? -errno : r, v);
 		} else if (n < 0 && errno != EINTR) {
 			doorbell_broken(w, errno);
 		}

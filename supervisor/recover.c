@@ -372,6 +372,16 @@ int act__recover_peek(const char *runtime_dir, const char *node, uint32_t *n_par
 
 static uint64_t start_ticks(pid_t pid);
 
+/* The supervisor region h names, if it is alive and not us (an upgrade
+ * execs in place): another actorsd serves the node.  0 if none. */
+static pid_t live_owner(const struct act__region *h)
+{
+	pid_t old = h->supervisor_pid;
+	uint64_t since = atomic_load(&h->sup_start);
+
+	return old > 1 && old != getpid() && since && start_ticks(old) == since ? old : 0;
+}
+
 pid_t act__recover_owner(const char *runtime_dir, const char *node)
 {
 	char *dir = region_dir(runtime_dir, node), *path = dir ? join(dir, "/", REGION_NAME) : NULL;
@@ -383,14 +393,8 @@ pid_t act__recover_owner(const char *runtime_dir, const char *node)
 	free(path);
 	if (fd < 0)
 		return 0;
-	/* The same test as act__recover_region(): a live supervisor named
-	 * in a sound header, not us (an upgrade execs in place). */
-	if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == ACT__REGION_MAGIC &&
-	    h.supervisor_pid > 1 && h.supervisor_pid != getpid()) {
-		uint64_t since = atomic_load(&h.sup_start);
-		if (since && start_ticks(h.supervisor_pid) == since)
-			owner = h.supervisor_pid;
-	}
+	if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == ACT__REGION_MAGIC)
+		owner = live_owner(&h);
 	close(fd);
 	return owner;
 }
@@ -796,9 +800,7 @@ static int adopt(struct act_node *n, int fd, const struct act__part_spec *spec, 
 	struct act__region *h = n->shm.hdr;
 	pid_t old = h->supervisor_pid;
 	uint64_t since = atomic_load(&h->sup_start);
-	/* The supervisor the region names is alive (and is not us about to
-	 * upgrade): another actorsd serves this node. */
-	if (old > 1 && old != getpid() && since && start_ticks(old) == since) {
+	if (live_owner(h)) {
 		act__err("the region in %s belongs to a running actorsd (pid %d): not starting "
 		         "a second supervisor for node '%s'", where, (int)old, n->name);
 		act__shm_detach(&n->shm, 0);

@@ -216,6 +216,15 @@ def switches(pid):
     return 0
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (bound, then released)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def wait_for(pred, timeout, what, interval=0.005, max_interval=0.05):
     """
     Polls pred() until it returns a true value (which is returned) or the

@@ -23,14 +23,13 @@ import errno
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 sys.dont_write_bytecode = True   # never write into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from actorsd_harness import (Tap, Node, actor, wait_for, children, wait_gone,  # noqa: E402
+from actorsd_harness import (free_port, Tap, Node, actor, wait_for, children, wait_gone,  # noqa: E402
                              TOP_BUILDDIR, ACTORSCTL)
 from zmq_peer import Peer, need_zmq, send_frame  # noqa: E402
 
@@ -43,13 +42,6 @@ if not zmq.has("curve"):
 ETIMEDOUT = -errno.ETIMEDOUT
 DOWN_MS = 500
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def keygen(d):

@@ -21,7 +21,7 @@ import socket
 import subprocess
 import time
 
-from actorsd_harness import ACTORSD, Tap, Node, group, actor, wait_for, Timeout
+from actorsd_harness import free_port, ACTORSD, Tap, Node, group, actor, wait_for, Timeout
 
 tap = Tap(timeout=120)
 
@@ -123,11 +123,7 @@ with tap:
     tap.ok(os.path.exists(node.sock), "its socket file is still there")
 
     # ---- ... and so with an endpoint: the port is busy too, but the node is live -------
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    node_ep = Node(tap, app(endpoint="tcp://127.0.0.1:%d" % port), name="path-ep")
+    node_ep = Node(tap, app(endpoint="tcp://127.0.0.1:%d" % free_port()), name="path-ep")
     node_ep.start()
     os.kill(node_ep.proc.pid, signal.SIGSTOP)
     try:

@@ -28,7 +28,7 @@ except ImportError:
     print("1..0 # SKIP python3-prometheus-client (prometheus_client) is not installed")
     raise SystemExit(0)
 
-from actorsd_harness import ACTORSD, TOP_BUILDDIR, Tap, Node, actor, group, wait_for
+from actorsd_harness import free_port, ACTORSD, TOP_BUILDDIR, Tap, Node, actor, group, wait_for
 
 OBSMOD = os.path.join(TOP_BUILDDIR, "t", "mod", ".libs", "obsmod.so")
 MAX_CONNS = 16          # httpd.c
@@ -36,13 +36,6 @@ REQ_MAX = 8192
 
 tap = Tap(timeout=120)
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def raw(port, data, timeout=10):

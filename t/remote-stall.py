@@ -19,25 +19,17 @@ dropped, in order, and the peer is not stalled any more.
 """
 import json
 import os
-import socket
 import sys
 import time
 
 sys.dont_write_bytecode = True   # never write into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from actorsd_harness import Tap, Node, actor, wait_for  # noqa: E402
+from actorsd_harness import free_port, Tap, Node, actor, wait_for  # noqa: E402
 from zmq_peer import Peer, REMOTE_SO, need_zmq, send_frame  # noqa: E402
 
 zmq = need_zmq(REMOTE_SO)
 N = 16000   # more than ZeroMQ's queue (10000) and the gateway's (4096) hold
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 tap = Tap(timeout=120)

@@ -18,23 +18,15 @@ ZeroMQ (the supervisor's private memory grew by 227 MiB before, 66 MiB
 now: printed, not checked), and a live peer is still answered.
 """
 import os
-import socket
 import json
 
-from actorsd_harness import Tap, Node, group, actor, wait_for
+from actorsd_harness import free_port, Tap, Node, group, actor, wait_for
 from zmq_peer import Peer, KVSTORE_SO, need_zmq, send_frame
 
 zmq = need_zmq(KVSTORE_SO)
 N = 4000
 VALUE = "v" * 60000
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def rss_anon_kib(pid):

@@ -29,19 +29,12 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from actorsd_harness import Tap, Node, actor, wait_for, TOP_BUILDDIR  # noqa: E402
+from actorsd_harness import free_port, Tap, Node, actor, wait_for, TOP_BUILDDIR  # noqa: E402
 
 SESSIONS_SO = os.path.join(TOP_BUILDDIR, "examples", "sessions", ".libs", "sessions.so")
 CLIENTS = 8
 REQS = 2000
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def read_lines(socks, want, timeout):

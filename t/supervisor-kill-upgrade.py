@@ -18,13 +18,12 @@ per-sender order kept.
 """
 import os
 import signal
-import socket
 import sys
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from actorsd_harness import Tap, Node, actor, wait_for, TESTMOD  # noqa: E402
+from actorsd_harness import free_port, Tap, Node, actor, wait_for, TESTMOD  # noqa: E402
 from sk_stream import Log, stream_groups, check_log, group, SENDERS  # noqa: E402
 from zmq_peer import Peer, need_zmq  # noqa: E402
 
@@ -32,13 +31,6 @@ need_zmq()
 COUNT = int(os.environ.get("UP_COUNT", "300000"))
 UPGRADES = int(os.environ.get("UPGRADES", "4"))
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def ping(peer, ep, count):
